@@ -1,0 +1,90 @@
+/**
+ * Digests and encodings: streaming SHA-256, SRI strings and base64.
+ *
+ * Web Crypto has no incremental digest, so streaming hashes use the runtime's
+ * native `node:crypto` hash (no I/O; available on Deno Deploy too).
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** An incremental hash: feed chunks, then read the hex digest once. */
+export interface IncrementalHash {
+  /** Feed more bytes. */
+  update(chunk: Uint8Array): void;
+  /** The lowercase hex digest of everything fed. */
+  hex(): string;
+}
+
+/** Start an incremental SHA-256 (or SHA-384/512) hash. */
+export function incrementalHash(
+  algorithm: "sha256" | "sha384" | "sha512" = "sha256",
+): IncrementalHash {
+  const hash = createHash(algorithm);
+  return {
+    update: (chunk) => void hash.update(chunk),
+    hex: () => hash.digest("hex"),
+  };
+}
+
+/** Lowercase hex SHA-256 of some bytes. */
+export function sha256Hex(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** Raw digest bytes of some bytes. */
+export function digestBytes(
+  algorithm: "sha256" | "sha384" | "sha512",
+  bytes: Uint8Array | string,
+): Uint8Array {
+  return new Uint8Array(createHash(algorithm).update(bytes).digest());
+}
+
+/** Standard padded base64 of bytes. */
+export function toBase64(bytes: Uint8Array): string {
+  let bin = "";
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(bin);
+}
+
+/** Unpadded base64url of bytes. */
+export function toBase64Url(bytes: Uint8Array): string {
+  return toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/**
+ * Decode standard base64 strictly: decode, re-encode and compare after stripping
+ * trailing `=` and whitespace, so non-alphabet characters (including `-`/`_`)
+ * fail while missing padding passes. `null` when invalid.
+ */
+export function fromBase64(text: string): Uint8Array | null {
+  const clean = text.replace(/\s+/g, "");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) return null;
+  const unpadded = clean.replace(/=+$/, "");
+  if (unpadded.length % 4 === 1) return null;
+  try {
+    const bin = atob(unpadded + "=".repeat((4 - (unpadded.length % 4)) % 4));
+    const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    if (toBase64(bytes).replace(/=+$/, "") !== unpadded) return null;
+    return bytes;
+  } catch {
+    return null;
+  }
+}
+
+/** `sha384-<base64>`: a Subresource Integrity string. */
+export function sri384(bytes: Uint8Array): string {
+  return `sha384-${toBase64(digestBytes("sha384", bytes))}`;
+}
+
+/** Compare two strings in time independent of where they differ. */
+export function timingSafeEqual(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  let diff = x.length ^ y.length;
+  const n = Math.max(x.length, y.length);
+  for (let i = 0; i < n; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
+  return diff === 0;
+}

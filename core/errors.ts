@@ -1,0 +1,85 @@
+/**
+ * One error model for the whole registry.
+ *
+ * Every failure that a caller can cause or observe is a {@linkcode RegistryError}
+ * carrying one of the {@linkcode ERROR_CODES}. Each wire surface owns exactly one
+ * exhaustive table from these codes to its own status and body, so adding a code
+ * here fails `deno check` until every surface maps it.
+ *
+ * Programmer mistakes (calling an API with arguments its types forbid) throw
+ * `TypeError` or `RangeError` instead.
+ *
+ * @module
+ */
+
+/** Every domain error code, in one list. */
+export const ERROR_CODES = [
+  "invalid_input",
+  "invalid_name",
+  "invalid_version",
+  "invalid_path",
+  "invalid_digest",
+  "not_found",
+  "version_exists",
+  "format_conflict",
+  "scope_forbidden",
+  "unauthorized",
+  "forbidden",
+  "too_large",
+  "digest_mismatch",
+  "blob_corrupt",
+  "conflict",
+  "rate_limited",
+  "storage_failure",
+] as const;
+
+/** A domain error code. */
+export type ErrorCode = typeof ERROR_CODES[number];
+
+/** Options for {@linkcode RegistryError}. */
+export interface RegistryErrorOptions {
+  /** Structured, client-safe detail (never internal messages or stacks). */
+  detail?: unknown;
+  /** The underlying error, kept for logs only. */
+  cause?: unknown;
+}
+
+/**
+ * A failure of a registry operation, with a stable {@linkcode ErrorCode}.
+ *
+ * @example Throw and recognise a domain error
+ * ```ts
+ * import { isRegistryError, RegistryError } from "./errors.ts";
+ *
+ * const err = new RegistryError("not_found", "Package '@acme/map' not found");
+ * console.assert(isRegistryError(err, "not_found"));
+ * ```
+ */
+export class RegistryError extends Error {
+  /** The stable code that surfaces map to their wire format. */
+  readonly code: ErrorCode;
+  /** Client-safe structured detail. */
+  readonly detail?: unknown;
+
+  /** Create an error with a code, a sentence-case message and optional detail. */
+  constructor(code: ErrorCode, message: string, options: RegistryErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "RegistryError";
+    this.code = code;
+    if (options.detail !== undefined) this.detail = options.detail;
+  }
+}
+
+/**
+ * Whether `err` is a {@linkcode RegistryError}, optionally with a given code.
+ *
+ * @example
+ * ```ts
+ * import { isRegistryError, RegistryError } from "./errors.ts";
+ * console.assert(!isRegistryError(new Error("x")));
+ * console.assert(isRegistryError(new RegistryError("conflict", "Lost a race"), "conflict"));
+ * ```
+ */
+export function isRegistryError(err: unknown, code?: ErrorCode): err is RegistryError {
+  return err instanceof RegistryError && (code === undefined || err.code === code);
+}

@@ -1,0 +1,53 @@
+/**
+ * Version ordering, with prereleases below their release, via npm `semver`.
+ *
+ * @module
+ */
+import semver from "semver";
+import { isVersion } from "./names.ts";
+
+/** Compare two versions by SemVer precedence: negative when `a < b`. */
+export function compareVersions(a: string, b: string): number {
+  const c = semver.compare(a, b);
+  // Equal precedence (build metadata differs): keep a total order.
+  return c !== 0 ? c : a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Sort versions newest first (SemVer precedence descending). */
+export function sortVersionsDescending(versions: readonly string[]): string[] {
+  return [...versions].sort((a, b) => compareVersions(b, a));
+}
+
+/** Whether a version has a prerelease part. */
+export function isPrerelease(version: string): boolean {
+  return semver.prerelease(version) !== null;
+}
+
+/**
+ * Pick "latest": the highest release, or the highest prerelease when no release
+ * exists. `undefined` for an empty list.
+ *
+ * @example
+ * ```ts
+ * import { pickLatest } from "./semver.ts";
+ * console.assert(pickLatest(["1.0.0", "2.0.0-rc.1"]) === "1.0.0");
+ * console.assert(pickLatest(["2.0.0-rc.1", "2.0.0-rc.2"]) === "2.0.0-rc.2");
+ * ```
+ */
+export function pickLatest(versions: Iterable<string>): string | undefined {
+  let release: string | undefined;
+  let pre: string | undefined;
+  for (const v of versions) {
+    if (isPrerelease(v)) {
+      if (pre === undefined || compareVersions(v, pre) > 0) pre = v;
+    } else if (release === undefined || compareVersions(v, release) > 0) {
+      release = v;
+    }
+  }
+  return release ?? pre;
+}
+
+/** Whether `range` matches `version` (npm range syntax). */
+export function satisfies(version: string, range: string): boolean {
+  return isVersion(version) && semver.satisfies(version, range, { includePrerelease: false });
+}

@@ -1,0 +1,213 @@
+/**
+ * Race-free operations built once on the row seam's atomic commit: every
+ * surface publishes, claims and updates through these, never by read-then-write.
+ *
+ * @module
+ */
+import { RegistryError } from "./errors.ts";
+import { assertVersionRef, type PackageRef, type VersionRef } from "./names.ts";
+import type { PackageRow, ScopeRow, VersionRow, VersionState } from "./rows.ts";
+import { compareVersions } from "./semver.ts";
+import * as keys from "../storage/keys.ts";
+import type {
+  Check,
+  Entry,
+  JsonValue,
+  Mutation,
+  RegistryStorage,
+  RowKey,
+} from "../storage/types.ts";
+
+/** How many times a commit that lost a race on a mutable row is retried. */
+const MAX_ATTEMPTS = 64;
+
+/** Back off briefly between contended retries (jittered, grows with attempts). */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.min(50, attempt * 2) * Math.random();
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A version to commit, with everything that must land in the same atomic step. */
+export interface VersionCommit {
+  /** The immutable row. */
+  row: VersionRow;
+  /** Compute the package row from the current one (`null` on first publish). Pure; may throw a {@linkcode RegistryError}. */
+  updatePackage: (current: PackageRow | null, state: VersionState) => PackageRow;
+  /** Claim the namespace for this subject in the same commit when it is unowned. */
+  claimScope?: ScopeRow;
+  /** Further rows to write in the same commit (outbox deliveries, audit record). */
+  extra?: (ctx: { packageCreated: boolean }) => Mutation[];
+}
+
+/** The outcome of {@linkcode putVersionIfAbsent}. */
+export type PutVersionResult =
+  | { result: "created"; package: PackageRow; claimed: boolean }
+  | { result: "exists" }
+  | { result: "scope_taken"; owner: ScopeRow };
+
+/**
+ * Commit a version if and only if it (and its tombstone) are absent: the version
+ * row, its lifecycle row, the package row, an optional scope claim and any extra
+ * rows land together or not at all. A lost race is `exists`, never an error.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await putVersionIfAbsent(storage, { row, updatePackage });
+ * if (r.result === "exists") console.log("409");
+ * ```
+ */
+export async function putVersionIfAbsent(
+  storage: RegistryStorage,
+  commit: VersionCommit,
+): Promise<PutVersionResult> {
+  const { row } = commit;
+  assertVersionRef(row);
+  const state: VersionState = {
+    version: row.version,
+    format: row.format,
+    visibility: row.visibility,
+    publishedAt: row.publishedAt,
+    publishedBy: row.publishedBy,
+    yanked: false,
+  };
+  const vKey = keys.versionKey(row);
+  const tKey = keys.tombstoneKey(row);
+  const pKey = keys.packageKey(row);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const sKey = commit.claimScope ? keys.scopeKey(row.namespace) : undefined;
+    const [version, tomb, pkg, scope] = await storage.getMany<unknown>(
+      sKey ? [vKey, tKey, pKey, sKey] : [vKey, tKey, pKey],
+    );
+    if (version || tomb) return { result: "exists" };
+    let claim: ScopeRow | undefined;
+    if (commit.claimScope && scope) {
+      const owner = scope.value as ScopeRow;
+      if (owner.ownerSubject !== commit.claimScope.ownerSubject) {
+        return { result: "scope_taken", owner };
+      }
+    } else if (commit.claimScope) {
+      claim = commit.claimScope;
+    }
+    const current = (pkg?.value ?? null) as PackageRow | null;
+    const next = commit.updatePackage(current, state);
+    const checks: Check[] = [
+      { key: vKey, stamp: null },
+      { key: tKey, stamp: null },
+      { key: pKey, stamp: pkg?.stamp ?? null },
+    ];
+    const mutations: Mutation[] = [
+      { type: "set", key: vKey, value: row as unknown as JsonValue },
+      { type: "set", key: keys.versionStateKey(row), value: state as unknown as JsonValue },
+      { type: "set", key: pKey, value: next as unknown as JsonValue },
+    ];
+    if (sKey && claim) {
+      checks.push({ key: sKey, stamp: null });
+      mutations.push({ type: "set", key: sKey, value: claim as unknown as JsonValue });
+    } else if (sKey && scope) {
+      checks.push({ key: sKey, stamp: scope.stamp });
+    }
+    mutations.push(...(commit.extra?.({ packageCreated: current === null }) ?? []));
+    const res = await storage.commit({ checks, mutations });
+    if (res.ok) return { result: "created", package: next, claimed: claim !== undefined };
+    await backoff(attempt);
+  }
+  throw new RegistryError("conflict", `Could not publish '${row.namespace}/${row.name}@${row.version}' under contention; retry`);
+}
+
+/** The outcome of {@linkcode claimScope}. */
+export type ClaimResult = { claimed: boolean; owner: ScopeRow };
+
+/**
+ * Claim a namespace, first writer wins: two concurrent claims end with exactly
+ * one owner, and each caller learns who it is.
+ */
+export async function claimScope(storage: RegistryStorage, row: ScopeRow): Promise<ClaimResult> {
+  const key = keys.scopeKey(row.scope);
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const existing = await storage.get<ScopeRow>(key);
+    if (existing) return { claimed: false, owner: existing.value };
+    const res = await storage.commit({
+      checks: [{ key, stamp: null }],
+      mutations: [{ type: "set", key, value: row as unknown as JsonValue }],
+    });
+    if (res.ok) return { claimed: true, owner: row };
+  }
+  throw new RegistryError("conflict", `Could not claim '${row.scope}' under contention; retry`);
+}
+
+/**
+ * Compare-and-set update of one row: `update` sees the current value (or
+ * `null`) and returns the next value, `null` to delete, or `undefined` to
+ * leave it. Retried on contention; `extra` rows land in the same commit.
+ */
+export async function updateRow<T>(
+  storage: RegistryStorage,
+  key: RowKey,
+  update: (current: T | null) => T | null | undefined,
+  options: { extra?: (next: T | null) => Mutation[]; checks?: Check[] } = {},
+): Promise<{ changed: boolean; value: T | null }> {
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const current = await storage.get<T>(key);
+    const next = update(current?.value ?? null);
+    if (next === undefined) return { changed: false, value: current?.value ?? null };
+    const mutations: Mutation[] = [
+      next === null
+        ? { type: "delete", key }
+        : { type: "set", key, value: next as unknown as JsonValue },
+      ...(options.extra?.(next) ?? []),
+    ];
+    const res = await storage.commit({
+      checks: [{ key, stamp: current?.stamp ?? null }, ...(options.checks ?? [])],
+      mutations,
+    });
+    if (res.ok) return { changed: true, value: next };
+    await backoff(attempt);
+  }
+  throw new RegistryError("conflict", "Could not update a row under contention; retry");
+}
+
+/** Walk every row under a prefix, page by page. */
+export async function* listAll<T>(
+  storage: RegistryStorage,
+  prefix: RowKey,
+  options: { pageSize?: number; reverse?: boolean } = {},
+): AsyncGenerator<Entry<T>> {
+  let cursor: string | undefined;
+  do {
+    const page = await storage.list<T>(prefix, {
+      limit: options.pageSize ?? 500,
+      reverse: options.reverse ?? false,
+      ...(cursor === undefined ? {} : { cursor }),
+    });
+    yield* page.items;
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+}
+
+/** Every version of a package with its lifecycle, newest (SemVer) first. */
+export async function listVersionStates(
+  storage: RegistryStorage,
+  ref: PackageRef,
+): Promise<VersionState[]> {
+  const states: VersionState[] = [];
+  for await (const e of listAll<VersionState>(storage, keys.versionStatesPrefix(ref))) {
+    states.push(e.value);
+  }
+  return states.sort((a, b) => compareVersions(b.version, a.version));
+}
+
+/** Read an immutable version row, or `null`. */
+export async function getVersionRow(
+  storage: RegistryStorage,
+  ref: VersionRef,
+): Promise<VersionRow | null> {
+  return (await storage.get<VersionRow>(keys.versionKey(ref)))?.value ?? null;
+}
+
+/** Read a package row, or `null`. */
+export async function getPackageRow(
+  storage: RegistryStorage,
+  ref: PackageRef,
+): Promise<PackageRow | null> {
+  return (await storage.get<PackageRow>(keys.packageKey(ref)))?.value ?? null;
+}

@@ -1,0 +1,132 @@
+// Helpers shared by the storage backends: key ordering, cursors and the limits
+// every backend enforces identically.
+import { RegistryError } from "../core/errors.ts";
+import { type Commit, type JsonValue, LIMITS, type ListOptions, type RowKey } from "./types.ts";
+
+const encoder = new TextEncoder();
+
+/** Compare two strings by Unicode code point, which is UTF-8 byte order. */
+export function compareParts(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    // Surrogates (code points above U+FFFF) sort after every BMP character.
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+/** Compare two keys part by part; a key sorts before every longer key it prefixes. */
+export function compareKeys(a: RowKey, b: RowKey): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const c = compareParts(a[i]!, b[i]!);
+    if (c !== 0) return c;
+  }
+  return a.length - b.length;
+}
+
+/** Whether `key` starts with all the parts of `prefix` (whole parts only). */
+export function hasPrefix(key: RowKey, prefix: RowKey): boolean {
+  if (key.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
+  return true;
+}
+
+/** Check a key's shape and size; a bad key is a programmer error. */
+export function assertKey(key: RowKey): void {
+  if (!Array.isArray(key) || key.length === 0) {
+    throw new TypeError("Cannot use an empty row key");
+  }
+  for (const part of key) {
+    if (typeof part !== "string") throw new TypeError(`Cannot use key part '${String(part)}'`);
+  }
+  if (encoder.encode(JSON.stringify(key)).byteLength > LIMITS.keyBytes) {
+    throw new RangeError(`Cannot use a key over ${LIMITS.keyBytes} bytes`);
+  }
+}
+
+/** Serialise a value, enforcing the value size limit. */
+export function encodeValue(value: JsonValue): string {
+  const json = JSON.stringify(value);
+  if (json === undefined) throw new TypeError("Cannot store an undefined value");
+  if (encoder.encode(json).byteLength > LIMITS.valueBytes) {
+    throw new RangeError(`Cannot store a row value over ${LIMITS.valueBytes} bytes`);
+  }
+  return json;
+}
+
+/** Check a commit against the limits every backend enforces. */
+export function assertCommit(commit: Commit): void {
+  if (commit.checks.length > LIMITS.checksPerCommit) {
+    throw new RangeError(`Cannot commit more than ${LIMITS.checksPerCommit} checks`);
+  }
+  if (commit.mutations.length > LIMITS.mutationsPerCommit) {
+    throw new RangeError(`Cannot commit more than ${LIMITS.mutationsPerCommit} mutations`);
+  }
+  let bytes = 0;
+  for (const check of commit.checks) assertKey(check.key);
+  for (const m of commit.mutations) {
+    assertKey(m.key);
+    bytes += JSON.stringify(m.key).length;
+    if (m.type === "set") bytes += encodeValue(m.value).length;
+  }
+  if (bytes > LIMITS.commitBytes) {
+    throw new RangeError(`Cannot commit more than ${LIMITS.commitBytes} bytes`);
+  }
+}
+
+/** The page size asked for, within bounds. */
+export function pageLimit(options: ListOptions | undefined): number {
+  const limit = options?.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > LIMITS.pageSize) {
+    throw new RangeError(`Cannot list with limit ${limit}: use 1 to ${LIMITS.pageSize}`);
+  }
+  return limit;
+}
+
+/** An opaque cursor naming the last key returned. */
+export function encodeCursor(key: RowKey): string {
+  const bytes = encoder.encode(JSON.stringify(key));
+  let bin = "";
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** The key a cursor names; a malformed cursor is `invalid_input`. */
+export function decodeCursor(cursor: string): RowKey {
+  try {
+    const bin = atob(cursor.replaceAll("-", "+").replaceAll("_", "/"));
+    const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    const key = JSON.parse(new TextDecoder().decode(bytes));
+    if (Array.isArray(key) && key.every((p) => typeof p === "string")) return key;
+  } catch {
+    // fall through
+  }
+  throw new RegistryError("invalid_input", `Invalid cursor '${cursor}'`);
+}
+
+/** Select one page from rows already sorted by key, honouring cursor and direction. */
+export function pageOf<T extends { key: RowKey }>(
+  sorted: readonly T[],
+  options: ListOptions | undefined,
+): { items: T[]; cursor?: string } {
+  const limit = pageLimit(options);
+  const reverse = options?.reverse ?? false;
+  const rows = reverse ? [...sorted].reverse() : sorted;
+  let start = 0;
+  if (options?.cursor !== undefined) {
+    const after = decodeCursor(options.cursor);
+    start = rows.findIndex((r) => reverse ? compareKeys(r.key, after) < 0 : compareKeys(r.key, after) > 0);
+    if (start === -1) start = rows.length;
+  }
+  const items = rows.slice(start, start + limit);
+  const more = start + limit < rows.length;
+  return more ? { items, cursor: encodeCursor(items[items.length - 1]!.key) } : { items };
+}

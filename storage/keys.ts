@@ -1,0 +1,101 @@
+/**
+ * Every row key, built in one place: one function per key, always tuples.
+ * Secondary indexes are `<thing>_by_<field>` and hold pointers, not copies.
+ *
+ * @module
+ */
+import type { PackageRef, VersionRef } from "../core/names.ts";
+import type { RowKey } from "./types.ts";
+
+/** Prefix of every package row. */
+export function packagesPrefix(): RowKey {
+  return ["pkg"];
+}
+/** Prefix of the package rows of one namespace. */
+export function packagesInNamespace(namespace: string): RowKey {
+  return ["pkg", namespace];
+}
+/** The package row. */
+export function packageKey(ref: PackageRef): RowKey {
+  return ["pkg", ref.namespace, ref.name];
+}
+/** The immutable version row. */
+export function versionKey(ref: VersionRef): RowKey {
+  return ["ver", ref.namespace, ref.name, ref.version];
+}
+/** Prefix of the immutable version rows of one package. */
+export function versionsPrefix(ref: PackageRef): RowKey {
+  return ["ver", ref.namespace, ref.name];
+}
+/** The mutable lifecycle row of a version. */
+export function versionStateKey(ref: VersionRef): RowKey {
+  return ["vstate", ref.namespace, ref.name, ref.version];
+}
+/** Prefix of the lifecycle rows of one package (the version list). */
+export function versionStatesPrefix(ref: PackageRef): RowKey {
+  return ["vstate", ref.namespace, ref.name];
+}
+/** The tombstone of a hard-deleted version. */
+export function tombstoneKey(ref: VersionRef): RowKey {
+  return ["tomb", ref.namespace, ref.name, ref.version];
+}
+/** The owner row of a namespace. */
+export function scopeKey(namespace: string): RowKey {
+  return ["scope", namespace];
+}
+/** Prefix of every namespace owner row. */
+export function scopesPrefix(): RowKey {
+  return ["scope"];
+}
+/** An author key of a subject. */
+export function authorKeyKey(subject: string, keyId: string): RowKey {
+  return ["akey", subject, keyId];
+}
+/** Prefix of one subject's author keys (whole-part match: no `team` vs `team/alice` bleed). */
+export function authorKeysOf(subject: string): RowKey {
+  return ["akey", subject];
+}
+/** A stored token, by the SHA-256 of its secret. */
+export function tokenKey(sha256: string): RowKey {
+  return ["token", sha256];
+}
+/** Prefix of every stored token. */
+export function tokensPrefix(): RowKey {
+  return ["token"];
+}
+/** Pointer from a token id to its hash key. */
+export function tokenByIdKey(id: string): RowKey {
+  return ["token_by_id", id];
+}
+/** A webhook delivery. */
+export function outboxKey(id: string): RowKey {
+  return ["outbox", id];
+}
+/** Prefix of every webhook delivery. */
+export function outboxPrefix(): RowKey {
+  return ["outbox"];
+}
+/** An audit record; ids sort by time. */
+export function auditKey(id: string): RowKey {
+  return ["audit", id];
+}
+/** Prefix of every audit record. */
+export function auditPrefix(): RowKey {
+  return ["audit"];
+}
+/** A named configuration document (webhook subscriptions, presets, schemas…). */
+export function configKey(kind: string, name: string): RowKey {
+  return ["config", kind, name];
+}
+/** Prefix of the configuration documents of one kind. */
+export function configPrefix(kind: string): RowKey {
+  return ["config", kind];
+}
+/** A rate-limit counter for one bucket and window. */
+export function rateKey(bucket: string, window: string): RowKey {
+  return ["rate", bucket, window];
+}
+/** The health probe row. */
+export function healthKey(): RowKey {
+  return ["health"];
+}

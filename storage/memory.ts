@@ -1,0 +1,276 @@
+/**
+ * In-process backends: rows and blobs in Maps, lost on exit. For tests, local
+ * development and `--storage=memory`. They enforce the same limits and
+ * semantics as the persistent backends.
+ *
+ * @module
+ */
+import { RegistryError } from "../core/errors.ts";
+import { assertSha256, isSha256 } from "../core/names.ts";
+import { incrementalHash } from "../core/digest.ts";
+import {
+  assertCommit,
+  assertKey,
+  compareKeys,
+  encodeValue,
+  hasPrefix,
+  pageLimit,
+  pageOf,
+} from "./_common.ts";
+import type {
+  BlobBody,
+  BlobInfo,
+  BundleStorage,
+  ByteRange,
+  Commit,
+  CommitResult,
+  Entry,
+  ListOptions,
+  Page,
+  PutBlobOptions,
+  RegistryStorage,
+  RowKey,
+} from "./types.ts";
+
+interface StoredRow {
+  key: RowKey;
+  json: string;
+  stamp: string;
+}
+
+/**
+ * Rows in a Map. Commits are applied synchronously, so they are atomic within
+ * the process.
+ *
+ * @example
+ * ```ts
+ * import { MemoryRegistryStorage } from "./memory.ts";
+ * const rows = new MemoryRegistryStorage();
+ * const r = await rows.commit({ checks: [{ key: ["a"], stamp: null }], mutations: [{ type: "set", key: ["a"], value: 1 }] });
+ * console.assert(r.ok);
+ * console.assert((await rows.get(["a"]))?.value === 1);
+ * ```
+ */
+export class MemoryRegistryStorage implements RegistryStorage {
+  #rows = new Map<string, StoredRow>();
+  #counter = 0;
+  #closed = false;
+
+  #id(key: RowKey): string {
+    return JSON.stringify(key);
+  }
+
+  #entry<T>(row: StoredRow | undefined): Entry<T> | null {
+    return row ? { key: row.key, value: JSON.parse(row.json) as T, stamp: row.stamp } : null;
+  }
+
+  #open(): void {
+    if (this.#closed) throw new TypeError("Cannot use a closed MemoryRegistryStorage");
+  }
+
+  get<T = unknown>(key: RowKey): Promise<Entry<T> | null> {
+    this.#open();
+    assertKey(key);
+    return Promise.resolve(this.#entry<T>(this.#rows.get(this.#id(key))));
+  }
+
+  getMany<T = unknown>(keys: readonly RowKey[]): Promise<(Entry<T> | null)[]> {
+    this.#open();
+    if (keys.length > 10) throw new RangeError("Cannot read more than 10 keys at once");
+    keys.forEach(assertKey);
+    return Promise.resolve(keys.map((k) => this.#entry<T>(this.#rows.get(this.#id(k)))));
+  }
+
+  list<T = unknown>(prefix: RowKey, options?: ListOptions): Promise<Page<Entry<T>>> {
+    this.#open();
+    pageLimit(options);
+    const rows = [...this.#rows.values()]
+      .filter((r) => hasPrefix(r.key, prefix))
+      .sort((a, b) => compareKeys(a.key, b.key));
+    const page = pageOf(rows, options);
+    const items = page.items.map((r) => this.#entry<T>(r)!);
+    return Promise.resolve(page.cursor === undefined ? { items } : { items, cursor: page.cursor });
+  }
+
+  commit(commit: Commit): Promise<CommitResult> {
+    this.#open();
+    assertCommit(commit);
+    for (const check of commit.checks) {
+      const row = this.#rows.get(this.#id(check.key));
+      if ((row?.stamp ?? null) !== check.stamp) return Promise.resolve({ ok: false });
+    }
+    const stamp = String(++this.#counter).padStart(20, "0");
+    for (const m of commit.mutations) {
+      const id = this.#id(m.key);
+      if (m.type === "set") this.#rows.set(id, { key: [...m.key], json: encodeValue(m.value), stamp });
+      else this.#rows.delete(id);
+    }
+    return Promise.resolve({ ok: true, stamp });
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    return Promise.resolve();
+  }
+}
+
+interface StoredBlob {
+  bytes: Uint8Array;
+  sha256: string;
+  touchedAt: string;
+}
+
+/** Read a body into memory, refusing more than `maxBytes`. */
+export async function collectBytes(
+  body: ReadableStream<Uint8Array> | Uint8Array,
+  maxBytes = Number.MAX_SAFE_INTEGER,
+): Promise<Uint8Array> {
+  if (body instanceof Uint8Array) {
+    if (body.byteLength > maxBytes) throw tooLarge(maxBytes);
+    return body;
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw tooLarge(maxBytes);
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}
+
+/** The `too_large` error every bundle backend raises. */
+export function tooLarge(maxBytes: number): RegistryError {
+  return new RegistryError("too_large", `Blob exceeds the limit of ${maxBytes} bytes`, {
+    detail: { maxBytes },
+  });
+}
+
+/** The `digest_mismatch` error every bundle backend raises. */
+export function digestMismatch(expected: string, actual: string): RegistryError {
+  return new RegistryError("digest_mismatch", "Blob digest does not match the expected sha256", {
+    detail: { expected, actual },
+  });
+}
+
+/** The `blob_corrupt` error raised when stored bytes fail their digest. */
+export function blobCorrupt(sha256: string): RegistryError {
+  return new RegistryError("blob_corrupt", `Stored blob '${sha256}' failed its digest check`);
+}
+
+/** Check a range against a size; a bad range is a programmer error (routes answer 416 first). */
+export function assertRange(range: ByteRange | undefined, size: number): void {
+  if (range === undefined) return;
+  if (
+    !Number.isInteger(range.start) || !Number.isInteger(range.end) || range.start < 0 ||
+    range.end > size || range.start >= range.end
+  ) {
+    throw new RangeError(`Cannot read range ${range.start}-${range.end} of ${size} bytes`);
+  }
+}
+
+/**
+ * Blobs in a Map, checked against their digest on every read.
+ *
+ * @example
+ * ```ts
+ * import { MemoryBundleStorage } from "./memory.ts";
+ * const blobs = new MemoryBundleStorage();
+ * const info = await blobs.put(new TextEncoder().encode("hi"));
+ * const body = await blobs.get(info.sha256);
+ * console.assert(body?.size === 2);
+ * ```
+ */
+export class MemoryBundleStorage implements BundleStorage {
+  #blobs = new Map<string, StoredBlob>();
+  #now: () => Date;
+
+  /** `now` dates `touchedAt` (injected for GC tests). */
+  constructor(options: { now?: () => Date } = {}) {
+    this.#now = options.now ?? (() => new Date());
+  }
+
+  async put(
+    body: ReadableStream<Uint8Array> | Uint8Array,
+    options: PutBlobOptions = {},
+  ): Promise<BlobInfo> {
+    const bytes = await collectBytes(body, options.maxBytes);
+    const hash = incrementalHash();
+    hash.update(bytes);
+    const sha256 = hash.hex();
+    if (options.expectedSha256 !== undefined && options.expectedSha256 !== sha256) {
+      throw digestMismatch(options.expectedSha256, sha256);
+    }
+    const touchedAt = this.#now().toISOString();
+    const existing = this.#blobs.get(sha256);
+    if (existing) existing.touchedAt = touchedAt;
+    else this.#blobs.set(sha256, { bytes: bytes.slice(), sha256, touchedAt });
+    return { sha256, size: bytes.byteLength, touchedAt };
+  }
+
+  get(sha256: string, range?: ByteRange): Promise<BlobBody | null> {
+    if (!isSha256(sha256)) return Promise.resolve(null);
+    const blob = this.#blobs.get(sha256);
+    if (!blob) return Promise.resolve(null);
+    assertRange(range, blob.bytes.byteLength);
+    const hash = incrementalHash();
+    hash.update(blob.bytes);
+    const ok = hash.hex() === sha256;
+    const bytes = range ? blob.bytes.slice(range.start, range.end) : blob.bytes.slice();
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        if (!ok) return controller.error(blobCorrupt(sha256));
+        controller.enqueue(bytes);
+        controller.close();
+      },
+    });
+    return Promise.resolve({ size: blob.bytes.byteLength, sha256, stream });
+  }
+
+  stat(sha256: string): Promise<BlobInfo | null> {
+    const blob = isSha256(sha256) ? this.#blobs.get(sha256) : undefined;
+    return Promise.resolve(
+      blob ? { sha256, size: blob.bytes.byteLength, touchedAt: blob.touchedAt } : null,
+    );
+  }
+
+  delete(sha256: string): Promise<boolean> {
+    assertSha256(sha256);
+    return Promise.resolve(this.#blobs.delete(sha256));
+  }
+
+  list(options?: ListOptions): Promise<Page<BlobInfo>> {
+    const rows = [...this.#blobs.values()]
+      .map((b) => ({ key: [b.sha256], info: { sha256: b.sha256, size: b.bytes.byteLength, touchedAt: b.touchedAt } }))
+      .sort((a, b) => compareKeys(a.key, b.key));
+    const page = pageOf(rows, options);
+    const items = page.items.map((r) => r.info);
+    return Promise.resolve(page.cursor === undefined ? { items } : { items, cursor: page.cursor });
+  }
+
+  /** Test hook: overwrite stored bytes without updating the digest, as disk rot would. */
+  tamperForTest(sha256: string, bytes: Uint8Array): void {
+    const blob = this.#blobs.get(sha256);
+    if (blob) blob.bytes = bytes;
+  }
+
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+}
