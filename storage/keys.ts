@@ -99,3 +99,30 @@ export function rateKey(bucket: string, window: string): RowKey {
 export function healthKey(): RowKey {
   return ["health"];
 }
+
+// The KV bundle backend (storage/kv.ts): blob metadata, upload journal and chunks.
+
+/** The metadata record of a stored blob (KV bundle backend). */
+export function blobKey(sha256: string): RowKey {
+  return ["blob", sha256];
+}
+/** Prefix of every blob metadata record (KV bundle backend). */
+export function blobsPrefix(): RowKey {
+  return ["blob"];
+}
+/** The journal row of an upload whose chunks are not yet owned by a blob (KV bundle backend). */
+export function blobUploadKey(uploadId: string): RowKey {
+  return ["blob_upload", uploadId];
+}
+/** Prefix of every upload journal row (KV bundle backend). */
+export function blobUploadsPrefix(): RowKey {
+  return ["blob_upload"];
+}
+/** One chunk of an upload; the index is zero-padded so keys sort numerically (KV bundle backend). */
+export function blobChunkKey(uploadId: string, index: number): RowKey {
+  return ["blob_chunk", uploadId, String(index).padStart(10, "0")];
+}
+/** Prefix of the chunks of one upload (KV bundle backend). */
+export function blobChunksPrefix(uploadId: string): RowKey {
+  return ["blob_chunk", uploadId];
+}
