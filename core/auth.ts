@@ -1,0 +1,83 @@
+/**
+ * The identity seam every surface shares: a bearer secret goes in, a
+ * {@linkcode Principal} (or nothing) comes out. Surfaces decide what a
+ * principal may do; this module only decides who it is.
+ *
+ * Today there is one implementation, {@linkcode staticTokenAuthenticator}: the
+ * ggui server's single-token mode (one configured token, one subject).
+ * Hashed token records mapping many tokens to many subjects slot in behind the
+ * same {@linkcode Authenticator} interface later.
+ *
+ * @module
+ */
+import { sha256Hex, timingSafeEqual } from "./digest.ts";
+
+/** A verified caller. */
+export interface Principal {
+  /** The stable identity: publisher, key owner and scope owner. */
+  subject: string;
+  /** Whether the caller may use operator-only operations. */
+  admin: boolean;
+}
+
+/** Turns a presented bearer secret into a {@linkcode Principal}. */
+export interface Authenticator {
+  /** The principal for `token`, or `null` when the token is not valid. */
+  authenticate(token: string): Promise<Principal | null>;
+}
+
+/** Options for {@linkcode staticTokenAuthenticator}. */
+export interface StaticTokenOptions {
+  /** The one accepted token (non-empty). */
+  token: string;
+  /** The subject every valid caller maps to; derived from the token when absent. */
+  subject?: string;
+}
+
+/**
+ * The subject a single-token deployment uses when none is configured:
+ * `bearer-` + the first 12 lowercase hex characters of SHA-256(token).
+ *
+ * @example
+ * ```ts
+ * import { defaultSubjectForToken } from "./auth.ts";
+ * console.assert(/^bearer-[0-9a-f]{12}$/.test(defaultSubjectForToken("s3cret")));
+ * ```
+ */
+export function defaultSubjectForToken(token: string): string {
+  return `bearer-${sha256Hex(token).slice(0, 12)}`;
+}
+
+/**
+ * The single-token mode of the original ggui server: exactly one token is
+ * accepted (constant-time compare; a length mismatch is a reject) and every
+ * valid caller is the same subject. That caller is the operator, so it is also
+ * `admin`.
+ *
+ * @example
+ * ```ts
+ * import { staticTokenAuthenticator } from "./auth.ts";
+ * const auth = staticTokenAuthenticator({ token: "s3cret", subject: "alice" });
+ * console.assert((await auth.authenticate("s3cret"))?.subject === "alice");
+ * console.assert((await auth.authenticate("wrong")) === null);
+ * ```
+ */
+export function staticTokenAuthenticator(options: StaticTokenOptions): Authenticator {
+  if (typeof options.token !== "string" || options.token.length === 0) {
+    throw new TypeError("Cannot create a static token authenticator without a token");
+  }
+  if (options.subject !== undefined && options.subject.length === 0) {
+    throw new TypeError("Cannot create a static token authenticator with an empty subject");
+  }
+  const token = options.token;
+  const principal: Principal = {
+    subject: options.subject ?? defaultSubjectForToken(token),
+    admin: true,
+  };
+  return {
+    authenticate(presented: string): Promise<Principal | null> {
+      if (typeof presented !== "string" || presented.length === 0) return Promise.resolve(null);
+      return Promise.resolve(timingSafeEqual(presented, token) ? { ...principal } : null);
+    },
+  };
+}
