@@ -9,7 +9,7 @@
  * @module
  */
 import { RegistryError } from "./errors.ts";
-import { type PackageRef, packageId } from "./names.ts";
+import { packageId, type PackageRef } from "./names.ts";
 import type { Format, PackageRow, VersionState } from "./rows.ts";
 import { pickLatest } from "./semver.ts";
 import type { JsonValue } from "../storage/types.ts";
@@ -78,7 +78,9 @@ export function recomputePackageRow(
   delete next.publicSummary;
   const latest = pickLatest(live.map((s) => s.version));
   if (latest !== undefined) next.latest = latest;
-  const bestPublic = pickLatest(live.filter((s) => s.visibility === "public").map((s) => s.version));
+  const bestPublic = pickLatest(
+    live.filter((s) => s.visibility === "public").map((s) => s.version),
+  );
   if (bestPublic !== undefined) {
     next.publicSummary = { ...(summaries(bestPublic) ?? {}), version: bestPublic };
   }
@@ -86,7 +88,11 @@ export function recomputePackageRow(
 }
 
 /** The error for publishing one format under a package of another. */
-export function formatConflict(ref: PackageRef, existing: Format, attempted: Format): RegistryError {
+export function formatConflict(
+  ref: PackageRef,
+  existing: Format,
+  attempted: Format,
+): RegistryError {
   return new RegistryError(
     "format_conflict",
     `Package '${packageId(ref)}' is a ${existing} package and cannot take a ${attempted} version`,

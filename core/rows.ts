@@ -15,7 +15,13 @@ const sha256 = z.string().regex(SHA256_RE);
 const json: z.ZodType<unknown> = z.json();
 
 /** Formats a package can have; fixed at its first publish. */
-export const FORMATS = ["ggui.gadget", "ggui.blueprint", "rack.registry", "rack.preset", "jsr"] as const;
+export const FORMATS = [
+  "ggui.gadget",
+  "ggui.blueprint",
+  "rack.registry",
+  "rack.preset",
+  "jsr",
+] as const;
 /** A package format. */
 export type Format = typeof FORMATS[number];
 

@@ -111,7 +111,10 @@ export async function putVersionIfAbsent(
     if (res.ok) return { result: "created", package: next, claimed: claim !== undefined };
     await backoff(attempt);
   }
-  throw new RegistryError("conflict", `Could not publish '${row.namespace}/${row.name}@${row.version}' under contention; retry`);
+  throw new RegistryError(
+    "conflict",
+    `Could not publish '${row.namespace}/${row.name}@${row.version}' under contention; retry`,
+  );
 }
 
 /** The outcome of {@linkcode claimScope}. */

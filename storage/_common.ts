@@ -32,9 +32,12 @@ export function compareKeys(a: RowKey, b: RowKey): number {
   return a.length - b.length;
 }
 
-/** Whether `key` starts with all the parts of `prefix` (whole parts only). */
+/**
+ * Whether `key` extends `prefix` by at least one part (whole parts only). As in
+ * Deno KV, the prefix key itself is not "under" the prefix.
+ */
 export function hasPrefix(key: RowKey, prefix: RowKey): boolean {
-  if (key.length < prefix.length) return false;
+  if (key.length <= prefix.length) return false;
   for (let i = 0; i < prefix.length; i++) if (key[i] !== prefix[i]) return false;
   return true;
 }
@@ -123,7 +126,9 @@ export function pageOf<T extends { key: RowKey }>(
   let start = 0;
   if (options?.cursor !== undefined) {
     const after = decodeCursor(options.cursor);
-    start = rows.findIndex((r) => reverse ? compareKeys(r.key, after) < 0 : compareKeys(r.key, after) > 0);
+    start = rows.findIndex((r) =>
+      reverse ? compareKeys(r.key, after) < 0 : compareKeys(r.key, after) > 0
+    );
     if (start === -1) start = rows.length;
   }
   const items = rows.slice(start, start + limit);

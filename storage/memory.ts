@@ -68,20 +68,23 @@ export class MemoryRegistryStorage implements RegistryStorage {
     if (this.#closed) throw new TypeError("Cannot use a closed MemoryRegistryStorage");
   }
 
-  get<T = unknown>(key: RowKey): Promise<Entry<T> | null> {
+  // deno-lint-ignore require-await
+  async get<T = unknown>(key: RowKey): Promise<Entry<T> | null> {
     this.#open();
     assertKey(key);
-    return Promise.resolve(this.#entry<T>(this.#rows.get(this.#id(key))));
+    return this.#entry<T>(this.#rows.get(this.#id(key)));
   }
 
-  getMany<T = unknown>(keys: readonly RowKey[]): Promise<(Entry<T> | null)[]> {
+  // deno-lint-ignore require-await
+  async getMany<T = unknown>(keys: readonly RowKey[]): Promise<(Entry<T> | null)[]> {
     this.#open();
     if (keys.length > 10) throw new RangeError("Cannot read more than 10 keys at once");
     keys.forEach(assertKey);
-    return Promise.resolve(keys.map((k) => this.#entry<T>(this.#rows.get(this.#id(k)))));
+    return keys.map((k) => this.#entry<T>(this.#rows.get(this.#id(k))));
   }
 
-  list<T = unknown>(prefix: RowKey, options?: ListOptions): Promise<Page<Entry<T>>> {
+  // deno-lint-ignore require-await
+  async list<T = unknown>(prefix: RowKey, options?: ListOptions): Promise<Page<Entry<T>>> {
     this.#open();
     pageLimit(options);
     const rows = [...this.#rows.values()]
@@ -89,23 +92,25 @@ export class MemoryRegistryStorage implements RegistryStorage {
       .sort((a, b) => compareKeys(a.key, b.key));
     const page = pageOf(rows, options);
     const items = page.items.map((r) => this.#entry<T>(r)!);
-    return Promise.resolve(page.cursor === undefined ? { items } : { items, cursor: page.cursor });
+    return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
   }
 
-  commit(commit: Commit): Promise<CommitResult> {
+  // deno-lint-ignore require-await
+  async commit(commit: Commit): Promise<CommitResult> {
     this.#open();
     assertCommit(commit);
     for (const check of commit.checks) {
       const row = this.#rows.get(this.#id(check.key));
-      if ((row?.stamp ?? null) !== check.stamp) return Promise.resolve({ ok: false });
+      if ((row?.stamp ?? null) !== check.stamp) return { ok: false };
     }
     const stamp = String(++this.#counter).padStart(20, "0");
     for (const m of commit.mutations) {
       const id = this.#id(m.key);
-      if (m.type === "set") this.#rows.set(id, { key: [...m.key], json: encodeValue(m.value), stamp });
-      else this.#rows.delete(id);
+      if (m.type === "set") {
+        this.#rows.set(id, { key: [...m.key], json: encodeValue(m.value), stamp });
+      } else this.#rows.delete(id);
     }
-    return Promise.resolve({ ok: true, stamp });
+    return { ok: true, stamp };
   }
 
   close(): Promise<void> {
@@ -224,10 +229,11 @@ export class MemoryBundleStorage implements BundleStorage {
     return { sha256, size: bytes.byteLength, touchedAt };
   }
 
-  get(sha256: string, range?: ByteRange): Promise<BlobBody | null> {
-    if (!isSha256(sha256)) return Promise.resolve(null);
+  // deno-lint-ignore require-await
+  async get(sha256: string, range?: ByteRange): Promise<BlobBody | null> {
+    if (!isSha256(sha256)) return null;
     const blob = this.#blobs.get(sha256);
-    if (!blob) return Promise.resolve(null);
+    if (!blob) return null;
     assertRange(range, blob.bytes.byteLength);
     const hash = incrementalHash();
     hash.update(blob.bytes);
@@ -240,7 +246,7 @@ export class MemoryBundleStorage implements BundleStorage {
         controller.close();
       },
     });
-    return Promise.resolve({ size: blob.bytes.byteLength, sha256, stream });
+    return { size: blob.bytes.byteLength, sha256, stream };
   }
 
   stat(sha256: string): Promise<BlobInfo | null> {
@@ -250,18 +256,23 @@ export class MemoryBundleStorage implements BundleStorage {
     );
   }
 
-  delete(sha256: string): Promise<boolean> {
+  // deno-lint-ignore require-await
+  async delete(sha256: string): Promise<boolean> {
     assertSha256(sha256);
-    return Promise.resolve(this.#blobs.delete(sha256));
+    return this.#blobs.delete(sha256);
   }
 
-  list(options?: ListOptions): Promise<Page<BlobInfo>> {
+  // deno-lint-ignore require-await
+  async list(options?: ListOptions): Promise<Page<BlobInfo>> {
     const rows = [...this.#blobs.values()]
-      .map((b) => ({ key: [b.sha256], info: { sha256: b.sha256, size: b.bytes.byteLength, touchedAt: b.touchedAt } }))
+      .map((b) => ({
+        key: [b.sha256],
+        info: { sha256: b.sha256, size: b.bytes.byteLength, touchedAt: b.touchedAt },
+      }))
       .sort((a, b) => compareKeys(a.key, b.key));
     const page = pageOf(rows, options);
     const items = page.items.map((r) => r.info);
-    return Promise.resolve(page.cursor === undefined ? { items } : { items, cursor: page.cursor });
+    return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
   }
 
   /** Test hook: overwrite stored bytes without updating the digest, as disk rot would. */

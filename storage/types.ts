@@ -96,7 +96,10 @@ export interface RegistryStorage {
   get<T = unknown>(key: RowKey): Promise<Entry<T> | null>;
   /** Read several rows at once (at most 10), `null` for each miss, in order. */
   getMany<T = unknown>(keys: readonly RowKey[]): Promise<(Entry<T> | null)[]>;
-  /** List rows whose key starts with `prefix`, in key order, one page at a time. */
+  /**
+   * List rows whose key extends `prefix` by one or more whole parts (the prefix
+   * key itself excluded, as in Deno KV), in key order, one page at a time.
+   */
   list<T = unknown>(prefix: RowKey, options?: ListOptions): Promise<Page<Entry<T>>>;
   /** Apply a commit atomically. */
   commit(commit: Commit): Promise<CommitResult>;
