@@ -31,24 +31,31 @@ export const VISIBILITIES = ["public", "private"] as const;
 export type Visibility = typeof VISIBILITIES[number];
 
 /** One file of a version: where its bytes are and what they are. */
-export const FileEntrySchema = z.strictObject({
+export const FileEntrySchema: z.ZodType<FileEntry> = z.strictObject({
   sha256,
   size: z.number().int().nonnegative(),
   type: z.string().min(1),
 });
 /** One file of a version. */
-export type FileEntry = z.infer<typeof FileEntrySchema>;
+export interface FileEntry {
+  /** Lowercase hex SHA-256 of the bytes (the blob's address). */
+  sha256: string;
+  /** Size in bytes. */
+  size: number;
+  /** Content type served for the file. */
+  type: string;
+}
 
 /** A version's files by relative path. */
-export const FileMapSchema = z.record(z.string().min(1), FileEntrySchema);
+export const FileMapSchema: z.ZodType<FileMap> = z.record(z.string().min(1), FileEntrySchema);
 /** A version's files by relative path. */
-export type FileMap = z.infer<typeof FileMapSchema>;
+export type FileMap = Record<string, FileEntry>;
 
 /**
  * The immutable record of one published version. Never changes after commit,
  * so it may be cached in process forever.
  */
-export const VersionRowSchema = z.strictObject({
+export const VersionRowSchema: z.ZodType<VersionRow> = z.strictObject({
   namespace: z.string().regex(NAMESPACE_RE),
   name: z.string().min(1),
   version: z.string().regex(SEMVER_RE),
@@ -64,10 +71,31 @@ export const VersionRowSchema = z.strictObject({
   publishedBy: z.string().min(1),
 });
 /** The immutable record of one published version. */
-export type VersionRow = z.infer<typeof VersionRowSchema>;
+export interface VersionRow {
+  /** Namespace with `@`. */
+  namespace: string;
+  /** Package path. */
+  name: string;
+  /** SemVer 2.0 version. */
+  version: string;
+  /** The package's format. */
+  format: Format;
+  /** Who may read it. */
+  visibility: Visibility;
+  /** Files inline when the list is small… */
+  files?: FileMap;
+  /** …otherwise the digest of a JSON blob holding the {@linkcode FileMap}. */
+  filesSha256?: string;
+  /** Small format-specific facts needed on every read (e.g. `bundleSri`, `compiledDigest`). */
+  facts: Record<string, unknown>;
+  /** ISO-8601 commit time. */
+  publishedAt: string;
+  /** The publishing subject. */
+  publishedBy: string;
+}
 
 /** The mutable lifecycle of a version, small and listed per package. */
-export const VersionStateSchema = z.strictObject({
+export const VersionStateSchema: z.ZodType<VersionState> = z.strictObject({
   version: z.string().regex(SEMVER_RE),
   format: z.enum(FORMATS),
   visibility: z.enum(VISIBILITIES),
@@ -78,13 +106,30 @@ export const VersionStateSchema = z.strictObject({
   deprecated: z.string().optional(),
 });
 /** The mutable lifecycle of a version. */
-export type VersionState = z.infer<typeof VersionStateSchema>;
+export interface VersionState {
+  /** SemVer 2.0 version. */
+  version: string;
+  /** The package's format. */
+  format: Format;
+  /** Who may read it. */
+  visibility: Visibility;
+  /** ISO-8601 commit time. */
+  publishedAt: string;
+  /** The publishing subject. */
+  publishedBy: string;
+  /** Hidden from latest and ranges, still downloadable by exact version. */
+  yanked: boolean;
+  /** When it was yanked. */
+  yankedAt?: string;
+  /** A deprecation message. */
+  deprecated?: string;
+}
 
 /**
  * One row per package: its format (fixed at first publish), and summaries
  * recomputed atomically with every version commit or lifecycle change.
  */
-export const PackageRowSchema = z.strictObject({
+export const PackageRowSchema: z.ZodType<PackageRow> = z.strictObject({
   namespace: z.string().regex(NAMESPACE_RE),
   name: z.string().min(1),
   format: z.enum(FORMATS),
@@ -100,15 +145,41 @@ export const PackageRowSchema = z.strictObject({
   tags: z.record(z.string(), z.string()).default({}),
 });
 /** One row per package. */
-export type PackageRow = z.infer<typeof PackageRowSchema>;
+export interface PackageRow {
+  /** Namespace with `@`. */
+  namespace: string;
+  /** Package path. */
+  name: string;
+  /** Fixed at first publish. */
+  format: Format;
+  /** First publish time. */
+  createdAt: string;
+  /** First publisher. */
+  createdBy: string;
+  /** Last change. */
+  updatedAt: string;
+  /** How many versions exist. */
+  versionCount: number;
+  /** The "latest" version: highest non-yanked release, else prerelease. */
+  latest?: string;
+  /** The search entry of the best PUBLIC version (format-specific fields plus `version`). */
+  publicSummary?: Record<string, unknown>;
+  /** Dist-tags other than the computed `latest`. */
+  tags: Record<string, string>;
+}
 
 /** A tombstone: the version was hard-deleted and its string can never be reused. */
-export const TombstoneSchema = z.strictObject({ deletedAt: iso, deletedBy: z.string().min(1) });
+export const TombstoneSchema: z.ZodType<Tombstone> = z.strictObject({ deletedAt: iso, deletedBy: z.string().min(1) });
 /** A tombstone row. */
-export type Tombstone = z.infer<typeof TombstoneSchema>;
+export interface Tombstone {
+  /** When the version was deleted. */
+  deletedAt: string;
+  /** Who deleted it. */
+  deletedBy: string;
+}
 
 /** Who owns a namespace (ggui scope ownership). */
-export const ScopeRowSchema = z.strictObject({
+export const ScopeRowSchema: z.ZodType<ScopeRow> = z.strictObject({
   scope: z.string().regex(NAMESPACE_RE),
   ownerSubject: z.string().min(1),
   claimedAt: iso,
@@ -118,10 +189,25 @@ export const ScopeRowSchema = z.strictObject({
   sanAllowlist: z.union([z.array(z.string()), z.literal("corrupt")]).optional(),
 });
 /** Who owns a namespace. */
-export type ScopeRow = z.infer<typeof ScopeRowSchema>;
+export interface ScopeRow {
+  /** The namespace with `@`. */
+  scope: string;
+  /** Its owner. */
+  ownerSubject: string;
+  /** When it was claimed. */
+  claimedAt: string;
+  /** Domain verification state. */
+  verification: "unverified" | "verified";
+  /** The verified domain. */
+  verifiedDomain?: string;
+  /** When it was verified. */
+  verifiedAt?: string;
+  /** Certificate SANs allowed to publish, or a corrupt marker (fail closed). */
+  sanAllowlist?: string[] | "corrupt";
+}
 
 /** A registered Ed25519 author key. */
-export const AuthorKeyRowSchema = z.strictObject({
+export const AuthorKeyRowSchema: z.ZodType<AuthorKeyRow> = z.strictObject({
   subject: z.string().min(1),
   keyId: z.string().min(1),
   publicKeyBase64: z.string().min(1),
@@ -129,7 +215,18 @@ export const AuthorKeyRowSchema = z.strictObject({
   label: z.string().optional(),
 });
 /** A registered author key. */
-export type AuthorKeyRow = z.infer<typeof AuthorKeyRowSchema>;
+export interface AuthorKeyRow {
+  /** The owning subject. */
+  subject: string;
+  /** First 16 chars of base64url(SHA-256(key)). */
+  keyId: string;
+  /** Standard base64 of the raw 32-byte Ed25519 key. */
+  publicKeyBase64: string;
+  /** When it was registered. */
+  createdAt?: string;
+  /** A label. */
+  label?: string;
+}
 
 /** Actions a grant may allow. */
 export const ACTIONS = ["read", "publish", "yank", "admin"] as const;
@@ -137,15 +234,20 @@ export const ACTIONS = ["read", "publish", "yank", "admin"] as const;
 export type Action = typeof ACTIONS[number];
 
 /** A grant: actions on a namespace, or on every namespace matching a `*` pattern. */
-export const GrantSchema = z.strictObject({
+export const GrantSchema: z.ZodType<Grant> = z.strictObject({
   namespace: z.string().regex(/^(\*|@[a-z0-9_*-]{1,64})$/),
   actions: z.array(z.enum(ACTIONS)).min(1),
 });
 /** A grant. */
-export type Grant = z.infer<typeof GrantSchema>;
+export interface Grant {
+  /** A namespace, a `*` pattern such as `@team-*`, or `*` for all. */
+  namespace: string;
+  /** What it allows there. */
+  actions: Action[];
+}
 
 /** A stored token: only its SHA-256 is kept. */
-export const TokenRowSchema = z.strictObject({
+export const TokenRowSchema: z.ZodType<TokenRow> = z.strictObject({
   id: z.string().min(1),
   sha256,
   subject: z.string().min(1),
@@ -157,10 +259,29 @@ export const TokenRowSchema = z.strictObject({
   revokedAt: iso.optional(),
 });
 /** A stored token. */
-export type TokenRow = z.infer<typeof TokenRowSchema>;
+export interface TokenRow {
+  /** Public id (safe to show and log). */
+  id: string;
+  /** SHA-256 of the secret; the secret itself is never stored. */
+  sha256: string;
+  /** Who the token acts as. */
+  subject: string;
+  /** A human label. */
+  label: string;
+  /** What it may do. */
+  grants: Grant[];
+  /** When it was created. */
+  createdAt: string;
+  /** Who created it. */
+  createdBy: string;
+  /** When it stops working. */
+  expiresAt?: string;
+  /** When it was revoked. */
+  revokedAt?: string;
+}
 
 /** A pending or finished webhook delivery (the outbox). */
-export const OutboxRowSchema = z.strictObject({
+export const OutboxRowSchema: z.ZodType<OutboxRow> = z.strictObject({
   id: z.string().min(1),
   event: z.string().min(1),
   url: z.string().min(1),
@@ -174,10 +295,33 @@ export const OutboxRowSchema = z.strictObject({
   lastStatus: z.number().int().optional(),
 });
 /** A webhook delivery. */
-export type OutboxRow = z.infer<typeof OutboxRowSchema>;
+export interface OutboxRow {
+  /** Delivery id (sent as `X-Webhook-Delivery`). */
+  id: string;
+  /** Event name. */
+  event: string;
+  /** Target URL. */
+  url: string;
+  /** The subscription it came from. */
+  subscription: string;
+  /** Exact body bytes (as text) to send and sign. */
+  body: string;
+  /** When it was enqueued. */
+  createdAt: string;
+  /** Attempts made. */
+  attempts: number;
+  /** When the next attempt is due. */
+  nextAttemptAt: string;
+  /** Delivery state. */
+  status: "pending" | "delivered" | "dead";
+  /** Last failure. */
+  lastError?: string;
+  /** Last HTTP status received. */
+  lastStatus?: number;
+}
 
 /** One append-only audit record. */
-export const AuditRowSchema = z.strictObject({
+export const AuditRowSchema: z.ZodType<AuditRow> = z.strictObject({
   id: z.string().min(1),
   at: iso,
   actor: z.string().min(1),
@@ -188,4 +332,21 @@ export const AuditRowSchema = z.strictObject({
   detail: z.record(z.string(), json).optional(),
 });
 /** One audit record. */
-export type AuditRow = z.infer<typeof AuditRowSchema>;
+export interface AuditRow {
+  /** Time-ordered id. */
+  id: string;
+  /** When. */
+  at: string;
+  /** Who. */
+  actor: string;
+  /** What, e.g. `publish`, `yank`, `token.create`. */
+  action: string;
+  /** On what, e.g. `@acme/map@1.0.0`. */
+  target: string;
+  /** Whether it happened. */
+  outcome: "ok" | "refused";
+  /** From where. */
+  ip?: string;
+  /** More facts. */
+  detail?: Record<string, unknown>;
+}

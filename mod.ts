@@ -1,0 +1,98 @@
+/**
+ * `@x/registry`: a self-hosted artifact registry for Deno.
+ *
+ * One core (publish, read, list versions, search, yank, conformance, tokens,
+ * webhooks) over two storage seams — row storage ({@linkcode RegistryStorage})
+ * and content-addressed blob storage ({@linkcode BundleStorage}) — served over
+ * the wire protocols of the ggui and Rack registries.
+ *
+ * @example Publish-if-absent over the in-memory backends
+ * ```ts
+ * import {
+ *   MemoryRegistryStorage,
+ *   nextPackageRow,
+ *   putVersionIfAbsent,
+ * } from "@x/registry";
+ *
+ * const storage = new MemoryRegistryStorage();
+ * const ref = { namespace: "@acme", name: "quality/husky" };
+ * const row = {
+ *   ...ref,
+ *   version: "1.0.0",
+ *   format: "rack.registry" as const,
+ *   visibility: "public" as const,
+ *   files: {},
+ *   facts: {},
+ *   publishedAt: new Date().toISOString(),
+ *   publishedBy: "ci",
+ * };
+ * const updatePackage = (cur: Parameters<typeof nextPackageRow>[0], st: Parameters<typeof nextPackageRow>[1]) =>
+ *   nextPackageRow(cur, st, { ref });
+ * console.assert((await putVersionIfAbsent(storage, { row, updatePackage })).result === "created");
+ * console.assert((await putVersionIfAbsent(storage, { row, updatePackage })).result === "exists");
+ * ```
+ *
+ * @module
+ */
+
+export { ERROR_CODES, type ErrorCode, isRegistryError, RegistryError } from "./core/errors.ts";
+export type { RegistryErrorOptions } from "./core/errors.ts";
+export {
+  isNamespace,
+  isPackageName,
+  isSha256,
+  isVersion,
+  normalizeFilePath,
+  type PackageRef,
+  type VersionRef,
+} from "./core/names.ts";
+export { compareVersions, pickLatest, sortVersionsDescending } from "./core/semver.ts";
+export type { Clock, RegistryContext } from "./core/context.ts";
+export {
+  claimScope,
+  type ClaimResult,
+  listAll,
+  listVersionStates,
+  putVersionIfAbsent,
+  type PutVersionResult,
+  updateRow,
+  type VersionCommit,
+} from "./core/store.ts";
+export { nextPackageRow, recomputePackageRow } from "./core/packages.ts";
+export { ACTIONS, FORMATS, VISIBILITIES } from "./core/rows.ts";
+export type {
+  Action,
+  AuditRow,
+  AuthorKeyRow,
+  FileEntry,
+  FileMap,
+  Format,
+  Grant,
+  OutboxRow,
+  PackageRow,
+  ScopeRow,
+  TokenRow,
+  VersionRow,
+  VersionState,
+  Visibility,
+} from "./core/rows.ts";
+export type {
+  BlobBody,
+  BlobInfo,
+  BundleStorage,
+  ByteRange,
+  Check,
+  Commit,
+  CommitResult,
+  Entry,
+  JsonValue,
+  KeyPart,
+  ListOptions,
+  Mutation,
+  Page,
+  PutBlobOptions,
+  RegistryStorage,
+  RowKey,
+} from "./storage/types.ts";
+export { LIMITS } from "./storage/types.ts";
+export { MemoryBundleStorage, MemoryRegistryStorage } from "./storage/memory.ts";
