@@ -1,0 +1,278 @@
+/**
+ * The server's configuration from flags and environment, with the original
+ * servers' names accepted as aliases: ggui's `registry-server` flags and
+ * `GGUI_REGISTRY_TOKEN`, and Rack's environment (`PORT`, `HOST`,
+ * `STORAGE_ROOT`, `AUTH_CONFIG_PATH`, `ADMIN_TOKEN`, …). Flags win over the
+ * environment. Pure: parsing touches no file and no network.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Where rows live. */
+export type StorageSpec =
+  | { kind: "memory" }
+  | { kind: "fs"; path: string }
+  | { kind: "kv"; path?: string };
+
+/** Where blobs live. */
+export type BundlesSpec = { kind: "memory" } | { kind: "kv" } | { kind: "fs"; path: string };
+
+/** Everything `main.ts` needs to start a server. */
+export interface ServerConfig {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Listen address. */
+  host: string;
+  /** The data directory for the embedded defaults. */
+  dataDir: string;
+  /** Row storage. */
+  storage: StorageSpec;
+  /** Blob storage. */
+  bundles: BundlesSpec;
+  /** ggui single bearer token. */
+  token?: string;
+  /** Subject of the ggui token. */
+  subject?: string;
+  /** Prefix of blob URLs (derived from the listen address when absent). */
+  bundleHost?: string;
+  /** Host used in install commands (derived when absent). */
+  registryHostname?: string;
+  /** Rack's admin token. */
+  adminToken?: string;
+  /** Rack's auth.json. */
+  authConfig?: string;
+  /** Rack's webhooks.json. */
+  webhookConfig?: string;
+  /** Directory with the JSON Schemas to serve instead of the built-in ones. */
+  schemaDir?: string;
+  /** Whether X-Forwarded-For names the client (true, false or a hop count). */
+  trustProxy: boolean | number;
+  /** Largest Rack upload in bytes. */
+  maxUploadBytes: number;
+  /** Scopes nobody can claim (ggui). */
+  reservedScopes?: string[];
+  /** Log level. */
+  logLevel: string;
+}
+
+/** A parse outcome: a config, help, or a one-line reason to exit 2. */
+export type ParseResult =
+  | { ok: true; config: ServerConfig }
+  | { ok: false; help: true }
+  | { ok: false; help?: false; error: string };
+
+/** The usage text. */
+export const USAGE = `Usage: registry-server [options]
+
+Serves the ggui and Rack registry protocols from one store.
+
+Options (each as --flag=value or --flag value):
+  --port <n>                 TCP port, 0 picks a free one (default 9001; env PORT)
+  --host <addr>              listen address (default 0.0.0.0; env HOST)
+  --data-dir <dir>           data directory for the embedded default (default ./registry-data;
+                             env STORAGE_ROOT)
+  --storage <spec>           memory | fs:<dir> | kv[:<file or https URL>]
+                             (default kv:<data-dir>/registry.kv)
+  --bundles <spec>           kv | fs:<dir> | memory (default fs:<data-dir>/bundles with a local
+                             KV file or fs storage; kv with a remote or default Deploy KV)
+  --token <secret>           ggui bearer token (env GGUI_REGISTRY_TOKEN)
+  --subject <name>           subject of that token (default bearer-<sha256 prefix>)
+  --bundle-host <url>        prefix of blob URLs (default http://<host>:<port>)
+  --registry-hostname <h>    host[:port] used in install commands (default <host>:<port>)
+  --reserved-scopes <list>   comma-separated scopes nobody may claim
+  --admin-token <secret>     Rack admin token (env ADMIN_TOKEN)
+  --auth-config <file>       Rack auth.json (env AUTH_CONFIG_PATH)
+  --webhook-config <file>    Rack webhooks.json (env WEBHOOK_CONFIG_PATH)
+  --schema-dir <dir>         serve JSON Schemas from here (env SCHEMA_DIR)
+  --trust-proxy <v>          true | false | hop count (env TRUST_PROXY)
+  --max-upload-bytes <n>     largest Rack upload (default 104857600)
+  --log-level <level>        debug | info | warn | error (env LOG_LEVEL)
+  -h, --help                 show this help
+`;
+
+const STRING_FLAGS = [
+  "port",
+  "host",
+  "data-dir",
+  "storage",
+  "bundles",
+  "token",
+  "subject",
+  "bundle-host",
+  "registry-hostname",
+  "reserved-scopes",
+  "admin-token",
+  "auth-config",
+  "webhook-config",
+  "schema-dir",
+  "trust-proxy",
+  "max-upload-bytes",
+  "log-level",
+] as const;
+
+function parsePort(value: string, source: string): number | string {
+  if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
+    return `${source} must be an integer from 0 to 65535 (got '${value}')`;
+  }
+  return Number(value);
+}
+
+function parseStorage(value: string, dataDir: string): StorageSpec | string {
+  if (value === "memory") return { kind: "memory" };
+  if (value === "kv") return { kind: "kv", path: `${dataDir}/registry.kv` };
+  if (value.startsWith("kv:")) {
+    const path = value.slice(3);
+    return path === "" ? { kind: "kv" } : { kind: "kv", path };
+  }
+  if (value.startsWith("fs:") && value.length > 3) return { kind: "fs", path: value.slice(3) };
+  return `--storage must be memory, fs:<dir> or kv[:<path>] (got '${value}')`;
+}
+
+function parseBundles(value: string): BundlesSpec | string {
+  if (value === "memory") return { kind: "memory" };
+  if (value === "kv") return { kind: "kv" };
+  if (value.startsWith("fs:") && value.length > 3) return { kind: "fs", path: value.slice(3) };
+  return `--bundles must be kv, fs:<dir> or memory (got '${value}')`;
+}
+
+function defaultBundles(storage: StorageSpec, dataDir: string): BundlesSpec {
+  switch (storage.kind) {
+    case "memory":
+      return { kind: "memory" };
+    case "fs":
+      return { kind: "fs", path: `${storage.path}/bundles` };
+    case "kv":
+      // A local KV file keeps blobs as files beside it; a remote or default
+      // (Deno Deploy) database keeps them in KV, since there is no shared disk.
+      if (storage.path === undefined || /^https?:\/\//.test(storage.path)) return { kind: "kv" };
+      return { kind: "fs", path: `${dirname(storage.path) || dataDir}/bundles` };
+  }
+}
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
+}
+
+/**
+ * Parse flags and environment.
+ *
+ * @example
+ * ```ts
+ * import { parseServerArgs } from "./config.ts";
+ * const r = parseServerArgs(["--port", "0", "--storage=memory"], {});
+ * console.assert(r.ok && r.config.port === 0 && r.config.storage.kind === "memory");
+ * ```
+ */
+export function parseServerArgs(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ParseResult {
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const parsed = parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: "string" as const }])),
+        help: { type: "boolean", short: "h" },
+      },
+    });
+    values = parsed.values;
+  } catch (err) {
+    const message = err instanceof Error ? err.message.split("\n")[0]! : String(err);
+    return { ok: false, error: message.replace(/\.$/, "") };
+  }
+  if (values.help) return { ok: false, help: true };
+  const flag = (name: string): string | undefined => {
+    const v = values[name];
+    return typeof v === "string" ? v : undefined;
+  };
+  const pick = (name: string, envName?: string): string | undefined => {
+    const v = flag(name) ?? (envName ? env[envName] : undefined);
+    return v === undefined || v.trim() === "" ? undefined : v.trim();
+  };
+  for (const name of STRING_FLAGS) {
+    if (flag(name) !== undefined && flag(name)!.trim() === "" && name !== "token") {
+      return { ok: false, error: `--${name} needs a value` };
+    }
+  }
+
+  const portText = pick("port", "PORT") ?? "9001";
+  const port = parsePort(portText, flag("port") !== undefined ? "--port" : "PORT");
+  if (typeof port === "string") return { ok: false, error: port };
+
+  const dataDir = pick("data-dir", "STORAGE_ROOT") ?? "./registry-data";
+  if (env.STORAGE_BACKEND !== undefined && !["", "local"].includes(env.STORAGE_BACKEND)) {
+    return {
+      ok: false,
+      error: `STORAGE_BACKEND=${env.STORAGE_BACKEND} is not supported: use --storage and --bundles`,
+    };
+  }
+  const storage = parseStorage(pick("storage") ?? "kv", dataDir);
+  if (typeof storage === "string") return { ok: false, error: storage };
+  const bundlesText = pick("bundles");
+  const bundles = bundlesText ? parseBundles(bundlesText) : defaultBundles(storage, dataDir);
+  if (typeof bundles === "string") return { ok: false, error: bundles };
+  if (storage.kind !== "memory" && bundles.kind === "memory") {
+    return { ok: false, error: "--bundles=memory needs --storage=memory" };
+  }
+
+  const trustText = pick("trust-proxy", "TRUST_PROXY") ?? "false";
+  let trustProxy: boolean | number;
+  if (trustText === "true" || trustText === "false") trustProxy = trustText === "true";
+  else if (/^[1-9]\d*$/.test(trustText)) trustProxy = Number(trustText);
+  else {return {
+      ok: false,
+      error: `--trust-proxy must be true, false or a hop count (got '${trustText}')`,
+    };}
+
+  const maxText = pick("max-upload-bytes") ?? "104857600";
+  if (!/^[1-9]\d*$/.test(maxText)) {
+    return { ok: false, error: `--max-upload-bytes must be a positive integer (got '${maxText}')` };
+  }
+
+  const bundleHost = pick("bundle-host");
+  if (bundleHost !== undefined && !/^https?:\/\/[^/\s]+(\/.*)?$/.test(bundleHost)) {
+    return { ok: false, error: `--bundle-host must be an http(s) URL (got '${bundleHost}')` };
+  }
+  const logLevel = pick("log-level", "LOG_LEVEL") ?? "info";
+  if (!["debug", "info", "warn", "error", "trace", "fatal", "silent"].includes(logLevel)) {
+    return {
+      ok: false,
+      error: `--log-level must be debug, info, warn or error (got '${logLevel}')`,
+    };
+  }
+
+  const config: ServerConfig = {
+    port,
+    host: pick("host", "HOST") ?? "0.0.0.0",
+    dataDir,
+    storage,
+    bundles,
+    trustProxy,
+    maxUploadBytes: Number(maxText),
+    logLevel,
+  };
+  const optional = {
+    token: pick("token", "GGUI_REGISTRY_TOKEN"),
+    subject: pick("subject"),
+    bundleHost: bundleHost?.replace(/\/+$/, ""),
+    registryHostname: pick("registry-hostname"),
+    adminToken: pick("admin-token", "ADMIN_TOKEN"),
+    authConfig: pick("auth-config", "AUTH_CONFIG_PATH"),
+    webhookConfig: pick("webhook-config", "WEBHOOK_CONFIG_PATH"),
+    schemaDir: pick("schema-dir", "SCHEMA_DIR"),
+  };
+  for (const [k, v] of Object.entries(optional)) {
+    if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+  }
+  const reserved = pick("reserved-scopes");
+  if (reserved !== undefined) {
+    config.reservedScopes = reserved.split(",").map((s) => s.trim()).filter(Boolean)
+      .map((s) => s.startsWith("@") ? s : `@${s}`);
+  }
+  return { ok: true, config };
+}

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { parseServerArgs } from "./config.ts";
+
+function ok(args: string[], env: Record<string, string> = {}) {
+  const r = parseServerArgs(args, env);
+  if (!r.ok) throw new Error(`expected ok, got ${JSON.stringify(r)}`);
+  return r.config;
+}
+function error(args: string[], env: Record<string, string> = {}): string {
+  const r = parseServerArgs(args, env);
+  assert.ok(!r.ok && !r.help, `expected an error for ${args.join(" ")}`);
+  return r.ok || r.help ? "" : r.error;
+}
+
+Deno.test("parseServerArgs() defaults to the embedded KV file with blobs beside it", () => {
+  const c = ok([]);
+  assert.equal(c.port, 9001);
+  assert.equal(c.host, "0.0.0.0");
+  assert.deepEqual(c.storage, { kind: "kv", path: "./registry-data/registry.kv" });
+  assert.deepEqual(c.bundles, { kind: "fs", path: "./registry-data/bundles" });
+});
+
+Deno.test("parseServerArgs() takes --flag=value and --flag value alike", () => {
+  assert.equal(ok(["--port=0"]).port, 0);
+  assert.equal(ok(["--port", "0"]).port, 0);
+  assert.deepEqual(ok(["--storage", "fs:/tmp/r"]).storage, { kind: "fs", path: "/tmp/r" });
+  assert.deepEqual(ok(["--storage=fs:/tmp/r"]).bundles, { kind: "fs", path: "/tmp/r/bundles" });
+});
+
+Deno.test("parseServerArgs() keeps blobs in KV for a remote or default KV", () => {
+  assert.deepEqual(ok(["--storage=kv:https://kv.example/db"]).bundles, { kind: "kv" });
+  assert.deepEqual(ok(["--storage=kv:"]).storage, { kind: "kv" });
+  assert.deepEqual(ok(["--storage=kv:"]).bundles, { kind: "kv" });
+});
+
+Deno.test("parseServerArgs() maps the original environments", () => {
+  const c = ok([], {
+    GGUI_REGISTRY_TOKEN: "tok",
+    PORT: "8080",
+    HOST: "127.0.0.1",
+    STORAGE_ROOT: "/srv/reg",
+    ADMIN_TOKEN: "adm",
+    AUTH_CONFIG_PATH: "/etc/auth.json",
+    WEBHOOK_CONFIG_PATH: "/etc/hooks.json",
+    SCHEMA_DIR: "/schemas",
+    TRUST_PROXY: "2",
+  });
+  assert.equal(c.token, "tok");
+  assert.equal(c.port, 8080);
+  assert.equal(c.host, "127.0.0.1");
+  assert.deepEqual(c.storage, { kind: "kv", path: "/srv/reg/registry.kv" });
+  assert.equal(c.adminToken, "adm");
+  assert.equal(c.authConfig, "/etc/auth.json");
+  assert.equal(c.webhookConfig, "/etc/hooks.json");
+  assert.equal(c.schemaDir, "/schemas");
+  assert.equal(c.trustProxy, 2);
+  assert.equal(ok(["--port=1"], { PORT: "8080" }).port, 1, "flags win over the environment");
+});
+
+Deno.test("parseServerArgs() refuses unknown, malformed and positional arguments with one line", () => {
+  assert.match(error(["--nope=1"]), /nope/);
+  assert.match(error(["--port=abc"]), /--port must be an integer/);
+  assert.match(error(["--port=70000"]), /--port must be an integer/);
+  assert.match(error(["serve"]), /positional|Unexpected argument/i);
+  assert.match(error(["--storage=s3:x"]), /--storage must be/);
+  assert.match(error(["--bundle-host=ftp://x"]), /--bundle-host must be/);
+  assert.match(error([], { STORAGE_BACKEND: "r2" }), /not supported/);
+  for (const e of [error(["--nope"]), error(["--port=abc"])]) assert.ok(!e.includes("\n"));
+});
+
+Deno.test("parseServerArgs() answers help for -h and --help", () => {
+  assert.deepEqual(parseServerArgs(["-h"], {}), { ok: false, help: true });
+  assert.deepEqual(parseServerArgs(["--help"], {}), { ok: false, help: true });
+});
+
+Deno.test("parseServerArgs() strips one trailing slash from the bundle host and prefixes scopes", () => {
+  const c = ok(["--bundle-host=http://h:1/", "--reserved-scopes=acme,@corp"]);
+  assert.equal(c.bundleHost, "http://h:1");
+  assert.deepEqual(c.reservedScopes, ["@acme", "@corp"]);
+});
