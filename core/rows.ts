@@ -169,7 +169,10 @@ export interface PackageRow {
 }
 
 /** A tombstone: the version was hard-deleted and its string can never be reused. */
-export const TombstoneSchema: z.ZodType<Tombstone> = z.strictObject({ deletedAt: iso, deletedBy: z.string().min(1) });
+export const TombstoneSchema: z.ZodType<Tombstone> = z.strictObject({
+  deletedAt: iso,
+  deletedBy: z.string().min(1),
+});
 /** A tombstone row. */
 export interface Tombstone {
   /** When the version was deleted. */
@@ -293,6 +296,8 @@ export const OutboxRowSchema: z.ZodType<OutboxRow> = z.strictObject({
   status: z.enum(["pending", "delivered", "dead"]),
   lastError: z.string().optional(),
   lastStatus: z.number().int().optional(),
+  leaseUntil: iso.optional(),
+  finishedAt: iso.optional(),
 });
 /** A webhook delivery. */
 export interface OutboxRow {
@@ -318,6 +323,10 @@ export interface OutboxRow {
   lastError?: string;
   /** Last HTTP status received. */
   lastStatus?: number;
+  /** While a process is sending it, others leave it alone until this time. */
+  leaseUntil?: string;
+  /** When it was delivered or dead-lettered. */
+  finishedAt?: string;
 }
 
 /** One append-only audit record. */

@@ -75,6 +75,22 @@ export function outboxKey(id: string): RowKey {
 export function outboxPrefix(): RowKey {
   return ["outbox"];
 }
+/** A delivered webhook delivery (moved out of the pending outbox). */
+export function outboxDoneKey(id: string): RowKey {
+  return ["outbox_done", id];
+}
+/** Prefix of delivered webhook deliveries. */
+export function outboxDonePrefix(): RowKey {
+  return ["outbox_done"];
+}
+/** A dead-lettered webhook delivery. */
+export function outboxDeadKey(id: string): RowKey {
+  return ["outbox_dead", id];
+}
+/** Prefix of dead-lettered webhook deliveries. */
+export function outboxDeadPrefix(): RowKey {
+  return ["outbox_dead"];
+}
 /** An audit record; ids sort by time. */
 export function auditKey(id: string): RowKey {
   return ["audit", id];

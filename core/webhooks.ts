@@ -1,0 +1,311 @@
+/**
+ * Durable webhooks: deliveries are outbox rows written in the same atomic
+ * commit as the change that causes them, so they survive crashes and restarts
+ * and are sent at least once. Any process may run {@linkcode deliverDue}; a
+ * lease taken by compare-and-set makes sure only one sends a given delivery at
+ * a time. Retries follow the original Rack schedule (2 s, 4 s, 8 s; 4 attempts)
+ * and end in a dead letter kept for operators.
+ *
+ * Signatures: `X-Webhook-Signature: sha256=<hex HMAC(secret, body)>` exactly as
+ * the original, plus `X-Webhook-Signature-Timestamped: sha256=<hex HMAC(secret,
+ * timestamp + "." + body)>` with `X-Webhook-Timestamp`, so receivers can refuse
+ * replays.
+ *
+ * @module
+ */
+import type { RegistryContext } from "./context.ts";
+import { timeOrderedId } from "./context.ts";
+import { sha256Hex } from "./digest.ts";
+import type { OutboxRow } from "./rows.ts";
+import { listAll } from "./store.ts";
+import * as keys from "../storage/keys.ts";
+import type { JsonValue, Mutation } from "../storage/types.ts";
+
+/** Where and how to sign one subscription's deliveries. */
+export interface WebhookTarget {
+  /** The URL to POST to. */
+  url: string;
+  /** The HMAC-SHA256 key. */
+  secret: string;
+}
+
+/** What {@linkcode deliverDue} needs besides the store. */
+export interface DeliveryOptions {
+  /** The HTTP client (injected; `fetch` in production). */
+  fetch: (input: Request) => Promise<Response>;
+  /** The current target of a subscription, or `null` when it no longer exists. */
+  resolveSubscription: (id: string) => Promise<WebhookTarget | null> | WebhookTarget | null;
+  /** Why a URL may not be called (private network), or `null`. */
+  refuseTarget?: (url: string) => Promise<string | null>;
+  /** Delays before retries 2, 3, 4… in ms (default 2000, 4000, 8000). */
+  retryDelaysMs?: readonly number[];
+  /** Per-attempt timeout in ms (default 30 000). */
+  timeoutMs?: number;
+  /** How long a claimed delivery is left to its sender (default 60 000 ms). */
+  leaseMs?: number;
+  /** Most deliveries attempted in one call (default 100). */
+  batch?: number;
+  /** Told about every attempt (metrics, logs). */
+  onAttempt?: (row: OutboxRow, outcome: "delivered" | "retry" | "dead") => void;
+}
+
+/** What one {@linkcode deliverDue} call did. */
+export interface DeliveryReport {
+  /** Attempts made. */
+  attempted: number;
+  /** Deliveries that succeeded. */
+  delivered: number;
+  /** Failed attempts that will be retried. */
+  retried: number;
+  /** Deliveries moved to the dead letters. */
+  dead: number;
+}
+
+const DEFAULT_DELAYS = [2000, 4000, 8000] as const;
+
+/**
+ * The mutations that enqueue outbox rows: add them to the commit of the change
+ * that causes the events.
+ */
+export function outboxMutations(rows: readonly OutboxRow[]): Mutation[] {
+  return rows.map((row) => ({
+    type: "set",
+    key: keys.outboxKey(row.id),
+    value: row as unknown as JsonValue,
+  }));
+}
+
+/** What one delivery carries. */
+export interface OutboxInput {
+  /** Event name (`X-Webhook-Event`). */
+  event: string;
+  /** Target URL at enqueue time. */
+  url: string;
+  /** Subscription id (its secret is looked up at send time). */
+  subscription: string;
+  /** Exact body text. */
+  body: string;
+}
+
+/** Build pending outbox rows whose ids sort in the given order (events of one change). */
+export function newOutboxRows(inputs: readonly OutboxInput[], now: Date): OutboxRow[] {
+  const at = now.toISOString();
+  const base = timeOrderedId(now);
+  return inputs.map((input, seq) => ({
+    id: `${base}-${String(seq).padStart(4, "0")}`,
+    ...input,
+    createdAt: at,
+    attempts: 0,
+    nextAttemptAt: at,
+    status: "pending" as const,
+  }));
+}
+
+/** `X-Webhook-Delivery`: `<epoch ms>-<6 base36 chars>`, stable across retries of one row. */
+export function deliveryId(row: OutboxRow): string {
+  const ms = Date.parse(row.createdAt);
+  const tail = parseInt(sha256Hex(row.id).slice(0, 8), 16).toString(36).padStart(6, "0").slice(-6);
+  return `${Number.isFinite(ms) ? ms : 0}-${tail}`;
+}
+
+async function hmacHex(secret: string, data: string): Promise<string> {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    new TextEncoder().encode(secret),
+    { name: "HMAC", hash: "SHA-256" },
+    false,
+    ["sign"],
+  );
+  const sig = new Uint8Array(
+    await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)),
+  );
+  return Array.from(sig, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The timestamp a delivery is signed with: the payload's `timestamp`, else its creation time. */
+function signedTimestamp(row: OutboxRow): string {
+  try {
+    const ts = (JSON.parse(row.body) as { timestamp?: unknown }).timestamp;
+    if (typeof ts === "string") return ts;
+  } catch {
+    // not JSON: fall through
+  }
+  return row.createdAt;
+}
+
+/**
+ * The request of one delivery attempt, headers and signatures included.
+ *
+ * @example
+ * ```ts
+ * import { buildDeliveryRequest, newOutboxRows } from "./webhooks.ts";
+ * const [row] = newOutboxRows([{ event: "uploaded", url: "https://h/x", subscription: "s", body: "{}" }], new Date());
+ * const req = await buildDeliveryRequest(row!, { url: "https://h/x", secret: "k" });
+ * console.assert(req.headers.get("x-webhook-signature")?.startsWith("sha256="));
+ * ```
+ */
+export async function buildDeliveryRequest(
+  row: OutboxRow,
+  target: WebhookTarget,
+  signal?: AbortSignal,
+): Promise<Request> {
+  const timestamp = signedTimestamp(row);
+  const headers = new Headers({
+    "content-type": "application/json",
+    "user-agent": "Rack-Registry-Webhook/1.0",
+    "x-webhook-event": row.event,
+    "x-webhook-signature": `sha256=${await hmacHex(target.secret, row.body)}`,
+    "x-webhook-signature-timestamped": `sha256=${await hmacHex(
+      target.secret,
+      `${timestamp}.${row.body}`,
+    )}`,
+    "x-webhook-timestamp": timestamp,
+    "x-webhook-delivery": deliveryId(row),
+  });
+  return new Request(target.url, {
+    method: "POST",
+    headers,
+    body: row.body,
+    ...(signal ? { signal } : {}),
+  });
+}
+
+/** Take the lease of a due delivery; `null` when another process holds it or it is done. */
+async function claim(ctx: RegistryContext, id: string, leaseMs: number): Promise<OutboxRow | null> {
+  const key = keys.outboxKey(id);
+  const entry = await ctx.storage.get<OutboxRow>(key);
+  if (!entry) return null;
+  const row = entry.value;
+  const now = ctx.clock();
+  if (row.status !== "pending" || Date.parse(row.nextAttemptAt) > now.getTime()) return null;
+  if (row.leaseUntil && Date.parse(row.leaseUntil) > now.getTime()) return null;
+  const leased: OutboxRow = { ...row, leaseUntil: new Date(now.getTime() + leaseMs).toISOString() };
+  const res = await ctx.storage.commit({
+    checks: [{ key, stamp: entry.stamp }],
+    mutations: [{ type: "set", key, value: leased as unknown as JsonValue }],
+  });
+  return res.ok ? leased : null;
+}
+
+/** Record an attempt's outcome: done and dead rows leave the pending outbox. */
+async function settle(ctx: RegistryContext, row: OutboxRow): Promise<void> {
+  const key = keys.outboxKey(row.id);
+  const next = { ...row };
+  delete next.leaseUntil;
+  const mutations: Mutation[] = next.status === "pending"
+    ? [{ type: "set", key, value: next as unknown as JsonValue }]
+    : [
+      { type: "delete", key },
+      {
+        type: "set",
+        key: next.status === "delivered" ? keys.outboxDoneKey(row.id) : keys.outboxDeadKey(row.id),
+        value: next as unknown as JsonValue,
+      },
+    ];
+  await ctx.storage.commit({ checks: [], mutations });
+}
+
+/**
+ * Attempt every due delivery once (in id order, so `uploaded` goes before
+ * `version.created`), recording each outcome.
+ */
+export async function deliverDue(
+  ctx: RegistryContext,
+  options: DeliveryOptions,
+): Promise<DeliveryReport> {
+  const report: DeliveryReport = { attempted: 0, delivered: 0, retried: 0, dead: 0 };
+  const delays = options.retryDelaysMs ?? DEFAULT_DELAYS;
+  const maxAttempts = delays.length + 1;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const batch = options.batch ?? 100;
+  const nowMs = ctx.clock().getTime();
+  const due: string[] = [];
+  for await (const e of listAll<OutboxRow>(ctx.storage, keys.outboxPrefix())) {
+    const r = e.value;
+    if (r.status !== "pending" || Date.parse(r.nextAttemptAt) > nowMs) continue;
+    if (r.leaseUntil && Date.parse(r.leaseUntil) > nowMs) continue;
+    due.push(r.id);
+    if (due.length >= batch) break;
+  }
+  for (const id of due) {
+    const row = await claim(ctx, id, leaseMs);
+    if (!row) continue;
+    report.attempted++;
+    const attempts = row.attempts + 1;
+    let error: string | undefined;
+    let status: number | undefined;
+    const target = await options.resolveSubscription(row.subscription);
+    if (!target) error = "Subscription no longer exists";
+    else {
+      const refusal = await options.refuseTarget?.(target.url) ?? null;
+      if (refusal) error = refusal;
+      else {
+        const timeout = AbortSignal.timeout(timeoutMs);
+        try {
+          const res = await options.fetch(await buildDeliveryRequest(row, target, timeout));
+          status = res.status;
+          await res.body?.cancel();
+          if (res.status < 200 || res.status > 299) error = `Receiver answered ${res.status}`;
+        } catch (err) {
+          error = timeout.aborted
+            ? `No answer within ${timeoutMs} ms`
+            : `Could not reach receiver: ${err instanceof Error ? err.message : String(err)}`;
+        }
+      }
+    }
+    const now = ctx.clock();
+    const next: OutboxRow = { ...row, attempts };
+    if (status !== undefined) next.lastStatus = status;
+    if (error === undefined) {
+      next.status = "delivered";
+      next.finishedAt = now.toISOString();
+      delete next.lastError;
+      report.delivered++;
+    } else if (attempts >= maxAttempts || !target) {
+      next.status = "dead";
+      next.lastError = error;
+      next.finishedAt = now.toISOString();
+      report.dead++;
+    } else {
+      next.lastError = error;
+      next.nextAttemptAt = new Date(now.getTime() + (delays[attempts - 1] ?? 0)).toISOString();
+      report.retried++;
+    }
+    await settle(ctx, next);
+    options.onAttempt?.(next, next.status === "pending" ? "retry" : next.status);
+  }
+  return report;
+}
+
+/** The earliest time any pending delivery is due, for a sender loop to sleep until. */
+export async function nextDueAt(ctx: RegistryContext): Promise<Date | null> {
+  let best: number | null = null;
+  for await (const e of listAll<OutboxRow>(ctx.storage, keys.outboxPrefix())) {
+    const r = e.value;
+    if (r.status !== "pending") continue;
+    const at = Math.max(Date.parse(r.nextAttemptAt), r.leaseUntil ? Date.parse(r.leaseUntil) : 0);
+    if (best === null || at < best) best = at;
+  }
+  return best === null ? null : new Date(best);
+}
+
+/** Deliveries by state, newest first, for the admin route. */
+export async function listDeliveries(
+  ctx: RegistryContext,
+  state: "pending" | "delivered" | "dead",
+  options: { limit?: number; cursor?: string } = {},
+): Promise<{ items: OutboxRow[]; cursor?: string }> {
+  const prefix = state === "pending"
+    ? keys.outboxPrefix()
+    : state === "delivered"
+    ? keys.outboxDonePrefix()
+    : keys.outboxDeadPrefix();
+  const page = await ctx.storage.list<OutboxRow>(prefix, {
+    limit: options.limit ?? 50,
+    reverse: true,
+    ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+  });
+  const items = page.items.map((e) => e.value);
+  return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
+}
