@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import type { PackageRow, VersionRow, VersionState } from "../core/rows.ts";
+import { getPackageRow, listVersionStates } from "../core/store.ts";
+import * as keys from "../storage/keys.ts";
+import { KvRegistryStorage } from "../storage/kv.ts";
+import { RACE_REF, raceVersion } from "./_kv_racer.ts";
+
+const RACERS = 3;
+const VERSIONS = 200;
+
+interface Report {
+  name: string;
+  created?: string[];
+  exists?: string[];
+  error?: string;
+}
+
+Deno.test("putVersionIfAbsent from several processes on one KV file gives every version exactly one winner", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kv_race_" });
+  const path = `${dir}/race.sqlite3`;
+  try {
+    const startAt = Date.now() + 1_500; // every racer starts at once, after all have loaded
+    const racer = new URL("./_kv_racer.ts", import.meta.url).pathname;
+    const root = new URL("..", import.meta.url).pathname;
+    const runs = Array.from({ length: RACERS }, (_, i) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          "--unstable-kv",
+          racer,
+          path,
+          `racer-${i}`,
+          String(1000 + i),
+          String(startAt),
+          String(VERSIONS),
+        ],
+        cwd: root,
+        stdout: "piped",
+        stderr: "piped",
+      }).output());
+    const outputs = await Promise.all(runs);
+    const reports: Report[] = outputs.map((out, i) => {
+      const stdout = new TextDecoder().decode(out.stdout).trim();
+      const stderr = new TextDecoder().decode(out.stderr).trim();
+      assert.ok(stdout, `racer-${i} printed no report (exit ${out.code}): ${stderr}`);
+      const report = JSON.parse(stdout.split("\n").at(-1)!) as Report;
+      assert.equal(report.error, undefined, `racer-${i} threw: ${report.error}`);
+      assert.equal(out.code, 0, `racer-${i} exited ${out.code}: ${stderr}`);
+      return report;
+    });
+
+    const winners = new Map<string, string[]>();
+    for (const r of reports) {
+      assert.equal(
+        r.created!.length + r.exists!.length,
+        VERSIONS,
+        `${r.name} tried every version once`,
+      );
+      for (const v of r.created!) winners.set(v, [...(winners.get(v) ?? []), r.name]);
+    }
+    const storage = await KvRegistryStorage.open(path);
+    try {
+      for (let i = 0; i < VERSIONS; i++) {
+        const version = raceVersion(i);
+        const won = winners.get(version) ?? [];
+        assert.equal(won.length, 1, `'${version}' was created by ${JSON.stringify(won)}`);
+        const ref = { ...RACE_REF, version };
+        const [row, state] = await storage.getMany([
+          keys.versionKey(ref),
+          keys.versionStateKey(ref),
+        ]);
+        assert.equal(
+          (row?.value as VersionRow | undefined)?.publishedBy,
+          won[0],
+          `'${version}' row names its winner`,
+        );
+        assert.equal((state?.value as VersionState | undefined)?.publishedBy, won[0]);
+      }
+      const pkg = (await getPackageRow(storage, RACE_REF)) as PackageRow;
+      assert.equal(
+        pkg.versionCount,
+        VERSIONS,
+        "every created version landed in the package row exactly once",
+      );
+      assert.equal(pkg.latest, raceVersion(VERSIONS - 1));
+      assert.equal((await listVersionStates(storage, RACE_REF)).length, VERSIONS);
+      console.log(
+        `wins per racer: ${reports.map((r) => `${r.name}=${r.created!.length}`).join(", ")}`,
+      );
+    } finally {
+      await storage.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
