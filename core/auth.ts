@@ -11,6 +11,7 @@
  * @module
  */
 import { sha256Hex, timingSafeEqual } from "./digest.ts";
+import type { Grant } from "./rows.ts";
 
 /** A verified caller. */
 export interface Principal {
@@ -18,6 +19,10 @@ export interface Principal {
   subject: string;
   /** Whether the caller may use operator-only operations. */
   admin: boolean;
+  /** What the caller may do per namespace (absent: only what `admin` implies). */
+  grants?: Grant[];
+  /** The stored token that authenticated the caller, if any. */
+  tokenId?: string;
 }
 
 /** Turns a presented bearer secret into a {@linkcode Principal}. */

@@ -1,0 +1,118 @@
+/**
+ * The append-only audit log: one record per state change (publish, yank,
+ * deprecate, delete, tag move, scope claim, token create/revoke, configuration
+ * reload, refused admin attempt), written in the same atomic commit as the
+ * change it records. Reads are never audited.
+ *
+ * @module
+ */
+import type { RegistryContext } from "./context.ts";
+import { timeOrderedId } from "./context.ts";
+import type { AuditRow } from "./rows.ts";
+import { listAll } from "./store.ts";
+import * as keys from "../storage/keys.ts";
+import type { JsonValue, Mutation } from "../storage/types.ts";
+
+/** What to record. */
+export interface AuditInput {
+  /** Who (a subject, `anonymous`, or `system`). */
+  actor: string;
+  /** What, e.g. `publish`, `yank`, `token.create`. */
+  action: string;
+  /** On what, e.g. `@acme/map@1.0.0`. */
+  target: string;
+  /** Whether it happened. */
+  outcome?: "ok" | "refused";
+  /** From where. */
+  ip?: string;
+  /** More facts (never secrets). */
+  detail?: Record<string, unknown>;
+}
+
+/** Build an audit record dated by the context's clock. */
+export function auditRow(ctx: Pick<RegistryContext, "clock">, input: AuditInput): AuditRow {
+  const at = ctx.clock();
+  const row: AuditRow = {
+    id: timeOrderedId(at),
+    at: at.toISOString(),
+    actor: input.actor,
+    action: input.action,
+    target: input.target,
+    outcome: input.outcome ?? "ok",
+  };
+  if (input.ip !== undefined) row.ip = input.ip;
+  if (input.detail !== undefined) row.detail = input.detail;
+  return row;
+}
+
+/** The mutation that appends a record: add it to the change's own commit. */
+export function auditMutation(row: AuditRow): Mutation {
+  return { type: "set", key: keys.auditKey(row.id), value: row as unknown as JsonValue };
+}
+
+/** Append a record on its own (refused attempts, which change nothing else). */
+export async function recordAudit(ctx: RegistryContext, input: AuditInput): Promise<AuditRow> {
+  const row = auditRow(ctx, input);
+  await ctx.storage.commit({ checks: [], mutations: [auditMutation(row)] });
+  return row;
+}
+
+/** Filters for {@linkcode listAudit}. */
+export interface AuditFilter {
+  /** Only this actor. */
+  actor?: string;
+  /** Only this action. */
+  action?: string;
+  /** Only targets starting with this (e.g. `@acme/`). */
+  targetPrefix?: string;
+  /** Only this outcome. */
+  outcome?: "ok" | "refused";
+  /** Only records at or after this ISO time. */
+  since?: string;
+  /** Only records before this ISO time. */
+  until?: string;
+}
+
+function matches(row: AuditRow, f: AuditFilter): boolean {
+  return (f.actor === undefined || row.actor === f.actor) &&
+    (f.action === undefined || row.action === f.action) &&
+    (f.targetPrefix === undefined || row.target.startsWith(f.targetPrefix)) &&
+    (f.outcome === undefined || row.outcome === f.outcome) &&
+    (f.since === undefined || row.at >= f.since) &&
+    (f.until === undefined || row.at < f.until);
+}
+
+/**
+ * One page of audit records, newest first, filtered. The cursor is the id of
+ * the last record returned (records are immutable, so it never goes stale).
+ */
+export async function listAudit(
+  ctx: RegistryContext,
+  options: AuditFilter & { limit?: number; cursor?: string } = {},
+): Promise<{ items: AuditRow[]; cursor?: string }> {
+  const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+  const items: AuditRow[] = [];
+  for await (const e of listAll<AuditRow>(ctx.storage, keys.auditPrefix(), { reverse: true })) {
+    const row = e.value;
+    if (options.cursor !== undefined && row.id >= options.cursor) continue;
+    if (options.since !== undefined && row.at < options.since) break;
+    if (!matches(row, options)) continue;
+    items.push(row);
+    if (items.length > limit) break;
+  }
+  if (items.length > limit) {
+    items.length = limit;
+    return { items, cursor: items[limit - 1]!.id };
+  }
+  return { items };
+}
+
+/** Every record, oldest first, as JSON lines (for export). */
+export async function* exportAudit(
+  ctx: RegistryContext,
+  filter: AuditFilter = {},
+): AsyncGenerator<string> {
+  for await (const e of listAll<AuditRow>(ctx.storage, keys.auditPrefix())) {
+    if (matches(e.value, filter)) yield JSON.stringify(e.value) + "\n";
+  }
+}
