@@ -1,0 +1,103 @@
+/**
+ * The blob routes' core: find which stored file a
+ * `/bundles/{public|private}/@scope/name/version/<file>` URL names, applying
+ * the prefix rule (a blob is reachable only under the visibility it was
+ * published with) and, for the private prefix, the private-read rule.
+ *
+ * Public blobs ignore yank state (installs pin exact versions). Every private
+ * denial (missing row, public row, stranger) is the same 404.
+ *
+ * @module
+ */
+import type { FileEntry, ScopeRow, VersionRow } from "../rows.ts";
+import * as keys from "../../storage/keys.ts";
+import {
+  type AuthnContext,
+  type BundleFile,
+  errorResult,
+  type GguiContext,
+  type GguiErrorBody,
+  type GguiResult,
+  kindOfFormat,
+  mayReadPrivate,
+  once,
+} from "./_common.ts";
+import { isVersionRef } from "./read.ts";
+
+/** The 404 message of each file on a miss. */
+export const MISS_MESSAGES: Record<BundleFile, string> = {
+  "bundle.js": "bundle not found",
+  "bundle.js.sig": "signature not found",
+  "manifest.json": "manifest not found",
+};
+
+/** The private prefix's 401 message. */
+export const PRIVATE_BUNDLE_UNAUTHORIZED =
+  "private bundles require a valid bearer token in the Authorization header";
+
+/** A located file: its entry (digest, size, type) in the version. */
+export interface LocatedFile {
+  /** The file's entry. */
+  entry: FileEntry;
+}
+
+/**
+ * Locate one blob for a caller. `{status: 200, body: {entry}}` when it may be
+ * served; otherwise the spec's error result. `authn` is `null` for a private
+ * request without a valid bearer, `undefined` on the public prefix.
+ */
+export async function locateBundleFile(
+  ctx: GguiContext,
+  request: {
+    visibility: "public" | "private";
+    authn: AuthnContext | null;
+    scope: string;
+    name: string;
+    version: string;
+    file: BundleFile;
+  },
+): Promise<GguiResult<LocatedFile | GguiErrorBody>> {
+  const { visibility, authn, scope, name, version, file } = request;
+  const miss = () => errorResult(404, "not_found", MISS_MESSAGES[file]);
+  if (visibility === "private") {
+    const deny = () => errorResult(404, "not_found", "bundle not found");
+    if (authn === null || authn === undefined) {
+      return errorResult(401, "unauthorized", PRIVATE_BUNDLE_UNAUTHORIZED);
+    }
+    if (!isVersionRef(request)) return deny();
+    let row: VersionRow | null;
+    try {
+      row = await getRow(ctx, { namespace: scope, name, version });
+    } catch {
+      return errorResult(500, "server_error", "internal error");
+    }
+    if (row === null || row.visibility !== "private" || kindOfFormat(row.format) === undefined) {
+      return deny();
+    }
+    const owner = once(async () =>
+      (await ctx.storage.get<ScopeRow>(keys.scopeKey(scope)))?.value ?? null
+    );
+    if (!(await mayReadPrivate(row, authn, owner))) return deny();
+    const entry = row.files?.[file];
+    return entry ? { status: 200, body: { entry } } : miss();
+  }
+  if (!isVersionRef(request)) return miss();
+  let row: VersionRow | null;
+  try {
+    row = await getRow(ctx, { namespace: scope, name, version });
+  } catch {
+    return errorResult(500, "server_error", "failed to read bundle");
+  }
+  if (row === null || row.visibility !== "public" || kindOfFormat(row.format) === undefined) {
+    return miss();
+  }
+  const entry = row.files?.[file];
+  return entry ? { status: 200, body: { entry } } : miss();
+}
+
+async function getRow(
+  ctx: GguiContext,
+  ref: { namespace: string; name: string; version: string },
+): Promise<VersionRow | null> {
+  return (await ctx.storage.get<VersionRow>(keys.versionKey(ref)))?.value ?? null;
+}

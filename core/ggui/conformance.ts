@@ -1,0 +1,210 @@
+/**
+ * The ggui conformance gate (`POST /conformance/check`, re-run inside publish).
+ *
+ * Manifest-level gates run here: the schema (1), a missing gadget bundle (2,
+ * first half), the blueprint source size (5) and the fixture shape (9). The
+ * code-level gates that need an ES/TSX parser (2–4 gadget parse, imports,
+ * exports; 6–8 blueprint syntax, imports, default export) plug in through
+ * {@linkcode CodeGates} and run at the same points of the sequence, so adding
+ * them changes no caller.
+ *
+ * @module
+ */
+import {
+  type ArtifactManifest,
+  type BlueprintManifest,
+  type GadgetManifest,
+  parseManifest,
+} from "./manifest.ts";
+
+/** Every conformance error code (wire contract). */
+export const CONFORMANCE_CODES = [
+  "manifest_invalid",
+  "bundle_parse_error",
+  "disallowed_import",
+  "missing_default_export",
+  "blueprint_source_too_large",
+  "blueprint_compile_error",
+  "blueprint_disallowed_import",
+  "blueprint_missing_default_export",
+  "fixture_props_shape_mismatch",
+  "blueprint_runtime_probe_failed",
+] as const;
+/** A conformance error code. */
+export type ConformanceCode = typeof CONFORMANCE_CODES[number];
+
+/** One conformance failure. */
+export interface ConformanceError {
+  /** The failure code. */
+  code: ConformanceCode;
+  /** Human-readable text. */
+  message: string;
+  /** Manifest path (schema failures). */
+  path?: (string | number)[];
+  /** Per-code structured detail. */
+  detail?: unknown;
+}
+
+/** The outcome of a conformance check. */
+export interface ConformanceResult {
+  /** Whether every gate passed. */
+  ok: boolean;
+  /** Every failure, in gate order. */
+  errors: ConformanceError[];
+  /** The parsed manifest when the schema gate passed. */
+  manifest?: ArtifactManifest;
+}
+
+/** The largest blueprint source, in UTF-8 bytes: 5 MiB. */
+export const MAX_BLUEPRINT_SOURCE_BYTES = 5 * 1024 * 1024;
+
+/**
+ * The code-level gates (a later addition): each returns the errors its gates
+ * find, in the order the spec lists them; an empty list passes.
+ */
+export interface CodeGates {
+  /** Gadget gates 2–4 over the non-empty bundle text: parse, imports, exports. */
+  gadget?: (manifest: GadgetManifest, bundle: string) => ConformanceError[];
+  /** Blueprint gates 6–8 over the source: syntax, imports, default export. */
+  blueprint?: (manifest: BlueprintManifest) => ConformanceError[];
+}
+
+/** A blueprint runtime probe (optional, unwired by default). */
+export interface BlueprintProbe {
+  /** Render the blueprint with its fixture props; failures use `blueprint_runtime_probe_failed`. */
+  probe(manifest: BlueprintManifest): Promise<{ ok: boolean; errors: ConformanceError[] }>;
+}
+
+/**
+ * Run the conformance gates over a manifest and (for gadgets) the bundle's
+ * UTF-8 text. A failed check is a result, never a thrown error.
+ *
+ * @example
+ * ```ts
+ * import { checkConformance } from "./conformance.ts";
+ * const r = checkConformance({ manifest: { kind: "gadget" } });
+ * console.assert(!r.ok && r.errors[0]?.code === "manifest_invalid");
+ * ```
+ */
+export function checkConformance(
+  input: { manifest: unknown; bundle?: unknown },
+  options: { codeGates?: CodeGates } = {},
+): ConformanceResult {
+  const parsed = parseManifest(input.manifest);
+  if (!parsed.ok) {
+    return {
+      ok: false,
+      errors: parsed.issues.map((issue) => ({
+        code: "manifest_invalid",
+        message: issue.message,
+        path: issue.path,
+        detail: { zodCode: issue.code },
+      })),
+    };
+  }
+  const manifest = parsed.manifest;
+  const errors = manifest.kind === "gadget"
+    ? gadgetGates(manifest, input.bundle, options.codeGates)
+    : blueprintGates(manifest, options.codeGates);
+  return { ok: errors.length === 0, errors, manifest };
+}
+
+function gadgetGates(
+  manifest: GadgetManifest,
+  bundle: unknown,
+  gates: CodeGates | undefined,
+): ConformanceError[] {
+  if (typeof bundle !== "string" || bundle.length === 0) {
+    return [{
+      code: "bundle_parse_error",
+      message:
+        "gadget submission is missing the `bundle` field — bundle text is required for kind=gadget conformance.",
+    }];
+  }
+  return gates?.gadget?.(manifest, bundle) ?? [];
+}
+
+function blueprintGates(
+  manifest: BlueprintManifest,
+  gates: CodeGates | undefined,
+): ConformanceError[] {
+  const sourceBytes = new TextEncoder().encode(manifest.source).byteLength;
+  if (sourceBytes > MAX_BLUEPRINT_SOURCE_BYTES) {
+    return [{
+      code: "blueprint_source_too_large",
+      message:
+        `blueprint source is ${sourceBytes} bytes; maximum is ${MAX_BLUEPRINT_SOURCE_BYTES} bytes (5 MiB).`,
+      detail: { sourceBytes, maxBytes: MAX_BLUEPRINT_SOURCE_BYTES },
+    }];
+  }
+  const errors = gates?.blueprint?.(manifest) ?? [];
+  // Gate 6 (syntax) short-circuits what follows it.
+  if (errors.some((e) => e.code === "blueprint_compile_error")) return errors;
+  const propsSpec = manifest.contract?.propsSpec;
+  if (manifest.fixtureProps !== undefined && propsSpec !== undefined) {
+    const shape = fixtureShapeError(manifest.fixtureProps, propsSpec.properties);
+    if (shape) errors.push(shape);
+  }
+  return errors;
+}
+
+function jsonType(v: unknown): string {
+  return v === null ? "null" : Array.isArray(v) ? "array" : typeof v;
+}
+
+function fixtureShapeError(
+  fixture: unknown,
+  properties: Record<string, { required?: boolean }>,
+): ConformanceError | null {
+  if (fixture === null || typeof fixture !== "object" || Array.isArray(fixture)) {
+    const received = jsonType(fixture);
+    return {
+      code: "fixture_props_shape_mismatch",
+      message:
+        `fixtureProps must be a JSON object (got ${received}). The runtime probe renders the blueprint with \`<Component {...fixtureProps} />\`; a non-object fixture cannot spread.`,
+      detail: { received },
+    };
+  }
+  const missing = Object.entries(properties)
+    .filter(([key, entry]) => entry.required === true && !Object.hasOwn(fixture, key))
+    .map(([key]) => key);
+  if (missing.length === 0) return null;
+  const noun = missing.length === 1 ? "key" : "keys";
+  return {
+    code: "fixture_props_shape_mismatch",
+    message: `fixtureProps is missing required ${noun} \`${
+      missing.join("`, `")
+    }\` declared on contract.propsSpec.properties. Either add the ${noun} to fixtureProps or relax \`required\` on the propsSpec.`,
+    detail: { missingKeys: missing },
+  };
+}
+
+/** The `/conformance/check` body: `errors`, and `issues` (the same array) for the CLI. */
+export interface ConformanceBody {
+  /** Whether every gate passed. */
+  ok: boolean;
+  /** Every failure. */
+  errors: ConformanceError[];
+  /** The same array as `errors` (the stock CLI reads `issues`). */
+  issues: ConformanceError[];
+}
+
+/**
+ * `POST /conformance/check` over an already-parsed JSON body: always 200 (a
+ * failed check is not a transport error). A non-object body checks an absent
+ * manifest.
+ */
+export function checkConformanceRequest(
+  ctx: { codeGates?: CodeGates },
+  request: { body: unknown },
+): { status: 200; body: ConformanceBody } {
+  const body = request.body !== null && typeof request.body === "object" &&
+      !Array.isArray(request.body)
+    ? request.body as Record<string, unknown>
+    : {};
+  const result = checkConformance(
+    { manifest: body.manifest, bundle: body.bundle },
+    ctx.codeGates === undefined ? {} : { codeGates: ctx.codeGates },
+  );
+  return { status: 200, body: { ok: result.ok, errors: result.errors, issues: result.errors } };
+}

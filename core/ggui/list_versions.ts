@@ -1,0 +1,86 @@
+/**
+ * `GET /pkg/:scope/:name`: every version the caller may see, SemVer
+ * descending (a prerelease sorts below its release), yanked ones included.
+ * Private versions are filtered per row; when nothing is visible the answer is
+ * the same 404 bytes as a missing artifact.
+ *
+ * @module
+ */
+import type { ScopeRow, VersionState } from "../rows.ts";
+import { listVersionStates } from "../store.ts";
+import * as keys from "../../storage/keys.ts";
+import {
+  type AuthnContext,
+  errorResult,
+  type GguiContext,
+  type GguiErrorBody,
+  type GguiResult,
+  kindOfFormat,
+  mayReadPrivate,
+  once,
+} from "./_common.ts";
+import { NAME_RE, SCOPE_RE } from "./manifest.ts";
+
+/** One entry of a version list. */
+export interface VersionEntry {
+  /** The version. */
+  version: string;
+  /** When it was published. */
+  publishedAt: string;
+  /** Whether it is yanked (always present). */
+  yanked: boolean;
+  /** `gadget` or `blueprint`. */
+  kind: "gadget" | "blueprint";
+  /** `public` or `private`. */
+  visibility: "public" | "private";
+}
+
+/** The version list body. */
+export interface VersionListBody {
+  /** `@scope/name`. */
+  artifactId: string;
+  /** Visible versions, newest first. */
+  versions: VersionEntry[];
+}
+
+/**
+ * List the versions of one artifact that the caller may see.
+ *
+ * @example
+ * ```ts ignore
+ * const res = await listArtifactVersions(ctx, { authn: undefined, scope: "@acme", name: "map" });
+ * ```
+ */
+export async function listArtifactVersions(
+  ctx: GguiContext,
+  request: { authn: AuthnContext; scope: string; name: string },
+): Promise<GguiResult<VersionListBody | GguiErrorBody>> {
+  const { authn, scope, name } = request;
+  const artifactId = `${scope}/${name}`;
+  const notFound = () => errorResult(404, "not_found", `no such artifact: ${artifactId}`);
+  if (!SCOPE_RE.test(scope) || !NAME_RE.test(name)) return notFound();
+  let states: VersionState[];
+  try {
+    states = await listVersionStates(ctx.storage, { namespace: scope, name });
+  } catch {
+    return errorResult(500, "server_error", "failed to list versions");
+  }
+  const owner = once(async () =>
+    (await ctx.storage.get<ScopeRow>(keys.scopeKey(scope)))?.value ?? null
+  );
+  const versions: VersionEntry[] = [];
+  for (const s of states) {
+    const kind = kindOfFormat(s.format);
+    if (kind === undefined) continue;
+    if (s.visibility === "private" && !(await mayReadPrivate(s, authn, owner))) continue;
+    versions.push({
+      version: s.version,
+      publishedAt: s.publishedAt,
+      yanked: s.yanked,
+      kind,
+      visibility: s.visibility,
+    });
+  }
+  if (versions.length === 0) return notFound();
+  return { status: 200, body: { artifactId, versions } };
+}

@@ -1,0 +1,66 @@
+/**
+ * The ggui surface's core operations, usable without HTTP: each takes a
+ * {@linkcode GguiContext} and a request, and answers the wire's
+ * `{status, body}`.
+ *
+ * @module
+ */
+export {
+  type AuthnContext,
+  blobUrl,
+  BUNDLE_FILES,
+  type BundleFile,
+  DEFAULT_RESERVED_SCOPES,
+  type GguiContext,
+  type GguiErrorBody,
+  type GguiFacts,
+  type GguiResult,
+  installCommand,
+  MAX_BUNDLE_BYTES,
+  normalizeBundleHost,
+  publicSummaryOf,
+  UNAUTHORIZED_MESSAGE,
+} from "./_common.ts";
+export {
+  type AuthorKeyBody,
+  deleteAuthorKey,
+  listAuthorKeys,
+  type ListedKey,
+  registerAuthorKey,
+} from "./author_keys.ts";
+export {
+  locateBundleFile,
+  type LocatedFile,
+  MISS_MESSAGES,
+  PRIVATE_BUNDLE_UNAUTHORIZED,
+} from "./bundles.ts";
+export {
+  type BlueprintProbe,
+  checkConformance,
+  type CodeGates,
+  CONFORMANCE_CODES,
+  type ConformanceCode,
+  type ConformanceError,
+  type ConformanceResult,
+} from "./conformance.ts";
+export { listArtifactVersions, type VersionEntry, type VersionListBody } from "./list_versions.ts";
+export {
+  type ArtifactManifest,
+  ArtifactManifestSchema,
+  type BlueprintManifest,
+  BlueprintManifestSchema,
+  canonicalJson,
+  type GadgetManifest,
+  GadgetManifestSchema,
+  parseManifest,
+} from "./manifest.ts";
+export { publishArtifact, type PublishBody } from "./publish.ts";
+export { readArtifact, type ReadBody } from "./read.ts";
+export { searchArtifacts, type SearchBody, type SearchEntry, type SearchQuery } from "./search.ts";
+export {
+  type Ed25519Envelope,
+  keyIdOf,
+  type SignatureEnvelope,
+  type SigstoreEnvelope,
+  verifyEd25519,
+} from "./signing.ts";

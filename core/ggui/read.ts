@@ -1,0 +1,146 @@
+/**
+ * `GET /pkg/:scope/:name/:version`: one version's read body.
+ *
+ * Order: row lookup → private gate → yank check. A miss, a package of another
+ * format and a private row the caller may not read all answer the same 404
+ * bytes; a yanked row the caller may read answers 410 with the full body.
+ *
+ * @module
+ */
+import { readVersionFile } from "../files.ts";
+import type { ScopeRow, VersionRow, VersionState } from "../rows.ts";
+import * as keys from "../../storage/keys.ts";
+import {
+  type AuthnContext,
+  blobUrl,
+  errorResult,
+  type GguiContext,
+  type GguiErrorBody,
+  gguiFacts,
+  type GguiResult,
+  kindOfFormat,
+  mayReadPrivate,
+  verificationFields,
+} from "./_common.ts";
+import { MANIFEST_VERSION_RE, NAME_RE, SCOPE_RE } from "./manifest.ts";
+
+/** The read body (200, or 410 when yanked). */
+export interface ReadBody {
+  /** The manifest as stored. */
+  manifest: Record<string, unknown>;
+  /** Bundle URL (gadgets). */
+  bundleUrl?: string;
+  /** `sha384-…` of the bundle (gadgets). */
+  bundleSri?: string;
+  /** Signature envelope URL (gadgets). */
+  signatureUrl?: string;
+  /** Hex SHA-256 of the compiled blueprint (once compilation exists). */
+  compiledDigest?: string;
+  /** Base64 of the compiled blueprint (once compilation exists). */
+  compiledBytes?: string;
+  /** The pinned author key. */
+  authorPublicKey?: string;
+  /** When it was published. */
+  publishedAt: string;
+  /** Who published it. */
+  publishedBy: string;
+  /** Whether the scope owner is verified (present iff an owner row exists). */
+  scopeVerification?: "unverified" | "verified";
+  /** The verified domain. */
+  verifiedDomain?: string;
+}
+
+/** Parsed manifests by blob digest: immutable, so cached for the process. */
+const manifestCache = new Map<string, Record<string, unknown>>();
+const MANIFEST_CACHE_ENTRIES = 512;
+const MANIFEST_CACHE_MAX_BYTES = 256 * 1024;
+
+/** The stored manifest of a version (cached by digest). */
+export async function readManifest(
+  ctx: GguiContext,
+  row: VersionRow,
+): Promise<Record<string, unknown> | null> {
+  const entry = row.files?.["manifest.json"];
+  const cached = entry ? manifestCache.get(entry.sha256) : undefined;
+  if (cached) return cached;
+  const bytes = await readVersionFile(ctx, row, "manifest.json");
+  if (bytes === null) return null;
+  const manifest = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+  if (entry && entry.size <= MANIFEST_CACHE_MAX_BYTES) {
+    if (manifestCache.size >= MANIFEST_CACHE_ENTRIES) {
+      manifestCache.delete(manifestCache.keys().next().value!);
+    }
+    manifestCache.set(entry.sha256, manifest);
+  }
+  return manifest;
+}
+
+/** Whether path parameters can name a ggui version at all. */
+export function isVersionRef(ref: { scope: string; name: string; version: string }): boolean {
+  return SCOPE_RE.test(ref.scope) && NAME_RE.test(ref.name) &&
+    ref.version.length <= 256 && MANIFEST_VERSION_RE.test(ref.version);
+}
+
+/**
+ * Read one version for the caller.
+ *
+ * @example
+ * ```ts ignore
+ * const res = await readArtifact(ctx, { authn: undefined, scope: "@acme", name: "map", version: "1.0.0" });
+ * console.log(res.status); // 200, 404 or 410
+ * ```
+ */
+export async function readArtifact(
+  ctx: GguiContext,
+  request: { authn: AuthnContext; scope: string; name: string; version: string },
+): Promise<GguiResult<ReadBody | GguiErrorBody>> {
+  const { authn, scope, name, version } = request;
+  const notFound = () =>
+    errorResult(404, "not_found", `package ${scope}/${name}@${version} not found`);
+  if (!isVersionRef(request)) return notFound();
+  const ref = { namespace: scope, name, version };
+  let row: VersionRow | null;
+  let state: VersionState | null;
+  let owner: ScopeRow | null;
+  try {
+    const [r, s, o] = await ctx.storage.getMany<unknown>([
+      keys.versionKey(ref),
+      keys.versionStateKey(ref),
+      keys.scopeKey(scope),
+    ]);
+    row = (r?.value ?? null) as VersionRow | null;
+    state = (s?.value ?? null) as VersionState | null;
+    owner = (o?.value ?? null) as ScopeRow | null;
+  } catch {
+    return errorResult(500, "server_error", "failed to read package");
+  }
+  if (row === null || state === null) return notFound();
+  const kind = kindOfFormat(row.format);
+  if (kind === undefined) return notFound();
+  if (row.visibility === "private") {
+    if (!(await mayReadPrivate(row, authn, () => Promise.resolve(owner)))) return notFound();
+  }
+  let manifest: Record<string, unknown> | null;
+  try {
+    manifest = await readManifest(ctx, row);
+  } catch {
+    return errorResult(500, "server_error", "failed to read package");
+  }
+  if (manifest === null) return errorResult(500, "server_error", "failed to read package");
+  const facts = gguiFacts(row);
+  // Field order follows the original's bodies.
+  const body = { manifest } as ReadBody;
+  const urlRef = { visibility: row.visibility, scope, name, version };
+  if (kind === "gadget") {
+    body.bundleUrl = blobUrl(ctx, urlRef, "bundle.js");
+    if (facts.bundleSri !== undefined) body.bundleSri = facts.bundleSri;
+    body.signatureUrl = blobUrl(ctx, urlRef, "bundle.js.sig");
+  } else if (facts.compiledDigest !== undefined) {
+    body.compiledDigest = facts.compiledDigest;
+  }
+  if (facts.authorPublicKey !== undefined) body.authorPublicKey = facts.authorPublicKey;
+  body.publishedAt = row.publishedAt;
+  body.publishedBy = row.publishedBy;
+  Object.assign(body, verificationFields(owner));
+  return { status: state.yanked ? 410 : 200, body };
+}

@@ -1,0 +1,369 @@
+/**
+ * The ggui wire surface over HTTP: every route of the ggui registry protocol,
+ * translating requests to the core operations in `core/ggui/` and their
+ * `{status, body}` results to the original's exact responses.
+ *
+ * Additive fixes over the original: `code` beside `error` on every error
+ * body, `issues` beside `errors` on conformance responses, a JSON `null` or
+ * non-object publish body is a 400, strong ETags and 304s on `/pkg/*` and on
+ * bundles, and `Cache-Control: private, no-cache` + `Vary: Authorization` on
+ * the auth-dependent `/pkg/*` responses.
+ *
+ * @module
+ */
+import { type Context, Hono } from "hono";
+import type { Authenticator } from "../core/auth.ts";
+import type { RegistryContext } from "../core/context.ts";
+import { sha256Hex } from "../core/digest.ts";
+import { type ErrorCode, isRegistryError } from "../core/errors.ts";
+import {
+  type AuthnContext,
+  type BundleFile,
+  errorResult,
+  type GguiContext,
+  type GguiResult,
+  normalizeBundleHost,
+  scopeParam,
+  unauthorized,
+} from "../core/ggui/_common.ts";
+import { deleteAuthorKey, listAuthorKeys, registerAuthorKey } from "../core/ggui/author_keys.ts";
+import { locateBundleFile, type LocatedFile, MISS_MESSAGES } from "../core/ggui/bundles.ts";
+import {
+  type BlueprintProbe,
+  checkConformanceRequest,
+  type CodeGates,
+} from "../core/ggui/conformance.ts";
+import { listArtifactVersions } from "../core/ggui/list_versions.ts";
+import { publishArtifact } from "../core/ggui/publish.ts";
+import { readArtifact } from "../core/ggui/read.ts";
+import { searchArtifacts } from "../core/ggui/search.ts";
+
+/** Options of {@linkcode createGguiRoutes}. */
+export interface GguiRoutesOptions {
+  /** Storage, bundle storage and clock. */
+  ctx: RegistryContext;
+  /** Turns bearer tokens into principals. */
+  authenticator: Authenticator;
+  /** Prefix of blob URLs, e.g. `http://localhost:9001` (trailing slashes are dropped). */
+  bundleHost: string;
+  /** `host[:port]` used in `installCommand`. */
+  registryHostname: string;
+  /** Scopes nobody can claim; the spec's default list when absent. */
+  reservedScopes?: string[];
+  /** The code-level conformance gates, when wired. */
+  codeGates?: CodeGates;
+  /** The optional blueprint runtime probe. */
+  blueprintProbe?: BlueprintProbe;
+  /** The largest request body accepted by `/publish` (default 32 MiB). */
+  maxBodyBytes?: number;
+}
+
+/** The CORS headers added to every response outside the excluded paths. */
+export const GGUI_CORS_HEADERS: Readonly<Record<string, string>> = {
+  "Access-Control-Allow-Origin": "*",
+  "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+  "Access-Control-Allow-Headers": "content-type, authorization",
+};
+
+/** Whether a path is excluded from CORS (`/publish`, `/bundles/private/*`). */
+export function isGguiCorsExcluded(path: string): boolean {
+  return path === "/publish" || path.startsWith("/bundles/private/");
+}
+
+/** The paths this surface answers, with CORS (for OPTIONS and headers). */
+const CORS_PATHS = [
+  "/healthz",
+  "/search",
+  "/pkg/*",
+  "/author-keys",
+  "/author-keys/*",
+  "/conformance/*",
+  "/bundles/public/*",
+];
+
+/** The default `/publish` body cap: a 5 MiB bundle in base64 plus a generous manifest. */
+const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+/** Every domain error code's ggui status and wire code: one exhaustive table. */
+const ERROR_TABLE = {
+  invalid_input: { status: 400, error: "invalid_request" },
+  invalid_name: { status: 400, error: "invalid_request" },
+  invalid_version: { status: 400, error: "invalid_request" },
+  invalid_path: { status: 400, error: "invalid_request" },
+  invalid_digest: { status: 400, error: "invalid_request" },
+  not_found: { status: 404, error: "not_found" },
+  version_exists: { status: 409, error: "version_exists" },
+  format_conflict: { status: 409, error: "package_format_conflict" },
+  scope_forbidden: { status: 403, error: "scope_forbidden" },
+  unauthorized: { status: 401, error: "unauthorized" },
+  forbidden: { status: 403, error: "forbidden" },
+  too_large: { status: 413, error: "bundle_too_large" },
+  digest_mismatch: { status: 400, error: "bundle_hash_mismatch" },
+  blob_corrupt: { status: 500, error: "server_error" },
+  conflict: { status: 409, error: "conflict" },
+  rate_limited: { status: 429, error: "rate_limited" },
+  storage_failure: { status: 500, error: "server_error" },
+} as const satisfies Record<ErrorCode, { status: number; error: string }>;
+
+/** Map any thrown error to a ggui error result; 5xx never carry internal text. */
+export function gguiErrorResult(err: unknown): GguiResult {
+  if (isRegistryError(err)) {
+    const { status, error } = ERROR_TABLE[err.code];
+    if (status >= 500) return errorResult(status, error, "internal error");
+    return errorResult(status, error, err.message, {
+      ...(err.detail === undefined ? {} : { detail: err.detail }),
+    });
+  }
+  return errorResult(500, "server_error", "internal error");
+}
+
+/**
+ * The bearer token of an `Authorization` header: the exact, case-sensitive
+ * prefix `Bearer ` (one space) and a non-empty remainder; `null` otherwise.
+ */
+export function parseBearer(header: string | undefined | null): string | null {
+  if (typeof header !== "string" || !header.startsWith("Bearer ")) return null;
+  const token = header.slice("Bearer ".length);
+  return token.length > 0 ? token : null;
+}
+
+function send(_c: Context, result: GguiResult, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(result.body), {
+    status: result.status,
+    headers: { "content-type": "application/json", ...headers },
+  });
+}
+
+/** Whether an `If-None-Match` header matches a strong ETag. */
+function etagMatches(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  if (header.trim() === "*") return true;
+  return header.split(",").some((t) => t.trim().replace(/^W\//, "") === etag);
+}
+
+/** Read a request body as text, refusing more than `max` bytes. */
+async function readBody(c: Context, max: number): Promise<string | "too_large"> {
+  const declared = Number(c.req.header("content-length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > max) return "too_large";
+  const stream = c.req.raw.body;
+  if (stream === null) return "";
+  const reader = stream.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > max) {
+        await reader.cancel().catch(() => {});
+        return "too_large";
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
+/** Parse JSON text; `undefined` when it is not JSON. */
+function parseJson(text: string): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(text) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Create the ggui routes as a Hono sub-app. Mount it at the root of the
+ * registry app (`app.route("/", createGguiRoutes(…))`).
+ *
+ * @example
+ * ```ts
+ * import { createGguiRoutes } from "./ggui.ts";
+ * import { staticTokenAuthenticator } from "../core/auth.ts";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ *
+ * const app = createGguiRoutes({
+ *   ctx: { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() },
+ *   authenticator: staticTokenAuthenticator({ token: "s3cret" }),
+ *   bundleHost: "http://localhost:9001",
+ *   registryHostname: "localhost:9001",
+ * });
+ * const res = await app.request("/healthz");
+ * console.assert(res.status === 200);
+ * ```
+ */
+export function createGguiRoutes(options: GguiRoutesOptions): Hono {
+  const ctx: GguiContext = {
+    ...options.ctx,
+    bundleHost: normalizeBundleHost(options.bundleHost),
+    registryHostname: options.registryHostname,
+    ...(options.reservedScopes === undefined ? {} : { reservedScopes: options.reservedScopes }),
+    ...(options.codeGates === undefined ? {} : { codeGates: options.codeGates }),
+    ...(options.blueprintProbe === undefined ? {} : { blueprintProbe: options.blueprintProbe }),
+  };
+  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const app = new Hono();
+
+  async function authn(c: Context): Promise<AuthnContext> {
+    const token = parseBearer(c.req.header("authorization"));
+    if (token === null) return undefined;
+    const principal = await options.authenticator.authenticate(token);
+    return principal === null ? undefined : { subject: principal.subject };
+  }
+
+  app.onError((err, c) => send(c, gguiErrorResult(err)));
+
+  // CORS: on every surface path except /publish and /bundles/private/*.
+  for (const path of CORS_PATHS) {
+    app.options(path, () => new Response(null, { status: 204, headers: GGUI_CORS_HEADERS }));
+    app.use(path, async (c, next) => {
+      await next();
+      for (const [k, v] of Object.entries(GGUI_CORS_HEADERS)) c.res.headers.set(k, v);
+    });
+  }
+
+  app.get("/healthz", (c) => send(c, { status: 200, body: { ok: true } }));
+
+  app.get("/search", async (c) => {
+    const q = c.req.query();
+    return send(c, await searchArtifacts(ctx, { query: q }));
+  });
+
+  const PKG_HEADERS = { "cache-control": "private, no-cache", vary: "Authorization" };
+  function sendPkg(c: Context, result: GguiResult): Response {
+    if (result.status !== 200 && result.status !== 410) return send(c, result, PKG_HEADERS);
+    const text = JSON.stringify(result.body);
+    const etag = `"${sha256Hex(`${result.status}\n${text}`)}"`;
+    if (etagMatches(c.req.header("if-none-match"), etag)) {
+      return new Response(null, { status: 304, headers: { ...PKG_HEADERS, etag } });
+    }
+    return new Response(text, {
+      status: result.status,
+      headers: { "content-type": "application/json", ...PKG_HEADERS, etag },
+    });
+  }
+
+  app.get("/pkg/:scope/:name", async (c) => {
+    const { scope, name } = c.req.param();
+    return sendPkg(
+      c,
+      await listArtifactVersions(ctx, { authn: await authn(c), scope: scopeParam(scope), name }),
+    );
+  });
+
+  app.get("/pkg/:scope/:name/:version", async (c) => {
+    const { scope, name, version } = c.req.param();
+    return sendPkg(
+      c,
+      await readArtifact(ctx, {
+        authn: await authn(c),
+        scope: scopeParam(scope),
+        name,
+        version,
+      }),
+    );
+  });
+
+  app.post("/publish", async (c) => {
+    const who = await authn(c);
+    if (who === undefined) return send(c, unauthorized());
+    const text = await readBody(c, maxBody);
+    if (text === "too_large") {
+      return send(
+        c,
+        errorResult(413, "bundle_too_large", `request body is over ${maxBody} bytes`),
+      );
+    }
+    const parsed = parseJson(text);
+    if (parsed === undefined) {
+      return send(c, errorResult(400, "manifest_invalid", "request body is not valid JSON"));
+    }
+    return send(c, await publishArtifact(ctx, { authn: who, body: parsed.value }));
+  });
+
+  app.post("/author-keys", async (c) => {
+    const who = await authn(c);
+    if (who === undefined) return send(c, unauthorized());
+    const text = await readBody(c, 64 * 1024);
+    const parsed = text === "too_large" ? undefined : parseJson(text);
+    if (parsed === undefined) {
+      return send(c, errorResult(400, "invalid_request", "request body is not valid JSON"));
+    }
+    return send(c, await registerAuthorKey(ctx, { authn: who, body: parsed.value }));
+  });
+
+  app.get("/author-keys", async (c) => {
+    const who = await authn(c);
+    if (who === undefined) return send(c, unauthorized());
+    return send(c, await listAuthorKeys(ctx, { authn: who }));
+  });
+
+  app.delete("/author-keys/:keyId", async (c) => {
+    const who = await authn(c);
+    if (who === undefined) return send(c, unauthorized());
+    return send(c, await deleteAuthorKey(ctx, { authn: who, keyId: c.req.param("keyId") }));
+  });
+  // `DELETE /author-keys/` (empty key id) is a 400, not an unknown route.
+  app.delete("/author-keys/", async (c) => {
+    const who = await authn(c);
+    if (who === undefined) return send(c, unauthorized());
+    return send(c, await deleteAuthorKey(ctx, { authn: who, keyId: "" }));
+  });
+
+  app.post("/conformance/check", async (c) => {
+    const text = await readBody(c, maxBody);
+    const parsed = text === "too_large" ? undefined : parseJson(text);
+    if (parsed === undefined) {
+      const errors = [{ code: "manifest_invalid", message: "request body is not valid JSON" }];
+      return send(c, { status: 400, body: { ok: false, errors, issues: errors } });
+    }
+    return send(c, checkConformanceRequest(ctx, { body: parsed.value }));
+  });
+
+  const FILE = ":file{bundle\\.js|bundle\\.js\\.sig|manifest\\.json}";
+  for (const visibility of ["public", "private"] as const) {
+    const cacheControl = `${visibility}, max-age=31536000, immutable`;
+    app.get(`/bundles/${visibility}/:scope/:name/:version/${FILE}`, async (c) => {
+      const { scope, name, version } = c.req.param();
+      const file = c.req.param("file") as BundleFile;
+      const who = visibility === "private" ? (await authn(c)) ?? null : undefined;
+      const located = await locateBundleFile(ctx, {
+        visibility,
+        authn: who,
+        scope: scopeParam(scope),
+        name,
+        version,
+        file,
+      });
+      if (located.status !== 200) return send(c, located);
+      const { entry } = located.body as LocatedFile;
+      const etag = `"${entry.sha256}"`;
+      const headers = { "cache-control": cacheControl, etag };
+      if (etagMatches(c.req.header("if-none-match"), etag)) {
+        return new Response(null, { status: 304, headers });
+      }
+      const blob = await ctx.bundles.get(entry.sha256);
+      if (blob === null) return send(c, errorResult(404, "not_found", MISS_MESSAGES[file]));
+      return new Response(blob.stream, {
+        status: 200,
+        headers: {
+          "content-type": entry.type,
+          "content-length": String(blob.size),
+          ...headers,
+        },
+      });
+    });
+  }
+
+  return app;
+}
