@@ -1,0 +1,197 @@
+/**
+ * Rack reads over the shared store: the derived `versions.json`, latest,
+ * versioned `registry.json` and template files, registry discovery, and
+ * presets (kept as config rows `["config", "rack.preset", <name>]`).
+ *
+ * A package of another format under the same name (a ggui gadget
+ * `@acme/widget`) is invisible here: every read answers 404.
+ *
+ * @module
+ */
+import type { RegistryContext } from "../context.ts";
+import { sha256Hex } from "../digest.ts";
+import { openVersionFile } from "../files.ts";
+import type { PackageRow, VersionRow } from "../rows.ts";
+import { getPackageRow, getVersionRow, listAll, listVersionStates, updateRow } from "../store.ts";
+import * as keys from "../../storage/keys.ts";
+import type { BlobBody, JsonValue } from "../../storage/types.ts";
+import { rackError } from "./errors.ts";
+import { rackMimeType } from "./mime.ts";
+import { isRackSegment } from "./paths.ts";
+import { validatePreset } from "./schema.ts";
+import { RACK_FORMAT } from "./upload.ts";
+
+/** A package of a namespace, by its registry path segments. */
+export interface RackPackageRef {
+  /** The namespace with `@`. */
+  namespace: string;
+  /** Registry path segments. */
+  segments: readonly string[];
+}
+
+/** An in-memory document to serve. */
+export interface RackDocument {
+  /** The bytes. */
+  bytes: Uint8Array;
+  /** Their SHA-256 (the strong ETag). */
+  sha256: string;
+}
+
+/** A stored file to serve. */
+export interface RackFile {
+  /** Content-Type by the §5.2 table. */
+  contentType: string;
+  /** Blob stream, size and digest. */
+  body: BlobBody;
+}
+
+function notFound(message = "Resource not found"): Error {
+  return rackError("NOT_FOUND", message);
+}
+
+/** Encode JSON the way the original writes its files: 2-space indent plus newline. */
+export function jsonDocument(value: unknown): RackDocument {
+  const bytes = new TextEncoder().encode(JSON.stringify(value, null, 2) + "\n");
+  return { bytes, sha256: sha256Hex(bytes) };
+}
+
+async function rackPackage(ctx: RegistryContext, ref: RackPackageRef): Promise<PackageRow> {
+  const pkg = await getPackageRow(ctx.storage, {
+    namespace: ref.namespace,
+    name: ref.segments.join("/"),
+  });
+  if (!pkg || pkg.format !== RACK_FORMAT) throw notFound();
+  return pkg;
+}
+
+/**
+ * `versions.json`, derived from the version records: every version (yanked
+ * ones included, as they stay downloadable), newest first by SemVer.
+ */
+export async function readVersionsJson(
+  ctx: RegistryContext,
+  ref: RackPackageRef,
+): Promise<RackDocument> {
+  await rackPackage(ctx, ref);
+  const states = await listVersionStates(ctx.storage, {
+    namespace: ref.namespace,
+    name: ref.segments.join("/"),
+  });
+  const versions = states.filter((s) => s.format === RACK_FORMAT).map((s) => s.version);
+  if (versions.length === 0) throw notFound();
+  return jsonDocument({ versions });
+}
+
+async function rackVersion(
+  ctx: RegistryContext,
+  ref: RackPackageRef,
+  version: string,
+): Promise<VersionRow> {
+  await rackPackage(ctx, ref);
+  const row = await getVersionRow(ctx.storage, {
+    namespace: ref.namespace,
+    name: ref.segments.join("/"),
+    version,
+  });
+  if (!row || row.format !== RACK_FORMAT) throw notFound();
+  return row;
+}
+
+/** Open one stored file of a version (`registry.json` or a template file). */
+export async function openRackFile(
+  ctx: RegistryContext,
+  ref: RackPackageRef & { version: string; path: string },
+): Promise<RackFile> {
+  const row = await rackVersion(ctx, ref, ref.version);
+  const opened = await openVersionFile(ctx, row, ref.path);
+  if (!opened) throw notFound();
+  return { contentType: rackMimeType(ref.path), body: opened.body };
+}
+
+/**
+ * The `registry.json` of the latest version: the highest non-yanked release,
+ * else the highest prerelease (so `versions[0]` may differ from latest).
+ */
+export async function openLatest(
+  ctx: RegistryContext,
+  ref: RackPackageRef,
+): Promise<RackFile & { version: string }> {
+  const pkg = await rackPackage(ctx, ref);
+  if (pkg.latest === undefined) throw notFound("No versions available");
+  const file = await openRackFile(ctx, { ...ref, version: pkg.latest, path: "registry.json" });
+  return { ...file, version: pkg.latest };
+}
+
+/** The Rack registry paths of a namespace, sorted (`[]` when it has none). */
+export async function listRackRegistries(
+  ctx: RegistryContext,
+  namespace: string,
+): Promise<string[]> {
+  const names: string[] = [];
+  for await (const e of listAll<PackageRow>(ctx.storage, keys.packagesInNamespace(namespace))) {
+    if (e.value.format === RACK_FORMAT && e.value.versionCount > 0) names.push(e.value.name);
+  }
+  return names.sort();
+}
+
+/** Whether a namespace holds at least one Rack registry. */
+export async function hasRackRegistries(ctx: RegistryContext, namespace: string): Promise<boolean> {
+  for await (const e of listAll<PackageRow>(ctx.storage, keys.packagesInNamespace(namespace))) {
+    if (e.value.format === RACK_FORMAT && e.value.versionCount > 0) return true;
+  }
+  return false;
+}
+
+/** The config-row kind presets are stored under. */
+export const PRESET_KIND = "rack.preset";
+
+/** A stored preset row. */
+interface PresetRow {
+  preset: JsonValue;
+  updatedAt: string;
+  updatedBy: string;
+}
+
+/** Check a preset name (kebab-case), throwing `INVALID_PRESET`. */
+export function assertPresetName(name: string): void {
+  if (!isRackSegment(name)) {
+    throw rackError("INVALID_PRESET", `Preset name must match ${/^[a-z0-9]+(?:-[a-z0-9]+)*$/}`);
+  }
+}
+
+/** The `preset.json` document of a preset. */
+export async function readPreset(ctx: RegistryContext, name: string): Promise<RackDocument> {
+  assertPresetName(name);
+  const row = await ctx.storage.get<PresetRow>(keys.configKey(PRESET_KIND, name));
+  if (!row) throw notFound();
+  return jsonDocument(row.value.preset);
+}
+
+/**
+ * Publish (create or replace) a preset after validating it against
+ * `preset.json`; its `name` must equal the URL name.
+ */
+export async function putPreset(
+  ctx: RegistryContext,
+  name: string,
+  options: { preset: unknown; actor: string },
+): Promise<{ created: boolean }> {
+  assertPresetName(name);
+  const problems = validatePreset(options.preset);
+  if (problems.length > 0) {
+    throw rackError(
+      "SCHEMA_VALIDATION_FAILED",
+      `Schema validation failed: ${JSON.stringify(problems)}`,
+    );
+  }
+  const preset = options.preset as Record<string, JsonValue>;
+  if (preset.name !== name) {
+    throw rackError("INVALID_PRESET", `Preset name "${String(preset.name)}" must equal "${name}"`);
+  }
+  let created = false;
+  await updateRow<PresetRow>(ctx.storage, keys.configKey(PRESET_KIND, name), (current) => {
+    created = current === null;
+    return { preset, updatedAt: ctx.clock().toISOString(), updatedBy: options.actor };
+  });
+  return { created };
+}

@@ -1,0 +1,141 @@
+/**
+ * Rack webhooks (spec §8): the `webhooks.json` configuration and the outbox
+ * rows written in the same commit as a new version. Delivery (HMAC signing,
+ * retries, dead letters) reads these rows later.
+ *
+ * @module
+ */
+import { timeOrderedId } from "../context.ts";
+import { sha256Hex } from "../digest.ts";
+import { RegistryError } from "../errors.ts";
+import type { OutboxRow } from "../rows.ts";
+
+/** One webhook subscription. */
+export interface WebhookSubscription {
+  /** Stable id: the first 16 hex digits of the SHA-256 of the URL. */
+  id: string;
+  /** Where deliveries are POSTed. */
+  url: string;
+  /** The HMAC-SHA256 key. */
+  secret: string;
+  /** Event names (not validated; only `uploaded` and `version.created` fire). */
+  events: string[];
+  /** Disabled subscriptions get no rows. */
+  enabled: boolean;
+  /** Free text. */
+  description?: string;
+}
+
+/** The events of one upload, in emission order. */
+export const UPLOAD_EVENTS = ["uploaded", "version.created"] as const;
+
+function invalid(message: string): RegistryError {
+  return new RegistryError("invalid_input", `Could not load webhooks.json: ${message}`);
+}
+
+/**
+ * Parse `webhooks.json` (`null` = missing file: no webhooks). Anything invalid
+ * throws `invalid_input` (the server must not start with it).
+ *
+ * @example
+ * ```ts
+ * import { parseWebhookConfig } from "./webhooks.ts";
+ * const subs = parseWebhookConfig('{"webhooks":[{"url":"https://ci.example/hook","secret":"s","events":["uploaded"],"enabled":true}]}');
+ * console.assert(subs.length === 1 && subs[0]?.id.length === 16);
+ * ```
+ */
+export function parseWebhookConfig(text: string | null): WebhookSubscription[] {
+  if (text === null) return [];
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw invalid("invalid JSON");
+  }
+  const list = (doc as { webhooks?: unknown } | null)?.webhooks;
+  if (typeof doc !== "object" || doc === null || !Array.isArray(list)) {
+    throw invalid("'webhooks' must be an array");
+  }
+  return list.map((raw: unknown, i) => {
+    const w = raw as Record<string, unknown> | null;
+    if (typeof w !== "object" || w === null) throw invalid(`entry ${i} is not an object`);
+    if (typeof w.url !== "string" || w.url === "") throw invalid(`entry ${i} has no 'url'`);
+    if (typeof w.secret !== "string" || w.secret === "") {
+      throw invalid(`entry ${i} has no 'secret'`);
+    }
+    if (!Array.isArray(w.events)) throw invalid(`entry ${i} has no 'events' array`);
+    if (typeof w.enabled !== "boolean") throw invalid(`entry ${i} has no boolean 'enabled'`);
+    const sub: WebhookSubscription = {
+      id: sha256Hex(w.url).slice(0, 16),
+      url: w.url,
+      secret: w.secret,
+      events: w.events.filter((e): e is string => typeof e === "string"),
+      enabled: w.enabled,
+    };
+    if (typeof w.description === "string") sub.description = w.description;
+    return sub;
+  });
+}
+
+/** What an upload event reports. */
+export interface UploadEventFacts {
+  /** Leaf `name` from registry.json. */
+  name: string;
+  /** The version. */
+  version: string;
+  /** The namespace with `@`. */
+  namespace: string;
+  /** `<ns>/<segs>/<version>`. */
+  path: string;
+}
+
+/**
+ * The outbox rows of one upload: for every enabled subscription listing an
+ * event, one pending row per event, `uploaded` before `version.created` (ids
+ * sort in that order). Payload: compact `{event,name,version,namespace,timestamp,path}`.
+ *
+ * @example
+ * ```ts
+ * import { uploadOutboxRows } from "./webhooks.ts";
+ * const rows = uploadOutboxRows(
+ *   [{ id: "a", url: "https://h", secret: "s", events: ["uploaded", "version.created"], enabled: true }],
+ *   { name: "husky", version: "1.0.0", namespace: "@rack", path: "@rack/quality/husky/1.0.0" },
+ *   new Date("2026-01-01T00:00:00Z"),
+ * );
+ * console.assert(rows.length === 2 && rows[0]!.event === "uploaded" && rows[0]!.id < rows[1]!.id);
+ * ```
+ */
+export function uploadOutboxRows(
+  subscriptions: readonly WebhookSubscription[],
+  facts: UploadEventFacts,
+  now: Date,
+): OutboxRow[] {
+  const base = timeOrderedId(now);
+  const timestamp = now.toISOString();
+  const rows: OutboxRow[] = [];
+  for (const event of UPLOAD_EVENTS) {
+    for (const sub of subscriptions) {
+      if (!sub.enabled || !sub.events.includes(event)) continue;
+      const body = JSON.stringify({
+        event,
+        name: facts.name,
+        version: facts.version,
+        namespace: facts.namespace,
+        timestamp,
+        path: facts.path,
+      });
+      rows.push({
+        id: `${base}-${String(rows.length).padStart(4, "0")}`,
+        event,
+        url: sub.url,
+        subscription: sub.id,
+        body,
+        createdAt: timestamp,
+        attempts: 0,
+        nextAttemptAt: timestamp,
+        status: "pending",
+      });
+    }
+  }
+  return rows;
+}
