@@ -1,0 +1,79 @@
+// Child process of tests/fs_multiprocess_test.ts: races putVersionIfAbsent on
+// the same version keys as its siblings, on one shared filesystem root, and
+// reports on stdout as JSON.
+// Usage: _fs_racer.ts <root> <name> <start-at-ms> <count> <order: asc|desc|shuffle>
+import { nextPackageRow } from "../core/packages.ts";
+import type { VersionRow } from "../core/rows.ts";
+import { putVersionIfAbsent } from "../core/store.ts";
+import { FsRegistryStorage } from "../storage/fs.ts";
+
+/** The package every racer publishes into. */
+export const RACE_REF = { namespace: "@race", name: "fs/pkg" } as const;
+
+/** The i-th version every racer tries to publish. */
+export function raceVersion(i: number): string {
+  return `1.${Math.floor(i / 10)}.${i % 10}`;
+}
+
+/** Visit 0…count-1 in the asked order (shuffle uses the name as a seed). */
+function visitOrder(count: number, order: string, name: string): number[] {
+  const all = Array.from({ length: count }, (_, i) => i);
+  if (order === "desc") return all.reverse();
+  if (order !== "shuffle") return all;
+  let seed = [...name].reduce((h, c) => Math.imul(h ^ c.charCodeAt(0), 16777619), 2166136261);
+  const random = () => ((seed = Math.imul(seed ^ (seed >>> 15), 2246822519) >>> 0) / 2 ** 32);
+  for (let i = all.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [all[i], all[j]] = [all[j]!, all[i]!];
+  }
+  return all;
+}
+
+async function race(root: string, name: string, startAt: number, count: number, order: string) {
+  const storage = await FsRegistryStorage.open({ root });
+  const created: string[] = [];
+  const exists: string[] = [];
+  try {
+    // Start together, after every sibling has loaded.
+    await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
+    for (const i of visitOrder(count, order, name)) {
+      const version = raceVersion(i);
+      const row: VersionRow = {
+        ...RACE_REF,
+        version,
+        format: "rack.registry",
+        visibility: "public",
+        facts: {},
+        publishedAt: new Date().toISOString(),
+        publishedBy: name,
+      };
+      const result = await putVersionIfAbsent(storage, {
+        row,
+        updatePackage: (current, state) => nextPackageRow(current, state, { ref: RACE_REF }),
+        claimScope: {
+          scope: RACE_REF.namespace,
+          ownerSubject: "racers",
+          claimedAt: row.publishedAt,
+          verification: "unverified",
+        },
+      });
+      if (result.result === "created") created.push(version);
+      else if (result.result === "exists") exists.push(version);
+      else throw new Error(`Unexpected result '${result.result}' for '${version}'`);
+    }
+  } finally {
+    await storage.close();
+  }
+  return { name, created, exists };
+}
+
+if (import.meta.main) {
+  const [root, name, startAt, count, order] = Deno.args;
+  try {
+    console.log(JSON.stringify(await race(root!, name!, Number(startAt), Number(count), order!)));
+  } catch (err) {
+    const error = err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err);
+    console.log(JSON.stringify({ name, error }));
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import type { PackageRow, VersionRow, VersionState } from "../core/rows.ts";
+import { getPackageRow, listVersionStates } from "../core/store.ts";
+import { FsRegistryStorage } from "../storage/fs.ts";
+import * as keys from "../storage/keys.ts";
+import { RACE_REF, raceVersion } from "./_fs_racer.ts";
+
+const VERSIONS = 200;
+/** Two racers visit the versions in the same order (a head-on race per key), one shuffled. */
+const ORDERS = ["asc", "asc", "shuffle"];
+
+interface Report {
+  name: string;
+  created?: string[];
+  exists?: string[];
+  error?: string;
+}
+
+Deno.test("putVersionIfAbsent from several processes on one fs root gives every version exactly one winner", async () => {
+  const root = await Deno.makeTempDir({ prefix: "registry_fs_race_" });
+  try {
+    const startAt = Date.now() + 1_500;
+    const racer = new URL("./_fs_racer.ts", import.meta.url).pathname;
+    const cwd = new URL("..", import.meta.url).pathname;
+    const outputs = await Promise.all(ORDERS.map((order, i) =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", racer, root, `racer-${i}`, String(startAt), String(VERSIONS), order],
+        cwd,
+        stdout: "piped",
+        stderr: "piped",
+      }).output()
+    ));
+    const reports: Report[] = outputs.map((out, i) => {
+      const stdout = new TextDecoder().decode(out.stdout).trim();
+      const stderr = new TextDecoder().decode(out.stderr).trim();
+      assert.ok(stdout, `racer-${i} printed no report (exit ${out.code}): ${stderr}`);
+      const report = JSON.parse(stdout.split("\n").at(-1)!) as Report;
+      assert.equal(report.error, undefined, `racer-${i} threw: ${report.error}`);
+      assert.equal(out.code, 0, `racer-${i} exited ${out.code}: ${stderr}`);
+      return report;
+    });
+
+    const winners = new Map<string, string[]>();
+    for (const r of reports) {
+      assert.equal(r.created!.length + r.exists!.length, VERSIONS, `${r.name} tried every version`);
+      for (const v of r.created!) winners.set(v, [...(winners.get(v) ?? []), r.name]);
+    }
+    await using storage = await FsRegistryStorage.open({ root });
+    for (let i = 0; i < VERSIONS; i++) {
+      const version = raceVersion(i);
+      const won = winners.get(version) ?? [];
+      assert.equal(won.length, 1, `'${version}' was created by ${JSON.stringify(won)}`);
+      const ref = { ...RACE_REF, version };
+      const [row, state] = await storage.getMany([keys.versionKey(ref), keys.versionStateKey(ref)]);
+      assert.equal((row?.value as VersionRow | undefined)?.publishedBy, won[0]);
+      assert.equal((state?.value as VersionState | undefined)?.publishedBy, won[0]);
+    }
+    const pkg = (await getPackageRow(storage, RACE_REF)) as PackageRow;
+    assert.equal(pkg.versionCount, VERSIONS, "every version landed in the package row once");
+    assert.equal(pkg.latest, raceVersion(VERSIONS - 1));
+    assert.equal((await listVersionStates(storage, RACE_REF)).length, VERSIONS);
+    // No commit was left half-done and no temp file was left behind.
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(join(root, "journal"))), []);
+    assert.deepEqual(await Array.fromAsync(Deno.readDir(join(root, "tmp"))), []);
+    console.log(
+      `wins per racer: ${reports.map((r) => `${r.name}=${r.created!.length}`).join(", ")}`,
+    );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
