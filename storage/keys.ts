@@ -111,6 +111,18 @@ export function configPrefix(kind: string): RowKey {
 export function rateKey(bucket: string, window: string): RowKey {
   return ["rate", bucket, window];
 }
+/**
+ * A rate-limit counter of one limiter, window and client. The window (a
+ * zero-padded window index) comes before the client so stale windows sort
+ * first and a sweep stops at the first live one.
+ */
+export function rateCounterKey(limiter: string, window: string, client: string): RowKey {
+  return ["rate", limiter, window, client];
+}
+/** Prefix of every counter of one rate limiter, oldest window first. */
+export function rateCountersPrefix(limiter: string): RowKey {
+  return ["rate", limiter];
+}
 /** The health probe row. */
 export function healthKey(): RowKey {
   return ["health"];
