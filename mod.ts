@@ -49,8 +49,8 @@ export {
 export { compareVersions, pickLatest, sortVersionsDescending } from "./core/semver.ts";
 export type { Clock, RegistryContext } from "./core/context.ts";
 export {
-  claimScope,
   type ClaimResult,
+  claimScope,
   listAll,
   listVersionStates,
   putVersionIfAbsent,
@@ -96,3 +96,66 @@ export type {
 } from "./storage/types.ts";
 export { LIMITS } from "./storage/types.ts";
 export { MemoryBundleStorage, MemoryRegistryStorage } from "./storage/memory.ts";
+export { FsBundleStorage, FsRegistryStorage } from "./storage/fs.ts";
+export type { FsBundleStorageOptions, FsRegistryStorageOptions } from "./storage/fs.ts";
+export { KvBundleStorage, KvRegistryStorage } from "./storage/kv.ts";
+export type { KvStorageOptions } from "./storage/kv.ts";
+export { createRegistryApp, type RegistryApp, type RegistryAppOptions } from "./routes/app.ts";
+export {
+  createRegistryServer,
+  type RegistryServer,
+  type RegistryServerOptions,
+} from "./server/serve.ts";
+export {
+  type Authenticator,
+  defaultSubjectForToken,
+  type Principal,
+  staticTokenAuthenticator,
+  type StaticTokenOptions,
+} from "./core/auth.ts";
+export {
+  authenticateStoredToken,
+  chainAuthenticators,
+  type CreatedToken,
+  createToken,
+  type CreateTokenInput,
+  generateTokenSecret,
+  grantsAllow,
+  listTokens,
+  principalCan,
+  revokeToken,
+  storedTokenAuthenticator,
+  TOKEN_PREFIX,
+} from "./core/tokens.ts";
+export {
+  type AuditFilter,
+  type AuditInput,
+  auditMutation,
+  auditRow,
+  exportAudit,
+  listAudit,
+  recordAudit,
+} from "./core/audit.ts";
+export {
+  buildDeliveryRequest,
+  deliverDue,
+  deliveryId,
+  type DeliveryOptions,
+  type DeliveryReport,
+  listDeliveries,
+  newOutboxRows,
+  nextDueAt,
+  type OutboxInput,
+  outboxMutations,
+  type WebhookTarget,
+} from "./core/webhooks.ts";
+export { isNonPublicAddress, refuseTarget, type Resolver } from "./core/net_guard.ts";
+export {
+  parseAuthConfig,
+  type ParsedAuthConfig,
+  type RackAuth,
+  type RackNamespacePolicy,
+  type RackTokenEntry,
+  type RejectedNamespace,
+} from "./core/rack/auth.ts";
+export { parseWebhookConfig, type WebhookSubscription } from "./core/rack/webhooks.ts";

@@ -54,6 +54,8 @@ export interface ServerConfig {
   reservedScopes?: string[];
   /** Log level. */
   logLevel: string;
+  /** Private-network webhook hosts that may still be called. */
+  webhookAllowHosts?: string[];
 }
 
 /** A parse outcome: a config, help, or a one-line reason to exit 2. */
@@ -84,6 +86,7 @@ Options (each as --flag=value or --flag value):
   --admin-token <secret>     Rack admin token (env ADMIN_TOKEN)
   --auth-config <file>       Rack auth.json (env AUTH_CONFIG_PATH)
   --webhook-config <file>    Rack webhooks.json (env WEBHOOK_CONFIG_PATH)
+  --webhook-allow-hosts <l>  comma-separated private hosts webhooks may call (env WEBHOOK_ALLOW_HOSTS)
   --schema-dir <dir>         serve JSON Schemas from here (env SCHEMA_DIR)
   --trust-proxy <v>          true | false | hop count (env TRUST_PROXY)
   --max-upload-bytes <n>     largest Rack upload (default 104857600)
@@ -105,6 +108,7 @@ const STRING_FLAGS = [
   "admin-token",
   "auth-config",
   "webhook-config",
+  "webhook-allow-hosts",
   "schema-dir",
   "trust-proxy",
   "max-upload-bytes",
@@ -268,6 +272,10 @@ export function parseServerArgs(
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+  }
+  const allow = pick("webhook-allow-hosts", "WEBHOOK_ALLOW_HOSTS");
+  if (allow !== undefined) {
+    config.webhookAllowHosts = allow.split(",").map((s) => s.trim()).filter(Boolean);
   }
   const reserved = pick("reserved-scopes");
   if (reserved !== undefined) {

@@ -1,0 +1,153 @@
+#!/usr/bin/env -S deno run -A --unstable-kv
+/**
+ * The registry server: `deno task start`, or `deno run -A jsr:@x/registry`.
+ *
+ * The only module with side effects at import: it reads flags and the
+ * environment, opens the stores, serves HTTP and runs the webhook sender.
+ *
+ * @module
+ */
+import { staticTokenAuthenticator } from "./core/auth.ts";
+import { chainAuthenticators, storedTokenAuthenticator } from "./core/tokens.ts";
+import type { RegistryContext } from "./core/context.ts";
+import { createRegistryApp } from "./routes/app.ts";
+import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
+import { ensureAdminToken, openStores } from "./server/open.ts";
+import { startWebhookSender } from "./server/webhook_sender.ts";
+import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
+import { createFileAuthProvider, loadWebhookFile } from "./routes/_rack_auth_file.ts";
+
+function fail(message: string): never {
+  console.error(`registry-server: ${message}`);
+  console.error("Run with --help for usage.");
+  Deno.exit(2);
+}
+
+/** Deno KV needs --unstable-kv, which `deno run jsr:…` does not take from our deno.json: re-run with it. */
+async function reexecWithKv(): Promise<never> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-kv", Deno.mainModule, ...Deno.args],
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    Deno.addSignalListener(signal, () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // already gone
+      }
+    });
+  }
+  const status = await child.status;
+  Deno.exit(status.code);
+}
+
+function listenHost(config: ServerConfig, port: number): string {
+  const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
+  return `${host.includes(":") ? `[${host}]` : host}:${port}`;
+}
+
+async function serve(config: ServerConfig): Promise<void> {
+  const stores = await openStores(config);
+  const ctx: RegistryContext = {
+    storage: stores.storage,
+    bundles: stores.bundles,
+    clock: () => new Date(),
+  };
+
+  let token = config.token;
+  let subject = config.subject;
+  if (token === undefined && config.adminToken === undefined && config.authConfig === undefined) {
+    const admin = await ensureAdminToken(config);
+    token = admin.token;
+    subject ??= "admin";
+    console.error(
+      `registry-server: no token configured; ${
+        admin.created ? "wrote" : "using"
+      } an admin token in ${admin.path}`,
+    );
+  }
+  const log = (level: string, message: string, fields: Record<string, unknown> = {}) =>
+    console.error(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
+  const adminToken = config.adminToken ?? (config.token === undefined ? token : undefined);
+  let rackAuth: () => Promise<RackAuth>;
+  if (config.authConfig !== undefined) {
+    rackAuth = await createFileAuthProvider({
+      path: config.authConfig,
+      ...(adminToken ? { adminToken } : {}),
+      log,
+    });
+  } else {
+    const fixed = parseAuthConfig(null, adminToken ? { adminToken } : {}).auth;
+    rackAuth = () => Promise.resolve(fixed);
+  }
+  const subscriptions = config.webhookConfig ? await loadWebhookFile(config.webhookConfig) : [];
+  const authenticator = chainAuthenticators(
+    ...(token ? [staticTokenAuthenticator({ token, ...(subject ? { subject } : {}) })] : []),
+    storedTokenAuthenticator(ctx),
+  );
+
+  let app: ReturnType<typeof createRegistryApp> | undefined;
+  const server = Deno.serve({
+    port: config.port,
+    hostname: config.host,
+    onListen(addr) {
+      const hostPort = listenHost(config, addr.port);
+      app = createRegistryApp({
+        storage: ctx.storage,
+        bundles: ctx.bundles,
+        clock: ctx.clock,
+        authenticator,
+        bundleHost: config.bundleHost ?? `http://${hostPort}`,
+        registryHostname: config.registryHostname ?? hostPort,
+        ...(config.reservedScopes ? { reservedScopes: config.reservedScopes } : {}),
+        rackAuth,
+        maxUploadBytes: config.maxUploadBytes,
+        subscriptions,
+        ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
+      });
+      const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+      console.log(`registry-server listening on http://${shown}:${addr.port}`);
+    },
+  }, (req, info) => app ? app.fetch(req, info) : new Response("Starting", { status: 503 }));
+
+  const sender = startWebhookSender(ctx, {
+    subscriptions: () => subscriptions,
+    allowHosts: config.webhookAllowHosts ?? [],
+    onError: (err) => log("error", "Webhook sender fault", { error: String(err) }),
+  });
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    // Stop accepting, finish in-flight requests, leave pending webhooks in the outbox.
+    await sender.stop();
+    await server.shutdown();
+    await stores.close();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", stop);
+  Deno.addSignalListener("SIGTERM", stop);
+  await server.finished;
+}
+
+if (import.meta.main) {
+  const parsed = parseServerArgs(Deno.args, Deno.env.toObject());
+  if (!parsed.ok) {
+    if (parsed.help) {
+      console.log(USAGE);
+      Deno.exit(0);
+    }
+    fail(parsed.error);
+  }
+  const { config } = parsed;
+  const needsKv = config.storage.kind === "kv" || config.bundles.kind === "kv";
+  if (needsKv && typeof Deno.openKv !== "function") await reexecWithKv();
+  try {
+    await serve(config);
+  } catch (err) {
+    fail(err instanceof Error ? err.message : String(err));
+  }
+}

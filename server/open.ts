@@ -1,0 +1,138 @@
+/**
+ * Open the stores a {@linkcode ServerConfig} names. Called by `main.ts` (the
+ * only place with side effects at import); returns one `close` for everything.
+ *
+ * @module
+ */
+import { FsBundleStorage, FsRegistryStorage } from "../storage/fs.ts";
+import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
+import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
+import type { ServerConfig } from "./config.ts";
+
+/** Opened stores. */
+export interface OpenedStores {
+  /** Row storage. */
+  storage: RegistryStorage;
+  /** Blob storage. */
+  bundles: BundleStorage;
+  /** Where rows and blobs live, for the startup log. */
+  describe: string;
+  /** Close everything (idempotent). */
+  close(): Promise<void>;
+}
+
+function parentDir(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
+}
+
+/**
+ * Open rows and blobs. A local KV file's directory is created; `kv:` with no
+ * path opens the default database (Deno Deploy's); `kv:https://…` a remote one
+ * (credentials from `DENO_KV_ACCESS_TOKEN`).
+ */
+export async function openStores(config: ServerConfig): Promise<OpenedStores> {
+  if (
+    typeof Deno.openKv !== "function" &&
+    (config.storage.kind === "kv" || config.bundles.kind === "kv")
+  ) {
+    throw new Error("Could not open Deno KV: run with --unstable-kv (deno task start does)");
+  }
+  let kv: Deno.Kv | undefined;
+  let storage: RegistryStorage;
+  const closers: (() => Promise<void> | void)[] = [];
+  const openKv = async (path: string | undefined) => {
+    if (kv) return kv;
+    if (path !== undefined && !/^https?:\/\//.test(path) && path !== ":memory:") {
+      await Deno.mkdir(parentDir(path), { recursive: true });
+    }
+    kv = await Deno.openKv(path);
+    closers.push(() => kv!.close());
+    return kv;
+  };
+  let rowsAt: string;
+  switch (config.storage.kind) {
+    case "memory":
+      storage = new MemoryRegistryStorage();
+      rowsAt = "memory";
+      break;
+    case "fs":
+      storage = await FsRegistryStorage.open({ root: config.storage.path });
+      rowsAt = `fs:${config.storage.path}`;
+      break;
+    case "kv":
+      storage = new KvRegistryStorage(await openKv(config.storage.path));
+      rowsAt = `kv:${config.storage.path ?? "(default database)"}`;
+      break;
+  }
+  let bundles: BundleStorage;
+  let blobsAt: string;
+  switch (config.bundles.kind) {
+    case "memory":
+      bundles = new MemoryBundleStorage();
+      blobsAt = "memory";
+      break;
+    case "fs":
+      bundles = await FsBundleStorage.open({ root: config.bundles.path });
+      blobsAt = `fs:${config.bundles.path}`;
+      break;
+    case "kv":
+      bundles = new KvBundleStorage(
+        await openKv(
+          config.storage.kind === "kv" ? config.storage.path : `${config.dataDir}/bundles.kv`,
+        ),
+      );
+      blobsAt = "kv";
+      break;
+  }
+  let closed = false;
+  return {
+    storage,
+    bundles,
+    describe: `rows ${rowsAt}, bundles ${blobsAt}`,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await storage.close();
+      await bundles.close();
+      for (const c of closers) await c();
+    },
+  };
+}
+
+/**
+ * The admin token of a server started with no token at all: read from
+ * `<dataDir>/admin-token`, or generated there on first start (mode 0600).
+ * Memory storage gets a fresh token in a private temporary file.
+ */
+export async function ensureAdminToken(
+  config: ServerConfig,
+): Promise<{ token: string; path: string; created: boolean }> {
+  const path = config.storage.kind === "memory"
+    ? await Deno.makeTempFile({ prefix: "registry-admin-token-" })
+    : `${config.dataDir}/admin-token`;
+  if (config.storage.kind !== "memory") {
+    try {
+      const token = (await Deno.readTextFile(path)).trim();
+      if (token.length >= 32) return { token, path, created: false };
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    await Deno.mkdir(config.dataDir, { recursive: true });
+  }
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const token = "xr_admin_" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  try {
+    // Exclusive create: two servers starting at once on one data directory agree on one token.
+    await Deno.writeTextFile(path, token + "\n", {
+      mode: 0o600,
+      createNew: config.storage.kind !== "memory",
+    });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+    return { token: (await Deno.readTextFile(path)).trim(), path, created: false };
+  }
+  await Deno.chmod(path, 0o600);
+  return { token, path, created: true };
+}

@@ -1,0 +1,75 @@
+/**
+ * `createRegistryServer`: the registry app listening with `Deno.serve`.
+ *
+ * @module
+ */
+import { createRegistryApp, type RegistryAppOptions } from "../routes/app.ts";
+
+/** Options of {@linkcode createRegistryServer}: the app's, plus where to listen. */
+export interface RegistryServerOptions
+  extends Omit<RegistryAppOptions, "bundleHost" | "registryHostname"> {
+  /** TCP port; 0 (the default) picks a free one. */
+  port?: number;
+  /** Listen address (default 127.0.0.1). */
+  hostname?: string;
+  /** Prefix of blob URLs (default `http://<hostname>:<port>`). */
+  bundleHost?: string;
+  /** `host[:port]` in install commands (default `<hostname>:<port>`). */
+  registryHostname?: string;
+  /** Aborting it shuts the server down. */
+  signal?: AbortSignal;
+}
+
+/** A listening registry. */
+export interface RegistryServer {
+  /** The base URL, e.g. `http://127.0.0.1:43123`. */
+  url: string;
+  /** The bound port. */
+  port: number;
+  /** Resolves when the server has shut down. */
+  finished: Promise<void>;
+  /** Stop accepting, finish in-flight requests, then resolve. */
+  shutdown(): Promise<void>;
+  /** Same as {@linkcode RegistryServer.shutdown}, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/**
+ * Start a registry on a real port.
+ *
+ * @example
+ * ```ts
+ * import { createRegistryServer, MemoryBundleStorage, MemoryRegistryStorage } from "../mod.ts";
+ * await using server = createRegistryServer({
+ *   storage: new MemoryRegistryStorage(),
+ *   bundles: new MemoryBundleStorage(),
+ * });
+ * const res = await fetch(`${server.url}/healthz`);
+ * console.assert((await res.json()).ok === true);
+ * ```
+ */
+export function createRegistryServer(options: RegistryServerOptions): RegistryServer {
+  const hostname = options.hostname ?? "127.0.0.1";
+  // Requests cannot arrive before this function returns, so `app` is set in time.
+  const server = Deno.serve({
+    port: options.port ?? 0,
+    hostname,
+    ...(options.signal ? { signal: options.signal } : {}),
+    onListen() {},
+  }, (req, info) => app.fetch(req, info));
+  const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+  const hostPort = `${host === "0.0.0.0" ? "localhost" : host}:${server.addr.port}`;
+  const app = createRegistryApp({
+    ...options,
+    bundleHost: options.bundleHost ?? `http://${hostPort}`,
+    registryHostname: options.registryHostname ?? hostPort,
+  });
+  const shutdown = () => server.shutdown();
+  return {
+    url: `http://${hostPort}`,
+    port: server.addr.port,
+    finished: server.finished,
+    shutdown,
+    [Symbol.asyncDispose]: shutdown,
+  };
+}

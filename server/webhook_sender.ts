@@ -1,0 +1,90 @@
+/**
+ * The webhook sender loop of one server process: it wakes when deliveries
+ * are due and sends them through the durable outbox (`core/webhooks.ts`).
+ * Several processes may run it on one store; leases keep each delivery with
+ * one sender at a time.
+ *
+ * @module
+ */
+import type { RegistryContext } from "../core/context.ts";
+import { refuseTarget } from "../core/net_guard.ts";
+import {
+  deliverDue,
+  type DeliveryOptions,
+  nextDueAt,
+  type WebhookTarget,
+} from "../core/webhooks.ts";
+
+/** Options of {@linkcode startWebhookSender}. */
+export interface SenderOptions {
+  /** Current subscriptions (file and admin-managed) by id. */
+  subscriptions: () => Promise<{ id: string; url: string; secret: string }[]> | {
+    id: string;
+    url: string;
+    secret: string;
+  }[];
+  /** Hosts on private networks that may still be called. */
+  allowHosts?: readonly string[];
+  /** Longest sleep between polls (other processes may enqueue), default 1000 ms. */
+  pollMs?: number;
+  /** Told about every attempt. */
+  onAttempt?: DeliveryOptions["onAttempt"];
+  /** Told about sender faults (store unavailable…). */
+  onError?: (err: unknown) => void;
+}
+
+/** Start the loop; `stop()` waits for the current round to finish. */
+export function startWebhookSender(
+  ctx: RegistryContext,
+  options: SenderOptions,
+): { stop(): Promise<void> } {
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  const pollMs = options.pollMs ?? 1000;
+  const resolve = async (host: string) => {
+    const [a, aaaa] = await Promise.allSettled([
+      Deno.resolveDns(host, "A"),
+      Deno.resolveDns(host, "AAAA"),
+    ]);
+    return [
+      ...(a.status === "fulfilled" ? a.value : []),
+      ...(aaaa.status === "fulfilled" ? aaaa.value : []),
+    ];
+  };
+  const delivery: DeliveryOptions = {
+    fetch: (req) => fetch(req),
+    resolveSubscription: async (id): Promise<WebhookTarget | null> => {
+      const sub = (await options.subscriptions()).find((s) => s.id === id);
+      return sub ? { url: sub.url, secret: sub.secret } : null;
+    },
+    refuseTarget: (url) => refuseTarget(url, { allowHosts: options.allowHosts ?? [], resolve }),
+    ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
+  };
+  const loop = (async () => {
+    while (!stopped) {
+      let sleep = pollMs;
+      try {
+        await deliverDue(ctx, delivery);
+        const due = await nextDueAt(ctx);
+        if (due) sleep = Math.max(10, Math.min(pollMs, due.getTime() - ctx.clock().getTime()));
+      } catch (err) {
+        options.onError?.(err);
+      }
+      if (stopped) break;
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, sleep);
+        wake = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      wake?.();
+      await loop;
+    },
+  };
+}
