@@ -36,6 +36,7 @@ import {
 import { listArtifactVersions } from "../core/ggui/list_versions.ts";
 import { publishArtifact } from "../core/ggui/publish.ts";
 import { readArtifact } from "../core/ggui/read.ts";
+import type { SigstoreVerifier } from "../core/ggui/signing.ts";
 import { searchArtifacts } from "../core/ggui/search.ts";
 
 /** Options of {@linkcode createGguiRoutes}. */
@@ -54,6 +55,8 @@ export interface GguiRoutesOptions {
   codeGates?: CodeGates;
   /** The optional blueprint runtime probe. */
   blueprintProbe?: BlueprintProbe;
+  /** The sigstore keyless lane (public publishes); refuses every envelope when absent. */
+  sigstore?: SigstoreVerifier;
   /** The largest request body accepted by `/publish` (default 32 MiB). */
   maxBodyBytes?: number;
 }
@@ -210,6 +213,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     ...(options.reservedScopes === undefined ? {} : { reservedScopes: options.reservedScopes }),
     ...(options.codeGates === undefined ? {} : { codeGates: options.codeGates }),
     ...(options.blueprintProbe === undefined ? {} : { blueprintProbe: options.blueprintProbe }),
+    ...(options.sigstore === undefined ? {} : { sigstore: options.sigstore }),
   };
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new Hono();

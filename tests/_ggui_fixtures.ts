@@ -6,7 +6,13 @@ import type { Authenticator, Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
 import { digestBytes, toBase64 } from "../core/digest.ts";
 import { canonicalJson } from "../core/ggui/manifest.ts";
-import { type Ed25519Envelope, keyIdOf } from "../core/ggui/signing.ts";
+import {
+  type Ed25519Envelope,
+  keyIdOf,
+  sha384Base64,
+  type SigstoreEnvelope,
+  type SigstoreVerifier,
+} from "../core/ggui/signing.ts";
 import { createGguiRoutes } from "../routes/ggui.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 
@@ -133,6 +139,67 @@ export async function makeBlueprint(
   return { manifest, signature };
 }
 
+/**
+ * A stand-in for the sigstore public-good trust root, which tests cannot reach:
+ * it accepts an envelope whose `bundle` is `{"testSan": "<identity>"}` when the
+ * SHA-384 matches, and pins a fixed DER-shaped leaf. Everything else about the
+ * public lane (pairing, scope identity rule, storage, search) runs for real.
+ */
+export const testSigstoreVerifier: SigstoreVerifier = {
+  sans(envelope) {
+    try {
+      const san = JSON.parse(envelope.bundle).testSan;
+      return typeof san === "string" ? [san] : [];
+    } catch {
+      return [];
+    }
+  },
+  verify(payload, envelope) {
+    if (sha384Base64(payload) !== envelope.bundleSha384) {
+      return Promise.resolve({ valid: false, reason: "sigstore verification failed: hash" });
+    }
+    if (this.sans(envelope).length === 0) {
+      return Promise.resolve({ valid: false, reason: "sigstore verification failed: no cert" });
+    }
+    return Promise.resolve({ valid: true, leafCertificateDer: "MIIBtestleaf=" });
+  },
+};
+
+/** A public gadget publish body with a test sigstore envelope. */
+export function makePublicGadget(
+  options: { manifest?: Record<string, unknown>; source?: string; san?: string } = {},
+): Record<string, unknown> {
+  const manifest = makeGadgetManifest({ visibility: "public", ...options.manifest });
+  const bytes = new TextEncoder().encode(options.source ?? GADGET_SOURCE);
+  const signature: SigstoreEnvelope = {
+    algorithm: "sigstore-cosign",
+    bundleSha384: sha384Base64(bytes),
+    bundle: JSON.stringify({ testSan: options.san ?? "alice@example.com" }),
+    signedAt: "2026-11-22T00:00:00.000Z",
+  };
+  return {
+    manifest,
+    bundle: toBase64(bytes),
+    bundleSha384: sha384Base64(bytes),
+    signature,
+  };
+}
+
+/** A public blueprint publish body with a test sigstore envelope. */
+export function makePublicBlueprint(
+  options: { manifest?: Record<string, unknown>; san?: string } = {},
+): Record<string, unknown> {
+  const manifest = makeBlueprintManifest({ visibility: "public", ...options.manifest });
+  const payload = new TextEncoder().encode(canonicalJson(manifest));
+  const signature: SigstoreEnvelope = {
+    algorithm: "sigstore-cosign",
+    bundleSha384: sha384Base64(payload),
+    bundle: JSON.stringify({ testSan: options.san ?? "alice@example.com" }),
+    signedAt: "2026-11-22T00:00:00.000Z",
+  };
+  return { manifest, signature };
+}
+
 /** An authenticator mapping several tokens to distinct subjects (tests only). */
 export function tokenMapAuthenticator(tokens: Record<string, string>): Authenticator {
   return {
@@ -150,7 +217,7 @@ export const BUNDLE_HOST = "http://127.0.0.1:9011";
 
 /** A ggui app over fresh memory storage, with alice and bob tokens. */
 export function makeGguiApp(
-  options: { reservedScopes?: string[]; now?: () => Date } = {},
+  options: { reservedScopes?: string[]; now?: () => Date; publicLane?: boolean } = {},
 ): {
   app: Hono;
   ctx: RegistryContext;
@@ -171,6 +238,7 @@ export function makeGguiApp(
     bundleHost: BUNDLE_HOST,
     registryHostname: "127.0.0.1:9011",
     ...(options.reservedScopes === undefined ? {} : { reservedScopes: options.reservedScopes }),
+    ...(options.publicLane ? { sigstore: testSigstoreVerifier } : {}),
   });
   return { app, ctx, storage, bundles };
 }

@@ -7,6 +7,7 @@ import { auditKey } from "../../storage/keys.ts";
 import type { JsonValue, Mutation } from "../../storage/types.ts";
 import type { BlueprintProbe, CodeGates } from "./conformance.ts";
 import type { SearchFacts } from "./manifest.ts";
+import type { SigstoreVerifier } from "./signing.ts";
 
 /** The scopes nobody can claim by publishing (replaceable per deployment). */
 export const DEFAULT_RESERVED_SCOPES: readonly string[] = [
@@ -40,6 +41,8 @@ export interface GguiContext extends RegistryContext {
   codeGates?: CodeGates;
   /** The optional blueprint runtime probe. */
   blueprintProbe?: BlueprintProbe;
+  /** The sigstore keyless lane; offline refusal when absent. */
+  sigstore?: SigstoreVerifier;
 }
 
 /** The verified caller, or `undefined` for an anonymous request. */

@@ -60,7 +60,10 @@ export { searchArtifacts, type SearchBody, type SearchEntry, type SearchQuery } 
 export {
   type Ed25519Envelope,
   keyIdOf,
+  offlineSigstoreVerifier,
   type SignatureEnvelope,
   type SigstoreEnvelope,
+  type SigstoreVerified,
+  type SigstoreVerifier,
   verifyEd25519,
 } from "./signing.ts";

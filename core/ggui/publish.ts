@@ -58,10 +58,11 @@ import {
 } from "./manifest.ts";
 import {
   isSignatureEnvelope,
+  offlineSigstoreVerifier,
   sha384Base64,
   type SignatureEnvelope,
+  type SigstoreVerifier,
   verifyEd25519,
-  verifySigstore,
 } from "./signing.ts";
 
 /** The 201 body of a publish. */
@@ -116,15 +117,16 @@ function conformanceFailed(errors: ConformanceError[]): Result {
 }
 
 /**
- * The identity rule of the scope gate (sigstore publishes only). Certificate
- * SAN extraction arrives with sigstore verification; until then a sigstore
- * envelope carries no SAN this server can read, so an applicable rule fails
- * closed with 403 (and every sigstore publish is refused at verification).
+ * The identity rule of the scope gate (sigstore publishes only): a non-empty
+ * allowlist on the owner row requires some certificate SAN (lowercased) to be
+ * on it; a corrupt allowlist fails closed. Allowlist entries are never echoed.
+ * (No verified-email resolver is wired, as in the stock server.)
  */
 function identityRule(
   scope: string,
   owner: ScopeRow | null,
   signature: SignatureEnvelope,
+  sigstore: SigstoreVerifier,
 ): Result | undefined {
   if (signature.algorithm !== "sigstore-cosign") return undefined;
   const allowlist = owner?.sanAllowlist;
@@ -136,11 +138,25 @@ function identityRule(
     );
   }
   if (allowlist === undefined || allowlist.length === 0) return undefined;
-  return errorResult(
-    403,
-    "identity_mismatch",
-    `scope \`${scope}\` requires a bound publisher identity, but the sigstore bundle's certificate carries no subject identity (SAN) to check`,
-  );
+  const sans = sigstore.sans(signature).map((s) => s.toLowerCase());
+  if (sans.length === 0) {
+    return errorResult(
+      403,
+      "identity_mismatch",
+      `scope \`${scope}\` requires a bound publisher identity, but the sigstore bundle's certificate carries no subject identity (SAN) to check`,
+    );
+  }
+  const allowed = allowlist.map((e) => e.toLowerCase());
+  if (!sans.some((s) => allowed.includes(s))) {
+    return errorResult(
+      403,
+      "identity_mismatch",
+      `no certificate identity (${
+        sans.map((s) => `\`${s}\``).join(", ")
+      }) is on the publisher-identity allowlist for scope \`${scope}\`. Sign with an allowlisted identity, or ask the registry operator to update the scope's allowlist.`,
+    );
+  }
+  return undefined;
 }
 
 /**
@@ -243,7 +259,8 @@ export async function publishArtifact(
       );
     }
   }
-  const identityFailure = identityRule(manifest.scope, owner, signature);
+  const sigstore = ctx.sigstore ?? offlineSigstoreVerifier;
+  const identityFailure = identityRule(manifest.scope, owner, signature, sigstore);
   if (identityFailure) return identityFailure;
   // Cheap existence pre-check (the atomic insert below stays authoritative).
   if (existing[0] !== undefined || existing[1] !== undefined) {
@@ -340,13 +357,16 @@ export async function publishArtifact(
     if (!verified.valid) return errorResult(400, "signature_invalid", verified.reason);
     authorPublicKey = keyRow.publicKeyBase64;
   } else {
-    const verified = await verifySigstore(payload, signature);
+    const verified = await sigstore.verify(payload, signature);
     if (!verified.valid) return errorResult(400, "signature_invalid", verified.reason);
-    return errorResult(
-      400,
-      "signature_invalid",
-      "sigstore verify succeeded but bundle is missing `verificationMaterial.x509CertificateChain.certificates[0].rawBytes` — cannot pin author identity on the version row",
-    );
+    if (verified.leafCertificateDer === undefined) {
+      return errorResult(
+        400,
+        "signature_invalid",
+        "sigstore verify succeeded but bundle is missing `verificationMaterial.x509CertificateChain.certificates[0].rawBytes` — cannot pin author identity on the version row",
+      );
+    }
+    authorPublicKey = verified.leafCertificateDer;
   }
   // 12. Blueprint compilation (compiledDigest) is not wired yet: blueprints
   // publish without it, and `GguiFacts.compiledDigest` is where it will go.

@@ -126,25 +126,48 @@ export async function verifyEd25519(
   }
 }
 
+/** A successful sigstore verification. */
+export interface SigstoreVerified {
+  /** Verified. */
+  valid: true;
+  /** Standard base64 of the leaf certificate's DER (`undefined` when the bundle has none). */
+  leafCertificateDer?: string;
+}
+
 /**
- * Verify a sigstore keyless envelope. The SHA-384 fast check runs; full
- * verification (TUF trusted root, Fulcio chain, Rekor inclusion) is not wired
- * yet, so every envelope that passes the fast check is refused, as the
- * original refuses offline.
+ * The sigstore keyless lane: reading a bundle's certificate identities (cheap,
+ * unverified, used by the scope identity rule before any crypto) and the full
+ * verification (TUF trusted root, Fulcio chain, Rekor inclusion, signature).
  */
-export function verifySigstore(
-  payload: Uint8Array,
-  envelope: SigstoreEnvelope,
-): Promise<VerifyResult> {
-  if (sha384Base64(payload) !== envelope.bundleSha384) {
+export interface SigstoreVerifier {
+  /** The leaf certificate's SANs (URI SANs, then email SANs), unverified. */
+  sans(envelope: SigstoreEnvelope): string[];
+  /** Fully verify the envelope over `payload`. */
+  verify(
+    payload: Uint8Array,
+    envelope: SigstoreEnvelope,
+  ): Promise<SigstoreVerified | { valid: false; reason: string }>;
+}
+
+/**
+ * The default sigstore lane, as the original behaves offline: the SHA-384 fast
+ * check runs, then every envelope is refused because no trust root is
+ * configured. Certificates are not read, so no SANs are seen.
+ */
+export const offlineSigstoreVerifier: SigstoreVerifier = {
+  sans: () => [],
+  verify(payload, envelope) {
+    if (sha384Base64(payload) !== envelope.bundleSha384) {
+      return Promise.resolve({
+        valid: false,
+        reason:
+          "sigstore verification failed: bundle hash mismatch (bundleBytes tampered or wrong bundle)",
+      });
+    }
     return Promise.resolve({
       valid: false,
-      reason: "bundle hash mismatch (bundleBytes tampered or wrong bundle)",
+      reason:
+        "sigstore verification failed: no sigstore trust root is configured on this registry (public keyless publishes are not supported yet)",
     });
-  }
-  return Promise.resolve({
-    valid: false,
-    reason:
-      "sigstore verification failed: no sigstore trust root is configured on this registry (public keyless publishes are not supported yet)",
-  });
-}
+  },
+};
