@@ -61,7 +61,9 @@ export async function createFileAuthProvider(
     for (const r of parsed.rejected) {
       log("warn", "auth.json namespace rejected", { namespace: r.namespace, reason: r.reason });
     }
-    if (text === null) log("warn", "auth.json not found: no namespace is declared", { path: options.path });
+    if (text === null) {
+      log("warn", "auth.json not found: no namespace is declared", { path: options.path });
+    }
     return parsed.auth;
   };
   const first = await readStamped(options.path);
@@ -83,7 +85,10 @@ export async function createFileAuthProvider(
       const next = await readStamped(options.path);
       try {
         current = load(next.text);
-        log("info", "auth.json reloaded", { path: options.path, namespaces: current.namespaces.size });
+        log("info", "auth.json reloaded", {
+          path: options.path,
+          namespaces: current.namespaces.size,
+        });
       } catch (err) {
         log("error", "auth.json reload failed; keeping the last good configuration", {
           path: options.path,

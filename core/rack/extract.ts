@@ -53,6 +53,29 @@ export interface ExtractedArchive {
   undeclarable: string[];
 }
 
+/** Compressed bytes handed to the inflater at a time (deflate expands at most ~1032×). */
+const INFLATE_SLICE_BYTES = 4096;
+
+/** Re-slice a stream into chunks of at most `size` bytes, pulled one at a time. */
+function rechunk(source: ReadableStream<Uint8Array>, size: number): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  let pending: Uint8Array | undefined;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (!pending || pending.byteLength === 0) {
+        const r = await reader.read();
+        if (r.done) return controller.close();
+        pending = r.value;
+      }
+      controller.enqueue(pending.slice(0, size));
+      pending = pending.subarray(size);
+    },
+    async cancel(reason) {
+      await reader.cancel(reason).catch(() => {});
+    },
+  }, { highWaterMark: 0 });
+}
+
 function archiveError(cause: unknown): RegistryError {
   return rackError("INVALID_ARCHIVE", "Uploaded file is not a valid tar.gz archive", { cause });
 }
@@ -146,7 +169,9 @@ export async function extractArchive(
   const out: ExtractedArchive = { files: new Map(), unsafe: new Map(), undeclarable: [] };
   let gunzipped: ReadableStream<Uint8Array>;
   try {
-    gunzipped = blob.stream.pipeThrough(
+    // Feed the inflater small slices: it inflates each input chunk eagerly, so a
+    // whole stored blob in one chunk would inflate a bomb in one go.
+    gunzipped = rechunk(blob.stream, INFLATE_SLICE_BYTES).pipeThrough(
       new DecompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
     );
   } catch (err) {

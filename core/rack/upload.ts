@@ -13,9 +13,9 @@
 import { type RegistryContext, timeOrderedId } from "../context.ts";
 import { isRegistryError } from "../errors.ts";
 import { fileListFields } from "../files.ts";
-import { nextPackageRow } from "../packages.ts";
+import { formatConflict, nextPackageRow } from "../packages.ts";
 import type { AuditRow, FileMap, VersionRow } from "../rows.ts";
-import { putVersionIfAbsent } from "../store.ts";
+import { getPackageRow, putVersionIfAbsent } from "../store.ts";
 import * as keys from "../../storage/keys.ts";
 import type { BlobInfo, JsonValue, Mutation } from "../../storage/types.ts";
 import { actorLabel, authorizeUpload, type RackAuth, type RackCaller } from "./auth.ts";
@@ -206,6 +206,12 @@ export async function publishRackArchive(
   const segments = itemSegments({ name: leaf, type: item.type, path: item.path });
   const name = segments.join("/");
   const ref = { namespace, name, version };
+  // A name held by another format is a conflict whatever the version (checked
+  // again atomically by the commit's package-row reducer).
+  const existing = await getPackageRow(ctx.storage, ref);
+  if (existing && existing.format !== RACK_FORMAT) {
+    throw formatConflict(ref, existing.format, RACK_FORMAT);
+  }
   const files: FileMap = Object.fromEntries(extracted.files);
   const policy = options.auth.namespaces.get(namespace);
   const actor = actorLabel(grant);

@@ -1,0 +1,139 @@
+import assert from "node:assert/strict";
+import {
+  builtinSchemaBytes,
+  RACK_SCHEMA_FILES,
+  validatePreset,
+  validateRegistryItem,
+} from "./schema.ts";
+
+const ITEM = {
+  $schema: "https://registry.example/schemas/registry-item.json",
+  name: "my-tool",
+  namespace: "@company",
+  type: "registry:feature",
+  version: "1.0.0-beta.1",
+  priority: 0,
+  path: "features/my-tool",
+  tags: ["cli"],
+  homepage: "https://example.com",
+  conflicts: ["@rack/quality/husky@1.0.0:ts", "build/vite", "eslint@9.0.0"],
+  registryDependencies: ["@rack/runtimes/node", "quality/prettier"],
+  dependencies: { zod: "^4.0.0" },
+  files: [
+    { path: "./src/index.ts", target: "src/index.ts", type: "registry:entry", executable: false },
+    {
+      content: "x",
+      target: "x.txt",
+      type: "registry:asset",
+      mergeStrategy: { type: "builtin", strategy: "json" },
+    },
+    {
+      path: "cfg.json",
+      target: "cfg.json",
+      type: "registry:config",
+      mergeStrategy: { type: "custom", script: "scripts/merge.js" },
+    },
+  ],
+  languages: { ts: { devDependencies: { typescript: "^5" }, files: [] } },
+  defaultLanguage: "ts",
+};
+
+Deno.test("validateRegistryItem() accepts a full valid item", () => {
+  assert.deepEqual(validateRegistryItem(ITEM), []);
+});
+
+Deno.test("validateRegistryItem() reports every error with its keyword", () => {
+  const bad = {
+    ...ITEM,
+    priority: -1,
+    type: "registry:other",
+    version: "v1",
+    homepage: "not a uri",
+    extra: true,
+    files: [
+      { target: "x", type: "registry:entry" },
+      { path: "../x", target: "x", type: "registry:entry" },
+      {
+        path: "a",
+        target: "",
+        type: "registry:entry",
+        mergeStrategy: { type: "builtin", strategy: "nope" },
+      },
+    ],
+    languages: { py: {} },
+  };
+  const problems = validateRegistryItem(bad);
+  const keywords = new Set(problems.map((p) => p.keyword));
+  for (
+    const k of [
+      "minimum",
+      "enum",
+      "pattern",
+      "format",
+      "additionalProperties",
+      "anyOf",
+      "minLength",
+      "oneOf",
+    ]
+  ) {
+    assert.ok(keywords.has(k), `missing ${k}: ${JSON.stringify(problems)}`);
+  }
+  const required = validateRegistryItem({ name: "x" }).filter((p) => p.keyword === "required");
+  assert.deepEqual(required.map((p) => p.params.missingProperty).sort(), [
+    "namespace",
+    "priority",
+    "type",
+    "version",
+  ]);
+});
+
+Deno.test("validateRegistryItem() applies the file-path rule to paths and custom merge scripts", () => {
+  for (
+    const path of ["/abs", "a/../b", "./../b", "a/./b", "a\\b", "a%20b", "a?b", "a#b", "", "a//b"]
+  ) {
+    const item = { ...ITEM, files: [{ path, target: "t", type: "registry:entry" }] };
+    assert.notDeepEqual(validateRegistryItem(item), [], path);
+    const merge = {
+      ...ITEM,
+      files: [{
+        content: "",
+        target: "t",
+        type: "registry:entry",
+        mergeStrategy: { type: "custom", script: path },
+      }],
+    };
+    assert.notDeepEqual(validateRegistryItem(merge), [], `script ${path}`);
+  }
+  for (const path of ["./a/b.ts", ".husky/pre-commit", "a/@scope+x~/b"]) {
+    const item = { ...ITEM, files: [{ path, target: "t", type: "registry:entry" }] };
+    assert.equal(validateRegistryItem(item).length === 0, !path.includes("~"), path);
+  }
+});
+
+Deno.test("validatePreset() requires name, version and at least one registry identifier", () => {
+  assert.deepEqual(
+    validatePreset({
+      name: "react-app",
+      version: "1.0.0",
+      registries: ["frameworks/react", "@rack/build/vite@5.0.0"],
+    }),
+    [],
+  );
+  assert.notDeepEqual(validatePreset({ name: "react-app", version: "1.0.0", registries: [] }), []);
+  assert.notDeepEqual(validatePreset({ name: "React", version: "1.0.0", registries: ["x"] }), []);
+  assert.notDeepEqual(
+    validatePreset({ name: "a", version: "1.0.0", registries: ["@bad ns/x"] }),
+    [],
+  );
+  assert.notDeepEqual(
+    validatePreset({ name: "a", version: "1.0.0", registries: ["x"], more: 1 }),
+    [],
+  );
+});
+
+Deno.test("builtinSchemaBytes() serves each of the three schemas as 2020-12 JSON", () => {
+  for (const file of RACK_SCHEMA_FILES) {
+    const doc = JSON.parse(new TextDecoder().decode(builtinSchemaBytes(file)));
+    assert.equal(doc.$schema, "https://json-schema.org/draft/2020-12/schema");
+  }
+});
