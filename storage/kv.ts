@@ -338,8 +338,11 @@ class ChunkWriter {
   #kv: Deno.Kv;
   #uploadId: string;
   #startedAt: string;
-  #buf = new Uint8Array(KV_CHUNK_SIZE);
+  /** The chunk value being filled: header, then data from offset `CHUNK_HEADER`. */
+  #buf: Uint8Array;
   #fill = 0;
+  /** Value buffers whose commit has landed, reused so a long upload makes no garbage. */
+  #pool: Uint8Array[] = [];
   #batch: KvMutation[] = [];
   #inflight: Promise<void> | null = null;
   #error: unknown = undefined;
@@ -354,13 +357,14 @@ class ChunkWriter {
     this.#kv = kv;
     this.#uploadId = uploadId;
     this.#startedAt = startedAt;
+    this.#buf = new Uint8Array(CHUNK_HEADER + KV_CHUNK_SIZE);
   }
 
   async write(bytes: Uint8Array): Promise<void> {
     let offset = 0;
     while (offset < bytes.byteLength) {
       const n = Math.min(KV_CHUNK_SIZE - this.#fill, bytes.byteLength - offset);
-      this.#buf.set(bytes.subarray(offset, offset + n), this.#fill);
+      this.#buf.set(bytes.subarray(offset, offset + n), CHUNK_HEADER + this.#fill);
       this.#fill += n;
       offset += n;
       if (this.#fill === KV_CHUNK_SIZE) {
@@ -373,7 +377,10 @@ class ChunkWriter {
   #cut(): void {
     const index = this.chunks++;
     const key = keys.blobChunkKey(this.#uploadId, index) as Deno.KvKey;
-    this.#batch.push({ key, value: chunkValue(index, this.#buf.subarray(0, this.#fill)) });
+    const value = this.#buf.subarray(0, CHUNK_HEADER + this.#fill);
+    new DataView(value.buffer).setUint32(0, chunkCrc(index, value.subarray(CHUNK_HEADER)));
+    this.#batch.push({ key, value });
+    this.#buf = this.#pool.pop() ?? new Uint8Array(CHUNK_HEADER + KV_CHUNK_SIZE);
     this.#fill = 0;
   }
 
@@ -393,6 +400,10 @@ class ChunkWriter {
     }).then(
       (res) => {
         if (first && res.ok) this.journalStamp = res.versionstamp;
+        // KV copied the values when the commit was issued: the buffers are free again.
+        for (const m of batch) {
+          if (m.value instanceof Uint8Array) this.#pool.push(new Uint8Array(m.value.buffer));
+        }
       },
       (err) => {
         this.#error = err;

@@ -1,0 +1,79 @@
+// Child process of tests/stream_rss_kv_test.ts: streams a large generated blob
+// into KvBundleStorage and back, never holding it in memory, and reports the
+// process's peak RSS as JSON on stdout. Usage: _kv_stream_rss.ts <kv-file> <MiB>
+import { incrementalHash } from "../core/digest.ts";
+import { KvBundleStorage } from "../storage/kv.ts";
+
+/** Size of each generated piece: what a request body typically delivers. */
+const PIECE = 64 * 1024;
+const MIB = 1024 * 1024;
+
+/** `mib` MiB of deterministic bytes, one fresh piece at a time, hashed as they go. */
+function generated(mib: number, hash: { update(b: Uint8Array): void }): ReadableStream<Uint8Array> {
+  const base = new Uint8Array(PIECE);
+  let x = 0x9e3779b9;
+  for (let i = 0; i < PIECE; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    base[i] = x & 0xff;
+  }
+  let i = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (i === (mib * MIB) / PIECE) return controller.close();
+      const piece = base.slice();
+      new DataView(piece.buffer).setUint32(0, i++); // every piece differs
+      hash.update(piece);
+      controller.enqueue(piece);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** Peak resident set size so far, in bytes (VmHWM on Linux). */
+function peakRss(sampled: number): number {
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const kib = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1]);
+    if (Number.isFinite(kib)) return Math.max(sampled, kib * 1024);
+  } catch {
+    // not Linux: the sampled peak is what we have
+  }
+  return sampled;
+}
+
+if (import.meta.main) {
+  const [path, mibArg] = Deno.args;
+  const mib = Number(mibArg);
+  let sampled = Deno.memoryUsage().rss;
+  const sampler = setInterval(() => sampled = Math.max(sampled, Deno.memoryUsage().rss), 10);
+  const blobs = await KvBundleStorage.open(path!);
+  try {
+    const t0 = performance.now();
+    const sent = incrementalHash();
+    const info = await blobs.put(generated(mib, sent));
+    const t1 = performance.now();
+    const expected = sent.hex();
+    const body = await blobs.get(info.sha256);
+    const got = incrementalHash();
+    let size = 0;
+    for await (const piece of body!.stream) {
+      got.update(piece);
+      size += piece.byteLength;
+    }
+    const t2 = performance.now();
+    console.log(JSON.stringify({
+      size,
+      expectedSize: mib * MIB,
+      putSha256: info.sha256,
+      expectedSha256: expected,
+      readSha256: got.hex(),
+      peakRssBytes: peakRss(sampled),
+      writeMiBps: mib / ((t1 - t0) / 1000),
+      readMiBps: mib / ((t2 - t1) / 1000),
+    }));
+  } finally {
+    clearInterval(sampler);
+    await blobs.close();
+  }
+}
