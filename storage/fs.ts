@@ -31,7 +31,8 @@
  * pin threads of the blocking pool) and then `flock` on `<root>/.lock`, which
  * the kernel releases when a process dies: no stale locks. Under the lock it
  * replays any leftover journal, checks every `check`, writes a redo journal of
- * the whole commit (temp file + rename), creates rows whose check is "absent"
+ * the whole commit (temp file + rename; skipped when the commit writes a single
+ * row, as one rename is atomic by itself), creates rows whose check is "absent"
  * exclusively (temp file + hard link, which fails if the file exists), writes
  * the others by temp file + rename, deletes, and finally removes the journal.
  * A commit interrupted by a crash is completed by the next commit or `open`.
@@ -72,7 +73,7 @@
  *
  * @module
  */
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { incrementalHash } from "../core/digest.ts";
 import { RegistryError } from "../core/errors.ts";
 import { assertSha256, isSha256, SHA256_RE } from "../core/names.ts";
@@ -104,7 +105,6 @@ import type {
 } from "./types.ts";
 
 const encoder = new TextEncoder();
-const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /** Longest single path segment written (filesystems allow 255 bytes). */
 const MAX_SEGMENT = 200;
@@ -121,8 +121,10 @@ const TMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
 /** At most this many verified blob identities are remembered per process. */
 const MAX_VERIFIED = 100_000;
 
-const LITERAL = /^[a-z0-9_~@+-]$/;
 const ALL_LITERAL = /^[a-z0-9_~@+-]+$/;
+const ENCODED = /^(?:[a-z0-9_~@+-]|%[0-9A-F]{2})+$/;
+/** Whole escapes (left alone unless `@`/`+`) or single characters to escape. */
+const ESCAPE_FIXUPS = /%[0-9A-F]{2}|[A-Z.!*'()]/g;
 const WINDOWS_DEVICE = /^(con|prn|aux|nul|com[0-9]|lpt[0-9])$/;
 
 function hex2(byte: number): string {
@@ -143,18 +145,19 @@ function hex2(byte: number): string {
  */
 export function encodeKeyPart(part: string): string {
   if (part === "") return "%";
-  if (!part.isWellFormed()) {
-    throw new RangeError(`Cannot store key part '${part.slice(0, 40)}': it is not valid Unicode`);
-  }
   let out: string;
   if (ALL_LITERAL.test(part)) {
     out = part;
   } else {
-    out = "";
-    for (const char of part) {
-      if (LITERAL.test(char)) out += char;
-      else for (const byte of encoder.encode(char)) out += hex2(byte);
+    if (!part.isWellFormed()) {
+      throw new RangeError(`Cannot store key part '${part.slice(0, 40)}': it is not valid Unicode`);
     }
+    // The native encoder, then: escape what it leaves but we do not keep
+    // (uppercase, `.`, `!*'()`), and unescape `@` and `+`, which we keep.
+    out = encodeURIComponent(part).replace(
+      ESCAPE_FIXUPS,
+      (m) => m === "%40" ? "@" : m === "%2B" ? "+" : m.length === 1 ? hex2(m.charCodeAt(0)) : m,
+    );
   }
   // `con`, `nul`… are device names on Windows, with or without an extension.
   if (WINDOWS_DEVICE.test(out)) out = hex2(out.charCodeAt(0)) + out.slice(1);
@@ -164,26 +167,13 @@ export function encodeKeyPart(part: string): string {
 /** Invert {@linkcode encodeKeyPart}; `null` for any name it would not produce. */
 export function decodeKeyPart(segment: string): string | null {
   if (segment === "%") return "";
-  if (segment === "") return null;
-  const bytes: number[] = [];
-  for (let i = 0; i < segment.length; i++) {
-    const c = segment[i]!;
-    if (c === "%") {
-      const h = segment.slice(i + 1, i + 3);
-      if (!/^[0-9A-F]{2}$/.test(h)) return null;
-      bytes.push(parseInt(h, 16));
-      i += 2;
-    } else if (LITERAL.test(c)) {
-      bytes.push(c.charCodeAt(0));
-    } else {
-      return null;
-    }
-  }
+  if (ALL_LITERAL.test(segment)) return WINDOWS_DEVICE.test(segment) ? null : segment;
+  if (!ENCODED.test(segment)) return null;
   let part: string;
   try {
-    part = strictDecoder.decode(new Uint8Array(bytes));
+    part = decodeURIComponent(segment);
   } catch {
-    return null;
+    return null; // not UTF-8
   }
   // Only the canonical spelling counts, so two names never decode to one key.
   return encodeKeyPart(part) === segment ? part : null;
@@ -455,7 +445,7 @@ export class FsRegistryStorage implements RegistryStorage {
       }
       for (const e of entries) {
         if (e.isDirectory && e.name.endsWith(CONTINUED)) {
-          await collect(join(path, e.name), [...chunks, e.name]);
+          await collect(`${path}${sep}${e.name}`, [...chunks, e.name]);
           continue;
         }
         let base: string;
@@ -463,12 +453,18 @@ export class FsRegistryStorage implements RegistryStorage {
         else if (e.isDirectory) base = e.name;
         else continue;
         const segments = [...chunks, base];
-        const part = decodeKeyPart(segments.map((s) => s.replace(/%\+$/, "")).join(""));
+        const part = decodeKeyPart(
+          chunks.length === 0 ? base : segments.map((s) => s.replace(/%\+$/, "")).join(""),
+        );
         // Only the canonical spelling and chunking count, so no two names hold one key.
-        if (part === null || partSegments(part).join("/") !== segments.join("/")) continue;
+        if (part === null) continue;
+        if (
+          (chunks.length > 0 || base.length > MAX_SEGMENT) &&
+          partSegments(part).join("/") !== segments.join("/")
+        ) continue;
         const node = nodes.get(part) ?? { part, file: null, dir: null };
-        if (e.isFile) node.file = join(path, e.name);
-        else node.dir = join(path, e.name);
+        if (e.isFile) node.file = `${path}${sep}${e.name}`;
+        else node.dir = `${path}${sep}${e.name}`;
         nodes.set(part, node);
       }
     };
@@ -678,12 +674,15 @@ export class FsRegistryStorage implements RegistryStorage {
       const stamp = newStamp();
       if (byPath.size === 0) return { ok: true, stamp };
 
-      const writes = [...byPath.values()];
-      const journalBytes = encoder.encode(JSON.stringify({ stamp, writes }));
-      const journalTmp = await writeTemp(this.#tmp, journalBytes, this.#sync);
-      const journal = join(this.#journal, `${stamp}.json`);
-      await Deno.rename(journalTmp, journal);
-      if (this.#sync) await syncDir(this.#journal);
+      // One write is atomic by itself (a rename, link or unlink): no journal.
+      const journal = byPath.size === 1 ? null : join(this.#journal, `${stamp}.json`);
+      if (journal !== null) {
+        const writes = [...byPath.values()];
+        const journalBytes = encoder.encode(JSON.stringify({ stamp, writes }));
+        const journalTmp = await writeTemp(this.#tmp, journalBytes, this.#sync);
+        await Deno.rename(journalTmp, journal);
+        if (this.#sync) await syncDir(this.#journal);
+      }
 
       const dirs = new Set<string>();
       // Rows checked as absent are created exclusively (O_EXCL semantics via
@@ -702,13 +701,15 @@ export class FsRegistryStorage implements RegistryStorage {
         }
         await Deno.remove(tmp);
         for (const done of created) await this.#deleteRow(done, dirs);
-        await Deno.remove(journal);
+        if (journal !== null) await Deno.remove(journal);
         return { ok: false };
       }
       await this.#apply(stamp, rest, dirs);
       await this.#syncDirs(dirs);
-      await Deno.remove(journal);
-      if (this.#sync) await syncDir(this.#journal);
+      if (journal !== null) {
+        await Deno.remove(journal);
+        if (this.#sync) await syncDir(this.#journal);
+      }
       return { ok: true, stamp };
     });
   }

@@ -2,6 +2,7 @@
 // the same version keys as its siblings, on one shared filesystem root, and
 // reports on stdout as JSON.
 // Usage: _fs_racer.ts <root> <name> <start-at-ms> <count> <order: asc|desc|shuffle>
+//    or: _fs_racer.ts churn <root>  (commits CHURN_KEYS rows at once, forever, until killed)
 import { nextPackageRow } from "../core/packages.ts";
 import type { VersionRow } from "../core/rows.ts";
 import { putVersionIfAbsent } from "../core/store.ts";
@@ -67,7 +68,28 @@ async function race(root: string, name: string, startAt: number, count: number, 
   return { name, created, exists };
 }
 
-if (import.meta.main) {
+/** How many rows each churn commit writes together. */
+export const CHURN_KEYS = 8;
+
+/** Commit the same value to {@linkcode CHURN_KEYS} rows at once, forever (a crash target). */
+async function churn(root: string): Promise<never> {
+  const storage = await FsRegistryStorage.open({ root });
+  for (let i = 0;; i++) {
+    if (i === 1) console.log("ready"); // one commit is in
+    await storage.commit({
+      checks: [],
+      mutations: Array.from({ length: CHURN_KEYS }, (_, k) => ({
+        type: "set" as const,
+        key: ["churn", `k${k}`],
+        value: { i, pad: "x".repeat(2000) },
+      })),
+    });
+  }
+}
+
+if (import.meta.main && Deno.args[0] === "churn") {
+  await churn(Deno.args[1]!);
+} else if (import.meta.main) {
   const [root, name, startAt, count, order] = Deno.args;
   try {
     console.log(JSON.stringify(await race(root!, name!, Number(startAt), Number(count), order!)));
