@@ -118,8 +118,9 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
   const histogram = new DurationHistogram();
   const app = new Hono();
 
+  const routeNotFound = () => rackJsonError(404, { code: "NOT_FOUND", message: "Route not found" });
   app.onError((err) => rackErrorResponse(err, log));
-  app.notFound(() => rackJsonError(404, { code: "NOT_FOUND", message: "Route not found" }));
+  app.notFound(routeNotFound);
 
   if (options.metrics !== false) {
     app.use("*", async (c, next) => {
@@ -306,7 +307,10 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
   // --- registries: reads -----------------------------------------------------------
   app.get("/registries/*", async (c) => {
     const pathname = new URL(c.req.url).pathname;
-    const raw = pathname.slice(pathname.indexOf("/registries/") + "/registries/".length);
+    const at = pathname.indexOf("/registries/");
+    // Hono's `/*` also matches the bare prefix, which is no route here.
+    if (at === -1) return routeNotFound();
+    const raw = pathname.slice(at + "/registries/".length);
     const resource = parseRegistryPath(raw);
     const { auth, caller } = await who(c);
     authorizeRead(auth, resource.namespace, { caller, now: ctx.clock() });
@@ -415,7 +419,6 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
   });
 
   // Unknown routes under the Rack prefixes answer the Worker's envelope.
-  const routeNotFound = () => rackJsonError(404, { code: "NOT_FOUND", message: "Route not found" });
   for (const prefix of ["/registries", "/namespaces", "/presets", "/schemas"]) {
     app.all(prefix, routeNotFound);
     app.all(`${prefix}/*`, routeNotFound);
