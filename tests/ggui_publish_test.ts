@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { digestBytes, toBase64 } from "../core/digest.ts";
+import { publishArtifact } from "../core/ggui/publish.ts";
 import type { ScopeRow } from "../core/rows.ts";
 import { scopeKey } from "../storage/keys.ts";
 import type { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
@@ -11,6 +12,8 @@ import {
   makeGadgetManifest,
   makeGguiApp,
   makeKey,
+  makePublicBlueprint,
+  makePublicGadget,
   publish,
   registerKey,
   rowKeys,
@@ -650,4 +653,97 @@ Deno.test("publish() writes blobs, a version, its lifecycle, the package, the sc
     "vstate",
   ]);
   assert.equal(await blobCount(bundles), 3);
+});
+
+Deno.test("publish() accepts a public gadget and blueprint through the sigstore lane", async () => {
+  const env = makeGguiApp({ publicLane: true });
+  const res = await publish(env.app, TOKENS.alice, makePublicGadget());
+  assert.equal(res.status, 201);
+  const body = await res.json();
+  assert.equal(body.bundleUrl, "http://127.0.0.1:9011/bundles/public/@acme/map/1.0.0/bundle.js");
+  const bp = await publish(env.app, TOKENS.alice, makePublicBlueprint());
+  assert.equal(bp.status, 201);
+  // A blueprint signature covers the canonical JSON of the manifest: reordered keys still verify,
+  // a changed manifest does not.
+  const tampered = makePublicBlueprint({ manifest: { version: "1.0.1" } });
+  (tampered.manifest as Record<string, unknown>).description = "changed after signing";
+  await expectError(await publish(env.app, TOKENS.alice, tampered), 400, "signature_invalid");
+  const reordered = makePublicBlueprint({ manifest: { version: "1.0.2" } });
+  reordered.manifest = Object.fromEntries(
+    Object.entries(reordered.manifest as Record<string, unknown>).reverse(),
+  );
+  assert.equal((await publish(env.app, TOKENS.alice, reordered)).status, 201);
+});
+
+Deno.test("publish() applies a scope's SAN allowlist to sigstore publishes", async () => {
+  const env = makeGguiApp({ publicLane: true });
+  await env.storage.commit({
+    checks: [],
+    mutations: [{
+      type: "set",
+      key: scopeKey("@acme"),
+      value: {
+        scope: "@acme",
+        ownerSubject: "alice",
+        claimedAt: "t",
+        verification: "unverified",
+        sanAllowlist: ["CI@acme.example"],
+      },
+    }],
+  });
+  await writesNothing(env.storage, env.bundles, async () => {
+    const err = await expectError(
+      await publish(env.app, TOKENS.alice, makePublicGadget({ san: "mallory@evil.example" })),
+      403,
+      "identity_mismatch",
+    );
+    assert.match(err.message as string, /mallory@evil\.example/);
+    assert.doesNotMatch(err.message as string, /ci@acme/i); // never echo the allowlist
+  });
+  assert.equal(
+    (await publish(env.app, TOKENS.alice, makePublicGadget({ san: "ci@ACME.example" }))).status,
+    201,
+  );
+  // A corrupt allowlist fails closed.
+  await env.storage.commit({
+    checks: [],
+    mutations: [{
+      type: "set",
+      key: scopeKey("@acme"),
+      value: {
+        scope: "@acme",
+        ownerSubject: "alice",
+        claimedAt: "t",
+        verification: "unverified",
+        sanAllowlist: "corrupt",
+      },
+    }],
+  });
+  await expectError(
+    await publish(env.app, TOKENS.alice, makePublicGadget({ manifest: { version: "2.0.0" } })),
+    500,
+    "internal",
+  );
+});
+
+Deno.test("publishArtifact() is usable without HTTP and re-checks authentication", async () => {
+  const env = makeGguiApp();
+  const ctx = { ...env.ctx, bundleHost: "http://h", registryHostname: "h" };
+  const key = await makeKey();
+  assert.equal((await publishArtifact(ctx, { authn: undefined, body: {} })).status, 401);
+  assert.equal((await publishArtifact(ctx, { authn: { subject: "" }, body: {} })).status, 401);
+  assert.equal(
+    (await publishArtifact(ctx, { authn: { subject: "alice" }, body: null })).status,
+    400,
+  );
+  await registerKey(env.app, TOKENS.alice, key);
+  const res = await publishArtifact(ctx, {
+    authn: { subject: "alice" },
+    body: await makeGadget(key),
+  });
+  assert.equal(res.status, 201);
+  assert.equal(
+    (res.body as { manifestUrl: string }).manifestUrl,
+    "http://h/bundles/private/@acme/map/1.0.0/manifest.json",
+  );
 });
