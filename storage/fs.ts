@@ -639,6 +639,7 @@ export class FsRegistryStorage implements RegistryStorage {
         if (typeof journal.stamp !== "string" || !Array.isArray(journal.writes)) throw new Error();
         for (const w of journal.writes) {
           assertKey(w.key);
+          this.#rowPath(w.key);
           if (w.json !== null && typeof w.json !== "string") throw new Error();
         }
       } catch {
@@ -1058,7 +1059,13 @@ function fileStream(
     async pull(controller) {
       try {
         if (remaining === 0) {
+          // Only an empty file gets here; its digest must still be the one asked for.
           close();
+          if (hash && hash.hex() !== options.sha256) {
+            controller.error(blobCorrupt(options.sha256));
+            return;
+          }
+          if (hash) options.onVerified();
           controller.close();
           return;
         }
