@@ -73,13 +73,6 @@ interface WrkResult {
   mbps: number;
 }
 
-function toMs(value: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(value);
-  if (!m) return NaN;
-  const n = Number(m[1]);
-  return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
-}
-
 async function wrk(url: string, headers: Record<string, string> = {}): Promise<WrkResult> {
   const args = ["-c", "1", "wrk", "-t1", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency"];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
