@@ -14,7 +14,7 @@ import {
   uploadRequest,
 } from "./_rack_fixtures.ts";
 
-async function serve() {
+function serve() {
   const env = makeRackEnv();
   const app = new Hono().route("/", env.app);
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
@@ -29,7 +29,7 @@ async function serve() {
 }
 
 Deno.test("over a real port: upload, list, latest, byte-exact files, duplicate 409", async () => {
-  await using s = await serve();
+  await using s = serve();
   const binary = crypto.getRandomValues(new Uint8Array(10 * 1024));
   const files = { ...TEMPLATE_FILES, "assets/blob.bin": binary };
   const fileList = [...(makeItem().files as unknown[]), {
@@ -67,7 +67,7 @@ Deno.test("over a real port: upload, list, latest, byte-exact files, duplicate 4
 });
 
 Deno.test("over a real port: 20 concurrent uploads of one version → exactly one 201", async () => {
-  await using s = await serve();
+  await using s = serve();
   const archives = await Promise.all(
     Array.from(
       { length: 20 },
@@ -84,7 +84,7 @@ Deno.test("over a real port: 20 concurrent uploads of one version → exactly on
 });
 
 Deno.test("over a real port: no token → 401, bad archives → their codes, nothing visible", async () => {
-  await using s = await serve();
+  await using s = serve();
   const good = await makePackage();
   const noToken = await fetch(uploadRequest(good, { url: s.url }));
   assert.equal(noToken.status, 401);
@@ -115,7 +115,7 @@ Deno.test("over a real port: no token → 401, bad archives → their codes, not
 });
 
 Deno.test("over a real port: a streamed 1 GiB-of-zeros bomb is refused with 413", async () => {
-  await using s = await serve();
+  await using s = serve();
   const chunk = new Uint8Array(1024 * 1024);
   let sent = -1;
   const tar = new ReadableStream<Uint8Array<ArrayBuffer>>({
