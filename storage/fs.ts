@@ -40,6 +40,11 @@
  * racing a commit may see some of its rows before others; every check is made
  * under the lock, so commits stay serialisable.
  *
+ * **Listing.** A page walks the row tree in key order, reading each directory
+ * it enters whole (then decoding, sorting and pruning subtrees on the far side
+ * of the cursor) and stopping one row past the page: cheap for the usual few
+ * thousand entries per level, linear in the size of the largest level walked.
+ *
  * **Durability.** With `sync: false` (the default) nothing is fsync'd: a
  * process crash loses nothing committed (the page cache survives), a power
  * loss may lose recent commits. With `sync: true` temp files, the journal and
@@ -504,6 +509,8 @@ export class FsRegistryStorage implements RegistryStorage {
       for (const node of nodes) {
         if (found.length >= want) return;
         const key = [...path, node.part];
+        // A key that is (or equals) a prefix of the cursor may hold rows on
+        // either side of it; any other key's subtree lies wholly on one side.
         if (after !== undefined && !hasPrefix(after, key)) {
           const c = compareKeys(key, after);
           if (reverse ? c > 0 : c < 0) continue;
