@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import {
+  checkConformance,
+  checkConformanceRequest,
+  MAX_BLUEPRINT_SOURCE_BYTES,
+} from "./conformance.ts";
+import {
+  GADGET_SOURCE,
+  makeBlueprintManifest,
+  makeGadgetManifest,
+} from "../../tests/_ggui_fixtures.ts";
+
+Deno.test("checkConformance() maps every schema issue to manifest_invalid with its zod code", () => {
+  const r = checkConformance({ manifest: makeGadgetManifest({ name: "X", version: "1" }) });
+  assert.equal(r.ok, false);
+  assert.deepEqual(r.errors.map((e) => [e.code, e.path]), [["manifest_invalid", ["name"]], [
+    "manifest_invalid",
+    ["version"],
+  ]]);
+  assert.deepEqual(r.errors[0]?.detail, { zodCode: "invalid_format" });
+});
+
+Deno.test("checkConformance() requires gadget bundle text", () => {
+  for (const bundle of [undefined, "", 42]) {
+    const r = checkConformance({ manifest: makeGadgetManifest(), bundle });
+    assert.deepEqual(r.errors.map((e) => e.code), ["bundle_parse_error"]);
+  }
+  assert.equal(
+    checkConformance({ manifest: makeGadgetManifest(), bundle: GADGET_SOURCE }).ok,
+    true,
+  );
+});
+
+Deno.test("checkConformance() caps blueprint source at exactly 5 MiB of UTF-8", () => {
+  const exact = "x".repeat(MAX_BLUEPRINT_SOURCE_BYTES);
+  assert.equal(checkConformance({ manifest: makeBlueprintManifest({ source: exact }) }).ok, true);
+  // 'é' is two UTF-8 bytes: the limit counts bytes, not characters.
+  const over = "x".repeat(MAX_BLUEPRINT_SOURCE_BYTES - 1) + "é";
+  const r = checkConformance({ manifest: makeBlueprintManifest({ source: over }) });
+  assert.deepEqual(r.errors.map((e) => e.code), ["blueprint_source_too_large"]);
+  assert.deepEqual(r.errors[0]?.detail, {
+    sourceBytes: MAX_BLUEPRINT_SOURCE_BYTES + 1,
+    maxBytes: MAX_BLUEPRINT_SOURCE_BYTES,
+  });
+});
+
+Deno.test("checkConformance() checks fixture props against required propsSpec keys", () => {
+  const contract = {
+    propsSpec: {
+      properties: { a: { schema: {}, required: true }, b: { schema: {}, required: false } },
+    },
+  };
+  assert.equal(
+    checkConformance({ manifest: makeBlueprintManifest({ contract, fixtureProps: { a: 1 } }) }).ok,
+    true,
+  );
+  const missing = checkConformance({
+    manifest: makeBlueprintManifest({ contract, fixtureProps: { b: 1 } }),
+  });
+  assert.deepEqual(missing.errors[0]?.detail, { missingKeys: ["a"] });
+  for (
+    const [fixtureProps, received] of [[null, "null"], [[1], "array"], ["s", "string"]] as const
+  ) {
+    const r = checkConformance({ manifest: makeBlueprintManifest({ contract, fixtureProps }) });
+    assert.equal(r.errors[0]?.code, "fixture_props_shape_mismatch");
+    assert.deepEqual(r.errors[0]?.detail, { received });
+  }
+  // Only when both the fixture and the propsSpec exist.
+  assert.equal(
+    checkConformance({ manifest: makeBlueprintManifest({ fixtureProps: null }) }).ok,
+    true,
+  );
+});
+
+Deno.test("checkConformance() runs pluggable code gates at their place in the sequence", () => {
+  const seen: string[] = [];
+  const codeGates = {
+    gadget: (_m: unknown, bundle: string) => {
+      seen.push(bundle);
+      return [{
+        code: "disallowed_import" as const,
+        message: "no",
+        detail: { source: "fs", line: 1, column: 1 },
+      }];
+    },
+    blueprint: () => [{
+      code: "blueprint_compile_error" as const,
+      message: "syntax",
+      detail: { line: 1, column: 2 },
+    }],
+  };
+  const g = checkConformance({ manifest: makeGadgetManifest(), bundle: "x" }, { codeGates });
+  assert.deepEqual(g.errors.map((e) => e.code), ["disallowed_import"]);
+  assert.deepEqual(seen, ["x"]);
+  // A missing bundle short-circuits before the code gates.
+  checkConformance({ manifest: makeGadgetManifest() }, { codeGates });
+  assert.equal(seen.length, 1);
+  // A compile error short-circuits the fixture gate.
+  const b = checkConformance({
+    manifest: makeBlueprintManifest({
+      fixtureProps: null,
+      contract: { propsSpec: { properties: {} } },
+    }),
+  }, { codeGates });
+  assert.deepEqual(b.errors.map((e) => e.code), ["blueprint_compile_error"]);
+});
+
+Deno.test("checkConformanceRequest() answers 200 with issues beside errors", () => {
+  const r = checkConformanceRequest({}, { body: { manifest: makeGadgetManifest() } });
+  assert.equal(r.status, 200);
+  assert.equal(r.body.ok, false);
+  assert.equal(r.body.issues, r.body.errors);
+});
