@@ -131,6 +131,11 @@ function planPage(prefix: RowKey, cursor: string | undefined, reverse: boolean):
   const kvPrefix = prefix as Deno.KvKey;
   if (cursor === undefined) return { selector: { prefix: kvPrefix } };
   const after = decodeCursor(cursor);
+  try {
+    assertKey(after); // KV refuses oversized keys: a forged cursor is bad input, not a fault
+  } catch {
+    throw new RegistryError("invalid_input", `Invalid cursor '${cursor}'`);
+  }
   if (hasPrefix(after, prefix)) {
     return reverse
       ? { selector: { prefix: kvPrefix, end: after as Deno.KvKey } }

@@ -196,6 +196,11 @@ Deno.test("KvRegistryStorage pages forward and back with exact cursors", async (
       rows.list(["p"], { cursor: "!!" }),
       (e) => isRegistryError(e, "invalid_input"),
     );
+    const forged = encodeCursor(["p", "x".repeat(5000)]);
+    await assert.rejects(
+      rows.list(["p"], { cursor: forged }),
+      (e) => isRegistryError(e, "invalid_input"),
+    );
   });
 });
 
