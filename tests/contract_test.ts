@@ -1,6 +1,13 @@
 // The storage contracts, run against every built-in backend: one row each.
 import { bundleStorageContract, registryStorageContract } from "../testing.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import { FsBundleStorage, FsRegistryStorage } from "../storage/fs.ts";
+import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
+
+async function tempDir(prefix: string) {
+  const root = await Deno.makeTempDir({ prefix });
+  return { root, cleanup: () => Deno.remove(root, { recursive: true }) };
+}
 
 registryStorageContract("memory", () => new MemoryRegistryStorage());
 bundleStorageContract("memory", () => new MemoryBundleStorage(), {
@@ -8,4 +15,33 @@ bundleStorageContract("memory", () => new MemoryBundleStorage(), {
     (s as MemoryBundleStorage).tamperForTest(sha256, new TextEncoder().encode("rot"));
     return Promise.resolve();
   },
+});
+
+registryStorageContract("fs (temp dir)", async () => {
+  const { root, cleanup } = await tempDir("contract_fs_");
+  return { storage: await FsRegistryStorage.open({ root }), cleanup };
+});
+bundleStorageContract("fs (temp dir)", async () => {
+  const { root, cleanup } = await tempDir("contract_fs_");
+  return { storage: await FsBundleStorage.open({ root }), cleanup };
+}, {
+  tamper: (s, sha256) =>
+    (s as FsBundleStorage).tamperForTest(sha256, new TextEncoder().encode("rot")),
+});
+
+registryStorageContract("kv (temp file)", async () => {
+  const { root, cleanup } = await tempDir("contract_kv_");
+  return { storage: await KvRegistryStorage.open(`${root}/rows.kv`), cleanup };
+});
+bundleStorageContract("kv (temp file)", async () => {
+  const { root, cleanup } = await tempDir("contract_kv_");
+  return { storage: await KvBundleStorage.open(`${root}/blobs.kv`), cleanup };
+}, {
+  tamper: (s, sha256) => (s as KvBundleStorage).tamperForTest(sha256),
+});
+bundleStorageContract("kv (consistent tamper: only the whole-blob digest can tell)", async () => {
+  const { root, cleanup } = await tempDir("contract_kv_");
+  return { storage: await KvBundleStorage.open(`${root}/blobs.kv`), cleanup };
+}, {
+  tamper: (s, sha256) => (s as KvBundleStorage).tamperForTest(sha256, { consistent: true }),
 });
