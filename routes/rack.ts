@@ -25,11 +25,11 @@ import {
   hasRackRegistries,
   jsonDocument,
   listRackRegistries,
-  openLatest,
-  openRackFile,
   putPreset,
   readPreset,
   readVersionsJson,
+  resolveLatest,
+  resolveRackFile,
 } from "../core/rack/read.ts";
 import { builtinSchemaBytes, isRackSchemaFile } from "../core/rack/schema.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES, publishRackArchive, storeArchive } from "../core/rack/upload.ts";
@@ -46,6 +46,8 @@ import {
   serveContent,
 } from "./_rack_http.ts";
 import { multipartBoundary, MultipartReader, readTextPart } from "./_rack_multipart.ts";
+import { respondWithBlob } from "./_blob_response.ts";
+import { RegistryError } from "../core/errors.ts";
 
 /** Options of {@linkcode createRackRoutes}. */
 export interface RackRoutesOptions {
@@ -327,27 +329,35 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
           cache: cacheHeaders("short", { private: gated }),
         });
       }
-      case "latest": {
-        const file = await openLatest(ctx, ref);
-        return serveContent(c.req.raw, {
-          body: file.body.stream,
-          size: file.body.size,
-          sha256: file.body.sha256,
-          contentType: "application/json",
-          cache: cacheHeaders("short", { private: gated }),
-        });
-      }
+      case "latest":
       case "versioned":
       case "file": {
-        const path = resource.kind === "file" ? resource.filePath : "registry.json";
-        const file = await openRackFile(ctx, { ...ref, version: resource.version, path });
-        return serveContent(c.req.raw, {
-          body: file.body.stream,
-          size: file.body.size,
-          sha256: file.body.sha256,
-          contentType: resource.kind === "file" ? file.contentType : "application/json",
-          cache: cacheHeaders("immutable", { private: gated }),
+        const file = resource.kind === "latest"
+          ? await resolveLatest(ctx, ref)
+          : await resolveRackFile(ctx, {
+            ...ref,
+            version: resource.version,
+            path: resource.kind === "file" ? resource.filePath : "registry.json",
+          });
+        const cache = cacheHeaders(resource.kind === "latest" ? "short" : "immutable", {
+          private: gated,
         });
+        const { "cache-control": cacheControl, ...extraHeaders } = cache;
+        const res = await respondWithBlob(c, {
+          open: (range) => ctx.bundles.get(file.entry.sha256, range),
+          size: file.entry.size,
+          sha256: file.entry.sha256,
+          contentType: resource.kind === "file" ? file.contentType : "application/json",
+          cacheControl: cacheControl!,
+          extraHeaders,
+        });
+        if (!res) {
+          throw new RegistryError(
+            "storage_failure",
+            "A stored file is missing from bundle storage",
+          );
+        }
+        return res;
       }
     }
   });

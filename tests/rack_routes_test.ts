@@ -534,3 +534,15 @@ Deno.test("unknown routes under the Rack prefixes answer the {code, message} 404
     await expectError(await env.app.request(path, { method }), 404, "NOT_FOUND", "Route not found");
   }
 });
+
+Deno.test("template files honour a single Range with 206 and refuse an unsatisfiable one with 416", async () => {
+  const env = await seeded();
+  const url = "/registries/@rack/quality/husky/1.0.0/files/assets/logo.png";
+  const part = await env.app.request(url, { headers: { range: "bytes=10-19" } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get("content-range"), "bytes 10-19/1024");
+  assert.deepEqual(new Uint8Array(await part.arrayBuffer()), BINARY.slice(10, 20));
+  const bad = await env.app.request(url, { headers: { range: "bytes=5000-" } });
+  assert.equal(bad.status, 416);
+  await bad.body?.cancel();
+});

@@ -10,8 +10,8 @@
  */
 import type { RegistryContext } from "../context.ts";
 import { sha256Hex } from "../digest.ts";
-import { openVersionFile } from "../files.ts";
-import type { PackageRow, VersionRow } from "../rows.ts";
+import { openVersionFile, versionFiles } from "../files.ts";
+import type { FileEntry, PackageRow, VersionRow } from "../rows.ts";
 import { getPackageRow, getVersionRow, listAll, listVersionStates, updateRow } from "../store.ts";
 import * as keys from "../../storage/keys.ts";
 import type { BlobBody, JsonValue } from "../../storage/types.ts";
@@ -35,6 +35,16 @@ export interface RackDocument {
   bytes: Uint8Array;
   /** Their SHA-256 (the strong ETag). */
   sha256: string;
+}
+
+/** A stored file located but not opened. */
+export interface RackFileRef {
+  /** Digest, size and stored type. */
+  entry: FileEntry;
+  /** Content-Type by the §5.2 table. */
+  contentType: string;
+  /** The version it belongs to. */
+  version: string;
 }
 
 /** A stored file to serve. */
@@ -97,6 +107,18 @@ async function rackVersion(
   return row;
 }
 
+/** Find one stored file of a version (`registry.json` or a template file) without opening it. */
+export async function resolveRackFile(
+  ctx: RegistryContext,
+  ref: RackPackageRef & { version: string; path: string },
+): Promise<RackFileRef> {
+  const row = await rackVersion(ctx, ref, ref.version);
+  const files = await versionFiles(ctx, row);
+  const entry = Object.hasOwn(files, ref.path) ? files[ref.path] : undefined;
+  if (!entry) throw notFound();
+  return { entry, contentType: rackMimeType(ref.path), version: ref.version };
+}
+
 /** Open one stored file of a version (`registry.json` or a template file). */
 export async function openRackFile(
   ctx: RegistryContext,
@@ -112,14 +134,13 @@ export async function openRackFile(
  * The `registry.json` of the latest version: the highest non-yanked release,
  * else the highest prerelease (so `versions[0]` may differ from latest).
  */
-export async function openLatest(
+export async function resolveLatest(
   ctx: RegistryContext,
   ref: RackPackageRef,
-): Promise<RackFile & { version: string }> {
+): Promise<RackFileRef> {
   const pkg = await rackPackage(ctx, ref);
   if (pkg.latest === undefined) throw notFound("No versions available");
-  const file = await openRackFile(ctx, { ...ref, version: pkg.latest, path: "registry.json" });
-  return { ...file, version: pkg.latest };
+  return await resolveRackFile(ctx, { ...ref, version: pkg.latest, path: "registry.json" });
 }
 
 /** The Rack registry paths of a namespace, sorted (`[]` when it has none). */
