@@ -691,6 +691,9 @@ export class KvBundleStorage implements BundleStorage {
           controller.enqueue(lo === 0 && hi === data.byteLength ? data : data.subarray(lo, hi));
         }
       },
+      cancel() {
+        ahead = null; // a batch still in flight settles unobserved: fetchBatch never rejects
+      },
     }, { highWaterMark: 0 });
     return { size: meta.size, sha256, stream };
   }
