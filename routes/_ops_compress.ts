@@ -1,0 +1,161 @@
+/**
+ * Response compression by `Accept-Encoding`, streamed through the runtime's
+ * `CompressionStream` (`br` when it supports `brotli`, as Deno 2.9 does;
+ * `gzip`; `deflate`).
+ *
+ * ETags: a compressed body is a different representation, so its strong ETag
+ * must not be reused. We make it weak (`"<sha>"` → `W/"<sha>"`): the tag still
+ * names the content, a later `If-None-Match: W/"<sha>"` still answers 304
+ * (GET uses the weak comparison), and `If-Range` never matches it (ranges are
+ * served from the identity representation only). When such a 304 goes out we
+ * echo the weak form the client holds, so caches can update their entry.
+ *
+ * @module
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { appendVary, replaceResponse, setResponseHeaders } from "./_ops_common.ts";
+
+/** A content coding we can produce. */
+export type Encoding = "br" | "gzip" | "deflate";
+
+/** Options of {@linkcode compress}. */
+export interface CompressOptions {
+  /** Smallest body (by `Content-Length`) worth compressing (default 1024 bytes). */
+  threshold?: number;
+  /** Our order of preference on equal client weights (default br, gzip, deflate). */
+  encodings?: readonly Encoding[];
+}
+
+const FORMAT: Record<Encoding, CompressionFormat> = {
+  br: "brotli" as CompressionFormat,
+  gzip: "gzip",
+  deflate: "deflate",
+};
+
+/** Whether this runtime's CompressionStream can produce `encoding`. */
+export function canEncode(encoding: Encoding): boolean {
+  try {
+    new CompressionStream(FORMAT[encoding]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const COMPRESSIBLE_RE =
+  /^(?:text\/(?!event-stream)|application\/(?:json|javascript|ecmascript|xml|x-ndjson|[a-z0-9.+-]*\+(?:json|xml))|image\/svg\+xml)/i;
+
+/** Whether a content type is worth compressing (JSON, text, JavaScript, XML, SVG). */
+export function isCompressible(contentType: string | null): boolean {
+  return contentType !== null && COMPRESSIBLE_RE.test(contentType.trim());
+}
+
+/**
+ * The coding to use for an `Accept-Encoding` value: the highest client weight
+ * among `supported`, ties broken by the order of `supported`; `null` when the
+ * client accepts none of them.
+ */
+export function negotiateEncoding(
+  acceptEncoding: string | null,
+  supported: readonly Encoding[],
+): Encoding | null {
+  if (!acceptEncoding) return null;
+  const weights = new Map<string, number>();
+  for (const part of acceptEncoding.split(",")) {
+    const [name, ...params] = part.trim().toLowerCase().split(";");
+    if (!name) continue;
+    let q = 1;
+    for (const p of params) {
+      const m = /^\s*q\s*=\s*([01](?:\.\d{0,3})?)\s*$/.exec(p);
+      if (m) q = Number(m[1]);
+    }
+    weights.set(name.trim(), q);
+  }
+  let best: Encoding | null = null;
+  let bestQ = 0;
+  for (const enc of supported) {
+    const q = weights.get(enc) ?? weights.get("*") ?? 0;
+    if (q > bestQ) {
+      best = enc;
+      bestQ = q;
+    }
+  }
+  return best;
+}
+
+/**
+ * Middleware compressing JSON, text and JavaScript bodies of at least
+ * `threshold` bytes (and compressible streams of unknown length). Never for
+ * HEAD, 206, 304, other non-200-range answers without a body, responses that
+ * already carry `Content-Encoding` or `Content-Range`, `Cache-Control:
+ * no-transform`, or other types (images, archives, octet streams). Sets
+ * `Content-Encoding`, drops `Content-Length` and `Accept-Ranges`, merges
+ * `Vary: Accept-Encoding` and weakens a strong ETag (see the module doc).
+ *
+ * @example
+ * ```ts ignore
+ * app.use(compress());
+ * ```
+ */
+export function compress(options: CompressOptions = {}): MiddlewareHandler {
+  const threshold = options.threshold ?? 1024;
+  const supported = (options.encodings ?? ["br", "gzip", "deflate"]).filter(canEncode);
+  return async function compressMiddleware(c, next) {
+    await next();
+    if (c.req.method === "HEAD") return;
+    const res = c.res;
+    if (res.status === 304) return weakenEchoedEtag(c);
+    if (res.status < 200 || res.status === 204 || res.status === 206 || !res.body) return;
+    const h = res.headers;
+    if (h.has("content-encoding") || h.has("content-range")) return;
+    if (/(?:^|,)\s*no-transform\s*(?:,|$)/i.test(h.get("cache-control") ?? "")) return;
+    if (!isCompressible(h.get("content-type"))) return;
+    const length = h.get("content-length");
+    if (length !== null && Number(length) < threshold) return;
+    const encoding = negotiateEncoding(c.req.raw.headers.get("accept-encoding"), supported);
+    if (encoding === null) {
+      setVary(c);
+      return;
+    }
+    const headers = new Headers(h);
+    appendVary(headers, "Accept-Encoding");
+    headers.set("content-encoding", encoding);
+    headers.delete("content-length");
+    headers.delete("accept-ranges");
+    const etag = headers.get("etag");
+    if (etag?.startsWith('"')) headers.set("etag", `W/${etag}`);
+    replaceResponse(
+      c,
+      new Response(res.body.pipeThrough(new CompressionStream(FORMAT[encoding])), {
+        status: res.status,
+        statusText: res.statusText,
+        headers,
+      }),
+    );
+  };
+}
+
+function setVary(c: Context): void {
+  try {
+    appendVary(c.res.headers, "Accept-Encoding");
+  } catch {
+    const copy = new Response(c.res.body, c.res);
+    appendVary(copy.headers, "Accept-Encoding");
+    replaceResponse(c, copy);
+  }
+}
+
+/** On a 304 for `If-None-Match: W/"x"` whose response says `"x"`, answer with the weak form held. */
+function weakenEchoedEtag(c: Context): void {
+  const etag = c.res.headers.get("etag");
+  const inm = c.req.raw.headers.get("if-none-match");
+  if (!etag?.startsWith('"') || !inm) return;
+  let weak = false;
+  let strong = false;
+  for (const m of inm.matchAll(/(?:W\/)?"[^"]*"/g)) {
+    if (m[0] === `W/${etag}`) weak = true;
+    else if (m[0] === etag) strong = true;
+  }
+  // The client holds the compressed (weak) representation, not the identity one.
+  if (weak && !strong) setResponseHeaders(c, { etag: `W/${etag}` });
+}

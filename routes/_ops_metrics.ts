@@ -1,0 +1,177 @@
+/**
+ * HTTP metrics middleware, process gauges and the `/metrics` handler.
+ *
+ * @module
+ */
+import type { Context, Handler, MiddlewareHandler } from "hono";
+import {
+  type Counter,
+  defaultRegistry,
+  type Histogram,
+  httpRequestDuration,
+  httpResponseBytes,
+  type MetricsRegistry,
+  PROMETHEUS_CONTENT_TYPE,
+} from "../core/metrics.ts";
+import { timingSafeEqual } from "../core/digest.ts";
+import { replaceResponse, routePattern } from "./_ops_common.ts";
+
+/** Options of {@linkcode httpMetrics}. */
+export interface HttpMetricsOptions {
+  /** Latency histogram (default `http_request_duration_seconds`). */
+  duration?: Histogram<"method" | "route" | "status_code">;
+  /** Bytes counter (default `http_response_bytes_total`). */
+  bytes?: Counter<"route">;
+}
+
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
+
+/**
+ * Middleware recording `http_request_duration_seconds{method,route,status_code}`
+ * (route = matched pattern, `unmatched` otherwise; unusual methods as `OTHER`)
+ * and body bytes served by route. Bytes come from `Content-Length`, or are
+ * counted as a body of unknown length streams out. Mount it outside
+ * compression so it counts what goes on the wire.
+ */
+export function httpMetrics(options: HttpMetricsOptions = {}): MiddlewareHandler {
+  const duration = options.duration ?? httpRequestDuration;
+  const bytes = options.bytes ?? httpResponseBytes;
+  return async function httpMetricsMiddleware(c, next) {
+    const start = performance.now();
+    let status = 500;
+    let finished = false;
+    try {
+      await next();
+      status = c.res.status;
+      finished = true;
+    } finally {
+      const route = routePattern(c);
+      const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
+      duration.observe(
+        { method, route, status_code: String(status) },
+        (performance.now() - start) / 1000,
+      );
+      if (finished) countBytes(c, route, bytes);
+    }
+  };
+}
+
+function countBytes(c: Context, route: string, bytes: Counter<"route">): void {
+  if (c.req.method === "HEAD") return;
+  const res = c.res;
+  const length = res.headers.get("content-length");
+  if (length !== null) {
+    const n = Number(length);
+    if (Number.isFinite(n) && n > 0) bytes.inc({ route }, n);
+    return;
+  }
+  if (!res.body) return;
+  let sent = 0;
+  const counted = res.body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+      flush() {
+        bytes.inc({ route }, sent);
+      },
+    }),
+  );
+  replaceResponse(
+    c,
+    new Response(counted, { status: res.status, statusText: res.statusText, headers: res.headers }),
+  );
+}
+
+/**
+ * Register the process gauges in `registry` (once): resident memory, V8 heap
+ * used and total, external memory, start time and uptime. Read fresh at each
+ * exposition.
+ */
+export function registerProcessMetrics(registry: MetricsRegistry = defaultRegistry): void {
+  if (registry.get("process_resident_memory_bytes")) return;
+  const startSeconds = performance.timeOrigin / 1000;
+  let memory: Deno.MemoryUsage | undefined;
+  const read = () => (memory ??= Deno.memoryUsage());
+  registry.gauge({
+    name: "process_resident_memory_bytes",
+    help: "Resident memory size in bytes",
+    collect: (g) => {
+      memory = undefined; // the first gauge of an exposition reads, the others reuse
+      g.set(undefined, read().rss);
+    },
+  });
+  registry.gauge({
+    name: "deno_heap_used_bytes",
+    help: "V8 heap used in bytes",
+    collect: (g) => g.set(undefined, read().heapUsed),
+  });
+  registry.gauge({
+    name: "deno_heap_total_bytes",
+    help: "V8 heap size in bytes",
+    collect: (g) => g.set(undefined, read().heapTotal),
+  });
+  registry.gauge({
+    name: "deno_external_memory_bytes",
+    help: "Memory of objects outside the V8 heap in bytes",
+    collect: (g) => g.set(undefined, read().external),
+  });
+  registry.gauge({
+    name: "process_start_time_seconds",
+    help: "Start time of the process since the Unix epoch in seconds",
+    collect: (g) => g.set(undefined, Math.round(startSeconds * 1000) / 1000),
+  });
+  registry.gauge({
+    name: "process_uptime_seconds",
+    help: "Seconds since the process started",
+    collect: (g) => g.set(undefined, Math.round(performance.now()) / 1000),
+  });
+}
+
+/** Options of {@linkcode metricsHandler}. */
+export interface MetricsHandlerOptions {
+  /** The registry to expose (default: the operator metrics' registry). */
+  registry?: MetricsRegistry;
+  /** When set, requests must carry `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Add the process gauges (default true). */
+  processMetrics?: boolean;
+  /** The 401 (default: plain text with `WWW-Authenticate: Bearer`). */
+  onUnauthorized?: (c: Context) => Response | Promise<Response>;
+}
+
+/**
+ * The `/metrics` handler: Prometheus text 0.0.4, `no-store`, optionally behind
+ * a bearer token compared in constant time.
+ *
+ * @example
+ * ```ts ignore
+ * app.get("/metrics", metricsHandler({ token: config.metricsToken }));
+ * ```
+ */
+export function metricsHandler(options: MetricsHandlerOptions = {}): Handler {
+  const registry = options.registry ?? defaultRegistry;
+  if (options.processMetrics ?? true) registerProcessMetrics(registry);
+  const token = options.token;
+  return async function metrics(c: Context) {
+    if (token !== undefined) {
+      const auth = c.req.header("authorization") ?? "";
+      const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(auth);
+      if (!m || !timingSafeEqual(m[1]!, token)) {
+        if (options.onUnauthorized) return await options.onUnauthorized(c);
+        return new Response("Unauthorized\n", {
+          status: 401,
+          headers: {
+            "content-type": "text/plain; charset=utf-8",
+            "cache-control": "no-store",
+            "www-authenticate": 'Bearer realm="metrics"',
+          },
+        });
+      }
+    }
+    return new Response(registry.expose(), {
+      headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" },
+    });
+  };
+}
