@@ -67,8 +67,10 @@ export interface RackRoutesOptions {
   clientIp?: (c: Context) => string | undefined;
   /** Structured logging (default: console for warnings and errors). */
   log?: RackLog;
-  /** Serve `/metrics` and record request durations (default true). */
+  /** Serve `/metrics` and record request durations (default true; false when the app serves its own). */
   metrics?: boolean;
+  /** Serve `/health` (default true; false when the app serves its own). */
+  health?: boolean;
 }
 
 /** Multipart overhead allowed on top of the archive limit before a Content-Length 413. */
@@ -141,38 +143,43 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
   }
 
   // --- /health and /metrics ---------------------------------------------------
-  app.get("/health", async () => {
-    const headers = {
-      "cache-control": "no-store",
-      "content-type": "application/json; charset=utf-8",
-    };
-    try {
-      const probe = new Date().toISOString() + "-" + crypto.randomUUID();
-      const res = await ctx.storage.commit({
-        checks: [],
-        mutations: [{ type: "set", key: keys.healthKey(), value: probe }],
-      });
-      const back = await ctx.storage.get<string>(keys.healthKey());
-      if (!res.ok || back?.value !== probe) throw new Error("Row storage round trip failed");
-      const sentinel = new TextEncoder().encode("rack-health\n");
-      const info = await ctx.bundles.put(sentinel);
-      if ((await ctx.bundles.stat(info.sha256))?.size !== sentinel.byteLength) {
-        throw new Error("Bundle storage round trip failed");
+  if (options.health !== false) {
+    app.get("/health", async () => {
+      const headers = {
+        "cache-control": "no-store",
+        "content-type": "application/json; charset=utf-8",
+      };
+      try {
+        const probe = new Date().toISOString() + "-" + crypto.randomUUID();
+        const res = await ctx.storage.commit({
+          checks: [],
+          mutations: [{ type: "set", key: keys.healthKey(), value: probe }],
+        });
+        const back = await ctx.storage.get<string>(keys.healthKey());
+        if (!res.ok || back?.value !== probe) throw new Error("Row storage round trip failed");
+        const sentinel = new TextEncoder().encode("rack-health\n");
+        const info = await ctx.bundles.put(sentinel);
+        if ((await ctx.bundles.stat(info.sha256))?.size !== sentinel.byteLength) {
+          throw new Error("Bundle storage round trip failed");
+        }
+        return new Response(
+          JSON.stringify({ status: "ok", checks: { storage: { status: "ok" } } }),
+          {
+            headers,
+          },
+        );
+      } catch (err) {
+        log("error", "Health check failed", { error: String(err) });
+        return new Response(
+          JSON.stringify({
+            status: "error",
+            checks: { storage: { status: "error", error: "Storage is unavailable" } },
+          }),
+          { status: 503, headers },
+        );
       }
-      return new Response(JSON.stringify({ status: "ok", checks: { storage: { status: "ok" } } }), {
-        headers,
-      });
-    } catch (err) {
-      log("error", "Health check failed", { error: String(err) });
-      return new Response(
-        JSON.stringify({
-          status: "error",
-          checks: { storage: { status: "error", error: "Storage is unavailable" } },
-        }),
-        { status: 503, headers },
-      );
-    }
-  });
+    });
+  }
 
   if (options.metrics !== false) {
     app.get("/metrics", () => {
