@@ -151,3 +151,50 @@ Deno.test("over a real port: a streamed 1 GiB-of-zeros bomb is refused with 413"
   assert.equal(res.status, 413);
   assert.equal((await res.json()).code, "ARCHIVE_TOO_LARGE");
 });
+
+/** Send only the head of a request over a raw socket and read the response head. */
+async function headOnly(port: number, headers: Record<string, string>): Promise<string> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    const head = [
+      "POST /registries HTTP/1.1",
+      "Host: 127.0.0.1",
+      ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
+      "",
+      "",
+    ].join("\r\n");
+    await conn.write(new TextEncoder().encode(head));
+    // No body byte is ever sent: the answer must come without it.
+    let text = "";
+    const buf = new Uint8Array(4096);
+    while (!text.includes('"}')) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    return text;
+  } finally {
+    conn.close();
+  }
+}
+
+Deno.test("over a real socket: no token → 401 and an oversized Content-Length → 413 before any body byte is sent", async () => {
+  await using s = serve();
+  const port = Number(new URL(s.url).port);
+  const base = {
+    "content-type": "multipart/form-data; boundary=abc",
+    "content-length": String(50 * 1024 * 1024),
+  };
+  const anonymous = await headOnly(port, base);
+  assert.match(anonymous, /^HTTP\/1\.1 401 /);
+  assert.match(anonymous, /"code":"UNAUTHORIZED"/);
+  const readOnly = await headOnly(port, { ...base, authorization: "Bearer dev-token" });
+  assert.match(readOnly, /^HTTP\/1\.1 403 /);
+  const tooBig = await headOnly(port, {
+    ...base,
+    "content-length": String(200 * 1024 * 1024),
+    authorization: `Bearer ${ADMIN}`,
+  });
+  assert.match(tooBig, /^HTTP\/1\.1 413 /);
+  assert.match(tooBig, /"code":"FST_REQ_FILE_TOO_LARGE"/);
+});
