@@ -137,6 +137,18 @@ function send(_c: Context, result: GguiResult, headers: Record<string, string> =
   });
 }
 
+/** Serialized bodies and their ETags, by result object (core reuses frozen read results). */
+const serializations = new WeakMap<object, { text: string; etag: string }>();
+
+function serialized(result: GguiResult): { text: string; etag: string } {
+  const known = Object.isFrozen(result) ? serializations.get(result) : undefined;
+  if (known) return known;
+  const text = JSON.stringify(result.body);
+  const out = { text, etag: `"${sha256Hex(`${result.status}\n${text}`)}"` };
+  if (Object.isFrozen(result)) serializations.set(result, out);
+  return out;
+}
+
 /** Whether an `If-None-Match` header matches a strong ETag. */
 function etagMatches(header: string | undefined, etag: string): boolean {
   if (header === undefined) return false;
@@ -246,8 +258,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
   const PKG_HEADERS = { "cache-control": "private, no-cache", vary: "Authorization" };
   function sendPkg(c: Context, result: GguiResult): Response {
     if (result.status !== 200 && result.status !== 410) return send(c, result, PKG_HEADERS);
-    const text = JSON.stringify(result.body);
-    const etag = `"${sha256Hex(`${result.status}\n${text}`)}"`;
+    const { text, etag } = serialized(result);
     if (etagMatches(c.req.header("if-none-match"), etag)) {
       return new Response(null, { status: 304, headers: { ...PKG_HEADERS, etag } });
     }

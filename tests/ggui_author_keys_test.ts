@@ -200,6 +200,13 @@ Deno.test("deleteAuthorKey() deletes only the caller's key and blocks future pub
   );
   assert.equal(res.status, 403);
   assert.equal((await res.json()).code, "unknown_key");
+  // An absurdly long key id is simply absent.
+  const long = "k".repeat(5000);
+  const longDel = await app.request(`/author-keys/${long}`, {
+    method: "DELETE",
+    headers: bearer(TOKENS.alice),
+  });
+  assert.deepEqual(await longDel.json(), { keyId: long, deleted: false });
   // An empty key id is a 400.
   const empty = await app.request("/author-keys/", {
     method: "DELETE",

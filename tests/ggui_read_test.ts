@@ -3,8 +3,10 @@ import type { Hono } from "hono";
 import type { ScopeRow, VersionState } from "../core/rows.ts";
 import { updateRow } from "../core/store.ts";
 import { scopeKey, versionStateKey } from "../storage/keys.ts";
+import { readArtifact } from "../core/ggui/read.ts";
 import {
   bearer,
+  BUNDLE_HOST,
   GADGET_SOURCE,
   makeBlueprint,
   makeGadget,
@@ -464,4 +466,35 @@ Deno.test("a package of another format answers not found on every ggui read", as
   assert.equal((await app.request("/pkg/rack/husky/1.0.0")).status, 404);
   assert.equal((await app.request("/pkg/rack/husky")).status, 404);
   assert.equal((await app.request("/bundles/public/@rack/husky/1.0.0/manifest.json")).status, 404);
+});
+
+Deno.test("read() reflects scope verification and yank changes made after an earlier read", async () => {
+  const { app, storage } = await setup();
+  await publishOk(app, TOKENS.alice, makePublicGadget());
+  const first = await (await app.request("/pkg/acme/map/1.0.0")).json();
+  assert.equal(first.scopeVerification, "unverified");
+  await updateRow<ScopeRow>(
+    storage,
+    scopeKey("@acme"),
+    (row) => row && { ...row, verification: "verified", verifiedDomain: "acme.example" },
+  );
+  const second = await (await app.request("/pkg/acme/map/1.0.0")).json();
+  assert.equal(second.scopeVerification, "verified");
+  assert.equal(second.verifiedDomain, "acme.example");
+});
+
+Deno.test("readArtifact() hands out frozen bodies, so a library caller cannot corrupt the cache", async () => {
+  const { app, ctx } = await setup();
+  await publishOk(app, TOKENS.alice, makePublicGadget());
+  const gctx = { ...ctx, bundleHost: BUNDLE_HOST, registryHostname: "h" };
+  const ref = { authn: undefined, scope: "@acme", name: "map", version: "1.0.0" };
+  const body = (await readArtifact(gctx, ref)).body as { manifest: Record<string, unknown> };
+  assert.throws(() => {
+    body.manifest.name = "x";
+  }, TypeError);
+  assert.throws(() => {
+    (body.manifest.exports as unknown[]).push(1);
+  }, TypeError);
+  const again = (await readArtifact(gctx, ref)).body as { manifest: Record<string, unknown> };
+  assert.equal(again.manifest.name, "map");
 });

@@ -186,6 +186,8 @@ export async function deleteAuthorKey(
   const { authn, keyId } = request;
   if (!authn || authn.subject.length === 0) return unauthorized();
   if (typeof keyId !== "string" || keyId.length === 0) return invalid("`keyId` is required");
+  // Key ids are 16 characters; anything far longer cannot exist (and would not fit a key).
+  if (keyId.length > 256) return { status: 200, body: { keyId, deleted: false } };
   const key = authorKeyKey(authn.subject, keyId);
   try {
     for (let attempt = 0; attempt < 16; attempt++) {

@@ -55,7 +55,16 @@ const manifestCache = new Map<string, Record<string, unknown>>();
 const MANIFEST_CACHE_ENTRIES = 512;
 const MANIFEST_CACHE_MAX_BYTES = 256 * 1024;
 
-/** The stored manifest of a version (cached by digest). */
+/** Freeze a parsed JSON value all the way down (cached values are shared). */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/** The stored manifest of a version (cached by digest, frozen). */
 export async function readManifest(
   ctx: GguiContext,
   row: VersionRow,
@@ -65,7 +74,10 @@ export async function readManifest(
   if (cached) return cached;
   const bytes = await readVersionFile(ctx, row, "manifest.json");
   if (bytes === null) return null;
-  const manifest = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+  const manifest = deepFreeze(JSON.parse(new TextDecoder().decode(bytes))) as Record<
+    string,
+    unknown
+  >;
   if (entry && entry.size <= MANIFEST_CACHE_MAX_BYTES) {
     if (manifestCache.size >= MANIFEST_CACHE_ENTRIES) {
       manifestCache.delete(manifestCache.keys().next().value!);
@@ -73,6 +85,16 @@ export async function readManifest(
     manifestCache.set(entry.sha256, manifest);
   }
   return manifest;
+}
+
+/** Read results by row stamps, per row storage (stamps are only unique within one store). */
+const bodyCaches = new WeakMap<object, Map<string, GguiResult<ReadBody>>>();
+const BODY_CACHE_ENTRIES = 1024;
+
+function bodyCacheOf(ctx: GguiContext): Map<string, GguiResult<ReadBody>> {
+  let cache = bodyCaches.get(ctx.storage);
+  if (!cache) bodyCaches.set(ctx.storage, cache = new Map());
+  return cache;
 }
 
 /** Whether path parameters can name a ggui version at all. */
@@ -102,6 +124,7 @@ export async function readArtifact(
   let row: VersionRow | null;
   let state: VersionState | null;
   let owner: ScopeRow | null;
+  let stamps: string;
   try {
     const [r, s, o] = await ctx.storage.getMany<unknown>([
       keys.versionKey(ref),
@@ -111,6 +134,7 @@ export async function readArtifact(
     row = (r?.value ?? null) as VersionRow | null;
     state = (s?.value ?? null) as VersionState | null;
     owner = (o?.value ?? null) as ScopeRow | null;
+    stamps = `${r?.stamp}|${s?.stamp}|${o?.stamp ?? "-"}`;
   } catch {
     return errorResult(500, "server_error", "failed to read package");
   }
@@ -120,6 +144,12 @@ export async function readArtifact(
   if (row.visibility === "private") {
     if (!(await mayReadPrivate(row, authn, () => Promise.resolve(owner)))) return notFound();
   }
+  // The body depends only on the three rows read above (the private gate has
+  // passed): reuse it while none of them changed.
+  const cacheKey = `${scope}/${name}@${version}|${stamps}|${ctx.bundleHost}`;
+  const cache = bodyCacheOf(ctx);
+  const hit = cache.get(cacheKey);
+  if (hit) return hit;
   let manifest: Record<string, unknown> | null;
   try {
     manifest = await readManifest(ctx, row);
@@ -142,5 +172,8 @@ export async function readArtifact(
   body.publishedAt = row.publishedAt;
   body.publishedBy = row.publishedBy;
   Object.assign(body, verificationFields(owner));
-  return { status: state.yanked ? 410 : 200, body };
+  const result = Object.freeze({ status: state.yanked ? 410 : 200, body: Object.freeze(body) });
+  if (cache.size >= BODY_CACHE_ENTRIES) cache.delete(cache.keys().next().value!);
+  cache.set(cacheKey, result);
+  return result;
 }
