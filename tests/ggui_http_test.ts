@@ -355,3 +355,39 @@ Deno.test("POST /publish refuses a body over the configured cap with 413 and wri
   assert.equal((await res.json()).code, "bundle_too_large");
   assert.equal((await ctx.storage.list([])).items.length, 0);
 });
+
+Deno.test("an error thrown inside a route is answered by onError, keeping CORS on CORS paths", async () => {
+  class CorruptBundles extends MemoryBundleStorage {
+    override get(): Promise<never> {
+      return Promise.reject(
+        new RegistryError("blob_corrupt", "Stored blob 'abc' failed its digest check"),
+      );
+    }
+  }
+  const storage = new MemoryRegistryStorage();
+  const app = createGguiRoutes({
+    ctx: { storage, bundles: new CorruptBundles(), clock: () => new Date() },
+    authenticator: tokenMapAuthenticator({ [TOKENS.alice]: "alice" }),
+    bundleHost: "http://127.0.0.1:9011",
+    registryHostname: "127.0.0.1:9011",
+    sigstore: testSigstoreVerifier,
+  });
+  assert.equal((await publish(app, TOKENS.alice, makePublicGadget())).status, 201);
+  const res = await app.request("/bundles/public/@acme/map/1.0.0/bundle.js");
+  assert.equal(res.status, 500);
+  assert.deepEqual(await res.json(), {
+    error: "server_error",
+    code: "server_error",
+    message: "internal error",
+  });
+  assertCors(res, true, "thrown");
+});
+
+Deno.test("HEAD on a bundle answers its headers without a body", async () => {
+  const { app } = makeGguiApp({ publicLane: true });
+  assert.equal((await publish(app, TOKENS.alice, makePublicGadget())).status, 201);
+  const res = await app.request("/bundles/public/@acme/map/1.0.0/bundle.js", { method: "HEAD" });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-length"), String(GADGET_SOURCE.length));
+  assert.equal(await res.text(), "");
+});
