@@ -92,6 +92,25 @@ const ARCHIVE_TYPES = new Set([
 /** Content types the original framework can parse at all (others answer 415). */
 const PARSEABLE = /^(multipart\/form-data|application\/json|text\/plain)\s*(;|$)/i;
 
+/** Read a small body as text, refusing more than `max` bytes while it streams. */
+async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<string> {
+  if (body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > max) throw rackError("FST_REQ_FILE_TOO_LARGE", "request file too large");
+    chunks.push(chunk);
+  }
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
+
 function defaultLog(level: string, message: string, fields?: Record<string, unknown>): void {
   if (level === "error") console.error(message, fields ?? "");
   else if (level === "warn") console.warn(message, fields ?? "");
@@ -290,10 +309,7 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     if (length > MAX_PRESET_BYTES) {
       throw rackError("FST_REQ_FILE_TOO_LARGE", "request file too large");
     }
-    const text = await c.req.text();
-    if (new TextEncoder().encode(text).byteLength > MAX_PRESET_BYTES) {
-      throw rackError("FST_REQ_FILE_TOO_LARGE", "request file too large");
-    }
+    const text = await readCapped(c.req.raw.body, MAX_PRESET_BYTES);
     let preset: unknown;
     try {
       preset = JSON.parse(text);

@@ -435,6 +435,24 @@ Deno.test("presets: the admin publishes one validated against preset.json; anyon
   await expectError(await put({ ...preset, registries: [] }), 400, "SCHEMA_VALIDATION_FAILED");
   await expectError(await put(preset, undefined, "other"), 400, "INVALID_PRESET");
   await expectError(await put(preset, undefined, "Bad_Name"), 400, "INVALID_PRESET");
+  await expectError(
+    await env.app.request("/presets/react-app", {
+      method: "PUT",
+      body: new Blob(["x".repeat(70 * 1024)]).stream(),
+      headers: { authorization: `Bearer ${ADMIN}` },
+    }),
+    413,
+    "FST_REQ_FILE_TOO_LARGE",
+  );
+  await expectError(
+    await env.app.request("/presets/react-app", {
+      method: "PUT",
+      body: "{",
+      headers: { authorization: `Bearer ${ADMIN}` },
+    }),
+    400,
+    "UPLOAD_FAILED",
+  );
   const created = await put(preset);
   assert.equal(created.status, 201);
   await created.body?.cancel();
