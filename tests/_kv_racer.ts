@@ -1,10 +1,11 @@
 // Child process of tests/kv_multiprocess_test.ts: races putVersionIfAbsent on
-// the same version keys as its siblings, on one shared KV file, and reports on
-// stdout as JSON. Usage: _kv_racer.ts <kv-file> <name> <seed> <start-at-ms> <count>
+// the same version keys as its siblings, then puts the same blobs, on one shared
+// KV file, and reports on stdout as JSON.
+// Usage: _kv_racer.ts <kv-file> <name> <seed> <start-at-ms> <count>
 import { putVersionIfAbsent } from "../core/store.ts";
 import { nextPackageRow } from "../core/packages.ts";
 import type { VersionRow } from "../core/rows.ts";
-import { KvRegistryStorage } from "../storage/kv.ts";
+import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
 
 /** The package every racer publishes into. */
 export const RACE_REF = { namespace: "@race", name: "pkg" } as const;
@@ -12,6 +13,16 @@ export const RACE_REF = { namespace: "@race", name: "pkg" } as const;
 /** The i-th version every racer tries to publish. */
 export function raceVersion(i: number): string {
   return `1.${Math.floor(i / 10)}.${i % 10}`;
+}
+
+/** Sizes of the blobs every racer puts: empty, one chunk, one commit's worth, several commits. */
+export const RACE_BLOB_SIZES = [0, 1000, 65_536 * 5, 65_536 * 40 + 7] as const;
+
+/** The bytes of the i-th raced blob. */
+export function raceBlob(i: number): Uint8Array {
+  const out = new Uint8Array(RACE_BLOB_SIZES[i]!);
+  for (let j = 0; j < out.length; j++) out[j] = (j * 31 + i * 7) & 0xff;
+  return out;
 }
 
 /** A small deterministic PRNG, so a failing order can be replayed from its seed. */
@@ -33,7 +44,10 @@ async function race(path: string, name: string, seed: number, startAt: number, c
     const j = Math.floor(random() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
-  const storage = await KvRegistryStorage.open(path);
+  const kv = await Deno.openKv(path);
+  const storage = new KvRegistryStorage(kv);
+  const bundles = new KvBundleStorage(kv);
+  const blobs: string[] = [];
   const created: string[] = [];
   const exists: string[] = [];
   try {
@@ -63,10 +77,14 @@ async function race(path: string, name: string, seed: number, startAt: number, c
       else if (result.result === "exists") exists.push(version);
       else throw new Error(`Unexpected result '${result.result}' for '${version}'`);
     }
+    const blobOrder = RACE_BLOB_SIZES.map((_, i) => i).sort(() => random() - 0.5);
+    for (const i of blobOrder) blobs.push((await bundles.put(raceBlob(i))).sha256);
   } finally {
     await storage.close();
+    await bundles.close();
+    kv.close();
   }
-  return { name, created, exists };
+  return { name, created, exists, blobs };
 }
 
 if (import.meta.main) {

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import type { PackageRow, VersionRow, VersionState } from "../core/rows.ts";
 import { getPackageRow, listVersionStates } from "../core/store.ts";
 import * as keys from "../storage/keys.ts";
-import { KvRegistryStorage } from "../storage/kv.ts";
-import { RACE_REF, raceVersion } from "./_kv_racer.ts";
+import { sha256Hex } from "../core/digest.ts";
+import { KV_CHUNK_SIZE, KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
+import { RACE_BLOB_SIZES, RACE_REF, raceBlob, raceVersion } from "./_kv_racer.ts";
 
 const RACERS = 3;
 const VERSIONS = 200;
@@ -12,6 +13,7 @@ interface Report {
   name: string;
   created?: string[];
   exists?: string[];
+  blobs?: string[];
   error?: string;
 }
 
@@ -90,6 +92,65 @@ Deno.test("putVersionIfAbsent from several processes on one KV file gives every 
       );
     } finally {
       await storage.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("KvBundleStorage.put of the same bytes from several processes stores each blob once", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "kv_race_blobs_" });
+  const path = `${dir}/race.sqlite3`;
+  try {
+    const startAt = Date.now() + 1_500;
+    const racer = new URL("./_kv_racer.ts", import.meta.url).pathname;
+    const outputs = await Promise.all(
+      Array.from({ length: RACERS }, (_, i) =>
+        new Deno.Command(Deno.execPath(), {
+          // No versions to race: straight to the blobs, all at once.
+          args: [
+            "run",
+            "-A",
+            "--unstable-kv",
+            racer,
+            path,
+            `racer-${i}`,
+            String(2000 + i),
+            String(startAt),
+            "0",
+          ],
+          cwd: new URL("..", import.meta.url).pathname,
+          stdout: "piped",
+          stderr: "piped",
+        }).output()),
+    );
+    const expected = RACE_BLOB_SIZES.map((_, i) => sha256Hex(raceBlob(i)));
+    for (const [i, out] of outputs.entries()) {
+      const report = JSON.parse(
+        new TextDecoder().decode(out.stdout).trim().split("\n").at(-1)!,
+      ) as Report;
+      assert.equal(report.error, undefined, `racer-${i} threw: ${report.error}`);
+      assert.deepEqual([...report.blobs!].sort(), [...expected].sort());
+    }
+    const kv = await Deno.openKv(path);
+    try {
+      const blobs = new KvBundleStorage(kv);
+      assert.deepEqual((await blobs.list()).items.map((b) => b.sha256), [...expected].sort());
+      for (const [i, sha256] of expected.entries()) {
+        const body = await blobs.get(sha256);
+        assert.equal(
+          sha256Hex(new Uint8Array(await new Response(body!.stream).arrayBuffer())),
+          sha256,
+        );
+        assert.equal(body!.size, RACE_BLOB_SIZES[i]);
+      }
+      let chunks = 0;
+      for await (const _ of kv.list({ prefix: ["blob_chunk"] })) chunks++;
+      const oneCopy = RACE_BLOB_SIZES.reduce((n, size) => n + Math.ceil(size / KV_CHUNK_SIZE), 0);
+      assert.equal(chunks, oneCopy, "the losing uploads' chunks are all dropped");
+      assert.equal((await Array.fromAsync(kv.list({ prefix: ["blob_upload"] }))).length, 0);
+    } finally {
+      kv.close();
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
