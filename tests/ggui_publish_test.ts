@@ -100,6 +100,13 @@ Deno.test("publish() accepts a signed private blueprint without bundle or signat
     headers: bearer(TOKENS.alice),
   });
   assert.equal(sig.status, 404);
+  assert.equal((await sig.json()).message, "signature not found");
+  // The kept envelope is never served.
+  const kept = await app.request("/bundles/private/@acme/card/1.0.0/manifest.sig", {
+    headers: bearer(TOKENS.alice),
+  });
+  assert.equal(kept.status, 404);
+  assert.equal(await kept.text(), "404 Not Found");
 });
 
 Deno.test("publish() rejects a missing, malformed or wrong bearer with the shared 401 and writes nothing", async () => {
@@ -668,6 +675,11 @@ Deno.test("publish() accepts a public gadget and blueprint through the sigstore 
   const tampered = makePublicBlueprint({ manifest: { version: "1.0.1" } });
   (tampered.manifest as Record<string, unknown>).description = "changed after signing";
   await expectError(await publish(env.app, TOKENS.alice, tampered), 400, "signature_invalid");
+  // A large sigstore envelope is kept as a blob, never inside the row.
+  const large = makePublicBlueprint({ manifest: { version: "1.0.3" } });
+  const sig = large.signature as { bundle: string };
+  sig.bundle = JSON.stringify({ testSan: "alice@example.com", pad: "x".repeat(100_000) });
+  assert.equal((await publish(env.app, TOKENS.alice, large)).status, 201);
   const reordered = makePublicBlueprint({ manifest: { version: "1.0.2" } });
   reordered.manifest = Object.fromEntries(
     Object.entries(reordered.manifest as Record<string, unknown>).reverse(),

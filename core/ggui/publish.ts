@@ -419,6 +419,16 @@ async function commitVersion(
       "application/json",
     );
   }
+  if (manifest.kind === "blueprint") {
+    // The envelope is kept (for a hosted install path to re-verify) but never
+    // served: `manifest.sig` is not one of the blob routes' file names. A blob,
+    // not a row field, so an oversized sigstore bundle cannot overflow the row.
+    files["manifest.sig"] = await storeFile(
+      ctx,
+      encoder.encode(JSON.stringify(v.signature)),
+      "application/json",
+    );
+  }
   files["manifest.json"] = await storeFile(
     ctx,
     encoder.encode(JSON.stringify(manifest)),
@@ -442,10 +452,6 @@ async function commitVersion(
     publishedAt: now.toISOString(),
     publishedBy: subject,
   };
-  if (manifest.kind === "blueprint") {
-    // Kept for a hosted install path to re-verify; never exposed over HTTP.
-    row.facts.manifestSig = JSON.stringify(v.signature);
-  }
   const ref = { namespace: row.namespace, name: row.name };
   const result = await putVersionIfAbsent(ctx.storage, {
     row,
