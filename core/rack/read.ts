@@ -92,18 +92,28 @@ export async function readVersionsJson(
   return jsonDocument({ versions });
 }
 
+/** Most immutable version rows cached per store. */
+const VERSION_CACHE_SIZE = 4096;
+/** Immutable Rack version rows, per row storage (a version row never changes after commit). */
+const versionCache = new WeakMap<object, Map<string, VersionRow>>();
+
 async function rackVersion(
   ctx: RegistryContext,
   ref: RackPackageRef,
   version: string,
 ): Promise<VersionRow> {
-  await rackPackage(ctx, ref);
-  const row = await getVersionRow(ctx.storage, {
-    namespace: ref.namespace,
-    name: ref.segments.join("/"),
-    version,
-  });
+  const name = ref.segments.join("/");
+  const id = `${ref.namespace}/${name}@${version}`;
+  let cache = versionCache.get(ctx.storage);
+  const hit = cache?.get(id);
+  if (hit) return hit;
+  // A version row carries its package's format (fixed at first publish), so
+  // it alone decides whether this is a Rack version.
+  const row = await getVersionRow(ctx.storage, { namespace: ref.namespace, name, version });
   if (!row || row.format !== RACK_FORMAT) throw notFound();
+  if (!cache) versionCache.set(ctx.storage, cache = new Map());
+  if (cache.size >= VERSION_CACHE_SIZE) cache.delete(cache.keys().next().value!);
+  cache.set(id, row);
   return row;
 }
 
