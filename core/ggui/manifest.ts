@@ -60,8 +60,13 @@ export const McpToolBindingSchema = z.strictObject({
     message: "tool must be 1-128 chars of `[A-Za-z0-9_.-]` (MCP tool name charset).",
   }),
 });
-/** One MCP tool binding. */
-export type McpToolBinding = z.infer<typeof McpToolBindingSchema>;
+/** One MCP tool binding: a tool, optionally on a named server. */
+export interface McpToolBinding {
+  /** MCP server name (`serverInfo.name`); absent = any server. */
+  server?: string;
+  /** MCP tool name. */
+  tool: string;
+}
 
 const mcpToolsSchema = z.array(McpToolBindingSchema)
   .min(1, { message: "mcpTools must declare at least one binding." })
@@ -135,8 +140,54 @@ export const GadgetManifestSchema = z.strictObject({
   ...sharedMetadata,
   connect: z.array(z.string().min(1)).optional(),
 });
-/** A parsed gadget manifest. */
-export type GadgetManifest = z.infer<typeof GadgetManifestSchema>;
+/** The metadata both manifest kinds may carry. */
+export interface SharedMetadata {
+  /** Up to 20 lowercase tags. */
+  tags?: string[];
+  /** Who wrote it. */
+  author?: { name: string; email?: string; url?: string };
+  /** License identifier. */
+  license?: string;
+  /** Project URL. */
+  homepage?: string;
+  /** Declared MCP tool bindings (1–16). */
+  mcpTools?: McpToolBinding[];
+}
+
+/** One export of a gadget package: a hook or a component, with its teaching text. */
+export type GadgetExport =
+  & ({ hook: string } | { component: string })
+  & { description: string; usage: string; example: JsonValue; gotchas?: string };
+
+/** A parsed `ggui.gadget.json`. */
+export interface GadgetManifest extends SharedMetadata {
+  /** The discriminator. */
+  kind: "gadget";
+  /** `@scope`. */
+  scope: string;
+  /** Package name. */
+  name: string;
+  /** SemVer 2.0. */
+  version: string;
+  /** At least one hook or component. */
+  exports: GadgetExport[];
+  /** Source entry path. */
+  bundle: string;
+  /** Who may read it. */
+  visibility: "public" | "private";
+  /** Package summary (1–280). */
+  description: string;
+  /** CSS entry path. */
+  style?: string;
+  /** `GGUI_PUBLIC_APP_*` keys the gadget reads. */
+  requires?: string[];
+  /** Allowed import roots, name → range. */
+  peerDeps?: Record<string, string>;
+  /** Author-default registry host. */
+  bundleHost?: string;
+  /** URLs the gadget may connect to. */
+  connect?: string[];
+}
 
 // The protocol's DataContract: passthrough at the top, strict wrappers inside,
 // JSON Schema bodies deliberately open.
@@ -236,8 +287,56 @@ export const BlueprintManifestSchema = z.strictObject({
   description: z.string().min(1).max(280).optional(),
   ...sharedMetadata,
 });
-/** A parsed blueprint manifest. */
-export type BlueprintManifest = z.infer<typeof BlueprintManifestSchema>;
+/** The DataContract fields the registry reads (the rest passes through). */
+export interface DataContract {
+  /** The props the blueprint takes. */
+  propsSpec?: {
+    description?: string;
+    properties: Record<string, { required?: boolean; sourceTool?: string; [key: string]: unknown }>;
+  };
+  /** Streamed channels. */
+  streamSpec?: Record<
+    string,
+    { source?: { tool: string; [key: string]: unknown }; [key: string]: unknown }
+  >;
+  /** Everything else the protocol defines. */
+  [key: string]: unknown;
+}
+
+/** A parsed `ggui.blueprint.json`. */
+export interface BlueprintManifest extends SharedMetadata {
+  /** The discriminator. */
+  kind: "blueprint";
+  /** `@scope`. */
+  scope: string;
+  /** Blueprint name. */
+  name: string;
+  /** SemVer 2.0. */
+  version: string;
+  /** TSX source with a default export. */
+  source: string;
+  /** Who may read it. */
+  visibility: "public" | "private";
+  /** The contract it was designed for. */
+  contract?: DataContract;
+  /** Sample props. */
+  fixtureProps?: unknown;
+  /** Variant-selection hints. */
+  variance?: {
+    persona?: string;
+    aesthetic?: string;
+    context?: Record<string, JsonValue>;
+    seedPrompt?: string;
+  };
+  /** Author intent. */
+  intent?: string;
+  /** Stamped by the CLI before signing. */
+  generatorProtocolVersion?: string;
+  /** Tool catalog hash. */
+  toolIdentityCatalogHash?: string;
+  /** Summary (1–280). */
+  description?: string;
+}
 
 /** Either manifest, discriminated on `kind`. */
 export const ArtifactManifestSchema = z.discriminatedUnion("kind", [
@@ -245,7 +344,14 @@ export const ArtifactManifestSchema = z.discriminatedUnion("kind", [
   BlueprintManifestSchema,
 ]);
 /** A parsed artifact manifest. */
-export type ArtifactManifest = z.infer<typeof ArtifactManifestSchema>;
+export type ArtifactManifest = GadgetManifest | BlueprintManifest;
+
+// The interfaces above are the documented shapes; these fail `deno check` if
+// the schemas ever produce something the interfaces do not describe.
+const _gadgetShape = (m: z.infer<typeof GadgetManifestSchema>): GadgetManifest => m;
+const _blueprintShape = (m: z.infer<typeof BlueprintManifestSchema>): BlueprintManifest => m;
+void _gadgetShape;
+void _blueprintShape;
 
 /** One zod-style issue as it travels on the wire. */
 export interface ManifestIssue {
@@ -255,6 +361,7 @@ export interface ManifestIssue {
   message: string;
   /** Where the issue is. */
   path: (string | number)[];
+  /** zod's further fields (`expected`, `keys`, `format`…). */
   [key: string]: unknown;
 }
 
@@ -285,7 +392,7 @@ export function toWireIssues(issues: readonly z.core.$ZodIssue[]): ManifestIssue
  */
 export function parseManifest(value: unknown): ParseManifestResult {
   const parsed = ArtifactManifestSchema.safeParse(value);
-  if (parsed.success) return { ok: true, manifest: parsed.data };
+  if (parsed.success) return { ok: true, manifest: parsed.data as ArtifactManifest };
   return { ok: false, issues: toWireIssues(parsed.error.issues) };
 }
 

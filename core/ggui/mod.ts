@@ -37,8 +37,10 @@ export {
 export {
   type BlueprintProbe,
   checkConformance,
+  checkConformanceRequest,
   type CodeGates,
   CONFORMANCE_CODES,
+  type ConformanceBody,
   type ConformanceCode,
   type ConformanceError,
   type ConformanceResult,
@@ -46,13 +48,17 @@ export {
 export { listArtifactVersions, type VersionEntry, type VersionListBody } from "./list_versions.ts";
 export {
   type ArtifactManifest,
-  ArtifactManifestSchema,
   type BlueprintManifest,
-  BlueprintManifestSchema,
   canonicalJson,
+  type DataContract,
+  type GadgetExport,
   type GadgetManifest,
-  GadgetManifestSchema,
+  type ManifestIssue,
+  type McpToolBinding,
   parseManifest,
+  type ParseManifestResult,
+  type SearchFacts,
+  type SharedMetadata,
 } from "./manifest.ts";
 export { publishArtifact, type PublishBody } from "./publish.ts";
 export { readArtifact, type ReadBody } from "./read.ts";
@@ -66,4 +72,5 @@ export {
   type SigstoreVerified,
   type SigstoreVerifier,
   verifyEd25519,
+  type VerifyResult,
 } from "./signing.ts";

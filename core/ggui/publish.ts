@@ -173,7 +173,7 @@ function identityRule(
 export async function publishArtifact(
   ctx: GguiContext,
   request: { authn: AuthnContext; body: unknown },
-): Promise<Result> {
+): Promise<GguiResult<PublishBody | GguiErrorBody>> {
   const { authn } = request;
   // 1. Authentication (the transport authenticates first; this re-checks).
   if (authn === undefined) return unauthorized();
