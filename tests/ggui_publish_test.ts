@@ -759,3 +759,24 @@ Deno.test("publishArtifact() is usable without HTTP and re-checks authentication
     "http://h/bundles/private/@acme/map/1.0.0/manifest.json",
   );
 });
+
+Deno.test("publish() answers 500 internal when the stored author key is not base64", async () => {
+  const env = makeGguiApp();
+  const key = await makeKey();
+  await env.storage.commit({
+    checks: [],
+    mutations: [{
+      type: "set",
+      key: ["akey", "alice", key.keyId],
+      value: { subject: "alice", keyId: key.keyId, publicKeyBase64: "***" },
+    }],
+  });
+  await writesNothing(env.storage, env.bundles, async () => {
+    await expectError(
+      await publish(env.app, TOKENS.alice, await makeGadget(key)),
+      500,
+      "internal",
+      "author key row is malformed",
+    );
+  });
+});
