@@ -542,3 +542,17 @@ Deno.test("KvBundleStorage sweeps an abandoned upload and fails the upload if it
     );
   });
 });
+
+Deno.test("KvBundleStorage still refuses a rotten chunk after a verified read of the same blob", async () => {
+  await withKv(async (kv) => {
+    const blobs = new KvBundleStorage(kv);
+    const bytes = bytesOf(3 * KV_CHUNK_SIZE + 5, 42);
+    const info = await blobs.put(bytes);
+    assert.equal(sha256Hex(await readAll((await blobs.get(info.sha256))!.stream)), info.sha256);
+    await blobs.tamperForTest(info.sha256, { index: 1 });
+    await assert.rejects(
+      readAll((await blobs.get(info.sha256))!.stream),
+      (e) => isRegistryError(e, "blob_corrupt"),
+    );
+  });
+});
