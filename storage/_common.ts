@@ -50,16 +50,31 @@ export function assertKey(key: RowKey): void {
   for (const part of key) {
     if (typeof part !== "string") throw new TypeError(`Cannot use key part '${String(part)}'`);
   }
-  if (encoder.encode(JSON.stringify(key)).byteLength > LIMITS.keyBytes) {
+  if (utf8Length(JSON.stringify(key)) > LIMITS.keyBytes) {
     throw new RangeError(`Cannot use a key over ${LIMITS.keyBytes} bytes`);
   }
+}
+
+/** UTF-8 length of a string without encoding it. */
+export function utf8Length(text: string): number {
+  let bytes = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) bytes += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      bytes += 2; // a surrogate pair: 2 units, 4 bytes
+      i++;
+    } else bytes += 2;
+  }
+  return bytes;
 }
 
 /** Serialise a value, enforcing the value size limit. */
 export function encodeValue(value: JsonValue): string {
   const json = JSON.stringify(value);
   if (json === undefined) throw new TypeError("Cannot store an undefined value");
-  if (encoder.encode(json).byteLength > LIMITS.valueBytes) {
+  if (utf8Length(json) > LIMITS.valueBytes) {
     throw new RangeError(`Cannot store a row value over ${LIMITS.valueBytes} bytes`);
   }
   return json;
@@ -77,8 +92,8 @@ export function assertCommit(commit: Commit): void {
   for (const check of commit.checks) assertKey(check.key);
   for (const m of commit.mutations) {
     assertKey(m.key);
-    bytes += JSON.stringify(m.key).length;
-    if (m.type === "set") bytes += encodeValue(m.value).length;
+    bytes += utf8Length(JSON.stringify(m.key));
+    if (m.type === "set") bytes += utf8Length(encodeValue(m.value));
   }
   if (bytes > LIMITS.commitBytes) {
     throw new RangeError(`Cannot commit more than ${LIMITS.commitBytes} bytes`);
