@@ -39,6 +39,18 @@ const COMPOSED_HANDLER = "__COMPOSED_HANDLER";
  * blow up the label set.
  */
 export function routePattern(c: Context): string {
+  let pattern = patterns.get(c);
+  if (pattern === undefined) {
+    pattern = findRoutePattern(c);
+    patterns.set(c, pattern);
+  }
+  return pattern;
+}
+
+/** Patterns already worked out, per request (log and metrics both ask). */
+const patterns = new WeakMap<Context, string>();
+
+function findRoutePattern(c: Context): string {
   let routes;
   try {
     routes = matchedRoutes(c);
@@ -96,4 +108,74 @@ export function appendVary(headers: Headers, token: string): void {
   const parts = current.split(",").map((p) => p.trim().toLowerCase());
   if (parts.includes("*") || parts.includes(token.toLowerCase())) return;
   headers.set("vary", `${current}, ${token}`);
+}
+
+/**
+ * Types whose bodies are whole documents (JSON, text, JavaScript, XML), as
+ * opposed to streams by nature (NDJSON, server-sent events) or binary data.
+ */
+const DOCUMENT_RE =
+  /^(?:text\/(?!event-stream)|application\/(?:json|javascript|ecmascript|xml|[a-z0-9.+-]*\+(?:json|xml))(?:\s*;|\s*$)|image\/svg\+xml)/i;
+
+/** Whether a content type names a whole document rather than an open-ended stream. */
+export function isDocumentType(contentType: string | null): boolean {
+  return contentType !== null && DOCUMENT_RE.test(contentType.trim());
+}
+
+/**
+ * Give a document response of unknown length (what `c.json()` and `c.text()`
+ * build) its `Content-Length` by reading it once: for these bodies that is
+ * far cheaper than any stream pass-through, and it lets compression skip small
+ * bodies and metrics and logs count bytes. Streams by nature (NDJSON, SSE,
+ * octets) and encoded bodies are left alone. Answers the length, or `null` when still unknown.
+ */
+export async function settleDocumentLength(c: Context): Promise<number | null> {
+  const res = c.res;
+  const length = res.headers.get("content-length");
+  if (length !== null) return Number(length);
+  if (c.req.method === "HEAD" || res.status === 204 || res.status === 304) return 0;
+  // Encoded output (compression under way) keeps streaming.
+  if (res.headers.has("content-encoding")) return null;
+  if (!isDocumentType(res.headers.get("content-type"))) return null;
+  const type = res.headers.get("content-type")!;
+  // JSON is UTF-8 by definition (RFC 8259): reading it as text is the cheapest
+  // path for the string bodies c.json() builds. Other documents keep their bytes.
+  let body: string | Uint8Array<ArrayBuffer>;
+  let size: number;
+  if (JSON_RE.test(type)) {
+    body = await res.text();
+    size = utf8Length(body);
+  } else {
+    body = await res.bytes();
+    size = body.byteLength;
+  }
+  // Reuse the headers object: copying Headers costs more than the read.
+  const next = new Response(body, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
+  next.headers.set("content-length", String(size));
+  replaceResponse(c, next);
+  return size;
+}
+
+const JSON_RE = /^application\/(?:json|[a-z0-9.+-]*\+json)\s*(?:;|$)/i;
+
+/** The UTF-8 byte length of a string (lone surrogates count as U+FFFD, 3 bytes). */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x80) n += 1;
+    else if (code < 0x800) n += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
 }

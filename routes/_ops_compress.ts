@@ -13,7 +13,12 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { appendVary, replaceResponse, setResponseHeaders } from "./_ops_common.ts";
+import {
+  appendVary,
+  replaceResponse,
+  setResponseHeaders,
+  settleDocumentLength,
+} from "./_ops_common.ts";
 
 /** A content coding we can produce. */
 export type Encoding = "br" | "gzip" | "deflate";
@@ -105,19 +110,23 @@ export function compress(options: CompressOptions = {}): MiddlewareHandler {
     if (c.req.method === "HEAD") return;
     const res = c.res;
     if (res.status === 304) return weakenEchoedEtag(c);
-    if (res.status < 200 || res.status === 204 || res.status === 206 || !res.body) return;
+    if (res.status < 200 || res.status === 204 || res.status === 206) return;
     const h = res.headers;
     if (h.has("content-encoding") || h.has("content-range")) return;
     if (/(?:^|,)\s*no-transform\s*(?:,|$)/i.test(h.get("cache-control") ?? "")) return;
     if (!isCompressible(h.get("content-type"))) return;
-    const length = h.get("content-length");
-    if (length !== null && Number(length) < threshold) return;
+    // Documents of unknown length (c.json, c.text) are measured; streams by
+    // nature (NDJSON) of a compressible type are compressed as they come.
+    const length = await settleDocumentLength(c);
+    if (length !== null && length < threshold) return;
     const encoding = negotiateEncoding(c.req.raw.headers.get("accept-encoding"), supported);
     if (encoding === null) {
       setVary(c);
       return;
     }
-    const headers = new Headers(h);
+    const current = c.res;
+    if (!current.body) return;
+    const headers = new Headers(current.headers);
     appendVary(headers, "Accept-Encoding");
     headers.set("content-encoding", encoding);
     headers.delete("content-length");
@@ -126,9 +135,9 @@ export function compress(options: CompressOptions = {}): MiddlewareHandler {
     if (etag?.startsWith('"')) headers.set("etag", `W/${etag}`);
     replaceResponse(
       c,
-      new Response(res.body.pipeThrough(new CompressionStream(FORMAT[encoding])), {
-        status: res.status,
-        statusText: res.statusText,
+      new Response(current.body!.pipeThrough(new CompressionStream(FORMAT[encoding])), {
+        status: current.status,
+        statusText: current.statusText,
         headers,
       }),
     );

@@ -45,6 +45,19 @@ export interface RequestLogOptions {
   generateId?: () => string;
 }
 
+let lastMs = 0;
+let lastIso = "";
+
+/** The current time as ISO-8601, formatted once per millisecond. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 /** A request id worth keeping: 1–128 characters of `[A-Za-z0-9._-]`. */
 export const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
 
@@ -61,11 +74,11 @@ export const REQUEST_ID_RE = /^[A-Za-z0-9._-]{1,128}$/;
  */
 export function requestLog(options: RequestLogOptions): MiddlewareHandler {
   const header = options.header ?? "x-request-id";
-  const clock = options.clock ?? (() => new Date());
+  const clock = options.clock;
   const generateId = options.generateId ?? (() => crypto.randomUUID());
   const sink = options.sink;
   return async function requestLogMiddleware(c, next) {
-    const time = clock();
+    const time = clock ? clock().toISOString() : isoNow();
     const start = performance.now();
     const incoming = c.req.raw.headers.get(header);
     const requestId = incoming !== null && REQUEST_ID_RE.test(incoming) ? incoming : generateId();
@@ -80,21 +93,21 @@ export function requestLog(options: RequestLogOptions): MiddlewareHandler {
         c.header(header, requestId);
       }
     } finally {
-      const line: RequestLogLine = {
-        time: time.toISOString(),
-        level: status >= 500 ? "error" : "info",
-        requestId,
-        method: c.req.method,
-        route: routePattern(c),
-        status,
-        durationMs: Math.round((performance.now() - start) * 1000) / 1000,
-      };
-      const length = c.res?.headers.get("content-length");
-      if (length && c.req.method !== "HEAD") line.bytes = Number(length);
+      const method = c.req.method;
+      const length = method === "HEAD" ? null : c.res.headers.get("content-length");
       const subject = c.get("subject" as never) as unknown;
-      if (typeof subject === "string") line.subject = subject;
+      // Written by hand in RequestLogLine's key order: several times cheaper
+      // than JSON.stringify of an object; every free-form string is quoted
+      // by JSON.stringify. The id matched REQUEST_ID_RE or was generated.
+      const line = `{"time":"${time}","level":"${status >= 500 ? "error" : "info"}","requestId":${
+        JSON.stringify(requestId)
+      },"method":${JSON.stringify(method)},"route":${
+        JSON.stringify(routePattern(c))
+      },"status":${status},"durationMs":${Math.round((performance.now() - start) * 1000) / 1000}${
+        length && /^\d+$/.test(length) ? `,"bytes":${length}` : ""
+      }${typeof subject === "string" ? `,"subject":${JSON.stringify(subject)}` : ""}}`;
       try {
-        sink(JSON.stringify(line));
+        sink(line);
       } catch {
         // A broken log sink must never break a response.
       }

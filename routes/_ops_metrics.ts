@@ -14,7 +14,7 @@ import {
   PROMETHEUS_CONTENT_TYPE,
 } from "../core/metrics.ts";
 import { timingSafeEqual } from "../core/digest.ts";
-import { replaceResponse, routePattern } from "./_ops_common.ts";
+import { replaceResponse, routePattern, settleDocumentLength } from "./_ops_common.ts";
 
 /** Options of {@linkcode httpMetrics}. */
 export interface HttpMetricsOptions {
@@ -51,21 +51,21 @@ export function httpMetrics(options: HttpMetricsOptions = {}): MiddlewareHandler
         { method, route, status_code: String(status) },
         (performance.now() - start) / 1000,
       );
-      if (finished) countBytes(c, route, bytes);
+      if (finished) await countBytes(c, route, bytes);
     }
   };
 }
 
-function countBytes(c: Context, route: string, bytes: Counter<"route">): void {
+async function countBytes(c: Context, route: string, bytes: Counter<"route">): Promise<void> {
   if (c.req.method === "HEAD") return;
-  const res = c.res;
-  const length = res.headers.get("content-length");
+  const length = await settleDocumentLength(c);
   if (length !== null) {
-    const n = Number(length);
-    if (Number.isFinite(n) && n > 0) bytes.inc({ route }, n);
+    if (Number.isFinite(length) && length > 0) bytes.inc({ route }, length);
     return;
   }
+  const res = c.res;
   if (!res.body) return;
+  // A stream by nature (octets, NDJSON, compressed output): count as it flows.
   let sent = 0;
   const counted = res.body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({
