@@ -42,33 +42,28 @@ export function digestBytes(
 
 /** Standard padded base64 of bytes. */
 export function toBase64(bytes: Uint8Array): string {
-  let bin = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(bin);
+  return bytes.toBase64();
 }
 
 /** Unpadded base64url of bytes. */
 export function toBase64Url(bytes: Uint8Array): string {
-  return toBase64(bytes).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+  return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
 /**
  * Decode standard base64 strictly: decode, re-encode and compare after stripping
  * trailing `=` and whitespace, so non-alphabet characters (including `-`/`_`)
- * fail while missing padding passes. `null` when invalid.
+ * and non-canonical trailing bits fail while missing padding passes. `null`
+ * when invalid.
  */
 export function fromBase64(text: string): Uint8Array | null {
-  const clean = text.replace(/\s+/g, "");
+  const clean = /\s/.test(text) ? text.replace(/\s+/g, "") : text;
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) return null;
   const unpadded = clean.replace(/=+$/, "");
   if (unpadded.length % 4 === 1) return null;
   try {
-    const bin = atob(unpadded + "=".repeat((4 - (unpadded.length % 4)) % 4));
-    const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
-    if (toBase64(bytes).replace(/=+$/, "") !== unpadded) return null;
-    return bytes;
+    const bytes = Uint8Array.fromBase64(unpadded, { lastChunkHandling: "loose" });
+    return bytes.toBase64({ omitPadding: true }) === unpadded ? bytes : null;
   } catch {
     return null;
   }

@@ -37,3 +37,44 @@ Deno.test("timingSafeEqual() compares whole strings, lengths included", () => {
   assert.ok(!timingSafeEqual("abc", "abd"));
   assert.ok(!timingSafeEqual("abc", "abcd"));
 });
+
+Deno.test("fromBase64() follows the original acceptance rule on a table of edge cases", () => {
+  const samples = [
+    "",
+    "A",
+    "AA",
+    "AA=",
+    "AA==",
+    "AA===",
+    "AAA",
+    "AAAA",
+    "YWJj",
+    "YWJjZA",
+    "YWJjZA==",
+    "YWJjZB==", // non-canonical trailing bits
+    "YW Jj\nZA==",
+    "YWJj-_",
+    "YWJj=YWJj",
+    "abc$",
+    "////",
+    "++++",
+    toBase64(crypto.getRandomValues(new Uint8Array(1000))),
+  ];
+  const accepted = samples.filter((s) => fromBase64(s) !== null);
+  assert.deepEqual(accepted.slice(0, -1), [
+    "",
+    "AA",
+    "AA=",
+    "AA==",
+    "AAA",
+    "AAAA",
+    "YWJj",
+    "YWJjZA",
+    "YWJjZA==",
+    "YW Jj\nZA==",
+    "////",
+    "++++",
+  ]);
+  assert.deepEqual(fromBase64(samples[samples.length - 1]!)?.byteLength, 1000);
+  assert.deepEqual(fromBase64("YW Jj\nZA=="), new TextEncoder().encode("abcd"));
+});

@@ -252,20 +252,3 @@ export const UNAUTHORIZED_MESSAGE =
 export function unauthorized(): GguiResult<GguiErrorBody> {
   return errorResult(401, "unauthorized", UNAUTHORIZED_MESSAGE);
 }
-
-/**
- * Strict standard base64 decoding with the original's acceptance rule (decode,
- * re-encode, compare after stripping trailing `=` and whitespace: non-alphabet
- * characters fail, missing padding passes), the same rule as
- * `core/digest.ts` `fromBase64` but native-speed for multi-MiB bundles.
- * `null` when invalid.
- */
-export function decodeBase64Strict(text: string): Uint8Array | null {
-  const clean = /\s/.test(text) ? text.replace(/\s+/g, "") : text;
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(clean)) return null;
-  const unpadded = clean.replace(/=+$/, "");
-  if (unpadded.length % 4 === 1) return null;
-  const buf = Buffer.from(unpadded, "base64");
-  if (buf.toString("base64").replace(/=+$/, "") !== unpadded) return null;
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
-}

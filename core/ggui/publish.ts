@@ -36,7 +36,6 @@ import {
   auditMutation,
   type AuthnContext,
   blobUrl,
-  decodeBase64Strict,
   DEFAULT_RESERVED_SCOPES,
   errorResult,
   type GguiContext,
@@ -282,7 +281,7 @@ export async function publishArtifact(
         "gadget publish requires a base64-encoded `bundle` field — blueprint manifests carry source inline, but gadgets ship compiled bytes",
       );
     }
-    const decoded = typeof bundle === "string" ? decodeBase64Strict(bundle) : null;
+    const decoded = typeof bundle === "string" ? fromBase64(bundle) : null;
     if (decoded === null) {
       return errorResult(400, "manifest_invalid", "`bundle` field is not valid base64");
     }
