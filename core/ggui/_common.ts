@@ -1,7 +1,6 @@
 // What every ggui operation shares: its context and options, the `{status,
 // body}` result shape, the wire error bodies, URLs, the version-row facts
 // layout and the private-read rule.
-import { Buffer } from "node:buffer";
 import { type RegistryContext, timeOrderedId } from "../context.ts";
 import type { AuditRow, Format, ScopeRow, VersionRow } from "../rows.ts";
 import { auditKey } from "../../storage/keys.ts";
