@@ -187,3 +187,24 @@ Deno.test("isCompressible accepts JSON, text and JavaScript and refuses binary t
   }
   assert.ok(!isCompressible(null));
 });
+
+Deno.test("compress streams an NDJSON body of unknown length without waiting for its end", async () => {
+  const app = new Hono();
+  app.use(compress());
+  let feed!: ReadableStreamDefaultController<Uint8Array>;
+  app.get("/feed", () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          feed = controller;
+        },
+      }),
+      { headers: { "content-type": "application/x-ndjson" } },
+    ));
+  // The response arrives while the body is still open: nothing was buffered.
+  const res = await app.request("/feed", { headers: { "accept-encoding": "gzip" } });
+  assert.equal(res.headers.get("content-encoding"), "gzip");
+  for (let n = 1; n <= 3; n++) feed.enqueue(new TextEncoder().encode(`{"n":${n}}\n`));
+  feed.close();
+  assert.equal(await decode(res, "gzip"), '{"n":1}\n{"n":2}\n{"n":3}\n');
+});
