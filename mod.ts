@@ -159,3 +159,4 @@ export {
   type RejectedNamespace,
 } from "./core/rack/auth.ts";
 export { parseWebhookConfig, type WebhookSubscription } from "./core/rack/webhooks.ts";
+export * from "./core/ggui/mod.ts";

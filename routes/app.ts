@@ -7,6 +7,8 @@ import { Hono } from "hono";
 import type { Authenticator } from "../core/auth.ts";
 import type { Clock, RegistryContext } from "../core/context.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
+import type { BlueprintProbe, CodeGates } from "../core/ggui/conformance.ts";
+import type { SigstoreVerifier } from "../core/ggui/signing.ts";
 import type { RackAuth } from "../core/rack/auth.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import { createGguiRoutes, GGUI_CORS_HEADERS, isGguiCorsExcluded } from "./ggui.ts";
@@ -29,6 +31,12 @@ export interface RegistryAppOptions {
   registryHostname: string;
   /** Scopes nobody can claim (default: the ggui spec's list). */
   reservedScopes?: string[];
+  /** ggui public lane: verifies sigstore keyless signatures (default: refuse, as the original offline). */
+  sigstore?: SigstoreVerifier;
+  /** ggui code-level conformance gates. */
+  codeGates?: CodeGates;
+  /** Optional ggui blueprint runtime probe (opt-in; see the ggui docs). */
+  blueprintProbe?: BlueprintProbe;
   /** The Rack surface's namespace policy (auth.json + admin token); absent: no namespace is declared. */
   rackAuth?: () => Promise<RackAuth>;
   /** Serve Rack's `/schemas/:file` from this folder instead of the built-in schemas. */
@@ -91,6 +99,9 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       bundleHost: options.bundleHost,
       registryHostname: options.registryHostname,
       ...(options.reservedScopes ? { reservedScopes: options.reservedScopes } : {}),
+      ...(options.sigstore ? { sigstore: options.sigstore } : {}),
+      ...(options.codeGates ? { codeGates: options.codeGates } : {}),
+      ...(options.blueprintProbe ? { blueprintProbe: options.blueprintProbe } : {}),
     }),
   );
   app.route(
@@ -103,6 +114,11 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
     }),
   );
+  // ggui: OPTIONS answers 204 with the CORS headers on every path but the excluded ones.
+  app.options("*", (c) => {
+    if (isRackPath(c.req.path) || isGguiCorsExcluded(c.req.path)) return c.notFound();
+    return new Response(null, { status: 204, headers: GGUI_CORS_HEADERS });
+  });
   app.notFound((c) => {
     if (isRackPath(c.req.path)) {
       return rackJsonError(404, { code: "NOT_FOUND", message: "Route not found" });
