@@ -3,6 +3,7 @@ import { RateLimiter } from "./rate_limit.ts";
 import { MemoryRegistryStorage } from "../storage/memory.ts";
 import * as keys from "../storage/keys.ts";
 import { listAll } from "./store.ts";
+import type { RegistryStorage } from "../storage/types.ts";
 
 /** A clock tests move by hand. */
 function manualClock(startMs = 1_700_000_040_000) {
@@ -15,7 +16,7 @@ function manualClock(startMs = 1_700_000_040_000) {
   };
 }
 
-async function rateRows(storage: MemoryRegistryStorage, name: string) {
+async function rateRows(storage: RegistryStorage, name: string) {
   const rows = [];
   for await (const e of listAll<{ count: number }>(storage, keys.rateCountersPrefix(name))) {
     rows.push({ window: e.key[2], client: e.key[3], count: e.value.count });
@@ -248,4 +249,37 @@ Deno.test("the constructor rejects a bad name, limit or window", () => {
     () => new RateLimiter({ storage, clock }, { name: "a", windowSeconds: 0.5 }),
     RangeError,
   );
+});
+
+Deno.test("shared mode is exact across two KV connections on one file, as two processes would be", async () => {
+  const { KvRegistryStorage } = await import("../storage/kv.ts");
+  const dir = await Deno.makeTempDir({ prefix: "rate_kv_" });
+  const path = `${dir}/rate.sqlite3`;
+  const kvA = await Deno.openKv(path);
+  const kvB = await Deno.openKv(path);
+  try {
+    const t = manualClock();
+    const a = new RateLimiter({ storage: new KvRegistryStorage(kvA), clock: t.clock }, {
+      name: "pub",
+      limit: 30,
+      mode: "shared",
+    });
+    const b = new RateLimiter({ storage: new KvRegistryStorage(kvB), clock: t.clock }, {
+      name: "pub",
+      limit: 30,
+      mode: "shared",
+    });
+    const results = await Promise.all(
+      Array.from({ length: 80 }, (_, i) => (i % 2 ? a : b).hit("203.0.113.5")),
+    );
+    assert.equal(results.filter((r) => r.allowed).length, 30);
+    await a.settled();
+    await b.settled();
+    const rows = await rateRows(new KvRegistryStorage(kvB), "pub");
+    assert.deepEqual(rows.map((r) => r.count), [30]);
+  } finally {
+    kvA.close();
+    kvB.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
