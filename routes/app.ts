@@ -14,6 +14,12 @@ import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import { createGguiRoutes, GGUI_CORS_HEADERS, isGguiCorsExcluded } from "./ggui.ts";
 import { createRackRoutes } from "./rack.ts";
 import { rackJsonError } from "./_rack_http.ts";
+import { CachingRegistryStorage } from "../core/read_cache.ts";
+import { RateLimiter } from "../core/rate_limit.ts";
+import { instrumentStorage } from "../core/metrics.ts";
+import { clientIp, compress, httpMetrics, metricsHandler, rateLimit, requestLog } from "./_ops.ts";
+import type { Context } from "hono";
+import { healthKey } from "../storage/keys.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
 export interface RegistryAppOptions {
@@ -45,6 +51,22 @@ export interface RegistryAppOptions {
   maxUploadBytes?: number;
   /** Webhook subscriptions (Rack `webhooks.json` format). */
   subscriptions?: readonly WebhookSubscription[];
+  /** Where one JSON line per request goes (default: nowhere). */
+  requestLog?: (line: string) => void;
+  /** Whether `X-Forwarded-For` names the client: `true`, `false` (default) or a hop count. */
+  trustProxy?: boolean | number;
+  /** Requests per client IP per minute on every route (default 1200; 0 turns it off). */
+  rateLimitPerMinute?: number;
+  /** Uploads and publishes per client IP per minute, counted across processes (default 60; 0: off). */
+  uploadRateLimitPerMinute?: number;
+  /** Failed authentications per client IP per minute (default 30; 0: off). */
+  authFailuresPerMinute?: number;
+  /** Require `Authorization: Bearer <token>` on `/metrics`. */
+  metricsToken?: string;
+  /** Compress JSON and text over 1 KiB by `Accept-Encoding` (default true). */
+  compress?: boolean;
+  /** How long hot read paths may serve a row from memory (default 500 ms; 0: always read the store). */
+  readCacheMs?: number;
 }
 
 /** Path prefixes of the Rack surface: unknown routes there answer in Rack's error format. */
@@ -85,12 +107,14 @@ const noNamespaces: RackAuth = { namespaces: new Map() };
  * ```
  */
 export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
-  const ctx: RegistryContext = {
-    storage: options.storage,
-    bundles: options.bundles,
-    clock: options.clock ?? (() => new Date()),
-  };
+  const clock = options.clock ?? (() => new Date());
+  // Storage timings count real store operations; the read cache sits in front.
+  const storage = new CachingRegistryStorage(instrumentStorage(options.storage), {
+    ttlMs: options.readCacheMs ?? 500,
+  });
+  const ctx: RegistryContext = { storage, bundles: options.bundles, clock };
   const app = new Hono();
+  mountOps(app, ctx, options);
   app.route(
     "/",
     createGguiRoutes({
@@ -112,6 +136,8 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       ...(options.schemaDir ? { schemaDir: options.schemaDir } : {}),
       ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
       ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
+      clientIp: (c) => clientIp(c, options.trustProxy ?? false),
+      metrics: false,
     }),
   );
   // ggui: OPTIONS answers 204 with the CORS headers on every path but the excluded ones.
@@ -130,4 +156,88 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     return new Response("404 Not Found", { status: 404, headers });
   });
   return app;
+}
+
+/** The 429 of each surface: Rack's envelope on Rack paths, ggui's elsewhere. */
+function limited(c: Context, retryAfter: number): Response {
+  const message = `Rate limit exceeded. Try again in ${retryAfter}s`;
+  if (isRackPath(c.req.path)) {
+    return rackJsonError(429, { code: "RATE_LIMIT_EXCEEDED", message });
+  }
+  return new Response(JSON.stringify({ error: "rate_limited", message, code: "rate_limited" }), {
+    status: 429,
+    headers: { "content-type": "application/json", "cache-control": "no-store" },
+  });
+}
+
+/**
+ * The operations stack shared by every surface, outermost first: request log,
+ * metrics, rate limits (general, uploads, failed authentications), compression,
+ * and the `/metrics` and `/healthz` routes.
+ */
+function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions): void {
+  const trust = options.trustProxy ?? false;
+  const key = (c: Context) => clientIp(c, trust);
+  if (options.requestLog) app.use(requestLog({ sink: options.requestLog }));
+  app.use(httpMetrics());
+  const perMinute = options.rateLimitPerMinute ?? 1200;
+  if (perMinute > 0) {
+    const general = new RateLimiter(ctx, {
+      name: "ip",
+      limit: perMinute,
+      windowSeconds: 60,
+      mode: "local",
+    });
+    app.use(rateLimit({ limiter: general, key, onLimited: limited }));
+  }
+  const uploads = options.uploadRateLimitPerMinute ?? 60;
+  if (uploads > 0) {
+    const limiter = new RateLimiter(ctx, {
+      name: "upload",
+      limit: uploads,
+      windowSeconds: 60,
+      mode: "shared",
+    });
+    const mw = rateLimit({ limiter, key, onLimited: limited });
+    app.on("POST", ["/publish", "/registries"], mw);
+    app.on("PUT", "/presets/*", mw);
+  }
+  const authFailures = options.authFailuresPerMinute ?? 30;
+  if (authFailures > 0) {
+    // Local mode: counted in process and folded into the shared counter every
+    // ~250 ms, so checking it costs no store read on every authenticated request.
+    const limiter = new RateLimiter(ctx, {
+      name: "authfail",
+      limit: authFailures,
+      windowSeconds: 60,
+      mode: "local",
+    });
+    app.use(rateLimit({ limiter, key, onLimited: limited, countIf: (c) => c.res.status === 401 }));
+  }
+  if (options.compress ?? true) app.use(compress());
+  app.get("/metrics", metricsHandler(options.metricsToken ? { token: options.metricsToken } : {}));
+  app.get("/healthz", async (c) => {
+    const ok = await storeRoundTrip(ctx);
+    return c.json(
+      ok ? { ok: true } : { ok: false, error: "storage is unavailable" },
+      ok ? 200 : 503,
+    );
+  });
+}
+
+/** A real round trip through both stores: a row written and read back, a blob stat. */
+async function storeRoundTrip(ctx: RegistryContext): Promise<boolean> {
+  try {
+    const probe = `${ctx.clock().toISOString()}-${crypto.randomUUID()}`;
+    const res = await ctx.storage.commit({
+      checks: [],
+      mutations: [{ type: "set", key: healthKey(), value: probe }],
+    });
+    const back = await ctx.storage.get<string>(healthKey());
+    if (!res.ok || back?.value !== probe) return false;
+    const sentinel = await ctx.bundles.put(new TextEncoder().encode("health\n"));
+    return (await ctx.bundles.stat(sentinel.sha256))?.size === sentinel.size;
+  } catch {
+    return false;
+  }
 }

@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { cachedGet } from "../read_cache.ts";
 import type { FileEntry, ScopeRow, VersionRow } from "../rows.ts";
 import * as keys from "../../storage/keys.ts";
 import {
@@ -75,7 +76,7 @@ export async function locateBundleFile(
       return deny();
     }
     const owner = once(async () =>
-      (await ctx.storage.get<ScopeRow>(keys.scopeKey(scope)))?.value ?? null
+      (await cachedGet<ScopeRow>(ctx.storage, keys.scopeKey(scope)))?.value ?? null
     );
     if (!(await mayReadPrivate(row, authn, owner))) return deny();
     const entry = row.files?.[file];
@@ -99,5 +100,5 @@ async function getRow(
   ctx: GguiContext,
   ref: { namespace: string; name: string; version: string },
 ): Promise<VersionRow | null> {
-  return (await ctx.storage.get<VersionRow>(keys.versionKey(ref)))?.value ?? null;
+  return (await cachedGet<VersionRow>(ctx.storage, keys.versionKey(ref)))?.value ?? null;
 }

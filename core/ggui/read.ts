@@ -8,6 +8,7 @@
  * @module
  */
 import { readVersionFile } from "../files.ts";
+import { cachedGetMany } from "../read_cache.ts";
 import type { ScopeRow, VersionRow, VersionState } from "../rows.ts";
 import * as keys from "../../storage/keys.ts";
 import {
@@ -126,7 +127,7 @@ export async function readArtifact(
   let owner: ScopeRow | null;
   let stamps: string;
   try {
-    const [r, s, o] = await ctx.storage.getMany<unknown>([
+    const [r, s, o] = await cachedGetMany<unknown>(ctx.storage, [
       keys.versionKey(ref),
       keys.versionStateKey(ref),
       keys.scopeKey(scope),
