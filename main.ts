@@ -105,6 +105,13 @@ async function serve(config: ServerConfig): Promise<void> {
         ...(config.reservedScopes ? { reservedScopes: config.reservedScopes } : {}),
         rackAuth,
         maxUploadBytes: config.maxUploadBytes,
+        trustProxy: config.trustProxy,
+        rateLimitPerMinute: config.rateLimit,
+        uploadRateLimitPerMinute: config.uploadRateLimit,
+        authFailuresPerMinute: config.authFailureLimit,
+        readCacheMs: config.readCacheMs,
+        ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+        ...(config.logRequests ? { requestLog: (line: string) => console.log(line) } : {}),
         subscriptions,
         ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
       });

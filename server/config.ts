@@ -56,6 +56,18 @@ export interface ServerConfig {
   logLevel: string;
   /** Private-network webhook hosts that may still be called. */
   webhookAllowHosts?: string[];
+  /** Requests per client IP per minute (0: off). */
+  rateLimit: number;
+  /** Uploads and publishes per client IP per minute (0: off). */
+  uploadRateLimit: number;
+  /** Failed authentications per client IP per minute (0: off). */
+  authFailureLimit: number;
+  /** Bearer token required on /metrics. */
+  metricsToken?: string;
+  /** How long hot reads may serve a row from memory, in ms. */
+  readCacheMs: number;
+  /** Write one JSON line per request to stdout. */
+  logRequests: boolean;
 }
 
 /** A parse outcome: a config, help, or a one-line reason to exit 2. */
@@ -90,6 +102,12 @@ Options (each as --flag=value or --flag value):
   --schema-dir <dir>         serve JSON Schemas from here (env SCHEMA_DIR)
   --trust-proxy <v>          true | false | hop count (env TRUST_PROXY)
   --max-upload-bytes <n>     largest Rack upload (default 104857600)
+  --rate-limit <n>           requests per client IP per minute, 0 = off (default 1200; env RATE_LIMIT)
+  --upload-rate-limit <n>    uploads/publishes per client IP per minute (default 60)
+  --auth-failure-limit <n>   failed authentications per client IP per minute (default 30)
+  --metrics-token <secret>   require this bearer token on /metrics (env METRICS_TOKEN)
+  --read-cache-ms <n>        serve hot reads from memory this long, 0 = off (default 500)
+  --log-requests <bool>      one JSON line per request on stdout (default true)
   --log-level <level>        debug | info | warn | error (env LOG_LEVEL)
   -h, --help                 show this help
 `;
@@ -112,6 +130,12 @@ const STRING_FLAGS = [
   "schema-dir",
   "trust-proxy",
   "max-upload-bytes",
+  "rate-limit",
+  "upload-rate-limit",
+  "auth-failure-limit",
+  "metrics-token",
+  "read-cache-ms",
+  "log-requests",
   "log-level",
 ] as const;
 
@@ -238,6 +262,26 @@ export function parseServerArgs(
     return { ok: false, error: `--max-upload-bytes must be a positive integer (got '${maxText}')` };
   }
 
+  const counts: Record<string, number> = {};
+  for (
+    const [name, envName, fallback] of [
+      ["rate-limit", "RATE_LIMIT", "1200"],
+      ["upload-rate-limit", undefined, "60"],
+      ["auth-failure-limit", undefined, "30"],
+      ["read-cache-ms", undefined, "500"],
+    ] as const
+  ) {
+    const text = pick(name, envName) ?? fallback;
+    if (!/^\d{1,9}$/.test(text)) {
+      return { ok: false, error: `--${name} must be a whole number (got '${text}')` };
+    }
+    counts[name] = Number(text);
+  }
+  const logText = pick("log-requests") ?? "true";
+  if (logText !== "true" && logText !== "false") {
+    return { ok: false, error: `--log-requests must be true or false (got '${logText}')` };
+  }
+
   const bundleHost = pick("bundle-host");
   if (bundleHost !== undefined && !/^https?:\/\/[^/\s]+(\/.*)?$/.test(bundleHost)) {
     return { ok: false, error: `--bundle-host must be an http(s) URL (got '${bundleHost}')` };
@@ -259,6 +303,11 @@ export function parseServerArgs(
     trustProxy,
     maxUploadBytes: Number(maxText),
     logLevel,
+    rateLimit: counts["rate-limit"]!,
+    uploadRateLimit: counts["upload-rate-limit"]!,
+    authFailureLimit: counts["auth-failure-limit"]!,
+    readCacheMs: counts["read-cache-ms"]!,
+    logRequests: logText === "true",
   };
   const optional = {
     token: pick("token", "GGUI_REGISTRY_TOKEN"),
@@ -269,6 +318,7 @@ export function parseServerArgs(
     authConfig: pick("auth-config", "AUTH_CONFIG_PATH"),
     webhookConfig: pick("webhook-config", "WEBHOOK_CONFIG_PATH"),
     schemaDir: pick("schema-dir", "SCHEMA_DIR"),
+    metricsToken: pick("metrics-token", "METRICS_TOKEN"),
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;

@@ -78,3 +78,22 @@ Deno.test("parseServerArgs() strips one trailing slash from the bundle host and 
   assert.equal(c.bundleHost, "http://h:1");
   assert.deepEqual(c.reservedScopes, ["@acme", "@corp"]);
 });
+
+Deno.test("parseServerArgs() reads the operations flags with their defaults", () => {
+  const d = ok([]);
+  assert.equal(d.rateLimit, 1200);
+  assert.equal(d.uploadRateLimit, 60);
+  assert.equal(d.authFailureLimit, 30);
+  assert.equal(d.readCacheMs, 500);
+  assert.equal(d.logRequests, true);
+  assert.equal(d.metricsToken, undefined);
+  const c = ok(["--rate-limit=0", "--read-cache-ms", "0", "--log-requests=false"], {
+    METRICS_TOKEN: "m",
+  });
+  assert.equal(c.rateLimit, 0);
+  assert.equal(c.readCacheMs, 0);
+  assert.equal(c.logRequests, false);
+  assert.equal(c.metricsToken, "m");
+  assert.match(error(["--rate-limit=-1"]), /--rate-limit must be a whole number/);
+  assert.match(error(["--log-requests=yes"]), /--log-requests must be true or false/);
+});
