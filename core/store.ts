@@ -5,6 +5,12 @@
  * @module
  */
 import { RegistryError } from "./errors.ts";
+import {
+  type GcCommitGuard,
+  gcRunning,
+  type GcStateRow,
+  versionBlobsPresent,
+} from "./_gc_guard.ts";
 import { assertVersionRef, type PackageRef, type VersionRef } from "./names.ts";
 import type { PackageRow, ScopeRow, VersionRow, VersionState } from "./rows.ts";
 import { compareVersions } from "./semver.ts";
@@ -20,6 +26,8 @@ import type {
 
 /** How many times a commit that lost a race on a mutable row is retried. */
 const MAX_ATTEMPTS = 64;
+/** How many 50 ms rounds a publish waits for a running GC (one minute). */
+const GC_WAIT_ROUNDS = 1200;
 
 /** Back off briefly between contended retries (jittered, grows with attempts). */
 function backoff(attempt: number): Promise<void> {
@@ -37,6 +45,12 @@ export interface VersionCommit {
   claimScope?: ScopeRow;
   /** Further rows to write in the same commit (outbox deliveries, audit record). */
   extra?: (ctx: { packageCreated: boolean }) => Mutation[];
+  /**
+   * The GC guard read before the first blob (see `core/gc.ts`). Absent: the
+   * commit proceeds only while no GC has ever run (stamp `null`), else
+   * refuses with `conflict` since it cannot re-verify its blobs.
+   */
+  gc?: GcCommitGuard;
 }
 
 /** The outcome of {@linkcode putVersionIfAbsent}. */
@@ -73,12 +87,32 @@ export async function putVersionIfAbsent(
   const vKey = keys.versionKey(row);
   const tKey = keys.tombstoneKey(row);
   const pKey = keys.packageKey(row);
+  const gKey = keys.gcStateKey();
+  let gcStamp = commit.gc?.guard.stamp ?? null;
+  let gcWaits = 0;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const sKey = commit.claimScope ? keys.scopeKey(row.namespace) : undefined;
-    const [version, tomb, pkg, scope] = await storage.getMany<unknown>(
-      sKey ? [vKey, tKey, pKey, sKey] : [vKey, tKey, pKey],
+    const [version, tomb, pkg, gc, scope] = await storage.getMany<unknown>(
+      sKey ? [vKey, tKey, pKey, gKey, sKey] : [vKey, tKey, pKey, gKey],
     );
     if (version || tomb) return { result: "exists" };
+    if ((gc?.stamp ?? null) !== gcStamp) {
+      // A GC run started since the guard: wait for it to end, then make sure it
+      // left every blob of this version in place before committing against it.
+      if (commit.gc && gcRunning(gc?.value as GcStateRow | undefined, commit.gc.ctx.clock())) {
+        if (++gcWaits > GC_WAIT_ROUNDS) break;
+        attempt--;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      if (!commit.gc || !(await versionBlobsPresent(commit.gc.ctx, row))) {
+        throw new RegistryError(
+          "conflict",
+          `Files of '${row.namespace}/${row.name}@${row.version}' were garbage-collected during the publish; retry`,
+        );
+      }
+      gcStamp = gc?.stamp ?? null;
+    }
     let claim: ScopeRow | undefined;
     if (commit.claimScope && scope) {
       const owner = scope.value as ScopeRow;
@@ -94,6 +128,7 @@ export async function putVersionIfAbsent(
       { key: vKey, stamp: null },
       { key: tKey, stamp: null },
       { key: pKey, stamp: pkg?.stamp ?? null },
+      { key: gKey, stamp: gcStamp },
     ];
     const mutations: Mutation[] = [
       { type: "set", key: vKey, value: row as unknown as JsonValue },

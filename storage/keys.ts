@@ -154,3 +154,17 @@ export function blobChunkKey(uploadId: string, index: number): RowKey {
 export function blobChunksPrefix(uploadId: string): RowKey {
   return ["blob_chunk", uploadId];
 }
+
+// Garbage collection.
+
+/** The garbage-collection state row: idle or running, with the current run's lease. */
+export function gcStateKey(): RowKey {
+  return ["gc", "state"];
+}
+
+// ggui blueprint compilation.
+
+/** The compiled-blob row of a blueprint compilation (refCount), by lowercase hex SHA-256. */
+export function compiledBlobKey(digest: string): RowKey {
+  return ["ggui_compiled", digest];
+}

@@ -30,6 +30,7 @@ import { storeFile } from "../files.ts";
 import { nextPackageRow } from "../packages.ts";
 import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
 import { putVersionIfAbsent } from "../store.ts";
+import { readGcGuard } from "../_gc_guard.ts";
 import * as keys from "../../storage/keys.ts";
 import type { JsonValue } from "../../storage/types.ts";
 import {
@@ -406,6 +407,8 @@ async function commitVersion(
   const artifactId = `${manifest.scope}/${manifest.name}`;
   const encoder = new TextEncoder();
   const files: FileMap = {};
+  // Before the first blob: the commit then knows whether a GC ran in between.
+  const gcGuard = await readGcGuard(ctx);
   if (v.bundleBytes !== undefined) {
     files["bundle.js"] = await storeFile(
       ctx,
@@ -454,6 +457,7 @@ async function commitVersion(
   const ref = { namespace: row.namespace, name: row.name };
   const result = await putVersionIfAbsent(ctx.storage, {
     row,
+    gc: { guard: gcGuard, ctx },
     updatePackage: (current, state) =>
       nextPackageRow(current, state, { ref, summary: publicSummaryOf(row) }),
     ...(v.owner === null

@@ -16,6 +16,7 @@ import { fileListFields } from "../files.ts";
 import { formatConflict, nextPackageRow } from "../packages.ts";
 import type { AuditRow, FileMap, VersionRow } from "../rows.ts";
 import { getPackageRow, putVersionIfAbsent } from "../store.ts";
+import { readGcGuard } from "../_gc_guard.ts";
 import * as keys from "../../storage/keys.ts";
 import type { BlobInfo, JsonValue, Mutation } from "../../storage/types.ts";
 import { actorLabel, authorizeUpload, type RackAuth, type RackCaller } from "./auth.ts";
@@ -170,6 +171,8 @@ export async function publishRackArchive(
       extra: { expected: checksum, actual: archive.sha256 },
     });
   }
+  // Before the archive is read back: the commit then knows whether a GC ran in between.
+  const gcGuard = await readGcGuard(ctx);
   const extracted = await extractArchive(
     ctx,
     archive.sha256,
@@ -228,6 +231,8 @@ export async function publishRackArchive(
       type: item.type as string,
       checksum: archive.sha256,
       archiveSize: archive.size,
+      // Kept so a lifecycle change can recompute the package's search entry.
+      ...(typeof item.description === "string" ? { description: item.description } : {}),
     },
     publishedAt,
     publishedBy: actor,
@@ -237,6 +242,7 @@ export async function publishRackArchive(
   if (typeof item.description === "string") summary.description = item.description;
   const result = await putVersionIfAbsent(ctx.storage, {
     row,
+    gc: { guard: gcGuard, ctx },
     updatePackage: (current, state) => nextPackageRow(current, state, { ref, summary }),
     extra: () => {
       const audit: AuditRow = {
