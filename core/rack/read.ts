@@ -106,7 +106,15 @@ async function rackVersion(
   const id = `${ref.namespace}/${name}@${version}`;
   let cache = versionCache.get(ctx.storage);
   const hit = cache?.get(id);
-  if (hit) return hit;
+  if (hit) {
+    // Immutable until a hard delete, which any process may make: the small
+    // tombstone row is read fresh so a deleted version is never served.
+    if (await ctx.storage.get(keys.tombstoneKey({ namespace: ref.namespace, name, version }))) {
+      cache!.delete(id);
+      throw notFound();
+    }
+    return hit;
+  }
   // A version row carries its package's format (fixed at first publish), so
   // it alone decides whether this is a Rack version.
   const row = await getVersionRow(ctx.storage, { namespace: ref.namespace, name, version });
