@@ -17,6 +17,7 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "10" },
     connections: { type: "string", default: "32" },
     storage: { type: "string", default: "kv" },
+    "log-requests": { type: "string", default: "true" },
   },
 });
 const SECONDS = Number(values.seconds);
@@ -156,6 +157,10 @@ const server = await spawnPinned("0", [
   "--subject=bench",
   `--auth-config=${dir}/auth.json`,
   "--admin-token=bench-admin",
+  // The limiter runs (its cost is measured) but never refuses the load.
+  "--rate-limit=999999999",
+  "--upload-rate-limit=0",
+  `--log-requests=${values["log-requests"]}`,
 ]);
 const auth = { authorization: `Bearer ${TOKEN}` };
 const key = await makeKey();

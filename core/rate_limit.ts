@@ -183,9 +183,12 @@ export class RateLimiter {
     const window = this.#windowOf(now);
     const id = clientId(client);
     let used: number;
-    const state = this.#local.get(id);
-    if (this.mode === "local" && state && state.window === window) {
-      used = state.shared + state.inflight + state.pending;
+    if (this.mode === "local") {
+      // Local mode never reads the store on the request path: a client with no
+      // local state this window has used nothing here, and what other
+      // processes counted arrives with this process's next fold.
+      const state = this.#local.get(id);
+      used = state && state.window === window ? state.shared + state.inflight + state.pending : 0;
     } else {
       const row = await this.#storage.get<CounterRow>(this.#key(window, id));
       used = row?.value.count ?? 0;

@@ -15,6 +15,7 @@ import { type Context, Hono } from "hono";
 import type { Authenticator } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
 import { sha256Hex } from "../core/digest.ts";
+import { utf8Length } from "../storage/_common.ts";
 import { type ErrorCode, isRegistryError } from "../core/errors.ts";
 import {
   type AuthnContext,
@@ -131,20 +132,29 @@ export function parseBearer(header: string | undefined | null): string | null {
 }
 
 function send(_c: Context, result: GguiResult, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(result.body), {
+  const text = JSON.stringify(result.body);
+  return new Response(text, {
     status: result.status,
-    headers: { "content-type": "application/json", ...headers },
+    headers: {
+      "content-type": "application/json",
+      "content-length": String(utf8Length(text)),
+      ...headers,
+    },
   });
 }
 
 /** Serialized bodies and their ETags, by result object (core reuses frozen read results). */
-const serializations = new WeakMap<object, { text: string; etag: string }>();
+const serializations = new WeakMap<object, { text: string; etag: string; length: string }>();
 
-function serialized(result: GguiResult): { text: string; etag: string } {
+function serialized(result: GguiResult): { text: string; etag: string; length: string } {
   const known = Object.isFrozen(result) ? serializations.get(result) : undefined;
   if (known) return known;
   const text = JSON.stringify(result.body);
-  const out = { text, etag: `"${sha256Hex(`${result.status}\n${text}`)}"` };
+  const out = {
+    text,
+    etag: `"${sha256Hex(`${result.status}\n${text}`)}"`,
+    length: String(utf8Length(text)),
+  };
   if (Object.isFrozen(result)) serializations.set(result, out);
   return out;
 }
@@ -258,13 +268,18 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
   const PKG_HEADERS = { "cache-control": "private, no-cache", vary: "Authorization" };
   function sendPkg(c: Context, result: GguiResult): Response {
     if (result.status !== 200 && result.status !== 410) return send(c, result, PKG_HEADERS);
-    const { text, etag } = serialized(result);
+    const { text, etag, length } = serialized(result);
     if (etagMatches(c.req.header("if-none-match"), etag)) {
       return new Response(null, { status: 304, headers: { ...PKG_HEADERS, etag } });
     }
     return new Response(text, {
       status: result.status,
-      headers: { "content-type": "application/json", ...PKG_HEADERS, etag },
+      headers: {
+        "content-type": "application/json",
+        "content-length": length,
+        ...PKG_HEADERS,
+        etag,
+      },
     });
   }
 
