@@ -4,9 +4,10 @@
  * Manifest-level gates run here: the schema (1), a missing gadget bundle (2,
  * first half), the blueprint source size (5) and the fixture shape (9). The
  * code-level gates that need an ES/TSX parser (2–4 gadget parse, imports,
- * exports; 6–8 blueprint syntax, imports, default export) plug in through
- * {@linkcode CodeGates} and run at the same points of the sequence, so adding
- * them changes no caller.
+ * exports; 6–8 blueprint syntax, imports, default export) are
+ * {@linkcode CodeGates}, run at their points of the sequence: the parser
+ * gates of `parse.ts` by default (they are not optional in the spec), or a
+ * replacement passed by the caller.
  *
  * @module
  */
@@ -16,6 +17,7 @@ import {
   type GadgetManifest,
   parseManifest,
 } from "./manifest.ts";
+import { parserCodeGates } from "./parse.ts";
 
 /** Every conformance error code (wire contract). */
 export const CONFORMANCE_CODES = [
@@ -59,8 +61,8 @@ export interface ConformanceResult {
 export const MAX_BLUEPRINT_SOURCE_BYTES = 5 * 1024 * 1024;
 
 /**
- * The code-level gates (a later addition): each returns the errors its gates
- * find, in the order the spec lists them; an empty list passes.
+ * The code-level gates: each returns the errors its gates find, in the order
+ * the spec lists them; an empty list passes. Default: `parserCodeGates`.
  */
 export interface CodeGates {
   /** Gadget gates 2–4 over the non-empty bundle text: parse, imports, exports. */
@@ -90,6 +92,7 @@ export function checkConformance(
   input: { manifest: unknown; bundle?: unknown },
   options: { codeGates?: CodeGates } = {},
 ): ConformanceResult {
+  const gates = options.codeGates ?? parserCodeGates;
   const parsed = parseManifest(input.manifest);
   if (!parsed.ok) {
     return {
@@ -104,8 +107,8 @@ export function checkConformance(
   }
   const manifest = parsed.manifest;
   const errors = manifest.kind === "gadget"
-    ? gadgetGates(manifest, input.bundle, options.codeGates)
-    : blueprintGates(manifest, options.codeGates);
+    ? gadgetGates(manifest, input.bundle, gates)
+    : blueprintGates(manifest, gates);
   return { ok: errors.length === 0, errors, manifest };
 }
 

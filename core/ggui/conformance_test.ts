@@ -32,10 +32,11 @@ Deno.test("checkConformance() requires gadget bundle text", () => {
 });
 
 Deno.test("checkConformance() caps blueprint source at exactly 5 MiB of UTF-8", () => {
-  const exact = "x".repeat(MAX_BLUEPRINT_SOURCE_BYTES);
+  const head = "export default 1;//";
+  const exact = head + "x".repeat(MAX_BLUEPRINT_SOURCE_BYTES - head.length);
   assert.equal(checkConformance({ manifest: makeBlueprintManifest({ source: exact }) }).ok, true);
   // 'é' is two UTF-8 bytes: the limit counts bytes, not characters.
-  const over = "x".repeat(MAX_BLUEPRINT_SOURCE_BYTES - 1) + "é";
+  const over = exact.slice(0, -1) + "é";
   const r = checkConformance({ manifest: makeBlueprintManifest({ source: over }) });
   assert.deepEqual(r.errors.map((e) => e.code), ["blueprint_source_too_large"]);
   assert.deepEqual(r.errors[0]?.detail, {

@@ -49,6 +49,7 @@ import {
   publicSummaryOf,
   unauthorized,
 } from "./_common.ts";
+import { compileBlueprint, type CompiledBlueprint, withCompiledRef } from "./compile.ts";
 import { checkConformance, type ConformanceError } from "./conformance.ts";
 import {
   type ArtifactManifest,
@@ -369,8 +370,13 @@ export async function publishArtifact(
     }
     authorPublicKey = verified.leafCertificateDer;
   }
-  // 12. Blueprint compilation (compiledDigest) is not wired yet: blueprints
-  // publish without it, and `GguiFacts.compiledDigest` is where it will go.
+  // 12. Blueprint compilation (esbuild 0.25.12, spec §7).
+  let compiled: CompiledBlueprint | undefined;
+  if (manifest.kind === "blueprint") {
+    const result = await compileBlueprint(manifest.source);
+    if (!result.ok) return conformanceFailed([result.error]);
+    compiled = result;
+  }
   try {
     return await commitVersion(ctx, {
       manifest,
@@ -380,6 +386,7 @@ export async function publishArtifact(
       authorPublicKey,
       ...(bundleBytes === undefined ? {} : { bundleBytes }),
       ...(bundleSri === undefined ? {} : { bundleSri }),
+      ...(compiled === undefined ? {} : { compiled }),
     });
   } catch (err) {
     if (isRegistryError(err, "format_conflict")) {
@@ -401,6 +408,7 @@ async function commitVersion(
     authorPublicKey: string;
     bundleBytes?: Uint8Array;
     bundleSri?: string;
+    compiled?: CompiledBlueprint;
   },
 ): Promise<Result> {
   const { manifest, subject } = v;
@@ -419,6 +427,16 @@ async function commitVersion(
       ctx,
       encoder.encode(JSON.stringify(v.signature, null, 2)),
       "application/json",
+    );
+  }
+  if (v.compiled !== undefined) {
+    // Content-addressed: its blob digest is the compiledDigest, so identical
+    // output is stored once. Listed among the version's files (never served
+    // by the blob routes) so GC and blob checks see the reference.
+    files["compiled.js"] = await storeFile(
+      ctx,
+      v.compiled.bytes,
+      "application/javascript; charset=utf-8",
     );
   }
   if (manifest.kind === "blueprint") {
@@ -443,6 +461,7 @@ async function commitVersion(
     signatureAlgorithm: v.signature.algorithm,
   };
   if (v.bundleSri !== undefined) facts.bundleSri = v.bundleSri;
+  if (v.compiled !== undefined) facts.compiledDigest = v.compiled.digest;
   const row: VersionRow = {
     namespace: manifest.scope,
     name: manifest.name,
@@ -455,7 +474,12 @@ async function commitVersion(
     publishedBy: subject,
   };
   const ref = { namespace: row.namespace, name: row.name };
-  const result = await putVersionIfAbsent(ctx.storage, {
+  const storage = v.compiled === undefined ? ctx.storage : withCompiledRef(ctx.storage, {
+    digest: v.compiled.digest,
+    size: v.compiled.bytes.byteLength,
+    now,
+  });
+  const result = await putVersionIfAbsent(storage, {
     row,
     gc: { guard: gcGuard, ctx },
     updatePackage: (current, state) =>

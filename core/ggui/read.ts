@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { toBase64 } from "../digest.ts";
 import { readVersionFile } from "../files.ts";
 import { cachedGetMany } from "../read_cache.ts";
 import type { ScopeRow, VersionRow, VersionState } from "../rows.ts";
@@ -35,9 +36,9 @@ export interface ReadBody {
   bundleSri?: string;
   /** Signature envelope URL (gadgets). */
   signatureUrl?: string;
-  /** Hex SHA-256 of the compiled blueprint (once compilation exists). */
+  /** Lowercase hex SHA-256 of the compiled blueprint. */
   compiledDigest?: string;
-  /** Base64 of the compiled blueprint (once compilation exists). */
+  /** Standard base64 of the compiled blueprint. */
   compiledBytes?: string;
   /** The pinned author key. */
   authorPublicKey?: string;
@@ -152,13 +153,23 @@ export async function readArtifact(
   const hit = cache.get(cacheKey);
   if (hit) return hit;
   let manifest: Record<string, unknown> | null;
+  const facts = gguiFacts(row);
+  let compiledBytes: Uint8Array | null = null;
   try {
     manifest = await readManifest(ctx, row);
+    // The compiled blob is content-addressed by its digest; a row naming a
+    // digest with no blob is a 500 (spec §3.3).
+    if (kind === "blueprint" && facts.compiledDigest !== undefined) {
+      const blob = await ctx.bundles.get(facts.compiledDigest);
+      if (blob !== null) {
+        compiledBytes = new Uint8Array(await new Response(blob.stream).arrayBuffer());
+      }
+      if (compiledBytes === null) throw new Error("compiled blob missing");
+    }
   } catch {
     return errorResult(500, "server_error", "failed to read package");
   }
   if (manifest === null) return errorResult(500, "server_error", "failed to read package");
-  const facts = gguiFacts(row);
   // Field order follows the original's bodies.
   const body = { manifest } as ReadBody;
   const urlRef = { visibility: row.visibility, scope, name, version };
@@ -166,8 +177,9 @@ export async function readArtifact(
     body.bundleUrl = blobUrl(ctx, urlRef, "bundle.js");
     if (facts.bundleSri !== undefined) body.bundleSri = facts.bundleSri;
     body.signatureUrl = blobUrl(ctx, urlRef, "bundle.js.sig");
-  } else if (facts.compiledDigest !== undefined) {
+  } else if (facts.compiledDigest !== undefined && compiledBytes !== null) {
     body.compiledDigest = facts.compiledDigest;
+    body.compiledBytes = toBase64(compiledBytes);
   }
   if (facts.authorPublicKey !== undefined) body.authorPublicKey = facts.authorPublicKey;
   body.publishedAt = row.publishedAt;

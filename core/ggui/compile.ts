@@ -1,0 +1,189 @@
+/**
+ * Blueprint compilation (spec §7): esbuild **0.25.12** `transform` with
+ * `loader:"tsx", format:"esm", target:"es2022", minify:false,
+ * treeShaking:false, keepNames:true, sourcemap:false` and classic JSX.
+ * `compiledDigest` is the lowercase hex SHA-256 of the UTF-8 output.
+ *
+ * The compiler is `esbuild-wasm@0.25.12` (the same Go source as the native
+ * binary, compiled to WASM; same output bytes), run inside a module Worker so
+ * a large transform never blocks the event loop and a runaway one is ended by
+ * `terminate()` at the time limit. It needs no subprocess and no permission
+ * beyond reading the package's `esbuild.wasm` from the npm cache.
+ *
+ * Compiled blobs are content-addressed in bundle storage (their SHA-256 is
+ * the `compiledDigest`) and counted by one row per digest,
+ * `{compiledDigest, compiledSize, refCount, createdAt}`, whose `refCount` is
+ * raised in the same atomic commit as the version that references it.
+ *
+ * @module
+ */
+import { sha256Hex } from "../digest.ts";
+import * as keys from "../../storage/keys.ts";
+import type { Commit, JsonValue, RegistryStorage } from "../../storage/types.ts";
+import type { ConformanceError } from "./conformance.ts";
+
+/** The esbuild version every digest depends on. */
+export const ESBUILD_VERSION = "0.25.12";
+
+/** How long one compilation may run before it is ended. */
+export const COMPILE_TIMEOUT_MS = 30_000;
+
+/** A compiled blueprint. */
+export interface CompiledBlueprint {
+  /** The compiled JavaScript. */
+  code: string;
+  /** Its UTF-8 bytes. */
+  bytes: Uint8Array;
+  /** Lowercase hex SHA-256 of `bytes`. */
+  digest: string;
+}
+
+/** The outcome of {@linkcode compileBlueprint}. */
+export type CompileResult =
+  | ({ ok: true } & CompiledBlueprint)
+  | { ok: false; error: ConformanceError };
+
+/** The compiled-blob row (spec §8.3; the bytes live in bundle storage). */
+export interface CompiledBlobRow {
+  /** Lowercase hex SHA-256 of the compiled bytes (also their blob digest). */
+  compiledDigest: string;
+  /** Size in bytes. */
+  compiledSize: number;
+  /** How many versions reference these bytes. */
+  refCount: number;
+  /** When the first version referencing them was committed. */
+  createdAt: string;
+}
+
+const WASM_URL = import.meta.resolve("esbuild-wasm/esbuild.wasm");
+let wasmModule: Promise<WebAssembly.Module | undefined> | undefined;
+
+/** Compile the WASM once per process (shared by every worker). */
+function loadWasm(): Promise<WebAssembly.Module | undefined> {
+  return wasmModule ??= (async () => {
+    try {
+      const res = await fetch(WASM_URL);
+      return await WebAssembly.compile(await res.arrayBuffer());
+    } catch {
+      // Each worker then loads it itself and reports the failure.
+      wasmModule = undefined;
+      return undefined;
+    }
+  })();
+}
+
+interface WorkerReply {
+  ok: boolean;
+  code?: string;
+  version?: string;
+  message?: string;
+  line?: number;
+  column?: number;
+}
+
+function compileError(
+  message: string,
+  position: { line?: number; column?: number } = {},
+): CompileResult {
+  return {
+    ok: false,
+    error: {
+      code: "blueprint_compile_error",
+      message: `blueprint compilation failed: ${message}`,
+      detail: { line: position.line ?? 1, column: position.column ?? 1 },
+    },
+  };
+}
+
+/**
+ * Compile a blueprint's TSX source with the spec's esbuild version and
+ * options. A syntax error, a timeout or a broken compiler answers
+ * `blueprint_compile_error` (with a 1-based line and column); never throws.
+ *
+ * @example
+ * ```ts ignore
+ * const r = await compileBlueprint("export default () => <div/>;");
+ * if (r.ok) console.log(r.digest);
+ * ```
+ */
+export async function compileBlueprint(
+  source: string,
+  options: { timeoutMs?: number } = {},
+): Promise<CompileResult> {
+  const module = await loadWasm();
+  const worker = new Worker(new URL("./_compile_worker.ts", import.meta.url), {
+    type: "module",
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const reply = await new Promise<WorkerReply>((resolve) => {
+      timer = setTimeout(
+        () => resolve({ ok: false, message: "compilation timed out" }),
+        options.timeoutMs ?? COMPILE_TIMEOUT_MS,
+      );
+      worker.onmessage = (e: MessageEvent<WorkerReply>) => resolve(e.data);
+      worker.onerror = (e: ErrorEvent) => {
+        e.preventDefault();
+        resolve({ ok: false, message: `compiler crashed: ${e.message}` });
+      };
+      worker.postMessage({ source, wasmURL: WASM_URL, ...(module ? { wasmModule: module } : {}) });
+    });
+    if (!reply.ok || typeof reply.code !== "string") {
+      return compileError(reply.message ?? "unknown compiler failure", reply);
+    }
+    if (reply.version !== ESBUILD_VERSION) {
+      return compileError(`compiler is esbuild ${reply.version}, expected ${ESBUILD_VERSION}`);
+    }
+    const bytes = new TextEncoder().encode(reply.code);
+    return { ok: true, code: reply.code, bytes, digest: sha256Hex(bytes) };
+  } finally {
+    clearTimeout(timer);
+    worker.terminate();
+  }
+}
+
+/**
+ * A view of `storage` whose commits also raise the compiled-blob row's
+ * `refCount` (creating the row at 1), checked against the row's current
+ * stamp: the version and its reference land together or not at all, and a
+ * concurrent publish of the same bytes makes this commit fail its check and
+ * retry (`putVersionIfAbsent` re-runs it) instead of losing a count.
+ */
+export function withCompiledRef(
+  storage: RegistryStorage,
+  blob: { digest: string; size: number; now: Date },
+): RegistryStorage {
+  const key = keys.compiledBlobKey(blob.digest);
+  return {
+    get: (k) => storage.get(k),
+    getMany: (ks) => storage.getMany(ks),
+    list: (prefix, options) => storage.list(prefix, options),
+    close: () => storage.close(),
+    async commit(commit: Commit) {
+      const current = await storage.get<CompiledBlobRow>(key);
+      const next: CompiledBlobRow = current
+        ? { ...current.value, refCount: current.value.refCount + 1 }
+        : {
+          compiledDigest: blob.digest,
+          compiledSize: blob.size,
+          refCount: 1,
+          createdAt: blob.now.toISOString(),
+        };
+      return await storage.commit({
+        checks: [...commit.checks, { key, stamp: current?.stamp ?? null }],
+        mutations: [
+          ...commit.mutations,
+          { type: "set", key, value: next as unknown as JsonValue },
+        ],
+      });
+    },
+  };
+}
+
+/** Read the compiled-blob row of a digest, or `null`. */
+export async function getCompiledBlobRow(
+  storage: RegistryStorage,
+  digest: string,
+): Promise<CompiledBlobRow | null> {
+  return (await storage.get<CompiledBlobRow>(keys.compiledBlobKey(digest)))?.value ?? null;
+}
