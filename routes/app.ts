@@ -16,7 +16,12 @@ import { createRackRoutes } from "./rack.ts";
 import { rackJsonError } from "./_rack_http.ts";
 import { CachingRegistryStorage } from "../core/read_cache.ts";
 import { RateLimiter } from "../core/rate_limit.ts";
-import { instrumentStorage } from "../core/metrics.ts";
+import {
+  authFailuresTotal,
+  instrumentStorage,
+  publishesTotal,
+  versionConflictsTotal,
+} from "../core/metrics.ts";
 import { clientIp, compress, httpMetrics, metricsHandler, rateLimit, requestLog } from "./_ops.ts";
 import type { Context } from "hono";
 import { healthKey } from "../storage/keys.ts";
@@ -180,6 +185,35 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
   const key = (c: Context) => clientIp(c, trust);
   if (options.requestLog) app.use(requestLog({ sink: options.requestLog }));
   app.use(httpMetrics());
+  // Operator counters: publishes by surface and result, conflicts, auth failures.
+  app.use(async (c, next) => {
+    await next();
+    const status = c.res.status;
+    const surface = isRackPath(c.req.path)
+      ? "rack"
+      : c.req.path.startsWith("/admin")
+      ? "admin"
+      : "ggui";
+    if (status === 401) authFailuresTotal.inc({ surface, reason: "unauthorized" });
+    const method = c.req.method;
+    const path = c.req.path;
+    if (
+      (method === "POST" && (path === "/publish" || path === "/registries")) ||
+      (method === "PUT" && path.startsWith("/presets/"))
+    ) {
+      const result = status < 300
+        ? "created"
+        : status === 409
+        ? "conflict"
+        : status === 429
+        ? "limited"
+        : status < 500
+        ? "refused"
+        : "error";
+      publishesTotal.inc({ surface, result });
+      if (status === 409) versionConflictsTotal.inc({ surface });
+    }
+  });
   const perMinute = options.rateLimitPerMinute ?? 1200;
   if (perMinute > 0) {
     const general = new RateLimiter(ctx, {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createRegistryApp } from "./app.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
+import { parsePrometheusText, type Sample } from "../tests/_prometheus.ts";
 
 function app() {
   const { auth } = parseAuthConfig(JSON.stringify({ "@rack": [] }));
@@ -62,4 +63,38 @@ Deno.test("createRegistryApp() serves both surfaces' health routes", async () =>
   const rack = await a.request("/namespaces");
   assert.equal(rack.headers.get("access-control-allow-origin"), null, "no CORS on Rack routes");
   await rack.body?.cancel();
+});
+
+Deno.test("/metrics parses as Prometheus text and its counters move as requests happen", async () => {
+  const a = app();
+  const scrape = async () => parsePrometheusText(await (await a.request("/metrics")).text());
+  const total = (samples: Sample[], name: string, labels: Record<string, string>) =>
+    samples.filter((s) =>
+      s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)
+    ).reduce((n, s) => n + s.value, 0);
+  const before = await scrape();
+  // A refused ggui publish (no token) and a Rack route.
+  await (await a.request("/publish", { method: "POST", body: "{}" })).body?.cancel();
+  await (await a.request("/registries/@rack/x/versions")).body?.cancel();
+  const after = await scrape();
+  assert.equal(
+    total(after, "registry_publishes_total", { surface: "ggui", result: "refused" }) -
+      total(before, "registry_publishes_total", { surface: "ggui", result: "refused" }),
+    1,
+  );
+  assert.equal(
+    total(after, "registry_auth_failures_total", { surface: "ggui" }) -
+      total(before, "registry_auth_failures_total", { surface: "ggui" }),
+    1,
+  );
+  const routes = new Set(
+    after.filter((s) => s.name === "http_request_duration_seconds_count").map((s) =>
+      s.labels.route
+    ),
+  );
+  assert.ok(routes.has("/publish"), [...routes].join(","));
+  assert.ok(
+    [...routes].every((r) => !r?.includes("@rack")),
+    "route labels are patterns, never raw paths",
+  );
 });

@@ -7,6 +7,7 @@
  * @module
  */
 import type { RegistryContext } from "../core/context.ts";
+import { webhookDeliveriesTotal } from "../core/metrics.ts";
 import { refuseTarget } from "../core/net_guard.ts";
 import {
   deliverDue,
@@ -58,7 +59,10 @@ export function startWebhookSender(
       return sub ? { url: sub.url, secret: sub.secret } : null;
     },
     refuseTarget: (url) => refuseTarget(url, { allowHosts: options.allowHosts ?? [], resolve }),
-    ...(options.onAttempt ? { onAttempt: options.onAttempt } : {}),
+    onAttempt: (row, outcome) => {
+      webhookDeliveriesTotal.inc({ result: outcome });
+      options.onAttempt?.(row, outcome);
+    },
   };
   const loop = (async () => {
     while (!stopped) {
