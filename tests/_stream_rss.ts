@@ -1,12 +1,17 @@
-// Child process of tests/stream_rss_fs_test.ts: streams a large generated blob
-// into FsBundleStorage and back, never holding it in memory, and reports the
-// process's peak RSS as JSON on stdout. Usage: _fs_stream_rss.ts <root> <MiB>
+// Child process of tests/stream_rss_test.ts: streams a large generated blob
+// into a persistent bundle backend and back, never holding it in memory, and
+// reports the process's peak RSS as JSON on stdout.
+// Usage: _stream_rss.ts <fs|kv> <fs root or KV file> <MiB>
 import { incrementalHash } from "../core/digest.ts";
 import { FsBundleStorage } from "../storage/fs.ts";
+import { KvBundleStorage } from "../storage/kv.ts";
+import type { BundleStorage } from "../storage/types.ts";
 
-const PIECE = 1024 * 1024;
+/** Size of each generated piece: what a request body typically delivers. */
+const PIECE = 64 * 1024;
+const MIB = 1024 * 1024;
 
-/** `mib` MiB of deterministic bytes, one fresh 1 MiB piece at a time, hashed as they go. */
+/** `mib` MiB of deterministic bytes, one fresh piece at a time, hashed as they go. */
 function generated(mib: number, hash: { update(b: Uint8Array): void }): ReadableStream<Uint8Array> {
   const base = new Uint8Array(PIECE);
   let x = 0x9e3779b9;
@@ -19,7 +24,7 @@ function generated(mib: number, hash: { update(b: Uint8Array): void }): Readable
   let i = 0;
   return new ReadableStream({
     pull(controller) {
-      if (i === mib) return controller.close();
+      if (i === (mib * MIB) / PIECE) return controller.close();
       const piece = base.slice();
       new DataView(piece.buffer).setUint32(0, i++); // every piece differs
       hash.update(piece);
@@ -41,19 +46,21 @@ function peakRss(sampled: number): number {
 }
 
 if (import.meta.main) {
-  const [root, mibArg] = Deno.args;
+  const [backend, path, mibArg] = Deno.args;
   const mib = Number(mibArg);
   let sampled = Deno.memoryUsage().rss;
   const sampler = setInterval(() => sampled = Math.max(sampled, Deno.memoryUsage().rss), 10);
-  const blobs = await FsBundleStorage.open({ root: root! });
+  const blobs: BundleStorage = backend === "kv"
+    ? await KvBundleStorage.open(path!)
+    : await FsBundleStorage.open({ root: path! });
   try {
     const startRssBytes = peakRss(sampled);
     const t0 = performance.now();
     const sent = incrementalHash();
     const info = await blobs.put(generated(mib, sent));
     const t1 = performance.now();
-    // The first read of a fresh file verifies its digest while streaming: a
-    // mismatch would error this loop with blob_corrupt.
+    // The first read verifies the digest while streaming: a mismatch would
+    // error this loop with blob_corrupt.
     const body = await blobs.get(info.sha256);
     const got = incrementalHash();
     let size = 0;
@@ -64,7 +71,7 @@ if (import.meta.main) {
     const t2 = performance.now();
     console.log(JSON.stringify({
       size,
-      expectedSize: mib * PIECE,
+      expectedSize: mib * MIB,
       putSha256: info.sha256,
       expectedSha256: sent.hex(),
       readSha256: got.hex(),
