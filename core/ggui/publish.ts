@@ -51,6 +51,7 @@ import {
 } from "./_common.ts";
 import { compileBlueprint, type CompiledBlueprint, withCompiledRef } from "./compile.ts";
 import { checkConformance, type ConformanceError } from "./conformance.ts";
+import { acceptsPublicEd25519 } from "./public_lane.ts";
 import {
   type ArtifactManifest,
   canonicalJson,
@@ -215,7 +216,10 @@ export async function publishArtifact(
   const artifactId = `${manifest.scope}/${manifest.name}`;
   const version = manifest.version;
   // 6. Visibility ↔ algorithm pairing.
-  if (manifest.visibility === "public" && signature.algorithm === "ed25519") {
+  if (
+    manifest.visibility === "public" && signature.algorithm === "ed25519" &&
+    !acceptsPublicEd25519(ctx.sigstore)
+  ) {
     return errorResult(
       400,
       "visibility_algorithm_mismatch",
