@@ -106,9 +106,29 @@ function compileError(
  * if (r.ok) console.log(r.digest);
  * ```
  */
-export async function compileBlueprint(
+export function compileBlueprint(
   source: string,
   options: { timeoutMs?: number } = {},
+): Promise<CompileResult> {
+  // The probe and the publish after it compile the same source: share it.
+  const key = `${options.timeoutMs ?? COMPILE_TIMEOUT_MS}:${
+    sha256Hex(new TextEncoder().encode(source))
+  }`;
+  const hit = recent.get(key);
+  if (hit) return hit;
+  const pending = compileOnce(source, options);
+  recent.set(key, pending);
+  if (recent.size > RECENT_COMPILES) recent.delete(recent.keys().next().value!);
+  return pending;
+}
+
+/** The last few compilations (by source digest), so one publish compiles once. */
+const recent = new Map<string, Promise<CompileResult>>();
+const RECENT_COMPILES = 4;
+
+async function compileOnce(
+  source: string,
+  options: { timeoutMs?: number },
 ): Promise<CompileResult> {
   const module = await loadWasm();
   const worker = new Worker(new URL("./_compile_worker.ts", import.meta.url), {
