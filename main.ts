@@ -13,6 +13,7 @@ import type { RegistryContext } from "./core/context.ts";
 import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
 import { ensureAdminToken, openStores } from "./server/open.ts";
+import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
 import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./routes/_rack_auth_file.ts";
@@ -89,6 +90,7 @@ async function serve(config: ServerConfig): Promise<void> {
     storedTokenAuthenticator(ctx),
   );
 
+  const ggui = await gguiServerOptions(config);
   let app: ReturnType<typeof createRegistryApp> | undefined;
   const server = Deno.serve({
     port: config.port,
@@ -114,6 +116,7 @@ async function serve(config: ServerConfig): Promise<void> {
         ...(config.logRequests ? { requestLog: (line: string) => console.log(line) } : {}),
         subscriptions,
         ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
+        ...ggui,
       });
       const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       console.log(`registry-server listening on http://${shown}:${addr.port}`);

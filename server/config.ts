@@ -68,6 +68,14 @@ export interface ServerConfig {
   readCacheMs: number;
   /** Write one JSON line per request to stdout. */
   logRequests: boolean;
+  /** Run the ggui blueprint runtime probe on publish (opt-in). */
+  blueprintProbe?: boolean;
+  /** ggui public lane trust material: a sigstore `trusted_root.json` file. */
+  sigstoreTrustedRoot?: string;
+  /** ggui public lane trust material: a sigstore TUF mirror URL. */
+  sigstoreTufMirror?: string;
+  /** Accept Ed25519 author-key signatures on public ggui artifacts (opt-in). */
+  publicEd25519?: boolean;
 }
 
 /** A parse outcome: a config, help, or a one-line reason to exit 2. */
@@ -109,6 +117,15 @@ Options (each as --flag=value or --flag value):
   --read-cache-ms <n>        serve hot reads from memory this long, 0 = off (default 500)
   --log-requests <bool>      one JSON line per request on stdout (default true)
   --log-level <level>        debug | info | warn | error (env LOG_LEVEL)
+  --sigstore-trusted-root <file>
+                             ggui public lane: verify sigstore bundles against this trusted_root.json
+  --sigstore-tuf-mirror <url>
+                             ggui public lane: fetch the trusted root from this TUF mirror (e.g.
+                             https://tuf-repo-cdn.sigstore.dev); with neither, public publishes are
+                             refused with signature_invalid, as the original does offline
+  --public-ed25519           also accept Ed25519 author-key signatures on public ggui artifacts
+  --blueprint-probe          render each published blueprint in a sandboxed child process
+                             (needs --allow-run; see docs/conformance.md)
   -h, --help                 show this help
 `;
 
@@ -137,6 +154,8 @@ const STRING_FLAGS = [
   "read-cache-ms",
   "log-requests",
   "log-level",
+  "sigstore-trusted-root",
+  "sigstore-tuf-mirror",
 ] as const;
 
 function parsePort(value: string, source: string): number | string {
@@ -206,6 +225,8 @@ export function parseServerArgs(
       options: {
         ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
+        "blueprint-probe": { type: "boolean" },
+        "public-ed25519": { type: "boolean" },
       },
     });
     values = parsed.values;
@@ -332,5 +353,23 @@ export function parseServerArgs(
     config.reservedScopes = reserved.split(",").map((s) => s.trim()).filter(Boolean)
       .map((s) => s.startsWith("@") ? s : `@${s}`);
   }
+  const trustedRoot = pick("sigstore-trusted-root");
+  const tufMirror = pick("sigstore-tuf-mirror");
+  if (trustedRoot !== undefined && tufMirror !== undefined) {
+    return {
+      ok: false,
+      error: "--sigstore-trusted-root and --sigstore-tuf-mirror exclude each other",
+    };
+  }
+  if (tufMirror !== undefined && !/^https?:\/\/[^/\s]+(\/.*)?$/.test(tufMirror)) {
+    return {
+      ok: false,
+      error: `--sigstore-tuf-mirror must be an http(s) URL (got '${tufMirror}')`,
+    };
+  }
+  if (trustedRoot !== undefined) config.sigstoreTrustedRoot = trustedRoot;
+  if (tufMirror !== undefined) config.sigstoreTufMirror = tufMirror;
+  if (values["blueprint-probe"] === true) config.blueprintProbe = true;
+  if (values["public-ed25519"] === true) config.publicEd25519 = true;
   return { ok: true, config };
 }

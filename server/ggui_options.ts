@@ -1,0 +1,60 @@
+/**
+ * The ggui conformance and signing options a {@linkcode ServerConfig} names:
+ * the code-level gates (always), the sigstore public lane (trust material from
+ * a `trusted_root.json` file or a TUF mirror), the explicit Ed25519-on-public
+ * option, and the opt-in runtime probe. Called once at boot by `main.ts`;
+ * a bad trusted-root file or a probe that cannot start fails the boot.
+ *
+ * @module
+ */
+import type { BlueprintProbe, CodeGates } from "../core/ggui/conformance.ts";
+import { parserCodeGates } from "../core/ggui/parse.ts";
+import { offlineSigstoreVerifier, type SigstoreVerifier } from "../core/ggui/signing.ts";
+import { createSigstoreVerifier, withPublicEd25519 } from "../core/ggui/sigstore.ts";
+import { createBlueprintProbe } from "./blueprint_probe.ts";
+import type { ServerConfig } from "./config.ts";
+
+/** What `createRegistryApp` takes for the ggui conformance and signing lanes. */
+export interface GguiServerOptions {
+  /** The parser gates (not optional in the spec). */
+  codeGates: CodeGates;
+  /** The public lane, when trust material or `--public-ed25519` is configured. */
+  sigstore?: SigstoreVerifier;
+  /** The runtime probe, with `--blueprint-probe`. */
+  blueprintProbe?: BlueprintProbe;
+}
+
+/**
+ * Build the ggui options of a server config (reads the trusted-root file and
+ * warms the probe's module cache).
+ */
+export async function gguiServerOptions(config: ServerConfig): Promise<GguiServerOptions> {
+  const out: GguiServerOptions = { codeGates: parserCodeGates };
+  let lane: SigstoreVerifier | undefined;
+  if (config.sigstoreTrustedRoot !== undefined) {
+    let trustedRoot: unknown;
+    try {
+      trustedRoot = JSON.parse(await Deno.readTextFile(config.sigstoreTrustedRoot));
+    } catch (err) {
+      throw new Error(
+        `Could not read the sigstore trusted root '${config.sigstoreTrustedRoot}': ${
+          err instanceof Error ? err.message : String(err)
+        }`,
+      );
+    }
+    lane = createSigstoreVerifier({ trustedRoot });
+  } else if (config.sigstoreTufMirror !== undefined) {
+    lane = createSigstoreVerifier({
+      tufMirrorURL: config.sigstoreTufMirror,
+      tufCachePath: `${config.dataDir}/sigstore-tuf`,
+    });
+  }
+  if (config.publicEd25519) lane = withPublicEd25519(lane ?? offlineSigstoreVerifier);
+  if (lane !== undefined) out.sigstore = lane;
+  if (config.blueprintProbe) {
+    const probe = createBlueprintProbe();
+    await probe.warmUp();
+    out.blueprintProbe = probe;
+  }
+  return out;
+}
