@@ -23,6 +23,10 @@ export function packageKey(ref: PackageRef): RowKey {
 export function versionKey(ref: VersionRef): RowKey {
   return ["ver", ref.namespace, ref.name, ref.version];
 }
+/** Prefix of every immutable version row (GC walks it). */
+export function allVersionsPrefix(): RowKey {
+  return ["ver"];
+}
 /** Prefix of the immutable version rows of one package. */
 export function versionsPrefix(ref: PackageRef): RowKey {
   return ["ver", ref.namespace, ref.name];

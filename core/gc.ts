@@ -1,0 +1,248 @@
+/**
+ * Garbage collection of blobs no version references (left by failed or
+ * refused uploads, hard deletes, replaced file lists).
+ *
+ * A blob is swept when no version row references it (its files, its file-list
+ * blob, digests in its facts such as a compiled blueprint or a Rack archive)
+ * AND its `touchedAt` is older than the grace period (`put()` of existing bytes
+ * refreshes `touchedAt`).
+ *
+ * Racing publishes are safe by a protocol, not by timing:
+ *
+ * 1. A run takes the GC state row (`["gc", "state"]`, compare-and-set) to
+ *    `running` with a lease, BEFORE it lists references or blobs.
+ * 2. A publish reads that row before its first blob (its guard) and its commit
+ *    checks the row's stamp. Unchanged stamp → no run started since the guard,
+ *    so nothing it put or read since was deleted. Changed → the commit waits
+ *    while a run is `running`, then stats every blob its row references and
+ *    commits against the new stamp (or answers `conflict`, retry).
+ * 3. Versions committed before the run's step 1 are listed by the run; none
+ *    can commit while it runs. So no committed version ever points at a
+ *    deleted blob.
+ *
+ * The grace period (default one hour) only keeps in-flight publishes from
+ * having to retry: their blobs are younger than the cutoff.
+ *
+ * @module
+ */
+import { auditMutation, auditRow } from "./audit.ts";
+import type { RegistryContext } from "./context.ts";
+import { timeOrderedId } from "./context.ts";
+import { RegistryError } from "./errors.ts";
+import type { VersionRow } from "./rows.ts";
+import { listAll } from "./store.ts";
+import { gcRunning, type GcStateRow, versionBlobRefs } from "./_gc_guard.ts";
+import * as keys from "../storage/keys.ts";
+import type { BlobInfo, JsonValue } from "../storage/types.ts";
+
+export { type GcGuard, readGcGuard } from "./_gc_guard.ts";
+
+/** The default grace period: one hour. */
+export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
+/** How long a run may take before others treat it as crashed. */
+const DEFAULT_LEASE_MS = 10 * 60 * 1000;
+
+/** Options of {@linkcode collectGarbage}. */
+export interface GcOptions {
+  /** Only list what would go; change nothing. */
+  dryRun?: boolean;
+  /** Blobs touched within this many ms are kept (default one hour). */
+  graceMs?: number;
+  /** The run's lease (default ten minutes). */
+  leaseMs?: number;
+  /** Who runs it (audit actor; default `system`). */
+  actor?: string;
+  /** Called between the reference listing and the deletions (tests widen the race window here). */
+  onBeforeDelete?: () => Promise<void> | void;
+}
+
+/** What a run found and did. */
+export interface GcReport {
+  /** Whether nothing was changed. */
+  dryRun: boolean;
+  /** Blobs present. */
+  scanned: number;
+  /** Distinct blobs referenced by versions. */
+  referenced: number;
+  /** Unreferenced blobs younger than the cutoff (kept). */
+  young: number;
+  /** The unreferenced blobs older than the cutoff: deleted, or listed on a dry run. */
+  orphans: Pick<BlobInfo, "sha256" | "size" | "touchedAt">[];
+  /** Bytes in `orphans`. */
+  bytes: number;
+  /** Abandoned chunked uploads swept (KV bundle storage). */
+  uploadsSwept: number;
+  /** Blobs touched after this are kept. */
+  cutoff: string;
+}
+
+/** Blob storage that can also sweep abandoned chunked uploads (KV). */
+interface SweepsUploads {
+  sweepUploads(olderThan: Date): Promise<number>;
+}
+
+function sweepsUploads(bundles: unknown): bundles is SweepsUploads {
+  return typeof (bundles as Partial<SweepsUploads>).sweepUploads === "function";
+}
+
+/** Every blob a committed version references. */
+async function referencedBlobs(ctx: RegistryContext): Promise<Set<string>> {
+  const refs = new Set<string>();
+  for await (const e of listAll<VersionRow>(ctx.storage, keys.allVersionsPrefix())) {
+    for (const digest of await versionBlobRefs(ctx, e.value)) refs.add(digest);
+  }
+  return refs;
+}
+
+async function takeLease(
+  ctx: RegistryContext,
+  runId: string,
+  cutoff: string,
+  leaseMs: number,
+): Promise<void> {
+  const key = keys.gcStateKey();
+  const now = ctx.clock();
+  const current = await ctx.storage.get<GcStateRow>(key);
+  if (gcRunning(current?.value, now)) {
+    throw new RegistryError("conflict", "A garbage collection is already running; retry later");
+  }
+  const row: GcStateRow = {
+    state: "running",
+    runId,
+    startedAt: now.toISOString(),
+    leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
+    cutoff,
+  };
+  const res = await ctx.storage.commit({
+    checks: [{ key, stamp: current?.stamp ?? null }],
+    mutations: [{ type: "set", key, value: row as unknown as JsonValue }],
+  });
+  if (!res.ok) {
+    throw new RegistryError("conflict", "A garbage collection is already running; retry later");
+  }
+}
+
+async function releaseLease(ctx: RegistryContext, runId: string, report: GcReport, actor: string) {
+  const key = keys.gcStateKey();
+  const current = await ctx.storage.get<GcStateRow>(key);
+  if (current?.value.runId !== runId) return;
+  const row: GcStateRow = {
+    ...current.value,
+    state: "idle",
+    finishedAt: ctx.clock().toISOString(),
+  };
+  const audit = auditRow(ctx, {
+    actor,
+    action: "gc.run",
+    target: "blobs",
+    detail: {
+      deleted: report.orphans.length,
+      bytes: report.bytes,
+      uploadsSwept: report.uploadsSwept,
+      cutoff: report.cutoff,
+    },
+  });
+  await ctx.storage.commit({
+    checks: [{ key, stamp: current.stamp }],
+    mutations: [{ type: "set", key, value: row as unknown as JsonValue }, auditMutation(audit)],
+  });
+}
+
+/**
+ * Find (dry run) or delete unreferenced blobs older than the grace period,
+ * and sweep abandoned chunked uploads on KV bundle storage.
+ *
+ * @example
+ * ```ts
+ * import { collectGarbage } from "./gc.ts";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * await ctx.bundles.put(new TextEncoder().encode("orphan"));
+ * const report = await collectGarbage(ctx, { dryRun: true, graceMs: 0 });
+ * console.assert(report.orphans.length === 1);
+ * ```
+ */
+export async function collectGarbage(
+  ctx: RegistryContext,
+  options: GcOptions = {},
+): Promise<GcReport> {
+  const graceMs = options.graceMs ?? DEFAULT_GC_GRACE_MS;
+  if (!Number.isFinite(graceMs) || graceMs < 0) {
+    throw new RegistryError("invalid_input", `Invalid grace period '${graceMs}'`);
+  }
+  const dryRun = options.dryRun ?? false;
+  const actor = options.actor ?? "system";
+  const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  const started = ctx.clock();
+  const cutoffDate = new Date(started.getTime() - graceMs);
+  const cutoff = cutoffDate.toISOString();
+  const runId = timeOrderedId(started);
+  if (!dryRun) await takeLease(ctx, runId, cutoff, leaseMs);
+  const report: GcReport = {
+    dryRun,
+    scanned: 0,
+    referenced: 0,
+    young: 0,
+    orphans: [],
+    bytes: 0,
+    uploadsSwept: 0,
+    cutoff,
+  };
+  try {
+    const refs = await referencedBlobs(ctx);
+    report.referenced = refs.size;
+    const candidates: BlobInfo[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await ctx.bundles.list({ limit: 1000, ...(cursor ? { cursor } : {}) });
+      for (const blob of page.items) {
+        report.scanned++;
+        if (refs.has(blob.sha256)) continue;
+        if (!(Date.parse(blob.touchedAt) < cutoffDate.getTime())) {
+          report.young++;
+          continue;
+        }
+        candidates.push(blob);
+      }
+      cursor = page.cursor;
+    } while (cursor !== undefined);
+    await options.onBeforeDelete?.();
+    for (const blob of candidates) {
+      if (dryRun) {
+        report.orphans.push({ sha256: blob.sha256, size: blob.size, touchedAt: blob.touchedAt });
+        report.bytes += blob.size;
+        continue;
+      }
+      if (ctx.clock().getTime() >= started.getTime() + leaseMs) break; // lease over: stop
+      const fresh = await ctx.bundles.stat(blob.sha256);
+      if (!fresh || !(Date.parse(fresh.touchedAt) < cutoffDate.getTime())) continue;
+      if (await ctx.bundles.delete(blob.sha256)) {
+        report.orphans.push({ sha256: blob.sha256, size: fresh.size, touchedAt: fresh.touchedAt });
+        report.bytes += fresh.size;
+      }
+    }
+    if (!dryRun && sweepsUploads(ctx.bundles)) {
+      report.uploadsSwept = await ctx.bundles.sweepUploads(cutoffDate);
+    }
+  } finally {
+    if (!dryRun) await releaseLease(ctx, runId, report, actor);
+  }
+  return report;
+}
+
+/**
+ * Parse a duration such as `90s`, `15m`, `1h`, `2d` or plain milliseconds.
+ *
+ * @example
+ * ```ts
+ * import { parseDuration } from "./gc.ts";
+ * console.assert(parseDuration("1h") === 3_600_000);
+ * ```
+ */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new RegistryError("invalid_input", `Invalid duration '${text}'`);
+  const n = Number(m[1]);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? "ms"]!;
+  return n * unit;
+}

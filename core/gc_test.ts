@@ -1,0 +1,259 @@
+import assert from "node:assert/strict";
+import { collectGarbage, parseDuration, readGcGuard } from "./gc.ts";
+import type { RegistryContext } from "./context.ts";
+import { isRegistryError } from "./errors.ts";
+import { deleteVersion } from "./lifecycle.ts";
+import { nextPackageRow } from "./packages.ts";
+import type { AuditRow, FileMap, VersionRow } from "./rows.ts";
+import { getVersionRow, listAll, putVersionIfAbsent } from "./store.ts";
+import { fileListFields } from "./files.ts";
+import * as keys from "../storage/keys.ts";
+import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
+import type { BundleStorage } from "../storage/types.ts";
+
+const enc = new TextEncoder();
+const HOUR = 3_600_000;
+
+/** A context whose clock (rows and blob `touchedAt`) the test moves. */
+function makeCtx(
+  make?: (now: () => Date) => { storage: RegistryContext["storage"]; bundles: BundleStorage },
+) {
+  const time = { t: Date.parse("2026-11-22T00:00:00.000Z") };
+  const now = () => new Date(time.t);
+  const made = make?.(now) ??
+    { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage({ now }) };
+  const ctx: RegistryContext = { ...made, clock: now };
+  return { ctx, time };
+}
+
+/** Publish the way every surface does: guard, blobs, one commit. */
+async function publish(
+  ctx: RegistryContext,
+  version: string,
+  contents: string[],
+  options: { beforePut?: () => Promise<void>; afterPut?: () => Promise<void> } = {},
+) {
+  const guard = await readGcGuard(ctx);
+  await options.beforePut?.();
+  const files: FileMap = {};
+  for (const [i, text] of contents.entries()) {
+    const info = await ctx.bundles.put(enc.encode(text));
+    files[`f${i}.txt`] = { sha256: info.sha256, size: info.size, type: "text/plain" };
+  }
+  await options.afterPut?.();
+  const ref = { namespace: "@acme", name: "pkg" };
+  const row: VersionRow = {
+    ...ref,
+    version,
+    format: "rack.registry",
+    visibility: "public",
+    ...(await fileListFields(ctx, files)),
+    facts: {},
+    publishedAt: ctx.clock().toISOString(),
+    publishedBy: "ci",
+  };
+  return await putVersionIfAbsent(ctx.storage, {
+    row,
+    gc: { guard, ctx },
+    updatePackage: (cur, st) => nextPackageRow(cur, st, { ref }),
+  });
+}
+
+async function blobsPresent(ctx: RegistryContext, row: VersionRow): Promise<boolean> {
+  for (const e of Object.values(row.files ?? {})) {
+    if (!(await ctx.bundles.stat(e.sha256))) return false;
+  }
+  return true;
+}
+
+Deno.test("collectGarbage() reclaims old orphans and keeps referenced and young blobs", async () => {
+  const { ctx, time } = makeCtx();
+  await publish(ctx, "1.0.0", ["kept-a", "kept-b"]);
+  const orphan = await ctx.bundles.put(enc.encode("refused upload"));
+  time.t += 2 * HOUR;
+  const young = await ctx.bundles.put(enc.encode("in flight"));
+  const dry = await collectGarbage(ctx, { dryRun: true });
+  assert.deepEqual(dry.orphans.map((o) => o.sha256), [orphan.sha256]);
+  assert.equal(dry.young, 1);
+  assert.equal(dry.referenced, 2);
+  assert.notEqual(await ctx.bundles.stat(orphan.sha256), null, "a dry run deletes nothing");
+  const run = await collectGarbage(ctx, { actor: "ops" });
+  assert.deepEqual(run.orphans.map((o) => o.sha256), [orphan.sha256]);
+  assert.equal(await ctx.bundles.stat(orphan.sha256), null);
+  assert.notEqual(await ctx.bundles.stat(young.sha256), null);
+  const row = await getVersionRow(ctx.storage, {
+    namespace: "@acme",
+    name: "pkg",
+    version: "1.0.0",
+  });
+  assert.ok(row && await blobsPresent(ctx, row));
+  const audits: AuditRow[] = [];
+  for await (const e of listAll<AuditRow>(ctx.storage, keys.auditPrefix())) audits.push(e.value);
+  assert.deepEqual(audits.map((a) => [a.action, a.actor]), [["gc.run", "ops"]]);
+});
+
+Deno.test("collectGarbage() keeps file-list blobs and the files they list", async () => {
+  const { ctx, time } = makeCtx();
+  const many = Array.from({ length: 400 }, (_, i) => `file number ${i} `.padEnd(60, "x"));
+  await publish(ctx, "1.0.0", many);
+  const row = await getVersionRow(ctx.storage, {
+    namespace: "@acme",
+    name: "pkg",
+    version: "1.0.0",
+  });
+  assert.ok(row?.filesSha256, "the file list went to a blob");
+  time.t += 2 * HOUR;
+  const run = await collectGarbage(ctx);
+  assert.equal(run.orphans.length, 0);
+  assert.equal(run.referenced, 401);
+  assert.notEqual(await ctx.bundles.stat(row.filesSha256), null);
+});
+
+Deno.test("collectGarbage() reclaims the blobs of a hard-deleted version", async () => {
+  const { ctx, time } = makeCtx();
+  await publish(ctx, "1.0.0", ["shared", "only-in-1"]);
+  await publish(ctx, "1.1.0", ["shared", "only-in-1.1"]);
+  await deleteVersion(ctx, { namespace: "@acme", name: "pkg", version: "1.0.0", actor: "ops" });
+  time.t += 2 * HOUR;
+  const run = await collectGarbage(ctx);
+  assert.equal(run.orphans.length, 1);
+  const left = await ctx.bundles.list({ limit: 100 });
+  assert.equal(left.items.length, 2);
+});
+
+Deno.test("a second collectGarbage() while one runs answers conflict", async () => {
+  const { ctx } = makeCtx();
+  let inner: Promise<unknown> | undefined;
+  await collectGarbage(ctx, {
+    graceMs: 0,
+    onBeforeDelete: () => {
+      inner = collectGarbage(ctx, { graceMs: 0 }).catch((e) => e);
+    },
+  });
+  const err = await inner;
+  assert.ok(isRegistryError(err, "conflict"));
+});
+
+Deno.test("a publish that re-puts an old orphan between GC's check and its delete never commits a dangling row", async () => {
+  const { ctx, time } = makeCtx();
+  const text = "bytes a refused upload left behind";
+  const old = await ctx.bundles.put(enc.encode(text));
+  time.t += 2 * HOUR;
+  // The worst interleaving, forced: the publish's put lands right before the
+  // GC's delete of the same blob.
+  let putDone: () => void;
+  const put = new Promise<void>((r) => putDone = r);
+  let deleting: () => void;
+  const deleteStarted = new Promise<void>((r) => deleting = r);
+  // The guard is read before the run starts; the put waits for the delete.
+  const publishing = publish(ctx, "1.0.0", [text], {
+    beforePut: () => deleteStarted,
+    afterPut: async () => putDone(),
+  }).catch((e) => e);
+  await new Promise((r) => setTimeout(r, 5));
+  const inner = ctx.bundles;
+  const racing: BundleStorage = {
+    put: (b, o) => inner.put(b, o),
+    get: (s, r) => inner.get(s, r),
+    stat: (s) => inner.stat(s),
+    list: (o) => inner.list(o),
+    close: () => inner.close(),
+    async delete(sha256) {
+      if (sha256 === old.sha256) {
+        deleting();
+        await put;
+      }
+      return await inner.delete(sha256);
+    },
+  };
+  const gcCtx = { ...ctx, bundles: racing };
+  const report = await collectGarbage(gcCtx, { graceMs: HOUR });
+  assert.equal(report.orphans.length, 1, "GC deleted the blob the publish re-put");
+  const outcome = await publishing;
+  assert.ok(isRegistryError(outcome, "conflict"), `expected conflict, got ${String(outcome)}`);
+  assert.equal(
+    await getVersionRow(ctx.storage, { namespace: "@acme", name: "pkg", version: "1.0.0" }),
+    null,
+  );
+  // The retry puts the bytes again and commits a complete version.
+  const retry = await publish(ctx, "1.0.0", [text]);
+  assert.equal(retry.result, "created");
+  const row = await getVersionRow(ctx.storage, {
+    namespace: "@acme",
+    name: "pkg",
+    version: "1.0.0",
+  });
+  assert.ok(row && await blobsPresent(ctx, row));
+});
+
+async function raceRepeatedly(ctx: RegistryContext, time: { t: number }, rounds: number) {
+  let created = 0;
+  let conflicts = 0;
+  for (let round = 0; round < rounds; round++) {
+    // Orphans that publishes of this round will re-put, old enough to be swept.
+    const texts = Array.from({ length: 6 }, (_, i) => `round ${round} blob ${i}`);
+    for (const t of texts) await ctx.bundles.put(enc.encode(t));
+    time.t += 2 * HOUR;
+    const jitter = () => new Promise<void>((r) => setTimeout(r, Math.random() * 3));
+    const publishes = texts.slice(0, 4).map(async (t, i) => {
+      await jitter();
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          return await publish(ctx, `${round}.${i}.0`, [t, texts[5]!], { afterPut: jitter });
+        } catch (err) {
+          if (!isRegistryError(err, "conflict")) throw err;
+          conflicts++;
+        }
+      }
+      return null;
+    });
+    const gc = (async () => {
+      await jitter();
+      try {
+        await collectGarbage(ctx, { graceMs: HOUR, onBeforeDelete: jitter });
+      } catch (err) {
+        if (!isRegistryError(err, "conflict")) throw err;
+      }
+    })();
+    const results = await Promise.all([...publishes, gc]);
+    for (const r of results.slice(0, 4)) {
+      if (r && "result" in r && r.result === "created") created++;
+    }
+    // The invariant: every committed version's blobs exist.
+    for await (const e of listAll<VersionRow>(ctx.storage, keys.allVersionsPrefix())) {
+      assert.ok(await blobsPresent(ctx, e.value), `${e.value.version} lost a blob`);
+    }
+  }
+  return { created, conflicts };
+}
+
+Deno.test("publishes racing GC over memory storage never leave a version without its blobs", async () => {
+  const { ctx, time } = makeCtx();
+  const { created } = await raceRepeatedly(ctx, time, 60);
+  assert.equal(created, 240, "every publish committed within its retries");
+});
+
+Deno.test("publishes racing GC over a KV file never leave a version without its blobs", async () => {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/gc.kv`);
+  try {
+    const { ctx, time } = makeCtx((now) => ({
+      storage: new KvRegistryStorage(kv),
+      bundles: new KvBundleStorage(kv, { now }),
+    }));
+    const { created } = await raceRepeatedly(ctx, time, 15);
+    assert.equal(created, 60);
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("parseDuration() reads ms, s, m, h and d and refuses anything else", () => {
+  assert.equal(parseDuration("250"), 250);
+  assert.equal(parseDuration("90s"), 90_000);
+  assert.equal(parseDuration("15m"), 900_000);
+  assert.equal(parseDuration("2d"), 172_800_000);
+  assert.throws(() => parseDuration("1 hour"), (e) => isRegistryError(e, "invalid_input"));
+});
