@@ -149,7 +149,7 @@ Deno.test("a publish that re-puts an old orphan between GC's check and its delet
   // The guard is read before the run starts; the put waits for the delete.
   const publishing = publish(ctx, "1.0.0", [text], {
     beforePut: () => deleteStarted,
-    afterPut: async () => putDone(),
+    afterPut: () => Promise.resolve(putDone()),
   }).catch((e) => e);
   await new Promise((r) => setTimeout(r, 5));
   const inner = ctx.bundles;
