@@ -357,7 +357,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
       const errors = [{ code: "manifest_invalid", message: "request body is not valid JSON" }];
       return send(c, { status: 400, body: { ok: false, errors, issues: errors } });
     }
-    return send(c, checkConformanceRequest(ctx, { body: parsed.value }));
+    return send(c, await checkConformanceRequest(ctx, { body: parsed.value }));
   });
 
   const FILE = ":file{bundle\\.js|bundle\\.js\\.sig|manifest\\.json}";

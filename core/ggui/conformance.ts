@@ -17,7 +17,7 @@ import {
   type GadgetManifest,
   parseManifest,
 } from "./manifest.ts";
-import { parserCodeGates } from "./parse.ts";
+import { asyncParserCodeGates, parserCodeGates } from "./parse.ts";
 
 /** Every conformance error code (wire contract). */
 export const CONFORMANCE_CODES = [
@@ -71,6 +71,17 @@ export interface CodeGates {
   blueprint?: (manifest: BlueprintManifest) => ConformanceError[];
 }
 
+/** Code gates that may answer later (e.g. parse in a worker). */
+export interface AsyncCodeGates {
+  /** Gadget gates 2–4. */
+  gadget?: (
+    manifest: GadgetManifest,
+    bundle: string,
+  ) => ConformanceError[] | Promise<ConformanceError[]>;
+  /** Blueprint gates 6–8. */
+  blueprint?: (manifest: BlueprintManifest) => ConformanceError[] | Promise<ConformanceError[]>;
+}
+
 /** A blueprint runtime probe (optional, unwired by default). */
 export interface BlueprintProbe {
   /** Render the blueprint with its fixture props; failures use `blueprint_runtime_probe_failed`. */
@@ -117,31 +128,47 @@ function gadgetGates(
   bundle: unknown,
   gates: CodeGates | undefined,
 ): ConformanceError[] {
-  if (typeof bundle !== "string" || bundle.length === 0) {
-    return [{
-      code: "bundle_parse_error",
-      message:
-        "gadget submission is missing the `bundle` field — bundle text is required for kind=gadget conformance.",
-    }];
-  }
-  return gates?.gadget?.(manifest, bundle) ?? [];
+  const missing = missingBundle(bundle);
+  if (missing) return missing;
+  return gates?.gadget?.(manifest, bundle as string) ?? [];
+}
+
+function missingBundle(bundle: unknown): ConformanceError[] | undefined {
+  if (typeof bundle === "string" && bundle.length > 0) return undefined;
+  return [{
+    code: "bundle_parse_error",
+    message:
+      "gadget submission is missing the `bundle` field — bundle text is required for kind=gadget conformance.",
+  }];
+}
+
+function sourceTooLarge(manifest: BlueprintManifest): ConformanceError[] | undefined {
+  // A string of n UTF-16 units is at most 3n UTF-8 bytes: skip the encode when small.
+  if (manifest.source.length * 3 <= MAX_BLUEPRINT_SOURCE_BYTES) return undefined;
+  const sourceBytes = new TextEncoder().encode(manifest.source).byteLength;
+  if (sourceBytes <= MAX_BLUEPRINT_SOURCE_BYTES) return undefined;
+  return [{
+    code: "blueprint_source_too_large",
+    message:
+      `blueprint source is ${sourceBytes} bytes; maximum is ${MAX_BLUEPRINT_SOURCE_BYTES} bytes (5 MiB).`,
+    detail: { sourceBytes, maxBytes: MAX_BLUEPRINT_SOURCE_BYTES },
+  }];
 }
 
 function blueprintGates(
   manifest: BlueprintManifest,
   gates: CodeGates | undefined,
 ): ConformanceError[] {
-  const sourceBytes = new TextEncoder().encode(manifest.source).byteLength;
-  if (sourceBytes > MAX_BLUEPRINT_SOURCE_BYTES) {
-    return [{
-      code: "blueprint_source_too_large",
-      message:
-        `blueprint source is ${sourceBytes} bytes; maximum is ${MAX_BLUEPRINT_SOURCE_BYTES} bytes (5 MiB).`,
-      detail: { sourceBytes, maxBytes: MAX_BLUEPRINT_SOURCE_BYTES },
-    }];
-  }
-  const errors = gates?.blueprint?.(manifest) ?? [];
-  // Gate 6 (syntax) short-circuits what follows it.
+  const tooLarge = sourceTooLarge(manifest);
+  if (tooLarge) return tooLarge;
+  return afterBlueprintCode(manifest, gates?.blueprint?.(manifest) ?? []);
+}
+
+/** Gate 9 after the code gates: a syntax error (gate 6) short-circuits it. */
+function afterBlueprintCode(
+  manifest: BlueprintManifest,
+  errors: ConformanceError[],
+): ConformanceError[] {
   if (errors.some((e) => e.code === "blueprint_compile_error")) return errors;
   const propsSpec = manifest.contract?.propsSpec;
   if (manifest.fixtureProps !== undefined && propsSpec !== undefined) {
@@ -182,6 +209,38 @@ function fixtureShapeError(
   };
 }
 
+/**
+ * {@linkcode checkConformance} with code gates that may run off the event
+ * loop: by default the parser gates, inline for small inputs and in a
+ * short-lived worker for large ones, so a multi-MiB bundle or blueprint never
+ * stalls the server. Same gates, order and results.
+ *
+ * @example
+ * ```ts
+ * import { checkConformanceAsync } from "./conformance.ts";
+ * const r = await checkConformanceAsync({ manifest: { kind: "gadget" } });
+ * console.assert(!r.ok && r.errors[0]?.code === "manifest_invalid");
+ * ```
+ */
+export async function checkConformanceAsync(
+  input: { manifest: unknown; bundle?: unknown },
+  options: { codeGates?: AsyncCodeGates } = {},
+): Promise<ConformanceResult> {
+  const gates = options.codeGates ?? asyncParserCodeGates;
+  const first = checkConformance(input, { codeGates: {} });
+  const manifest = first.manifest;
+  if (manifest === undefined) return first;
+  let errors: ConformanceError[];
+  if (manifest.kind === "gadget") {
+    errors = missingBundle(input.bundle) ??
+      await gates.gadget?.(manifest, input.bundle as string) ?? [];
+  } else {
+    errors = sourceTooLarge(manifest) ??
+      afterBlueprintCode(manifest, await gates.blueprint?.(manifest) ?? []);
+  }
+  return { ok: errors.length === 0, errors, manifest };
+}
+
 /** The `/conformance/check` body: `errors`, and `issues` (the same array) for the CLI. */
 export interface ConformanceBody {
   /** Whether every gate passed. */
@@ -197,15 +256,15 @@ export interface ConformanceBody {
  * failed check is not a transport error). A non-object body checks an absent
  * manifest.
  */
-export function checkConformanceRequest(
-  ctx: { codeGates?: CodeGates },
+export async function checkConformanceRequest(
+  ctx: { codeGates?: AsyncCodeGates },
   request: { body: unknown },
-): { status: 200; body: ConformanceBody } {
+): Promise<{ status: 200; body: ConformanceBody }> {
   const body = request.body !== null && typeof request.body === "object" &&
       !Array.isArray(request.body)
     ? request.body as Record<string, unknown>
     : {};
-  const result = checkConformance(
+  const result = await checkConformanceAsync(
     { manifest: body.manifest, bundle: body.bundle },
     ctx.codeGates === undefined ? {} : { codeGates: ctx.codeGates },
   );

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import {
   checkConformance,
+  checkConformanceAsync,
   checkConformanceRequest,
   MAX_BLUEPRINT_SOURCE_BYTES,
 } from "./conformance.ts";
+import { INLINE_PARSE_LIMIT, offThreadGates } from "./parse.ts";
 import {
   GADGET_SOURCE,
   makeBlueprintManifest,
@@ -106,9 +108,52 @@ Deno.test("checkConformance() runs pluggable code gates at their place in the se
   assert.deepEqual(b.errors.map((e) => e.code), ["blueprint_compile_error"]);
 });
 
-Deno.test("checkConformanceRequest() answers 200 with issues beside errors", () => {
-  const r = checkConformanceRequest({}, { body: { manifest: makeGadgetManifest() } });
+Deno.test("checkConformanceRequest() answers 200 with issues beside errors", async () => {
+  const r = await checkConformanceRequest({}, { body: { manifest: makeGadgetManifest() } });
   assert.equal(r.status, 200);
   assert.equal(r.body.ok, false);
   assert.equal(r.body.issues, r.body.errors);
+});
+
+Deno.test("checkConformanceAsync() parses large inputs off the event loop with the same results", async () => {
+  const pad = "//" + "x".repeat(INLINE_PARSE_LIMIT);
+  const cases = [
+    { manifest: makeGadgetManifest(), bundle: `import "evil";\nexport const other = 1;${pad}` },
+    { manifest: makeGadgetManifest(), bundle: `export function useMap() {}\nconst = 1;${pad}` },
+    { manifest: makeGadgetManifest(), bundle: GADGET_SOURCE + pad },
+    { manifest: makeBlueprintManifest({ source: `const X = 1;\nexport { X };${pad}` }) },
+    {
+      manifest: makeBlueprintManifest({
+        source: `export default (${pad}\n`,
+        contract: { propsSpec: { properties: {} } },
+        fixtureProps: 1,
+      }),
+    },
+    { manifest: makeBlueprintManifest({ source: `export default 1;${pad}` }) },
+  ];
+  // The event loop keeps turning while a large input is parsed.
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 1);
+  try {
+    for (const input of cases) {
+      const sync = checkConformance(input);
+      const async = await checkConformanceAsync(input);
+      assert.deepEqual(async.errors, sync.errors);
+      assert.equal(async.ok, sync.ok);
+    }
+  } finally {
+    clearInterval(ticker);
+  }
+  assert.ok(ticks > 0);
+});
+
+Deno.test("offThreadGates() fails closed at its time limit", async () => {
+  const errors = await offThreadGates(
+    { kind: "gadget", manifest: makeGadgetManifest() as never, bundle: GADGET_SOURCE },
+    { timeoutMs: 0 },
+  );
+  assert.deepEqual(errors.map((e) => [e.code, e.message]), [[
+    "bundle_parse_error",
+    "parsing timed out",
+  ]]);
 });

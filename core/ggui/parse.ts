@@ -420,6 +420,71 @@ export function blueprintCodeGates(manifest: BlueprintManifest): ConformanceErro
   return errors;
 }
 
+/** Inputs up to this many UTF-16 code units are parsed inline (a few tens of ms at most). */
+export const INLINE_PARSE_LIMIT = 128 * 1024;
+
+/** How long an off-thread parse may run. */
+export const PARSE_TIMEOUT_MS = 30_000;
+
+/**
+ * Run a parser gate in a short-lived worker, so a large input never blocks
+ * the event loop (a 1 MiB TSX blueprint takes ~0.4 s to parse) and a parse
+ * past the time limit is ended. A worker failure fails the gate closed.
+ */
+export async function offThreadGates(
+  request: { kind: "gadget"; manifest: GadgetManifest; bundle: string } | {
+    kind: "blueprint";
+    manifest: BlueprintManifest;
+  },
+  options: { timeoutMs?: number } = {},
+): Promise<ConformanceError[]> {
+  const worker = new Worker(new URL("./_parse_worker.ts", import.meta.url), { type: "module" });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    const reply = await new Promise<{ ok: boolean; errors?: ConformanceError[]; message?: string }>(
+      (resolve) => {
+        timer = setTimeout(
+          () => resolve({ ok: false, message: "parsing timed out" }),
+          options.timeoutMs ?? PARSE_TIMEOUT_MS,
+        );
+        worker.onmessage = (e) => resolve(e.data);
+        worker.onerror = (e: ErrorEvent) => {
+          e.preventDefault();
+          resolve({ ok: false, message: `parser crashed: ${e.message}` });
+        };
+        worker.postMessage(request);
+      },
+    );
+    if (reply.ok && reply.errors) return reply.errors;
+    return [{
+      code: request.kind === "gadget" ? "bundle_parse_error" : "blueprint_compile_error",
+      message: reply.message ?? "parser failed",
+      detail: { line: 1, column: 1, offset: 0 },
+    }];
+  } finally {
+    clearTimeout(timer);
+    worker.terminate();
+  }
+}
+
+/**
+ * The parser gates, inline for small inputs and in a worker for large ones
+ * (the async form `checkConformanceAsync` and publish use).
+ */
+export const asyncParserCodeGates: {
+  gadget: (manifest: GadgetManifest, bundle: string) => Promise<ConformanceError[]>;
+  blueprint: (manifest: BlueprintManifest) => Promise<ConformanceError[]>;
+} = {
+  gadget: (manifest, bundle) =>
+    bundle.length <= INLINE_PARSE_LIMIT
+      ? Promise.resolve(gadgetCodeGates(manifest, bundle))
+      : offThreadGates({ kind: "gadget", manifest, bundle }),
+  blueprint: (manifest) =>
+    manifest.source.length <= INLINE_PARSE_LIMIT
+      ? Promise.resolve(blueprintCodeGates(manifest))
+      : offThreadGates({ kind: "blueprint", manifest }),
+};
+
 /**
  * The code-level gates as one `CodeGates` value (wired by default in `checkConformance`).
  */

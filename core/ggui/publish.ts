@@ -50,7 +50,7 @@ import {
   unauthorized,
 } from "./_common.ts";
 import { compileBlueprint, type CompiledBlueprint, withCompiledRef } from "./compile.ts";
-import { checkConformance, type ConformanceError } from "./conformance.ts";
+import { checkConformanceAsync, type ConformanceError } from "./conformance.ts";
 import { acceptsPublicEd25519 } from "./public_lane.ts";
 import {
   type ArtifactManifest,
@@ -325,7 +325,7 @@ export async function publishArtifact(
     bundleBytes = decoded;
   }
   // 9. Conformance (the bundle as UTF-8 text).
-  const conformance = checkConformance(
+  const conformance = await checkConformanceAsync(
     {
       manifest: input.manifest,
       ...(bundleBytes === undefined ? {} : { bundle: new TextDecoder().decode(bundleBytes) }),
