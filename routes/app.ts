@@ -14,6 +14,9 @@ import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import { createGguiRoutes, GGUI_CORS_HEADERS, isGguiCorsExcluded } from "./ggui.ts";
 import { createRackRoutes } from "./rack.ts";
 import { rackJsonError } from "./_rack_http.ts";
+import { createAdminRoutes } from "./admin.ts";
+import { namespaceExists, rackAuthAuthenticator } from "../core/access.ts";
+import { chainAuthenticators, storedTokenAuthenticator } from "../core/tokens.ts";
 import { CachingRegistryStorage } from "../core/read_cache.ts";
 import { RateLimiter } from "../core/rate_limit.ts";
 import {
@@ -120,6 +123,23 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   const ctx: RegistryContext = { storage, bundles: options.bundles, clock };
   const app = new Hono();
   mountOps(app, ctx, options);
+  const rackAuth = options.rackAuth ?? (() => Promise.resolve(noNamespaces));
+  // One identity chain for the admin API: the configured authenticator,
+  // stored tokens, and Rack's auth.json/ADMIN_TOKEN as grants.
+  const identities = chainAuthenticators(
+    options.authenticator ?? nobody,
+    storedTokenAuthenticator(ctx),
+    rackAuthAuthenticator(rackAuth, ctx.clock),
+  );
+  app.route(
+    "/admin",
+    createAdminRoutes({
+      ctx,
+      authenticator: identities,
+      ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
+      namespaceExists: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
+    }),
+  );
   app.route(
     "/",
     createGguiRoutes({
@@ -137,7 +157,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     "/",
     createRackRoutes({
       ctx,
-      auth: options.rackAuth ?? (() => Promise.resolve(noNamespaces)),
+      auth: rackAuth,
       ...(options.schemaDir ? { schemaDir: options.schemaDir } : {}),
       ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
       ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
