@@ -27,6 +27,7 @@
  *
  * @module
  */
+import { fileURLToPath } from "node:url";
 import { compileBlueprint } from "../core/ggui/compile.ts";
 import type { BlueprintProbe, ConformanceError } from "../core/ggui/conformance.ts";
 import type { BlueprintManifest } from "../core/ggui/manifest.ts";
@@ -51,8 +52,8 @@ export interface ProcessBlueprintProbe extends BlueprintProbe {
   warmUp(): Promise<void>;
 }
 
-const RUNNER = new URL("./_probe_runner.ts", import.meta.url);
-const CONFIG = new URL("../deno.json", import.meta.url);
+const RUNNER = fileURLToPath(new URL("./_probe_runner.ts", import.meta.url));
+const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
 
 function failure(message: string): { ok: false; errors: ConformanceError[] } {
   return {
@@ -95,7 +96,7 @@ export function createBlueprintProbe(options: BlueprintProbeOptions = {}): Proce
   function warmUp(): Promise<void> {
     return warm ??= (async () => {
       const out = await new Deno.Command(deno, {
-        args: ["cache", "--quiet", `--config=${CONFIG.pathname}`, RUNNER.pathname],
+        args: ["cache", "--quiet", `--config=${CONFIG}`, RUNNER],
         stdout: "null",
         stderr: "piped",
       }).output();
@@ -120,10 +121,10 @@ export function createBlueprintProbe(options: BlueprintProbeOptions = {}): Proce
         "--no-prompt",
         "--no-remote",
         "--cached-only",
-        `--config=${CONFIG.pathname}`,
+        `--config=${CONFIG}`,
         "--allow-env=NODE_ENV",
         `--v8-flags=--max-old-space-size=${maxHeapMb}`,
-        RUNNER.pathname,
+        RUNNER,
       ],
       env: { NODE_ENV: "production", NO_COLOR: "1" },
       stdin: "piped",

@@ -15,7 +15,7 @@ import {
 } from "../tests/_ggui_fixtures.ts";
 import { createBlueprintProbe } from "./blueprint_probe.ts";
 
-const probe = createBlueprintProbe({ timeoutMs: 4000, maxHeapMb: 64, maxRssMb: 384 });
+const probe = createBlueprintProbe({ timeoutMs: 8000, maxHeapMb: 64, maxRssMb: 384 });
 
 async function run(source: string, fixtureProps: unknown = {}) {
   return await probe.probe({ source, fixtureProps } as never);
@@ -142,7 +142,7 @@ Deno.test("the probe ends an infinite loop and a memory bomb; the server stays u
     authenticator: tokenMapAuthenticator({ [TOKENS.alice]: "alice" }),
     bundleHost: BUNDLE_HOST,
     registryHostname: "127.0.0.1:9011",
-    blueprintProbe: createBlueprintProbe({ timeoutMs: 3000, maxHeapMb: 64, maxRssMb: 384 }),
+    blueprintProbe: createBlueprintProbe({ timeoutMs: 5000, maxHeapMb: 64, maxRssMb: 384 }),
   });
   const key = await makeKey();
   await registerKey(app, TOKENS.alice, key);
