@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { fromBase64 } from "../digest.ts";
 import { createGguiRoutes } from "../../routes/ggui.ts";
+import { scopeKey } from "../../storage/keys.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
 import {
   BUNDLE_HOST,
@@ -245,4 +246,48 @@ Deno.test("Ed25519 on a public artifact is refused unless the operator accepts i
   priv.manifest = makeGadgetManifest({ visibility: "private", version: "1.0.1" });
   const mismatch = await publish(lenient, TOKENS.alice, priv);
   assert.equal((await mismatch.json()).error, "visibility_algorithm_mismatch");
+});
+
+Deno.test("the scope identity rule reads the SANs of the real leaf certificate", async () => {
+  const sig = await instance();
+  const storage = new MemoryRegistryStorage();
+  const app = createGguiRoutes({
+    ctx: { storage, bundles: new MemoryBundleStorage(), clock: () => new Date() },
+    authenticator: tokenMapAuthenticator({ [TOKENS.alice]: "alice" }),
+    bundleHost: BUNDLE_HOST,
+    registryHostname: "127.0.0.1:9011",
+    sigstore: createSigstoreVerifier({ trustedRoot: sig.trustedRoot }),
+  });
+  const owner = {
+    scope: "@acme",
+    ownerSubject: "alice",
+    claimedAt: new Date().toISOString(),
+    verification: "unverified",
+    sanAllowlist: [TEST_SAN.toUpperCase()],
+  };
+  assert.ok(
+    (await storage.commit({
+      checks: [],
+      mutations: [{ type: "set", key: scopeKey("@acme"), value: owner }],
+    })).ok,
+  );
+  // Allowlisted identity (compared case-insensitively): 201.
+  assert.equal((await publish(app, TOKENS.alice, await publicGadgetBody(sig))).status, 201);
+  // Another identity: 403 identity_mismatch, without echoing the allowlist.
+  const bytes = encoder.encode(GADGET_SOURCE);
+  const other = {
+    manifest: makeGadgetManifest({ visibility: "public", version: "1.0.1" }),
+    bundle: toBase64(bytes),
+    bundleSha384: sha384Base64(bytes),
+    signature: await sig.envelope(
+      bytes,
+      "https://github.com/mallory/x/.github/workflows/a.yml@refs/heads/main",
+    ),
+  };
+  const res = await publish(app, TOKENS.alice, other);
+  assert.equal(res.status, 403);
+  const body = await res.json();
+  assert.equal(body.error, "identity_mismatch");
+  assert.match(body.message, /mallory/);
+  assert.doesNotMatch(body.message, /ACME\/MAP/);
 });
