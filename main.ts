@@ -12,6 +12,7 @@ import { chainAuthenticators, storedTokenAuthenticator } from "./core/tokens.ts"
 import type { RegistryContext } from "./core/context.ts";
 import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
+import { isCliCommand, runCli } from "./server/cli.ts";
 import { ensureAdminToken, openStores } from "./server/open.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
@@ -144,6 +145,11 @@ async function serve(config: ServerConfig): Promise<void> {
 }
 
 if (import.meta.main) {
+  // Operator commands (token create|list|revoke, gc) run against the store and exit.
+  if (isCliCommand(Deno.args)) {
+    if (typeof Deno.openKv !== "function") await reexecWithKv();
+    Deno.exit(await runCli(Deno.args, Deno.env.toObject()));
+  }
   const parsed = parseServerArgs(Deno.args, Deno.env.toObject());
   if (!parsed.ok) {
     if (parsed.help) {
