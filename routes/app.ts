@@ -144,7 +144,8 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     "/",
     createGguiRoutes({
       ctx,
-      authenticator: options.authenticator ?? nobody,
+      authenticator: identities,
+      declaredNamespace: async (ns) => (await rackAuth()).namespaces.has(ns),
       bundleHost: options.bundleHost,
       registryHostname: options.registryHostname,
       ...(options.reservedScopes ? { reservedScopes: options.reservedScopes } : {}),

@@ -58,6 +58,8 @@ export interface GguiRoutesOptions {
   blueprintProbe?: BlueprintProbe;
   /** The sigstore keyless lane (public publishes); refuses every envelope when absent. */
   sigstore?: SigstoreVerifier;
+  /** Whether a namespace is declared with grants (Rack auth.json): publishes then need a grant. */
+  declaredNamespace?: (namespace: string) => Promise<boolean>;
   /** The largest request body accepted by `/publish` (default 32 MiB). */
   maxBodyBytes?: number;
 }
@@ -236,6 +238,9 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     ...(options.codeGates === undefined ? {} : { codeGates: options.codeGates }),
     ...(options.blueprintProbe === undefined ? {} : { blueprintProbe: options.blueprintProbe }),
     ...(options.sigstore === undefined ? {} : { sigstore: options.sigstore }),
+    ...(options.declaredNamespace === undefined
+      ? {}
+      : { declaredNamespace: options.declaredNamespace }),
   };
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new Hono();
@@ -244,7 +249,12 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     const token = parseBearer(c.req.header("authorization"));
     if (token === null) return undefined;
     const principal = await options.authenticator.authenticate(token);
-    return principal === null ? undefined : { subject: principal.subject };
+    if (principal === null) return undefined;
+    return {
+      subject: principal.subject,
+      admin: principal.admin,
+      ...(principal.grants ? { grants: principal.grants } : {}),
+    };
   }
 
   app.onError((err, c) => send(c, gguiErrorResult(err)));

@@ -2,7 +2,8 @@
 // body}` result shape, the wire error bodies, URLs, the version-row facts
 // layout and the private-read rule.
 import { type RegistryContext, timeOrderedId } from "../context.ts";
-import type { AuditRow, Format, ScopeRow, VersionRow } from "../rows.ts";
+import type { AuditRow, Format, Grant, ScopeRow, VersionRow } from "../rows.ts";
+import { grantsAllow } from "../tokens.ts";
 import { auditKey } from "../../storage/keys.ts";
 import type { JsonValue, Mutation } from "../../storage/types.ts";
 import type { BlueprintProbe, CodeGates } from "./conformance.ts";
@@ -43,10 +44,15 @@ export interface GguiContext extends RegistryContext {
   blueprintProbe?: BlueprintProbe;
   /** The sigstore keyless lane; offline refusal when absent. */
   sigstore?: SigstoreVerifier;
+  /** Whether a namespace is declared with grants (Rack auth.json): publishes then need a grant. */
+  declaredNamespace?: (namespace: string) => Promise<boolean>;
 }
 
-/** The verified caller, or `undefined` for an anonymous request. */
-export type AuthnContext = { subject: string } | undefined;
+/**
+ * The verified caller, or `undefined` for an anonymous request. `grants` (a
+ * scoped token's) and `admin` feed the one namespace policy (`docs/access.md`).
+ */
+export type AuthnContext = { subject: string; admin?: boolean; grants?: Grant[] } | undefined;
 
 /** A ggui wire error body. `code` repeats `error` (the CLI reads `code`). */
 export interface GguiErrorBody {
@@ -182,17 +188,19 @@ export function publicSummaryOf(row: VersionRow): Record<string, JsonValue> {
 }
 
 /**
- * The private-read rule: a private version is readable by its publisher or by
- * the scope's current owner. `owner` is looked up at most once, lazily; a
+ * The private-read rule: a private version is readable by its publisher, by
+ * grant readers of its namespace, or by the scope's current owner. `owner` is looked up at most once, lazily; a
  * lookup fault denies.
  */
 export async function mayReadPrivate(
-  row: { publishedBy: string },
+  row: { publishedBy: string; namespace: string },
   authn: AuthnContext,
   owner: () => Promise<ScopeRow | null>,
 ): Promise<boolean> {
   if (authn === undefined) return false;
   if (row.publishedBy === authn.subject) return true;
+  // Grant readers of the namespace (scoped tokens, auth.json tokens).
+  if (authn.grants && grantsAllow(authn.grants, "read", row.namespace)) return true;
   try {
     return (await owner())?.ownerSubject === authn.subject;
   } catch {

@@ -72,7 +72,10 @@ export async function listArtifactVersions(
   for (const s of states) {
     const kind = kindOfFormat(s.format);
     if (kind === undefined) continue;
-    if (s.visibility === "private" && !(await mayReadPrivate(s, authn, owner))) continue;
+    if (
+      s.visibility === "private" &&
+      !(await mayReadPrivate({ publishedBy: s.publishedBy, namespace: scope }, authn, owner))
+    ) continue;
     versions.push({
       version: s.version,
       publishedAt: s.publishedAt,

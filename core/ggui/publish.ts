@@ -31,6 +31,7 @@ import { nextPackageRow } from "../packages.ts";
 import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
 import { putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
+import { decideGguiPublish } from "../access.ts";
 import * as keys from "../../storage/keys.ts";
 import type { JsonValue } from "../../storage/types.ts";
 import {
@@ -254,16 +255,39 @@ export async function publishArtifact(
   } catch {
     return errorResult(500, "internal", "failed to read the scope owner");
   }
-  if (owner !== null && owner.ownerSubject !== subject) return scopeOwnedByAnother(manifest.scope);
-  if (owner === null) {
-    const reserved = ctx.reservedScopes ?? DEFAULT_RESERVED_SCOPES;
-    if (reserved.includes(manifest.scope)) {
-      return errorResult(
-        403,
-        "scope_forbidden",
-        `scope \`${manifest.scope}\` is reserved on this registry and cannot be claimed by publishing. Choose a scope you own — your first publish into an unclaimed scope claims it.`,
-      );
-    }
+  // One namespace policy (docs/access.md): auth.json-declared namespaces and
+  // scoped tokens follow grants; everything else the claim-on-first-publish rule.
+  let declared: boolean;
+  try {
+    declared = (await ctx.declaredNamespace?.(manifest.scope)) ?? false;
+  } catch {
+    return errorResult(500, "internal", "failed to read the namespace policy");
+  }
+  const decision = decideGguiPublish({
+    principal: {
+      subject,
+      admin: authn.admin ?? false,
+      ...(authn.grants ? { grants: authn.grants } : {}),
+    },
+    namespace: manifest.scope,
+    declared,
+    owner,
+    reserved: ctx.reservedScopes ?? DEFAULT_RESERVED_SCOPES,
+  });
+  if (!decision.allowed && decision.reason === "not_granted") {
+    return errorResult(
+      403,
+      "scope_forbidden",
+      `scope \`${manifest.scope}\` needs a publish grant for this token: it is configured with grants on this registry, or the token's grants do not cover it`,
+    );
+  }
+  if (!decision.allowed && decision.reason === "owned") return scopeOwnedByAnother(manifest.scope);
+  if (!decision.allowed) {
+    return errorResult(
+      403,
+      "scope_forbidden",
+      `scope \`${manifest.scope}\` is reserved on this registry and cannot be claimed by publishing. Choose a scope you own — your first publish into an unclaimed scope claims it.`,
+    );
   }
   const sigstore = ctx.sigstore ?? offlineSigstoreVerifier;
   const identityFailure = identityRule(manifest.scope, owner, signature, sigstore);
@@ -386,6 +410,7 @@ export async function publishArtifact(
       manifest,
       subject,
       owner,
+      claim: decision.allowed && decision.claim,
       signature,
       authorPublicKey,
       ...(bundleBytes === undefined ? {} : { bundleBytes }),
@@ -408,6 +433,7 @@ async function commitVersion(
     manifest: ArtifactManifest;
     subject: string;
     owner: ScopeRow | null;
+    claim: boolean;
     signature: SignatureEnvelope;
     authorPublicKey: string;
     bundleBytes?: Uint8Array;
@@ -488,7 +514,7 @@ async function commitVersion(
     gc: { guard: gcGuard, ctx },
     updatePackage: (current, state) =>
       nextPackageRow(current, state, { ref, summary: publicSummaryOf(row) }),
-    ...(v.owner === null
+    ...(v.claim
       ? {
         claimScope: {
           scope: manifest.scope,
@@ -507,7 +533,7 @@ async function commitVersion(
           kind: manifest.kind,
           visibility: manifest.visibility,
           packageCreated,
-          scopeClaimed: v.owner === null,
+          scopeClaimed: v.claim,
         },
       }),
     ],
