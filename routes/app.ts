@@ -159,6 +159,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     createRackRoutes({
       ctx,
       auth: rackAuth,
+      principals: storedTokenAuthenticator(ctx),
       ...(options.schemaDir ? { schemaDir: options.schemaDir } : {}),
       ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
       ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),

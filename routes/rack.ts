@@ -7,6 +7,7 @@
  */
 import { type Context, Hono } from "hono";
 import type { RegistryContext } from "../core/context.ts";
+import type { Authenticator } from "../core/auth.ts";
 import {
   authorizeRead,
   canRead,
@@ -55,6 +56,8 @@ export interface RackRoutesOptions {
   ctx: RegistryContext;
   /** The auth configuration in force, asked once per request (hot-reloadable). */
   auth: () => Promise<RackAuth>;
+  /** Stored tokens with grants, honoured beside auth.json (`docs/access.md`). */
+  principals?: Authenticator;
   /** Serve `/schemas/:file` from this folder instead of the built-in schemas. */
   schemaDir?: string;
   /** Largest archive accepted (default 100 MiB). */
@@ -158,7 +161,14 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
 
   async function who(c: Context): Promise<{ auth: RackAuth; caller: RackCaller }> {
     const auth = await options.auth();
-    return { auth, caller: identifyCaller(auth, extractToken(c.req.raw.headers)) };
+    const token = extractToken(c.req.raw.headers);
+    const caller = identifyCaller(auth, token);
+    // Stored tokens (docs/access.md): looked up fresh, so revocation is immediate.
+    if (token !== undefined && !caller.admin && options.principals) {
+      const principal = await options.principals.authenticate(token);
+      if (principal) caller.principal = principal;
+    }
+    return { auth, caller };
   }
 
   // --- /health and /metrics ---------------------------------------------------

@@ -17,6 +17,8 @@ import { sha256Hex, timingSafeEqual } from "../digest.ts";
 import { RegistryError } from "../errors.ts";
 import { rackError } from "./errors.ts";
 import { isRackNamespace } from "./paths.ts";
+import type { Principal } from "../auth.ts";
+import { principalCan } from "../tokens.ts";
 
 /** One token of a namespace, held as a digest. */
 export interface RackTokenEntry {
@@ -68,6 +70,11 @@ export interface RackCaller {
   tokenSha256?: string;
   /** Whether the token is the admin token. */
   admin: boolean;
+  /**
+   * A stored token's principal (docs/access.md): its grants decide on every
+   * namespace they cover, exactly like an auth.json token listed there.
+   */
+  principal?: Principal;
 }
 
 /** Who may do what, as decided for one namespace. */
@@ -76,6 +83,8 @@ export interface RackGrant {
   admin: boolean;
   /** The matched token (absent for admin and anonymous reads). */
   entry?: RackTokenEntry;
+  /** The stored token whose grants allowed it. */
+  principal?: Principal;
 }
 
 /**
@@ -218,6 +227,8 @@ export function authorizeRead(
   options: { caller: RackCaller; now: Date },
 ): RackGrant {
   const policy = auth.namespaces.get(namespace);
+  const principal = options.caller.principal;
+  if (principal && principalCan(principal, "read", namespace)) return { admin: false, principal };
   if (!policy) throw rackError("FORBIDDEN_NAMESPACE", "Namespace not allowed");
   if (options.caller.admin) return { admin: true };
   if (policy.anonymous) return { admin: false };
@@ -262,6 +273,16 @@ export function preAuthorizeUpload(
     );
   }
   if (caller.admin) return;
+  if (caller.principal) {
+    const p = caller.principal;
+    if (
+      p.admin ||
+      (p.grants ?? []).some((g) => g.actions.some((a) => a === "publish" || a === "admin"))
+    ) {
+      return;
+    }
+    throw rackError("INSUFFICIENT_PERMISSIONS", "Token does not have publish permission");
+  }
   let publish = false;
   let readOnly = false;
   let expired = false;
@@ -289,6 +310,18 @@ export function authorizeUpload(
   options: { caller: RackCaller; now: Date },
 ): RackGrant {
   const policy = auth.namespaces.get(namespace);
+  const principal = options.caller.principal;
+  if (principal && principalCan(principal, "publish", namespace)) {
+    return { admin: false, principal };
+  }
+  if (principal) {
+    throw rackError(
+      policy ? "INSUFFICIENT_PERMISSIONS" : "NAMESPACE_NOT_ALLOWED",
+      policy
+        ? `Token does not have publish permission for namespace ${namespace}`
+        : `Namespace ${namespace} is not allowed`,
+    );
+  }
   if (!policy) throw rackError("NAMESPACE_NOT_ALLOWED", `Namespace ${namespace} is not allowed`);
   if (options.caller.admin) return { admin: true };
   if (policy.anonymous) {
@@ -310,6 +343,7 @@ export function authorizeUpload(
 /** A short, non-secret label of who acted (for `publishedBy` and audit rows). */
 export function actorLabel(grant: RackGrant): string {
   if (grant.admin) return "rack:admin";
+  if (grant.principal) return grant.principal.subject;
   if (!grant.entry) return "rack:anonymous";
   return grant.entry.mark
     ? `rack:${grant.entry.mark}`

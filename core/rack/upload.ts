@@ -257,6 +257,7 @@ export async function publishRackArchive(
           checksum: archive.sha256,
           size: archive.size,
           ...(grant.entry?.mark ? { mark: grant.entry.mark } : {}),
+          ...(grant.principal?.tokenId ? { tokenId: grant.principal.tokenId } : {}),
         },
       };
       const mutations: Mutation[] = [
