@@ -1,12 +1,18 @@
 // The blueprint probe's child process (see server/blueprint_probe.ts). It
-// runs with no permission but reading NODE_ENV (React's CJS entry reads it at
-// load), no remote modules, no npm downloads, and a capped V8 heap. It reads
+// starts with one permission, reading NODE_ENV (React's CJS entries read it
+// at load), and revokes it before touching the blueprint; no remote modules,
+// no npm downloads, and a capped V8 heap. It reads
 // one JSON request from stdin — {nonce, code, fixtureProps} — renders the
 // compiled blueprint's default export with React's server renderer, and
 // writes one line `<nonce> <json>` to stdout. The nonce never leaves this
 // module's scope, so output printed by the blueprint cannot pass for ours.
 import * as React from "react";
 import { renderToString } from "react-dom/server";
+
+// React's CommonJS entries read NODE_ENV while loading (above); that was the
+// one permission this process had. Drop it before any blueprint code runs,
+// so the blueprint runs with no permission at all.
+await Deno.permissions.revoke({ name: "env" });
 
 // Keep our own references before any blueprint code runs (it may patch globals).
 const stdout = Deno.stdout;

@@ -5,10 +5,12 @@
  * `blueprint_runtime_probe_failed`) when it throws, hangs or explodes.
  *
  * The sandbox is a separate `deno run` process (server/_probe_runner.ts):
- * - permissions: none, except reading the one variable `NODE_ENV` (React's
- *   CommonJS entry reads it at load); no file, network, run, ffi or sys
- *   access, and `--no-prompt` so nothing can ask for more;
- * - modules: `--no-remote --cached-only`, so code that builds an `import()`
+ * - permissions: none while blueprint code runs. The child starts with one,
+ *   reading the variable `NODE_ENV` (React's CommonJS entries read it while
+ *   loading), and revokes it (`Deno.permissions.revoke`) before it reads the
+ *   blueprint; no file, network, run, ffi or sys access ever, and
+ *   `--no-prompt` so nothing can ask for more;
+ * - modules: `--no-remote --deny-import --cached-only`, so code that builds an `import()`
  *   at run time (e.g. through the Function constructor) can neither fetch a
  *   remote module nor download an npm package;
  * - time: killed (SIGKILL) at the time limit;
@@ -120,6 +122,7 @@ export function createBlueprintProbe(options: BlueprintProbeOptions = {}): Proce
         "--quiet",
         "--no-prompt",
         "--no-remote",
+        "--deny-import",
         "--cached-only",
         `--config=${CONFIG}`,
         "--allow-env=NODE_ENV",

@@ -93,6 +93,23 @@ Deno.test("the probe sandbox refuses the network, subprocesses and the environme
     await run(`export default function C() { return <p>{Deno.env.get("HOME")}</p>; }`),
     /NotCapable: Requires env access/,
   );
+  // Not even the one variable the runner needed to load React.
+  assertFailed(
+    await run(`export default function C() { return <p>{Deno.env.get("NODE_ENV")}</p>; }`),
+    /NotCapable: Requires env access to "NODE_ENV"/,
+  );
+  // What the blueprint itself sees: nothing granted ("prompt" is refused under --no-prompt).
+  const states = ["read", "write", "net", "env", "run", "ffi", "sys", "import"].map((name) =>
+    `(await Deno.permissions.query({ name: "${name}" })).state`
+  );
+  assertFailed(
+    await run(
+      `const s = [${
+        states.join(", ")
+      }];\nexport default function C() { throw new Error(s.join(",")); }`,
+    ),
+    /Error: prompt,prompt,prompt,prompt,prompt,prompt,prompt,denied/,
+  );
 });
 
 Deno.test("the probe sandbox holds against the constructor-of-a-function tricks", async () => {
@@ -112,7 +129,7 @@ Deno.test("the probe sandbox holds against the constructor-of-a-function tricks"
   // A module built at run time can neither come from the network nor from npm.
   assertFailed(
     await run(`await (0, eval)('import("https://example.com/x.js")');\nexport default () => null;`),
-    /--no-remote is specified/,
+    /Requires import access to "example.com:443"/,
   );
   assertFailed(
     await run(
