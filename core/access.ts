@@ -107,7 +107,16 @@ export function grantsCover(
   action: Action,
   namespace: string,
 ): boolean {
-  return principal?.grants !== undefined && grantsAllow(principal.grants, action, namespace);
+  return isScoped(principal) && grantsAllow(principal!.grants!, action, namespace);
+}
+
+/**
+ * Whether a principal is scoped by grants. A token with no grants at all (the
+ * ggui static token, a stored identity-only token) is a plain identity: the
+ * claim-on-first-publish rule applies to it.
+ */
+export function isScoped(principal: Principal | null | undefined): boolean {
+  return (principal?.grants?.length ?? 0) > 0;
 }
 
 /** The outcome of {@linkcode decideGguiPublish}. */
@@ -120,7 +129,7 @@ export type PublishDecision =
  *
  * 1. Declared in `auth.json` → the caller needs `publish` there (grants, or
  *    `admin`); nothing is claimed.
- * 2. The caller has grants (a scoped token) → they must allow `publish`;
+ * 2. The caller has grants (a scoped token; an empty list is no scope) → they must allow `publish`;
  *    when they do, the namespace is claimed for its subject if unowned and
  *    not reserved, and an owner other than the subject does not block it.
  * 3. Otherwise (a token without grants) → the original claim rule.
@@ -140,8 +149,8 @@ export function decideGguiPublish(
       ? { allowed: true, claim: false }
       : { allowed: false, reason: "not_granted" };
   }
-  if (principal.grants !== undefined) {
-    if (!grantsAllow(principal.grants, "publish", namespace)) {
+  if (isScoped(principal)) {
+    if (!grantsAllow(principal.grants!, "publish", namespace)) {
       return { allowed: false, reason: "not_granted" };
     }
     return { allowed: true, claim: owner === null && !input.reserved.includes(namespace) };

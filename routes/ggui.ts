@@ -14,6 +14,7 @@
 import { type Context, Hono } from "hono";
 import type { Authenticator } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
+import { recordAudit } from "../core/audit.ts";
 import { sha256Hex } from "../core/digest.ts";
 import { utf8Length } from "../storage/_common.ts";
 import { type ErrorCode, isRegistryError } from "../core/errors.ts";
@@ -312,6 +313,23 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
         version,
       }),
     );
+  });
+
+  // Refused publishes (401, 403) leave an audit record; reads never do.
+  app.use("/publish", async (c, next) => {
+    await next();
+    if (c.req.method !== "POST" || (c.res.status !== 401 && c.res.status !== 403)) return;
+    try {
+      await recordAudit(ctx, {
+        actor: (await authn(c))?.subject ?? "anonymous",
+        action: "ggui.publish",
+        target: "/publish",
+        outcome: "refused",
+        detail: { status: c.res.status },
+      });
+    } catch {
+      // The refusal stands even if the audit store is down.
+    }
   });
 
   app.post("/publish", async (c) => {

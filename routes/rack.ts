@@ -8,6 +8,7 @@
 import { type Context, Hono } from "hono";
 import type { RegistryContext } from "../core/context.ts";
 import type { Authenticator } from "../core/auth.ts";
+import { recordAudit } from "../core/audit.ts";
 import {
   authorizeRead,
   canRead,
@@ -271,6 +272,35 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     });
   });
 
+  // Refused uploads and preset publishes (401, 403) leave an audit record; reads never do.
+  for (
+    const [path, method, action] of [
+      ["/registries", "POST", "rack.upload"],
+      ["/presets/*", "PUT", "rack.preset"],
+    ] as const
+  ) {
+    app.use(path, async (c, next) => {
+      await next();
+      if (c.req.method !== method || (c.res.status !== 401 && c.res.status !== 403)) return;
+      try {
+        const { caller } = await who(c);
+        await recordAudit(ctx, {
+          actor: caller.admin ? "rack:admin" : caller.principal?.subject ?? "anonymous",
+          action,
+          target: c.req.path,
+          outcome: "refused",
+          ...(options.clientIp?.(c) ? { ip: options.clientIp(c)! } : {}),
+          detail: {
+            status: c.res.status,
+            ...(caller.tokenSha256 ? { token: `sha256:${caller.tokenSha256.slice(0, 12)}` } : {}),
+          },
+        });
+      } catch {
+        // The refusal stands even if the audit store is down.
+      }
+    });
+  }
+
   // --- schemas and presets -------------------------------------------------------
   app.get("/schemas/:file", async (c) => {
     const file = c.req.param("file");
@@ -312,7 +342,7 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     if (caller.tokenSha256 === undefined) {
       throw rackError("UNAUTHORIZED", "Authentication token is required");
     }
-    if (!caller.admin) {
+    if (!caller.admin && !caller.principal?.admin) {
       throw rackError("INSUFFICIENT_PERMISSIONS", "Publishing presets requires the admin token");
     }
     const length = Number(c.req.header("content-length") ?? "0");

@@ -25,16 +25,22 @@ async function blobCount(bundles: MemoryBundleStorage): Promise<number> {
   return (await bundles.list({ limit: 1000 })).items.length;
 }
 
-/** Run `fn` and assert it wrote no row and no blob. */
+/** Run `fn` and assert it wrote no row and no blob (refused attempts may add refused audit records). */
 async function writesNothing(
   storage: MemoryRegistryStorage,
   bundles: MemoryBundleStorage,
   fn: () => Promise<void>,
 ): Promise<void> {
-  const rows = await rowKeys(storage);
+  const isAudit = (k: string) => k.startsWith('["audit",');
+  const before = await rowKeys(storage);
   const blobs = await blobCount(bundles);
   await fn();
-  assert.deepEqual(await rowKeys(storage), rows);
+  const after = await rowKeys(storage);
+  assert.deepEqual(after.filter((k) => !isAudit(k)), before.filter((k) => !isAudit(k)));
+  for (const k of after.filter((k) => isAudit(k) && !before.includes(k))) {
+    const row = await storage.get<{ outcome: string }>(JSON.parse(k));
+    assert.equal(row?.value.outcome, "refused");
+  }
   assert.equal(await blobCount(bundles), blobs);
 }
 

@@ -30,12 +30,14 @@ async function expectError(res: Response, status: number, code: string, message?
   return body;
 }
 
-/** No version, lifecycle, package, audit or outbox row exists. */
+/** No version, lifecycle, package or outbox row exists, and every audit record is a refusal. */
 async function assertNoTrace(env: RackTestEnv): Promise<void> {
-  for (const prefix of [["ver"], ["vstate"], ["pkg"], ["audit"], ["outbox"]]) {
+  for (const prefix of [["ver"], ["vstate"], ["pkg"], ["outbox"]]) {
     const page = await env.ctx.storage.list(prefix);
     assert.deepEqual(page.items, [], `rows under ${prefix[0]}`);
   }
+  const audits = await env.ctx.storage.list<{ outcome: string }>(["audit"]);
+  assert.deepEqual(audits.items.filter((e) => e.value.outcome !== "refused"), [], "rows under audit");
   const res = await env.app.request("/registries/@rack/quality/husky/versions");
   assert.equal(res.status, 404);
   await res.body?.cancel();
