@@ -315,22 +315,25 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     );
   });
 
-  // Refused publishes (401, 403) leave an audit record; reads never do.
-  app.use("/publish", async (c, next) => {
+  // Refused writes (401, 403) leave an audit record; reads never do.
+  const auditRefusal = async (c: Context, next: () => Promise<void>) => {
     await next();
-    if (c.req.method !== "POST" || (c.res.status !== 401 && c.res.status !== 403)) return;
+    if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return;
+    if (c.res.status !== 401 && c.res.status !== 403) return;
     try {
       await recordAudit(ctx, {
         actor: (await authn(c))?.subject ?? "anonymous",
-        action: "ggui.publish",
-        target: "/publish",
+        action: c.req.path === "/publish" ? "ggui.publish" : "ggui.author_key",
+        target: c.req.path,
         outcome: "refused",
         detail: { status: c.res.status },
       });
     } catch {
       // The refusal stands even if the audit store is down.
     }
-  });
+  };
+  app.use("/publish", auditRefusal);
+  app.use("/author-keys/*", auditRefusal); // also matches `/author-keys`
 
   app.post("/publish", async (c) => {
     const who = await authn(c);

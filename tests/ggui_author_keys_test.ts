@@ -145,7 +145,13 @@ Deno.test("the author-key routes require a valid bearer", async () => {
       assert.deepEqual(await res.json(), UNAUTHORIZED);
     }
   }
-  assert.deepEqual(await rowKeys(storage), before);
+  // Nothing but one refused audit record per refused write (POST, DELETE).
+  const added = (await rowKeys(storage)).filter((k) => !before.includes(k));
+  assert.equal(added.length, 6);
+  for (const k of added) {
+    assert.ok(k.startsWith('["audit",'), k);
+    assert.equal((await storage.get<{ outcome: string }>(JSON.parse(k)))?.value.outcome, "refused");
+  }
 });
 
 Deno.test("listAuthorKeys() returns only the caller's keys, newest first", async () => {
