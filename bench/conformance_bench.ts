@@ -100,16 +100,16 @@ Deno.bench("conformance (async, as publish runs it): blueprint 1 MiB TSX in a wo
 // Each iteration compiles a distinct source (a trailing comment) so the
 // per-process memo of recent compilations never answers.
 let n = 0;
-Deno.bench("compile: blueprint 100 KiB (esbuild-wasm 0.25.12 in a fresh worker)", {
+Deno.bench("compile: blueprint 100 KiB (esbuild-wasm 0.25.12, warm worker)", {
   group: "compile",
-  n: 8,
-  warmup: 1,
+  n: 20,
+  warmup: 10,
 }, async () => {
   const r = await compileBlueprint(`${source100k}\n// ${n++}`);
   if (!r.ok) throw new Error(r.error.message);
 });
 
-Deno.bench("compile: blueprint 1 MiB (esbuild-wasm 0.25.12 in a fresh worker)", {
+Deno.bench("compile: blueprint 1 MiB (esbuild-wasm 0.25.12, warm worker)", {
   group: "compile",
   n: 5,
   warmup: 1,

@@ -7,7 +7,9 @@
  * The compiler is `esbuild-wasm@0.25.12` (the same Go source as the native
  * binary, compiled to WASM; same output bytes), run inside a module Worker so
  * a large transform never blocks the event loop and a runaway one is ended by
- * `terminate()` at the time limit. It needs no subprocess and no permission
+ * `terminate()` at the time limit. One warm worker serves sequential
+ * compilations and closes itself after {@linkcode COMPILER_IDLE_MS} idle;
+ * concurrent ones get one-off workers. It needs no subprocess and no permission
  * beyond reading the package's `esbuild.wasm` from the npm cache.
  *
  * Compiled blobs are content-addressed in bundle storage (their SHA-256 is
@@ -56,22 +58,6 @@ export interface CompiledBlobRow {
 }
 
 const WASM_URL = import.meta.resolve("esbuild-wasm/esbuild.wasm");
-let wasmModule: Promise<WebAssembly.Module | undefined> | undefined;
-
-/** Compile the WASM once per process (shared by every worker). */
-function loadWasm(): Promise<WebAssembly.Module | undefined> {
-  return wasmModule ??= (async () => {
-    try {
-      const res = await fetch(WASM_URL);
-      return await WebAssembly.compile(await res.arrayBuffer());
-    } catch {
-      // Each worker then loads it itself and reports the failure.
-      wasmModule = undefined;
-      return undefined;
-    }
-  })();
-}
-
 interface WorkerReply {
   ok: boolean;
   code?: string;
@@ -126,40 +112,104 @@ export function compileBlueprint(
 const recent = new Map<string, Promise<CompileResult>>();
 const RECENT_COMPILES = 4;
 
+/** How long an idle warm compiler worker stays up before it closes itself. */
+export const COMPILER_IDLE_MS = 10_000;
+
+/** One compiler worker: esbuild initialized once, one compilation at a time. */
+interface CompilerWorker {
+  worker: Worker;
+  /** False once it closed, crashed or was terminated. */
+  alive: boolean;
+  /** The compilation it is running. */
+  job?: { id: number; resolve: (reply: WorkerReply) => void; retry: () => void };
+}
+
+let warm: CompilerWorker | undefined;
+let nextJobId = 0;
+
+// Each worker compiles the WASM itself: a module compiled in another isolate
+// and posted over runs several times slower (no tier-up), measured.
+function startWorker(): CompilerWorker {
+  const worker = new Worker(new URL("./_compile_worker.ts", import.meta.url), { type: "module" });
+  const cw: CompilerWorker = { worker, alive: true };
+  worker.onmessage = (e: MessageEvent<WorkerReply & { id?: number; closing?: boolean }>) => {
+    if (e.data.closing) {
+      // Idle close: a job posted meanwhile was never read; run it elsewhere.
+      cw.alive = false;
+      const job = cw.job;
+      cw.job = undefined;
+      job?.retry();
+      return;
+    }
+    const job = cw.job;
+    if (job === undefined || e.data.id !== job.id) return;
+    cw.job = undefined;
+    job.resolve(e.data);
+    if (cw !== warm) retire(cw);
+  };
+  worker.onerror = (e: ErrorEvent) => {
+    e.preventDefault();
+    const job = cw.job;
+    retire(cw);
+    job?.resolve({ ok: false, message: `compiler crashed: ${e.message}` });
+  };
+  worker.postMessage({
+    init: true,
+    wasmURL: WASM_URL,
+    idleMs: COMPILER_IDLE_MS,
+  });
+  return cw;
+}
+
+function retire(cw: CompilerWorker): void {
+  cw.alive = false;
+  cw.job = undefined;
+  if (warm === cw) warm = undefined;
+  cw.worker.terminate();
+}
+
+/**
+ * Run one compilation on the warm worker when it is free (the first one
+ * starts it), else on a one-off worker, so concurrent publishes never wait
+ * for each other and a timeout ends only its own worker.
+ */
 async function compileOnce(
   source: string,
   options: { timeoutMs?: number },
 ): Promise<CompileResult> {
-  const module = await loadWasm();
-  const worker = new Worker(new URL("./_compile_worker.ts", import.meta.url), {
-    type: "module",
-  });
   let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const reply = await new Promise<WorkerReply>((resolve) => {
-      timer = setTimeout(
-        () => resolve({ ok: false, message: "compilation timed out" }),
-        options.timeoutMs ?? COMPILE_TIMEOUT_MS,
-      );
-      worker.onmessage = (e: MessageEvent<WorkerReply>) => resolve(e.data);
-      worker.onerror = (e: ErrorEvent) => {
-        e.preventDefault();
-        resolve({ ok: false, message: `compiler crashed: ${e.message}` });
-      };
-      worker.postMessage({ source, wasmURL: WASM_URL, ...(module ? { wasmModule: module } : {}) });
-    });
-    if (!reply.ok || typeof reply.code !== "string") {
-      return compileError(reply.message ?? "unknown compiler failure", reply);
-    }
-    if (reply.version !== ESBUILD_VERSION) {
-      return compileError(`compiler is esbuild ${reply.version}, expected ${ESBUILD_VERSION}`);
-    }
-    const bytes = new TextEncoder().encode(reply.code);
-    return { ok: true, code: reply.code, bytes, digest: sha256Hex(bytes) };
-  } finally {
-    clearTimeout(timer);
-    worker.terminate();
+  let current: CompilerWorker | undefined;
+  const reply = await new Promise<WorkerReply>((resolve) => {
+    timer = setTimeout(() => {
+      if (current) retire(current);
+      resolve({ ok: false, message: "compilation timed out" });
+    }, options.timeoutMs ?? COMPILE_TIMEOUT_MS);
+    const submit = () => {
+      let cw: CompilerWorker;
+      if (warm?.alive && warm.job === undefined) cw = warm;
+      else if (warm?.alive) cw = startWorker();
+      else cw = warm = startWorker();
+      current = cw;
+      const id = ++nextJobId;
+      cw.job = { id, resolve, retry: submit };
+      cw.worker.postMessage({ id, source });
+    };
+    submit();
+  });
+  clearTimeout(timer);
+  if (!reply.ok || typeof reply.code !== "string") {
+    return compileError(reply.message ?? "unknown compiler failure", reply);
   }
+  if (reply.version !== ESBUILD_VERSION) {
+    return compileError(`compiler is esbuild ${reply.version}, expected ${ESBUILD_VERSION}`);
+  }
+  const bytes = new TextEncoder().encode(reply.code);
+  return { ok: true, code: reply.code, bytes, digest: sha256Hex(bytes) };
+}
+
+/** Stop the warm compiler worker now (it also closes itself when idle). */
+export function stopCompiler(): void {
+  if (warm) retire(warm);
 }
 
 /**

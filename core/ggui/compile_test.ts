@@ -16,7 +16,7 @@ import {
   tokenMapAuthenticator,
   TOKENS,
 } from "../../tests/_ggui_fixtures.ts";
-import { compileBlueprint, ESBUILD_VERSION, getCompiledBlobRow } from "./compile.ts";
+import { compileBlueprint, ESBUILD_VERSION, getCompiledBlobRow, stopCompiler } from "./compile.ts";
 import type { CodeGates } from "./conformance.ts";
 
 /** A TSX source touching TS-only syntax, JSX, classes and `keepNames`. */
@@ -232,4 +232,15 @@ Deno.test("a blueprint row whose compiled blob is missing reads as 500", async (
     code: "server_error",
     message: "failed to read package",
   });
+});
+
+Deno.test("concurrent compilations of different sources each get their own output", async () => {
+  const sources = Array.from({ length: 4 }, (_, i) => `export default () => <i>{${i}}</i>;\n`);
+  const results = await Promise.all(sources.map((s) => compileBlueprint(s)));
+  const codes = results.map((r) => r.ok ? r.code : r.error.message);
+  for (const [i, code] of codes.entries()) assert.match(code, new RegExp(`null, ${i}\\)`));
+  // A stopped compiler starts again on demand.
+  stopCompiler();
+  const again = await compileBlueprint(SOURCE + "\n// again");
+  assert.ok(again.ok);
 });
