@@ -9,6 +9,7 @@
  * @module
  */
 import type { RegistryContext } from "../context.ts";
+import { auditMutation, auditRow } from "../audit.ts";
 import { sha256Hex } from "../digest.ts";
 import { openVersionFile, versionFiles } from "../files.ts";
 import type { FileEntry, PackageRow, VersionRow } from "../rows.ts";
@@ -231,6 +232,16 @@ export async function putPreset(
   await updateRow<PresetRow>(ctx.storage, keys.configKey(PRESET_KIND, name), (current) => {
     created = current === null;
     return { preset, updatedAt: ctx.clock().toISOString(), updatedBy: options.actor };
+  }, {
+    // One audit record per change, in the same commit.
+    extra: () => [
+      auditMutation(auditRow(ctx, {
+        actor: options.actor,
+        action: "rack.preset",
+        target: `preset:${name}`,
+        detail: { created },
+      })),
+    ],
   });
   return { created };
 }
