@@ -23,6 +23,7 @@ import { sha256Hex } from "../digest.ts";
 import * as keys from "../../storage/keys.ts";
 import type { Commit, JsonValue, RegistryStorage } from "../../storage/types.ts";
 import type { ConformanceError } from "./conformance.ts";
+import { warmWorker } from "./_warm_worker.ts";
 
 /** The esbuild version every digest depends on. */
 export const ESBUILD_VERSION = "0.25.12";
@@ -115,88 +116,18 @@ const RECENT_COMPILES = 4;
 /** How long an idle warm compiler worker stays up before it closes itself. */
 export const COMPILER_IDLE_MS = 10_000;
 
-/** One compiler worker: esbuild initialized once, one compilation at a time. */
-interface CompilerWorker {
-  worker: Worker;
-  /** False once it closed, crashed or was terminated. */
-  alive: boolean;
-  /** The compilation it is running. */
-  job?: { id: number; resolve: (reply: WorkerReply) => void; retry: () => void };
-}
+const compiler = warmWorker<string, WorkerReply>(
+  new URL("./_compile_worker.ts", import.meta.url),
+  { idleMs: COMPILER_IDLE_MS, init: { wasmURL: WASM_URL } },
+);
 
-let warm: CompilerWorker | undefined;
-let nextJobId = 0;
-
-// Each worker compiles the WASM itself: a module compiled in another isolate
-// and posted over runs several times slower (no tier-up), measured.
-function startWorker(): CompilerWorker {
-  const worker = new Worker(new URL("./_compile_worker.ts", import.meta.url), { type: "module" });
-  const cw: CompilerWorker = { worker, alive: true };
-  worker.onmessage = (e: MessageEvent<WorkerReply & { id?: number; closing?: boolean }>) => {
-    if (e.data.closing) {
-      // Idle close: a job posted meanwhile was never read; run it elsewhere.
-      cw.alive = false;
-      const job = cw.job;
-      cw.job = undefined;
-      job?.retry();
-      return;
-    }
-    const job = cw.job;
-    if (job === undefined || e.data.id !== job.id) return;
-    cw.job = undefined;
-    job.resolve(e.data);
-    if (cw !== warm) retire(cw);
-  };
-  worker.onerror = (e: ErrorEvent) => {
-    e.preventDefault();
-    const job = cw.job;
-    retire(cw);
-    job?.resolve({ ok: false, message: `compiler crashed: ${e.message}` });
-  };
-  worker.postMessage({
-    init: true,
-    wasmURL: WASM_URL,
-    idleMs: COMPILER_IDLE_MS,
-  });
-  return cw;
-}
-
-function retire(cw: CompilerWorker): void {
-  cw.alive = false;
-  cw.job = undefined;
-  if (warm === cw) warm = undefined;
-  cw.worker.terminate();
-}
-
-/**
- * Run one compilation on the warm worker when it is free (the first one
- * starts it), else on a one-off worker, so concurrent publishes never wait
- * for each other and a timeout ends only its own worker.
- */
 async function compileOnce(
   source: string,
   options: { timeoutMs?: number },
 ): Promise<CompileResult> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let current: CompilerWorker | undefined;
-  const reply = await new Promise<WorkerReply>((resolve) => {
-    timer = setTimeout(() => {
-      if (current) retire(current);
-      resolve({ ok: false, message: "compilation timed out" });
-    }, options.timeoutMs ?? COMPILE_TIMEOUT_MS);
-    const submit = () => {
-      let cw: CompilerWorker;
-      if (warm?.alive && warm.job === undefined) cw = warm;
-      else if (warm?.alive) cw = startWorker();
-      else cw = warm = startWorker();
-      current = cw;
-      const id = ++nextJobId;
-      cw.job = { id, resolve, retry: submit };
-      cw.worker.postMessage({ id, source });
-    };
-    submit();
-  });
-  clearTimeout(timer);
+  const outcome = await compiler.run(source, options.timeoutMs ?? COMPILE_TIMEOUT_MS);
+  if (!outcome.ok) return compileError(`compilation ${outcome.message}`);
+  const reply = outcome.reply;
   if (!reply.ok || typeof reply.code !== "string") {
     return compileError(reply.message ?? "unknown compiler failure", reply);
   }
@@ -209,7 +140,7 @@ async function compileOnce(
 
 /** Stop the warm compiler worker now (it also closes itself when idle). */
 export function stopCompiler(): void {
-  if (warm) retire(warm);
+  compiler.stop();
 }
 
 /**

@@ -148,12 +148,23 @@ Deno.test("checkConformanceAsync() parses large inputs off the event loop with t
 });
 
 Deno.test("offThreadGates() fails closed at its time limit", async () => {
+  // ~4 MiB of statements: far more than 50 ms of parsing.
+  const bundle = GADGET_SOURCE + "a = [1, 2, 3];\n".repeat(300_000);
   const errors = await offThreadGates(
-    { kind: "gadget", manifest: makeGadgetManifest() as never, bundle: GADGET_SOURCE },
-    { timeoutMs: 0 },
+    { kind: "gadget", manifest: makeGadgetManifest() as never, bundle },
+    { timeoutMs: 50 },
   );
   assert.deepEqual(errors.map((e) => [e.code, e.message]), [[
     "bundle_parse_error",
     "parsing timed out",
   ]]);
+});
+
+Deno.test("the warm parser worker answers again after a timeout ended it", async () => {
+  const errors = await offThreadGates({
+    kind: "gadget",
+    manifest: makeGadgetManifest() as never,
+    bundle: 'import "evil";\nexport function useMap() {}',
+  });
+  assert.deepEqual(errors.map((e) => e.code), ["disallowed_import"]);
 });

@@ -19,6 +19,7 @@
 import { parse } from "@babel/parser";
 import type { ConformanceError } from "./conformance.ts";
 import type { BlueprintManifest, GadgetManifest } from "./manifest.ts";
+import { type WarmWorker, warmWorker } from "./_warm_worker.ts";
 
 /** The imports every artifact may use (blueprints may use nothing else). */
 export const ALWAYS_ALLOWED_IMPORTS: ReadonlySet<string> = new Set([
@@ -426,10 +427,16 @@ export const INLINE_PARSE_LIMIT = 128 * 1024;
 /** How long an off-thread parse may run. */
 export const PARSE_TIMEOUT_MS = 30_000;
 
+/** How long an idle warm parser worker stays up before it closes itself. */
+export const PARSER_IDLE_MS = 10_000;
+
+let parser: WarmWorker<unknown, ConformanceError[]> | undefined;
+
 /**
- * Run a parser gate in a short-lived worker, so a large input never blocks
- * the event loop (a 1 MiB TSX blueprint takes ~0.4 s to parse) and a parse
- * past the time limit is ended. A worker failure fails the gate closed.
+ * Run a parser gate in a worker (warm while busy, closed when idle), so a
+ * large input never blocks the event loop (a 1 MiB TSX blueprint takes
+ * ~0.4 s to parse) and a parse past the time limit is ended. A worker
+ * failure fails the gate closed.
  */
 export async function offThreadGates(
   request: { kind: "gadget"; manifest: GadgetManifest; bundle: string } | {
@@ -438,33 +445,16 @@ export async function offThreadGates(
   },
   options: { timeoutMs?: number } = {},
 ): Promise<ConformanceError[]> {
-  const worker = new Worker(new URL("./_parse_worker.ts", import.meta.url), { type: "module" });
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const reply = await new Promise<{ ok: boolean; errors?: ConformanceError[]; message?: string }>(
-      (resolve) => {
-        timer = setTimeout(
-          () => resolve({ ok: false, message: "parsing timed out" }),
-          options.timeoutMs ?? PARSE_TIMEOUT_MS,
-        );
-        worker.onmessage = (e) => resolve(e.data);
-        worker.onerror = (e: ErrorEvent) => {
-          e.preventDefault();
-          resolve({ ok: false, message: `parser crashed: ${e.message}` });
-        };
-        worker.postMessage(request);
-      },
-    );
-    if (reply.ok && reply.errors) return reply.errors;
-    return [{
-      code: request.kind === "gadget" ? "bundle_parse_error" : "blueprint_compile_error",
-      message: reply.message ?? "parser failed",
-      detail: { line: 1, column: 1, offset: 0 },
-    }];
-  } finally {
-    clearTimeout(timer);
-    worker.terminate();
-  }
+  parser ??= warmWorker(new URL("./_parse_worker.ts", import.meta.url), {
+    idleMs: PARSER_IDLE_MS,
+  });
+  const outcome = await parser.run(request, options.timeoutMs ?? PARSE_TIMEOUT_MS);
+  if (outcome.ok) return outcome.reply;
+  return [{
+    code: request.kind === "gadget" ? "bundle_parse_error" : "blueprint_compile_error",
+    message: `parsing ${outcome.message}`,
+    detail: { line: 1, column: 1, offset: 0 },
+  }];
 }
 
 /**
