@@ -212,7 +212,7 @@ function fixtureShapeError(
 /**
  * {@linkcode checkConformance} with code gates that may run off the event
  * loop: by default the parser gates, inline for small inputs and in a
- * short-lived worker for large ones, so a multi-MiB bundle or blueprint never
+ * warm worker for large ones, so a multi-MiB bundle or blueprint never
  * stalls the server. Same gates, order and results.
  *
  * @example
