@@ -146,6 +146,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       ctx,
       authenticator: identities,
       declaredNamespace: async (ns) => (await rackAuth()).namespaces.has(ns),
+      ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
       bundleHost: options.bundleHost,
       registryHostname: options.registryHostname,
       ...(options.reservedScopes ? { reservedScopes: options.reservedScopes } : {}),

@@ -61,6 +61,8 @@ export interface GguiRoutesOptions {
   sigstore?: SigstoreVerifier;
   /** Whether a namespace is declared with grants (Rack auth.json): publishes then need a grant. */
   declaredNamespace?: (namespace: string) => Promise<boolean>;
+  /** Webhook subscriptions (`package.published` on every publish). */
+  subscriptions?: GguiContext["subscriptions"];
   /** The largest request body accepted by `/publish` (default 32 MiB). */
   maxBodyBytes?: number;
 }
@@ -242,6 +244,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     ...(options.declaredNamespace === undefined
       ? {}
       : { declaredNamespace: options.declaredNamespace }),
+    ...(options.subscriptions === undefined ? {} : { subscriptions: options.subscriptions }),
   };
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new Hono();

@@ -200,3 +200,51 @@ Deno.test("admin lifecycle routes refuse bad input with the admin envelope and a
   assert.equal(unknown.status, 404);
   assert.deepEqual(await unknown.json(), { code: "not_found", message: "Route not found" });
 });
+
+Deno.test("package.published is written with each ggui publish and each Rack upload, in the same commit", async () => {
+  const storage = new MemoryRegistryStorage();
+  const bundles = new MemoryBundleStorage();
+  const { auth } = parseAuthConfig(JSON.stringify({ "@rack": [] }), { adminToken: ADMIN });
+  const app = createRegistryApp({
+    storage,
+    bundles,
+    authenticator: staticTokenAuthenticator({ token: OPS, subject: "ops" }),
+    bundleHost: "http://registry.test",
+    registryHostname: "registry.test",
+    rackAuth: () => Promise.resolve(auth),
+    subscriptions: [{
+      id: "sub2",
+      url: "https://hooks.example/all",
+      secret: "s",
+      events: ["package.published"],
+      enabled: true,
+    }],
+    rateLimitPerMinute: 0,
+    uploadRateLimitPerMinute: 0,
+    authFailuresPerMinute: 0,
+  });
+  const h = { authorization: `Bearer ${OPS}`, "content-type": "application/json" };
+  const key = await makeKey();
+  await app.request("/author-keys", {
+    method: "POST",
+    headers: h,
+    body: JSON.stringify({ publicKeyBase64: key.publicKeyBase64 }),
+  });
+  const pub = await app.request("/publish", {
+    method: "POST",
+    headers: h,
+    body: JSON.stringify(await makeGadget(key)),
+  });
+  assert.equal(pub.status, 201);
+  const up = await app.request(uploadRequest(await makePackage(), { token: ADMIN }));
+  assert.equal(up.status, 201);
+  const bodies: Record<string, unknown>[] = [];
+  for await (const e of listAll<{ event: string; body: string }>(storage, keys.outboxPrefix())) {
+    assert.equal(e.value.event, "package.published");
+    bodies.push(JSON.parse(e.value.body));
+  }
+  assert.deepEqual(
+    bodies.map((b) => `${b.namespace} ${b.version}`).sort(),
+    ["@acme 1.0.0", "@rack 1.0.0"],
+  );
+});

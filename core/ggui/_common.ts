@@ -46,6 +46,13 @@ export interface GguiContext extends RegistryContext {
   sigstore?: SigstoreVerifier;
   /** Whether a namespace is declared with grants (Rack auth.json): publishes then need a grant. */
   declaredNamespace?: (namespace: string) => Promise<boolean>;
+  /** Webhook subscriptions: a publish writes `package.published` outbox rows in its commit. */
+  subscriptions?: readonly {
+    id: string;
+    url: string;
+    events: readonly string[];
+    enabled: boolean;
+  }[];
 }
 
 /**

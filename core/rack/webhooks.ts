@@ -18,7 +18,7 @@ export interface WebhookSubscription {
   url: string;
   /** The HMAC-SHA256 key. */
   secret: string;
-  /** Event names (not validated; only `uploaded` and `version.created` fire). */
+  /** Event names (not validated; uploads fire `uploaded`, `version.created`, `package.published`). */
   events: string[];
   /** Disabled subscriptions get no rows. */
   enabled: boolean;
@@ -26,8 +26,12 @@ export interface WebhookSubscription {
   description?: string;
 }
 
-/** The events of one upload, in emission order. */
-export const UPLOAD_EVENTS = ["uploaded", "version.created"] as const;
+/**
+ * The events of one upload, in emission order: the original two, then ours
+ * (`package.published`, also fired by ggui publishes; only subscriptions
+ * listing it receive it).
+ */
+export const UPLOAD_EVENTS = ["uploaded", "version.created", "package.published"] as const;
 
 function invalid(message: string): RegistryError {
   return new RegistryError("invalid_input", `Could not load webhooks.json: ${message}`);
