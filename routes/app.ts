@@ -138,6 +138,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       authenticator: identities,
       ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
       namespaceExists: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
+      clientIp: (c) => clientIp(c, options.trustProxy ?? false),
     }),
   );
   app.route(

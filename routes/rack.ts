@@ -235,7 +235,12 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     const { auth, caller } = await who(c);
     const now = ctx.clock();
     const namespaces: string[] = [];
-    for (const ns of [...auth.namespaces.keys()].sort()) {
+    // Declared namespaces, plus those a stored token's exact grants name (docs/access.md).
+    const candidates = new Set(auth.namespaces.keys());
+    for (const g of caller.principal?.grants ?? []) {
+      if (isRackNamespace(g.namespace)) candidates.add(g.namespace);
+    }
+    for (const ns of [...candidates].sort()) {
       if (canRead(auth, ns, { caller, now }) && await hasRackRegistries(ctx, ns)) {
         namespaces.push(ns);
       }

@@ -547,6 +547,25 @@ Deno.test("a scoped stored token claims an unconfigured namespace on ggui and ne
   });
   assert.equal(mine.status, 200);
   assert.match(mine.headers.get("cache-control") ?? "", /private/);
+  // Discovery lists it to that token only.
+  const listed = await env.app.request("/namespaces", {
+    headers: { authorization: `Bearer ${scoped.secret}` },
+  });
+  assert.ok(
+    !(await listed.json()).namespaces.includes("@team-web"),
+    "a pattern grant names no namespace",
+  );
+  const exact = await createToken(env.ctx, {
+    subject: "web",
+    grants: [{ namespace: "@team-web", actions: ["read"] }],
+  }, CLI_PRINCIPAL);
+  const seen = await env.app.request("/namespaces", {
+    headers: { authorization: `Bearer ${exact.secret}` },
+  });
+  assert.ok((await seen.json()).namespaces.includes("@team-web"));
+  assert.ok(
+    !(await (await env.app.request("/namespaces")).json()).namespaces.includes("@team-web"),
+  );
 });
 
 Deno.test("the audit log records every refused admin attempt with actor and outcome, never the secret", async () => {
