@@ -89,6 +89,10 @@ export const USAGE = `Usage: registry-server [options]
 
 Serves the ggui and Rack registry protocols from one store.
 
+Operator commands on the same store (docs/access.md):
+  registry-server token create|list|revoke …   stored tokens with grants
+  registry-server gc [--dry-run] [--grace=1h]  sweep unreferenced blobs
+
 Options (each as --flag=value or --flag value):
   --port <n>                 TCP port, 0 picks a free one (default 9001; env PORT)
   --host <addr>              listen address (default 0.0.0.0; env HOST)
