@@ -200,7 +200,10 @@ async function raceRepeatedly(ctx: RegistryContext, time: { t: number }, rounds:
       await jitter();
       for (let attempt = 0; attempt < 5; attempt++) {
         try {
-          return await publish(ctx, `${round}.${i}.0`, [t, texts[5]!], { afterPut: jitter });
+          return await publish(ctx, `${round}.${i}.0`, [t, texts[5]!], {
+            beforePut: () => new Promise<void>((r) => setTimeout(r, Math.random() * 8)),
+            afterPut: jitter,
+          });
         } catch (err) {
           if (!isRegistryError(err, "conflict")) throw err;
           conflicts++;
@@ -211,7 +214,21 @@ async function raceRepeatedly(ctx: RegistryContext, time: { t: number }, rounds:
     const gc = (async () => {
       await jitter();
       try {
-        await collectGarbage(ctx, { graceMs: HOUR, onBeforeDelete: jitter });
+        // Slow deletes widen the window between GC's last check and its delete,
+        // where a publish's re-put of the same bytes would be lost.
+        const inner = ctx.bundles;
+        const slow: BundleStorage = {
+          put: (b, o) => inner.put(b, o),
+          get: (d, r) => inner.get(d, r),
+          stat: (d) => inner.stat(d),
+          list: (o) => inner.list(o),
+          close: () => inner.close(),
+          delete: async (d) => {
+            await jitter();
+            return await inner.delete(d);
+          },
+        };
+        await collectGarbage({ ...ctx, bundles: slow }, { graceMs: HOUR, onBeforeDelete: jitter });
       } catch (err) {
         if (!isRegistryError(err, "conflict")) throw err;
       }
@@ -230,7 +247,9 @@ async function raceRepeatedly(ctx: RegistryContext, time: { t: number }, rounds:
 
 Deno.test("publishes racing GC over memory storage never leave a version without its blobs", async () => {
   const { ctx, time } = makeCtx();
-  const { created } = await raceRepeatedly(ctx, time, 60);
+  const { created, conflicts } = await raceRepeatedly(ctx, time, 60);
+  // The dangerous interleaving happened (and was caught) many times.
+  assert.ok(conflicts > 0, "the race window was hit");
   assert.equal(created, 240, "every publish committed within its retries");
 });
 
