@@ -13,6 +13,7 @@ import type { RegistryContext } from "./core/context.ts";
 import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
 import { isCliCommand, runCli } from "./server/cli.ts";
+import { recordAudit } from "./core/audit.ts";
 import { ensureAdminToken, openStores } from "./server/open.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
@@ -80,6 +81,15 @@ async function serve(config: ServerConfig): Promise<void> {
       path: config.authConfig,
       ...(adminToken ? { adminToken } : {}),
       log,
+      onReload: (outcome, detail) =>
+        recordAudit(ctx, {
+          actor: "system",
+          action: "config.reload",
+          target: "auth.json",
+          outcome,
+          detail,
+        })
+          .catch((err) => log("error", "Could not audit a reload", { error: String(err) })),
     });
   } else {
     const fixed = parseAuthConfig(null, adminToken ? { adminToken } : {}).auth;

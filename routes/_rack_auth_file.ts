@@ -17,6 +17,8 @@ export interface FileAuthOptions {
   log?: RackLog;
   /** Least time between two stats of the file (default 1000 ms). */
   minIntervalMs?: number;
+  /** Told about every reload attempt (the server writes a `config.reload` audit record). */
+  onReload?: (outcome: "ok" | "refused", detail: Record<string, unknown>) => unknown;
 }
 
 interface Stamp {
@@ -89,11 +91,14 @@ export async function createFileAuthProvider(
           path: options.path,
           namespaces: current.namespaces.size,
         });
+        await options.onReload?.("ok", { path: options.path, namespaces: current.namespaces.size });
       } catch (err) {
+        const error = String(err instanceof Error ? err.message : err);
         log("error", "auth.json reload failed; keeping the last good configuration", {
           path: options.path,
-          error: String(err instanceof Error ? err.message : err),
+          error,
         });
+        await options.onReload?.("refused", { path: options.path, error });
       }
       stamp = next.stamp;
     } catch (err) {

@@ -151,7 +151,15 @@ Deno.test("a token revoked through one server fails at the next request on anoth
       await res.text();
     }
 
-    // The log holds the revoke, the delete and the GC run, with their actors.
+    // A configuration reload is recorded too (the file is checked at most once a second).
+    await Deno.writeTextFile(
+      `${dir}/auth.json`,
+      JSON.stringify({ "@acme": [{ token: "legacy-ci", publish: true }], "@rack": [] }),
+    );
+    await new Promise((r) => setTimeout(r, 1100));
+    await (await fetch(`${a.url}/namespaces`)).body?.cancel();
+
+    // The log holds the revoke, the delete, the GC run and the reload, with their actors.
     const log = await fetch(`${b.url}/admin/audit?limit=1000`, { headers: bearer(ROOT) });
     const actions = (await log.json()).items.map((r: { action: string; actor: string }) =>
       `${r.action}:${r.actor}`
