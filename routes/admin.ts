@@ -19,7 +19,7 @@ import { exportAudit, listAudit } from "../core/audit.ts";
 import type { Authenticator, Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
 import { type ErrorCode, isRegistryError, RegistryError } from "../core/errors.ts";
-import { collectGarbage, parseDuration } from "../core/gc.ts";
+import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../core/gc.ts";
 import {
   deleteVersion,
   deprecateVersion,
@@ -472,7 +472,7 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
     const grace = c.req.query("grace");
     const report = await collectGarbage(ctx, {
       dryRun: dry === "1" || dry === "true",
-      graceMs: grace ? parseDuration(grace) : options.gcGraceMs ?? 3_600_000,
+      graceMs: grace ? parseDuration(grace) : options.gcGraceMs ?? DEFAULT_GC_GRACE_MS,
       actor: p.subject,
     });
     return json(report);
