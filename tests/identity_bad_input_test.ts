@@ -16,7 +16,7 @@ import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts
 import { makeGadget, makeKey } from "./_ggui_fixtures.ts";
 import { makeItem, makePackage, uploadRequest } from "./_rack_fixtures.ts";
 
-async function setup() {
+function setup() {
   const storage = new MemoryRegistryStorage();
   const bundles = new MemoryBundleStorage();
   const ctx: RegistryContext = { storage, bundles, clock: () => new Date() };
@@ -48,7 +48,7 @@ async function refusedRecords(ctx: RegistryContext): Promise<AuditRow[]> {
 }
 
 Deno.test("forged, truncated, expired and revoked tokens are refused on every surface with its own error and a refused record", async () => {
-  const { app, ctx, make } = await setup();
+  const { app, ctx, make } = setup();
   const good = await make("ci", [{ namespace: "@acme", actions: ["publish", "yank"] }]);
   const expired = await make(
     "ci",
@@ -107,7 +107,7 @@ Deno.test("forged, truncated, expired and revoked tokens are refused on every su
 });
 
 Deno.test("escalation attempts are refused: a publish token creating tokens, and a namespace admin granting more than it holds", async () => {
-  const { app, ctx, make } = await setup();
+  const { app, ctx, make } = setup();
   const publisher = await make("ci", [{ namespace: "@acme", actions: ["publish"] }]);
   const nsAdmin = await make("lead", [{ namespace: "@acme", actions: ["admin"] }]);
   const post = (token: string, body: unknown) =>
@@ -172,7 +172,7 @@ Deno.test("escalation attempts are refused: a publish token creating tokens, and
 });
 
 Deno.test("grants for namespaces that do not exist or are malformed are refused with a record", async () => {
-  const { app, ctx, make } = await setup();
+  const { app, ctx, make } = setup();
   const root = await make("root", [{ namespace: "*", actions: ["admin"] }]);
   const post = (body: unknown) =>
     app.request("/admin/tokens", {
@@ -213,7 +213,7 @@ Deno.test("grants for namespaces that do not exist or are malformed are refused 
 });
 
 Deno.test("the audit log filters by actor, action, target, outcome and time, pages with a cursor and exports JSON lines", async () => {
-  const { app, make } = await setup();
+  const { app, make } = setup();
   const root = await make("root", [{ namespace: "*", actions: ["admin"] }]);
   const h = { authorization: `Bearer ${root.secret}`, "content-type": "application/json" };
   for (let i = 0; i < 5; i++) {
