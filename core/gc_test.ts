@@ -276,3 +276,49 @@ Deno.test("parseDuration() reads ms, s, m, h and d and refuses anything else", (
   assert.equal(parseDuration("2d"), 172_800_000);
   assert.throws(() => parseDuration("1 hour"), (e) => isRegistryError(e, "invalid_input"));
 });
+
+Deno.test("collectGarbage() on KV bundle storage also sweeps an abandoned chunked upload", async () => {
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/gc.kv`);
+  try {
+    const { ctx, time } = makeCtx((now) => ({
+      storage: new KvRegistryStorage(kv),
+      bundles: new KvBundleStorage(kv, { now }),
+    }));
+    // A client that sends most of a large blob and then goes silent.
+    let resume!: () => void;
+    const stalled = new Promise<void>((r) => resume = r);
+    let sent = false;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (!sent) {
+          sent = true;
+          return controller.enqueue(new Uint8Array(2 * 1024 * 1024).fill(7));
+        }
+        await stalled;
+        controller.close();
+      },
+    });
+    const upload = ctx.bundles.put(body).catch((e) => e);
+    const chunks = async () => {
+      let n = 0;
+      for await (const _ of kv.list({ prefix: ["blob_chunk"] })) n++;
+      return n;
+    };
+    for (let i = 0; await chunks() < 12; i++) {
+      assert.ok(i < 500, "the stalled upload wrote its first chunks");
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const young = await collectGarbage(ctx, { graceMs: HOUR });
+    assert.equal(young.uploadsSwept, 0, "a recent upload is spared");
+    time.t += 2 * HOUR;
+    const report = await collectGarbage(ctx, { graceMs: HOUR });
+    assert.equal(report.uploadsSwept, 1);
+    assert.equal(await chunks(), 0);
+    resume();
+    assert.ok(isRegistryError(await upload, "storage_failure"));
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
