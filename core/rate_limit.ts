@@ -174,6 +174,30 @@ export class RateLimiter {
   }
 
   /**
+   * Local mode only: {@linkcode hit} without a promise, for hot paths that
+   * must not await (the decision never waits for the store in local mode).
+   */
+  hitNow(client: string): RateLimitResult {
+    if (this.mode !== "local") throw new TypeError("Cannot hitNow() a shared-mode limiter");
+    const now = this.#clock().getTime();
+    const window = this.#windowOf(now);
+    this.#maybeSweep(window);
+    return this.#hitLocal(clientId(client), window, now);
+  }
+
+  /** Local mode only: {@linkcode peek} without a promise. */
+  peekNow(client: string): RateLimitResult {
+    if (this.mode !== "local") throw new TypeError("Cannot peekNow() a shared-mode limiter");
+    const now = this.#clock().getTime();
+    const window = this.#windowOf(now);
+    const state = this.#local.get(clientId(client));
+    const used = state && state.window === window
+      ? state.shared + state.inflight + state.pending
+      : 0;
+    return this.#result(used < this.limit, Math.max(0, this.limit - used - 1), window, now);
+  }
+
+  /**
    * Decide without counting: whether one more request of `client` would be
    * admitted now. For budgets that count only some outcomes (failed
    * authentications): peek before, {@linkcode hit} after a failure.

@@ -107,41 +107,54 @@ export function compress(options: CompressOptions = {}): MiddlewareHandler {
   const supported = (options.encodings ?? ["br", "gzip", "deflate"]).filter(canEncode);
   return async function compressMiddleware(c, next) {
     await next();
-    if (c.req.method === "HEAD") return;
-    const res = c.res;
-    if (res.status === 304) return weakenEchoedEtag(c);
-    if (res.status < 200 || res.status === 204 || res.status === 206) return;
-    const h = res.headers;
-    if (h.has("content-encoding") || h.has("content-range")) return;
-    if (/(?:^|,)\s*no-transform\s*(?:,|$)/i.test(h.get("cache-control") ?? "")) return;
-    if (!isCompressible(h.get("content-type"))) return;
-    // Documents of unknown length (c.json, c.text) are measured; streams by
-    // nature (NDJSON) of a compressible type are compressed as they come.
-    const length = await settleDocumentLength(c);
-    if (length !== null && length < threshold) return;
-    const encoding = negotiateEncoding(c.req.raw.headers.get("accept-encoding"), supported);
-    if (encoding === null) {
-      setVary(c);
-      return;
-    }
-    const current = c.res;
-    if (!current.body) return;
-    const headers = new Headers(current.headers);
-    appendVary(headers, "Accept-Encoding");
-    headers.set("content-encoding", encoding);
-    headers.delete("content-length");
-    headers.delete("accept-ranges");
-    const etag = headers.get("etag");
-    if (etag?.startsWith('"')) headers.set("etag", `W/${etag}`);
-    replaceResponse(
-      c,
-      new Response(current.body!.pipeThrough(new CompressionStream(FORMAT[encoding])), {
-        status: current.status,
-        statusText: current.statusText,
-        headers,
-      }),
-    );
+    await compressResponse(c, threshold, supported);
   };
+}
+
+/**
+ * Compress `c.res` in place when the request and the response allow it (the
+ * body of {@linkcode compress}, callable from a fused middleware).
+ */
+export async function compressResponse(
+  c: Context,
+  threshold: number,
+  supported: readonly Encoding[],
+): Promise<void> {
+  if (c.req.method === "HEAD") return;
+  const res = c.res;
+  if (res.status === 304) return weakenEchoedEtag(c);
+  if (res.status < 200 || res.status === 204 || res.status === 206) return;
+  const h = res.headers;
+  if (h.has("content-encoding") || h.has("content-range")) return;
+  if (!isCompressible(h.get("content-type"))) return;
+  const cacheControl = h.get("cache-control");
+  if (cacheControl !== null && /(?:^|,)\s*no-transform\s*(?:,|$)/i.test(cacheControl)) return;
+  // Documents of unknown length (c.json, c.text) are measured; streams by
+  // nature (NDJSON) of a compressible type are compressed as they come.
+  const length = await settleDocumentLength(c);
+  if (length !== null && length < threshold) return;
+  const encoding = negotiateEncoding(c.req.raw.headers.get("accept-encoding"), supported);
+  if (encoding === null) {
+    setVary(c);
+    return;
+  }
+  const current = c.res;
+  if (!current.body) return;
+  const headers = new Headers(current.headers);
+  appendVary(headers, "Accept-Encoding");
+  headers.set("content-encoding", encoding);
+  headers.delete("content-length");
+  headers.delete("accept-ranges");
+  const etag = headers.get("etag");
+  if (etag?.startsWith('"')) headers.set("etag", `W/${etag}`);
+  replaceResponse(
+    c,
+    new Response(current.body!.pipeThrough(new CompressionStream(FORMAT[encoding])), {
+      status: current.status,
+      statusText: current.statusText,
+      headers,
+    }),
+  );
 }
 
 function setVary(c: Context): void {

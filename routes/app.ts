@@ -25,7 +25,8 @@ import {
   publishesTotal,
   versionConflictsTotal,
 } from "../core/metrics.ts";
-import { clientIp, compress, httpMetrics, metricsHandler, rateLimit, requestLog } from "./_ops.ts";
+import { clientIp, metricsHandler, rateLimit } from "./_ops.ts";
+import { opsStack } from "./_ops_stack.ts";
 import type { Context } from "hono";
 import { healthKey } from "../storage/keys.ts";
 
@@ -199,57 +200,66 @@ function limited(c: Context, retryAfter: number): Response {
   });
 }
 
+/** Operator counters: publishes by surface and result, conflicts, auth failures. */
+function countOutcome(c: Context): void {
+  const status = c.res.status;
+  const path = c.req.path;
+  const surface = isRackPath(path) ? "rack" : path.startsWith("/admin") ? "admin" : "ggui";
+  if (status === 401) authFailuresTotal.inc({ surface, reason: "unauthorized" });
+  const method = c.req.method;
+  if (
+    (method === "POST" && (path === "/publish" || path === "/registries")) ||
+    (method === "PUT" && path.startsWith("/presets/"))
+  ) {
+    const result = status < 300
+      ? "created"
+      : status === 409
+      ? "conflict"
+      : status === 429
+      ? "limited"
+      : status < 500
+      ? "refused"
+      : "error";
+    publishesTotal.inc({ surface, result });
+    if (status === 409) versionConflictsTotal.inc({ surface });
+  }
+}
+
 /**
- * The operations stack shared by every surface, outermost first: request log,
- * metrics, rate limits (general, uploads, failed authentications), compression,
- * and the `/metrics` and `/healthz` routes.
+ * The operations stack shared by every surface: one fused middleware (request
+ * log, metrics, the general and failed-authentication limits, compression),
+ * the shared upload limit, and the `/metrics` and `/healthz` routes.
  */
 function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions): void {
   const trust = options.trustProxy ?? false;
   const key = (c: Context) => clientIp(c, trust);
-  if (options.requestLog) app.use(requestLog({ sink: options.requestLog }));
-  app.use(httpMetrics());
-  // Operator counters: publishes by surface and result, conflicts, auth failures.
-  app.use(async (c, next) => {
-    await next();
-    const status = c.res.status;
-    const surface = isRackPath(c.req.path)
-      ? "rack"
-      : c.req.path.startsWith("/admin")
-      ? "admin"
-      : "ggui";
-    if (status === 401) authFailuresTotal.inc({ surface, reason: "unauthorized" });
-    const method = c.req.method;
-    const path = c.req.path;
-    if (
-      (method === "POST" && (path === "/publish" || path === "/registries")) ||
-      (method === "PUT" && path.startsWith("/presets/"))
-    ) {
-      const result = status < 300
-        ? "created"
-        : status === 409
-        ? "conflict"
-        : status === 429
-        ? "limited"
-        : status < 500
-        ? "refused"
-        : "error";
-      publishesTotal.inc({ surface, result });
-      if (status === 409) versionConflictsTotal.inc({ surface });
-    }
-  });
   const perMinute = options.rateLimitPerMinute ?? 1200;
-  if (perMinute > 0) {
-    const general = new RateLimiter(ctx, {
-      name: "ip",
-      limit: perMinute,
+  const authFailures = options.authFailuresPerMinute ?? 30;
+  // Local mode: counted in process and folded into the shared counter every
+  // ~250 ms, so deciding costs no store read on the request path.
+  const general = perMinute > 0
+    ? new RateLimiter(ctx, { name: "ip", limit: perMinute, windowSeconds: 60, mode: "local" })
+    : undefined;
+  const failures = authFailures > 0
+    ? new RateLimiter(ctx, {
+      name: "authfail",
+      limit: authFailures,
       windowSeconds: 60,
       mode: "local",
-    });
-    app.use(rateLimit({ limiter: general, key, onLimited: limited }));
-  }
+    })
+    : undefined;
+  app.use(opsStack({
+    key,
+    ...(general ? { general } : {}),
+    ...(failures ? { authFailures: failures } : {}),
+    onLimited: limited,
+    compress: options.compress === false ? false : {},
+    ...(options.requestLog ? { log: options.requestLog } : {}),
+    after: countOutcome,
+  }));
   const uploads = options.uploadRateLimitPerMinute ?? 60;
   if (uploads > 0) {
+    // Shared mode: exact across every process on the store (uploads are rare and costly).
     const limiter = new RateLimiter(ctx, {
       name: "upload",
       limit: uploads,
@@ -260,19 +270,6 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
     app.on("POST", ["/publish", "/registries"], mw);
     app.on("PUT", "/presets/*", mw);
   }
-  const authFailures = options.authFailuresPerMinute ?? 30;
-  if (authFailures > 0) {
-    // Local mode: counted in process and folded into the shared counter every
-    // ~250 ms, so checking it costs no store read on every authenticated request.
-    const limiter = new RateLimiter(ctx, {
-      name: "authfail",
-      limit: authFailures,
-      windowSeconds: 60,
-      mode: "local",
-    });
-    app.use(rateLimit({ limiter, key, onLimited: limited, countIf: (c) => c.res.status === 401 }));
-  }
-  if (options.compress ?? true) app.use(compress());
   app.get("/metrics", metricsHandler(options.metricsToken ? { token: options.metricsToken } : {}));
   app.get("/healthz", async (c) => {
     const ok = await storeRoundTrip(ctx);

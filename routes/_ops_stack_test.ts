@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { MemoryRegistryStorage } from "../storage/memory.ts";
+import { RateLimiter } from "../core/rate_limit.ts";
+import { opsStack } from "./_ops_stack.ts";
+
+function setup(options: { limit?: number; failures?: number; log?: string[] } = {}) {
+  const ctx = {
+    storage: new MemoryRegistryStorage(),
+    clock: () => new Date("2026-11-22T00:00:30Z"),
+  };
+  const general = new RateLimiter(ctx, { name: "ip", limit: options.limit ?? 100, mode: "local" });
+  const authFailures = new RateLimiter(ctx, {
+    name: "authfail",
+    limit: options.failures ?? 100,
+    mode: "local",
+  });
+  const app = new Hono();
+  app.use(opsStack({
+    key: (c) => c.req.header("x-client") ?? "c1",
+    general,
+    authFailures,
+    onLimited: (_c, retry) => new Response(JSON.stringify({ limited: retry }), { status: 429 }),
+    ...(options.log ? { log: (line: string) => options.log!.push(line) } : {}),
+  }));
+  app.get("/ok", (c) => c.json({ ok: true }));
+  app.get("/big", (c) => c.json({ pad: "x".repeat(5000) }));
+  app.get("/denied", (c) => c.json({ error: "unauthorized" }, 401));
+  return app;
+}
+
+Deno.test("opsStack() limits per client and labels responses with the Rack rate-limit headers", async () => {
+  const app = setup({ limit: 2 });
+  const a = await app.request("/ok");
+  assert.equal(a.headers.get("x-ratelimit-limit"), "2");
+  assert.equal(a.headers.get("x-ratelimit-remaining"), "1");
+  assert.match(a.headers.get("x-ratelimit-reset")!, /^\d+$/);
+  await app.request("/ok");
+  const limited = await app.request("/ok");
+  assert.equal(limited.status, 429);
+  assert.equal(limited.headers.get("retry-after"), "30");
+  assert.equal(limited.headers.get("ratelimit-policy"), '"ip";q=2;w=60');
+  assert.equal(
+    (await app.request("/ok", { headers: { "x-client": "c2" } })).status,
+    200,
+    "another client",
+  );
+});
+
+Deno.test("opsStack() refuses a client after too many failed authentications only", async () => {
+  const app = setup({ failures: 2 });
+  for (let i = 0; i < 5; i++) {
+    assert.equal((await app.request("/ok")).status, 200, "successes do not count");
+  }
+  assert.equal((await app.request("/denied")).status, 401);
+  assert.equal((await app.request("/denied")).status, 401);
+  const refused = await app.request("/ok");
+  assert.equal(refused.status, 429);
+  assert.deepEqual(await refused.json(), { limited: 30 });
+});
+
+Deno.test("opsStack() compresses large documents and logs one line per request with its id", async () => {
+  const log: string[] = [];
+  const app = setup({ log });
+  const big = await app.request("/big", {
+    headers: { "accept-encoding": "gzip", "x-request-id": "req-1" },
+  });
+  assert.equal(big.headers.get("content-encoding"), "gzip");
+  assert.equal(big.headers.get("vary"), "Accept-Encoding");
+  assert.equal(big.headers.get("x-request-id"), "req-1");
+  const text = await new Response(big.body!.pipeThrough(new DecompressionStream("gzip"))).text();
+  assert.equal(JSON.parse(text).pad.length, 5000);
+  const small = await app.request("/ok", {
+    headers: { "accept-encoding": "gzip", authorization: "Bearer s3cret" },
+  });
+  assert.equal(small.headers.get("content-encoding"), null, "small bodies are sent as they are");
+  assert.equal(log.length, 2);
+  const line = JSON.parse(log[1]!);
+  assert.equal(line.route, "/ok");
+  assert.equal(line.status, 200);
+  assert.match(line.requestId, /^[0-9a-f-]{36}$/);
+  assert.ok(!log.join("\n").includes("s3cret"), "no secret is ever logged");
+});
