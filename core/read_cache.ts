@@ -13,11 +13,16 @@
  * @module
  */
 import type {
+  BlobBody,
+  BlobInfo,
+  BundleStorage,
+  ByteRange,
   Commit,
   CommitResult,
   Entry,
   ListOptions,
   Page,
+  PutBlobOptions,
   RegistryStorage,
   RowKey,
 } from "../storage/types.ts";
@@ -134,4 +139,115 @@ export async function cachedGet<T = unknown>(
   key: RowKey,
 ): Promise<Entry<T> | null> {
   return (await cachedGetMany<T>(storage, [key]))[0] ?? null;
+}
+
+/** Options of {@linkcode CachingBundleStorage}. */
+export interface BlobCacheOptions {
+  /** Most bytes held (default 64 MiB; 0 disables the cache). */
+  maxBytes?: number;
+  /** Largest blob held (default 1 MiB); larger ones always stream from the backend. */
+  maxEntryBytes?: number;
+}
+
+function bodyOf(sha256: string, whole: Uint8Array, range?: ByteRange): BlobBody {
+  const bytes = range ? whole.subarray(range.start, range.end) : whole;
+  return {
+    size: whole.byteLength,
+    sha256,
+    bytes,
+    stream: new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes.slice());
+        controller.close();
+      },
+    }),
+  };
+}
+
+/**
+ * Bundle storage with an in-memory cache of small blobs. Blobs are
+ * content-addressed and immutable, so a verified copy never goes stale: the
+ * first full read (which the backend checks against its digest) fills the
+ * cache, and later reads and ranges are served from memory. Deletes evict.
+ */
+export class CachingBundleStorage implements BundleStorage {
+  #inner: BundleStorage;
+  #max: number;
+  #maxEntry: number;
+  #bytes = 0;
+  #blobs = new Map<string, Uint8Array>();
+
+  /** Wrap `inner`. */
+  constructor(inner: BundleStorage, options: BlobCacheOptions = {}) {
+    this.#inner = inner;
+    this.#max = options.maxBytes ?? 64 * 1024 * 1024;
+    this.#maxEntry = Math.min(options.maxEntryBytes ?? 1024 * 1024, this.#max);
+  }
+
+  /** The wrapped storage. */
+  get inner(): BundleStorage {
+    return this.#inner;
+  }
+
+  put(body: ReadableStream<Uint8Array> | Uint8Array, options?: PutBlobOptions): Promise<BlobInfo> {
+    return this.#inner.put(body, options);
+  }
+
+  async get(sha256: string, range?: ByteRange): Promise<BlobBody | null> {
+    const hit = this.#blobs.get(sha256);
+    if (hit) {
+      // Most recently used last.
+      this.#blobs.delete(sha256);
+      this.#blobs.set(sha256, hit);
+      return bodyOf(sha256, hit, range);
+    }
+    if (this.#maxEntry <= 0) return await this.#inner.get(sha256, range);
+    const info = await this.#inner.stat(sha256);
+    if (info === null) return null;
+    if (info.size > this.#maxEntry) return await this.#inner.get(sha256, range);
+    const body = await this.#inner.get(sha256);
+    if (body === null) return null;
+    // The backend errors this read if the stored bytes fail their digest.
+    const whole = new Uint8Array(await new Response(body.stream).arrayBuffer());
+    this.#remember(sha256, whole);
+    return bodyOf(sha256, whole, range);
+  }
+
+  stat(sha256: string): Promise<BlobInfo | null> {
+    return this.#inner.stat(sha256);
+  }
+
+  async delete(sha256: string): Promise<boolean> {
+    this.#forget(sha256);
+    return await this.#inner.delete(sha256);
+  }
+
+  list(options?: ListOptions): Promise<Page<BlobInfo>> {
+    return this.#inner.list(options);
+  }
+
+  close(): Promise<void> {
+    this.#blobs.clear();
+    this.#bytes = 0;
+    return this.#inner.close();
+  }
+
+  #remember(sha256: string, bytes: Uint8Array): void {
+    this.#forget(sha256);
+    this.#blobs.set(sha256, bytes);
+    this.#bytes += bytes.byteLength;
+    while (this.#bytes > this.#max) {
+      const oldest = this.#blobs.keys().next().value;
+      if (oldest === undefined) break;
+      this.#forget(oldest);
+    }
+  }
+
+  #forget(sha256: string): void {
+    const old = this.#blobs.get(sha256);
+    if (old) {
+      this.#bytes -= old.byteLength;
+      this.#blobs.delete(sha256);
+    }
+  }
 }

@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { MemoryRegistryStorage } from "../storage/memory.ts";
-import { cachedGet, cachedGetMany, CachingRegistryStorage } from "./read_cache.ts";
+import {
+  cachedGet,
+  cachedGetMany,
+  CachingBundleStorage,
+  CachingRegistryStorage,
+} from "./read_cache.ts";
+import { MemoryBundleStorage } from "../storage/memory.ts";
+import { isRegistryError } from "./errors.ts";
 import { updateRow } from "./store.ts";
 
 function setup(ttlMs = 1000) {
@@ -60,4 +67,34 @@ Deno.test("a TTL of 0 disables the cache and the size bound evicts the oldest", 
   await inner.commit({ checks: [], mutations: [{ type: "set", key: ["a"], value: 9 }] });
   assert.equal((await cachedGet(small, ["a"]))?.value, 9, "the oldest row was evicted");
   now += 0;
+});
+
+Deno.test("CachingBundleStorage serves verified small blobs from memory, ranges included", async () => {
+  const inner = new MemoryBundleStorage();
+  const blobs = new CachingBundleStorage(inner, { maxBytes: 1024, maxEntryBytes: 512 });
+  const bytes = new TextEncoder().encode("export default 42;\n");
+  const info = await blobs.put(bytes);
+  const first = await blobs.get(info.sha256);
+  assert.deepEqual(first?.bytes, bytes);
+  // Disk rot after the verified read cannot reach a client: the copy is held.
+  inner.tamperForTest(info.sha256, new TextEncoder().encode("rot"));
+  const again = await blobs.get(info.sha256, { start: 7, end: 14 });
+  assert.equal(new TextDecoder().decode(again!.bytes), "default");
+  assert.equal(await new Response(again!.stream).text(), "default");
+  assert.equal(again!.size, bytes.byteLength);
+  assert.equal(await blobs.delete(info.sha256), true);
+  assert.equal(await blobs.get(info.sha256), null, "a delete evicts");
+});
+
+Deno.test("CachingBundleStorage never caches a blob that fails its digest, nor large ones", async () => {
+  const inner = new MemoryBundleStorage();
+  const blobs = new CachingBundleStorage(inner, { maxBytes: 1024, maxEntryBytes: 512 });
+  const info = await blobs.put(new TextEncoder().encode("good bytes"));
+  inner.tamperForTest(info.sha256, new TextEncoder().encode("bad"));
+  await assert.rejects(blobs.get(info.sha256), (e) => isRegistryError(e, "blob_corrupt"));
+  await assert.rejects(blobs.get(info.sha256), (e) => isRegistryError(e, "blob_corrupt"));
+  const big = await blobs.put(new Uint8Array(600));
+  const body = await blobs.get(big.sha256);
+  assert.equal(body?.bytes, undefined, "over maxEntryBytes: streamed from the backend");
+  assert.equal((await new Response(body!.stream).arrayBuffer()).byteLength, 600);
 });

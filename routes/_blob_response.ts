@@ -182,13 +182,19 @@ export async function respondWithBlob(
     headers.set("content-length", String(length));
     const body = await opts.open({ start: decision.start, end: decision.end + 1 });
     if (!body) return null;
-    return new Response(body.stream, { status: 206, headers });
+    return new Response((body.bytes as Uint8Array<ArrayBuffer> | undefined) ?? body.stream, {
+      status: 206,
+      headers,
+    });
   }
   headers.set("content-length", String(opts.size));
   if (head) return new Response(null, { status: 200, headers });
   const body = await opts.open();
   if (!body) return null;
-  return new Response(body.stream, { status: 200, headers });
+  return new Response((body.bytes as Uint8Array<ArrayBuffer> | undefined) ?? body.stream, {
+    status: 200,
+    headers,
+  });
 }
 
 /** Options of {@linkcode respondWithJson}. */

@@ -17,7 +17,7 @@ import { rackJsonError } from "./_rack_http.ts";
 import { createAdminRoutes } from "./admin.ts";
 import { namespaceExists, rackAuthAuthenticator } from "../core/access.ts";
 import { chainAuthenticators, storedTokenAuthenticator } from "../core/tokens.ts";
-import { CachingRegistryStorage } from "../core/read_cache.ts";
+import { CachingBundleStorage, CachingRegistryStorage } from "../core/read_cache.ts";
 import { RateLimiter } from "../core/rate_limit.ts";
 import {
   authFailuresTotal,
@@ -76,6 +76,8 @@ export interface RegistryAppOptions {
   compress?: boolean;
   /** How long hot read paths may serve a row from memory (default 500 ms; 0: always read the store). */
   readCacheMs?: number;
+  /** Bytes of small immutable blobs kept in memory (default 64 MiB; 0: none). */
+  blobCacheBytes?: number;
 }
 
 /** Path prefixes of the Rack surface: unknown routes there answer in Rack's error format. */
@@ -121,7 +123,11 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   const storage = new CachingRegistryStorage(instrumentStorage(options.storage), {
     ttlMs: options.readCacheMs ?? 500,
   });
-  const ctx: RegistryContext = { storage, bundles: options.bundles, clock };
+  // Blobs are content-addressed and immutable: small ones are served from memory.
+  const bundles = new CachingBundleStorage(options.bundles, {
+    maxBytes: options.blobCacheBytes ?? 64 * 1024 * 1024,
+  });
+  const ctx: RegistryContext = { storage, bundles, clock };
   const app = new Hono();
   mountOps(app, ctx, options);
   const rackAuth = options.rackAuth ?? (() => Promise.resolve(noNamespaces));

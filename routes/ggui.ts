@@ -17,6 +17,7 @@ import type { RegistryContext } from "../core/context.ts";
 import { recordAudit } from "../core/audit.ts";
 import { sha256Hex } from "../core/digest.ts";
 import { utf8Length } from "../storage/_common.ts";
+import { respondWithBlob } from "./_blob_response.ts";
 import { type ErrorCode, isRegistryError } from "../core/errors.ts";
 import {
   type AuthnContext,
@@ -411,21 +412,14 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
       });
       if (located.status !== 200) return send(c, located);
       const { entry } = located.body as LocatedFile;
-      const etag = `"${entry.sha256}"`;
-      const headers = { "cache-control": cacheControl, etag };
-      if (etagMatches(c.req.header("if-none-match"), etag)) {
-        return new Response(null, { status: 304, headers });
-      }
-      const blob = await ctx.bundles.get(entry.sha256);
-      if (blob === null) return send(c, errorResult(404, "not_found", MISS_MESSAGES[file]));
-      return new Response(blob.stream, {
-        status: 200,
-        headers: {
-          "content-type": entry.type,
-          "content-length": String(blob.size),
-          ...headers,
-        },
+      const res = await respondWithBlob(c, {
+        open: (range) => ctx.bundles.get(entry.sha256, range),
+        size: entry.size,
+        sha256: entry.sha256,
+        contentType: entry.type,
+        cacheControl,
       });
+      return res ?? send(c, errorResult(404, "not_found", MISS_MESSAGES[file]));
     });
   }
 

@@ -144,6 +144,11 @@ export interface BlobBody {
    * its digest errors the stream with `blob_corrupt` instead of completing.
    */
   stream: ReadableStream<Uint8Array>;
+  /**
+   * The same bytes as {@linkcode BlobBody.stream}, when the backend already
+   * holds them in memory (verified): serve these and cancel the stream.
+   */
+  bytes?: Uint8Array;
 }
 
 /**
