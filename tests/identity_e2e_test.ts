@@ -1,7 +1,7 @@
 // End to end on one KV file shared by two `main.ts` processes and the CLI:
 // tokens created on the command line work on both servers and both surfaces,
 // a revocation made through one server is refused by the other at its very
-// next request, a hard delete is never served from the other's cache, and GC
+// next request, a hard delete reaches the other within its read-cache TTL, and GC
 // run from the command line keeps everything still referenced.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
@@ -105,17 +105,24 @@ Deno.test("a token revoked through one server fails at the next request on anoth
     assert.equal(adminB.status, 401);
     await adminB.body?.cancel();
 
-    // A hard delete through A is not served from B's version-row cache.
+    // A hard delete through A reaches B within B's read-cache TTL (500 ms by default).
     const del = await fetch(`${a.url}/admin/packages/@acme/quality/husky/versions/1.1.0`, {
       method: "DELETE",
       headers: bearer(ROOT),
     });
     assert.equal(del.status, 200, await del.text());
-    const after = await fetch(`${b.url}/registries/@acme/quality/husky/1.1.0`, {
-      headers: { "x-registry-token": "legacy-ci" },
-    });
-    assert.equal(after.status, 404);
-    await after.body?.cancel();
+    const deletedAt = Date.now();
+    let after = 200;
+    while (after !== 404 && Date.now() - deletedAt < 3000) {
+      const res = await fetch(`${b.url}/registries/@acme/quality/husky/1.1.0`, {
+        headers: { "x-registry-token": "legacy-ci" },
+      });
+      after = res.status;
+      await res.body?.cancel();
+      if (after !== 404) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(after, 404);
+    assert.ok(Date.now() - deletedAt < 1500, "seen within the cache TTL plus slack");
     // …and the tombstone refuses the same version on B.
     const again = await fetch(
       uploadRequest(

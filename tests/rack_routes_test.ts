@@ -499,6 +499,7 @@ Deno.test("GET /health probes the real storage: 200 when it works, 503 when it f
 Deno.test("a storage fault is a 500 INTERNAL_SERVER_ERROR with generic text", async () => {
   const storage = new MemoryRegistryStorage();
   storage.get = () => Promise.reject(new Error("connection reset by /var/secret"));
+  storage.getMany = () => Promise.reject(new Error("connection reset by /var/secret"));
   const ctx = { storage, bundles: new MemoryBundleStorage(), clock: () => new Date() };
   const { auth } = parseAuthConfig('{"@rack":[]}');
   const logged: string[] = [];

@@ -8,12 +8,13 @@
  *
  * @module
  */
+import { cachedGet } from "../read_cache.ts";
 import type { RegistryContext } from "../context.ts";
 import { auditMutation, auditRow } from "../audit.ts";
 import { sha256Hex } from "../digest.ts";
 import { openVersionFile, versionFiles } from "../files.ts";
 import type { FileEntry, PackageRow, VersionRow } from "../rows.ts";
-import { getPackageRow, getVersionRow, listAll, listVersionStates, updateRow } from "../store.ts";
+import { listAll, listVersionStates, updateRow } from "../store.ts";
 import * as keys from "../../storage/keys.ts";
 import type { BlobBody, JsonValue } from "../../storage/types.ts";
 import { rackError } from "./errors.ts";
@@ -66,14 +67,21 @@ export function jsonDocument(value: unknown): RackDocument {
   return { bytes, sha256: sha256Hex(bytes) };
 }
 
-async function rackPackage(ctx: RegistryContext, ref: RackPackageRef): Promise<PackageRow> {
-  const pkg = await getPackageRow(ctx.storage, {
-    namespace: ref.namespace,
-    name: ref.segments.join("/"),
-  });
-  if (!pkg || pkg.format !== RACK_FORMAT) throw notFound();
-  return pkg;
+async function rackPackage(
+  ctx: RegistryContext,
+  ref: RackPackageRef,
+): Promise<{ row: PackageRow; stamp: string }> {
+  const entry = await cachedGet<PackageRow>(
+    ctx.storage,
+    keys.packageKey({ namespace: ref.namespace, name: ref.segments.join("/") }),
+  );
+  if (!entry || entry.value.format !== RACK_FORMAT) throw notFound();
+  return { row: entry.value, stamp: entry.stamp };
 }
+
+/** Rendered `versions.json` documents by package, valid while the package row's stamp holds. */
+const versionDocs = new WeakMap<object, Map<string, { stamp: string; doc: RackDocument }>>();
+const VERSION_DOCS = 4096;
 
 /**
  * `versions.json`, derived from the version records: every version (yanked
@@ -83,46 +91,41 @@ export async function readVersionsJson(
   ctx: RegistryContext,
   ref: RackPackageRef,
 ): Promise<RackDocument> {
-  await rackPackage(ctx, ref);
+  const pkg = await rackPackage(ctx, ref);
+  // Every change of a version list (publish, yank, delete) rewrites the
+  // package row in the same commit, so its stamp keys the rendered document.
+  const id = `${ref.namespace}/${ref.segments.join("/")}`;
+  let docs = versionDocs.get(ctx.storage);
+  const hit = docs?.get(id);
+  if (hit && hit.stamp === pkg.stamp) return hit.doc;
   const states = await listVersionStates(ctx.storage, {
     namespace: ref.namespace,
     name: ref.segments.join("/"),
   });
   const versions = states.filter((s) => s.format === RACK_FORMAT).map((s) => s.version);
   if (versions.length === 0) throw notFound();
-  return jsonDocument({ versions });
+  const doc = jsonDocument({ versions });
+  if (!docs) versionDocs.set(ctx.storage, docs = new Map());
+  docs.delete(id);
+  if (docs.size >= VERSION_DOCS) docs.delete(docs.keys().next().value!);
+  docs.set(id, { stamp: pkg.stamp, doc });
+  return doc;
 }
-
-/** Most immutable version rows cached per store. */
-const VERSION_CACHE_SIZE = 4096;
-/** Immutable Rack version rows, per row storage (a version row never changes after commit). */
-const versionCache = new WeakMap<object, Map<string, VersionRow>>();
 
 async function rackVersion(
   ctx: RegistryContext,
   ref: RackPackageRef,
   version: string,
 ): Promise<VersionRow> {
-  const name = ref.segments.join("/");
-  const id = `${ref.namespace}/${name}@${version}`;
-  let cache = versionCache.get(ctx.storage);
-  const hit = cache?.get(id);
-  if (hit) {
-    // Immutable until a hard delete, which any process may make: the small
-    // tombstone row is read fresh so a deleted version is never served.
-    if (await ctx.storage.get(keys.tombstoneKey({ namespace: ref.namespace, name, version }))) {
-      cache!.delete(id);
-      throw notFound();
-    }
-    return hit;
-  }
+  // Through the read cache: a hard delete (which removes the row) made by
+  // another process is seen here within the cache's TTL.
+  const row = (await cachedGet<VersionRow>(
+    ctx.storage,
+    keys.versionKey({ namespace: ref.namespace, name: ref.segments.join("/"), version }),
+  ))?.value;
   // A version row carries its package's format (fixed at first publish), so
   // it alone decides whether this is a Rack version.
-  const row = await getVersionRow(ctx.storage, { namespace: ref.namespace, name, version });
   if (!row || row.format !== RACK_FORMAT) throw notFound();
-  if (!cache) versionCache.set(ctx.storage, cache = new Map());
-  if (cache.size >= VERSION_CACHE_SIZE) cache.delete(cache.keys().next().value!);
-  cache.set(id, row);
   return row;
 }
 
@@ -157,9 +160,9 @@ export async function resolveLatest(
   ctx: RegistryContext,
   ref: RackPackageRef,
 ): Promise<RackFileRef> {
-  const pkg = await rackPackage(ctx, ref);
-  if (pkg.latest === undefined) throw notFound("No versions available");
-  return await resolveRackFile(ctx, { ...ref, version: pkg.latest, path: "registry.json" });
+  const { row } = await rackPackage(ctx, ref);
+  if (row.latest === undefined) throw notFound("No versions available");
+  return await resolveRackFile(ctx, { ...ref, version: row.latest, path: "registry.json" });
 }
 
 /** The Rack registry paths of a namespace, sorted (`[]` when it has none). */
