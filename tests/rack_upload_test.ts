@@ -37,7 +37,11 @@ async function assertNoTrace(env: RackTestEnv): Promise<void> {
     assert.deepEqual(page.items, [], `rows under ${prefix[0]}`);
   }
   const audits = await env.ctx.storage.list<{ outcome: string }>(["audit"]);
-  assert.deepEqual(audits.items.filter((e) => e.value.outcome !== "refused"), [], "rows under audit");
+  assert.deepEqual(
+    audits.items.filter((e) => e.value.outcome !== "refused"),
+    [],
+    "rows under audit",
+  );
   const res = await env.app.request("/registries/@rack/quality/husky/versions");
   assert.equal(res.status, 404);
   await res.body?.cancel();
