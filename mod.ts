@@ -58,6 +58,7 @@ export {
   updateRow,
   type VersionCommit,
 } from "./core/store.ts";
+export type { GcCommitGuard, GcGuard } from "./core/_gc_guard.ts";
 export { nextPackageRow, recomputePackageRow } from "./core/packages.ts";
 export { ACTIONS, FORMATS, VISIBILITIES } from "./core/rows.ts";
 export type {

@@ -35,6 +35,7 @@ export {
   PRIVATE_BUNDLE_UNAUTHORIZED,
 } from "./bundles.ts";
 export {
+  type AsyncCodeGates,
   type BlueprintProbe,
   checkConformance,
   checkConformanceRequest,
