@@ -137,6 +137,7 @@ async function serve(config: ServerConfig): Promise<void> {
   const sender = startWebhookSender(ctx, {
     subscriptions: () => subscriptions,
     allowHosts: config.webhookAllowHosts ?? [],
+    ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
     onError: (err) => log("error", "Webhook sender fault", { error: String(err) }),
   });
   let stopping = false;

@@ -56,6 +56,8 @@ export interface ServerConfig {
   logLevel: string;
   /** Private-network webhook hosts that may still be called. */
   webhookAllowHosts?: string[];
+  /** Delays before webhook retries, in ms (default the original's 2000, 4000, 8000). */
+  webhookRetryDelaysMs?: number[];
   /** Requests per client IP per minute (0: off). */
   rateLimit: number;
   /** Uploads and publishes per client IP per minute (0: off). */
@@ -111,6 +113,7 @@ Options (each as --flag=value or --flag value):
   --auth-config <file>       Rack auth.json (env AUTH_CONFIG_PATH)
   --webhook-config <file>    Rack webhooks.json (env WEBHOOK_CONFIG_PATH)
   --webhook-allow-hosts <l>  comma-separated private hosts webhooks may call (env WEBHOOK_ALLOW_HOSTS)
+  --webhook-retry-delays <l> ms before each retry, comma-separated (default 2000,4000,8000)
   --schema-dir <dir>         serve JSON Schemas from here (env SCHEMA_DIR)
   --trust-proxy <v>          true | false | hop count (env TRUST_PROXY)
   --max-upload-bytes <n>     largest Rack upload (default 104857600)
@@ -148,6 +151,7 @@ const STRING_FLAGS = [
   "auth-config",
   "webhook-config",
   "webhook-allow-hosts",
+  "webhook-retry-delays",
   "schema-dir",
   "trust-proxy",
   "max-upload-bytes",
@@ -347,6 +351,17 @@ export function parseServerArgs(
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+  }
+  const delays = pick("webhook-retry-delays", "WEBHOOK_RETRY_DELAYS");
+  if (delays !== undefined) {
+    const parts = delays.split(",").map((s) => s.trim());
+    if (parts.length > 10 || parts.some((p) => !/^\d{1,7}$/.test(p))) {
+      return {
+        ok: false,
+        error: `--webhook-retry-delays must be up to 10 comma-separated milliseconds (got '${delays}')`,
+      };
+    }
+    config.webhookRetryDelaysMs = parts.map(Number);
   }
   const allow = pick("webhook-allow-hosts", "WEBHOOK_ALLOW_HOSTS");
   if (allow !== undefined) {

@@ -26,6 +26,8 @@ export interface SenderOptions {
   }[];
   /** Hosts on private networks that may still be called. */
   allowHosts?: readonly string[];
+  /** Delays before retries 2, 3, 4… in ms (default the original's 2000, 4000, 8000). */
+  retryDelaysMs?: readonly number[];
   /** Longest sleep between polls (other processes may enqueue), default 1000 ms. */
   pollMs?: number;
   /** Told about every attempt. */
@@ -58,6 +60,7 @@ export function startWebhookSender(
       const sub = (await options.subscriptions()).find((s) => s.id === id);
       return sub ? { url: sub.url, secret: sub.secret } : null;
     },
+    ...(options.retryDelaysMs ? { retryDelaysMs: options.retryDelaysMs } : {}),
     refuseTarget: (url) => refuseTarget(url, { allowHosts: options.allowHosts ?? [], resolve }),
     onAttempt: (row, outcome) => {
       webhookDeliveriesTotal.inc({ result: outcome });

@@ -1,0 +1,185 @@
+// Durable webhooks end to end: main.ts on a real port delivers signed
+// webhooks for a Rack upload and a ggui publish to a receiver on 127.0.0.1,
+// dead-letters a receiver that keeps failing, and delivers what was pending
+// when it was killed (SIGKILL) after a restart, exactly as signed.
+import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
+import { makeGadget, makeKey } from "./_ggui_fixtures.ts";
+import { makeItem, makePackage, uploadRequest } from "./_rack_fixtures.ts";
+import { startServer } from "./_server.ts";
+
+interface Hit {
+  path: string;
+  headers: Headers;
+  body: string;
+}
+
+/** A receiver on 127.0.0.1: `/ok` answers 200, `/fail` 503, `/flaky` as `flaky.ok` says. */
+function receiver() {
+  const hits: Hit[] = [];
+  const flaky = { ok: false };
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const path = new URL(req.url).pathname;
+    hits.push({ path, headers: req.headers, body: await req.text() });
+    const ok = path === "/ok" || (path === "/flaky" && flaky.ok);
+    return new Response(null, { status: ok ? 200 : 503 });
+  });
+  return {
+    url: `http://127.0.0.1:${server.addr.port}`,
+    hits,
+    flaky,
+    [Symbol.asyncDispose]: () => server.shutdown(),
+  };
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, ms = 15_000) {
+  const start = Date.now();
+  while (!(await check())) {
+    if (Date.now() - start > ms) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function assertSigned(hit: Hit, secret: string) {
+  const mac = createHmac("sha256", secret).update(hit.body).digest("hex");
+  assert.equal(hit.headers.get("x-webhook-signature"), `sha256=${mac}`);
+  const ts = hit.headers.get("x-webhook-timestamp")!;
+  const stamped = createHmac("sha256", secret).update(`${ts}.${hit.body}`).digest("hex");
+  assert.equal(hit.headers.get("x-webhook-signature-timestamped"), `sha256=${stamped}`);
+  assert.equal(hit.headers.get("user-agent"), "Rack-Registry-Webhook/1.0");
+  assert.equal(hit.headers.get("x-webhook-event"), JSON.parse(hit.body).event);
+}
+
+Deno.test("webhooks end to end: signed deliveries for both surfaces, dead letters, and a SIGKILL with deliveries pending", async () => {
+  await using rx = receiver();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/auth.json`,
+      JSON.stringify({ "@company": [{ token: "ci-token", publish: true }] }),
+    );
+    await Deno.writeTextFile(
+      `${dir}/webhooks.json`,
+      JSON.stringify({
+        webhooks: [
+          {
+            url: `${rx.url}/ok`,
+            secret: "ok-secret",
+            events: ["uploaded", "version.created", "package.published"],
+            enabled: true,
+          },
+          { url: `${rx.url}/fail`, secret: "fail-secret", events: ["uploaded"], enabled: true },
+          {
+            url: `${rx.url}/flaky`,
+            secret: "flaky-secret",
+            events: ["package.published"],
+            enabled: true,
+          },
+        ],
+      }),
+    );
+    const args = [
+      `--storage=kv:${dir}/registry.kv`,
+      "--token=ops-token",
+      "--subject=ops",
+      `--auth-config=${dir}/auth.json`,
+      `--webhook-config=${dir}/webhooks.json`,
+      "--webhook-allow-hosts=127.0.0.1",
+      "--webhook-retry-delays=200,400,800",
+      "--log-requests=false",
+    ];
+    let server = await startServer(args);
+    // A Rack upload and a ggui publish.
+    const up = await fetch(uploadRequest(
+      await makePackage({ item: makeItem({ namespace: "@company" }) }),
+      { url: server.url, token: "ci-token" },
+    ));
+    assert.equal(up.status, 201, await up.text());
+    const key = await makeKey();
+    const auth = { authorization: "Bearer ops-token", "content-type": "application/json" };
+    await (await fetch(`${server.url}/author-keys`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ publicKeyBase64: key.publicKeyBase64 }),
+    })).body?.cancel();
+    const pub = await fetch(`${server.url}/publish`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify(await makeGadget(key)),
+    });
+    assert.equal(pub.status, 201, await pub.text());
+
+    // The flaky receiver fails its first attempt: kill the server while deliveries are pending.
+    await until("a flaky attempt", () => rx.hits.some((h) => h.path === "/flaky"), 5000);
+    await server.kill();
+    const tried = rx.hits.filter((h) => h.path === "/flaky");
+    const ids = new Set(tried.map((h) => h.headers.get("x-webhook-delivery")));
+    const mark = rx.hits.length;
+    rx.flaky.ok = true;
+    server = await startServer(args);
+    try {
+      const ok = () => rx.hits.filter((h) => h.path === "/ok");
+      await until("four deliveries to /ok", () => ok().length >= 4);
+      for (const hit of ok()) assertSigned(hit, "ok-secret");
+      const rackEvents = ok().filter((h) => JSON.parse(h.body).namespace === "@company")
+        .map((h) => h.headers.get("x-webhook-event"));
+      assert.deepEqual(rackEvents, ["uploaded", "version.created", "package.published"]);
+      assert.equal(
+        ok().filter((h) => h.headers.get("x-webhook-event") === "package.published").length,
+        2,
+        "one for the Rack upload, one for the ggui publish",
+      );
+      const rack = JSON.parse(ok()[0]!.body);
+      assert.deepEqual(Object.keys(rack), [
+        "event",
+        "name",
+        "version",
+        "namespace",
+        "timestamp",
+        "path",
+      ]);
+      assert.equal(rack.path, "@company/quality/husky/1.0.0");
+
+      // What was pending at the SIGKILL arrives after the restart, exactly as signed.
+      const flakyAfter = () => rx.hits.slice(mark).filter((h) => h.path === "/flaky");
+      await until(
+        "the pending deliveries after a restart",
+        () =>
+          [...ids].every((id) =>
+            flakyAfter().some((h) => h.headers.get("x-webhook-delivery") === id)
+          ),
+      );
+      assert.ok(ids.size >= 1);
+      for (const hit of flakyAfter()) assertSigned(hit, "flaky-secret");
+
+      // The failing receiver: 4 attempts in all (across the restart), then a dead letter an admin can list.
+      const deadOf = async () => {
+        const res = await fetch(`${server.url}/admin/webhooks/deliveries?state=dead`, {
+          headers: auth,
+        });
+        return ((await res.json()).items ?? []) as {
+          url: string;
+          attempts: number;
+          lastStatus?: number;
+        }[];
+      };
+      await until(
+        "a dead letter",
+        async () => (await deadOf()).some((d) => d.url.endsWith("/fail")),
+      );
+      const fails = rx.hits.filter((h) => h.path === "/fail");
+      assert.equal(fails.length, 4);
+      assert.equal(new Set(fails.map((h) => h.headers.get("x-webhook-delivery"))).size, 1);
+      for (const hit of fails) assertSigned(hit, "fail-secret");
+      const dead = (await deadOf()).filter((d) => d.url.endsWith("/fail"));
+      assert.equal(dead.length, 1);
+      assert.equal(dead[0]!.attempts, 4);
+      assert.equal(dead[0]!.lastStatus, 503);
+      assert.equal((await deadOf()).length, 1, "nothing else was dead-lettered");
+    } finally {
+      await server.kill();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
