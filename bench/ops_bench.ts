@@ -1,15 +1,16 @@
 /**
  * The cost of the operations stack: a plain small JSON read and a cached 304,
- * each on a bare app and on one with the whole stack (request id + JSON log to
- * a no-op sink, HTTP metrics, local-mode rate limit over the memory store,
- * compression). Measured in process via `app.fetch` (the stack against the
+ * each on a bare app and on one with the whole stack as the server mounts it
+ * (the fused `opsStack`: request id + JSON log to a no-op sink, HTTP metrics,
+ * local-mode general and failed-auth limits, compression). Measured in process via `app.fetch` (the stack against the
  * bare Hono dispatch alone), and over a real socket on 127.0.0.1 (what a
  * client sees). Run: `deno bench -A bench/ops_bench.ts`.
  *
  * @module
  */
 import { Hono } from "hono";
-import { clientIp, compress, httpMetrics, rateLimit, requestLog } from "../routes/_ops.ts";
+import { clientIp } from "../routes/_ops.ts";
+import { opsStack } from "../routes/_ops_stack.ts";
 import { respondWithJson } from "../routes/_blob_response.ts";
 import { RateLimiter } from "../core/rate_limit.ts";
 import { MemoryRegistryStorage } from "../storage/memory.ts";
@@ -33,15 +34,21 @@ const limiter = new RateLimiter({ storage, clock: () => new Date() }, {
   limit: 1_000_000_000,
   mode: "local",
 });
+const failures = new RateLimiter({ storage, clock: () => new Date() }, {
+  name: "authfail",
+  limit: 1_000_000,
+  mode: "local",
+});
+// The stack the server mounts (routes/app.ts): one fused middleware.
 const stacked = new Hono();
-stacked.use(requestLog({ sink: () => {} }));
-stacked.use(httpMetrics());
-stacked.use(rateLimit({
-  limiter,
+stacked.use(opsStack({
   key: (c) => clientIp(c, false),
-  onLimited: (c) => c.json({ code: "RATE_LIMIT_EXCEEDED" }, 429),
+  general: limiter,
+  authFailures: failures,
+  onLimited: () => new Response(JSON.stringify({ code: "RATE_LIMIT_EXCEEDED" }), { status: 429 }),
+  compress: {},
+  log: () => {},
 }));
-stacked.use(compress());
 routes(stacked);
 
 const env = { remoteAddr: { hostname: "192.0.2.1", port: 5000, transport: "tcp" } };
