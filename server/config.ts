@@ -358,7 +358,8 @@ export function parseServerArgs(
     if (parts.length > 10 || parts.some((p) => !/^\d{1,7}$/.test(p))) {
       return {
         ok: false,
-        error: `--webhook-retry-delays must be up to 10 comma-separated milliseconds (got '${delays}')`,
+        error:
+          `--webhook-retry-delays must be up to 10 comma-separated milliseconds (got '${delays}')`,
       };
     }
     config.webhookRetryDelaysMs = parts.map(Number);
