@@ -111,10 +111,6 @@ export function configKey(kind: string, name: string): RowKey {
 export function configPrefix(kind: string): RowKey {
   return ["config", kind];
 }
-/** A rate-limit counter for one bucket and window. */
-export function rateKey(bucket: string, window: string): RowKey {
-  return ["rate", bucket, window];
-}
 /**
  * A rate-limit counter of one limiter, window and client. The window (a
  * zero-padded window index) comes before the client so stale windows sort
