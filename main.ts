@@ -62,7 +62,14 @@ async function serve(config: ServerConfig): Promise<void> {
 
   let token = config.token;
   let subject = config.subject;
-  if (token === undefined && config.adminToken === undefined && config.authConfig === undefined) {
+  const noToken = token === undefined && config.adminToken === undefined &&
+    config.authConfig === undefined;
+  if (noToken && config.deploy) {
+    // No disk to keep a generated token on: serve reads, refuse every write.
+    console.error(
+      "registry-server: no token configured; every write is refused. Set GGUI_REGISTRY_TOKEN or ADMIN_TOKEN, or create stored tokens",
+    );
+  } else if (noToken) {
     const admin = await ensureAdminToken(config);
     token = admin.token;
     subject ??= "admin";

@@ -54,6 +54,8 @@ export interface ServerConfig {
   reservedScopes?: string[];
   /** Log level. */
   logLevel: string;
+  /** Running on Deno Deploy (no local disk; nothing is written outside the store). */
+  deploy: boolean;
   /** Private-network webhook hosts that may still be called. */
   webhookAllowHosts?: string[];
   /** Delays before webhook retries, in ms (default the original's 2000, 4000, 8000). */
@@ -268,7 +270,10 @@ export function parseServerArgs(
       error: `STORAGE_BACKEND=${env.STORAGE_BACKEND} is not supported: use --storage and --bundles`,
     };
   }
-  const storage = parseStorage(pick("storage") ?? "kv", dataDir);
+  // On Deno Deploy (DENO_DEPLOYMENT_ID is set) there is no local disk: the
+  // default is the platform's KV database for rows and blobs alike.
+  const deploy = (env.DENO_DEPLOYMENT_ID ?? "") !== "";
+  const storage = parseStorage(pick("storage") ?? (deploy ? "kv:" : "kv"), dataDir);
   if (typeof storage === "string") return { ok: false, error: storage };
   const bundlesText = pick("bundles");
   const bundles = bundlesText ? parseBundles(bundlesText) : defaultBundles(storage, dataDir);
@@ -332,6 +337,7 @@ export function parseServerArgs(
     trustProxy,
     maxUploadBytes: Number(maxText),
     logLevel,
+    deploy,
     rateLimit: counts["rate-limit"]!,
     uploadRateLimit: counts["upload-rate-limit"]!,
     authFailureLimit: counts["auth-failure-limit"]!,

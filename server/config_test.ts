@@ -97,3 +97,11 @@ Deno.test("parseServerArgs() reads the operations flags with their defaults", ()
   assert.match(error(["--rate-limit=-1"]), /--rate-limit must be a whole number/);
   assert.match(error(["--log-requests=yes"]), /--log-requests must be true or false/);
 });
+
+Deno.test("parseServerArgs() defaults to the platform KV for rows and blobs on Deno Deploy", () => {
+  const c = ok([], { DENO_DEPLOYMENT_ID: "abc" });
+  assert.equal(c.deploy, true);
+  assert.deepEqual(c.storage, { kind: "kv" });
+  assert.deepEqual(c.bundles, { kind: "kv" });
+  assert.equal(ok([]).deploy, false);
+});

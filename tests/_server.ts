@@ -20,15 +20,20 @@ export interface RunningServer {
 /** Run `main.ts` with flags (port 0 and host 127.0.0.1 are added) and wait for its startup line. */
 export async function startServer(
   args: string[],
-  options: { env?: Record<string, string>; denoFlags?: string[]; cwd?: string } = {},
+  options: {
+    env?: Record<string, string>;
+    denoFlags?: string[];
+    cwd?: string;
+    /** Pass no flags of our own (configure through `env`, as on Deno Deploy). */
+    noFlags?: boolean;
+  } = {},
 ): Promise<RunningServer> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
       ...(options.denoFlags ?? ["-A", "--unstable-kv"]),
       MAIN,
-      "--port=0",
-      "--host=127.0.0.1",
+      ...(options.noFlags ? [] : ["--port=0", "--host=127.0.0.1"]),
       ...args,
     ],
     env: { NO_COLOR: "1", ...options.env },
