@@ -162,13 +162,18 @@ async function serve(config: ServerConfig): Promise<void> {
   await server.finished;
 }
 
-if (import.meta.main) {
+/**
+ * Run the registry command: the server, or an operator command (`token …`,
+ * `gc`). What `deno task start`, `deno run -A main.ts` and
+ * `deno run -A jsr:@x/registry` (through `mod.ts`) execute.
+ */
+export async function runMain(args: string[] = Deno.args): Promise<void> {
   // Operator commands (token create|list|revoke, gc) run against the store and exit.
-  if (isCliCommand(Deno.args)) {
+  if (isCliCommand(args)) {
     if (typeof Deno.openKv !== "function") await reexecWithKv();
-    Deno.exit(await runCli(Deno.args, Deno.env.toObject()));
+    Deno.exit(await runCli(args, Deno.env.toObject()));
   }
-  const parsed = parseServerArgs(Deno.args, Deno.env.toObject());
+  const parsed = parseServerArgs(args, Deno.env.toObject());
   if (!parsed.ok) {
     if (parsed.help) {
       console.log(USAGE);
@@ -185,3 +190,5 @@ if (import.meta.main) {
     fail(err instanceof Error ? err.message : String(err));
   }
 }
+
+if (import.meta.main) await runMain();

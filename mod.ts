@@ -161,3 +161,9 @@ export {
 } from "./core/rack/auth.ts";
 export { parseWebhookConfig, type WebhookSubscription } from "./core/rack/webhooks.ts";
 export * from "./core/ggui/mod.ts";
+
+// `deno run -A jsr:@x/registry` runs this module: start the server.
+if (import.meta.main) {
+  const { runMain } = await import("./main.ts");
+  await runMain();
+}

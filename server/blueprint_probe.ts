@@ -54,8 +54,19 @@ export interface ProcessBlueprintProbe extends BlueprintProbe {
   warmUp(): Promise<void>;
 }
 
-const RUNNER = fileURLToPath(new URL("./_probe_runner.ts", import.meta.url));
-const CONFIG = fileURLToPath(new URL("../deno.json", import.meta.url));
+/** The runner script and config, which must be local files (the child runs with --no-remote). */
+function localPaths(): { runner: string; config: string } {
+  const runner = new URL("./_probe_runner.ts", import.meta.url);
+  if (runner.protocol !== "file:") {
+    throw new Error(
+      "The blueprint probe needs a local copy of the registry (it runs its sandbox with --no-remote): start it from a clone",
+    );
+  }
+  return {
+    runner: fileURLToPath(runner),
+    config: fileURLToPath(new URL("../deno.json", import.meta.url)),
+  };
+}
 
 function failure(message: string): { ok: false; errors: ConformanceError[] } {
   return {
@@ -94,6 +105,7 @@ export function createBlueprintProbe(options: BlueprintProbeOptions = {}): Proce
   const maxRssMb = options.maxRssMb ?? 512;
   const maxOutput = options.maxOutputBytes ?? 1024 * 1024;
   let warm: Promise<void> | undefined;
+  const { runner: RUNNER, config: CONFIG } = localPaths();
 
   function warmUp(): Promise<void> {
     return warm ??= (async () => {

@@ -26,6 +26,7 @@ Deno.test("the server runs as on Deno Deploy: no flags, no disk writes, KV only"
     const h = { authorization: "Bearer deploy-token", "content-type": "application/json" };
     assert.deepEqual(await (await fetch(`${server.url}/healthz`)).json(), { ok: true });
     const key = await makeKey();
+    const name = `map-${crypto.randomUUID().slice(0, 8)}`;
     const reg = await fetch(`${server.url}/author-keys`, {
       method: "POST",
       headers: h,
@@ -35,10 +36,12 @@ Deno.test("the server runs as on Deno Deploy: no flags, no disk writes, KV only"
     const pub = await fetch(`${server.url}/publish`, {
       method: "POST",
       headers: h,
-      body: JSON.stringify(await makeGadget(key)),
+      // The default database may outlive this test run: a fresh name each time.
+      body: JSON.stringify(await makeGadget(key, { manifest: { scope: "@deploy", name } })),
     });
     assert.equal(pub.status, 201, await pub.text());
-    const read = await (await fetch(`${server.url}/pkg/acme/map/1.0.0`, { headers: h })).json();
+    const read = await (await fetch(`${server.url}/pkg/deploy/${name}/1.0.0`, { headers: h }))
+      .json();
     const bundle = await fetch(`${server.url}${new URL(read.bundleUrl).pathname}`, { headers: h });
     assert.equal(await bundle.text(), GADGET_SOURCE, "bundles live in KV");
     const anon = await fetch(`${server.url}/publish`, { method: "POST", body: "{}" });

@@ -85,7 +85,7 @@ Deno.test("webhooks end to end: signed deliveries for both surfaces, dead letter
       `--auth-config=${dir}/auth.json`,
       `--webhook-config=${dir}/webhooks.json`,
       "--webhook-allow-hosts=127.0.0.1",
-      "--webhook-retry-delays=200,400,800",
+      "--webhook-retry-delays=1000,1500,2000",
       "--log-requests=false",
     ];
     let server = await startServer(args);
