@@ -25,6 +25,13 @@ import { isNamespace } from "../core/names.ts";
 import { parseAuthConfig, type RackAuth } from "../core/rack/auth.ts";
 import { type Action, ACTIONS, type Grant } from "../core/rows.ts";
 import { createToken, listTokens, revokeToken } from "../core/tokens.ts";
+import {
+  exportStore,
+  importStore,
+  readLines,
+  type TransferReport,
+  verifyExport,
+} from "../core/transfer.ts";
 import { parseServerArgs } from "./config.ts";
 import { openStores } from "./open.ts";
 
@@ -38,12 +45,14 @@ export const CLI_USAGE = `Usage:
   main.ts token list [--subject=<s>]
   main.ts token revoke <id>
   main.ts gc [--dry-run] [--grace=<1h>]
+  main.ts export --out=<file.jsonl>     every row and blob, with an integrity trailer
+  main.ts import --in=<file.jsonl>      verified first; refuses rows the target already has
 Store flags as for the server: --storage, --bundles, --data-dir (and their environment).
 Actions: ${ACTIONS.join(", ")}.`;
 
 /** Whether `args` name an operator command rather than server flags. */
 export function isCliCommand(args: readonly string[]): boolean {
-  return args[0] === "token" || args[0] === "gc";
+  return args[0] === "token" || args[0] === "gc" || args[0] === "export" || args[0] === "import";
 }
 
 /** Where the CLI writes. */
@@ -62,6 +71,8 @@ const CLI_FLAGS = {
   "new-namespace": { type: "boolean" },
   "dry-run": { type: "boolean" },
   grace: { type: "string" },
+  out: { type: "string" },
+  in: { type: "string" },
 } as const;
 
 /** Parse `@ns:read,publish` (also `*:admin`, `@team-*:read`). */
@@ -161,6 +172,49 @@ export async function runCli(
         actor: CLI_PRINCIPAL.subject,
       });
       io.out(JSON.stringify(report, null, 2));
+      return 0;
+    }
+    const progress = (what: string) => (r: TransferReport) =>
+      io.err(
+        `registry: ${what} ${r.blobs} blobs (${
+          (r.bytes / 1048576).toFixed(1)
+        } MiB), ${r.rows} rows`,
+      );
+    if (command === "export") {
+      if (typeof values.out !== "string") {
+        io.err("registry: export needs --out=<file>");
+        return 2;
+      }
+      // Written beside the target and renamed into place: a failed export leaves no half file.
+      const tmp = `${values.out}.partial`;
+      const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+      const writer = file.writable.getWriter();
+      const enc = new TextEncoder();
+      try {
+        for await (const line of exportStore(ctx, progress("exported"))) {
+          await writer.write(enc.encode(line));
+        }
+        await writer.close();
+      } catch (err) {
+        await writer.abort().catch(() => {});
+        await Deno.remove(tmp).catch(() => {});
+        throw err;
+      }
+      await Deno.rename(tmp, values.out);
+      io.out(JSON.stringify({ out: values.out }));
+      return 0;
+    }
+    if (command === "import") {
+      if (typeof values.in !== "string") {
+        io.err("registry: import needs --in=<file>");
+        return 2;
+      }
+      const path = values.in;
+      const open = async () => readLines((await Deno.open(path)).readable);
+      const counted = await verifyExport(await open());
+      io.err(`registry: ${path} verified: ${counted.blobs} blobs, ${counted.rows} rows`);
+      const report = await importStore(ctx, await open(), progress("imported"));
+      io.out(JSON.stringify(report));
       return 0;
     }
     if (sub === "list") {

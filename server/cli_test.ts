@@ -77,3 +77,32 @@ Deno.test("runCli() answers usage errors with exit code 2 and faults with 1", as
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("export and import move a store from fs to KV; a tampered file is refused", async () => {
+  const dir = await Deno.makeTempDir();
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (l: string) => void out.push(l), err: (l: string) => void err.push(l) };
+  try {
+    const fsStore = [`--storage=fs:${dir}/fs`];
+    assert.equal(
+      await runCli(["token", "create", "--subject=ci", "--grant=*:read", ...fsStore], {}, io),
+      0,
+    );
+    assert.equal(await runCli(["export", `--out=${dir}/dump.jsonl`, ...fsStore], {}, io), 0);
+    const kvStore = [`--storage=kv:${dir}/kv/registry.kv`];
+    assert.equal(await runCli(["import", `--in=${dir}/dump.jsonl`, ...kvStore], {}, io), 0);
+    out.length = 0;
+    assert.equal(await runCli(["token", "list", ...kvStore], {}, io), 0);
+    assert.deepEqual(JSON.parse(out.join("\n")).map((t: { subject: string }) => t.subject), ["ci"]);
+    const text = await Deno.readTextFile(`${dir}/dump.jsonl`);
+    await Deno.writeTextFile(`${dir}/bad.jsonl`, text.replace('"ci"', '"mallory"'));
+    assert.equal(
+      await runCli(["import", `--in=${dir}/bad.jsonl`, `--storage=kv:${dir}/kv2/r.kv`], {}, io),
+      1,
+    );
+    assert.match(err.at(-1)!, /digest does not match/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

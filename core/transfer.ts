@@ -1,0 +1,260 @@
+/**
+ * Export a whole store (rows and blobs) as JSON lines, and import it into
+ * another store, with integrity checks: every blob is re-hashed on the way in
+ * (bundle storage refuses bytes that do not match their digest), and the last
+ * line carries the SHA-256 of every line before it, so a truncated or edited
+ * file is refused before anything is written. This is how a store moves from
+ * fs to KV and back, and how it is backed up.
+ *
+ * Format (one JSON value per line):
+ * `{"t":"header","format":"x-registry-export","version":1,"createdAt":…}`, then for
+ * every blob `{"t":"blob","sha256","size","chunks":n}` followed by `n`
+ * `{"t":"chunk","d":<base64>}` lines, then every row `{"t":"row","k":[…],"v":…}`,
+ * and `{"t":"end","rows","blobs","sha256"}`. Blobs come first, so an import
+ * never writes a row before the blobs it points to.
+ *
+ * @module
+ */
+import type { RegistryContext } from "./context.ts";
+import { incrementalHash, toBase64 } from "./digest.ts";
+import { RegistryError } from "./errors.ts";
+import { listAll } from "./store.ts";
+import type { JsonValue, Mutation, RowKey } from "../storage/types.ts";
+
+/** Row families that belong in an export (blob internals and counters do not). */
+export const EXPORTED_ROW_FAMILIES: readonly string[] = [
+  "pkg",
+  "ver",
+  "vstate",
+  "tomb",
+  "scope",
+  "akey",
+  "token",
+  "token_by_id",
+  "outbox",
+  "outbox_done",
+  "outbox_dead",
+  "audit",
+  "config",
+  "ggui_compiled",
+];
+
+const CHUNK = 48 * 1024;
+
+/** What an export or import counted. */
+export interface TransferReport {
+  /** Rows written or read. */
+  rows: number;
+  /** Blobs written or read. */
+  blobs: number;
+  /** Bytes of blob content. */
+  bytes: number;
+}
+
+/**
+ * The export of a store, line by line (each ends with `\n`), streamed: memory
+ * stays bounded by one blob chunk and one page of rows.
+ */
+export async function* exportStore(
+  ctx: RegistryContext,
+  onProgress?: (report: TransferReport) => void,
+): AsyncGenerator<string> {
+  const hash = incrementalHash();
+  const enc = new TextEncoder();
+  const emit = (value: unknown): string => {
+    const line = JSON.stringify(value) + "\n";
+    hash.update(enc.encode(line));
+    return line;
+  };
+  const report: TransferReport = { rows: 0, blobs: 0, bytes: 0 };
+  yield emit({
+    t: "header",
+    format: "x-registry-export",
+    version: 1,
+    createdAt: ctx.clock().toISOString(),
+  });
+  let cursor: string | undefined;
+  do {
+    const page = await ctx.bundles.list({ limit: 500, ...(cursor ? { cursor } : {}) });
+    for (const info of page.items) {
+      const body = await ctx.bundles.get(info.sha256);
+      if (!body) continue; // swept while exporting
+      yield emit({
+        t: "blob",
+        sha256: info.sha256,
+        size: body.size,
+        chunks: Math.ceil(body.size / CHUNK),
+      });
+      let pending = new Uint8Array(0);
+      for await (const piece of body.stream) {
+        const joined = new Uint8Array(pending.byteLength + piece.byteLength);
+        joined.set(pending);
+        joined.set(piece, pending.byteLength);
+        let offset = 0;
+        for (; offset + CHUNK <= joined.byteLength; offset += CHUNK) {
+          yield emit({ t: "chunk", d: toBase64(joined.subarray(offset, offset + CHUNK)) });
+        }
+        pending = joined.slice(offset);
+      }
+      if (pending.byteLength > 0) yield emit({ t: "chunk", d: toBase64(pending) });
+      report.blobs++;
+      report.bytes += body.size;
+      onProgress?.(report);
+    }
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  for (const family of EXPORTED_ROW_FAMILIES) {
+    for await (const e of listAll<JsonValue>(ctx.storage, [family])) {
+      yield emit({ t: "row", k: e.key, v: e.value });
+      report.rows++;
+      if (report.rows % 1000 === 0) onProgress?.(report);
+    }
+  }
+  const trailer = JSON.stringify({
+    t: "end",
+    rows: report.rows,
+    blobs: report.blobs,
+    sha256: hash.hex(),
+  });
+  yield trailer + "\n";
+  onProgress?.(report);
+}
+
+function broken(message: string): RegistryError {
+  return new RegistryError("invalid_input", `Could not import: ${message}`);
+}
+
+/** Split a byte stream into lines (without their `\n`). */
+export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
+  let rest = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    rest += text;
+    let i: number;
+    while ((i = rest.indexOf("\n")) >= 0) {
+      yield rest.slice(0, i);
+      rest = rest.slice(i + 1);
+    }
+  }
+  if (rest !== "") yield rest;
+}
+
+/**
+ * Check an export without writing anything: every line parses, the trailer's
+ * digest and counts match. Answers the counts.
+ */
+export async function verifyExport(lines: AsyncIterable<string>): Promise<TransferReport> {
+  const hash = incrementalHash();
+  const enc = new TextEncoder();
+  const report: TransferReport = { rows: 0, blobs: 0, bytes: 0 };
+  let first = true;
+  let ended = false;
+  for await (const line of lines) {
+    if (ended) throw broken("lines after the end record");
+    let value: { t?: string; [k: string]: unknown };
+    try {
+      value = JSON.parse(line);
+    } catch {
+      throw broken("a line is not JSON");
+    }
+    if (first) {
+      if (value.t !== "header" || value.format !== "x-registry-export" || value.version !== 1) {
+        throw broken("not an x-registry export (version 1)");
+      }
+      first = false;
+    }
+    if (value.t === "end") {
+      if (value.sha256 !== hash.hex()) {
+        throw broken("the file's digest does not match its end record");
+      }
+      if (value.rows !== report.rows || value.blobs !== report.blobs) {
+        throw broken("the counts do not match the end record");
+      }
+      ended = true;
+      continue;
+    }
+    hash.update(enc.encode(line + "\n"));
+    if (value.t === "row") report.rows++;
+    else if (value.t === "blob") {
+      report.blobs++;
+      report.bytes += Number(value.size);
+    }
+  }
+  if (!ended) throw broken("the file ends before its end record (truncated)");
+  return report;
+}
+
+/**
+ * Import an export into a store: blobs (re-hashed by bundle storage), then rows,
+ * each row only where the target has none (a store is imported into, not
+ * merged over). Verify the file with {@linkcode verifyExport} first.
+ */
+export async function importStore(
+  ctx: RegistryContext,
+  lines: AsyncIterable<string>,
+  onProgress?: (report: TransferReport) => void,
+): Promise<TransferReport> {
+  const report: TransferReport = { rows: 0, blobs: 0, bytes: 0 };
+  let blob:
+    | {
+      sha256: string;
+      size: number;
+      left: number;
+      writer: WritableStreamDefaultWriter<Uint8Array>;
+      stored: Promise<{ size: number }>;
+    }
+    | undefined;
+  let batch: Mutation[] = [];
+  const flushRows = async () => {
+    if (batch.length === 0) return;
+    const checks = batch.slice(0, 10).map((m) => ({ key: m.key as RowKey, stamp: null }));
+    // Up to 10 rows per commit keeps every "absent" check inside one commit.
+    const res = await ctx.storage.commit({ checks, mutations: batch });
+    if (!res.ok) throw broken("the target store already holds some of these rows");
+    report.rows += batch.length;
+    batch = [];
+    if (report.rows % 1000 < 10) onProgress?.(report);
+  };
+  for await (const line of lines) {
+    const value = JSON.parse(line) as { t: string; [k: string]: unknown };
+    if (blob && value.t !== "chunk") throw broken(`blob ${blob.sha256} is missing chunks`);
+    switch (value.t) {
+      case "blob": {
+        // Streamed into bundle storage as the chunks arrive: memory stays at one chunk.
+        // Bundle storage hashes what it stores and refuses a mismatch: nothing corrupt lands.
+        const pipe = new TransformStream<Uint8Array, Uint8Array>();
+        const sha256 = String(value.sha256);
+        const stored = ctx.bundles.put(pipe.readable, { expectedSha256: sha256 });
+        stored.catch(() => {}); // observed below
+        blob = {
+          sha256,
+          size: Number(value.size),
+          left: Number(value.chunks),
+          writer: pipe.writable.getWriter(),
+          stored,
+        };
+        break;
+      }
+      case "chunk": {
+        if (!blob) throw broken("a chunk outside a blob");
+        await blob.writer.write(Uint8Array.fromBase64(String(value.d)));
+        blob.left--;
+        break;
+      }
+      case "row":
+        batch.push({ type: "set", key: value.k as RowKey, value: value.v as JsonValue });
+        if (batch.length === 10) await flushRows();
+        break;
+    }
+    if (blob && blob.left <= 0) {
+      await blob.writer.close();
+      const info = await blob.stored;
+      if (info.size !== blob.size) throw broken(`blob ${blob.sha256} has the wrong size`);
+      report.blobs++;
+      report.bytes += info.size;
+      blob = undefined;
+    }
+  }
+  await flushRows();
+  onProgress?.(report);
+  return report;
+}
