@@ -152,6 +152,14 @@ export {
 } from "./core/webhooks.ts";
 export { isNonPublicAddress, refuseTarget, type Resolver } from "./core/net_guard.ts";
 export {
+  EXPORTED_ROW_FAMILIES,
+  exportStore,
+  importStore,
+  readLines,
+  type TransferReport,
+  verifyExport,
+} from "./core/transfer.ts";
+export {
   parseAuthConfig,
   type ParsedAuthConfig,
   type RackAuth,
