@@ -29,7 +29,18 @@ export interface AuditInput {
   detail?: Record<string, unknown>;
 }
 
-/** Build an audit record dated by the context's clock. */
+/**
+ * Build an audit record dated by the context's clock.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { auditRow } from "./audit.ts";
+ * const clock = () => new Date("2026-01-01T00:00:00Z");
+ * const row = auditRow({ clock }, { actor: "ci", action: "publish", target: "@acme/widget@1.0.0" });
+ * assert(row.at === "2026-01-01T00:00:00.000Z" && row.outcome === "ok");
+ * ```
+ */
 export function auditRow(ctx: Pick<RegistryContext, "clock">, input: AuditInput): AuditRow {
   const at = ctx.clock();
   const row: AuditRow = {
@@ -45,12 +56,38 @@ export function auditRow(ctx: Pick<RegistryContext, "clock">, input: AuditInput)
   return row;
 }
 
-/** The mutation that appends a record: add it to the change's own commit. */
+/**
+ * The mutation that appends a record: add it to the change's own commit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { auditMutation, auditRow, listAudit } from "./audit.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * const row = auditRow(ctx, { actor: "ci", action: "yank", target: "@acme/widget@1.0.0" });
+ * await ctx.storage.commit({ checks: [], mutations: [auditMutation(row)] });
+ * assert((await listAudit(ctx)).items[0]?.id === row.id);
+ * ```
+ */
 export function auditMutation(row: AuditRow): Mutation {
   return { type: "set", key: keys.auditKey(row.id), value: row as unknown as JsonValue };
 }
 
-/** Append a record on its own (refused attempts, which change nothing else). */
+/**
+ * Append a record on its own (refused attempts, which change nothing else).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { listAudit, recordAudit } from "./audit.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * await recordAudit(ctx, { actor: "anonymous", action: "token.create", target: "ci", outcome: "refused" });
+ * const { items } = await listAudit(ctx, { outcome: "refused" });
+ * assert(items.length === 1 && items[0]!.actor === "anonymous");
+ * ```
+ */
 export async function recordAudit(ctx: RegistryContext, input: AuditInput): Promise<AuditRow> {
   const row = auditRow(ctx, input);
   await ctx.storage.commit({ checks: [], mutations: [auditMutation(row)] });
@@ -85,6 +122,20 @@ function matches(row: AuditRow, f: AuditFilter): boolean {
 /**
  * One page of audit records, newest first, filtered. The cursor is the id of
  * the last record returned (records are immutable, so it never goes stale).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { listAudit, recordAudit } from "./audit.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * for (const v of ["1.0.0", "1.1.0", "1.2.0"]) {
+ *   await recordAudit(ctx, { actor: "ci", action: "publish", target: `@acme/widget@${v}` });
+ * }
+ * const first = await listAudit(ctx, { targetPrefix: "@acme/", limit: 2 });
+ * const rest = await listAudit(ctx, { targetPrefix: "@acme/", limit: 2, cursor: first.cursor! });
+ * assert(first.items.length === 2 && rest.items.length === 1 && rest.cursor === undefined);
+ * ```
  */
 export async function listAudit(
   ctx: RegistryContext,
@@ -107,7 +158,21 @@ export async function listAudit(
   return { items };
 }
 
-/** Every record, oldest first, as JSON lines (for export). */
+/**
+ * Every record, oldest first, as JSON lines (for export).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { exportAudit, recordAudit } from "./audit.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * await recordAudit(ctx, { actor: "ci", action: "publish", target: "@acme/widget@1.0.0" });
+ * const lines: string[] = [];
+ * for await (const line of exportAudit(ctx, { action: "publish" })) lines.push(line);
+ * assert(lines.length === 1 && JSON.parse(lines[0]!).actor === "ci");
+ * ```
+ */
 export async function* exportAudit(
   ctx: RegistryContext,
   filter: AuditFilter = {},

@@ -12,7 +12,18 @@
  * @module
  */
 
-/** Every domain error code, in one list. */
+/**
+ * Every domain error code, in one list.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ERROR_CODES, RegistryError } from "./errors.ts";
+ * assert(ERROR_CODES.includes("not_found"));
+ * const err = new RegistryError("not_found", "Package '@acme/widget' not found");
+ * assert(ERROR_CODES.includes(err.code));
+ * ```
+ */
 export const ERROR_CODES = [
   "invalid_input",
   "invalid_name",

@@ -41,24 +41,68 @@ export interface VersionRef extends PackageRef {
   version: string;
 }
 
-/** Whether `value` is a valid namespace such as `@acme`. */
+/**
+ * Whether `value` is a valid namespace such as `@acme`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isNamespace } from "./names.ts";
+ * assert(isNamespace("@acme"));
+ * assert(!isNamespace("acme"));
+ * assert(!isNamespace("@Acme"));
+ * ```
+ */
 export function isNamespace(value: unknown): value is string {
   return typeof value === "string" && NAMESPACE_RE.test(value);
 }
 
-/** Whether `value` is a valid package path such as `widget` or `quality/husky`. */
+/**
+ * Whether `value` is a valid package path such as `widget` or `quality/husky`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isPackageName } from "./names.ts";
+ * assert(isPackageName("quality/husky"));
+ * assert(!isPackageName("../etc"));
+ * assert(!isPackageName(""));
+ * ```
+ */
 export function isPackageName(value: unknown): value is string {
   if (typeof value !== "string" || value.length === 0) return false;
   const segments = value.split("/");
   return segments.length <= MAX_PATH_SEGMENTS && segments.every((s) => SEGMENT_RE.test(s));
 }
 
-/** Whether `value` is a full SemVer 2.0 version string. */
+/**
+ * Whether `value` is a full SemVer 2.0 version string.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isVersion } from "./names.ts";
+ * assert(isVersion("1.2.3-rc.1+build.5"));
+ * assert(!isVersion("1.2"));
+ * assert(!isVersion("v1.2.3"));
+ * ```
+ */
 export function isVersion(value: unknown): value is string {
   return typeof value === "string" && value.length <= MAX_VERSION_LENGTH && SEMVER_RE.test(value);
 }
 
-/** Whether `value` is a lowercase hex SHA-256 digest. */
+/**
+ * Whether `value` is a lowercase hex SHA-256 digest.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isSha256 } from "./names.ts";
+ * assert(isSha256("ab".repeat(32)));
+ * assert(!isSha256("AB".repeat(32)));
+ * assert(!isSha256("abc"));
+ * ```
+ */
 export function isSha256(value: unknown): value is string {
   return typeof value === "string" && SHA256_RE.test(value);
 }

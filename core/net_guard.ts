@@ -55,6 +55,16 @@ export function isNonPublicAddress(ip: string): boolean {
 /**
  * Why a webhook URL may not be called, or `null` when it may. Hosts in
  * `allowHosts` (exact host names or IPs, case-insensitive) are always allowed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { refuseTarget } from "./net_guard.ts";
+ * const resolve = (host: string) => Promise.resolve(host === "hooks.example.com" ? ["93.184.216.34"] : ["10.0.0.5"]);
+ * assert(await refuseTarget("https://hooks.example.com/x", { allowHosts: [], resolve }) === null);
+ * assert(await refuseTarget("https://intranet.local/x", { allowHosts: [], resolve }) !== null);
+ * assert(await refuseTarget("http://127.0.0.1:9000/", { allowHosts: ["127.0.0.1"], resolve }) === null);
+ * ```
  */
 export async function refuseTarget(
   url: string,

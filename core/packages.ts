@@ -65,6 +65,18 @@ export function nextPackageRow(
 /**
  * Recompute a package row from all its version states (after a yank, unyank,
  * delete or visibility change): `summaries` gives the search entry of a version.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { recomputePackageRow } from "./packages.ts";
+ * const at = new Date().toISOString();
+ * const pkg = { namespace: "@acme", name: "widget", format: "jsr" as const, createdAt: at, createdBy: "ci", updatedAt: at, versionCount: 2, latest: "2.0.0", tags: {} };
+ * const state = { format: "jsr" as const, visibility: "public" as const, publishedAt: at, publishedBy: "ci" };
+ * const states = [{ ...state, version: "2.0.0", yanked: true }, { ...state, version: "1.0.0", yanked: false }];
+ * const next = recomputePackageRow(pkg, states, () => ({ description: "A widget" }), at);
+ * assert(next.latest === "1.0.0" && next.publicSummary?.version === "1.0.0");
+ * ```
  */
 export function recomputePackageRow(
   current: PackageRow,

@@ -14,7 +14,17 @@ const iso = z.string().min(1);
 const sha256 = z.string().regex(SHA256_RE);
 const json: z.ZodType<unknown> = z.json();
 
-/** Formats a package can have; fixed at its first publish. */
+/**
+ * Formats a package can have; fixed at its first publish.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FORMATS } from "./rows.ts";
+ * assert(FORMATS.includes("jsr"));
+ * assert(FORMATS.includes("ggui.gadget"));
+ * ```
+ */
 export const FORMATS = [
   "ggui.gadget",
   "ggui.blueprint",
@@ -25,7 +35,16 @@ export const FORMATS = [
 /** A package format. */
 export type Format = typeof FORMATS[number];
 
-/** Who may read a version. */
+/**
+ * Who may read a version.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { VISIBILITIES } from "./rows.ts";
+ * assert(VISIBILITIES.join() === "public,private");
+ * ```
+ */
 export const VISIBILITIES = ["public", "private"] as const;
 /** A version's visibility. */
 export type Visibility = typeof VISIBILITIES[number];
@@ -231,7 +250,17 @@ export interface AuthorKeyRow {
   label?: string;
 }
 
-/** Actions a grant may allow. */
+/**
+ * Actions a grant may allow.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ACTIONS } from "./rows.ts";
+ * assert(ACTIONS.includes("publish"));
+ * assert(!(ACTIONS as readonly string[]).includes("delete"));
+ * ```
+ */
 export const ACTIONS = ["read", "publish", "yank", "admin"] as const;
 /** An action. */
 export type Action = typeof ACTIONS[number];

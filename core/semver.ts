@@ -6,14 +6,35 @@
 import semver from "semver";
 import { isVersion } from "./names.ts";
 
-/** Compare two versions by SemVer precedence: negative when `a < b`. */
+/**
+ * Compare two versions by SemVer precedence: negative when `a < b`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { compareVersions } from "./semver.ts";
+ * assert(compareVersions("1.10.0", "1.2.0") > 0);
+ * assert(compareVersions("1.0.0-rc.1", "1.0.0") < 0);
+ * assert(compareVersions("1.0.0", "1.0.0") === 0);
+ * ```
+ */
 export function compareVersions(a: string, b: string): number {
   const c = semver.compare(a, b);
   // Equal precedence (build metadata differs): keep a total order.
   return c !== 0 ? c : a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Sort versions newest first (SemVer precedence descending). */
+/**
+ * Sort versions newest first (SemVer precedence descending).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { sortVersionsDescending } from "./semver.ts";
+ * const sorted = sortVersionsDescending(["1.2.0", "1.10.0", "1.10.0-rc.1"]);
+ * assert(sorted.join() === "1.10.0,1.10.0-rc.1,1.2.0");
+ * ```
+ */
 export function sortVersionsDescending(versions: readonly string[]): string[] {
   return [...versions].sort((a, b) => compareVersions(b, a));
 }

@@ -158,6 +158,19 @@ export type ClaimResult = { claimed: boolean; owner: ScopeRow };
 /**
  * Claim a namespace, first writer wins: two concurrent claims end with exactly
  * one owner, and each caller learns who it is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { claimScope } from "./store.ts";
+ * const storage = new MemoryRegistryStorage();
+ * const claim = (ownerSubject: string) =>
+ *   claimScope(storage, { scope: "@acme", ownerSubject, claimedAt: new Date().toISOString(), verification: "unverified" });
+ * assert((await claim("alice")).claimed);
+ * const second = await claim("bob");
+ * assert(!second.claimed && second.owner.ownerSubject === "alice");
+ * ```
  */
 export async function claimScope(storage: RegistryStorage, row: ScopeRow): Promise<ClaimResult> {
   const key = keys.scopeKey(row.scope);
@@ -177,6 +190,18 @@ export async function claimScope(storage: RegistryStorage, row: ScopeRow): Promi
  * Compare-and-set update of one row: `update` sees the current value (or
  * `null`) and returns the next value, `null` to delete, or `undefined` to
  * leave it. Retried on contention; `extra` rows land in the same commit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { updateRow } from "./store.ts";
+ * const storage = new MemoryRegistryStorage();
+ * const key = ["counters", "downloads"];
+ * await updateRow<number>(storage, key, (n) => (n ?? 0) + 1);
+ * const { value } = await updateRow<number>(storage, key, (n) => (n ?? 0) + 1);
+ * assert(value === 2);
+ * ```
  */
 export async function updateRow<T>(
   storage: RegistryStorage,
@@ -204,7 +229,22 @@ export async function updateRow<T>(
   throw new RegistryError("conflict", "Could not update a row under contention; retry");
 }
 
-/** Walk every row under a prefix, page by page. */
+/**
+ * Walk every row under a prefix, page by page.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { listAll } from "./store.ts";
+ * const storage = new MemoryRegistryStorage();
+ * const mutations = [1, 2, 3].map((n) => ({ type: "set" as const, key: ["items", `${n}`], value: n }));
+ * await storage.commit({ checks: [], mutations });
+ * const values: number[] = [];
+ * for await (const e of listAll<number>(storage, ["items"], { pageSize: 2 })) values.push(e.value);
+ * assert(values.join() === "1,2,3");
+ * ```
+ */
 export async function* listAll<T>(
   storage: RegistryStorage,
   prefix: RowKey,
@@ -222,7 +262,25 @@ export async function* listAll<T>(
   } while (cursor !== undefined);
 }
 
-/** Every version of a package with its lifecycle, newest (SemVer) first. */
+/**
+ * Every version of a package with its lifecycle, newest (SemVer) first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { nextPackageRow } from "./packages.ts";
+ * import { listVersionStates, putVersionIfAbsent } from "./store.ts";
+ * const storage = new MemoryRegistryStorage();
+ * const ref = { namespace: "@acme", name: "widget" };
+ * for (const version of ["1.0.0", "1.10.0", "1.2.0"]) {
+ *   const row = { ...ref, version, format: "jsr" as const, visibility: "public" as const, files: {}, facts: {}, publishedAt: new Date().toISOString(), publishedBy: "ci" };
+ *   await putVersionIfAbsent(storage, { row, updatePackage: (cur, st) => nextPackageRow(cur, st, { ref }) });
+ * }
+ * const states = await listVersionStates(storage, ref);
+ * assert(states.map((s) => s.version).join() === "1.10.0,1.2.0,1.0.0");
+ * ```
+ */
 export async function listVersionStates(
   storage: RegistryStorage,
   ref: PackageRef,

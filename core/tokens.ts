@@ -17,10 +17,31 @@ import { listAll, updateRow } from "./store.ts";
 import * as keys from "../storage/keys.ts";
 import type { JsonValue } from "../storage/types.ts";
 
-/** Every stored token's secret starts with this, so leaked ones are easy to scan for. */
+/**
+ * Every stored token's secret starts with this, so leaked ones are easy to scan for.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateTokenSecret, TOKEN_PREFIX } from "./tokens.ts";
+ * assert(generateTokenSecret().startsWith(TOKEN_PREFIX));
+ * assert(TOKEN_PREFIX === "xr_");
+ * ```
+ */
 export const TOKEN_PREFIX = "xr_";
 
-/** A new random secret: the prefix and 32 random bytes, base64url. */
+/**
+ * A new random secret: the prefix and 32 random bytes, base64url.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { generateTokenSecret } from "./tokens.ts";
+ * const a = generateTokenSecret();
+ * assert(a.startsWith("xr_") && a.length === 3 + 43);
+ * assert(a !== generateTokenSecret());
+ * ```
+ */
 export function generateTokenSecret(): string {
   return TOKEN_PREFIX + toBase64Url(crypto.getRandomValues(new Uint8Array(32)));
 }
@@ -59,7 +80,20 @@ export function grantsAllow(grants: readonly Grant[], action: Action, namespace:
   );
 }
 
-/** Whether a principal may do `action` on `namespace` (admins may do everything). */
+/**
+ * Whether a principal may do `action` on `namespace` (admins may do everything).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { principalCan } from "./tokens.ts";
+ * const ci = { subject: "ci", admin: false, grants: [{ namespace: "@acme", actions: ["publish" as const] }] };
+ * assert(principalCan(ci, "publish", "@acme"));
+ * assert(!principalCan(ci, "yank", "@acme"));
+ * assert(principalCan({ subject: "root", admin: true }, "admin", "@any"));
+ * assert(!principalCan(null, "read", "@acme"));
+ * ```
+ */
 export function principalCan(
   principal: Principal | null,
   action: Action,
@@ -111,6 +145,18 @@ function publicRow(row: TokenRow): Omit<TokenRow, "sha256"> {
  * Create a token. The creator must hold `admin` over every grant it hands out
  * (a publish token cannot create tokens; nobody grants more than they hold).
  * The row, its id pointer and an audit record land in one commit.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { createToken } from "./tokens.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * const admin = { subject: "root", admin: true };
+ * const grants = [{ namespace: "@acme", actions: ["publish" as const] }];
+ * const { token, secret } = await createToken(ctx, { subject: "ci", label: "CI", grants }, admin);
+ * assert(secret.startsWith("xr_") && token.subject === "ci");
+ * ```
  */
 export async function createToken(
   ctx: RegistryContext,
@@ -186,7 +232,21 @@ export async function createToken(
   return { token: publicRow(row), secret };
 }
 
-/** Every stored token (without hashes), optionally one subject's, oldest first. */
+/**
+ * Every stored token (without hashes), optionally one subject's, oldest first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { createToken, listTokens } from "./tokens.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * const admin = { subject: "root", admin: true };
+ * await createToken(ctx, { subject: "ci", grants: [{ namespace: "@acme", actions: ["read"] }] }, admin);
+ * const tokens = await listTokens(ctx, { subject: "ci" });
+ * assert(tokens.length === 1 && !("sha256" in tokens[0]!));
+ * ```
+ */
 export async function listTokens(
   ctx: RegistryContext,
   options: { subject?: string } = {},
@@ -200,7 +260,21 @@ export async function listTokens(
   return out.sort((a, b) => a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : 0);
 }
 
-/** Revoke a token by id; `false` when there is no such token. Idempotent. */
+/**
+ * Revoke a token by id; `false` when there is no such token. Idempotent.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { authenticateStoredToken, createToken, revokeToken } from "./tokens.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * const admin = { subject: "root", admin: true };
+ * const { token, secret } = await createToken(ctx, { subject: "ci", grants: [] }, admin);
+ * assert(await revokeToken(ctx, token.id, admin));
+ * assert(await authenticateStoredToken(ctx, secret) === null);
+ * ```
+ */
 export async function revokeToken(
   ctx: RegistryContext,
   id: string,
@@ -228,6 +302,19 @@ export async function revokeToken(
 /**
  * The principal of a stored token's secret, or `null` when unknown, revoked or
  * expired. Reads the store every time: revocation needs no cache to expire.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { authenticateStoredToken, createToken } from "./tokens.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * const grants = [{ namespace: "@acme", actions: ["publish" as const] }];
+ * const { secret } = await createToken(ctx, { subject: "ci", grants }, { subject: "root", admin: true });
+ * const principal = await authenticateStoredToken(ctx, secret);
+ * assert(principal?.subject === "ci" && !principal.admin);
+ * assert(await authenticateStoredToken(ctx, "xr_unknown") === null);
+ * ```
  */
 export async function authenticateStoredToken(
   ctx: RegistryContext,
@@ -247,7 +334,21 @@ export async function authenticateStoredToken(
   };
 }
 
-/** An {@linkcode Authenticator} over stored tokens. */
+/**
+ * An {@linkcode Authenticator} over stored tokens.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { createToken, storedTokenAuthenticator } from "./tokens.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * const { secret } = await createToken(ctx, { subject: "ci", grants: [] }, { subject: "root", admin: true });
+ * const auth = storedTokenAuthenticator(ctx);
+ * assert((await auth.authenticate(secret))?.subject === "ci");
+ * assert(await auth.authenticate("wrong") === null);
+ * ```
+ */
 export function storedTokenAuthenticator(ctx: RegistryContext): Authenticator {
   return { authenticate: (secret) => authenticateStoredToken(ctx, secret) };
 }

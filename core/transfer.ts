@@ -21,7 +21,16 @@ import { RegistryError } from "./errors.ts";
 import { listAll } from "./store.ts";
 import type { JsonValue, Mutation, RowKey } from "../storage/types.ts";
 
-/** Row families that belong in an export (blob internals and counters do not). */
+/**
+ * Row families that belong in an export (blob internals and counters do not).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EXPORTED_ROW_FAMILIES } from "./transfer.ts";
+ * assert(EXPORTED_ROW_FAMILIES.includes("ver") && EXPORTED_ROW_FAMILIES.includes("audit"));
+ * ```
+ */
 export const EXPORTED_ROW_FAMILIES: readonly string[] = [
   "pkg",
   "ver",
@@ -54,6 +63,18 @@ export interface TransferReport {
 /**
  * The export of a store, line by line (each ends with `\n`), streamed: memory
  * stays bounded by one blob chunk and one page of rows.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { exportStore } from "./transfer.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * await ctx.bundles.put(new TextEncoder().encode("hello"));
+ * const lines: string[] = [];
+ * for await (const line of exportStore(ctx)) lines.push(line);
+ * assert(JSON.parse(lines[0]!).t === "header" && JSON.parse(lines.at(-1)!).blobs === 1);
+ * ```
  */
 export async function* exportStore(
   ctx: RegistryContext,
@@ -124,7 +145,19 @@ function broken(message: string): RegistryError {
   return new RegistryError("invalid_input", `Could not import: ${message}`);
 }
 
-/** Split a byte stream into lines (without their `\n`). */
+/**
+ * Split a byte stream into lines (without their `\n`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { readLines } from "./transfer.ts";
+ * const bytes = new TextEncoder().encode("one\ntwo\nthree");
+ * const lines: string[] = [];
+ * for await (const line of readLines(ReadableStream.from([bytes.subarray(0, 5), bytes.subarray(5)]))) lines.push(line);
+ * assert(lines.join() === "one,two,three");
+ * ```
+ */
 export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
   let rest = "";
   for await (const text of stream.pipeThrough(new TextDecoderStream())) {
@@ -141,6 +174,18 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
 /**
  * Check an export without writing anything: every line parses, the trailer's
  * digest and counts match. Answers the counts.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { exportStore, readLines, verifyExport } from "./transfer.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * await ctx.bundles.put(new TextEncoder().encode("hello"));
+ * const bytes = ReadableStream.from(exportStore(ctx)).pipeThrough(new TextEncoderStream());
+ * const report = await verifyExport(readLines(bytes));
+ * assert(report.blobs === 1 && report.bytes === 5);
+ * ```
  */
 export async function verifyExport(lines: AsyncIterable<string>): Promise<TransferReport> {
   const hash = incrementalHash();
@@ -187,6 +232,19 @@ export async function verifyExport(lines: AsyncIterable<string>): Promise<Transf
  * Import an export into a store: blobs (re-hashed by bundle storage), then rows,
  * each row only where the target has none (a store is imported into, not
  * merged over). Verify the file with {@linkcode verifyExport} first.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { exportStore, importStore, readLines } from "./transfer.ts";
+ * const store = () => ({ storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() });
+ * const [from, to] = [store(), store()];
+ * const { sha256 } = await from.bundles.put(new TextEncoder().encode("hello"));
+ * const bytes = ReadableStream.from(exportStore(from)).pipeThrough(new TextEncoderStream());
+ * const report = await importStore(to, readLines(bytes));
+ * assert(report.blobs === 1 && (await to.bundles.stat(sha256)) !== null);
+ * ```
  */
 export async function importStore(
   ctx: RegistryContext,

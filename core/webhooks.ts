@@ -66,6 +66,17 @@ const DEFAULT_DELAYS = [2000, 4000, 8000] as const;
 /**
  * The mutations that enqueue outbox rows: add them to the commit of the change
  * that causes the events.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { newOutboxRows, outboxMutations } from "./webhooks.ts";
+ * const storage = new MemoryRegistryStorage();
+ * const rows = newOutboxRows([{ event: "version.created", url: "https://hooks.example.com/", subscription: "s1", body: "{}" }], new Date());
+ * const res = await storage.commit({ checks: [], mutations: outboxMutations(rows) });
+ * assert(res.ok && (await storage.list(["outbox"])).items.length === 1);
+ * ```
  */
 export function outboxMutations(rows: readonly OutboxRow[]): Mutation[] {
   return rows.map((row) => ({
@@ -87,7 +98,18 @@ export interface OutboxInput {
   body: string;
 }
 
-/** Build pending outbox rows whose ids sort in the given order (events of one change). */
+/**
+ * Build pending outbox rows whose ids sort in the given order (events of one change).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { newOutboxRows } from "./webhooks.ts";
+ * const base = { url: "https://hooks.example.com/", subscription: "s1", body: "{}" };
+ * const rows = newOutboxRows([{ ...base, event: "uploaded" }, { ...base, event: "version.created" }], new Date());
+ * assert(rows[0]!.id < rows[1]!.id && rows[0]!.status === "pending" && rows[0]!.attempts === 0);
+ * ```
+ */
 export function newOutboxRows(inputs: readonly OutboxInput[], now: Date): OutboxRow[] {
   const at = now.toISOString();
   const base = timeOrderedId(now);
@@ -101,7 +123,19 @@ export function newOutboxRows(inputs: readonly OutboxInput[], now: Date): Outbox
   }));
 }
 
-/** `X-Webhook-Delivery`: `<epoch ms>-<6 base36 chars>`, stable across retries of one row. */
+/**
+ * `X-Webhook-Delivery`: `<epoch ms>-<6 base36 chars>`, stable across retries of one row.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { deliveryId, newOutboxRows } from "./webhooks.ts";
+ * const now = new Date("2026-01-01T00:00:00Z");
+ * const [row] = newOutboxRows([{ event: "uploaded", url: "https://hooks.example.com/", subscription: "s1", body: "{}" }], now);
+ * assert(/^1767225600000-[0-9a-z]{6}$/.test(deliveryId(row!)));
+ * assert(deliveryId({ ...row!, attempts: 2 }) === deliveryId(row!));
+ * ```
+ */
 export function deliveryId(row: OutboxRow): string {
   const ms = Date.parse(row.createdAt);
   const tail = parseInt(sha256Hex(row.id).slice(0, 8), 16).toString(36).padStart(6, "0").slice(-6);
@@ -208,6 +242,20 @@ async function settle(ctx: RegistryContext, row: OutboxRow): Promise<void> {
 /**
  * Attempt every due delivery once (in id order, so `uploaded` goes before
  * `version.created`), recording each outcome.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { deliverDue, newOutboxRows, outboxMutations } from "./webhooks.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * const rows = newOutboxRows([{ event: "uploaded", url: "https://hooks.example.com/", subscription: "s1", body: "{}" }], ctx.clock());
+ * await ctx.storage.commit({ checks: [], mutations: outboxMutations(rows) });
+ * const received: Request[] = [];
+ * const fetch = (req: Request) => (received.push(req), Promise.resolve(new Response(null, { status: 204 })));
+ * const report = await deliverDue(ctx, { fetch, resolveSubscription: () => ({ url: "https://hooks.example.com/", secret: "s3cret" }) });
+ * assert(report.delivered === 1 && received[0]!.headers.get("X-Webhook-Event") === "uploaded");
+ * ```
  */
 export async function deliverDue(
   ctx: RegistryContext,
@@ -278,7 +326,22 @@ export async function deliverDue(
   return report;
 }
 
-/** The earliest time any pending delivery is due, for a sender loop to sleep until. */
+/**
+ * The earliest time any pending delivery is due, for a sender loop to sleep until.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { newOutboxRows, nextDueAt, outboxMutations } from "./webhooks.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * assert(await nextDueAt(ctx) === null);
+ * const now = ctx.clock();
+ * const rows = newOutboxRows([{ event: "uploaded", url: "https://hooks.example.com/", subscription: "s1", body: "{}" }], now);
+ * await ctx.storage.commit({ checks: [], mutations: outboxMutations(rows) });
+ * assert((await nextDueAt(ctx))?.getTime() === now.getTime());
+ * ```
+ */
 export async function nextDueAt(ctx: RegistryContext): Promise<Date | null> {
   let best: number | null = null;
   for await (const e of listAll<OutboxRow>(ctx.storage, keys.outboxPrefix())) {
@@ -290,7 +353,21 @@ export async function nextDueAt(ctx: RegistryContext): Promise<Date | null> {
   return best === null ? null : new Date(best);
 }
 
-/** Deliveries by state, newest first, for the admin route. */
+/**
+ * Deliveries by state, newest first, for the admin route.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { listDeliveries, newOutboxRows, outboxMutations } from "./webhooks.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * const rows = newOutboxRows([{ event: "uploaded", url: "https://hooks.example.com/", subscription: "s1", body: "{}" }], ctx.clock());
+ * await ctx.storage.commit({ checks: [], mutations: outboxMutations(rows) });
+ * const pending = await listDeliveries(ctx, "pending", { limit: 10 });
+ * assert(pending.items.length === 1 && (await listDeliveries(ctx, "dead")).items.length === 0);
+ * ```
+ */
 export async function listDeliveries(
   ctx: RegistryContext,
   state: "pending" | "delivered" | "dead",

@@ -174,7 +174,18 @@ export interface BundleStorage {
   close(): Promise<void>;
 }
 
-/** The limits every backend enforces (Deno KV's, including remote KV's check limit). */
+/**
+ * The limits every backend enforces (Deno KV's, including remote KV's check limit).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LIMITS } from "./types.ts";
+ * const value = JSON.stringify({ note: "x".repeat(100) });
+ * assert(new TextEncoder().encode(value).length <= LIMITS.valueBytes);
+ * assert(LIMITS.checksPerCommit === 10);
+ * ```
+ */
 export const LIMITS = {
   /** Largest row value, as JSON bytes (KV allows 64 KiB of its own encoding). */
   valueBytes: 60 * 1024,

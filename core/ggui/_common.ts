@@ -10,7 +10,17 @@ import type { BlueprintProbe, CodeGates } from "./conformance.ts";
 import type { SearchFacts } from "./manifest.ts";
 import type { SigstoreVerifier } from "./signing.ts";
 
-/** The scopes nobody can claim by publishing (replaceable per deployment). */
+/**
+ * The scopes nobody can claim by publishing (replaceable per deployment).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DEFAULT_RESERVED_SCOPES } from "./_common.ts";
+ * assert(DEFAULT_RESERVED_SCOPES.includes("@ggui"));
+ * assert(!DEFAULT_RESERVED_SCOPES.includes("@acme"));
+ * ```
+ */
 export const DEFAULT_RESERVED_SCOPES: readonly string[] = [
   "@ggui-ai",
   "@ggui",
@@ -27,7 +37,17 @@ export const DEFAULT_RESERVED_SCOPES: readonly string[] = [
   "@apple",
 ];
 
-/** The largest decoded gadget bundle: 5 MiB. */
+/**
+ * The largest decoded gadget bundle: 5 MiB.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MAX_BUNDLE_BYTES } from "./_common.ts";
+ * const bundle = new TextEncoder().encode("export default function Map() {}");
+ * assert(bundle.byteLength <= MAX_BUNDLE_BYTES && MAX_BUNDLE_BYTES === 5 * 1024 * 1024);
+ * ```
+ */
 export const MAX_BUNDLE_BYTES = 5 * 1024 * 1024;
 
 /** The dependencies and deployment options of every ggui operation. */
@@ -113,17 +133,47 @@ export function kindOfFormat(format: Format): "gadget" | "blueprint" | undefined
     : undefined;
 }
 
-/** The files of a ggui version. */
+/**
+ * The files of a ggui version.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BUNDLE_FILES } from "./_common.ts";
+ * assert(BUNDLE_FILES.join() === "bundle.js,bundle.js.sig,manifest.json");
+ * ```
+ */
 export const BUNDLE_FILES = ["bundle.js", "bundle.js.sig", "manifest.json"] as const;
 /** One file of a ggui version. */
 export type BundleFile = typeof BUNDLE_FILES[number];
 
-/** `bundleHost` without trailing slashes. */
+/**
+ * `bundleHost` without trailing slashes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { normalizeBundleHost } from "./_common.ts";
+ * assert(normalizeBundleHost("https://cdn.example.com//") === "https://cdn.example.com");
+ * assert(normalizeBundleHost("http://127.0.0.1:9001") === "http://127.0.0.1:9001");
+ * ```
+ */
 export function normalizeBundleHost(host: string): string {
   return host.replace(/\/+$/, "");
 }
 
-/** The URL of one blob of a version. */
+/**
+ * The URL of one blob of a version.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { blobUrl } from "./_common.ts";
+ * const ref = { visibility: "public", scope: "@acme", name: "map", version: "1.0.0" };
+ * const url = blobUrl({ bundleHost: "http://127.0.0.1:9001/" }, ref, "bundle.js");
+ * assert(url === "http://127.0.0.1:9001/bundles/public/@acme/map/1.0.0/bundle.js");
+ * ```
+ */
 export function blobUrl(
   ctx: Pick<GguiContext, "bundleHost">,
   ref: { visibility: string; scope: string; name: string; version: string },
@@ -185,6 +235,16 @@ export function gguiFacts(row: VersionRow): GguiFacts {
 /**
  * The package row's public summary of a version: its search facts plus when
  * and by whom it was published. Used by publish and by any later recompute.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publicSummaryOf } from "./_common.ts";
+ * const facts = { search: { kind: "gadget", description: "A map" } };
+ * const row = { namespace: "@acme", name: "map", version: "1.0.0", format: "ggui.gadget" as const, visibility: "public" as const, files: {}, facts, publishedAt: "2026-01-01T00:00:00.000Z", publishedBy: "alice" };
+ * const summary = publicSummaryOf(row);
+ * assert(summary.description === "A map" && summary.kind === "gadget" && summary.publishedBy === "alice");
+ * ```
  */
 export function publicSummaryOf(row: VersionRow): Record<string, JsonValue> {
   return {
@@ -258,7 +318,20 @@ export function auditMutation(
   return { type: "set", key: auditKey(id), value: row as unknown as JsonValue };
 }
 
-/** The shared 401 body of bearer-required routes. */
+/**
+ * The shared 401 body of bearer-required routes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
+ * import { UNAUTHORIZED_MESSAGE } from "./_common.ts";
+ * import { listAuthorKeys } from "./author_keys.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(), bundleHost: "http://127.0.0.1:9001", registryHostname: "127.0.0.1:9001" };
+ * const res = await listAuthorKeys(ctx, { authn: undefined });
+ * assert(res.status === 401 && "message" in res.body && res.body.message === UNAUTHORIZED_MESSAGE);
+ * ```
+ */
 export const UNAUTHORIZED_MESSAGE =
   "a valid bearer credential is required in the Authorization header — missing or invalid token";
 

@@ -57,6 +57,21 @@ function keyBody(row: AuthorKeyRow): AuthorKeyBody {
  * Register an author key for the caller: 201 on first write, 200 echoing the
  * existing row when the same key is already registered (a new label is
  * ignored), 409 `key_conflict` when another key holds the same key id.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
+ * import { toBase64 } from "../digest.ts";
+ * import { registerAuthorKey } from "./author_keys.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(), bundleHost: "http://127.0.0.1:9001", registryHostname: "127.0.0.1:9001" };
+ * const { publicKey } = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;
+ * const publicKeyBase64 = toBase64(new Uint8Array(await crypto.subtle.exportKey("raw", publicKey)));
+ * const authn = { subject: "alice" };
+ * const first = await registerAuthorKey(ctx, { authn, body: { publicKeyBase64, label: "laptop" } });
+ * const again = await registerAuthorKey(ctx, { authn, body: { publicKeyBase64 } });
+ * assert(first.status === 201 && again.status === 200);
+ * ```
  */
 export async function registerAuthorKey(
   ctx: GguiContext,
@@ -144,6 +159,20 @@ export type ListedKey = Omit<AuthorKeyBody, "subject">;
 /**
  * List the caller's keys, newest first (keys without `createdAt` last, ties by
  * key id). Only exact-subject rows: `team` never sees `team/alice`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
+ * import { toBase64 } from "../digest.ts";
+ * import { listAuthorKeys, registerAuthorKey } from "./author_keys.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(), bundleHost: "http://127.0.0.1:9001", registryHostname: "127.0.0.1:9001" };
+ * const { publicKey } = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;
+ * const publicKeyBase64 = toBase64(new Uint8Array(await crypto.subtle.exportKey("raw", publicKey)));
+ * await registerAuthorKey(ctx, { authn: { subject: "alice" }, body: { publicKeyBase64 } });
+ * const res = await listAuthorKeys(ctx, { authn: { subject: "alice" } });
+ * assert(res.status === 200 && "keys" in res.body && res.body.keys[0]?.publicKeyBase64 === publicKeyBase64);
+ * ```
  */
 export async function listAuthorKeys(
   ctx: GguiContext,
@@ -178,6 +207,22 @@ export async function listAuthorKeys(
  * Delete one of the caller's keys. Always 200 with `deleted` telling whether a
  * row was removed (absent and someone else's are indistinguishable). Published
  * versions keep the key pinned in `authorPublicKey`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
+ * import { toBase64 } from "../digest.ts";
+ * import { deleteAuthorKey, registerAuthorKey } from "./author_keys.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(), bundleHost: "http://127.0.0.1:9001", registryHostname: "127.0.0.1:9001" };
+ * const { publicKey } = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;
+ * const publicKeyBase64 = toBase64(new Uint8Array(await crypto.subtle.exportKey("raw", publicKey)));
+ * const authn = { subject: "alice" };
+ * const reg = await registerAuthorKey(ctx, { authn, body: { publicKeyBase64 } });
+ * const keyId = "keyId" in reg.body ? reg.body.keyId : "";
+ * const res = await deleteAuthorKey(ctx, { authn, keyId });
+ * assert(res.status === 200 && "deleted" in res.body && res.body.deleted);
+ * ```
  */
 export async function deleteAuthorKey(
   ctx: GguiContext,

@@ -25,14 +25,40 @@ import {
 } from "./_common.ts";
 import { isVersionRef } from "./read.ts";
 
-/** The 404 message of each file on a miss. */
+/**
+ * The 404 message of each file on a miss.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
+ * import { MISS_MESSAGES, locateBundleFile } from "./bundles.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(), bundleHost: "http://127.0.0.1:9001", registryHostname: "127.0.0.1:9001" };
+ * const req = { visibility: "public", authn: undefined, scope: "@acme", name: "map", version: "1.0.0" } as const;
+ * const res = await locateBundleFile(ctx, { ...req, file: "manifest.json" });
+ * assert(res.status === 404 && "message" in res.body && res.body.message === MISS_MESSAGES["manifest.json"]);
+ * ```
+ */
 export const MISS_MESSAGES: Record<BundleFile, string> = {
   "bundle.js": "bundle not found",
   "bundle.js.sig": "signature not found",
   "manifest.json": "manifest not found",
 };
 
-/** The private prefix's 401 message. */
+/**
+ * The private prefix's 401 message.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
+ * import { locateBundleFile, PRIVATE_BUNDLE_UNAUTHORIZED } from "./bundles.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(), bundleHost: "http://127.0.0.1:9001", registryHostname: "127.0.0.1:9001" };
+ * const req = { visibility: "private", authn: null, scope: "@acme", name: "map", version: "1.0.0", file: "bundle.js" } as const;
+ * const res = await locateBundleFile(ctx, req);
+ * assert(res.status === 401 && "message" in res.body && res.body.message === PRIVATE_BUNDLE_UNAUTHORIZED);
+ * ```
+ */
 export const PRIVATE_BUNDLE_UNAUTHORIZED =
   "private bundles require a valid bearer token in the Authorization header";
 
@@ -46,6 +72,22 @@ export interface LocatedFile {
  * Locate one blob for a caller. `{status: 200, body: {entry}}` when it may be
  * served; otherwise the spec's error result. `authn` is `null` for a private
  * request without a valid bearer, `undefined` on the public prefix.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
+ * import { nextPackageRow } from "../packages.ts";
+ * import { putVersionIfAbsent } from "../store.ts";
+ * import { locateBundleFile } from "./bundles.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(), bundleHost: "http://127.0.0.1:9001", registryHostname: "127.0.0.1:9001" };
+ * const ref = { namespace: "@acme", name: "map" };
+ * const { sha256, size } = await ctx.bundles.put(new TextEncoder().encode("export default 1;"));
+ * const row = { ...ref, version: "1.0.0", format: "ggui.gadget" as const, visibility: "public" as const, files: { "bundle.js": { sha256, size, type: "text/javascript" } }, facts: {}, publishedAt: new Date().toISOString(), publishedBy: "alice" };
+ * await putVersionIfAbsent(ctx.storage, { row, updatePackage: (cur, st) => nextPackageRow(cur, st, { ref }) });
+ * const hit = await locateBundleFile(ctx, { visibility: "public", authn: undefined, scope: "@acme", name: "map", version: "1.0.0", file: "bundle.js" });
+ * assert(hit.status === 200 && "entry" in hit.body && hit.body.entry.sha256 === sha256);
+ * ```
  */
 export async function locateBundleFile(
   ctx: GguiContext,

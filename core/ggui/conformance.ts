@@ -19,7 +19,18 @@ import {
 } from "./manifest.ts";
 import { asyncParserCodeGates, parserCodeGates } from "./parse.ts";
 
-/** Every conformance error code (wire contract). */
+/**
+ * Every conformance error code (wire contract).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkConformance, CONFORMANCE_CODES } from "./conformance.ts";
+ * const r = checkConformance({ manifest: { kind: "gadget" } });
+ * assert(r.errors.every((e) => CONFORMANCE_CODES.includes(e.code)));
+ * assert(CONFORMANCE_CODES.includes("disallowed_import"));
+ * ```
+ */
 export const CONFORMANCE_CODES = [
   "manifest_invalid",
   "bundle_parse_error",
@@ -255,6 +266,15 @@ export interface ConformanceBody {
  * `POST /conformance/check` over an already-parsed JSON body: always 200 (a
  * failed check is not a transport error). A non-object body checks an absent
  * manifest.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkConformanceRequest } from "./conformance.ts";
+ * const res = await checkConformanceRequest({}, { body: { manifest: { kind: "gadget" } } });
+ * assert(res.status === 200 && !res.body.ok);
+ * assert(res.body.issues === res.body.errors && res.body.errors[0]?.code === "manifest_invalid");
+ * ```
  */
 export async function checkConformanceRequest(
   ctx: { codeGates?: AsyncCodeGates },

@@ -76,6 +76,21 @@ export type VerifyResult = { valid: true } | { valid: false; reason: string };
  * Verify an Ed25519 envelope over `payload` with a raw public key, in the
  * original's order: key length, SHA-384 of the payload, key id, then the
  * signature over the 48 digest bytes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { toBase64 } from "../digest.ts";
+ * import { keyIdOf, verifyEd25519 } from "./signing.ts";
+ * const { publicKey, privateKey } = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;
+ * const raw = new Uint8Array(await crypto.subtle.exportKey("raw", publicKey));
+ * const payload = new TextEncoder().encode("export default 1;");
+ * const digest = new Uint8Array(await crypto.subtle.digest("SHA-384", payload));
+ * const signature = toBase64(new Uint8Array(await crypto.subtle.sign("Ed25519", privateKey, digest)));
+ * const envelope = { algorithm: "ed25519" as const, bundleSha384: toBase64(digest), signature, publicKeyId: keyIdOf(raw), signedAt: new Date().toISOString() };
+ * assert((await verifyEd25519(payload, { envelope, publicKey: raw })).valid);
+ * assert(!(await verifyEd25519(new TextEncoder().encode("tampered"), { envelope, publicKey: raw })).valid);
+ * ```
  */
 export async function verifyEd25519(
   payload: Uint8Array,
@@ -153,6 +168,17 @@ export interface SigstoreVerifier {
  * The default sigstore lane, as the original behaves offline: the SHA-384 fast
  * check runs, then every envelope is refused because no trust root is
  * configured. Certificates are not read, so no SANs are seen.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { offlineSigstoreVerifier, sha384Base64 } from "./signing.ts";
+ * const payload = new TextEncoder().encode("export default 1;");
+ * const envelope = { algorithm: "sigstore-cosign" as const, bundleSha384: sha384Base64(payload), bundle: "{}", signedAt: new Date().toISOString() };
+ * const r = await offlineSigstoreVerifier.verify(payload, envelope);
+ * assert(!r.valid && r.reason.includes("no sigstore trust root"));
+ * assert(offlineSigstoreVerifier.sans(envelope).length === 0);
+ * ```
  */
 export const offlineSigstoreVerifier: SigstoreVerifier = {
   sans: () => [],
