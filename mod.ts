@@ -8,6 +8,7 @@
  *
  * @example Publish-if-absent over the in-memory backends
  * ```ts
+ * import assert from "node:assert/strict";
  * import {
  *   MemoryRegistryStorage,
  *   nextPackageRow,
@@ -28,8 +29,8 @@
  * };
  * const updatePackage = (cur: Parameters<typeof nextPackageRow>[0], st: Parameters<typeof nextPackageRow>[1]) =>
  *   nextPackageRow(cur, st, { ref });
- * console.assert((await putVersionIfAbsent(storage, { row, updatePackage })).result === "created");
- * console.assert((await putVersionIfAbsent(storage, { row, updatePackage })).result === "exists");
+ * assert.ok((await putVersionIfAbsent(storage, { row, updatePackage })).result === "created");
+ * assert.ok((await putVersionIfAbsent(storage, { row, updatePackage })).result === "exists");
  * ```
  *
  * @module

@@ -37,11 +37,12 @@ export const RACK_ADMIN_SUBJECT = "rack:admin";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rackAuthAuthenticator } from "./access.ts";
  * import { parseAuthConfig } from "./rack/auth.ts";
  * const { auth } = parseAuthConfig('{"@co":[{"token":"t1","publish":true,"mark":"CI"}]}');
  * const p = await rackAuthAuthenticator(() => Promise.resolve(auth), () => new Date()).authenticate("t1");
- * console.assert(p?.subject === "rack:CI" && p.grants?.[0]?.actions[0] === "publish");
+ * assert.ok(p?.subject === "rack:CI" && p.grants?.[0]?.actions[0] === "publish");
  * ```
  */
 export function rackAuthAuthenticator(

@@ -45,8 +45,9 @@ export interface StaticTokenOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultSubjectForToken } from "./auth.ts";
- * console.assert(/^bearer-[0-9a-f]{12}$/.test(defaultSubjectForToken("s3cret")));
+ * assert.ok(/^bearer-[0-9a-f]{12}$/.test(defaultSubjectForToken("s3cret")));
  * ```
  */
 export function defaultSubjectForToken(token: string): string {
@@ -61,10 +62,11 @@ export function defaultSubjectForToken(token: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { staticTokenAuthenticator } from "./auth.ts";
  * const auth = staticTokenAuthenticator({ token: "s3cret", subject: "alice" });
- * console.assert((await auth.authenticate("s3cret"))?.subject === "alice");
- * console.assert((await auth.authenticate("wrong")) === null);
+ * assert.ok((await auth.authenticate("s3cret"))?.subject === "alice");
+ * assert.ok((await auth.authenticate("wrong")) === null);
  * ```
  */
 export function staticTokenAuthenticator(options: StaticTokenOptions): Authenticator {

@@ -60,10 +60,11 @@ export interface RegistryErrorOptions {
  *
  * @example Throw and recognise a domain error
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRegistryError, RegistryError } from "./errors.ts";
  *
  * const err = new RegistryError("not_found", "Package '@acme/map' not found");
- * console.assert(isRegistryError(err, "not_found"));
+ * assert.ok(isRegistryError(err, "not_found"));
  * ```
  */
 export class RegistryError extends Error {
@@ -86,9 +87,10 @@ export class RegistryError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRegistryError, RegistryError } from "./errors.ts";
- * console.assert(!isRegistryError(new Error("x")));
- * console.assert(isRegistryError(new RegistryError("conflict", "Lost a race"), "conflict"));
+ * assert.ok(!isRegistryError(new Error("x")));
+ * assert.ok(isRegistryError(new RegistryError("conflict", "Lost a race"), "conflict"));
  * ```
  */
 export function isRegistryError(err: unknown, code?: ErrorCode): err is RegistryError {

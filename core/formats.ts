@@ -36,13 +36,14 @@ export const FORMAT_SUMMARIES = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { summaryOf } from "./formats.ts";
  * const summary = summaryOf({
  *   namespace: "@rack", name: "quality/husky", version: "1.0.0", format: "rack.registry",
  *   visibility: "public", files: {}, facts: { name: "husky", type: "registry:tool" },
  *   publishedAt: "2026-01-01T00:00:00.000Z", publishedBy: "rack:admin",
  * });
- * console.assert(summary?.name === "husky");
+ * assert.ok(summary?.name === "husky");
  * ```
  */
 export function summaryOf(row: VersionRow): Record<string, JsonValue> | undefined {

@@ -154,12 +154,16 @@ async function releaseLease(ctx: RegistryContext, runId: string, report: GcRepor
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { collectGarbage } from "./gc.ts";
  * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
- * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
- * await ctx.bundles.put(new TextEncoder().encode("orphan"));
- * const report = await collectGarbage(ctx, { dryRun: true, graceMs: 0 });
- * console.assert(report.orphans.length === 1);
+ * const bundles = new MemoryBundleStorage();
+ * await bundles.put(new TextEncoder().encode("orphan")); // referenced by no version
+ * // An hour later, past a one-minute grace period:
+ * const later = () => new Date(Date.now() + 3_600_000);
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles, clock: later };
+ * const report = await collectGarbage(ctx, { dryRun: true, graceMs: 60_000 });
+ * assert.equal(report.orphans.length, 1);
  * ```
  */
 export async function collectGarbage(
@@ -235,8 +239,9 @@ export async function collectGarbage(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseDuration } from "./gc.ts";
- * console.assert(parseDuration("1h") === 3_600_000);
+ * assert.ok(parseDuration("1h") === 3_600_000);
  * ```
  */
 export function parseDuration(text: string): number {

@@ -11,11 +11,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MetricsRegistry } from "./metrics.ts";
  * const registry = new MetricsRegistry();
  * const hits = registry.counter({ name: "hits_total", help: "Hits.", labelNames: ["route"] });
  * hits.inc({ route: "/a" });
- * console.assert(registry.expose().includes('hits_total{route="/a"} 1'));
+ * assert.ok(registry.expose().includes('hits_total{route="/a"} 1'));
  * ```
  *
  * @module
@@ -415,11 +416,12 @@ export interface StorageMetrics {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { instrumentStorage, storageOperationDuration } from "./metrics.ts";
  * import { MemoryRegistryStorage } from "../storage/memory.ts";
  * const storage = instrumentStorage(new MemoryRegistryStorage());
  * await storage.get(["a"]);
- * console.assert(storageOperationDuration.count({ operation: "get", outcome: "ok" }) >= 1);
+ * assert.ok(storageOperationDuration.count({ operation: "get", outcome: "ok" }) >= 1);
  * await storage.close();
  * ```
  */

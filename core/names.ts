@@ -114,9 +114,10 @@ export function isSha256(value: unknown): value is string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizeFilePath } from "./names.ts";
- * console.assert(normalizeFilePath("./templates/.husky/commit-msg") === "templates/.husky/commit-msg");
- * console.assert(normalizeFilePath("../etc/passwd") === null);
+ * assert.ok(normalizeFilePath("./templates/.husky/commit-msg") === "templates/.husky/commit-msg");
+ * assert.ok(normalizeFilePath("../etc/passwd") === null);
  * ```
  */
 export function normalizeFilePath(value: unknown): string | null {

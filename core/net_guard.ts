@@ -23,10 +23,11 @@ function ipv4Parts(ip: string): number[] | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isNonPublicAddress } from "./net_guard.ts";
- * console.assert(isNonPublicAddress("127.0.0.1"));
- * console.assert(isNonPublicAddress("::ffff:10.0.0.1"));
- * console.assert(!isNonPublicAddress("93.184.216.34"));
+ * assert.ok(isNonPublicAddress("127.0.0.1"));
+ * assert.ok(isNonPublicAddress("::ffff:10.0.0.1"));
+ * assert.ok(!isNonPublicAddress("93.184.216.34"));
  * ```
  */
 export function isNonPublicAddress(ip: string): boolean {

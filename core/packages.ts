@@ -21,10 +21,11 @@ import type { JsonValue } from "../storage/types.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { nextPackageRow } from "./packages.ts";
  * const state = { version: "1.0.0", format: "rack.registry", visibility: "public", publishedAt: "t", publishedBy: "ci", yanked: false } as const;
  * const row = nextPackageRow(null, state, { ref: { namespace: "@rack", name: "quality/husky" }, summary: { description: "Husky" } });
- * console.assert(row.latest === "1.0.0" && row.versionCount === 1);
+ * assert.ok(row.latest === "1.0.0" && row.versionCount === 1);
  * ```
  */
 export function nextPackageRow(

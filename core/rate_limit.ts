@@ -22,6 +22,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { RateLimiter } from "./rate_limit.ts";
  * import { MemoryRegistryStorage } from "../storage/memory.ts";
  * const storage = new MemoryRegistryStorage();
@@ -30,9 +31,9 @@
  *   limit: 2,
  *   mode: "shared",
  * });
- * console.assert((await limiter.hit("1.2.3.4")).allowed);
- * console.assert((await limiter.hit("1.2.3.4")).allowed);
- * console.assert(!(await limiter.hit("1.2.3.4")).allowed);
+ * assert.ok((await limiter.hit("1.2.3.4")).allowed);
+ * assert.ok((await limiter.hit("1.2.3.4")).allowed);
+ * assert.ok(!(await limiter.hit("1.2.3.4")).allowed);
  * await storage.close();
  * ```
  *

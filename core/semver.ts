@@ -50,9 +50,10 @@ export function isPrerelease(version: string): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { pickLatest } from "./semver.ts";
- * console.assert(pickLatest(["1.0.0", "2.0.0-rc.1"]) === "1.0.0");
- * console.assert(pickLatest(["2.0.0-rc.1", "2.0.0-rc.2"]) === "2.0.0-rc.2");
+ * assert.ok(pickLatest(["1.0.0", "2.0.0-rc.1"]) === "1.0.0");
+ * assert.ok(pickLatest(["2.0.0-rc.1", "2.0.0-rc.2"]) === "2.0.0-rc.2");
  * ```
  */
 export function pickLatest(versions: Iterable<string>): string | undefined {

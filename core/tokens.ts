@@ -68,10 +68,11 @@ function implies(held: Action, wanted: Action): boolean {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { grantsAllow } from "./tokens.ts";
  * const grants = [{ namespace: "@team-*", actions: ["publish" as const] }];
- * console.assert(grantsAllow(grants, "read", "@team-web"));
- * console.assert(!grantsAllow(grants, "publish", "@other"));
+ * assert.ok(grantsAllow(grants, "read", "@team-web"));
+ * assert.ok(!grantsAllow(grants, "publish", "@other"));
  * ```
  */
 export function grantsAllow(grants: readonly Grant[], action: Action, namespace: string): boolean {
@@ -358,10 +359,11 @@ export function storedTokenAuthenticator(ctx: RegistryContext): Authenticator {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chainAuthenticators } from "./tokens.ts";
  * import { staticTokenAuthenticator } from "./auth.ts";
  * const auth = chainAuthenticators(staticTokenAuthenticator({ token: "a" }), staticTokenAuthenticator({ token: "b" }));
- * console.assert((await auth.authenticate("b")) !== null);
+ * assert.ok((await auth.authenticate("b")) !== null);
  * ```
  */
 export function chainAuthenticators(...chain: Authenticator[]): Authenticator {

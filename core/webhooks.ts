@@ -172,10 +172,11 @@ function signedTimestamp(row: OutboxRow): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { buildDeliveryRequest, newOutboxRows } from "./webhooks.ts";
  * const [row] = newOutboxRows([{ event: "uploaded", url: "https://h/x", subscription: "s", body: "{}" }], new Date());
  * const req = await buildDeliveryRequest(row!, { url: "https://h/x", secret: "k" });
- * console.assert(req.headers.get("x-webhook-signature")?.startsWith("sha256="));
+ * assert.ok(req.headers.get("x-webhook-signature")?.startsWith("sha256="));
  * ```
  */
 export async function buildDeliveryRequest(

@@ -170,6 +170,7 @@ function lifecycleBody(r: LifecycleResult): Record<string, unknown> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Hono } from "hono";
  * import { createAdminRoutes } from "./admin.ts";
  * import { staticTokenAuthenticator } from "../core/auth.ts";
@@ -177,7 +178,7 @@ function lifecycleBody(r: LifecycleResult): Record<string, unknown> {
  * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
  * const app = new Hono().route("/admin", createAdminRoutes({ ctx, authenticator: staticTokenAuthenticator({ token: "root" }) }));
  * const res = await app.request("/admin/tokens", { headers: { authorization: "Bearer root" } });
- * console.assert(res.status === 200);
+ * assert.ok(res.status === 200);
  * ```
  */
 export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {

@@ -106,6 +106,7 @@ const noNamespaces: RackAuth = { namespaces: new Map() };
  *
  * @example Serve the ggui health route from memory
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRegistryApp, MemoryBundleStorage, MemoryRegistryStorage } from "../mod.ts";
  * const app = createRegistryApp({
  *   storage: new MemoryRegistryStorage(),
@@ -114,7 +115,7 @@ const noNamespaces: RackAuth = { namespaces: new Map() };
  *   registryHostname: "localhost:9001",
  * });
  * const res = await app.request("/healthz");
- * console.assert(res.status === 200);
+ * assert.ok(res.status === 200);
  * ```
  */
 export function createRegistryApp(options: RegistryAppOptions): RegistryApp {

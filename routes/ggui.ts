@@ -219,6 +219,7 @@ function parseJson(text: string): { value: unknown } | undefined {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createGguiRoutes } from "./ggui.ts";
  * import { staticTokenAuthenticator } from "../core/auth.ts";
  * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
@@ -230,7 +231,7 @@ function parseJson(text: string): { value: unknown } | undefined {
  *   registryHostname: "localhost:9001",
  * });
  * const res = await app.request("/healthz");
- * console.assert(res.status === 200);
+ * assert.ok(res.status === 200);
  * ```
  */
 export function createGguiRoutes(options: GguiRoutesOptions): Hono {

@@ -125,6 +125,7 @@ function defaultLog(level: string, message: string, fields?: Record<string, unkn
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Hono } from "hono";
  * import { createRackRoutes } from "./rack.ts";
  * import { parseAuthConfig } from "../core/rack/auth.ts";
@@ -134,7 +135,7 @@ function defaultLog(level: string, message: string, fields?: Record<string, unkn
  * const { auth } = parseAuthConfig('{"@rack": []}');
  * const app = new Hono().route("/", createRackRoutes({ ctx, auth: () => Promise.resolve(auth) }));
  * const res = await app.request("/namespaces");
- * console.assert(res.status === 200);
+ * assert.ok(res.status === 200);
  * ```
  */
 export function createRackRoutes(options: RackRoutesOptions): Hono {

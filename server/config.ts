@@ -217,9 +217,10 @@ function dirname(path: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseServerArgs } from "./config.ts";
  * const r = parseServerArgs(["--port", "0", "--storage=memory"], {});
- * console.assert(r.ok && r.config.port === 0 && r.config.storage.kind === "memory");
+ * assert.ok(r.ok && r.config.port === 0 && r.config.storage.kind === "memory");
  * ```
  */
 export function parseServerArgs(

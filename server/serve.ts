@@ -39,13 +39,14 @@ export interface RegistryServer {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createRegistryServer, MemoryBundleStorage, MemoryRegistryStorage } from "../mod.ts";
  * await using server = createRegistryServer({
  *   storage: new MemoryRegistryStorage(),
  *   bundles: new MemoryBundleStorage(),
  * });
  * const res = await fetch(`${server.url}/healthz`);
- * console.assert((await res.json()).ok === true);
+ * assert.ok((await res.json()).ok === true);
  * ```
  */
 export function createRegistryServer(options: RegistryServerOptions): RegistryServer {

@@ -60,15 +60,16 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FsBundleStorage, FsRegistryStorage } from "./fs.ts";
  * const root = await Deno.makeTempDir();
  * const rows = await FsRegistryStorage.open({ root });
  * const blobs = await FsBundleStorage.open({ root });
  * try {
  *   await rows.commit({ checks: [], mutations: [{ type: "set", key: ["a", "b"], value: 1 }] });
- *   console.assert((await rows.get(["a", "b"]))?.value === 1);
+ *   assert.ok((await rows.get(["a", "b"]))?.value === 1);
  *   const info = await blobs.put(new TextEncoder().encode("hi"));
- *   console.assert((await blobs.stat(info.sha256))?.size === 2);
+ *   assert.ok((await blobs.stat(info.sha256))?.size === 2);
  * } finally {
  *   await rows.close();
  *   await blobs.close();
@@ -143,9 +144,10 @@ function hex2(byte: number): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { decodeKeyPart, encodeKeyPart } from "./fs.ts";
- * console.assert(encodeKeyPart("..") === "%2E%2E");
- * console.assert(decodeKeyPart(encodeKeyPart("a/B")) === "a/B");
+ * assert.ok(encodeKeyPart("..") === "%2E%2E");
+ * assert.ok(decodeKeyPart(encodeKeyPart("a/B")) === "a/B");
  * ```
  */
 export function encodeKeyPart(part: string): string {
@@ -321,13 +323,14 @@ interface LevelNode {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FsRegistryStorage } from "./fs.ts";
  * const root = await Deno.makeTempDir();
  * const rows = await FsRegistryStorage.open({ root });
  * try {
  *   const r = await rows.commit({ checks: [{ key: ["a"], stamp: null }], mutations: [{ type: "set", key: ["a"], value: 1 }] });
- *   console.assert(r.ok);
- *   console.assert((await rows.get(["a"]))?.value === 1);
+ *   assert.ok(r.ok);
+ *   assert.ok((await rows.get(["a"]))?.value === 1);
  * } finally {
  *   await rows.close();
  *   await Deno.remove(root, { recursive: true });
@@ -784,13 +787,14 @@ async function hashRest(file: Deno.FsFile): Promise<{ sha256: string; size: numb
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { FsBundleStorage } from "./fs.ts";
  * const root = await Deno.makeTempDir();
  * const blobs = await FsBundleStorage.open({ root });
  * try {
  *   const info = await blobs.put(new TextEncoder().encode("hi"));
  *   const body = await blobs.get(info.sha256);
- *   console.assert(await new Response(body!.stream).text() === "hi");
+ *   assert.ok(await new Response(body!.stream).text() === "hi");
  * } finally {
  *   await blobs.close();
  *   await Deno.remove(root, { recursive: true });

@@ -16,6 +16,7 @@
  *
  * @example Open a KV file and use both seams on it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KvBundleStorage, KvRegistryStorage } from "./kv.ts";
  *
  * const kv = await Deno.openKv(":memory:");
@@ -23,8 +24,8 @@
  * const blobs = new KvBundleStorage(kv);
  * await rows.commit({ checks: [], mutations: [{ type: "set", key: ["a"], value: 1 }] });
  * const info = await blobs.put(new TextEncoder().encode("hi"));
- * console.assert((await rows.get(["a"]))?.value === 1);
- * console.assert((await blobs.stat(info.sha256))?.size === 2);
+ * assert.ok((await rows.get(["a"]))?.value === 1);
+ * assert.ok((await blobs.stat(info.sha256))?.size === 2);
  * kv.close();
  * ```
  *
@@ -192,12 +193,13 @@ function toEntry<T>(e: Deno.KvEntryMaybe<unknown>): Entry<T> | null {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KvRegistryStorage } from "./kv.ts";
  *
  * const rows = await KvRegistryStorage.open(":memory:");
  * const r = await rows.commit({ checks: [{ key: ["a"], stamp: null }], mutations: [{ type: "set", key: ["a"], value: 1 }] });
- * console.assert(r.ok);
- * console.assert((await rows.get(["a"]))?.value === 1);
+ * assert.ok(r.ok);
+ * assert.ok((await rows.get(["a"]))?.value === 1);
  * await rows.close();
  * ```
  */
@@ -475,12 +477,13 @@ function rememberVerified(id: string): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KvBundleStorage } from "./kv.ts";
  *
  * const blobs = await KvBundleStorage.open(":memory:");
  * const info = await blobs.put(new TextEncoder().encode("hello"));
  * const body = await blobs.get(info.sha256, { start: 1, end: 3 });
- * console.assert((await new Response(body!.stream).text()) === "el");
+ * assert.ok((await new Response(body!.stream).text()) === "el");
  * await blobs.close();
  * ```
  */

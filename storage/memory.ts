@@ -44,11 +44,12 @@ interface StoredRow {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryRegistryStorage } from "./memory.ts";
  * const rows = new MemoryRegistryStorage();
  * const r = await rows.commit({ checks: [{ key: ["a"], stamp: null }], mutations: [{ type: "set", key: ["a"], value: 1 }] });
- * console.assert(r.ok);
- * console.assert((await rows.get(["a"]))?.value === 1);
+ * assert.ok(r.ok);
+ * assert.ok((await rows.get(["a"]))?.value === 1);
  * ```
  */
 export class MemoryRegistryStorage implements RegistryStorage {
@@ -195,11 +196,12 @@ export function assertRange(range: ByteRange | undefined, size: number): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { MemoryBundleStorage } from "./memory.ts";
  * const blobs = new MemoryBundleStorage();
  * const info = await blobs.put(new TextEncoder().encode("hi"));
  * const body = await blobs.get(info.sha256);
- * console.assert(body?.size === 2);
+ * assert.ok(body?.size === 2);
  * ```
  */
 export class MemoryBundleStorage implements BundleStorage {

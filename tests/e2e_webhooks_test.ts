@@ -110,7 +110,20 @@ Deno.test("webhooks end to end: signed deliveries for both surfaces, dead letter
     assert.equal(pub.status, 201, await pub.text());
 
     // The flaky receiver fails its first attempt: kill the server while deliveries are pending.
-    await until("a flaky attempt", () => rx.hits.some((h) => h.path === "/flaky"), 5000);
+    // Kill between attempts: once every flaky delivery has recorded a failed attempt (a sender
+    // killed mid-attempt would leave its lease to expire first, as designed, after 60 s).
+    const pendingFlaky = async () => {
+      const res = await fetch(`${server.url}/admin/webhooks/deliveries?state=pending`, {
+        headers: auth,
+      });
+      return ((await res.json()).items ?? []).filter((d: { url: string }) =>
+        d.url.endsWith("/flaky")
+      ) as { attempts: number }[];
+    };
+    await until("a failed attempt on every flaky delivery", async () => {
+      const rows = await pendingFlaky();
+      return rows.length === 2 && rows.every((r) => r.attempts >= 1);
+    }, 10_000);
     await server.kill();
     const tried = rx.hits.filter((h) => h.path === "/flaky");
     const ids = new Set(tried.map((h) => h.headers.get("x-webhook-delivery")));

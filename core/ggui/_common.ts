@@ -194,8 +194,9 @@ export function hostScheme(host: string): "http" | "https" {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { installCommand } from "./_common.ts";
- * console.assert(
+ * assert.ok(
  *   installCommand({ kind: "gadget", artifactId: "@acme/map", version: "1.0.0", registryHostname: "localhost:9001" }) ===
  *     "ggui gadget install @acme/map@1.0.0 --registry=http://localhost:9001",
  * );

@@ -105,9 +105,10 @@ export interface BlueprintProbe {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkConformance } from "./conformance.ts";
  * const r = checkConformance({ manifest: { kind: "gadget" } });
- * console.assert(!r.ok && r.errors[0]?.code === "manifest_invalid");
+ * assert.ok(!r.ok && r.errors[0]?.code === "manifest_invalid");
  * ```
  */
 export function checkConformance(
@@ -228,9 +229,10 @@ function fixtureShapeError(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkConformanceAsync } from "./conformance.ts";
  * const r = await checkConformanceAsync({ manifest: { kind: "gadget" } });
- * console.assert(!r.ok && r.errors[0]?.code === "manifest_invalid");
+ * assert.ok(!r.ok && r.errors[0]?.code === "manifest_invalid");
  * ```
  */
 export async function checkConformanceAsync(

@@ -385,9 +385,10 @@ export function toWireIssues(issues: readonly z.core.$ZodIssue[]): ManifestIssue
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseManifest } from "./manifest.ts";
  * const r = parseManifest({ kind: "gadget" });
- * console.assert(!r.ok && r.issues.length > 0);
+ * assert.ok(!r.ok && r.issues.length > 0);
  * ```
  */
 export function parseManifest(value: unknown): ParseManifestResult {
@@ -403,8 +404,9 @@ export function parseManifest(value: unknown): ParseManifestResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { canonicalJson } from "./manifest.ts";
- * console.assert(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] }) === '{"a":[{"c":2,"d":1}],"b":1}');
+ * assert.ok(canonicalJson({ b: 1, a: [{ d: 1, c: 2 }] }) === '{"a":[{"c":2,"d":1}],"b":1}');
  * ```
  */
 export function canonicalJson(value: unknown): string {

@@ -80,9 +80,10 @@ export interface ParseFailure {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { lineColumn } from "./parse.ts";
  * const p = lineColumn("a\nbc", 3);
- * console.assert(p.line === 2 && p.column === 2);
+ * assert.ok(p.line === 2 && p.column === 2);
  * ```
  */
 export function lineColumn(text: string, offset: number): { line: number; column: number } {
@@ -115,9 +116,10 @@ const SKIP_KEYS = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readModule } from "./parse.ts";
  * const r = readModule("import x from 'react'; export default x;", { tsx: false });
- * console.assert(r.ok && r.facts.hasDefault && r.facts.imports[0]?.source === "react");
+ * assert.ok(r.ok && r.facts.hasDefault && r.facts.imports[0]?.source === "react");
  * ```
  */
 export function readModule(
@@ -278,10 +280,11 @@ function factsOf(text: string, program: Node): ModuleFacts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isGadgetImportAllowed } from "./parse.ts";
  * const peers = new Set(["@s/pkg", "lib"]);
- * console.assert(isGadgetImportAllowed("@s/pkg/x/y", peers) && isGadgetImportAllowed("lib/a", peers));
- * console.assert(!isGadgetImportAllowed("@s/pkgx", peers) && !isGadgetImportAllowed("react-dom/server", peers));
+ * assert.ok(isGadgetImportAllowed("@s/pkg/x/y", peers) && isGadgetImportAllowed("lib/a", peers));
+ * assert.ok(!isGadgetImportAllowed("@s/pkgx", peers) && !isGadgetImportAllowed("react-dom/server", peers));
  * ```
  */
 export function isGadgetImportAllowed(source: string, peerDeps: ReadonlySet<string>): boolean {
@@ -340,12 +343,13 @@ function utf8Length(text: string): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { gadgetCodeGates } from "./parse.ts";
  * const errors = gadgetCodeGates(
  *   { exports: [{ hook: "useMap" }] } as never,
  *   "import 'leaflet'; export function useMap() {}",
  * );
- * console.assert(errors[0]?.code === "disallowed_import");
+ * assert.ok(errors[0]?.code === "disallowed_import");
  * ```
  */
 export function gadgetCodeGates(manifest: GadgetManifest, bundle: string): ConformanceError[] {
@@ -393,9 +397,10 @@ export function gadgetCodeGates(manifest: GadgetManifest, bundle: string): Confo
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { blueprintCodeGates } from "./parse.ts";
  * const errors = blueprintCodeGates({ source: "const A = () => <div/>; export { A };" } as never);
- * console.assert(errors[0]?.code === "blueprint_missing_default_export");
+ * assert.ok(errors[0]?.code === "blueprint_missing_default_export");
  * ```
  */
 export function blueprintCodeGates(manifest: BlueprintManifest): ConformanceError[] {

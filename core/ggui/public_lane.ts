@@ -20,10 +20,11 @@ export type PublicEd25519Lane = SigstoreVerifier & { readonly publicEd25519: tru
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { acceptsPublicEd25519, withPublicEd25519 } from "./public_lane.ts";
  * import { offlineSigstoreVerifier } from "./signing.ts";
- * console.assert(acceptsPublicEd25519(withPublicEd25519(offlineSigstoreVerifier)));
- * console.assert(!acceptsPublicEd25519(offlineSigstoreVerifier));
+ * assert.ok(acceptsPublicEd25519(withPublicEd25519(offlineSigstoreVerifier)));
+ * assert.ok(!acceptsPublicEd25519(offlineSigstoreVerifier));
  * ```
  */
 export function withPublicEd25519(lane: SigstoreVerifier): PublicEd25519Lane {

@@ -58,8 +58,9 @@ export function sha384Base64(bytes: Uint8Array): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { keyIdOf } from "./signing.ts";
- * console.assert(keyIdOf(new Uint8Array(32)).length === 16);
+ * assert.ok(keyIdOf(new Uint8Array(32)).length === 16);
  * ```
  */
 export function keyIdOf(rawPublicKey: Uint8Array): string {

@@ -94,10 +94,11 @@ export interface RackGrant {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAuthConfig } from "./auth.ts";
  * const { auth, rejected } = parseAuthConfig('{"@rack":[],"bad":[]}', { adminToken: "root" });
- * console.assert(auth.namespaces.get("@rack")?.anonymous === true);
- * console.assert(rejected[0]?.namespace === "bad");
+ * assert.ok(auth.namespaces.get("@rack")?.anonymous === true);
+ * assert.ok(rejected[0]?.namespace === "bad");
  * ```
  */
 export function parseAuthConfig(
@@ -163,9 +164,10 @@ function parseNamespace(namespace: string, value: unknown): RackNamespacePolicy 
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { extractToken } from "./auth.ts";
- * console.assert(extractToken(new Headers({ authorization: "bearer  abc " })) === "abc");
- * console.assert(extractToken(new Headers({ authorization: "Basic x", "x-registry-token": "t" })) === "t");
+ * assert.ok(extractToken(new Headers({ authorization: "bearer  abc " })) === "abc");
+ * assert.ok(extractToken(new Headers({ authorization: "Basic x", "x-registry-token": "t" })) === "t");
  * ```
  */
 export function extractToken(headers: Headers): string | undefined {

@@ -57,9 +57,10 @@ export interface RackErrorDetail {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rackError, rackCodeOf } from "./errors.ts";
  * const err = rackError("MISSING_FILE", "No file uploaded");
- * console.assert(err.code === "invalid_input" && rackCodeOf(err) === "MISSING_FILE");
+ * assert.ok(err.code === "invalid_input" && rackCodeOf(err) === "MISSING_FILE");
  * ```
  */
 export function rackError(

@@ -41,10 +41,11 @@ const BY_EXTENSION: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { rackMimeType } from "./mime.ts";
- * console.assert(rackMimeType("src/App.TSX") === "text/typescript");
- * console.assert(rackMimeType(".gitignore") === "application/octet-stream");
- * console.assert(rackMimeType("templates/.husky/commit-msg") === "application/octet-stream");
+ * assert.ok(rackMimeType("src/App.TSX") === "text/typescript");
+ * assert.ok(rackMimeType(".gitignore") === "application/octet-stream");
+ * assert.ok(rackMimeType("templates/.husky/commit-msg") === "application/octet-stream");
  * ```
  */
 export function rackMimeType(path: string): string {

@@ -41,9 +41,10 @@ export function isRackSegment(value: unknown): value is string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { normalizeRackFilePath } from "./paths.ts";
- * console.assert(normalizeRackFilePath("./templates/.husky/commit-msg") === "templates/.husky/commit-msg");
- * console.assert(normalizeRackFilePath("a/../b") === null);
+ * assert.ok(normalizeRackFilePath("./templates/.husky/commit-msg") === "templates/.husky/commit-msg");
+ * assert.ok(normalizeRackFilePath("a/../b") === null);
  * ```
  */
 export function normalizeRackFilePath(value: unknown): string | null {
@@ -67,10 +68,11 @@ function invalidPath(): Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseRegistryPath } from "./paths.ts";
  * const r = parseRegistryPath("@rack/quality/husky/1.0.0/files/templates/.husky/commit-msg");
- * console.assert(r.kind === "file" && r.filePath === "templates/.husky/commit-msg");
- * console.assert(parseRegistryPath("%40rack//husky").kind === "latest");
+ * assert.ok(r.kind === "file" && r.filePath === "templates/.husky/commit-msg");
+ * assert.ok(parseRegistryPath("%40rack//husky").kind === "latest");
  * ```
  */
 export function parseRegistryPath(raw: string): RegistryResource {
@@ -132,9 +134,10 @@ const TYPE_CATEGORY: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { itemSegments } from "./paths.ts";
- * console.assert(itemSegments({ name: "husky", type: "registry:quality" }).join("/") === "quality/husky");
- * console.assert(itemSegments({ name: "x", path: "a/b/x" }).join("/") === "a/b/x");
+ * assert.ok(itemSegments({ name: "husky", type: "registry:quality" }).join("/") === "quality/husky");
+ * assert.ok(itemSegments({ name: "x", path: "a/b/x" }).join("/") === "a/b/x");
  * ```
  */
 export function itemSegments(item: { name: string; type?: unknown; path?: unknown }): string[] {

@@ -68,10 +68,11 @@ function run(validate: ValidateFunction, value: unknown): SchemaProblem[] {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { validateRegistryItem } from "./schema.ts";
  * const ok = { name: "husky", namespace: "@rack", type: "registry:quality", version: "1.0.0", priority: 0 };
- * console.assert(validateRegistryItem(ok).length === 0);
- * console.assert(validateRegistryItem({ ...ok, extra: 1 }).length === 1);
+ * assert.ok(validateRegistryItem(ok).length === 0);
+ * assert.ok(validateRegistryItem({ ...ok, extra: 1 }).length === 1);
  * ```
  */
 export function validateRegistryItem(value: unknown): SchemaProblem[] {

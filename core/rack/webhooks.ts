@@ -43,9 +43,10 @@ function invalid(message: string): RegistryError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseWebhookConfig } from "./webhooks.ts";
  * const subs = parseWebhookConfig('{"webhooks":[{"url":"https://ci.example/hook","secret":"s","events":["uploaded"],"enabled":true}]}');
- * console.assert(subs.length === 1 && subs[0]?.id.length === 16);
+ * assert.ok(subs.length === 1 && subs[0]?.id.length === 16);
  * ```
  */
 export function parseWebhookConfig(text: string | null): WebhookSubscription[] {
@@ -100,13 +101,14 @@ export interface UploadEventFacts {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { uploadOutboxRows } from "./webhooks.ts";
  * const rows = uploadOutboxRows(
  *   [{ id: "a", url: "https://h", secret: "s", events: ["uploaded", "version.created"], enabled: true }],
  *   { name: "husky", version: "1.0.0", namespace: "@rack", path: "@rack/quality/husky/1.0.0" },
  *   new Date("2026-01-01T00:00:00Z"),
  * );
- * console.assert(rows.length === 2 && rows[0]!.event === "uploaded" && rows[0]!.id < rows[1]!.id);
+ * assert.ok(rows.length === 2 && rows[0]!.event === "uploaded" && rows[0]!.id < rows[1]!.id);
  * ```
  */
 export function uploadOutboxRows(
