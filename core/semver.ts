@@ -6,6 +6,19 @@
 import semver from "semver";
 import { isVersion } from "./names.ts";
 
+/** Parsed versions, reused: sorting a long version list compares each many times. */
+const parsed = new Map<string, semver.SemVer>();
+
+function parse(version: string): semver.SemVer {
+  let v = parsed.get(version);
+  if (v === undefined) {
+    v = new semver.SemVer(version);
+    if (parsed.size >= 10_000) parsed.delete(parsed.keys().next().value!);
+    parsed.set(version, v);
+  }
+  return v;
+}
+
 /**
  * Compare two versions by SemVer precedence: negative when `a < b`.
  *
@@ -19,7 +32,7 @@ import { isVersion } from "./names.ts";
  * ```
  */
 export function compareVersions(a: string, b: string): number {
-  const c = semver.compare(a, b);
+  const c = parse(a).compare(parse(b));
   // Equal precedence (build metadata differs): keep a total order.
   return c !== 0 ? c : a < b ? -1 : a > b ? 1 : 0;
 }
