@@ -28,7 +28,7 @@ import {
 import { clientIp, metricsHandler, rateLimit } from "./_ops.ts";
 import { opsStack } from "./_ops_stack.ts";
 import type { Context } from "hono";
-import { healthKey } from "../storage/keys.ts";
+import { checkStoreHealth } from "../core/health.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
 export interface RegistryAppOptions {
@@ -287,18 +287,11 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
   });
 }
 
-/** A real round trip through both stores: a row written and read back, a blob stat. */
+/** Whether both stores pass their round trip (see core/health.ts). */
 async function storeRoundTrip(ctx: RegistryContext): Promise<boolean> {
   try {
-    const probe = `${ctx.clock().toISOString()}-${crypto.randomUUID()}`;
-    const res = await ctx.storage.commit({
-      checks: [],
-      mutations: [{ type: "set", key: healthKey(), value: probe }],
-    });
-    const back = await ctx.storage.get<string>(healthKey());
-    if (!res.ok || back?.value !== probe) return false;
-    const sentinel = await ctx.bundles.put(new TextEncoder().encode("health\n"));
-    return (await ctx.bundles.stat(sentinel.sha256))?.size === sentinel.size;
+    await checkStoreHealth(ctx);
+    return true;
   } catch {
     return false;
   }

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { checkStoreHealth } from "../core/health.ts";
 import { type Context, Hono } from "hono";
 import type { RegistryContext } from "../core/context.ts";
 import type { Authenticator } from "../core/auth.ts";
@@ -37,7 +38,6 @@ import { builtinSchemaBytes, isRackSchemaFile } from "../core/rack/schema.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES, publishRackArchive, storeArchive } from "../core/rack/upload.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import { sha256Hex } from "../core/digest.ts";
-import * as keys from "../storage/keys.ts";
 import type { BlobInfo } from "../storage/types.ts";
 import {
   cacheHeaders,
@@ -181,18 +181,7 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
         "content-type": "application/json; charset=utf-8",
       };
       try {
-        const probe = new Date().toISOString() + "-" + crypto.randomUUID();
-        const res = await ctx.storage.commit({
-          checks: [],
-          mutations: [{ type: "set", key: keys.healthKey(), value: probe }],
-        });
-        const back = await ctx.storage.get<string>(keys.healthKey());
-        if (!res.ok || back?.value !== probe) throw new Error("Row storage round trip failed");
-        const sentinel = new TextEncoder().encode("rack-health\n");
-        const info = await ctx.bundles.put(sentinel);
-        if ((await ctx.bundles.stat(info.sha256))?.size !== sentinel.byteLength) {
-          throw new Error("Bundle storage round trip failed");
-        }
+        await checkStoreHealth(ctx);
         return new Response(
           JSON.stringify({ status: "ok", checks: { storage: { status: "ok" } } }),
           {

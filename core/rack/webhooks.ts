@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { timeOrderedId } from "../context.ts";
+import { newOutboxRows, type OutboxInput } from "../webhooks.ts";
 import { sha256Hex } from "../digest.ts";
 import { RegistryError } from "../errors.ts";
 import type { OutboxRow } from "../rows.ts";
@@ -116,9 +116,8 @@ export function uploadOutboxRows(
   facts: UploadEventFacts,
   now: Date,
 ): OutboxRow[] {
-  const base = timeOrderedId(now);
   const timestamp = now.toISOString();
-  const rows: OutboxRow[] = [];
+  const inputs: OutboxInput[] = [];
   for (const event of UPLOAD_EVENTS) {
     for (const sub of subscriptions) {
       if (!sub.enabled || !sub.events.includes(event)) continue;
@@ -130,18 +129,8 @@ export function uploadOutboxRows(
         timestamp,
         path: facts.path,
       });
-      rows.push({
-        id: `${base}-${String(rows.length).padStart(4, "0")}`,
-        event,
-        url: sub.url,
-        subscription: sub.id,
-        body,
-        createdAt: timestamp,
-        attempts: 0,
-        nextAttemptAt: timestamp,
-        status: "pending",
-      });
+      inputs.push({ event, url: sub.url, subscription: sub.id, body });
     }
   }
-  return rows;
+  return newOutboxRows(inputs, now);
 }
