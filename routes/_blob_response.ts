@@ -9,6 +9,7 @@
 import type { Context } from "hono";
 import { sha256Hex } from "../core/digest.ts";
 import type { BlobBody, ByteRange } from "../storage/types.ts";
+import { makeResponse } from "./_ops_common.ts";
 
 /** What {@linkcode respondWithBlob} needs to know of the bytes. */
 export interface BlobResponseOptions {
@@ -155,46 +156,46 @@ export async function respondWithBlob(
   opts: BlobResponseOptions,
 ): Promise<Response | null> {
   const etag = `"${opts.sha256}"`;
-  const headers = new Headers(opts.extraHeaders);
-  headers.set("etag", etag);
-  headers.set("cache-control", opts.cacheControl);
-  if (opts.lastModified) headers.set("last-modified", httpDate(opts.lastModified));
-  if (notModified(c, opts.sha256, opts.lastModified)) {
-    return new Response(null, { status: 304, headers });
-  }
-  headers.set("accept-ranges", "bytes");
-  headers.set("content-type", opts.contentType);
+  const headers: Record<string, string> = { ...opts.extraHeaders };
+  headers["etag"] = etag;
+  headers["cache-control"] = opts.cacheControl;
+  if (opts.lastModified) headers["last-modified"] = httpDate(opts.lastModified);
+  if (notModified(c, opts.sha256, opts.lastModified)) return makeResponse(null, 304, headers);
+  headers["accept-ranges"] = "bytes";
+  headers["content-type"] = opts.contentType;
   const head = c.req.method === "HEAD";
   const decision = c.req.method === "GET" && ifRangeHolds(c, opts.sha256, opts.lastModified)
     ? decideRange(c.req.raw.headers.get("range"), opts.size)
     : { kind: "none" as const };
   if (decision.kind === "unsatisfiable") {
-    headers.set("content-range", `bytes */${opts.size}`);
-    headers.set("content-length", "0");
-    headers.set("cache-control", "no-store");
-    headers.delete("etag");
-    headers.delete("last-modified");
-    return new Response(null, { status: 416, headers });
+    headers["content-range"] = `bytes */${opts.size}`;
+    headers["content-length"] = "0";
+    headers["cache-control"] = "no-store";
+    delete headers["etag"];
+    delete headers["last-modified"];
+    return makeResponse(null, 416, headers);
   }
   if (decision.kind === "range") {
     const length = decision.end - decision.start + 1;
-    headers.set("content-range", `bytes ${decision.start}-${decision.end}/${opts.size}`);
-    headers.set("content-length", String(length));
+    headers["content-range"] = `bytes ${decision.start}-${decision.end}/${opts.size}`;
+    headers["content-length"] = String(length);
     const body = await opts.open({ start: decision.start, end: decision.end + 1 });
     if (!body) return null;
-    return new Response((body.bytes as Uint8Array<ArrayBuffer> | undefined) ?? body.stream, {
-      status: 206,
+    return makeResponse(
+      (body.bytes as Uint8Array<ArrayBuffer> | undefined) ?? body.stream,
+      206,
       headers,
-    });
+    );
   }
-  headers.set("content-length", String(opts.size));
-  if (head) return new Response(null, { status: 200, headers });
+  headers["content-length"] = String(opts.size);
+  if (head) return makeResponse(null, 200, headers);
   const body = await opts.open();
   if (!body) return null;
-  return new Response((body.bytes as Uint8Array<ArrayBuffer> | undefined) ?? body.stream, {
-    status: 200,
+  return makeResponse(
+    (body.bytes as Uint8Array<ArrayBuffer> | undefined) ?? body.stream,
+    200,
     headers,
-  });
+  );
 }
 
 /** Options of {@linkcode respondWithJson}. */
@@ -228,14 +229,14 @@ export function respondWithJson(
 ): Response {
   const bytes = encoder.encode(JSON.stringify(value));
   const status = opts.status ?? 200;
-  const headers = new Headers(opts.headers);
-  headers.set("cache-control", opts.cacheControl);
+  const headers: Record<string, string> = { ...opts.headers };
+  headers["cache-control"] = opts.cacheControl;
   if ((opts.etagFrom ?? "content") === "content" && status === 200) {
     const digest = sha256Hex(bytes);
-    headers.set("etag", `"${digest}"`);
-    if (notModified(c, digest, undefined)) return new Response(null, { status: 304, headers });
+    headers["etag"] = `"${digest}"`;
+    if (notModified(c, digest, undefined)) return makeResponse(null, 304, headers);
   }
-  headers.set("content-type", "application/json");
-  headers.set("content-length", String(bytes.byteLength));
-  return new Response(c.req.method === "HEAD" ? null : bytes, { status, headers });
+  headers["content-type"] = "application/json";
+  headers["content-length"] = String(bytes.byteLength);
+  return makeResponse(c.req.method === "HEAD" ? null : bytes, status, headers);
 }

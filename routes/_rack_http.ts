@@ -3,6 +3,7 @@
 // request-duration histogram for /metrics.
 import { type ErrorCode, isRegistryError } from "../core/errors.ts";
 import { type RackCode, rackCodeOf, rackExtraOf } from "../core/rack/errors.ts";
+import { makeResponse } from "./_ops_common.ts";
 
 /** Status and wire code of every domain error code on the Rack surface. */
 export const RACK_ERROR_TABLE = {
@@ -64,12 +65,14 @@ export type RackLog = (
   fields?: Record<string, unknown>,
 ) => void;
 
+const ERROR_HEADERS = {
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+} as const;
+
 /** A `{code, message}` JSON response with `no-store`. */
 export function rackJsonError(status: number, body: Record<string, string>): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
-  });
+  return makeResponse(JSON.stringify(body), status, ERROR_HEADERS);
 }
 
 /** Turn any thrown value into the Rack error envelope; 5xx carry generic text only. */
@@ -155,15 +158,15 @@ export function serveContent(
     ifNoneMatch(request.headers.get("if-none-match"), etag);
   if (ifNoneMatch(request.headers.get("if-none-match"), etag)) {
     if (options.body instanceof ReadableStream) void options.body.cancel().catch(() => {});
-    return new Response(null, { status: 304, headers });
+    return makeResponse(null, 304, headers);
   }
   headers["content-type"] = options.contentType;
   headers["content-length"] = String(options.size);
   if (skipBody) {
     if (options.body instanceof ReadableStream) void options.body.cancel().catch(() => {});
-    return new Response(null, { status: options.status ?? 200, headers });
+    return makeResponse(null, options.status ?? 200, headers);
   }
-  return new Response(options.body as BodyInit, { status: options.status ?? 200, headers });
+  return makeResponse(options.body as BodyInit, options.status ?? 200, headers);
 }
 
 /** Buckets of `http_request_duration_seconds` (spec §5.8). */

@@ -27,6 +27,7 @@ import {
 } from "../core/metrics.ts";
 import { clientIp, metricsHandler, rateLimit } from "./_ops.ts";
 import { opsStack } from "./_ops_stack.ts";
+import { makeResponse } from "./_ops_common.ts";
 import type { Context } from "hono";
 import { checkStoreHealth } from "../core/health.ts";
 
@@ -180,7 +181,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   // ggui: OPTIONS answers 204 with the CORS headers on every path but the excluded ones.
   app.options("*", (c) => {
     if (isRackPath(c.req.path) || isGguiCorsExcluded(c.req.path)) return c.notFound();
-    return new Response(null, { status: 204, headers: GGUI_CORS_HEADERS });
+    return makeResponse(null, 204, GGUI_CORS_HEADERS);
   });
   app.notFound((c) => {
     if (isRackPath(c.req.path)) {
@@ -278,14 +279,19 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
     app.on("PUT", "/presets/*", mw);
   }
   app.get("/metrics", metricsHandler(options.metricsToken ? { token: options.metricsToken } : {}));
-  app.get("/healthz", async (c) => {
+  app.get("/healthz", async () => {
     const ok = await storeRoundTrip(ctx);
-    return c.json(
-      ok ? { ok: true } : { ok: false, error: "storage is unavailable" },
-      ok ? 200 : 503,
-    );
+    const body = ok ? '{"ok":true}' : '{"ok":false,"error":"storage is unavailable"}';
+    return makeResponse(body, ok ? 200 : 503, HEALTHZ_HEADERS);
   });
 }
+
+/** `/healthz` is a ggui route: JSON, never cached, with the surface's CORS headers. */
+const HEALTHZ_HEADERS = {
+  "content-type": "application/json",
+  "cache-control": "no-store",
+  ...GGUI_CORS_HEADERS,
+};
 
 /** Whether both stores pass their round trip (see core/health.ts). */
 async function storeRoundTrip(ctx: RegistryContext): Promise<boolean> {

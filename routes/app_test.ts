@@ -56,7 +56,10 @@ Deno.test("createRegistryApp() short-circuits OPTIONS with 204 except where ggui
 
 Deno.test("createRegistryApp() serves both surfaces' health routes", async () => {
   const a = app();
-  assert.deepEqual(await (await a.request("/healthz")).json(), { ok: true });
+  const healthz = await a.request("/healthz");
+  assert.deepEqual(await healthz.json(), { ok: true });
+  assert.equal(healthz.headers.get("access-control-allow-origin"), "*", "ggui CORS on /healthz");
+  assert.equal(healthz.headers.get("cache-control"), "no-store");
   const health = await a.request("/health");
   assert.equal(health.status, 200);
   assert.equal((await health.json()).status, "ok");

@@ -18,6 +18,7 @@ import { recordAudit } from "../core/audit.ts";
 import { sha256Hex } from "../core/digest.ts";
 import { utf8Length } from "../storage/_common.ts";
 import { respondWithBlob } from "./_blob_response.ts";
+import { makeResponse } from "./_ops_common.ts";
 import { type ErrorCode, isRegistryError } from "../core/errors.ts";
 import {
   type AuthnContext,
@@ -137,26 +138,46 @@ export function parseBearer(header: string | undefined | null): string | null {
   return token.length > 0 ? token : null;
 }
 
-function send(_c: Context, result: GguiResult, headers: Record<string, string> = {}): Response {
+/** The JSON headers of a ggui response, with CORS outside the excluded paths. */
+function jsonHeaders(
+  c: Context,
+  length: string,
+  extra: Readonly<Record<string, string>>,
+): Record<string, string> {
+  const headers: Record<string, string> = {
+    "content-type": "application/json",
+    "content-length": length,
+    ...extra,
+  };
+  if (!isGguiCorsExcluded(c.req.path)) Object.assign(headers, GGUI_CORS_HEADERS);
+  return headers;
+}
+
+function send(
+  c: Context,
+  result: GguiResult,
+  headers: Readonly<Record<string, string>> = {},
+): Response {
   const text = JSON.stringify(result.body);
-  return new Response(text, {
-    status: result.status,
-    headers: {
-      "content-type": "application/json",
-      "content-length": String(utf8Length(text)),
-      ...headers,
-    },
-  });
+  return makeResponse(text, result.status, jsonHeaders(c, String(utf8Length(text)), headers));
+}
+
+/** A serialized read result: body, strong ETag, and a finished response to clone. */
+interface Serialized {
+  text: string;
+  etag: string;
+  length: string;
+  template?: Response;
 }
 
 /** Serialized bodies and their ETags, by result object (core reuses frozen read results). */
-const serializations = new WeakMap<object, { text: string; etag: string; length: string }>();
+const serializations = new WeakMap<object, Serialized>();
 
-function serialized(result: GguiResult): { text: string; etag: string; length: string } {
+function serialized(result: GguiResult): Serialized {
   const known = Object.isFrozen(result) ? serializations.get(result) : undefined;
   if (known) return known;
   const text = JSON.stringify(result.body);
-  const out = {
+  const out: Serialized = {
     text,
     etag: `"${sha256Hex(`${result.status}\n${text}`)}"`,
     length: String(utf8Length(text)),
@@ -265,13 +286,10 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
 
   app.onError((err, c) => send(c, gguiErrorResult(err)));
 
-  // CORS: on every surface path except /publish and /bundles/private/*.
+  // CORS: on every surface path except /publish and /bundles/private/*. The
+  // headers are part of each response as it is built (send, sendPkg, blobs).
   for (const path of CORS_PATHS) {
-    app.options(path, () => new Response(null, { status: 204, headers: GGUI_CORS_HEADERS }));
-    app.use(path, async (c, next) => {
-      await next();
-      for (const [k, v] of Object.entries(GGUI_CORS_HEADERS)) c.res.headers.set(k, v);
-    });
+    app.options(path, () => makeResponse(null, 204, GGUI_CORS_HEADERS));
   }
 
   app.get("/healthz", (c) => send(c, { status: 200, body: { ok: true } }));
@@ -282,21 +300,24 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
   });
 
   const PKG_HEADERS = { "cache-control": "private, no-cache", vary: "Authorization" };
+  const NOT_MODIFIED_HEADERS = { ...PKG_HEADERS, ...GGUI_CORS_HEADERS };
   function sendPkg(c: Context, result: GguiResult): Response {
     if (result.status !== 200 && result.status !== 410) return send(c, result, PKG_HEADERS);
-    const { text, etag, length } = serialized(result);
+    const known = serialized(result);
+    const { etag } = known;
     if (etagMatches(c.req.header("if-none-match"), etag)) {
-      return new Response(null, { status: 304, headers: { ...PKG_HEADERS, etag } });
+      return makeResponse(null, 304, { ...NOT_MODIFIED_HEADERS, etag });
     }
-    return new Response(text, {
-      status: result.status,
-      headers: {
-        "content-type": "application/json",
-        "content-length": length,
-        ...PKG_HEADERS,
-        etag,
-      },
-    });
+    // A frozen result is immutable: its finished response is built once and
+    // cloned (cheaper than setting its nine headers on every request).
+    if (known.template) return known.template.clone();
+    const res = makeResponse(
+      known.text,
+      result.status,
+      jsonHeaders(c, known.length, { ...PKG_HEADERS, etag }),
+    );
+    if (Object.isFrozen(result)) known.template = res.clone();
+    return res;
   }
 
   app.get("/pkg/:scope/:name", async (c) => {
@@ -419,6 +440,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
         sha256: entry.sha256,
         contentType: entry.type,
         cacheControl,
+        ...(visibility === "public" ? { extraHeaders: GGUI_CORS_HEADERS } : {}),
       });
       return res ?? send(c, errorResult(404, "not_found", MISS_MESSAGES[file]));
     });
