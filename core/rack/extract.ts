@@ -9,9 +9,9 @@
  *
  * @module
  */
-import { createTarDecoder } from "modern-tar";
 import type { RegistryContext } from "../context.ts";
-import { isRegistryError, RegistryError } from "../errors.ts";
+import { RegistryError } from "../errors.ts";
+import { readAllCapped, readTarGz } from "../tar_gz.ts";
 import { storeFile } from "../files.ts";
 import type { FileEntry } from "../rows.ts";
 import { rackError } from "./errors.ts";
@@ -53,29 +53,6 @@ export interface ExtractedArchive {
   undeclarable: string[];
 }
 
-/** Compressed bytes handed to the inflater at a time (deflate expands at most ~1032×). */
-const INFLATE_SLICE_BYTES = 4096;
-
-/** Re-slice a stream into chunks of at most `size` bytes, pulled one at a time. */
-function rechunk(source: ReadableStream<Uint8Array>, size: number): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  let pending: Uint8Array | undefined;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      if (!pending || pending.byteLength === 0) {
-        const r = await reader.read();
-        if (r.done) return controller.close();
-        pending = r.value;
-      }
-      controller.enqueue(pending.slice(0, size));
-      pending = pending.subarray(size);
-    },
-    async cancel(reason) {
-      await reader.cancel(reason).catch(() => {});
-    },
-  }, { highWaterMark: 0 });
-}
-
 function archiveError(cause: unknown): RegistryError {
   return rackError("INVALID_ARCHIVE", "Uploaded file is not a valid tar.gz archive", { cause });
 }
@@ -84,67 +61,7 @@ function tooLarge(message: string): RegistryError {
   return rackError("ARCHIVE_TOO_LARGE", message);
 }
 
-/**
- * Wrap a stream so any read failure becomes `INVALID_ARCHIVE` (domain errors
- * pass through), optionally counting bytes against a cap.
- */
-function guard(
-  source: ReadableStream<Uint8Array>,
-  options: { maxBytes?: number; onLimit?: () => RegistryError } = {},
-): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
-  let seen = 0;
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (err) {
-        controller.error(isRegistryError(err) ? err : archiveError(err));
-        return;
-      }
-      if (result.done) return controller.close();
-      seen += result.value.byteLength;
-      if (options.maxBytes !== undefined && seen > options.maxBytes) {
-        const err = options.onLimit?.() ?? tooLarge("Archive exceeds the unpacked size limit");
-        controller.error(err);
-        await reader.cancel(err).catch(() => {});
-        return;
-      }
-      controller.enqueue(result.value);
-    },
-    async cancel(reason) {
-      await reader.cancel(reason).catch(() => {});
-    },
-  }, { highWaterMark: 0 });
-}
-
-/** Split an entry name into safe segments, or throw `INVALID_ARCHIVE` for absolute/`..` paths. */
-function entrySegments(name: string): string[] {
-  if (name.startsWith("/") || /[\0\r\n]/.test(name)) {
-    throw archiveError(new Error(`Unsafe entry path '${name}'`));
-  }
-  const segments = name.split("/").filter((s) => s !== "" && s !== ".");
-  if (segments.includes("..")) throw archiveError(new Error(`Unsafe entry path '${name}'`));
-  return segments;
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>, max: number): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.byteLength;
-    if (size > max) throw tooLarge(`registry.json exceeds ${max} bytes`);
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
-}
+const FAULTS = { invalid: archiveError, tooLarge };
 
 /**
  * Extract a stored tar.gz blob: store every regular file, record unsafe and
@@ -167,78 +84,31 @@ export async function extractArchive(
   const blob = await ctx.bundles.get(archiveSha256);
   if (!blob) throw new RegistryError("storage_failure", "Uploaded archive is missing from storage");
   const out: ExtractedArchive = { files: new Map(), unsafe: new Map(), undeclarable: [] };
-  let gunzipped: ReadableStream<Uint8Array>;
-  try {
-    // Feed the inflater small slices: it inflates each input chunk eagerly, so a
-    // whole stored blob in one chunk would inflate a bomb in one go.
-    gunzipped = rechunk(blob.stream, INFLATE_SLICE_BYTES).pipeThrough(
-      new DecompressionStream("gzip") as unknown as ReadableWritablePair<Uint8Array, Uint8Array>,
-    );
-  } catch (err) {
-    throw archiveError(err);
-  }
-  const tar = guard(gunzipped, { maxBytes: limits.maxUnpackedBytes });
-  const entries = tar.pipeThrough(createTarDecoder({ strict: true }));
-  const reader = entries.getReader();
-  let count = 0;
-  try {
-    while (true) {
-      let next: ReadableStreamReadResult<
-        { header: { name: string; size: number; type?: string }; body: ReadableStream<Uint8Array> }
-      >;
-      try {
-        next = await reader.read();
-      } catch (err) {
-        throw isRegistryError(err) ? err : archiveError(err);
-      }
-      if (next.done) break;
-      const { header, body } = next.value;
-      count++;
-      if (count > limits.maxEntries) {
-        await body.cancel().catch(() => {});
-        throw tooLarge(`Archive has more than ${limits.maxEntries} entries`);
-      }
-      const segments = entrySegments(header.name);
-      if (segments.length > limits.maxPathDepth) {
-        await body.cancel().catch(() => {});
-        throw tooLarge(`Archive entry nesting exceeds ${limits.maxPathDepth} levels`);
-      }
-      const rel = segments.join("/");
-      const type = header.type ?? "file";
-      if (type === "directory" || (type === "file" && rel === "")) {
-        await body.cancel().catch(() => {});
-        continue;
-      }
-      if (type !== "file") {
-        await body.cancel().catch(() => {});
-        out.unsafe.set(rel, type);
-        continue;
-      }
-      if (header.size > limits.maxFileBytes) {
-        await body.cancel().catch(() => {});
-        throw tooLarge(`Archive file '${rel}' exceeds ${limits.maxFileBytes} bytes`);
-      }
-      const path = normalizeRackFilePath(rel);
-      if (path === null) {
-        await body.cancel().catch(() => {});
-        out.undeclarable.push(rel);
-        continue;
-      }
-      const guarded = guard(body, { maxBytes: limits.maxFileBytes });
-      if (path === "registry.json") {
-        const bytes = await readAll(guarded, limits.maxRegistryJsonBytes);
-        out.registryJson = bytes;
-        out.files.set(path, await storeFile(ctx, bytes, "application/json"));
-      } else {
-        out.files.set(
-          path,
-          await storeFile(ctx, guarded, rackMimeType(path), { maxBytes: limits.maxFileBytes }),
-        );
-      }
+  for await (const entry of readTarGz(blob.stream, limits, FAULTS)) {
+    const { path: rel, type, body } = entry;
+    if (type !== "file") {
+      out.unsafe.set(rel, type);
+      continue;
     }
-  } catch (err) {
-    await reader.cancel(err).catch(() => {});
-    throw err;
+    const path = normalizeRackFilePath(rel);
+    if (path === null) {
+      out.undeclarable.push(rel);
+      continue;
+    }
+    if (path === "registry.json") {
+      const bytes = await readAllCapped(
+        body,
+        limits.maxRegistryJsonBytes,
+        () => tooLarge(`registry.json exceeds ${limits.maxRegistryJsonBytes} bytes`),
+      );
+      out.registryJson = bytes;
+      out.files.set(path, await storeFile(ctx, bytes, "application/json"));
+    } else {
+      out.files.set(
+        path,
+        await storeFile(ctx, body, rackMimeType(path), { maxBytes: limits.maxFileBytes }),
+      );
+    }
   }
   return out;
 }
