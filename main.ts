@@ -17,6 +17,7 @@ import { recordAudit } from "./core/audit.ts";
 import { ensureAdminToken, openStores } from "./server/open.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
+import { bufferedLineWriter } from "./server/log_writer.ts";
 import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./routes/_rack_auth_file.ts";
 
@@ -109,6 +110,8 @@ async function serve(config: ServerConfig): Promise<void> {
   );
 
   const ggui = await gguiServerOptions(config);
+  // One JSON line per request, written to stdout in batches (a write per request costs ~30 %).
+  const requestLog = config.logRequests ? bufferedLineWriter() : undefined;
   let app: ReturnType<typeof createRegistryApp> | undefined;
   const server = Deno.serve({
     port: config.port,
@@ -131,7 +134,7 @@ async function serve(config: ServerConfig): Promise<void> {
         authFailuresPerMinute: config.authFailureLimit,
         readCacheMs: config.readCacheMs,
         ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
-        ...(config.logRequests ? { requestLog: (line: string) => console.log(line) } : {}),
+        ...(requestLog ? { requestLog: requestLog.write } : {}),
         subscriptions,
         ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
         ...ggui,
@@ -154,6 +157,7 @@ async function serve(config: ServerConfig): Promise<void> {
     // Stop accepting, finish in-flight requests, leave pending webhooks in the outbox.
     await sender.stop();
     await server.shutdown();
+    requestLog?.close();
     await stores.close();
     Deno.exit(0);
   };
