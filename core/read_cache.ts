@@ -151,16 +151,20 @@ export interface BlobCacheOptions {
 
 function bodyOf(sha256: string, whole: Uint8Array, range?: ByteRange): BlobBody {
   const bytes = range ? whole.subarray(range.start, range.end) : whole;
+  let stream: ReadableStream<Uint8Array> | undefined;
   return {
     size: whole.byteLength,
     sha256,
     bytes,
-    stream: new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(bytes.slice());
-        controller.close();
-      },
-    }),
+    // Made (and the bytes copied) only when a reader asks: most take `bytes`.
+    get stream(): ReadableStream<Uint8Array> {
+      return stream ??= new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes.slice());
+          controller.close();
+        },
+      });
+    },
   };
 }
 

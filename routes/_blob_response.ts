@@ -72,12 +72,12 @@ function seconds(d: Date | number): number {
  * Whether a GET/HEAD is answered 304: `If-None-Match` when present (weak
  * comparison), else `If-Modified-Since` when the resource has a date.
  */
-function notModified(c: Context, opaque: string, lastModified: Date | undefined): boolean {
-  const method = c.req.method;
+function notModified(req: Request, opaque: string, lastModified: Date | undefined): boolean {
+  const method = req.method;
   if (method !== "GET" && method !== "HEAD") return false;
-  const inm = c.req.raw.headers.get("if-none-match");
+  const inm = req.headers.get("if-none-match");
   if (inm !== null) return noneMatchHits(inm, opaque);
-  const ims = c.req.raw.headers.get("if-modified-since");
+  const ims = req.headers.get("if-modified-since");
   if (ims !== null && lastModified) {
     const t = Date.parse(ims);
     if (!Number.isNaN(t)) return seconds(lastModified) <= seconds(t);
@@ -120,8 +120,8 @@ export function decideRange(header: string | null, size: number): RangeDecision 
 }
 
 /** Whether `If-Range` (absent → true) still validates: strong ETag match, or the exact date. */
-function ifRangeHolds(c: Context, opaque: string, lastModified: Date | undefined): boolean {
-  const value = c.req.raw.headers.get("if-range");
+function ifRangeHolds(req: Request, opaque: string, lastModified: Date | undefined): boolean {
+  const value = req.headers.get("if-range");
   if (value === null) return true;
   const text = value.trim();
   if (text.startsWith('"') || text.startsWith("W/")) {
@@ -134,7 +134,8 @@ function ifRangeHolds(c: Context, opaque: string, lastModified: Date | undefined
 
 /**
  * Answer a request for content-addressed bytes. `null` when `open` found the
- * bytes gone, so the surface answers its own 404.
+ * bytes gone, so the surface answers its own 404. Takes the Hono context or
+ * the request itself (fast paths that answer without Hono).
  *
  * @example
  * ```ts ignore
@@ -152,20 +153,21 @@ function ifRangeHolds(c: Context, opaque: string, lastModified: Date | undefined
  * ```
  */
 export async function respondWithBlob(
-  c: Context,
+  c: Context | Request,
   opts: BlobResponseOptions,
 ): Promise<Response | null> {
+  const req = c instanceof Request ? c : c.req.raw;
   const etag = `"${opts.sha256}"`;
   const headers: Record<string, string> = { ...opts.extraHeaders };
   headers["etag"] = etag;
   headers["cache-control"] = opts.cacheControl;
   if (opts.lastModified) headers["last-modified"] = httpDate(opts.lastModified);
-  if (notModified(c, opts.sha256, opts.lastModified)) return makeResponse(null, 304, headers);
+  if (notModified(req, opts.sha256, opts.lastModified)) return makeResponse(null, 304, headers);
   headers["accept-ranges"] = "bytes";
   headers["content-type"] = opts.contentType;
-  const head = c.req.method === "HEAD";
-  const decision = c.req.method === "GET" && ifRangeHolds(c, opts.sha256, opts.lastModified)
-    ? decideRange(c.req.raw.headers.get("range"), opts.size)
+  const head = req.method === "HEAD";
+  const decision = req.method === "GET" && ifRangeHolds(req, opts.sha256, opts.lastModified)
+    ? decideRange(req.headers.get("range"), opts.size)
     : { kind: "none" as const };
   if (decision.kind === "unsatisfiable") {
     headers["content-range"] = `bytes */${opts.size}`;
@@ -234,7 +236,7 @@ export function respondWithJson(
   if ((opts.etagFrom ?? "content") === "content" && status === 200) {
     const digest = sha256Hex(bytes);
     headers["etag"] = `"${digest}"`;
-    if (notModified(c, digest, undefined)) return makeResponse(null, 304, headers);
+    if (notModified(c.req.raw, digest, undefined)) return makeResponse(null, 304, headers);
   }
   headers["content-type"] = "application/json";
   headers["content-length"] = String(bytes.byteLength);

@@ -140,21 +140,49 @@ export async function compressResponse(
   }
   const current = c.res;
   if (!current.body) return;
-  const headers = new Headers(current.headers);
+  replaceResponse(
+    c,
+    encodedResponse(
+      current,
+      encoding,
+      current.body.pipeThrough(new CompressionStream(FORMAT[encoding])),
+    ),
+  );
+}
+
+/**
+ * The compressed representation of `res` with `body` (its bytes in
+ * `encoding`): `Vary: Accept-Encoding`, `Content-Encoding`, no
+ * `Content-Length` or `Accept-Ranges`, a strong ETag made weak. What
+ * {@linkcode compressResponse} answers, for callers that compressed the bytes
+ * themselves (once, for an immutable body).
+ */
+export function encodedResponse(res: Response, encoding: Encoding, body: BodyInit): Response {
+  const headers = new Headers(res.headers);
   appendVary(headers, "Accept-Encoding");
   headers.set("content-encoding", encoding);
   headers.delete("content-length");
   headers.delete("accept-ranges");
   const etag = headers.get("etag");
   if (etag?.startsWith('"')) headers.set("etag", `W/${etag}`);
-  replaceResponse(
-    c,
-    new Response(current.body!.pipeThrough(new CompressionStream(FORMAT[encoding])), {
-      status: current.status,
-      statusText: current.statusText,
-      headers,
-    }),
+  return new Response(body, { status: res.status, statusText: res.statusText, headers });
+}
+
+/** A stream of bytes, compressed in `encoding` as it flows. */
+export function encodeStream(
+  body: ReadableStream<Uint8Array>,
+  encoding: Encoding,
+): ReadableStream<Uint8Array> {
+  return (body as ReadableStream<BufferSource>).pipeThrough(
+    new CompressionStream(FORMAT[encoding]),
   );
+}
+
+/** All of `bytes` in `encoding`, compressed in one pass (the same bytes the streamed path sends). */
+export async function encodeBytes(bytes: Uint8Array, encoding: Encoding): Promise<Uint8Array> {
+  const stream = new Response(bytes as Uint8Array<ArrayBuffer>).body!
+    .pipeThrough(new CompressionStream(FORMAT[encoding]));
+  return await new Response(stream).bytes();
 }
 
 function setVary(c: Context): void {
@@ -169,15 +197,22 @@ function setVary(c: Context): void {
 
 /** On a 304 for `If-None-Match: W/"x"` whose response says `"x"`, answer with the weak form held. */
 function weakenEchoedEtag(c: Context): void {
-  const etag = c.res.headers.get("etag");
-  const inm = c.req.raw.headers.get("if-none-match");
-  if (!etag?.startsWith('"') || !inm) return;
+  const etag = echoedEtag(c.res.headers.get("etag"), c.req.raw.headers.get("if-none-match"));
+  if (etag !== null) setResponseHeaders(c, { etag });
+}
+
+/**
+ * The ETag a 304 should echo when it differs from `etag`: the weak form
+ * `W/"x"` when `If-None-Match` holds that and not the strong `"x"` (the
+ * client holds the compressed representation); `null` to keep `etag`.
+ */
+export function echoedEtag(etag: string | null, ifNoneMatch: string | null): string | null {
+  if (!etag?.startsWith('"') || !ifNoneMatch) return null;
   let weak = false;
   let strong = false;
-  for (const m of inm.matchAll(/(?:W\/)?"[^"]*"/g)) {
+  for (const m of ifNoneMatch.matchAll(/(?:W\/)?"[^"]*"/g)) {
     if (m[0] === `W/${etag}`) weak = true;
     else if (m[0] === etag) strong = true;
   }
-  // The client holds the compressed (weak) representation, not the identity one.
-  if (weak && !strong) setResponseHeaders(c, { etag: `W/${etag}` });
+  return weak && !strong ? `W/${etag}` : null;
 }

@@ -139,10 +139,19 @@ export function normalizeIp(text: string): string | null {
  *   entry that is not an IP address gives `unknown`.
  */
 export function clientIp(c: Context, trustProxy: boolean | number = false): string {
-  const env = c.env as ConnEnv | undefined;
+  return clientIpOf(c.req.raw, c.env, trustProxy);
+}
+
+/** {@linkcode clientIp} of a request and the connection info `Deno.serve` passed with it. */
+export function clientIpOf(
+  req: Request,
+  connection: unknown,
+  trustProxy: boolean | number = false,
+): string {
+  const env = connection as ConnEnv | undefined;
   const peer = (env?.remoteAddr?.hostname && normalizeIp(env.remoteAddr.hostname)) || "unknown";
   if (trustProxy === false || trustProxy === 0) return peer;
-  const header = c.req.raw.headers.get("x-forwarded-for");
+  const header = req.headers.get("x-forwarded-for");
   if (!header) return peer;
   const chain = header.split(",").map((p) => p.trim()).filter((p) => p.length > 0);
   if (chain.length === 0) return peer;

@@ -55,6 +55,57 @@ function limitedResponse(
   return new Response(response.body, { status: response.status, headers });
 }
 
+/** What the stack decided as a request came in (see {@linkcode OpsCore.begin}). */
+export interface OpsStart {
+  /** When it came in (ISO text; empty without a log). */
+  time: string;
+  /** `performance.now()` when it came in. */
+  start: number;
+  /** Its request id (empty without a log). */
+  requestId: string;
+  /** The client key. */
+  client: string;
+  /** The decision whose headers the response carries. */
+  result: RateLimitResult | undefined;
+  /** The limiter of `result`. */
+  limiter: RateLimiter | undefined;
+  /** The 429 decided before the request ran, if any. */
+  refused: { limiter: RateLimiter; result: RateLimitResult } | undefined;
+}
+
+/**
+ * The operations stack as plain functions, shared by the Hono middleware and
+ * by hand-written fast paths that answer without Hono (`_fast_reads.ts`):
+ * what happens before a request runs, the headers its response gets, and what
+ * is recorded once it is answered.
+ */
+export interface OpsCore {
+  /** Request id, start time, client key, the general hit and the failed-auth peek. */
+  begin(req: Request, client: string): OpsStart;
+  /** Set the rate-limit headers and the request id (throws on immutable headers). */
+  decorate(headers: Headers, start: OpsStart): void;
+  /** The latency histogram, bytes served and the log line of an answered request. */
+  record(
+    start: OpsStart,
+    method: string,
+    route: string,
+    status: number,
+    length: string | null,
+    subject?: unknown,
+  ): void;
+  /**
+   * Let the middleware finish a request begun elsewhere (a fast path that
+   * declined it): it reuses `start` instead of counting the request again.
+   */
+  handOff(req: Request, start: OpsStart): void;
+  /** Compression settings (`null`: off). */
+  compression: { threshold: number; encodings: Encoding[] } | null;
+  /** Whether the request log is on (responses then carry `x-request-id`). */
+  logging: boolean;
+  /** The fused middleware. Mount it first. */
+  middleware: MiddlewareHandler;
+}
+
 /**
  * The fused operations middleware. Mount it first.
  *
@@ -64,6 +115,20 @@ function limitedResponse(
  * ```
  */
 export function opsStack(options: OpsStackOptions): MiddlewareHandler {
+  return createOpsCore(options).middleware;
+}
+
+/**
+ * The operations stack's parts (see {@linkcode OpsCore}); `middleware` is
+ * what {@linkcode opsStack} answers.
+ *
+ * @example
+ * ```ts ignore
+ * const ops = createOpsCore({ key, general, authFailures, onLimited });
+ * app.use(ops.middleware);
+ * ```
+ */
+export function createOpsCore(options: OpsStackOptions): OpsCore {
   const { key, general, authFailures, onLimited, log } = options;
   if (general?.mode === "shared" || authFailures?.mode === "shared") {
     throw new TypeError("opsStack takes local-mode limiters; mount shared ones with rateLimit()");
@@ -72,58 +137,94 @@ export function opsStack(options: OpsStackOptions): MiddlewareHandler {
     threshold: options.compress?.threshold ?? 1024,
     encodings: (options.compress?.encodings ?? ["br", "gzip", "deflate"]).filter(canEncode),
   };
-  return async function ops(c, next) {
+  const handoffs = new WeakMap<Request, OpsStart>();
+
+  function begin(req: Request, client: string): OpsStart {
     const time = log ? isoNow() : "";
     const start = performance.now();
     let requestId = "";
     if (log) {
-      const incoming = c.req.raw.headers.get("x-request-id");
+      const incoming = req.headers.get("x-request-id");
       requestId = incoming !== null && REQUEST_ID_RE.test(incoming)
         ? incoming
         : crypto.randomUUID();
-      c.set("requestId" as never, requestId as never);
     }
-    const client = general || authFailures ? key(c) : "";
     let result: RateLimitResult | undefined;
-    let refused: Response | undefined;
+    let refused: OpsStart["refused"];
     if (general) {
       result = general.hitNow(client);
-      if (!result.allowed) refused = limitedResponse(c, general, result, onLimited);
+      if (!result.allowed) refused = { limiter: general, result };
     }
-    let limiter = general;
     if (!refused && authFailures) {
       const failures = authFailures.peekNow(client);
-      if (!failures.allowed) {
-        refused = limitedResponse(c, authFailures, failures, onLimited);
+      if (!failures.allowed) refused = { limiter: authFailures, result: failures };
+    }
+    return { time, start, requestId, client, result, limiter: general, refused };
+  }
+
+  function decorate(headers: Headers, s: OpsStart): void {
+    const result = s.result;
+    if (result && s.limiter) {
+      headers.set("x-ratelimit-limit", String(result.limit));
+      headers.set("x-ratelimit-remaining", String(result.remaining));
+      headers.set("x-ratelimit-reset", String(result.resetAt));
+    }
+    if (log) headers.set("x-request-id", s.requestId);
+  }
+
+  function record(
+    s: OpsStart,
+    method: string,
+    route: string,
+    status: number,
+    length: string | null,
+    subject?: unknown,
+  ): void {
+    const seconds = (performance.now() - s.start) / 1000;
+    const label = METHODS.has(method) ? method : "OTHER";
+    httpRequestDuration.observe({ method: label, route, status_code: String(status) }, seconds);
+    if (length !== null) {
+      const n = Number(length);
+      if (n > 0) httpResponseBytes.inc({ route }, n);
+    }
+    if (log) {
+      const line = `{"time":"${s.time}","level":"${status >= 500 ? "error" : "info"}","requestId":${
+        JSON.stringify(s.requestId)
+      },"method":${JSON.stringify(method)},"route":${
+        JSON.stringify(route)
+      },"status":${status},"durationMs":${Math.round(seconds * 1e6) / 1000}${
+        length && /^\d+$/.test(length) ? `,"bytes":${length}` : ""
+      }${typeof subject === "string" ? `,"subject":${JSON.stringify(subject)}` : ""}}`;
+      try {
+        log(line);
+      } catch {
+        // A broken log sink must never break a response.
       }
     }
+  }
+
+  async function ops(c: Context, next: () => Promise<void>): Promise<void> {
+    const raw = c.req.raw;
+    let s = handoffs.get(raw);
+    if (s) handoffs.delete(raw);
+    else s = begin(raw, general || authFailures ? key(c) : "");
+    if (log) c.set("requestId" as never, s.requestId as never);
     let status = 500;
     try {
-      if (refused) {
-        c.res = refused;
+      if (s.refused) {
+        c.res = limitedResponse(c, s.refused.limiter, s.refused.result, onLimited);
       } else {
         await next();
         if (authFailures && c.res.status === 401) {
-          result = authFailures.hitNow(client);
-          limiter = authFailures;
+          s.result = authFailures.hitNow(s.client);
+          s.limiter = authFailures;
         }
-        const headers = c.res.headers;
         try {
-          if (result && limiter) {
-            headers.set("x-ratelimit-limit", String(result.limit));
-            headers.set("x-ratelimit-remaining", String(result.remaining));
-            headers.set("x-ratelimit-reset", String(result.resetAt));
-          }
-          if (log) headers.set("x-request-id", requestId);
+          decorate(c.res.headers, s);
         } catch {
           // Immutable headers (a fetched response): copy once.
           const copy = new Response(c.res.body, c.res);
-          if (result) {
-            copy.headers.set("x-ratelimit-limit", String(result.limit));
-            copy.headers.set("x-ratelimit-remaining", String(result.remaining));
-            copy.headers.set("x-ratelimit-reset", String(result.resetAt));
-          }
-          if (log) copy.headers.set("x-request-id", requestId);
+          decorate(copy.headers, s);
           c.res = undefined;
           c.res = copy;
         }
@@ -132,30 +233,18 @@ export function opsStack(options: OpsStackOptions): MiddlewareHandler {
       status = c.res.status;
       options.after?.(c);
     } finally {
-      const route = routePattern(c);
-      const method = METHODS.has(c.req.method) ? c.req.method : "OTHER";
-      const seconds = (performance.now() - start) / 1000;
-      httpRequestDuration.observe({ method, route, status_code: String(status) }, seconds);
       const length = c.req.method === "HEAD" ? null : c.res.headers.get("content-length");
-      if (length !== null) {
-        const n = Number(length);
-        if (n > 0) httpResponseBytes.inc({ route }, n);
-      }
-      if (log) {
-        const subject = c.get("subject" as never) as unknown;
-        const line = `{"time":"${time}","level":"${status >= 500 ? "error" : "info"}","requestId":${
-          JSON.stringify(requestId)
-        },"method":${JSON.stringify(c.req.method)},"route":${
-          JSON.stringify(route)
-        },"status":${status},"durationMs":${Math.round(seconds * 1e6) / 1000}${
-          length && /^\d+$/.test(length) ? `,"bytes":${length}` : ""
-        }${typeof subject === "string" ? `,"subject":${JSON.stringify(subject)}` : ""}}`;
-        try {
-          log(line);
-        } catch {
-          // A broken log sink must never break a response.
-        }
-      }
+      record(s, c.req.method, routePattern(c), status, length, c.get("subject" as never));
     }
+  }
+
+  return {
+    begin,
+    decorate,
+    record,
+    handOff: (req, s) => void handoffs.set(req, s),
+    compression,
+    logging: log !== undefined,
+    middleware: ops,
   };
 }

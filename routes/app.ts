@@ -11,7 +11,12 @@ import type { BlueprintProbe, CodeGates } from "../core/ggui/conformance.ts";
 import type { SigstoreVerifier } from "../core/ggui/signing.ts";
 import type { RackAuth } from "../core/rack/auth.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
-import { createGguiRoutes, GGUI_CORS_HEADERS, isGguiCorsExcluded } from "./ggui.ts";
+import {
+  createGguiRoutes,
+  GGUI_CORS_HEADERS,
+  type GguiRoutesOptions,
+  isGguiCorsExcluded,
+} from "./ggui.ts";
 import { createRackRoutes } from "./rack.ts";
 import { rackJsonError } from "./_rack_http.ts";
 import { createAdminRoutes } from "./admin.ts";
@@ -26,7 +31,10 @@ import {
   versionConflictsTotal,
 } from "../core/metrics.ts";
 import { clientIp, metricsHandler, rateLimit } from "./_ops.ts";
-import { opsStack } from "./_ops_stack.ts";
+import { clientIpOf } from "./_ops_rate_limit.ts";
+import { createOpsCore, type OpsCore } from "./_ops_stack.ts";
+import { fastReads } from "./_fast_reads.ts";
+import { gguiFastReads } from "./_ggui_fast.ts";
 import { makeResponse } from "./_ops_common.ts";
 import type { Context } from "hono";
 import { checkStoreHealth } from "../core/health.ts";
@@ -75,6 +83,8 @@ export interface RegistryAppOptions {
   metricsToken?: string;
   /** Compress JSON and text over 1 KiB by `Accept-Encoding` (default true). */
   compress?: boolean;
+  /** Answer hot immutable reads without Hono's dispatch, identically (default true; see `_fast_reads.ts`). */
+  fastReads?: boolean;
   /** How long hot read paths may serve a row from memory (default 500 ms; 0: always read the store). */
   readCacheMs?: number;
   /** Bytes of small immutable blobs kept in memory (default 64 MiB; 0: none). */
@@ -131,7 +141,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   });
   const ctx: RegistryContext = { storage, bundles, clock };
   const app = new Hono();
-  mountOps(app, ctx, options);
+  const ops = mountOps(app, ctx, options);
   const rackAuth = options.rackAuth ?? (() => Promise.resolve(noNamespaces));
   // One identity chain for the admin API: the configured authenticator,
   // stored tokens, and Rack's auth.json/ADMIN_TOKEN as grants.
@@ -150,21 +160,19 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       clientIp: (c) => clientIp(c, options.trustProxy ?? false),
     }),
   );
-  app.route(
-    "/",
-    createGguiRoutes({
-      ctx,
-      authenticator: identities,
-      declaredNamespace: async (ns) => (await rackAuth()).namespaces.has(ns),
-      ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
-      bundleHost: options.bundleHost,
-      registryHostname: options.registryHostname,
-      ...(options.reservedScopes ? { reservedScopes: options.reservedScopes } : {}),
-      ...(options.sigstore ? { sigstore: options.sigstore } : {}),
-      ...(options.codeGates ? { codeGates: options.codeGates } : {}),
-      ...(options.blueprintProbe ? { blueprintProbe: options.blueprintProbe } : {}),
-    }),
-  );
+  const ggui: GguiRoutesOptions = {
+    ctx,
+    authenticator: identities,
+    declaredNamespace: async (ns) => (await rackAuth()).namespaces.has(ns),
+    ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
+    bundleHost: options.bundleHost,
+    registryHostname: options.registryHostname,
+    ...(options.reservedScopes ? { reservedScopes: options.reservedScopes } : {}),
+    ...(options.sigstore ? { sigstore: options.sigstore } : {}),
+    ...(options.codeGates ? { codeGates: options.codeGates } : {}),
+    ...(options.blueprintProbe ? { blueprintProbe: options.blueprintProbe } : {}),
+  };
+  app.route("/", createGguiRoutes(ggui));
   app.route(
     "/",
     createRackRoutes({
@@ -193,7 +201,30 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     }
     return new Response("404 Not Found", { status: 404, headers });
   });
-  return app;
+  // Hot immutable reads skip Hono's dispatch; they decline anything unusual to it.
+  const trust = options.trustProxy ?? false;
+  const fetch = fastReads({
+    ops,
+    clientKey: (req, connection) => clientIpOf(req, connection, trust),
+    limits: (options.rateLimitPerMinute ?? 1200) > 0 || (options.authFailuresPerMinute ?? 30) > 0,
+    match: gguiFastReads({ ...ggui, ...fastTemplateBytes(options) }),
+    fallback: app.fetch,
+  });
+  if (options.fastReads === false) return app;
+  return { fetch, request: (input, init) => fetch(toRequest(input, init)) };
+}
+
+/** Finished bundle responses kept for cloning share the blob cache's budget (0: none). */
+function fastTemplateBytes(options: RegistryAppOptions): { templateBytes?: number } {
+  return options.blobCacheBytes === undefined ? {} : { templateBytes: options.blobCacheBytes };
+}
+
+/** The request `app.request()` means (as Hono's: a path is on `http://localhost`). */
+function toRequest(input: string | URL | Request, init?: RequestInit): Request {
+  if (input instanceof Request) return init === undefined ? input : new Request(input, init);
+  const text = input.toString();
+  if (/^https?:\/\//.test(text)) return new Request(text, init);
+  return new Request(`http://localhost${text.startsWith("/") ? "" : "/"}${text}`, init);
 }
 
 /** The 429 of each surface: Rack's envelope on Rack paths, ggui's elsewhere. */
@@ -238,7 +269,7 @@ function countOutcome(c: Context): void {
  * log, metrics, the general and failed-authentication limits, compression),
  * the shared upload limit, and the `/metrics` and `/healthz` routes.
  */
-function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions): void {
+function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions): OpsCore {
   const trust = options.trustProxy ?? false;
   const key = (c: Context) => clientIp(c, trust);
   const perMinute = options.rateLimitPerMinute ?? 1200;
@@ -256,7 +287,7 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
       mode: "local",
     })
     : undefined;
-  app.use(opsStack({
+  const ops = createOpsCore({
     key,
     ...(general ? { general } : {}),
     ...(failures ? { authFailures: failures } : {}),
@@ -264,7 +295,8 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
     compress: options.compress === false ? false : {},
     ...(options.requestLog ? { log: options.requestLog } : {}),
     after: countOutcome,
-  }));
+  });
+  app.use(ops.middleware);
   const uploads = options.uploadRateLimitPerMinute ?? 60;
   if (uploads > 0) {
     // Shared mode: exact across every process on the store (uploads are rare and costly).
@@ -284,6 +316,7 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
     const body = ok ? '{"ok":true}' : '{"ok":false,"error":"storage is unavailable"}';
     return makeResponse(body, ok ? 200 : 503, HEALTHZ_HEADERS);
   });
+  return ops;
 }
 
 /** `/healthz` is a ggui route: JSON, never cached, with the surface's CORS headers. */

@@ -234,6 +234,94 @@ function parseJson(text: string): { value: unknown } | undefined {
   }
 }
 
+/** The ggui operations' context for these route options. */
+export function gguiContextOf(options: GguiRoutesOptions): GguiContext {
+  return {
+    ...options.ctx,
+    bundleHost: normalizeBundleHost(options.bundleHost),
+    registryHostname: options.registryHostname,
+    ...(options.reservedScopes === undefined ? {} : { reservedScopes: options.reservedScopes }),
+    ...(options.codeGates === undefined ? {} : { codeGates: options.codeGates }),
+    ...(options.blueprintProbe === undefined ? {} : { blueprintProbe: options.blueprintProbe }),
+    ...(options.sigstore === undefined ? {} : { sigstore: options.sigstore }),
+    ...(options.declaredNamespace === undefined
+      ? {}
+      : { declaredNamespace: options.declaredNamespace }),
+    ...(options.subscriptions === undefined ? {} : { subscriptions: options.subscriptions }),
+  };
+}
+
+/** The caller of a request with this `Authorization` header (`undefined`: anonymous). */
+export async function authnOf(
+  authenticator: Authenticator,
+  header: string | null | undefined,
+): Promise<AuthnContext> {
+  const token = parseBearer(header);
+  if (token === null) return undefined;
+  const principal = await authenticator.authenticate(token);
+  if (principal === null) return undefined;
+  return {
+    subject: principal.subject,
+    admin: principal.admin,
+    ...(principal.grants ? { grants: principal.grants } : {}),
+  };
+}
+
+const PKG_HEADERS = { "cache-control": "private, no-cache", vary: "Authorization" };
+const NOT_MODIFIED_HEADERS = { ...PKG_HEADERS, ...GGUI_CORS_HEADERS };
+
+/**
+ * The response of a `/pkg/*` read result (version or listing) for a request
+ * with this `If-None-Match`: strong ETag and 304 on 200 and 410, the JSON
+ * error otherwise, always private and varying on `Authorization`, with CORS.
+ * A frozen (cached) result's finished response is built once and cloned.
+ */
+export function pkgResponse(result: GguiResult, ifNoneMatch: string | null | undefined): Response {
+  if (result.status !== 200 && result.status !== 410) {
+    const text = JSON.stringify(result.body);
+    return makeResponse(text, result.status, {
+      "content-type": "application/json",
+      "content-length": String(utf8Length(text)),
+      ...PKG_HEADERS,
+      ...GGUI_CORS_HEADERS,
+    });
+  }
+  const known = serialized(result);
+  const { etag } = known;
+  if (etagMatches(ifNoneMatch ?? undefined, etag)) {
+    return makeResponse(null, 304, { ...NOT_MODIFIED_HEADERS, etag });
+  }
+  // A frozen result is immutable: its finished response is built once and
+  // cloned (cheaper than setting its nine headers on every request).
+  if (known.template) return known.template.clone();
+  const res = makeResponse(known.text, result.status, {
+    "content-type": "application/json",
+    "content-length": known.length,
+    ...PKG_HEADERS,
+    etag,
+    ...GGUI_CORS_HEADERS,
+  });
+  if (Object.isFrozen(result)) known.template = res.clone();
+  return res;
+}
+
+/** The files a `/bundles/*` URL may name. */
+export const BUNDLE_FILES: readonly BundleFile[] = ["bundle.js", "bundle.js.sig", "manifest.json"];
+
+/**
+ * The `:file` segment of the bundle routes (its pattern is part of the route
+ * label). Anchored: Hono's trie router, which it falls back to for large route
+ * sets, matches a parameter's pattern as a prefix, and served `bundle.js` for
+ * `bundle.js.sig` without the `$`.
+ */
+export const BUNDLE_FILE_PARAM = ":file{(?:bundle\\.js|bundle\\.js\\.sig|manifest\\.json)$}";
+
+/** The `Cache-Control` of a bundle file under each prefix. */
+export const BUNDLE_CACHE_CONTROL = {
+  public: "public, max-age=31536000, immutable",
+  private: "private, max-age=31536000, immutable",
+} as const;
+
 /**
  * Create the ggui routes as a Hono sub-app. Mount it at the root of the
  * registry app (`app.route("/", createGguiRoutes(…))`).
@@ -256,33 +344,12 @@ function parseJson(text: string): { value: unknown } | undefined {
  * ```
  */
 export function createGguiRoutes(options: GguiRoutesOptions): Hono {
-  const ctx: GguiContext = {
-    ...options.ctx,
-    bundleHost: normalizeBundleHost(options.bundleHost),
-    registryHostname: options.registryHostname,
-    ...(options.reservedScopes === undefined ? {} : { reservedScopes: options.reservedScopes }),
-    ...(options.codeGates === undefined ? {} : { codeGates: options.codeGates }),
-    ...(options.blueprintProbe === undefined ? {} : { blueprintProbe: options.blueprintProbe }),
-    ...(options.sigstore === undefined ? {} : { sigstore: options.sigstore }),
-    ...(options.declaredNamespace === undefined
-      ? {}
-      : { declaredNamespace: options.declaredNamespace }),
-    ...(options.subscriptions === undefined ? {} : { subscriptions: options.subscriptions }),
-  };
+  const ctx = gguiContextOf(options);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new Hono();
 
-  async function authn(c: Context): Promise<AuthnContext> {
-    const token = parseBearer(c.req.header("authorization"));
-    if (token === null) return undefined;
-    const principal = await options.authenticator.authenticate(token);
-    if (principal === null) return undefined;
-    return {
-      subject: principal.subject,
-      admin: principal.admin,
-      ...(principal.grants ? { grants: principal.grants } : {}),
-    };
-  }
+  const authn = (c: Context): Promise<AuthnContext> =>
+    authnOf(options.authenticator, c.req.header("authorization"));
 
   app.onError((err, c) => send(c, gguiErrorResult(err)));
 
@@ -299,26 +366,8 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     return send(c, await searchArtifacts(ctx, { query: q }));
   });
 
-  const PKG_HEADERS = { "cache-control": "private, no-cache", vary: "Authorization" };
-  const NOT_MODIFIED_HEADERS = { ...PKG_HEADERS, ...GGUI_CORS_HEADERS };
-  function sendPkg(c: Context, result: GguiResult): Response {
-    if (result.status !== 200 && result.status !== 410) return send(c, result, PKG_HEADERS);
-    const known = serialized(result);
-    const { etag } = known;
-    if (etagMatches(c.req.header("if-none-match"), etag)) {
-      return makeResponse(null, 304, { ...NOT_MODIFIED_HEADERS, etag });
-    }
-    // A frozen result is immutable: its finished response is built once and
-    // cloned (cheaper than setting its nine headers on every request).
-    if (known.template) return known.template.clone();
-    const res = makeResponse(
-      known.text,
-      result.status,
-      jsonHeaders(c, known.length, { ...PKG_HEADERS, etag }),
-    );
-    if (Object.isFrozen(result)) known.template = res.clone();
-    return res;
-  }
+  const sendPkg = (c: Context, result: GguiResult) =>
+    pkgResponse(result, c.req.header("if-none-match"));
 
   app.get("/pkg/:scope/:name", async (c) => {
     const { scope, name } = c.req.param();
@@ -417,10 +466,9 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     return send(c, await checkConformanceRequest(ctx, { body: parsed.value }));
   });
 
-  const FILE = ":file{bundle\\.js|bundle\\.js\\.sig|manifest\\.json}";
   for (const visibility of ["public", "private"] as const) {
-    const cacheControl = `${visibility}, max-age=31536000, immutable`;
-    app.get(`/bundles/${visibility}/:scope/:name/:version/${FILE}`, async (c) => {
+    const cacheControl = BUNDLE_CACHE_CONTROL[visibility];
+    app.get(`/bundles/${visibility}/:scope/:name/:version/${BUNDLE_FILE_PARAM}`, async (c) => {
       const { scope, name, version } = c.req.param();
       const file = c.req.param("file") as BundleFile;
       const who = visibility === "private" ? (await authn(c)) ?? null : undefined;

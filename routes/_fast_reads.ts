@@ -1,0 +1,221 @@
+/**
+ * A fast path for hot reads: GET and HEAD requests of a few known URL shapes
+ * (a ggui version, a listing, a bundle file) are answered without Hono's
+ * dispatch, with the same operations stack as every other request (the
+ * shared {@linkcode OpsCore}: rate limits and their headers, request id and
+ * log line, latency histogram with the route pattern, bytes served) and the
+ * same compression.
+ *
+ * Every answer is the one the Hono routes give, header for header and byte for
+ * byte (tests/fast_reads_test.ts compares them). Whenever anything is
+ * unusual (a refused client, a 401, an error, a body of unknown length) the
+ * fast path declines and hands the request, with what the stack already
+ * decided, to the Hono app, which finishes it exactly once.
+ *
+ * Immutable representations are built once: a surface marks an answer with a
+ * `key` when the response is fully determined by it (a frozen read result, a
+ * content-addressed blob), and the compressed and `Vary`-extended forms of
+ * that response are kept, finished, and cloned for later requests.
+ *
+ * @module
+ */
+import {
+  echoedEtag,
+  encodeBytes,
+  encodedResponse,
+  encodeStream,
+  type Encoding,
+  isCompressible,
+  negotiateEncoding,
+} from "./_ops_compress.ts";
+import { appendVary } from "./_ops_common.ts";
+import type { OpsCore, OpsStart } from "./_ops_stack.ts";
+
+/** One answer of a fast route. */
+export interface FastAnswer {
+  /** The response, as the Hono route would return it (fresh: its headers may be edited). */
+  response: Response;
+  /**
+   * Set when `response` is fully determined by this key (immutable content,
+   * fixed headers): its compressed forms may be cached under it.
+   */
+  key?: string;
+}
+
+/** A request a surface can answer fast. */
+export interface FastRoute {
+  /** The route pattern, exactly as the Hono route is registered (the metrics label). */
+  route: string;
+  /** Answer it; `null` to decline (the Hono app answers instead). */
+  answer(): Promise<FastAnswer | null>;
+}
+
+/** Find the fast route of a GET or HEAD request by its path (no `%`, no query). */
+export type FastMatcher = (req: Request, path: string) => FastRoute | null;
+
+/** Options of {@linkcode fastReads}. */
+export interface FastReadsOptions {
+  /** The operations stack the Hono app mounts. */
+  ops: OpsCore;
+  /** The client key (IP) of a request and its connection info. */
+  clientKey: (req: Request, connection: unknown) => string;
+  /** Whether the stack limits at all (else the client key is not worked out). */
+  limits: boolean;
+  /** The surfaces' fast routes. */
+  match: FastMatcher;
+  /** The Hono app's fetch: answers everything else. */
+  fallback: (req: Request, connection?: unknown) => Response | Promise<Response>;
+  /** Bytes of compressed representations kept (default 32 MiB). */
+  encodedCacheBytes?: number;
+}
+
+const NO_TRANSFORM_RE = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
+
+/** The largest body compressed once and kept; larger ones are compressed as they stream. */
+const MAX_ENCODED_SOURCE = 8 * 1024 * 1024;
+
+/** The path of a request URL; `null` when it needs decoding (`%`). */
+export function pathOf(url: string): string | null {
+  const start = url.indexOf("/", url.indexOf(":") + 3);
+  if (start < 0) return null;
+  let end = url.length;
+  for (let i = start; i < url.length; i++) {
+    const code = url.charCodeAt(i);
+    if (code === 63 /* ? */ || code === 35 /* # */) {
+      end = i;
+      break;
+    }
+    if (code === 37 /* % */) return null;
+  }
+  return url.slice(start, end);
+}
+
+/**
+ * Wrap a Hono app's fetch with the fast path.
+ *
+ * @example
+ * ```ts ignore
+ * const fetch = fastReads({ ops, clientKey, limits: true, match, fallback: app.fetch });
+ * Deno.serve(fetch);
+ * ```
+ */
+export function fastReads(
+  options: FastReadsOptions,
+): (req: Request, connection?: unknown) => Response | Promise<Response> {
+  const { ops, clientKey, limits, match, fallback } = options;
+  const maxBytes = options.encodedCacheBytes ?? 32 * 1024 * 1024;
+  /** Finished compressed (and `Vary`-extended) representations by `encoding key`. */
+  const encoded = new Map<string, { response: Response; size: number }>();
+  let encodedBytes = 0;
+
+  function remember(id: string, response: Response, size: number): void {
+    if (size > maxBytes) return;
+    encoded.set(id, { response, size });
+    encodedBytes += size;
+    while (encodedBytes > maxBytes) {
+      const oldest = encoded.keys().next().value!;
+      encodedBytes -= encoded.get(oldest)!.size;
+      encoded.delete(oldest);
+    }
+  }
+
+  /**
+   * What compression makes of a GET answer (see `compressResponse`); `null`
+   * when it cannot tell without reading the body (the Hono path then answers).
+   */
+  async function compressed(
+    req: Request,
+    answer: FastAnswer,
+    threshold: number,
+    encodings: readonly Encoding[],
+  ): Promise<Response | null> {
+    const res = answer.response;
+    const status = res.status;
+    const h = res.headers;
+    if (status === 304) {
+      const etag = echoedEtag(h.get("etag"), req.headers.get("if-none-match"));
+      if (etag !== null) h.set("etag", etag);
+      return res;
+    }
+    if (status < 200 || status === 204 || status === 206) return res;
+    if (h.has("content-encoding") || h.has("content-range")) return res;
+    if (!isCompressible(h.get("content-type"))) return res;
+    const cacheControl = h.get("cache-control");
+    if (cacheControl !== null && NO_TRANSFORM_RE.test(cacheControl)) return res;
+    const length = h.get("content-length");
+    if (length === null) return null;
+    const size = Number(length);
+    if (size < threshold) return res;
+    const encoding = negotiateEncoding(req.headers.get("accept-encoding"), encodings);
+    const key = answer.key;
+    const id = key === undefined ? "" : `${encoding ?? "identity"} ${key}`;
+    if (key !== undefined) {
+      const hit = encoded.get(id);
+      if (hit) return hit.response.clone();
+    }
+    if (encoding === null) {
+      appendVary(h, "Accept-Encoding");
+      if (key !== undefined) remember(id, res.clone(), 0);
+      return res;
+    }
+    if (!res.body) return res;
+    if (key === undefined || size > MAX_ENCODED_SOURCE) {
+      return encodedResponse(res, encoding, encodeStream(res.body, encoding));
+    }
+    const bytes = await encodeBytes(await res.bytes(), encoding);
+    const template = encodedResponse(res, encoding, bytes as Uint8Array<ArrayBuffer>);
+    remember(id, template, bytes.byteLength);
+    return template.clone();
+  }
+
+  async function serve(
+    req: Request,
+    connection: unknown,
+    route: FastRoute,
+  ): Promise<Response> {
+    const start = ops.begin(req, limits ? clientKey(req, connection) : "");
+    if (start.refused) return decline(req, connection, start);
+    let res: Response | null;
+    try {
+      const answer = await route.answer();
+      if (answer === null || answer.response.status === 401) {
+        return decline(req, connection, start);
+      }
+      const method = req.method;
+      const compression = ops.compression;
+      res = method === "GET" && compression
+        ? await compressed(req, answer, compression.threshold, compression.encodings)
+        : answer.response;
+    } catch {
+      return decline(req, connection, start);
+    }
+    if (res === null) return decline(req, connection, start);
+    ops.decorate(res.headers, start);
+    const head = req.method === "HEAD";
+    // Hono answers HEAD with the GET route's headers and no body.
+    if (head && res.body !== null) res = new Response(null, res);
+    ops.record(
+      start,
+      req.method,
+      route.route,
+      res.status,
+      head ? null : res.headers.get("content-length"),
+    );
+    return res;
+  }
+
+  function decline(req: Request, connection: unknown, start: OpsStart) {
+    ops.handOff(req, start);
+    return fallback(req, connection);
+  }
+
+  return function fetch(req: Request, connection?: unknown): Response | Promise<Response> {
+    const method = req.method;
+    if (method === "GET" || method === "HEAD") {
+      const path = pathOf(req.url);
+      const route = path === null ? null : match(req, path);
+      if (route !== null) return serve(req, connection, route);
+    }
+    return fallback(req, connection);
+  };
+}

@@ -1,0 +1,186 @@
+/**
+ * The ggui surface's fast routes (see `_fast_reads.ts`): `GET|HEAD
+ * /pkg/:scope/:name`, `/pkg/:scope/:name/:version` and
+ * `/bundles/{public|private}/:scope/:name/:version/:file`, answered by the same
+ * core operations and response builders as the Hono routes in `ggui.ts`.
+ *
+ * Bundle files are content-addressed and immutable: the finished response of
+ * a plain GET (no `Range`, no `If-None-Match`) of a blob held in memory is
+ * built once per prefix and cloned (cloning shares the bytes; building a
+ * response copies them).
+ *
+ * @module
+ */
+import type { BundleFile } from "../core/ggui/_common.ts";
+import { scopeParam } from "../core/ggui/_common.ts";
+import { locateBundleFile, type LocatedFile } from "../core/ggui/bundles.ts";
+import { listArtifactVersions } from "../core/ggui/list_versions.ts";
+import { readArtifact } from "../core/ggui/read.ts";
+import { respondWithBlob } from "./_blob_response.ts";
+import type { FastAnswer, FastMatcher } from "./_fast_reads.ts";
+import {
+  authnOf,
+  BUNDLE_CACHE_CONTROL,
+  BUNDLE_FILE_PARAM,
+  BUNDLE_FILES,
+  GGUI_CORS_HEADERS,
+  gguiContextOf,
+  type GguiRoutesOptions,
+  pkgResponse,
+} from "./ggui.ts";
+
+/** Options of {@linkcode gguiFastReads}: the ggui routes' own, plus a memory budget. */
+export interface GguiFastReadsOptions extends GguiRoutesOptions {
+  /** Bytes of finished bundle responses kept for cloning (default 64 MiB; 0: none). */
+  templateBytes?: number;
+}
+
+const VERSION_ROUTE = "/pkg/:scope/:name/:version";
+const LISTING_ROUTE = "/pkg/:scope/:name";
+const BUNDLE_ROUTES = {
+  public: `/bundles/public/:scope/:name/:version/${BUNDLE_FILE_PARAM}`,
+  private: `/bundles/private/:scope/:name/:version/${BUNDLE_FILE_PARAM}`,
+} as const;
+
+/**
+ * The ggui fast routes over the same options as `createGguiRoutes`.
+ *
+ * @example
+ * ```ts ignore
+ * const match = gguiFastReads(gguiOptions);
+ * const fetch = fastReads({ ops, clientKey, limits: true, match, fallback: app.fetch });
+ * ```
+ */
+export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
+  const ctx = gguiContextOf(options);
+  const authenticator = options.authenticator;
+  const maxTemplateBytes = options.templateBytes ?? 64 * 1024 * 1024;
+  const templates = new Map<string, { response: Response; size: number }>();
+  let templateBytes = 0;
+
+  function remember(key: string, response: Response, size: number): void {
+    if (size > maxTemplateBytes) return;
+    templates.set(key, { response, size });
+    templateBytes += size;
+    while (templateBytes > maxTemplateBytes) {
+      const oldest = templates.keys().next().value!;
+      templateBytes -= templates.get(oldest)!.size;
+      templates.delete(oldest);
+    }
+  }
+
+  async function bundle(
+    req: Request,
+    visibility: "public" | "private",
+    scope: string,
+    name: string,
+    version: string,
+    file: BundleFile,
+  ): Promise<FastAnswer | null> {
+    const authn = visibility === "private"
+      ? (await authnOf(authenticator, req.headers.get("authorization"))) ?? null
+      : undefined;
+    const located = await locateBundleFile(ctx, {
+      visibility,
+      authn,
+      scope: scopeParam(scope),
+      name,
+      version,
+      file,
+    });
+    // Refusals and misses (401, 404, 500) are the Hono route's to answer.
+    if (located.status !== 200) return null;
+    const { entry } = located.body as LocatedFile;
+    const plain = req.method === "GET" && !req.headers.has("range") &&
+      !req.headers.has("if-none-match");
+    const key = `${visibility} ${entry.sha256} ${entry.size} ${entry.type}`;
+    if (plain) {
+      const known = templates.get(key);
+      if (known) return { response: known.response.clone(), key };
+    }
+    let inMemory = false;
+    const response = await respondWithBlob(req, {
+      open: async (range) => {
+        const body = await ctx.bundles.get(entry.sha256, range);
+        inMemory = body?.bytes !== undefined;
+        return body;
+      },
+      size: entry.size,
+      sha256: entry.sha256,
+      contentType: entry.type,
+      cacheControl: BUNDLE_CACHE_CONTROL[visibility],
+      ...(visibility === "public" ? { extraHeaders: GGUI_CORS_HEADERS } : {}),
+    });
+    if (response === null) return null;
+    if (!plain || response.status !== 200) return { response };
+    if (inMemory && maxTemplateBytes > 0) remember(key, response.clone(), entry.size);
+    return { response, key };
+  }
+
+  function pkg(res: Response): FastAnswer {
+    const status = res.status;
+    const etag = status === 200 || status === 410 ? res.headers.get("etag") : null;
+    return etag === null ? { response: res } : { response: res, key: `pkg ${etag}` };
+  }
+
+  return function match(req, path) {
+    if (path.startsWith("/pkg/")) {
+      const parts = path.split("/");
+      if (parts.length === 5) {
+        const [, , scope, name, version] = parts as [string, string, string, string, string];
+        if (scope === "" || name === "" || version === "") return null;
+        return {
+          route: VERSION_ROUTE,
+          answer: async () =>
+            pkg(pkgResponse(
+              await readArtifact(ctx, {
+                authn: await authnOf(authenticator, req.headers.get("authorization")),
+                scope: scopeParam(scope),
+                name,
+                version,
+              }),
+              req.headers.get("if-none-match"),
+            )),
+        };
+      }
+      if (parts.length === 4) {
+        const [, , scope, name] = parts as [string, string, string, string];
+        if (scope === "" || name === "") return null;
+        return {
+          route: LISTING_ROUTE,
+          answer: async () =>
+            pkg(pkgResponse(
+              await listArtifactVersions(ctx, {
+                authn: await authnOf(authenticator, req.headers.get("authorization")),
+                scope: scopeParam(scope),
+                name,
+              }),
+              req.headers.get("if-none-match"),
+            )),
+        };
+      }
+      return null;
+    }
+    if (path.startsWith("/bundles/")) {
+      const parts = path.split("/");
+      if (parts.length !== 7) return null;
+      const [, , visibility, scope, name, version, file] = parts as [
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+        string,
+      ];
+      if (visibility !== "public" && visibility !== "private") return null;
+      if (scope === "" || name === "" || version === "") return null;
+      if (!(BUNDLE_FILES as readonly string[]).includes(file)) return null;
+      return {
+        route: BUNDLE_ROUTES[visibility],
+        answer: () => bundle(req, visibility, scope, name, version, file as BundleFile),
+      };
+    }
+    return null;
+  };
+}

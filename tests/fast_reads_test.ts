@@ -1,0 +1,374 @@
+// The fast path for hot reads (routes/_fast_reads.ts, routes/_ggui_fast.ts)
+// against the Hono routes it bypasses: two registry apps over the same store,
+// one with the fast path and one without, must answer every request the same
+// way (status, every header, body bytes), count the same rate-limit budgets,
+// record the same metrics and write the same log lines.
+import assert from "node:assert/strict";
+import { createRegistryApp, type RegistryApp } from "../routes/app.ts";
+import type { RegistryContext } from "../core/context.ts";
+import { httpRequestDuration, httpResponseBytes } from "../core/metrics.ts";
+import { updateRow } from "../core/store.ts";
+import type { VersionState } from "../core/rows.ts";
+import { versionStateKey } from "../storage/keys.ts";
+import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import { pathOf } from "../routes/_fast_reads.ts";
+import {
+  bearer,
+  makeGadget,
+  makeKey,
+  makePublicGadget,
+  testSigstoreVerifier,
+  tokenMapAuthenticator,
+  TOKENS,
+} from "./_ggui_fixtures.ts";
+
+const NOW = new Date("2026-11-22T03:00:30.000Z");
+const CONNECTION = { remoteAddr: { hostname: "192.0.2.7", port: 4000, transport: "tcp" } };
+/** The publisher's connection: its requests spend another client's budget. */
+const SEEDER = { remoteAddr: { hostname: "192.0.2.99", port: 4000, transport: "tcp" } };
+
+const HOOKS = ["useMap", "useLayers", "useMarkers", "useTiles", "useClusters"];
+/** A source large enough to be compressed (over 1 KiB). */
+const BIG_SOURCE = 'import React from "react";\n' +
+  HOOKS.map((h) => `export function ${h}() { return React; }\n`).join("") + "/*" +
+  "abcdefghij".repeat(1024) + "*/\n";
+/** A manifest large enough that its read body is over 1 KiB. */
+const LONG = {
+  description: "An interactive map with layers, markers, clustering and offline tiles.",
+  exports: HOOKS.map((hook) => ({
+    hook,
+    description: `The ${hook} hook of the interactive map, with every option documented at length.`,
+    usage: `Call ${hook}() in a gadget`,
+    example: { call: `${hook}()` },
+  })),
+};
+
+interface Pair {
+  fast: RegistryApp;
+  slow: RegistryApp;
+  logs: { fast: string[]; slow: string[] };
+  stores: RegistryContext[];
+}
+
+/**
+ * Two apps, with and without the fast path, each over its own store (rate
+ * limits fold their counts into the store, so a shared one would mix them).
+ */
+function apps(
+  options: { rateLimitPerMinute?: number; authFailuresPerMinute?: number } = {},
+  over?: Pair,
+): Pair {
+  const logs = { fast: [] as string[], slow: [] as string[] };
+  const stores: RegistryContext[] = [];
+  const make = (fast: boolean) => {
+    const ctx: RegistryContext = over?.stores[stores.length] ?? {
+      storage: new MemoryRegistryStorage(),
+      bundles: new MemoryBundleStorage(),
+      clock: () => NOW,
+    };
+    stores.push(ctx);
+    return createRegistryApp({
+      storage: ctx.storage,
+      bundles: ctx.bundles,
+      clock: () => NOW,
+      authenticator: tokenMapAuthenticator({ [TOKENS.alice]: "alice", [TOKENS.bob]: "bob" }),
+      sigstore: testSigstoreVerifier,
+      bundleHost: "http://registry.test",
+      registryHostname: "registry.test",
+      rateLimitPerMinute: options.rateLimitPerMinute ?? 1000,
+      authFailuresPerMinute: options.authFailuresPerMinute ?? 1000,
+      uploadRateLimitPerMinute: 0,
+      readCacheMs: 0,
+      fastReads: fast,
+      requestLog: (line: string) => logs[fast ? "fast" : "slow"].push(line),
+    });
+  };
+  return { fast: make(true), slow: make(false), logs, stores };
+}
+
+/** The same publishes, by the same key, in both stores; 1.1.0 yanked. */
+async function seed(pair: Pair): Promise<void> {
+  const key = await makeKey();
+  const bodies = [
+    await makeGadget(key, { manifest: { ...LONG }, source: BIG_SOURCE }),
+    await makeGadget(key, { manifest: { version: "1.1.0" } }),
+    makePublicGadget({ manifest: { name: "globe", ...LONG }, source: BIG_SOURCE }),
+  ];
+  for (const [i, app] of [pair.fast, pair.slow].entries()) {
+    const ok = async (res: Response | Promise<Response>) => {
+      const r = await res;
+      assert.ok(r.status < 300, `${r.status} ${await r.text()}`);
+    };
+    const post = (path: string, body: unknown) =>
+      app.fetch(
+        new Request(`http://registry.test${path}`, {
+          method: "POST",
+          headers: bearer(TOKENS.alice),
+          body: JSON.stringify(body),
+        }),
+        SEEDER,
+      );
+    await ok(post("/author-keys", { publicKeyBase64: key.publicKeyBase64 }));
+    for (const body of bodies) await ok(post("/publish", body));
+    await updateRow<VersionState>(
+      pair.stores[i]!.storage,
+      versionStateKey({ namespace: "@acme", name: "map", version: "1.1.0" }),
+      (s) => s && { ...s, yanked: true, yankedAt: "2026-11-22T02:00:00.000Z" },
+    );
+  }
+}
+
+/** Everything a client sees of a response: status, every header but the generated ones, body bytes. */
+async function seen(res: Response): Promise<{ status: number; headers: string[][]; body: string }> {
+  const bytes = await res.bytes();
+  return {
+    status: res.status,
+    headers: [...res.headers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
+    body: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""),
+  };
+}
+
+/** Send the same request to both apps; answer what the fast one said, after asserting both agree. */
+async function same(
+  pair: Pair,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<Response> {
+  const request = () =>
+    new Request(`http://registry.test${path}`, {
+      method,
+      headers: { "x-request-id": "req-1", ...headers },
+    });
+  const fast = await pair.fast.fetch(request(), CONNECTION);
+  const slow = await pair.slow.fetch(request(), CONNECTION);
+  const a = await seen(fast.clone());
+  const b = await seen(slow);
+  assert.deepEqual(a, b, `${method} ${path} ${JSON.stringify(headers)}`);
+  return fast;
+}
+
+const ALICE = { authorization: `Bearer ${TOKENS.alice}` };
+const BOB = { authorization: `Bearer ${TOKENS.bob}` };
+
+Deno.test("pathOf() answers the path of a URL, and null when it needs decoding", () => {
+  assert.equal(pathOf("http://registry.test/pkg/acme/map/1.0.0"), "/pkg/acme/map/1.0.0");
+  assert.equal(pathOf("http://[::1]:8080/pkg/acme/map?x=1#y"), "/pkg/acme/map");
+  assert.equal(pathOf("http://registry.test/pkg/%40acme/map"), null);
+  assert.equal(pathOf("http://registry.test"), null);
+});
+
+Deno.test("the fast path answers version reads exactly as the Hono routes do", async () => {
+  const pair = apps();
+  await seed(pair);
+  const read = await same(pair, "GET", "/pkg/acme/map/1.0.0", ALICE);
+  assert.equal(read.status, 200);
+  assert.ok(
+    Number(read.headers.get("content-length")) > 1024,
+    "the body is large enough to compress",
+  );
+  assert.equal(read.headers.get("vary"), "Authorization, Accept-Encoding");
+  assert.equal(read.headers.get("x-request-id"), "req-1");
+  assert.equal(read.headers.get("x-ratelimit-limit"), "1000");
+  // Again: now answered from the finished responses kept for it.
+  await same(pair, "GET", "/pkg/acme/map/1.0.0", ALICE);
+  await same(pair, "GET", "/pkg/@acme/map/1.0.0", ALICE);
+  await same(pair, "GET", "/pkg/acme/map/1.0.0?ignored=1", ALICE);
+  // A stranger's private read is the same 404 as a miss.
+  const stranger = await same(pair, "GET", "/pkg/acme/map/1.0.0", BOB);
+  assert.equal(stranger.status, 404);
+  const anonymous = await same(pair, "GET", "/pkg/acme/map/1.0.0");
+  assert.equal(anonymous.status, 404);
+  await same(pair, "GET", "/pkg/acme/nothing/1.0.0", ALICE);
+  await same(pair, "GET", "/pkg/acme/map/not-a-version", ALICE);
+  // Yanked: 410 with the body.
+  assert.equal((await same(pair, "GET", "/pkg/acme/map/1.1.0", ALICE)).status, 410);
+  // Public, anonymous.
+  assert.equal((await same(pair, "GET", "/pkg/acme/globe/1.0.0")).status, 200);
+  // Listings.
+  assert.equal((await same(pair, "GET", "/pkg/acme/map", ALICE)).status, 200);
+  await same(pair, "GET", "/pkg/acme/map", BOB);
+  // HEAD: the same headers, no body.
+  const head = await same(pair, "HEAD", "/pkg/acme/map/1.0.0", ALICE);
+  assert.equal(head.body, null);
+  assert.equal(head.headers.get("content-length"), read.headers.get("content-length"));
+  // Conditional: strong and weak forms of the ETag.
+  const etag = read.headers.get("etag")!;
+  assert.equal(
+    (await same(pair, "GET", "/pkg/acme/map/1.0.0", { ...ALICE, "if-none-match": etag })).status,
+    304,
+  );
+  const weak = await same(pair, "GET", "/pkg/acme/map/1.0.0", {
+    ...ALICE,
+    "if-none-match": `W/${etag}`,
+  });
+  assert.equal(weak.status, 304);
+  assert.equal(weak.headers.get("etag"), `W/${etag}`);
+  await same(pair, "GET", "/pkg/acme/map/1.0.0", { ...ALICE, "if-none-match": '"other"' });
+  // Paths the fast path leaves to Hono.
+  await same(pair, "GET", "/pkg/acme/map/1.0.0/", ALICE);
+  await same(pair, "GET", "/pkg/acme//1.0.0", ALICE);
+  await same(pair, "GET", "/pkg/%61cme/map/1.0.0", ALICE);
+});
+
+Deno.test("the fast path compresses for clients that accept it, exactly as the Hono routes do", async () => {
+  const pair = apps();
+  await seed(pair);
+  for (const encoding of ["gzip", "br", "deflate, gzip;q=0.5"]) {
+    for (let i = 0; i < 2; i++) {
+      const read = await same(pair, "GET", "/pkg/acme/map/1.0.0", {
+        ...ALICE,
+        "accept-encoding": encoding,
+      });
+      assert.equal(read.headers.get("content-encoding"), encoding.split(",")[0]);
+      assert.match(read.headers.get("etag")!, /^W\/"/);
+      const bundle = await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js", {
+        "accept-encoding": encoding,
+      });
+      assert.equal(bundle.headers.get("content-encoding"), encoding.split(",")[0]);
+      assert.equal(bundle.headers.get("accept-ranges"), null);
+    }
+  }
+  const gz = await same(pair, "GET", "/bundles/private/@acme/map/1.0.0/bundle.js", {
+    ...ALICE,
+    "accept-encoding": "gzip",
+  });
+  const text = await new Response(gz.body!.pipeThrough(new DecompressionStream("gzip"))).text();
+  assert.equal(text, BIG_SOURCE);
+  // Small bodies and ranges are never compressed.
+  await same(pair, "GET", "/pkg/acme/map/1.1.0", { ...ALICE, "accept-encoding": "gzip" });
+  await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js", {
+    "accept-encoding": "gzip",
+    range: "bytes=0-99",
+  });
+});
+
+Deno.test("the fast path answers bundle files exactly as the Hono routes do", async () => {
+  const pair = apps();
+  await seed(pair);
+  for (let i = 0; i < 2; i++) {
+    const pub = await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js");
+    assert.equal(pub.status, 200);
+    assert.equal(pub.headers.get("access-control-allow-origin"), "*");
+    assert.equal(await pub.text(), BIG_SOURCE);
+    const priv = await same(pair, "GET", "/bundles/private/@acme/map/1.0.0/bundle.js", ALICE);
+    assert.equal(priv.headers.get("cache-control"), "private, max-age=31536000, immutable");
+    assert.equal(priv.headers.get("access-control-allow-origin"), null);
+  }
+  await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js.sig");
+  await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/manifest.json");
+  await same(pair, "GET", "/bundles/private/@acme/map/1.0.0/manifest.json", ALICE);
+  // Misses, strangers, the wrong prefix, no token (401, counted as a failed authentication).
+  await same(pair, "GET", "/bundles/public/@acme/map/1.0.0/bundle.js");
+  await same(pair, "GET", "/bundles/private/@acme/map/1.0.0/bundle.js", BOB);
+  await same(pair, "GET", "/bundles/private/@acme/globe/1.0.0/bundle.js", ALICE);
+  assert.equal((await same(pair, "GET", "/bundles/private/@acme/map/1.0.0/bundle.js")).status, 401);
+  await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/other.js");
+  assert.equal(
+    (await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.jsx")).status,
+    404,
+  );
+  const sig = await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js.sig");
+  assert.equal(
+    sig.headers.get("content-type"),
+    "application/json",
+    "the signature, not the bundle",
+  );
+  // HEAD, conditional, ranges.
+  const head = await same(pair, "HEAD", "/bundles/public/@acme/globe/1.0.0/bundle.js");
+  assert.equal(head.headers.get("content-length"), String(BIG_SOURCE.length));
+  const etag = head.headers.get("etag")!;
+  const cached = await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js", {
+    "if-none-match": etag,
+  });
+  assert.equal(cached.status, 304);
+  const part = await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js", {
+    range: "bytes=10-19",
+  });
+  assert.equal(part.status, 206);
+  assert.equal(await part.text(), BIG_SOURCE.slice(10, 20));
+  await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js", { range: "bytes=-5" });
+  await same(pair, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js", {
+    range: "bytes=999999-",
+  });
+  await same(pair, "GET", "/bundles/private/@acme/map/1.0.0/bundle.js", {
+    ...ALICE,
+    range: "bytes=0-0",
+    "if-range": etag,
+  });
+});
+
+Deno.test("the fast path spends the same rate-limit budgets and refuses with the same 429", async () => {
+  const seeded = apps();
+  await seed(seeded);
+  // Fresh limiters over the seeded stores.
+  const general = apps({ rateLimitPerMinute: 2 }, seeded);
+  assert.equal((await same(general, "GET", "/pkg/acme/map/1.0.0", ALICE)).status, 200);
+  const last = await same(general, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js");
+  assert.equal(last.headers.get("x-ratelimit-remaining"), "0");
+  const refused = await same(general, "GET", "/pkg/acme/map/1.0.0", ALICE);
+  assert.equal(refused.status, 429);
+  assert.equal(refused.headers.get("retry-after"), "30");
+  await same(general, "HEAD", "/bundles/public/@acme/globe/1.0.0/bundle.js");
+
+  const failures = apps({ authFailuresPerMinute: 1 }, seeded);
+  const denied = await same(failures, "GET", "/bundles/private/@acme/map/1.0.0/bundle.js");
+  assert.equal(denied.status, 401);
+  const after = await same(failures, "GET", "/pkg/acme/globe/1.0.0");
+  assert.equal(after.status, 429, "one failed authentication spends the budget on both");
+  assert.equal(after.headers.get("ratelimit-policy"), '"authfail";q=1;w=60');
+});
+
+Deno.test("fast-path requests are recorded in the latency histogram, bytes served and the request log", async () => {
+  const pair = apps();
+  await seed(pair);
+  pair.logs.fast.length = 0;
+  pair.logs.slow.length = 0;
+  const route = "/pkg/:scope/:name/:version";
+  const labels = { method: "GET", route, status_code: "200" };
+  const bundleRoute =
+    "/bundles/public/:scope/:name/:version/:file{(?:bundle\\.js|bundle\\.js\\.sig|manifest\\.json)$}";
+  const observed = () => httpRequestDuration.count(labels);
+  const bytes = () => httpResponseBytes.get({ route });
+  const bundleBytes = () => httpResponseBytes.get({ route: bundleRoute });
+  const [count0, bytes0, bundle0] = [observed(), bytes(), bundleBytes()];
+  const fast = await pair.fast.fetch(
+    new Request("http://registry.test/pkg/acme/map/1.0.0", { headers: ALICE }),
+    CONNECTION,
+  );
+  const length = Number(fast.headers.get("content-length"));
+  assert.equal(observed(), count0 + 1);
+  assert.equal(bytes(), bytes0 + length);
+  await pair.slow.fetch(
+    new Request("http://registry.test/pkg/acme/map/1.0.0", { headers: ALICE }),
+    CONNECTION,
+  );
+  assert.equal(observed(), count0 + 2, "the Hono route records under the same labels");
+  assert.equal(bytes(), bytes0 + 2 * length);
+  for (const app of [pair.fast, pair.slow]) {
+    await app.fetch(
+      new Request("http://registry.test/bundles/public/@acme/globe/1.0.0/bundle.js"),
+      CONNECTION,
+    );
+  }
+  assert.equal(bundleBytes(), bundle0 + 2 * BIG_SOURCE.length);
+  await same(pair, "HEAD", "/pkg/acme/map/1.0.0", ALICE);
+  await same(pair, "GET", "/pkg/acme/map/1.0.0", { ...ALICE, "accept-encoding": "gzip" });
+  await same(pair, "GET", "/bundles/private/@acme/map/1.0.0/bundle.js");
+  const strip = (line: string) => {
+    const { time, durationMs, requestId, ...rest } = JSON.parse(line);
+    assert.match(time, /^\d{4}-\d\d-\d\dT/);
+    assert.equal(typeof durationMs, "number");
+    assert.equal(typeof requestId, "string");
+    return rest;
+  };
+  assert.equal(pair.logs.fast.length, 5);
+  assert.deepEqual(pair.logs.fast.map(strip), pair.logs.slow.map(strip));
+  assert.deepEqual(strip(pair.logs.fast[0]!), {
+    level: "info",
+    method: "GET",
+    route,
+    status: 200,
+    bytes: length,
+  });
+});
