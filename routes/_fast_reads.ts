@@ -33,11 +33,12 @@ import type { OpsCore, OpsStart } from "./_ops_stack.ts";
 
 /** One answer of a fast route. */
 export interface FastAnswer {
-  /** The response, as the Hono route would return it (fresh: its headers may be edited). */
-  response: Response;
+  /** Build the response, as the Hono route would return it (fresh: its headers may be edited). */
+  build(): Response;
   /**
-   * Set when `response` is fully determined by this key (immutable content,
-   * fixed headers): its compressed forms may be cached under it.
+   * Set when the response is fully determined by this key (immutable content,
+   * fixed headers): what compression makes of it is kept under the key, and
+   * later requests may be answered without building it.
    */
   key?: string;
 }
@@ -70,6 +71,9 @@ export interface FastReadsOptions {
 }
 
 const NO_TRANSFORM_RE = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
+
+/** Most kept representations (the byte budget bounds the compressed ones). */
+const MAX_ENCODED_ENTRIES = 20_000;
 
 /** The largest body compressed once and kept; larger ones are compressed as they stream. */
 const MAX_ENCODED_SOURCE = 8 * 1024 * 1024;
@@ -104,15 +108,21 @@ export function fastReads(
 ): (req: Request, connection?: unknown) => Response | Promise<Response> {
   const { ops, clientKey, limits, match, fallback } = options;
   const maxBytes = options.encodedCacheBytes ?? 32 * 1024 * 1024;
-  /** Finished compressed (and `Vary`-extended) representations by `encoding key`. */
+  /**
+   * What compression made of keyed answers, by `encoding key`: a finished
+   * response to clone (compressed, `Vary`-extended, or as built).
+   */
   const encoded = new Map<string, { response: Response; size: number }>();
   let encodedBytes = 0;
+  /** Negotiated codings by `Accept-Encoding` value (clients send few distinct ones). */
+  const negotiated = new Map<string, Encoding | null>();
 
   function remember(id: string, response: Response, size: number): void {
     if (size > maxBytes) return;
+    encoded.delete(id);
     encoded.set(id, { response, size });
     encodedBytes += size;
-    while (encodedBytes > maxBytes) {
+    while (encodedBytes > maxBytes || encoded.size > MAX_ENCODED_ENTRIES) {
       const oldest = encoded.keys().next().value!;
       encodedBytes -= encoded.get(oldest)!.size;
       encoded.delete(oldest);
@@ -129,30 +139,41 @@ export function fastReads(
     threshold: number,
     encodings: readonly Encoding[],
   ): Promise<Response | null> {
-    const res = answer.response;
-    const status = res.status;
-    const h = res.headers;
-    if (status === 304) {
-      const etag = echoedEtag(h.get("etag"), req.headers.get("if-none-match"));
-      if (etag !== null) h.set("etag", etag);
-      return res;
+    const acceptEncoding = req.headers.get("accept-encoding") ?? "";
+    let encoding = negotiated.get(acceptEncoding);
+    if (encoding === undefined) {
+      if (negotiated.size >= 256) negotiated.clear();
+      encoding = negotiateEncoding(acceptEncoding, encodings);
+      negotiated.set(acceptEncoding, encoding);
     }
-    if (status < 200 || status === 204 || status === 206) return res;
-    if (h.has("content-encoding") || h.has("content-range")) return res;
-    if (!isCompressible(h.get("content-type"))) return res;
-    const cacheControl = h.get("cache-control");
-    if (cacheControl !== null && NO_TRANSFORM_RE.test(cacheControl)) return res;
-    const length = h.get("content-length");
-    if (length === null) return null;
-    const size = Number(length);
-    if (size < threshold) return res;
-    const encoding = negotiateEncoding(req.headers.get("accept-encoding"), encodings);
     const key = answer.key;
     const id = key === undefined ? "" : `${encoding ?? "identity"} ${key}`;
     if (key !== undefined) {
       const hit = encoded.get(id);
       if (hit) return hit.response.clone();
     }
+    const res = answer.build();
+    const status = res.status;
+    const h = res.headers;
+    // A keyed answer is fully determined by its key: keep it finished, as built.
+    const asBuilt = () => {
+      if (key !== undefined) remember(id, res.clone(), 0);
+      return res;
+    };
+    if (status === 304) {
+      const etag = echoedEtag(h.get("etag"), req.headers.get("if-none-match"));
+      if (etag !== null) h.set("etag", etag);
+      return res;
+    }
+    if (status < 200 || status === 204 || status === 206) return asBuilt();
+    if (h.has("content-encoding") || h.has("content-range")) return asBuilt();
+    if (!isCompressible(h.get("content-type"))) return asBuilt();
+    const cacheControl = h.get("cache-control");
+    if (cacheControl !== null && NO_TRANSFORM_RE.test(cacheControl)) return asBuilt();
+    const length = h.get("content-length");
+    if (length === null) return null;
+    const size = Number(length);
+    if (size < threshold) return asBuilt();
     if (encoding === null) {
       appendVary(h, "Accept-Encoding");
       if (key !== undefined) remember(id, res.clone(), 0);
@@ -178,14 +199,14 @@ export function fastReads(
     let res: Response | null;
     try {
       const answer = await route.answer();
-      if (answer === null || answer.response.status === 401) {
-        return decline(req, connection, start);
-      }
+      if (answer === null) return decline(req, connection, start);
       const method = req.method;
       const compression = ops.compression;
       res = method === "GET" && compression
         ? await compressed(req, answer, compression.threshold, compression.encodings)
-        : answer.response;
+        : answer.build();
+      // A 401 counts against the failed-authentication budget: the Hono path does that.
+      if (res?.status === 401) return decline(req, connection, start);
     } catch {
       return decline(req, connection, start);
     }

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { BundleFile } from "../core/ggui/_common.ts";
+import type { BundleFile, GguiResult } from "../core/ggui/_common.ts";
 import { scopeParam } from "../core/ggui/_common.ts";
 import { locateBundleFile, type LocatedFile } from "../core/ggui/bundles.ts";
 import { listArtifactVersions } from "../core/ggui/list_versions.ts";
@@ -26,6 +26,7 @@ import {
   GGUI_CORS_HEADERS,
   gguiContextOf,
   type GguiRoutesOptions,
+  pkgEtag,
   pkgResponse,
 } from "./ggui.ts";
 
@@ -96,7 +97,7 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     const key = `${visibility} ${entry.sha256} ${entry.size} ${entry.type}`;
     if (plain) {
       const known = templates.get(key);
-      if (known) return { response: known.response.clone(), key };
+      if (known) return { build: () => known.response.clone(), key };
     }
     let inMemory = false;
     const response = await respondWithBlob(req, {
@@ -112,15 +113,18 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
       ...(visibility === "public" ? { extraHeaders: GGUI_CORS_HEADERS } : {}),
     });
     if (response === null) return null;
-    if (!plain || response.status !== 200) return { response };
-    if (inMemory && maxTemplateBytes > 0) remember(key, response.clone(), entry.size);
-    return { response, key };
+    if (!plain || response.status !== 200) return { build: () => response };
+    if (!inMemory || maxTemplateBytes <= 0) return { build: () => response, key };
+    const template = response.clone();
+    remember(key, template, entry.size);
+    return { build: () => template.clone(), key };
   }
 
-  function pkg(res: Response): FastAnswer {
-    const status = res.status;
-    const etag = status === 200 || status === 410 ? res.headers.get("etag") : null;
-    return etag === null ? { response: res } : { response: res, key: `pkg ${etag}` };
+  function pkg(req: Request, result: GguiResult): FastAnswer {
+    const ifNoneMatch = req.headers.get("if-none-match");
+    const etag = ifNoneMatch === null ? pkgEtag(result) : undefined;
+    const build = () => pkgResponse(result, ifNoneMatch);
+    return etag === undefined ? { build } : { build, key: `pkg ${etag}` };
   }
 
   return function match(req, path) {
@@ -132,15 +136,15 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
         return {
           route: VERSION_ROUTE,
           answer: async () =>
-            pkg(pkgResponse(
+            pkg(
+              req,
               await readArtifact(ctx, {
                 authn: await authnOf(authenticator, req.headers.get("authorization")),
                 scope: scopeParam(scope),
                 name,
                 version,
               }),
-              req.headers.get("if-none-match"),
-            )),
+            ),
         };
       }
       if (parts.length === 4) {
@@ -149,14 +153,14 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
         return {
           route: LISTING_ROUTE,
           answer: async () =>
-            pkg(pkgResponse(
+            pkg(
+              req,
               await listArtifactVersions(ctx, {
                 authn: await authnOf(authenticator, req.headers.get("authorization")),
                 scope: scopeParam(scope),
                 name,
               }),
-              req.headers.get("if-none-match"),
-            )),
+            ),
         };
       }
       return null;

@@ -178,13 +178,15 @@ export async function settleDocumentLength(c: Context): Promise<number | null> {
     body = await res.bytes();
     size = body.byteLength;
   }
-  // Reuse the headers object: copying Headers costs more than the read.
-  const next = new Response(body, {
-    status: res.status,
-    statusText: res.statusText,
-    headers: res.headers,
-  });
-  next.headers.set("content-length", String(size));
+  // Headers set one by one: Deno checks a Headers object passed as init far
+  // more slowly (see makeResponse), and c.json() responses carry few headers.
+  const next = res.statusText
+    ? new Response(body, { status: res.status, statusText: res.statusText })
+    : new Response(body, { status: res.status });
+  const target = next.headers;
+  // append: a fresh response, and several Set-Cookie headers stay several.
+  for (const [k, v] of res.headers) target.append(k, v);
+  target.set("content-length", String(size));
   replaceResponse(c, next);
   return size;
 }

@@ -55,6 +55,26 @@ Deno.test("settleDocumentLength gives c.json and c.text responses their exact Co
   assert.deepEqual(seen, [jsonBytes.byteLength, 6, null, null]);
 });
 
+Deno.test("settleDocumentLength keeps the status, its text and every header, several Set-Cookie included", async () => {
+  const app = new Hono();
+  app.use(async (c, next) => {
+    await next();
+    await settleDocumentLength(c);
+  });
+  app.get("/", (c) => {
+    c.header("set-cookie", "a=1");
+    c.header("set-cookie", "b=2", { append: true });
+    c.header("x-extra", "yes");
+    return c.json({ created: true }, 201);
+  });
+  const res = await app.request("/");
+  assert.equal(res.status, 201);
+  assert.deepEqual(res.headers.getSetCookie(), ["a=1", "b=2"]);
+  assert.equal(res.headers.get("x-extra"), "yes");
+  assert.equal(res.headers.get("content-length"), String('{"created":true}'.length));
+  assert.deepEqual(await res.json(), { created: true });
+});
+
 Deno.test("isDocumentType tells whole documents from open-ended streams", () => {
   assert.ok(isDocumentType("application/json; charset=utf-8"));
   assert.ok(isDocumentType("application/vnd.api+json"));

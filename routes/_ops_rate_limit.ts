@@ -142,6 +142,19 @@ export function clientIp(c: Context, trustProxy: boolean | number = false): stri
   return clientIpOf(c.req.raw, c.env, trustProxy);
 }
 
+/** Peer addresses already normalized (a busy client sends many requests from one address). */
+const peers = new Map<string, string | null>();
+
+function normalizedPeer(hostname: string): string | null {
+  let ip = peers.get(hostname);
+  if (ip === undefined) {
+    if (peers.size >= 4096) peers.clear();
+    ip = normalizeIp(hostname);
+    peers.set(hostname, ip);
+  }
+  return ip;
+}
+
 /** {@linkcode clientIp} of a request and the connection info `Deno.serve` passed with it. */
 export function clientIpOf(
   req: Request,
@@ -149,7 +162,8 @@ export function clientIpOf(
   trustProxy: boolean | number = false,
 ): string {
   const env = connection as ConnEnv | undefined;
-  const peer = (env?.remoteAddr?.hostname && normalizeIp(env.remoteAddr.hostname)) || "unknown";
+  const hostname = env?.remoteAddr?.hostname;
+  const peer = (hostname && normalizedPeer(hostname)) || "unknown";
   if (trustProxy === false || trustProxy === 0) return peer;
   const header = req.headers.get("x-forwarded-for");
   if (!header) return peer;

@@ -271,6 +271,15 @@ const PKG_HEADERS = { "cache-control": "private, no-cache", vary: "Authorization
 const NOT_MODIFIED_HEADERS = { ...PKG_HEADERS, ...GGUI_CORS_HEADERS };
 
 /**
+ * The strong ETag of a `/pkg/*` read result's body (200 and 410); `undefined`
+ * for errors, which carry none. It names the response {@linkcode pkgResponse}
+ * gives without `If-None-Match`: the same result text, status and headers.
+ */
+export function pkgEtag(result: GguiResult): string | undefined {
+  return result.status === 200 || result.status === 410 ? serialized(result).etag : undefined;
+}
+
+/**
  * The response of a `/pkg/*` read result (version or listing) for a request
  * with this `If-None-Match`: strong ETag and 304 on 200 and 410, the JSON
  * error otherwise, always private and varying on `Authorization`, with CORS.
