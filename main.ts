@@ -133,6 +133,7 @@ async function serve(config: ServerConfig): Promise<void> {
         uploadRateLimitPerMinute: config.uploadRateLimit,
         authFailuresPerMinute: config.authFailureLimit,
         readCacheMs: config.readCacheMs,
+        jsrVisibility: config.jsrVisibility,
         ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
         ...(requestLog ? { requestLog: requestLog.write } : {}),
         subscriptions,

@@ -4,7 +4,8 @@
  * One core (publish, read, list versions, search, yank, conformance, tokens,
  * webhooks) over two storage seams — row storage ({@linkcode RegistryStorage})
  * and content-addressed blob storage ({@linkcode BundleStorage}) — served over
- * the wire protocols of the ggui and Rack registries.
+ * the wire protocols of the ggui and Rack registries, and of JSR (so stock
+ * `deno add`, `deno run` and `deno publish` use it as a private JSR).
  *
  * @example Publish-if-absent over the in-memory backends
  * ```ts
@@ -170,6 +171,7 @@ export {
 } from "./core/rack/auth.ts";
 export { parseWebhookConfig, type WebhookSubscription } from "./core/rack/webhooks.ts";
 export * from "./core/ggui/mod.ts";
+export * from "./core/jsr/mod.ts";
 
 // `deno run -A jsr:@x/registry` runs this module: start the server.
 if (import.meta.main) {

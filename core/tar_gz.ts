@@ -27,6 +27,8 @@ export interface TarGzLimits {
 export interface TarGzFaults {
   /** Not gzip, not tar, or an unsafe entry name (absolute, `..`, control characters). */
   invalid(cause: unknown): Error;
+  /** An unsafe entry name (absolute, `..`, control characters); `invalid` when absent. */
+  unsafePath?(name: string): Error;
   /** A cap was crossed; the message says which. */
   tooLarge(message: string, cap: "unpacked" | "entries" | "file" | "depth"): Error;
 }
@@ -108,11 +110,11 @@ function guard(
 
 /** Split an entry name into safe segments, or throw for absolute, `..` and control-character paths. */
 function entrySegments(name: string, faults: TarGzFaults): string[] {
-  if (name.startsWith("/") || /[\0\r\n]/.test(name)) {
-    throw faults.invalid(new Error(`Unsafe entry path '${name}'`));
-  }
+  const unsafe = () =>
+    faults.unsafePath?.(name) ?? faults.invalid(new Error(`Unsafe entry path '${name}'`));
+  if (name.startsWith("/") || /[\0\r\n]/.test(name)) throw unsafe();
   const segments = name.split("/").filter((s) => s !== "" && s !== ".");
-  if (segments.includes("..")) throw faults.invalid(new Error(`Unsafe entry path '${name}'`));
+  if (segments.includes("..")) throw unsafe();
   return segments;
 }
 

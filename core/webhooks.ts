@@ -124,6 +124,43 @@ export function newOutboxRows(inputs: readonly OutboxInput[], now: Date): Outbox
 }
 
 /**
+ * The `package.published` outbox rows of a publish on any surface: one per
+ * enabled subscription listing the event, with the same body for each.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { publishedEventMutations } from "./webhooks.ts";
+ * const subs = [{ id: "s1", url: "https://hooks.example.com/", enabled: true, events: ["package.published"] }];
+ * const [m] = publishedEventMutations(subs, { namespace: "@acme", name: "map", version: "1.0.0" }, new Date());
+ * assert.equal(m?.type, "set");
+ * assert.equal(publishedEventMutations([], { name: "map" }, new Date()).length, 0);
+ * ```
+ */
+export function publishedEventMutations(
+  subscriptions: readonly {
+    id: string;
+    url: string;
+    events: readonly string[];
+    enabled: boolean;
+  }[],
+  facts: Record<string, JsonValue>,
+  now: Date,
+): Mutation[] {
+  const subs = subscriptions.filter((s) => s.enabled && s.events.includes("package.published"));
+  if (subs.length === 0) return [];
+  const body = JSON.stringify({
+    event: "package.published",
+    ...facts,
+    timestamp: now.toISOString(),
+  });
+  return outboxMutations(newOutboxRows(
+    subs.map((s) => ({ event: "package.published", url: s.url, subscription: s.id, body })),
+    now,
+  ));
+}
+
+/**
  * `X-Webhook-Delivery`: `<epoch ms>-<6 base36 chars>`, stable across retries of one row.
  *
  * @example

@@ -20,6 +20,11 @@ import {
 import { createRackRoutes } from "./rack.ts";
 import { rackJsonError } from "./_rack_http.ts";
 import { createAdminRoutes } from "./admin.ts";
+import { createJsrRoutes, isJsrPath, jsrErrorResponse } from "./jsr.ts";
+import { DEFAULT_JSR_LIMITS, type JsrLimits } from "../core/jsr/publish.ts";
+import { jsrError } from "../core/jsr/errors.ts";
+import type { Visibility } from "../core/rows.ts";
+import { DEFAULT_RESERVED_SCOPES } from "../core/ggui/_common.ts";
 import { namespaceExists, rackAuthAuthenticator } from "../core/access.ts";
 import { chainAuthenticators, storedTokenAuthenticator } from "../core/tokens.ts";
 import { CachingBundleStorage, CachingRegistryStorage } from "../core/read_cache.ts";
@@ -89,6 +94,10 @@ export interface RegistryAppOptions {
   readCacheMs?: number;
   /** Bytes of small immutable blobs kept in memory (default 64 MiB; 0: none). */
   blobCacheBytes?: number;
+  /** JSR: visibility of packages in namespaces `auth.json` does not declare (default `private`). */
+  jsrVisibility?: Visibility;
+  /** JSR: publish caps (default JSR's 20 MB per tarball, file and package). */
+  jsrLimits?: Partial<JsrLimits>;
 }
 
 /** Path prefixes of the Rack surface: unknown routes there answer in Rack's error format. */
@@ -175,6 +184,24 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   app.route("/", createGguiRoutes(ggui));
   app.route(
     "/",
+    createJsrRoutes({
+      ctx: {
+        ...ctx,
+        reservedScopes: options.reservedScopes ?? DEFAULT_RESERVED_SCOPES,
+        declaredNamespace: async (ns) => {
+          const policy = (await rackAuth()).namespaces.get(ns);
+          return policy ? { anonymous: policy.anonymous } : undefined;
+        },
+        defaultVisibility: options.jsrVisibility ?? "private",
+        limits: { ...DEFAULT_JSR_LIMITS, ...options.jsrLimits },
+        ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
+      },
+      authenticator: identities,
+      clientIp: (c) => clientIp(c, options.trustProxy ?? false),
+    }),
+  );
+  app.route(
+    "/",
     createRackRoutes({
       ctx,
       auth: rackAuth,
@@ -192,6 +219,9 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     return makeResponse(null, 204, GGUI_CORS_HEADERS);
   });
   app.notFound((c) => {
+    if (isJsrPath(c.req.path)) {
+      return jsrErrorResponse(jsrError("notFound", "Not found"));
+    }
     if (isRackPath(c.req.path)) {
       return rackJsonError(404, { code: "NOT_FOUND", message: "Route not found" });
     }
@@ -230,6 +260,7 @@ function toRequest(input: string | URL | Request, init?: RequestInit): Request {
 /** The 429 of each surface: Rack's envelope on Rack paths, ggui's elsewhere. */
 function limited(c: Context, retryAfter: number): Response {
   const message = `Rate limit exceeded. Try again in ${retryAfter}s`;
+  if (isJsrPath(c.req.path)) return jsrErrorResponse(jsrError("rateLimited", message));
   if (isRackPath(c.req.path)) {
     return rackJsonError(429, { code: "RATE_LIMIT_EXCEEDED", message });
   }
@@ -243,11 +274,18 @@ function limited(c: Context, retryAfter: number): Response {
 function countOutcome(c: Context): void {
   const status = c.res.status;
   const path = c.req.path;
-  const surface = isRackPath(path) ? "rack" : path.startsWith("/admin") ? "admin" : "ggui";
+  const surface = isRackPath(path)
+    ? "rack"
+    : isJsrPath(path)
+    ? "jsr"
+    : path.startsWith("/admin")
+    ? "admin"
+    : "ggui";
   if (status === 401) authFailuresTotal.inc({ surface, reason: "unauthorized" });
   const method = c.req.method;
   if (
     (method === "POST" && (path === "/publish" || path === "/registries")) ||
+    (method === "POST" && path.startsWith("/api/scopes/")) ||
     (method === "PUT" && path.startsWith("/presets/"))
   ) {
     const result = status < 300
@@ -307,7 +345,7 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
       mode: "shared",
     });
     const mw = rateLimit({ limiter, key, onLimited: limited });
-    app.on("POST", ["/publish", "/registries"], mw);
+    app.on("POST", ["/publish", "/registries", "/api/scopes/*"], mw);
     app.on("PUT", "/presets/*", mw);
   }
   app.get("/metrics", metricsHandler(options.metricsToken ? { token: options.metricsToken } : {}));

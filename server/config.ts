@@ -72,6 +72,8 @@ export interface ServerConfig {
   readCacheMs: number;
   /** Write one JSON line per request to stdout. */
   logRequests: boolean;
+  /** JSR: visibility of packages in namespaces auth.json does not declare. */
+  jsrVisibility: "public" | "private";
   /** Run the ggui blueprint runtime probe on publish (opt-in). */
   blueprintProbe?: boolean;
   /** ggui public lane trust material: a sigstore `trusted_root.json` file. */
@@ -125,6 +127,8 @@ Options (each as --flag=value or --flag value):
   --metrics-token <secret>   require this bearer token on /metrics (env METRICS_TOKEN)
   --read-cache-ms <n>        serve hot reads from memory this long, 0 = off (default 500)
   --log-requests <bool>      one JSON line per request on stdout (default true)
+  --jsr-visibility <v>       JSR packages in namespaces auth.json does not declare: private |
+                             public (default private; env JSR_VISIBILITY)
   --log-level <level>        debug | info | warn | error (env LOG_LEVEL)
   --sigstore-trusted-root <file>
                              ggui public lane: verify sigstore bundles against this trusted_root.json
@@ -163,6 +167,7 @@ const STRING_FLAGS = [
   "metrics-token",
   "read-cache-ms",
   "log-requests",
+  "jsr-visibility",
   "log-level",
   "sigstore-trusted-root",
   "sigstore-tuf-mirror",
@@ -317,6 +322,14 @@ export function parseServerArgs(
     return { ok: false, error: `--log-requests must be true or false (got '${logText}')` };
   }
 
+  const jsrVisibility = pick("jsr-visibility", "JSR_VISIBILITY") ?? "private";
+  if (jsrVisibility !== "private" && jsrVisibility !== "public") {
+    return {
+      ok: false,
+      error: `--jsr-visibility must be private or public (got '${jsrVisibility}')`,
+    };
+  }
+
   const bundleHost = pick("bundle-host");
   if (bundleHost !== undefined && !/^https?:\/\/[^/\s]+(\/.*)?$/.test(bundleHost)) {
     return { ok: false, error: `--bundle-host must be an http(s) URL (got '${bundleHost}')` };
@@ -344,6 +357,7 @@ export function parseServerArgs(
     authFailureLimit: counts["auth-failure-limit"]!,
     readCacheMs: counts["read-cache-ms"]!,
     logRequests: logText === "true",
+    jsrVisibility,
   };
   const optional = {
     token: pick("token", "GGUI_REGISTRY_TOKEN"),

@@ -168,3 +168,7 @@ export function gcStateKey(): RowKey {
 export function compiledBlobKey(digest: string): RowKey {
   return ["ggui_compiled", digest];
 }
+/** A JSR publishing task (`deno publish` polls it by id). */
+export function jsrTaskKey(id: string): RowKey {
+  return ["jsrtask", id];
+}

@@ -32,9 +32,9 @@ import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
 import { putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import { decideGguiPublish } from "../access.ts";
-import { newOutboxRows, outboxMutations } from "../webhooks.ts";
+import { publishedEventMutations } from "../webhooks.ts";
 import * as keys from "../../storage/keys.ts";
-import type { JsonValue, Mutation } from "../../storage/types.ts";
+import type { JsonValue } from "../../storage/types.ts";
 import {
   auditMutation,
   type AuthnContext,
@@ -162,27 +162,6 @@ function identityRule(
     );
   }
   return undefined;
-}
-
-/** The `package.published` outbox rows of a publish (subscriptions listing the event). */
-function publishedEvents(
-  ctx: GguiContext,
-  facts: Record<string, JsonValue>,
-  now: Date,
-): Mutation[] {
-  const subs = (ctx.subscriptions ?? []).filter((s) =>
-    s.enabled && s.events.includes("package.published")
-  );
-  if (subs.length === 0) return [];
-  const body = JSON.stringify({
-    event: "package.published",
-    ...facts,
-    timestamp: now.toISOString(),
-  });
-  return outboxMutations(newOutboxRows(
-    subs.map((s) => ({ event: "package.published", url: s.url, subscription: s.id, body })),
-    now,
-  ));
 }
 
 /**
@@ -547,7 +526,7 @@ async function commitVersion(
       }
       : {}),
     extra: ({ packageCreated }) => [
-      ...publishedEvents(ctx, {
+      ...publishedEventMutations(ctx.subscriptions ?? [], {
         namespace: manifest.scope,
         name: manifest.name,
         version: manifest.version,
