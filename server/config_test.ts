@@ -105,3 +105,17 @@ Deno.test("parseServerArgs() defaults to the platform KV for rows and blobs on D
   assert.deepEqual(c.bundles, { kind: "kv" });
   assert.equal(ok([]).deploy, false);
 });
+
+Deno.test("parseServerArgs() reads the JSR visibility of undeclared namespaces (private unless told)", () => {
+  assert.equal(ok([]).jsrVisibility, "private");
+  assert.equal(ok(["--jsr-visibility", "public"]).jsrVisibility, "public");
+  assert.equal(ok([], { JSR_VISIBILITY: "public" }).jsrVisibility, "public");
+  assert.equal(
+    ok(["--jsr-visibility=private"], { JSR_VISIBILITY: "public" }).jsrVisibility,
+    "private",
+  );
+  assert.match(
+    error(["--jsr-visibility=open"]),
+    /--jsr-visibility must be private or public \(got 'open'\)/,
+  );
+});

@@ -13,7 +13,26 @@ import { CLI_PRINCIPAL } from "../server/cli.ts";
 import * as keys from "../storage/keys.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { makeGadget, makeKey, type TestKey } from "./_ggui_fixtures.ts";
-import { ADMIN, makeItem, makePackage, uploadRequest } from "./_rack_fixtures.ts";
+import { ADMIN, makeItem, makePackage, makeTarball, uploadRequest } from "./_rack_fixtures.ts";
+
+/** The tarball `deno publish` would upload for `@acme/util@<version>`. */
+function jsrTarball(version: string): Promise<Uint8Array> {
+  return makeTarball({
+    "deno.json": JSON.stringify({ name: "@acme/util", version, exports: "./mod.ts" }),
+    "mod.ts": "export const x = 1;\n",
+  });
+}
+
+async function jsrPublishRequest(token: string | undefined, version: string): Promise<Request> {
+  return new Request(
+    `http://registry.test/api/scopes/acme/packages/util/versions/${version}?config=/deno.json`,
+    {
+      method: "POST",
+      headers: { ...auth(token), "content-encoding": "gzip" },
+      body: await jsrTarball(version) as BodyInit,
+    },
+  );
+}
 
 const IDS = [
   "anonymous",
@@ -373,6 +392,44 @@ const ROWS: Row[] = [
     expect: [401, 403, 403, 403, 401, 401, 200],
   },
   // Last: deleting each subject's own author key (a state change when it exists).
+  // --- JSR (@acme is gated in auth.json: its JSR versions are private) ----------
+  {
+    name: "JSR GET /@acme/util/meta.json",
+    audit: "read",
+    request: () => ({ path: "/@acme/util/meta.json" }),
+    expect: [404, 200, 200, 404, 401, 401, 200],
+  },
+  {
+    name: "JSR GET /@acme/util/1.0.0/mod.ts",
+    audit: "read",
+    request: () => ({ path: "/@acme/util/1.0.0/mod.ts" }),
+    expect: [404, 200, 200, 404, 401, 401, 200],
+  },
+  {
+    name: "JSR POST a version of @acme/util",
+    audit: "write",
+    request: (env, id, i) => jsrPublishRequest(env.tokens[id], `2.0.${i}`),
+    expect: [401, 403, 200, 403, 401, 401, 200],
+    codes: [
+      "missingAuthentication",
+      "actorNotScopeMember",
+      undefined,
+      "actorNotScopeMember",
+      "invalidBearerToken",
+      "invalidBearerToken",
+      undefined,
+    ],
+  },
+  {
+    name: "JSR PATCH yank @acme/util@1.0.0",
+    audit: "write",
+    request: () => ({
+      method: "PATCH",
+      path: "/api/scopes/acme/packages/util/versions/1.0.0",
+      body: { yanked: true },
+    }),
+    expect: [401, 403, 403, 404, 401, 401, 204],
+  },
   {
     name: "ggui DELETE /author-keys/:keyId",
     audit: "write",
@@ -415,6 +472,8 @@ Deno.test("every route of every surface answers each identity as docs/access.md 
     }),
   );
   assert.equal(up.status, 201, await up.text());
+  const jsr = await call(env, "publish", await jsrPublishRequest(env.tokens.publish, "1.0.0"));
+  assert.equal((await jsr.json()).status, "success");
 
   const mismatches: string[] = [];
   for (const row of ROWS) {

@@ -25,7 +25,18 @@ interface Fixture {
   admin: string;
 }
 
-async function fixture(options: { jsrLimits?: Record<string, number> } = {}): Promise<Fixture> {
+async function fixture(
+  options: {
+    jsrLimits?: Record<string, number>;
+    subscriptions?: {
+      id: string;
+      url: string;
+      secret: string;
+      events: string[];
+      enabled: boolean;
+    }[];
+  } = {},
+): Promise<Fixture> {
   const storage = new MemoryRegistryStorage();
   const bundles = new MemoryBundleStorage();
   const clock = () => new Date();
@@ -47,6 +58,7 @@ async function fixture(options: { jsrLimits?: Record<string, number> } = {}): Pr
     authFailuresPerMinute: 0,
     readCacheMs: 0,
     ...(options.jsrLimits ? { jsrLimits: options.jsrLimits } : {}),
+    ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
   });
   const root = { subject: "root", admin: true };
   const ctx = { storage, bundles, clock };
@@ -558,4 +570,43 @@ Deno.test("a JSR package name held by another surface's format is a conflict", a
   const unknown = await get(app, "/api/nothing-here");
   assert.equal(unknown.status, 404);
   assert.equal((await unknown.json()).code, "notFound");
+});
+
+Deno.test("a JSR publish writes its audit record and webhook delivery in the same commit, and counts in /metrics", async () => {
+  const subscriptions = [{
+    id: "hook1",
+    url: "https://hooks.example.com/jsr",
+    secret: "s3cret",
+    events: ["package.published"],
+    enabled: true,
+  }];
+  const { app, storage } = await fixture({ subscriptions });
+  const scrape = async () => {
+    const text = await (await get(app, "/metrics")).text();
+    const line = text.split("\n").find((l) =>
+      l.startsWith("registry_publishes_total{") && l.includes('surface="jsr"') &&
+      l.includes('result="created"')
+    );
+    return line ? Number(line.split(" ").at(-1)) : 0;
+  };
+  const before = await scrape();
+  const tarball = await makeTarball(packageFiles());
+  assert.equal((await publishRequest(app, "acme/greet/1.0.0", tarball)).status, 200);
+  assert.equal(await scrape(), before + 1);
+  const outbox = await storage.list(keys.outboxPrefix(), { limit: 100 });
+  assert.equal(outbox.items.length, 1);
+  const row = outbox.items[0]!.value as { event: string; url: string; body: string };
+  assert.equal(row.event, "package.published");
+  assert.equal(row.url, "https://hooks.example.com/jsr");
+  const body = JSON.parse(row.body);
+  assert.equal(body.format, "jsr");
+  assert.equal(`${body.namespace}/${body.name}@${body.version}`, "@acme/greet@1.0.0");
+  const audit = await storage.list(keys.auditPrefix(), { limit: 100 });
+  const published = audit.items.map((i) =>
+    i.value as { action: string; actor: string; detail: Record<string, unknown> }
+  )
+    .filter((a) => a.action === "jsr.publish");
+  assert.equal(published.length, 1);
+  assert.equal(published[0]!.actor, "alice");
+  assert.equal(published[0]!.detail.tarballSha256, sha256Hex(tarball));
 });
