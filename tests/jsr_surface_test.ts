@@ -567,6 +567,14 @@ Deno.test("a JSR package name held by another surface's format is a conflict", a
   const res = await publish(app, "acme/greet/1.0.0", packageFiles());
   assert.equal(res.status, 409);
   assert.equal(res.body.code, "packageFormatConflict");
+  // Reading it through JSR answers exactly what a missing package answers.
+  const empty = await fixture();
+  for (const path of ["/@acme/greet/meta.json", "/api/scopes/acme/packages/greet/versions"]) {
+    const a = await get(app, path, ALICE);
+    const b = await get(empty.app, path, ALICE);
+    assert.equal(a.status, 404);
+    assert.equal(await a.text(), await b.text());
+  }
   const unknown = await get(app, "/api/nothing-here");
   assert.equal(unknown.status, 404);
   assert.equal((await unknown.json()).code, "notFound");
