@@ -2,9 +2,15 @@
 // an fs directory), real Ed25519 keys, two subjects, restarts.
 import assert from "node:assert/strict";
 import { createToken } from "../core/tokens.ts";
-import { sri384 } from "../core/digest.ts";
+import { fromBase64, sha256Hex, sri384 } from "../core/digest.ts";
 import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
-import { GADGET_SOURCE, makeGadget, makeKey, type TestKey } from "./_ggui_fixtures.ts";
+import {
+  GADGET_SOURCE,
+  makeBlueprint,
+  makeGadget,
+  makeKey,
+  type TestKey,
+} from "./_ggui_fixtures.ts";
 import { startServer } from "./_server.ts";
 
 const ALICE = "alice-secret-token";
@@ -152,6 +158,24 @@ Deno.test("ggui end to end on a KV file: keys, private publishes, reads, lists, 
       assert.equal(await bobBundle.text(), await ghostBundle.text());
       assert.equal(bobBundle.headers.get("content-type"), ghostBundle.headers.get("content-type"));
 
+      // A private blueprint: compiled on publish, its compiled bytes in the read, and a miss to Bob.
+      const blueprint = await call(url, "/publish", {
+        method: "POST",
+        token: ALICE,
+        body: await makeBlueprint(aliceKey),
+      });
+      assert.equal(blueprint.status, 201, blueprint.text);
+      assert.equal(blueprint.json().artifactId, "@acme/card");
+      const card = await call(url, "/pkg/acme/card/1.0.0", { token: ALICE });
+      assert.equal(card.status, 200, card.text);
+      const compiled = fromBase64(card.json().compiledBytes as string)!;
+      assert.ok(compiled.byteLength > 0);
+      assert.equal(sha256Hex(compiled), card.json().compiledDigest);
+      assert.equal((card.json().manifest as { kind: string }).kind, "blueprint");
+      const bobCard = await call(url, "/pkg/acme/card/1.0.0", { token: BOB });
+      assert.equal(bobCard.status, 404);
+      assert.equal(bobCard.text, missRead.text.replace("ghost", "card"));
+
       // Bob cannot publish into alice's scope, but can claim his own.
       const forbidden = await call(url, "/publish", {
         method: "POST",
@@ -210,6 +234,8 @@ Deno.test("ggui end to end on a KV file: keys, private publishes, reads, lists, 
       assert.equal(await blob2.text(), GADGET_SOURCE);
       assert.equal((await call(server.url, "/pkg/acme/map", { token: BOB })).status, 404);
       assert.equal((await call(server.url, "/pkg/bobco/tool/1.0.0", { token: BOB })).status, 200);
+      const card2 = await call(server.url, "/pkg/acme/card/1.0.0", { token: ALICE });
+      assert.equal(card2.json().compiledDigest, card.json().compiledDigest);
     } finally {
       await server.kill();
     }
