@@ -377,6 +377,13 @@ Deno.test("publishing refusals answer JSR's codes and change nothing", async (t)
     assert.match(body.error.code, /^(fileTooLarge|packageTooLarge)$/);
     assert.deepEqual(await rowKeys(storage), baseline);
   });
+  await t.step("a truncated upload: invalidTarball", async () => {
+    const cut = await makeTarball(packageFiles(), { truncateBy: 20 });
+    const body = await (await publishRequest(app, "acme/greet/1.0.0", cut)).json();
+    assert.equal(body.status, "failure");
+    assert.equal(body.error.code, "invalidTarball");
+    assert.deepEqual(await rowKeys(storage), baseline);
+  });
   await t.step("bytes that are not gzip: invalidTarball", async () => {
     const res = await publishRequest(
       app,
