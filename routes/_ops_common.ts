@@ -167,27 +167,21 @@ export async function settleDocumentLength(c: Context): Promise<number | null> {
   if (res.headers.has("content-encoding")) return null;
   if (!isDocumentType(res.headers.get("content-type"))) return null;
   const type = res.headers.get("content-type")!;
+  // The body is read from a clone (cheap for the string and byte bodies these
+  // responses have: a clone shares them) and the length set in place; a new
+  // response would cost a copy of every header, which Deno makes slowly.
+  const copy = res.clone();
   // JSON is UTF-8 by definition (RFC 8259): reading it as text is the cheapest
   // path for the string bodies c.json() builds. Other documents keep their bytes.
-  let body: string | Uint8Array<ArrayBuffer>;
-  let size: number;
-  if (JSON_RE.test(type)) {
-    body = await res.text();
-    size = utf8Length(body);
-  } else {
-    body = await res.bytes();
-    size = body.byteLength;
+  const size = JSON_RE.test(type) ? utf8Length(await copy.text()) : (await copy.bytes()).byteLength;
+  try {
+    res.headers.set("content-length", String(size));
+  } catch {
+    // Immutable headers (a fetched response): one copy with the length.
+    const next = new Response(res.body, res);
+    next.headers.set("content-length", String(size));
+    replaceResponse(c, next);
   }
-  // Headers set one by one: Deno checks a Headers object passed as init far
-  // more slowly (see makeResponse), and c.json() responses carry few headers.
-  const next = res.statusText
-    ? new Response(body, { status: res.status, statusText: res.statusText })
-    : new Response(body, { status: res.status });
-  const target = next.headers;
-  // append: a fresh response, and several Set-Cookie headers stay several.
-  for (const [k, v] of res.headers) target.append(k, v);
-  target.set("content-length", String(size));
-  replaceResponse(c, next);
   return size;
 }
 

@@ -37,8 +37,17 @@ export interface OpsStackOptions {
 
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 
+let isoMs = NaN;
+let isoText = "";
+
+/** The time as ISO text; formatted once per millisecond (a busy server answers many in one). */
 function isoNow(): string {
-  return new Date().toISOString();
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    isoText = new Date(ms).toISOString();
+  }
+  return isoText;
 }
 
 function limitedResponse(

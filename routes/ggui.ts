@@ -300,19 +300,23 @@ export function pkgResponse(result: GguiResult, ifNoneMatch: string | null | und
   if (etagMatches(ifNoneMatch ?? undefined, etag)) {
     return makeResponse(null, 304, { ...NOT_MODIFIED_HEADERS, etag });
   }
-  // A frozen result is immutable: its finished response is built once and
-  // cloned (cheaper than setting its nine headers on every request).
+  // A frozen result is immutable: its finished response is built once, with
+  // its body as UTF-8 bytes (the server then sends them without converting a
+  // string), and cloned (cheaper than setting its nine headers on every request).
   if (known.template) return known.template.clone();
-  const res = makeResponse(known.text, result.status, {
+  const frozen = Object.isFrozen(result);
+  const res = makeResponse(frozen ? utf8.encode(known.text) : known.text, result.status, {
     "content-type": "application/json",
     "content-length": known.length,
     ...PKG_HEADERS,
     etag,
     ...GGUI_CORS_HEADERS,
   });
-  if (Object.isFrozen(result)) known.template = res.clone();
+  if (frozen) known.template = res.clone();
   return res;
 }
+
+const utf8 = new TextEncoder();
 
 /** The files a `/bundles/*` URL may name. */
 export const BUNDLE_FILES: readonly BundleFile[] = ["bundle.js", "bundle.js.sig", "manifest.json"];
