@@ -2,13 +2,17 @@
 //   hono   — a bare Hono route on Deno.serve answering a fixed 300-byte JSON
 //   file   — the same bytes streamed from a file on each request
 //   memory — the same bytes from memory (a Uint8Array)
-// Usage: deno run -A bench/_reference.ts <hono|file|memory> <size-bytes> <file-path>
+//   headers — a bare Hono route answering JSON of <size-bytes> with the eleven
+//             headers a `/pkg` read must carry (type, length, cache-control,
+//             vary, ETag, three CORS, three rate-limit): what those headers
+//             alone cost, with no work behind them
+// Usage: deno run -A bench/_reference.ts <hono|file|memory|headers> <size-bytes> <file-path>
 import { Hono } from "hono";
 
 const [mode = "hono", sizeText = "300", path = "/tmp/reference.bin"] = Deno.args;
 const size = Number(sizeText);
 const body = new Uint8Array(size);
-if (mode === "hono" || size === 300) {
+if (mode === "hono" || mode === "headers" || size === 300) {
   const json = JSON.stringify({ ok: true, pad: "x".repeat(Math.max(0, size - 22)) });
   body.set(new TextEncoder().encode(json).subarray(0, size));
 } else {
@@ -19,8 +23,30 @@ await Deno.writeFile(path, body);
 const app = new Hono();
 app.get("/", (c) => c.body(body, 200, { "content-type": "application/json" }));
 
+const withHeaders = new Hono();
+const fixed = {
+  "content-type": "application/json",
+  "cache-control": "private, no-cache",
+  vary: "Authorization, Accept-Encoding",
+  etag: `"${"0".repeat(64)}"`,
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, POST, DELETE, OPTIONS",
+  "access-control-allow-headers": "content-type, authorization",
+  "x-ratelimit-limit": "1200",
+  "x-ratelimit-reset": "1795316460",
+};
+let served = 0;
+withHeaders.get("/", (c) =>
+  c.body(body, 200, {
+    ...fixed,
+    "content-length": String(size),
+    "x-ratelimit-remaining": String(1_000_000 - (++served % 1_000_000)),
+  }));
+
 const handler = mode === "hono"
   ? app.fetch
+  : mode === "headers"
+  ? withHeaders.fetch
   : mode === "memory"
   ? () => new Response(body, { headers: { "content-type": "application/octet-stream" } })
   : async () => {

@@ -1,6 +1,8 @@
 // Load benchmark: main.ts on 127.0.0.1 pinned to CPU 0, wrk pinned to CPU 1,
 // each figure beside references measured in the same run (a bare Hono route
-// answering 300 bytes of JSON, the same bytes from a file and from memory).
+// answering 300 bytes of JSON, the same bytes from a file and from memory,
+// and a bare Hono route answering a /pkg-sized JSON with the headers a /pkg
+// read carries: the floor those headers set).
 //
 //   deno run -A bench/load.ts [--seconds=10] [--connections=32] [--storage=kv]
 //
@@ -115,6 +117,7 @@ const refs: Record<string, WrkResult> = {};
 for (
   const [mode, size] of [
     ["hono", 300],
+    ["headers", 1200],
     ["file", 300],
     ["memory", 300],
     ["file", 10240],
@@ -300,6 +303,12 @@ log("");
 log("| route | req/s | p50 | p99 | MB/s | ratio to reference |");
 log("|---|---|---|---|---|---|");
 for (const [name, r, ref, byMb] of results) log(row(name, r, ref, byMb));
+log("");
+log(
+  `Version read against the bare route answering the same headers (headers-1200): ${
+    (results[0]![1].rps / refs["headers-1200"]!.rps).toFixed(2)
+  }.`,
+);
 log("");
 log(
   `Publish (small gadget, sequential, 200 publishes): p50 ${publishMs[100]!.toFixed(2)} ms, p99 ${
