@@ -92,6 +92,23 @@ export class CachingRegistryStorage implements RegistryStorage {
     return this.#inner.close();
   }
 
+  /**
+   * The rows of `keys` when every one was read less than `ttlMs` ago and is in
+   * memory (what {@linkcode getManyCached} would answer without a read);
+   * `undefined` otherwise.
+   */
+  peekCached<T = unknown>(keys: readonly RowKey[]): (Entry<T> | null)[] | undefined {
+    if (this.#ttl <= 0) return undefined;
+    const now = this.#now();
+    const out: Entry<T>[] = [];
+    for (const key of keys) {
+      const hit = this.#rows.get(JSON.stringify(key));
+      if (!hit || !(hit.expires > now)) return undefined;
+      out.push(hit.entry as Entry<T>);
+    }
+    return out;
+  }
+
   /** Read rows, serving those read less than `ttlMs` ago from memory. */
   async getManyCached<T = unknown>(keys: readonly RowKey[]): Promise<(Entry<T> | null)[]> {
     if (this.#ttl <= 0) return await this.#inner.getMany<T>(keys);
@@ -131,6 +148,17 @@ export function cachedGetMany<T = unknown>(
   return storage instanceof CachingRegistryStorage
     ? storage.getManyCached<T>(keys)
     : storage.getMany<T>(keys);
+}
+
+/**
+ * Rows for a read route without waiting: what {@linkcode cachedGetMany} would
+ * answer from memory, or `undefined` when it would have to read the store.
+ */
+export function peekCachedMany<T = unknown>(
+  storage: RegistryStorage,
+  keys: readonly RowKey[],
+): (Entry<T> | null)[] | undefined {
+  return storage instanceof CachingRegistryStorage ? storage.peekCached<T>(keys) : undefined;
 }
 
 /** One row for a read route (see {@linkcode cachedGetMany}). */

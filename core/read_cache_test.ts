@@ -5,6 +5,7 @@ import {
   cachedGetMany,
   CachingBundleStorage,
   CachingRegistryStorage,
+  peekCachedMany,
 } from "./read_cache.ts";
 import { MemoryBundleStorage } from "../storage/memory.ts";
 import { isRegistryError } from "./errors.ts";
@@ -97,4 +98,22 @@ Deno.test("CachingBundleStorage never caches a blob that fails its digest, nor l
   const body = await blobs.get(big.sha256);
   assert.equal(body?.bytes, undefined, "over maxEntryBytes: streamed from the backend");
   assert.equal((await new Response(body!.stream).arrayBuffer()).byteLength, 600);
+});
+
+Deno.test("peekCachedMany() answers only what getManyCached would serve from memory", async () => {
+  const { inner, storage, advance } = setup(1000);
+  await inner.commit({ checks: [], mutations: [{ type: "set", key: ["a"], value: 1 }] });
+  await inner.commit({ checks: [], mutations: [{ type: "set", key: ["b"], value: 2 }] });
+  assert.equal(peekCachedMany(storage, [["a"]]), undefined, "never read");
+  await cachedGetMany(storage, [["a"], ["b"]]);
+  const rows = peekCachedMany<number>(storage, [["a"], ["b"]]);
+  assert.deepEqual(rows?.map((r) => r?.value), [1, 2]);
+  assert.equal(
+    peekCachedMany(storage, [["a"], ["missing"]]),
+    undefined,
+    "an absent row needs a read",
+  );
+  advance(1001);
+  assert.equal(peekCachedMany(storage, [["a"]]), undefined, "expired");
+  assert.equal(peekCachedMany(inner, [["a"]]), undefined, "no cache at all");
 });

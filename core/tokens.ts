@@ -351,7 +351,12 @@ export async function authenticateStoredToken(
  * ```
  */
 export function storedTokenAuthenticator(ctx: RegistryContext): Authenticator {
-  return { authenticate: (secret) => authenticateStoredToken(ctx, secret) };
+  return {
+    authenticate: (secret) => authenticateStoredToken(ctx, secret),
+    // What is not shaped like a stored token is refused without a read; the rest needs one.
+    authenticateNow: (secret) =>
+      !secret.startsWith(TOKEN_PREFIX) || secret.length > 256 ? null : undefined,
+  };
 }
 
 /**
@@ -371,6 +376,14 @@ export function chainAuthenticators(...chain: Authenticator[]): Authenticator {
     async authenticate(secret) {
       for (const a of chain) {
         const p = await a.authenticate(secret);
+        if (p) return p;
+      }
+      return null;
+    },
+    authenticateNow(secret) {
+      for (const a of chain) {
+        const p = a.authenticateNow?.(secret);
+        if (p === undefined) return undefined;
         if (p) return p;
       }
       return null;

@@ -163,3 +163,24 @@ Deno.test("chainAuthenticators() tries each source in order", async () => {
   assert.equal((await chain.authenticate(secret))?.subject, "stored");
   assert.equal(await chain.authenticate("nope"), null);
 });
+
+Deno.test("authenticateNow() answers at once what authenticate() would, or undefined when it needs a read", async () => {
+  const ctx: RegistryContext = {
+    storage: new MemoryRegistryStorage(),
+    bundles: new MemoryBundleStorage(),
+    clock: () => new Date(),
+  };
+  const { staticTokenAuthenticator } = await import("./auth.ts");
+  const fixed = staticTokenAuthenticator({ token: "s3cret", subject: "ops" });
+  const stored = storedTokenAuthenticator(ctx);
+  assert.deepEqual(fixed.authenticateNow!("s3cret"), await fixed.authenticate("s3cret"));
+  assert.equal(fixed.authenticateNow!("wrong"), null);
+  assert.equal(stored.authenticateNow!("not-a-stored-token"), null);
+  assert.equal(stored.authenticateNow!(`${TOKEN_PREFIX}abc`), undefined);
+  const chain = chainAuthenticators(fixed, stored);
+  assert.equal(chain.authenticateNow!("s3cret")?.subject, "ops");
+  assert.equal(chain.authenticateNow!("other"), null);
+  assert.equal(chain.authenticateNow!(`${TOKEN_PREFIX}abc`), undefined);
+  const opaque = chainAuthenticators({ authenticate: () => Promise.resolve(null) }, fixed);
+  assert.equal(opaque.authenticateNow!("s3cret"), undefined, "a link that cannot tell comes first");
+});

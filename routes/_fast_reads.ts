@@ -47,8 +47,8 @@ export interface FastAnswer {
 export interface FastRoute {
   /** The route pattern, exactly as the Hono route is registered (the metrics label). */
   route: string;
-  /** Answer it; `null` to decline (the Hono app answers instead). */
-  answer(): Promise<FastAnswer | null>;
+  /** Answer it, at once when it can; `null` to decline (the Hono app answers instead). */
+  answer(): FastAnswer | null | Promise<FastAnswer | null>;
 }
 
 /** Find the fast route of a GET or HEAD request by its path (no `%`, no query). */
@@ -119,7 +119,11 @@ export function fastReads(
 
   function remember(id: string, response: Response, size: number): void {
     if (size > maxBytes) return;
-    encoded.delete(id);
+    const old = encoded.get(id);
+    if (old) {
+      encodedBytes -= old.size;
+      encoded.delete(id);
+    }
     encoded.set(id, { response, size });
     encodedBytes += size;
     while (encodedBytes > maxBytes || encoded.size > MAX_ENCODED_ENTRIES) {
@@ -132,13 +136,14 @@ export function fastReads(
   /**
    * What compression makes of a GET answer (see `compressResponse`); `null`
    * when it cannot tell without reading the body (the Hono path then answers).
+   * Waits only to compress a kept answer the first time.
    */
-  async function compressed(
+  function compressed(
     req: Request,
     answer: FastAnswer,
     threshold: number,
     encodings: readonly Encoding[],
-  ): Promise<Response | null> {
+  ): Response | null | Promise<Response> {
     const acceptEncoding = req.headers.get("accept-encoding") ?? "";
     let encoding = negotiated.get(acceptEncoding);
     if (encoding === undefined) {
@@ -183,34 +188,77 @@ export function fastReads(
     if (key === undefined || size > MAX_ENCODED_SOURCE) {
       return encodedResponse(res, encoding, encodeStream(res.body, encoding));
     }
-    const bytes = await encodeBytes(await res.bytes(), encoding);
-    const template = encodedResponse(res, encoding, bytes as Uint8Array<ArrayBuffer>);
-    remember(id, template, bytes.byteLength);
-    return template.clone();
+    return (async () => {
+      const bytes = await encodeBytes(await res.bytes(), encoding);
+      const template = encodedResponse(res, encoding, bytes as Uint8Array<ArrayBuffer>);
+      remember(id, template, bytes.byteLength);
+      return template.clone();
+    })();
   }
 
-  async function serve(
+  /**
+   * Answer a matched request. Synchronous when the surface answers at once
+   * and the response (or its compressed form) is kept: no promise, no
+   * microtask, which `Deno.serve` turns around fastest.
+   */
+  function serve(
     req: Request,
     connection: unknown,
     route: FastRoute,
-  ): Promise<Response> {
+  ): Response | Promise<Response> {
     const start = ops.begin(req, limits ? clientKey(req, connection) : "");
     if (start.refused) return decline(req, connection, start);
-    let res: Response | null;
+    let answer: FastAnswer | null | Promise<FastAnswer | null>;
     try {
-      const answer = await route.answer();
-      if (answer === null) return decline(req, connection, start);
-      const method = req.method;
-      const compression = ops.compression;
-      res = method === "GET" && compression
-        ? await compressed(req, answer, compression.threshold, compression.encodings)
-        : answer.build();
-      // A 401 counts against the failed-authentication budget: the Hono path does that.
-      if (res?.status === 401) return decline(req, connection, start);
+      answer = route.answer();
     } catch {
       return decline(req, connection, start);
     }
-    if (res === null) return decline(req, connection, start);
+    if (answer instanceof Promise) {
+      return answer.then(
+        (a) => respond(req, connection, route, start, a),
+        () => decline(req, connection, start),
+      );
+    }
+    return respond(req, connection, route, start, answer);
+  }
+
+  function respond(
+    req: Request,
+    connection: unknown,
+    route: FastRoute,
+    start: OpsStart,
+    answer: FastAnswer | null,
+  ): Response | Promise<Response> {
+    if (answer === null) return decline(req, connection, start);
+    const compression = ops.compression;
+    let res: Response | null | Promise<Response>;
+    try {
+      res = req.method === "GET" && compression
+        ? compressed(req, answer, compression.threshold, compression.encodings)
+        : answer.build();
+    } catch {
+      return decline(req, connection, start);
+    }
+    if (res instanceof Promise) {
+      return res.then(
+        (r) => finish(req, connection, route, start, r),
+        () => decline(req, connection, start),
+      );
+    }
+    return finish(req, connection, route, start, res);
+  }
+
+  function finish(
+    req: Request,
+    connection: unknown,
+    route: FastRoute,
+    start: OpsStart,
+    built: Response | null,
+  ): Response | Promise<Response> {
+    // A 401 counts against the failed-authentication budget: the Hono path does that.
+    if (built === null || built.status === 401) return decline(req, connection, start);
+    let res = built;
     ops.decorate(res.headers, start);
     const head = req.method === "HEAD";
     // Hono answers HEAD with the GET route's headers and no body.

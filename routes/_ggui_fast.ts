@@ -11,14 +11,15 @@
  *
  * @module
  */
-import type { BundleFile, GguiResult } from "../core/ggui/_common.ts";
+import type { AuthnContext, BundleFile, GguiResult } from "../core/ggui/_common.ts";
 import { scopeParam } from "../core/ggui/_common.ts";
-import { locateBundleFile, type LocatedFile } from "../core/ggui/bundles.ts";
+import { locateBundleFile, locateBundleFileNow, type LocatedFile } from "../core/ggui/bundles.ts";
 import { listArtifactVersions } from "../core/ggui/list_versions.ts";
-import { readArtifact } from "../core/ggui/read.ts";
+import { readArtifact, readArtifactNow } from "../core/ggui/read.ts";
 import { respondWithBlob } from "./_blob_response.ts";
 import type { FastAnswer, FastMatcher } from "./_fast_reads.ts";
 import {
+  authnNowOf,
   authnOf,
   BUNDLE_CACHE_CONTROL,
   BUNDLE_FILE_PARAM,
@@ -120,6 +121,52 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     return { build: () => template.clone(), key };
   }
 
+  /** A plain GET of a bundle file whose finished response is kept, answered at once. */
+  function bundleNow(
+    req: Request,
+    visibility: "public" | "private",
+    scope: string,
+    name: string,
+    version: string,
+    file: BundleFile,
+  ): FastAnswer | undefined {
+    if (req.method !== "GET" || req.headers.has("range") || req.headers.has("if-none-match")) {
+      return undefined;
+    }
+    let authn: AuthnContext | null | undefined;
+    if (visibility === "private") {
+      const who = authnNowOf(authenticator, req.headers.get("authorization"));
+      if (who === false) return undefined;
+      authn = who ?? null;
+    }
+    const located = locateBundleFileNow(ctx, {
+      visibility,
+      authn,
+      scope: scopeParam(scope),
+      name,
+      version,
+      file,
+    });
+    if (located === undefined) return undefined;
+    const { entry } = located;
+    const key = `${visibility} ${entry.sha256} ${entry.size} ${entry.type}`;
+    const known = templates.get(key);
+    return known ? { build: () => known.response.clone(), key } : undefined;
+  }
+
+  /** A version read at once when the caller and the rows are known without waiting. */
+  function versionNow(
+    req: Request,
+    scope: string,
+    name: string,
+    version: string,
+  ): FastAnswer | undefined {
+    const authn = authnNowOf(authenticator, req.headers.get("authorization"));
+    if (authn === false) return undefined;
+    const result = readArtifactNow(ctx, { authn, scope: scopeParam(scope), name, version });
+    return result === undefined ? undefined : pkg(req, result);
+  }
+
   function pkg(req: Request, result: GguiResult): FastAnswer {
     const ifNoneMatch = req.headers.get("if-none-match");
     const etag = ifNoneMatch === null ? pkgEtag(result) : undefined;
@@ -135,16 +182,18 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
         if (scope === "" || name === "" || version === "") return null;
         return {
           route: VERSION_ROUTE,
-          answer: async () =>
-            pkg(
-              req,
-              await readArtifact(ctx, {
-                authn: await authnOf(authenticator, req.headers.get("authorization")),
-                scope: scopeParam(scope),
-                name,
-                version,
-              }),
-            ),
+          answer: () =>
+            versionNow(req, scope, name, version) ??
+              (async () =>
+                pkg(
+                  req,
+                  await readArtifact(ctx, {
+                    authn: await authnOf(authenticator, req.headers.get("authorization")),
+                    scope: scopeParam(scope),
+                    name,
+                    version,
+                  }),
+                ))(),
         };
       }
       if (parts.length === 4) {
@@ -182,7 +231,9 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
       if (!(BUNDLE_FILES as readonly string[]).includes(file)) return null;
       return {
         route: BUNDLE_ROUTES[visibility],
-        answer: () => bundle(req, visibility, scope, name, version, file as BundleFile),
+        answer: () =>
+          bundleNow(req, visibility, scope, name, version, file as BundleFile) ??
+            bundle(req, visibility, scope, name, version, file as BundleFile),
       };
     }
     return null;

@@ -12,7 +12,7 @@
  * @module
  */
 import { type Context, Hono } from "hono";
-import type { Authenticator } from "../core/auth.ts";
+import type { Authenticator, Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
 import { recordAudit } from "../core/audit.ts";
 import { sha256Hex } from "../core/digest.ts";
@@ -258,7 +258,24 @@ export async function authnOf(
 ): Promise<AuthnContext> {
   const token = parseBearer(header);
   if (token === null) return undefined;
-  const principal = await authenticator.authenticate(token);
+  return callerOf(await authenticator.authenticate(token));
+}
+
+/**
+ * {@linkcode authnOf} without waiting, when the authenticator can tell at once
+ * (`authenticateNow`); `false` when only {@linkcode authnOf} can.
+ */
+export function authnNowOf(
+  authenticator: Authenticator,
+  header: string | null | undefined,
+): AuthnContext | false {
+  const token = parseBearer(header);
+  if (token === null) return undefined;
+  const principal = authenticator.authenticateNow?.(token);
+  return principal === undefined ? false : callerOf(principal);
+}
+
+function callerOf(principal: Principal | null): AuthnContext {
   if (principal === null) return undefined;
   return {
     subject: principal.subject,

@@ -5,6 +5,7 @@
 // record the same metrics and write the same log lines.
 import assert from "node:assert/strict";
 import { createRegistryApp, type RegistryApp } from "../routes/app.ts";
+import type { Authenticator } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
 import { httpRequestDuration, httpResponseBytes } from "../core/metrics.ts";
 import { updateRow } from "../core/store.ts";
@@ -43,6 +44,17 @@ const LONG = {
   })),
 };
 
+/** alice's and bob's tokens, answered at once too (as a configured token is). */
+const TOKEN_MAP: Authenticator = (() => {
+  const tokens: Record<string, string> = { [TOKENS.alice]: "alice", [TOKENS.bob]: "bob" };
+  const map = tokenMapAuthenticator(tokens);
+  return {
+    authenticate: map.authenticate,
+    authenticateNow: (token: string) =>
+      Object.hasOwn(tokens, token) ? { subject: tokens[token]!, admin: false } : null,
+  };
+})();
+
 interface Pair {
   fast: RegistryApp;
   slow: RegistryApp;
@@ -55,7 +67,8 @@ interface Pair {
  * limits fold their counts into the store, so a shared one would mix them).
  */
 function apps(
-  options: { rateLimitPerMinute?: number; authFailuresPerMinute?: number } = {},
+  options: { rateLimitPerMinute?: number; authFailuresPerMinute?: number; readCacheMs?: number } =
+    {},
   over?: Pair,
 ): Pair {
   const logs = { fast: [] as string[], slow: [] as string[] };
@@ -71,14 +84,14 @@ function apps(
       storage: ctx.storage,
       bundles: ctx.bundles,
       clock: () => NOW,
-      authenticator: tokenMapAuthenticator({ [TOKENS.alice]: "alice", [TOKENS.bob]: "bob" }),
+      authenticator: TOKEN_MAP,
       sigstore: testSigstoreVerifier,
       bundleHost: "http://registry.test",
       registryHostname: "registry.test",
       rateLimitPerMinute: options.rateLimitPerMinute ?? 1000,
       authFailuresPerMinute: options.authFailuresPerMinute ?? 1000,
       uploadRateLimitPerMinute: 0,
-      readCacheMs: 0,
+      readCacheMs: options.readCacheMs ?? 0,
       fastReads: fast,
       requestLog: (line: string) => logs[fast ? "fast" : "slow"].push(line),
     });
@@ -371,4 +384,39 @@ Deno.test("fast-path requests are recorded in the latency histogram, bytes serve
     status: 200,
     bytes: length,
   });
+});
+
+Deno.test("with rows in the read cache, hot reads are answered without a promise and still identically", async () => {
+  // A long read-cache TTL: rows stay in memory for the whole test, as on a busy server.
+  const pair = apps({ readCacheMs: 60_000 });
+  await seed(pair);
+  const cases: [string, string, Record<string, string>][] = [
+    ["GET", "/pkg/acme/map/1.0.0", ALICE],
+    ["GET", "/pkg/acme/map/1.0.0", BOB],
+    ["GET", "/pkg/acme/map/1.1.0", ALICE],
+    ["GET", "/pkg/acme/globe/1.0.0", {}],
+    ["GET", "/pkg/acme/map/1.0.0", { ...ALICE, "accept-encoding": "gzip" }],
+    ["HEAD", "/pkg/acme/map/1.0.0", ALICE],
+    ["GET", "/bundles/private/@acme/map/1.0.0/bundle.js", ALICE],
+    ["GET", "/bundles/private/@acme/map/1.0.0/bundle.js", { ...ALICE, "accept-encoding": "br" }],
+    ["GET", "/bundles/public/@acme/globe/1.0.0/bundle.js", {}],
+    ["GET", "/bundles/public/@acme/globe/1.0.0/bundle.js", { range: "bytes=0-9" }],
+  ];
+  for (let round = 0; round < 3; round++) {
+    for (const [method, path, headers] of cases) await same(pair, method, path, headers);
+  }
+  // Warm now: a version read and a bundle come back as responses, not promises.
+  const direct = (path: string, headers: Record<string, string>) =>
+    pair.fast.fetch(
+      new Request(`http://registry.test${path}`, { headers: { "x-request-id": "r", ...headers } }),
+      CONNECTION,
+    );
+  const read = direct("/pkg/acme/map/1.0.0", ALICE);
+  assert.ok(read instanceof Response, "a version read answered at once");
+  assert.equal(read.status, 200);
+  const bundle = direct("/bundles/private/@acme/map/1.0.0/bundle.js", ALICE);
+  assert.ok(bundle instanceof Response, "a bundle answered at once");
+  assert.equal(await bundle.text(), BIG_SOURCE);
+  const stranger = await direct("/pkg/acme/map/1.0.0", BOB);
+  assert.equal(stranger.status, 404);
 });

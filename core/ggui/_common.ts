@@ -276,6 +276,18 @@ export async function mayReadPrivate(
   }
 }
 
+/** {@linkcode mayReadPrivate} when the scope row is already known (no lookup, no waiting). */
+export function mayReadPrivateNow(
+  row: { publishedBy: string; namespace: string },
+  authn: AuthnContext,
+  owner: ScopeRow | null,
+): boolean {
+  if (authn === undefined) return false;
+  if (row.publishedBy === authn.subject) return true;
+  if (authn.grants && grantsAllow(authn.grants, "read", row.namespace)) return true;
+  return owner?.ownerSubject === authn.subject;
+}
+
 /** Memoize a lazy async lookup (one owner read per request at most). */
 export function once<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { cachedGet } from "../read_cache.ts";
+import { cachedGet, peekCachedMany } from "../read_cache.ts";
 import type { FileEntry, ScopeRow, VersionRow } from "../rows.ts";
 import * as keys from "../../storage/keys.ts";
 import {
@@ -21,6 +21,7 @@ import {
   type GguiResult,
   kindOfFormat,
   mayReadPrivate,
+  mayReadPrivateNow,
   once,
 } from "./_common.ts";
 import { isVersionRef } from "./read.ts";
@@ -136,6 +137,44 @@ export async function locateBundleFile(
   }
   const entry = row.files?.[file];
   return entry ? { status: 200, body: { entry } } : miss();
+}
+
+/**
+ * The file {@linkcode locateBundleFile} would answer 200 for, found without
+ * waiting (its rows are in the read cache); `undefined` for anything else
+ * (a refusal, a miss, or rows only a store read can give), which
+ * {@linkcode locateBundleFile} then answers.
+ */
+export function locateBundleFileNow(
+  ctx: GguiContext,
+  request: {
+    visibility: "public" | "private";
+    authn: AuthnContext | null;
+    scope: string;
+    name: string;
+    version: string;
+    file: BundleFile;
+  },
+): LocatedFile | undefined {
+  const { visibility, authn, scope, name, version, file } = request;
+  if (visibility === "private" && (authn === null || authn === undefined)) return undefined;
+  if (!isVersionRef(request)) return undefined;
+  const rows = peekCachedMany<VersionRow>(ctx.storage, [
+    keys.versionKey({ namespace: scope, name, version }),
+  ]);
+  const row = rows?.[0]?.value;
+  if (!row || row.visibility !== visibility || kindOfFormat(row.format) === undefined) {
+    return undefined;
+  }
+  if (visibility === "private" && !mayReadPrivateNow(row, authn ?? undefined, null)) {
+    // Not the publisher nor a grant reader: the scope owner may still read it.
+    const owner = peekCachedMany<ScopeRow>(ctx.storage, [keys.scopeKey(scope)]);
+    if (owner === undefined || !mayReadPrivateNow(row, authn ?? undefined, owner[0]!.value)) {
+      return undefined;
+    }
+  }
+  const entry = row.files?.[file];
+  return entry ? { entry } : undefined;
 }
 
 async function getRow(

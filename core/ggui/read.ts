@@ -9,7 +9,7 @@
  */
 import { toBase64 } from "../digest.ts";
 import { readVersionFile } from "../files.ts";
-import { cachedGetMany } from "../read_cache.ts";
+import { cachedGetMany, peekCachedMany } from "../read_cache.ts";
 import type { ScopeRow, VersionRow, VersionState } from "../rows.ts";
 import * as keys from "../../storage/keys.ts";
 import {
@@ -21,7 +21,7 @@ import {
   gguiFacts,
   type GguiResult,
   kindOfFormat,
-  mayReadPrivate,
+  mayReadPrivateNow,
   verificationFields,
 } from "./_common.ts";
 import { MANIFEST_VERSION_RE, NAME_RE, SCOPE_RE } from "./manifest.ts";
@@ -105,6 +105,70 @@ export function isVersionRef(ref: { scope: string; name: string; version: string
     ref.version.length <= 256 && MANIFEST_VERSION_RE.test(ref.version);
 }
 
+type ReadRequest = { authn: AuthnContext; scope: string; name: string; version: string };
+type ReadResult = GguiResult<ReadBody | GguiErrorBody>;
+
+function notFound(request: ReadRequest): ReadResult {
+  const { scope, name, version } = request;
+  return errorResult(404, "not_found", `package ${scope}/${name}@${version} not found`);
+}
+
+function rowKeys(request: ReadRequest) {
+  const ref = { namespace: request.scope, name: request.name, version: request.version };
+  return [keys.versionKey(ref), keys.versionStateKey(ref), keys.scopeKey(request.scope)];
+}
+
+/** What the gate passed on to building a body. */
+interface Admitted {
+  row: VersionRow;
+  state: VersionState;
+  owner: ScopeRow | null;
+  kind: "gadget" | "blueprint";
+  cacheKey: string;
+}
+
+/**
+ * Row checks, the private gate and the body cache over the three rows: a
+ * finished answer (a miss, a denial, a cached body), or what building the body needs.
+ */
+function gate(
+  ctx: GguiContext,
+  request: ReadRequest,
+  rows: readonly ({ value: unknown; stamp: string } | null)[],
+): ReadResult | Admitted {
+  const [r, s, o] = rows;
+  const row = (r?.value ?? null) as VersionRow | null;
+  const state = (s?.value ?? null) as VersionState | null;
+  const owner = (o?.value ?? null) as ScopeRow | null;
+  if (row === null || state === null) return notFound(request);
+  const kind = kindOfFormat(row.format);
+  if (kind === undefined) return notFound(request);
+  if (row.visibility === "private" && !mayReadPrivateNow(row, request.authn, owner)) {
+    return notFound(request);
+  }
+  // The body depends only on the three rows read above (the private gate has
+  // passed): reuse it while none of them changed.
+  const { scope, name, version } = request;
+  const stamps = `${r?.stamp}|${s?.stamp}|${o?.stamp ?? "-"}`;
+  const cacheKey = `${scope}/${name}@${version}|${stamps}|${ctx.bundleHost}`;
+  const hit = bodyCacheOf(ctx).get(cacheKey);
+  if (hit) return hit;
+  return { row, state, owner, kind, cacheKey };
+}
+
+/**
+ * {@linkcode readArtifact} without waiting, when its rows and body are in
+ * memory (the read cache and the body cache): the same answer, or
+ * `undefined` when only {@linkcode readArtifact} can give it.
+ */
+export function readArtifactNow(ctx: GguiContext, request: ReadRequest): ReadResult | undefined {
+  if (!isVersionRef(request)) return notFound(request);
+  const rows = peekCachedMany<unknown>(ctx.storage, rowKeys(request));
+  if (rows === undefined) return undefined;
+  const gated = gate(ctx, request, rows);
+  return "status" in gated ? gated : undefined;
+}
+
 /**
  * Read one version for the caller.
  *
@@ -116,42 +180,20 @@ export function isVersionRef(ref: { scope: string; name: string; version: string
  */
 export async function readArtifact(
   ctx: GguiContext,
-  request: { authn: AuthnContext; scope: string; name: string; version: string },
-): Promise<GguiResult<ReadBody | GguiErrorBody>> {
-  const { authn, scope, name, version } = request;
-  const notFound = () =>
-    errorResult(404, "not_found", `package ${scope}/${name}@${version} not found`);
-  if (!isVersionRef(request)) return notFound();
-  const ref = { namespace: scope, name, version };
-  let row: VersionRow | null;
-  let state: VersionState | null;
-  let owner: ScopeRow | null;
-  let stamps: string;
+  request: ReadRequest,
+): Promise<ReadResult> {
+  const { scope, name, version } = request;
+  if (!isVersionRef(request)) return notFound(request);
+  let rows: ({ value: unknown; stamp: string } | null)[];
   try {
-    const [r, s, o] = await cachedGetMany<unknown>(ctx.storage, [
-      keys.versionKey(ref),
-      keys.versionStateKey(ref),
-      keys.scopeKey(scope),
-    ]);
-    row = (r?.value ?? null) as VersionRow | null;
-    state = (s?.value ?? null) as VersionState | null;
-    owner = (o?.value ?? null) as ScopeRow | null;
-    stamps = `${r?.stamp}|${s?.stamp}|${o?.stamp ?? "-"}`;
+    rows = await cachedGetMany<unknown>(ctx.storage, rowKeys(request));
   } catch {
     return errorResult(500, "server_error", "failed to read package");
   }
-  if (row === null || state === null) return notFound();
-  const kind = kindOfFormat(row.format);
-  if (kind === undefined) return notFound();
-  if (row.visibility === "private") {
-    if (!(await mayReadPrivate(row, authn, () => Promise.resolve(owner)))) return notFound();
-  }
-  // The body depends only on the three rows read above (the private gate has
-  // passed): reuse it while none of them changed.
-  const cacheKey = `${scope}/${name}@${version}|${stamps}|${ctx.bundleHost}`;
+  const gated = gate(ctx, request, rows);
+  if ("status" in gated) return gated;
+  const { row, state, owner, kind, cacheKey } = gated;
   const cache = bodyCacheOf(ctx);
-  const hit = cache.get(cacheKey);
-  if (hit) return hit;
   let manifest: Record<string, unknown> | null;
   const facts = gguiFacts(row);
   let compiledBytes: Uint8Array | null = null;
