@@ -64,6 +64,18 @@ function limitedResponse(
   return new Response(response.body, { status: response.status, headers });
 }
 
+/** JSON strings of methods and route patterns (a small, fixed set), made once each. */
+const quotedText = new Map<string, string>();
+
+function quoted(text: string): string {
+  let q = quotedText.get(text);
+  if (q === undefined) {
+    q = JSON.stringify(text);
+    if (quotedText.size < 1024) quotedText.set(text, q);
+  }
+  return q;
+}
+
 /** What the stack decided as a request came in (see {@linkcode OpsCore.begin}). */
 export interface OpsStart {
   /** When it came in (ISO text; empty without a log). */
@@ -197,10 +209,11 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
       if (n > 0) httpResponseBytes.inc({ route }, n);
     }
     if (log) {
-      const line = `{"time":"${s.time}","level":"${status >= 500 ? "error" : "info"}","requestId":${
-        JSON.stringify(s.requestId)
-      },"method":${JSON.stringify(method)},"route":${
-        JSON.stringify(route)
+      // Request ids are JSON-safe as they are (a UUID, or REQUEST_ID_RE's characters).
+      const line = `{"time":"${s.time}","level":"${
+        status >= 500 ? "error" : "info"
+      }","requestId":"${s.requestId}","method":${quoted(method)},"route":${
+        quoted(route)
       },"status":${status},"durationMs":${Math.round(seconds * 1e6) / 1000}${
         length && /^\d+$/.test(length) ? `,"bytes":${length}` : ""
       }${typeof subject === "string" ? `,"subject":${JSON.stringify(subject)}` : ""}}`;
