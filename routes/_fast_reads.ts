@@ -161,8 +161,10 @@ export function fastReads(
     const status = res.status;
     const h = res.headers;
     // A keyed answer is fully determined by its key: keep it finished, as built.
+    // Kept forms count their body's length against the budget (a clone shares
+    // the bytes, but may outlive the response it was cloned from).
     const asBuilt = () => {
-      if (key !== undefined) remember(id, res.clone(), 0);
+      if (key !== undefined) remember(id, res.clone(), Number(h.get("content-length")) || 0);
       return res;
     };
     if (status === 304) {
@@ -181,7 +183,7 @@ export function fastReads(
     if (size < threshold) return asBuilt();
     if (encoding === null) {
       appendVary(h, "Accept-Encoding");
-      if (key !== undefined) remember(id, res.clone(), 0);
+      if (key !== undefined) remember(id, res.clone(), size);
       return res;
     }
     if (!res.body) return res;

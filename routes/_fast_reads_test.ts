@@ -6,7 +6,11 @@ import { createOpsCore } from "./_ops_stack.ts";
 import { type FastAnswer, fastReads } from "./_fast_reads.ts";
 import { makeResponse } from "./_ops_common.ts";
 
-function setup(answer: (path: string) => FastAnswer | null, limit = 100) {
+function setup(
+  answer: (path: string) => FastAnswer | null,
+  limit = 100,
+  encodedCacheBytes?: number,
+) {
   const ctx = {
     storage: new MemoryRegistryStorage(),
     clock: () => new Date("2026-11-22T00:00:30Z"),
@@ -31,6 +35,7 @@ function setup(answer: (path: string) => FastAnswer | null, limit = 100) {
       path.startsWith("/fast/")
         ? { route: "/fast/:id", answer: () => Promise.resolve(answer(path)) }
         : null,
+    ...(encodedCacheBytes === undefined ? {} : { encodedCacheBytes }),
     fallback: (req, env) => {
       fellBack++;
       return app.fetch(req, env);
@@ -104,4 +109,35 @@ Deno.test("fastReads() compresses a keyed answer once for clients that accept it
   assert.equal(identity.headers.get("content-length"), String(body.length));
   assert.equal(await identity.text(), body);
   assert.equal(s.fellBack(), 0);
+});
+
+Deno.test("fastReads() keeps no more finished bodies than its byte budget allows", async () => {
+  const body = JSON.stringify({ pad: "y".repeat(4000) });
+  let built = 0;
+  const s = setup(
+    () => ({
+      build: () => {
+        built++;
+        return makeResponse(body, 200, {
+          "content-type": "application/json",
+          "content-length": String(body.length),
+        });
+      },
+      key: "big",
+    }),
+    100,
+    1024,
+  );
+  for (let i = 0; i < 3; i++) {
+    const res = await s.fetch(new Request("http://x/fast/1"));
+    assert.equal(await res.text(), body);
+    const gz = await s.fetch(
+      new Request("http://x/fast/1", { headers: { "accept-encoding": "gzip" } }),
+    );
+    assert.equal(gz.headers.get("content-encoding"), "gzip");
+    await gz.body?.cancel();
+  }
+  // The 4 KB identity body is over the 1 KiB budget: built for each of its three requests.
+  // Its gzip form (a few dozen bytes) fits: built and compressed once, then kept.
+  assert.equal(built, 4);
 });
