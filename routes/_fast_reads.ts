@@ -261,7 +261,8 @@ export function fastReads(
     // A 401 counts against the failed-authentication budget: the Hono path does that.
     if (built === null || built.status === 401) return decline(req, connection, start);
     let res = built;
-    ops.decorate(res.headers, start);
+    // Surfaces' answers never carry the stack's own headers: append them.
+    ops.decorate(res.headers, start, true);
     const head = req.method === "HEAD";
     // Hono answers HEAD with the GET route's headers and no body.
     if (head && res.body !== null) res = new Response(null, res);

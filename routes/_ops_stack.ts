@@ -103,8 +103,11 @@ export interface OpsStart {
 export interface OpsCore {
   /** Request id, start time, client key, the general hit and the failed-auth peek. */
   begin(req: Request, client: string): OpsStart;
-  /** Set the rate-limit headers and the request id (throws on immutable headers). */
-  decorate(headers: Headers, start: OpsStart): void;
+  /**
+   * Set the rate-limit headers and the request id (throws on immutable
+   * headers). `fresh`: the response has none of them yet (they are appended).
+   */
+  decorate(headers: Headers, start: OpsStart, fresh?: boolean): void;
   /** The latency histogram, bytes served and the log line of an answered request. */
   record(
     start: OpsStart,
@@ -183,8 +186,18 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     return { time, start, requestId, client, result, limiter: general, refused };
   }
 
-  function decorate(headers: Headers, s: OpsStart): void {
+  function decorate(headers: Headers, s: OpsStart, fresh = false): void {
     const result = s.result;
+    // Appending skips the search for an existing value: only for responses known to have none.
+    if (fresh) {
+      if (result && s.limiter) {
+        headers.append("x-ratelimit-limit", String(result.limit));
+        headers.append("x-ratelimit-remaining", String(result.remaining));
+        headers.append("x-ratelimit-reset", String(result.resetAt));
+      }
+      if (log) headers.append("x-request-id", s.requestId);
+      return;
+    }
     if (result && s.limiter) {
       headers.set("x-ratelimit-limit", String(result.limit));
       headers.set("x-ratelimit-remaining", String(result.remaining));
