@@ -231,25 +231,3 @@ export async function* readTarGz(
     if (!finished) await reader.cancel().catch(() => {});
   }
 }
-
-/** Read a whole stream into memory, refusing more than `max` bytes with `onLimit()`. */
-export async function readAllCapped(
-  stream: ReadableStream<Uint8Array>,
-  max: number,
-  onLimit: () => Error,
-): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    size += chunk.byteLength;
-    if (size > max) throw onLimit();
-    chunks.push(chunk);
-  }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
-}

@@ -2,6 +2,7 @@
 // their bodies are streams pulled straight from the request, so a 100 MiB
 // archive is never buffered. A part's unread body is drained by `next()`.
 import { rackError } from "../core/rack/errors.ts";
+import { collectBytes } from "../storage/_common.ts";
 
 const encoder = new TextEncoder();
 const CRLF = encoder.encode("\r\n");
@@ -207,18 +208,10 @@ export class MultipartReader {
 
 /** Read a small text part, refusing more than `max` bytes. */
 export async function readTextPart(part: MultipartPart, max: number): Promise<string> {
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of part.body) {
-    size += chunk.byteLength;
-    if (size > max) throw malformed(`Form field '${part.name}' is too large`);
-    chunks.push(chunk);
-  }
-  const all = new Uint8Array(size);
-  let o = 0;
-  for (const c of chunks) {
-    all.set(c, o);
-    o += c.byteLength;
-  }
-  return new TextDecoder().decode(all);
+  const bytes = await collectBytes(
+    part.body,
+    max,
+    () => malformed(`Form field '${part.name}' is too large`),
+  );
+  return new TextDecoder().decode(bytes);
 }

@@ -39,6 +39,7 @@ import { DEFAULT_MAX_UPLOAD_BYTES, publishRackArchive, storeArchive } from "../c
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import { sha256Hex } from "../core/digest.ts";
 import type { BlobInfo } from "../storage/types.ts";
+import { collectBytes } from "../storage/_common.ts";
 import {
   cacheHeaders,
   DurationHistogram,
@@ -99,20 +100,12 @@ const PARSEABLE = /^(multipart\/form-data|application\/json|text\/plain)\s*(;|$)
 /** Read a small body as text, refusing more than `max` bytes while it streams. */
 async function readCapped(body: ReadableStream<Uint8Array> | null, max: number): Promise<string> {
   if (body === null) return "";
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > max) throw rackError("FST_REQ_FILE_TOO_LARGE", "request file too large");
-    chunks.push(chunk);
-  }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(all);
+  const bytes = await collectBytes(
+    body,
+    max,
+    () => rackError("FST_REQ_FILE_TOO_LARGE", "request file too large"),
+  );
+  return new TextDecoder().decode(bytes);
 }
 
 function defaultLog(level: string, message: string, fields?: Record<string, unknown>): void {

@@ -150,3 +150,52 @@ export function pageOf<T extends { key: RowKey }>(
   const more = start + limit < rows.length;
   return more ? { items, cursor: encodeCursor(items[items.length - 1]!.key) } : { items };
 }
+
+/**
+ * Read a body into memory, refusing more than `maxBytes` with `onLimit()`
+ * (the stream is cancelled at the first byte over the line). The one capped
+ * reader of every surface and backend.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { collectBytes } from "./_common.ts";
+ * const body = new Blob(["hello"]).stream();
+ * assert.equal(new TextDecoder().decode(await collectBytes(body, 5, () => new Error("big"))), "hello");
+ * await assert.rejects(collectBytes(new Blob(["hello!"]).stream(), 5, () => new Error("big")), /big/);
+ * ```
+ */
+export async function collectBytes(
+  body: ReadableStream<Uint8Array> | Uint8Array,
+  maxBytes: number,
+  onLimit: () => Error,
+): Promise<Uint8Array> {
+  if (body instanceof Uint8Array) {
+    if (body.byteLength > maxBytes) throw onLimit();
+    return body;
+  }
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = body.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw onLimit();
+      }
+      chunks.push(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  const out = new Uint8Array(size);
+  let offset = 0;
+  for (const c of chunks) {
+    out.set(c, offset);
+    offset += c.byteLength;
+  }
+  return out;
+}

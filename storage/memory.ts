@@ -11,6 +11,7 @@ import { incrementalHash } from "../core/digest.ts";
 import {
   assertCommit,
   assertKey,
+  collectBytes,
   compareKeys,
   encodeValue,
   hasPrefix,
@@ -126,41 +127,6 @@ interface StoredBlob {
   touchedAt: string;
 }
 
-/** Read a body into memory, refusing more than `maxBytes`. */
-export async function collectBytes(
-  body: ReadableStream<Uint8Array> | Uint8Array,
-  maxBytes = Number.MAX_SAFE_INTEGER,
-): Promise<Uint8Array> {
-  if (body instanceof Uint8Array) {
-    if (body.byteLength > maxBytes) throw tooLarge(maxBytes);
-    return body;
-  }
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  const reader = body.getReader();
-  try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(maxBytes);
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
-}
-
 /** The `too_large` error every bundle backend raises. */
 export function tooLarge(maxBytes: number): RegistryError {
   return new RegistryError("too_large", `Blob exceeds the limit of ${maxBytes} bytes`, {
@@ -217,7 +183,8 @@ export class MemoryBundleStorage implements BundleStorage {
     body: ReadableStream<Uint8Array> | Uint8Array,
     options: PutBlobOptions = {},
   ): Promise<BlobInfo> {
-    const bytes = await collectBytes(body, options.maxBytes);
+    const max = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+    const bytes = await collectBytes(body, max, () => tooLarge(max));
     const hash = incrementalHash();
     hash.update(bytes);
     const sha256 = hash.hex();

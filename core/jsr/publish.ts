@@ -24,7 +24,8 @@ import { isNamespace, isPackageName, isVersion, type VersionRef } from "../names
 import { formatConflict, nextPackageRow } from "../packages.ts";
 import type { FileEntry, FileMap, ScopeRow, VersionRow, Visibility } from "../rows.ts";
 import { getPackageRow, putVersionIfAbsent } from "../store.ts";
-import { readAllCapped, readTarGz } from "../tar_gz.ts";
+import { readTarGz } from "../tar_gz.ts";
+import { collectBytes } from "../../storage/_common.ts";
 import { publishedEventMutations } from "../webhooks.ts";
 import * as keys from "../../storage/keys.ts";
 import type { JsonValue, Mutation } from "../../storage/types.ts";
@@ -303,7 +304,7 @@ async function readPackage(
       );
     }
     if (key === configPath) {
-      config = await readAllCapped(
+      config = await collectBytes(
         entry.body,
         MAX_CONFIG_BYTES,
         () => jsrError("invalidConfigFile", `The config file is over ${MAX_CONFIG_BYTES} bytes`),

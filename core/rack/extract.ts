@@ -11,7 +11,8 @@
  */
 import type { RegistryContext } from "../context.ts";
 import { RegistryError } from "../errors.ts";
-import { readAllCapped, readTarGz } from "../tar_gz.ts";
+import { readTarGz } from "../tar_gz.ts";
+import { collectBytes } from "../../storage/_common.ts";
 import { storeFile } from "../files.ts";
 import type { FileEntry } from "../rows.ts";
 import { rackError } from "./errors.ts";
@@ -96,7 +97,7 @@ export async function extractArchive(
       continue;
     }
     if (path === "registry.json") {
-      const bytes = await readAllCapped(
+      const bytes = await collectBytes(
         body,
         limits.maxRegistryJsonBytes,
         () => tooLarge(`registry.json exceeds ${limits.maxRegistryJsonBytes} bytes`),
