@@ -62,7 +62,7 @@ export {
   type SharedMetadata,
 } from "./manifest.ts";
 export { publishArtifact, type PublishBody } from "./publish.ts";
-export { readArtifact, type ReadBody } from "./read.ts";
+export { readArtifact, type ReadBody, type ReadRequest, type ReadResult } from "./read.ts";
 export { searchArtifacts, type SearchBody, type SearchEntry, type SearchQuery } from "./search.ts";
 export {
   type Ed25519Envelope,

@@ -105,8 +105,20 @@ export function isVersionRef(ref: { scope: string; name: string; version: string
     ref.version.length <= 256 && MANIFEST_VERSION_RE.test(ref.version);
 }
 
-type ReadRequest = { authn: AuthnContext; scope: string; name: string; version: string };
-type ReadResult = GguiResult<ReadBody | GguiErrorBody>;
+/** What {@linkcode readArtifact} reads: the caller and the version's path parameters. */
+export interface ReadRequest {
+  /** The caller (`undefined`: anonymous). */
+  authn: AuthnContext;
+  /** The scope, with its `@`. */
+  scope: string;
+  /** The artifact name. */
+  name: string;
+  /** The version. */
+  version: string;
+}
+
+/** What {@linkcode readArtifact} answers: the read body (200, 410) or the spec's error. */
+export type ReadResult = GguiResult<ReadBody | GguiErrorBody>;
 
 function notFound(request: ReadRequest): ReadResult {
   const { scope, name, version } = request;
