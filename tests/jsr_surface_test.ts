@@ -176,6 +176,14 @@ Deno.test("a publish is a finished task, and the version reads back in JSR's lay
   assert.equal(mod.headers.get("content-type"), "text/typescript");
   assert.equal(mod.headers.get("cache-control"), "private, max-age=31536000, immutable");
   assert.equal(mod.headers.get("vary"), "Authorization");
+  // A new version shows at once (the version list is reused only while the package row is unchanged).
+  assert.equal(
+    (await publish(app, "acme/greet/1.1.0", packageFiles("@acme/greet", "1.1.0"))).status,
+    200,
+  );
+  const after = await (await get(app, "/@acme/greet/meta.json", ALICE)).json();
+  assert.deepEqual(after.versions, { "1.1.0": {}, "1.0.0": {} });
+  assert.equal(after.latest, "1.1.0");
   // The version metadata bytes never change (Deno's lockfile pins them).
   const again = new Uint8Array(
     await (await get(app, "/@acme/greet/1.0.0_meta.json", ALICE)).arrayBuffer(),

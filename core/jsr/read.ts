@@ -70,18 +70,43 @@ export interface JsrRead<T> {
   private: boolean;
 }
 
+/** Version lists by package, per row storage, with the package row stamp they belong to. */
+const stateLists = new WeakMap<object, Map<string, { stamp: string; states: VersionState[] }>>();
+const STATE_LIST_ENTRIES = 1024;
+
+/**
+ * The lifecycle rows of a package. Every publish and every lifecycle change
+ * rewrites the package row in the same commit, so a list is reused while the
+ * package row's stamp is the one it was read under.
+ */
+async function statesOf(
+  ctx: RegistryContext,
+  ref: PackageRef,
+  packageStamp: string,
+): Promise<VersionState[]> {
+  let lists = stateLists.get(ctx.storage);
+  if (!lists) stateLists.set(ctx.storage, lists = new Map());
+  const id = `${ref.namespace}/${ref.name}`;
+  const hit = lists.get(id);
+  if (hit && hit.stamp === packageStamp) return hit.states;
+  const states = await listVersionStates(ctx.storage, ref);
+  if (lists.size >= STATE_LIST_ENTRIES) lists.delete(lists.keys().next().value!);
+  lists.set(id, { stamp: packageStamp, states });
+  return states;
+}
+
 /** The visible versions of a JSR package; `null` when it has none for this reader. */
 async function visibleStates(
   ctx: RegistryContext,
   ref: PackageRef,
   reader: JsrReader,
 ): Promise<JsrRead<VersionState[]> | null> {
-  const pkg = await ctx.storage.get<PackageRow>(keys.packageKey(ref));
+  const pkg = await cachedGet<PackageRow>(ctx.storage, keys.packageKey(ref));
   if (!pkg || pkg.value.format !== JSR_FORMAT) return null;
   const owner = ownerLookup(ctx, ref.namespace);
   const visible: VersionState[] = [];
   let hidden = false;
-  for (const state of await listVersionStates(ctx.storage, ref)) {
+  for (const state of await statesOf(ctx, ref, pkg.stamp)) {
     if (state.visibility === "private") hidden = true;
     if (await mayRead(state, ref.namespace, reader, owner)) visible.push(state);
   }
