@@ -20,7 +20,7 @@ import {
 import { createRackRoutes } from "./rack.ts";
 import { rackJsonError } from "./_rack_http.ts";
 import { createAdminRoutes } from "./admin.ts";
-import { createJsrRoutes, isJsrPath, jsrErrorResponse } from "./jsr.ts";
+import { createJsrRoutes, isJsrPath, jsrErrorResponse, PUBLISH_OUTCOME } from "./jsr.ts";
 import { DEFAULT_JSR_LIMITS, type JsrLimits } from "../core/jsr/publish.ts";
 import { jsrError } from "../core/jsr/errors.ts";
 import type { Visibility } from "../core/rows.ts";
@@ -288,17 +288,20 @@ function countOutcome(c: Context): void {
     (method === "POST" && path.startsWith("/api/scopes/")) ||
     (method === "PUT" && path.startsWith("/presets/"))
   ) {
-    const result = status < 300
-      ? "created"
-      : status === 409
-      ? "conflict"
-      : status === 429
-      ? "limited"
-      : status < 500
-      ? "refused"
-      : "error";
+    // A surface may say what the status cannot (JSR: a failed task is a 200).
+    const told = c.get(PUBLISH_OUTCOME as never) as string | undefined;
+    const result = told ??
+      (status < 300
+        ? "created"
+        : status === 409
+        ? "conflict"
+        : status === 429
+        ? "limited"
+        : status < 500
+        ? "refused"
+        : "error");
     publishesTotal.inc({ surface, result });
-    if (status === 409) versionConflictsTotal.inc({ surface });
+    if (result === "conflict") versionConflictsTotal.inc({ surface });
   }
 }
 

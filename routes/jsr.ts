@@ -50,6 +50,13 @@ export interface JsrRoutesOptions {
   clientIp?: (c: Context) => string;
 }
 
+/**
+ * The context variable naming a publish's outcome when the status cannot
+ * (JSR answers a failed task with 200 and a duplicate with 400); the
+ * operator counters read it.
+ */
+export const PUBLISH_OUTCOME = "publishOutcome";
+
 const ERROR_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
 
 /** A JSR `{code, message}` error response. */
@@ -115,7 +122,12 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
   const limits = ctx.limits ?? DEFAULT_JSR_LIMITS;
   const ipOf = (c: Context) => options.clientIp?.(c);
   const app = new Hono();
-  app.onError((err) => jsrErrorResponse(err));
+  app.onError((err, c) => {
+    if (c.req.method === "POST" && isRegistryError(err, "version_exists")) {
+      c.set(PUBLISH_OUTCOME as never, "conflict" as never);
+    }
+    return jsrErrorResponse(err);
+  });
 
   // --- reads (JSR_URL) ----------------------------------------------------------
   const PKG = "/:scope{@[^/]+}/:name";
@@ -335,6 +347,7 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
       // A package that fails JSR's checks is a finished task in `failure`:
       // `deno publish` prints its message, as it does for JSR's own.
       const task = await recordFailedTask(ctx, { taskId, ref, error: jsrWireError(err).body });
+      c.set(PUBLISH_OUTCOME as never, "refused" as never);
       return json(task);
     }
   });

@@ -604,18 +604,27 @@ Deno.test("a JSR publish writes its audit record and webhook delivery in the sam
     enabled: true,
   }];
   const { app, storage } = await fixture({ subscriptions });
-  const scrape = async () => {
+  const scrape = async (result: string, name = "registry_publishes_total") => {
     const text = await (await get(app, "/metrics")).text();
     const line = text.split("\n").find((l) =>
-      l.startsWith("registry_publishes_total{") && l.includes('surface="jsr"') &&
-      l.includes('result="created"')
+      l.startsWith(`${name}{`) && l.includes('surface="jsr"') &&
+      (name !== "registry_publishes_total" || l.includes(`result="${result}"`))
     );
     return line ? Number(line.split(" ").at(-1)) : 0;
   };
-  const before = await scrape();
+  const before = await scrape("created");
   const tarball = await makeTarball(packageFiles());
   assert.equal((await publishRequest(app, "acme/greet/1.0.0", tarball)).status, 200);
-  assert.equal(await scrape(), before + 1);
+  assert.equal(await scrape("created"), before + 1);
+  // A failed task (a 200 on the wire) counts as refused; a duplicate (a 400) as a conflict.
+  const refused = await scrape("refused");
+  const bad = await publishRequest(app, "acme/greet/2.0.0", await makeTarball({ "mod.ts": "" }));
+  assert.equal((await bad.json()).status, "failure");
+  assert.equal(await scrape("refused"), refused + 1);
+  const conflicts = await scrape("", "registry_version_conflicts_total");
+  const dup = await publishRequest(app, "acme/greet/1.0.0", tarball);
+  assert.equal((await dup.json()).code, "duplicateVersionPublish");
+  assert.equal(await scrape("", "registry_version_conflicts_total"), conflicts + 1);
   const outbox = await storage.list(keys.outboxPrefix(), { limit: 100 });
   assert.equal(outbox.items.length, 1);
   const row = outbox.items[0]!.value as { event: string; url: string; body: string };
