@@ -41,6 +41,8 @@ export interface FastAnswer {
    * later requests may be answered without building it.
    */
   key?: string;
+  /** Who the request acts for, when the surface authenticated it (the log line's `subject`). */
+  subject?: string;
 }
 
 /** A request a surface can answer fast. */
@@ -244,11 +246,11 @@ export function fastReads(
     }
     if (res instanceof Promise) {
       return res.then(
-        (r) => finish(req, connection, route, start, r),
+        (r) => finish(req, connection, route, start, r, answer.subject),
         () => decline(req, connection, start),
       );
     }
-    return finish(req, connection, route, start, res);
+    return finish(req, connection, route, start, res, answer.subject);
   }
 
   function finish(
@@ -257,6 +259,7 @@ export function fastReads(
     route: FastRoute,
     start: OpsStart,
     built: Response | null,
+    subject: string | undefined,
   ): Response | Promise<Response> {
     // A 401 counts against the failed-authentication budget: the Hono path does that.
     if (built === null || built.status === 401) return decline(req, connection, start);
@@ -272,6 +275,7 @@ export function fastReads(
       route.route,
       res.status,
       head ? null : res.headers.get("content-length"),
+      subject,
     );
     return res;
   }

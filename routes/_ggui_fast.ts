@@ -93,12 +93,13 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     // Refusals and misses (401, 404, 500) are the Hono route's to answer.
     if (located.status !== 200) return null;
     const { entry } = located.body as LocatedFile;
+    const subject = authn?.subject;
     const plain = req.method === "GET" && !req.headers.has("range") &&
       !req.headers.has("if-none-match");
     const key = `${visibility} ${entry.sha256} ${entry.size} ${entry.type}`;
     if (plain) {
       const known = templates.get(key);
-      if (known) return { build: () => known.response.clone(), key };
+      if (known) return { build: () => known.response.clone(), key, subject };
     }
     let inMemory = false;
     const response = await respondWithBlob(req, {
@@ -114,11 +115,11 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
       ...(visibility === "public" ? { extraHeaders: GGUI_CORS_HEADERS } : {}),
     });
     if (response === null) return null;
-    if (!plain || response.status !== 200) return { build: () => response };
-    if (!inMemory || maxTemplateBytes <= 0) return { build: () => response, key };
+    if (!plain || response.status !== 200) return { build: () => response, subject };
+    if (!inMemory || maxTemplateBytes <= 0) return { build: () => response, key, subject };
     const template = response.clone();
     remember(key, template, entry.size);
-    return { build: () => template.clone(), key };
+    return { build: () => template.clone(), key, subject };
   }
 
   /** A plain GET of a bundle file whose finished response is kept, answered at once. */
@@ -151,7 +152,9 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     const { entry } = located;
     const key = `${visibility} ${entry.sha256} ${entry.size} ${entry.type}`;
     const known = templates.get(key);
-    return known ? { build: () => known.response.clone(), key } : undefined;
+    return known
+      ? { build: () => known.response.clone(), key, subject: authn?.subject }
+      : undefined;
   }
 
   /** A version read at once when the caller and the rows are known without waiting. */
@@ -164,14 +167,24 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     const authn = authnNowOf(authenticator, req.headers.get("authorization"));
     if (authn === false) return undefined;
     const result = readArtifactNow(ctx, { authn, scope: scopeParam(scope), name, version });
-    return result === undefined ? undefined : pkg(req, result);
+    return result === undefined ? undefined : pkg(req, result, authn?.subject);
   }
 
-  function pkg(req: Request, result: GguiResult): FastAnswer {
+  function pkg(req: Request, result: GguiResult, subject: string | undefined): FastAnswer {
     const ifNoneMatch = req.headers.get("if-none-match");
     const etag = ifNoneMatch === null ? pkgEtag(result) : undefined;
     const build = () => pkgResponse(result, ifNoneMatch);
-    return etag === undefined ? { build } : { build, key: `pkg ${etag}` };
+    const who = subject === undefined ? {} : { subject };
+    return etag === undefined ? { build, ...who } : { build, key: `pkg ${etag}`, ...who };
+  }
+
+  /** A `/pkg` read answered by `read` for the request's caller. */
+  async function pkgRead(
+    req: Request,
+    read: (authn: AuthnContext) => Promise<GguiResult>,
+  ): Promise<FastAnswer> {
+    const authn = await authnOf(authenticator, req.headers.get("authorization"));
+    return pkg(req, await read(authn), authn?.subject);
   }
 
   return function match(req, path) {
@@ -184,16 +197,10 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
           route: VERSION_ROUTE,
           answer: () =>
             versionNow(req, scope, name, version) ??
-              (async () =>
-                pkg(
-                  req,
-                  await readArtifact(ctx, {
-                    authn: await authnOf(authenticator, req.headers.get("authorization")),
-                    scope: scopeParam(scope),
-                    name,
-                    version,
-                  }),
-                ))(),
+              pkgRead(
+                req,
+                (authn) => readArtifact(ctx, { authn, scope: scopeParam(scope), name, version }),
+              ),
         };
       }
       if (parts.length === 4) {
@@ -201,14 +208,10 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
         if (scope === "" || name === "") return null;
         return {
           route: LISTING_ROUTE,
-          answer: async () =>
-            pkg(
+          answer: () =>
+            pkgRead(
               req,
-              await listArtifactVersions(ctx, {
-                authn: await authnOf(authenticator, req.headers.get("authorization")),
-                scope: scopeParam(scope),
-                name,
-              }),
+              (authn) => listArtifactVersions(ctx, { authn, scope: scopeParam(scope), name }),
             ),
         };
       }

@@ -225,6 +225,7 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
       );
     }
     c.set("principal", principal);
+    c.set("subject" as never, principal.subject as never);
     return principal;
   }
 

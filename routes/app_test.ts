@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createRegistryApp } from "./app.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
+import { staticTokenAuthenticator } from "../core/auth.ts";
 import { parsePrometheusText, type Sample } from "../tests/_prometheus.ts";
 
 function app() {
@@ -100,4 +101,41 @@ Deno.test("/metrics parses as Prometheus text and its counters move as requests 
     [...routes].every((r) => !r?.includes("@rack")),
     "route labels are patterns, never raw paths",
   );
+});
+
+Deno.test("the request log names the caller on every surface, never the token", async () => {
+  const lines: string[] = [];
+  const { auth } = parseAuthConfig(
+    JSON.stringify({ "@gated": [{ token: "rack-secret-token", publish: false }] }),
+    { adminToken: "rack-admin-token" },
+  );
+  const a = createRegistryApp({
+    storage: new MemoryRegistryStorage(),
+    bundles: new MemoryBundleStorage(),
+    bundleHost: "http://localhost:9001",
+    registryHostname: "localhost:9001",
+    rackAuth: () => Promise.resolve(auth),
+    authenticator: staticTokenAuthenticator({ token: "ggui-secret-token", subject: "alice" }),
+    requestLog: (line) => lines.push(line),
+  });
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+  const cases: [string, Record<string, string>, string | undefined][] = [
+    ["/pkg/acme/map/1.0.0", bearer("ggui-secret-token"), "alice"],
+    ["/@acme/util/meta.json", bearer("ggui-secret-token"), "alice"],
+    ["/admin/tokens", bearer("ggui-secret-token"), "alice"],
+    ["/namespaces/@gated/registries", bearer("rack-admin-token"), "rack:admin"],
+    ["/namespaces/@gated/registries", bearer("rack-secret-token"), "rack:token-"],
+    ["/pkg/acme/map/1.0.0", {}, undefined],
+  ];
+  for (const [path, headers, subject] of cases) {
+    lines.length = 0;
+    await (await a.request(path, { headers })).body?.cancel();
+    await new Promise((r) => setTimeout(r, 0));
+    assert.equal(lines.length, 1, path);
+    const line = JSON.parse(lines[0]!);
+    if (subject === undefined) assert.equal(line.subject, undefined, path);
+    else assert.ok(String(line.subject).startsWith(subject), `${path}: ${line.subject}`);
+    assert.ok(!lines[0]!.includes("secret-token"), lines[0]);
+    assert.ok(!lines[0]!.includes("admin-token"), lines[0]);
+  }
 });

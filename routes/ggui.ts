@@ -378,8 +378,12 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new Hono();
 
-  const authn = (c: Context): Promise<AuthnContext> =>
-    authnOf(options.authenticator, c.req.header("authorization"));
+  /** The caller; named in the request log when there is one. */
+  const authn = async (c: Context): Promise<AuthnContext> => {
+    const who = await authnOf(options.authenticator, c.req.header("authorization"));
+    if (who !== undefined) c.set("subject" as never, who.subject as never);
+    return who;
+  };
 
   app.onError((err, c) => send(c, gguiErrorResult(err)));
 

@@ -83,6 +83,7 @@ async function callerOf(c: Context, authenticator: Authenticator): Promise<JsrRe
   if (principal === null) {
     throw jsrError("invalidBearerToken", "The bearer token is invalid, expired or revoked");
   }
+  c.set("subject" as never, principal.subject as never);
   return principal;
 }
 

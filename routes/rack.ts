@@ -163,6 +163,11 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
       const principal = await options.principals.authenticate(token);
       if (principal) caller.principal = principal;
     }
+    // The request log names the caller; an auth.json token by its digest's
+    // first 12 hex digits, as audit records do (never the token).
+    const subject = caller.admin ? "rack:admin" : caller.principal?.subject ??
+      (caller.tokenSha256 ? `rack:token-${caller.tokenSha256.slice(0, 12)}` : undefined);
+    if (subject !== undefined) c.set("subject" as never, subject as never);
     return { auth, caller };
   }
 

@@ -383,7 +383,13 @@ Deno.test("fast-path requests are recorded in the latency histogram, bytes serve
     route,
     status: 200,
     bytes: length,
+    subject: "alice",
   });
+  // The private bundle fetched without a token (a 401) names nobody; no line holds a token.
+  assert.equal(strip(pair.logs.fast[4]!).subject, undefined);
+  for (const line of [...pair.logs.fast, ...pair.logs.slow]) {
+    assert.ok(!line.includes(ALICE.authorization!.slice("Bearer ".length)), line);
+  }
 });
 
 Deno.test("with rows in the read cache, hot reads are answered without a promise and still identically", async () => {
