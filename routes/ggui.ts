@@ -16,7 +16,7 @@ import type { Authenticator, Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
 import { recordAudit } from "../core/audit.ts";
 import { sha256Hex } from "../core/digest.ts";
-import { utf8Length } from "../storage/_common.ts";
+import { collectBytes, utf8Length } from "../storage/_common.ts";
 import { respondWithBlob } from "./_blob_response.ts";
 import { makeResponse } from "./_ops_common.ts";
 import { type ErrorCode, isRegistryError } from "../core/errors.ts";
@@ -199,30 +199,13 @@ async function readBody(c: Context, max: number): Promise<string | "too_large"> 
   if (Number.isFinite(declared) && declared > max) return "too_large";
   const stream = c.req.raw.body;
   if (stream === null) return "";
-  const reader = stream.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
+  const overLimit = new Error("over the body limit");
   try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      size += value.byteLength;
-      if (size > max) {
-        await reader.cancel().catch(() => {});
-        return "too_large";
-      }
-      chunks.push(value);
-    }
-  } finally {
-    reader.releaseLock();
+    return new TextDecoder().decode(await collectBytes(stream, max, () => overLimit));
+  } catch (err) {
+    if (err === overLimit) return "too_large";
+    throw err;
   }
-  const all = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    all.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(all);
 }
 
 /** Parse JSON text; `undefined` when it is not JSON. */
