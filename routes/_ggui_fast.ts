@@ -71,6 +71,11 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     }
   }
 
+  /** What a kept bundle response is determined by: prefix, content, size and type. */
+  function bundleKey(visibility: string, entry: { sha256: string; size: number; type: string }) {
+    return `${visibility} ${entry.sha256} ${entry.size} ${entry.type}`;
+  }
+
   async function bundle(
     req: Request,
     visibility: "public" | "private",
@@ -96,7 +101,7 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     const subject = authn?.subject;
     const plain = req.method === "GET" && !req.headers.has("range") &&
       !req.headers.has("if-none-match");
-    const key = `${visibility} ${entry.sha256} ${entry.size} ${entry.type}`;
+    const key = bundleKey(visibility, entry);
     if (plain) {
       const known = templates.get(key);
       if (known) return { build: () => known.response.clone(), key, subject };
@@ -150,7 +155,7 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     });
     if (located === undefined) return undefined;
     const { entry } = located;
-    const key = `${visibility} ${entry.sha256} ${entry.size} ${entry.type}`;
+    const key = bundleKey(visibility, entry);
     const known = templates.get(key);
     return known
       ? { build: () => known.response.clone(), key, subject: authn?.subject }

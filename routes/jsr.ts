@@ -28,15 +28,14 @@ import {
 } from "../core/jsr/publish.ts";
 import {
   jsrFile,
-  jsrPackageDocument,
+  jsrPackageForPublish,
   jsrPackageMeta,
   type JsrReader,
   jsrVersion,
   jsrVersionList,
   versionDocument,
 } from "../core/jsr/read.ts";
-import { unyankVersion, yankVersion } from "../core/lifecycle.ts";
-import { principalCan } from "../core/tokens.ts";
+import { setJsrYanked } from "../core/jsr/yank.ts";
 import { respondWithBlob, respondWithJson } from "./_blob_response.ts";
 import { makeResponse } from "./_ops_common.ts";
 
@@ -253,27 +252,10 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
   });
 
   app.get(API_PKG, async (c) => {
-    const who = await callerOf(c, authenticator);
     const ref = apiPkgRef(c);
-    const doc = await jsrPackageDocument(ctx, ref, who);
-    if (doc) return json(doc);
-    // `deno publish` asks before uploading and stops on a 404 ("create it
-    // first"). Packages here are created by their first publish, so a caller
-    // who may publish gets the package as it will be; others learn why not.
-    if (who === null) throw packageNotFoundApi(ref);
-    await authorizeJsrPublish(ctx, who, ref.namespace);
-    return json({
-      scope: c.req.param("scope"),
-      name: ref.name,
-      description: "",
-      runtimeCompat: {},
-      isArchived: false,
-      githubRepository: null,
-      latestVersion: null,
-      versionCount: 0,
-      createdAt: null,
-      updatedAt: null,
-    });
+    const doc = await jsrPackageForPublish(ctx, ref, await callerOf(c, authenticator));
+    if (!doc) throw packageNotFoundApi(ref);
+    return json(doc);
   });
 
   app.get(`${API_PKG}/versions`, async (c) => {
@@ -366,23 +348,8 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
     if (typeof yanked !== "boolean") {
       throw jsrError("malformedRequest", "Malformed request: 'yanked' must be true or false");
     }
-    const found = await jsrVersion(ctx, ref, who);
-    if (!found) {
-      throw jsrError(
-        "packageVersionNotFound",
-        `Package version @${c.req.param("scope")}/${ref.name}@${ref.version} not found`,
-      );
-    }
-    if (!principalCan(who, "yank", ref.namespace)) {
-      throw jsrError("missingPermission", `The token may not yank versions in '${ref.namespace}'`);
-    }
     const ip = ipOf(c);
-    await (yanked ? yankVersion : unyankVersion)(ctx, {
-      ...ref,
-      actor: who.subject,
-      ...(ip ? { ip } : {}),
-      ...(ctx.subscriptions ? { subscriptions: ctx.subscriptions } : {}),
-    });
+    await setJsrYanked(ctx, who, ref, yanked, ip ? { ip } : {});
     return makeResponse(null, 204, { "cache-control": "no-store" });
   });
 

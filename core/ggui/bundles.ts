@@ -63,6 +63,22 @@ export const MISS_MESSAGES: Record<BundleFile, string> = {
 export const PRIVATE_BUNDLE_UNAUTHORIZED =
   "private bundles require a valid bearer token in the Authorization header";
 
+/** What {@linkcode locateBundleFile} looks for, and for whom. */
+export interface BundleFileRequest {
+  /** The URL prefix: `public` or `private`. */
+  visibility: "public" | "private";
+  /** The caller: `null` on the private prefix without a valid bearer, `undefined` on the public one. */
+  authn: AuthnContext | null;
+  /** The scope, with its `@`. */
+  scope: string;
+  /** The artifact name. */
+  name: string;
+  /** The version. */
+  version: string;
+  /** Which of the version's files. */
+  file: BundleFile;
+}
+
 /** A located file: its entry (digest, size, type) in the version. */
 export interface LocatedFile {
   /** The file's entry. */
@@ -92,14 +108,7 @@ export interface LocatedFile {
  */
 export async function locateBundleFile(
   ctx: GguiContext,
-  request: {
-    visibility: "public" | "private";
-    authn: AuthnContext | null;
-    scope: string;
-    name: string;
-    version: string;
-    file: BundleFile;
-  },
+  request: BundleFileRequest,
 ): Promise<GguiResult<LocatedFile | GguiErrorBody>> {
   const { visibility, authn, scope, name, version, file } = request;
   const miss = () => errorResult(404, "not_found", MISS_MESSAGES[file]);
@@ -147,14 +156,7 @@ export async function locateBundleFile(
  */
 export function locateBundleFileNow(
   ctx: GguiContext,
-  request: {
-    visibility: "public" | "private";
-    authn: AuthnContext | null;
-    scope: string;
-    name: string;
-    version: string;
-    file: BundleFile;
-  },
+  request: BundleFileRequest,
 ): LocatedFile | undefined {
   const { visibility, authn, scope, name, version, file } = request;
   if (visibility === "private" && (authn === null || authn === undefined)) return undefined;

@@ -29,6 +29,7 @@ export {
   registerAuthorKey,
 } from "./author_keys.ts";
 export {
+  type BundleFileRequest,
   locateBundleFile,
   type LocatedFile,
   MISS_MESSAGES,

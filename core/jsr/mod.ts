@@ -28,6 +28,7 @@ export {
 export {
   jsrFile,
   jsrPackageDocument,
+  jsrPackageForPublish,
   type JsrPackageMeta,
   jsrPackageMeta,
   type JsrRead,
@@ -45,3 +46,4 @@ export {
   type JsrErrorDetail,
   jsrWireError,
 } from "./errors.ts";
+export { setJsrYanked } from "./yank.ts";

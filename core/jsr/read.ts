@@ -18,7 +18,7 @@ import { listVersionStates } from "../store.ts";
 import { grantsAllow } from "../tokens.ts";
 import type { PackageRef, VersionRef } from "../names.ts";
 import * as keys from "../../storage/keys.ts";
-import { JSR_FORMAT, type JsrFacts } from "./publish.ts";
+import { authorizeJsrPublish, JSR_FORMAT, type JsrContext, type JsrFacts } from "./publish.ts";
 
 /** Who reads: a principal, or `null` for an anonymous caller. */
 export type JsrReader = Principal | null;
@@ -221,11 +221,12 @@ export async function jsrPackageDocument(
   reader: JsrReader,
 ): Promise<Record<string, unknown> | null> {
   const found = await visibleStates(ctx, ref, reader);
-  if (!found) return null;
-  const versions = found.value;
+  return found ? packageDocument(ref, found.value) : null;
+}
+
+/** The API's package document over the versions a caller sees (none: a package yet to be made). */
+function packageDocument(ref: PackageRef, versions: VersionState[]): Record<string, unknown> {
   const latest = pickLatest(versions.filter((s) => !s.yanked).map((s) => s.version)) ?? null;
-  const created = versions.map((s) => s.publishedAt).sort()[0]!;
-  const updated = versions.map((s) => s.yankedAt ?? s.publishedAt).sort().at(-1)!;
   return {
     scope: ref.namespace.slice(1),
     name: ref.name,
@@ -235,9 +236,27 @@ export async function jsrPackageDocument(
     githubRepository: null,
     latestVersion: latest,
     versionCount: versions.length,
-    createdAt: created,
-    updatedAt: updated,
+    createdAt: versions.map((s) => s.publishedAt).sort()[0] ?? null,
+    updatedAt: versions.map((s) => s.yankedAt ?? s.publishedAt).sort().at(-1) ?? null,
   };
+}
+
+/**
+ * The package as `deno publish` asks for it before uploading (it stops on a
+ * 404 and tells the user to create the package first). Packages here are
+ * created by their first publish, so a caller who may publish gets the
+ * package as it will be; others get `actorNotScopeMember` (a valid token) or
+ * `null` (a miss: no token, nothing visible).
+ */
+export async function jsrPackageForPublish(
+  ctx: JsrContext,
+  ref: PackageRef,
+  reader: JsrReader,
+): Promise<Record<string, unknown> | null> {
+  const doc = await jsrPackageDocument(ctx, ref, reader);
+  if (doc || reader === null) return doc;
+  await authorizeJsrPublish(ctx, reader, ref.namespace);
+  return packageDocument(ref, []);
 }
 
 /** The API's version list, newest first. */
