@@ -1,28 +1,38 @@
 // Load benchmark: main.ts on 127.0.0.1 pinned to CPU 0 (its output to a file), wrk pinned to CPU 1,
-// each figure beside references measured in the same run (a bare Hono route
-// answering 300 bytes of JSON, the same bytes from a file and from memory,
-// and a bare Hono route answering a /pkg-sized JSON with the headers a /pkg
-// read carries: the floor those headers set).
+// each figure beside references: a bare Hono route answering 300 bytes of
+// JSON, the same bytes from a file and from memory, the headers a /pkg read
+// carries answered with no work (the floor those headers set), and the
+// operations stack's two cases bare and stacked (bench/_ops_apps.ts).
 //
-//   deno run -A bench/load.ts [--seconds=10] [--connections=32] [--storage=kv]
+// Every server stays up for the whole run and each round measures every case
+// once; ratios are taken within a round, then the median over rounds. Beside
+// requests/s, each case reports the server's CPU time per request (all its
+// threads, from /proc) and the steal on CPU 0: on a shared VM whose speed
+// drifts, CPU per request and same-round ratios are what stays comparable.
+//
+//   deno run -A bench/load.ts [--seconds=3] [--rounds=3] [--connections=32]
+//                             [--storage=kv] [--log-requests=true]
 //
 // Needs `wrk` and `taskset` (Debian: apt-get install wrk util-linux).
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { sha256Hex } from "../core/digest.ts";
+import { CACHED_PATH, JSON_PATH } from "./_ops_apps.ts";
 import { makeGadget, makeKey } from "../tests/_ggui_fixtures.ts";
 import { makeItem, makePackage, uploadRequest } from "../tests/_rack_fixtures.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
-    seconds: { type: "string", default: "10" },
+    seconds: { type: "string", default: "3" },
+    rounds: { type: "string", default: "3" },
     connections: { type: "string", default: "32" },
     storage: { type: "string", default: "kv" },
     "log-requests": { type: "string", default: "true" },
   },
 });
 const SECONDS = Number(values.seconds);
+const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
@@ -81,15 +91,50 @@ interface WrkResult {
   p99: string;
   transfer: string;
   mbps: number;
+  /** Server CPU time (all its threads) per request, µs: what steal does not inflate. */
+  cpuUs: number;
+  /** Share of CPU 0's time the hypervisor took away during the run (steal). */
+  steal: number;
 }
 
-async function wrk(url: string, headers: Record<string, string> = {}): Promise<WrkResult> {
+/** User + system clock ticks of every thread of `pid` (/proc/<pid>/task/<tid>/stat). */
+async function cpuTicks(pid: number): Promise<number> {
+  let ticks = 0;
+  for await (const task of Deno.readDir(`/proc/${pid}/task`)) {
+    const stat = await Deno.readTextFile(`/proc/${pid}/task/${task.name}/stat`).catch(() => "");
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  }
+  return ticks;
+}
+
+/** CPU 0's [steal, total] ticks from /proc/stat. */
+async function cpu0(): Promise<[number, number]> {
+  const line = (await Deno.readTextFile("/proc/stat")).split("\n").find((l) =>
+    l.startsWith("cpu0 ")
+  );
+  const n = (line ?? "").trim().split(/\s+/).slice(1).map(Number);
+  return [n[7] ?? 0, n.slice(0, 8).reduce((a, b) => a + b, 0)];
+}
+
+/** Clock ticks per second (USER_HZ): 100 on Linux. */
+const HZ = 100;
+
+async function wrk(
+  url: string,
+  pid: number,
+  headers: Record<string, string> = {},
+): Promise<WrkResult> {
   const args = ["-c", "1", "wrk", "-t1", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency"];
   for (const [k, v] of Object.entries(headers)) args.push("-H", `${k}: ${v}`);
   args.push(url);
+  const [ticks0, [steal0, total0]] = [await cpuTicks(pid), await cpu0()];
   const out = new TextDecoder().decode(
     (await new Deno.Command("taskset", { args, stdout: "piped" }).output()).stdout,
   );
+  const [ticks1, [steal1, total1]] = [await cpuTicks(pid), await cpu0()];
+  const requests = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN);
   const p50 = /\s50%\s+(\S+)/.exec(out)?.[1] ?? "?";
   const p99 = /\s99%\s+(\S+)/.exec(out)?.[1] ?? "?";
@@ -97,14 +142,34 @@ async function wrk(url: string, headers: Record<string, string> = {}): Promise<W
   const tm = /([\d.]+)([KMG]?B)/.exec(transfer);
   const unit = { B: 1 / 1048576, KB: 1 / 1024, MB: 1, GB: 1024 }[tm?.[2] ?? "MB"] ?? 1;
   if (/Non-2xx or 3xx responses/.test(out)) throw new Error(`wrk saw errors for ${url}:\n${out}`);
-  return { rps, p50, p99, transfer, mbps: Number(tm?.[1] ?? 0) * unit };
+  return {
+    rps,
+    p50,
+    p99,
+    transfer,
+    mbps: Number(tm?.[1] ?? 0) * unit,
+    cpuUs: (ticks1 - ticks0) * (1e6 / HZ) / requests,
+    steal: (steal1 - steal0) / Math.max(1, total1 - total0),
+  };
 }
 
-function row(name: string, r: WrkResult, ref?: WrkResult, byMb = false): string {
-  const ratio = ref ? (byMb ? r.mbps / ref.mbps : r.rps / ref.rps).toFixed(2) : "";
-  return `| ${name} | ${Math.round(r.rps).toLocaleString("en")} | ${r.p50} | ${r.p99} | ${
-    r.mbps.toFixed(1)
-  } | ${ratio} |`;
+/** The median of numbers (the lower middle one of an even count). */
+function median(xs: readonly number[]): number {
+  const sorted = [...xs].sort((x, y) => x - y);
+  return sorted[Math.floor((sorted.length - 1) / 2)]!;
+}
+
+/** One thing measured each round: a URL of a running server, and what it is compared with. */
+interface Case {
+  name: string;
+  section: "references" | "registry" | "ops";
+  url: string;
+  pid: number;
+  headers?: Record<string, string>;
+  /** The case it is a share of, measured in the same round. */
+  ref?: string;
+  /** Compare MB/s rather than requests/s. */
+  byMb?: boolean;
 }
 
 const lines: string[] = [];
@@ -115,12 +180,21 @@ const log = (s: string) => {
 
 const cpu = (await Deno.readTextFile("/proc/cpuinfo")).match(/model name\s*:\s*(.*)/)?.[1] ?? "?";
 log(
-  `Machine: ${navigator.hardwareConcurrency} CPUs (${cpu}), Deno ${Deno.version.deno}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s; server on CPU 0, wrk on CPU 1.`,
+  `Machine: ${navigator.hardwareConcurrency} CPUs (${cpu}), Deno ${Deno.version.deno}; wrk -t1 -c${CONNECTIONS} -d${SECONDS}s per case, ${ROUNDS} interleaved rounds; servers on CPU 0, wrk on CPU 1.`,
 );
 log("");
 
-// References.
-const refs: Record<string, WrkResult> = {};
+// Every server is started first and stays up: each round measures every case
+// once, so a reference and what it is compared with are minutes apart at most
+// and the ratio of each round is taken before the median (this machine's
+// speed drifts by 2× within minutes).
+const children: Child[] = [];
+async function start(args: string[]): Promise<Child> {
+  const child = await spawnPinned("0", args);
+  children.push(child);
+  return child;
+}
+const cases: Case[] = [];
 for (
   const [mode, size] of [
     ["hono", 300],
@@ -133,7 +207,7 @@ for (
     ["memory", 1048576],
   ] as const
 ) {
-  const ref = await spawnPinned("0", [
+  const ref = await start([
     "run",
     "-A",
     here("./_reference.ts"),
@@ -141,9 +215,48 @@ for (
     String(size),
     `/tmp/ref-${mode}-${size}.bin`,
   ]);
-  refs[`${mode}-${size}`] = await wrk(ref.url + "/");
-  ref.process.kill("SIGKILL");
-  await ref.process.status;
+  cases.push({
+    name: `${mode}-${size}`,
+    section: "references",
+    url: ref.url + "/",
+    pid: ref.process.pid,
+  });
+}
+
+// The operations stack (bench/_ops_apps.ts): the same two routes bare and
+// under the whole stack, each app on its own server, driven alike by wrk.
+{
+  const bare = await start(["run", "-A", here("./_ops_server.ts"), "bare"]);
+  const stack = await start(["run", "-A", here("./_ops_server.ts"), "stack"]);
+  const probe = await fetch(`${bare.url}${CACHED_PATH}`);
+  await probe.body?.cancel();
+  const gzip = { "accept-encoding": "gzip, deflate, br" };
+  const revalidate = { ...gzip, "if-none-match": probe.headers.get("etag")! };
+  for (
+    const [name, path, headers] of [["small JSON read", JSON_PATH, gzip], [
+      "cached 304",
+      CACHED_PATH,
+      revalidate,
+    ]] as const
+  ) {
+    cases.push(
+      {
+        name: `${name}, bare`,
+        section: "ops",
+        url: bare.url + path,
+        pid: bare.process.pid,
+        headers,
+      },
+      {
+        name: `${name}, whole stack`,
+        section: "ops",
+        url: stack.url + path,
+        pid: stack.process.pid,
+        headers,
+        ref: `${name}, bare`,
+      },
+    );
+  }
 }
 
 // The registry.
@@ -155,7 +268,7 @@ const storage = values.storage === "fs"
   : values.storage === "memory"
   ? "memory"
   : `kv:${dir}/registry.kv`;
-const server = await spawnPinned("0", [
+const server = await start([
   "run",
   "-A",
   "--unstable-kv",
@@ -212,47 +325,112 @@ const up = await fetch(uploadRequest(archive, { url: server.url, token: "bench-a
 if (up.status !== 201) throw new Error(`rack upload: ${up.status} ${await up.text()}`);
 await up.body?.cancel();
 
-const results: [string, WrkResult, WrkResult, boolean][] = [
-  [
-    "GET /pkg/:scope/:name/:version",
-    await wrk(`${server.url}/pkg/acme/map/1.0.0`, auth),
-    refs["hono-300"]!,
-    false,
-  ],
-  [
-    "bundle 10 KiB",
-    await wrk(`${server.url}/bundles/private/@acme/map/1.0.0/bundle.js`, auth),
-    refs["memory-10240"]!,
-    false,
-  ],
-  [
+const registry = (
+  name: string,
+  path: string,
+  ref: string,
+  headers?: Record<string, string>,
+  byMb = false,
+): Case => ({
+  name,
+  section: "registry",
+  url: server.url + path,
+  pid: server.process.pid,
+  ref,
+  byMb,
+  ...(headers ? { headers } : {}),
+});
+cases.push(
+  registry("GET /pkg/:scope/:name/:version", "/pkg/acme/map/1.0.0", "hono-300", auth),
+  registry("bundle 10 KiB", "/bundles/private/@acme/map/1.0.0/bundle.js", "memory-10240", auth),
+  registry(
     "bundle 1 MiB",
-    await wrk(`${server.url}/bundles/private/@acme/map/2.0.0/bundle.js`, auth),
-    refs["memory-1048576"]!,
+    "/bundles/private/@acme/map/2.0.0/bundle.js",
+    "memory-1048576",
+    auth,
     true,
-  ],
-  [
-    "Rack versions list",
-    await wrk(`${server.url}/registries/@bench/quality/husky/versions`),
-    refs["hono-300"]!,
-    false,
-  ],
-  [
-    "Rack latest",
-    await wrk(`${server.url}/registries/@bench/quality/husky`),
-    refs["hono-300"]!,
-    false,
-  ],
-  [
+  ),
+  registry("Rack versions list", "/registries/@bench/quality/husky/versions", "hono-300"),
+  registry("Rack latest", "/registries/@bench/quality/husky", "hono-300"),
+  registry(
     "Rack 10 KiB template file",
-    await wrk(`${server.url}/registries/@bench/quality/husky/1.0.0/files/templates/big.txt`),
-    refs["memory-10240"]!,
-    false,
-  ],
-];
+    "/registries/@bench/quality/husky/1.0.0/files/templates/big.txt",
+    "memory-10240",
+  ),
+);
+
+const runs = new Map<string, WrkResult[]>(cases.map((c) => [c.name, []]));
+for (let round = 1; round <= ROUNDS; round++) {
+  console.error(`round ${round} of ${ROUNDS} (${cases.length} cases, ${SECONDS} s each)…`);
+  for (const c of cases) runs.get(c.name)!.push(await wrk(c.url, c.pid, c.headers));
+}
 const serverRss = await server.peakRss();
-server.process.kill("SIGTERM");
-await server.process.status;
+for (const child of children) child.process.kill("SIGTERM");
+await Promise.all(children.map((child) => child.process.status));
+
+/** A table row: medians over the rounds, ratios taken per round first. */
+function row(c: Case): string {
+  const rs = runs.get(c.name)!;
+  const mid = rs.indexOf([...rs].sort((x, y) => x.rps - y.rps)[Math.floor((rs.length - 1) / 2)]!);
+  const m = rs[mid]!;
+  let ratio = "";
+  let byCpu = "";
+  if (c.ref) {
+    const refs = runs.get(c.ref)!;
+    ratio = median(rs.map((r, i) => c.byMb ? r.mbps / refs[i]!.mbps : r.rps / refs[i]!.rps))
+      .toFixed(2);
+    // By CPU: the share of the reference's requests/s this case would keep were
+    // both CPU-bound on the same core (byte references serve the same sizes).
+    byCpu = median(rs.map((r, i) => refs[i]!.cpuUs / r.cpuUs)).toFixed(2);
+  }
+  const all = rs.map((r) => Math.round(r.rps).toLocaleString("en")).join(" / ");
+  return `| ${c.name} | ${
+    Math.round(median(rs.map((r) => r.rps))).toLocaleString("en")
+  } | ${all} | ${m.p50} | ${m.p99} | ${median(rs.map((r) => r.mbps)).toFixed(1)} | ${
+    median(rs.map((r) => r.cpuUs)).toFixed(1)
+  } | ${Math.round(Math.max(...rs.map((r) => r.steal)) * 100)} % | ${ratio} | ${byCpu} |`;
+}
+
+const HEAD =
+  "| req/s (median) | rounds | p50 | p99 | MB/s | CPU µs/req | steal (max) | ratio (req/s) | ratio (CPU) |";
+const RULE = "|---|---|---|---|---|---|---|---|---|---|";
+for (
+  const [section, title] of [
+    ["references", "References"],
+    [
+      "registry",
+      `Registry (${values.storage} storage, request log ${
+        values["log-requests"] === "false" ? "off" : "on"
+      })`,
+    ],
+    [
+      "ops",
+      "Operations stack (bench/_ops_apps.ts; ratio = share of the bare app's requests/s kept)",
+    ],
+  ] as const
+) {
+  log(`### ${title}`);
+  log("");
+  log(`| case ${HEAD}`);
+  log(RULE);
+  for (const c of cases) if (c.section === section) log(row(c));
+  log("");
+}
+const pkgRatios = runs.get("GET /pkg/:scope/:name/:version")!.map((r, i) =>
+  r.rps / runs.get("headers-1200")![i]!.rps
+);
+log(
+  `Version read against the same headers answered with no work (headers-1200): ${
+    median(pkgRatios).toFixed(2)
+  }.`,
+);
+log("");
+log(
+  `Publish (small gadget, sequential, 200 publishes): p50 ${publishMs[100]!.toFixed(2)} ms, p99 ${
+    publishMs[198]!.toFixed(2)
+  } ms. Server peak RSS during the read runs: ${(serverRss / 1048576).toFixed(0)} MiB.`,
+);
+log("");
 
 // Rack upload latency and peak RSS, 1 MiB and 50 MiB packages, each on a fresh server.
 const uploads: string[] = [];
@@ -299,30 +477,6 @@ for (const mib of [1, 50]) {
 }
 await Deno.remove(dir, { recursive: true });
 
-log(`### References (same run)`);
-log("");
-log("| reference | req/s | p50 | p99 | MB/s | |");
-log("|---|---|---|---|---|---|");
-for (const [name, r] of Object.entries(refs)) log(row(name, r));
-log("");
-log(`### Registry (${values.storage} storage)`);
-log("");
-log("| route | req/s | p50 | p99 | MB/s | ratio to reference |");
-log("|---|---|---|---|---|---|");
-for (const [name, r, ref, byMb] of results) log(row(name, r, ref, byMb));
-log("");
-log(
-  `Version read against the bare route answering the same headers (headers-1200): ${
-    (results[0]![1].rps / refs["headers-1200"]!.rps).toFixed(2)
-  }.`,
-);
-log("");
-log(
-  `Publish (small gadget, sequential, 200 publishes): p50 ${publishMs[100]!.toFixed(2)} ms, p99 ${
-    publishMs[198]!.toFixed(2)
-  } ms. Server peak RSS during the read runs: ${(serverRss / 1048576).toFixed(0)} MiB.`,
-);
-log("");
 log("| Rack upload | latency | server peak RSS | |");
 log("|---|---|---|---|");
 for (const u of uploads) log(u);

@@ -2,58 +2,23 @@
  * The cost of the operations stack: a plain small JSON read and a cached 304,
  * each on a bare app and on one with the whole stack as the server mounts it
  * (the fused `opsStack`: request id + JSON log to a no-op sink, HTTP metrics,
- * local-mode general and failed-auth limits, compression). Measured in process via `app.fetch` (the stack against the
- * bare Hono dispatch alone), and over a real socket on 127.0.0.1 (what a
- * client sees). Run: `deno bench -A bench/ops_bench.ts`.
+ * local-mode general and failed-auth limits, compression; see `_ops_apps.ts`).
+ * Measured in process via `app.fetch` (the stack against the bare Hono
+ * dispatch alone), and over a real socket on 127.0.0.1 with a `fetch` client
+ * in the same process. `load.ts` drives the same two apps with wrk from
+ * another core (server CPU per request). Run: `deno bench -A bench/ops_bench.ts`.
  *
  * @module
  */
-import { Hono } from "hono";
-import { clientIp } from "../routes/_ops.ts";
-import { opsStack } from "../routes/_ops_stack.ts";
-import { respondWithJson } from "../routes/_blob_response.ts";
-import { RateLimiter } from "../core/rate_limit.ts";
-import { MemoryRegistryStorage } from "../storage/memory.ts";
+import type { Hono } from "hono";
+import { bareApp, CACHED_PATH, JSON_PATH, stackedApp } from "./_ops_apps.ts";
 
-const VALUE = { name: "@acme/widget", latest: "1.2.3", versions: ["1.2.3", "1.2.2", "1.2.1"] };
-
-function routes(app: Hono): Hono {
-  app.get("/pkg/:scope/:name", (c) => c.json(VALUE));
-  app.get(
-    "/cached/:scope/:name",
-    (c) => respondWithJson(c, VALUE, { cacheControl: "public, max-age=60" }),
-  );
-  return app;
-}
-
-const bare = routes(new Hono());
-
-const storage = new MemoryRegistryStorage();
-const limiter = new RateLimiter({ storage, clock: () => new Date() }, {
-  name: "bench",
-  limit: 1_000_000_000,
-  mode: "local",
-});
-const failures = new RateLimiter({ storage, clock: () => new Date() }, {
-  name: "authfail",
-  limit: 1_000_000,
-  mode: "local",
-});
-// The stack the server mounts (routes/app.ts): one fused middleware.
-const stacked = new Hono();
-stacked.use(opsStack({
-  key: (c) => clientIp(c, false),
-  general: limiter,
-  authFailures: failures,
-  onLimited: () => new Response(JSON.stringify({ code: "RATE_LIMIT_EXCEEDED" }), { status: 429 }),
-  compress: {},
-  log: () => {},
-}));
-routes(stacked);
+const bare = bareApp();
+const stacked = stackedApp();
 
 const env = { remoteAddr: { hostname: "192.0.2.1", port: 5000, transport: "tcp" } };
 const headers = { "accept-encoding": "gzip, deflate, br", "user-agent": "bench" };
-const etag = (await bare.fetch(new Request("http://x/cached/acme/widget"))).headers.get("etag")!;
+const etag = (await bare.fetch(new Request(`http://x${CACHED_PATH}`))).headers.get("etag")!;
 const conditional = { ...headers, "if-none-match": etag };
 
 async function inProcess(app: Hono, path: string, h: Record<string, string>, status: number) {
@@ -65,16 +30,16 @@ async function inProcess(app: Hono, path: string, h: Record<string, string>, sta
 }
 
 Deno.bench("small JSON read, bare", { group: "json in process", baseline: true }, async () => {
-  await inProcess(bare, "/pkg/acme/widget", headers, 200);
+  await inProcess(bare, JSON_PATH, headers, 200);
 });
 Deno.bench("small JSON read, whole stack", { group: "json in process" }, async () => {
-  await inProcess(stacked, "/pkg/acme/widget", headers, 200);
+  await inProcess(stacked, JSON_PATH, headers, 200);
 });
 Deno.bench("cached 304, bare", { group: "304 in process", baseline: true }, async () => {
-  await inProcess(bare, "/cached/acme/widget", conditional, 304);
+  await inProcess(bare, CACHED_PATH, conditional, 304);
 });
 Deno.bench("cached 304, whole stack", { group: "304 in process" }, async () => {
-  await inProcess(stacked, "/cached/acme/widget", conditional, 304);
+  await inProcess(stacked, CACHED_PATH, conditional, 304);
 });
 
 // Over a real socket: both servers stay up for the whole run (bench files have
@@ -96,14 +61,14 @@ async function overSocket(base: string, path: string, h: Record<string, string>,
 }
 
 Deno.bench("small JSON read, bare", { group: "json over a socket", baseline: true }, async () => {
-  await overSocket(bareUrl, "/pkg/acme/widget", headers, 200);
+  await overSocket(bareUrl, JSON_PATH, headers, 200);
 });
 Deno.bench("small JSON read, whole stack", { group: "json over a socket" }, async () => {
-  await overSocket(stackedUrl, "/pkg/acme/widget", headers, 200);
+  await overSocket(stackedUrl, JSON_PATH, headers, 200);
 });
 Deno.bench("cached 304, bare", { group: "304 over a socket", baseline: true }, async () => {
-  await overSocket(bareUrl, "/cached/acme/widget", conditional, 304);
+  await overSocket(bareUrl, CACHED_PATH, conditional, 304);
 });
 Deno.bench("cached 304, whole stack", { group: "304 over a socket" }, async () => {
-  await overSocket(stackedUrl, "/cached/acme/widget", conditional, 304);
+  await overSocket(stackedUrl, CACHED_PATH, conditional, 304);
 });
