@@ -290,6 +290,35 @@ Deno.test("ETags: meta.json and files answer 304 on If-None-Match", async () => 
   await meta.body?.cancel();
 });
 
+Deno.test("Range: files answer 206 with the slice and 416 past the end; a stranger's range is the same miss", async () => {
+  const { app } = await fixture();
+  await publish(app, "acme/greet/1.0.0", packageFiles());
+  const whole = await get(app, "/@acme/greet/1.0.0/mod.ts", ALICE);
+  assert.equal(whole.headers.get("accept-ranges"), "bytes");
+  const bytes = new Uint8Array(await whole.arrayBuffer());
+  assert.ok(bytes.byteLength > 10);
+
+  const part = await get(app, "/@acme/greet/1.0.0/mod.ts", ALICE, { range: "bytes=2-6" });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get("content-range"), `bytes 2-6/${bytes.byteLength}`);
+  assert.deepEqual(new Uint8Array(await part.arrayBuffer()), bytes.subarray(2, 7));
+  assert.equal(part.headers.get("cache-control"), whole.headers.get("cache-control"));
+
+  const past = await get(app, "/@acme/greet/1.0.0/mod.ts", ALICE, { range: "bytes=99999-" });
+  assert.equal(past.status, 416);
+  assert.equal(past.headers.get("content-range"), `bytes */${bytes.byteLength}`);
+  await past.body?.cancel();
+
+  // The file's size must not leak to a caller who may not read it: the same 404 as a missing file.
+  const ranged = await get(app, "/@acme/greet/1.0.0/mod.ts", BOB, { range: "bytes=99999-" });
+  const empty = await fixture();
+  const missing = await get(empty.app, "/@acme/greet/1.0.0/mod.ts", BOB, { range: "bytes=99999-" });
+  assert.equal(ranged.status, 404);
+  assert.equal(ranged.headers.get("content-range"), null);
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await ranged.text(), await missing.text());
+});
+
 Deno.test("publishing refusals answer JSR's codes and change nothing", async (t) => {
   const { app, storage, reader } = await fixture({
     jsrLimits: { maxFileBytes: 4096, maxPackageBytes: 16384, maxTarballBytes: 65536 },
