@@ -24,7 +24,7 @@ import {
   BUNDLE_CACHE_CONTROL,
   BUNDLE_FILE_PARAM,
   BUNDLE_FILES,
-  GGUI_CORS_HEADERS,
+  BUNDLE_HEADERS,
   gguiContextOf,
   type GguiRoutesOptions,
   pkgEtag,
@@ -117,7 +117,7 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
       sha256: entry.sha256,
       contentType: entry.type,
       cacheControl: BUNDLE_CACHE_CONTROL[visibility],
-      ...(visibility === "public" ? { extraHeaders: GGUI_CORS_HEADERS } : {}),
+      extraHeaders: BUNDLE_HEADERS[visibility],
     });
     if (response === null) return null;
     if (!plain || response.status !== 200) return { build: () => response, subject };

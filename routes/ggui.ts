@@ -336,6 +336,19 @@ export const BUNDLE_CACHE_CONTROL = {
 } as const;
 
 /**
+ * The other headers of a served bundle file under each prefix: public files
+ * carry CORS; private ones vary on `Authorization`, so that a browser's
+ * cache never answers a private file to a request without the credentials it
+ * was served for.
+ */
+export const BUNDLE_HEADERS: Readonly<
+  Record<"public" | "private", Readonly<Record<string, string>>>
+> = {
+  public: GGUI_CORS_HEADERS,
+  private: { vary: "Authorization" },
+};
+
+/**
  * Create the ggui routes as a Hono sub-app. Mount it at the root of the
  * registry app (`app.route("/", createGguiRoutes(…))`).
  *
@@ -505,7 +518,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
         sha256: entry.sha256,
         contentType: entry.type,
         cacheControl,
-        ...(visibility === "public" ? { extraHeaders: GGUI_CORS_HEADERS } : {}),
+        extraHeaders: BUNDLE_HEADERS[visibility],
       });
       return res ?? send(c, errorResult(404, "not_found", MISS_MESSAGES[file]));
     });

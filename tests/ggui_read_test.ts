@@ -182,6 +182,8 @@ Deno.test("private bundles need a bearer and serve the publisher with private im
   assert.equal(res.status, 200);
   assert.equal(res.headers.get("content-type"), "application/javascript; charset=utf-8");
   assert.equal(res.headers.get("cache-control"), "private, max-age=31536000, immutable");
+  // Gated content varies on Authorization: a browser cache keeps it per credential.
+  assert.equal(res.headers.get("vary"), "Authorization");
   assert.equal(res.headers.get("access-control-allow-origin"), null);
   assert.equal(await res.text(), GADGET_SOURCE);
   const sig = await app.request("/bundles/private/@acme/map/1.0.0/bundle.js.sig", {
@@ -298,6 +300,7 @@ Deno.test("public gadgets read anonymously and their blobs are served with immut
   const blob = await app.request("/bundles/public/@acme/map/1.0.0/bundle.js");
   assert.equal(blob.status, 200);
   assert.equal(blob.headers.get("cache-control"), "public, max-age=31536000, immutable");
+  assert.equal(blob.headers.get("vary"), null);
   assert.equal(blob.headers.get("access-control-allow-origin"), "*");
   assert.equal(blob.headers.get("content-length"), String(GADGET_SOURCE.length));
   assert.equal(await blob.text(), GADGET_SOURCE);
