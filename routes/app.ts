@@ -225,7 +225,10 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     if (isRackPath(c.req.path)) {
       return rackJsonError(404, { code: "NOT_FOUND", message: "Route not found" });
     }
-    const headers = new Headers({ "content-type": "text/plain; charset=UTF-8" });
+    const headers = new Headers({
+      "content-type": "text/plain; charset=UTF-8",
+      "cache-control": "no-store",
+    });
     if (!isGguiCorsExcluded(c.req.path)) {
       for (const [k, v] of Object.entries(GGUI_CORS_HEADERS)) headers.set(k, v);
     }

@@ -21,6 +21,7 @@ Deno.test("createRegistryApp() answers unknown ggui paths with the plain-text 40
   assert.equal(res.status, 404);
   assert.equal(res.headers.get("content-type"), "text/plain; charset=UTF-8");
   assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  assert.equal(res.headers.get("cache-control"), "no-store");
   assert.equal(await res.text(), "404 Not Found");
   const priv = await app().request("/bundles/private/x");
   assert.equal(priv.status, 404);

@@ -153,13 +153,17 @@ function jsonHeaders(
   return headers;
 }
 
+/** Errors are never stored by any cache (the spec leaves them bare; docs/surfaces.md). */
+const ERROR_HEADERS = { "cache-control": "no-store" } as const;
+
 function send(
   c: Context,
   result: GguiResult,
   headers: Readonly<Record<string, string>> = {},
 ): Response {
   const text = JSON.stringify(result.body);
-  return makeResponse(text, result.status, jsonHeaders(c, String(utf8Length(text)), headers));
+  const extra = result.status >= 400 ? { ...headers, ...ERROR_HEADERS } : headers;
+  return makeResponse(text, result.status, jsonHeaders(c, String(utf8Length(text)), extra));
 }
 
 /** A serialized read result: body, strong ETag, and a finished response to clone. */
@@ -292,6 +296,7 @@ export function pkgResponse(result: GguiResult, ifNoneMatch: string | null | und
       "content-type": "application/json",
       "content-length": String(utf8Length(text)),
       ...PKG_HEADERS,
+      ...ERROR_HEADERS,
       ...GGUI_CORS_HEADERS,
     });
   }
@@ -471,7 +476,8 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
   app.get("/author-keys", async (c) => {
     const who = await authn(c);
     if (who === undefined) return send(c, unauthorized());
-    return send(c, await listAuthorKeys(ctx, { authn: who }));
+    // The caller's own keys: private to that credential, like /pkg reads.
+    return send(c, await listAuthorKeys(ctx, { authn: who }), PKG_HEADERS);
   });
 
   app.delete("/author-keys/:keyId", async (c) => {

@@ -66,29 +66,33 @@ Deno.test("OPTIONS short-circuits with 204 on CORS paths and is a plain 404 on e
   }
 });
 
-Deno.test("/publish responses never carry CORS headers and JSON API routes carry no Cache-Control", async () => {
+Deno.test("/publish responses never carry CORS headers; errors are no-store, gated listings private, public ones bare", async () => {
   const { app } = makeGguiApp();
   const key = await makeKey();
   await registerKey(app, TOKENS.alice, key);
   for (
-    const res of [
-      await publish(app, TOKENS.alice, await makeGadget(key)),
-      await publish(app, TOKENS.alice, "{"),
-      await app.request("/publish", { method: "POST" }),
-    ]
+    const [res, cacheControl] of [
+      [await publish(app, TOKENS.alice, await makeGadget(key)), null],
+      // Errors are never stored.
+      [await publish(app, TOKENS.alice, "{"), "no-store"],
+      [await app.request("/publish", { method: "POST" }), "no-store"],
+    ] as const
   ) {
     assertCors(res, false, `publish ${res.status}`);
-    assert.equal(res.headers.get("cache-control"), null);
+    assert.equal(res.headers.get("cache-control"), cacheControl, `publish ${res.status}`);
   }
-  for (
-    const res of [
-      await app.request("/search"),
-      await app.request("/author-keys", { headers: bearer(TOKENS.alice) }),
-    ]
-  ) {
-    assertCors(res, true, "api");
-    assert.equal(res.headers.get("cache-control"), null);
-  }
+  const search = await app.request("/search");
+  assertCors(search, true, "search");
+  assert.equal(search.headers.get("cache-control"), null);
+  // The caller's own keys are private to the credential they were listed for.
+  const keys = await app.request("/author-keys", { headers: bearer(TOKENS.alice) });
+  assertCors(keys, true, "author-keys");
+  assert.equal(keys.status, 200);
+  assert.equal(keys.headers.get("cache-control"), "private, no-cache");
+  assert.equal(keys.headers.get("vary"), "Authorization");
+  const refused = await app.request("/author-keys");
+  assert.equal(refused.status, 401);
+  assert.equal(refused.headers.get("cache-control"), "no-store");
 });
 
 Deno.test("unknown paths and methods are text/plain 404s", async () => {

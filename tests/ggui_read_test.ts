@@ -135,7 +135,11 @@ Deno.test("a stranger's private read, listing and bundle fetches are byte-identi
   const bob = { authorization: `Bearer ${TOKENS.bob}` };
   const expected = {
     status: 404,
-    headers: JSON.stringify([["content-length", "69"], ["content-type", "application/json"]]),
+    headers: JSON.stringify([
+      ["cache-control", "no-store"],
+      ["content-length", "69"],
+      ["content-type", "application/json"],
+    ]),
     body: '{"error":"not_found","code":"not_found","message":"bundle not found"}',
   };
   for (const file of ["bundle.js", "bundle.js.sig", "manifest.json"]) {
