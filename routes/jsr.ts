@@ -56,16 +56,17 @@ export interface JsrRoutesOptions {
  */
 export const PUBLISH_OUTCOME = "publishOutcome";
 
-const ERROR_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
+/** Headers of every API answer and every error: JSON, never stored by any cache. */
+const API_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
 
 /** A JSR `{code, message}` error response. */
 export function jsrErrorResponse(err: unknown): Response {
   const { status, body } = jsrWireError(err);
-  return makeResponse(JSON.stringify(body), status, ERROR_HEADERS);
+  return makeResponse(JSON.stringify(body), status, API_HEADERS);
 }
 
 function json(value: unknown, status = 200): Response {
-  return makeResponse(JSON.stringify(value), status, ERROR_HEADERS);
+  return makeResponse(JSON.stringify(value), status, API_HEADERS);
 }
 
 /** Whether a path belongs to this surface (its unknown routes answer in JSR's format). */

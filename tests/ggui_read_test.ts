@@ -101,6 +101,10 @@ Deno.test("a stranger's private read, listing and bundle fetches are byte-identi
     { authorization: "Bearer wrong-token" },
     { authorization: "bearer token-alice" },
   ];
+  const first = await app.request("/pkg/acme/map/1.0.0", { headers: bearer(TOKENS.alice) });
+  const visibleEtag = first.headers.get("etag")!;
+  await first.body?.cancel();
+  assert.match(visibleEtag, /^"[0-9a-f]{64}"$/);
   for (const headers of strangers) {
     // Read: the private version vs a version that does not exist (same path shape).
     const hidden = await snapshot(await app.request("/pkg/acme/map/1.0.0", { headers }));
@@ -126,6 +130,12 @@ Deno.test("a stranger's private read, listing and bundle fetches are byte-identi
       '{"error":"not_found","code":"not_found","message":"no such artifact: @acme/map"}',
     );
     assert.deepEqual(hiddenList, missList);
+    // Knowing the private document's ETag gets a stranger no 304: the same miss.
+    const tagged = { ...headers, "if-none-match": visibleEtag };
+    assert.deepEqual(
+      await snapshot(await app.request("/pkg/acme/map/1.0.0", { headers: tagged })),
+      await snapshot(await fresh.app.request("/pkg/acme/map/1.0.0", { headers: tagged })),
+    );
     assert.deepEqual(
       await snapshot(await app.request("/pkg/acme/card/1.0.0", { headers })),
       await snapshot(await fresh.app.request("/pkg/acme/card/1.0.0", { headers })),
