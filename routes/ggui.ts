@@ -153,7 +153,7 @@ function jsonHeaders(
   return headers;
 }
 
-/** Errors are never stored by any cache (the spec leaves them bare; docs/surfaces.md). */
+/** Errors are never stored by any cache (the spec leaves them bare; docs/operations.md). */
 const ERROR_HEADERS = { "cache-control": "no-store" } as const;
 
 function send(
