@@ -1,7 +1,8 @@
 // The permission matrix of docs/access.md: every route of every surface
 // (ggui, Rack, admin) against anonymous, read-only, publish, other-namespace,
 // expired, revoked and admin tokens, plus the audit rule (one record per state
-// change or refused write/admin attempt, none for reads).
+// change or refused write/admin attempt, none for reads) and the cache tiers
+// (every error no-store; private content never public, varying on Authorization).
 import assert from "node:assert/strict";
 import { createRegistryApp } from "../routes/app.ts";
 import type { RegistryContext } from "../core/context.ts";
@@ -144,6 +145,8 @@ interface Row {
   expect: number[];
   /** Rack wire codes per identity (checked when given). */
   codes?: (string | undefined)[];
+  /** The content is private or gated: no answer may be cacheable as `public`. */
+  private?: true;
 }
 
 const U = "UNAUTHORIZED", IT = "INVALID_TOKEN", IP = "INSUFFICIENT_PERMISSIONS";
@@ -185,30 +188,35 @@ const ROWS: Row[] = [
   },
   {
     name: "ggui GET /author-keys",
+    private: true,
     audit: "read",
     request: () => ({ path: "/author-keys" }),
     expect: [401, 200, 200, 200, 401, 401, 200],
   },
   {
     name: "ggui GET /pkg/@acme/map",
+    private: true,
     audit: "read",
     request: () => ({ path: "/pkg/@acme/map" }),
     expect: [404, 200, 200, 404, 404, 404, 200],
   },
   {
     name: "ggui GET /pkg/@acme/map/1.0.0",
+    private: true,
     audit: "read",
     request: () => ({ path: "/pkg/acme/map/1.0.0" }),
     expect: [404, 200, 200, 404, 404, 404, 200],
   },
   {
     name: "ggui GET /bundles/private/…/bundle.js",
+    private: true,
     audit: "read",
     request: () => ({ path: "/bundles/private/@acme/map/1.0.0/bundle.js" }),
     expect: [401, 200, 200, 404, 401, 401, 200],
   },
   {
     name: "ggui GET /bundles/public/…/bundle.js (a private version)",
+    private: true,
     audit: "read",
     request: () => ({ path: "/bundles/public/@acme/map/1.0.0/bundle.js" }),
     expect: [404, 404, 404, 404, 404, 404, 404],
@@ -244,6 +252,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Rack GET /namespaces/@acme/registries",
+    private: true,
     audit: "read",
     request: () => ({ path: "/namespaces/%40acme/registries" }),
     expect: [401, 200, 200, 401, 401, 401, 200],
@@ -251,6 +260,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Rack GET versions.json",
+    private: true,
     audit: "read",
     request: () => ({ path: "/registries/@acme/quality/husky/versions" }),
     expect: [401, 200, 200, 401, 401, 401, 200],
@@ -258,6 +268,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Rack GET latest",
+    private: true,
     audit: "read",
     request: () => ({ path: "/registries/@acme/quality/husky" }),
     expect: [401, 200, 200, 401, 401, 401, 200],
@@ -265,6 +276,7 @@ const ROWS: Row[] = [
   },
   {
     name: "Rack GET a template file",
+    private: true,
     audit: "read",
     request: () => ({ path: "/registries/@acme/quality/husky/1.0.0/files/templates/setup.ts" }),
     expect: [401, 200, 200, 401, 401, 401, 200],
@@ -357,6 +369,7 @@ const ROWS: Row[] = [
   },
   {
     name: "admin GET /admin/tokens",
+    private: true,
     audit: "write",
     request: () => ({ path: "/admin/tokens" }),
     expect: [401, 403, 403, 403, 401, 401, 200],
@@ -369,18 +382,21 @@ const ROWS: Row[] = [
   },
   {
     name: "admin GET /admin/audit",
+    private: true,
     audit: "write",
     request: () => ({ path: "/admin/audit?limit=5" }),
     expect: [401, 403, 403, 403, 401, 401, 200],
   },
   {
     name: "admin GET /admin/audit.jsonl",
+    private: true,
     audit: "write",
     request: () => ({ path: "/admin/audit.jsonl" }),
     expect: [401, 403, 403, 403, 401, 401, 200],
   },
   {
     name: "admin GET /admin/webhooks/deliveries",
+    private: true,
     audit: "write",
     request: () => ({ path: "/admin/webhooks/deliveries?state=dead" }),
     expect: [401, 403, 403, 403, 401, 401, 200],
@@ -395,12 +411,14 @@ const ROWS: Row[] = [
   // --- JSR (@acme is gated in auth.json: its JSR versions are private) ----------
   {
     name: "JSR GET /@acme/util/meta.json",
+    private: true,
     audit: "read",
     request: () => ({ path: "/@acme/util/meta.json" }),
     expect: [404, 200, 200, 404, 401, 401, 200],
   },
   {
     name: "JSR GET /@acme/util/1.0.0/mod.ts",
+    private: true,
     audit: "read",
     request: () => ({ path: "/@acme/util/1.0.0/mod.ts" }),
     expect: [404, 200, 200, 404, 401, 401, 200],
@@ -446,7 +464,7 @@ function expectedAuditDelta(row: Row, status: number): number {
   return status >= 200 && status < 300 ? 1 : 0;
 }
 
-Deno.test("every route of every surface answers each identity as docs/access.md says, and audits exactly the state changes and refusals", async () => {
+Deno.test("every route of every surface answers each identity as docs/access.md says, audits exactly the state changes and refusals, and keeps its cache tiers", async () => {
   const env = await setup();
   // The content the reads look at: a private ggui version and a Rack version, both by `publish`.
   const setupKey = await makeKey();
@@ -488,6 +506,20 @@ Deno.test("every route of every surface answers each identity as docs/access.md 
       const code = row.codes?.[i];
       if (code !== undefined && res.status === want && JSON.parse(text).code !== code) {
         mismatches.push(`${row.name} as ${id}: code ${JSON.parse(text).code} (want ${code})`);
+      }
+      // Cache tiers (issue #5): errors are never stored; private content is
+      // never public, and when a private cache may keep it, it varies on the credentials.
+      const cc = res.headers.get("cache-control") ?? "";
+      if (res.status >= 400 && cc !== "no-store") {
+        mismatches.push(`${row.name} as ${id}: ${res.status} with Cache-Control '${cc}'`);
+      }
+      if (row.private && res.status < 400) {
+        if (/\bpublic\b/.test(cc) || !/\b(?:private|no-store)\b/.test(cc)) {
+          mismatches.push(`${row.name} as ${id}: private content with Cache-Control '${cc}'`);
+        }
+        if (/\bprivate\b/.test(cc) && !/\bauthorization\b/i.test(res.headers.get("vary") ?? "")) {
+          mismatches.push(`${row.name} as ${id}: private content without Vary: Authorization`);
+        }
       }
       const delta = (await auditCount(env.ctx)) - before;
       const wantDelta = expectedAuditDelta(row, res.status);
