@@ -198,18 +198,23 @@ function parseBundles(value: string): BundlesSpec | string {
   return `--bundles must be kv, fs:<dir> or memory (got '${value}')`;
 }
 
-function defaultBundles(storage: StorageSpec, dataDir: string): BundlesSpec {
-  switch (storage.kind) {
-    case "memory":
-      return { kind: "memory" };
-    case "fs":
-      return { kind: "fs", path: `${storage.path}/bundles` };
-    case "kv":
-      // A local KV file keeps blobs as files beside it; a remote or default
-      // (Deno Deploy) database keeps them in KV, since there is no shared disk.
-      if (storage.path === undefined || /^https?:\/\//.test(storage.path)) return { kind: "kv" };
-      return { kind: "fs", path: `${dirname(storage.path) || dataDir}/bundles` };
-  }
+function defaultBundles(storage: StorageSpec): BundlesSpec {
+  if (storage.kind === "memory") return { kind: "memory" };
+  // A local store keeps blobs as files beside it; a remote or default
+  // (Deno Deploy) KV database keeps them in KV, since there is no shared disk.
+  const dir = storeDir(storage);
+  return dir === undefined ? { kind: "kv" } : { kind: "fs", path: `${dir}/bundles` };
+}
+
+/**
+ * The local directory a store lives in: an fs store's directory, a KV file's
+ * directory; `undefined` for memory and for a remote or default (Deploy) KV.
+ * What is kept beside the store (default bundles, the generated admin token) goes there.
+ */
+export function storeDir(storage: StorageSpec): string | undefined {
+  if (storage.kind === "fs") return storage.path;
+  if (storage.kind !== "kv" || storage.path === undefined) return undefined;
+  return /^https?:\/\//.test(storage.path) ? undefined : dirname(storage.path);
 }
 
 function dirname(path: string): string {
@@ -282,7 +287,7 @@ export function parseServerArgs(
   const storage = parseStorage(pick("storage") ?? (deploy ? "kv:" : "kv"), dataDir);
   if (typeof storage === "string") return { ok: false, error: storage };
   const bundlesText = pick("bundles");
-  const bundles = bundlesText ? parseBundles(bundlesText) : defaultBundles(storage, dataDir);
+  const bundles = bundlesText ? parseBundles(bundlesText) : defaultBundles(storage);
   if (typeof bundles === "string") return { ok: false, error: bundles };
   if (storage.kind !== "memory" && bundles.kind === "memory") {
     return { ok: false, error: "--bundles=memory needs --storage=memory" };

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseServerArgs } from "./config.ts";
+import { adminTokenPath } from "./open.ts";
 
 function ok(args: string[], env: Record<string, string> = {}) {
   const r = parseServerArgs(args, env);
@@ -118,4 +119,18 @@ Deno.test("parseServerArgs() reads the JSR visibility of undeclared namespaces (
     error(["--jsr-visibility=open"]),
     /--jsr-visibility must be private or public \(got 'open'\)/,
   );
+});
+
+Deno.test("the generated admin token is kept beside the store it guards", () => {
+  assert.equal(adminTokenPath(ok([])), "./registry-data/admin-token");
+  assert.equal(adminTokenPath(ok(["--data-dir=/srv/x"])), "/srv/x/admin-token");
+  assert.equal(adminTokenPath(ok(["--storage=kv:/srv/reg/rows.kv"])), "/srv/reg/admin-token");
+  assert.equal(adminTokenPath(ok(["--storage=kv:rows.kv"])), "./admin-token");
+  assert.equal(adminTokenPath(ok(["--storage=fs:/srv/store"])), "/srv/store/admin-token");
+  // Nowhere local to keep it beside: the data directory (remote KV), a temporary file (memory).
+  assert.equal(
+    adminTokenPath(ok(["--storage=kv:https://kv.example/db", "--data-dir=/d"])),
+    "/d/admin-token",
+  );
+  assert.equal(adminTokenPath(ok(["--storage=memory"])), undefined);
 });

@@ -8,7 +8,7 @@ import { FsBundleStorage, FsRegistryStorage } from "../storage/fs.ts";
 import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
-import type { ServerConfig } from "./config.ts";
+import { type ServerConfig, storeDir } from "./config.ts";
 
 /** Opened stores. */
 export interface OpenedStores {
@@ -102,16 +102,28 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
 }
 
 /**
+ * Where the generated admin token of a store is kept: beside the store it
+ * guards (the directory of a local KV file or of the fs store, where bundles
+ * default to as well), else in `<dataDir>` (a remote KV). `undefined` for
+ * memory storage.
+ */
+export function adminTokenPath(
+  config: Pick<ServerConfig, "storage" | "dataDir">,
+): string | undefined {
+  if (config.storage.kind === "memory") return undefined;
+  return `${storeDir(config.storage) ?? config.dataDir}/admin-token`;
+}
+
+/**
  * The admin token of a server started with no token at all: read from
- * `<dataDir>/admin-token`, or generated there on first start (mode 0600).
+ * {@linkcode adminTokenPath}, or generated there on first start (mode 0600).
  * Memory storage gets a fresh token in a private temporary file.
  */
 export async function ensureAdminToken(
   config: ServerConfig,
 ): Promise<{ token: string; path: string; created: boolean }> {
-  const path = config.storage.kind === "memory"
-    ? await Deno.makeTempFile({ prefix: "registry-admin-token-" })
-    : `${config.dataDir}/admin-token`;
+  const kept = adminTokenPath(config);
+  const path = kept ?? await Deno.makeTempFile({ prefix: "registry-admin-token-" });
   if (config.storage.kind !== "memory") {
     try {
       const token = (await Deno.readTextFile(path)).trim();
@@ -119,7 +131,7 @@ export async function ensureAdminToken(
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
-    await Deno.mkdir(config.dataDir, { recursive: true });
+    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")) || "/", { recursive: true });
   }
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   const token = "xr_admin_" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
