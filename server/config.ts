@@ -8,6 +8,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { SCOPE_RE } from "../core/ggui/manifest.ts";
+
+/** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
+const HOST_PORT_RE =
+  /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
 /** Where rows live. */
 export type StorageSpec =
@@ -394,10 +399,26 @@ export function parseServerArgs(
   if (allow !== undefined) {
     config.webhookAllowHosts = allow.split(",").map((s) => s.trim()).filter(Boolean);
   }
+  const hostname = config.registryHostname;
+  if (hostname !== undefined && !HOST_PORT_RE.test(hostname)) {
+    return {
+      ok: false,
+      error:
+        `--registry-hostname is a host[:port] without scheme or path, e.g. registry.example.com (got '${hostname}')`,
+    };
+  }
   const reserved = pick("reserved-scopes");
   if (reserved !== undefined) {
     config.reservedScopes = reserved.split(",").map((s) => s.trim()).filter(Boolean)
       .map((s) => s.startsWith("@") ? s : `@${s}`);
+    const bad = config.reservedScopes.find((s) => !SCOPE_RE.test(s));
+    if (bad !== undefined) {
+      return {
+        ok: false,
+        error:
+          `--reserved-scopes takes comma-separated scopes like @acme (lowercase letters, digits, '-'; got '${bad}')`,
+      };
+    }
   }
   const trustedRoot = pick("sigstore-trusted-root");
   const tufMirror = pick("sigstore-tuf-mirror");

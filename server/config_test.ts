@@ -134,3 +134,22 @@ Deno.test("the generated admin token is kept beside the store it guards", () => 
   );
   assert.equal(adminTokenPath(ok(["--storage=memory"])), undefined);
 });
+
+Deno.test("parseServerArgs() refuses a registry hostname with a scheme or path, and malformed reserved scopes", () => {
+  assert.equal(
+    ok(["--registry-hostname=registry.example.com"]).registryHostname,
+    "registry.example.com",
+  );
+  assert.equal(ok(["--registry-hostname=localhost:9001"]).registryHostname, "localhost:9001");
+  assert.equal(ok(["--registry-hostname=[::1]:9001"]).registryHostname, "[::1]:9001");
+  for (const bad of ["http://x", "x/y", "x y", "-x"]) {
+    assert.match(
+      error([`--registry-hostname=${bad}`]),
+      /host\[:port\] without scheme or path/,
+      bad,
+    );
+  }
+  assert.deepEqual(ok(["--reserved-scopes=acme, @ggui"]).reservedScopes, ["@acme", "@ggui"]);
+  assert.match(error(["--reserved-scopes=@@bad"]), /--reserved-scopes .*got '@@bad'/);
+  assert.match(error(["--reserved-scopes=Acme"]), /got '@Acme'/);
+});
