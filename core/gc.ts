@@ -246,7 +246,12 @@ export async function collectGarbage(
  */
 export function parseDuration(text: string): number {
   const m = /^(\d+)(ms|s|m|h|d)?$/.exec(text.trim());
-  if (!m) throw new RegistryError("invalid_input", `Invalid duration '${text}'`);
+  if (!m) {
+    throw new RegistryError(
+      "invalid_input",
+      `Invalid duration '${text}': a number with ms, s, m, h or d (30m, 1h, 7d)`,
+    );
+  }
   const n = Number(m[1]);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? "ms"]!;
   return n * unit;

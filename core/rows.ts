@@ -265,9 +265,12 @@ export const ACTIONS = ["read", "publish", "yank", "admin"] as const;
 /** An action. */
 export type Action = typeof ACTIONS[number];
 
+/** What a grant may name: a namespace, a `*` pattern such as `@team-*`, or `*` for all. */
+export const GRANT_NAMESPACE_RE: RegExp = /^(\*|@[a-z0-9_*-]{1,64})$/;
+
 /** A grant: actions on a namespace, or on every namespace matching a `*` pattern. */
 export const GrantSchema: z.ZodType<Grant> = z.strictObject({
-  namespace: z.string().regex(/^(\*|@[a-z0-9_*-]{1,64})$/),
+  namespace: z.string().regex(GRANT_NAMESPACE_RE),
   actions: z.array(z.enum(ACTIONS)).min(1),
 });
 /** A grant. */

@@ -23,7 +23,7 @@ import { isRegistryError } from "../core/errors.ts";
 import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../core/gc.ts";
 import { isNamespace } from "../core/names.ts";
 import { parseAuthConfig, type RackAuth } from "../core/rack/auth.ts";
-import { type Action, ACTIONS, type Grant } from "../core/rows.ts";
+import { type Action, ACTIONS, type Grant, GRANT_NAMESPACE_RE } from "../core/rows.ts";
 import { createToken, listTokens, revokeToken } from "../core/tokens.ts";
 import {
   exportStore,
@@ -80,10 +80,19 @@ export function parseGrant(text: string): Grant {
   const at = text.lastIndexOf(":");
   if (at <= 0) throw new Error(`Invalid grant '${text}': expected <namespace>:<actions>`);
   const namespace = text.slice(0, at);
+  if (!GRANT_NAMESPACE_RE.test(namespace)) {
+    throw new Error(
+      `Invalid grant '${text}': the namespace is @scope, a pattern like @team-*, or * (got '${namespace}')`,
+    );
+  }
   const actions = text.slice(at + 1).split(",").map((a) => a.trim()).filter((a) => a !== "");
   for (const a of actions) {
     if (!(ACTIONS as readonly string[]).includes(a)) {
-      throw new Error(`Invalid action '${a}' in grant '${text}'`);
+      throw new Error(
+        `Invalid action '${a}' in grant '${text}' (actions: ${
+          ACTIONS.join(", ")
+        }, comma-separated)`,
+      );
     }
   }
   if (actions.length === 0) throw new Error(`Invalid grant '${text}': no actions`);
@@ -95,7 +104,9 @@ function expiry(text: string, now: Date): string {
     return new Date(now.getTime() + parseDuration(text)).toISOString();
   }
   const ms = Date.parse(text);
-  if (!Number.isFinite(ms)) throw new Error(`Invalid expiry '${text}'`);
+  if (!Number.isFinite(ms)) {
+    throw new Error(`Invalid expiry '${text}': give a date (2027-01-31) or a duration (30d, 12h)`);
+  }
   return new Date(ms).toISOString();
 }
 

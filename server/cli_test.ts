@@ -106,3 +106,15 @@ Deno.test("export and import move a store from fs to KV; a tampered file is refu
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("parseGrant() and token errors say what a valid value looks like", () => {
+  assert.throws(
+    () => parseGrant("acme:read"),
+    /namespace is @scope, a pattern like @team-\*, or \* \(got 'acme'\)/,
+  );
+  assert.throws(() => parseGrant("@acme:fly"), /actions: read, publish, yank, admin/);
+  assert.deepEqual(parseGrant("@team-*:read,publish"), {
+    namespace: "@team-*",
+    actions: ["read", "publish"],
+  });
+});
