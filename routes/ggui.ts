@@ -212,6 +212,16 @@ async function readBody(c: Context, max: number): Promise<string | "too_large"> 
   }
 }
 
+/** Largest `POST /author-keys` body (a key is well under 1 KiB). */
+const AUTHOR_KEY_MAX_BODY = 64 * 1024;
+
+/** Why a body could not be read as JSON, in words the caller can act on. */
+function bodyProblem(text: string, max: number): string {
+  return text === "too_large"
+    ? `request body is over ${max} bytes`
+    : "request body is not valid JSON";
+}
+
 /** Parse JSON text; `undefined` when it is not JSON. */
 function parseJson(text: string): { value: unknown } | undefined {
   try {
@@ -465,10 +475,10 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
   app.post("/author-keys", async (c) => {
     const who = await authn(c);
     if (who === undefined) return send(c, unauthorized());
-    const text = await readBody(c, 64 * 1024);
+    const text = await readBody(c, AUTHOR_KEY_MAX_BODY);
     const parsed = text === "too_large" ? undefined : parseJson(text);
     if (parsed === undefined) {
-      return send(c, errorResult(400, "invalid_request", "request body is not valid JSON"));
+      return send(c, errorResult(400, "invalid_request", bodyProblem(text, AUTHOR_KEY_MAX_BODY)));
     }
     return send(c, await registerAuthorKey(ctx, { authn: who, body: parsed.value }));
   });
@@ -496,7 +506,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     const text = await readBody(c, maxBody);
     const parsed = text === "too_large" ? undefined : parseJson(text);
     if (parsed === undefined) {
-      const errors = [{ code: "manifest_invalid", message: "request body is not valid JSON" }];
+      const errors = [{ code: "manifest_invalid", message: bodyProblem(text, maxBody) }];
       return send(c, { status: 400, body: { ok: false, errors, issues: errors } });
     }
     return send(c, await checkConformanceRequest(ctx, { body: parsed.value }));

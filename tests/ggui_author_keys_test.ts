@@ -89,6 +89,7 @@ Deno.test("registerAuthorKey() rejects bad bodies with invalid_request and write
   const before = await rowKeys(storage);
   const cases: [string, string][] = [
     ["{nope", "request body is not valid JSON"],
+    [JSON.stringify({ publicKeyBase64: "A".repeat(70_000) }), "request body is over 65536 bytes"],
     ["null", "request body must be a JSON object"],
     ["[1]", "request body must be a JSON object"],
     ['"x"', "request body must be a JSON object"],
