@@ -52,7 +52,7 @@ Deno.test("registerAuthorKey() answers 201, then 200 echoing the existing row", 
 
 Deno.test("registerAuthorKey() derives the key id server-side from the key bytes", async () => {
   const { app } = makeGguiApp();
-  const raw = new Uint8Array(32).fill(7);
+  const raw = (await makeKey()).publicKeyRaw;
   const res = await app.request("/author-keys", {
     method: "POST",
     headers: bearer(TOKENS.alice),
@@ -86,6 +86,9 @@ Deno.test("registerAuthorKey() answers 409 key_conflict when another key holds t
 
 Deno.test("registerAuthorKey() rejects bad bodies with invalid_request and writes nothing", async () => {
   const { app, storage } = makeGguiApp();
+  const real = (await makeKey()).publicKeyBase64;
+  const unusable =
+    "`publicKeyBase64` is not a usable Ed25519 public key (not a point on the curve, or one of small order)";
   const before = await rowKeys(storage);
   const cases: [string, string][] = [
     ["{nope", "request body is not valid JSON"],
@@ -99,12 +102,19 @@ Deno.test("registerAuthorKey() rejects bad bodies with invalid_request and write
     ['{"publicKeyBase64":"not*base64"}', "`publicKeyBase64` is not valid base64"],
     ['{"publicKeyBase64":"AAAA-_AA"}', "`publicKeyBase64` is not valid base64"],
     ['{"publicKeyBase64":"AAAA"}', "`publicKeyBase64` must decode to 32 raw bytes (got 3)"],
+    // Small-order points (all zeros: order 4; the identity) and bytes that are no point at all.
+    [JSON.stringify({ publicKeyBase64: toBase64(new Uint8Array(32)) }), unusable],
     [
-      JSON.stringify({ publicKeyBase64: toBase64(new Uint8Array(32)), label: 5 }),
+      JSON.stringify({ publicKeyBase64: toBase64(Uint8Array.of(1, ...new Uint8Array(31))) }),
+      unusable,
+    ],
+    [JSON.stringify({ publicKeyBase64: toBase64(new Uint8Array(32).fill(0xff)) }), unusable],
+    [
+      JSON.stringify({ publicKeyBase64: real, label: 5 }),
       "`label` must be a string",
     ],
     [
-      JSON.stringify({ publicKeyBase64: toBase64(new Uint8Array(32)), label: "x".repeat(101) }),
+      JSON.stringify({ publicKeyBase64: real, label: "x".repeat(101) }),
       "`label` must be at most 100 characters (got 101)",
     ],
   ];

@@ -19,6 +19,7 @@ import {
   type GguiResult,
   unauthorized,
 } from "./_common.ts";
+import { isStrongEd25519PublicKey } from "./ed25519_point.ts";
 import { keyIdOf } from "./signing.ts";
 
 /** The longest label, after trimming. */
@@ -94,6 +95,12 @@ export async function registerAuthorKey(
   if (raw === null) return invalid("`publicKeyBase64` is not valid base64");
   if (raw.byteLength !== 32) {
     return invalid(`\`publicKeyBase64\` must decode to 32 raw bytes (got ${raw.byteLength})`);
+  }
+  if (!isStrongEd25519PublicKey(raw)) {
+    // A small-order key admits signatures that verify for many messages: they would prove nothing.
+    return invalid(
+      "`publicKeyBase64` is not a usable Ed25519 public key (not a point on the curve, or one of small order)",
+    );
   }
   let label: string | undefined;
   if (input.label !== undefined) {
