@@ -76,7 +76,9 @@ export function isPackageName(value: unknown): value is string {
 }
 
 /**
- * Whether `value` is a full SemVer 2.0 version string.
+ * Whether `value` is a full SemVer 2.0 version string this registry can order:
+ * at most {@linkcode MAX_VERSION_LENGTH} characters, MAJOR, MINOR and PATCH
+ * safe integers (what npm `semver` compares; larger ones it refuses).
  *
  * @example
  * ```ts
@@ -85,10 +87,13 @@ export function isPackageName(value: unknown): value is string {
  * assert(isVersion("1.2.3-rc.1+build.5"));
  * assert(!isVersion("1.2"));
  * assert(!isVersion("v1.2.3"));
+ * assert(!isVersion("9007199254740993.0.0"));
  * ```
  */
 export function isVersion(value: unknown): value is string {
-  return typeof value === "string" && value.length <= MAX_VERSION_LENGTH && SEMVER_RE.test(value);
+  if (typeof value !== "string" || value.length > MAX_VERSION_LENGTH) return false;
+  const m = SEMVER_RE.exec(value);
+  return m !== null && [m[1], m[2], m[3]].every((n) => Number(n) <= Number.MAX_SAFE_INTEGER);
 }
 
 /**

@@ -239,6 +239,9 @@ Deno.test("publish() rejects bad semver, bad names and traversal in manifest fie
       { version: "v1.0.0" },
       { version: "01.0.0" },
       { version: "1.0.0-" },
+      // Valid grammar the registry cannot order: too long, or a number past 2^53 - 1.
+      { version: "1.0.0-" + "a".repeat(300) },
+      { version: "9007199254740993.0.0" },
       { name: "../etc" },
       { name: "a/b" },
       { scope: "acme" },

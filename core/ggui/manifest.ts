@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import type { JsonValue } from "../../storage/types.ts";
+import { isVersion, MAX_VERSION_LENGTH } from "../names.ts";
 
 /** Scope grammar: `@` then 2–64 lowercase alphanumerics or hyphens, no edge hyphen. */
 export const SCOPE_RE: RegExp = /^@[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$/;
@@ -42,6 +43,9 @@ const scopeSchema = z.string().regex(SCOPE_RE, {
 });
 const versionSchema = z.string().regex(MANIFEST_VERSION_RE, {
   message: "version must be valid semver (MAJOR.MINOR.PATCH with optional `-pre` / `+build`).",
+}).refine((v) => !MANIFEST_VERSION_RE.test(v) || isVersion(v), {
+  message:
+    `version must be at most ${MAX_VERSION_LENGTH} characters, with MAJOR, MINOR and PATCH at most ${Number.MAX_SAFE_INTEGER}.`,
 });
 const visibilitySchema = z.enum(["public", "private"]);
 
