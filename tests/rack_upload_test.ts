@@ -462,6 +462,57 @@ Deno.test("declared files must be present; undeclared files are refused", async 
   assert.equal((await upload(env, ok)).status, 201);
 });
 
+Deno.test("a file target that would leave the project of whoever installs it is UPLOAD_FAILED and stores nothing", async () => {
+  const env = makeRackEnv();
+  const withTarget = (target: string, where: "files" | "languages" = "files") => {
+    const entry = { path: "templates/setup.ts", target, type: "registry:script" };
+    return makePackage({
+      item: where === "files"
+        ? makeItem({ files: [entry] })
+        : makeItem({ files: [], languages: { ts: { files: [entry] } } }),
+      files: { "templates/setup.ts": "x" },
+    });
+  };
+  for (
+    const target of [
+      "../x",
+      "a/../../x",
+      "/etc/passwd",
+      "~/../x",
+      "..\\x",
+      "C:\\x",
+      "c:x",
+      "a\u0000b",
+    ]
+  ) {
+    await expectError(
+      await upload(env, await withTarget(target)),
+      400,
+      "UPLOAD_FAILED",
+      /must stay inside the project/,
+    );
+  }
+  await expectError(
+    await upload(env, await withTarget("../x", "languages")),
+    400,
+    "UPLOAD_FAILED",
+    /file target "\.\.\/x" must stay inside the project/,
+  );
+  await assertNoTrace(env);
+  // Project-relative targets, `~/` meaning the project root, are what packages use.
+  for (
+    const [i, target] of ["~/components/button.tsx", ".husky/commit-msg", "./a/b.ts"].entries()
+  ) {
+    const item = makeItem({
+      version: `1.0.${i}`,
+      files: [{ path: "templates/setup.ts", target, type: "registry:script" }],
+    });
+    const ok = await upload(env, await makePackage({ item, files: { "templates/setup.ts": "x" } }));
+    assert.equal(ok.status, 201, target);
+    await ok.body?.cancel();
+  }
+});
+
 Deno.test("registry.json problems are UPLOAD_FAILED with the spec's messages, in order", async () => {
   const env = makeRackEnv();
   const cases: [Uint8Array, string][] = [

@@ -95,17 +95,13 @@ function nonEmpty(value: unknown): value is string {
   return typeof value === "string" && value.length > 0;
 }
 
-/** Every path a registry item declares (files, language files, custom merge scripts). */
-export function declaredPaths(item: Record<string, unknown>): string[] {
-  const out: string[] = [];
+/** Every file entry of a registry item: its `files` and each language's `files`. */
+function fileEntries(item: Record<string, unknown>): Record<string, unknown>[] {
+  const out: Record<string, unknown>[] = [];
   const visit = (files: unknown) => {
     if (!Array.isArray(files)) return;
     for (const f of files) {
-      if (typeof f !== "object" || f === null) continue;
-      const file = f as Record<string, unknown>;
-      if (typeof file.path === "string") out.push(file.path);
-      const merge = file.mergeStrategy as Record<string, unknown> | undefined;
-      if (merge?.type === "custom" && typeof merge.script === "string") out.push(merge.script);
+      if (typeof f === "object" && f !== null) out.push(f as Record<string, unknown>);
     }
   };
   visit(item.files);
@@ -114,6 +110,43 @@ export function declaredPaths(item: Record<string, unknown>): string[] {
     for (const lang of Object.values(languages)) visit((lang as Record<string, unknown>)?.files);
   }
   return out;
+}
+
+/** Every path a registry item declares (files, language files, custom merge scripts). */
+export function declaredPaths(item: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const file of fileEntries(item)) {
+    if (typeof file.path === "string") out.push(file.path);
+    const merge = file.mergeStrategy as Record<string, unknown> | undefined;
+    if (merge?.type === "custom" && typeof merge.script === "string") out.push(merge.script);
+  }
+  return out;
+}
+
+/**
+ * Whether a file's `target` (where an installing client writes it) stays
+ * inside the project: a relative path, optionally `~/`-prefixed (the project
+ * root), with no `..` segment, leading `/`, backslash, drive letter or control
+ * character. Anything else would let a package write outside the project of
+ * whoever installs it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isSafeTarget } from "./upload.ts";
+ *
+ * assert.equal(isSafeTarget(".husky/commit-msg"), true);
+ * assert.equal(isSafeTarget("~/components/ui/button.tsx"), true);
+ * assert.equal(isSafeTarget("../../.bashrc"), false);
+ * assert.equal(isSafeTarget("/etc/passwd"), false);
+ * ```
+ */
+export function isSafeTarget(target: string): boolean {
+  if (target.length === 0 || target.length > 1024) return false;
+  // deno-lint-ignore no-control-regex
+  if (/[\u0000-\u001f\u007f\\]/.test(target) || /^[A-Za-z]:/.test(target)) return false;
+  const rel = target.startsWith("~/") ? target.slice(2) : target;
+  return !rel.startsWith("/") && rel.split("/").every((segment) => segment !== "..");
 }
 
 function checkTree(archive: ExtractedArchive, declared: string[]): void {
@@ -203,6 +236,13 @@ export async function publishRackArchive(
       "SCHEMA_VALIDATION_FAILED",
       `Schema validation failed: ${JSON.stringify(problems)}`,
     );
+  }
+  for (const file of fileEntries(item)) {
+    if (typeof file.target === "string" && !isSafeTarget(file.target)) {
+      throw uploadFailed(
+        `file target "${file.target}" must stay inside the project: a relative path (or ~/…) without "..", a leading "/", "\\", a drive letter or control characters`,
+      );
+    }
   }
   checkTree(extracted, declaredPaths(item));
 
