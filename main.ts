@@ -20,6 +20,7 @@ import { startWebhookSender } from "./server/webhook_sender.ts";
 import { bufferedLineWriter } from "./server/log_writer.ts";
 import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./routes/_rack_auth_file.ts";
+import { LiveSubscriptions } from "./core/webhook_subscriptions.ts";
 
 function fail(message: string): never {
   console.error(`registry-server: ${message}`);
@@ -104,6 +105,18 @@ async function serve(config: ServerConfig): Promise<void> {
     rackAuth = () => Promise.resolve(fixed);
   }
   const subscriptions = config.webhookConfig ? await loadWebhookFile(config.webhookConfig) : [];
+  // webhooks.json's subscriptions and the admin API's, one live list; other
+  // processes on the store see an admin change within five seconds.
+  const live = new LiveSubscriptions(ctx, subscriptions);
+  await live.refresh();
+  const refresher = setInterval(
+    () =>
+      live.refresh().catch((err) =>
+        log("warn", "Could not refresh webhook subscriptions", { error: String(err) })
+      ),
+    5000,
+  );
+  Deno.unrefTimer(refresher);
   const authenticator = chainAuthenticators(
     ...(token ? [staticTokenAuthenticator({ token, ...(subject ? { subject } : {}) })] : []),
     storedTokenAuthenticator(ctx),
@@ -137,6 +150,7 @@ async function serve(config: ServerConfig): Promise<void> {
         ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
         ...(requestLog ? { requestLog: requestLog.write } : {}),
         subscriptions,
+        liveSubscriptions: live,
         ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
         ...ggui,
       });
@@ -146,7 +160,7 @@ async function serve(config: ServerConfig): Promise<void> {
   }, (req, info) => app ? app.fetch(req, info) : new Response("Starting", { status: 503 }));
 
   const sender = startWebhookSender(ctx, {
-    subscriptions: () => subscriptions,
+    subscriptions: () => live.list,
     allowHosts: config.webhookAllowHosts ?? [],
     ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
     onError: (err) => log("error", "Webhook sender fault", { error: String(err) }),
@@ -156,6 +170,7 @@ async function serve(config: ServerConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     // Stop accepting, finish in-flight requests, leave pending webhooks in the outbox.
+    clearInterval(refresher);
     await sender.stop();
     await server.shutdown();
     requestLog?.close();

@@ -170,6 +170,14 @@ export {
   type RejectedNamespace,
 } from "./core/rack/auth.ts";
 export { parseWebhookConfig, type WebhookSubscription } from "./core/rack/webhooks.ts";
+export {
+  createWebhookSubscription,
+  deleteWebhookSubscription,
+  listWebhookSubscriptions,
+  LiveSubscriptions,
+  type StoredSubscription,
+  type SubscriptionInput,
+} from "./core/webhook_subscriptions.ts";
 export * from "./core/ggui/mod.ts";
 export * from "./core/jsr/mod.ts";
 

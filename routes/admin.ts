@@ -35,6 +35,13 @@ import { isNamespace } from "../core/names.ts";
 import type { Action, Grant } from "../core/rows.ts";
 import { createToken, listTokens, principalCan, revokeToken } from "../core/tokens.ts";
 import { listDeliveries } from "../core/webhooks.ts";
+import type { WebhookSubscription } from "../core/rack/webhooks.ts";
+import {
+  createWebhookSubscription,
+  deleteWebhookSubscription,
+  listWebhookSubscriptions,
+  type LiveSubscriptions,
+} from "../core/webhook_subscriptions.ts";
 
 /** Status of every domain error code on the admin API: one exhaustive table. */
 export const ADMIN_ERROR_STATUS = {
@@ -75,6 +82,8 @@ export interface AdminRoutesOptions {
   authenticator: Authenticator;
   /** Webhook subscriptions lifecycle events are written for. */
   subscriptions?: readonly LifecycleSubscription[];
+  /** The live list `/admin/webhooks` changes (refreshed after each change). */
+  liveSubscriptions?: LiveSubscriptions;
   /** Whether an exact namespace exists (grants for unknown namespaces are refused). */
   namespaceExists?: (namespace: string) => Promise<boolean>;
   /** The client IP of a request (audit records). */
@@ -432,6 +441,51 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
     return new Response(stream, {
       headers: { "content-type": "application/x-ndjson", "cache-control": "no-store" },
     });
+  });
+
+  // --- webhook subscriptions (beside webhooks.json's) ---------------------------------
+  const shown = (sub: WebhookSubscription, source: "file" | "admin") => {
+    const { secret: _secret, ...rest } = sub;
+    return { ...rest, source };
+  };
+
+  app.get("/webhooks", async (c) => {
+    requireAdmin(await caller(c, "webhook.list"));
+    const fixed = options.liveSubscriptions?.fixed ?? [];
+    const stored = await listWebhookSubscriptions(ctx);
+    return json({
+      subscriptions: [
+        ...fixed.map((s) => shown(s, "file")),
+        ...stored.map((s) => shown(s, "admin")),
+      ],
+    });
+  });
+
+  app.post("/webhooks", async (c) => {
+    const p = await caller(c, "webhook.create");
+    requireAdmin(p);
+    const body = await readJson(c);
+    const created = await createWebhookSubscription(ctx, body, p.subject, ip(c).ip);
+    await options.liveSubscriptions?.refresh();
+    // The secret is shown once, here.
+    return json({ ...created, source: "admin" }, 201);
+  });
+
+  app.delete("/webhooks/:id", async (c) => {
+    const id = c.req.param("id");
+    const p = await caller(c, "webhook.delete", id);
+    requireAdmin(p);
+    if (!(await deleteWebhookSubscription(ctx, id, p.subject, ip(c).ip))) {
+      const declared = options.liveSubscriptions?.fixed.some((s) => s.id === id);
+      throw new RegistryError(
+        "not_found",
+        declared
+          ? `Webhook subscription '${id}' is declared in webhooks.json: change it there`
+          : `Webhook subscription '${id}' not found`,
+      );
+    }
+    await options.liveSubscriptions?.refresh();
+    return json({ id, deleted: true });
   });
 
   // --- webhook deliveries --------------------------------------------------------------

@@ -11,6 +11,7 @@ import type { BlueprintProbe, CodeGates } from "../core/ggui/conformance.ts";
 import type { SigstoreVerifier } from "../core/ggui/signing.ts";
 import type { RackAuth } from "../core/rack/auth.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
+import { LiveSubscriptions } from "../core/webhook_subscriptions.ts";
 import {
   createGguiRoutes,
   GGUI_CORS_HEADERS,
@@ -74,6 +75,12 @@ export interface RegistryAppOptions {
   maxUploadBytes?: number;
   /** Webhook subscriptions (Rack `webhooks.json` format). */
   subscriptions?: readonly WebhookSubscription[];
+  /**
+   * The live list of those and the admin-managed ones (`/admin/webhooks`);
+   * made from `subscriptions` when absent. A server sharing its store with
+   * other processes refreshes it on a timer (main.ts: every 5 s).
+   */
+  liveSubscriptions?: LiveSubscriptions;
   /** Where one JSON line per request goes (default: nowhere). */
   requestLog?: (line: string) => void;
   /** Whether `X-Forwarded-For` names the client: `true`, `false` (default) or a hop count. */
@@ -149,6 +156,10 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     maxBytes: options.blobCacheBytes ?? 64 * 1024 * 1024,
   });
   const ctx: RegistryContext = { storage, bundles, clock };
+  // One live list of webhook subscriptions (webhooks.json's and the admin API's) for every surface.
+  const live = options.liveSubscriptions ?? new LiveSubscriptions(ctx, options.subscriptions ?? []);
+  if (!options.liveSubscriptions) live.refresh().catch(() => {});
+  const subscriptions = { subscriptions: live.list };
   const app = new Hono();
   const ops = mountOps(app, ctx, options);
   const rackAuth = options.rackAuth ?? (() => Promise.resolve(noNamespaces));
@@ -164,7 +175,8 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     createAdminRoutes({
       ctx,
       authenticator: identities,
-      ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
+      ...subscriptions,
+      liveSubscriptions: live,
       namespaceExists: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
       clientIp: (c) => clientIp(c, options.trustProxy ?? false),
     }),
@@ -173,7 +185,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     ctx,
     authenticator: identities,
     declaredNamespace: async (ns) => (await rackAuth()).namespaces.has(ns),
-    ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
+    ...subscriptions,
     bundleHost: options.bundleHost,
     registryHostname: options.registryHostname,
     ...(options.reservedScopes ? { reservedScopes: options.reservedScopes } : {}),
@@ -194,7 +206,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
         },
         defaultVisibility: options.jsrVisibility ?? "private",
         limits: { ...DEFAULT_JSR_LIMITS, ...options.jsrLimits },
-        ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
+        ...subscriptions,
       },
       authenticator: identities,
       clientIp: (c) => clientIp(c, options.trustProxy ?? false),
@@ -208,7 +220,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       principals: storedTokenAuthenticator(ctx),
       ...(options.schemaDir ? { schemaDir: options.schemaDir } : {}),
       ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
-      ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
+      ...subscriptions,
       clientIp: (c) => clientIp(c, options.trustProxy ?? false),
       metrics: false,
     }),

@@ -402,6 +402,23 @@ const ROWS: Row[] = [
     expect: [401, 403, 403, 403, 401, 401, 200],
   },
   {
+    name: "admin GET /admin/webhooks",
+    private: true,
+    audit: "write",
+    request: () => ({ path: "/admin/webhooks" }),
+    expect: [401, 403, 403, 403, 401, 401, 200],
+  },
+  {
+    name: "admin POST /admin/webhooks",
+    audit: "write",
+    request: () => ({
+      method: "POST",
+      path: "/admin/webhooks",
+      body: { url: "https://hooks.example/matrix", events: ["package.published"] },
+    }),
+    expect: [401, 403, 403, 403, 401, 401, 201],
+  },
+  {
     name: "admin POST /admin/gc?dryRun=1",
     audit: "write",
     request: () => ({ method: "POST", path: "/admin/gc?dryRun=1" }),

@@ -196,3 +196,67 @@ Deno.test("webhooks end to end: signed deliveries for both surfaces, dead letter
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a subscription made through the admin API gets signed deliveries from a real server until it is deleted", async () => {
+  await using rx = receiver();
+  const dir = await Deno.makeTempDir();
+  try {
+    await using server = await startServer([
+      `--storage=kv:${dir}/registry.kv`,
+      "--token=ops-token",
+      "--subject=ops",
+      "--webhook-allow-hosts=127.0.0.1",
+      "--log-requests=false",
+    ]);
+    const auth = { authorization: "Bearer ops-token", "content-type": "application/json" };
+    const made = await fetch(`${server.url}/admin/webhooks`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({
+        url: `${rx.url}/ok`,
+        secret: "admin-made-secret",
+        events: ["package.published"],
+      }),
+    });
+    assert.equal(made.status, 201);
+    const sub = await made.json();
+    const key = await makeKey();
+    await (await fetch(`${server.url}/author-keys`, {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({ publicKeyBase64: key.publicKeyBase64 }),
+    })).body?.cancel();
+    const publish = async (version: string) => {
+      const res = await fetch(`${server.url}/publish`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify(await makeGadget(key, { manifest: { version } })),
+      });
+      assert.equal(res.status, 201, await res.text());
+    };
+    await publish("1.0.0");
+    await until("a delivery to the admin-made subscription", () => rx.hits.length >= 1);
+    assertSigned(rx.hits[0]!, "admin-made-secret");
+    assert.equal(JSON.parse(rx.hits[0]!.body).version, "1.0.0");
+
+    const gone = await fetch(`${server.url}/admin/webhooks/${sub.id}`, {
+      method: "DELETE",
+      headers: auth,
+    });
+    assert.equal(gone.status, 200);
+    await gone.body?.cancel();
+    await publish("1.0.1");
+    // The publish after the deletion wrote no delivery for it: nothing pending, one delivered.
+    const list = async (state: string) =>
+      ((await (await fetch(`${server.url}/admin/webhooks/deliveries?state=${state}`, {
+        headers: auth,
+      })).json()).items as { subscription: string }[]).filter((d) => d.subscription === sub.id);
+    await until(
+      "the first delivery recorded as delivered",
+      async () => (await list("delivered")).length === 1,
+    );
+    assert.equal((await list("pending")).length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
