@@ -129,6 +129,7 @@ export {
   revokeToken,
   storedTokenAuthenticator,
   TOKEN_PREFIX,
+  type TokenEventOptions,
 } from "./core/tokens.ts";
 export {
   type AuditFilter,
@@ -145,6 +146,8 @@ export {
   deliveryId,
   type DeliveryOptions,
   type DeliveryReport,
+  eventMutations,
+  type EventSubscription,
   listDeliveries,
   newOutboxRows,
   nextDueAt,

@@ -14,6 +14,7 @@ import { sha256Hex, toBase64Url } from "./digest.ts";
 import { RegistryError } from "./errors.ts";
 import { type Action, type Grant, GrantSchema, type TokenRow } from "./rows.ts";
 import { listAll, updateRow } from "./store.ts";
+import { eventMutations, type EventSubscription } from "./webhooks.ts";
 import * as keys from "../storage/keys.ts";
 import type { JsonValue } from "../storage/types.ts";
 
@@ -142,10 +143,19 @@ function publicRow(row: TokenRow): Omit<TokenRow, "sha256"> {
   return rest;
 }
 
+/** Options of {@linkcode createToken} and {@linkcode revokeToken}. */
+export interface TokenEventOptions {
+  /** The caller's address (audit). */
+  ip?: string;
+  /** Webhook subscriptions told `token.created` / `token.revoked` in the same commit. */
+  subscriptions?: readonly EventSubscription[];
+}
+
 /**
  * Create a token. The creator must hold `admin` over every grant it hands out
  * (a publish token cannot create tokens; nobody grants more than they hold).
- * The row, its id pointer and an audit record land in one commit.
+ * The row, its id pointer, an audit record and the `token.created` webhook
+ * rows land in one commit.
  *
  * @example
  * ```ts
@@ -163,7 +173,7 @@ export async function createToken(
   ctx: RegistryContext,
   input: CreateTokenInput,
   creator: Principal,
-  options: { ip?: string } = {},
+  options: TokenEventOptions = {},
 ): Promise<CreatedToken> {
   const refuse = async (message: string, code: "forbidden" | "invalid_input") => {
     const row = auditRow(ctx, {
@@ -227,6 +237,14 @@ export async function createToken(
       { type: "set", key: keys.tokenKey(row.sha256), value: row as unknown as JsonValue },
       { type: "set", key: keys.tokenByIdKey(row.id), value: row.sha256 },
       auditMutation(audit),
+      // Never the secret or its hash.
+      ...eventMutations(options.subscriptions ?? [], "token.created", {
+        tokenId: row.id,
+        subject: row.subject,
+        grants: row.grants as unknown as JsonValue,
+        createdBy: creator.subject,
+        ...(row.expiresAt ? { expiresAt: row.expiresAt } : {}),
+      }, ctx.clock()),
     ],
   });
   if (!res.ok) throw new RegistryError("conflict", "Could not create a token; retry");
@@ -280,7 +298,7 @@ export async function revokeToken(
   ctx: RegistryContext,
   id: string,
   by: Principal,
-  options: { ip?: string } = {},
+  options: TokenEventOptions = {},
 ): Promise<boolean> {
   const pointer = await ctx.storage.get<string>(keys.tokenByIdKey(id));
   if (!pointer) return false;
@@ -295,7 +313,16 @@ export async function revokeToken(
     ctx.storage,
     keys.tokenKey(pointer.value),
     (cur) => cur === null || cur.revokedAt ? undefined : { ...cur, revokedAt: now },
-    { extra: () => [auditMutation(audit)] },
+    {
+      extra: (cur) => [
+        auditMutation(audit),
+        ...eventMutations(options.subscriptions ?? [], "token.revoked", {
+          tokenId: id,
+          subject: (cur as TokenRow | null)?.subject ?? null,
+          revokedBy: by.subject,
+        }, ctx.clock()),
+      ],
+    },
   );
   return res.value !== null;
 }

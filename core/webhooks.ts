@@ -123,9 +123,50 @@ export function newOutboxRows(inputs: readonly OutboxInput[], now: Date): Outbox
   }));
 }
 
+/** What an event's outbox rows need of a subscription. */
+export interface EventSubscription {
+  /** Its id (the delivery looks up URL and secret by it). */
+  id: string;
+  /** Where deliveries go. */
+  url: string;
+  /** The events it listens to. */
+  events: readonly string[];
+  /** Disabled subscriptions get nothing. */
+  enabled: boolean;
+}
+
 /**
- * The `package.published` outbox rows of a publish on any surface: one per
- * enabled subscription listing the event, with the same body for each.
+ * The outbox rows of one event: one per enabled subscription listing it, the
+ * same body (`{"event", …facts, "timestamp"}`) for each. Written in the same
+ * commit as the change they report.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { eventMutations } from "./webhooks.ts";
+ * const subs = [{ id: "s1", url: "https://hooks.example.com/", enabled: true, events: ["token.created"] }];
+ * assert.equal(eventMutations(subs, "token.created", { tokenId: "t1" }, new Date()).length, 1);
+ * assert.equal(eventMutations(subs, "token.revoked", { tokenId: "t1" }, new Date()).length, 0);
+ * ```
+ */
+export function eventMutations(
+  subscriptions: readonly EventSubscription[],
+  event: string,
+  facts: Record<string, JsonValue>,
+  now: Date,
+): Mutation[] {
+  const subs = subscriptions.filter((s) => s.enabled && s.events.includes(event));
+  if (subs.length === 0) return [];
+  const body = JSON.stringify({ event, ...facts, timestamp: now.toISOString() });
+  return outboxMutations(newOutboxRows(
+    subs.map((s) => ({ event, url: s.url, subscription: s.id, body })),
+    now,
+  ));
+}
+
+/**
+ * The `package.published` outbox rows of a publish on any surface (see
+ * {@linkcode eventMutations}).
  *
  * @example
  * ```ts
@@ -138,26 +179,11 @@ export function newOutboxRows(inputs: readonly OutboxInput[], now: Date): Outbox
  * ```
  */
 export function publishedEventMutations(
-  subscriptions: readonly {
-    id: string;
-    url: string;
-    events: readonly string[];
-    enabled: boolean;
-  }[],
+  subscriptions: readonly EventSubscription[],
   facts: Record<string, JsonValue>,
   now: Date,
 ): Mutation[] {
-  const subs = subscriptions.filter((s) => s.enabled && s.events.includes("package.published"));
-  if (subs.length === 0) return [];
-  const body = JSON.stringify({
-    event: "package.published",
-    ...facts,
-    timestamp: now.toISOString(),
-  });
-  return outboxMutations(newOutboxRows(
-    subs.map((s) => ({ event: "package.published", url: s.url, subscription: s.id, body })),
-    now,
-  ));
+  return eventMutations(subscriptions, "package.published", facts, now);
 }
 
 /**

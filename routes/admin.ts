@@ -273,7 +273,7 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
           ...(typeof body.expiresAt === "string" ? { expiresAt: body.expiresAt } : {}),
         },
         p,
-        ip(c),
+        { ...ip(c), ...subs() },
       );
       return json(created, 201);
     } catch (err) {
@@ -292,7 +292,7 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
   app.delete("/tokens/:id", async (c) => {
     const id = c.req.param("id");
     requireAdmin(await caller(c, "token.revoke", id));
-    if (!(await revokeToken(ctx, id, c.get("principal")!, ip(c)))) {
+    if (!(await revokeToken(ctx, id, c.get("principal")!, { ...ip(c), ...subs() }))) {
       throw new RegistryError("not_found", `Token '${id}' not found`);
     }
     return json({ id, revoked: true });

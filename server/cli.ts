@@ -25,6 +25,8 @@ import { isNamespace } from "../core/names.ts";
 import { parseAuthConfig, type RackAuth } from "../core/rack/auth.ts";
 import { type Action, ACTIONS, type Grant, GRANT_NAMESPACE_RE } from "../core/rows.ts";
 import { createToken, listTokens, revokeToken } from "../core/tokens.ts";
+import { listWebhookSubscriptions } from "../core/webhook_subscriptions.ts";
+import { loadWebhookFile } from "../routes/_rack_auth_file.ts";
 import {
   exportStore,
   importStore,
@@ -173,6 +175,16 @@ export async function runCli(
     bundles: stores.bundles,
     clock: () => new Date(),
   };
+  /** Token events go to the subscriptions a server on this store would tell: the file's and the stored ones. */
+  const events = async () => {
+    const file = server.config.webhookConfig;
+    return {
+      subscriptions: [
+        ...(file ? await loadWebhookFile(file) : []),
+        ...(await listWebhookSubscriptions(ctx)),
+      ],
+    };
+  };
   try {
     if (command === "gc") {
       const report = await collectGarbage(ctx, {
@@ -239,7 +251,7 @@ export async function runCli(
         io.err("registry: token revoke needs a token id");
         return 2;
       }
-      if (!(await revokeToken(ctx, id, CLI_PRINCIPAL))) {
+      if (!(await revokeToken(ctx, id, CLI_PRINCIPAL, await events()))) {
         io.err(`registry: token '${id}' not found`);
         return 1;
       }
@@ -267,14 +279,19 @@ export async function runCli(
           }
         }
       }
-      const created = await createToken(ctx, {
-        subject: values.subject,
-        grants,
-        ...(typeof values.label === "string" ? { label: values.label } : {}),
-        ...(typeof values.expires === "string"
-          ? { expiresAt: expiry(values.expires, ctx.clock()) }
-          : {}),
-      }, CLI_PRINCIPAL);
+      const created = await createToken(
+        ctx,
+        {
+          subject: values.subject,
+          grants,
+          ...(typeof values.label === "string" ? { label: values.label } : {}),
+          ...(typeof values.expires === "string"
+            ? { expiresAt: expiry(values.expires, ctx.clock()) }
+            : {}),
+        },
+        CLI_PRINCIPAL,
+        await events(),
+      );
       io.out(JSON.stringify(created, null, 2));
       return 0;
     }

@@ -173,3 +173,40 @@ Deno.test("bad subscriptions and callers who are not admins change nothing", asy
   await missing.body?.cancel();
   assert.deepEqual(await ctx.storage.list(keys.configPrefix("webhook")), before);
 });
+
+Deno.test("token and scope changes are events too: token.created, token.revoked, scope.claimed, each in its change's commit", async () => {
+  const { app, ctx, key } = await setup();
+  const made = await admin(app, "POST", "/webhooks", {
+    url: "https://hooks.example/audit",
+    events: ["token.created", "token.revoked", "scope.claimed"],
+  });
+  const sub = await made.json();
+  const token = await admin(app, "POST", "/tokens", {
+    subject: "ci",
+    grants: [{ namespace: "*", actions: ["read"] }],
+  });
+  assert.equal(token.status, 201);
+  const { token: row, secret } = await token.json();
+  assert.equal((await admin(app, "DELETE", `/tokens/${row.id}`)).status, 200);
+  await publish(app, key, "1.0.0"); // the first publish into @acme claims it
+  await publish(app, key, "1.0.1"); // claims nothing
+
+  const events = (await outbox(ctx)).filter((r) => r.subscription === sub.id);
+  // One row each (rows made within one millisecond have no defined order).
+  assert.deepEqual(
+    events.map((r) => r.event).sort(),
+    ["scope.claimed", "token.created", "token.revoked"],
+  );
+  const body = (event: string) => JSON.parse(events.find((r) => r.event === event)!.body);
+  const [created, revoked, claimed] = ["token.created", "token.revoked", "scope.claimed"].map(body);
+  assert.equal(created.tokenId, row.id);
+  assert.equal(created.subject, "ci");
+  assert.equal(created.createdBy, "root");
+  assert.equal(revoked.tokenId, row.id);
+  assert.equal(revoked.revokedBy, "root");
+  assert.deepEqual([claimed.scope, claimed.owner, claimed.surface], ["@acme", "root", "ggui"]);
+  // Never the secret nor its hash.
+  const bodies = events.map((r) => r.body).join("\n");
+  assert.ok(!bodies.includes(secret));
+  assert.ok(!bodies.includes("sha256"));
+});

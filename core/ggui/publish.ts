@@ -32,7 +32,7 @@ import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
 import { putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import { decideGguiPublish } from "../access.ts";
-import { publishedEventMutations } from "../webhooks.ts";
+import { eventMutations, publishedEventMutations } from "../webhooks.ts";
 import * as keys from "../../storage/keys.ts";
 import type { JsonValue } from "../../storage/types.ts";
 import {
@@ -526,6 +526,13 @@ async function commitVersion(
       }
       : {}),
     extra: ({ packageCreated }) => [
+      ...(v.claim
+        ? eventMutations(ctx.subscriptions ?? [], "scope.claimed", {
+          scope: manifest.scope,
+          owner: subject,
+          surface: "ggui",
+        }, now)
+        : []),
       ...publishedEventMutations(ctx.subscriptions ?? [], {
         namespace: manifest.scope,
         name: manifest.name,

@@ -26,7 +26,7 @@ import type { FileEntry, FileMap, ScopeRow, VersionRow, Visibility } from "../ro
 import { getPackageRow, putVersionIfAbsent } from "../store.ts";
 import { readTarGz } from "../tar_gz.ts";
 import { collectBytes } from "../../storage/_common.ts";
-import { publishedEventMutations } from "../webhooks.ts";
+import { eventMutations, publishedEventMutations } from "../webhooks.ts";
 import * as keys from "../../storage/keys.ts";
 import type { JsonValue, Mutation } from "../../storage/types.ts";
 import { jsrError, type JsrErrorBody, type JsrErrorDetail } from "./errors.ts";
@@ -593,6 +593,13 @@ export async function publishJsrTarball(
       : {}),
     extra: ({ packageCreated }): Mutation[] => [
       { type: "set", key: keys.jsrTaskKey(task.id), value: task as unknown as JsonValue },
+      ...(input.claim
+        ? eventMutations(ctx.subscriptions ?? [], "scope.claimed", {
+          scope: ref.namespace,
+          owner: principal.subject,
+          surface: "jsr",
+        }, now)
+        : []),
       ...publishedEventMutations(ctx.subscriptions ?? [], {
         namespace: ref.namespace,
         name: ref.name,
