@@ -5,6 +5,7 @@
  * @module
  */
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
+import { randomHex } from "./digest.ts";
 
 /** A clock; injected so tests control time. */
 export type Clock = () => Date;
@@ -21,8 +22,5 @@ export interface RegistryContext {
 
 /** A sortable, unique id: ISO time then random hex (for audit and outbox rows). */
 export function timeOrderedId(now: Date): string {
-  const rand = crypto.getRandomValues(new Uint8Array(8));
-  return `${now.toISOString()}-${
-    Array.from(rand, (b) => b.toString(16).padStart(2, "0")).join("")
-  }`;
+  return `${now.toISOString()}-${randomHex(8)}`;
 }

@@ -27,6 +27,16 @@ export function incrementalHash(
   };
 }
 
+/** Lowercase hex of some bytes. */
+export function toHex(bytes: Uint8Array): string {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** `n` random bytes as lowercase hex (ids, generated secrets). */
+export function randomHex(n: number): string {
+  return toHex(crypto.getRandomValues(new Uint8Array(n)));
+}
+
 /** Lowercase hex SHA-256 of some bytes. */
 export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");

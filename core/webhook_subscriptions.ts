@@ -9,6 +9,7 @@
  */
 import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
+import { randomHex } from "./digest.ts";
 import { RegistryError } from "./errors.ts";
 import type { WebhookSubscription } from "./rack/webhooks.ts";
 import { listAll } from "./store.ts";
@@ -68,8 +69,7 @@ function validate(input: SubscriptionInput): Omit<WebhookSubscription, "id"> {
   }
   let secret: string;
   if (input.secret === undefined) {
-    const bytes = crypto.getRandomValues(new Uint8Array(32));
-    secret = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    secret = randomHex(32);
   } else if (typeof input.secret === "string" && input.secret.length >= 16) {
     secret = input.secret;
   } else {
@@ -116,8 +116,7 @@ export async function createWebhookSubscription(
   ip?: string,
 ): Promise<StoredSubscription> {
   const fields = validate(input);
-  const random = crypto.getRandomValues(new Uint8Array(8));
-  const id = "wh_" + Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
+  const id = `wh_${randomHex(8)}`;
   const row: StoredSubscription = {
     id,
     ...fields,

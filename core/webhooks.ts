@@ -15,7 +15,7 @@
  */
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
-import { sha256Hex } from "./digest.ts";
+import { sha256Hex, toHex } from "./digest.ts";
 import type { OutboxRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import * as keys from "../storage/keys.ts";
@@ -216,7 +216,7 @@ async function hmacHex(secret: string, data: string): Promise<string> {
   const sig = new Uint8Array(
     await crypto.subtle.sign("HMAC", key, new TextEncoder().encode(data)),
   );
-  return Array.from(sig, (b) => b.toString(16).padStart(2, "0")).join("");
+  return toHex(sig);
 }
 
 /** The timestamp a delivery is signed with: the payload's `timestamp`, else its creation time. */

@@ -9,6 +9,7 @@ import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
 import { type ServerConfig, storeDir } from "./config.ts";
+import { randomHex } from "../core/digest.ts";
 
 /** Opened stores. */
 export interface OpenedStores {
@@ -133,8 +134,7 @@ export async function ensureAdminToken(
     }
     await Deno.mkdir(path.slice(0, path.lastIndexOf("/")) || "/", { recursive: true });
   }
-  const bytes = crypto.getRandomValues(new Uint8Array(32));
-  const token = "xr_admin_" + Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  const token = `xr_admin_${randomHex(32)}`;
   try {
     // Exclusive create: two servers starting at once on one data directory agree on one token.
     await Deno.writeTextFile(path, token + "\n", {
