@@ -20,7 +20,30 @@ export interface RegistryContext {
   clock: Clock;
 }
 
-/** A sortable, unique id: ISO time then random hex (for audit and outbox rows). */
+let lastIso = "";
+let seq = 0;
+
+/**
+ * A sortable, unique id for audit and outbox rows: ISO time, then a counter
+ * that keeps ids made by one process in the millisecond in the order they
+ * were made, then random hex that keeps processes sharing a store apart.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { timeOrderedId } from "./context.ts";
+ * const now = new Date("2026-01-01T00:00:00Z");
+ * const ids = Array.from({ length: 50 }, () => timeOrderedId(now));
+ * assert.deepEqual([...ids].sort(), ids);
+ * assert.match(ids[0]!, /^2026-01-01T00:00:00\.000Z-[0-9a-f]{6}-[0-9a-f]{16}$/);
+ * ```
+ */
 export function timeOrderedId(now: Date): string {
-  return `${now.toISOString()}-${randomHex(8)}`;
+  const iso = now.toISOString();
+  if (iso === lastIso) seq++;
+  else {
+    lastIso = iso;
+    seq = 0;
+  }
+  return `${iso}-${seq.toString(16).padStart(6, "0")}-${randomHex(8)}`;
 }
