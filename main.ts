@@ -169,10 +169,13 @@ async function serve(config: ServerConfig): Promise<void> {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    // Stop accepting, finish in-flight requests, leave pending webhooks in the outbox.
+    // Stop accepting, finish in-flight requests, leave pending webhooks in the outbox:
+    // the listener closes first; the sender aborts its attempt in flight (a receiver
+    // may take 30 s), whose delivery stays pending for the next start.
     clearInterval(refresher);
+    const closing = server.shutdown();
     await sender.stop();
-    await server.shutdown();
+    await closing;
     requestLog?.close();
     await stores.close();
     Deno.exit(0);

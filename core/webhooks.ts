@@ -4,7 +4,9 @@
  * and are sent at least once. Any process may run {@linkcode deliverDue}; a
  * lease taken by compare-and-set makes sure only one sends a given delivery at
  * a time. Retries follow the original Rack schedule (2 s, 4 s, 8 s; 4 attempts)
- * and end in a dead letter kept for operators.
+ * and end in a dead letter kept for operators. Redirects are never followed: a
+ * 3xx answer is a failed attempt, so a receiver cannot bounce a signed delivery
+ * to a host the target guard would refuse.
  *
  * Signatures: `X-Webhook-Signature: sha256=<hex HMAC(secret, body)>` exactly as
  * the original, plus `X-Webhook-Signature-Timestamped: sha256=<hex HMAC(secret,
@@ -47,6 +49,12 @@ export interface DeliveryOptions {
   batch?: number;
   /** Told about every attempt (metrics, logs). */
   onAttempt?: (row: OutboxRow, outcome: "delivered" | "retry" | "dead") => void;
+  /**
+   * Aborting it ends the call promptly (a server shutting down): an attempt it
+   * cuts short is not counted and its row goes back to the outbox unchanged,
+   * lease released, to be sent again by the next sender.
+   */
+  signal?: AbortSignal;
 }
 
 /** What one {@linkcode deliverDue} call did. */
@@ -240,6 +248,7 @@ function signedTimestamp(row: OutboxRow): string {
  * const [row] = newOutboxRows([{ event: "uploaded", url: "https://h/x", subscription: "s", body: "{}" }], new Date());
  * const req = await buildDeliveryRequest(row!, { url: "https://h/x", secret: "k" });
  * assert.ok(req.headers.get("x-webhook-signature")?.startsWith("sha256="));
+ * assert.equal(req.redirect, "manual");
  * ```
  */
 export async function buildDeliveryRequest(
@@ -264,6 +273,8 @@ export async function buildDeliveryRequest(
     method: "POST",
     headers,
     body: row.body,
+    // Never follow a redirect: its target was not checked by the target guard.
+    redirect: "manual",
     ...(signal ? { signal } : {}),
   });
 }
@@ -301,6 +312,43 @@ async function settle(ctx: RegistryContext, row: OutboxRow): Promise<void> {
       },
     ];
   await ctx.storage.commit({ checks: [], mutations });
+}
+
+/** Send one delivery; what went wrong, if anything, and the receiver's status. */
+async function attempt(
+  row: OutboxRow,
+  target: WebhookTarget | null,
+  options: DeliveryOptions,
+  timeoutMs: number,
+): Promise<{ error?: string; status?: number }> {
+  if (!target) return { error: "Subscription no longer exists" };
+  const refusal = await options.refuseTarget?.(target.url) ?? null;
+  if (refusal) return { error: refusal };
+  const timeout = AbortSignal.timeout(timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
+  try {
+    const res = await options.fetch(await buildDeliveryRequest(row, target, signal));
+    await res.body?.cancel();
+    const status = res.status;
+    // 3xx as Deno answers with `redirect: "manual"`, an opaque redirect as other runtimes
+    // do, or a followed one from an injected client that ignores the mode.
+    if (res.redirected || res.type === "opaqueredirect" || (status >= 300 && status <= 399)) {
+      const answered = res.redirected ? "with a redirect" : status;
+      return {
+        error:
+          `Receiver answered ${answered} (redirects are not followed); point the subscription at the final URL`,
+        ...(status ? { status } : {}),
+      };
+    }
+    if (status < 200 || status > 299) return { error: `Receiver answered ${status}`, status };
+    return { status };
+  } catch (err) {
+    return {
+      error: timeout.aborted
+        ? `No answer within ${timeoutMs} ms`
+        : `Could not reach receiver: ${err instanceof Error ? err.message : String(err)}`,
+    };
+  }
 }
 
 /**
@@ -341,31 +389,19 @@ export async function deliverDue(
     if (due.length >= batch) break;
   }
   for (const id of due) {
+    if (options.signal?.aborted) break;
     const row = await claim(ctx, id, leaseMs);
     if (!row) continue;
+    const target = await options.resolveSubscription(row.subscription);
+    const { error, status } = await attempt(row, target, options, timeoutMs);
+    if (error !== undefined && options.signal?.aborted) {
+      // Stopped mid-attempt (shutdown), not the receiver's failure: give the row
+      // back as it was, no attempt counted, so the next sender sends it at once.
+      await settle(ctx, row);
+      break;
+    }
     report.attempted++;
     const attempts = row.attempts + 1;
-    let error: string | undefined;
-    let status: number | undefined;
-    const target = await options.resolveSubscription(row.subscription);
-    if (!target) error = "Subscription no longer exists";
-    else {
-      const refusal = await options.refuseTarget?.(target.url) ?? null;
-      if (refusal) error = refusal;
-      else {
-        const timeout = AbortSignal.timeout(timeoutMs);
-        try {
-          const res = await options.fetch(await buildDeliveryRequest(row, target, timeout));
-          status = res.status;
-          await res.body?.cancel();
-          if (res.status < 200 || res.status > 299) error = `Receiver answered ${res.status}`;
-        } catch (err) {
-          error = timeout.aborted
-            ? `No answer within ${timeoutMs} ms`
-            : `Could not reach receiver: ${err instanceof Error ? err.message : String(err)}`;
-        }
-      }
-    }
     const now = ctx.clock();
     const next: OutboxRow = { ...row, attempts };
     if (status !== undefined) next.lastStatus = status;

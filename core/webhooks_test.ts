@@ -144,6 +144,109 @@ Deno.test("deliverDue() refuses private targets and dead-letters removed subscri
   assert.equal(r2.dead, 1);
 });
 
+Deno.test("deliverDue() never follows a redirect: a 307 to another server fails every attempt and is dead-lettered", async () => {
+  // The "internal" server a receiver bounces deliveries to: it must never be hit.
+  let internalHits = 0;
+  const internal = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    internalHits++;
+    return new Response("ok");
+  });
+  await using _internal = { [Symbol.asyncDispose]: () => internal.shutdown() };
+  const redirects: string[] = [];
+  const bouncer = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    redirects.push(await req.text());
+    return new Response(null, {
+      status: 307,
+      headers: { location: `http://127.0.0.1:${internal.addr.port}/internal` },
+    });
+  });
+  await using _bouncer = { [Symbol.asyncDispose]: () => bouncer.shutdown() };
+  const url = `http://127.0.0.1:${bouncer.addr.port}/hook`;
+  const { ctx, advance } = context();
+  await enqueue(ctx, url);
+  // The receiver's host is allow-listed; the redirect's target is never checked, so never called.
+  const opts = {
+    fetch,
+    resolveSubscription: () => ({ url, secret: "k" }),
+    refuseTarget: (u: string) =>
+      refuseTarget(u, { allowHosts: ["127.0.0.1"], resolve: () => Promise.resolve([]) }),
+  };
+  const error =
+    "Receiver answered 307 (redirects are not followed); point the subscription at the final URL";
+  for (let i = 0; i < 4; i++) {
+    advance(((await nextDueAt(ctx))?.getTime() ?? 0) - ctx.clock().getTime());
+    assert.equal((await deliverDue(ctx, opts)).attempted, 1);
+    const [pending] = (await listDeliveries(ctx, "pending")).items;
+    if (i < 3) assert.equal(pending?.lastError, error);
+  }
+  assert.equal(redirects.length, 4);
+  assert.equal(internalHits, 0);
+  const dead = (await listDeliveries(ctx, "dead")).items;
+  assert.equal(dead.length, 1);
+  assert.equal(dead[0]!.lastStatus, 307);
+  assert.equal(dead[0]!.lastError, error);
+});
+
+Deno.test("deliverDue() treats a redirect followed by an injected client as a failed attempt", async () => {
+  const { ctx } = context();
+  await enqueue(ctx, "https://hooks.example/x");
+  const followed = new Response("ok");
+  Object.defineProperty(followed, "redirected", { value: true });
+  const report = await deliverDue(ctx, {
+    fetch: () => Promise.resolve(followed),
+    resolveSubscription: () => ({ url: "https://hooks.example/x", secret: "k" }),
+  });
+  assert.equal(report.retried, 1);
+  assert.match((await listDeliveries(ctx, "pending")).items[0]!.lastError!, /redirects are not/);
+});
+
+Deno.test("deliverDue() stopped by its signal mid-attempt gives the row back without counting an attempt", async () => {
+  let arrived!: () => void;
+  const inFlight = new Promise<void>((r) => arrived = r);
+  let release!: () => void;
+  const held = new Promise<void>((r) => release = r);
+  const received: Received[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    received.push({ headers: req.headers, body: await req.text() });
+    if (received.length === 1) {
+      arrived();
+      await held;
+    }
+    return new Response("ok");
+  });
+  await using _server = {
+    [Symbol.asyncDispose]: () => (release(), server.shutdown()),
+  };
+  const url = `http://127.0.0.1:${server.addr.port}/hook`;
+  const { ctx } = context();
+  const [row] = await enqueue(ctx, url, ["uploaded", "version.created"]);
+  const stop = new AbortController();
+  const opts = { fetch, resolveSubscription: () => ({ url, secret: "k" }) };
+  const round = deliverDue(ctx, { ...opts, signal: stop.signal });
+  await inFlight;
+  stop.abort();
+  assert.deepEqual(await round, { attempted: 0, delivered: 0, retried: 0, dead: 0 });
+  assert.equal(received.length, 1, "the next row was not started");
+  const pending = (await listDeliveries(ctx, "pending")).items;
+  assert.equal(pending.length, 2);
+  for (const r of pending) {
+    assert.equal(r.attempts, 0);
+    assert.equal(r.leaseUntil, undefined);
+    assert.equal(r.lastError, undefined);
+  }
+  // Due again at once, for the next sender: both go, the first with the same delivery id.
+  release();
+  assert.deepEqual(await deliverDue(ctx, opts), {
+    attempted: 2,
+    delivered: 2,
+    retried: 0,
+    dead: 0,
+  });
+  assert.equal(received[1]!.headers.get("x-webhook-delivery"), deliveryId(row!));
+  assert.equal(received[1]!.body, received[0]!.body);
+  assert.ok((await listDeliveries(ctx, "delivered")).items.every((r) => r.attempts === 1));
+});
+
 Deno.test("isNonPublicAddress() catches loopback, private, link-local and mapped forms", () => {
   for (
     const ip of [

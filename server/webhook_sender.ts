@@ -36,18 +36,23 @@ export interface SenderOptions {
   onError?: (err: unknown) => void;
 }
 
-/** Start the loop; `stop()` waits for the current round to finish. */
+/**
+ * Start the loop. `stop()` aborts the attempt in flight, if any (its delivery
+ * stays pending in the outbox, the attempt not counted, for the next start or
+ * another process), and resolves once the loop has ended.
+ */
 export function startWebhookSender(
   ctx: RegistryContext,
   options: SenderOptions,
 ): { stop(): Promise<void> } {
   let stopped = false;
   let wake: (() => void) | undefined;
+  const stopping = new AbortController();
   const pollMs = options.pollMs ?? 1000;
   const resolve = async (host: string) => {
     const [a, aaaa] = await Promise.allSettled([
-      Deno.resolveDns(host, "A"),
-      Deno.resolveDns(host, "AAAA"),
+      Deno.resolveDns(host, "A", { signal: stopping.signal }),
+      Deno.resolveDns(host, "AAAA", { signal: stopping.signal }),
     ]);
     return [
       ...(a.status === "fulfilled" ? a.value : []),
@@ -55,7 +60,9 @@ export function startWebhookSender(
     ];
   };
   const delivery: DeliveryOptions = {
-    fetch: (req) => fetch(req),
+    // Never follow redirects (the request says so too): the guard checked only this URL.
+    fetch: (req) => fetch(req, { redirect: "manual" }),
+    signal: stopping.signal,
     resolveSubscription: async (id): Promise<WebhookTarget | null> => {
       const sub = (await options.subscriptions()).find((s) => s.id === id);
       return sub ? { url: sub.url, secret: sub.secret } : null;
@@ -90,6 +97,7 @@ export function startWebhookSender(
   return {
     async stop() {
       stopped = true;
+      stopping.abort();
       wake?.();
       await loop;
     },

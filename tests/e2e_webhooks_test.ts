@@ -1,7 +1,8 @@
 // Durable webhooks end to end: main.ts on a real port delivers signed
 // webhooks for a Rack upload and a ggui publish to a receiver on 127.0.0.1,
-// dead-letters a receiver that keeps failing, and delivers what was pending
-// when it was killed (SIGKILL) after a restart, exactly as signed.
+// dead-letters a receiver that keeps failing, delivers what was pending when
+// it was killed (SIGKILL) after a restart, exactly as signed, and on SIGTERM
+// stops at once, leaving a delivery in flight pending for the next start.
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { makeGadget, makeKey } from "./_ggui_fixtures.ts";
@@ -14,21 +15,36 @@ interface Hit {
   body: string;
 }
 
-/** A receiver on 127.0.0.1: `/ok` answers 200, `/fail` 503, `/flaky` as `flaky.ok` says. */
+/**
+ * A receiver on 127.0.0.1: `/ok` answers 200, `/fail` 503, `/flaky` as `flaky.ok` says,
+ * `/hold` keeps its first request open for 20 s (until disposed) and answers 200 to the others.
+ */
 function receiver() {
   const hits: Hit[] = [];
   const flaky = { ok: false };
+  const holds = new Set<() => void>();
+  let held = false;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
     hits.push({ path, headers: req.headers, body: await req.text() });
-    const ok = path === "/ok" || (path === "/flaky" && flaky.ok);
+    if (path === "/hold" && !held) {
+      held = true;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 20_000);
+        holds.add(() => (clearTimeout(timer), resolve()));
+      });
+    }
+    const ok = path === "/ok" || path === "/hold" || (path === "/flaky" && flaky.ok);
     return new Response(null, { status: ok ? 200 : 503 });
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     hits,
     flaky,
-    [Symbol.asyncDispose]: () => server.shutdown(),
+    [Symbol.asyncDispose]: () => {
+      for (const release of holds) release();
+      return server.shutdown();
+    },
   };
 }
 
@@ -256,6 +272,104 @@ Deno.test("a subscription made through the admin API gets signed deliveries from
       async () => (await list("delivered")).length === 1,
     );
     assert.equal((await list("pending")).length, 0);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Whether a TCP connection to `port` on 127.0.0.1 is refused. */
+async function refused(port: number): Promise<boolean> {
+  try {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return false;
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionRefused) return true;
+    throw err;
+  }
+}
+
+Deno.test("SIGTERM stops accepting at once, aborts a delivery in flight and leaves it pending for the next start", async () => {
+  await using rx = receiver();
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/webhooks.json`,
+      JSON.stringify({
+        webhooks: [{
+          url: `${rx.url}/hold`,
+          secret: "hold-secret",
+          events: ["package.published"],
+          enabled: true,
+        }],
+      }),
+    );
+    const args = [
+      `--storage=kv:${dir}/registry.kv`,
+      "--token=ops-token",
+      "--subject=ops",
+      `--webhook-config=${dir}/webhooks.json`,
+      "--webhook-allow-hosts=127.0.0.1",
+      "--log-requests=false",
+    ];
+    const auth = { authorization: "Bearer ops-token", "content-type": "application/json" };
+    let server = await startServer(args);
+    try {
+      const key = await makeKey();
+      await (await fetch(`${server.url}/author-keys`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify({ publicKeyBase64: key.publicKeyBase64 }),
+      })).body?.cancel();
+      const pub = await fetch(`${server.url}/publish`, {
+        method: "POST",
+        headers: auth,
+        body: JSON.stringify(await makeGadget(key)),
+      });
+      assert.equal(pub.status, 201, await pub.text());
+      await until("the delivery held open by the receiver", () => rx.hits.length === 1, 10_000);
+
+      const port = Number(new URL(server.url).port);
+      const exited = server.stop();
+      // (b) New connections are refused (the old order kept serving for the 20 s hold).
+      await until("new connections refused after SIGTERM", () => refused(port), 10_000);
+      // (a) The process exits without waiting for the receiver (10 s only guards a hang).
+      let guard: ReturnType<typeof setTimeout> | undefined;
+      const code = await Promise.race([
+        exited,
+        new Promise<string>((r) => guard = setTimeout(() => r("still running after 10 s"), 10_000)),
+      ]).finally(() => clearTimeout(guard));
+      assert.equal(code, 0, server.output());
+      assert.equal(rx.hits.length, 1);
+    } finally {
+      await server.kill();
+    }
+
+    // (c) After a restart on the same KV file the delivery goes again, the same one, signed.
+    server = await startServer(args);
+    try {
+      await until("the delivery sent again after the restart", () => rx.hits.length >= 2);
+      const [first, again] = rx.hits as [Hit, Hit];
+      assert.equal(again.path, "/hold");
+      assertSigned(again, "hold-secret");
+      assert.equal(again.body, first.body);
+      assert.equal(
+        again.headers.get("x-webhook-delivery"),
+        first.headers.get("x-webhook-delivery"),
+      );
+      const delivered = async () =>
+        (await (await fetch(`${server.url}/admin/webhooks/deliveries?state=delivered`, {
+          headers: auth,
+        })).json()).items as { attempts: number; lastError?: string }[];
+      await until(
+        "the delivery recorded as delivered",
+        async () => (await delivered()).length === 1,
+      );
+      // The attempt SIGTERM cut short was not counted against the retries.
+      assert.equal((await delivered())[0]!.attempts, 1);
+      assert.equal(rx.hits.length, 2);
+    } finally {
+      await server.kill();
+    }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
