@@ -744,3 +744,308 @@ Deno.test("caps on unpacked bytes, entry count and path depth stop an archive at
   );
   await assertNoTrace(env);
 });
+
+/** How many blobs bundle storage holds. */
+async function blobCount(env: RackTestEnv): Promise<number> {
+  let count = 0;
+  let cursor: string | undefined;
+  do {
+    const page = await env.ctx.bundles.list(cursor ? { cursor } : {});
+    count += page.items.length;
+    cursor = page.cursor;
+  } while (cursor);
+  return count;
+}
+
+Deno.test("tar entries that land on one path are INVALID_ARCHIVE naming the path, and nothing is stored", async () => {
+  const env = makeRackEnv();
+  const registryJson = JSON.stringify(makeItem());
+  const commitMsg = TEMPLATE_FILES["templates/.husky/commit-msg"]!;
+  const cases: [string, { path: string; content: string }[], string][] = [
+    [
+      "an alias written later",
+      [
+        { path: "templates/setup.ts", content: "FIRST" },
+        { path: "./templates//setup.ts", content: "SECOND" },
+      ],
+      "The archive holds templates/setup.ts twice",
+    ],
+    [
+      "the same name twice",
+      [
+        { path: "templates/setup.ts", content: "FIRST" },
+        { path: "templates/setup.ts", content: "SECOND" },
+      ],
+      "The archive holds templates/setup.ts twice",
+    ],
+    [
+      "names that differ only in case",
+      [
+        { path: "templates/setup.ts", content: "FIRST" },
+        { path: "templates/Setup.ts", content: "SECOND" },
+      ],
+      "The archive holds templates/setup.ts and templates/Setup.ts, which differ only in case",
+    ],
+    [
+      "a file where another file needs a folder",
+      [
+        { path: "templates/setup.ts", content: "FIRST" },
+        { path: "templates/setup.ts/x", content: "SECOND" },
+      ],
+      "The archive holds templates/setup.ts both as a file and as a folder (templates/setup.ts/x)",
+    ],
+  ];
+  for (const [label, entries, message] of cases) {
+    const before = await blobCount(env);
+    const archive = await makeTarball([
+      { path: "registry.json", content: registryJson },
+      { path: "templates/.husky/commit-msg", content: commitMsg },
+      ...entries,
+    ]);
+    await expectError(await upload(env, archive), 400, "INVALID_ARCHIVE", message);
+    assert.equal(await blobCount(env), before + 1, `${label}: only the archive is stored`);
+  }
+  // A second registry.json could carry another namespace than the one validated.
+  const twoManifests = await makeTarball([
+    { path: "registry.json", content: registryJson },
+    { path: "./registry.json", content: JSON.stringify(makeItem({ namespace: "@company" })) },
+  ]);
+  await expectError(
+    await upload(env, twoManifests),
+    400,
+    "INVALID_ARCHIVE",
+    "The archive holds registry.json twice",
+  );
+  await assertNoTrace(env);
+  await expectError(
+    await env.app.request("/registries/@rack/quality/husky/1.0.0/files/templates/setup.ts"),
+    404,
+    "NOT_FOUND",
+  );
+  // Repeated directory entries are harmless.
+  const dirs = await makePackage({
+    tar: {
+      extra: [
+        { path: "templates/", type: "directory" },
+        { path: "./templates", type: "directory" },
+        { path: "templates//", type: "directory" },
+      ],
+    },
+  });
+  assert.equal((await upload(env, dirs)).status, 201);
+});
+
+Deno.test("a description over 2048 characters is UPLOAD_FAILED, not a 500, and stores nothing", async () => {
+  const env = makeRackEnv();
+  const before = await blobCount(env);
+  await expectError(
+    await upload(env, await makePackage({ item: makeItem({ description: "x".repeat(100_000) }) })),
+    400,
+    "UPLOAD_FAILED",
+    "description in registry.json is 100000 characters long; the limit is 2048",
+  );
+  assert.equal(await blobCount(env), before + 1, "only the archive is stored");
+  await assertNoTrace(env);
+  // Characters, not UTF-16 units or bytes: 2048 emoji fit.
+  const description = "🐶".repeat(2048);
+  const ok = await upload(env, await makePackage({ item: makeItem({ description }) }));
+  assert.equal(ok.status, 201, await ok.clone().text());
+  const ver = (await env.ctx.storage.list(["ver"])).items[0]!.value as {
+    facts: { description: string };
+  };
+  assert.equal(ver.facts.description, description);
+  await expectError(
+    await upload(
+      env,
+      await makePackage({ item: makeItem({ version: "1.0.1", description: `${description}x` }) }),
+    ),
+    400,
+    "UPLOAD_FAILED",
+    "description in registry.json is 2049 characters long; the limit is 2048",
+  );
+});
+
+Deno.test("overlong names, versions and paths in registry.json are UPLOAD_FAILED with short messages", async () => {
+  const env = makeRackEnv();
+  const cases: [Record<string, unknown>, string][] = [
+    [{ name: "a".repeat(70_000) }, "name in registry.json is longer than 64 characters"],
+    [
+      { namespace: `@${"a".repeat(3000)}` },
+      "namespace in registry.json is longer than 65 characters",
+    ],
+    [
+      { version: `1.0.0-${"a".repeat(3000)}` },
+      "version in registry.json is longer than 128 characters",
+    ],
+    [
+      { path: `${"a".repeat(3000)}/husky` },
+      "path in registry.json has a segment longer than 64 characters",
+    ],
+    [
+      { path: `${Array(9).fill("a").join("/")}/husky` },
+      "path in registry.json has more than 8 segments",
+    ],
+  ];
+  for (const [overrides, message] of cases) {
+    await expectError(
+      await upload(env, await makePackage({ item: makeItem(overrides) })),
+      400,
+      "UPLOAD_FAILED",
+      message,
+    );
+  }
+  // Values echoed in messages are cut short.
+  const target = `../${"x".repeat(100_000)}`;
+  const body = await expectError(
+    await upload(
+      env,
+      await makePackage({
+        item: makeItem({
+          files: [{ path: "templates/setup.ts", target, type: "registry:script" }],
+        }),
+        files: { "templates/setup.ts": "x" },
+      }),
+    ),
+    400,
+    "UPLOAD_FAILED",
+    /^file target "\.\.\/x+…" must stay inside the project/,
+  );
+  assert.ok(body.message.length < 400, `${body.message.length} characters`);
+  await assertNoTrace(env);
+});
+
+Deno.test("a schema violation with 300 000 problems answers a small body listing 20 of them", async () => {
+  const env = makeRackEnv();
+  const prefix = "Schema validation failed: ";
+  // Compact JSON: 300 000 empty tags fit in registry.json's 1 MiB.
+  const huge = await makeTarball({
+    "registry.json": JSON.stringify(makeItem({ tags: Array(300_000).fill("") })),
+    ...TEMPLATE_FILES,
+  });
+  assert.ok(huge.byteLength < 16 * 1024);
+  let res = await upload(env, huge);
+  let text = await res.clone().text();
+  assert.ok(text.length < 4096, `${text.length} bytes`);
+  let body = await expectError(res, 400, "SCHEMA_VALIDATION_FAILED");
+  assert.ok(body.message.startsWith(`${prefix}[`));
+  assert.ok(
+    body.message.endsWith(
+      "] (only the first problem is listed: registry.json holds more than 10000 values)",
+    ),
+    body.message,
+  );
+  const first = JSON.parse(body.message.slice(prefix.length, body.message.lastIndexOf("]") + 1));
+  assert.deepEqual(first.map((p: { instancePath: string }) => p.instancePath), ["/tags/0"]);
+  // A smaller document lists its first 20 problems and counts the rest.
+  res = await upload(
+    env,
+    await makePackage({ item: makeItem({ tags: Array(100).fill(""), ["k".repeat(50_000)]: 1 }) }),
+  );
+  text = await res.clone().text();
+  assert.ok(text.length < 8192, `${text.length} bytes`);
+  body = await expectError(res, 400, "SCHEMA_VALIDATION_FAILED");
+  assert.ok(body.message.endsWith("] (and 81 more problems)"), body.message.slice(-100));
+  const listed = JSON.parse(body.message.slice(prefix.length, body.message.lastIndexOf("]") + 1));
+  assert.equal(listed.length, 20);
+  // Long strings from the document (here a property name) are cut.
+  for (const p of listed) assert.ok(JSON.stringify(p).length < 800);
+  await assertNoTrace(env);
+});
+
+Deno.test("a refused upload stores no file of its archive, whatever the reason", async () => {
+  const env = makeRackEnv();
+  const other = makeItem({ namespace: "@other", files: [] });
+  const cases: [string, Uint8Array, string, number, string][] = [
+    [
+      // A publish token of @company may not make the server store files for @other.
+      "an unauthorized namespace, registry.json last",
+      await makeTarball([
+        { path: "templates/big.bin", content: crypto.getRandomValues(new Uint8Array(64 * 1024)) },
+        { path: "registry.json", content: JSON.stringify(other) },
+      ]),
+      "ci-token",
+      401,
+      "INVALID_TOKEN",
+    ],
+    [
+      "a schema violation",
+      await makePackage({ item: makeItem({ namespace: "@company", priority: -1 }) }),
+      "ci-token",
+      400,
+      "SCHEMA_VALIDATION_FAILED",
+    ],
+    [
+      "an undeclared file",
+      await makePackage({
+        item: makeItem({ namespace: "@company" }),
+        files: { ...TEMPLATE_FILES, "extra.txt": "x" },
+      }),
+      "ci-token",
+      400,
+      "UNDECLARED_FILE",
+    ],
+    [
+      "a missing declared file",
+      await makePackage({
+        item: makeItem({ namespace: "@company" }),
+        files: { "templates/setup.ts": "only one" },
+      }),
+      "ci-token",
+      400,
+      "FILE_NOT_FOUND",
+    ],
+  ];
+  for (const [label, archive, token, status, code] of cases) {
+    const before = await blobCount(env);
+    await expectError(await upload(env, archive, { token }), status, code);
+    assert.equal(await blobCount(env), before + 1, `${label}: only the archive is stored`);
+  }
+  await assertNoTrace(env);
+  // A success stores the archive, registry.json and each template; a retry of
+  // the same version with other files stores only its archive.
+  const item = makeItem({ namespace: "@company" });
+  let before = await blobCount(env);
+  assert.equal((await upload(env, await makePackage({ item }), { token: "ci-token" })).status, 201);
+  assert.equal(await blobCount(env), before + 4);
+  before = await blobCount(env);
+  await expectError(
+    await upload(
+      env,
+      await makePackage({ item, files: { ...TEMPLATE_FILES, "templates/setup.ts": "changed" } }),
+      { token: "ci-token" },
+    ),
+    409,
+    "VERSION_EXISTS",
+  );
+  assert.equal(await blobCount(env), before + 1);
+});
+
+Deno.test("files written before registry.json in the archive are stored and served", async () => {
+  const env = makeRackEnv();
+  // Bodies of several chunks on both reads, a large registry.json last.
+  const binary = crypto.getRandomValues(new Uint8Array(64 * 1024));
+  const item = makeItem({
+    author: btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(60 * 1024)))),
+    files: [
+      ...(makeItem().files as unknown[]),
+      { path: "assets/blob.bin", target: "b", type: "registry:asset" },
+    ],
+  });
+  const archive = await makeTarball([
+    { path: "templates/setup.ts", content: "SETUP" },
+    { path: "assets/blob.bin", content: binary },
+    { path: "./templates/.husky/commit-msg", content: "HOOK" },
+    { path: "registry.json", content: JSON.stringify(item) },
+  ]);
+  const res = await upload(env, archive);
+  assert.equal(res.status, 201, await res.text());
+  const base = "/registries/@rack/quality/husky/1.0.0";
+  assert.equal(await (await env.app.request(`${base}/files/templates/setup.ts`)).text(), "SETUP");
+  assert.equal(
+    await (await env.app.request(`${base}/files/templates/.husky/commit-msg`)).text(),
+    "HOOK",
+  );
+  const blob = await env.app.request(`${base}/files/assets/blob.bin`);
+  assert.deepEqual(new Uint8Array(await blob.arrayBuffer()), binary);
+  assert.deepEqual(await (await env.app.request(base)).json(), item);
+});

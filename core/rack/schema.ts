@@ -1,6 +1,7 @@
 /**
  * The three Rack JSON Schemas (draft 2020-12, our own files in `schemas/`) and
- * validators compiled from them once, with all errors and formats.
+ * validators compiled from them once, with all errors and formats (plus one
+ * that stops at the first error, for a verdict in bounded memory).
  *
  * @module
  */
@@ -39,32 +40,153 @@ export type SchemaProblem = Pick<
 
 type FormatsPlugin = (ajv: Ajv2020) => Ajv2020;
 
-let compiled: { item: ValidateFunction; preset: ValidateFunction } | undefined;
+interface Validators {
+  /** Every error (the spec's report). */
+  item: ValidateFunction;
+  /** Stops at the first error: a verdict in bounded memory. */
+  itemFirst: ValidateFunction;
+  preset: ValidateFunction;
+}
 
-function validators(): { item: ValidateFunction; preset: ValidateFunction } {
-  if (compiled) return compiled;
-  const ajv = new Ajv2020({ allErrors: true, strict: true, strictRequired: false });
+let compiled: Validators | undefined;
+
+function makeAjv(allErrors: boolean): Ajv2020 {
+  const ajv = new Ajv2020({ allErrors, strict: true, strictRequired: false });
   // ajv-formats is CommonJS: its default export is the plugin function itself.
   const mod = formatsModule as unknown as { default?: FormatsPlugin } & FormatsPlugin;
   const addFormats = typeof mod.default === "function" ? mod.default : mod;
   addFormats(ajv);
-  compiled = { item: ajv.compile(registryItemSchema), preset: ajv.compile(presetSchema) };
+  return ajv;
+}
+
+function validators(): Validators {
+  if (compiled) return compiled;
+  const all = makeAjv(true);
+  compiled = {
+    item: all.compile(registryItemSchema),
+    itemFirst: makeAjv(false).compile(registryItemSchema),
+    preset: all.compile(presetSchema),
+  };
   return compiled;
 }
 
-function run(validate: ValidateFunction, value: unknown): SchemaProblem[] {
-  if (validate(value)) return [];
-  return (validate.errors ?? []).map((e) => ({
+function toProblem(e: ErrorObject): SchemaProblem {
+  return {
     instancePath: e.instancePath,
     schemaPath: e.schemaPath,
     keyword: e.keyword,
     params: e.params,
     ...(e.message === undefined ? {} : { message: e.message }),
-  }));
+  };
+}
+
+function run(validate: ValidateFunction, value: unknown): SchemaProblem[] {
+  if (validate(value)) return [];
+  return (validate.errors ?? []).map(toProblem);
+}
+
+/** The most problems a {@linkcode SchemaReport} lists. */
+export const MAX_REPORTED_PROBLEMS = 20;
+/** The longest JSON of the listed problems (characters); further problems are counted, not listed. */
+export const MAX_REPORT_CHARS = 4096;
+/** Strings inside a reported problem are cut to this many characters. */
+const MAX_PROBLEM_STRING = 160;
+/**
+ * Documents with more JSON values than this that fail validation report their
+ * first problem only: listing every problem costs memory in proportion to the
+ * document (300 000 bad tags are 300 000 error objects).
+ */
+export const MAX_FULLY_REPORTED_VALUES = 10_000;
+
+/** A bounded list of validation problems. */
+export interface SchemaReport {
+  /** The first problems, at most {@linkcode MAX_REPORTED_PROBLEMS}, long strings cut. */
+  problems: SchemaProblem[];
+  /** How many further problems were found; `undefined` when they were not counted. */
+  omitted: number | undefined;
+}
+
+function shorten(value: unknown, depth = 0): unknown {
+  if (typeof value === "string") {
+    return value.length > MAX_PROBLEM_STRING ? `${value.slice(0, MAX_PROBLEM_STRING - 1)}…` : value;
+  }
+  if (typeof value !== "object" || value === null) return value;
+  if (depth >= 2) return "…";
+  if (Array.isArray(value)) {
+    const items = value.slice(0, 10).map((v) => shorten(v, depth + 1));
+    return value.length > 10 ? [...items, "…"] : items;
+  }
+  const entries = Object.entries(value).slice(0, 10);
+  return Object.fromEntries(entries.map(([k, v]) => [shorten(k), shorten(v, depth + 1)]));
+}
+
+/** Whether a JSON value holds more than `max` values (stops counting past it). */
+function holdsMoreValues(value: unknown, max: number): boolean {
+  let count = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (++count > max) return true;
+    if (typeof v === "object" && v !== null) {
+      for (const child of Array.isArray(v) ? v : Object.values(v)) {
+        if (stack.push(child) + count > max) return true;
+      }
+    }
+  }
+  return false;
 }
 
 /**
- * Validate a parsed `registry.json` against `registry-item.json`; `[]` when valid.
+ * Validate a parsed `registry.json` and report at most
+ * {@linkcode MAX_REPORTED_PROBLEMS} problems (and {@linkcode MAX_REPORT_CHARS}
+ * of JSON), each string cut to a readable length, with the count of the rest.
+ * A valid document is checked by a validator that stops at the first error;
+ * every error is collected only for invalid documents of at most
+ * {@linkcode MAX_FULLY_REPORTED_VALUES} values, else the first one is reported
+ * and `omitted` is `undefined`. So memory stays small whatever the document.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { reportRegistryItem } from "./schema.ts";
+ * const ok = { name: "husky", namespace: "@rack", type: "registry:quality", version: "1.0.0", priority: 0 };
+ * assert.deepEqual(reportRegistryItem(ok), { problems: [], omitted: 0 });
+ * const bad = reportRegistryItem({ ...ok, tags: Array(100).fill("") });
+ * assert.ok(bad.problems.length === 20 && bad.omitted === 80);
+ * ```
+ */
+export function reportRegistryItem(value: unknown): SchemaReport {
+  const { item, itemFirst } = validators();
+  if (itemFirst(value)) return { problems: [], omitted: 0 };
+  let errors: ErrorObject[];
+  let omitted: number | undefined;
+  if (holdsMoreValues(value, MAX_FULLY_REPORTED_VALUES)) {
+    errors = itemFirst.errors ?? [];
+    omitted = undefined;
+  } else {
+    item(value);
+    errors = item.errors ?? [];
+    item.errors = null;
+    omitted = 0;
+  }
+  const problems: SchemaProblem[] = [];
+  let chars = 2;
+  for (const error of errors) {
+    if (problems.length === MAX_REPORTED_PROBLEMS) break;
+    const problem = shorten(toProblem(error)) as SchemaProblem;
+    chars += JSON.stringify(problem).length + 1;
+    if (chars > MAX_REPORT_CHARS && problems.length > 0) break;
+    problems.push(problem);
+  }
+  if (omitted !== undefined) omitted = errors.length - problems.length;
+  itemFirst.errors = null;
+  return { problems, omitted };
+}
+
+/**
+ * Validate a parsed `registry.json` against `registry-item.json`; `[]` when
+ * valid. Lists every problem, so its size grows with the document: uploads
+ * use {@linkcode reportRegistryItem}.
  *
  * @example
  * ```ts

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import {
   builtinSchemaBytes,
+  MAX_REPORT_CHARS,
+  MAX_REPORTED_PROBLEMS,
   RACK_SCHEMA_FILES,
+  reportRegistryItem,
   validatePreset,
   validateRegistryItem,
 } from "./schema.ts";
@@ -136,4 +139,37 @@ Deno.test("builtinSchemaBytes() serves each of the three schemas as 2020-12 JSON
     const doc = JSON.parse(new TextDecoder().decode(builtinSchemaBytes(file)));
     assert.equal(doc.$schema, "https://json-schema.org/draft/2020-12/schema");
   }
+});
+
+Deno.test("reportRegistryItem() lists at most 20 problems with short strings and counts the rest", () => {
+  assert.deepEqual(reportRegistryItem(ITEM), { problems: [], omitted: 0 });
+  const few = reportRegistryItem({ ...ITEM, priority: -1 });
+  assert.deepEqual(few.problems, validateRegistryItem({ ...ITEM, priority: -1 }));
+  assert.equal(few.omitted, 0);
+  const long = "k".repeat(100_000);
+  const report = reportRegistryItem({ ...ITEM, tags: Array(500).fill(""), [long]: 1 });
+  assert.equal(report.problems.length, MAX_REPORTED_PROBLEMS);
+  assert.equal(report.omitted, 501 - MAX_REPORTED_PROBLEMS);
+  assert.ok(JSON.stringify(report.problems).length <= MAX_REPORT_CHARS);
+  const extra = report.problems.find((p) => p.keyword === "additionalProperties");
+  assert.ok(extra, JSON.stringify(report.problems));
+  const name = String(extra.params.additionalProperty);
+  assert.ok(name.length < 200 && name.endsWith("…"), name);
+});
+
+Deno.test("reportRegistryItem() reports the first problem of a huge document in bounded memory", () => {
+  const item = { ...ITEM, tags: Array(340_000).fill("") };
+  const heap = () => Deno.memoryUsage().heapUsed;
+  const before = heap();
+  const report = reportRegistryItem(item);
+  const grown = heap() - before;
+  assert.equal(report.omitted, undefined);
+  assert.deepEqual(report.problems.map((p) => p.instancePath), ["/tags/0"]);
+  // Collecting every error took ~70 MB here (one object per bad tag).
+  assert.ok(grown < 24 * 1024 * 1024, `heap grew by ${grown} bytes`);
+  // A huge VALID document still passes.
+  assert.deepEqual(reportRegistryItem({ ...ITEM, tags: Array(340_000).fill("t") }), {
+    problems: [],
+    omitted: 0,
+  });
 });

@@ -1,12 +1,15 @@
 /**
  * The Rack upload as core operations over streams (spec §6.2 order plus the
  * §13 fixes): {@linkcode storeArchive} streams the archive into bundle storage
- * under a byte cap, then {@linkcode publishRackArchive} verifies, extracts,
- * validates, authorizes and commits the version in ONE atomic step with its
- * package row, audit record and webhook outbox rows.
+ * under a byte cap, then {@linkcode publishRackArchive} verifies the checksum,
+ * reads the archive once without storing anything (caps, colliding paths),
+ * validates registry.json, authorizes the real namespace, checks the tree,
+ * and only then stores the files (a second read) and commits the version in
+ * ONE atomic step with its package row, audit record and webhook outbox rows.
  *
- * Nothing is visible before that commit; blobs of refused uploads are
- * harmless orphans for GC.
+ * Nothing is visible before that commit. A refused upload leaves only its
+ * archive blob, a harmless orphan for GC (so do the files of an upload that
+ * loses a race for its version).
  *
  * @module
  */
@@ -15,26 +18,39 @@ import { isRegistryError } from "../errors.ts";
 import { fileListFields } from "../files.ts";
 import { formatConflict, nextPackageRow } from "../packages.ts";
 import type { AuditRow, FileMap, VersionRow } from "../rows.ts";
+import { assertVersionRef, MAX_VERSION_LENGTH } from "../names.ts";
 import { getPackageRow, putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
+import { utf8Length } from "../../storage/_common.ts";
 import * as keys from "../../storage/keys.ts";
-import type { BlobInfo, JsonValue, Mutation } from "../../storage/types.ts";
+import { type BlobInfo, type JsonValue, LIMITS, type Mutation } from "../../storage/types.ts";
 import { actorLabel, authorizeUpload, type RackAuth, type RackCaller } from "./auth.ts";
 import { rackError } from "./errors.ts";
 import {
   DEFAULT_EXTRACT_LIMITS,
-  extractArchive,
-  type ExtractedArchive,
   type ExtractLimits,
+  scanArchive,
+  type ScannedArchive,
+  storeArchiveFiles,
 } from "./extract.ts";
-import { itemSegments, normalizeRackFilePath } from "./paths.ts";
-import { validateRegistryItem } from "./schema.ts";
+import { itemSegments, MAX_REGISTRY_SEGMENTS, normalizeRackFilePath } from "./paths.ts";
+import { MAX_FULLY_REPORTED_VALUES, reportRegistryItem } from "./schema.ts";
 import { uploadOutboxRows, type WebhookSubscription } from "./webhooks.ts";
 
 /** The package format of Rack registry items. */
 export const RACK_FORMAT = "rack.registry";
 /** The default archive size limit: 100 MiB. */
 export const DEFAULT_MAX_UPLOAD_BYTES = 104_857_600;
+/**
+ * Longest `description` (characters) of an uploaded registry.json: it is
+ * copied into the version row and the package's search entry, which the store
+ * bounds (a row holds at most 60 KiB).
+ */
+export const MAX_RACK_DESCRIPTION_LENGTH = 2048;
+/** Longest fields of registry.json that become keys and names (characters). */
+const MAX_FIELD_LENGTH = { namespace: 65, name: 64, version: MAX_VERSION_LENGTH } as const;
+/** Longest user value echoed in an error message (characters). */
+const MAX_ECHO = 100;
 
 /**
  * Stream an uploaded archive into bundle storage, hashing as it goes. Over
@@ -89,6 +105,94 @@ export interface RackUploadResult {
 
 function uploadFailed(message: string): Error {
   return rackError("UPLOAD_FAILED", message);
+}
+
+function versionExists(ref: { namespace: string; name: string; version: string }): Error {
+  return rackError(
+    "VERSION_EXISTS",
+    `Registry ${ref.namespace}/${ref.name}@${ref.version} already exists`,
+  );
+}
+
+/** A user value as error messages show it: cut to {@linkcode MAX_ECHO} characters. */
+function shown(value: string): string {
+  return value.length > MAX_ECHO ? `${value.slice(0, MAX_ECHO - 1)}…` : value;
+}
+
+/** Code points of a string (what a user counts as characters). */
+function characters(value: string): number {
+  let n = 0;
+  for (const _ of value) n++;
+  return n;
+}
+
+/**
+ * Refuse a value the store could not hold in one row (60 KiB of JSON) with a
+ * 400 naming it, instead of the storage's `RangeError` (a 500). A backstop:
+ * the field limits keep uploads far below it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { assertFitsInRow } from "./upload.ts";
+ * assertFitsInRow({ description: "short" }, "The version record");
+ * assert.throws(() => assertFitsInRow({ description: "x".repeat(70_000) }, "The version record"));
+ * ```
+ */
+export function assertFitsInRow(value: unknown, what: string): void {
+  const bytes = utf8Length(JSON.stringify(value));
+  if (bytes > LIMITS.valueBytes) {
+    throw uploadFailed(
+      `${what} would take ${bytes} bytes, over the store's limit of ${LIMITS.valueBytes} bytes per record; shorten registry.json`,
+    );
+  }
+}
+
+/** The lengths of registry.json fields that become keys, names and stored facts. */
+function checkFieldLengths(item: Record<string, unknown>): void {
+  for (const [field, max] of Object.entries(MAX_FIELD_LENGTH)) {
+    const value = item[field] as string;
+    if (value.length > max) {
+      throw uploadFailed(`${field} in registry.json is longer than ${max} characters`);
+    }
+  }
+  if (typeof item.path === "string") {
+    const segments = item.path.split("/");
+    if (segments.length > MAX_REGISTRY_SEGMENTS) {
+      throw uploadFailed(`path in registry.json has more than ${MAX_REGISTRY_SEGMENTS} segments`);
+    }
+    if (segments.some((s) => s.length > MAX_FIELD_LENGTH.name)) {
+      throw uploadFailed(
+        `path in registry.json has a segment longer than ${MAX_FIELD_LENGTH.name} characters`,
+      );
+    }
+  }
+}
+
+/** The free-form facts copied into rows: only `description` (the rest stays in registry.json). */
+function checkStoredFacts(item: Record<string, unknown>): void {
+  if (typeof item.description !== "string") return;
+  if (item.description.length <= MAX_RACK_DESCRIPTION_LENGTH) return;
+  const length = characters(item.description);
+  if (length > MAX_RACK_DESCRIPTION_LENGTH) {
+    throw uploadFailed(
+      `description in registry.json is ${length} characters long; the limit is ${MAX_RACK_DESCRIPTION_LENGTH}`,
+    );
+  }
+}
+
+/** The `SCHEMA_VALIDATION_FAILED` message: the spec's JSON array, bounded, plus what was left out. */
+function schemaMessage(item: unknown): string | undefined {
+  const { problems, omitted } = reportRegistryItem(item);
+  if (problems.length === 0) return undefined;
+  let message = `Schema validation failed: ${JSON.stringify(problems)}`;
+  if (omitted === undefined) {
+    message +=
+      ` (only the first problem is listed: registry.json holds more than ${MAX_FULLY_REPORTED_VALUES} values)`;
+  } else if (omitted > 0) {
+    message += ` (and ${omitted} more problem${omitted === 1 ? "" : "s"})`;
+  }
+  return message;
 }
 
 function nonEmpty(value: unknown): value is string {
@@ -149,14 +253,14 @@ export function isSafeTarget(target: string): boolean {
   return !rel.startsWith("/") && rel.split("/").every((segment) => segment !== "..");
 }
 
-function checkTree(archive: ExtractedArchive, declared: string[]): void {
+function checkTree(archive: ScannedArchive, declared: string[]): void {
   const allowed = new Set<string>(["registry.json"]);
   for (const raw of declared) {
     const path = normalizeRackFilePath(raw);
     if (path === null || !archive.files.has(path)) {
       throw rackError(
         "FILE_NOT_FOUND",
-        `File referenced in registry.json is missing or not a regular file: ${raw}`,
+        `File referenced in registry.json is missing or not a regular file: ${shown(raw)}`,
       );
     }
     allowed.add(path);
@@ -169,7 +273,7 @@ function checkTree(archive: ExtractedArchive, declared: string[]): void {
   }
   const undeclared = [
     ...archive.undeclarable,
-    ...[...archive.files.keys()].filter((p) => !allowed.has(p)),
+    ...[...archive.files].filter((p) => !allowed.has(p)),
   ].sort();
   if (undeclared.length > 0) {
     throw rackError(
@@ -206,15 +310,14 @@ export async function publishRackArchive(
   }
   // Before the archive is read back: the commit then knows whether a GC ran in between.
   const gcGuard = await readGcGuard(ctx);
-  const extracted = await extractArchive(
-    ctx,
-    archive.sha256,
-    options.limits ?? DEFAULT_EXTRACT_LIMITS,
-  );
-  if (!extracted.registryJson) throw uploadFailed("registry.json not found in package");
+  const limits = options.limits ?? DEFAULT_EXTRACT_LIMITS;
+  // First pass: read the archive and store nothing, so a refused upload
+  // (unauthorized namespace included) leaves only the archive blob behind.
+  const scanned = await scanArchive(ctx, { archiveSha256: archive.sha256, limits });
+  if (!scanned.registryJson) throw uploadFailed("registry.json not found in package");
   let item: Record<string, unknown>;
   try {
-    item = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(extracted.registryJson));
+    item = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(scanned.registryJson));
   } catch {
     throw uploadFailed("registry.json is not valid JSON");
   }
@@ -222,6 +325,7 @@ export async function publishRackArchive(
   for (const field of ["namespace", "name", "version"] as const) {
     if (!nonEmpty(item[field])) throw uploadFailed(`${field} is required in registry.json`);
   }
+  checkFieldLengths(item);
   const namespace = item.namespace as string;
   const leaf = item.name as string;
   const version = item.version as string;
@@ -230,32 +334,44 @@ export async function publishRackArchive(
   }
   const now = ctx.clock();
   const grant = authorizeUpload(options.auth, namespace, { caller: options.caller, now });
-  const problems = validateRegistryItem(item);
-  if (problems.length > 0) {
-    throw rackError(
-      "SCHEMA_VALIDATION_FAILED",
-      `Schema validation failed: ${JSON.stringify(problems)}`,
-    );
-  }
+  const schemaProblems = schemaMessage(item);
+  if (schemaProblems !== undefined) throw rackError("SCHEMA_VALIDATION_FAILED", schemaProblems);
   for (const file of fileEntries(item)) {
     if (typeof file.target === "string" && !isSafeTarget(file.target)) {
       throw uploadFailed(
-        `file target "${file.target}" must stay inside the project: a relative path (or ~/…) without "..", a leading "/", "\\", a drive letter or control characters`,
+        `file target "${
+          shown(file.target)
+        }" must stay inside the project: a relative path (or ~/…) without "..", a leading "/", "\\", a drive letter or control characters`,
       );
     }
   }
-  checkTree(extracted, declaredPaths(item));
+  checkStoredFacts(item);
+  checkTree(scanned, declaredPaths(item));
 
   const segments = itemSegments({ name: leaf, type: item.type, path: item.path });
   const name = segments.join("/");
   const ref = { namespace, name, version };
+  assertVersionRef(ref);
   // A name held by another format is a conflict whatever the version (checked
   // again atomically by the commit's package-row reducer).
-  const existing = await getPackageRow(ctx.storage, ref);
+  const [existing, taken] = await Promise.all([
+    getPackageRow(ctx.storage, ref),
+    ctx.storage.getMany<unknown>([keys.versionKey(ref), keys.tombstoneKey(ref)]),
+  ]);
   if (existing && existing.format !== RACK_FORMAT) {
     throw formatConflict(ref, existing.format, RACK_FORMAT);
   }
-  const files: FileMap = Object.fromEntries(extracted.files);
+  // An early answer for the common retry; the commit still decides races.
+  if (taken.some((entry) => entry !== null)) throw versionExists(ref);
+  // Second pass: every check has passed, store the files.
+  const files: FileMap = Object.fromEntries(
+    await storeArchiveFiles(ctx, {
+      archiveSha256: archive.sha256,
+      limits,
+      paths: scanned.files,
+      registryJson: scanned.registryJson,
+    }),
+  );
   const policy = options.auth.namespaces.get(namespace);
   const actor = actorLabel(grant);
   const publishedAt = now.toISOString();
@@ -277,13 +393,18 @@ export async function publishRackArchive(
     publishedAt,
     publishedBy: actor,
   };
+  assertFitsInRow(row, "The version record");
   const path = `${namespace}/${name}/${version}`;
   const summary: Record<string, JsonValue> = { name: leaf, type: item.type as string };
   if (typeof item.description === "string") summary.description = item.description;
   const result = await putVersionIfAbsent(ctx.storage, {
     row,
     gc: { guard: gcGuard, ctx },
-    updatePackage: (current, state) => nextPackageRow(current, state, { ref, summary }),
+    updatePackage: (current, state) => {
+      const next = nextPackageRow(current, state, { ref, summary });
+      assertFitsInRow(next, "The package record");
+      return next;
+    },
     extra: () => {
       const audit: AuditRow = {
         id: timeOrderedId(now),
@@ -319,8 +440,6 @@ export async function publishRackArchive(
       return mutations;
     },
   });
-  if (result.result !== "created") {
-    throw rackError("VERSION_EXISTS", `Registry ${namespace}/${name}@${version} already exists`);
-  }
+  if (result.result !== "created") throw versionExists(ref);
   return { name: leaf, version, namespace, message: "Registry uploaded successfully", path };
 }

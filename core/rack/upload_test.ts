@@ -3,11 +3,11 @@ import type { RegistryContext } from "../context.ts";
 import { sha256Hex } from "../digest.ts";
 import { isRegistryError } from "../errors.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
-import { makeItem, makePackage } from "../../tests/_rack_fixtures.ts";
+import { makeItem, makePackage, makeTarball } from "../../tests/_rack_fixtures.ts";
 import { identifyCaller, parseAuthConfig } from "./auth.ts";
 import { rackCodeOf } from "./errors.ts";
 import { jsonDocument, readVersionsJson, resolveLatest, resolveRackFile } from "./read.ts";
-import { declaredPaths, publishRackArchive, storeArchive } from "./upload.ts";
+import { assertFitsInRow, declaredPaths, publishRackArchive, storeArchive } from "./upload.ts";
 
 function memoryCtx(): RegistryContext {
   return {
@@ -62,4 +62,33 @@ Deno.test("declaredPaths() collects files, language files and custom merge scrip
     languages: { js: { files: [{ path: "b.js" }] }, ts: {} },
   });
   assert.deepEqual(paths, ["a.ts", "m.js", "b.js"]);
+});
+
+Deno.test("assertFitsInRow() refuses a record over the store's row limit with UPLOAD_FAILED", () => {
+  assertFitsInRow({ description: "x".repeat(1000) }, "The version record");
+  assert.throws(
+    () => assertFitsInRow({ description: "x".repeat(70_000) }, "The version record"),
+    (err) =>
+      isRegistryError(err, "invalid_input") && rackCodeOf(err) === "UPLOAD_FAILED" &&
+      /^The version record would take 7\d{4} bytes, over the store's limit of 61440 bytes per record/
+        .test(err.message),
+  );
+});
+
+Deno.test("publishRackArchive() refuses two archive entries on one path and stores none of its files", async () => {
+  const ctx = memoryCtx();
+  const archive = await makeTarball([
+    { path: "registry.json", content: JSON.stringify(makeItem()) },
+    { path: "templates/.husky/commit-msg", content: "hook" },
+    { path: "templates/setup.ts", content: "FIRST" },
+    { path: "./templates//setup.ts", content: "SECOND" },
+  ]);
+  await assert.rejects(
+    () => publish(ctx, archive),
+    (err) =>
+      isRegistryError(err) && rackCodeOf(err) === "INVALID_ARCHIVE" &&
+      err.message === "The archive holds templates/setup.ts twice",
+  );
+  assert.equal((await ctx.bundles.list()).items.length, 1, "only the archive");
+  assert.deepEqual((await ctx.storage.list(["ver"])).items, []);
 });
