@@ -7,9 +7,15 @@
 import type { RegistryContext } from "./context.ts";
 import { healthKey } from "../storage/keys.ts";
 
+/** Checks under way, by row storage: concurrent health requests share one. */
+const running = new WeakMap<object, Promise<void>>();
+
 /**
  * Throws (with the store's own reason, for logs only) when either store fails
- * its round trip.
+ * its round trip. Concurrent calls over one store share one round trip, and
+ * each round trip writes its own probe row (and deletes it after), so
+ * parallel probes — a load balancer's, or several instances' — never fail
+ * each other.
  *
  * @example
  * ```ts
@@ -18,14 +24,24 @@ import { healthKey } from "../storage/keys.ts";
  * await checkStoreHealth({ storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() });
  * ```
  */
-export async function checkStoreHealth(ctx: RegistryContext): Promise<void> {
+export function checkStoreHealth(ctx: RegistryContext): Promise<void> {
+  const current = running.get(ctx.storage);
+  if (current) return current;
+  const check = roundTrip(ctx).finally(() => running.delete(ctx.storage));
+  running.set(ctx.storage, check);
+  return check;
+}
+
+async function roundTrip(ctx: RegistryContext): Promise<void> {
   const probe = `${ctx.clock().toISOString()}-${crypto.randomUUID()}`;
+  const key = healthKey(probe);
   const res = await ctx.storage.commit({
     checks: [],
-    mutations: [{ type: "set", key: healthKey(), value: probe }],
+    mutations: [{ type: "set", key, value: probe }],
   });
-  const back = await ctx.storage.get<string>(healthKey());
+  const back = await ctx.storage.get<string>(key);
   if (!res.ok || back?.value !== probe) throw new Error("Row storage round trip failed");
+  await ctx.storage.commit({ checks: [], mutations: [{ type: "delete", key }] });
   const sentinel = new TextEncoder().encode("health\n");
   const info = await ctx.bundles.put(sentinel);
   if ((await ctx.bundles.stat(info.sha256))?.size !== sentinel.byteLength) {

@@ -123,9 +123,9 @@ export function rateCounterKey(limiter: string, window: string, client: string):
 export function rateCountersPrefix(limiter: string): RowKey {
   return ["rate", limiter];
 }
-/** The health probe row. */
-export function healthKey(): RowKey {
-  return ["health"];
+/** The row of one health probe (concurrent probes never overwrite each other's). */
+export function healthKey(probe: string): RowKey {
+  return ["health", probe];
 }
 
 // The KV bundle backend (storage/kv.ts): blob metadata, upload journal and chunks.
