@@ -395,3 +395,31 @@ Deno.test("HEAD on a bundle answers its headers without a body", async () => {
   assert.equal(res.headers.get("content-length"), String(GADGET_SOURCE.length));
   assert.equal(await res.text(), "");
 });
+
+Deno.test("a manifest nested deeper than 64 levels is refused as invalid, never a 500, and writes nothing", async () => {
+  const { app, storage } = makeGguiApp();
+  const key = await makeKey();
+  await registerKey(app, TOKENS.alice, key);
+  const rowsBefore = (await storage.list([])).items.length;
+  let deep: unknown = 1;
+  for (let i = 0; i < 5000; i++) deep = [deep];
+  const manifest = makeGadgetManifest({
+    exports: [{ hook: "useMap", description: "d", usage: "u", example: deep }],
+  });
+  const check = await app.request("/conformance/check", {
+    method: "POST",
+    headers: bearer(TOKENS.alice),
+    body: JSON.stringify({ manifest, bundle: GADGET_SOURCE }),
+  });
+  assert.equal(check.status, 200);
+  const checked = await check.json();
+  assert.equal(checked.ok, false);
+  assert.match(JSON.stringify(checked.errors), /nested more than 64 levels/);
+  const gadget = await makeGadget(key, { manifest: { exports: manifest.exports } });
+  const res = await publish(app, TOKENS.alice, gadget);
+  assert.equal(res.status, 400);
+  const body = await res.json();
+  assert.equal(body.error, "manifest_invalid");
+  assert.equal(body.detail.issues[0].code, "too_deep");
+  assert.equal((await storage.list([])).items.length, rowsBefore);
+});

@@ -384,6 +384,49 @@ export function toWireIssues(issues: readonly z.core.$ZodIssue[]): ManifestIssue
   );
 }
 
+/** The deepest nesting of arrays and objects a manifest may have. */
+export const MAX_MANIFEST_DEPTH = 64;
+
+/**
+ * The path to an array or object nested deeper than `max` levels (the top
+ * level is level 1); `null` when there is none. Measured without recursion,
+ * so any depth is safe; the path is then found within `max` levels.
+ */
+function deepestPath(value: unknown, max: number): (string | number)[] | null {
+  const values: object[] = [];
+  const depths: number[] = [];
+  if (value !== null && typeof value === "object") {
+    values.push(value);
+    depths.push(0);
+  }
+  let tooDeep = false;
+  while (values.length > 0 && !tooDeep) {
+    const v = values.pop()!;
+    const depth = depths.pop()!;
+    for (const item of Array.isArray(v) ? v : Object.values(v)) {
+      if (item === null || typeof item !== "object") continue;
+      if (depth + 1 >= max) tooDeep = true;
+      values.push(item);
+      depths.push(depth + 1);
+    }
+  }
+  return tooDeep ? pathBelow(value, max) : null;
+}
+
+/** The path to a container at depth `max` under `value` (recursion at most `max` deep). */
+function pathBelow(value: unknown, max: number): (string | number)[] | null {
+  if (value === null || typeof value !== "object") return null;
+  if (max === 0) return [];
+  const entries: [string | number, unknown][] = Array.isArray(value)
+    ? value.map((item, i) => [i, item])
+    : Object.entries(value);
+  for (const [key, item] of entries) {
+    const rest = pathBelow(item, max - 1);
+    if (rest !== null) return [key, ...rest];
+  }
+  return null;
+}
+
 /**
  * Validate a manifest against the strict schema.
  *
@@ -396,6 +439,19 @@ export function toWireIssues(issues: readonly z.core.$ZodIssue[]): ManifestIssue
  * ```
  */
 export function parseManifest(value: unknown): ParseManifestResult {
+  // The schema's free-form JSON values are checked recursively: refuse depths
+  // that would exhaust the stack (and that no manifest needs) before it runs.
+  const deep = deepestPath(value, MAX_MANIFEST_DEPTH);
+  if (deep !== null) {
+    return {
+      ok: false,
+      issues: [{
+        code: "too_deep",
+        message: `JSON nested more than ${MAX_MANIFEST_DEPTH} levels deep`,
+        path: deep,
+      }],
+    };
+  }
   const parsed = ArtifactManifestSchema.safeParse(value);
   if (parsed.success) return { ok: true, manifest: parsed.data as ArtifactManifest };
   return { ok: false, issues: toWireIssues(parsed.error.issues) };
