@@ -55,3 +55,15 @@ Deno.test("recomputePackageRow() skips yanked versions for latest and search", (
   assert.equal(next.publicSummary?.description, "d1.0.0");
   assert.equal(next.versionCount, 3);
 });
+
+Deno.test("nextPackageRow() moves latest and the search entry only for a version of higher precedence, not other build metadata", () => {
+  let row = nextPackageRow(null, state("3.0.0"), { ref, summary: { description: "first" } });
+  for (const version of ["3.0.0+b2", "3.0.0+b1"]) {
+    row = nextPackageRow(row, state(version), { ref, summary: { description: version } });
+    assert.equal(row.latest, "3.0.0", version);
+    assert.equal(row.publicSummary?.version, "3.0.0", version);
+    assert.equal(row.publicSummary?.description, "first", version);
+  }
+  row = nextPackageRow(row, state("3.0.1+b0"), { ref });
+  assert.equal(row.latest, "3.0.1+b0");
+});

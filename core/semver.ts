@@ -59,7 +59,7 @@ export function isPrerelease(version: string): boolean {
 
 /**
  * Pick "latest": the highest release, or the highest prerelease when no release
- * exists. `undefined` for an empty list.
+ * exists; on equal precedence the first one listed. `undefined` for an empty list.
  *
  * @example
  * ```ts
@@ -67,15 +67,18 @@ export function isPrerelease(version: string): boolean {
  * import { pickLatest } from "./semver.ts";
  * assert.ok(pickLatest(["1.0.0", "2.0.0-rc.1"]) === "1.0.0");
  * assert.ok(pickLatest(["2.0.0-rc.1", "2.0.0-rc.2"]) === "2.0.0-rc.2");
+ * assert.ok(pickLatest(["1.0.0", "1.0.0+build.2"]) === "1.0.0");
  * ```
  */
 export function pickLatest(versions: Iterable<string>): string | undefined {
   let release: string | undefined;
   let pre: string | undefined;
+  // By precedence alone: of versions differing only in build metadata, the
+  // first seen stays (a later `1.0.0+build` never displaces `1.0.0`).
   for (const v of versions) {
     if (isPrerelease(v)) {
-      if (pre === undefined || compareVersions(v, pre) > 0) pre = v;
-    } else if (release === undefined || compareVersions(v, release) > 0) {
+      if (pre === undefined || parse(v).compare(parse(pre)) > 0) pre = v;
+    } else if (release === undefined || parse(v).compare(parse(release)) > 0) {
       release = v;
     }
   }
