@@ -270,8 +270,11 @@ export function parseServerArgs(
     return v === undefined || v.trim() === "" ? undefined : v.trim();
   };
   for (const name of STRING_FLAGS) {
-    if (flag(name) !== undefined && flag(name)!.trim() === "" && name !== "token") {
-      return { ok: false, error: `--${name} needs a value` };
+    if (flag(name) !== undefined && flag(name)!.trim() === "") {
+      // An empty --token is a mistake (an unset variable, say), never a request
+      // for the generated admin token: omitting the flag asks for that.
+      const hint = name === "token" ? " (omit it to use the generated admin token)" : "";
+      return { ok: false, error: `--${name} needs a value${hint}` };
     }
   }
 

@@ -66,6 +66,11 @@ Deno.test("parseServerArgs() refuses unknown, malformed and positional arguments
   assert.match(error(["--storage=s3:x"]), /--storage must be/);
   assert.match(error(["--bundle-host=ftp://x"]), /--bundle-host must be/);
   assert.match(error([], { STORAGE_BACKEND: "r2" }), /not supported/);
+  // An explicitly empty token is refused (the original's rule); an empty
+  // GGUI_REGISTRY_TOKEN counts as unset, as empty environment values do.
+  assert.match(error(["--token="]), /--token needs a value \(omit it/);
+  assert.match(error(["--token", " "]), /--token needs a value/);
+  assert.equal(ok([], { GGUI_REGISTRY_TOKEN: "" }).token, undefined);
   for (const e of [error(["--nope"]), error(["--port=abc"])]) assert.ok(!e.includes("\n"));
 });
 
