@@ -9,7 +9,7 @@
 import type { Context } from "hono";
 import { sha256Hex } from "../core/digest.ts";
 import type { BlobBody, ByteRange } from "../storage/types.ts";
-import { makeResponse } from "./_ops_common.ts";
+import { makeResponse, notModifiedResponse } from "./_ops_common.ts";
 
 /** What {@linkcode respondWithBlob} needs to know of the bytes. */
 export interface BlobResponseOptions {
@@ -59,8 +59,20 @@ export function noneMatchHits(ifNoneMatch: string, opaque: string): boolean {
   return tags !== null && tags.some((t) => t.opaque === opaque);
 }
 
-function httpDate(d: Date): string {
+/** A date as HTTP writes it (`Sun, 06 Dec 2026 05:00:00 GMT`). */
+export function httpDate(d: Date): string {
   return d.toUTCString();
+}
+
+/**
+ * Whether `If-Modified-Since` holds a time at or after `lastModified` (whole
+ * seconds): the client's copy is current. Only for requests without
+ * `If-None-Match`, which takes precedence (RFC 9110 §13.1.3).
+ */
+export function unmodifiedSince(ifModifiedSince: string | null, lastModified: Date): boolean {
+  if (ifModifiedSince === null) return false;
+  const t = Date.parse(ifModifiedSince);
+  return !Number.isNaN(t) && seconds(lastModified) <= seconds(t);
 }
 
 /** Whole seconds of a date (HTTP dates have no finer precision). */
@@ -77,12 +89,8 @@ function notModified(req: Request, opaque: string, lastModified: Date | undefine
   if (method !== "GET" && method !== "HEAD") return false;
   const inm = req.headers.get("if-none-match");
   if (inm !== null) return noneMatchHits(inm, opaque);
-  const ims = req.headers.get("if-modified-since");
-  if (ims !== null && lastModified) {
-    const t = Date.parse(ims);
-    if (!Number.isNaN(t)) return seconds(lastModified) <= seconds(t);
-  }
-  return false;
+  return lastModified !== undefined &&
+    unmodifiedSince(req.headers.get("if-modified-since"), lastModified);
 }
 
 /** A parsed `Range` header against a size. */
@@ -162,7 +170,9 @@ export async function respondWithBlob(
   headers["etag"] = etag;
   headers["cache-control"] = opts.cacheControl;
   if (opts.lastModified) headers["last-modified"] = httpDate(opts.lastModified);
-  if (notModified(req, opts.sha256, opts.lastModified)) return makeResponse(null, 304, headers);
+  if (notModified(req, opts.sha256, opts.lastModified)) {
+    return notModifiedResponse(headers, { type: opts.contentType, size: opts.size });
+  }
   headers["accept-ranges"] = "bytes";
   headers["content-type"] = opts.contentType;
   const head = req.method === "HEAD";
@@ -236,7 +246,9 @@ export function respondWithJson(
   if ((opts.etagFrom ?? "content") === "content" && status === 200) {
     const digest = sha256Hex(bytes);
     headers["etag"] = `"${digest}"`;
-    if (notModified(c.req.raw, digest, undefined)) return makeResponse(null, 304, headers);
+    if (notModified(c.req.raw, digest, undefined)) {
+      return notModifiedResponse(headers, { type: "application/json", size: bytes.byteLength });
+    }
   }
   headers["content-type"] = "application/json";
   headers["content-length"] = String(bytes.byteLength);

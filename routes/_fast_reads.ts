@@ -27,6 +27,7 @@ import {
   type Encoding,
   isCompressible,
   negotiateEncoding,
+  notModifiedVaries,
 } from "./_ops_compress.ts";
 import { appendVary } from "./_ops_common.ts";
 import type { OpsCore, OpsStart } from "./_ops_stack.ts";
@@ -136,7 +137,7 @@ export function fastReads(
   }
 
   /**
-   * What compression makes of a GET answer (see `compressResponse`); `null`
+   * What compression makes of a GET or HEAD answer (see `compressResponse`); `null`
    * when it cannot tell without reading the body (the Hono path then answers).
    * Waits only to compress a kept answer the first time.
    */
@@ -162,16 +163,20 @@ export function fastReads(
     const res = answer.build();
     const status = res.status;
     const h = res.headers;
+    // A HEAD uses what GETs kept, but keeps nothing: what it built may have no body.
+    const head = req.method === "HEAD";
+    const keep = key !== undefined && !head;
     // A keyed answer is fully determined by its key: keep it finished, as built.
     // Kept forms count their body's length against the budget (a clone shares
     // the bytes, but may outlive the response it was cloned from).
     const asBuilt = () => {
-      if (key !== undefined) remember(id, res.clone(), Number(h.get("content-length")) || 0);
+      if (keep) remember(id, res.clone(), Number(h.get("content-length")) || 0);
       return res;
     };
     if (status === 304) {
       const etag = echoedEtag(h.get("etag"), req.headers.get("if-none-match"));
       if (etag !== null) h.set("etag", etag);
+      if (notModifiedVaries(res, threshold)) appendVary(h, "Accept-Encoding");
       return res;
     }
     if (status < 200 || status === 204 || status === 206) return asBuilt();
@@ -185,8 +190,13 @@ export function fastReads(
     if (size < threshold) return asBuilt();
     if (encoding === null) {
       appendVary(h, "Accept-Encoding");
-      if (key !== undefined) remember(id, res.clone(), size);
+      if (keep) remember(id, res.clone(), size);
       return res;
+    }
+    if (head) {
+      // The GET's headers, without compressing a body nobody will read.
+      void res.body?.cancel();
+      return encodedResponse(res, encoding, null);
     }
     if (!res.body) return res;
     if (key === undefined || size > MAX_ENCODED_SOURCE) {
@@ -238,7 +248,8 @@ export function fastReads(
     const compression = ops.compression;
     let res: Response | null | Promise<Response>;
     try {
-      res = req.method === "GET" && compression
+      // HEAD goes through compression too: it answers the headers its GET would.
+      res = compression
         ? compressed(req, answer, compression.threshold, compression.encodings)
         : answer.build();
     } catch {

@@ -5,7 +5,7 @@
  * core operations and response builders as the Hono routes in `ggui.ts`.
  *
  * Bundle files are content-addressed and immutable: the finished response of
- * a plain GET (no `Range`, no `If-None-Match`) of a blob held in memory is
+ * a plain GET (no `Range`, no conditions) of a blob held in memory is
  * built once per prefix and cloned (cloning shares the bytes; building a
  * response copies them).
  *
@@ -27,6 +27,7 @@ import {
   BUNDLE_HEADERS,
   gguiContextOf,
   type GguiRoutesOptions,
+  parseBearer,
   pkgEtag,
   pkgResponse,
 } from "./ggui.ts";
@@ -71,9 +72,10 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     }
   }
 
-  /** What a kept bundle response is determined by: prefix, content, size and type. */
-  function bundleKey(visibility: string, entry: { sha256: string; size: number; type: string }) {
-    return `${visibility} ${entry.sha256} ${entry.size} ${entry.type}`;
+  /** What a kept bundle response is determined by: prefix, content, size, type and date. */
+  function bundleKey(visibility: string, located: LocatedFile) {
+    const { entry, publishedAt } = located;
+    return `${visibility} ${entry.sha256} ${entry.size} ${entry.type} ${publishedAt}`;
   }
 
   async function bundle(
@@ -97,11 +99,11 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     });
     // Refusals and misses (401, 404, 500) are the Hono route's to answer.
     if (located.status !== 200) return null;
-    const { entry } = located.body as LocatedFile;
+    const { entry, publishedAt } = located.body as LocatedFile;
     const subject = authn?.subject;
     const plain = req.method === "GET" && !req.headers.has("range") &&
-      !req.headers.has("if-none-match");
-    const key = bundleKey(visibility, entry);
+      !req.headers.has("if-none-match") && !req.headers.has("if-modified-since");
+    const key = bundleKey(visibility, located.body as LocatedFile);
     if (plain) {
       const known = templates.get(key);
       if (known) return { build: () => known.response.clone(), key, subject };
@@ -117,6 +119,7 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
       sha256: entry.sha256,
       contentType: entry.type,
       cacheControl: BUNDLE_CACHE_CONTROL[visibility],
+      lastModified: new Date(publishedAt),
       extraHeaders: BUNDLE_HEADERS[visibility],
     });
     if (response === null) return null;
@@ -136,7 +139,10 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     version: string,
     file: BundleFile,
   ): FastAnswer | undefined {
-    if (req.method !== "GET" || req.headers.has("range") || req.headers.has("if-none-match")) {
+    if (
+      req.method !== "GET" || req.headers.has("range") || req.headers.has("if-none-match") ||
+      req.headers.has("if-modified-since")
+    ) {
       return undefined;
     }
     let authn: AuthnContext | null | undefined;
@@ -154,8 +160,7 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
       file,
     });
     if (located === undefined) return undefined;
-    const { entry } = located;
-    const key = bundleKey(visibility, entry);
+    const key = bundleKey(visibility, located);
     const known = templates.get(key);
     return known
       ? { build: () => known.response.clone(), key, subject: authn?.subject }
@@ -169,16 +174,20 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     name: string,
     version: string,
   ): FastAnswer | undefined {
-    const authn = authnNowOf(authenticator, req.headers.get("authorization"));
-    if (authn === false) return undefined;
+    const header = req.headers.get("authorization");
+    const authn = authnNowOf(authenticator, header);
+    // Unknown yet, or a bearer that is not valid (the Hono route counts the failure).
+    if (authn === false || (authn === undefined && parseBearer(header) !== null)) return undefined;
     const result = readArtifactNow(ctx, { authn, scope: scopeParam(scope), name, version });
     return result === undefined ? undefined : pkg(req, result, authn?.subject);
   }
 
   function pkg(req: Request, result: GguiResult, subject: string | undefined): FastAnswer {
     const ifNoneMatch = req.headers.get("if-none-match");
-    const etag = ifNoneMatch === null ? pkgEtag(result) : undefined;
-    const build = () => pkgResponse(result, ifNoneMatch);
+    const ifModifiedSince = req.headers.get("if-modified-since");
+    // Only an unconditional read is fully determined by its result.
+    const etag = ifNoneMatch === null && ifModifiedSince === null ? pkgEtag(result) : undefined;
+    const build = () => pkgResponse(result, ifNoneMatch, ifModifiedSince);
     const who = subject === undefined ? {} : { subject };
     return etag === undefined ? { build, ...who } : { build, key: `pkg ${etag}`, ...who };
   }
@@ -187,8 +196,11 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
   async function pkgRead(
     req: Request,
     read: (authn: AuthnContext) => Promise<GguiResult>,
-  ): Promise<FastAnswer> {
-    const authn = await authnOf(authenticator, req.headers.get("authorization"));
+  ): Promise<FastAnswer | null> {
+    const header = req.headers.get("authorization");
+    const authn = await authnOf(authenticator, header);
+    // A bearer that is not valid: the Hono route answers and counts the failure.
+    if (authn === undefined && parseBearer(header) !== null) return null;
     return pkg(req, await read(authn), authn?.subject);
   }
 

@@ -17,6 +17,12 @@ export interface OpsVariables {
   requestId: string;
   /** Who the request acts for, when the surface authenticated it. */
   subject?: string;
+  /**
+   * Set by a surface that answered a request with credentials it could not
+   * accept without a 401 (ggui reads treat them as anonymous): the attempt
+   * still spends the failed-authentication budget.
+   */
+  authFailed?: boolean;
 }
 
 /** A Hono env that carries {@linkcode OpsVariables}. */
@@ -33,10 +39,10 @@ const COMPOSED_HANDLER = "__COMPOSED_HANDLER";
 
 /**
  * The pattern of the route that matched (`/pkg/:scope/:name`), never the raw
- * path: the last matched entry whose handler takes no `next` (middleware
- * takes `(c, next)`; route handlers take `(c)`), skipping catch-alls
- * (`*`, `/*`). `unmatched` when there is none, so a scan of random URLs cannot
- * blow up the label set.
+ * path: the route handler that answered, else the last matched entry whose
+ * handler takes no `next` (middleware takes `(c, next)`; route handlers take
+ * `(c)`), skipping catch-alls (`*`, `/*`). `unmatched` when there is none, so
+ * a scan of random URLs cannot blow up the label set.
  */
 export function routePattern(c: Context): string {
   let pattern = patterns.get(c);
@@ -57,15 +63,22 @@ function findRoutePattern(c: Context): string {
   } catch {
     return UNMATCHED_ROUTE;
   }
+  // The handler that answered is the last one Hono dispatched (a route, or a
+  // catch-all 404 registered after it: both match, only one answers).
+  const answered = routes[c.req.routeIndex];
+  if (answered && isRoute(answered)) return answered.path;
   for (let i = routes.length - 1; i >= 0; i--) {
     const r = routes[i]!;
-    const handler = (r.handler as unknown as Record<string, unknown>)[COMPOSED_HANDLER] ??
-      r.handler;
-    if (typeof handler === "function" && handler.length >= 2) continue;
-    if (r.path === "*" || r.path === "/*") continue;
-    return r.path;
+    if (isRoute(r)) return r.path;
   }
   return UNMATCHED_ROUTE;
+}
+
+/** Whether a matched entry is a route handler (takes no `next`) other than a catch-all. */
+function isRoute(r: { path: string; handler: unknown }): boolean {
+  const handler = (r.handler as Record<string, unknown>)[COMPOSED_HANDLER] ?? r.handler;
+  if (typeof handler === "function" && handler.length >= 2) return false;
+  return r.path !== "*" && r.path !== "/*";
 }
 
 /**
@@ -95,6 +108,44 @@ export function makeResponse(
     for (const k in headers) target.set(k, headers[k]!);
   }
   return res;
+}
+
+/** The type and length of the 200 a 304 stands for. */
+export interface Representation {
+  /** Its `Content-Type`. */
+  type: string;
+  /** Its length in bytes. */
+  size: number;
+}
+
+const represented = new WeakMap<Response, Representation>();
+
+/**
+ * A 304 that remembers the 200 it stands for, so compression can give it the
+ * `Vary` that 200 would carry (RFC 9110 §15.4.5) without sending the 200's
+ * type or length.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { notModifiedResponse, representationOf } from "./_ops_common.ts";
+ * const res = notModifiedResponse({ etag: '"x"' }, { type: "application/json", size: 2048 });
+ * assert.equal(res.status, 304);
+ * assert.equal(representationOf(res)?.size, 2048);
+ * ```
+ */
+export function notModifiedResponse(
+  headers: Readonly<Record<string, string>>,
+  representation: Representation,
+): Response {
+  const res = makeResponse(null, 304, headers);
+  represented.set(res, representation);
+  return res;
+}
+
+/** The 200 a 304 made by {@linkcode notModifiedResponse} stands for. */
+export function representationOf(res: Response): Representation | undefined {
+  return represented.get(res);
 }
 
 /**
@@ -162,7 +213,10 @@ export async function settleDocumentLength(c: Context): Promise<number | null> {
   const res = c.res;
   const length = res.headers.get("content-length");
   if (length !== null) return Number(length);
-  if (c.req.method === "HEAD" || res.status === 204 || res.status === 304) return 0;
+  if (res.status === 204 || res.status === 304) return 0;
+  // A HEAD is answered by the GET route (Hono drops the body afterwards): its
+  // body is measured like a GET's, so both carry the same Content-Length.
+  if (res.body === null && c.req.method === "HEAD") return null;
   // Encoded output (compression under way) keeps streaming.
   if (res.headers.has("content-encoding")) return null;
   if (!isDocumentType(res.headers.get("content-type"))) return null;

@@ -16,6 +16,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import {
   appendVary,
   replaceResponse,
+  representationOf,
   setResponseHeaders,
   settleDocumentLength,
 } from "./_ops_common.ts";
@@ -91,11 +92,13 @@ export function negotiateEncoding(
 /**
  * Middleware compressing JSON, text and JavaScript bodies of at least
  * `threshold` bytes (and compressible streams of unknown length). Never for
- * HEAD, 206, 304, other non-200-range answers without a body, responses that
+ * 206, 304, other non-200-range answers without a body, responses that
  * already carry `Content-Encoding` or `Content-Range`, `Cache-Control:
  * no-transform`, or other types (images, archives, octet streams). Sets
  * `Content-Encoding`, drops `Content-Length` and `Accept-Ranges`, merges
  * `Vary: Accept-Encoding` and weakens a strong ETag (see the module doc).
+ * A HEAD gets the headers its GET would, and no body is compressed; a 304
+ * gets the GET's `Vary`.
  *
  * @example
  * ```ts ignore
@@ -120,15 +123,14 @@ export async function compressResponse(
   threshold: number,
   supported: readonly Encoding[],
 ): Promise<void> {
-  if (c.req.method === "HEAD") return;
   const res = c.res;
-  if (res.status === 304) return weakenEchoedEtag(c);
+  if (res.status === 304) return notModified(c, threshold);
   if (res.status < 200 || res.status === 204 || res.status === 206) return;
   const h = res.headers;
   if (h.has("content-encoding") || h.has("content-range")) return;
   if (!isCompressible(h.get("content-type"))) return;
   const cacheControl = h.get("cache-control");
-  if (cacheControl !== null && /(?:^|,)\s*no-transform\s*(?:,|$)/i.test(cacheControl)) return;
+  if (cacheControl !== null && NO_TRANSFORM_RE.test(cacheControl)) return;
   // Documents of unknown length (c.json, c.text) are measured; streams by
   // nature (NDJSON) of a compressible type are compressed as they come.
   const length = await settleDocumentLength(c);
@@ -139,6 +141,12 @@ export async function compressResponse(
     return;
   }
   const current = c.res;
+  if (c.req.method === "HEAD") {
+    // The GET's headers, without compressing a body nobody will read.
+    await current.body?.cancel();
+    replaceResponse(c, encodedResponse(current, encoding, null));
+    return;
+  }
   if (!current.body) return;
   replaceResponse(
     c,
@@ -157,7 +165,11 @@ export async function compressResponse(
  * {@linkcode compressResponse} answers, for callers that compressed the bytes
  * themselves (once, for an immutable body).
  */
-export function encodedResponse(res: Response, encoding: Encoding, body: BodyInit): Response {
+export function encodedResponse(
+  res: Response,
+  encoding: Encoding,
+  body: BodyInit | null,
+): Response {
   // Headers copied one by one: Deno checks a Headers init far more slowly.
   const out = res.statusText
     ? new Response(body, { status: res.status, statusText: res.statusText })
@@ -201,10 +213,31 @@ function setVary(c: Context): void {
 }
 
 /** On a 304 for `If-None-Match: W/"x"` whose response says `"x"`, answer with the weak form held. */
-function weakenEchoedEtag(c: Context): void {
+/**
+ * A 304 carries the `Vary` its 200 would (RFC 9110 §15.4.5), and echoes the
+ * ETag form the client holds.
+ */
+function notModified(c: Context, threshold: number): void {
   const etag = echoedEtag(c.res.headers.get("etag"), c.req.raw.headers.get("if-none-match"));
   if (etag !== null) setResponseHeaders(c, { etag });
+  if (notModifiedVaries(c.res, threshold)) setVary(c);
 }
+
+/**
+ * Whether the 200 a 304 stands for varies on `Accept-Encoding` (it would be
+ * compressed for some clients); `true` when the 304 does not say what it
+ * stands for.
+ */
+export function notModifiedVaries(res: Response, threshold: number): boolean {
+  const representation = representationOf(res);
+  if (representation === undefined) return true;
+  if (!isCompressible(representation.type)) return false;
+  const cacheControl = res.headers.get("cache-control");
+  if (cacheControl !== null && NO_TRANSFORM_RE.test(cacheControl)) return false;
+  return representation.size >= threshold;
+}
+
+const NO_TRANSFORM_RE = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
 
 /**
  * The ETag a 304 should echo when it differs from `etag`: the weak form

@@ -120,12 +120,17 @@ Deno.test("compress leaves small, binary, encoded, no-transform and ranged respo
   await whole.body?.cancel();
 });
 
-Deno.test("compress never touches HEAD and says Vary even to a client that accepts no coding", async () => {
+Deno.test("compress gives a HEAD its GET's headers without compressing, and says Vary even to a client that accepts no coding", async () => {
   const app = compressedApp();
-  const head = await app.request("/big", {
-    method: "HEAD",
-    headers: { "accept-encoding": "gzip" },
-  });
+  for (const encoding of ["gzip", "identity"]) {
+    const headers = { "accept-encoding": encoding };
+    const head = await app.request("/big", { method: "HEAD", headers });
+    const get = await app.request("/big", { headers });
+    assert.equal(head.body, null);
+    assert.deepEqual([...head.headers], [...get.headers], encoding);
+    await get.body?.cancel();
+  }
+  const head = await app.request("/big", { method: "HEAD" });
   assert.equal(head.headers.get("content-encoding"), null);
   assert.equal(head.headers.get("content-length"), String(BIG_TEXT.length));
   const plain = await app.request("/big");

@@ -13,7 +13,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { httpRequestDuration, httpResponseBytes, rateLimitedTotal } from "../core/metrics.ts";
 import type { RateLimiter, RateLimitResult } from "../core/rate_limit.ts";
 import { canEncode, compressResponse, type Encoding } from "./_ops_compress.ts";
-import { routePattern } from "./_ops_common.ts";
+import { routePattern, settleDocumentLength } from "./_ops_common.ts";
 import { REQUEST_ID_RE } from "./_ops_log.ts";
 import { rateLimitHeaders } from "./_ops_rate_limit.ts";
 
@@ -198,7 +198,9 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
       if (log) headers.append("x-request-id", s.requestId);
       return;
     }
-    if (result && s.limiter) {
+    // An inner limiter (the upload budget) already labelled the response:
+    // its headers, the stricter budget's, stay.
+    if (result && s.limiter && !headers.has("x-ratelimit-limit")) {
       headers.set("x-ratelimit-limit", String(result.limit));
       headers.set("x-ratelimit-remaining", String(result.remaining));
       headers.set("x-ratelimit-reset", String(result.resetAt));
@@ -248,9 +250,10 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     try {
       if (s.refused) {
         c.res = limitedResponse(c, s.refused.limiter, s.refused.result, onLimited);
+        if (log) c.res.headers.set("x-request-id", s.requestId);
       } else {
         await next();
-        if (authFailures && c.res.status === 401) {
+        if (authFailures && (c.res.status === 401 || c.get("authFailed" as never))) {
           s.result = authFailures.hitNow(s.client);
           s.limiter = authFailures;
         }
@@ -264,6 +267,8 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
           c.res = copy;
         }
         if (compression) await compressResponse(c, compression.threshold, compression.encodings);
+        // A HEAD carries its GET's length (compression measures it otherwise).
+        else if (c.req.method === "HEAD") await settleDocumentLength(c);
       }
       status = c.res.status;
       options.after?.(c);

@@ -81,3 +81,23 @@ Deno.test("opsStack() compresses large documents and logs one line per request w
   assert.match(line.requestId, /^[0-9a-f-]{36}$/);
   assert.ok(!log.join("\n").includes("s3cret"), "no secret is ever logged");
 });
+
+Deno.test("opsStack() gives a HEAD the Content-Length of its GET, with compression on or off", async () => {
+  for (const compress of [undefined, false] as const) {
+    const app = new Hono();
+    app.use(opsStack({
+      key: () => "c1",
+      onLimited: () => new Response(null, { status: 429 }),
+      ...(compress === false ? { compress } : {}),
+    }));
+    app.get("/ok", (c) => c.json({ ok: true }));
+    app.get("/big", (c) => c.json({ pad: "é".repeat(3000) }));
+    for (const path of ["/ok", "/big"]) {
+      const get = await app.request(path);
+      const head = await app.request(path, { method: "HEAD" });
+      const length = String((await get.bytes()).byteLength);
+      assert.equal(head.headers.get("content-length"), length, `${path} ${compress}`);
+      assert.equal(head.body, null);
+    }
+  }
+});

@@ -3,7 +3,7 @@
 // request-duration histogram for /metrics.
 import { type ErrorCode, isRegistryError } from "../core/errors.ts";
 import { type RackCode, rackCodeOf, rackExtraOf } from "../core/rack/errors.ts";
-import { makeResponse } from "./_ops_common.ts";
+import { makeResponse, notModifiedResponse } from "./_ops_common.ts";
 
 /** Status and wire code of every domain error code on the Rack surface. */
 export const RACK_ERROR_TABLE = {
@@ -158,7 +158,7 @@ export function serveContent(
     ifNoneMatch(request.headers.get("if-none-match"), etag);
   if (ifNoneMatch(request.headers.get("if-none-match"), etag)) {
     if (options.body instanceof ReadableStream) void options.body.cancel().catch(() => {});
-    return makeResponse(null, 304, headers);
+    return notModifiedResponse(headers, { type: options.contentType, size: options.size });
   }
   headers["content-type"] = options.contentType;
   headers["content-length"] = String(options.size);

@@ -279,11 +279,17 @@ function limited(c: Context, retryAfter: number): Response {
   if (isRackPath(c.req.path)) {
     return rackJsonError(429, { code: "RATE_LIMIT_EXCEEDED", message });
   }
-  return new Response(JSON.stringify({ error: "rate_limited", message, code: "rate_limited" }), {
-    status: 429,
-    headers: { "content-type": "application/json", "cache-control": "no-store" },
-  });
+  // ggui's CORS paths keep their headers, so a browser can read the 429 (a
+  // refused preflight included).
+  return makeResponse(
+    JSON.stringify({ error: "rate_limited", message, code: "rate_limited" }),
+    429,
+    isGguiCorsExcluded(c.req.path) ? GGUI_LIMITED_HEADERS : GGUI_LIMITED_CORS_HEADERS,
+  );
 }
+
+const GGUI_LIMITED_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
+const GGUI_LIMITED_CORS_HEADERS = { ...GGUI_LIMITED_HEADERS, ...GGUI_CORS_HEADERS };
 
 /** Operator counters: publishes by surface and result, conflicts, auth failures. */
 function countOutcome(c: Context): void {

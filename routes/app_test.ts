@@ -5,7 +5,7 @@ import { parseAuthConfig } from "../core/rack/auth.ts";
 import { staticTokenAuthenticator } from "../core/auth.ts";
 import { parsePrometheusText, type Sample } from "../tests/_prometheus.ts";
 
-function app() {
+function app(options: Partial<Parameters<typeof createRegistryApp>[0]> = {}) {
   const { auth } = parseAuthConfig(JSON.stringify({ "@rack": [] }));
   return createRegistryApp({
     storage: new MemoryRegistryStorage(),
@@ -13,6 +13,7 @@ function app() {
     bundleHost: "http://localhost:9001",
     registryHostname: "localhost:9001",
     rackAuth: () => Promise.resolve(auth),
+    ...options,
   });
 }
 
@@ -138,5 +139,65 @@ Deno.test("the request log names the caller on every surface, never the token", 
     else assert.ok(String(line.subject).startsWith(subject), `${path}: ${line.subject}`);
     assert.ok(!lines[0]!.includes("secret-token"), lines[0]);
     assert.ok(!lines[0]!.includes("admin-token"), lines[0]);
+  }
+});
+
+Deno.test("429s carry the request id, ggui's CORS where ggui sends it, and the upload budget's own headers", async () => {
+  const a = app({
+    authenticator: staticTokenAuthenticator({ token: "T", subject: "ci" }),
+    rateLimitPerMinute: 4,
+    uploadRateLimitPerMinute: 1,
+    requestLog: () => {},
+  });
+  const publish = () =>
+    a.request("/publish", {
+      method: "POST",
+      headers: { authorization: "Bearer T", "x-request-id": "pub-1" },
+      body: "{",
+    });
+  const first = await publish();
+  assert.equal(first.status, 400);
+  assert.equal(first.headers.get("x-ratelimit-limit"), "1", "the upload budget's headers");
+  await first.body?.cancel();
+  const second = await publish();
+  assert.equal(second.status, 429);
+  assert.equal(second.headers.get("x-ratelimit-limit"), "1");
+  assert.equal(second.headers.get("x-ratelimit-remaining"), "0");
+  assert.equal(second.headers.get("x-request-id"), "pub-1");
+  assert.equal(second.headers.get("access-control-allow-origin"), null, "/publish has no CORS");
+  await second.body?.cancel();
+  // The general budget (4) is spent: two publishes, then two searches.
+  for (let i = 0; i < 2; i++) await (await a.request("/search")).body?.cancel();
+  for (const method of ["GET", "OPTIONS"]) {
+    const res = await a.request("/search", { method, headers: { "x-request-id": "s-1" } });
+    assert.equal(res.status, 429, method);
+    assert.equal(res.headers.get("x-request-id"), "s-1", method);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*", method);
+    assert.equal(res.headers.get("cache-control"), "no-store", method);
+    assert.ok(res.headers.get("retry-after"), method);
+    await res.body?.cancel();
+  }
+});
+
+Deno.test("the route label is the route that answered, not a catch-all 404 that also matched", async () => {
+  const a = app();
+  const requests: [string, string, string][] = [
+    ["POST", "/registries", "/registries"],
+    ["GET", "/namespaces", "/namespaces"],
+    ["GET", "/namespaces/@rack/registries", "/namespaces/:ns/registries"],
+    ["GET", "/schemas/registry-item.json", "/schemas/:file"],
+    ["GET", "/presets/none", "/presets/:name"],
+    ["GET", "/registries/@rack/x/versions", "/registries/*"],
+  ];
+  for (const [method, path] of requests) {
+    await (await a.request(path, { method })).body?.cancel();
+  }
+  const samples = parsePrometheusText(await (await a.request("/metrics")).text())
+    .filter((s) => s.name === "http_request_duration_seconds_count");
+  for (const [method, path, route] of requests) {
+    assert.ok(
+      samples.some((s) => s.labels.method === method && s.labels.route === route),
+      `${method} ${path} → ${route}: ${JSON.stringify(samples.map((s) => s.labels.route))}`,
+    );
   }
 });

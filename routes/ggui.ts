@@ -17,8 +17,8 @@ import type { RegistryContext } from "../core/context.ts";
 import { recordAudit } from "../core/audit.ts";
 import { sha256Hex } from "../core/digest.ts";
 import { collectBytes, utf8Length } from "../storage/_common.ts";
-import { respondWithBlob } from "./_blob_response.ts";
-import { makeResponse } from "./_ops_common.ts";
+import { httpDate, respondWithBlob, unmodifiedSince } from "./_blob_response.ts";
+import { makeResponse, notModifiedResponse } from "./_ops_common.ts";
 import { type ErrorCode, isRegistryError } from "../core/errors.ts";
 import {
   type AuthnContext,
@@ -171,6 +171,8 @@ interface Serialized {
   text: string;
   etag: string;
   length: string;
+  /** The HTTP date of a version read's publication. */
+  lastModified?: string;
   template?: Response;
 }
 
@@ -186,6 +188,12 @@ function serialized(result: GguiResult): Serialized {
     etag: `"${sha256Hex(`${result.status}\n${text}`)}"`,
     length: String(utf8Length(text)),
   };
+  // A version read is dated by its publication (listings are not).
+  const publishedAt = (result.body as { publishedAt?: unknown }).publishedAt;
+  if (result.status === 200 && typeof publishedAt === "string") {
+    const date = new Date(publishedAt);
+    if (!Number.isNaN(date.getTime())) out.lastModified = httpDate(date);
+  }
   if (Object.isFrozen(result)) serializations.set(result, out);
   return out;
 }
@@ -295,11 +303,15 @@ export function pkgEtag(result: GguiResult): string | undefined {
 
 /**
  * The response of a `/pkg/*` read result (version or listing) for a request
- * with this `If-None-Match`: strong ETag and 304 on 200 and 410, the JSON
+ * with this `If-None-Match`: strong ETag on 200 and 410, 304 on 200, the JSON
  * error otherwise, always private and varying on `Authorization`, with CORS.
  * A frozen (cached) result's finished response is built once and cloned.
  */
-export function pkgResponse(result: GguiResult, ifNoneMatch: string | null | undefined): Response {
+export function pkgResponse(
+  result: GguiResult,
+  ifNoneMatch: string | null | undefined,
+  ifModifiedSince?: string | null,
+): Response {
   if (result.status !== 200 && result.status !== 410) {
     const text = JSON.stringify(result.body);
     return makeResponse(text, result.status, {
@@ -311,9 +323,20 @@ export function pkgResponse(result: GguiResult, ifNoneMatch: string | null | und
     });
   }
   const known = serialized(result);
-  const { etag } = known;
-  if (etagMatches(ifNoneMatch ?? undefined, etag)) {
-    return makeResponse(null, 304, { ...NOT_MODIFIED_HEADERS, etag });
+  const { etag, lastModified } = known;
+  // Preconditions hold only for a 2xx answer (RFC 9110 §13.2.1): a yanked
+  // version's 410 is answered in full, whatever the client holds.
+  if (
+    result.status === 200 &&
+    (ifNoneMatch !== null && ifNoneMatch !== undefined
+      ? etagMatches(ifNoneMatch, etag)
+      : lastModified !== undefined &&
+        unmodifiedSince(ifModifiedSince ?? null, new Date(lastModified)))
+  ) {
+    return notModifiedResponse({ ...NOT_MODIFIED_HEADERS, etag }, {
+      type: "application/json",
+      size: Number(known.length),
+    });
   }
   // A frozen result is immutable: its finished response is built once, with
   // its body as UTF-8 bytes (the server then sends them without converting a
@@ -325,6 +348,7 @@ export function pkgResponse(result: GguiResult, ifNoneMatch: string | null | und
     "content-length": known.length,
     ...PKG_HEADERS,
     etag,
+    ...(lastModified === undefined ? {} : { "last-modified": lastModified }),
     ...GGUI_CORS_HEADERS,
   });
   if (frozen) known.template = res.clone();
@@ -391,8 +415,12 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
 
   /** The caller; named in the request log when there is one. */
   const authn = async (c: Context): Promise<AuthnContext> => {
-    const who = await authnOf(options.authenticator, c.req.header("authorization"));
+    const header = c.req.header("authorization");
+    const who = await authnOf(options.authenticator, header);
     if (who !== undefined) c.set("subject" as never, who.subject as never);
+    // A bearer that is not valid: reads answer as to anyone, but the attempt
+    // counts as a failed authentication (else reads would test tokens freely).
+    else if (parseBearer(header) !== null) c.set("authFailed" as never, true as never);
     return who;
   };
 
@@ -412,7 +440,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
   });
 
   const sendPkg = (c: Context, result: GguiResult) =>
-    pkgResponse(result, c.req.header("if-none-match"));
+    pkgResponse(result, c.req.header("if-none-match"), c.req.header("if-modified-since"));
 
   app.get("/pkg/:scope/:name", async (c) => {
     const { scope, name } = c.req.param();
@@ -527,13 +555,14 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
         file,
       });
       if (located.status !== 200) return send(c, located);
-      const { entry } = located.body as LocatedFile;
+      const { entry, publishedAt } = located.body as LocatedFile;
       const res = await respondWithBlob(c, {
         open: (range) => ctx.bundles.get(entry.sha256, range),
         size: entry.size,
         sha256: entry.sha256,
         contentType: entry.type,
         cacheControl,
+        lastModified: new Date(publishedAt),
         extraHeaders: BUNDLE_HEADERS[visibility],
       });
       return res ?? send(c, errorResult(404, "not_found", MISS_MESSAGES[file]));

@@ -144,9 +144,12 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
     const ref = pkgRef(c);
     const meta = await jsrPackageMeta(ctx, ref, reader);
     if (!meta) throw packageMiss(c);
+    // The version list depends on who asks whenever any version could be
+    // private, so it always varies on Authorization: a stranger's view of a
+    // package with hidden versions carries the headers of a wholly public one.
     return respondWithJson(c, meta.value, {
       cacheControl: `${meta.private ? "private" : "public"}, no-cache`,
-      headers: readHeaders(meta.private),
+      headers: { vary: "Authorization" },
     });
   });
 
@@ -173,6 +176,7 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
       sha256: facts.versionMetaSha256,
       contentType: "application/json",
       cacheControl: `${found.private ? "private" : "public"}, max-age=31536000, immutable`,
+      lastModified: new Date(found.value.row.publishedAt),
       extraHeaders: readHeaders(found.private),
     });
     if (!res) throw jsrError("internalServerError", "version metadata blob is missing");
@@ -203,6 +207,7 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
       sha256: entry.sha256,
       contentType: entry.type,
       cacheControl: `${found.private ? "private" : "public"}, max-age=31536000, immutable`,
+      ...(found.publishedAt === undefined ? {} : { lastModified: new Date(found.publishedAt) }),
       extraHeaders: readHeaders(found.private),
     });
     if (!res) throw jsrError("internalServerError", "file blob is missing");

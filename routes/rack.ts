@@ -405,6 +405,9 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
           sha256: file.entry.sha256,
           contentType: resource.kind === "file" ? file.contentType : "application/json",
           cacheControl: cacheControl!,
+          // A version's files are dated by its publication; "latest" is not
+          // (a yank can make it an older version).
+          ...(resource.kind === "latest" ? {} : { lastModified: new Date(file.publishedAt) }),
           extraHeaders,
         });
         if (!res) {

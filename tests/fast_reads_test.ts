@@ -256,6 +256,110 @@ Deno.test("the fast path compresses for clients that accept it, exactly as the H
   });
 });
 
+Deno.test("on both paths a HEAD carries its GET's headers, a 304 its 200's Vary, and a 410 ignores If-None-Match", async () => {
+  const pair = apps();
+  await seed(pair);
+  // Every header but the budget left, which each request spends.
+  const headersOf = (r: Response) =>
+    [...r.headers].filter(([k]) => k !== "x-ratelimit-remaining").sort();
+  const reads: [string, Record<string, string>][] = [
+    ["/pkg/acme/map/1.0.0", ALICE],
+    ["/pkg/acme/map", ALICE],
+    ["/pkg/acme/globe/1.0.0", {}],
+    ["/bundles/public/@acme/globe/1.0.0/bundle.js", {}],
+    ["/bundles/private/@acme/map/1.0.0/bundle.js", ALICE],
+    ["/bundles/public/@acme/globe/1.0.0/manifest.json", {}],
+    ["/search?q=globe", {}],
+    ["/healthz", {}],
+  ];
+  let compressedHeads = 0;
+  for (const [path, auth] of reads) {
+    for (const encoding of [undefined, "gzip", "br"]) {
+      const h = { ...auth, ...(encoding ? { "accept-encoding": encoding } : {}) };
+      const get = await same(pair, "GET", path, h);
+      await get.body?.cancel();
+      const head = await same(pair, "HEAD", path, h);
+      const what = `${path} ${encoding ?? "identity"}`;
+      assert.equal(head.body, null, what);
+      assert.deepEqual(headersOf(head), headersOf(get), what);
+      if (get.headers.has("content-encoding")) compressedHeads++;
+      else assert.ok(Number(head.headers.get("content-length")) > 0, what);
+      const etag = get.headers.get("etag");
+      if (etag === null || get.status !== 200) continue;
+      const notModified = await same(pair, "GET", path, { ...h, "if-none-match": etag });
+      assert.equal(notModified.status, 304, what);
+      assert.equal(notModified.headers.get("vary"), get.headers.get("vary"), what);
+    }
+  }
+  assert.ok(compressedHeads >= 4, "some of the reads are large enough to compress");
+  // A HEAD first leaves nothing a later GET would answer without its body.
+  const fresh = apps();
+  await seed(fresh);
+  for (const [path, auth] of reads) {
+    for (const encoding of [undefined, "gzip"]) {
+      const h = { ...auth, ...(encoding ? { "accept-encoding": encoding } : {}) };
+      await same(fresh, "HEAD", path, h);
+      const get = await same(fresh, "GET", path, h);
+      assert.ok((await get.bytes()).byteLength > 0, `${path} ${encoding ?? "identity"}`);
+    }
+  }
+  const yanked = await same(pair, "GET", "/pkg/acme/map/1.1.0", ALICE);
+  assert.equal(yanked.status, 410);
+  for (const tag of [yanked.headers.get("etag")!, "*"]) {
+    const again = await same(pair, "GET", "/pkg/acme/map/1.1.0", {
+      ...ALICE,
+      "if-none-match": tag,
+    });
+    assert.equal(again.status, 410, tag);
+    assert.deepEqual(await again.json(), await yanked.clone().json());
+  }
+});
+
+Deno.test("on both paths versions and their files are dated by their publication and answer If-Modified-Since", async () => {
+  const pair = apps();
+  await seed(pair);
+  const dated = [
+    ["/pkg/acme/map/1.0.0", ALICE],
+    ["/bundles/private/@acme/map/1.0.0/bundle.js", ALICE],
+    ["/bundles/public/@acme/globe/1.0.0/manifest.json", {}],
+  ] as const;
+  for (const [path, auth] of dated) {
+    const read = await same(pair, "GET", path, auth);
+    const lastModified = read.headers.get("last-modified")!;
+    assert.equal(lastModified, NOW.toUTCString(), path);
+    await read.body?.cancel();
+    for (const [since, status] of [[NOW, 304], [new Date(NOW.getTime() - 1000), 200]] as const) {
+      const res = await same(pair, "GET", path, {
+        ...auth,
+        "if-modified-since": since.toUTCString(),
+      });
+      assert.equal(res.status, status, `${path} since ${since.toUTCString()}`);
+      await res.body?.cancel();
+    }
+    // If-None-Match wins over If-Modified-Since.
+    const other = await same(pair, "GET", path, {
+      ...auth,
+      "if-none-match": '"other"',
+      "if-modified-since": NOW.toUTCString(),
+    });
+    assert.equal(other.status, 200, path);
+    await other.body?.cancel();
+  }
+  // Listings carry no date; a stranger's dated request is the same miss.
+  const listing = await same(pair, "GET", "/pkg/acme/map", ALICE);
+  assert.equal(listing.headers.get("last-modified"), null);
+  await listing.body?.cancel();
+  for (const path of ["/pkg/acme/map/1.0.0", "/bundles/private/@acme/map/1.0.0/bundle.js"]) {
+    const stranger = await same(pair, "GET", path, {
+      ...BOB,
+      "if-modified-since": NOW.toUTCString(),
+    });
+    assert.equal(stranger.status, 404, path);
+    assert.equal(stranger.headers.get("last-modified"), null, path);
+    await stranger.body?.cancel();
+  }
+});
+
 Deno.test("the fast path answers bundle files exactly as the Hono routes do", async () => {
   const pair = apps();
   await seed(pair);
@@ -330,6 +434,18 @@ Deno.test("the fast path spends the same rate-limit budgets and refuses with the
   const after = await same(failures, "GET", "/pkg/acme/globe/1.0.0");
   assert.equal(after.status, 429, "one failed authentication spends the budget on both");
   assert.equal(after.headers.get("ratelimit-policy"), '"authfail";q=1;w=60');
+
+  // A /pkg read with a bearer that is not valid answers as to anyone, and
+  // spends the failed-authentication budget: reads cannot test tokens freely.
+  const reseeded = apps();
+  await seed(reseeded);
+  const guesses = apps({ authFailuresPerMinute: 2 }, reseeded);
+  for (const path of ["/pkg/acme/map/1.0.0", "/pkg/acme/map"]) {
+    const guess = await same(guesses, "GET", path, { authorization: "Bearer guess" });
+    assert.equal(guess.status, 404, path);
+  }
+  const locked = await same(guesses, "GET", "/pkg/acme/map/1.0.0", ALICE);
+  assert.equal(locked.status, 429, "two wrong bearers lock the client out, valid token or not");
 });
 
 Deno.test("fast-path requests are recorded in the latency histogram, bytes served and the request log", async () => {

@@ -28,6 +28,8 @@ interface Fixture {
 async function fixture(
   options: {
     jsrLimits?: Record<string, number>;
+    /** The auth.json text, read on every request (default: `@pub` anonymous). */
+    authJson?: () => string;
     subscriptions?: {
       id: string;
       url: string;
@@ -41,7 +43,7 @@ async function fixture(
   const bundles = new MemoryBundleStorage();
   const clock = () => new Date();
   const tokens: Record<string, string> = { [ALICE]: "alice", [BOB]: "bob" };
-  const { auth } = parseAuthConfig('{"@pub": []}');
+  const authJson = options.authJson ?? (() => '{"@pub": []}');
   const app = createRegistryApp({
     storage,
     bundles,
@@ -50,7 +52,7 @@ async function fixture(
       authenticate: (t) =>
         Promise.resolve(tokens[t] ? { subject: tokens[t]!, admin: false } : null),
     },
-    rackAuth: () => Promise.resolve(auth),
+    rackAuth: () => Promise.resolve(parseAuthConfig(authJson()).auth),
     bundleHost: "http://127.0.0.1:9",
     registryHostname: "127.0.0.1:9",
     rateLimitPerMinute: 0,
@@ -221,7 +223,7 @@ Deno.test("a namespace declared anonymous in auth.json serves its JSR packages t
   const meta = await get(app, "/@pub/tool/meta.json");
   assert.equal(meta.status, 200);
   assert.equal(meta.headers.get("cache-control"), "public, no-cache");
-  assert.equal(meta.headers.get("vary"), null);
+  assert.equal(meta.headers.get("vary"), "Authorization");
   await meta.body?.cancel();
   const mod = await get(app, "/@pub/tool/1.0.0/mod.ts");
   assert.equal(mod.headers.get("cache-control"), "public, max-age=31536000, immutable");
@@ -267,6 +269,34 @@ Deno.test("a private package is byte-identical to a missing one for callers who 
   assert.equal((await bad.json()).code, "invalidBearerToken");
 });
 
+Deno.test("a package with hidden private versions answers a stranger exactly as a wholly public one, cache headers included", async () => {
+  let authJson = '{"@pub": []}';
+  const { app, admin } = await fixture({ authJson: () => authJson });
+  for (const name of ["alpha", "bravo"]) {
+    const path = `pub/${name}/1.0.0`;
+    assert.equal((await publish(app, path, packageFiles(`@pub/${name}`), admin)).status, 200);
+  }
+  // @pub stops being anonymous: its next version is private.
+  authJson = '{"@pub": [{"token": "pub-reader"}]}';
+  const hidden = await publish(app, "pub/alpha/2.0.0", packageFiles("@pub/alpha", "2.0.0"), admin);
+  assert.equal(hidden.status, 200);
+  assert.equal((await get(app, "/@pub/alpha/2.0.0/mod.ts")).status, 404);
+  for (const token of [undefined, BOB]) {
+    const a = await get(app, "/@pub/alpha/meta.json", token);
+    const b = await get(app, "/@pub/bravo/meta.json", token);
+    assert.equal(a.status, 200);
+    assert.equal((await a.text()).replace("alpha", "bravo"), await b.text());
+    const headers = (r: Response) => [...r.headers].filter(([k]) => k !== "etag");
+    assert.deepEqual(headers(a), headers(b));
+    assert.equal(a.headers.get("cache-control"), "public, no-cache");
+    assert.equal(a.headers.get("vary"), "Authorization");
+  }
+  // Who may read the private version sees it, privately.
+  const own = await get(app, "/@pub/alpha/meta.json", admin);
+  assert.equal(own.headers.get("cache-control"), "private, no-cache");
+  assert.deepEqual(Object.keys((await own.json()).versions), ["2.0.0", "1.0.0"]);
+});
+
 Deno.test("ETags: meta.json and files answer 304 on If-None-Match", async () => {
   const { app } = await fixture();
   await publish(app, "acme/greet/1.0.0", packageFiles());
@@ -283,6 +313,19 @@ Deno.test("ETags: meta.json and files answer 304 on If-None-Match", async () => 
     assert.match(etag, /^"[0-9a-f]{64}"$/, path);
     const again = await get(app, path, ALICE, { "if-none-match": etag });
     assert.equal(again.status, 304, path);
+  }
+  // A version's documents are dated by its publication.
+  for (const path of ["/@acme/greet/1.0.0_meta.json", "/@acme/greet/1.0.0/mod.ts"]) {
+    const first = await get(app, path, ALICE);
+    await first.body?.cancel();
+    const lastModified = first.headers.get("last-modified")!;
+    assert.ok(lastModified, path);
+    const again = await get(app, path, ALICE, { "if-modified-since": lastModified });
+    assert.equal(again.status, 304, path);
+    const earlier = new Date(Date.parse(lastModified) - 1000).toUTCString();
+    const stale = await get(app, path, ALICE, { "if-modified-since": earlier });
+    assert.equal(stale.status, 200, path);
+    await stale.body?.cancel();
   }
   const meta = await get(app, "/@acme/greet/meta.json", ALICE);
   assert.equal(meta.headers.get("cache-control"), "private, no-cache");

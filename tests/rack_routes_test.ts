@@ -164,6 +164,33 @@ Deno.test("If-None-Match with the content digest answers 304 with ETag and Cache
   assert.equal(again.status, 304);
 });
 
+Deno.test("a version's files carry its publication date and answer If-Modified-Since; latest carries none", async () => {
+  const env = await seeded();
+  for (
+    const url of [
+      "/registries/@rack/quality/husky/1.0.0/files/assets/logo.png",
+      "/registries/@rack/quality/husky/1.0.0",
+    ]
+  ) {
+    const res = await env.app.request(url);
+    const lastModified = res.headers.get("last-modified");
+    await res.body?.cancel();
+    assert.ok(lastModified !== null, url);
+    const date = new Date(lastModified);
+    const current = await env.app.request(url, { headers: { "if-modified-since": lastModified } });
+    assert.equal(current.status, 304, url);
+    assert.equal(await current.text(), "");
+    const older = new Date(date.getTime() - 1000).toUTCString();
+    const stale = await env.app.request(url, { headers: { "if-modified-since": older } });
+    assert.equal(stale.status, 200, url);
+    await stale.body?.cancel();
+  }
+  const latest = await env.app.request("/registries/@rack/quality/husky");
+  assert.equal(latest.status, 200);
+  assert.equal(latest.headers.get("last-modified"), null);
+  await latest.body?.cancel();
+});
+
 Deno.test("HEAD answers every GET route with the same status and headers and no body", async () => {
   const env = await seeded();
   for (

@@ -83,6 +83,8 @@ export interface BundleFileRequest {
 export interface LocatedFile {
   /** The file's entry. */
   entry: FileEntry;
+  /** When its version was published (the file's `Last-Modified`). */
+  publishedAt: string;
 }
 
 /**
@@ -132,7 +134,7 @@ export async function locateBundleFile(
     );
     if (!(await mayReadPrivate(row, authn, owner))) return deny();
     const entry = row.files?.[file];
-    return entry ? { status: 200, body: { entry } } : miss();
+    return entry ? { status: 200, body: { entry, publishedAt: row.publishedAt } } : miss();
   }
   if (!isVersionRef(request)) return miss();
   let row: VersionRow | null;
@@ -145,7 +147,7 @@ export async function locateBundleFile(
     return miss();
   }
   const entry = row.files?.[file];
-  return entry ? { status: 200, body: { entry } } : miss();
+  return entry ? { status: 200, body: { entry, publishedAt: row.publishedAt } } : miss();
 }
 
 /**
@@ -176,7 +178,7 @@ export function locateBundleFileNow(
     }
   }
   const entry = row.files?.[file];
-  return entry ? { entry } : undefined;
+  return entry ? { entry, publishedAt: row.publishedAt } : undefined;
 }
 
 async function getRow(

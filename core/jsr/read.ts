@@ -62,12 +62,14 @@ export interface JsrPackageMeta {
   versions: Record<string, { yanked?: true }>;
 }
 
-/** A read that found something, with whether any of it is private (cache headers). */
+/** A read that found something, and whether what it shows this reader is private (cache headers). */
 export interface JsrRead<T> {
   /** What was found. */
   value: T;
-  /** Whether it depends on the reader (answer `private` and vary on `Authorization`). */
+  /** Whether what it shows holds private data (answer `private`; never set by what is hidden). */
   private: boolean;
+  /** When what it shows was published, for a version's files (their `Last-Modified`). */
+  publishedAt?: string;
 }
 
 /** Version lists by package, per row storage, with the package row stamp they belong to. */
@@ -105,13 +107,16 @@ async function visibleStates(
   if (!pkg || pkg.value.format !== JSR_FORMAT) return null;
   const owner = ownerLookup(ctx, ref.namespace);
   const visible: VersionState[] = [];
-  let hidden = false;
+  // Private when what this reader sees holds a private version; versions it
+  // may not see change nothing, not even the cache headers.
+  let shown = false;
   for (const state of await statesOf(ctx, ref, pkg.stamp)) {
-    if (state.visibility === "private") hidden = true;
-    if (await mayRead(state, ref.namespace, reader, owner)) visible.push(state);
+    if (!(await mayRead(state, ref.namespace, reader, owner))) continue;
+    visible.push(state);
+    if (state.visibility === "private") shown = true;
   }
   if (visible.length === 0) return null;
-  return { value: visible, private: hidden };
+  return { value: visible, private: shown };
 }
 
 /**
@@ -191,7 +196,9 @@ export async function jsrFile(
   const files = await versionFiles(ctx, version.value.row);
   const rel = path.slice(1);
   const entry = Object.hasOwn(files, rel) ? files[rel] : undefined;
-  return entry ? { value: entry, private: version.private } : null;
+  return entry
+    ? { value: entry, private: version.private, publishedAt: version.value.row.publishedAt }
+    : null;
 }
 
 /** The API's version document (`GET /api/scopes/:scope/packages/:package/versions/:version`). */

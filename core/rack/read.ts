@@ -47,6 +47,8 @@ export interface RackFileRef {
   contentType: string;
   /** The version it belongs to. */
   version: string;
+  /** When that version was published. */
+  publishedAt: string;
 }
 
 /** A stored file to serve. */
@@ -138,7 +140,12 @@ export async function resolveRackFile(
   const files = await versionFiles(ctx, row);
   const entry = Object.hasOwn(files, ref.path) ? files[ref.path] : undefined;
   if (!entry) throw notFound();
-  return { entry, contentType: rackMimeType(ref.path), version: ref.version };
+  return {
+    entry,
+    contentType: rackMimeType(ref.path),
+    version: ref.version,
+    publishedAt: row.publishedAt,
+  };
 }
 
 /** Open one stored file of a version (`registry.json` or a template file). */
