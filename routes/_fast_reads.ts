@@ -21,15 +21,16 @@
  */
 import {
   echoedEtag,
-  encodeBytes,
+  encodedInFull,
   encodedResponse,
   encodeStream,
   type Encoding,
   isCompressible,
+  MAX_BUFFERED_COMPRESSION,
   negotiateEncoding,
   notModifiedVaries,
 } from "./_ops_compress.ts";
-import { appendVary } from "./_ops_common.ts";
+import { appendVary, countedBody } from "./_ops_common.ts";
 import type { OpsCore, OpsStart } from "./_ops_stack.ts";
 
 /** One answer of a fast route. */
@@ -77,9 +78,6 @@ const NO_TRANSFORM_RE = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
 
 /** Most kept representations (the byte budget bounds the compressed ones). */
 const MAX_ENCODED_ENTRIES = 20_000;
-
-/** The largest body compressed once and kept; larger ones are compressed as they stream. */
-const MAX_ENCODED_SOURCE = 8 * 1024 * 1024;
 
 /** The path of a request URL; `null` when it needs decoding (`%`). */
 export function pathOf(url: string): string | null {
@@ -199,13 +197,13 @@ export function fastReads(
       return encodedResponse(res, encoding, null);
     }
     if (!res.body) return res;
-    if (key === undefined || size > MAX_ENCODED_SOURCE) {
+    if (size > MAX_BUFFERED_COMPRESSION) {
       return encodedResponse(res, encoding, encodeStream(res.body, encoding));
     }
     return (async () => {
-      const bytes = await encodeBytes(await res.bytes(), encoding);
-      const template = encodedResponse(res, encoding, bytes as Uint8Array<ArrayBuffer>);
-      remember(id, template, bytes.byteLength);
+      const template = await encodedInFull(res, encoding);
+      if (!keep) return template;
+      remember(id, template, Number(template.headers.get("content-length")));
       return template.clone();
     })();
   }
@@ -280,14 +278,15 @@ export function fastReads(
     const head = req.method === "HEAD";
     // Hono answers HEAD with the GET route's headers and no body.
     if (head && res.body !== null) res = new Response(null, res);
-    ops.record(
-      start,
-      req.method,
-      route.route,
-      res.status,
-      head ? null : res.headers.get("content-length"),
-      subject,
-    );
+    // A compressed length is known only by compressing: a HEAD never sends
+    // one (RFC 9110 allows omitting it), whether or not a GET kept one.
+    if (head && res.headers.has("content-encoding")) res.headers.delete("content-length");
+    const length = head ? null : res.headers.get("content-length");
+    // A body compressed as it flows has no length yet: count it as it goes out.
+    if (length === null && !head && res.headers.has("content-encoding")) {
+      res = countedBody(res, (n) => ops.served(route.route, n));
+    }
+    ops.record(start, req.method, route.route, res.status, length, subject);
     return res;
   }
 

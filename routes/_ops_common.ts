@@ -178,6 +178,46 @@ export function replaceResponse(c: Context, response: Response): void {
   c.res = response;
 }
 
+/**
+ * The response with its body counted as it streams out: `onDone` gets the
+ * bytes sent when the body ends (or is cancelled). For bodies of unknown
+ * length (compressed as they flow), so bytes served still add up.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { countedBody } from "./_ops_common.ts";
+ * let sent = 0;
+ * const res = countedBody(new Response(new Blob(["hello"]).stream()), (n) => sent = n);
+ * assert.equal(await res.text(), "hello");
+ * assert.equal(sent, 5);
+ * ```
+ */
+export function countedBody(res: Response, onDone: (bytes: number) => void): Response {
+  if (res.body === null) return res;
+  let n = 0;
+  let done = false;
+  const finish = () => {
+    if (done) return;
+    done = true;
+    onDone(n);
+  };
+  const counter = new TransformStream<Uint8Array, Uint8Array>({
+    transform(chunk, controller) {
+      n += chunk.byteLength;
+      controller.enqueue(chunk);
+    },
+    flush: finish,
+    cancel: finish,
+  });
+  const out = new Response(res.body.pipeThrough(counter), {
+    status: res.status,
+    statusText: res.statusText,
+  });
+  for (const [k, v] of res.headers) out.headers.append(k, v);
+  return out;
+}
+
 /** Add a token to the `Vary` header unless it is already there (or `*`). */
 export function appendVary(headers: Headers, token: string): void {
   const current = headers.get("vary");

@@ -95,8 +95,9 @@ export function negotiateEncoding(
  * 206, 304, other non-200-range answers without a body, responses that
  * already carry `Content-Encoding` or `Content-Range`, `Cache-Control:
  * no-transform`, or other types (images, archives, octet streams). Sets
- * `Content-Encoding`, drops `Content-Length` and `Accept-Ranges`, merges
- * `Vary: Accept-Encoding` and weakens a strong ETag (see the module doc).
+ * `Content-Encoding` and, when compressed in one pass, the compressed
+ * `Content-Length`; drops `Accept-Ranges`, merges `Vary: Accept-Encoding`
+ * and weakens a strong ETag (see the module doc).
  * A HEAD gets the headers its GET would, and no body is compressed; a 304
  * gets the GET's `Vary`.
  *
@@ -148,6 +149,10 @@ export async function compressResponse(
     return;
   }
   if (!current.body) return;
+  if (length !== null && length <= MAX_BUFFERED_COMPRESSION) {
+    replaceResponse(c, await encodedInFull(current, encoding));
+    return;
+  }
   replaceResponse(
     c,
     encodedResponse(
@@ -156,6 +161,23 @@ export async function compressResponse(
       current.body.pipeThrough(new CompressionStream(FORMAT[encoding])),
     ),
   );
+}
+
+/**
+ * The largest body compressed in one pass (its compressed length then set);
+ * larger ones, and streams of unknown length, are compressed as they flow.
+ */
+export const MAX_BUFFERED_COMPRESSION = 8 * 1024 * 1024;
+
+/**
+ * `res` compressed in one pass, with the compressed `Content-Length` (so
+ * bytes served and the log line count it, and clients know the size).
+ */
+export async function encodedInFull(res: Response, encoding: Encoding): Promise<Response> {
+  const bytes = await encodeBytes(await res.bytes(), encoding);
+  const out = encodedResponse(res, encoding, bytes as Uint8Array<ArrayBuffer>);
+  out.headers.set("content-length", String(bytes.byteLength));
+  return out;
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { httpRequestDuration, httpResponseBytes, rateLimitedTotal } from "../core/metrics.ts";
 import type { RateLimiter, RateLimitResult } from "../core/rate_limit.ts";
 import { canEncode, compressResponse, type Encoding } from "./_ops_compress.ts";
-import { routePattern, settleDocumentLength } from "./_ops_common.ts";
+import { countedBody, replaceResponse, routePattern, settleDocumentLength } from "./_ops_common.ts";
 import { REQUEST_ID_RE } from "./_ops_log.ts";
 import { rateLimitHeaders } from "./_ops_rate_limit.ts";
 
@@ -117,6 +117,8 @@ export interface OpsCore {
     length: string | null,
     subject?: unknown,
   ): void;
+  /** Count bytes served under a route (for bodies whose length is known only once sent). */
+  served(route: string, bytes: number): void;
   /**
    * Let the middleware finish a request begun elsewhere (a fast path that
    * declined it): it reuses `start` instead of counting the request again.
@@ -208,6 +210,10 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     if (log) headers.set("x-request-id", s.requestId);
   }
 
+  function countServed(route: string, n: number): void {
+    if (n > 0) httpResponseBytes.inc({ route }, n);
+  }
+
   function record(
     s: OpsStart,
     method: string,
@@ -219,10 +225,7 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     const seconds = (performance.now() - s.start) / 1000;
     const label = METHODS.has(method) ? method : "OTHER";
     httpRequestDuration.observe({ method: label, route, status_code: String(status) }, seconds);
-    if (length !== null) {
-      const n = Number(length);
-      if (n > 0) httpResponseBytes.inc({ route }, n);
-    }
+    if (length !== null) countServed(route, Number(length));
     if (log) {
       // Request ids are JSON-safe as they are (a UUID, or REQUEST_ID_RE's characters).
       const line = `{"time":"${s.time}","level":"${
@@ -273,8 +276,13 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
       status = c.res.status;
       options.after?.(c);
     } finally {
+      const route = routePattern(c);
       const length = c.req.method === "HEAD" ? null : c.res.headers.get("content-length");
-      record(s, c.req.method, routePattern(c), status, length, c.get("subject" as never));
+      // A body compressed as it flows has no length yet: count it as it goes out.
+      if (length === null && c.req.method !== "HEAD" && c.res.headers.has("content-encoding")) {
+        replaceResponse(c, countedBody(c.res, (n) => countServed(route, n)));
+      }
+      record(s, c.req.method, route, status, length, c.get("subject" as never));
     }
   }
 
@@ -282,6 +290,7 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     begin,
     decorate,
     record,
+    served: countServed,
     handOff: (req, s) => void handoffs.set(req, s),
     compression,
     logging: log !== undefined,

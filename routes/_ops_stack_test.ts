@@ -101,3 +101,21 @@ Deno.test("opsStack() gives a HEAD the Content-Length of its GET, with compressi
     }
   }
 });
+
+Deno.test("opsStack() counts the bytes of a body compressed as it streams, once it is sent", async () => {
+  const { httpResponseBytes } = await import("../core/metrics.ts");
+  const app = new Hono();
+  app.use(opsStack({ key: () => "c1", onLimited: () => new Response(null, { status: 429 }) }));
+  // NDJSON is a stream by nature: compressed as it flows, never measured first.
+  const text = '{"line":"of text"}\n'.repeat(2000);
+  app.get("/stream", () =>
+    new Response(new Blob([text]).stream(), {
+      headers: { "content-type": "application/x-ndjson" },
+    }));
+  const before = httpResponseBytes.get({ route: "/stream" });
+  const res = await app.request("/stream", { headers: { "accept-encoding": "gzip" } });
+  assert.equal(res.headers.get("content-encoding"), "gzip");
+  assert.equal(res.headers.get("content-length"), null, "compressed as it flows");
+  const sent = (await res.bytes()).byteLength;
+  assert.equal(httpResponseBytes.get({ route: "/stream" }), before + sent);
+});
