@@ -21,19 +21,43 @@ import { CACHED_PATH, JSON_PATH } from "./_ops_apps.ts";
 import { makeGadget, makeKey } from "../tests/_ggui_fixtures.ts";
 import { makeItem, makePackage, uploadRequest } from "../tests/_rack_fixtures.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    seconds: { type: "string", default: "3" },
-    rounds: { type: "string", default: "3" },
-    connections: { type: "string", default: "32" },
-    storage: { type: "string", default: "kv" },
-    "log-requests": { type: "string", default: "true" },
-  },
-});
+const USAGE = `usage: deno run -A bench/load.ts [--seconds=3] [--rounds=3] [--connections=32]
+                                      [--storage=kv|memory|fs] [--log-requests=true|false]
+Needs wrk and taskset (Debian: apt-get install wrk util-linux).`;
+
+function parseOptions() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        seconds: { type: "string", default: "3" },
+        rounds: { type: "string", default: "3" },
+        connections: { type: "string", default: "32" },
+        storage: { type: "string", default: "kv" },
+        "log-requests": { type: "string", default: "true" },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (err) {
+    console.error(`load.ts: ${(err as Error).message}\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
+
+const values = parseOptions();
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
 const SECONDS = Number(values.seconds);
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
+for (const [name, n] of [["seconds", SECONDS], ["rounds", ROUNDS], ["connections", CONNECTIONS]]) {
+  if (!Number.isInteger(n) || (n as number) < 1) {
+    console.error(`load.ts: --${name} must be a positive integer\n${USAGE}`);
+    Deno.exit(2);
+  }
+}
 const here = (p: string) => fileURLToPath(new URL(p, import.meta.url));
 
 interface Child {

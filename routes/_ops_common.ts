@@ -256,7 +256,9 @@ export async function settleDocumentLength(c: Context): Promise<number | null> {
   if (res.status === 204 || res.status === 304) return 0;
   // A HEAD is answered by the GET route (Hono drops the body afterwards): its
   // body is measured like a GET's, so both carry the same Content-Length.
-  if (res.body === null && c.req.method === "HEAD") return null;
+  // (The method first: reading `res.body` makes Deno build a stream for a
+  // string or byte body, which costs more than the whole measurement.)
+  if (c.req.method === "HEAD" && res.body === null) return null;
   // Encoded output (compression under way) keeps streaming.
   if (res.headers.has("content-encoding")) return null;
   if (!isDocumentType(res.headers.get("content-type"))) return null;
