@@ -7,11 +7,16 @@
 //             three rate-limit, request id), answered the cheapest way Deno
 //             allows (a frozen response cloned): what those headers alone
 //             cost, with no work behind them
-// Usage: deno run -A bench/_reference.ts <hono|file|memory|headers> <size-bytes> <file-path>
+//   extra-headers — the 300-byte JSON from a cloned finished response with
+//             content-type and <size-bytes> more headers (x-h1…, 40-byte
+//             values): what each header costs a response, nothing else
+// Usage: deno run -A bench/_reference.ts <hono|file|memory|headers|extra-headers> <size-bytes> <file-path>
 import { Hono } from "hono";
 
 const [mode = "hono", sizeText = "300", path = "/tmp/reference.bin"] = Deno.args;
-const size = Number(sizeText);
+// extra-headers: the argument counts headers; the body is 300 bytes.
+const extraHeaders = mode === "extra-headers" ? Number(sizeText) : 0;
+const size = mode === "extra-headers" ? 300 : Number(sizeText);
 const body = new Uint8Array(size);
 if (mode === "hono" || mode === "headers" || size === 300) {
   const json = JSON.stringify({ ok: true, pad: "x".repeat(Math.max(0, size - 22)) });
@@ -49,10 +54,16 @@ function withHeaders(): Response {
   return res;
 }
 
+const counted = new Response(body, { status: 200 });
+counted.headers.append("content-type", "application/json");
+for (let i = 1; i <= extraHeaders; i++) counted.headers.append(`x-h${i}`, "v".repeat(40));
+
 const handler = mode === "hono"
   ? app.fetch
   : mode === "headers"
   ? withHeaders
+  : mode === "extra-headers"
+  ? () => counted.clone()
   : mode === "memory"
   ? () => new Response(body, { headers: { "content-type": "application/octet-stream" } })
   : async () => {

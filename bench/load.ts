@@ -1,8 +1,9 @@
 // Load benchmark: main.ts on 127.0.0.1 pinned to CPU 0 (its output to a file), wrk pinned to CPU 1,
 // each figure beside references: a bare Hono route answering 300 bytes of
 // JSON, the same bytes from a file and from memory, the headers a /pkg read
-// carries answered with no work (the floor those headers set), and the
-// operations stack's two cases bare and stacked (bench/_ops_apps.ts).
+// carries answered with no work (the floor those headers set), 300 bytes with
+// 1, 7 and 13 headers (what headers alone cost), and the operations stack's
+// two cases bare and stacked (bench/_ops_apps.ts).
 //
 // Every server stays up for the whole run and each round measures every case
 // once; ratios are taken within a round, then the median over rounds. Beside
@@ -229,6 +230,10 @@ for (
     ["memory", 10240],
     ["file", 1048576],
     ["memory", 1048576],
+    // The cost of headers alone: 300 bytes with 0, 6 and 12 more headers.
+    ["extra-headers", 0],
+    ["extra-headers", 6],
+    ["extra-headers", 12],
   ] as const
 ) {
   const ref = await start([
