@@ -18,6 +18,7 @@ import { ensureAdminToken, openStores } from "./server/open.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
 import { bufferedLineWriter } from "./server/log_writer.ts";
+import { drainable } from "./server/drain.ts";
 import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./routes/_rack_auth_file.ts";
 import { LiveSubscriptions } from "./core/webhook_subscriptions.ts";
@@ -126,6 +127,10 @@ async function serve(config: ServerConfig): Promise<void> {
   // One JSON line per request, written to stdout in batches (a write per request costs ~30 %).
   const requestLog = config.logRequests ? bufferedLineWriter() : undefined;
   let app: ReturnType<typeof createRegistryApp> | undefined;
+  // Counts requests in flight so a stop lets them finish (see server/drain.ts).
+  const requests = drainable((req, info) =>
+    app ? app.fetch(req, info) : new Response("Starting", { status: 503 })
+  );
   const server = Deno.serve({
     port: config.port,
     hostname: config.host,
@@ -157,7 +162,7 @@ async function serve(config: ServerConfig): Promise<void> {
       const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
       console.log(`registry-server listening on http://${shown}:${addr.port}`);
     },
-  }, (req, info) => app ? app.fetch(req, info) : new Response("Starting", { status: 503 }));
+  }, (req, info) => requests.fetch(req, info));
 
   const sender = startWebhookSender(ctx, {
     subscriptions: () => live.list,
@@ -170,10 +175,12 @@ async function serve(config: ServerConfig): Promise<void> {
     if (stopping) return;
     stopping = true;
     // Stop accepting, finish in-flight requests, leave pending webhooks in the outbox:
-    // the listener closes first; the sender aborts its attempt in flight (a receiver
-    // may take 30 s), whose delivery stays pending for the next start.
+    // new requests get a 503 while those in flight run to their response (up to
+    // 10 s; Deno's shutdown would cut off a request body still arriving), then the
+    // listener closes; the sender aborts its attempt in flight (a receiver may take
+    // 30 s), whose delivery stays pending for the next start.
     clearInterval(refresher);
-    const closing = server.shutdown();
+    const closing = requests.drain().then(() => server.shutdown());
     await sender.stop();
     await closing;
     requestLog?.close();

@@ -4,6 +4,7 @@
  * @module
  */
 import { createRegistryApp, type RegistryAppOptions } from "../routes/app.ts";
+import { drainable } from "./drain.ts";
 
 /** Options of {@linkcode createRegistryServer}: the app's, plus where to listen. */
 export interface RegistryServerOptions
@@ -28,7 +29,10 @@ export interface RegistryServer {
   port: number;
   /** Resolves when the server has shut down. */
   finished: Promise<void>;
-  /** Stop accepting, finish in-flight requests, then resolve. */
+  /**
+   * Refuse new requests (503), let those in flight finish (up to 10 s), then
+   * stop listening and resolve.
+   */
   shutdown(): Promise<void>;
   /** Same as {@linkcode RegistryServer.shutdown}, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
@@ -57,7 +61,7 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
     hostname,
     ...(options.signal ? { signal: options.signal } : {}),
     onListen() {},
-  }, (req, info) => app.fetch(req, info));
+  }, (req, info) => drain.fetch(req, info));
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   const hostPort = `${host === "0.0.0.0" ? "localhost" : host}:${server.addr.port}`;
   const app = createRegistryApp({
@@ -65,7 +69,10 @@ export function createRegistryServer(options: RegistryServerOptions): RegistrySe
     bundleHost: options.bundleHost ?? `http://${hostPort}`,
     registryHostname: options.registryHostname ?? hostPort,
   });
-  const shutdown = () => server.shutdown();
+  // Requests in flight run to their response before the listener shuts (see drain.ts).
+  const drain = drainable((req, info) => app.fetch(req, info));
+  let closing: Promise<void> | undefined;
+  const shutdown = () => closing ??= drain.drain().then(() => server.shutdown());
   return {
     url: `http://${hostPort}`,
     port: server.addr.port,

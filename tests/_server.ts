@@ -109,3 +109,20 @@ export async function startServer(
     [Symbol.asyncDispose]: kill,
   };
 }
+
+/**
+ * A request body sent in `pieces` slow pieces, `ms` apart: a request still
+ * arriving while something else happens (a shutdown, say).
+ */
+export function slowBody(text: string, pieces = 10, ms = 50): ReadableStream<Uint8Array> {
+  const bytes = new TextEncoder().encode(text);
+  const step = Math.ceil(bytes.byteLength / pieces);
+  let at = 0;
+  return new ReadableStream({
+    async pull(controller) {
+      if (at >= bytes.byteLength) return controller.close();
+      await new Promise((r) => setTimeout(r, ms));
+      controller.enqueue(bytes.slice(at, at += step));
+    },
+  });
+}

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { makeGadget, makeKey } from "./_ggui_fixtures.ts";
 import { makeItem, makePackage, uploadRequest } from "./_rack_fixtures.ts";
-import { startServer } from "./_server.ts";
+import { slowBody, startServer } from "./_server.ts";
 
 interface Hit {
   path: string;
@@ -288,7 +288,7 @@ async function refused(port: number): Promise<boolean> {
   }
 }
 
-Deno.test("SIGTERM stops accepting at once, aborts a delivery in flight and leaves it pending for the next start", async () => {
+Deno.test("SIGTERM finishes requests in flight, then stops accepting, aborts a delivery in flight and leaves it pending for the next start", async () => {
   await using rx = receiver();
   const dir = await Deno.makeTempDir();
   try {
@@ -329,7 +329,19 @@ Deno.test("SIGTERM stops accepting at once, aborts a delivery in flight and leav
       await until("the delivery held open by the receiver", () => rx.hits.length === 1, 10_000);
 
       const port = Number(new URL(server.url).port);
+      // A request still arriving when SIGTERM comes is read to its end and answered.
+      const manifest = { kind: "gadget", scope: "@acme", name: "map", version: "9.9.9" };
+      const inFlight = fetch(`${server.url}/conformance/check`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: slowBody(JSON.stringify({ manifest, bundle: "export const x = 1;".repeat(50) })),
+        duplex: "half",
+      } as RequestInit);
+      await new Promise((r) => setTimeout(r, 150));
       const exited = server.stop();
+      const answered = await inFlight;
+      assert.equal(answered.status, 200, "the request in flight finished");
+      assert.equal(typeof (await answered.json()).ok, "boolean");
       // (b) New connections are refused (the old order kept serving for the 20 s hold).
       await until("new connections refused after SIGTERM", () => refused(port), 10_000);
       // (a) The process exits without waiting for the receiver (10 s only guards a hang).
