@@ -369,7 +369,9 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
       mode: "shared",
     });
     const mw = rateLimit({ limiter, key, onLimited: limited });
-    app.on("POST", ["/publish", "/registries", "/api/scopes/*"], mw);
+    app.on("POST", ["/publish", "/registries", "/api/scopes/*", "/author-keys"], mw);
+    // ggui's author keys are writes too (its spec's known weaknesses: limit them).
+    app.on("DELETE", ["/author-keys", "/author-keys/*"], mw);
     app.on("PUT", "/presets/*", mw);
   }
   app.get("/metrics", metricsHandler(options.metricsToken ? { token: options.metricsToken } : {}));

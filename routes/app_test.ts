@@ -201,3 +201,31 @@ Deno.test("the route label is the route that answered, not a catch-all 404 that 
     );
   }
 });
+
+Deno.test("ggui author-key writes spend the upload budget, as the ggui spec's weaknesses ask", async () => {
+  const a = app({
+    authenticator: staticTokenAuthenticator({ token: "T", subject: "ci" }),
+    rateLimitPerMinute: 100,
+    uploadRateLimitPerMinute: 2,
+  });
+  const write = (method: string, path: string) =>
+    a.request(path, {
+      method,
+      headers: { authorization: "Bearer T" },
+      ...(method === "POST" ? { body: "{}" } : {}),
+    });
+  const statuses: number[] = [];
+  for (const [method, path] of [["POST", "/author-keys"], ["DELETE", "/author-keys/k1"]]) {
+    const res = await write(method!, path!);
+    statuses.push(res.status);
+    await res.body?.cancel();
+  }
+  assert.ok(statuses.every((s) => s !== 429), String(statuses));
+  const third = await write("POST", "/author-keys");
+  assert.equal(third.status, 429);
+  assert.equal((await third.json()).code, "rate_limited");
+  // Reads are not writes: listing keys still answers.
+  const list = await a.request("/author-keys", { headers: { authorization: "Bearer T" } });
+  assert.equal(list.status, 200);
+  await list.body?.cancel();
+});
