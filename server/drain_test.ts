@@ -5,20 +5,14 @@ import assert from "node:assert/strict";
 import { createRegistryServer } from "./serve.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { drainable } from "./drain.ts";
-import { slowBody } from "../tests/_server.ts";
+import { slowConformanceCheck } from "../tests/_server.ts";
 
 Deno.test("shutdown lets a request whose body is still arriving finish, refuses new ones with 503, then closes", async () => {
   const server = createRegistryServer({
     storage: new MemoryRegistryStorage(),
     bundles: new MemoryBundleStorage(),
   });
-  const manifest = { kind: "gadget", scope: "@acme", name: "map", version: "1.0.0" };
-  const upload = fetch(`${server.url}/conformance/check`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: slowBody(JSON.stringify({ manifest, bundle: "export const x = 1;".repeat(50) })),
-    duplex: "half",
-  } as RequestInit);
+  const upload = slowConformanceCheck(server.url);
   await new Promise((r) => setTimeout(r, 150));
   const closing = server.shutdown();
   const late = await fetch(`${server.url}/healthz`);

@@ -126,3 +126,17 @@ export function slowBody(text: string, pieces = 10, ms = 50): ReadableStream<Uin
     },
   });
 }
+
+/**
+ * A `POST /conformance/check` whose body arrives slowly (~0.5 s), started
+ * now: resolves with the answer, once the server has read the whole body.
+ */
+export function slowConformanceCheck(baseUrl: string): Promise<Response> {
+  const manifest = { kind: "gadget", scope: "@acme", name: "map", version: "1.0.0" };
+  return fetch(`${baseUrl}/conformance/check`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: slowBody(JSON.stringify({ manifest, bundle: "export const x = 1;".repeat(50) })),
+    duplex: "half",
+  } as RequestInit);
+}

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { makeGadget, makeKey } from "./_ggui_fixtures.ts";
 import { makeItem, makePackage, uploadRequest } from "./_rack_fixtures.ts";
-import { slowBody, startServer } from "./_server.ts";
+import { slowConformanceCheck, startServer } from "./_server.ts";
 
 interface Hit {
   path: string;
@@ -330,13 +330,7 @@ Deno.test("SIGTERM finishes requests in flight, then stops accepting, aborts a d
 
       const port = Number(new URL(server.url).port);
       // A request still arriving when SIGTERM comes is read to its end and answered.
-      const manifest = { kind: "gadget", scope: "@acme", name: "map", version: "9.9.9" };
-      const inFlight = fetch(`${server.url}/conformance/check`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: slowBody(JSON.stringify({ manifest, bundle: "export const x = 1;".repeat(50) })),
-        duplex: "half",
-      } as RequestInit);
+      const inFlight = slowConformanceCheck(server.url);
       await new Promise((r) => setTimeout(r, 150));
       const exited = server.stop();
       const answered = await inFlight;
