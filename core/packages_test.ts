@@ -67,3 +67,22 @@ Deno.test("nextPackageRow() moves latest and the search entry only for a version
   row = nextPackageRow(row, state("3.0.1+b0"), { ref });
   assert.equal(row.latest, "3.0.1+b0");
 });
+
+Deno.test("recomputePackageRow() agrees with publishing on versions that differ only in build metadata, in any order", () => {
+  const row = nextPackageRow(null, state("1.0.0"), { ref });
+  for (
+    const order of [
+      ["1.0.0+b", "1.0.0", "0.9.0"],
+      ["0.9.0", "1.0.0", "1.0.0+b"],
+    ]
+  ) {
+    const next = recomputePackageRow(
+      row,
+      order.map((v) => state(v, "public", v === "0.9.0")),
+      (v) => ({ description: `d${v}` }),
+      "now",
+    );
+    assert.equal(next.latest, "1.0.0", order.join());
+    assert.equal(next.publicSummary?.version, "1.0.0", order.join());
+  }
+});

@@ -59,7 +59,8 @@ export function isPrerelease(version: string): boolean {
 
 /**
  * Pick "latest": the highest release, or the highest prerelease when no release
- * exists; on equal precedence the first one listed. `undefined` for an empty list.
+ * exists; on equal precedence the one without build metadata. `undefined` for
+ * an empty list.
  *
  * @example
  * ```ts
@@ -68,21 +69,35 @@ export function isPrerelease(version: string): boolean {
  * assert.ok(pickLatest(["1.0.0", "2.0.0-rc.1"]) === "1.0.0");
  * assert.ok(pickLatest(["2.0.0-rc.1", "2.0.0-rc.2"]) === "2.0.0-rc.2");
  * assert.ok(pickLatest(["1.0.0", "1.0.0+build.2"]) === "1.0.0");
+ * assert.ok(pickLatest(["1.0.0+build.2", "1.0.0"]) === "1.0.0");
  * ```
  */
 export function pickLatest(versions: Iterable<string>): string | undefined {
   let release: string | undefined;
   let pre: string | undefined;
-  // By precedence alone: of versions differing only in build metadata, the
-  // first seen stays (a later `1.0.0+build` never displaces `1.0.0`).
   for (const v of versions) {
     if (isPrerelease(v)) {
-      if (pre === undefined || parse(v).compare(parse(pre)) > 0) pre = v;
-    } else if (release === undefined || parse(v).compare(parse(release)) > 0) {
+      if (pre === undefined || newer(v, pre)) pre = v;
+    } else if (release === undefined || newer(v, release)) {
       release = v;
     }
   }
   return release ?? pre;
+}
+
+/**
+ * Whether `v` beats `current` for latest: higher precedence; on equal
+ * precedence (versions differing only in build metadata) the one without
+ * build metadata, then the smaller text. Never the order they come in, so
+ * every path that picks latest agrees: `1.0.0+build` never displaces `1.0.0`.
+ */
+function newer(v: string, current: string): boolean {
+  const c = parse(v).compare(parse(current));
+  if (c !== 0) return c > 0;
+  const vBuild = v.includes("+");
+  const currentBuild = current.includes("+");
+  if (vBuild !== currentBuild) return !vBuild;
+  return v < current;
 }
 
 /** Whether `range` matches `version` (npm range syntax). */

@@ -145,7 +145,9 @@ export function fastReads(
     threshold: number,
     encodings: readonly Encoding[],
   ): Response | null | Promise<Response> {
-    const acceptEncoding = req.headers.get("accept-encoding") ?? "";
+    // A HEAD describes the identity representation (see compressResponse).
+    const head = req.method === "HEAD";
+    const acceptEncoding = head ? "identity" : req.headers.get("accept-encoding") ?? "";
     let encoding = negotiated.get(acceptEncoding);
     if (encoding === undefined) {
       if (negotiated.size >= 256) negotiated.clear();
@@ -162,7 +164,6 @@ export function fastReads(
     const status = res.status;
     const h = res.headers;
     // A HEAD uses what GETs kept, but keeps nothing: what it built may have no body.
-    const head = req.method === "HEAD";
     const keep = key !== undefined && !head;
     // A keyed answer is fully determined by its key: keep it finished, as built.
     // Kept forms count their body's length against the budget (a clone shares
@@ -190,11 +191,6 @@ export function fastReads(
       appendVary(h, "Accept-Encoding");
       if (keep) remember(id, res.clone(), size);
       return res;
-    }
-    if (head) {
-      // The GET's headers, without compressing a body nobody will read.
-      void res.body?.cancel();
-      return encodedResponse(res, encoding, null);
     }
     if (!res.body) return res;
     if (size > MAX_BUFFERED_COMPRESSION) {
@@ -278,9 +274,6 @@ export function fastReads(
     const head = req.method === "HEAD";
     // Hono answers HEAD with the GET route's headers and no body.
     if (head && res.body !== null) res = new Response(null, res);
-    // A compressed length is known only by compressing: a HEAD never sends
-    // one (RFC 9110 allows omitting it), whether or not a GET kept one.
-    if (head && res.headers.has("content-encoding")) res.headers.delete("content-length");
     const length = head ? null : res.headers.get("content-length");
     // A body compressed as it flows has no length yet: count it as it goes out.
     if (length === null && !head && res.headers.has("content-encoding")) {

@@ -39,10 +39,11 @@ const COMPOSED_HANDLER = "__COMPOSED_HANDLER";
 
 /**
  * The pattern of the route that matched (`/pkg/:scope/:name`), never the raw
- * path: the route handler that answered, else the last matched entry whose
- * handler takes no `next` (middleware takes `(c, next)`; route handlers take
- * `(c)`), skipping catch-alls (`*`, `/*`). `unmatched` when there is none, so
- * a scan of random URLs cannot blow up the label set.
+ * path: the route handler that answered, else (a middleware answered) the
+ * first route handler after it, else the last matched one; route handlers
+ * take `(c)`, middleware `(c, next)`; catch-alls (`*`, `/*`) are skipped.
+ * `unmatched` when there is none, so a scan of random URLs cannot blow up the
+ * label set.
  */
 export function routePattern(c: Context): string {
   let pattern = patterns.get(c);
@@ -65,8 +66,14 @@ function findRoutePattern(c: Context): string {
   }
   // The handler that answered is the last one Hono dispatched (a route, or a
   // catch-all 404 registered after it: both match, only one answers).
-  const answered = routes[c.req.routeIndex];
+  const index = c.req.routeIndex;
+  const answered = routes[index];
   if (answered && isRoute(answered)) return answered.path;
+  // A middleware answered (a 429): the route it stood before, the one Hono
+  // would have dispatched next; else any matched route.
+  for (let i = index + 1; i < routes.length; i++) {
+    if (isRoute(routes[i]!)) return routes[i]!.path;
+  }
   for (let i = routes.length - 1; i >= 0; i--) {
     const r = routes[i]!;
     if (isRoute(r)) return r.path;

@@ -98,8 +98,8 @@ export function negotiateEncoding(
  * `Content-Encoding` and, when compressed in one pass, the compressed
  * `Content-Length`; drops `Accept-Ranges`, merges `Vary: Accept-Encoding`
  * and weakens a strong ETag (see the module doc).
- * A HEAD gets the headers its GET would, and no body is compressed; a 304
- * gets the GET's `Vary`.
+ * A HEAD describes the identity representation (its length) with the
+ * `Vary` a GET carries, and compresses nothing; a 304 gets the GET's `Vary`.
  *
  * @example
  * ```ts ignore
@@ -136,18 +136,16 @@ export async function compressResponse(
   // nature (NDJSON) of a compressible type are compressed as they come.
   const length = await settleDocumentLength(c);
   if (length !== null && length < threshold) return;
+  // A HEAD describes the identity representation, with the Vary a GET
+  // carries: a compressed length is known only by compressing, and a HEAD
+  // without one goes out as `Content-Length: 0` from Deno.serve.
+  if (c.req.method === "HEAD") return setVary(c);
   const encoding = negotiateEncoding(c.req.raw.headers.get("accept-encoding"), supported);
   if (encoding === null) {
     setVary(c);
     return;
   }
   const current = c.res;
-  if (c.req.method === "HEAD") {
-    // The GET's headers, without compressing a body nobody will read.
-    await current.body?.cancel();
-    replaceResponse(c, encodedResponse(current, encoding, null));
-    return;
-  }
   if (!current.body) return;
   if (length !== null && length <= MAX_BUFFERED_COMPRESSION) {
     replaceResponse(c, await encodedInFull(current, encoding));

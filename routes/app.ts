@@ -371,7 +371,8 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
     const mw = rateLimit({ limiter, key, onLimited: limited });
     app.on("POST", ["/publish", "/registries", "/api/scopes/*", "/author-keys"], mw);
     // ggui's author keys are writes too (its spec's known weaknesses: limit them).
-    app.on("DELETE", ["/author-keys", "/author-keys/*"], mw);
+    // (`/author-keys/*` also matches `/author-keys`: listing both would count twice.)
+    app.on("DELETE", "/author-keys/*", mw);
     app.on("PUT", "/presets/*", mw);
   }
   app.get("/metrics", metricsHandler(options.metricsToken ? { token: options.metricsToken } : {}));

@@ -229,3 +229,15 @@ Deno.test("ggui author-key writes spend the upload budget, as the ggui spec's we
   assert.equal(list.status, 200);
   await list.body?.cancel();
 });
+
+Deno.test("a request a budget refuses is labelled with the route it asked for, not a catch-all", async () => {
+  const a = app({ uploadRateLimitPerMinute: 1 });
+  for (let i = 0; i < 2; i++) {
+    await (await a.request("/registries", { method: "POST" })).body?.cancel();
+  }
+  const samples = parsePrometheusText(await (await a.request("/metrics")).text())
+    .filter((s) => s.name === "http_request_duration_seconds_count" && s.labels.method === "POST");
+  const refused = samples.filter((s) => s.labels.status_code === "429").map((s) => s.labels.route);
+  assert.ok(refused.includes("/registries"), refused.join());
+  assert.ok(!refused.includes("/registries/*"), refused.join());
+});

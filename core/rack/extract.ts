@@ -186,11 +186,13 @@ export async function scanArchive(
     const { path: rel, type, body } = entry;
     if (type !== "file") {
       out.unsafe.set(rel, type);
+      await drain(body);
       continue;
     }
     const path = normalizeRackFilePath(rel);
     if (path === null) {
       out.undeclarable.push(rel);
+      await drain(body);
       continue;
     }
     collisions.add(path);
