@@ -6,6 +6,9 @@
  */
 import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
+import { utf8Length } from "../storage/_common.ts";
+
+export { utf8Length };
 
 /**
  * The context variables the operations layer reads or sets. Surfaces that
@@ -289,21 +292,3 @@ export async function settleDocumentLength(c: Context): Promise<number | null> {
 }
 
 const JSON_RE = /^application\/(?:json|[a-z0-9.+-]*\+json)\s*(?:;|$)/i;
-
-/** The UTF-8 byte length of a string (lone surrogates count as U+FFFD, 3 bytes). */
-export function utf8Length(text: string): number {
-  let n = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) n += 1;
-    else if (code < 0x800) n += 2;
-    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
-      const low = text.charCodeAt(i + 1);
-      if (low >= 0xdc00 && low <= 0xdfff) {
-        n += 4;
-        i++;
-      } else n += 3;
-    } else n += 3;
-  }
-  return n;
-}

@@ -55,19 +55,25 @@ export function assertKey(key: RowKey): void {
   }
 }
 
-/** UTF-8 length of a string without encoding it. */
+/**
+ * The UTF-8 byte length of a string without encoding it (a lone surrogate
+ * counts as U+FFFD, 3 bytes, as `TextEncoder` writes it).
+ */
 export function utf8Length(text: string): number {
-  let bytes = text.length;
+  let n = 0;
   for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) bytes += 1;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      bytes += 2; // a surrogate pair: 2 units, 4 bytes
-      i++;
-    } else bytes += 2;
+    const code = text.charCodeAt(i);
+    if (code < 0x80) n += 1;
+    else if (code < 0x800) n += 2;
+    else if (code >= 0xd800 && code <= 0xdbff && i + 1 < text.length) {
+      const low = text.charCodeAt(i + 1);
+      if (low >= 0xdc00 && low <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
   }
-  return bytes;
+  return n;
 }
 
 /** Serialise a value, enforcing the value size limit. */
