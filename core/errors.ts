@@ -96,3 +96,20 @@ export class RegistryError extends Error {
 export function isRegistryError(err: unknown, code?: ErrorCode): err is RegistryError {
   return err instanceof RegistryError && (code === undefined || err.code === code);
 }
+
+/**
+ * A value from a request as an error message quotes it: at most `max`
+ * characters, cut with an ellipsis. Messages are stored (failed tasks, audit
+ * records) and sent back, so an upload must not make them as large as itself.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { echo } from "./errors.ts";
+ * assert.equal(echo("short"), "short");
+ * assert.equal(echo("x".repeat(500)).length, 100);
+ * ```
+ */
+export function echo(value: string, max = 100): string {
+  return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+}

@@ -297,6 +297,45 @@ Deno.test("a package with hidden private versions answers a stranger exactly as 
   assert.deepEqual(Object.keys((await own.json()).versions), ["2.0.0", "1.0.0"]);
 });
 
+Deno.test("a refusal that quotes a huge value is still a failed task, with a bounded message", async () => {
+  const { app, storage } = await fixture();
+  const baseline = await rowKeys(storage);
+  const huge = "x".repeat(70_000);
+  const cases: [Record<string, string>, string][] = [
+    [{
+      "deno.json": JSON.stringify({ name: `@acme/${huge}`, version: "1.0.0", exports: "./mod.ts" }),
+      "mod.ts": "",
+    }, "configFileNameMismatch"],
+    [{
+      "deno.json": JSON.stringify({
+        name: "@acme/greet",
+        version: "1.0.0",
+        exports: { [`./${huge}`]: "./mod.ts" },
+      }),
+      "mod.ts": "",
+    }, "configFileExportsInvalid"],
+    [{
+      // 100 exports of 200 characters each: over the 16 KiB the version row keeps.
+      "deno.json": JSON.stringify({
+        name: "@acme/greet",
+        version: "1.0.0",
+        exports: Object.fromEntries(
+          Array.from({ length: 100 }, (_, i) => [`./${String(i).padStart(200, "e")}`, "./mod.ts"]),
+        ),
+      }),
+      "mod.ts": "",
+    }, "configFileExportsInvalid"],
+  ];
+  for (const [files, code] of cases) {
+    const res = await publish(app, "acme/greet/1.0.0", files);
+    assert.equal(res.status, 200, JSON.stringify(res.body).slice(0, 300));
+    const error = res.body.error as { code: string; message: string };
+    assert.equal(error.code, code);
+    assert.ok(error.message.length < 400, `${error.message.length} characters`);
+    assert.deepEqual(await rowKeys(storage), baseline, "nothing half-published");
+  }
+});
+
 Deno.test("ETags: meta.json and files answer 304 on If-None-Match", async () => {
   const { app } = await fixture();
   await publish(app, "acme/greet/1.0.0", packageFiles());
@@ -400,6 +439,14 @@ Deno.test("publishing refusals answer JSR's codes and change nothing", async (t)
     [
       "paths differing in case",
       [...entries(packageFiles()), { path: "Mod.ts", content: "x" }],
+      "caseInsensitiveDuplicatePath",
+    ],
+    [
+      "paths differing only in Unicode normalization",
+      [...entries(packageFiles()), { path: "caf\u00e9.ts", content: "a" }, {
+        path: "cafe\u0301.ts",
+        content: "b",
+      }],
       "caseInsensitiveDuplicatePath",
     ],
     [

@@ -17,7 +17,8 @@ import type { Principal } from "../auth.ts";
 import { decideGguiPublish } from "../access.ts";
 import { auditMutation, auditRow } from "../audit.ts";
 import type { RegistryContext } from "../context.ts";
-import { isRegistryError } from "../errors.ts";
+import { echo, isRegistryError } from "../errors.ts";
+import { utf8Length } from "../../storage/_common.ts";
 import { fileListFields, storeFile } from "../files.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import { isNamespace, isPackageName, isVersion, type VersionRef } from "../names.ts";
@@ -215,7 +216,7 @@ const BAD_PATH_CHARS = /[\\:*?"<>|#%\x00-\x1f\x7f]/;
 function checkPath(path: string): string {
   const key = `/${path}`;
   if (key.length > 512) {
-    throw jsrError("invalidPath", `Path '${key}' is longer than 512 characters`);
+    throw jsrError("invalidPath", `Path '${echo(key)}' is longer than 512 characters`);
   }
   if (BAD_PATH_CHARS.test(path)) {
     throw jsrError("invalidPath", `Path '${key}' contains a character JSR does not allow`);
@@ -240,6 +241,10 @@ interface ReadPackage {
 }
 
 const CONFIG_NAMES = /(^|\/)(deno\.jsonc?|jsr\.jsonc?)$/;
+/** Longest export name (as long as a path may be). */
+const MAX_EXPORT_NAME = 512;
+/** Largest export map (JSON bytes): it is kept in the version's row. */
+const MAX_EXPORTS_BYTES = 16 * 1024;
 const MAX_CONFIG_BYTES = 1024 * 1024;
 
 /** Read the tarball into bundle storage under JSR's caps; keep the config file's bytes. */
@@ -257,7 +262,10 @@ async function readPackage(
     invalid: (cause: unknown) =>
       jsrError("invalidTarball", "The tarball is not a valid gzipped tar archive", { cause }),
     unsafePath: (name: string) =>
-      jsrError("invalidPath", `Path '${name}' in the tarball is absolute or leaves the package`),
+      jsrError(
+        "invalidPath",
+        `Path '${echo(name)}' in the tarball is absolute or leaves the package`,
+      ),
     tooLarge: (message: string, cap: string) =>
       cap === "file"
         ? jsrError("fileTooLarge", message.replace(/^Archive file/, "File"))
@@ -285,14 +293,16 @@ async function readPackage(
     if (entry.type !== "file") {
       throw jsrError("invalidEntryType", `Path '${key}' is a ${entry.type}, not a regular file`);
     }
-    const lower = entry.path.toLowerCase();
+    // Paths one file system could not keep apart collide: case (σ/ς and ß
+    // fold too) and Unicode normalization (NFC é against NFD e + U+0301).
+    const lower = entry.path.normalize("NFC").toUpperCase().toLowerCase();
     const clash = lowerPaths.get(lower);
     if (clash !== undefined) {
       throw jsrError(
         clash === entry.path ? "invalidPath" : "caseInsensitiveDuplicatePath",
         clash === entry.path
           ? `Path '${key}' appears twice in the tarball`
-          : `Paths '/${clash}' and '${key}' differ only in case`,
+          : `Paths '/${clash}' and '${key}' differ only in case or Unicode normalization`,
       );
     }
     lowerPaths.set(lower, entry.path);
@@ -426,7 +436,7 @@ function checkConfig(
     throw jsrError(
       "configFileNameMismatch",
       `The config file's name ${
-        JSON.stringify(name ?? null)
+        echo(JSON.stringify(name ?? null))
       } does not match the package '${wanted}'`,
     );
   }
@@ -434,7 +444,7 @@ function checkConfig(
     throw jsrError(
       "configFileVersionMismatch",
       `The config file's version ${
-        JSON.stringify(version ?? null)
+        echo(JSON.stringify(version ?? null))
       } does not match the version '${ref.version}'`,
     );
   }
@@ -452,26 +462,40 @@ function checkConfig(
   }
   const out: Record<string, string> = {};
   for (const [key, target] of entries) {
+    if (key.length > MAX_EXPORT_NAME) {
+      throw jsrError(
+        "configFileExportsInvalid",
+        `Export '${echo(key)}' is longer than ${MAX_EXPORT_NAME} characters`,
+      );
+    }
     if (key !== "." && !/^\.\/[^\s\\]+$/.test(key)) {
       throw jsrError(
         "configFileExportsInvalid",
-        `Export '${key}' must be "." or start with "./"`,
+        `Export '${echo(key)}' must be "." or start with "./"`,
       );
     }
     if (typeof target !== "string" || !target.startsWith("./")) {
       throw jsrError(
         "configFileExportsInvalid",
-        `Export '${key}' must point to a relative path starting with "./"`,
+        `Export '${echo(key)}' must point to a relative path starting with "./"`,
       );
     }
     const path = target.slice(2).split("/").filter((s) => s !== "" && s !== ".").join("/");
     if (!files.has(path)) {
       throw jsrError(
         "configFileExportsInvalid",
-        `Export '${key}' points to '${target}', which is not in the package`,
+        `Export '${echo(key)}' points to '${echo(target)}', which is not in the package`,
       );
     }
     out[key] = `./${path}`;
+  }
+  // The export map is kept in the version's row, which the store bounds.
+  const size = utf8Length(JSON.stringify(out));
+  if (size > MAX_EXPORTS_BYTES) {
+    throw jsrError(
+      "configFileExportsInvalid",
+      `The config file's exports take ${size} bytes; the limit is ${MAX_EXPORTS_BYTES}`,
+    );
   }
   return out;
 }
@@ -650,7 +674,8 @@ export async function recordFailedTask(
   const task: JsrTaskRow = {
     id: input.taskId,
     status: "failure",
-    error: { code: input.error.code, message: input.error.message },
+    // Bounded whatever the message quotes: the task is a stored row.
+    error: { code: input.error.code, message: echo(input.error.message, 2000) },
     packageScope: input.ref.namespace.slice(1),
     packageName: input.ref.name,
     packageVersion: input.ref.version,

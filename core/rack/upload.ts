@@ -14,7 +14,7 @@
  * @module
  */
 import { type RegistryContext, timeOrderedId } from "../context.ts";
-import { isRegistryError } from "../errors.ts";
+import { echo, isRegistryError } from "../errors.ts";
 import { fileListFields } from "../files.ts";
 import { formatConflict, nextPackageRow } from "../packages.ts";
 import type { AuditRow, FileMap, VersionRow } from "../rows.ts";
@@ -49,8 +49,6 @@ export const DEFAULT_MAX_UPLOAD_BYTES = 104_857_600;
 export const MAX_RACK_DESCRIPTION_LENGTH = 2048;
 /** Longest fields of registry.json that become keys and names (characters). */
 const MAX_FIELD_LENGTH = { namespace: 65, name: 64, version: MAX_VERSION_LENGTH } as const;
-/** Longest user value echoed in an error message (characters). */
-const MAX_ECHO = 100;
 
 /**
  * Stream an uploaded archive into bundle storage, hashing as it goes. Over
@@ -112,11 +110,6 @@ function versionExists(ref: { namespace: string; name: string; version: string }
     "VERSION_EXISTS",
     `Registry ${ref.namespace}/${ref.name}@${ref.version} already exists`,
   );
-}
-
-/** A user value as error messages show it: cut to {@linkcode MAX_ECHO} characters. */
-function shown(value: string): string {
-  return value.length > MAX_ECHO ? `${value.slice(0, MAX_ECHO - 1)}…` : value;
 }
 
 /** Code points of a string (what a user counts as characters). */
@@ -260,7 +253,7 @@ function checkTree(archive: ScannedArchive, declared: string[]): void {
     if (path === null || !archive.files.has(path)) {
       throw rackError(
         "FILE_NOT_FOUND",
-        `File referenced in registry.json is missing or not a regular file: ${shown(raw)}`,
+        `File referenced in registry.json is missing or not a regular file: ${echo(raw)}`,
       );
     }
     allowed.add(path);
@@ -340,7 +333,7 @@ export async function publishRackArchive(
     if (typeof file.target === "string" && !isSafeTarget(file.target)) {
       throw uploadFailed(
         `file target "${
-          shown(file.target)
+          echo(file.target)
         }" must stay inside the project: a relative path (or ~/…) without "..", a leading "/", "\\", a drive letter or control characters`,
       );
     }
