@@ -8,6 +8,7 @@
  */
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
+import { RegistryError } from "./errors.ts";
 import type { AuditRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import * as keys from "../storage/keys.ts";
@@ -110,10 +111,16 @@ export interface AuditFilter {
   until?: string;
 }
 
+/** What an audit record id looks like (see `timeOrderedId`). */
+const AUDIT_ID_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z-[0-9a-f]+(?:-[0-9a-f]+)?$/;
+
 function matches(row: AuditRow, f: AuditFilter): boolean {
   return (f.actor === undefined || row.actor === f.actor) &&
     (f.action === undefined || row.action === f.action) &&
-    (f.targetPrefix === undefined || row.target.startsWith(f.targetPrefix)) &&
+    // Targets are text; a record from before that was enforced may hold
+    // something else, and must not break the filter.
+    (f.targetPrefix === undefined ||
+      (typeof row.target === "string" && row.target.startsWith(f.targetPrefix))) &&
     (f.outcome === undefined || row.outcome === f.outcome) &&
     (f.since === undefined || row.at >= f.since) &&
     (f.until === undefined || row.at < f.until);
@@ -142,6 +149,10 @@ export async function listAudit(
   options: AuditFilter & { limit?: number; cursor?: string } = {},
 ): Promise<{ items: AuditRow[]; cursor?: string }> {
   const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
+  // A cursor is a record id (ISO time first): anything else was not given out here.
+  if (options.cursor !== undefined && !AUDIT_ID_RE.test(options.cursor)) {
+    throw new RegistryError("invalid_input", "Invalid cursor");
+  }
   const items: AuditRow[] = [];
   for await (const e of listAll<AuditRow>(ctx.storage, keys.auditPrefix(), { reverse: true })) {
     const row = e.value;

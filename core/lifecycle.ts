@@ -331,7 +331,8 @@ async function changeTags(
       throw notFound(`Version '${versionId({ ...ref, version: version! })}' not found`);
     }
     const pkg = p.value as PackageRow;
-    const from = pkg.tags[tag];
+    // Own tags only: `constructor` and the like are not tags.
+    const from = Object.hasOwn(pkg.tags, tag) ? pkg.tags[tag] : undefined;
     if (from === version) return { changed: false, package: pkg };
     const tags = { ...pkg.tags };
     if (version === undefined) delete tags[tag];

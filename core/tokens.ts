@@ -11,7 +11,7 @@ import type { Authenticator, Principal } from "./auth.ts";
 import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
 import { sha256Hex, toBase64Url } from "./digest.ts";
-import { RegistryError } from "./errors.ts";
+import { echo, RegistryError } from "./errors.ts";
 import { type Action, type Grant, GrantSchema, type TokenRow } from "./rows.ts";
 import { listAll, updateRow } from "./store.ts";
 import { eventMutations, type EventSubscription } from "./webhooks.ts";
@@ -179,7 +179,8 @@ export async function createToken(
     const row = auditRow(ctx, {
       actor: creator.subject,
       action: "token.create",
-      target: input.subject,
+      // The subject as asked for, if it is text at all (records are filtered as text).
+      target: typeof input.subject === "string" ? echo(input.subject) : "(not a subject)",
       outcome: "refused",
       ...(options.ip ? { ip: options.ip } : {}),
       detail: { reason: message },
@@ -187,8 +188,13 @@ export async function createToken(
     await ctx.storage.commit({ checks: [], mutations: [auditMutation(row)] });
     return new RegistryError(code, message);
   };
+  // Who may create tokens at all comes first, so a caller who may not learns
+  // nothing from the checks below (which namespaces exist, say).
+  if (!creator.admin && !(creator.grants ?? []).some((g) => g.actions.includes("admin"))) {
+    throw await refuse("Creating tokens needs an admin grant", "forbidden");
+  }
   if (typeof input.subject !== "string" || !/^[A-Za-z0-9@._:/-]{1,128}$/.test(input.subject)) {
-    throw await refuse(`Invalid token subject '${String(input.subject)}'`, "invalid_input");
+    throw await refuse(`Invalid token subject '${echo(String(input.subject))}'`, "invalid_input");
   }
   if (!Array.isArray(input.grants)) throw await refuse("Grants must be a list", "invalid_input");
   for (const g of input.grants) {
@@ -196,8 +202,29 @@ export async function createToken(
       throw await refuse(`Invalid grant '${JSON.stringify(g)}'`, "invalid_input");
     }
   }
-  if (input.expiresAt !== undefined && !Number.isFinite(Date.parse(input.expiresAt))) {
-    throw await refuse(`Invalid expiry '${input.expiresAt}'`, "invalid_input");
+  if (input.expiresAt !== undefined) {
+    const at = typeof input.expiresAt === "string" ? Date.parse(input.expiresAt) : NaN;
+    if (!Number.isFinite(at) || !Number.isFinite(new Date(at).getTime())) {
+      throw await refuse(`Invalid expiry '${echo(String(input.expiresAt))}'`, "invalid_input");
+    }
+  }
+  if (!creator.admin) {
+    // A subject is an identity (ggui scope ownership, a publisher's private
+    // versions, the audit actor): only a global admin names any subject. A
+    // namespace admin creates tokens for itself or a subject under it
+    // (`lead/ci`), and only with grants it administers.
+    if (input.grants.length === 0) {
+      throw await refuse(
+        "A token without grants can be created by a global admin only",
+        "forbidden",
+      );
+    }
+    if (input.subject !== creator.subject && !input.subject.startsWith(`${creator.subject}/`)) {
+      throw await refuse(
+        `A namespace admin creates tokens for its own subject '${creator.subject}' or one under it ('${creator.subject}/…')`,
+        "forbidden",
+      );
+    }
   }
   const adminOverAll = creator.admin ||
     input.grants.every((g) => covers(creator, { namespace: g.namespace, actions: ["admin"] }));

@@ -115,19 +115,43 @@ Deno.test("createToken() refuses escalation and records the refusal", async () =
   };
   await createToken(
     ctx,
-    { subject: "dev", grants: [{ namespace: "@acme", actions: ["publish"] }] },
+    { subject: "lead/dev", grants: [{ namespace: "@acme", actions: ["publish"] }] },
     nsAdmin,
+  );
+  // Another subject is another identity (ggui scope owner, publisher): only a
+  // global admin names one; and a token without grants is a global admin's too.
+  for (
+    const input of [
+      { subject: "alice", grants: [{ namespace: "@acme", actions: ["read" as const] }] },
+      { subject: "lead", grants: [] },
+    ]
+  ) {
+    await assert.rejects(createToken(ctx, input, nsAdmin), (e) => isRegistryError(e, "forbidden"));
+  }
+  // A caller with no admin grant at all is refused before anything else is checked.
+  const reader: Principal = {
+    subject: "r",
+    admin: false,
+    grants: [{ namespace: "@acme", actions: ["read"] }],
+  };
+  await assert.rejects(
+    createToken(ctx, { subject: "cli", grants: [] }, reader),
+    (e) => isRegistryError(e, "forbidden"),
   );
   await assert.rejects(
     createToken(
       ctx,
-      { subject: "x", grants: [{ namespace: "@other", actions: ["read"] }] },
+      { subject: "lead/x", grants: [{ namespace: "@other", actions: ["read"] }] },
       nsAdmin,
     ),
     (e) => isRegistryError(e, "forbidden"),
   );
   await assert.rejects(
-    createToken(ctx, { subject: "x", grants: [{ namespace: "*", actions: ["read"] }] }, nsAdmin),
+    createToken(
+      ctx,
+      { subject: "lead/x", grants: [{ namespace: "*", actions: ["read"] }] },
+      nsAdmin,
+    ),
     (e) => isRegistryError(e, "forbidden"),
   );
   await assert.rejects(
@@ -135,7 +159,7 @@ Deno.test("createToken() refuses escalation and records the refusal", async () =
     (e) => isRegistryError(e, "invalid_input"),
   );
   const refused = await listAudit(ctx, { action: "token.create", outcome: "refused" });
-  assert.equal(refused.items.length, 4);
+  assert.equal(refused.items.length, 7);
   const ok = await listAudit(ctx, { action: "token.create", outcome: "ok" });
   assert.equal(ok.items.length, 1);
   assert.equal(ok.items[0]!.actor, "lead");

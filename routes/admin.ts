@@ -18,7 +18,8 @@ import { recordAudit } from "../core/audit.ts";
 import { exportAudit, listAudit } from "../core/audit.ts";
 import type { Authenticator, Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
-import { type ErrorCode, isRegistryError, RegistryError } from "../core/errors.ts";
+import { echo, type ErrorCode, isRegistryError, RegistryError } from "../core/errors.ts";
+import { collectBytes } from "../storage/_common.ts";
 import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../core/gc.ts";
 import {
   deleteVersion,
@@ -122,10 +123,26 @@ function bearerOf(c: Context): string | null {
   return m?.[1] ?? null;
 }
 
+/** Largest admin request body: every admin document is small. */
+const MAX_ADMIN_BODY = 64 * 1024;
+
+/** The fields `POST /admin/tokens` takes. */
+const TOKEN_FIELDS = new Set(["subject", "grants", "label", "expiresAt"]);
+
 async function readJson(c: Context): Promise<Record<string, unknown>> {
+  const declared = Number(c.req.header("content-length") ?? "NaN");
+  const tooLarge = () =>
+    new RegistryError("too_large", `Request body is over ${MAX_ADMIN_BODY} bytes`);
+  if (Number.isFinite(declared) && declared > MAX_ADMIN_BODY) throw tooLarge();
+  let text = "";
+  const stream = c.req.raw.body;
+  if (stream !== null) {
+    const bytes = await collectBytes(stream, MAX_ADMIN_BODY, tooLarge);
+    text = new TextDecoder().decode(bytes);
+  }
   let body: unknown;
   try {
-    body = JSON.parse(await c.req.text());
+    body = JSON.parse(text);
   } catch {
     throw new RegistryError("invalid_input", "Request body is not valid JSON");
   }
@@ -252,11 +269,38 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
   app.post("/tokens", async (c) => {
     const p = await caller(c, "token.create");
     const body = await readJson(c);
+    const unknown = Object.keys(body).filter((k) => !TOKEN_FIELDS.has(k));
+    if (unknown.length > 0) {
+      throw new RegistryError(
+        "invalid_input",
+        `Unknown field '${echo(unknown[0]!)}' (a token takes ${[...TOKEN_FIELDS].join(", ")})`,
+      );
+    }
+    if (body.label !== undefined && (typeof body.label !== "string" || body.label.length > 256)) {
+      throw new RegistryError("invalid_input", "label must be text of at most 256 characters");
+    }
+    if (body.expiresAt !== undefined) {
+      const at = typeof body.expiresAt === "string" ? Date.parse(body.expiresAt) : NaN;
+      if (!Number.isFinite(at)) {
+        throw new RegistryError("invalid_input", "expiresAt must be an ISO 8601 date");
+      }
+      if (at <= ctx.clock().getTime()) {
+        throw new RegistryError(
+          "invalid_input",
+          "expiresAt is not in the future: the token would never work",
+        );
+      }
+    }
     const grants = body.grants as Grant[];
     if (Array.isArray(grants) && options.namespaceExists) {
       for (const g of grants) {
         const ns = (g as Partial<Grant> | null)?.namespace;
-        if (typeof ns === "string" && isNamespace(ns) && !(await options.namespaceExists(ns))) {
+        // Only namespaces the caller administers: for others createToken
+        // refuses (403) without telling whether they exist.
+        if (
+          typeof ns === "string" && isNamespace(ns) && principalCan(p, "admin", ns) &&
+          !(await options.namespaceExists(ns))
+        ) {
           throw new RegistryError("invalid_input", `Namespace '${ns}' does not exist`, {
             detail: { namespace: ns },
           });
@@ -269,8 +313,8 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
         {
           subject: body.subject as string,
           grants,
-          ...(typeof body.label === "string" ? { label: body.label } : {}),
-          ...(typeof body.expiresAt === "string" ? { expiresAt: body.expiresAt } : {}),
+          ...(body.label !== undefined ? { label: body.label as string } : {}),
+          ...(body.expiresAt !== undefined ? { expiresAt: body.expiresAt as string } : {}),
         },
         p,
         { ...ip(c), ...subs() },
@@ -525,6 +569,10 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
     const p = await caller(c, "gc.run");
     requireAdmin(p);
     const dry = c.req.query("dryRun");
+    // Anything but a clear yes or no is refused: a misspelt dry run must not delete.
+    if (dry !== undefined && !["1", "true", "0", "false"].includes(dry)) {
+      throw new RegistryError("invalid_input", "dryRun must be 1, true, 0 or false");
+    }
     const grace = c.req.query("grace");
     const report = await collectGarbage(ctx, {
       dryRun: dry === "1" || dry === "true",

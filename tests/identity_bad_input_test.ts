@@ -127,21 +127,21 @@ Deno.test("escalation attempts are refused: a publish token creating tokens, and
     [
       "namespace admin granting another namespace",
       nsAdmin.secret,
-      { subject: "x", grants: [{ namespace: "@other", actions: ["read"] }] },
+      { subject: "lead/x", grants: [{ namespace: "@other", actions: ["read"] }] },
       403,
       "forbidden",
     ],
     [
       "namespace admin granting every namespace",
       nsAdmin.secret,
-      { subject: "x", grants: [{ namespace: "*", actions: ["read"] }] },
+      { subject: "lead/x", grants: [{ namespace: "*", actions: ["read"] }] },
       403,
       "forbidden",
     ],
     [
       "namespace admin granting a pattern wider than its namespace",
       nsAdmin.secret,
-      { subject: "x", grants: [{ namespace: "@a*", actions: ["read"] }] },
+      { subject: "lead/x", grants: [{ namespace: "@a*", actions: ["read"] }] },
       403,
       "forbidden",
     ],
@@ -155,9 +155,16 @@ Deno.test("escalation attempts are refused: a publish token creating tokens, and
     assert.equal(records.length, 1, `${name}: one refused record`);
     assert.equal(records[0]!.action, "token.create");
   }
-  // Within its namespace the namespace admin may hand out what it holds.
+  // Within its namespace the namespace admin may hand out what it holds, to
+  // itself or a subject under it; another subject is another identity.
+  const other = await post(nsAdmin.secret, {
+    subject: "alice",
+    grants: [{ namespace: "@acme", actions: ["read"] }],
+  });
+  assert.equal(other.status, 403);
+  await other.body?.cancel();
   const okRes = await post(nsAdmin.secret, {
-    subject: "dev",
+    subject: "lead/dev",
     grants: [{ namespace: "@acme", actions: ["read", "yank"] }],
   });
   assert.equal(okRes.status, 201);
@@ -252,4 +259,69 @@ Deno.test("the audit log filters by actor, action, target, outcome and time, pag
   const lines = (await jsonl.text()).trim().split("\n").map((l) => JSON.parse(l));
   assert.equal(lines.length, 6);
   assert.ok(lines.every((l) => l.action === "token.create"));
+});
+
+Deno.test("POST /admin/tokens: no identity can be minted by a non-admin, and bad fields change nothing", async () => {
+  const { app, ctx, make } = setup();
+  const reader = await make("reader", [{ namespace: "@acme", actions: ["read"] }]);
+  const root = await make("root", [{ namespace: "*", actions: ["admin"] }]);
+  const post = (token: string, body: unknown) =>
+    app.request("/admin/tokens", {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: typeof body === "string" ? body : JSON.stringify(body),
+    });
+  const tokensBefore = (await (await app.request("/admin/tokens", {
+    headers: { authorization: `Bearer ${root.secret}` },
+  })).json()).tokens.length;
+  // A read-only token minting another subject (a token without grants), or
+  // asking about a namespace that does not exist: 403 either way.
+  for (
+    const body of [
+      { subject: "cli", grants: [] },
+      { subject: "alice", grants: [] },
+      { subject: "x", grants: [{ namespace: "@ghost", actions: ["read"] }] },
+      {},
+    ]
+  ) {
+    const res = await post(reader.secret, body);
+    assert.equal(res.status, 403, JSON.stringify(body));
+    await res.body?.cancel();
+  }
+  // Bad fields, even from a global admin: 400, nothing created.
+  const future = new Date(Date.now() + 3_600_000).toISOString();
+  for (
+    const body of [
+      { subject: "x", grants: [], expiresAt: 1_700_000_000_000 },
+      { subject: "x", grants: [], expiresAt: null },
+      { subject: "x", grants: [], expiresAt: "2020-01-01T00:00:00Z" },
+      { subject: "x", grants: [], label: 42 },
+      { subject: "x", grants: [], label: "l".repeat(300) },
+      { subject: "x", grants: [], admin: true },
+      { subject: { a: 1 }, grants: [], expiresAt: future },
+    ]
+  ) {
+    const res = await post(root.secret, body);
+    assert.equal(res.status, 400, JSON.stringify(body));
+    await res.body?.cancel();
+  }
+  const big = await post(root.secret, { subject: "x", grants: [], label: "y".repeat(100_000) });
+  assert.equal(big.status, 413);
+  await big.body?.cancel();
+  const tokensAfter = (await (await app.request("/admin/tokens", {
+    headers: { authorization: `Bearer ${root.secret}` },
+  })).json()).tokens.length;
+  assert.equal(tokensAfter, tokensBefore);
+  // A refused subject that was not text leaves a record the target filter still reads.
+  const filtered = await app.request("/admin/audit?target=@acme", {
+    headers: { authorization: `Bearer ${root.secret}` },
+  });
+  assert.equal(filtered.status, 200);
+  await filtered.body?.cancel();
+  const garbage = await app.request("/admin/audit?cursor=garbage", {
+    headers: { authorization: `Bearer ${root.secret}` },
+  });
+  assert.equal(garbage.status, 400);
+  await garbage.body?.cancel();
+  assert.ok((await refusedRecords(ctx)).every((r) => typeof r.target === "string"));
 });

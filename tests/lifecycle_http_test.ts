@@ -98,6 +98,9 @@ Deno.test("ggui: a yanked version answers 410 with its body, latest moves, and a
   );
   const tag = await admin("PUT", "/packages/@acme/map/tags/next", { version: "1.1.0" });
   assert.deepEqual((await tag.json()).package.tags, { next: "1.1.0" });
+  // Removing a tag that is not there (an inherited name included) changes nothing.
+  const noTag = await admin("DELETE", "/packages/@acme/map/tags/constructor");
+  assert.equal((await noTag.json()).changed, false);
   const del = await admin("DELETE", "/packages/@acme/map/versions/1.1.0");
   assert.equal(del.status, 200);
   assert.deepEqual((await del.json()).package.tags, {});
@@ -183,6 +186,10 @@ Deno.test("admin lifecycle routes refuse bad input with the admin envelope and a
     ],
     ["PUT", "/packages/@rack/quality/husky/tags/beta", { version: 1 }, 400, "invalid_input"],
     ["POST", "/gc?grace=forever", undefined, 400, "invalid_input"],
+    // A misspelt dry run must not run a real, deleting gc.
+    ["POST", "/gc?dryRun=yes&grace=0", undefined, 400, "invalid_input"],
+    ["POST", "/gc?dryRun=1&grace=9999999999999d", undefined, 400, "invalid_input"],
+    ["GET", "/audit?cursor=garbage", undefined, 400, "invalid_input"],
     ["GET", "/audit?since=yesterday", undefined, 400, "invalid_input"],
     ["GET", "/audit?limit=0", undefined, 400, "invalid_input"],
     ["GET", "/webhooks/deliveries?state=lost", undefined, 400, "invalid_input"],
