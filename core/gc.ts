@@ -28,7 +28,7 @@
 import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
-import { RegistryError } from "./errors.ts";
+import { echo, RegistryError } from "./errors.ts";
 import type { VersionRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import { gcRunning, type GcStateRow, versionBlobRefs } from "./_gc_guard.ts";
@@ -179,6 +179,14 @@ export async function collectGarbage(
   const leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
   const started = ctx.clock();
   const cutoffDate = new Date(started.getTime() - graceMs);
+  // A grace reaching back past the earliest representable date (±8.64e15 ms
+  // around 1970) gives no cutoff at all: refuse it before taking the lease.
+  if (!Number.isFinite(cutoffDate.getTime())) {
+    throw new RegistryError(
+      "invalid_input",
+      `Invalid grace period '${graceMs}' ms: the cutoff it gives is not a valid date`,
+    );
+  }
   const cutoff = cutoffDate.toISOString();
   const runId = timeOrderedId(started);
   if (!dryRun) await takeLease(ctx, runId, cutoff, leaseMs);
@@ -236,6 +244,8 @@ export async function collectGarbage(
 
 /**
  * Parse a duration such as `90s`, `15m`, `1h`, `2d` or plain milliseconds.
+ * A duration of more than `Number.MAX_SAFE_INTEGER` ms (some 285,000 years)
+ * is refused, as is anything else that is not a number with a unit.
  *
  * @example
  * ```ts
@@ -249,10 +259,17 @@ export function parseDuration(text: string): number {
   if (!m) {
     throw new RegistryError(
       "invalid_input",
-      `Invalid duration '${text}': a number with ms, s, m, h or d (30m, 1h, 7d)`,
+      `Invalid duration '${echo(text)}': a number with ms, s, m, h or d (30m, 1h, 7d)`,
     );
   }
   const n = Number(m[1]);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] ?? "ms"]!;
-  return n * unit;
+  const ms = n * unit;
+  if (!Number.isSafeInteger(ms)) {
+    throw new RegistryError(
+      "invalid_input",
+      `Invalid duration '${echo(text)}': too long (a number with ms, s, m, h or d: 30m, 1h, 7d)`,
+    );
+  }
+  return ms;
 }

@@ -277,6 +277,39 @@ Deno.test("parseDuration() reads ms, s, m, h and d and refuses anything else", (
   assert.throws(() => parseDuration("1 hour"), (e) => isRegistryError(e, "invalid_input"));
 });
 
+Deno.test("parseDuration() refuses a duration too long to be a number of milliseconds", () => {
+  assert.equal(parseDuration("36500d"), 36_500 * 86_400_000);
+  assert.throws(
+    () => parseDuration("99999999999999999999d"),
+    (e) =>
+      isRegistryError(e, "invalid_input") && /'99999999999999999999d': too long/.test(e.message),
+  );
+  assert.throws(() => parseDuration("9".repeat(400)), (e) => isRegistryError(e, "invalid_input"));
+});
+
+Deno.test("collectGarbage() refuses a grace period that gives no valid cutoff with invalid_input and changes nothing", async () => {
+  const { ctx, time } = makeCtx();
+  const orphan = await ctx.bundles.put(enc.encode("orphan"));
+  time.t += 2 * HOUR;
+  // 9999999999999d as the admin API's ?grace= once read it: finite, but
+  // reaching back past the earliest date a Date can hold.
+  for (const graceMs of [9_999_999_999_999 * 86_400_000, Number.MAX_SAFE_INTEGER]) {
+    for (const dryRun of [false, true]) {
+      await assert.rejects(
+        collectGarbage(ctx, { graceMs, dryRun }),
+        (e) =>
+          isRegistryError(e, "invalid_input") &&
+          /cutoff it gives is not a valid date/.test(e.message),
+      );
+    }
+  }
+  // No lease was left behind and the orphan is still there: a valid run works and finds it.
+  assert.equal(await ctx.storage.get(keys.gcStateKey()), null);
+  assert.ok(await ctx.bundles.stat(orphan.sha256));
+  const report = await collectGarbage(ctx, { graceMs: HOUR });
+  assert.deepEqual(report.orphans.map((o) => o.sha256), [orphan.sha256]);
+});
+
 Deno.test("collectGarbage() on KV bundle storage also sweeps an abandoned chunked upload", async () => {
   const dir = await Deno.makeTempDir();
   const kv = await Deno.openKv(`${dir}/gc.kv`);

@@ -11,7 +11,11 @@
  * ```
  *
  * Output is JSON on stdout (a created token's secret is shown once); errors
- * go to stderr with exit code 1 (2 for usage errors).
+ * go to stderr as one line, with exit code 1 (2 for usage errors: an unknown
+ * command, flag or argument, a missing or invalid flag value). Nothing is
+ * ignored: `gc dry-run` is refused, never run as a real gc. The store must
+ * exist (`import` fills a new one; `token create` may start one, but creates
+ * no directories).
  *
  * @module
  */
@@ -19,7 +23,7 @@ import { parseArgs } from "node:util";
 import { namespaceExists } from "../core/access.ts";
 import type { Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
-import { isRegistryError } from "../core/errors.ts";
+import { echo, isRegistryError } from "../core/errors.ts";
 import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../core/gc.ts";
 import { isNamespace } from "../core/names.ts";
 import { parseAuthConfig, type RackAuth } from "../core/rack/auth.ts";
@@ -34,8 +38,8 @@ import {
   type TransferReport,
   verifyExport,
 } from "../core/transfer.ts";
-import { parseServerArgs } from "./config.ts";
-import { openStores } from "./open.ts";
+import { parseServerArgs, type ServerConfig } from "./config.ts";
+import { type OpenedStores, openStores } from "./open.ts";
 
 /** The principal CLI commands act as: the operator with shell access to the store. */
 export const CLI_PRINCIPAL: Principal = { subject: "cli", admin: true };
@@ -43,7 +47,7 @@ export const CLI_PRINCIPAL: Principal = { subject: "cli", admin: true };
 /** Usage of the operator commands. */
 export const CLI_USAGE = `Usage:
   main.ts token create --subject=<s> --grant=<@ns|pattern|*>:<actions> [--grant=…]
-                       [--expires=<ISO date | 30d | 12h>] [--label=<text>] [--new-namespace]
+                       [--expires=<future ISO date | 30d | 12h>] [--label=<text>] [--new-namespace]
   main.ts token list [--subject=<s>]
   main.ts token revoke <id>
   main.ts gc [--dry-run] [--grace=<1h>]
@@ -75,7 +79,54 @@ const CLI_FLAGS = {
   grace: { type: "string" },
   out: { type: "string" },
   in: { type: "string" },
+  help: { type: "boolean", short: "h" },
 } as const;
+
+type CliFlag = keyof typeof CLI_FLAGS;
+
+/** Boolean flags, ours and the server's: `--flag value` never takes the next argument as their value. */
+const BOOLEAN_FLAGS = new Set([
+  "new-namespace",
+  "dry-run",
+  "help",
+  "blueprint-probe",
+  "public-ed25519",
+]);
+
+/** The store flags every command takes (besides the rest of the server's). */
+const STORE_FLAGS = ["storage", "bundles", "data-dir"];
+
+/**
+ * How a command treats a store that is not there yet: most act on an existing
+ * one; `token create` may start a new store (the first admin token before the
+ * first start) but creates no directories; `import` fills a new target.
+ */
+type StoreUse = "existing" | "new" | "target";
+
+/** Each command: its own flags, its positional arguments, how it uses the store. */
+const COMMANDS: Record<string, {
+  flags: readonly CliFlag[];
+  args: readonly string[];
+  needs?: { flag: CliFlag; form: string };
+  store: StoreUse;
+}> = {
+  "token create": {
+    flags: ["subject", "grant", "expires", "label", "new-namespace"],
+    args: [],
+    needs: { flag: "subject", form: "" },
+    store: "new",
+  },
+  "token list": { flags: ["subject"], args: [], store: "existing" },
+  "token revoke": { flags: [], args: ["a token id"], store: "existing" },
+  gc: { flags: ["dry-run", "grace"], args: [], store: "existing" },
+  export: { flags: ["out"], args: [], needs: { flag: "out", form: "=<file>" }, store: "existing" },
+  import: { flags: ["in"], args: [], needs: { flag: "in", form: "=<file>" }, store: "target" },
+};
+
+const TOKEN_COMMANDS = ["create", "list", "revoke"];
+
+/** The longest `--expires` or `--grace` duration: a larger one is a typo, not a plan. */
+const MAX_FLAG_DURATION_MS = 36_500 * 86_400_000;
 
 /** Parse `@ns:read,publish` (also `*:admin`, `@team-*:read`). */
 export function parseGrant(text: string): Grant {
@@ -101,15 +152,178 @@ export function parseGrant(text: string): Grant {
   return { namespace, actions: actions as Action[] };
 }
 
-function expiry(text: string, now: Date): string {
-  if (/^\d+(ms|s|m|h|d)$/.test(text)) {
-    return new Date(now.getTime() + parseDuration(text)).toISOString();
+/** A `--grace` or `--expires` duration, at most {@linkcode MAX_FLAG_DURATION_MS}. */
+function flagDuration(flag: string, text: string, form: string): number {
+  let ms: number;
+  try {
+    ms = parseDuration(text);
+  } catch {
+    // Well formed but past what a number of milliseconds holds: too long, as below.
+    ms = /^\d+(ms|s|m|h|d)?$/.test(text.trim()) ? Infinity : NaN;
   }
-  const ms = Date.parse(text);
-  if (!Number.isFinite(ms)) {
-    throw new Error(`Invalid expiry '${text}': give a date (2027-01-31) or a duration (30d, 12h)`);
+  if (Number.isNaN(ms)) throw new Error(`Invalid --${flag} '${echo(text)}': ${form}`);
+  if (ms > MAX_FLAG_DURATION_MS) {
+    throw new Error(`Invalid --${flag} '${echo(text)}': at most 100 years (36500d); ${form}`);
+  }
+  return ms;
+}
+
+const EXPIRY_FORM = "give a future date (2027-01-31) or a duration (30d, 12h)";
+
+/** `--expires`: a date or a duration from `now`, in the future either way. */
+function expiry(text: string, now: Date): string {
+  let ms: number;
+  if (/^\d+(ms|s|m|h|d)$/.test(text)) {
+    ms = now.getTime() + flagDuration("expires", text, EXPIRY_FORM);
+  } else {
+    // ISO dates only: Date.parse() also reads "5" or "March 7" as some year's date.
+    ms = /^\d{4}-\d{2}-\d{2}/.test(text) ? Date.parse(text) : NaN;
+    if (!Number.isFinite(ms) || !Number.isFinite(new Date(ms).getTime())) {
+      throw new Error(`Invalid --expires '${echo(text)}': ${EXPIRY_FORM}`);
+    }
+  }
+  // A token that expires now or earlier is dead on arrival.
+  if (!(ms > now.getTime())) {
+    throw new Error(`Invalid --expires '${echo(text)}': it is not in the future; ${EXPIRY_FORM}`);
   }
   return new Date(ms).toISOString();
+}
+
+/** A positional argument nobody expected, with the flag it may have meant. */
+function unexpected(arg: string, command: string, flags: readonly string[]): string {
+  const name = arg.replace(/^-+/, "").split("=")[0]!;
+  const hint = flags.includes(name) || STORE_FLAGS.includes(name)
+    ? `did you mean --${arg.replace(/^-+/, "")}?`
+    : command === "token revoke"
+    ? "token revoke takes one token id"
+    : `${command} takes no arguments`;
+  return `unexpected argument '${echo(arg)}' (${hint})`;
+}
+
+/** The first line of an error's message. */
+function errorLine(err: unknown): string {
+  return err instanceof Error ? err.message.split("\n")[0]! : String(err);
+}
+
+/** A local path's parent directory. */
+function parentDir(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
+}
+
+/** A local file or directory a store lives in. */
+interface StorePlace {
+  /** The flag that names it. */
+  flag: string;
+  /** As an operator would write it. */
+  spec: string;
+  path: string;
+}
+
+/** Where a configuration's stores live on local disk (nothing for memory or a remote KV). */
+function storePlaces(config: ServerConfig): StorePlace[] {
+  const places: StorePlace[] = [];
+  const localKv = (path: string | undefined): path is string =>
+    path !== undefined && path !== ":memory:" && !/^https?:\/\//.test(path);
+  const { storage, bundles } = config;
+  if (storage.kind === "fs") {
+    places.push({ flag: "--storage", spec: `fs:${storage.path}`, path: storage.path });
+  }
+  if (storage.kind === "kv" && localKv(storage.path)) {
+    places.push({ flag: "--storage", spec: `kv:${storage.path}`, path: storage.path });
+  }
+  if (bundles.kind === "fs") {
+    places.push({ flag: "--bundles", spec: `fs:${bundles.path}`, path: bundles.path });
+  }
+  if (bundles.kind === "kv" && storage.kind !== "kv") {
+    // openStores() keeps KV blobs beside fs rows in <data-dir>/bundles.kv.
+    const path = `${config.dataDir}/bundles.kv`;
+    places.push({ flag: "--bundles", spec: `kv:${path}`, path });
+  }
+  return places;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
+}
+
+/**
+ * Why a command may not open these stores (opening creates whatever is
+ * missing, so a mistyped path would become a new, empty store), and which
+ * stores it would start. No `refused`: go ahead.
+ */
+async function checkStores(
+  config: ServerConfig,
+  use: StoreUse,
+): Promise<{ refused?: string; created: string[] }> {
+  const created: string[] = [];
+  const creating = new Set<string>();
+  if (use === "target") return { created };
+  for (const place of storePlaces(config)) {
+    const found = await exists(place.path).catch((err) => {
+      throw new Error(`Could not check the store ${place.spec}: ${errorLine(err)}`);
+    });
+    if (found) continue;
+    if (use === "existing") {
+      return {
+        refused:
+          `the store ${place.spec} does not exist (operator commands act on an existing store: check ${place.flag} and --data-dir)`,
+        created,
+      };
+    }
+    // Default blobs live inside a new fs store, which opening it creates first.
+    const dir = parentDir(place.path);
+    if (!creating.has(dir) && !(await exists(dir).catch(() => false))) {
+      return {
+        refused:
+          `the directory '${dir}' of the store ${place.spec} does not exist (operator commands create no directories: check ${place.flag} and --data-dir)`,
+        created,
+      };
+    }
+    created.push(place.spec);
+    creating.add(place.path);
+  }
+  return { created };
+}
+
+function describeRows(config: ServerConfig): string {
+  const { storage } = config;
+  if (storage.kind === "memory") return "memory";
+  if (storage.kind === "fs") return `fs:${storage.path}`;
+  return `kv:${storage.path ?? "(default database)"}`;
+}
+
+function describeBundles(config: ServerConfig): string {
+  const { storage, bundles } = config;
+  if (bundles.kind === "memory") return "memory";
+  if (bundles.kind === "fs") return `fs:${bundles.path}`;
+  return storage.kind === "kv" ? describeRows(config) : `kv:${config.dataDir}/bundles.kv`;
+}
+
+/** Open the stores, or say in one line which one failed and why. */
+async function openOrExplain(config: ServerConfig): Promise<OpenedStores | string> {
+  try {
+    return await openStores(config);
+  } catch (err) {
+    const why = errorLine(err);
+    // openStores() opens rows, then blobs, and does not say which failed: open the rows alone to tell.
+    const rowsOpen = await openStores({ ...config, bundles: { kind: "memory" } }).then(
+      async (s) => {
+        await s.close();
+        return true;
+      },
+      () => false,
+    );
+    return rowsOpen
+      ? `could not open the bundle store ${describeBundles(config)}: ${why}`
+      : `could not open the store ${describeRows(config)}: ${why}`;
+  }
 }
 
 /** Split our own flags from the store flags the server parser understands. */
@@ -118,13 +332,12 @@ function split(args: readonly string[]): { own: string[]; store: string[] } {
   const store: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
-    const name = /^--([a-z-]+)/.exec(a)?.[1];
+    const name = /^--([a-z0-9-]+)/.exec(a)?.[1];
     const target = name !== undefined && !(name in CLI_FLAGS) ? store : own;
     target.push(a);
     // `--flag value` form: keep the value with its flag.
     if (name !== undefined && !a.includes("=") && i + 1 < args.length) {
-      const isBool = name === "new-namespace" || name === "dry-run";
-      if (!isBool && !args[i + 1]!.startsWith("--")) target.push(args[++i]!);
+      if (!BOOLEAN_FLAGS.has(name) && !args[i + 1]!.startsWith("--")) target.push(args[++i]!);
     }
   }
   return { own, store };
@@ -143,11 +356,31 @@ export async function runCli(
   env: Readonly<Record<string, string | undefined>>,
   io: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l) },
 ): Promise<number> {
-  const [command, ...rest] = args;
-  const sub = command === "token" ? rest[0] : undefined;
-  const tail = command === "token" ? rest.slice(1) : rest;
+  const usage = (reason: string) => {
+    io.err(`registry: ${reason}`);
+    io.err(CLI_USAGE);
+    return 2;
+  };
+  const [first, ...rest] = args;
+  let command = first ?? "";
+  let tail = rest;
+  if (first === "token") {
+    const sub = rest[0];
+    if (sub === "--help" || sub === "-h") {
+      io.out(CLI_USAGE);
+      return 0;
+    }
+    if (sub === undefined || sub.startsWith("-")) {
+      return usage("token needs a command: create, list or revoke");
+    }
+    if (!TOKEN_COMMANDS.includes(sub)) return usage(`unknown token command '${echo(sub)}'`);
+    command = `token ${sub}`;
+    tail = rest.slice(1);
+  }
+  const spec = COMMANDS[command];
+  if (!spec) return usage(`unknown command '${echo(command)}'`);
   const { own, store } = split(tail);
-  let values: Record<string, unknown>;
+  let values: Partial<Record<CliFlag, string | boolean | string[]>>;
   let positionals: string[];
   try {
     const parsed = parseArgs({
@@ -159,22 +392,74 @@ export async function runCli(
     values = parsed.values;
     positionals = parsed.positionals;
   } catch (err) {
-    io.err(`registry: ${err instanceof Error ? err.message.split("\n")[0] : String(err)}`);
-    io.err(CLI_USAGE);
+    return usage(errorLine(err));
+  }
+  if (values.help === true) {
+    io.out(CLI_USAGE);
+    return 0;
+  }
+  // A flag or an argument meant for another command, or a typo, is an error,
+  // never ignored: `gc dry-run` must not run a real, deleting gc.
+  for (const flag of Object.keys(values) as CliFlag[]) {
+    if (flag !== "help" && !spec.flags.includes(flag)) {
+      return usage(`${command} does not take --${flag}`);
+    }
+  }
+  const extra = positionals[spec.args.length];
+  if (extra !== undefined) return usage(unexpected(extra, command, spec.flags));
+  const missing = spec.args[positionals.length];
+  if (missing !== undefined) return usage(`${command} needs ${missing}`);
+  const text = (flag: CliFlag) => {
+    const v = values[flag];
+    return typeof v === "string" ? v : undefined;
+  };
+  if (spec.needs !== undefined && text(spec.needs.flag) === undefined) {
+    return usage(`${command} needs --${spec.needs.flag}${spec.needs.form}`);
+  }
+  // Flag values, checked before any store is opened; each message names the valid form.
+  const clock = () => new Date();
+  let grants: Grant[] = [];
+  let expiresAt: string | undefined;
+  let graceMs = DEFAULT_GC_GRACE_MS;
+  try {
+    grants = ((values.grant as string[] | undefined) ?? []).map(parseGrant);
+    if (typeof values.expires === "string") expiresAt = expiry(values.expires, clock());
+    if (typeof values.grace === "string") {
+      graceMs = flagDuration("grace", values.grace, "give a duration such as 30m, 1h or 7d");
+    }
+  } catch (err) {
+    io.err(`registry: ${err instanceof Error ? err.message : String(err)}`);
     return 2;
   }
   const server = parseServerArgs(store, env);
   if (!server.ok) {
-    io.err(`registry: ${server.help ? "" : server.error}`);
-    io.err(CLI_USAGE);
-    return 2;
+    if (server.help) {
+      io.out(CLI_USAGE);
+      return 0;
+    }
+    return usage(server.error);
   }
-  const stores = await openStores(server.config);
-  const ctx: RegistryContext = {
-    storage: stores.storage,
-    bundles: stores.bundles,
-    clock: () => new Date(),
-  };
+  let stores: OpenedStores;
+  try {
+    const checked = await checkStores(server.config, spec.store);
+    if (checked.refused !== undefined) {
+      io.err(`registry: ${checked.refused}`);
+      return 1;
+    }
+    if (checked.created.length > 0) {
+      io.err(`registry: creating a new store: ${checked.created.join(", ")}`);
+    }
+    const opened = await openOrExplain(server.config);
+    if (typeof opened === "string") {
+      io.err(`registry: ${opened}`);
+      return 1;
+    }
+    stores = opened;
+  } catch (err) {
+    io.err(`registry: ${errorLine(err)}`);
+    return 1;
+  }
+  const ctx: RegistryContext = { storage: stores.storage, bundles: stores.bundles, clock };
   /** Token events go to the subscriptions a server on this store would tell: the file's and the stored ones. */
   const events = async () => {
     const file = server.config.webhookConfig;
@@ -189,9 +474,7 @@ export async function runCli(
     if (command === "gc") {
       const report = await collectGarbage(ctx, {
         dryRun: values["dry-run"] === true,
-        graceMs: typeof values.grace === "string"
-          ? parseDuration(values.grace)
-          : DEFAULT_GC_GRACE_MS,
+        graceMs,
         actor: CLI_PRINCIPAL.subject,
       });
       io.out(JSON.stringify(report, null, 2));
@@ -204,12 +487,9 @@ export async function runCli(
         } MiB), ${r.rows} rows`,
       );
     if (command === "export") {
-      if (typeof values.out !== "string") {
-        io.err("registry: export needs --out=<file>");
-        return 2;
-      }
+      const out = text("out")!; // required above
       // Written beside the target and renamed into place: a failed export leaves no half file.
-      const tmp = `${values.out}.partial`;
+      const tmp = `${out}.partial`;
       const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
       const writer = file.writable.getWriter();
       const enc = new TextEncoder();
@@ -223,16 +503,12 @@ export async function runCli(
         await Deno.remove(tmp).catch(() => {});
         throw err;
       }
-      await Deno.rename(tmp, values.out);
-      io.out(JSON.stringify({ out: values.out }));
+      await Deno.rename(tmp, out);
+      io.out(JSON.stringify({ out }));
       return 0;
     }
     if (command === "import") {
-      if (typeof values.in !== "string") {
-        io.err("registry: import needs --in=<file>");
-        return 2;
-      }
-      const path = values.in;
+      const path = text("in")!; // required above
       const open = async () => readLines((await Deno.open(path)).readable);
       const counted = await verifyExport(await open());
       io.err(`registry: ${path} verified: ${counted.blobs} blobs, ${counted.rows} rows`);
@@ -240,17 +516,13 @@ export async function runCli(
       io.out(JSON.stringify(report));
       return 0;
     }
-    if (sub === "list") {
-      const subject = typeof values.subject === "string" ? values.subject : undefined;
+    if (command === "token list") {
+      const subject = text("subject");
       io.out(JSON.stringify(await listTokens(ctx, subject ? { subject } : {}), null, 2));
       return 0;
     }
-    if (sub === "revoke") {
-      const id = positionals[0];
-      if (id === undefined) {
-        io.err("registry: token revoke needs a token id");
-        return 2;
-      }
+    if (command === "token revoke") {
+      const id = positionals[0]!;
       if (!(await revokeToken(ctx, id, CLI_PRINCIPAL, await events()))) {
         io.err(`registry: token '${id}' not found`);
         return 1;
@@ -258,12 +530,7 @@ export async function runCli(
       io.out(JSON.stringify({ id, revoked: true }));
       return 0;
     }
-    if (sub === "create") {
-      if (typeof values.subject !== "string") {
-        io.err("registry: token create needs --subject");
-        return 2;
-      }
-      const grants = ((values.grant as string[] | undefined) ?? []).map(parseGrant);
+    if (command === "token create") {
       if (values["new-namespace"] !== true) {
         let rackAuth: RackAuth | undefined;
         if (server.config.authConfig) {
@@ -282,12 +549,10 @@ export async function runCli(
       const created = await createToken(
         ctx,
         {
-          subject: values.subject,
+          subject: text("subject")!, // required above
           grants,
-          ...(typeof values.label === "string" ? { label: values.label } : {}),
-          ...(typeof values.expires === "string"
-            ? { expiresAt: expiry(values.expires, ctx.clock()) }
-            : {}),
+          ...(text("label") !== undefined ? { label: text("label")! } : {}),
+          ...(expiresAt !== undefined ? { expiresAt } : {}),
         },
         CLI_PRINCIPAL,
         await events(),
@@ -295,8 +560,7 @@ export async function runCli(
       io.out(JSON.stringify(created, null, 2));
       return 0;
     }
-    io.err(CLI_USAGE);
-    return 2;
+    throw new TypeError(`Unhandled command '${command}'`);
   } catch (err) {
     io.err(`registry: ${isRegistryError(err) || err instanceof Error ? err.message : String(err)}`);
     return 1;

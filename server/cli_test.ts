@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { isCliCommand, parseGrant, runCli } from "./cli.ts";
+import { FsBundleStorage } from "../storage/fs.ts";
 
 function capture() {
   const out: string[] = [];
@@ -63,16 +64,25 @@ Deno.test("runCli() answers usage errors with exit code 2 and faults with 1", as
     assert.match(a.err[0]!, /needs --subject/);
     const b = capture();
     assert.equal(await runCli(["token", "frobnicate", ...store], {}, b.io), 2);
+    assert.equal(b.err[0], "registry: unknown token command 'frobnicate'");
     const c = capture();
     assert.equal(
       await runCli(["token", "create", "--subject=x", "--grant=bad", ...store], {}, c.io),
-      1,
+      2,
     );
+    assert.match(c.err[0]!, /^registry: Invalid grant 'bad'/);
     const d = capture();
-    assert.equal(await runCli(["gc", "--grace=soon", ...store], {}, d.io), 1);
-    assert.match(d.err[0]!, /Invalid duration 'soon'/);
+    assert.equal(await runCli(["gc", "--grace=soon", ...store], {}, d.io), 2);
+    assert.deepEqual(d.err, [
+      "registry: Invalid --grace 'soon': give a duration such as 30m, 1h or 7d",
+    ]);
     const e = capture();
     assert.equal(await runCli(["token", "list", "--port=x"], {}, e.io), 2);
+    // A fault once the store is open is 1.
+    await runCli(["token", "create", "--subject=ci", ...store], {}, capture().io);
+    const f = capture();
+    assert.equal(await runCli(["token", "revoke", "tok_missing", ...store], {}, f.io), 1);
+    assert.deepEqual(f.err, ["registry: token 'tok_missing' not found"]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -118,3 +128,248 @@ Deno.test("parseGrant() and token errors say what a valid value looks like", () 
     actions: ["read", "publish"],
   });
 });
+
+/** A KV store in a temp dir that exists (a token was created in it) and its flags. */
+async function makeStore() {
+  const dir = await Deno.makeTempDir();
+  const store = [`--storage=kv:${dir}/r.kv`];
+  const c = capture();
+  const code = await runCli(
+    ["token", "create", "--subject=ci", "--grant=*:read", ...store],
+    {},
+    c.io,
+  );
+  assert.equal(code, 0, c.err.join("\n"));
+  const id = JSON.parse(c.out.join("\n")).token.id as string;
+  return {
+    dir,
+    store,
+    id,
+    async tokens(): Promise<{ id: string; revokedAt?: string; expiresAt?: string }[]> {
+      const l = capture();
+      assert.equal(await runCli(["token", "list", ...store], {}, l.io), 0, l.err.join("\n"));
+      return JSON.parse(l.out.join("\n"));
+    },
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("runCli() refuses `gc dry-run` (a typo for --dry-run) with exit 2 and deletes nothing", async () => {
+  await using s = await makeStore();
+  // An orphan blob touched an hour ago, in the store's default bundles directory.
+  const bundles = await FsBundleStorage.open({
+    root: `${s.dir}/bundles`,
+    now: () => new Date(Date.now() - 3_600_000),
+  });
+  const orphan = await bundles.put(new TextEncoder().encode("orphan"));
+  await bundles.close();
+  for (
+    const [args, line] of [
+      [["gc", "dry-run", "--grace=1m"], "unexpected argument 'dry-run' (did you mean --dry-run?)"],
+      [
+        ["gc", "--grace", "1m", "dry-run"],
+        "unexpected argument 'dry-run' (did you mean --dry-run?)",
+      ],
+      [["gc", "grace=1m"], "unexpected argument 'grace=1m' (did you mean --grace=1m?)"],
+      [["gc", "now"], "unexpected argument 'now' (gc takes no arguments)"],
+      [["gc", "--subject=x"], "gc does not take --subject"],
+    ] as const
+  ) {
+    const c = capture();
+    assert.equal(await runCli([...args, ...s.store], {}, c.io), 2, args.join(" "));
+    assert.equal(c.err[0], `registry: ${line}`);
+    assert.match(c.err[1]!, /^Usage:/);
+    assert.deepEqual(c.out, []);
+  }
+  // Still there: a real dry run lists it, and it still exists afterwards.
+  const c = capture();
+  assert.equal(await runCli(["gc", "--dry-run", "--grace=1m", ...s.store], {}, c.io), 0);
+  assert.deepEqual(
+    JSON.parse(c.out.join("\n")).orphans.map((o: { sha256: string }) => o.sha256),
+    [orphan.sha256],
+  );
+  const again = await FsBundleStorage.open({ root: `${s.dir}/bundles` });
+  try {
+    assert.ok(await again.stat(orphan.sha256));
+  } finally {
+    await again.close();
+  }
+});
+
+Deno.test("runCli() refuses extra arguments and other commands' flags to token commands and changes nothing", async () => {
+  await using s = await makeStore();
+  for (
+    const [args, line] of [
+      [["token", "revoke", s.id, "b"], "unexpected argument 'b' (token revoke takes one token id)"],
+      [["token", "revoke", "--dry-run", s.id], "token revoke does not take --dry-run"],
+      [["token", "list", "extra"], "unexpected argument 'extra' (token list takes no arguments)"],
+      [
+        ["token", "list", "subject=ci"],
+        "unexpected argument 'subject=ci' (did you mean --subject=ci?)",
+      ],
+      [
+        ["token", "create", "--subject=x", "--grant=*:read", "extra"],
+        "unexpected argument 'extra' (token create takes no arguments)",
+      ],
+      [
+        ["token", "create", "--subject=x", "new-namespace"],
+        "unexpected argument 'new-namespace' (did you mean --new-namespace?)",
+      ],
+      [["token", "revoke"], "token revoke needs a token id"],
+      [["token"], "token needs a command: create, list or revoke"],
+      [["token", "--storage=memory"], "token needs a command: create, list or revoke"],
+    ] as const
+  ) {
+    const c = capture();
+    assert.equal(await runCli([...args, ...s.store], {}, c.io), 2, args.join(" "));
+    assert.equal(c.err[0], `registry: ${line}`);
+    assert.match(c.err[1]!, /^Usage:/);
+  }
+  const tokens = await s.tokens();
+  assert.deepEqual(tokens.map((t) => t.id), [s.id]);
+  assert.equal(tokens[0]!.revokedAt, undefined);
+  const h = capture();
+  assert.equal(await runCli(["token", "list", "--help"], {}, h.io), 0);
+  assert.match(h.out[0]!, /^Usage:/);
+});
+
+Deno.test("runCli() refuses an expiry that is not in the future and durations past 100 years, naming the flag", async () => {
+  await using s = await makeStore();
+  const form = "give a future date (2027-01-31) or a duration (30d, 12h)";
+  for (
+    const [args, line] of [
+      [
+        ["--expires=2020-01-01"],
+        `Invalid --expires '2020-01-01': it is not in the future; ${form}`,
+      ],
+      [["--expires=0d"], `Invalid --expires '0d': it is not in the future; ${form}`],
+      [
+        ["--expires=99999999999999999d"],
+        `Invalid --expires '99999999999999999d': at most 100 years (36500d); ${form}`,
+      ],
+      [["--expires=36501d"], `Invalid --expires '36501d': at most 100 years (36500d); ${form}`],
+      [["--expires=March 7"], `Invalid --expires 'March 7': ${form}`],
+      [["--expires=5"], `Invalid --expires '5': ${form}`],
+    ] as const
+  ) {
+    const c = capture();
+    const code = await runCli(
+      ["token", "create", "--subject=x", "--grant=*:read", ...args, ...s.store],
+      {},
+      c.io,
+    );
+    assert.equal(code, 2, args.join(" "));
+    assert.deepEqual(c.err, [`registry: ${line}`]);
+  }
+  const g = capture();
+  assert.equal(await runCli(["gc", "--grace=99999999999999999999d", ...s.store], {}, g.io), 2);
+  assert.deepEqual(g.err, [
+    "registry: Invalid --grace '99999999999999999999d': at most 100 years (36500d); give a duration such as 30m, 1h or 7d",
+  ]);
+  assert.deepEqual((await s.tokens()).map((t) => t.id), [s.id]);
+  // A future date and a duration are fine.
+  for (const expires of ["30d", "2999-01-31"]) {
+    const c = capture();
+    const code = await runCli(
+      ["token", "create", "--subject=x", "--grant=*:read", `--expires=${expires}`, ...s.store],
+      {},
+      c.io,
+    );
+    assert.equal(code, 0, c.err.join("\n"));
+    assert.ok(Date.parse(JSON.parse(c.out.join("\n")).token.expiresAt) > Date.now() + 86_400_000);
+  }
+});
+
+Deno.test("runCli() refuses a store that does not exist and creates no directories", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const missing = `${dir}/nonexistent/dir`;
+    for (
+      const args of [
+        ["token", "list", `--storage=kv:${missing}/r.kv`],
+        ["token", "revoke", "tok_x", `--storage=kv:${missing}/r.kv`],
+        ["gc", "--dry-run", `--storage=fs:${missing}`],
+        ["export", `--out=${dir}/x.jsonl`, `--storage=kv:${dir}/r.kv`],
+      ] as const
+    ) {
+      const c = capture();
+      assert.equal(await runCli(args, {}, c.io), 1, args.join(" "));
+      assert.equal(c.err.length, 1);
+      assert.match(
+        c.err[0]!,
+        /^registry: the store (kv|fs):\S+ does not exist \(operator commands act on an existing store: check --storage and --data-dir\)$/,
+      );
+    }
+    // Blobs too: an existing row store with a mistyped --bundles.
+    await runCli(["token", "create", "--subject=ci", `--storage=kv:${dir}/r.kv`], {}, capture().io);
+    const b = capture();
+    assert.equal(
+      await runCli(["gc", `--storage=kv:${dir}/r.kv`, `--bundles=fs:${missing}`], {}, b.io),
+      1,
+    );
+    assert.deepEqual(b.err, [
+      `registry: the store fs:${missing} does not exist (operator commands act on an existing store: check --bundles and --data-dir)`,
+    ]);
+    // token create may start a store (the first token before the first start), not directories.
+    const c = capture();
+    const code = await runCli(
+      ["token", "create", "--subject=ci", `--storage=kv:${missing}/r.kv`],
+      {},
+      c.io,
+    );
+    assert.equal(code, 1);
+    assert.deepEqual(c.err, [
+      `registry: the directory '${missing}' of the store kv:${missing}/r.kv does not exist (operator commands create no directories: check --storage and --data-dir)`,
+    ]);
+    const n = capture();
+    assert.equal(
+      await runCli(["token", "create", "--subject=ci", `--storage=kv:${dir}/new.kv`], {}, n.io),
+      0,
+    );
+    // (Its default bundles directory, fs:<dir>/bundles, is r.kv's and exists.)
+    assert.deepEqual(n.err, [`registry: creating a new store: kv:${dir}/new.kv`]);
+    assert.ok(!(await exists(`${dir}/nonexistent`)));
+    assert.ok(!(await exists(`${dir}/x.jsonl`)));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runCli() says in one line which store failed to open and why, exit 1", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${dir}/bad.kv`, "not a database ".repeat(100));
+    await Deno.writeTextFile(`${dir}/file`, "a file, not a directory");
+    await Deno.mkdir(`${dir}/fs`);
+    for (
+      const [args, line] of [
+        [
+          ["token", "list", `--storage=kv:${dir}/bad.kv`, `--bundles=fs:${dir}/fs`],
+          `the store kv:${dir}/bad.kv: file is not a database`,
+        ],
+        [
+          ["gc", "--dry-run", `--storage=fs:${dir}/file`, `--bundles=fs:${dir}/fs`],
+          `the store fs:${dir}/file: File exists`,
+        ],
+        [
+          ["token", "list", `--storage=fs:${dir}/fs`, `--bundles=fs:${dir}/file`],
+          `the bundle store fs:${dir}/file: File exists`,
+        ],
+      ] as const
+    ) {
+      const c = capture();
+      assert.equal(await runCli(args, {}, c.io), 1, args.join(" "));
+      assert.equal(c.err.length, 1, c.err.join("\n"));
+      assert.ok(c.err[0]!.startsWith(`registry: could not open ${line}`), c.err[0]);
+      assert.ok(!c.err[0]!.includes("    at "));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.stat(path).then(() => true, () => false);
+}
