@@ -166,6 +166,7 @@ async function serve(config: ServerConfig): Promise<void> {
 
   const sender = startWebhookSender(ctx, {
     subscriptions: () => live.list,
+    refreshSubscriptions: () => live.refresh(),
     allowHosts: config.webhookAllowHosts ?? [],
     ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
     onError: (err) => log("error", "Webhook sender fault", { error: String(err) }),

@@ -24,6 +24,12 @@ export interface SenderOptions {
     url: string;
     secret: string;
   }[];
+  /**
+   * Read the subscriptions again from the store: called (at most once a
+   * second) when a delivery names a subscription the list does not hold,
+   * which another process may have created since this one last looked.
+   */
+  refreshSubscriptions?: () => Promise<void>;
   /** Hosts on private networks that may still be called. */
   allowHosts?: readonly string[];
   /** Delays before retries 2, 3, 4… in ms (default the original's 2000, 4000, 8000). */
@@ -59,12 +65,19 @@ export function startWebhookSender(
       ...(aaaa.status === "fulfilled" ? aaaa.value : []),
     ];
   };
+  let refreshedAt = 0;
   const delivery: DeliveryOptions = {
     // Never follow redirects (the request says so too): the guard checked only this URL.
     fetch: (req) => fetch(req, { redirect: "manual" }),
     signal: stopping.signal,
     resolveSubscription: async (id): Promise<WebhookTarget | null> => {
-      const sub = (await options.subscriptions()).find((s) => s.id === id);
+      let sub = (await options.subscriptions()).find((s) => s.id === id);
+      if (!sub && options.refreshSubscriptions && Date.now() - refreshedAt >= 1000) {
+        // Unknown here: created by another process after our last refresh?
+        refreshedAt = Date.now();
+        await options.refreshSubscriptions();
+        sub = (await options.subscriptions()).find((s) => s.id === id);
+      }
       return sub ? { url: sub.url, secret: sub.secret } : null;
     },
     ...(options.retryDelaysMs ? { retryDelaysMs: options.retryDelaysMs } : {}),

@@ -117,3 +117,41 @@ Deno.test("startWebhookSender() stop() aborts a delivery in flight and leaves it
   assert.equal(pending[0]!.leaseUntil, undefined);
   assert.equal((await listDeliveries(ctx, "delivered")).items.length, 0);
 });
+
+Deno.test("startWebhookSender() delivers to a subscription another process created after its last refresh", async () => {
+  let hits = 0;
+  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    hits++;
+    return new Response("ok");
+  });
+  await using _receiver = { [Symbol.asyncDispose]: () => receiver.shutdown() };
+  const url = `http://127.0.0.1:${receiver.addr.port}/hook`;
+  const ctx = context();
+  await enqueue(ctx, url);
+  // This process has not seen sub1 yet; the store (read on refresh) has it.
+  const list: { id: string; url: string; secret: string }[] = [];
+  let refreshes = 0;
+  const sender = startWebhookSender(ctx, {
+    subscriptions: () => list,
+    refreshSubscriptions: () => {
+      refreshes++;
+      list.splice(0, list.length, { id: "sub1", url, secret: "k" });
+      return Promise.resolve();
+    },
+    allowHosts: ["127.0.0.1"],
+    retryDelaysMs: [10, 10, 10],
+    pollMs: 20,
+  });
+  try {
+    await until(
+      "the delivery",
+      async () => (await listDeliveries(ctx, "delivered")).items.length === 1,
+    );
+  } finally {
+    await sender.stop();
+  }
+  assert.equal(hits, 1);
+  assert.equal(refreshes, 1);
+  assert.equal((await listDeliveries(ctx, "dead")).items.length, 0);
+});
