@@ -13,6 +13,7 @@ import { randomHex } from "./digest.ts";
 import { RegistryError } from "./errors.ts";
 import type { WebhookSubscription } from "./rack/webhooks.ts";
 import { listAll } from "./store.ts";
+import { WEBHOOK_EVENTS } from "./webhooks.ts";
 import { configKey, configPrefix } from "../storage/keys.ts";
 import type { JsonValue } from "../storage/types.ts";
 
@@ -66,6 +67,10 @@ function validate(input: SubscriptionInput): Omit<WebhookSubscription, "id"> {
     throw invalid(
       '`events` must be a list of 1–32 event names, e.g. ["package.published", "version.yanked"]',
     );
+  }
+  const unknown = (events as string[]).find((e) => !WEBHOOK_EVENTS.includes(e));
+  if (unknown !== undefined) {
+    throw invalid(`Unknown event '${unknown}': the events are ${WEBHOOK_EVENTS.join(", ")}`);
   }
   let secret: string;
   if (input.secret === undefined) {

@@ -148,6 +148,8 @@ Deno.test("bad subscriptions and callers who are not admins change nothing", asy
       [{ url: "not a url", events: ["uploaded"] }, /not a URL/],
       [{ url: "https://hooks.example/x", events: [] }, /`events`/],
       [{ url: "https://hooks.example/x", events: ["Bad Event"] }, /`events`/],
+      // A name no code emits would make a subscription that never fires.
+      [{ url: "https://hooks.example/x", events: ["no.such.event"] }, /Unknown event/],
       [{ url: "https://hooks.example/x", events: ["uploaded"], secret: "short" }, /16 characters/],
       [{ url: "https://hooks.example/x", events: ["uploaded"], enabled: "yes" }, /`enabled`/],
       [{ events: ["uploaded"] }, /`url`/],
