@@ -13,11 +13,25 @@ import { randomHex } from "./digest.ts";
 import { RegistryError } from "./errors.ts";
 import type { WebhookSubscription } from "./rack/webhooks.ts";
 import { listAll } from "./store.ts";
-import { WEBHOOK_EVENTS } from "./webhooks.ts";
+import { LIFECYCLE_EVENTS } from "./lifecycle.ts";
 import { configKey, configPrefix } from "../storage/keys.ts";
 import type { JsonValue } from "../storage/types.ts";
 
 const KIND = "webhook";
+
+/**
+ * Every event the registry emits (docs/lifecycle.md): what a subscription
+ * may name. Rack's `uploaded` and `version.created` keep the original's names.
+ */
+export const WEBHOOK_EVENTS: readonly string[] = [
+  "uploaded",
+  "version.created",
+  "package.published",
+  ...LIFECYCLE_EVENTS,
+  "token.created",
+  "token.revoked",
+  "scope.claimed",
+];
 
 /** A subscription created through the admin API. */
 export interface StoredSubscription extends WebhookSubscription {

@@ -131,25 +131,6 @@ export function newOutboxRows(inputs: readonly OutboxInput[], now: Date): Outbox
   }));
 }
 
-/**
- * Every event the registry emits (docs/lifecycle.md): what a subscription
- * may name. Rack's `uploaded` and `version.created` keep the original's names.
- */
-export const WEBHOOK_EVENTS: readonly string[] = [
-  "uploaded",
-  "version.created",
-  "package.published",
-  "version.yanked",
-  "version.unyanked",
-  "version.deprecated",
-  "version.undeprecated",
-  "version.deleted",
-  "tag.moved",
-  "token.created",
-  "token.revoked",
-  "scope.claimed",
-];
-
 /** What an event's outbox rows need of a subscription. */
 export interface EventSubscription {
   /** Its id (the delivery looks up URL and secret by it). */
