@@ -75,7 +75,13 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
       blobsAt = "memory";
       break;
     case "fs":
-      bundles = await FsBundleStorage.open({ root: config.bundles.path });
+      try {
+        bundles = await FsBundleStorage.open({ root: config.bundles.path });
+      } catch (err) {
+        // The rows opened already: close them rather than leave a KV handle open.
+        for (const close of closers) await close();
+        throw err;
+      }
       blobsAt = `fs:${config.bundles.path}`;
       break;
     case "kv":
