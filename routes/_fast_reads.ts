@@ -28,6 +28,7 @@ import {
   isCompressible,
   MAX_BUFFERED_COMPRESSION,
   negotiateEncoding,
+  NO_TRANSFORM_RE,
   notModifiedVaries,
 } from "./_ops_compress.ts";
 import { appendVary, countedBody } from "./_ops_common.ts";
@@ -73,8 +74,6 @@ export interface FastReadsOptions {
   /** Bytes of compressed representations kept (default 32 MiB). */
   encodedCacheBytes?: number;
 }
-
-const NO_TRANSFORM_RE = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
 
 /** Most kept representations (the byte budget bounds the compressed ones). */
 const MAX_ENCODED_ENTRIES = 20_000;

@@ -8,8 +8,6 @@ import type { Context } from "hono";
 import { matchedRoutes } from "hono/route";
 import { utf8Length } from "../storage/_common.ts";
 
-export { utf8Length };
-
 /**
  * The context variables the operations layer reads or sets. Surfaces that
  * want their subject in the request log add `subject` to their own Variables

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { appendVary, isDocumentType, settleDocumentLength, utf8Length } from "./_ops_common.ts";
+import { appendVary, isDocumentType, settleDocumentLength } from "./_ops_common.ts";
+import { utf8Length } from "../storage/_common.ts";
 
 Deno.test("utf8Length agrees with TextEncoder on ASCII, accents, CJK, emoji and lone surrogates", () => {
   for (

@@ -185,11 +185,7 @@ export async function encodedInFull(res: Response, encoding: Encoding): Promise<
  * {@linkcode compressResponse} answers, for callers that compressed the bytes
  * themselves (once, for an immutable body).
  */
-export function encodedResponse(
-  res: Response,
-  encoding: Encoding,
-  body: BodyInit | null,
-): Response {
+export function encodedResponse(res: Response, encoding: Encoding, body: BodyInit): Response {
   // Headers copied one by one: Deno checks a Headers init far more slowly.
   const out = res.statusText
     ? new Response(body, { status: res.status, statusText: res.statusText })
@@ -257,7 +253,8 @@ export function notModifiedVaries(res: Response, threshold: number): boolean {
   return representation.size >= threshold;
 }
 
-const NO_TRANSFORM_RE = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
+/** `Cache-Control: no-transform`: the response must not be recoded. */
+export const NO_TRANSFORM_RE: RegExp = /(?:^|,)\s*no-transform\s*(?:,|$)/i;
 
 /**
  * The ETag a 304 should echo when it differs from `etag`: the weak form

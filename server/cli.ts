@@ -39,7 +39,7 @@ import {
   verifyExport,
 } from "../core/transfer.ts";
 import { parseServerArgs, type ServerConfig } from "./config.ts";
-import { type OpenedStores, openStores } from "./open.ts";
+import { describeBundles, describeRows, type OpenedStores, openStores, parentDir } from "./open.ts";
 
 /** The principal CLI commands act as: the operator with shell access to the store. */
 export const CLI_PRINCIPAL: Principal = { subject: "cli", admin: true };
@@ -205,12 +205,6 @@ function errorLine(err: unknown): string {
   return err instanceof Error ? err.message.split("\n")[0]! : String(err);
 }
 
-/** A local path's parent directory. */
-function parentDir(path: string): string {
-  const i = path.lastIndexOf("/");
-  return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
-}
-
 /** A local file or directory a store lives in. */
 interface StorePlace {
   /** The flag that names it. */
@@ -290,20 +284,6 @@ async function checkStores(
     creating.add(place.path);
   }
   return { created };
-}
-
-function describeRows(config: ServerConfig): string {
-  const { storage } = config;
-  if (storage.kind === "memory") return "memory";
-  if (storage.kind === "fs") return `fs:${storage.path}`;
-  return `kv:${storage.path ?? "(default database)"}`;
-}
-
-function describeBundles(config: ServerConfig): string {
-  const { storage, bundles } = config;
-  if (bundles.kind === "memory") return "memory";
-  if (bundles.kind === "fs") return `fs:${bundles.path}`;
-  return storage.kind === "kv" ? describeRows(config) : `kv:${config.dataDir}/bundles.kv`;
 }
 
 /** Open the stores, or say in one line which one failed and why. */

@@ -23,7 +23,24 @@ export interface OpenedStores {
   close(): Promise<void>;
 }
 
-function parentDir(path: string): string {
+/** Where a configuration keeps its rows, as messages name it (`kv:/srv/registry.kv`). */
+export function describeRows(config: ServerConfig): string {
+  const { storage } = config;
+  if (storage.kind === "memory") return "memory";
+  if (storage.kind === "fs") return `fs:${storage.path}`;
+  return `kv:${storage.path ?? "(default database)"}`;
+}
+
+/** Where a configuration keeps its blobs, as messages name it. */
+export function describeBundles(config: ServerConfig): string {
+  const { storage, bundles } = config;
+  if (bundles.kind === "memory") return "memory";
+  if (bundles.kind === "fs") return `fs:${bundles.path}`;
+  return storage.kind === "kv" ? describeRows(config) : `kv:${config.dataDir}/bundles.kv`;
+}
+
+/** The directory of a file path (`.` for a bare name). */
+export function parentDir(path: string): string {
   const i = path.lastIndexOf("/");
   return i <= 0 ? (i === 0 ? "/" : ".") : path.slice(0, i);
 }
@@ -52,27 +69,21 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
     closers.push(() => kv!.close());
     return kv;
   };
-  let rowsAt: string;
   switch (config.storage.kind) {
     case "memory":
       storage = new MemoryRegistryStorage();
-      rowsAt = "memory";
       break;
     case "fs":
       storage = await FsRegistryStorage.open({ root: config.storage.path });
-      rowsAt = `fs:${config.storage.path}`;
       break;
     case "kv":
       storage = new KvRegistryStorage(await openKv(config.storage.path));
-      rowsAt = `kv:${config.storage.path ?? "(default database)"}`;
       break;
   }
   let bundles: BundleStorage;
-  let blobsAt: string;
   switch (config.bundles.kind) {
     case "memory":
       bundles = new MemoryBundleStorage();
-      blobsAt = "memory";
       break;
     case "fs":
       try {
@@ -82,7 +93,6 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
         for (const close of closers) await close();
         throw err;
       }
-      blobsAt = `fs:${config.bundles.path}`;
       break;
     case "kv":
       bundles = new KvBundleStorage(
@@ -90,14 +100,13 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
           config.storage.kind === "kv" ? config.storage.path : `${config.dataDir}/bundles.kv`,
         ),
       );
-      blobsAt = "kv";
       break;
   }
   let closed = false;
   return {
     storage,
     bundles,
-    describe: `rows ${rowsAt}, bundles ${blobsAt}`,
+    describe: `rows ${describeRows(config)}, bundles ${describeBundles(config)}`,
     async close() {
       if (closed) return;
       closed = true;

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { echo } from "../errors.ts";
 import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import * as formatsModule from "ajv-formats";
 import registryItemSchema from "../../schemas/registry-item.json" with { type: "json" };
@@ -107,9 +108,7 @@ export interface SchemaReport {
 }
 
 function shorten(value: unknown, depth = 0): unknown {
-  if (typeof value === "string") {
-    return value.length > MAX_PROBLEM_STRING ? `${value.slice(0, MAX_PROBLEM_STRING - 1)}…` : value;
-  }
+  if (typeof value === "string") return echo(value, MAX_PROBLEM_STRING);
   if (typeof value !== "object" || value === null) return value;
   if (depth >= 2) return "…";
   if (Array.isArray(value)) {
