@@ -18,6 +18,7 @@ import { ensureAdminToken, openStores } from "./server/open.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
 import { bufferedLineWriter } from "./server/log_writer.ts";
+import { logLinesDroppedTotal } from "./core/metrics.ts";
 import { drainable } from "./server/drain.ts";
 import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./routes/_rack_auth_file.ts";
@@ -125,7 +126,10 @@ async function serve(config: ServerConfig): Promise<void> {
 
   const ggui = await gguiServerOptions(config);
   // One JSON line per request, written to stdout in batches (a write per request costs ~30 %).
-  const requestLog = config.logRequests ? bufferedLineWriter() : undefined;
+  // A slow stdout delays the log, never a response; past its bounded queue lines are dropped and counted.
+  const requestLog = config.logRequests
+    ? bufferedLineWriter({ onDrop: () => logLinesDroppedTotal.inc() })
+    : undefined;
   let app: ReturnType<typeof createRegistryApp> | undefined;
   // Counts requests in flight so a stop lets them finish (see server/drain.ts).
   const requests = drainable((req, info) =>
@@ -148,7 +152,11 @@ async function serve(config: ServerConfig): Promise<void> {
         maxUploadBytes: config.maxUploadBytes,
         trustProxy: config.trustProxy,
         rateLimitPerMinute: config.rateLimit,
+        readRateLimitPerMinute: config.readRateLimit,
+        metadataRateLimitPerMinute: config.metadataRateLimit,
+        queryRateLimitPerMinute: config.queryRateLimit,
         uploadRateLimitPerMinute: config.uploadRateLimit,
+        tokenUploadRateLimitPerMinute: config.tokenUploadRateLimit,
         authFailuresPerMinute: config.authFailureLimit,
         readCacheMs: config.readCacheMs,
         jsrVisibility: config.jsrVisibility,
@@ -184,7 +192,7 @@ async function serve(config: ServerConfig): Promise<void> {
     const closing = requests.drain().then(() => server.shutdown());
     await sender.stop();
     await closing;
-    requestLog?.close();
+    await requestLog?.close();
     await stores.close();
     Deno.exit(0);
   };

@@ -380,6 +380,13 @@ export const rateLimitedTotal: Counter<"limiter"> = defaultRegistry.counter({
   labelNames: ["limiter"],
 });
 
+/** Request-log lines dropped because stdout could not keep up (the log's queue was full). */
+export const logLinesDroppedTotal: Counter<never> = defaultRegistry.counter({
+  name: "registry_log_lines_dropped_total",
+  help: "Request-log lines dropped because stdout could not keep up",
+  labelNames: [],
+});
+
 /** Failed authentications by surface and reason (`missing`, `invalid`, `expired`, `forbidden`…). */
 export const authFailuresTotal: Counter<"surface" | "reason"> = defaultRegistry.counter({
   name: "registry_auth_failures_total",

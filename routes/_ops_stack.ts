@@ -16,13 +16,24 @@ import { canEncode, compressResponse, type Encoding } from "./_ops_compress.ts";
 import { countedBody, replaceResponse, routePattern, settleDocumentLength } from "./_ops_common.ts";
 import { REQUEST_ID_RE } from "./_ops_log.ts";
 import { rateLimitHeaders } from "./_ops_rate_limit.ts";
+import { pathOfUrl } from "./_cost_class.ts";
 
 /** Options of {@linkcode opsStack}. */
 export interface OpsStackOptions {
   /** The client key of a request (its IP). */
   key: (c: Context) => string;
-  /** The per-client budget of every request (local mode). */
+  /** The per-client budget of every request (local mode), unless `costLimits` picks another. */
   general?: RateLimiter;
+  /**
+   * Budgets by what a request costs: `classify` names a request's class from
+   * its method and path, and the class's limiter (local mode) is the one it
+   * spends. A class without a limiter is not limited and its responses carry
+   * no rate-limit headers. Takes the place of `general` when given.
+   */
+  costLimits?: {
+    classify: (method: string, path: string) => string;
+    limiters: Readonly<Record<string, RateLimiter | undefined>>;
+  };
   /** The per-client budget of failed authentications (local mode; counts 401s). */
   authFailures?: RateLimiter;
   /** The surface's 429 body. */
@@ -126,6 +137,8 @@ export interface OpsCore {
   handOff(req: Request, start: OpsStart): void;
   /** Compression settings (`null`: off). */
   compression: { threshold: number; encodings: Encoding[] } | null;
+  /** Whether any budget applies (else the client key need not be worked out). */
+  limits: boolean;
   /** Whether the request log is on (responses then carry `x-request-id`). */
   logging: boolean;
   /** The fused middleware. Mount it first. */
@@ -155,10 +168,16 @@ export function opsStack(options: OpsStackOptions): MiddlewareHandler {
  * ```
  */
 export function createOpsCore(options: OpsStackOptions): OpsCore {
-  const { key, general, authFailures, onLimited, log } = options;
-  if (general?.mode === "shared" || authFailures?.mode === "shared") {
+  const { key, general, authFailures, onLimited, log, costLimits } = options;
+  const classLimiters = Object.values(costLimits?.limiters ?? {}).filter((l) => l !== undefined);
+  if ([general, authFailures, ...classLimiters].some((l) => l?.mode === "shared")) {
     throw new TypeError("opsStack takes local-mode limiters; mount shared ones with rateLimit()");
   }
+  /** Whether any budget needs the client key. */
+  const limits = general !== undefined || authFailures !== undefined || classLimiters.length > 0;
+  const limiterOf = costLimits
+    ? (req: Request) => costLimits.limiters[costLimits.classify(req.method, pathOfUrl(req.url))]
+    : () => general;
   const compression = options.compress === false ? null : {
     threshold: options.compress?.threshold ?? 1024,
     encodings: (options.compress?.encodings ?? ["br", "gzip", "deflate"]).filter(canEncode),
@@ -177,15 +196,16 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     }
     let result: RateLimitResult | undefined;
     let refused: OpsStart["refused"];
-    if (general) {
-      result = general.hitNow(client);
-      if (!result.allowed) refused = { limiter: general, result };
+    const limiter = limiterOf(req);
+    if (limiter) {
+      result = limiter.hitNow(client);
+      if (!result.allowed) refused = { limiter, result };
     }
     if (!refused && authFailures) {
       const failures = authFailures.peekNow(client);
       if (!failures.allowed) refused = { limiter: authFailures, result: failures };
     }
-    return { time, start, requestId, client, result, limiter: general, refused };
+    return { time, start, requestId, client, result, limiter, refused };
   }
 
   function decorate(headers: Headers, s: OpsStart, fresh = false): void {
@@ -247,7 +267,7 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     const raw = c.req.raw;
     let s = handoffs.get(raw);
     if (s) handoffs.delete(raw);
-    else s = begin(raw, general || authFailures ? key(c) : "");
+    else s = begin(raw, limits ? key(c) : "");
     if (log) c.set("requestId" as never, s.requestId as never);
     let status = 500;
     try {
@@ -293,6 +313,7 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     served: countServed,
     handOff: (req, s) => void handoffs.set(req, s),
     compression,
+    limits,
     logging: log !== undefined,
     middleware: ops,
   };

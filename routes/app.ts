@@ -42,8 +42,10 @@ import { createOpsCore, type OpsCore } from "./_ops_stack.ts";
 import { fastReads } from "./_fast_reads.ts";
 import { gguiFastReads } from "./_ggui_fast.ts";
 import { makeResponse } from "./_ops_common.ts";
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { checkStoreHealth } from "../core/health.ts";
+import { type CostClass, costClass, isRackPath } from "./_cost_class.ts";
+import { sha256Hex } from "../core/digest.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
 export interface RegistryAppOptions {
@@ -85,10 +87,25 @@ export interface RegistryAppOptions {
   requestLog?: (line: string) => void;
   /** Whether `X-Forwarded-For` names the client: `true`, `false` (default) or a hop count. */
   trustProxy?: boolean | number;
-  /** Requests per client IP per minute on every route (default 1200; 0 turns it off). */
+  /** Requests per client IP per minute on Rack's routes, as the Rack original (default 1200; 0 turns it off). */
   rateLimitPerMinute?: number;
-  /** Uploads and publishes per client IP per minute, counted across processes (default 60; 0: off). */
+  /** Reads of immutable files, bundles and version documents per client IP per minute (default 0: off). */
+  readRateLimitPerMinute?: number;
+  /** Listings, package documents and other requests per client IP per minute (default 6000; 0: off). */
+  metadataRateLimitPerMinute?: number;
+  /** Searches and conformance checks per client IP per minute (default 300; 0: off). */
+  queryRateLimitPerMinute?: number;
+  /**
+   * Uploads and publishes without a token, per client IP per minute, counted
+   * across processes (default 60; 0: off).
+   */
   uploadRateLimitPerMinute?: number;
+  /**
+   * Uploads and publishes per presented token per minute, counted across
+   * processes (default 600; 0: off): a CI token releasing a monorepo is not
+   * held to an address's budget.
+   */
+  tokenUploadRateLimitPerMinute?: number;
   /** Failed authentications per client IP per minute (default 30; 0: off). */
   authFailuresPerMinute?: number;
   /** Require `Authorization: Bearer <token>` on `/metrics`. */
@@ -105,13 +122,6 @@ export interface RegistryAppOptions {
   jsrVisibility?: Visibility;
   /** JSR: publish caps (default JSR's 20 MB per tarball, file and package). */
   jsrLimits?: Partial<JsrLimits>;
-}
-
-/** Path prefixes of the Rack surface: unknown routes there answer in Rack's error format. */
-const RACK_PREFIXES = ["/registries", "/namespaces", "/presets", "/schemas", "/health", "/metrics"];
-
-function isRackPath(path: string): boolean {
-  return RACK_PREFIXES.some((p) => path === p || path.startsWith(p + "/")) && path !== "/healthz";
 }
 
 /**
@@ -251,7 +261,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   const fetch = fastReads({
     ops,
     clientKey: (req, connection) => clientIpOf(req, connection, trust),
-    limits: (options.rateLimitPerMinute ?? 1200) > 0 || (options.authFailuresPerMinute ?? 30) > 0,
+    limits: ops.limits,
     match: gguiFastReads({ ...ggui, ...fastTemplateBytes(options) }),
     fallback: app.fetch,
   });
@@ -334,24 +344,21 @@ function countOutcome(c: Context): void {
 function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions): OpsCore {
   const trust = options.trustProxy ?? false;
   const key = (c: Context) => clientIp(c, trust);
-  const perMinute = options.rateLimitPerMinute ?? 1200;
-  const authFailures = options.authFailuresPerMinute ?? 30;
   // Local mode: counted in process and folded into the shared counter every
   // ~250 ms, so deciding costs no store read on the request path.
-  const general = perMinute > 0
-    ? new RateLimiter(ctx, { name: "ip", limit: perMinute, windowSeconds: 60, mode: "local" })
-    : undefined;
-  const failures = authFailures > 0
-    ? new RateLimiter(ctx, {
-      name: "authfail",
-      limit: authFailures,
-      windowSeconds: 60,
-      mode: "local",
-    })
-    : undefined;
+  const local = (name: string, limit: number) =>
+    limit > 0 ? new RateLimiter(ctx, { name, limit, windowSeconds: 60, mode: "local" }) : undefined;
+  const limiters: Record<CostClass, RateLimiter | undefined> = {
+    // "ip": the Rack original's limiter, name and all (its RateLimit-Policy).
+    rack: local("ip", options.rateLimitPerMinute ?? 1200),
+    immutable: local("read", options.readRateLimitPerMinute ?? 0),
+    metadata: local("metadata", options.metadataRateLimitPerMinute ?? 6000),
+    query: local("query", options.queryRateLimitPerMinute ?? 300),
+  };
+  const failures = local("authfail", options.authFailuresPerMinute ?? 30);
   const ops = createOpsCore({
     key,
-    ...(general ? { general } : {}),
+    costLimits: { classify: costClass, limiters },
     ...(failures ? { authFailures: failures } : {}),
     onLimited: limited,
     compress: options.compress === false ? false : {},
@@ -359,21 +366,13 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
     after: countOutcome,
   });
   app.use(ops.middleware);
-  const uploads = options.uploadRateLimitPerMinute ?? 60;
-  if (uploads > 0) {
-    // Shared mode: exact across every process on the store (uploads are rare and costly).
-    const limiter = new RateLimiter(ctx, {
-      name: "upload",
-      limit: uploads,
-      windowSeconds: 60,
-      mode: "shared",
-    });
-    const mw = rateLimit({ limiter, key, onLimited: limited });
-    app.on("POST", ["/publish", "/registries", "/api/scopes/*", "/author-keys"], mw);
+  const uploads = uploadBudget(ctx, options, key);
+  if (uploads) {
+    app.on("POST", ["/publish", "/registries", "/api/scopes/*", "/author-keys"], uploads);
     // ggui's author keys are writes too (its spec's known weaknesses: limit them).
     // (`/author-keys/*` also matches `/author-keys`: listing both would count twice.)
-    app.on("DELETE", "/author-keys/*", mw);
-    app.on("PUT", "/presets/*", mw);
+    app.on("DELETE", "/author-keys/*", uploads);
+    app.on("PUT", "/presets/*", uploads);
   }
   app.get("/metrics", metricsHandler(options.metricsToken ? { token: options.metricsToken } : {}));
   app.get("/healthz", async () => {
@@ -382,6 +381,46 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
     return makeResponse(body, ok ? 200 : 503, HEALTHZ_HEADERS);
   });
   return ops;
+}
+
+/** The token a request presents (Bearer, any case, else Rack's `X-Registry-Token`), if any. */
+function presentedToken(c: Context): string | undefined {
+  const header = c.req.header("authorization");
+  const bearer = header === undefined ? undefined : /^bearer\s+(.+)$/i.exec(header)?.[1]?.trim();
+  if (bearer) return bearer;
+  return c.req.header("x-registry-token")?.trim() || undefined;
+}
+
+/**
+ * The upload budget (shared mode: exact across every process on the store;
+ * uploads are rare and costly). A request presenting a token spends that
+ * token's budget, so a CI runner publishing a release is not refused for its
+ * address; one without spends its address's. A made-up token buys nothing:
+ * it fails authentication, which has its own budget.
+ */
+function uploadBudget(
+  ctx: RegistryContext,
+  options: RegistryAppOptions,
+  key: (c: Context) => string,
+): MiddlewareHandler | undefined {
+  const shared = (name: string, limit: number) =>
+    limit > 0
+      ? new RateLimiter(ctx, { name, limit, windowSeconds: 60, mode: "shared" })
+      : undefined;
+  const byAddress = shared("upload", options.uploadRateLimitPerMinute ?? 60);
+  const byToken = shared("upload-token", options.tokenUploadRateLimitPerMinute ?? 600);
+  if (!byAddress && !byToken) return undefined;
+  const anonymous = byAddress && rateLimit({ limiter: byAddress, key, onLimited: limited });
+  const tokened = byToken && rateLimit({
+    limiter: byToken,
+    // Only a digest of the token is ever a counter's key.
+    key: (c) => sha256Hex(presentedToken(c) ?? ""),
+    onLimited: limited,
+  });
+  return (c, next) => {
+    const mw = presentedToken(c) === undefined ? anonymous : tokened;
+    return mw ? mw(c, next) : next();
+  };
 }
 
 /** `/healthz` is a ggui route: JSON, never cached, with the surface's CORS headers. */

@@ -145,8 +145,8 @@ Deno.test("the request log names the caller on every surface, never the token", 
 Deno.test("429s carry the request id, ggui's CORS where ggui sends it, and the upload budget's own headers", async () => {
   const a = app({
     authenticator: staticTokenAuthenticator({ token: "T", subject: "ci" }),
-    rateLimitPerMinute: 4,
-    uploadRateLimitPerMinute: 1,
+    queryRateLimitPerMinute: 2,
+    tokenUploadRateLimitPerMinute: 1,
     requestLog: () => {},
   });
   const publish = () =>
@@ -166,7 +166,7 @@ Deno.test("429s carry the request id, ggui's CORS where ggui sends it, and the u
   assert.equal(second.headers.get("x-request-id"), "pub-1");
   assert.equal(second.headers.get("access-control-allow-origin"), null, "/publish has no CORS");
   await second.body?.cancel();
-  // The general budget (4) is spent: two publishes, then two searches.
+  // The query budget (2) is spent by two searches.
   for (let i = 0; i < 2; i++) await (await a.request("/search")).body?.cancel();
   for (const method of ["GET", "OPTIONS"]) {
     const res = await a.request("/search", { method, headers: { "x-request-id": "s-1" } });
@@ -206,7 +206,7 @@ Deno.test("ggui author-key writes spend the upload budget, as the ggui spec's we
   const a = app({
     authenticator: staticTokenAuthenticator({ token: "T", subject: "ci" }),
     rateLimitPerMinute: 100,
-    uploadRateLimitPerMinute: 2,
+    tokenUploadRateLimitPerMinute: 2,
   });
   const write = (method: string, path: string) =>
     a.request(path, {

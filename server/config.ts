@@ -65,10 +65,18 @@ export interface ServerConfig {
   webhookAllowHosts?: string[];
   /** Delays before webhook retries, in ms (default the original's 2000, 4000, 8000). */
   webhookRetryDelaysMs?: number[];
-  /** Requests per client IP per minute (0: off). */
+  /** Requests per client IP per minute on Rack's routes (0: off). */
   rateLimit: number;
-  /** Uploads and publishes per client IP per minute (0: off). */
+  /** Reads of immutable files, bundles and version documents per client IP per minute (0: off). */
+  readRateLimit: number;
+  /** Listings, package documents and other requests per client IP per minute (0: off). */
+  metadataRateLimit: number;
+  /** Searches and conformance checks per client IP per minute (0: off). */
+  queryRateLimit: number;
+  /** Uploads and publishes without a token per client IP per minute (0: off). */
   uploadRateLimit: number;
+  /** Uploads and publishes per presented token per minute (0: off). */
+  tokenUploadRateLimit: number;
   /** Failed authentications per client IP per minute (0: off). */
   authFailureLimit: number;
   /** Bearer token required on /metrics. */
@@ -126,9 +134,19 @@ Options (each as --flag=value or --flag value):
   --schema-dir <dir>         serve JSON Schemas from here (env SCHEMA_DIR)
   --trust-proxy <v>          true | false | hop count (env TRUST_PROXY)
   --max-upload-bytes <n>     largest Rack upload (default 104857600)
-  --rate-limit <n>           requests per client IP per minute, 0 = off (default 1200; env RATE_LIMIT)
-  --upload-rate-limit <n>    uploads/publishes per client IP per minute (default 60)
-  --auth-failure-limit <n>   failed authentications per client IP per minute (default 30)
+  Rate limits (per minute, 0 = off; docs/operations.md says why these defaults):
+  --rate-limit <n>           Rack routes, per client IP, as the Rack original (default 1200;
+                             env RATE_LIMIT)
+  --read-rate-limit <n>      immutable reads (files, bundles, version documents) per client IP
+                             (default 0 = off: one install fetches hundreds of files)
+  --metadata-rate-limit <n>  listings, meta.json, package documents, admin API per client IP
+                             (default 6000)
+  --query-rate-limit <n>     searches and conformance checks per client IP (default 300)
+  --upload-rate-limit <n>    uploads/publishes without a token, per client IP (default 60)
+  --token-upload-rate-limit <n>
+                             uploads/publishes per presented token, whatever its address
+                             (default 600; all processes on one store share these counts)
+  --auth-failure-limit <n>   failed authentications per client IP (default 30)
   --metrics-token <secret>   require this bearer token on /metrics (env METRICS_TOKEN)
   --read-cache-ms <n>        serve hot reads from memory this long, 0 = off (default 500)
   --log-requests <bool>      one JSON line per request on stdout (default true)
@@ -167,7 +185,11 @@ const STRING_FLAGS = [
   "trust-proxy",
   "max-upload-bytes",
   "rate-limit",
+  "read-rate-limit",
+  "metadata-rate-limit",
+  "query-rate-limit",
   "upload-rate-limit",
+  "token-upload-rate-limit",
   "auth-failure-limit",
   "metrics-token",
   "read-cache-ms",
@@ -319,7 +341,11 @@ export function parseServerArgs(
   for (
     const [name, envName, fallback] of [
       ["rate-limit", "RATE_LIMIT", "1200"],
+      ["read-rate-limit", undefined, "0"],
+      ["metadata-rate-limit", undefined, "6000"],
+      ["query-rate-limit", undefined, "300"],
       ["upload-rate-limit", undefined, "60"],
+      ["token-upload-rate-limit", undefined, "600"],
       ["auth-failure-limit", undefined, "30"],
       ["read-cache-ms", undefined, "500"],
     ] as const
@@ -366,7 +392,11 @@ export function parseServerArgs(
     logLevel,
     deploy,
     rateLimit: counts["rate-limit"]!,
+    readRateLimit: counts["read-rate-limit"]!,
+    metadataRateLimit: counts["metadata-rate-limit"]!,
+    queryRateLimit: counts["query-rate-limit"]!,
     uploadRateLimit: counts["upload-rate-limit"]!,
+    tokenUploadRateLimit: counts["token-upload-rate-limit"]!,
     authFailureLimit: counts["auth-failure-limit"]!,
     readCacheMs: counts["read-cache-ms"]!,
     logRequests: logText === "true",

@@ -1,40 +1,62 @@
 /**
  * A buffered line writer for the request log: one JSON line per request,
- * collected in memory and written to the sink in batches (every ~100 ms, or
- * as soon as ~64 KiB are waiting, and on {@linkcode LineWriter.close}).
+ * collected in memory and written to the sink in batches, off the response
+ * path.
  *
- * A synchronous write to stdout for every request costs about 30 % of the
- * server's throughput under load (docs/bench.md); a batch write every 100 ms
- * costs next to nothing. Lines are never lost on a graceful stop: the server
- * closes the writer after its last request, and `unload` flushes too.
+ * - A line is only queued when a request is answered; batches go out every
+ *   ~100 ms, or soon after ~64 KiB are waiting, from a timer, never from the
+ *   request that queued them. A synchronous write to stdout per request cost
+ *   about 30 % of the server's throughput (docs/bench.md).
+ * - The default sink writes asynchronously (`Deno.stdout.write`), one batch
+ *   at a time: a slow reader of stdout (a full pipe, a stalled log shipper)
+ *   delays the log, never a response.
+ * - The queue is bounded (default 8 MiB). When stdout cannot keep up and the
+ *   queue is full, new lines are dropped and counted
+ *   (`onDrop`; the server exports `registry_log_lines_dropped_total`):
+ *   answering requests matters more than logging them, and an unbounded queue
+ *   would turn a stalled pipe into unbounded memory.
+ * - On a graceful stop the server awaits {@linkcode LineWriter.close}, which
+ *   writes whatever is queued; on `unload` (e.g. `Deno.exit`) what is queued
+ *   is written synchronously as a last resort.
  *
  * @module
  */
 
 /** Options of {@linkcode bufferedLineWriter}. */
 export interface LineWriterOptions {
-  /** Write some bytes synchronously, answering how many were written (default: stdout). */
-  sink?: (bytes: Uint8Array) => number;
+  /**
+   * Write some bytes, answering how many were written, at once or as a
+   * promise (default: `Deno.stdout.write`, asynchronous).
+   */
+  sink?: (bytes: Uint8Array) => number | Promise<number>;
+  /** Synchronous sink used only on `unload`, when nothing can be awaited (default: stdout). */
+  syncSink?: (bytes: Uint8Array) => number;
   /** Longest time a line waits in memory, in ms (default 100). */
   intervalMs?: number;
-  /** Flush at once when this many bytes (about: UTF-16 code units) are waiting (default 64 KiB). */
+  /** Write soon (on the next turn) when this many bytes (about: UTF-16 code units) are waiting (default 64 KiB). */
   maxBytes?: number;
+  /** Most bytes (about) queued while the sink is slow; later lines are dropped (default 8 MiB). */
+  maxQueuedBytes?: number;
+  /** Called once per dropped line. */
+  onDrop?: () => void;
 }
 
 /** A writer of whole lines; see {@linkcode bufferedLineWriter}. */
 export interface LineWriter {
-  /** Queue one line (without its newline). */
+  /** Queue one line (without its newline). Never blocks, never throws. */
   write(line: string): void;
-  /** Write every queued line now. */
-  flush(): void;
-  /** Flush and stop the timer; later lines are written at once. */
-  close(): void;
+  /** Write every queued line; resolves when the sink has taken them. */
+  flush(): Promise<void>;
+  /** Flush, stop the timer and resolve when everything queued is written. */
+  close(): Promise<void>;
+  /** Lines dropped because the queue was full. */
+  readonly dropped: number;
 }
 
 const encoder = new TextEncoder();
 
 /**
- * A line writer that batches lines into few synchronous writes.
+ * A line writer that batches lines into few writes, off the response path.
  *
  * @example Collect lines in memory
  * ```ts
@@ -47,66 +69,122 @@ const encoder = new TextEncoder();
  * out.write('{"a":1}');
  * out.write('{"b":2}');
  * assert.equal(chunks.length, 0);
- * out.close();
+ * await out.close();
  * assert.deepEqual(chunks, ['{"a":1}\n{"b":2}\n']);
  * ```
  */
 export function bufferedLineWriter(options: LineWriterOptions = {}): LineWriter {
-  const sink = options.sink ?? ((bytes: Uint8Array) => Deno.stdout.writeSync(bytes));
+  const sink = options.sink ?? ((bytes: Uint8Array) => Deno.stdout.write(bytes));
+  const syncSink = options.syncSink ?? ((bytes: Uint8Array) => Deno.stdout.writeSync(bytes));
   const intervalMs = options.intervalMs ?? 100;
   const maxBytes = options.maxBytes ?? 64 * 1024;
+  const maxQueued = options.maxQueuedBytes ?? 8 * 1024 * 1024;
   let lines: string[] = [];
   let size = 0;
+  let dropped = 0;
   let timer: number | undefined;
+  /** The batch being written, if any: one at a time keeps lines in order. */
+  let writing: Promise<void> | undefined;
   let closed = false;
 
-  function flush(): void {
-    if (timer !== undefined) {
-      clearTimeout(timer);
-      timer = undefined;
-    }
-    if (lines.length === 0) return;
+  function take(): Uint8Array | null {
+    if (lines.length === 0) return null;
     const text = lines.join("\n") + "\n";
     lines = [];
     size = 0;
-    let bytes = encoder.encode(text);
+    return encoder.encode(text);
+  }
+
+  async function writeAll(bytes: Uint8Array): Promise<void> {
     while (bytes.byteLength > 0) {
-      const n = sink(bytes);
+      const n = await sink(bytes);
       if (!(n > 0)) break;
       bytes = bytes.subarray(n);
     }
   }
 
-  // On the timer nobody can catch: a broken sink drops the batch, never the process.
-  function flushQuietly(): void {
-    try {
-      flush();
-    } catch {
-      // dropped
+  /** Write batches until the queue is empty; a broken sink drops its batch, never the process. */
+  async function drain(): Promise<void> {
+    for (let bytes = take(); bytes !== null; bytes = take()) {
+      try {
+        await writeAll(bytes);
+      } catch {
+        // dropped with the sink's fault
+      }
     }
   }
 
-  const onUnload = () => flushQuietly();
+  function pump(): Promise<void> {
+    if (writing) return writing;
+    // `.finally` runs on a later turn even when drain() finished at once.
+    const run: Promise<void> = drain().finally(() => {
+      if (writing !== run) return;
+      writing = undefined;
+      // Lines queued while the last batch was finishing wait for no other request.
+      if (lines.length > 0) schedule(closed ? 0 : intervalMs);
+    });
+    writing = run;
+    return run;
+  }
+
+  function schedule(delay: number): void {
+    if (timer !== undefined) {
+      if (delay > 0) return;
+      clearTimeout(timer);
+    }
+    const id = setTimeout(() => {
+      timer = undefined;
+      pump();
+    }, delay) as unknown as number;
+    timer = id;
+    // A queued line never keeps the process alive; close and unload write it.
+    Deno.unrefTimer(id);
+  }
+
+  function onUnload(): void {
+    const bytes = take();
+    if (bytes === null) return;
+    try {
+      let rest = bytes;
+      while (rest.byteLength > 0) {
+        const n = syncSink(rest);
+        if (!(n > 0)) break;
+        rest = rest.subarray(n);
+      }
+    } catch {
+      // the process is going away
+    }
+  }
   globalThis.addEventListener("unload", onUnload);
 
   return {
     write(line: string): void {
+      if (size + line.length + 1 > maxQueued) {
+        dropped++;
+        try {
+          options.onDrop?.();
+        } catch {
+          // a counter must never break a response
+        }
+        return;
+      }
       lines.push(line);
       size += line.length + 1;
-      if (closed || size >= maxBytes) {
-        flush();
-      } else if (timer === undefined) {
-        const id = setTimeout(flushQuietly, intervalMs) as unknown as number;
-        timer = id;
-        // A queued line never keeps the process alive; unload and close flush it.
-        Deno.unrefTimer(id);
-      }
+      if (closed) pump();
+      else schedule(size >= maxBytes ? 0 : intervalMs);
     },
-    flush,
-    close(): void {
+    flush: pump,
+    async close(): Promise<void> {
       closed = true;
-      flush();
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+      // The batch under way, then whatever was queued behind it.
+      await pump();
+      await pump();
       globalThis.removeEventListener("unload", onUnload);
+    },
+    get dropped() {
+      return dropped;
     },
   };
 }

@@ -14,6 +14,11 @@ function collector(maxPerWrite = Infinity) {
   };
 }
 
+/** Poll until `done()` holds (up to ~2 s of turns), rather than assume how long a timer takes. */
+async function until(done: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+}
+
 Deno.test("bufferedLineWriter() holds lines until the interval passes, then writes them in one batch", async () => {
   const out = collector();
   const writer = bufferedLineWriter({ sink: out.sink, intervalMs: 20 });
@@ -21,49 +26,97 @@ Deno.test("bufferedLineWriter() holds lines until the interval passes, then writ
     writer.write('{"n":1}');
     writer.write('{"n":2}');
     assert.deepEqual(out.writes, []);
-    // Wait for the timer: poll rather than assume how long it takes.
-    for (let i = 0; i < 200 && out.writes.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until(() => out.writes.length > 0);
     assert.deepEqual(out.writes, ['{"n":1}\n{"n":2}\n']);
   } finally {
-    writer.close();
+    await writer.close();
   }
 });
 
-Deno.test("bufferedLineWriter() flushes at once when the byte budget is reached", () => {
+Deno.test("bufferedLineWriter() writes soon after the byte budget is reached, but never inside write()", async () => {
   const out = collector();
   const writer = bufferedLineWriter({ sink: out.sink, intervalMs: 60_000, maxBytes: 20 });
   try {
     writer.write("0123456789");
-    assert.deepEqual(out.writes, []);
     writer.write("abcdefghij");
+    assert.deepEqual(out.writes, [], "the request that queued a line does not pay for the write");
+    await until(() => out.writes.length > 0);
     assert.deepEqual(out.writes, ["0123456789\nabcdefghij\n"]);
   } finally {
-    writer.close();
+    await writer.close();
   }
 });
 
-Deno.test("bufferedLineWriter() close writes every queued line and later lines go straight out", () => {
+Deno.test("bufferedLineWriter() close writes every queued line in order and later lines still go out", async () => {
   const out = collector();
   const writer = bufferedLineWriter({ sink: out.sink, intervalMs: 60_000 });
   const lines = Array.from({ length: 1000 }, (_, i) => JSON.stringify({ i, path: "/pkg/é" }));
   for (const line of lines) writer.write(line);
-  writer.close();
+  await writer.close();
   assert.equal(out.writes.join(""), lines.join("\n") + "\n");
   writer.write("late");
+  await writer.flush();
   assert.equal(out.writes.at(-1), "late\n");
 });
 
-Deno.test("bufferedLineWriter() keeps writing when the sink takes part of a batch", () => {
+Deno.test("bufferedLineWriter() keeps writing when the sink takes part of a batch", async () => {
   const out = collector(7);
   const writer = bufferedLineWriter({ sink: out.sink, intervalMs: 60_000 });
   writer.write('{"a":"one"}');
   writer.write('{"b":"two"}');
-  writer.flush();
-  writer.close();
+  await writer.close();
   assert.equal(out.writes.join(""), '{"a":"one"}\n{"b":"two"}\n');
   assert.ok(out.writes.length > 1);
+});
+
+Deno.test("bufferedLineWriter() with a stalled sink never blocks, bounds its queue and counts drops", async () => {
+  // A sink that takes one batch and then never finishes writing it (a full pipe nobody reads).
+  let release: (n: number) => void = () => {};
+  const taken: number[] = [];
+  const sink = (bytes: Uint8Array) => {
+    taken.push(bytes.byteLength);
+    return new Promise<number>((r) => release = r);
+  };
+  let counted = 0;
+  const writer = bufferedLineWriter({
+    sink,
+    intervalMs: 1,
+    maxQueuedBytes: 1000,
+    onDrop: () => counted++,
+  });
+  writer.write("x".repeat(99));
+  await until(() => taken.length === 1);
+  // The batch is stuck in the sink: 100 more lines of 100 bytes fit 10 in the queue.
+  for (let i = 0; i < 100; i++) writer.write("y".repeat(99));
+  assert.equal(writer.dropped, 90);
+  assert.equal(counted, 90);
+  assert.equal(taken.length, 1, "one batch at a time");
+  // The sink recovers: the queued lines go out, in order, after the stuck batch.
+  release(100);
+  await until(() => taken.length === 2);
+  assert.equal(taken[1], 10 * 100);
+  release(1000);
+  await writer.close();
+});
+
+Deno.test("bufferedLineWriter() drops a batch whose sink throws and goes on with the next", async () => {
+  let fail = true;
+  const out = collector();
+  const writer = bufferedLineWriter({
+    sink: (bytes) => {
+      if (fail) {
+        fail = false;
+        throw new Error("EPIPE");
+      }
+      return out.sink(bytes);
+    },
+    intervalMs: 60_000,
+  });
+  writer.write("lost");
+  await writer.flush();
+  writer.write("kept");
+  await writer.close();
+  assert.deepEqual(out.writes, ["kept\n"]);
 });
 
 Deno.test("bufferedLineWriter() flushes queued lines when the process exits", async () => {

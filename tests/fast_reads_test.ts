@@ -67,8 +67,11 @@ interface Pair {
  * limits fold their counts into the store, so a shared one would mix them).
  */
 function apps(
-  options: { rateLimitPerMinute?: number; authFailuresPerMinute?: number; readCacheMs?: number } =
-    {},
+  options: {
+    readRateLimitPerMinute?: number;
+    authFailuresPerMinute?: number;
+    readCacheMs?: number;
+  } = {},
   over?: Pair,
 ): Pair {
   const logs = { fast: [] as string[], slow: [] as string[] };
@@ -88,7 +91,8 @@ function apps(
       sigstore: testSigstoreVerifier,
       bundleHost: "http://registry.test",
       registryHostname: "registry.test",
-      rateLimitPerMinute: options.rateLimitPerMinute ?? 1000,
+      // Version reads and bundles are immutable reads: off by default, on here to compare both paths.
+      readRateLimitPerMinute: options.readRateLimitPerMinute ?? 1000,
       authFailuresPerMinute: options.authFailuresPerMinute ?? 1000,
       uploadRateLimitPerMinute: 0,
       readCacheMs: options.readCacheMs ?? 0,
@@ -461,7 +465,7 @@ Deno.test("the fast path spends the same rate-limit budgets and refuses with the
   const seeded = apps();
   await seed(seeded);
   // Fresh limiters over the seeded stores.
-  const general = apps({ rateLimitPerMinute: 2 }, seeded);
+  const general = apps({ readRateLimitPerMinute: 2 }, seeded);
   assert.equal((await same(general, "GET", "/pkg/acme/map/1.0.0", ALICE)).status, 200);
   const last = await same(general, "GET", "/bundles/public/@acme/globe/1.0.0/bundle.js");
   assert.equal(last.headers.get("x-ratelimit-remaining"), "0");

@@ -35,6 +35,9 @@ async function setup() {
     authenticator: staticTokenAuthenticator({ token: ROOT, subject: "root" }),
     subscriptions: [fileSub],
     rateLimitPerMinute: 0,
+    metadataRateLimitPerMinute: 0,
+    queryRateLimitPerMinute: 0,
+    tokenUploadRateLimitPerMinute: 0,
     uploadRateLimitPerMinute: 0,
     readCacheMs: 0,
   });
