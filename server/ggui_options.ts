@@ -10,9 +10,16 @@
 import type { BlueprintProbe, CodeGates } from "../core/ggui/conformance.ts";
 import { parserCodeGates } from "../core/ggui/parse.ts";
 import { offlineSigstoreVerifier, type SigstoreVerifier } from "../core/ggui/signing.ts";
-import { createSigstoreVerifier, withPublicEd25519 } from "../core/ggui/sigstore.ts";
-import { createBlueprintProbe } from "./blueprint_probe.ts";
 import type { ServerConfig } from "./config.ts";
+
+/**
+ * The sigstore verifier, loaded only when a server is configured for it:
+ * sigstore-js and its TUF client cost ~0.25 s of start-up CPU otherwise spent
+ * by every server (docs/bench.md, start-up).
+ */
+function sigstore(): Promise<typeof import("../core/ggui/sigstore.ts")> {
+  return import("../core/ggui/sigstore.ts");
+}
 
 /** What `createRegistryApp` takes for the ggui conformance and signing lanes. */
 export interface GguiServerOptions {
@@ -42,16 +49,20 @@ export async function gguiServerOptions(config: ServerConfig): Promise<GguiServe
         }`,
       );
     }
-    lane = createSigstoreVerifier({ trustedRoot });
+    lane = (await sigstore()).createSigstoreVerifier({ trustedRoot });
   } else if (config.sigstoreTufMirror !== undefined) {
-    lane = createSigstoreVerifier({
+    lane = (await sigstore()).createSigstoreVerifier({
       tufMirrorURL: config.sigstoreTufMirror,
       tufCachePath: `${config.dataDir}/sigstore-tuf`,
     });
   }
-  if (config.publicEd25519) lane = withPublicEd25519(lane ?? offlineSigstoreVerifier);
+  if (config.publicEd25519) {
+    const { withPublicEd25519 } = await import("../core/ggui/public_lane.ts");
+    lane = withPublicEd25519(lane ?? offlineSigstoreVerifier);
+  }
   if (lane !== undefined) out.sigstore = lane;
   if (config.blueprintProbe) {
+    const { createBlueprintProbe } = await import("./blueprint_probe.ts");
     const probe = createBlueprintProbe();
     await probe.warmUp();
     out.blueprintProbe = probe;

@@ -227,7 +227,7 @@ export async function putPreset(
   options: { preset: unknown; actor: string },
 ): Promise<{ created: boolean }> {
   assertPresetName(name);
-  const problems = validatePreset(options.preset);
+  const problems = await validatePreset(options.preset);
   if (problems.length > 0) {
     throw rackError(
       "SCHEMA_VALIDATION_FAILED",

@@ -6,8 +6,7 @@
  * @module
  */
 import { echo } from "../errors.ts";
-import { Ajv2020, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
-import * as formatsModule from "ajv-formats";
+import type { Ajv2020, ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import registryItemSchema from "../../schemas/registry-item.json" with { type: "json" };
 import presetSchema from "../../schemas/preset.json" with { type: "json" };
 import rackSchema from "../../schemas/rack.json" with { type: "json" };
@@ -49,25 +48,34 @@ interface Validators {
   preset: ValidateFunction;
 }
 
-let compiled: Validators | undefined;
+let compiled: Promise<Validators> | undefined;
 
-function makeAjv(allErrors: boolean): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors, strict: true, strictRequired: false });
-  // ajv-formats is CommonJS: its default export is the plugin function itself.
-  const mod = formatsModule as unknown as { default?: FormatsPlugin } & FormatsPlugin;
-  const addFormats = typeof mod.default === "function" ? mod.default : mod;
-  addFormats(ajv);
-  return ajv;
-}
-
-function validators(): Validators {
-  if (compiled) return compiled;
-  const all = makeAjv(true);
-  compiled = {
-    item: all.compile(registryItemSchema),
-    itemFirst: makeAjv(false).compile(registryItemSchema),
-    preset: all.compile(presetSchema),
-  };
+/**
+ * The compiled validators, made on first use: the JSON Schema compiler is
+ * loaded only when a Rack upload or preset is first checked (it costs ~70 ms
+ * of start-up CPU otherwise paid by every server).
+ */
+function validators(): Promise<Validators> {
+  compiled ??= (async () => {
+    const [{ Ajv2020: Ajv }, formatsModule] = await Promise.all([
+      import("ajv/dist/2020.js"),
+      import("ajv-formats"),
+    ]);
+    const makeAjv = (allErrors: boolean): Ajv2020 => {
+      const ajv = new Ajv({ allErrors, strict: true, strictRequired: false });
+      // ajv-formats is CommonJS: its default export is the plugin function itself.
+      const mod = formatsModule as unknown as { default?: FormatsPlugin } & FormatsPlugin;
+      const addFormats = typeof mod.default === "function" ? mod.default : mod;
+      addFormats(ajv);
+      return ajv;
+    };
+    const all = makeAjv(true);
+    return {
+      item: all.compile(registryItemSchema),
+      itemFirst: makeAjv(false).compile(registryItemSchema),
+      preset: all.compile(presetSchema),
+    };
+  })();
   return compiled;
 }
 
@@ -149,13 +157,13 @@ function holdsMoreValues(value: unknown, max: number): boolean {
  * import assert from "node:assert/strict";
  * import { reportRegistryItem } from "./schema.ts";
  * const ok = { name: "husky", namespace: "@rack", type: "registry:quality", version: "1.0.0", priority: 0 };
- * assert.deepEqual(reportRegistryItem(ok), { problems: [], omitted: 0 });
- * const bad = reportRegistryItem({ ...ok, tags: Array(100).fill("") });
+ * assert.deepEqual(await reportRegistryItem(ok), { problems: [], omitted: 0 });
+ * const bad = await reportRegistryItem({ ...ok, tags: Array(100).fill("") });
  * assert.ok(bad.problems.length === 20 && bad.omitted === 80);
  * ```
  */
-export function reportRegistryItem(value: unknown): SchemaReport {
-  const { item, itemFirst } = validators();
+export async function reportRegistryItem(value: unknown): Promise<SchemaReport> {
+  const { item, itemFirst } = await validators();
   if (itemFirst(value)) return { problems: [], omitted: 0 };
   let errors: ErrorObject[];
   let omitted: number | undefined;
@@ -192,15 +200,15 @@ export function reportRegistryItem(value: unknown): SchemaReport {
  * import assert from "node:assert/strict";
  * import { validateRegistryItem } from "./schema.ts";
  * const ok = { name: "husky", namespace: "@rack", type: "registry:quality", version: "1.0.0", priority: 0 };
- * assert.ok(validateRegistryItem(ok).length === 0);
- * assert.ok(validateRegistryItem({ ...ok, extra: 1 }).length === 1);
+ * assert.ok((await validateRegistryItem(ok)).length === 0);
+ * assert.ok((await validateRegistryItem({ ...ok, extra: 1 })).length === 1);
  * ```
  */
-export function validateRegistryItem(value: unknown): SchemaProblem[] {
-  return run(validators().item, value);
+export async function validateRegistryItem(value: unknown): Promise<SchemaProblem[]> {
+  return run((await validators()).item, value);
 }
 
 /** Validate a parsed preset against `preset.json`; `[]` when valid. */
-export function validatePreset(value: unknown): SchemaProblem[] {
-  return run(validators().preset, value);
+export async function validatePreset(value: unknown): Promise<SchemaProblem[]> {
+  return run((await validators()).preset, value);
 }

@@ -41,11 +41,11 @@ const ITEM = {
   defaultLanguage: "ts",
 };
 
-Deno.test("validateRegistryItem() accepts a full valid item", () => {
-  assert.deepEqual(validateRegistryItem(ITEM), []);
+Deno.test("await validateRegistryItem() accepts a full valid item", async () => {
+  assert.deepEqual(await validateRegistryItem(ITEM), []);
 });
 
-Deno.test("validateRegistryItem() reports every error with its keyword", () => {
+Deno.test("await validateRegistryItem() reports every error with its keyword", async () => {
   const bad = {
     ...ITEM,
     priority: -1,
@@ -65,7 +65,7 @@ Deno.test("validateRegistryItem() reports every error with its keyword", () => {
     ],
     languages: { py: {} },
   };
-  const problems = validateRegistryItem(bad);
+  const problems = await validateRegistryItem(bad);
   const keywords = new Set(problems.map((p) => p.keyword));
   for (
     const k of [
@@ -81,7 +81,9 @@ Deno.test("validateRegistryItem() reports every error with its keyword", () => {
   ) {
     assert.ok(keywords.has(k), `missing ${k}: ${JSON.stringify(problems)}`);
   }
-  const required = validateRegistryItem({ name: "x" }).filter((p) => p.keyword === "required");
+  const required = (await validateRegistryItem({ name: "x" })).filter((p) =>
+    p.keyword === "required"
+  );
   assert.deepEqual(required.map((p) => p.params.missingProperty).sort(), [
     "namespace",
     "priority",
@@ -90,12 +92,12 @@ Deno.test("validateRegistryItem() reports every error with its keyword", () => {
   ]);
 });
 
-Deno.test("validateRegistryItem() applies the file-path rule to paths and custom merge scripts", () => {
+Deno.test("await validateRegistryItem() applies the file-path rule to paths and custom merge scripts", async () => {
   for (
     const path of ["/abs", "a/../b", "./../b", "a/./b", "a\\b", "a%20b", "a?b", "a#b", "", "a//b"]
   ) {
     const item = { ...ITEM, files: [{ path, target: "t", type: "registry:entry" }] };
-    assert.notDeepEqual(validateRegistryItem(item), [], path);
+    assert.notDeepEqual(await validateRegistryItem(item), [], path);
     const merge = {
       ...ITEM,
       files: [{
@@ -105,49 +107,55 @@ Deno.test("validateRegistryItem() applies the file-path rule to paths and custom
         mergeStrategy: { type: "custom", script: path },
       }],
     };
-    assert.notDeepEqual(validateRegistryItem(merge), [], `script ${path}`);
+    assert.notDeepEqual(await validateRegistryItem(merge), [], `script ${path}`);
   }
   for (const path of ["./a/b.ts", ".husky/pre-commit", "a/@scope+x~/b"]) {
     const item = { ...ITEM, files: [{ path, target: "t", type: "registry:entry" }] };
-    assert.equal(validateRegistryItem(item).length === 0, !path.includes("~"), path);
+    assert.equal((await validateRegistryItem(item)).length === 0, !path.includes("~"), path);
   }
 });
 
-Deno.test("validatePreset() requires name, version and at least one registry identifier", () => {
+Deno.test("await validatePreset() requires name, version and at least one registry identifier", async () => {
   assert.deepEqual(
-    validatePreset({
+    await validatePreset({
       name: "react-app",
       version: "1.0.0",
       registries: ["frameworks/react", "@rack/build/vite@5.0.0"],
     }),
     [],
   );
-  assert.notDeepEqual(validatePreset({ name: "react-app", version: "1.0.0", registries: [] }), []);
-  assert.notDeepEqual(validatePreset({ name: "React", version: "1.0.0", registries: ["x"] }), []);
   assert.notDeepEqual(
-    validatePreset({ name: "a", version: "1.0.0", registries: ["@bad ns/x"] }),
+    await validatePreset({ name: "react-app", version: "1.0.0", registries: [] }),
     [],
   );
   assert.notDeepEqual(
-    validatePreset({ name: "a", version: "1.0.0", registries: ["x"], more: 1 }),
+    await validatePreset({ name: "React", version: "1.0.0", registries: ["x"] }),
+    [],
+  );
+  assert.notDeepEqual(
+    await validatePreset({ name: "a", version: "1.0.0", registries: ["@bad ns/x"] }),
+    [],
+  );
+  assert.notDeepEqual(
+    await validatePreset({ name: "a", version: "1.0.0", registries: ["x"], more: 1 }),
     [],
   );
 });
 
-Deno.test("builtinSchemaBytes() serves each of the three schemas as 2020-12 JSON", () => {
+Deno.test("builtinSchemaBytes() serves each of the three schemas as 2020-12 JSON", async () => {
   for (const file of RACK_SCHEMA_FILES) {
     const doc = JSON.parse(new TextDecoder().decode(builtinSchemaBytes(file)));
     assert.equal(doc.$schema, "https://json-schema.org/draft/2020-12/schema");
   }
 });
 
-Deno.test("reportRegistryItem() lists at most 20 problems with short strings and counts the rest", () => {
-  assert.deepEqual(reportRegistryItem(ITEM), { problems: [], omitted: 0 });
-  const few = reportRegistryItem({ ...ITEM, priority: -1 });
-  assert.deepEqual(few.problems, validateRegistryItem({ ...ITEM, priority: -1 }));
+Deno.test("await reportRegistryItem() lists at most 20 problems with short strings and counts the rest", async () => {
+  assert.deepEqual(await reportRegistryItem(ITEM), { problems: [], omitted: 0 });
+  const few = await reportRegistryItem({ ...ITEM, priority: -1 });
+  assert.deepEqual(few.problems, await validateRegistryItem({ ...ITEM, priority: -1 }));
   assert.equal(few.omitted, 0);
   const long = "k".repeat(100_000);
-  const report = reportRegistryItem({ ...ITEM, tags: Array(500).fill(""), [long]: 1 });
+  const report = await reportRegistryItem({ ...ITEM, tags: Array(500).fill(""), [long]: 1 });
   assert.equal(report.problems.length, MAX_REPORTED_PROBLEMS);
   assert.equal(report.omitted, 501 - MAX_REPORTED_PROBLEMS);
   assert.ok(JSON.stringify(report.problems).length <= MAX_REPORT_CHARS);
@@ -157,18 +165,18 @@ Deno.test("reportRegistryItem() lists at most 20 problems with short strings and
   assert.ok(name.length < 200 && name.endsWith("…"), name);
 });
 
-Deno.test("reportRegistryItem() reports the first problem of a huge document in bounded memory", () => {
+Deno.test("await reportRegistryItem() reports the first problem of a huge document in bounded memory", async () => {
   const item = { ...ITEM, tags: Array(340_000).fill("") };
   const heap = () => Deno.memoryUsage().heapUsed;
   const before = heap();
-  const report = reportRegistryItem(item);
+  const report = await reportRegistryItem(item);
   const grown = heap() - before;
   assert.equal(report.omitted, undefined);
   assert.deepEqual(report.problems.map((p) => p.instancePath), ["/tags/0"]);
   // Collecting every error took ~70 MB here (one object per bad tag).
   assert.ok(grown < 24 * 1024 * 1024, `heap grew by ${grown} bytes`);
   // A huge VALID document still passes.
-  assert.deepEqual(reportRegistryItem({ ...ITEM, tags: Array(340_000).fill("t") }), {
+  assert.deepEqual(await reportRegistryItem({ ...ITEM, tags: Array(340_000).fill("t") }), {
     problems: [],
     omitted: 0,
   });

@@ -175,8 +175,8 @@ function checkStoredFacts(item: Record<string, unknown>): void {
 }
 
 /** The `SCHEMA_VALIDATION_FAILED` message: the spec's JSON array, bounded, plus what was left out. */
-function schemaMessage(item: unknown): string | undefined {
-  const { problems, omitted } = reportRegistryItem(item);
+async function schemaMessage(item: unknown): Promise<string | undefined> {
+  const { problems, omitted } = await reportRegistryItem(item);
   if (problems.length === 0) return undefined;
   let message = `Schema validation failed: ${JSON.stringify(problems)}`;
   if (omitted === undefined) {
@@ -327,7 +327,7 @@ export async function publishRackArchive(
   }
   const now = ctx.clock();
   const grant = authorizeUpload(options.auth, namespace, { caller: options.caller, now });
-  const schemaProblems = schemaMessage(item);
+  const schemaProblems = await schemaMessage(item);
   if (schemaProblems !== undefined) throw rackError("SCHEMA_VALIDATION_FAILED", schemaProblems);
   for (const file of fileEntries(item)) {
     if (typeof file.target === "string" && !isSafeTarget(file.target)) {
