@@ -1,0 +1,150 @@
+// Start-up benchmark: CPU time from spawn to the first answered request, for
+// the registry (memory store; the embedded KV default) beside a bare
+// Deno.serve that answers the same request, in the same run, on a warm module
+// cache. CPU is read from /proc (user + system, every thread of the process)
+// the moment the first answer arrives, so a loaded machine stretches the wall
+// time but not the figure much.
+//
+//   deno run -A bench/startup.ts [--runs=5]
+//
+// Also reports the modules each start evaluates (from --cpu-prof would be
+// heavier; a V8 flag would be unstable): the count of local and npm modules
+// in the static graph `deno info` prints, which is what a fresh machine
+// downloads before its first start.
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+
+const USAGE = "usage: deno run -A bench/startup.ts [--runs=5]";
+
+const { values } = (() => {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: { runs: { type: "string", default: "5" }, help: { type: "boolean", short: "h" } },
+    });
+  } catch (err) {
+    console.error(`${err instanceof Error ? err.message : err}\n${USAGE}`);
+    Deno.exit(2);
+  }
+})();
+if (values.help) {
+  console.log(USAGE);
+  Deno.exit(0);
+}
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error(`--runs must be a positive integer\n${USAGE}`);
+  Deno.exit(2);
+}
+
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+const BARE = `
+const port = Number(Deno.args[0]);
+Deno.serve({ port, hostname: "127.0.0.1", onListen() {} }, () =>
+  new Response('{"ok":true}', { headers: { "content-type": "application/json" } }));
+`;
+
+function cpuMs(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  // Fields after the command name (which may hold spaces) start after ") ".
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+async function freePort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+async function once(args: string[], path: string, dir: string): Promise<number> {
+  const port = await freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: args.map((a) => a.replace("{port}", String(port))),
+    cwd: dir,
+    stdout: "null",
+    stderr: "null",
+    stdin: "null",
+  }).spawn();
+  try {
+    for (let i = 0; i < 6000; i++) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}${path}`);
+        await res.body?.cancel();
+        if (res.ok) return cpuMs(child.pid);
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    throw new Error(`no answer from ${args.join(" ")}`);
+  } finally {
+    child.kill("SIGKILL");
+    await child.status;
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "startup-bench-" });
+try {
+  await Deno.writeTextFile(`${dir}/bare.ts`, BARE);
+  const cases: [string, string[], string][] = [
+    ["bare Deno.serve", ["run", "-A", `${dir}/bare.ts`, "{port}"], "/"],
+    [
+      "registry, memory store",
+      ["run", "-A", "--unstable-kv", MAIN, "--port={port}", "--host=127.0.0.1", "--storage=memory"],
+      "/healthz",
+    ],
+    [
+      "registry, embedded KV default",
+      [
+        "run",
+        "-A",
+        "--unstable-kv",
+        MAIN,
+        "--port={port}",
+        "--host=127.0.0.1",
+        `--data-dir=${dir}/data`,
+      ],
+      "/healthz",
+    ],
+  ];
+  // One warm-up start of each fills the module and code caches.
+  for (const [, args, path] of cases) await once(args, path, dir);
+  const results = new Map<string, number[]>();
+  for (let r = 0; r < runs; r++) {
+    for (const [name, args, path] of cases) {
+      const ms = await once(args, path, dir);
+      results.set(name, [...(results.get(name) ?? []), ms]);
+    }
+  }
+  const bare = median(results.get("bare Deno.serve")!);
+  console.log(`CPU to the first answered request (median of ${runs}; warm caches):`);
+  for (const [name] of cases) {
+    const m = median(results.get(name)!);
+    const extra = name.startsWith("bare") ? "" : `  (+${Math.round(m - bare)} ms over bare)`;
+    console.log(`  ${name.padEnd(32)} ${String(Math.round(m)).padStart(5)} ms${extra}`);
+  }
+  const info = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", MAIN],
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const graph = JSON.parse(new TextDecoder().decode(info.stdout));
+  const local = graph.modules.filter((m: { specifier: string }) => m.specifier.startsWith("file:"));
+  console.log(
+    `Static graph of main.ts: ${local.length} local modules, ${
+      Object.keys(graph.npmPackages ?? {}).length
+    } npm packages (what a fresh machine downloads before its first start)`,
+  );
+} finally {
+  await Deno.remove(dir, { recursive: true });
+}
