@@ -22,7 +22,7 @@ import { sha256Hex, timingSafeEqual } from "./digest.ts";
 import type { Clock } from "./context.ts";
 import type { Action, Grant, PackageRow, ScopeRow } from "./rows.ts";
 import { grantsAllow } from "./tokens.ts";
-import type { RackAuth } from "./rack/auth.ts";
+import { type RackAuth, rackTokenSubject } from "./rack/auth.ts";
 import * as keys from "../storage/keys.ts";
 
 /** The subject of the Rack `ADMIN_TOKEN`. */
@@ -32,17 +32,19 @@ export const RACK_ADMIN_SUBJECT = "rack:admin";
  * An {@linkcode Authenticator} over Rack `auth.json` and `ADMIN_TOKEN`: the
  * admin token is an admin principal; a namespace token is a principal with
  * `read` (or `publish` when `publish: true`) on every namespace listing it
- * live. Expired entries grant nothing. Subject: `rack:<mark>` or
- * `rack:token-<first 12 hex of its SHA-256>`, as Rack's `publishedBy`.
+ * live. Expired entries grant nothing. Subject: `rackTokenSubject` (`rack:token-<32 hex>`)
+ * (never the mark, which becomes the principal's `label`).
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { rackAuthAuthenticator } from "./access.ts";
- * import { parseAuthConfig } from "./rack/auth.ts";
+ * import { sha256Hex } from "./digest.ts";
+ * import { parseAuthConfig, rackTokenSubject } from "./rack/auth.ts";
  * const { auth } = parseAuthConfig('{"@co":[{"token":"t1","publish":true,"mark":"CI"}]}');
  * const p = await rackAuthAuthenticator(() => Promise.resolve(auth), () => new Date()).authenticate("t1");
- * assert.ok(p?.subject === "rack:CI" && p.grants?.[0]?.actions[0] === "publish");
+ * assert.ok(p?.subject === rackTokenSubject(sha256Hex("t1")) && p.label === "CI");
+ * assert.ok(p.grants?.[0]?.actions[0] === "publish");
  * ```
  */
 export function rackAuthAuthenticator(
@@ -75,9 +77,10 @@ export function rackAuthAuthenticator(
       }
       if (grants.length === 0) return null;
       return {
-        subject: mark ? `rack:${mark}` : `rack:token-${digest.slice(0, 12)}`,
+        subject: rackTokenSubject(digest),
         admin: false,
         grants,
+        ...(mark ? { label: mark } : {}),
       };
     },
   };

@@ -23,6 +23,11 @@ export interface Principal {
   grants?: Grant[];
   /** The stored token that authenticated the caller, if any. */
   tokenId?: string;
+  /**
+   * A display name for people (an `auth.json` token's `mark`): shown in
+   * audit details, never compared. Only {@linkcode Principal.subject} decides.
+   */
+  label?: string;
 }
 
 /** Turns a presented bearer secret into a {@linkcode Principal}. */
@@ -35,6 +40,34 @@ export interface Authenticator {
    * Hot read paths use it to answer without awaiting.
    */
   authenticateNow?(token: string): Principal | null | undefined;
+}
+
+/**
+ * The prefix of the subjects the server derives for itself: `rack:admin` (the
+ * Rack `ADMIN_TOKEN`), `rack:token-<32 hex>` (an `auth.json` token, see `rackTokenSubject`),
+ * `rack:anonymous`. No configured name (a stored token's subject, the ggui
+ * `--subject`) may start with it, compared case-insensitively.
+ */
+export const RESERVED_SUBJECT_PREFIX = "rack:";
+
+/** Actor names the server writes in audit records for callers that are no principal. */
+const RESERVED_SUBJECTS: readonly string[] = ["anonymous", "system", "cli"];
+
+/**
+ * Whether a subject is the server's own: a configured name may not take it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isReservedSubject } from "./auth.ts";
+ * assert.ok(isReservedSubject("rack:admin") && isReservedSubject("RACK:CI"));
+ * assert.ok(isReservedSubject("anonymous"));
+ * assert.ok(!isReservedSubject("alice") && !isReservedSubject("team/rack:x"));
+ * ```
+ */
+export function isReservedSubject(subject: string): boolean {
+  const lower = subject.toLowerCase();
+  return lower.startsWith(RESERVED_SUBJECT_PREFIX) || RESERVED_SUBJECTS.includes(lower);
 }
 
 /** Options for {@linkcode staticTokenAuthenticator}. */
@@ -81,6 +114,11 @@ export function staticTokenAuthenticator(options: StaticTokenOptions): Authentic
   }
   if (options.subject !== undefined && options.subject.length === 0) {
     throw new TypeError("Cannot create a static token authenticator with an empty subject");
+  }
+  if (options.subject !== undefined && isReservedSubject(options.subject)) {
+    throw new TypeError(
+      `Cannot create a static token authenticator with the reserved subject '${options.subject}'`,
+    );
   }
   const token = options.token;
   const principal: Principal = {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { defaultSubjectForToken, staticTokenAuthenticator } from "./auth.ts";
+import { defaultSubjectForToken, isReservedSubject, staticTokenAuthenticator } from "./auth.ts";
 import { sha256Hex } from "./digest.ts";
 
 Deno.test("staticTokenAuthenticator() accepts exactly the configured token", async () => {
@@ -22,4 +22,12 @@ Deno.test("staticTokenAuthenticator() derives the subject from the token when no
 Deno.test("staticTokenAuthenticator() refuses an empty token or subject", () => {
   assert.throws(() => staticTokenAuthenticator({ token: "" }), TypeError);
   assert.throws(() => staticTokenAuthenticator({ token: "x", subject: "" }), TypeError);
+});
+
+Deno.test("staticTokenAuthenticator() refuses a subject the server reserves for itself", () => {
+  for (const subject of ["rack:admin", "rack:token-0123456789ab", "RACK:CI", "anonymous", "cli"]) {
+    assert.throws(() => staticTokenAuthenticator({ token: "x", subject }), TypeError, subject);
+  }
+  assert.ok(isReservedSubject("rack:anything"));
+  assert.ok(!isReservedSubject("admin") && !isReservedSubject("team/rack:x"));
 });

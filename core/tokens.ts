@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { Authenticator, Principal } from "./auth.ts";
+import { type Authenticator, isReservedSubject, type Principal } from "./auth.ts";
 import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
 import { sha256Hex, toBase64Url } from "./digest.ts";
@@ -196,6 +196,14 @@ export async function createToken(
   if (typeof input.subject !== "string" || !/^[A-Za-z0-9@._:/-]{1,128}$/.test(input.subject)) {
     throw await refuse(`Invalid token subject '${echo(String(input.subject))}'`, "invalid_input");
   }
+  if (isReservedSubject(input.subject)) {
+    // The server's own identities (rack:admin, an auth.json token's rack:token-…):
+    // a stored token named so would act as them.
+    throw await refuse(
+      `Token subject '${echo(input.subject)}' is reserved for the server's own identities`,
+      "invalid_input",
+    );
+  }
   if (!Array.isArray(input.grants)) throw await refuse("Grants must be a list", "invalid_input");
   for (const g of input.grants) {
     if (!GrantSchema.safeParse(g).success) {
@@ -380,6 +388,8 @@ export async function authenticateStoredToken(
   if (!entry) return null;
   const row = entry.value;
   if (row.revokedAt) return null;
+  // A row from before subjects were reserved must not act as the server's identities.
+  if (isReservedSubject(row.subject)) return null;
   if (row.expiresAt && Date.parse(row.expiresAt) <= ctx.clock().getTime()) return null;
   return {
     subject: row.subject,

@@ -16,6 +16,10 @@ import {
 } from "./tokens.ts";
 import { listAll } from "./store.ts";
 import type { Principal } from "./auth.ts";
+import { sha256Hex } from "./digest.ts";
+import type { TokenRow } from "./rows.ts";
+import * as keys from "../storage/keys.ts";
+import type { JsonValue } from "../storage/types.ts";
 
 const admin: Principal = { subject: "root", admin: true };
 
@@ -207,4 +211,35 @@ Deno.test("authenticateNow() answers at once what authenticate() would, or undef
   assert.equal(chain.authenticateNow!(`${TOKEN_PREFIX}abc`), undefined);
   const opaque = chainAuthenticators({ authenticate: () => Promise.resolve(null) }, fixed);
   assert.equal(opaque.authenticateNow!("s3cret"), undefined, "a link that cannot tell comes first");
+});
+
+Deno.test("createToken() refuses a subject the server reserves for itself, and records the refusal", async () => {
+  const { ctx } = context();
+  for (const subject of ["rack:admin", "rack:token-0123456789ab", "Rack:CI", "anonymous"]) {
+    await assert.rejects(
+      createToken(ctx, { subject, grants: [] }, admin),
+      (err: unknown) => isRegistryError(err) && err.code === "invalid_input",
+      subject,
+    );
+  }
+  assert.deepEqual(await listTokens(ctx), []);
+  const refusals = (await listAudit(ctx)).items.filter((a) => a.outcome === "refused");
+  assert.equal(refusals.length, 4);
+});
+
+Deno.test("a stored token whose row names a reserved subject (written before the rule) authenticates nobody", async () => {
+  const { ctx } = context();
+  const { token, secret } = await createToken(ctx, { subject: "ci", grants: [] }, admin);
+  const key = keys.tokenKey(sha256Hex(secret));
+  const row = (await ctx.storage.get<TokenRow>(key))!.value;
+  await ctx.storage.commit({
+    checks: [],
+    mutations: [{
+      type: "set",
+      key,
+      value: { ...row, subject: "rack:admin" } as unknown as JsonValue,
+    }],
+  });
+  assert.equal(token.subject, "ci");
+  assert.equal(await authenticateStoredToken(ctx, secret), null);
 });

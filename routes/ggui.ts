@@ -286,6 +286,7 @@ function callerOf(principal: Principal | null): AuthnContext {
     subject: principal.subject,
     admin: principal.admin,
     ...(principal.grants ? { grants: principal.grants } : {}),
+    ...(principal.label ? { label: principal.label } : {}),
   };
 }
 

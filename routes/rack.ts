@@ -19,6 +19,7 @@ import {
   preAuthorizeUpload,
   type RackAuth,
   type RackCaller,
+  rackTokenSubject,
 } from "../core/rack/auth.ts";
 import { rackError } from "../core/rack/errors.ts";
 import type { ExtractLimits } from "../core/rack/extract.ts";
@@ -163,10 +164,10 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
       const principal = await options.principals.authenticate(token);
       if (principal) caller.principal = principal;
     }
-    // The request log names the caller; an auth.json token by its digest's
-    // first 12 hex digits, as audit records do (never the token).
+    // The request log names the caller; any other token by the subject an
+    // auth.json token has on every surface (never the token).
     const subject = caller.admin ? "rack:admin" : caller.principal?.subject ??
-      (caller.tokenSha256 ? `rack:token-${caller.tokenSha256.slice(0, 12)}` : undefined);
+      (caller.tokenSha256 ? rackTokenSubject(caller.tokenSha256) : undefined);
     if (subject !== undefined) c.set("subject" as never, subject as never);
     return { auth, caller };
   }

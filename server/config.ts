@@ -8,6 +8,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
+import { isReservedSubject } from "../core/auth.ts";
 import { SCOPE_RE } from "../core/ggui/manifest.ts";
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
@@ -122,7 +123,7 @@ Options (each as --flag=value or --flag value):
   --bundles <spec>           kv | fs:<dir> | memory (default fs:<data-dir>/bundles with a local
                              KV file or fs storage; kv with a remote or default Deploy KV)
   --token <secret>           ggui bearer token (env GGUI_REGISTRY_TOKEN)
-  --subject <name>           subject of that token (default bearer-<sha256 prefix>)
+  --subject <name>           subject of that token (default bearer-<sha256 prefix>; not rack:…)
   --bundle-host <url>        prefix of blob URLs (default http://<host>:<port>)
   --registry-hostname <h>    host[:port] used in install commands (default <host>:<port>)
   --reserved-scopes <list>   comma-separated scopes nobody may claim
@@ -415,6 +416,13 @@ export function parseServerArgs(
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined) (config as unknown as Record<string, unknown>)[k] = v;
+  }
+  if (optional.subject !== undefined && isReservedSubject(optional.subject)) {
+    return {
+      ok: false,
+      error:
+        `--subject '${optional.subject}' is reserved for the server's own identities (rack:…, anonymous, system, cli)`,
+    };
   }
   const delays = pick("webhook-retry-delays", "WEBHOOK_RETRY_DELAYS");
   if (delays !== undefined) {

@@ -158,3 +158,9 @@ Deno.test("parseServerArgs() refuses a registry hostname with a scheme or path, 
   assert.match(error(["--reserved-scopes=@@bad"]), /--reserved-scopes .*got '@@bad'/);
   assert.match(error(["--reserved-scopes=Acme"]), /got '@Acme'/);
 });
+
+Deno.test("parseServerArgs() refuses a --subject the server reserves for itself", () => {
+  assert.match(error(["--token=t", "--subject=rack:admin"]), /--subject 'rack:admin' is reserved/);
+  assert.match(error(["--token=t", "--subject=rack:token-0123456789ab"]), /reserved/);
+  assert.equal(ok(["--token=t", "--subject=alice"]).subject, "alice");
+});

@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { createRegistryApp } from "../routes/app.ts";
 import type { RegistryContext } from "../core/context.ts";
-import { parseAuthConfig } from "../core/rack/auth.ts";
+import { sha256Hex } from "../core/digest.ts";
+import { parseAuthConfig, rackTokenSubject } from "../core/rack/auth.ts";
 import type { AuditRow, Grant } from "../core/rows.ts";
 import { listAll } from "../core/store.ts";
 import { createToken, revokeToken } from "../core/tokens.ts";
@@ -573,7 +574,7 @@ Deno.test("an auth.json token is the same identity on ggui and the admin API: it
     body: JSON.stringify({ publicKeyBase64: key.publicKeyBase64 }),
   });
   assert.equal(reg.status, 201);
-  assert.equal((await reg.json()).subject, "rack:CI");
+  assert.equal((await reg.json()).subject, rackTokenSubject(sha256Hex(ci)));
   const pub = await env.app.request("/publish", {
     method: "POST",
     headers,

@@ -3,6 +3,7 @@
 // upload leaves a version, a row or a visible file behind.
 import assert from "node:assert/strict";
 import { sha256Hex } from "../core/digest.ts";
+import { rackTokenSubject } from "../core/rack/auth.ts";
 import { putVersionIfAbsent } from "../core/store.ts";
 import { nextPackageRow } from "../core/packages.ts";
 import {
@@ -108,7 +109,8 @@ Deno.test("a namespace token with publish:true uploads to its own namespace", as
     actor: string;
     detail: { mark: string };
   };
-  assert.equal(audit.actor, "rack:CI");
+  // The subject comes from the token; the mark is the label in the detail.
+  assert.equal(audit.actor, rackTokenSubject(sha256Hex("ci-token")));
   assert.equal(audit.detail.mark, "CI");
   // Gated namespace → the version is private to the ggui side.
   const ver = (await env.ctx.storage.list(["ver"])).items[0]!.value as { visibility: string };

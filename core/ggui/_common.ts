@@ -79,7 +79,10 @@ export interface GguiContext extends RegistryContext {
  * The verified caller, or `undefined` for an anonymous request. `grants` (a
  * scoped token's) and `admin` feed the one namespace policy (`docs/access.md`).
  */
-export type AuthnContext = { subject: string; admin?: boolean; grants?: Grant[] } | undefined;
+export type AuthnContext =
+  // `label`: a display name for the audit (an auth.json mark); never compared.
+  | { subject: string; admin?: boolean; grants?: Grant[]; label?: string }
+  | undefined;
 
 /** A ggui wire error body. `code` repeats `error` (the CLI reads `code`). */
 export interface GguiErrorBody {

@@ -410,6 +410,7 @@ export async function publishArtifact(
     return await commitVersion(ctx, {
       manifest,
       subject,
+      ...(authn.label ? { label: authn.label } : {}),
       owner,
       claim: decision.allowed && decision.claim,
       signature,
@@ -433,6 +434,7 @@ async function commitVersion(
   v: {
     manifest: ArtifactManifest;
     subject: string;
+    label?: string;
     owner: ScopeRow | null;
     claim: boolean;
     signature: SignatureEnvelope;
@@ -550,6 +552,7 @@ async function commitVersion(
           visibility: manifest.visibility,
           packageCreated,
           scopeClaimed: v.claim,
+          ...(v.label ? { label: v.label } : {}),
         },
       }),
     ],

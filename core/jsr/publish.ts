@@ -645,6 +645,7 @@ export async function publishJsrTarball(
           tarballSha256: input.tarball.sha256,
           tarballSize: input.tarball.size,
           ...(principal.tokenId ? { tokenId: principal.tokenId } : {}),
+          ...(principal.label ? { label: principal.label } : {}),
         },
       })),
     ],

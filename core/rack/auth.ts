@@ -342,12 +342,36 @@ export function authorizeUpload(
   return { admin: false, entry };
 }
 
-/** A short, non-secret label of who acted (for `publishedBy` and audit rows). */
+/**
+ * The subject of an `auth.json` token, from its SHA-256 (lowercase hex):
+ * `rack:token-` + 32 hex digits (128 bits) of a second, domain-separated
+ * SHA-256 over that digest. It depends on the token alone, so one token listed
+ * in several namespaces is one identity and two tokens with one `mark` are two
+ * (the mark is only a label). 128 bits cannot be ground to match another
+ * token's subject, and the subject (shown as `publishedBy`) is not the digest
+ * audit records and logs name a token by. The `rack:` prefix is reserved
+ * (`isReservedSubject`), so no configured name takes it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rackTokenSubject } from "./auth.ts";
+ * import { sha256Hex } from "../digest.ts";
+ * assert.ok(/^rack:token-[0-9a-f]{32}$/.test(rackTokenSubject(sha256Hex("t1"))));
+ * assert.ok(rackTokenSubject(sha256Hex("t1")) !== rackTokenSubject(sha256Hex("t2")));
+ * ```
+ */
+export function rackTokenSubject(tokenSha256: string): string {
+  return `rack:token-${sha256Hex(`x-registry auth.json subject:${tokenSha256}`).slice(0, 32)}`;
+}
+
+/**
+ * Who acted, for `publishedBy` and audit rows: the same subject the token has
+ * on every other surface (the mark goes into the audit detail, never here).
+ */
 export function actorLabel(grant: RackGrant): string {
   if (grant.admin) return "rack:admin";
   if (grant.principal) return grant.principal.subject;
   if (!grant.entry) return "rack:anonymous";
-  return grant.entry.mark
-    ? `rack:${grant.entry.mark}`
-    : `rack:token-${grant.entry.sha256.slice(0, 12)}`;
+  return rackTokenSubject(grant.entry.sha256);
 }
