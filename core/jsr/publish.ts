@@ -220,7 +220,11 @@ export async function refuseTakenVersion(ctx: RegistryContext, ref: VersionRef):
 }
 
 /** The error for a publish whose place `holder` holds (see {@linkcode refuseTakenVersion}). */
-async function versionTaken(ctx: RegistryContext, ref: VersionRef, holder: string) {
+async function versionTaken(
+  ctx: RegistryContext,
+  ref: VersionRef,
+  holder: string,
+): Promise<Error> {
   const id = `@${ref.namespace.slice(1)}/${ref.name}`;
   if (holder !== ref.version) {
     return jsrError(
