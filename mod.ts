@@ -48,7 +48,12 @@ export {
   type PackageRef,
   type VersionRef,
 } from "./core/names.ts";
-export { compareVersions, pickLatest, sortVersionsDescending } from "./core/semver.ts";
+export {
+  compareVersions,
+  pickLatest,
+  precedenceOf,
+  sortVersionsDescending,
+} from "./core/semver.ts";
 export type { Clock, RegistryContext } from "./core/context.ts";
 export {
   type ClaimResult,
@@ -59,6 +64,7 @@ export {
   type PutVersionResult,
   updateRow,
   type VersionCommit,
+  versionHolder,
 } from "./core/store.ts";
 export type { GcCommitGuard, GcGuard } from "./core/_gc_guard.ts";
 export { nextPackageRow, recomputePackageRow } from "./core/packages.ts";

@@ -38,6 +38,26 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /**
+ * The precedence of a version: the version without its build metadata (what
+ * follows `+`). SemVer ignores build metadata for precedence, so versions with
+ * the same precedence are one version to every client: the registry keeps at
+ * most one of them per package.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { precedenceOf } from "./semver.ts";
+ * assert(precedenceOf("1.0.0+build.1") === "1.0.0");
+ * assert(precedenceOf("1.0.0-rc.1+a") === "1.0.0-rc.1");
+ * assert(precedenceOf("1.0.0") === "1.0.0");
+ * ```
+ */
+export function precedenceOf(version: string): string {
+  const plus = version.indexOf("+");
+  return plus < 0 ? version : version.slice(0, plus);
+}
+
+/**
  * Sort versions newest first (SemVer precedence descending).
  *
  * @example

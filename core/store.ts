@@ -12,8 +12,9 @@ import {
   versionBlobsPresent,
 } from "./_gc_guard.ts";
 import { assertVersionRef, type PackageRef, type VersionRef } from "./names.ts";
+import { formatConflict } from "./packages.ts";
 import type { PackageRow, ScopeRow, VersionRow, VersionState } from "./rows.ts";
-import { compareVersions } from "./semver.ts";
+import { compareVersions, precedenceOf } from "./semver.ts";
 import * as keys from "../storage/keys.ts";
 import type {
   Check,
@@ -56,13 +57,28 @@ export interface VersionCommit {
 /** The outcome of {@linkcode putVersionIfAbsent}. */
 export type PutVersionResult =
   | { result: "created"; package: PackageRow; claimed: boolean }
-  | { result: "exists" }
+  /**
+   * `existing` is the version that holds the place: the version itself, or
+   * another one of the same precedence (differing only in build metadata).
+   */
+  | { result: "exists"; existing: string }
   | { result: "scope_taken"; owner: ScopeRow };
 
+/** The pointer row of a precedence: the version of the package that holds it. */
+interface PrecedenceRow {
+  version: string;
+}
+
+/** Pointer rows written per commit when indexing an older package. */
+const INDEX_BATCH = 200;
+
 /**
- * Commit a version if and only if it (and its tombstone) are absent: the version
- * row, its lifecycle row, the package row, an optional scope claim and any extra
- * rows land together or not at all. A lost race is `exists`, never an error.
+ * Commit a version if and only if it (and its tombstone) are absent and no
+ * version of the same precedence (the same version but for build metadata)
+ * exists or existed: the version row, its lifecycle row, its precedence
+ * pointer, the package row, an optional scope claim and any extra rows land
+ * together or not at all. A lost race is `exists`, never an error; a package
+ * of another format is `format_conflict`, whatever the version.
  *
  * @example
  * ```ts ignore
@@ -88,14 +104,27 @@ export async function putVersionIfAbsent(
   const tKey = keys.tombstoneKey(row);
   const pKey = keys.packageKey(row);
   const gKey = keys.gcStateKey();
+  const cKey = keys.versionByPrecedenceKey(row, precedenceOf(row.version));
+  const mKey = keys.precedenceIndexedKey(row);
   let gcStamp = commit.gc?.guard.stamp ?? null;
   let gcWaits = 0;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const sKey = commit.claimScope ? keys.scopeKey(row.namespace) : undefined;
-    const [version, tomb, pkg, gc, scope] = await storage.getMany<unknown>(
-      sKey ? [vKey, tKey, pKey, gKey, sKey] : [vKey, tKey, pKey, gKey],
+    const [version, tomb, pkg, gc, held, indexed, scope] = await storage.getMany<unknown>(
+      sKey ? [vKey, tKey, pKey, gKey, cKey, mKey, sKey] : [vKey, tKey, pKey, gKey, cKey, mKey],
     );
-    if (version || tomb) return { result: "exists" };
+    const current = (pkg?.value ?? null) as PackageRow | null;
+    // The format comes first: a version of another format's package is never "exists".
+    if (current && current.format !== row.format) {
+      throw formatConflict(row, current.format, row.format);
+    }
+    if (version || tomb) return { result: "exists", existing: row.version };
+    if (held) return { result: "exists", existing: (held.value as PrecedenceRow).version };
+    if (current && !indexed) {
+      // A package from before precedence pointers: index it once, then decide.
+      await indexPrecedence(storage, row, row.publishedAt);
+      continue;
+    }
     if ((gc?.stamp ?? null) !== gcStamp) {
       // A GC run started since the guard: wait for it to end, then make sure it
       // left every blob of this version in place before committing against it.
@@ -122,19 +151,24 @@ export async function putVersionIfAbsent(
     } else if (commit.claimScope) {
       claim = commit.claimScope;
     }
-    const current = (pkg?.value ?? null) as PackageRow | null;
     const next = commit.updatePackage(current, state);
     const checks: Check[] = [
       { key: vKey, stamp: null },
       { key: tKey, stamp: null },
+      { key: cKey, stamp: null },
+      { key: mKey, stamp: indexed?.stamp ?? null },
       { key: pKey, stamp: pkg?.stamp ?? null },
       { key: gKey, stamp: gcStamp },
     ];
+    const pointer: PrecedenceRow = { version: row.version };
     const mutations: Mutation[] = [
       { type: "set", key: vKey, value: row as unknown as JsonValue },
       { type: "set", key: keys.versionStateKey(row), value: state as unknown as JsonValue },
+      { type: "set", key: cKey, value: pointer as unknown as JsonValue },
       { type: "set", key: pKey, value: next as unknown as JsonValue },
     ];
+    // A new package is indexed from its first version on.
+    if (!indexed) mutations.push({ type: "set", key: mKey, value: { at: row.publishedAt } });
     if (sKey && claim) {
       checks.push({ key: sKey, stamp: null });
       mutations.push({ type: "set", key: sKey, value: claim as unknown as JsonValue });
@@ -150,6 +184,85 @@ export async function putVersionIfAbsent(
     "conflict",
     `Could not publish '${row.namespace}/${row.name}@${row.version}' under contention; retry`,
   );
+}
+
+/**
+ * Index the precedence of every version (and tombstone) of a package written
+ * before precedence pointers existed, then mark the package indexed. Packages
+ * already holding two versions of one precedence keep both; the pointer names
+ * the one without build metadata, else the smallest string, so concurrent
+ * indexers write the same rows and need no checks. Until the mark lands no
+ * version of the package commits (its commit checks the mark), so the listing
+ * cannot miss one.
+ */
+async function indexPrecedence(
+  storage: RegistryStorage,
+  ref: PackageRef,
+  at: string,
+): Promise<void> {
+  const holders = new Map<string, string>();
+  for (const prefix of [keys.versionStatesPrefix(ref), keys.tombstonesPrefix(ref)]) {
+    for await (const entry of listAll(storage, prefix)) {
+      const version = entry.key[entry.key.length - 1]!;
+      const precedence = precedenceOf(version);
+      const held = holders.get(precedence);
+      if (held === undefined || holdsBefore(version, held)) holders.set(precedence, version);
+    }
+  }
+  const pointers: Mutation[] = [...holders].map(([precedence, version]) => ({
+    type: "set",
+    key: keys.versionByPrecedenceKey(ref, precedence),
+    value: { version },
+  }));
+  for (let i = 0; i < pointers.length; i += INDEX_BATCH) {
+    await storage.commit({ checks: [], mutations: pointers.slice(i, i + INDEX_BATCH) });
+  }
+  const mKey = keys.precedenceIndexedKey(ref);
+  // Another process may have marked it meanwhile: the same rows, so either way is done.
+  await storage.commit({
+    checks: [{ key: mKey, stamp: null }],
+    mutations: [{ type: "set", key: mKey, value: { at } }],
+  });
+}
+
+/** Which of two versions of one precedence holds it: no build metadata first, then the smaller string. */
+function holdsBefore(version: string, held: string): boolean {
+  const build = version.includes("+");
+  if (build !== held.includes("+")) return !build;
+  return version < held;
+}
+
+/**
+ * The version that holds `ref`'s place, or `null`: `ref.version` itself when
+ * it exists or was deleted, else a version of the same precedence. A cheap
+ * early answer for a publish; the commit of {@linkcode putVersionIfAbsent}
+ * decides (it also finds duplicates in packages not yet indexed).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { nextPackageRow } from "./packages.ts";
+ * import { putVersionIfAbsent, versionHolder } from "./store.ts";
+ * const storage = new MemoryRegistryStorage();
+ * const ref = { namespace: "@acme", name: "widget" };
+ * const row = { ...ref, version: "1.0.0+a", format: "jsr" as const, visibility: "public" as const, files: {}, facts: {}, publishedAt: new Date().toISOString(), publishedBy: "ci" };
+ * await putVersionIfAbsent(storage, { row, updatePackage: (cur, st) => nextPackageRow(cur, st, { ref }) });
+ * assert((await versionHolder(storage, { ...ref, version: "1.0.0+b" })) === "1.0.0+a");
+ * assert((await versionHolder(storage, { ...ref, version: "1.0.1" })) === null);
+ * ```
+ */
+export async function versionHolder(
+  storage: RegistryStorage,
+  ref: VersionRef,
+): Promise<string | null> {
+  const [version, tomb, held] = await storage.getMany<unknown>([
+    keys.versionKey(ref),
+    keys.tombstoneKey(ref),
+    keys.versionByPrecedenceKey(ref, precedenceOf(ref.version)),
+  ]);
+  if (version || tomb) return ref.version;
+  return (held?.value as PrecedenceRow | undefined)?.version ?? null;
 }
 
 /** The outcome of {@linkcode claimScope}. */

@@ -36,6 +36,8 @@ export const EXPORTED_ROW_FAMILIES: readonly string[] = [
   "ver",
   "vstate",
   "tomb",
+  "ver_by_precedence",
+  "ver_by_precedence_indexed",
   "scope",
   "akey",
   "token",

@@ -71,7 +71,11 @@ Deno.test("a store of 1,000 versions moves fs → KV → fs byte-exact, with int
     }
     const first = await collect(fs);
     const counted = await verifyExport(lines(first));
-    assert.equal(counted.rows, 1000 * 2 + 10, "version + state rows, one package row each");
+    assert.equal(
+      counted.rows,
+      1000 * 3 + 10 * 2,
+      "version, state and precedence rows; a package row and its precedence mark each",
+    );
     assert.equal(counted.blobs, 1000 - 3);
     await importStore(kvCtx, lines(first));
     const second = await collect(kvCtx);

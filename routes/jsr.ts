@@ -16,7 +16,6 @@ import { jsrError, jsrWireError } from "../core/jsr/errors.ts";
 import {
   authorizeJsrPublish,
   DEFAULT_JSR_LIMITS,
-  duplicateVersion,
   getJsrTask,
   isTaskFailure,
   type JsrContext,
@@ -24,7 +23,7 @@ import {
   newTaskId,
   publishJsrTarball,
   recordFailedTask,
-  taskOfVersion,
+  refuseTakenVersion,
 } from "../core/jsr/publish.ts";
 import {
   jsrFile,
@@ -296,8 +295,7 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
       );
     }
     const { claim } = await authorizeJsrPublish(ctx, who, ref.namespace);
-    const existing = await taskOfVersion(ctx, ref);
-    if (existing) throw duplicateVersion(ref, existing);
+    await refuseTakenVersion(ctx, ref);
     const tooLarge = (size?: number) =>
       jsrError(
         "tarballSizeLimitExceeded",

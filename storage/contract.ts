@@ -15,11 +15,11 @@
 import assert from "node:assert/strict";
 import { isRegistryError, RegistryError } from "../core/errors.ts";
 import { sha256Hex } from "../core/digest.ts";
-import type { ScopeRow, VersionRow } from "../core/rows.ts";
+import type { ScopeRow, VersionRow, VersionState } from "../core/rows.ts";
 import { nextPackageRow } from "../core/packages.ts";
 import { claimScope, listAll, putVersionIfAbsent, updateRow } from "../core/store.ts";
 import * as keys from "../storage/keys.ts";
-import type { BundleStorage, RegistryStorage, RowKey } from "./types.ts";
+import type { BundleStorage, JsonValue, Mutation, RegistryStorage, RowKey } from "./types.ts";
 import { LIMITS } from "./types.ts";
 
 /** What a factory returns: a backend, optionally with a cleanup for its files. */
@@ -316,6 +316,102 @@ export function registryStorageContract(name: string, make: Factory<RegistryStor
         const pkg = await s.get<{ versionCount: number; latest: string }>(keys.packageKey(ref));
         assert.equal(pkg?.value.versionCount, 20);
         assert.equal(pkg?.value.latest, "1.19.0");
+      },
+    );
+
+    await step(
+      "putVersionIfAbsent refuses a version of an existing one's precedence, naming it",
+      async (s) => {
+        const ref = { namespace: "@acme", name: "semv" };
+        const put = (version: string) =>
+          putVersionIfAbsent(s, {
+            row: versionRow(ref.name, version),
+            updatePackage: (cur, st) => nextPackageRow(cur, st, { ref }),
+          });
+        assert.equal((await put("1.0.0+a")).result, "created");
+        for (const version of ["1.0.0", "1.0.0+b", "1.0.0+build.1", "1.0.0+a"]) {
+          assert.deepEqual(await put(version), { result: "exists", existing: "1.0.0+a" });
+        }
+        // Another precedence is another version: a prerelease, a patch.
+        assert.equal((await put("1.0.0-rc.1+a")).result, "created");
+        assert.equal((await put("1.0.1")).result, "created");
+        const pkg = await s.get<{ versionCount: number }>(keys.packageKey(ref));
+        assert.equal(pkg?.value.versionCount, 3);
+      },
+    );
+
+    await step(
+      "concurrent publishes differing only in build metadata have exactly one winner",
+      async (s) => {
+        const ref = { namespace: "@acme", name: "builds" };
+        const results = await Promise.all(
+          Array.from({ length: 20 }, (_, i) =>
+            putVersionIfAbsent(s, {
+              row: versionRow(ref.name, `1.0.0+b${i}`, `p${i}`),
+              updatePackage: (cur, st) => nextPackageRow(cur, st, { ref }),
+            })),
+        );
+        const won = results.flatMap((r, i) => r.result === "created" ? [`1.0.0+b${i}`] : []);
+        assert.equal(won.length, 1);
+        for (const r of results) {
+          if (r.result === "exists") assert.equal(r.existing, won[0]);
+        }
+        const versions = await collect(s, keys.versionsPrefix(ref), 100);
+        assert.deepEqual(versions, [keys.versionKey({ ...ref, version: won[0]! })]);
+      },
+    );
+
+    await step(
+      "a package stored before precedence pointers keeps its duplicates and takes no new one",
+      async (s) => {
+        // What older stores hold: version, lifecycle and package rows, no pointers.
+        const ref = { namespace: "@acme", name: "legacy" };
+        const state = (version: string): VersionState => ({
+          version,
+          format: "rack.registry",
+          visibility: "public",
+          publishedAt: "t",
+          publishedBy: "alice",
+          yanked: false,
+        });
+        const mutations: Mutation[] = ["1.0.0+b", "1.0.0+a", "1.1.0"].flatMap((version) => {
+          const row = versionRow(ref.name, version);
+          return [
+            { type: "set", key: keys.versionKey(row), value: row as unknown as JsonValue },
+            {
+              type: "set",
+              key: keys.versionStateKey(row),
+              value: state(version) as unknown as JsonValue,
+            },
+          ];
+        });
+        const pkg = { ...nextPackageRow(null, state("1.1.0"), { ref }), versionCount: 3 };
+        mutations.push(
+          { type: "set", key: keys.packageKey(ref), value: pkg as unknown as JsonValue },
+          {
+            type: "set",
+            key: keys.tombstoneKey({ ...ref, version: "2.0.0+x" }),
+            value: { deletedAt: "t", deletedBy: "admin" },
+          },
+        );
+        await s.commit({ checks: [], mutations });
+        const put = (version: string) =>
+          putVersionIfAbsent(s, {
+            row: versionRow(ref.name, version),
+            updatePackage: (cur, st) => nextPackageRow(cur, st, { ref }),
+          });
+        const results = await Promise.all(["1.0.0", "1.0.0+c", "2.0.0", "1.1.0+z"].map(put));
+        assert.deepEqual(results.map((r) => r.result === "exists" && r.existing), [
+          "1.0.0+a",
+          "1.0.0+a",
+          "2.0.0+x",
+          "1.1.0",
+        ]);
+        assert.equal((await put("3.0.0")).result, "created");
+        for (const version of ["1.0.0+a", "1.0.0+b", "1.1.0", "3.0.0"]) {
+          assert.ok(await s.get(keys.versionKey({ ...ref, version })), version);
+        }
+        assert.ok(await s.get(keys.precedenceIndexedKey(ref)));
       },
     );
 

@@ -43,6 +43,21 @@ export function versionStatesPrefix(ref: PackageRef): RowKey {
 export function tombstoneKey(ref: VersionRef): RowKey {
   return ["tomb", ref.namespace, ref.name, ref.version];
 }
+/** Prefix of the tombstones of one package. */
+export function tombstonesPrefix(ref: PackageRef): RowKey {
+  return ["tomb", ref.namespace, ref.name];
+}
+/**
+ * Pointer from a precedence (a version without build metadata) to the one
+ * version of the package that holds it; kept when that version is deleted.
+ */
+export function versionByPrecedenceKey(ref: PackageRef, precedence: string): RowKey {
+  return ["ver_by_precedence", ref.namespace, ref.name, precedence];
+}
+/** Marks a package whose every version has its precedence pointer (older stores lack it). */
+export function precedenceIndexedKey(ref: PackageRef): RowKey {
+  return ["ver_by_precedence_indexed", ref.namespace, ref.name];
+}
 /** The owner row of a namespace. */
 export function scopeKey(namespace: string): RowKey {
   return ["scope", namespace];

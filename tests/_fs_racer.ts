@@ -1,7 +1,8 @@
 // Child process of tests/fs_multiprocess_test.ts: races putVersionIfAbsent on
 // the same version keys as its siblings, on one shared filesystem root, and
 // reports on stdout as JSON.
-// Usage: _fs_racer.ts <root> <name> <start-at-ms> <count> <order: asc|desc|shuffle>
+// Usage: _fs_racer.ts <root> <name> <start-at-ms> <count> <order: asc|desc|shuffle> [build]
+//    (with `build`, each racer publishes its own build of each version, `1.0.3+racer-0`)
 //    or: _fs_racer.ts churn <root>  (commits CHURN_KEYS rows at once, forever, until killed)
 import { nextPackageRow } from "../core/packages.ts";
 import type { VersionRow } from "../core/rows.ts";
@@ -30,15 +31,21 @@ function visitOrder(count: number, order: string, name: string): number[] {
   return all;
 }
 
-async function race(root: string, name: string, startAt: number, count: number, order: string) {
+async function race(
+  root: string,
+  name: string,
+  startAt: number,
+  count: number,
+  options: { order: string; build: boolean },
+) {
   const storage = await FsRegistryStorage.open({ root });
   const created: string[] = [];
   const exists: string[] = [];
   try {
     // Start together, after every sibling has loaded.
     await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
-    for (const i of visitOrder(count, order, name)) {
-      const version = raceVersion(i);
+    for (const i of visitOrder(count, options.order, name)) {
+      const version = options.build ? `${raceVersion(i)}+${name}` : raceVersion(i);
       const row: VersionRow = {
         ...RACE_REF,
         version,
@@ -90,9 +97,10 @@ async function churn(root: string): Promise<never> {
 if (import.meta.main && Deno.args[0] === "churn") {
   await churn(Deno.args[1]!);
 } else if (import.meta.main) {
-  const [root, name, startAt, count, order] = Deno.args;
+  const [root, name, startAt, count, order, mode] = Deno.args;
   try {
-    console.log(JSON.stringify(await race(root!, name!, Number(startAt), Number(count), order!)));
+    const options = { order: order!, build: mode === "build" };
+    console.log(JSON.stringify(await race(root!, name!, Number(startAt), Number(count), options)));
   } catch (err) {
     const error = err instanceof Error ? `${err.name}: ${err.message}\n${err.stack}` : String(err);
     console.log(JSON.stringify({ name, error }));

@@ -1,7 +1,9 @@
 // Child process of tests/kv_multiprocess_test.ts: races putVersionIfAbsent on
 // the same version keys as its siblings, then puts the same blobs, on one shared
 // KV file, and reports on stdout as JSON.
-// Usage: _kv_racer.ts <kv-file> <name> <seed> <start-at-ms> <count>
+// Usage: _kv_racer.ts <kv-file> <name> <seed> <start-at-ms> <count> [build]
+// With `build`, each racer publishes its own build of each version
+// (`1.0.3+racer-0`), which must race for the same precedence.
 import { putVersionIfAbsent } from "../core/store.ts";
 import { nextPackageRow } from "../core/packages.ts";
 import type { VersionRow } from "../core/rows.ts";
@@ -37,7 +39,14 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-async function race(path: string, name: string, seed: number, startAt: number, count: number) {
+async function race(
+  path: string,
+  name: string,
+  seed: number,
+  startAt: number,
+  count: number,
+  build: boolean,
+) {
   const order = Array.from({ length: count }, (_, i) => i);
   const random = mulberry32(seed);
   for (let i = order.length - 1; i > 0; i--) {
@@ -53,7 +62,7 @@ async function race(path: string, name: string, seed: number, startAt: number, c
   try {
     await new Promise((r) => setTimeout(r, Math.max(0, startAt - Date.now())));
     for (const i of order) {
-      const version = raceVersion(i);
+      const version = build ? `${raceVersion(i)}+${name}` : raceVersion(i);
       const row: VersionRow = {
         ...RACE_REF,
         version,
@@ -88,9 +97,16 @@ async function race(path: string, name: string, seed: number, startAt: number, c
 }
 
 if (import.meta.main) {
-  const [path, name, seed, startAt, count] = Deno.args;
+  const [path, name, seed, startAt, count, mode] = Deno.args;
   try {
-    const report = await race(path!, name!, Number(seed), Number(startAt), Number(count));
+    const report = await race(
+      path!,
+      name!,
+      Number(seed),
+      Number(startAt),
+      Number(count),
+      mode === "build",
+    );
     console.log(JSON.stringify(report));
   } catch (err) {
     console.log(

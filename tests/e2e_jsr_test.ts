@@ -67,6 +67,21 @@ Deno.test("stock deno publishes, resolves, runs and type-checks against the regi
       assert.match(res.out, /Skipping, already published @acme\/greet@1\.0\.0/);
     });
 
+    await t.step(
+      "a version differing only in build metadata fails the publish, never skips",
+      async () => {
+        await writePackage(pkg, "1.0.0+build.2", "other bytes");
+        const res = await deno(["publish", "--token", "tok-alice", "--allow-dirty"], {
+          cwd: pkg,
+          env: env(),
+        });
+        assert.equal(res.code, 1, res.out);
+        assert.match(res.out, /same precedence as 1\.0\.0, .*\(versionPrecedenceTaken\)/s);
+        assert.doesNotMatch(res.out, /Skipping|Successfully/);
+        await writePackage(pkg, "1.0.0", "hello");
+      },
+    );
+
     await t.step("a wrong token is refused with JSR's message", async () => {
       const res = await deno(["publish", "--token", "not-a-token", "--allow-dirty"], {
         cwd: pkg,

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { PackageRow, VersionRow, VersionState } from "../core/rows.ts";
+import { precedenceOf } from "../core/semver.ts";
 import { getPackageRow, listVersionStates } from "../core/store.ts";
 import { FsRegistryStorage } from "../storage/fs.ts";
 import * as keys from "../storage/keys.ts";
@@ -66,6 +67,56 @@ Deno.test("putVersionIfAbsent from several processes on one fs root gives every 
     console.log(
       `wins per racer: ${reports.map((r) => `${r.name}=${r.created!.length}`).join(", ")}`,
     );
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("publishes differing only in build metadata from several processes on one fs root give every precedence exactly one winner", async () => {
+  const root = await Deno.makeTempDir({ prefix: "registry_fs_race_build_" });
+  const count = 100;
+  try {
+    const startAt = Date.now() + 1_500;
+    const racer = new URL("./_fs_racer.ts", import.meta.url).pathname;
+    const outputs = await Promise.all(ORDERS.map((order, i) =>
+      new Deno.Command(Deno.execPath(), {
+        args: [
+          "run",
+          "-A",
+          racer,
+          root,
+          `racer-${i}`,
+          String(startAt),
+          String(count),
+          order,
+          "build",
+        ],
+        cwd: new URL("..", import.meta.url).pathname,
+        stdout: "piped",
+        stderr: "piped",
+      }).output()
+    ));
+    const winners = new Map<string, string[]>();
+    for (const [i, out] of outputs.entries()) {
+      const stdout = new TextDecoder().decode(out.stdout).trim();
+      const stderr = new TextDecoder().decode(out.stderr).trim();
+      assert.ok(stdout, `racer-${i} printed no report (exit ${out.code}): ${stderr}`);
+      const report = JSON.parse(stdout.split("\n").at(-1)!) as Report;
+      assert.equal(report.error, undefined, `racer-${i} threw: ${report.error}`);
+      assert.equal(report.created!.length + report.exists!.length, count);
+      for (const v of report.created!) {
+        winners.set(precedenceOf(v), [...(winners.get(precedenceOf(v)) ?? []), v]);
+      }
+    }
+    await using storage = await FsRegistryStorage.open({ root });
+    for (let i = 0; i < count; i++) {
+      const won = winners.get(raceVersion(i)) ?? [];
+      assert.equal(won.length, 1, `'${raceVersion(i)}' was created as ${JSON.stringify(won)}`);
+      const pointer = await storage.get(keys.versionByPrecedenceKey(RACE_REF, raceVersion(i)));
+      assert.deepEqual(pointer?.value, { version: won[0] });
+    }
+    assert.equal((await listVersionStates(storage, RACE_REF)).length, count);
+    assert.equal(((await getPackageRow(storage, RACE_REF)) as PackageRow).versionCount, count);
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -656,7 +656,7 @@ Deno.test("publish() answers package_format_conflict for a package of another su
   });
 });
 
-Deno.test("publish() writes blobs, a version, its lifecycle, the package, the scope and an audit row", async () => {
+Deno.test("publish() writes blobs, a version, its lifecycle and precedence, the package, the scope and an audit row", async () => {
   const { app, key, storage, bundles } = await setup();
   const before = await rowKeys(storage);
   assert.equal((await publish(app, TOKENS.alice, await makeGadget(key))).status, 201);
@@ -666,6 +666,8 @@ Deno.test("publish() writes blobs, a version, its lifecycle, the package, the sc
     "pkg",
     "scope",
     "ver",
+    "ver_by_precedence",
+    "ver_by_precedence_indexed",
     "vstate",
   ]);
   assert.equal(await blobCount(bundles), 3);

@@ -29,7 +29,7 @@ import { isRegistryError } from "../errors.ts";
 import { storeFile } from "../files.ts";
 import { nextPackageRow } from "../packages.ts";
 import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
-import { putVersionIfAbsent } from "../store.ts";
+import { putVersionIfAbsent, versionHolder } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import { decideGguiPublish } from "../access.ts";
 import { eventMutations, publishedEventMutations } from "../webhooks.ts";
@@ -96,11 +96,13 @@ function scopeOwnedByAnother(scope: string): Result {
   );
 }
 
-function versionExists(artifactId: string, version: string): Result {
+function versionExists(artifactId: string, version: string, existing: string): Result {
   return errorResult(
     409,
     "version_exists",
-    `${artifactId}@${version} is already published — versions are immutable. Publish a new version instead.`,
+    existing === version
+      ? `${artifactId}@${version} is already published — versions are immutable. Publish a new version instead.`
+      : `${artifactId}@${version} has the same precedence as ${artifactId}@${existing}, which is already published — versions that differ only in build metadata (after '+') are one version. Publish a new version instead.`,
   );
 }
 
@@ -239,20 +241,17 @@ export async function publishArtifact(
   const ref = { namespace: manifest.scope, name: manifest.name, version };
   const format = KIND_FORMAT[manifest.kind];
   let owner: ScopeRow | null;
-  let existing: [unknown, unknown, { format: string } | null];
+  let holder: string | null;
+  let pkgFormat: string | undefined;
   try {
-    const [scopeEntry, versionEntry, tombEntry, pkgEntry] = await ctx.storage.getMany<unknown>([
-      keys.scopeKey(manifest.scope),
-      keys.versionKey(ref),
-      keys.tombstoneKey(ref),
-      keys.packageKey(ref),
+    const [scopeEntry, pkgEntry, held] = await Promise.all([
+      ctx.storage.get<ScopeRow>(keys.scopeKey(manifest.scope)),
+      ctx.storage.get<{ format: string }>(keys.packageKey(ref)),
+      versionHolder(ctx.storage, ref),
     ]);
-    owner = (scopeEntry?.value ?? null) as ScopeRow | null;
-    existing = [
-      versionEntry?.value,
-      tombEntry?.value,
-      (pkgEntry?.value ?? null) as { format: string } | null,
-    ];
+    owner = scopeEntry?.value ?? null;
+    pkgFormat = pkgEntry?.value.format;
+    holder = held;
   } catch {
     return errorResult(500, "internal", "failed to read the scope owner");
   }
@@ -293,13 +292,12 @@ export async function publishArtifact(
   const sigstore = ctx.sigstore ?? offlineSigstoreVerifier;
   const identityFailure = identityRule(manifest.scope, owner, signature, sigstore);
   if (identityFailure) return identityFailure;
-  // Cheap existence pre-check (the atomic insert below stays authoritative).
-  if (existing[0] !== undefined || existing[1] !== undefined) {
-    return versionExists(artifactId, version);
+  // Cheap pre-checks (the atomic insert below stays authoritative); the
+  // format first, so a name of another format never answers version_exists.
+  if (pkgFormat !== undefined && pkgFormat !== format) {
+    return formatConflict(artifactId, pkgFormat, format);
   }
-  if (existing[2] !== null && existing[2].format !== format) {
-    return formatConflict(artifactId, existing[2].format, format);
-  }
+  if (holder !== null) return versionExists(artifactId, version, holder);
   // 8. Gadget bundle: presence, base64, size, hash, catalog projection.
   let bundleBytes: Uint8Array | undefined;
   let bundleSri: string | undefined;
@@ -557,7 +555,9 @@ async function commitVersion(
       }),
     ],
   });
-  if (result.result === "exists") return versionExists(artifactId, manifest.version);
+  if (result.result === "exists") {
+    return versionExists(artifactId, manifest.version, result.existing);
+  }
   if (result.result === "scope_taken") return scopeOwnedByAnother(manifest.scope);
   const urlRef = {
     visibility: manifest.visibility,

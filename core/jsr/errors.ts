@@ -22,6 +22,9 @@ export const JSR_CODES = {
   publishingTaskNotFound: { domain: "not_found", status: 404 },
   notFound: { domain: "not_found", status: 404 },
   duplicateVersionPublish: { domain: "version_exists", status: 400 },
+  // Ours, not jsr.io's: a version whose precedence another (or a deleted) version
+  // holds. Not `duplicateVersionPublish`, which Deno prints as already published.
+  versionPrecedenceTaken: { domain: "version_exists", status: 409 },
   packageFormatConflict: { domain: "format_conflict", status: 409 },
   tarballSizeLimitExceeded: { domain: "too_large", status: 413 },
   rateLimited: { domain: "rate_limited", status: 429 },

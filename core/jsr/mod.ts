@@ -23,6 +23,7 @@ export {
   newTaskId,
   publishJsrTarball,
   recordFailedTask,
+  refuseTakenVersion,
   taskOfVersion,
 } from "./publish.ts";
 export {

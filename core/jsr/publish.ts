@@ -24,7 +24,7 @@ import { readGcGuard } from "../_gc_guard.ts";
 import { isNamespace, isPackageName, isVersion, type VersionRef } from "../names.ts";
 import { formatConflict, nextPackageRow } from "../packages.ts";
 import type { FileEntry, FileMap, ScopeRow, VersionRow, Visibility } from "../rows.ts";
-import { getPackageRow, putVersionIfAbsent } from "../store.ts";
+import { getPackageRow, putVersionIfAbsent, versionHolder } from "../store.ts";
 import { readTarGz } from "../tar_gz.ts";
 import { collectBytes } from "../../storage/_common.ts";
 import { eventMutations, publishedEventMutations } from "../webhooks.ts";
@@ -176,13 +176,17 @@ export async function authorizeJsrPublish(
   throw jsrError("actorNotScopeMember", `Actor is not a member of the scope: ${why}`);
 }
 
-/** The stored task of an existing version, for `duplicateVersionPublish`. */
+/**
+ * The stored task of an existing JSR version, for `duplicateVersionPublish`;
+ * `null` when there is no such version (a version of another format has no
+ * JSR task, and is never reported as one: Deno would print it as published).
+ */
 export async function taskOfVersion(
   ctx: RegistryContext,
   ref: VersionRef,
 ): Promise<JsrTaskRow | null> {
   const row = await ctx.storage.get<VersionRow>(keys.versionKey(ref));
-  if (!row) return null;
+  if (!row || row.value.format !== JSR_FORMAT) return null;
   const taskId = (row.value.facts as Partial<JsrFacts>).taskId;
   const task = taskId ? await ctx.storage.get<JsrTaskRow>(keys.jsrTaskKey(taskId)) : null;
   if (task) return task.value;
@@ -197,6 +201,44 @@ export async function taskOfVersion(
     createdAt: row.value.publishedAt,
     updatedAt: row.value.publishedAt,
   };
+}
+
+/**
+ * Refuse early a publish that cannot land, the format first: 409
+ * `packageFormatConflict` when the package has another format, 400
+ * `duplicateVersionPublish` with the existing task when the version exists,
+ * 409 `versionPrecedenceTaken` when the version was deleted or a version
+ * differing only in build metadata holds its place. The commit decides races.
+ */
+export async function refuseTakenVersion(ctx: RegistryContext, ref: VersionRef): Promise<void> {
+  const [pkg, holder] = await Promise.all([
+    getPackageRow(ctx.storage, ref),
+    versionHolder(ctx.storage, ref),
+  ]);
+  if (pkg && pkg.format !== JSR_FORMAT) throw formatConflict(ref, pkg.format, JSR_FORMAT);
+  if (holder !== null) throw await versionTaken(ctx, ref, holder);
+}
+
+/** The error for a publish whose place `holder` holds (see {@linkcode refuseTakenVersion}). */
+async function versionTaken(
+  ctx: RegistryContext,
+  ref: VersionRef,
+  holder: string,
+): Promise<Error> {
+  const id = `@${ref.namespace.slice(1)}/${ref.name}`;
+  if (holder !== ref.version) {
+    return jsrError(
+      "versionPrecedenceTaken",
+      `The version ${ref.version} of ${id} has the same precedence as ${holder}, which already exists or was deleted: versions that differ only in build metadata are one version`,
+    );
+  }
+  const task = await taskOfVersion(ctx, ref);
+  if (task) return duplicateVersion(ref, task);
+  // Deleted: no task to show, and Deno must not print it as published.
+  return jsrError(
+    "versionPrecedenceTaken",
+    `The version ${ref.version} of ${id} was deleted and cannot be published again`,
+  );
 }
 
 /** The `duplicateVersionPublish` error, carrying the existing task as Deno expects. */
@@ -650,10 +692,7 @@ export async function publishJsrTarball(
       })),
     ],
   });
-  if (result.result === "exists") {
-    const winner = await taskOfVersion(ctx, ref);
-    throw duplicateVersion(ref, winner ?? task);
-  }
+  if (result.result === "exists") throw await versionTaken(ctx, ref, result.existing);
   if (result.result === "scope_taken") {
     throw jsrError(
       "actorNotScopeMember",

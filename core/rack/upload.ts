@@ -19,7 +19,7 @@ import { fileListFields } from "../files.ts";
 import { formatConflict, nextPackageRow } from "../packages.ts";
 import type { AuditRow, FileMap, VersionRow } from "../rows.ts";
 import { assertVersionRef, MAX_VERSION_LENGTH } from "../names.ts";
-import { getPackageRow, putVersionIfAbsent } from "../store.ts";
+import { getPackageRow, putVersionIfAbsent, versionHolder } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import { utf8Length } from "../../storage/_common.ts";
 import * as keys from "../../storage/keys.ts";
@@ -105,10 +105,16 @@ function uploadFailed(message: string): Error {
   return rackError("UPLOAD_FAILED", message);
 }
 
-function versionExists(ref: { namespace: string; name: string; version: string }): Error {
+function versionExists(
+  ref: { namespace: string; name: string; version: string },
+  existing: string,
+): Error {
+  const id = `${ref.namespace}/${ref.name}`;
   return rackError(
     "VERSION_EXISTS",
-    `Registry ${ref.namespace}/${ref.name}@${ref.version} already exists`,
+    existing === ref.version
+      ? `Registry ${id}@${ref.version} already exists`
+      : `Registry ${id}@${ref.version} has the same precedence as ${id}@${existing}, which already exists (versions that differ only in build metadata are one version)`,
   );
 }
 
@@ -347,15 +353,15 @@ export async function publishRackArchive(
   assertVersionRef(ref);
   // A name held by another format is a conflict whatever the version (checked
   // again atomically by the commit's package-row reducer).
-  const [existing, taken] = await Promise.all([
+  const [existing, holder] = await Promise.all([
     getPackageRow(ctx.storage, ref),
-    ctx.storage.getMany<unknown>([keys.versionKey(ref), keys.tombstoneKey(ref)]),
+    versionHolder(ctx.storage, ref),
   ]);
   if (existing && existing.format !== RACK_FORMAT) {
     throw formatConflict(ref, existing.format, RACK_FORMAT);
   }
   // An early answer for the common retry; the commit still decides races.
-  if (taken.some((entry) => entry !== null)) throw versionExists(ref);
+  if (holder !== null) throw versionExists(ref, holder);
   // Second pass: every check has passed, store the files.
   const files: FileMap = Object.fromEntries(
     await storeArchiveFiles(ctx, {
@@ -433,6 +439,7 @@ export async function publishRackArchive(
       return mutations;
     },
   });
-  if (result.result !== "created") throw versionExists(ref);
+  if (result.result === "exists") throw versionExists(ref, result.existing);
+  if (result.result !== "created") throw versionExists(ref, version);
   return { name: leaf, version, namespace, message: "Registry uploaded successfully", path };
 }
