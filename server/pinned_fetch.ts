@@ -191,21 +191,32 @@ export async function pinnedFetch(
   if (bare(url.hostname) !== pin.host) {
     throw new TypeError(`Pinned host '${pin.host}' does not match the URL '${request.url}'`);
   }
-  const relay = startRelay(pin, options.connect ?? defaultConnect);
-  const client = Deno.createHttpClient({
-    ...(options.caCerts ? { caCerts: options.caCerts } : {}),
-    proxy: {
-      transport: "socks5",
-      url: `socks5://127.0.0.1:${relay.port}`,
-      basicAuth: { username: relay.username, password: relay.password },
-    },
-  });
+  let relay: Relay;
   try {
+    relay = startRelay(pin, options.connect ?? defaultConnect);
+  } catch (err) {
+    // A platform without listening sockets: fail the attempt, never send unpinned.
+    throw new Error(
+      `Could not start the relay that pins the connection to '${pin.host}' (${
+        err instanceof Error ? err.message : String(err)
+      }); list the host in --webhook-allow-hosts to send to it unpinned`,
+    );
+  }
+  let client: Deno.HttpClient | undefined;
+  try {
+    client = Deno.createHttpClient({
+      ...(options.caCerts ? { caCerts: options.caCerts } : {}),
+      proxy: {
+        transport: "socks5",
+        url: `socks5://127.0.0.1:${relay.port}`,
+        basicAuth: { username: relay.username, password: relay.password },
+      },
+    });
     const res = await fetch(request, { client, redirect: "manual" });
     await res.body?.cancel();
     return new Response(null, { status: res.status, headers: res.headers });
   } finally {
-    client.close();
+    client?.close();
     await relay.close();
   }
 }
