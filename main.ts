@@ -23,6 +23,8 @@ import { drainable } from "./server/drain.ts";
 import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./routes/_rack_auth_file.ts";
 import { LiveSubscriptions } from "./core/webhook_subscriptions.ts";
+import { checkWebhookTargets } from "./core/rack/webhooks.ts";
+import { resolveHost } from "./server/pinned_fetch.ts";
 
 function fail(message: string): never {
   console.error(`registry-server: ${message}`);
@@ -107,6 +109,9 @@ async function serve(config: ServerConfig): Promise<void> {
     rackAuth = () => Promise.resolve(fixed);
   }
   const subscriptions = config.webhookConfig ? await loadWebhookFile(config.webhookConfig) : [];
+  // One guard for webhooks.json, new admin subscriptions and every delivery.
+  const webhookGuard = { allowHosts: config.webhookAllowHosts ?? [], resolve: resolveHost };
+  await checkWebhookTargets(subscriptions, webhookGuard);
   // webhooks.json's subscriptions and the admin API's, one live list; other
   // processes on the store see an admin change within five seconds.
   const live = new LiveSubscriptions(ctx, subscriptions);
@@ -164,6 +169,7 @@ async function serve(config: ServerConfig): Promise<void> {
         ...(requestLog ? { requestLog: requestLog.write } : {}),
         subscriptions,
         liveSubscriptions: live,
+        webhookGuard,
         ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
         ...ggui,
       });
@@ -175,7 +181,7 @@ async function serve(config: ServerConfig): Promise<void> {
   const sender = startWebhookSender(ctx, {
     subscriptions: () => live.list,
     refreshSubscriptions: () => live.refresh(),
-    allowHosts: config.webhookAllowHosts ?? [],
+    allowHosts: webhookGuard.allowHosts,
     ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
     onError: (err) => log("error", "Webhook sender fault", { error: String(err) }),
   });

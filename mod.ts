@@ -161,7 +161,15 @@ export {
   outboxMutations,
   type WebhookTarget,
 } from "./core/webhooks.ts";
-export { isNonPublicAddress, refuseTarget, type Resolver } from "./core/net_guard.ts";
+export {
+  checkTarget,
+  isNonPublicAddress,
+  type PinnedHost,
+  refuseTarget,
+  type Resolver,
+  type TargetCheck,
+  type TargetGuard,
+} from "./core/net_guard.ts";
 export {
   EXPORTED_ROW_FAMILIES,
   exportStore,
@@ -178,7 +186,11 @@ export {
   type RackTokenEntry,
   type RejectedNamespace,
 } from "./core/rack/auth.ts";
-export { parseWebhookConfig, type WebhookSubscription } from "./core/rack/webhooks.ts";
+export {
+  checkWebhookTargets,
+  parseWebhookConfig,
+  type WebhookSubscription,
+} from "./core/rack/webhooks.ts";
 export {
   createWebhookSubscription,
   deleteWebhookSubscription,
@@ -186,6 +198,7 @@ export {
   LiveSubscriptions,
   type StoredSubscription,
   type SubscriptionInput,
+  subscriptionTargetRefusal,
 } from "./core/webhook_subscriptions.ts";
 export * from "./core/ggui/mod.ts";
 export * from "./core/jsr/mod.ts";

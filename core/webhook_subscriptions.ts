@@ -14,6 +14,7 @@ import { RegistryError } from "./errors.ts";
 import type { WebhookSubscription } from "./rack/webhooks.ts";
 import { listAll } from "./store.ts";
 import { LIFECYCLE_EVENTS } from "./lifecycle.ts";
+import { checkTarget, type TargetGuard } from "./net_guard.ts";
 import { configKey, configPrefix } from "../storage/keys.ts";
 import type { JsonValue } from "../storage/types.ts";
 
@@ -114,9 +115,37 @@ function validate(input: SubscriptionInput): Omit<WebhookSubscription, "id"> {
   };
 }
 
+/** Resolves nothing: without a resolver only IP literals and `localhost` names are judged. */
+const NO_DNS: TargetGuard = { allowHosts: [], resolve: () => Promise.resolve([]) };
+
+/**
+ * Why a subscription's URL is refused when it is made, or `null`: private,
+ * loopback and other non-public targets (an IP literal in any spelling, or a
+ * name that resolves to one) unless allow-listed. A name that does not
+ * resolve yet is accepted: each delivery checks again before it connects.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { subscriptionTargetRefusal } from "./webhook_subscriptions.ts";
+ * const guard = { allowHosts: [], resolve: () => Promise.resolve(["10.0.0.7"]) };
+ * assert.match((await subscriptionTargetRefusal("http://[2002:a00:7::1]/", guard))!, /private/);
+ * assert.match((await subscriptionTargetRefusal("https://hooks.internal/", guard))!, /'10\.0\.0\.7'/);
+ * ```
+ */
+export async function subscriptionTargetRefusal(
+  url: string,
+  guard: TargetGuard = NO_DNS,
+): Promise<string | null> {
+  const checked = await checkTarget(url, guard);
+  return checked.ok || checked.unresolved ? null : checked.refusal;
+}
+
 /**
  * Store a subscription and its audit record in one commit. Answers it with
- * its secret (the only time the API shows it).
+ * its secret (the only time the API shows it). A private target is refused
+ * ({@linkcode subscriptionTargetRefusal}) with `guard`'s allow list and
+ * resolver; without one, IP literals and `localhost` names are still judged.
  *
  * @example
  * ```ts
@@ -133,8 +162,11 @@ export async function createWebhookSubscription(
   input: SubscriptionInput,
   actor: string,
   ip?: string,
+  guard?: TargetGuard,
 ): Promise<StoredSubscription> {
   const fields = validate(input);
+  const refusal = await subscriptionTargetRefusal(fields.url, guard);
+  if (refusal) throw invalid(`\`url\` is refused: ${refusal}`);
   const id = `wh_${randomHex(8)}`;
   const row: StoredSubscription = {
     id,

@@ -17,6 +17,7 @@
  */
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
+import type { PinnedHost, TargetCheck } from "./net_guard.ts";
 import { sha256Hex, toHex } from "./digest.ts";
 import type { OutboxRow } from "./rows.ts";
 import { listAll } from "./store.ts";
@@ -33,12 +34,20 @@ export interface WebhookTarget {
 
 /** What {@linkcode deliverDue} needs besides the store. */
 export interface DeliveryOptions {
-  /** The HTTP client (injected; `fetch` in production). */
-  fetch: (input: Request) => Promise<Response>;
+  /**
+   * The HTTP client (injected). `pin` is what `checkTarget` answered for the
+   * URL's host name: the client must connect to one of its addresses and no
+   * other, never resolving the name again (`null`: connect as usual).
+   */
+  fetch: (input: Request, pin: PinnedHost | null) => Promise<Response>;
   /** The current target of a subscription, or `null` when it no longer exists. */
   resolveSubscription: (id: string) => Promise<WebhookTarget | null> | WebhookTarget | null;
-  /** Why a URL may not be called (private network), or `null`. */
-  refuseTarget?: (url: string) => Promise<string | null>;
+  /**
+   * Whether a URL may be called (not on a private network) and the checked
+   * addresses to connect to: `checkTarget` of `net_guard.ts`. Asked once per
+   * attempt, before the request is sent.
+   */
+  checkTarget?: (url: string) => Promise<TargetCheck>;
   /** Delays before retries 2, 3, 4… in ms (default 2000, 4000, 8000). */
   retryDelaysMs?: readonly number[];
   /** Per-attempt timeout in ms (default 30 000). */
@@ -322,12 +331,12 @@ async function attempt(
   timeoutMs: number,
 ): Promise<{ error?: string; status?: number }> {
   if (!target) return { error: "Subscription no longer exists" };
-  const refusal = await options.refuseTarget?.(target.url) ?? null;
-  if (refusal) return { error: refusal };
+  const checked: TargetCheck = await options.checkTarget?.(target.url) ?? { ok: true, pin: null };
+  if (!checked.ok) return { error: checked.refusal };
   const timeout = AbortSignal.timeout(timeoutMs);
   const signal = options.signal ? AbortSignal.any([timeout, options.signal]) : timeout;
   try {
-    const res = await options.fetch(await buildDeliveryRequest(row, target, signal));
+    const res = await options.fetch(await buildDeliveryRequest(row, target, signal), checked.pin);
     await res.body?.cancel();
     const status = res.status;
     // 3xx as Deno answers with `redirect: "manual"`, an opaque redirect as other runtimes

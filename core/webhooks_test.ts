@@ -10,7 +10,10 @@ import {
   nextDueAt,
   outboxMutations,
 } from "./webhooks.ts";
-import { isNonPublicAddress, refuseTarget } from "./net_guard.ts";
+import { checkTarget, isNonPublicAddress, type PinnedHost, refuseTarget } from "./net_guard.ts";
+
+/** The real client, for receivers on 127.0.0.1 (IP literals: no pin to honour). */
+const send = (req: Request) => fetch(req);
 
 interface Received {
   headers: Headers;
@@ -60,7 +63,7 @@ Deno.test("deliverDue() sends a delivery signed exactly as the Rack spec says", 
   const { ctx } = context();
   const [row] = await enqueue(ctx, r.url, ["uploaded", "version.created"]);
   const report = await deliverDue(ctx, {
-    fetch,
+    fetch: send,
     resolveSubscription: () => ({ url: r.url, secret: "s3cret" }),
   });
   assert.deepEqual(report, { attempted: 2, delivered: 2, retried: 0, dead: 0 });
@@ -87,7 +90,7 @@ Deno.test("deliverDue() retries after 2, 4 and 8 seconds and then dead-letters",
   await using r = receiver([500, 503, 404, 500]);
   const { ctx, advance } = context();
   await enqueue(ctx, r.url);
-  const opts = { fetch, resolveSubscription: () => ({ url: r.url, secret: "k" }) };
+  const opts = { fetch: send, resolveSubscription: () => ({ url: r.url, secret: "k" }) };
   const gaps: number[] = [];
   let last = ctx.clock().getTime();
   for (let i = 0; i < 4; i++) {
@@ -115,7 +118,7 @@ Deno.test("deliverDue() run by two senders at once delivers each row once", asyn
   await using r = receiver();
   const { ctx } = context();
   for (let i = 0; i < 5; i++) await enqueue(ctx, r.url);
-  const opts = { fetch, resolveSubscription: () => ({ url: r.url, secret: "k" }) };
+  const opts = { fetch: send, resolveSubscription: () => ({ url: r.url, secret: "k" }) };
   const [a, b] = await Promise.all([deliverDue(ctx, opts), deliverDue(ctx, opts)]);
   assert.equal(a.delivered + b.delivered, 5);
   assert.equal(r.received.length, 5);
@@ -131,8 +134,7 @@ Deno.test("deliverDue() refuses private targets and dead-letters removed subscri
       return Promise.resolve(new Response());
     },
     resolveSubscription: () => ({ url: "http://127.0.0.1:9/x", secret: "k" }),
-    refuseTarget: (url) =>
-      refuseTarget(url, { allowHosts: [], resolve: () => Promise.resolve([]) }),
+    checkTarget: (url) => checkTarget(url, { allowHosts: [], resolve: () => Promise.resolve([]) }),
   });
   assert.equal(calls, 0);
   assert.equal(report.retried, 1);
@@ -140,7 +142,7 @@ Deno.test("deliverDue() refuses private targets and dead-letters removed subscri
 
   const other = context();
   await enqueue(other.ctx, "https://gone.example/x");
-  const r2 = await deliverDue(other.ctx, { fetch, resolveSubscription: () => null });
+  const r2 = await deliverDue(other.ctx, { fetch: send, resolveSubscription: () => null });
   assert.equal(r2.dead, 1);
 });
 
@@ -166,10 +168,10 @@ Deno.test("deliverDue() never follows a redirect: a 307 to another server fails 
   await enqueue(ctx, url);
   // The receiver's host is allow-listed; the redirect's target is never checked, so never called.
   const opts = {
-    fetch,
+    fetch: send,
     resolveSubscription: () => ({ url, secret: "k" }),
-    refuseTarget: (u: string) =>
-      refuseTarget(u, { allowHosts: ["127.0.0.1"], resolve: () => Promise.resolve([]) }),
+    checkTarget: (u: string) =>
+      checkTarget(u, { allowHosts: ["127.0.0.1"], resolve: () => Promise.resolve([]) }),
   };
   const error =
     "Receiver answered 307 (redirects are not followed); point the subscription at the final URL";
@@ -221,7 +223,7 @@ Deno.test("deliverDue() stopped by its signal mid-attempt gives the row back wit
   const { ctx } = context();
   const [row] = await enqueue(ctx, url, ["uploaded", "version.created"]);
   const stop = new AbortController();
-  const opts = { fetch, resolveSubscription: () => ({ url, secret: "k" }) };
+  const opts = { fetch: send, resolveSubscription: () => ({ url, secret: "k" }) };
   const round = deliverDue(ctx, { ...opts, signal: stop.signal });
   await inFlight;
   stop.abort();
@@ -270,6 +272,175 @@ Deno.test("isNonPublicAddress() catches loopback, private, link-local and mapped
   }
   for (const ip of ["8.8.8.8", "172.32.0.1", "2606:4700::1111", "93.184.216.34"]) {
     assert.ok(!isNonPublicAddress(ip), ip);
+  }
+});
+
+Deno.test("isNonPublicAddress() sees private IPv4 inside every IPv6 embedding, and the remaining special ranges", () => {
+  const nonPublic = {
+    "6to4 of 127.0.0.1": "2002:7f00:1::",
+    "6to4 of 10.0.0.1, any suffix": "2002:a00:1:5::42",
+    "6to4 of 192.168.1.1": "2002:c0a8:101::1",
+    "6to4 of 169.254.169.254": "2002:a9fe:a9fe::",
+    "IPv4-mapped, hex": "::ffff:7f00:1",
+    "IPv4-mapped, long form": "0:0:0:0:0:ffff:a00:1",
+    "IPv4-compatible ::a.b.c.d": "::127.0.0.1",
+    "IPv4-compatible of a public address (deprecated, never routed)": "::8.8.8.8",
+    "NAT64 of 10.0.0.1": "64:ff9b::10.0.0.1",
+    "NAT64 of 127.0.0.1, hex": "64:ff9b::7f00:1",
+    "local-use NAT64 64:ff9b:1::/48": "64:ff9b:1::808:808",
+    "Teredo, client 127.0.0.1 (obfuscated)": "2001:0:4136:e378:8000:63bf:80ff:fffe",
+    "Teredo, client 192.168.1.1 (obfuscated)": "2001:0:4136:e378::3f57:fefe",
+    "Teredo, server 10.0.0.1": "2001:0:a00:1::f7f7:f7f7",
+    "ISATAP of 10.0.0.1": "2001:470:1f05::5efe:a00:1",
+    "ISATAP (u bit) of 172.16.0.1": "2607:f8b0::200:5efe:ac10:1",
+    "IETF protocol block": "2001:2::1",
+    "documentation": "2001:db8::1",
+    "documentation 3fff::/20": "3fff::1",
+    "multicast": "ff02::1",
+    "unique local": "fc00::1",
+    "link-local, other spelling": "FE80:0:0:0:0:0:0:1",
+    "site-local (deprecated)": "fec0::1",
+    "outside global unicast": "4000::1",
+    "CGNAT top": "100.127.255.255",
+    "benchmarking 198.18/15": "198.19.0.1",
+    "IETF protocol assignments 192.0.0/24": "192.0.0.8",
+    "TEST-NET-1": "192.0.2.1",
+    "TEST-NET-2": "198.51.100.7",
+    "TEST-NET-3": "203.0.113.9",
+    "6to4 relay anycast": "192.88.99.1",
+    "multicast v4": "239.255.255.250",
+    "reserved 240/4": "240.0.0.1",
+    "broadcast": "255.255.255.255",
+    "this network 0/8": "0.1.2.3",
+    "not an address": "hooks.example.com",
+    "malformed IPv6": "2001::db8::1",
+  };
+  for (const [what, ip] of Object.entries(nonPublic)) assert.ok(isNonPublicAddress(ip), what);
+  const publicOnes = {
+    "6to4 of a public address": "2002:808:808::1",
+    "NAT64 of a public address": "64:ff9b::8.8.8.8",
+    "Teredo with public server and client": "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+    "IPv4-mapped public": "::ffff:8.8.8.8",
+    "global unicast": "2a00:1450:4001:80b::200e",
+    "ISATAP of a public address": "2001:470:1f05::5efe:808:808",
+    "192.0.78.9 (public, outside 192.0.0/24 and 192.0.2/24)": "192.0.78.9",
+    "100.128.0.1 (just past CGNAT)": "100.128.0.1",
+  };
+  for (const [what, ip] of Object.entries(publicOnes)) assert.ok(!isNonPublicAddress(ip), what);
+});
+
+Deno.test("checkTarget() refuses unusual IPv4 spellings by what URL parsing makes of them, and localhost names without a lookup", async () => {
+  const lookups: string[] = [];
+  const guard = {
+    allowHosts: [],
+    resolve: (host: string) => (lookups.push(host), Promise.resolve(["93.184.216.34"])),
+  };
+  for (
+    const url of [
+      "http://2130706433/",
+      "http://0x7f.1/",
+      "http://127.1/",
+      "http://0177.0.0.1/",
+      "http://0/",
+      "http://127.0.0.1./",
+      "http://[::ffff:127.0.0.1]/",
+      "http://[::127.0.0.1]/",
+      "http://[2002:7f00:1::]:8080/",
+      "http://[64:ff9b::a00:1]/",
+      "http://localhost:9/",
+      "http://LOCALHOST./",
+      "http://api.localhost/",
+    ]
+  ) {
+    const checked = await checkTarget(url, guard);
+    assert.ok(!checked.ok && /private or loopback/.test(checked.refusal), url);
+  }
+  assert.deepEqual(lookups, []);
+  // The escape hatch compares the normalized host.
+  assert.deepEqual(
+    await checkTarget("http://2130706433:9/", { ...guard, allowHosts: ["127.0.0.1"] }),
+    { ok: true, pin: null },
+  );
+});
+
+Deno.test("checkTarget() resolves a name once, refuses it when any address is private and pins the checked ones", async () => {
+  const answers: Record<string, string[]> = {
+    "hooks.example.com": ["93.184.216.34", "2606:2800:220:1:248:1893:25c8:1946"],
+    "split.example.com": ["93.184.216.34", "10.0.0.5"],
+    "sixtofour.example.com": ["2002:a9fe:a9fe::1"],
+  };
+  let lookups = 0;
+  const guard = {
+    allowHosts: [],
+    resolve: (host: string) => (lookups++, Promise.resolve(answers[host] ?? [])),
+  };
+  assert.deepEqual(await checkTarget("https://hooks.example.com/x", guard), {
+    ok: true,
+    pin: { host: "hooks.example.com", port: 443, addresses: answers["hooks.example.com"] },
+  });
+  assert.deepEqual(await checkTarget("http://HOOKS.example.com.:8080/x", guard), {
+    ok: true,
+    pin: { host: "hooks.example.com", port: 8080, addresses: answers["hooks.example.com"] },
+  });
+  assert.equal(lookups, 2);
+  const split = await checkTarget("https://split.example.com/", guard);
+  assert.ok(!split.ok);
+  assert.equal(
+    split.refusal,
+    "Webhook host 'split.example.com' resolves to '10.0.0.5', which is on a private or loopback network; allow it with --webhook-allow-hosts",
+  );
+  const embedded = await checkTarget("https://sixtofour.example.com/", guard);
+  assert.ok(!embedded.ok && embedded.refusal.includes("'2002:a9fe:a9fe::1'"));
+  assert.deepEqual(await checkTarget("https://nowhere.example.com/", guard), {
+    ok: false,
+    refusal: "Could not resolve webhook host 'nowhere.example.com'",
+    unresolved: true,
+  });
+});
+
+Deno.test("deliverDue() connects to the address it checked: a name that rebinds to a private address after the check is never resolved again", async () => {
+  const { ctx } = context();
+  await enqueue(ctx, "https://rebind.example.com/hook");
+  // First lookup public, every later one private (a DNS rebinding attacker's answers).
+  const lookups: string[] = [];
+  const resolve = (host: string) => {
+    lookups.push(host);
+    return Promise.resolve(lookups.length === 1 ? ["93.184.216.34"] : ["127.0.0.1"]);
+  };
+  const sent: { url: string; pin: PinnedHost | null }[] = [];
+  const report = await deliverDue(ctx, {
+    fetch: (req, pin) => (sent.push({ url: req.url, pin }), Promise.resolve(new Response())),
+    resolveSubscription: () => ({ url: "https://rebind.example.com/hook", secret: "k" }),
+    checkTarget: (url) => checkTarget(url, { allowHosts: [], resolve }),
+  });
+  assert.equal(report.delivered, 1);
+  assert.deepEqual(lookups, ["rebind.example.com"]);
+  assert.deepEqual(sent, [{
+    url: "https://rebind.example.com/hook",
+    pin: { host: "rebind.example.com", port: 443, addresses: ["93.184.216.34"] },
+  }]);
+});
+
+Deno.test("deliverDue() refuses a private IPv4 inside an IPv6 embedding without sending", async () => {
+  for (
+    const url of [
+      "http://[2002:a9fe:a9fe::]/latest/meta-data/",
+      "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+      "http://[64:ff9b::7f00:1]/",
+      "http://[::a00:1]/",
+    ]
+  ) {
+    const { ctx } = context();
+    await enqueue(ctx, url);
+    let calls = 0;
+    await deliverDue(ctx, {
+      fetch: () => (calls++, Promise.resolve(new Response())),
+      resolveSubscription: () => ({ url, secret: "k" }),
+      checkTarget: (u) => checkTarget(u, { allowHosts: [], resolve: () => Promise.resolve([]) }),
+    });
+    assert.equal(calls, 0, url);
+    const [row] = (await listDeliveries(ctx, "pending")).items;
+    assert.match(row!.lastError!, /private or loopback/, url);
   }
 });
 

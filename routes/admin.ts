@@ -36,6 +36,7 @@ import { isNamespace } from "../core/names.ts";
 import type { Action, Grant } from "../core/rows.ts";
 import { createToken, listTokens, principalCan, revokeToken } from "../core/tokens.ts";
 import { listDeliveries } from "../core/webhooks.ts";
+import type { TargetGuard } from "../core/net_guard.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import {
   createWebhookSubscription,
@@ -85,6 +86,8 @@ export interface AdminRoutesOptions {
   subscriptions?: readonly LifecycleSubscription[];
   /** The live list `/admin/webhooks` changes (refreshed after each change). */
   liveSubscriptions?: LiveSubscriptions;
+  /** Checks a new subscription's URL (allow list and resolver); see `createRegistryApp`. */
+  webhookGuard?: TargetGuard;
   /** Whether an exact namespace exists (grants for unknown namespaces are refused). */
   namespaceExists?: (namespace: string) => Promise<boolean>;
   /** The client IP of a request (audit records). */
@@ -509,7 +512,13 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
     const p = await caller(c, "webhook.create");
     requireAdmin(p);
     const body = await readJson(c);
-    const created = await createWebhookSubscription(ctx, body, p.subject, ip(c).ip);
+    const created = await createWebhookSubscription(
+      ctx,
+      body,
+      p.subject,
+      ip(c).ip,
+      options.webhookGuard,
+    );
     await options.liveSubscriptions?.refresh();
     // The secret is shown once, here.
     return json({ ...created, source: "admin" }, 201);

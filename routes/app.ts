@@ -12,6 +12,7 @@ import type { SigstoreVerifier } from "../core/ggui/signing.ts";
 import type { RackAuth } from "../core/rack/auth.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import { LiveSubscriptions } from "../core/webhook_subscriptions.ts";
+import type { TargetGuard } from "../core/net_guard.ts";
 import {
   createGguiRoutes,
   GGUI_CORS_HEADERS,
@@ -83,6 +84,12 @@ export interface RegistryAppOptions {
    * other processes refreshes it on a timer (main.ts: every 5 s).
    */
   liveSubscriptions?: LiveSubscriptions;
+  /**
+   * The webhook target guard `POST /admin/webhooks` checks a new URL with
+   * (`--webhook-allow-hosts` and a DNS resolver). Without it, private IP
+   * literals and `localhost` names are still refused; names are not resolved.
+   */
+  webhookGuard?: TargetGuard;
   /** Where one JSON line per request goes (default: nowhere). */
   requestLog?: (line: string) => void;
   /** Whether `X-Forwarded-For` names the client: `true`, `false` (default) or a hop count. */
@@ -187,6 +194,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       authenticator: identities,
       ...subscriptions,
       liveSubscriptions: live,
+      ...(options.webhookGuard ? { webhookGuard: options.webhookGuard } : {}),
       namespaceExists: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
       clientIp: (c) => clientIp(c, options.trustProxy ?? false),
     }),

@@ -8,7 +8,8 @@
  */
 import type { RegistryContext } from "../core/context.ts";
 import { webhookDeliveriesTotal } from "../core/metrics.ts";
-import { refuseTarget } from "../core/net_guard.ts";
+import { checkTarget, type Resolver } from "../core/net_guard.ts";
+import { type Connect, pinnedFetch, resolveHost } from "./pinned_fetch.ts";
 import {
   deliverDue,
   type DeliveryOptions,
@@ -32,6 +33,10 @@ export interface SenderOptions {
   refreshSubscriptions?: () => Promise<void>;
   /** Hosts on private networks that may still be called. */
   allowHosts?: readonly string[];
+  /** Resolves webhook host names (default DNS A and AAAA through `Deno.resolveDns`). */
+  resolve?: Resolver;
+  /** Opens the connection to a checked address (default `Deno.connect`; tests inject). */
+  connect?: Connect;
   /** Delays before retries 2, 3, 4… in ms (default the original's 2000, 4000, 8000). */
   retryDelaysMs?: readonly number[];
   /** Longest sleep between polls (other processes may enqueue), default 1000 ms. */
@@ -55,20 +60,16 @@ export function startWebhookSender(
   let wake: (() => void) | undefined;
   const stopping = new AbortController();
   const pollMs = options.pollMs ?? 1000;
-  const resolve = async (host: string) => {
-    const [a, aaaa] = await Promise.allSettled([
-      Deno.resolveDns(host, "A", { signal: stopping.signal }),
-      Deno.resolveDns(host, "AAAA", { signal: stopping.signal }),
-    ]);
-    return [
-      ...(a.status === "fulfilled" ? a.value : []),
-      ...(aaaa.status === "fulfilled" ? aaaa.value : []),
-    ];
+  const guard = {
+    allowHosts: options.allowHosts ?? [],
+    resolve: options.resolve ?? ((host: string) => resolveHost(host, stopping.signal)),
   };
+  const connect = options.connect ? { connect: options.connect } : {};
   let refreshedAt = 0;
   const delivery: DeliveryOptions = {
     // Never follow redirects (the request says so too): the guard checked only this URL.
-    fetch: (req) => fetch(req, { redirect: "manual" }),
+    // A host name goes to the addresses the guard checked, never resolved again.
+    fetch: (req, pin) => pin ? pinnedFetch(req, pin, connect) : fetch(req, { redirect: "manual" }),
     signal: stopping.signal,
     resolveSubscription: async (id): Promise<WebhookTarget | null> => {
       let sub = (await options.subscriptions()).find((s) => s.id === id);
@@ -81,7 +82,7 @@ export function startWebhookSender(
       return sub ? { url: sub.url, secret: sub.secret } : null;
     },
     ...(options.retryDelaysMs ? { retryDelaysMs: options.retryDelaysMs } : {}),
-    refuseTarget: (url) => refuseTarget(url, { allowHosts: options.allowHosts ?? [], resolve }),
+    checkTarget: (url) => checkTarget(url, guard),
     onAttempt: (row, outcome) => {
       webhookDeliveriesTotal.inc({ result: outcome });
       options.onAttempt?.(row, outcome);

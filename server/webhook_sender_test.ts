@@ -155,3 +155,84 @@ Deno.test("startWebhookSender() delivers to a subscription another process creat
   assert.equal(refreshes, 1);
   assert.equal((await listDeliveries(ctx, "dead")).items.length, 0);
 });
+
+Deno.test("startWebhookSender() sends to the address it checked, not to what the name resolves to later (DNS rebinding)", async () => {
+  // The internal service a rebinding attacker wants reached, and the real receiver.
+  let internalHits = 0;
+  const internal = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    internalHits++;
+    return new Response("ok");
+  });
+  await using _internal = { [Symbol.asyncDispose]: () => internal.shutdown() };
+  const hosts: (string | null)[] = [];
+  const receiver = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    await req.body?.cancel();
+    hosts.push(req.headers.get("host"));
+    return new Response("ok");
+  });
+  await using _receiver = { [Symbol.asyncDispose]: () => receiver.shutdown() };
+  // The name answers a public address first, then the internal one.
+  const lookups: string[] = [];
+  const resolve = (host: string) => {
+    lookups.push(host);
+    return Promise.resolve(lookups.length === 1 ? ["93.184.216.34"] : ["127.0.0.1"]);
+  };
+  // Stands in for the Internet: the public address is the receiver; any other address is the internal service.
+  const dialed: string[] = [];
+  const connect = (address: string) => {
+    dialed.push(address);
+    const port = address === "93.184.216.34" ? receiver.addr.port : internal.addr.port;
+    return Deno.connect({ hostname: "127.0.0.1", port });
+  };
+  const url = "http://rebind.example.com:8080/hook";
+  const ctx = context();
+  await enqueue(ctx, url);
+  const sender = startWebhookSender(ctx, {
+    subscriptions: () => [{ id: "sub1", url, secret: "k" }],
+    resolve,
+    connect,
+    pollMs: 20,
+  });
+  try {
+    await until(
+      "the delivery",
+      async () => (await listDeliveries(ctx, "delivered")).items.length === 1,
+    );
+  } finally {
+    await sender.stop();
+  }
+  assert.deepEqual(lookups, ["rebind.example.com"]);
+  assert.deepEqual(dialed, ["93.184.216.34"]);
+  assert.deepEqual(hosts, ["rebind.example.com:8080"]);
+  assert.equal(internalHits, 0);
+});
+
+Deno.test("startWebhookSender() refuses a name that resolves to a private address and connects nowhere", async () => {
+  const dialed: string[] = [];
+  const url = "https://hooks.example.com/hook";
+  const ctx = context();
+  await enqueue(ctx, url);
+  const sender = startWebhookSender(ctx, {
+    subscriptions: () => [{ id: "sub1", url, secret: "k" }],
+    resolve: () => Promise.resolve(["93.184.216.34", "2002:c0a8:101::1"]),
+    connect: (address) => {
+      dialed.push(address);
+      return Promise.reject(new Deno.errors.ConnectionRefused(address));
+    },
+    retryDelaysMs: [10_000],
+    pollMs: 20,
+  });
+  try {
+    await until(
+      "a failed attempt",
+      async () => (await listDeliveries(ctx, "pending")).items[0]?.attempts === 1,
+    );
+  } finally {
+    await sender.stop();
+  }
+  assert.deepEqual(dialed, []);
+  assert.equal(
+    (await listDeliveries(ctx, "pending")).items[0]!.lastError,
+    "Webhook host 'hooks.example.com' resolves to '2002:c0a8:101::1', which is on a private or loopback network; allow it with --webhook-allow-hosts",
+  );
+});

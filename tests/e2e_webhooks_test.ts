@@ -380,3 +380,41 @@ Deno.test("SIGTERM finishes requests in flight, then stops accepting, aborts a d
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("main.ts does not start with a webhooks.json entry on a private network, names the entry, and starts once the host is allow-listed", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const file = `${dir}/webhooks.json`;
+    const entry = (url: string) => ({ url, secret: "s3cret", events: ["uploaded"], enabled: true });
+    // 2002:a9fe:a9fe:: is 6to4 of 169.254.169.254 (the cloud metadata address).
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        webhooks: [entry("https://hooks.example/ok"), entry("http://[2002:a9fe:a9fe::]/hook")],
+      }),
+    );
+    const args = ["--storage=memory", "--token=ops-token", `--webhook-config=${file}`];
+    await assert.rejects(
+      startServer([...args, "--log-requests=false"]),
+      (err: Error) => {
+        assert.match(err.message, /exited with 2 before listening/);
+        assert.match(
+          err.message,
+          /registry-server: Could not load webhooks\.json: entry 1 \('http:\/\/\[2002:a9fe:a9fe::\]\/hook'\) is refused: Webhook host '2002:a9fe:a9fe::' is on a private or loopback network; allow it with --webhook-allow-hosts/,
+        );
+        return true;
+      },
+    );
+    await using server = await startServer([
+      ...args,
+      "--webhook-allow-hosts=2002:a9fe:a9fe::",
+      "--log-requests=false",
+    ]);
+    const listed = await fetch(`${server.url}/admin/webhooks`, {
+      headers: { authorization: "Bearer ops-token" },
+    });
+    assert.equal((await listed.json()).subscriptions.length, 2);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -179,6 +179,93 @@ Deno.test("bad subscriptions and callers who are not admins change nothing", asy
   assert.deepEqual(await ctx.storage.list(keys.configPrefix("webhook")), before);
 });
 
+Deno.test("POST /admin/webhooks refuses private targets in every spelling and embedding, and changes nothing", async () => {
+  const { app, ctx } = await setup();
+  const before = await ctx.storage.list(keys.configPrefix("webhook"));
+  // No resolver given to the app: IP literals and localhost names are judged all the same.
+  for (
+    const url of [
+      "http://10.0.0.5/hook",
+      "http://2130706433:8080/hook",
+      "http://0x7f.1/hook",
+      "http://127.1/hook",
+      "http://169.254.169.254/latest/meta-data/",
+      "http://[::1]/",
+      "http://[::ffff:127.0.0.1]/",
+      "http://[::127.0.0.1]/",
+      "http://[2002:7f00:1::]/",
+      "http://[2002:a9fe:a9fe::1]/",
+      "http://[64:ff9b::a00:1]/",
+      "http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/",
+      "http://[fd00::1]/",
+      "http://[fe80::1]/",
+      "http://localhost:9000/",
+      "http://hooks.localhost/",
+      "http://100.64.0.1/",
+      "http://198.18.0.1/",
+      "http://255.255.255.255/",
+    ]
+  ) {
+    const res = await admin(app, "POST", "/webhooks", { url, events: ["uploaded"] });
+    assert.equal(res.status, 400, url);
+    const err = await res.json();
+    assert.equal(err.code, "invalid_input", url);
+    assert.match(
+      err.message,
+      /^`url` is refused: Webhook host '.+' is on a private or loopback network; allow it with --webhook-allow-hosts$/,
+      url,
+    );
+  }
+  assert.deepEqual(await ctx.storage.list(keys.configPrefix("webhook")), before);
+});
+
+Deno.test("POST /admin/webhooks resolves a new URL's host with the server's guard: private answers are refused, --webhook-allow-hosts lets them through", async () => {
+  const storage = new MemoryRegistryStorage();
+  const answers: Record<string, string[]> = {
+    "hooks.example.com": ["93.184.216.34"],
+    "intranet.example.com": ["93.184.216.34", "10.1.2.3"],
+    "tunnel.example.com": ["2002:c0a8:101::1"],
+    "ci.internal.test": ["10.9.9.9"],
+  };
+  const app = createRegistryApp({
+    storage,
+    bundles: new MemoryBundleStorage(),
+    bundleHost: "http://registry.test",
+    registryHostname: "registry.test",
+    authenticator: staticTokenAuthenticator({ token: ROOT, subject: "root" }),
+    webhookGuard: {
+      allowHosts: ["ci.internal.test", "10.0.0.9"],
+      resolve: (host) => Promise.resolve(answers[host] ?? []),
+    },
+    rateLimitPerMinute: 0,
+    uploadRateLimitPerMinute: 0,
+    readCacheMs: 0,
+  });
+  for (
+    const [url, address] of [
+      ["https://intranet.example.com/hook", "10.1.2.3"],
+      ["https://tunnel.example.com/hook", "2002:c0a8:101::1"],
+    ]
+  ) {
+    const res = await admin(app, "POST", "/webhooks", { url, events: ["uploaded"] });
+    assert.equal(res.status, 400, url);
+    assert.match((await res.json()).message, new RegExp(`resolves to '${address}'`), url);
+  }
+  assert.deepEqual((await storage.list(keys.configPrefix("webhook"))).items, []);
+  for (
+    const url of [
+      "https://hooks.example.com/hook",
+      "http://ci.internal.test:8080/hook", // allow-listed name
+      "http://10.0.0.9/hook", // allow-listed address
+      "https://not-yet.example.com/hook", // no answer yet: checked again at each delivery
+    ]
+  ) {
+    const res = await admin(app, "POST", "/webhooks", { url, events: ["uploaded"] });
+    assert.equal(res.status, 201, url);
+    await res.body?.cancel();
+  }
+});
+
 Deno.test("token and scope changes are events too: token.created, token.revoked, scope.claimed, each in its change's commit", async () => {
   const { app, ctx, key } = await setup();
   const made = await admin(app, "POST", "/webhooks", {

@@ -9,6 +9,7 @@ import { newOutboxRows, type OutboxInput } from "../webhooks.ts";
 import { sha256Hex } from "../digest.ts";
 import { RegistryError } from "../errors.ts";
 import type { OutboxRow } from "../rows.ts";
+import { checkTarget, type TargetGuard } from "../net_guard.ts";
 
 /** One webhook subscription. */
 export interface WebhookSubscription {
@@ -80,6 +81,36 @@ export function parseWebhookConfig(text: string | null): WebhookSubscription[] {
     if (typeof w.description === "string") sub.description = w.description;
     return sub;
   });
+}
+
+/**
+ * Refuse a `webhooks.json` whose entries call a private, loopback or
+ * otherwise non-public target (or are not http(s) URLs), naming the first
+ * such entry: `invalid_input`, and the server does not start. Hosts in
+ * `guard.allowHosts` pass; a name that does not resolve yet passes too (every
+ * delivery checks again before it connects, and a DNS outage must not keep
+ * the server from starting).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkWebhookTargets, parseWebhookConfig } from "./webhooks.ts";
+ * const subs = parseWebhookConfig('{"webhooks":[{"url":"http://0x7f.1:9/hook","secret":"s","events":["uploaded"],"enabled":true}]}');
+ * const guard = { allowHosts: [], resolve: () => Promise.resolve([]) };
+ * await assert.rejects(checkWebhookTargets(subs, guard), /entry 0 \('http:\/\/0x7f\.1:9\/hook'\)/);
+ * await checkWebhookTargets(subs, { ...guard, allowHosts: ["127.0.0.1"] });
+ * ```
+ */
+export async function checkWebhookTargets(
+  subscriptions: readonly WebhookSubscription[],
+  guard: TargetGuard,
+): Promise<void> {
+  for (const [i, sub] of subscriptions.entries()) {
+    const checked = await checkTarget(sub.url, guard);
+    if (!checked.ok && !checked.unresolved) {
+      throw invalid(`entry ${i} ('${sub.url}') is refused: ${checked.refusal}`);
+    }
+  }
 }
 
 /** What an upload event reports. */

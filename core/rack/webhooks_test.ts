@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { OutboxRowSchema } from "../rows.ts";
-import { parseWebhookConfig, uploadOutboxRows } from "./webhooks.ts";
+import { checkWebhookTargets, parseWebhookConfig, uploadOutboxRows } from "./webhooks.ts";
 
 Deno.test("parseWebhookConfig() reads the webhooks.json format and rejects invalid files", () => {
   const subs = parseWebhookConfig(JSON.stringify({
@@ -66,4 +66,36 @@ Deno.test("uploadOutboxRows() emits uploaded then version.created for enabled su
     '{"event":"uploaded","name":"my-tool","version":"1.0.0","namespace":"@company","timestamp":"2026-03-04T05:06:07.000Z","path":"@company/features/my-tool/1.0.0"}',
   );
   assert.ok(!rows[0]!.body.includes("secret"));
+});
+
+Deno.test("checkWebhookTargets() names the first entry whose host is private or resolves to a private address", async () => {
+  const entry = (url: string) => ({ url, secret: "s", events: ["uploaded"], enabled: true });
+  const subs = parseWebhookConfig(JSON.stringify({
+    webhooks: [
+      entry("https://hooks.example.com/h"),
+      entry("https://unknown.example.com/h"),
+      entry("https://rebind.example.com/h"),
+    ],
+  }));
+  const answers: Record<string, string[]> = {
+    "hooks.example.com": ["93.184.216.34"],
+    "rebind.example.com": ["::ffff:10.0.0.8"],
+  };
+  const guard = { allowHosts: [], resolve: (h: string) => Promise.resolve(answers[h] ?? []) };
+  await assert.rejects(
+    checkWebhookTargets(subs, guard),
+    (err: Error) =>
+      err.message ===
+        "Could not load webhooks.json: entry 2 ('https://rebind.example.com/h') is refused: Webhook host 'rebind.example.com' resolves to '::ffff:10.0.0.8', which is on a private or loopback network; allow it with --webhook-allow-hosts",
+  );
+  await checkWebhookTargets(subs, { ...guard, allowHosts: ["rebind.example.com"] });
+  await assert.rejects(
+    checkWebhookTargets(
+      parseWebhookConfig(
+        '{"webhooks":[{"url":"file:///etc/passwd","secret":"s","events":[],"enabled":true}]}',
+      ),
+      guard,
+    ),
+    /entry 0 \('file:\/\/\/etc\/passwd'\) is refused: .*must use http or https/,
+  );
 });
