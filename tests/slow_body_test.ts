@@ -7,6 +7,7 @@
 // ~125 MiB of external memory). The server's memory is read after a full GC
 // while the bodies are still arriving, so the figure is what the bodies hold.
 import assert from "node:assert/strict";
+import { startServer } from "./_server.ts";
 
 const TOKEN = "slow-body-token";
 const ADMIN = "slow-body-admin";
@@ -123,3 +124,114 @@ for (const attack of ATTACKS) {
     }
   });
 }
+
+/** A response head read from `conn`, or `null` when the server closed it first. */
+async function readHead(conn: Deno.TcpConn): Promise<string | null> {
+  const buf = new Uint8Array(4096);
+  let text = "";
+  while (!text.includes("\r\n\r\n")) {
+    const n = await conn.read(buf).catch(() => null);
+    if (n === null) return text === "" ? null : text;
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  return text;
+}
+
+/** `pending`, or `"open"` if it has not settled within `ms` (a bound for a hang, not a timing). */
+async function within<T>(pending: Promise<T>, ms: number): Promise<T | "open"> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"open">((r) => timer = setTimeout(() => r("open"), ms));
+  try {
+    return await Promise.race([pending, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test("main.ts closes connections that trickle their request heads (--header-timeout-ms)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "slow_heads_" });
+  try {
+    await using server = await startServer([
+      "--storage=memory",
+      "--bundles=memory",
+      `--data-dir=${dir}`,
+      "--header-timeout-ms=300",
+    ]);
+    const port = Number(new URL(server.url).port);
+    const conns: Deno.TcpConn[] = [];
+    let writing = true;
+    try {
+      for (let i = 0; i < 20; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        await conn.write(new TextEncoder().encode("GET /healthz HTTP/1.1\r\nHost: x\r\n"));
+        conns.push(conn);
+      }
+      // A header line every 100 ms on each, as the attack sent one a second.
+      const trickle = (async () => {
+        for (let i = 0; writing && i < 100; i++) {
+          await sleep(100);
+          for (const conn of conns) {
+            await conn.write(new TextEncoder().encode(`X-Slow-${i}: 1\r\n`)).catch(() => {});
+          }
+        }
+      })();
+      const heads = await within(Promise.all(conns.map(readHead)), 10_000);
+      writing = false;
+      await trickle;
+      assert.notEqual(heads, "open", "trickling connections were still open 10 s on");
+      assert.deepEqual(heads, conns.map(() => null), "each was closed without an answer");
+    } finally {
+      writing = false;
+      for (const conn of conns) conn.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("main.ts refuses bodies over --max-pending-bodies from one address with 429 and times out a quiet one with 408", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "slow_bodies_" });
+  try {
+    await using server = await startServer([
+      "--storage=memory",
+      "--bundles=memory",
+      `--data-dir=${dir}`,
+      "--max-pending-bodies=4",
+      "--body-timeout-ms=300",
+    ]);
+    const port = Number(new URL(server.url).port);
+    const conns: Deno.TcpConn[] = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        await conn.write(new TextEncoder().encode(
+          "POST /conformance/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+            "Content-Length: 1000\r\n\r\n{",
+        ));
+        conns.push(conn);
+      }
+      await sleep(100); // the four are being read
+      const extra: Deno.TcpConn[] = [];
+      for (let i = 0; i < 6; i++) {
+        const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+        await conn.write(new TextEncoder().encode(
+          "POST /conformance/check HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+            "Content-Length: 1000\r\n\r\n{",
+        ));
+        extra.push(conn);
+        conns.push(conn);
+      }
+      const refused = await within(Promise.all(extra.map(readHead)), 10_000);
+      assert.notEqual(refused, "open", "bodies over the limit were not answered");
+      for (const head of refused as (string | null)[]) assert.match(head ?? "", /^HTTP\/1\.1 429/);
+      // The admitted four sent nothing more: each gets its 408.
+      const quiet = await within(Promise.all(conns.slice(0, 4).map(readHead)), 10_000);
+      assert.notEqual(quiet, "open", "quiet bodies were not timed out");
+      for (const head of quiet as (string | null)[]) assert.match(head ?? "", /^HTTP\/1\.1 408/);
+    } finally {
+      for (const conn of conns) conn.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
