@@ -111,7 +111,7 @@ export interface RegistryAppOptions {
    * with 408 (default 30 000 ms; 0: never).
    */
   bodyIdleTimeoutMs?: number;
-  /** Request bodies one client address may be sending at once; one more gets 429 (default 16; 0: no limit). */
+  /** Request bodies one client address may be sending at once; one more gets 429 (default 64; 0: no limit). */
   maxPendingBodiesPerAddress?: number;
 }
 
@@ -276,7 +276,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
 /** Default of {@linkcode RegistryAppOptions.bodyIdleTimeoutMs}. */
 export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 30_000;
 /** Default of {@linkcode RegistryAppOptions.maxPendingBodiesPerAddress}. */
-export const DEFAULT_MAX_PENDING_BODIES = 16;
+export const DEFAULT_MAX_PENDING_BODIES = 64;
 
 type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
 

@@ -144,7 +144,7 @@ Options (each as --flag=value or --flag value):
   --body-timeout-ms <n>      answer 408 to a request body that sends nothing this long, 0 = off
                              (default 30000)
   --max-pending-bodies <n>   request bodies one client IP may be sending at once; one more gets
-                             429, 0 = off (default 16)
+                             429, 0 = off (default 64)
   --max-connections-per-address <n>
                              open connections from one peer address; more are closed at once,
                              0 = off (default 0; see docs/operations.md)
@@ -345,7 +345,7 @@ export function parseServerArgs(
       ["read-cache-ms", undefined, "500"],
       ["header-timeout-ms", undefined, "10000"],
       ["body-timeout-ms", undefined, "30000"],
-      ["max-pending-bodies", undefined, "16"],
+      ["max-pending-bodies", undefined, "64"],
       ["max-connections-per-address", undefined, "0"],
     ] as const
   ) {

@@ -108,7 +108,7 @@ Deno.test("parseServerArgs() reads the slow-client limits with their defaults, 0
   const d = ok([]);
   assert.equal(d.headerTimeoutMs, 10_000);
   assert.equal(d.bodyTimeoutMs, 30_000);
-  assert.equal(d.maxPendingBodies, 16);
+  assert.equal(d.maxPendingBodies, 64);
   assert.equal(d.maxConnectionsPerAddress, 0);
   const c = ok([
     "--header-timeout-ms=0",
