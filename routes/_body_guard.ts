@@ -85,7 +85,14 @@ export class BodyGuard {
       else this.#pending.delete(address);
     };
     const body = guardedStream(req.body!, this.#idleMs, release);
-    const request = new Request(req, { body, duplex: "half" } as RequestInit);
+    // Not `new Request(req, …)`: that follows `req.signal`, and touching the
+    // signal of a Deno.serve request makes the runtime warn about its legacy abort.
+    const request = new Request(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body,
+      duplex: "half",
+    } as RequestInit);
     return { request, release };
   }
 }
