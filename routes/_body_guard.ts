@@ -118,6 +118,7 @@ function guardedStream(
         : undefined;
       try {
         const read = reader.read();
+        read.catch(() => {}); // a read that loses the race must not reject unhandled
         const r = quiet ? await Promise.race([read, quiet]) : await read;
         if (r.done) {
           onEnd();

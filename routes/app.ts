@@ -288,8 +288,9 @@ function guardBodies(
   next: FetchHandler,
   options: { guard: BodyGuard; trust: boolean | number },
 ): FetchHandler {
-  return async (req, env) => {
-    if (req.body === null) return await next(req, env);
+  // Not async: a bodiless request keeps the fast path's synchronous answer.
+  return (req, env) => {
+    if (req.body === null) return next(req, env);
     const admitted = options.guard.admit(req, clientIpOf(req, env, options.trust));
     if (admitted === null) {
       const res = limitedAt(new URL(req.url).pathname, 1);
@@ -298,12 +299,21 @@ function guardBodies(
       res.headers.set("connection", "close");
       return res;
     }
-    try {
-      return await next(admitted.request, env);
-    } finally {
-      admitted.release();
-    }
+    return answered(next, admitted, env);
   };
+}
+
+/** The answer to an admitted request; its body stops counting once the answer is ready. */
+async function answered(
+  next: FetchHandler,
+  admitted: { request: Request; release: () => void },
+  env: unknown,
+): Promise<Response> {
+  try {
+    return await next(admitted.request, env);
+  } finally {
+    admitted.release();
+  }
 }
 
 /** Finished bundle responses kept for cloning share the blob cache's budget (0: none). */
