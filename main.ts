@@ -20,6 +20,7 @@ import { startWebhookSender } from "./server/webhook_sender.ts";
 import { bufferedLineWriter } from "./server/log_writer.ts";
 import { logLinesDroppedTotal } from "./core/metrics.ts";
 import { drainable } from "./server/drain.ts";
+import { listen } from "./server/listen.ts";
 import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./routes/_rack_auth_file.ts";
 import { LiveSubscriptions } from "./core/webhook_subscriptions.ts";
@@ -140,9 +141,11 @@ async function serve(config: ServerConfig): Promise<void> {
   const requests = drainable((req, info) =>
     app ? app.fetch(req, info) : new Response("Starting", { status: 503 })
   );
-  const server = Deno.serve({
+  const server = listen({
     port: config.port,
     hostname: config.host,
+    headerTimeoutMs: config.headerTimeoutMs,
+    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
     onListen(addr) {
       const hostPort = listenHost(config, addr.port);
       app = createRegistryApp({
@@ -164,6 +167,8 @@ async function serve(config: ServerConfig): Promise<void> {
         tokenUploadRateLimitPerMinute: config.tokenUploadRateLimit,
         authFailuresPerMinute: config.authFailureLimit,
         readCacheMs: config.readCacheMs,
+        bodyIdleTimeoutMs: config.bodyTimeoutMs,
+        maxPendingBodiesPerAddress: config.maxPendingBodies,
         jsrVisibility: config.jsrVisibility,
         ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
         ...(requestLog ? { requestLog: requestLog.write } : {}),
@@ -177,6 +182,11 @@ async function serve(config: ServerConfig): Promise<void> {
       console.log(`registry-server listening on http://${shown}:${addr.port}`);
     },
   }, (req, info) => requests.fetch(req, info));
+  if (config.headerTimeoutMs > 0 && !server.headerTimeout) {
+    log("warn", "This Deno cannot time out request heads: --header-timeout-ms has no effect", {
+      deno: Deno.version.deno,
+    });
+  }
 
   const sender = startWebhookSender(ctx, {
     subscriptions: () => live.list,

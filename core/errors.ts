@@ -41,6 +41,7 @@ export const ERROR_CODES = [
   "blob_corrupt",
   "conflict",
   "rate_limited",
+  "timeout",
   "storage_failure",
 ] as const;
 

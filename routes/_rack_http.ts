@@ -23,6 +23,7 @@ export const RACK_ERROR_TABLE = {
   blob_corrupt: { status: 500, code: "INTERNAL_SERVER_ERROR" },
   conflict: { status: 409, code: "CONFLICT" },
   rate_limited: { status: 429, code: "RATE_LIMIT_EXCEEDED" },
+  timeout: { status: 408, code: "REQUEST_TIMEOUT" },
   storage_failure: { status: 500, code: "INTERNAL_SERVER_ERROR" },
 } as const satisfies Record<ErrorCode, { status: number; code: string }>;
 

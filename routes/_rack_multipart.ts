@@ -88,8 +88,10 @@ export class MultipartReader {
       await this.#reader.cancel(err).catch(() => {});
       throw err;
     }
-    if (this.#buf.byteLength === 0) this.#buf = r.value;
-    else {
+    // A small chunk is copied: kept as it is, it would pin the runtime's whole read buffer.
+    if (this.#buf.byteLength === 0) {
+      this.#buf = r.value.byteLength * 2 < r.value.buffer.byteLength ? r.value.slice() : r.value;
+    } else {
       const next = new Uint8Array(this.#buf.byteLength + r.value.byteLength);
       next.set(this.#buf);
       next.set(r.value, this.#buf.byteLength);

@@ -63,6 +63,7 @@ export const ADMIN_ERROR_STATUS = {
   blob_corrupt: 500,
   conflict: 409,
   rate_limited: 429,
+  timeout: 408,
   storage_failure: 500,
 } as const satisfies Record<ErrorCode, number>;
 

@@ -47,6 +47,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { checkStoreHealth } from "../core/health.ts";
 import { type CostClass, costClass, isRackPath } from "./_cost_class.ts";
 import { sha256Hex } from "../core/digest.ts";
+import { BodyGuard } from "./_body_guard.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
 export interface RegistryAppOptions {
@@ -129,6 +130,13 @@ export interface RegistryAppOptions {
   jsrVisibility?: Visibility;
   /** JSR: publish caps (default JSR's 20 MB per tarball, file and package). */
   jsrLimits?: Partial<JsrLimits>;
+  /**
+   * A request body that sends nothing for this long while it is read fails
+   * with 408 (default 30 000 ms; 0: never).
+   */
+  bodyIdleTimeoutMs?: number;
+  /** Request bodies one client address may be sending at once; one more gets 429 (default 64; 0: no limit). */
+  maxPendingBodiesPerAddress?: number;
 }
 
 /**
@@ -273,8 +281,57 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     match: gguiFastReads({ ...ggui, ...fastTemplateBytes(options) }),
     fallback: app.fetch,
   });
-  if (options.fastReads === false) return app;
-  return { fetch, request: (input, init) => fetch(toRequest(input, init)) };
+  const guarded = guardBodies(options.fastReads === false ? app.fetch : fetch, {
+    guard: new BodyGuard({
+      idleMs: options.bodyIdleTimeoutMs ?? DEFAULT_BODY_IDLE_TIMEOUT_MS,
+      maxPerAddress: options.maxPendingBodiesPerAddress ?? DEFAULT_MAX_PENDING_BODIES,
+    }),
+    trust,
+  });
+  return { fetch: guarded, request: (input, init) => guarded(toRequest(input, init)) };
+}
+
+/** Default of {@linkcode RegistryAppOptions.bodyIdleTimeoutMs}. */
+export const DEFAULT_BODY_IDLE_TIMEOUT_MS = 30_000;
+/** Default of {@linkcode RegistryAppOptions.maxPendingBodiesPerAddress}. */
+export const DEFAULT_MAX_PENDING_BODIES = 64;
+
+type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
+
+/**
+ * Every request body through the guard (see _body_guard.ts): compacted,
+ * timed out when idle, and counted per client address until its response.
+ */
+function guardBodies(
+  next: FetchHandler,
+  options: { guard: BodyGuard; trust: boolean | number },
+): FetchHandler {
+  // Not async: a bodiless request keeps the fast path's synchronous answer.
+  return (req, env) => {
+    if (req.body === null) return next(req, env);
+    const admitted = options.guard.admit(req, clientIpOf(req, env, options.trust));
+    if (admitted === null) {
+      const res = limitedAt(new URL(req.url).pathname, 1);
+      res.headers.set("retry-after", "1");
+      // The refused body is never read: the connection cannot carry another request.
+      res.headers.set("connection", "close");
+      return res;
+    }
+    return answered(next, admitted, env);
+  };
+}
+
+/** The answer to an admitted request; its body stops counting once the answer is ready. */
+async function answered(
+  next: FetchHandler,
+  admitted: { request: Request; release: () => void },
+  env: unknown,
+): Promise<Response> {
+  try {
+    return await next(admitted.request, env);
+  } finally {
+    admitted.release();
+  }
 }
 
 /** Finished bundle responses kept for cloning share the blob cache's budget (0: none). */
@@ -292,9 +349,14 @@ function toRequest(input: string | URL | Request, init?: RequestInit): Request {
 
 /** The 429 of each surface: Rack's envelope on Rack paths, ggui's elsewhere. */
 function limited(c: Context, retryAfter: number): Response {
+  return limitedAt(c.req.path, retryAfter);
+}
+
+/** {@linkcode limited} by path, for answers given before Hono routes a request. */
+function limitedAt(path: string, retryAfter: number): Response {
   const message = `Rate limit exceeded. Try again in ${retryAfter}s`;
-  if (isJsrPath(c.req.path)) return jsrErrorResponse(jsrError("rateLimited", message));
-  if (isRackPath(c.req.path)) {
+  if (isJsrPath(path)) return jsrErrorResponse(jsrError("rateLimited", message));
+  if (isRackPath(path)) {
     return rackJsonError(429, { code: "RATE_LIMIT_EXCEEDED", message });
   }
   // ggui's CORS paths keep their headers, so a browser can read the 429 (a
@@ -302,7 +364,7 @@ function limited(c: Context, retryAfter: number): Response {
   return makeResponse(
     JSON.stringify({ error: "rate_limited", message, code: "rate_limited" }),
     429,
-    isGguiCorsExcluded(c.req.path) ? GGUI_LIMITED_HEADERS : GGUI_LIMITED_CORS_HEADERS,
+    isGguiCorsExcluded(path) ? GGUI_LIMITED_HEADERS : GGUI_LIMITED_CORS_HEADERS,
   );
 }
 

@@ -113,6 +113,7 @@ const ERROR_TABLE = {
   blob_corrupt: { status: 500, error: "server_error" },
   conflict: { status: 409, error: "conflict" },
   rate_limited: { status: 429, error: "rate_limited" },
+  timeout: { status: 408, error: "request_timeout" },
   storage_failure: { status: 500, error: "server_error" },
 } as const satisfies Record<ErrorCode, { status: number; error: string }>;
 

@@ -37,6 +37,7 @@ import {
 import { setJsrYanked } from "../core/jsr/yank.ts";
 import { respondWithBlob, respondWithJson } from "./_blob_response.ts";
 import { makeResponse } from "./_ops_common.ts";
+import { collectBytes } from "../storage/_common.ts";
 
 /** Options of {@linkcode createJsrRoutes}. */
 export interface JsrRoutesOptions {
@@ -342,12 +343,7 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
   app.patch(`${API_PKG}/versions/:version`, async (c) => {
     const who = await publisher(c);
     const ref = apiVersionRef(c);
-    let body: unknown;
-    try {
-      body = await c.req.json();
-    } catch {
-      throw jsrError("malformedRequest", "Malformed request: the body is not valid JSON");
-    }
+    const body = await readSmallJson(c.req.raw.body);
     const yanked = (body as { yanked?: unknown } | null)?.yanked;
     if (typeof yanked !== "boolean") {
       throw jsrError("malformedRequest", "Malformed request: 'yanked' must be true or false");
@@ -366,6 +362,23 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
   app.get("/api/publishing_tasks/:id", task);
 
   return app;
+}
+
+/** Largest JSON body of the publishing API (`{"yanked": true}` and the like). */
+const MAX_JSON_BODY = 64 * 1024;
+
+/** Read a small JSON body, capped while it streams (a timeout or a failed read passes through). */
+async function readSmallJson(stream: ReadableStream<Uint8Array> | null): Promise<unknown> {
+  const tooLarge = () =>
+    jsrError("malformedRequest", `Malformed request: the body is over ${MAX_JSON_BODY} bytes`);
+  const bytes = stream === null
+    ? new Uint8Array()
+    : await collectBytes(stream, MAX_JSON_BODY, tooLarge);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw jsrError("malformedRequest", "Malformed request: the body is not valid JSON");
+  }
 }
 
 function packageNotFoundApi(ref: { namespace: string; name: string }) {

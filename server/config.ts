@@ -84,6 +84,14 @@ export interface ServerConfig {
   metricsToken?: string;
   /** How long hot reads may serve a row from memory, in ms. */
   readCacheMs: number;
+  /** How long a connection may take to send a request's head, in ms (0: no limit). */
+  headerTimeoutMs: number;
+  /** How long a request body may send nothing while it is read, in ms (0: no limit). */
+  bodyTimeoutMs: number;
+  /** Request bodies one client address may be sending at once (0: no limit). */
+  maxPendingBodies: number;
+  /** Open connections from one peer address (0: no limit). */
+  maxConnectionsPerAddress: number;
   /** Write one JSON line per request to stdout. */
   logRequests: boolean;
   /** JSR: visibility of packages in namespaces auth.json does not declare. */
@@ -150,6 +158,15 @@ Options (each as --flag=value or --flag value):
   --auth-failure-limit <n>   failed authentications per client IP (default 30)
   --metrics-token <secret>   require this bearer token on /metrics (env METRICS_TOKEN)
   --read-cache-ms <n>        serve hot reads from memory this long, 0 = off (default 500)
+  --header-timeout-ms <n>    close a connection that has not sent a whole request head this long
+                             after it opened or its last response, 0 = off (default 10000)
+  --body-timeout-ms <n>      answer 408 to a request body that sends nothing this long, 0 = off
+                             (default 30000)
+  --max-pending-bodies <n>   request bodies one client IP may be sending at once; one more gets
+                             429, 0 = off (default 64)
+  --max-connections-per-address <n>
+                             open connections from one peer address; more are closed at once,
+                             0 = off (default 0; see docs/operations.md)
   --log-requests <bool>      one JSON line per request on stdout (default true)
   --jsr-visibility <v>       JSR packages in namespaces auth.json does not declare: private |
                              public (default private; env JSR_VISIBILITY)
@@ -194,6 +211,10 @@ const STRING_FLAGS = [
   "auth-failure-limit",
   "metrics-token",
   "read-cache-ms",
+  "header-timeout-ms",
+  "body-timeout-ms",
+  "max-pending-bodies",
+  "max-connections-per-address",
   "log-requests",
   "jsr-visibility",
   "log-level",
@@ -349,6 +370,10 @@ export function parseServerArgs(
       ["token-upload-rate-limit", undefined, "600"],
       ["auth-failure-limit", undefined, "30"],
       ["read-cache-ms", undefined, "500"],
+      ["header-timeout-ms", undefined, "10000"],
+      ["body-timeout-ms", undefined, "30000"],
+      ["max-pending-bodies", undefined, "64"],
+      ["max-connections-per-address", undefined, "0"],
     ] as const
   ) {
     const text = pick(name, envName) ?? fallback;
@@ -400,6 +425,10 @@ export function parseServerArgs(
     tokenUploadRateLimit: counts["token-upload-rate-limit"]!,
     authFailureLimit: counts["auth-failure-limit"]!,
     readCacheMs: counts["read-cache-ms"]!,
+    headerTimeoutMs: counts["header-timeout-ms"]!,
+    bodyTimeoutMs: counts["body-timeout-ms"]!,
+    maxPendingBodies: counts["max-pending-bodies"]!,
+    maxConnectionsPerAddress: counts["max-connections-per-address"]!,
     logRequests: logText === "true",
     jsrVisibility,
   };

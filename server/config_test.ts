@@ -104,6 +104,25 @@ Deno.test("parseServerArgs() reads the operations flags with their defaults", ()
   assert.match(error(["--log-requests=yes"]), /--log-requests must be true or false/);
 });
 
+Deno.test("parseServerArgs() reads the slow-client limits with their defaults, 0 turning each off", () => {
+  const d = ok([]);
+  assert.equal(d.headerTimeoutMs, 10_000);
+  assert.equal(d.bodyTimeoutMs, 30_000);
+  assert.equal(d.maxPendingBodies, 64);
+  assert.equal(d.maxConnectionsPerAddress, 0);
+  const c = ok([
+    "--header-timeout-ms=0",
+    "--body-timeout-ms=0",
+    "--max-pending-bodies=0",
+    "--max-connections-per-address=64",
+  ]);
+  assert.equal(c.headerTimeoutMs, 0);
+  assert.equal(c.bodyTimeoutMs, 0);
+  assert.equal(c.maxPendingBodies, 0);
+  assert.equal(c.maxConnectionsPerAddress, 64);
+  assert.match(error(["--header-timeout-ms=1s"]), /--header-timeout-ms must be a whole number/);
+});
+
 Deno.test("parseServerArgs() defaults to the platform KV for rows and blobs on Deno Deploy", () => {
   const c = ok([], { DENO_DEPLOYMENT_ID: "abc" });
   assert.equal(c.deploy, true);

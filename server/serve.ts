@@ -5,6 +5,10 @@
  */
 import { createRegistryApp, type RegistryAppOptions } from "../routes/app.ts";
 import { drainable } from "./drain.ts";
+import { listen } from "./listen.ts";
+
+/** Default of {@linkcode RegistryServerOptions.headerTimeoutMs}. */
+export const DEFAULT_HEADER_TIMEOUT_MS = 10_000;
 
 /** Options of {@linkcode createRegistryServer}: the app's, plus where to listen. */
 export interface RegistryServerOptions
@@ -19,6 +23,14 @@ export interface RegistryServerOptions
   registryHostname?: string;
   /** Aborting it shuts the server down. */
   signal?: AbortSignal;
+  /**
+   * Close a connection that has not sent a whole request head this long after
+   * it opened or after its last response (default 10 000 ms; 0: never). See
+   * server/listen.ts.
+   */
+  headerTimeoutMs?: number;
+  /** Open connections allowed from one peer address; more are closed at once (default 0: no limit). */
+  maxConnectionsPerAddress?: number;
 }
 
 /** A listening registry. */
@@ -56,11 +68,12 @@ export interface RegistryServer {
 export function createRegistryServer(options: RegistryServerOptions): RegistryServer {
   const hostname = options.hostname ?? "127.0.0.1";
   // Requests cannot arrive before this function returns, so `app` is set in time.
-  const server = Deno.serve({
+  const server = listen({
     port: options.port ?? 0,
     hostname,
     ...(options.signal ? { signal: options.signal } : {}),
-    onListen() {},
+    headerTimeoutMs: options.headerTimeoutMs ?? DEFAULT_HEADER_TIMEOUT_MS,
+    maxConnectionsPerAddress: options.maxConnectionsPerAddress ?? 0,
   }, (req, info) => drain.fetch(req, info));
   const host = hostname.includes(":") ? `[${hostname}]` : hostname;
   const hostPort = `${host === "0.0.0.0" ? "localhost" : host}:${server.addr.port}`;

@@ -162,6 +162,12 @@ export function pageOf<T extends { key: RowKey }>(
  * (the stream is cancelled at the first byte over the line). The one capped
  * reader of every surface and backend.
  *
+ * Each chunk is copied into one growing buffer (doubling, never past
+ * `maxBytes`) instead of being kept: a chunk is often a view into a much
+ * larger buffer of the runtime, and a body sent in tiny pieces would otherwise
+ * hold a whole buffer per piece. What this holds is at most twice the bytes
+ * received plus the chunk in hand.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -180,28 +186,28 @@ export async function collectBytes(
     if (body.byteLength > maxBytes) throw onLimit();
     return body;
   }
-  const chunks: Uint8Array[] = [];
+  let buf = new Uint8Array(0);
   let size = 0;
   const reader = body.getReader();
   try {
     while (true) {
       const { done, value } = await reader.read();
       if (done) break;
-      size += value.byteLength;
-      if (size > maxBytes) {
+      if (size + value.byteLength > maxBytes) {
         await reader.cancel().catch(() => {});
         throw onLimit();
       }
-      chunks.push(value);
+      if (size + value.byteLength > buf.byteLength) {
+        const wanted = Math.max(size + value.byteLength, buf.byteLength * 2, 1024);
+        const grown = new Uint8Array(Math.min(wanted, Math.max(maxBytes, size + value.byteLength)));
+        grown.set(buf.subarray(0, size));
+        buf = grown;
+      }
+      buf.set(value, size);
+      size += value.byteLength;
     }
   } finally {
     reader.releaseLock();
   }
-  const out = new Uint8Array(size);
-  let offset = 0;
-  for (const c of chunks) {
-    out.set(c, offset);
-    offset += c.byteLength;
-  }
-  return out;
+  return buf.subarray(0, size);
 }

@@ -28,6 +28,7 @@ export const JSR_CODES = {
   packageFormatConflict: { domain: "format_conflict", status: 409 },
   tarballSizeLimitExceeded: { domain: "too_large", status: 413 },
   rateLimited: { domain: "rate_limited", status: 429 },
+  requestTimeout: { domain: "timeout", status: 408 },
   conflict: { domain: "conflict", status: 409 },
   internalServerError: { domain: "storage_failure", status: 500 },
   // Publishing task failures (the task ends in `failure` with this error).
@@ -99,6 +100,7 @@ const FROM_DOMAIN: Record<ErrorCode, JsrCode> = {
   blob_corrupt: "internalServerError",
   conflict: "conflict",
   rate_limited: "rateLimited",
+  timeout: "requestTimeout",
   storage_failure: "internalServerError",
 };
 

@@ -1,0 +1,230 @@
+/**
+ * `listen`: `Deno.serve` with a request-head timeout and an optional cap on
+ * connections per peer address.
+ *
+ * `Deno.serve` (Deno 2.9) has no option to time out a connection that sends
+ * its request head slowly or not at all: 400 connections sending one header
+ * line a second all stayed open indefinitely. So this accepts connections
+ * itself and hands each to the runtime's HTTP server for one connection
+ * (`serveHttpOnConnection`, what `Deno.serve` runs on its listener's
+ * connections; reached through `Deno[Deno.internal]`, as no public API serves
+ * one connection). Per connection, a timer runs from accept, and again from
+ * each response's end while no request is in flight; when it fires before
+ * the next request's head has arrived, the connection is shut down. The same
+ * timer therefore closes idle keep-alive connections.
+ *
+ * When the runtime does not offer that function (a future Deno), or the
+ * timeout is 0 and no cap is set, this is plain `Deno.serve`, and the
+ * start-up reports the head timeout as unavailable.
+ *
+ * @module
+ */
+
+/** Options of {@linkcode listen}. */
+export interface ListenOptions {
+  /** TCP port; 0 picks a free one. */
+  port: number;
+  /** Listen address. */
+  hostname: string;
+  /** Aborting it closes the listener and every connection at once. */
+  signal?: AbortSignal;
+  /** Called once listening. */
+  onListen?: (addr: Deno.NetAddr) => void;
+  /** Close a connection whose next request head has not arrived within this many ms (0: never). */
+  headerTimeoutMs: number;
+  /** Open connections allowed from one peer address; more are closed on accept (0: no limit). */
+  maxConnectionsPerAddress?: number;
+}
+
+/** A listening server, as `Deno.serve` answers. */
+export interface Listening {
+  /** The bound address. */
+  addr: Deno.NetAddr;
+  /** Resolves once the server has stopped. */
+  finished: Promise<void>;
+  /** Stop accepting, let requests in flight finish, then close every connection. */
+  shutdown(): Promise<void>;
+  /** Whether request heads are timed out (false: the runtime cannot, see the module doc). */
+  headerTimeout: boolean;
+}
+
+type ServeOnConnection = (
+  conn: Deno.Conn,
+  signal: AbortSignal | undefined,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+  onError: (error: unknown) => Response,
+  onListen: () => void,
+) => { finished: Promise<void>; shutdown(): Promise<void> };
+
+/** The runtime's one-connection HTTP server, when it has one. */
+function serveOnConnection(): ServeOnConnection | undefined {
+  const deno = Deno as unknown as Record<symbol, Record<string, unknown> | undefined>;
+  const internal = (Deno as unknown as { internal?: symbol }).internal;
+  const fn = internal === undefined ? undefined : deno[internal]?.serveHttpOnConnection;
+  return typeof fn === "function" && fn.length === 5 ? fn as ServeOnConnection : undefined;
+}
+
+/** What `Deno.serve` answers when a handler throws. */
+function internalError(error: unknown): Response {
+  console.error(error);
+  return new Response("Internal Server Error", { status: 500 });
+}
+
+/**
+ * Serve `handler` on a TCP port with a request-head timeout.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { listen } from "./listen.ts";
+ * const server = listen({ port: 0, hostname: "127.0.0.1", headerTimeoutMs: 1000 }, () =>
+ *   new Response("ok"));
+ * const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+ * assert.equal(await res.text(), "ok");
+ * await server.shutdown();
+ * ```
+ */
+export function listen(
+  options: ListenOptions,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): Listening {
+  const serveOn = serveOnConnection();
+  const guarded = options.headerTimeoutMs > 0 || (options.maxConnectionsPerAddress ?? 0) > 0;
+  if (serveOn === undefined || !guarded) {
+    const server = Deno.serve({
+      port: options.port,
+      hostname: options.hostname,
+      ...(options.signal ? { signal: options.signal } : {}),
+      onListen: (addr) => options.onListen?.(addr),
+    }, handler);
+    return {
+      addr: server.addr,
+      finished: server.finished,
+      shutdown: () => server.shutdown(),
+      headerTimeout: false,
+    };
+  }
+  return new GuardedListener(options, handler, serveOn).listening();
+}
+
+/** One accepted connection and its head timer. */
+interface Served {
+  server: { finished: Promise<void>; shutdown(): Promise<void> };
+  abort: AbortController;
+  timer?: ReturnType<typeof setTimeout>;
+}
+
+class GuardedListener {
+  #options: ListenOptions;
+  #handler: Deno.ServeHandler<Deno.NetAddr>;
+  #serveOn: ServeOnConnection;
+  #listener: Deno.TcpListener;
+  #open = new Set<Served>();
+  #perAddress = new Map<string, number>();
+  #closing = false;
+  #accepting: Promise<void>;
+  #finished: Promise<void>;
+  #resolveFinished!: () => void;
+
+  constructor(
+    options: ListenOptions,
+    handler: Deno.ServeHandler<Deno.NetAddr>,
+    serveOn: ServeOnConnection,
+  ) {
+    this.#options = options;
+    this.#handler = handler;
+    this.#serveOn = serveOn;
+    this.#finished = new Promise<void>((r) => this.#resolveFinished = r);
+    this.#listener = Deno.listen({ port: options.port, hostname: options.hostname });
+    options.signal?.addEventListener("abort", () => this.#abort(), { once: true });
+    this.#accepting = this.#acceptLoop();
+    options.onListen?.(this.#listener.addr);
+  }
+
+  listening(): Listening {
+    return {
+      addr: this.#listener.addr,
+      finished: this.#finished,
+      shutdown: () => this.#shutdown(),
+      headerTimeout: this.#options.headerTimeoutMs > 0,
+    };
+  }
+
+  async #acceptLoop(): Promise<void> {
+    while (!this.#closing) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (err) {
+        if (this.#closing || err instanceof Deno.errors.BadResource) return;
+        // Out of file descriptors and the like: wait a little, keep serving.
+        await new Promise((r) => setTimeout(r, 50));
+        continue;
+      }
+      this.#serve(conn);
+    }
+  }
+
+  #serve(conn: Deno.TcpConn): void {
+    const peer = conn.remoteAddr.hostname;
+    const cap = this.#options.maxConnectionsPerAddress ?? 0;
+    const count = (this.#perAddress.get(peer) ?? 0) + 1;
+    if (cap > 0 && count > cap) {
+      conn.close();
+      return;
+    }
+    this.#perAddress.set(peer, count);
+    const ms = this.#options.headerTimeoutMs;
+    let inFlight = 0;
+    const served: Served = { abort: new AbortController() } as Served;
+    const arm = () => {
+      if (ms > 0 && !this.#closing) {
+        served.timer = setTimeout(() => served.server.shutdown().catch(() => {}), ms);
+      }
+    };
+    const settled = () => {
+      if (--inFlight === 0) arm();
+    };
+    served.server = this.#serveOn(
+      conn,
+      served.abort.signal,
+      (req, info) => {
+        clearTimeout(served.timer);
+        inFlight++;
+        info.completed.then(settled, settled);
+        return this.#handler(req, info);
+      },
+      internalError,
+      () => {},
+    );
+    this.#open.add(served);
+    arm();
+    served.server.finished.catch(() => {}).finally(() => {
+      clearTimeout(served.timer);
+      this.#open.delete(served);
+      const left = (this.#perAddress.get(peer) ?? 1) - 1;
+      if (left > 0) this.#perAddress.set(peer, left);
+      else this.#perAddress.delete(peer);
+    });
+  }
+
+  #shutdown(): Promise<void> {
+    if (this.#closing) return this.#finished;
+    this.#closing = true;
+    try {
+      this.#listener.close();
+    } catch { /* already closed */ }
+    const open = [...this.#open];
+    for (const s of open) clearTimeout(s.timer);
+    void Promise.all([
+      this.#accepting,
+      ...open.map((s) => s.server.shutdown().catch(() => {})),
+    ]).then(() => this.#resolveFinished());
+    return this.#finished;
+  }
+
+  #abort(): void {
+    for (const s of this.#open) s.abort.abort();
+    void this.#shutdown();
+  }
+}
