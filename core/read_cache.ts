@@ -6,9 +6,15 @@
  * `ttlMs` ago; everything else (`get`, `getMany`, `list`, and so every
  * compare-and-set loop) goes to the store, so writes stay strongly consistent.
  * This process's own commits evict what they touch at once; another process's
- * change (a yank, a delete, a new scope owner) is seen here within `ttlMs`.
- * Misses are never cached, so a version published anywhere is readable
- * everywhere at once.
+ * change (a yank, a delete, a new scope owner, a new version) is seen here
+ * within `ttlMs`.
+ *
+ * Misses are cached exactly like rows (same lifetime, same eviction): a
+ * stranger's read of a private row and of a missing one must do the same work
+ * against the same caches, or a repeated request times the difference (an
+ * existence oracle; docs/operations.md). A version published by this process
+ * is readable here at once (its commit evicts the cached miss); one published
+ * by another process within `ttlMs`.
  *
  * @module
  */
@@ -38,7 +44,8 @@ export interface ReadCacheOptions {
 }
 
 interface Cached {
-  entry: Entry<unknown>;
+  /** The row, or `null`: a miss is cached like a row. */
+  entry: Entry<unknown> | null;
   expires: number;
 }
 
@@ -52,6 +59,8 @@ export class CachingRegistryStorage implements RegistryStorage {
   #max: number;
   #now: () => number;
   #rows = new Map<string, Cached>();
+  /** Bumped after every commit: a read that overlapped one keeps nothing. */
+  #epoch = 0;
 
   /** Wrap `inner`. */
   constructor(inner: RegistryStorage, options: ReadCacheOptions) {
@@ -84,6 +93,9 @@ export class CachingRegistryStorage implements RegistryStorage {
     } finally {
       // Evict even when the outcome is unknown (a thrown commit may have landed).
       for (const m of commit.mutations) this.#rows.delete(JSON.stringify(m.key));
+      // A read that began before this commit may hold what it replaced (a
+      // cached miss of the version it published): such a read keeps nothing.
+      this.#epoch++;
     }
   }
 
@@ -100,11 +112,11 @@ export class CachingRegistryStorage implements RegistryStorage {
   peekCached<T = unknown>(keys: readonly RowKey[]): (Entry<T> | null)[] | undefined {
     if (this.#ttl <= 0) return undefined;
     const now = this.#now();
-    const out: Entry<T>[] = [];
+    const out: (Entry<T> | null)[] = [];
     for (const key of keys) {
       const hit = this.#rows.get(JSON.stringify(key));
       if (!hit || !(hit.expires > now)) return undefined;
-      out.push(hit.entry as Entry<T>);
+      out.push(hit.entry as Entry<T> | null);
     }
     return out;
   }
@@ -118,18 +130,21 @@ export class CachingRegistryStorage implements RegistryStorage {
     keys.forEach((key, i) => {
       const id = JSON.stringify(key);
       const hit = this.#rows.get(id);
-      if (hit && hit.expires > now) out[i] = hit.entry as Entry<T>;
+      if (hit && hit.expires > now) out[i] = hit.entry as Entry<T> | null;
       else missing.push(i);
     });
     if (missing.length === 0) return out;
+    const epoch = this.#epoch;
     const fetched = await this.#inner.getMany<T>(missing.map((i) => keys[i]!));
+    const keep = epoch === this.#epoch;
     const expires = this.#now() + this.#ttl;
     fetched.forEach((entry, j) => {
       const i = missing[j]!;
       out[i] = entry;
+      if (!keep) return;
       const id = JSON.stringify(keys[i]);
+      // Rows and misses alike (see the module doc), most recently read last.
       this.#rows.delete(id);
-      if (entry === null) return;
       this.#rows.set(id, { entry, expires });
       if (this.#rows.size > this.#max) this.#rows.delete(this.#rows.keys().next().value!);
     });
