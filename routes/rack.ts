@@ -16,6 +16,7 @@ import {
   extractToken,
   identifyCaller,
   isGated,
+  isUnknownToken,
   preAuthorizeUpload,
   type RackAuth,
   type RackCaller,
@@ -168,6 +169,9 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     const subject = caller.admin ? "rack:admin" : caller.principal?.subject ??
       (caller.tokenSha256 ? `rack:token-${caller.tokenSha256.slice(0, 12)}` : undefined);
     if (subject !== undefined) c.set("subject" as never, subject as never);
+    // A token nobody issued spends the failed-authentication budget on every
+    // route, reads that answer as to anyone included (as on the ggui surface).
+    if (isUnknownToken(auth, caller, ctx.clock())) c.set("authFailed" as never, true as never);
     return { auth, caller };
   }
 
