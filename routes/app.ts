@@ -33,6 +33,7 @@ import { RateLimiter } from "../core/rate_limit.ts";
 import {
   authFailuresTotal,
   instrumentStorage,
+  publicMetrics,
   publishesTotal,
   versionConflictsTotal,
 } from "../core/metrics.ts";
@@ -41,7 +42,7 @@ import { clientIpOf } from "./_ops_rate_limit.ts";
 import { createOpsCore, type OpsCore } from "./_ops_stack.ts";
 import { fastReads } from "./_fast_reads.ts";
 import { gguiFastReads } from "./_ggui_fast.ts";
-import { makeResponse } from "./_ops_common.ts";
+import { isPublicActivity, makeResponse } from "./_ops_common.ts";
 import type { Context } from "hono";
 import { checkStoreHealth } from "../core/health.ts";
 
@@ -323,6 +324,11 @@ function countOutcome(c: Context): void {
         : "error");
     publishesTotal.inc({ surface, result });
     if (result === "conflict") versionConflictsTotal.inc({ surface });
+    // The anonymous /metrics view: publishes of public versions, attempts without credentials.
+    if (isPublicActivity(c)) {
+      publicMetrics.publishesTotal.inc({ surface, result });
+      if (result === "conflict") publicMetrics.versionConflictsTotal.inc({ surface });
+    }
   }
 }
 

@@ -21,6 +21,7 @@ import {
   isTaskFailure,
   type JsrContext,
   jsrRef,
+  jsrVisibility,
   newTaskId,
   publishJsrTarball,
   recordFailedTask,
@@ -37,7 +38,7 @@ import {
 } from "../core/jsr/read.ts";
 import { setJsrYanked } from "../core/jsr/yank.ts";
 import { respondWithBlob, respondWithJson } from "./_blob_response.ts";
-import { makeResponse } from "./_ops_common.ts";
+import { makeResponse, markPublicActivity } from "./_ops_common.ts";
 
 /** Options of {@linkcode createJsrRoutes}. */
 export interface JsrRoutesOptions {
@@ -330,6 +331,8 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
         taskId,
         ...(ip ? { ip } : {}),
       });
+      // A public version is public activity: the anonymous /metrics view counts it.
+      if (await jsrVisibility(ctx, ref.namespace) === "public") markPublicActivity(c);
       return json(task);
     } catch (err) {
       if (!isTaskFailure(err)) throw err;

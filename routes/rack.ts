@@ -51,6 +51,7 @@ import {
 } from "./_rack_http.ts";
 import { multipartBoundary, MultipartReader, readTextPart } from "./_rack_multipart.ts";
 import { respondWithBlob } from "./_blob_response.ts";
+import { isPublicActivity, markPublicActivity } from "./_ops_common.ts";
 import { RegistryError } from "../core/errors.ts";
 
 /** Options of {@linkcode createRackRoutes}. */
@@ -148,6 +149,8 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     app.use("*", async (c, next) => {
       const start = performance.now();
       await next();
+      // This /metrics has no token: it counts public activity only (docs/operations.md).
+      if (!isPublicActivity(c)) return;
       histogram.observe(
         { method: c.req.method, route: c.req.routePath, status: c.res.status },
         (performance.now() - start) / 1000,
@@ -355,6 +358,7 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     }
     const name = c.req.param("name");
     const { created } = await putPreset(ctx, name, { preset, actor: "rack:admin" });
+    markPublicActivity(c); // presets are public documents
     const doc = await readPreset(ctx, name);
     return new Response(doc.bytes as BodyInit, {
       status: created ? 201 : 200,
@@ -485,6 +489,8 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
       ...(ip ? { ip } : {}),
     });
     log("info", "Rack registry uploaded", { path: result.path, checksum: archive.sha256 });
+    // Into an anonymous namespace anyone reads it: the anonymous /metrics view counts it.
+    if (auth.namespaces.get(result.namespace)?.anonymous) markPublicActivity(c);
     return new Response(JSON.stringify(result), {
       status: 201,
       headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },

@@ -129,7 +129,8 @@ Options (each as --flag=value or --flag value):
   --rate-limit <n>           requests per client IP per minute, 0 = off (default 1200; env RATE_LIMIT)
   --upload-rate-limit <n>    uploads/publishes per client IP per minute (default 60)
   --auth-failure-limit <n>   failed authentications per client IP per minute (default 30)
-  --metrics-token <secret>   require this bearer token on /metrics (env METRICS_TOKEN)
+  --metrics-token <secret>   require this bearer token on /metrics and show it everything; without
+                             one /metrics is open and counts public activity only (env METRICS_TOKEN)
   --read-cache-ms <n>        serve hot reads from memory this long, 0 = off (default 500)
   --log-requests <bool>      one JSON line per request on stdout (default true)
   --jsr-visibility <v>       JSR packages in namespaces auth.json does not declare: private |
