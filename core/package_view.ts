@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { cachedGetMany } from "./read_cache.ts";
+import { cachedGetMany, flooredRead } from "./read_cache.ts";
 import type { Grant, PackageRow, ScopeRow, VersionState } from "./rows.ts";
 import type { PackageRef } from "./names.ts";
 import { listVersionStates } from "./store.ts";
@@ -82,7 +82,8 @@ export async function readPackageView(
   const id = `${ref.namespace}/${ref.name}`;
   let listed = byPackage.get(id);
   if (!listed || listed.stamp !== stamp) {
-    listed = split(stamp, await listVersionStates(storage, ref));
+    // Under the cold-read floor: a list of N rows costs more than an empty one.
+    listed = split(stamp, await flooredRead(storage, () => listVersionStates(storage, ref)));
     byPackage.delete(id);
     if (byPackage.size >= LIST_ENTRIES) byPackage.delete(byPackage.keys().next().value!);
     byPackage.set(id, listed);

@@ -82,6 +82,45 @@ Deno.test("a read that overlapped a commit keeps nothing (no stale row or miss o
   assert.equal(peekCachedMany(storage, [["v"]]), undefined, "but did not cache it");
 });
 
+Deno.test("a store read answers when the floor's timer, started before it, fires: a row and a miss alike", async () => {
+  const log: string[] = [];
+  let release!: () => void;
+  const inner = new MemoryRegistryStorage();
+  await inner.commit({ checks: [], mutations: [{ type: "set", key: ["row"], value: 1 }] });
+  const logged: RegistryStorage = {
+    get: (key) => inner.get(key),
+    getMany: <T>(keys: readonly RowKey[]) => {
+      log.push(`read ${JSON.stringify(keys)}`);
+      return inner.getMany<T>(keys);
+    },
+    list: (prefix, options) => inner.list(prefix, options),
+    commit: (c) => inner.commit(c),
+    close: () => inner.close(),
+  };
+  const storage = new CachingRegistryStorage(logged, {
+    ttlMs: 1000,
+    coldReadFloorMs: 5,
+    sleep: (ms) => {
+      log.push(`sleep ${ms}`);
+      return new Promise((r) => release = r);
+    },
+  });
+  for (const key of [["row"], ["miss"]]) {
+    log.length = 0;
+    let done = false;
+    const reading = cachedGet(storage, key).then(() => done = true);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.deepEqual(log, ["sleep 5", `read ${JSON.stringify([key])}`], "the timer starts first");
+    assert.equal(done, false, "the read finished, the answer waits for the timer");
+    release();
+    await reading;
+  }
+  // Served from memory: no read, no floor.
+  log.length = 0;
+  await cachedGet(storage, ["row"]);
+  assert.deepEqual(log, []);
+});
+
 Deno.test("a TTL of 0 disables the cache and the size bound evicts the oldest", async () => {
   const off = setup(0);
   await off.inner.commit({ checks: [], mutations: [{ type: "set", key: ["a"], value: 1 }] });

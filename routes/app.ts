@@ -100,6 +100,8 @@ export interface RegistryAppOptions {
   fastReads?: boolean;
   /** How long hot read paths may serve a row from memory (default 500 ms; 0: always read the store). */
   readCacheMs?: number;
+  /** Least time a read route's store read takes (default 1 ms; see `core/read_cache.ts`). */
+  coldReadFloorMs?: number;
   /** Bytes of small immutable blobs kept in memory (default 64 MiB; 0: none). */
   blobCacheBytes?: number;
   /** JSR: visibility of packages in namespaces `auth.json` does not declare (default `private`). */
@@ -151,6 +153,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   // Storage timings count real store operations; the read cache sits in front.
   const storage = new CachingRegistryStorage(instrumentStorage(options.storage), {
     ttlMs: options.readCacheMs ?? 500,
+    ...(options.coldReadFloorMs === undefined ? {} : { coldReadFloorMs: options.coldReadFloorMs }),
   });
   // Blobs are content-addressed and immutable: small ones are served from memory.
   const bundles = new CachingBundleStorage(options.bundles, {
