@@ -13,7 +13,15 @@ import {
   testSigstoreVerifier,
   tokenMapAuthenticator,
 } from "./_ggui_fixtures.ts";
-import { makeTarball } from "./_rack_fixtures.ts";
+import {
+  ADMIN,
+  makeItem,
+  makePackage,
+  makeRackEnv,
+  makeTarball,
+  TEMPLATE_FILES,
+  uploadRequest,
+} from "./_rack_fixtures.ts";
 import { parsePrometheusText, type Sample } from "./_prometheus.ts";
 
 const ALICE = "tok-alice";
@@ -145,4 +153,34 @@ Deno.test("with a metrics token, a scrape with it sees private activity and one 
     value(after, storage, { operation: "commit" }) >
       value(before, storage, { operation: "commit" }),
   );
+});
+
+Deno.test("the Rack routes' own /metrics (no token) counts public activity only", async () => {
+  const env = makeRackEnv();
+  const upload = async (namespace: string, token: string) => {
+    const item = makeItem({ namespace, name: namespace.slice(1) });
+    const archive = await makePackage({ item, files: TEMPLATE_FILES });
+    const res = await env.app.request(uploadRequest(archive, { token }));
+    assert.equal(res.status, 201, await res.text());
+  };
+  const routes = async () => {
+    const samples = parsePrometheusText(await (await env.app.request("/metrics")).text());
+    return samples.filter((s) =>
+      s.name === "http_request_duration_seconds_count" && s.labels.route !== "/metrics"
+    ).map((s) => `${s.labels.method} ${s.labels.route} ${s.labels.status_code}`);
+  };
+  // Into a gated namespace, with a token: private activity.
+  await upload("@company", "ci-token");
+  const secret = await env.app.request("/registries/@company/quality/company/versions", {
+    headers: { authorization: "Bearer dev-token" },
+  });
+  assert.equal(secret.status, 200);
+  await secret.body?.cancel();
+  assert.deepEqual(await routes(), []);
+  // An anonymous read and an upload into an anonymous namespace: public activity.
+  await upload("@rack", ADMIN);
+  const open = await env.app.request("/registries/@rack/quality/rack/versions");
+  assert.equal(open.status, 200);
+  await open.body?.cancel();
+  assert.deepEqual((await routes()).sort(), ["GET /registries/* 200", "POST /registries 201"]);
 });
