@@ -18,7 +18,7 @@
  *
  * A read that has to go to the store answers no earlier than `coldReadFloorMs`
  * after it began: the store itself costs more for a row than for a miss (the
- * row is decoded; ~10 µs a row on KV, ~50 µs on a ggui version read end to
+ * row is decoded; ~8 µs a row on KV, ~60 µs on a cold ggui version read end to
  * end), and a stranger may time one cold read per TTL. The floor's timer
  * starts with the read, so when the read ends first, the answer comes when
  * the timer fires, at a time the read's cost does not move.
