@@ -312,8 +312,19 @@ export class MetricsRegistry {
   }
 }
 
-/** The registry `/metrics` exposes by default, holding the operator metrics below. */
+/**
+ * The operator's registry: every operator metric below, private activity
+ * included. `/metrics` shows it only to a scrape with the metrics token.
+ */
 export const defaultRegistry: MetricsRegistry = new MetricsRegistry();
+
+/**
+ * What `/metrics` shows without the metrics token: the same metric names,
+ * counting only public activity (requests without credentials, and publishes
+ * of public versions; see {@linkcode publicMetrics}), so that no series moves
+ * when something private is published or read (docs/operations.md).
+ */
+export const publicRegistry: MetricsRegistry = new MetricsRegistry();
 
 /** Buckets of `http_request_duration_seconds` (the Rack original's). */
 export const HTTP_DURATION_BUCKETS: readonly number[] = [
@@ -400,6 +411,57 @@ export const webhookDeliveriesTotal: Counter<"result"> = defaultRegistry.counter
   help: "Webhook delivery attempts by result",
   labelNames: ["result"],
 });
+
+/** The public-activity twins of the operator metrics, registered in {@linkcode publicRegistry}. */
+export interface PublicMetrics {
+  /** `http_request_duration_seconds` of requests without credentials (or marked public). */
+  httpRequestDuration: Histogram<"method" | "route" | "status_code">;
+  /** `http_response_bytes_total` of those requests. */
+  httpResponseBytes: Counter<"route">;
+  /** `registry_publishes_total` of publishes of public versions (and anonymous attempts). */
+  publishesTotal: Counter<"surface" | "result">;
+  /** `registry_version_conflicts_total` of those publishes. */
+  versionConflictsTotal: Counter<"surface">;
+  /** `registry_rate_limited_total` of requests without credentials. */
+  rateLimitedTotal: Counter<"limiter">;
+}
+
+/**
+ * The public-activity twins. Whoever counts into an operator metric that has
+ * one counts into the twin too when the activity is public: a request without
+ * credentials (it can only see what anyone sees), or one its surface marked
+ * public (a publish of a public version). Failed authentications are no
+ * private activity: `registry_auth_failures_total` is in both registries as it is.
+ */
+export const publicMetrics: PublicMetrics = {
+  httpRequestDuration: publicRegistry.histogram({
+    name: httpRequestDuration.name,
+    help: httpRequestDuration.help,
+    labelNames: httpRequestDuration.labelNames,
+    buckets: HTTP_DURATION_BUCKETS,
+  }),
+  httpResponseBytes: publicRegistry.counter({
+    name: httpResponseBytes.name,
+    help: httpResponseBytes.help,
+    labelNames: httpResponseBytes.labelNames,
+  }),
+  publishesTotal: publicRegistry.counter({
+    name: publishesTotal.name,
+    help: publishesTotal.help,
+    labelNames: publishesTotal.labelNames,
+  }),
+  versionConflictsTotal: publicRegistry.counter({
+    name: versionConflictsTotal.name,
+    help: versionConflictsTotal.help,
+    labelNames: versionConflictsTotal.labelNames,
+  }),
+  rateLimitedTotal: publicRegistry.counter({
+    name: rateLimitedTotal.name,
+    help: rateLimitedTotal.help,
+    labelNames: rateLimitedTotal.labelNames,
+  }),
+};
+publicRegistry.register(authFailuresTotal);
 
 /** Latency of row-storage operations by operation and outcome. */
 export const storageOperationDuration: Histogram<"operation" | "outcome"> = defaultRegistry

@@ -6,9 +6,22 @@
  * `ttlMs` ago; everything else (`get`, `getMany`, `list`, and so every
  * compare-and-set loop) goes to the store, so writes stay strongly consistent.
  * This process's own commits evict what they touch at once; another process's
- * change (a yank, a delete, a new scope owner) is seen here within `ttlMs`.
- * Misses are never cached, so a version published anywhere is readable
- * everywhere at once.
+ * change (a yank, a delete, a new scope owner, a new version) is seen here
+ * within `ttlMs`.
+ *
+ * Misses are cached exactly like rows (same lifetime, same eviction): a
+ * stranger's read of a private row and of a missing one must do the same work
+ * against the same caches, or a repeated request times the difference (an
+ * existence oracle; docs/operations.md). A version published by this process
+ * is readable here at once (its commit evicts the cached miss); one published
+ * by another process within `ttlMs`.
+ *
+ * A read that has to go to the store answers no earlier than `coldReadFloorMs`
+ * after it began: the store itself costs more for a row than for a miss (the
+ * row is decoded; ~8 µs a row on KV, ~60 µs on a cold ggui version read end to
+ * end), and a stranger may time one cold read per TTL. The floor's timer
+ * starts with the read, so when the read ends first, the answer comes when
+ * the timer fires, at a time the read's cost does not move.
  *
  * @module
  */
@@ -35,10 +48,19 @@ export interface ReadCacheOptions {
   maxEntries?: number;
   /** The clock (injected in tests). */
   now?: () => number;
+  /**
+   * Least time a read that goes to the store takes, in ms (default 1; 0:
+   * none). See the module doc: it keeps the store's cost of a row out of the
+   * answer's timing.
+   */
+  coldReadFloorMs?: number;
+  /** Wait `ms` (injected in tests; default `setTimeout`). */
+  sleep?: (ms: number) => Promise<void>;
 }
 
 interface Cached {
-  entry: Entry<unknown>;
+  /** The row, or `null`: a miss is cached like a row. */
+  entry: Entry<unknown> | null;
   expires: number;
 }
 
@@ -51,7 +73,11 @@ export class CachingRegistryStorage implements RegistryStorage {
   #ttl: number;
   #max: number;
   #now: () => number;
+  #floorMs: number;
+  #sleep: (ms: number) => Promise<void>;
   #rows = new Map<string, Cached>();
+  /** Bumped after every commit: a read that overlapped one keeps nothing. */
+  #epoch = 0;
 
   /** Wrap `inner`. */
   constructor(inner: RegistryStorage, options: ReadCacheOptions) {
@@ -59,6 +85,23 @@ export class CachingRegistryStorage implements RegistryStorage {
     this.#ttl = options.ttlMs;
     this.#max = options.maxEntries ?? 20_000;
     this.#now = options.now ?? (() => performance.now());
+    this.#floorMs = options.coldReadFloorMs ?? 1;
+    this.#sleep = options.sleep ?? ((ms) => new Promise((resolve) => setTimeout(resolve, ms)));
+  }
+
+  /**
+   * Run a store read that a stranger's request may time, answering no earlier
+   * than the cold-read floor after it began (see the module doc).
+   */
+  async floored<T>(read: () => Promise<T>): Promise<T> {
+    if (this.#floorMs <= 0) return await read();
+    // Started before the read: it fires at a time the read's cost does not move.
+    const floor = this.#sleep(this.#floorMs);
+    try {
+      return await read();
+    } finally {
+      await floor;
+    }
   }
 
   /** The wrapped storage. */
@@ -84,6 +127,9 @@ export class CachingRegistryStorage implements RegistryStorage {
     } finally {
       // Evict even when the outcome is unknown (a thrown commit may have landed).
       for (const m of commit.mutations) this.#rows.delete(JSON.stringify(m.key));
+      // A read that began before this commit may hold what it replaced (a
+      // cached miss of the version it published): such a read keeps nothing.
+      this.#epoch++;
     }
   }
 
@@ -100,36 +146,39 @@ export class CachingRegistryStorage implements RegistryStorage {
   peekCached<T = unknown>(keys: readonly RowKey[]): (Entry<T> | null)[] | undefined {
     if (this.#ttl <= 0) return undefined;
     const now = this.#now();
-    const out: Entry<T>[] = [];
+    const out: (Entry<T> | null)[] = [];
     for (const key of keys) {
       const hit = this.#rows.get(JSON.stringify(key));
       if (!hit || !(hit.expires > now)) return undefined;
-      out.push(hit.entry as Entry<T>);
+      out.push(hit.entry as Entry<T> | null);
     }
     return out;
   }
 
   /** Read rows, serving those read less than `ttlMs` ago from memory. */
   async getManyCached<T = unknown>(keys: readonly RowKey[]): Promise<(Entry<T> | null)[]> {
-    if (this.#ttl <= 0) return await this.#inner.getMany<T>(keys);
+    if (this.#ttl <= 0) return await this.floored(() => this.#inner.getMany<T>(keys));
     const now = this.#now();
     const out: (Entry<T> | null)[] = new Array(keys.length).fill(null);
     const missing: number[] = [];
     keys.forEach((key, i) => {
       const id = JSON.stringify(key);
       const hit = this.#rows.get(id);
-      if (hit && hit.expires > now) out[i] = hit.entry as Entry<T>;
+      if (hit && hit.expires > now) out[i] = hit.entry as Entry<T> | null;
       else missing.push(i);
     });
     if (missing.length === 0) return out;
-    const fetched = await this.#inner.getMany<T>(missing.map((i) => keys[i]!));
+    const epoch = this.#epoch;
+    const fetched = await this.floored(() => this.#inner.getMany<T>(missing.map((i) => keys[i]!)));
+    const keep = epoch === this.#epoch;
     const expires = this.#now() + this.#ttl;
     fetched.forEach((entry, j) => {
       const i = missing[j]!;
       out[i] = entry;
+      if (!keep) return;
       const id = JSON.stringify(keys[i]);
+      // Rows and misses alike (see the module doc), most recently read last.
       this.#rows.delete(id);
-      if (entry === null) return;
       this.#rows.set(id, { entry, expires });
       if (this.#rows.size > this.#max) this.#rows.delete(this.#rows.keys().next().value!);
     });
@@ -148,6 +197,14 @@ export function cachedGetMany<T = unknown>(
   return storage instanceof CachingRegistryStorage
     ? storage.getManyCached<T>(keys)
     : storage.getMany<T>(keys);
+}
+
+/**
+ * Run a store read a stranger's request may time (a version list) under the
+ * storage's cold-read floor, when it has a read cache.
+ */
+export function flooredRead<T>(storage: RegistryStorage, read: () => Promise<T>): Promise<T> {
+  return storage instanceof CachingRegistryStorage ? storage.floored(read) : read();
 }
 
 /**

@@ -10,6 +10,7 @@ import {
 import { MemoryBundleStorage } from "../storage/memory.ts";
 import { isRegistryError } from "./errors.ts";
 import { updateRow } from "./store.ts";
+import type { RegistryStorage, RowKey } from "../storage/types.ts";
 
 function setup(ttlMs = 1000) {
   let now = 0;
@@ -39,16 +40,85 @@ Deno.test("this process's own commits evict the rows they touch at once", async 
   assert.equal(await cachedGet(storage, ["a"]), null);
 });
 
-Deno.test("misses are never cached and plain reads always go to the store", async () => {
-  const { inner, storage } = setup();
+Deno.test("misses are cached like rows, and this process's commits end them at once", async () => {
+  const { inner, storage, advance } = setup();
   assert.equal(await cachedGet(storage, ["new"]), null);
+  // Another process creates the row: a cached miss holds within the TTL, as a row would.
   await inner.commit({ checks: [], mutations: [{ type: "set", key: ["new"], value: "v" }] });
-  assert.equal((await cachedGet(storage, ["new"]))?.value, "v", "a new row is seen at once");
+  assert.equal(await cachedGet(storage, ["new"]), null, "the miss is served from memory");
+  assert.deepEqual(peekCachedMany(storage, [["new"]]), [null], "and peeked without a read");
+  advance(1001);
+  assert.equal((await cachedGet(storage, ["new"]))?.value, "v", "seen after the TTL");
+  // This process's own commit evicts a cached miss.
+  assert.equal(await cachedGet(storage, ["mine"]), null);
+  await storage.commit({ checks: [], mutations: [{ type: "set", key: ["mine"], value: 1 }] });
+  assert.equal((await cachedGet(storage, ["mine"]))?.value, 1, "a new row is seen at once");
   await inner.commit({ checks: [], mutations: [{ type: "set", key: ["new"], value: "w" }] });
   assert.equal((await storage.get(["new"]))?.value, "w", "get() is never cached");
-  const [x, y] = await cachedGetMany(storage, [["new"], ["none"]]);
-  assert.equal(x?.value, "v");
-  assert.equal(y, null);
+});
+
+Deno.test("a read that overlapped a commit keeps nothing (no stale row or miss outlives it)", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => release = r);
+  const inner = new MemoryRegistryStorage();
+  await inner.commit({ checks: [], mutations: [{ type: "set", key: ["v"], value: 1 }] });
+  const slow: RegistryStorage = {
+    get: (key) => inner.get(key),
+    // The read sees the store before the commit and answers after it.
+    getMany: async <T>(keys: readonly RowKey[]) => {
+      const rows = await inner.getMany<T>(keys);
+      await gate;
+      return rows;
+    },
+    list: (prefix, options) => inner.list(prefix, options),
+    commit: (c) => inner.commit(c),
+    close: () => inner.close(),
+  };
+  const storage = new CachingRegistryStorage(slow, { ttlMs: 60_000 });
+  const reading = cachedGet(storage, ["v"]);
+  await storage.commit({ checks: [], mutations: [{ type: "set", key: ["v"], value: 2 }] });
+  release();
+  assert.equal((await reading)?.value, 1, "the overlapping read answers what it saw");
+  assert.equal(peekCachedMany(storage, [["v"]]), undefined, "but did not cache it");
+});
+
+Deno.test("a store read answers when the floor's timer, started before it, fires: a row and a miss alike", async () => {
+  const log: string[] = [];
+  let release!: () => void;
+  const inner = new MemoryRegistryStorage();
+  await inner.commit({ checks: [], mutations: [{ type: "set", key: ["row"], value: 1 }] });
+  const logged: RegistryStorage = {
+    get: (key) => inner.get(key),
+    getMany: <T>(keys: readonly RowKey[]) => {
+      log.push(`read ${JSON.stringify(keys)}`);
+      return inner.getMany<T>(keys);
+    },
+    list: (prefix, options) => inner.list(prefix, options),
+    commit: (c) => inner.commit(c),
+    close: () => inner.close(),
+  };
+  const storage = new CachingRegistryStorage(logged, {
+    ttlMs: 1000,
+    coldReadFloorMs: 5,
+    sleep: (ms) => {
+      log.push(`sleep ${ms}`);
+      return new Promise((r) => release = r);
+    },
+  });
+  for (const key of [["row"], ["miss"]]) {
+    log.length = 0;
+    let done = false;
+    const reading = cachedGet(storage, key).then(() => done = true);
+    await new Promise((r) => setTimeout(r, 0));
+    assert.deepEqual(log, ["sleep 5", `read ${JSON.stringify([key])}`], "the timer starts first");
+    assert.equal(done, false, "the read finished, the answer waits for the timer");
+    release();
+    await reading;
+  }
+  // Served from memory: no read, no floor.
+  log.length = 0;
+  await cachedGet(storage, ["row"]);
+  assert.deepEqual(log, []);
 });
 
 Deno.test("a TTL of 0 disables the cache and the size bound evicts the oldest", async () => {
@@ -111,7 +181,7 @@ Deno.test("peekCachedMany() answers only what getManyCached would serve from mem
   assert.equal(
     peekCachedMany(storage, [["a"], ["missing"]]),
     undefined,
-    "an absent row needs a read",
+    "an absent row never read needs a read",
   );
   advance(1001);
   assert.equal(peekCachedMany(storage, [["a"]]), undefined, "expired");

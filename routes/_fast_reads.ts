@@ -276,7 +276,7 @@ export function fastReads(
     const length = head ? null : res.headers.get("content-length");
     // A body compressed as it flows has no length yet: count it as it goes out.
     if (length === null && !head && res.headers.has("content-encoding")) {
-      res = countedBody(res, (n) => ops.served(route.route, n));
+      res = countedBody(res, (n) => ops.served(start, route.route, n));
     }
     ops.record(start, req.method, route.route, res.status, length, subject);
     return res;

@@ -24,6 +24,30 @@ export interface OpsVariables {
    * still spends the failed-authentication budget.
    */
   authFailed?: boolean;
+  /**
+   * Set by a surface when a request with credentials did only public things
+   * (a publish of a public version): the anonymous `/metrics` view counts it.
+   */
+  publicActivity?: boolean;
+}
+
+/**
+ * Whether a request carries credentials (`Authorization` or
+ * `X-Registry-Token`). One without them can only do what anyone can: the
+ * anonymous `/metrics` view counts it (docs/operations.md, Metrics).
+ */
+export function hasCredentials(headers: Headers): boolean {
+  return headers.has("authorization") || headers.has("x-registry-token");
+}
+
+/** Mark a request with credentials as public activity (see {@linkcode OpsVariables}). */
+export function markPublicActivity(c: Context): void {
+  c.set("publicActivity" as never, true as never);
+}
+
+/** Whether the anonymous `/metrics` view counts this request. */
+export function isPublicActivity(c: Context): boolean {
+  return !hasCredentials(c.req.raw.headers) || c.get("publicActivity" as never) === true;
 }
 
 /** A Hono env that carries {@linkcode OpsVariables}. */

@@ -12,6 +12,7 @@ import {
   httpResponseBytes,
   type MetricsRegistry,
   PROMETHEUS_CONTENT_TYPE,
+  publicRegistry,
 } from "../core/metrics.ts";
 import { timingSafeEqual } from "../core/digest.ts";
 import { replaceResponse, routePattern, settleDocumentLength } from "./_ops_common.ts";
@@ -131,9 +132,14 @@ export function registerProcessMetrics(registry: MetricsRegistry = defaultRegist
 
 /** Options of {@linkcode metricsHandler}. */
 export interface MetricsHandlerOptions {
-  /** The registry to expose (default: the operator metrics' registry). */
+  /** The full registry, shown to a scrape with the token (default: the operator metrics'). */
   registry?: MetricsRegistry;
-  /** When set, requests must carry `Authorization: Bearer <token>`. */
+  /**
+   * What is shown when no token is configured (default: the public-activity
+   * view of the operator metrics when `registry` is the default, else `registry`).
+   */
+  openRegistry?: MetricsRegistry;
+  /** When set, requests must carry `Authorization: Bearer <token>` and see `registry`. */
   token?: string;
   /** Add the process gauges (default true). */
   processMetrics?: boolean;
@@ -142,8 +148,11 @@ export interface MetricsHandlerOptions {
 }
 
 /**
- * The `/metrics` handler: Prometheus text 0.0.4, `no-store`, optionally behind
- * a bearer token compared in constant time.
+ * The `/metrics` handler: Prometheus text 0.0.4, `no-store`. With a token
+ * configured, it requires `Authorization: Bearer <token>` (compared in
+ * constant time) and shows the full registry; without one it is open and
+ * shows the open registry, which for the operator metrics counts only public
+ * activity (docs/operations.md, Metrics).
  *
  * @example
  * ```ts ignore
@@ -152,26 +161,34 @@ export interface MetricsHandlerOptions {
  */
 export function metricsHandler(options: MetricsHandlerOptions = {}): Handler {
   const registry = options.registry ?? defaultRegistry;
-  if (options.processMetrics ?? true) registerProcessMetrics(registry);
   const token = options.token;
+  const open = options.openRegistry ??
+    (options.registry === undefined ? publicRegistry : options.registry);
+  if (options.processMetrics ?? true) {
+    registerProcessMetrics(registry);
+    registerProcessMetrics(open);
+  }
   return async function metrics(c: Context) {
-    if (token !== undefined) {
-      const auth = c.req.header("authorization") ?? "";
-      const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(auth);
-      if (!m || !timingSafeEqual(m[1]!, token)) {
-        if (options.onUnauthorized) return await options.onUnauthorized(c);
-        return new Response("Unauthorized\n", {
-          status: 401,
-          headers: {
-            "content-type": "text/plain; charset=utf-8",
-            "cache-control": "no-store",
-            "www-authenticate": 'Bearer realm="metrics"',
-          },
-        });
-      }
+    if (token === undefined) return exposition(open);
+    const auth = c.req.header("authorization") ?? "";
+    const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(auth);
+    if (!m || !timingSafeEqual(m[1]!, token)) {
+      if (options.onUnauthorized) return await options.onUnauthorized(c);
+      return new Response("Unauthorized\n", {
+        status: 401,
+        headers: {
+          "content-type": "text/plain; charset=utf-8",
+          "cache-control": "no-store",
+          "www-authenticate": 'Bearer realm="metrics"',
+        },
+      });
     }
-    return new Response(registry.expose(), {
-      headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" },
-    });
+    return exposition(registry);
   };
+}
+
+function exposition(registry: MetricsRegistry): Response {
+  return new Response(registry.expose(), {
+    headers: { "content-type": PROMETHEUS_CONTENT_TYPE, "cache-control": "no-store" },
+  });
 }

@@ -2,7 +2,12 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { httpMetrics, metricsHandler } from "./_ops_metrics.ts";
 import { routePattern } from "./_ops_common.ts";
-import { HTTP_DURATION_BUCKETS, MetricsRegistry, publishesTotal } from "../core/metrics.ts";
+import {
+  HTTP_DURATION_BUCKETS,
+  MetricsRegistry,
+  publicMetrics,
+  publishesTotal,
+} from "../core/metrics.ts";
 import { parsePrometheusText, sampleValue } from "../tests/_prometheus.ts";
 
 /** An app whose HTTP metrics go to a registry of its own, exposed at /metrics. */
@@ -103,18 +108,28 @@ Deno.test("/metrics parses as Prometheus text and its counters move as requests 
   assert.ok((sampleValue(samples, "process_uptime_seconds") ?? -1) >= 0);
 });
 
-Deno.test("the default /metrics shows the operator counters a surface increments", async () => {
+Deno.test("the default /metrics shows public activity only; the token shows the operator counters", async () => {
   const app = new Hono();
   app.get("/metrics", metricsHandler());
-  const read = async () =>
+  const closed = new Hono();
+  closed.get("/metrics", metricsHandler({ token: "m" }));
+  const read = async (from: Hono, headers: Record<string, string> = {}) =>
     sampleValue(
-      parsePrometheusText(await (await app.request("/metrics")).text()),
+      parsePrometheusText(await (await from.request("/metrics", { headers })).text()),
       "registry_publishes_total",
       { surface: "rack", result: "created" },
     ) ?? 0;
-  const before = await read();
+  const full = () => read(closed, { authorization: "Bearer m" });
+  const [open0, full0] = [await read(app), await full()];
+  // A private publish counts only in the operator's view.
   publishesTotal.inc({ surface: "rack", result: "created" });
-  assert.equal(await read(), before + 1);
+  assert.equal(await read(app), open0);
+  assert.equal(await full(), full0 + 1);
+  // A public one counts in both.
+  publishesTotal.inc({ surface: "rack", result: "created" });
+  publicMetrics.publishesTotal.inc({ surface: "rack", result: "created" });
+  assert.equal(await read(app), open0 + 1);
+  assert.equal(await full(), full0 + 2);
 });
 
 Deno.test("/metrics with a token refuses a missing or wrong bearer and serves the right one", async () => {

@@ -6,8 +6,8 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 import type { RateLimiter, RateLimitResult } from "../core/rate_limit.ts";
-import { type Counter, rateLimitedTotal } from "../core/metrics.ts";
-import { setResponseHeaders } from "./_ops_common.ts";
+import { type Counter, publicMetrics, rateLimitedTotal } from "../core/metrics.ts";
+import { hasCredentials, setResponseHeaders } from "./_ops_common.ts";
 
 /** Options of {@linkcode rateLimit}. */
 export interface RateLimitMiddlewareOptions {
@@ -79,6 +79,10 @@ export function rateLimit(options: RateLimitMiddlewareOptions): MiddlewareHandle
     let result = countIf ? await limiter.peek(client) : await limiter.hit(client);
     if (!result.allowed) {
       limited.inc({ limiter: limiter.name });
+      // The anonymous /metrics view counts refusals of requests without credentials.
+      if (limited === rateLimitedTotal && !hasCredentials(c.req.raw.headers)) {
+        publicMetrics.rateLimitedTotal.inc({ limiter: limiter.name });
+      }
       const response = await onLimited(c, result.resetSeconds, result);
       const headers = new Headers(response.headers);
       for (const [k, v] of Object.entries(rateLimitHeaders(limiter, result))) headers.set(k, v);

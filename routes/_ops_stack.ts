@@ -10,10 +10,21 @@
  * @module
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { httpRequestDuration, httpResponseBytes, rateLimitedTotal } from "../core/metrics.ts";
+import {
+  httpRequestDuration,
+  httpResponseBytes,
+  publicMetrics,
+  rateLimitedTotal,
+} from "../core/metrics.ts";
 import type { RateLimiter, RateLimitResult } from "../core/rate_limit.ts";
 import { canEncode, compressResponse, type Encoding } from "./_ops_compress.ts";
-import { countedBody, replaceResponse, routePattern, settleDocumentLength } from "./_ops_common.ts";
+import {
+  countedBody,
+  hasCredentials,
+  replaceResponse,
+  routePattern,
+  settleDocumentLength,
+} from "./_ops_common.ts";
 import { REQUEST_ID_RE } from "./_ops_log.ts";
 import { rateLimitHeaders } from "./_ops_rate_limit.ts";
 import { pathOfUrl } from "./_cost_class.ts";
@@ -63,11 +74,12 @@ function isoNow(): string {
 
 function limitedResponse(
   c: Context,
-  limiter: RateLimiter,
-  result: RateLimitResult,
+  s: OpsStart,
   onLimited: OpsStackOptions["onLimited"],
 ): Response {
+  const { limiter, result } = s.refused!;
   rateLimitedTotal.inc({ limiter: limiter.name });
+  if (s.public) publicMetrics.rateLimitedTotal.inc({ limiter: limiter.name });
   const response = onLimited(c, result.resetSeconds);
   const headers = new Headers(response.headers);
   for (const [k, v] of Object.entries(rateLimitHeaders(limiter, result))) headers.set(k, v);
@@ -103,6 +115,11 @@ export interface OpsStart {
   limiter: RateLimiter | undefined;
   /** The 429 decided before the request ran, if any. */
   refused: { limiter: RateLimiter; result: RateLimitResult } | undefined;
+  /**
+   * Whether the anonymous `/metrics` view counts it: no credentials, or a
+   * surface marked it public (`publicActivity`) before it was recorded.
+   */
+  public: boolean;
 }
 
 /**
@@ -129,7 +146,7 @@ export interface OpsCore {
     subject?: unknown,
   ): void;
   /** Count bytes served under a route (for bodies whose length is known only once sent). */
-  served(route: string, bytes: number): void;
+  served(start: OpsStart, route: string, bytes: number): void;
   /**
    * Let the middleware finish a request begun elsewhere (a fast path that
    * declined it): it reuses `start` instead of counting the request again.
@@ -205,7 +222,8 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
       const failures = authFailures.peekNow(client);
       if (!failures.allowed) refused = { limiter: authFailures, result: failures };
     }
-    return { time, start, requestId, client, result, limiter, refused };
+    const open = !hasCredentials(req.headers);
+    return { time, start, requestId, client, result, limiter, refused, public: open };
   }
 
   function decorate(headers: Headers, s: OpsStart, fresh = false): void {
@@ -230,8 +248,10 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     if (log) headers.set("x-request-id", s.requestId);
   }
 
-  function countServed(route: string, n: number): void {
-    if (n > 0) httpResponseBytes.inc({ route }, n);
+  function countServed(s: OpsStart, route: string, n: number): void {
+    if (n <= 0) return;
+    httpResponseBytes.inc({ route }, n);
+    if (s.public) publicMetrics.httpResponseBytes.inc({ route }, n);
   }
 
   function record(
@@ -244,8 +264,10 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
   ): void {
     const seconds = (performance.now() - s.start) / 1000;
     const label = METHODS.has(method) ? method : "OTHER";
-    httpRequestDuration.observe({ method: label, route, status_code: String(status) }, seconds);
-    if (length !== null) countServed(route, Number(length));
+    const labels = { method: label, route, status_code: String(status) };
+    httpRequestDuration.observe(labels, seconds);
+    if (s.public) publicMetrics.httpRequestDuration.observe(labels, seconds);
+    if (length !== null) countServed(s, route, Number(length));
     if (log) {
       // Request ids are JSON-safe as they are (a UUID, or REQUEST_ID_RE's characters).
       const line = `{"time":"${s.time}","level":"${
@@ -272,7 +294,7 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     let status = 500;
     try {
       if (s.refused) {
-        c.res = limitedResponse(c, s.refused.limiter, s.refused.result, onLimited);
+        c.res = limitedResponse(c, s, onLimited);
         if (log) c.res.headers.set("x-request-id", s.requestId);
       } else {
         await next();
@@ -300,8 +322,10 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
       const length = c.req.method === "HEAD" ? null : c.res.headers.get("content-length");
       // A body compressed as it flows has no length yet: count it as it goes out.
       if (length === null && c.req.method !== "HEAD" && c.res.headers.has("content-encoding")) {
-        replaceResponse(c, countedBody(c.res, (n) => countServed(route, n)));
+        const started = s;
+        replaceResponse(c, countedBody(c.res, (n) => countServed(started, route, n)));
       }
+      if (c.get("publicActivity" as never) === true) s.public = true;
       record(s, c.req.method, route, status, length, c.get("subject" as never));
     }
   }

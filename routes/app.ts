@@ -34,6 +34,7 @@ import { RateLimiter } from "../core/rate_limit.ts";
 import {
   authFailuresTotal,
   instrumentStorage,
+  publicMetrics,
   publishesTotal,
   versionConflictsTotal,
 } from "../core/metrics.ts";
@@ -42,7 +43,7 @@ import { clientIpOf } from "./_ops_rate_limit.ts";
 import { createOpsCore, type OpsCore } from "./_ops_stack.ts";
 import { fastReads } from "./_fast_reads.ts";
 import { gguiFastReads } from "./_ggui_fast.ts";
-import { makeResponse } from "./_ops_common.ts";
+import { isPublicActivity, makeResponse } from "./_ops_common.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import { checkStoreHealth } from "../core/health.ts";
 import { type CostClass, costClass, isRackPath } from "./_cost_class.ts";
@@ -124,6 +125,8 @@ export interface RegistryAppOptions {
   fastReads?: boolean;
   /** How long hot read paths may serve a row from memory (default 500 ms; 0: always read the store). */
   readCacheMs?: number;
+  /** Least time a read route's store read takes (default 1 ms; see `core/read_cache.ts`). */
+  coldReadFloorMs?: number;
   /** Bytes of small immutable blobs kept in memory (default 64 MiB; 0: none). */
   blobCacheBytes?: number;
   /** JSR: visibility of packages in namespaces `auth.json` does not declare (default `private`). */
@@ -175,6 +178,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   // Storage timings count real store operations; the read cache sits in front.
   const storage = new CachingRegistryStorage(instrumentStorage(options.storage), {
     ttlMs: options.readCacheMs ?? 500,
+    ...(options.coldReadFloorMs === undefined ? {} : { coldReadFloorMs: options.coldReadFloorMs }),
   });
   // Blobs are content-addressed and immutable: small ones are served from memory.
   const bundles = new CachingBundleStorage(options.bundles, {
@@ -403,6 +407,11 @@ function countOutcome(c: Context): void {
         : "error");
     publishesTotal.inc({ surface, result });
     if (result === "conflict") versionConflictsTotal.inc({ surface });
+    // The anonymous /metrics view: publishes of public versions, attempts without credentials.
+    if (isPublicActivity(c)) {
+      publicMetrics.publishesTotal.inc({ surface, result });
+      if (result === "conflict") publicMetrics.versionConflictsTotal.inc({ surface });
+    }
   }
 }
 

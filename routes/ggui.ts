@@ -18,7 +18,7 @@ import { recordAudit } from "../core/audit.ts";
 import { sha256Hex } from "../core/digest.ts";
 import { collectBytes, utf8Length } from "../storage/_common.ts";
 import { httpDate, respondWithBlob, unmodifiedSince } from "./_blob_response.ts";
-import { makeResponse, notModifiedResponse } from "./_ops_common.ts";
+import { makeResponse, markPublicActivity, notModifiedResponse } from "./_ops_common.ts";
 import { type ErrorCode, isRegistryError } from "../core/errors.ts";
 import {
   type AuthnContext,
@@ -229,6 +229,14 @@ function bodyProblem(text: string, max: number): string {
   return text === "too_large"
     ? `request body is over ${max} bytes`
     : "request body is not valid JSON";
+}
+
+/** The `manifest.visibility` of a publish body, when it has one. */
+function manifestVisibility(body: unknown): unknown {
+  const manifest = (body as { manifest?: unknown } | null)?.manifest;
+  return typeof manifest === "object" && manifest !== null
+    ? (manifest as { visibility?: unknown }).visibility
+    : undefined;
 }
 
 /** Parse JSON text; `undefined` when it is not JSON. */
@@ -499,7 +507,12 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     if (parsed === undefined) {
       return send(c, errorResult(400, "manifest_invalid", "request body is not valid JSON"));
     }
-    return send(c, await publishArtifact(ctx, { authn: who, body: parsed.value }));
+    const result = await publishArtifact(ctx, { authn: who, body: parsed.value });
+    // A public version is public activity: the anonymous /metrics view counts it.
+    if (result.status === 201 && manifestVisibility(parsed.value) === "public") {
+      markPublicActivity(c);
+    }
+    return send(c, result);
   });
 
   app.post("/author-keys", async (c) => {

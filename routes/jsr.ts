@@ -20,6 +20,7 @@ import {
   isTaskFailure,
   type JsrContext,
   jsrRef,
+  jsrVisibility,
   newTaskId,
   publishJsrTarball,
   recordFailedTask,
@@ -36,7 +37,7 @@ import {
 } from "../core/jsr/read.ts";
 import { setJsrYanked } from "../core/jsr/yank.ts";
 import { respondWithBlob, respondWithJson } from "./_blob_response.ts";
-import { makeResponse } from "./_ops_common.ts";
+import { makeResponse, markPublicActivity } from "./_ops_common.ts";
 import { collectBytes } from "../storage/_common.ts";
 
 /** Options of {@linkcode createJsrRoutes}. */
@@ -329,6 +330,8 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
         taskId,
         ...(ip ? { ip } : {}),
       });
+      // A public version is public activity: the anonymous /metrics view counts it.
+      if (await jsrVisibility(ctx, ref.namespace) === "public") markPublicActivity(c);
       return json(task);
     } catch (err) {
       if (!isTaskFailure(err)) throw err;

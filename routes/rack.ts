@@ -16,6 +16,7 @@ import {
   extractToken,
   identifyCaller,
   isGated,
+  isUnknownToken,
   preAuthorizeUpload,
   type RackAuth,
   type RackCaller,
@@ -51,6 +52,7 @@ import {
 } from "./_rack_http.ts";
 import { multipartBoundary, MultipartReader, readTextPart } from "./_rack_multipart.ts";
 import { respondWithBlob } from "./_blob_response.ts";
+import { isPublicActivity, markPublicActivity } from "./_ops_common.ts";
 import { RegistryError } from "../core/errors.ts";
 
 /** Options of {@linkcode createRackRoutes}. */
@@ -148,6 +150,8 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     app.use("*", async (c, next) => {
       const start = performance.now();
       await next();
+      // This /metrics has no token: it counts public activity only (docs/operations.md).
+      if (!isPublicActivity(c)) return;
       histogram.observe(
         { method: c.req.method, route: c.req.routePath, status: c.res.status },
         (performance.now() - start) / 1000,
@@ -169,6 +173,9 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     const subject = caller.admin ? "rack:admin" : caller.principal?.subject ??
       (caller.tokenSha256 ? rackTokenSubject(caller.tokenSha256) : undefined);
     if (subject !== undefined) c.set("subject" as never, subject as never);
+    // A token nobody issued spends the failed-authentication budget on every
+    // route, reads that answer as to anyone included (as on the ggui surface).
+    if (isUnknownToken(auth, caller, ctx.clock())) c.set("authFailed" as never, true as never);
     return { auth, caller };
   }
 
@@ -352,6 +359,7 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     }
     const name = c.req.param("name");
     const { created } = await putPreset(ctx, name, { preset, actor: "rack:admin" });
+    markPublicActivity(c); // presets are public documents
     const doc = await readPreset(ctx, name);
     return new Response(doc.bytes as BodyInit, {
       status: created ? 201 : 200,
@@ -482,6 +490,8 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
       ...(ip ? { ip } : {}),
     });
     log("info", "Rack registry uploaded", { path: result.path, checksum: archive.sha256 });
+    // Into an anonymous namespace anyone reads it: the anonymous /metrics view counts it.
+    if (auth.namespaces.get(result.namespace)?.anonymous) markPublicActivity(c);
     return new Response(JSON.stringify(result), {
       status: 201,
       headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },

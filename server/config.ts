@@ -156,7 +156,8 @@ Options (each as --flag=value or --flag value):
                              uploads/publishes per presented token, whatever its address
                              (default 600; all processes on one store share these counts)
   --auth-failure-limit <n>   failed authentications per client IP (default 30)
-  --metrics-token <secret>   require this bearer token on /metrics (env METRICS_TOKEN)
+  --metrics-token <secret>   require this bearer token on /metrics and show it everything; without
+                             one /metrics is open and counts public activity only (env METRICS_TOKEN)
   --read-cache-ms <n>        serve hot reads from memory this long, 0 = off (default 500)
   --header-timeout-ms <n>    close a connection that has not sent a whole request head this long
                              after it opened or its last response, 0 = off (default 10000)

@@ -28,6 +28,8 @@ interface Fixture {
 async function fixture(
   options: {
     jsrLimits?: Record<string, number>;
+    /** Require this token on /metrics (its full view). */
+    metricsToken?: string;
     /** The auth.json text, read on every request (default: `@pub` anonymous). */
     authJson?: () => string;
     subscriptions?: {
@@ -63,6 +65,7 @@ async function fixture(
     authFailuresPerMinute: 0,
     readCacheMs: 0,
     ...(options.jsrLimits ? { jsrLimits: options.jsrLimits } : {}),
+    ...(options.metricsToken ? { metricsToken: options.metricsToken } : {}),
     ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
   });
   const root = { subject: "root", admin: true };
@@ -725,9 +728,10 @@ Deno.test("a JSR publish writes its audit record and webhook delivery in the sam
     events: ["package.published"],
     enabled: true,
   }];
-  const { app, storage } = await fixture({ subscriptions });
+  // A private package's publishes count in the operator's view (the metrics token's).
+  const { app, storage } = await fixture({ subscriptions, metricsToken: "m" });
   const scrape = async (result: string, name = "registry_publishes_total") => {
-    const text = await (await get(app, "/metrics")).text();
+    const text = await (await get(app, "/metrics", "m")).text();
     const line = text.split("\n").find((l) =>
       l.startsWith(`${name}{`) && l.includes('surface="jsr"') &&
       (name !== "registry_publishes_total" || l.includes(`result="${result}"`))

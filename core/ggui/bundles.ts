@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { cachedGet, peekCachedMany } from "../read_cache.ts";
+import { cachedGet, cachedGetMany, peekCachedMany } from "../read_cache.ts";
 import type { FileEntry, ScopeRow, VersionRow } from "../rows.ts";
 import * as keys from "../../storage/keys.ts";
 import {
@@ -20,9 +20,7 @@ import {
   type GguiErrorBody,
   type GguiResult,
   kindOfFormat,
-  mayReadPrivate,
   mayReadPrivateNow,
-  once,
 } from "./_common.ts";
 import { isVersionRef } from "./read.ts";
 
@@ -121,18 +119,23 @@ export async function locateBundleFile(
     }
     if (!isVersionRef(request)) return deny();
     let row: VersionRow | null;
+    let owner: ScopeRow | null;
     try {
-      row = await getRow(ctx, { namespace: scope, name, version });
+      // The scope row in the same batch, whoever asks: a version the caller
+      // may not read and a missing one cost the same reads and cache decisions.
+      const [r, o] = await cachedGetMany<unknown>(ctx.storage, [
+        keys.versionKey({ namespace: scope, name, version }),
+        keys.scopeKey(scope),
+      ]);
+      row = (r?.value ?? null) as VersionRow | null;
+      owner = (o?.value ?? null) as ScopeRow | null;
     } catch {
       return errorResult(500, "server_error", "internal error");
     }
     if (row === null || row.visibility !== "private" || kindOfFormat(row.format) === undefined) {
       return deny();
     }
-    const owner = once(async () =>
-      (await cachedGet<ScopeRow>(ctx.storage, keys.scopeKey(scope)))?.value ?? null
-    );
-    if (!(await mayReadPrivate(row, authn, owner))) return deny();
+    if (!mayReadPrivateNow(row, authn, owner)) return deny();
     const entry = row.files?.[file];
     return entry ? { status: 200, body: { entry, publishedAt: row.publishedAt } } : miss();
   }

@@ -2,13 +2,12 @@
  * `GET /pkg/:scope/:name`: every version the caller may see, SemVer
  * descending (a prerelease sorts below its release), yanked ones included.
  * Private versions are filtered per row; when nothing is visible the answer is
- * the same 404 bytes as a missing artifact.
+ * the same 404 bytes as a missing artifact, after the same work (see
+ * `core/package_view.ts`).
  *
  * @module
  */
-import type { ScopeRow, VersionState } from "../rows.ts";
-import { listVersionStates } from "../store.ts";
-import * as keys from "../../storage/keys.ts";
+import { type PackageView, readPackageView, visibleStates } from "../package_view.ts";
 import {
   type AuthnContext,
   errorResult,
@@ -16,8 +15,6 @@ import {
   type GguiErrorBody,
   type GguiResult,
   kindOfFormat,
-  mayReadPrivate,
-  once,
 } from "./_common.ts";
 import { NAME_RE, SCOPE_RE } from "./manifest.ts";
 
@@ -59,23 +56,16 @@ export async function listArtifactVersions(
   const artifactId = `${scope}/${name}`;
   const notFound = () => errorResult(404, "not_found", `no such artifact: ${artifactId}`);
   if (!SCOPE_RE.test(scope) || !NAME_RE.test(name)) return notFound();
-  let states: VersionState[];
+  let view: PackageView;
   try {
-    states = await listVersionStates(ctx.storage, { namespace: scope, name });
+    view = await readPackageView(ctx.storage, { namespace: scope, name });
   } catch {
     return errorResult(500, "server_error", "failed to list versions");
   }
-  const owner = once(async () =>
-    (await ctx.storage.get<ScopeRow>(keys.scopeKey(scope)))?.value ?? null
-  );
   const versions: VersionEntry[] = [];
-  for (const s of states) {
+  for (const s of visibleStates(view, scope, authn)) {
     const kind = kindOfFormat(s.format);
     if (kind === undefined) continue;
-    if (
-      s.visibility === "private" &&
-      !(await mayReadPrivate({ publishedBy: s.publishedBy, namespace: scope }, authn, owner))
-    ) continue;
     versions.push({
       version: s.version,
       publishedAt: s.publishedAt,

@@ -11,43 +11,35 @@
 import type { Principal } from "../auth.ts";
 import type { RegistryContext } from "../context.ts";
 import { versionFiles } from "../files.ts";
-import { cachedGet } from "../read_cache.ts";
-import type { FileEntry, PackageRow, ScopeRow, VersionRow, VersionState } from "../rows.ts";
+import { readPackageView, visibleStates } from "../package_view.ts";
+import { cachedGetMany } from "../read_cache.ts";
+import type { FileEntry, ScopeRow, VersionRow, VersionState } from "../rows.ts";
 import { pickLatest, sortVersionsDescending } from "../semver.ts";
-import { listVersionStates } from "../store.ts";
 import { grantsAllow } from "../tokens.ts";
 import type { PackageRef, VersionRef } from "../names.ts";
 import * as keys from "../../storage/keys.ts";
+import type { Entry } from "../../storage/types.ts";
 import { authorizeJsrPublish, JSR_FORMAT, type JsrContext, type JsrFacts } from "./publish.ts";
 
 /** Who reads: a principal, or `null` for an anonymous caller. */
 export type JsrReader = Principal | null;
 
 /**
- * Whether `reader` may read a version with this visibility and publisher.
- * `owner` is looked up at most once per call site, lazily.
+ * Whether `reader` may read a version with this visibility and publisher
+ * (`owner`: the namespace's scope row, read beside the version's own rows
+ * whoever asks, so a private version and a missing one cost the same reads).
  */
-async function mayRead(
+function mayRead(
   version: { visibility: string; publishedBy: string },
   namespace: string,
   reader: JsrReader,
-  owner: () => Promise<ScopeRow | null>,
-): Promise<boolean> {
+  owner: ScopeRow | null,
+): boolean {
   if (version.visibility === "public") return true;
   if (reader === null) return false;
   if (version.publishedBy === reader.subject) return true;
   if (reader.grants && grantsAllow(reader.grants, "read", namespace)) return true;
-  try {
-    return (await owner())?.ownerSubject === reader.subject;
-  } catch {
-    return false;
-  }
-}
-
-function ownerLookup(ctx: RegistryContext, namespace: string): () => Promise<ScopeRow | null> {
-  let p: Promise<ScopeRow | null> | undefined;
-  return () =>
-    p ??= ctx.storage.get<ScopeRow>(keys.scopeKey(namespace)).then((r) => r?.value ?? null);
+  return owner?.ownerSubject === reader.subject;
 }
 
 /** `meta.json`: the versions the reader may see, with `yanked`, and the latest. */
@@ -72,51 +64,20 @@ export interface JsrRead<T> {
   publishedAt?: string;
 }
 
-/** Version lists by package, per row storage, with the package row stamp they belong to. */
-const stateLists = new WeakMap<object, Map<string, { stamp: string; states: VersionState[] }>>();
-const STATE_LIST_ENTRIES = 1024;
-
-/**
- * The lifecycle rows of a package. Every publish and every lifecycle change
- * rewrites the package row in the same commit, so a list is reused while the
- * package row's stamp is the one it was read under.
- */
-async function statesOf(
-  ctx: RegistryContext,
-  ref: PackageRef,
-  packageStamp: string,
-): Promise<VersionState[]> {
-  let lists = stateLists.get(ctx.storage);
-  if (!lists) stateLists.set(ctx.storage, lists = new Map());
-  const id = `${ref.namespace}/${ref.name}`;
-  const hit = lists.get(id);
-  if (hit && hit.stamp === packageStamp) return hit.states;
-  const states = await listVersionStates(ctx.storage, ref);
-  if (lists.size >= STATE_LIST_ENTRIES) lists.delete(lists.keys().next().value!);
-  lists.set(id, { stamp: packageStamp, states });
-  return states;
-}
-
 /** The visible versions of a JSR package; `null` when it has none for this reader. */
-async function visibleStates(
+async function readableStates(
   ctx: RegistryContext,
   ref: PackageRef,
   reader: JsrReader,
 ): Promise<JsrRead<VersionState[]> | null> {
-  const pkg = await cachedGet<PackageRow>(ctx.storage, keys.packageKey(ref));
-  if (!pkg || pkg.value.format !== JSR_FORMAT) return null;
-  const owner = ownerLookup(ctx, ref.namespace);
-  const visible: VersionState[] = [];
+  // The same reads for every package, present or not (core/package_view.ts).
+  const view = await readPackageView(ctx.storage, ref);
+  if (view.row?.format !== JSR_FORMAT) return null;
+  const visible = visibleStates(view, ref.namespace, reader);
+  if (visible.length === 0) return null;
   // Private when what this reader sees holds a private version; versions it
   // may not see change nothing, not even the cache headers.
-  let shown = false;
-  for (const state of await statesOf(ctx, ref, pkg.stamp)) {
-    if (!(await mayRead(state, ref.namespace, reader, owner))) continue;
-    visible.push(state);
-    if (state.visibility === "private") shown = true;
-  }
-  if (visible.length === 0) return null;
-  return { value: visible, private: shown };
+  return { value: [...visible], private: visible.some((s) => s.visibility === "private") };
 }
 
 /**
@@ -134,7 +95,7 @@ export async function jsrPackageMeta(
   ref: PackageRef,
   reader: JsrReader,
 ): Promise<JsrRead<JsrPackageMeta> | null> {
-  const found = await visibleStates(ctx, ref, reader);
+  const found = await readableStates(ctx, ref, reader);
   if (!found) return null;
   const byVersion = new Map(found.value.map((s) => [s.version, s]));
   const versions: JsrPackageMeta["versions"] = {};
@@ -170,14 +131,15 @@ export async function jsrVersion(
   ref: VersionRef,
   reader: JsrReader,
 ): Promise<JsrRead<JsrVersion> | null> {
-  const [row, state] = await Promise.all([
-    cachedGet<VersionRow>(ctx.storage, keys.versionKey(ref)),
-    cachedGet<VersionState>(ctx.storage, keys.versionStateKey(ref)),
-  ]);
+  // One batch with the scope row, whoever asks: a private version and a
+  // missing one cost the same reads and the same cache decisions.
+  const [row, state, scope] = await cachedGetMany<unknown>(ctx.storage, [
+    keys.versionKey(ref),
+    keys.versionStateKey(ref),
+    keys.scopeKey(ref.namespace),
+  ]) as [Entry<VersionRow> | null, Entry<VersionState> | null, Entry<ScopeRow> | null];
   if (!row || !state || row.value.format !== JSR_FORMAT) return null;
-  if (!(await mayRead(row.value, ref.namespace, reader, ownerLookup(ctx, ref.namespace)))) {
-    return null;
-  }
+  if (!mayRead(row.value, ref.namespace, reader, scope?.value ?? null)) return null;
   return {
     value: { row: row.value, facts: row.value.facts as unknown as JsrFacts, state: state.value },
     private: row.value.visibility === "private",
@@ -227,7 +189,7 @@ export async function jsrPackageDocument(
   ref: PackageRef,
   reader: JsrReader,
 ): Promise<Record<string, unknown> | null> {
-  const found = await visibleStates(ctx, ref, reader);
+  const found = await readableStates(ctx, ref, reader);
   return found ? packageDocument(ref, found.value) : null;
 }
 
@@ -272,7 +234,7 @@ export async function jsrVersionList(
   ref: PackageRef,
   reader: JsrReader,
 ): Promise<Record<string, unknown>[] | null> {
-  const found = await visibleStates(ctx, ref, reader);
+  const found = await readableStates(ctx, ref, reader);
   if (!found) return null;
   const byVersion = new Map(found.value.map((s) => [s.version, s]));
   return sortVersionsDescending([...byVersion.keys()]).map((v) => {

@@ -251,6 +251,34 @@ export function canRead(
   }
 }
 
+/**
+ * Whether the caller presented a token this surface does not know: not the
+ * admin token, not a stored token, not a live token of any declared
+ * namespace (an expired one included). Such a request counts against the
+ * failed-authentication budget whatever it answers, so that reads a token
+ * does not change (`/namespaces` for a stranger) cannot test tokens for free.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { identifyCaller, isUnknownToken, parseAuthConfig } from "./auth.ts";
+ * const { auth } = parseAuthConfig('{"@team":[{"token":"t1"}]}');
+ * const now = new Date();
+ * assert.ok(!isUnknownToken(auth, identifyCaller(auth, "t1"), now));
+ * assert.ok(isUnknownToken(auth, identifyCaller(auth, "guess"), now));
+ * assert.ok(!isUnknownToken(auth, identifyCaller(auth, undefined), now));
+ * ```
+ */
+export function isUnknownToken(auth: RackAuth, caller: RackCaller, now: Date): boolean {
+  if (caller.tokenSha256 === undefined || caller.admin || caller.principal) return false;
+  let known = false;
+  // Every namespace is checked (constant time per entry, whatever matches first).
+  for (const policy of auth.namespaces.values()) {
+    if (matchToken(policy.tokens, caller.tokenSha256, now).result === "ok") known = true;
+  }
+  return !known;
+}
+
 /** Whether a namespace is token-gated (its responses must be `private`). */
 export function isGated(auth: RackAuth, namespace: string): boolean {
   const policy = auth.namespaces.get(namespace);
