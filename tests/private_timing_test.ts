@@ -30,7 +30,10 @@ function appOver(
     bundleHost: "http://127.0.0.1:9",
     registryHostname: "127.0.0.1:9",
     rateLimitPerMinute: 0,
+    metadataRateLimitPerMinute: 0,
+    queryRateLimitPerMinute: 0,
     uploadRateLimitPerMinute: 0,
+    tokenUploadRateLimitPerMinute: 0,
     authFailuresPerMinute: 0,
     // Long enough that every repeat below falls within it.
     readCacheMs: 60_000,
