@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { timeOrderedId } from "./context.ts";
 import { RegistryError } from "./errors.ts";
 import {
   type GcCommitGuard,
@@ -89,6 +90,7 @@ export async function putVersionIfAbsent(
   const pKey = keys.packageKey(row);
   const gKey = keys.gcStateKey();
   let gcStamp = commit.gc?.guard.stamp ?? null;
+  const recentId = timeOrderedId(new Date(row.publishedAt));
   let gcWaits = 0;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const sKey = commit.claimScope ? keys.scopeKey(row.namespace) : undefined;
@@ -134,6 +136,8 @@ export async function putVersionIfAbsent(
       { type: "set", key: vKey, value: row as unknown as JsonValue },
       { type: "set", key: keys.versionStateKey(row), value: state as unknown as JsonValue },
       { type: "set", key: pKey, value: next as unknown as JsonValue },
+      // For a failed publish deciding whether a blob it stored is now another's (core/_blob_hold.ts).
+      { type: "set", key: keys.recentVersionKey(recentId), value: vKey as JsonValue },
     ];
     if (sKey && claim) {
       checks.push({ key: sKey, stamp: null });
