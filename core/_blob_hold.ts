@@ -228,12 +228,22 @@ async function dropCreated(
   const key = keys.blobHoldKey(hold.id);
   const runId = `drop-${hold.id}`;
   const leaseMs = 60_000;
+  let released = false;
   for (let round = 0;; round++) {
     try {
       await takeGcLease(ctx, { runId, cutoff: ctx.clock().toISOString(), leaseMs });
       break;
     } catch (err) {
-      if (!(err instanceof RegistryError && err.code === "conflict") || round >= DROP_WAIT_ROUNDS) {
+      const busy = err instanceof RegistryError && err.code === "conflict";
+      if (!busy && ctx.reserve && !released) {
+        // The store refused the write (a full disk, most likely): give up the
+        // reserve once and try again, so that a failed upload still leaves nothing.
+        released = true;
+        await ctx.reserve.release();
+        continue;
+      }
+      if (!busy || round >= DROP_WAIT_ROUNDS) {
+        if (released) await ctx.reserve?.restore().catch(() => {});
         await ctx.storage.commit({ checks: [], mutations: [{ type: "delete", key }] });
         return;
       }
@@ -250,6 +260,10 @@ async function dropCreated(
       if (info?.touchedAt === touchedAt) await ctx.bundles.delete(sha256);
     }
   } finally {
-    await endGcLease(ctx, { runId, extra: [{ type: "delete", key }] });
+    try {
+      await endGcLease(ctx, { runId, extra: [{ type: "delete", key }] });
+    } finally {
+      if (released) await ctx.reserve?.restore().catch(() => {});
+    }
   }
 }

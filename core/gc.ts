@@ -160,7 +160,14 @@ export async function collectGarbage(
   }
   const cutoff = cutoffDate.toISOString();
   const runId = timeOrderedId(started);
-  if (!dryRun) await takeGcLease(ctx, { runId, cutoff, leaseMs });
+  // On a full disk even the lease does not fit: give up the reserve first.
+  if (!dryRun) await ctx.reserve?.release();
+  try {
+    if (!dryRun) await takeGcLease(ctx, { runId, cutoff, leaseMs });
+  } catch (err) {
+    if (!dryRun) await ctx.reserve?.restore().catch(() => {});
+    throw err;
+  }
   const report: GcReport = {
     dryRun,
     scanned: 0,
@@ -214,7 +221,13 @@ export async function collectGarbage(
       report.uploadsSwept = await ctx.bundles.sweepUploads(new Date(keepAfter));
     }
   } finally {
-    if (!dryRun) await releaseLease(ctx, runId, report, actor);
+    if (!dryRun) {
+      try {
+        await releaseLease(ctx, runId, report, actor);
+      } finally {
+        await ctx.reserve?.restore().catch(() => {});
+      }
+    }
   }
   return report;
 }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { checkStoreHealth } from "../core/health.ts";
+import { checkStoreHealth, isDiskFull } from "../core/health.ts";
 import { type Context, Hono } from "hono";
 import type { RegistryContext } from "../core/context.ts";
 import type { Authenticator } from "../core/auth.ts";
@@ -192,7 +192,12 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
         return new Response(
           JSON.stringify({
             status: "error",
-            checks: { storage: { status: "error", error: "Storage is unavailable" } },
+            checks: {
+              storage: {
+                status: "error",
+                error: isDiskFull(err) ? "Disk is full" : "Storage is unavailable",
+              },
+            },
           }),
           { status: 503, headers },
         );

@@ -75,6 +75,8 @@ export interface ServerConfig {
   metricsToken?: string;
   /** How long hot reads may serve a row from memory, in ms. */
   readCacheMs: number;
+  /** Bytes of the disk reserve beside a local store, given up by gc on a full disk (0: none). */
+  diskReserveBytes: number;
   /** Write one JSON line per request to stdout. */
   logRequests: boolean;
   /** JSR: visibility of packages in namespaces auth.json does not declare. */
@@ -126,6 +128,7 @@ Options (each as --flag=value or --flag value):
   --schema-dir <dir>         serve JSON Schemas from here (env SCHEMA_DIR)
   --trust-proxy <v>          true | false | hop count (env TRUST_PROXY)
   --max-upload-bytes <n>     largest Rack upload (default 104857600)
+  --disk-reserve-bytes <n>   space kept beside a local store for gc on a full disk, 0 = none (default 8388608)
   --rate-limit <n>           requests per client IP per minute, 0 = off (default 1200; env RATE_LIMIT)
   --upload-rate-limit <n>    uploads/publishes per client IP per minute (default 60)
   --auth-failure-limit <n>   failed authentications per client IP per minute (default 30)
@@ -166,6 +169,7 @@ const STRING_FLAGS = [
   "schema-dir",
   "trust-proxy",
   "max-upload-bytes",
+  "disk-reserve-bytes",
   "rate-limit",
   "upload-rate-limit",
   "auth-failure-limit",
@@ -322,6 +326,7 @@ export function parseServerArgs(
       ["upload-rate-limit", undefined, "60"],
       ["auth-failure-limit", undefined, "30"],
       ["read-cache-ms", undefined, "500"],
+      ["disk-reserve-bytes", undefined, "8388608"],
     ] as const
   ) {
     const text = pick(name, envName) ?? fallback;
@@ -369,6 +374,7 @@ export function parseServerArgs(
     uploadRateLimit: counts["upload-rate-limit"]!,
     authFailureLimit: counts["auth-failure-limit"]!,
     readCacheMs: counts["read-cache-ms"]!,
+    diskReserveBytes: counts["disk-reserve-bytes"]!,
     logRequests: logText === "true",
     jsrVisibility,
   };
