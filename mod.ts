@@ -49,7 +49,7 @@ export {
   type VersionRef,
 } from "./core/names.ts";
 export { compareVersions, pickLatest, sortVersionsDescending } from "./core/semver.ts";
-export type { Clock, RegistryContext } from "./core/context.ts";
+export type { Clock, DiskReserve, RegistryContext } from "./core/context.ts";
 export {
   type ClaimResult,
   claimScope,
@@ -94,6 +94,7 @@ export type {
   Mutation,
   Page,
   PutBlobOptions,
+  PutBlobResult,
   RegistryStorage,
   RowKey,
 } from "./storage/types.ts";
