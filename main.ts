@@ -14,7 +14,7 @@ import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
 import { isCliCommand, runCli } from "./server/cli.ts";
 import { recordAudit } from "./core/audit.ts";
-import { ensureAdminToken, openStores } from "./server/open.ts";
+import { ensureAdminToken, openDiskReserve, openStores } from "./server/open.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
 import { bufferedLineWriter } from "./server/log_writer.ts";
@@ -61,10 +61,12 @@ function listenHost(config: ServerConfig, port: number): string {
 
 async function serve(config: ServerConfig): Promise<void> {
   const stores = await openStores(config);
+  const reserve = await openDiskReserve(config);
   const ctx: RegistryContext = {
     storage: stores.storage,
     bundles: stores.bundles,
     clock: () => new Date(),
+    ...(reserve ? { reserve } : {}),
   };
 
   let token = config.token;
@@ -152,6 +154,7 @@ async function serve(config: ServerConfig): Promise<void> {
         storage: ctx.storage,
         bundles: ctx.bundles,
         clock: ctx.clock,
+        ...(reserve ? { reserve } : {}),
         authenticator,
         bundleHost: config.bundleHost ?? `http://${hostPort}`,
         registryHostname: config.registryHostname ?? hostPort,

@@ -54,7 +54,7 @@ export {
   precedenceOf,
   sortVersionsDescending,
 } from "./core/semver.ts";
-export type { Clock, RegistryContext } from "./core/context.ts";
+export type { Clock, DiskReserve, RegistryContext } from "./core/context.ts";
 export {
   type ClaimResult,
   claimScope,
@@ -100,6 +100,7 @@ export type {
   Mutation,
   Page,
   PutBlobOptions,
+  PutBlobResult,
   RegistryStorage,
   RowKey,
 } from "./storage/types.ts";

@@ -12,6 +12,7 @@ import { versionFiles } from "./files.ts";
 import { SHA256_RE } from "./names.ts";
 import type { VersionRow } from "./rows.ts";
 import * as keys from "../storage/keys.ts";
+import type { JsonValue, Mutation } from "../storage/types.ts";
 
 /** The GC state row. */
 export interface GcStateRow {
@@ -101,4 +102,64 @@ export interface GcCommitGuard {
   guard: GcGuard;
   /** Where the blobs live (for re-verification) and the clock. */
   ctx: Pick<RegistryContext, "storage" | "bundles" | "clock">;
+}
+
+/** What {@linkcode takeGcLease} needs. */
+export interface GcLease {
+  /** The run's id (the row's `runId`). */
+  runId: string;
+  /** Blobs touched before this and unreferenced are deleted. */
+  cutoff: string;
+  /** How long the run may take before others treat it as crashed. */
+  leaseMs: number;
+}
+
+/**
+ * Take the GC state row to `running` (compare-and-set), or refuse with
+ * `conflict` while another run holds it. Every deletion of blobs (a GC run, a
+ * failed publish dropping what it stored) happens under this lease.
+ */
+export async function takeGcLease(
+  ctx: Pick<RegistryContext, "storage" | "clock">,
+  lease: GcLease,
+): Promise<void> {
+  const key = keys.gcStateKey();
+  const now = ctx.clock();
+  const current = await ctx.storage.get<GcStateRow>(key);
+  if (gcRunning(current?.value, now)) {
+    throw new RegistryError("conflict", "A garbage collection is already running; retry later");
+  }
+  const row: GcStateRow = {
+    state: "running",
+    runId: lease.runId,
+    startedAt: now.toISOString(),
+    leaseUntil: new Date(now.getTime() + lease.leaseMs).toISOString(),
+    cutoff: lease.cutoff,
+  };
+  const res = await ctx.storage.commit({
+    checks: [{ key, stamp: current?.stamp ?? null }],
+    mutations: [{ type: "set", key, value: row as unknown as JsonValue }],
+  });
+  if (!res.ok) {
+    throw new RegistryError("conflict", "A garbage collection is already running; retry later");
+  }
+}
+
+/** Set the GC state row back to idle if run `runId` still holds it, with `extra` rows in the same commit. */
+export async function endGcLease(
+  ctx: Pick<RegistryContext, "storage" | "clock">,
+  end: { runId: string; extra?: Mutation[] },
+): Promise<void> {
+  const key = keys.gcStateKey();
+  const current = await ctx.storage.get<GcStateRow>(key);
+  if (current?.value.runId !== end.runId) return;
+  const row: GcStateRow = {
+    ...current.value,
+    state: "idle",
+    finishedAt: ctx.clock().toISOString(),
+  };
+  await ctx.storage.commit({
+    checks: [{ key, stamp: current.stamp }],
+    mutations: [{ type: "set", key, value: row as unknown as JsonValue }, ...(end.extra ?? [])],
+  });
 }

@@ -10,6 +10,18 @@ import { randomHex } from "./digest.ts";
 /** A clock; injected so tests control time. */
 export type Clock = () => Date;
 
+/**
+ * Space held free on the store's disk (a reserve file), given up by the
+ * operations that delete (GC, a failed publish's cleanup) so that the rows
+ * they must write still fit on a full disk.
+ */
+export interface DiskReserve {
+  /** Free the reserved space (idempotent). */
+  release(): Promise<void>;
+  /** Take the space back as far as the disk allows (a full disk is no error). */
+  restore(): Promise<void>;
+}
+
 /** The dependencies of every core operation. */
 export interface RegistryContext {
   /** Row storage. */
@@ -18,6 +30,8 @@ export interface RegistryContext {
   bundles: BundleStorage;
   /** The current time. */
   clock: Clock;
+  /** Space to free before deleting on a full disk (none: nothing to free). */
+  reserve?: DiskReserve;
 }
 
 let lastIso = "";

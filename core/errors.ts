@@ -45,6 +45,13 @@ export const ERROR_CODES = [
   "storage_failure",
 ] as const;
 
+/**
+ * Seconds a client should wait before retrying after a `conflict` (a lost
+ * race, a garbage collection under way): every surface sends it as
+ * `Retry-After` on those answers.
+ */
+export const CONFLICT_RETRY_AFTER_SECONDS = 1;
+
 /** A domain error code. */
 export type ErrorCode = typeof ERROR_CODES[number];
 

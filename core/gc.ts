@@ -20,8 +20,15 @@
  *    can commit while it runs. So no committed version ever points at a
  *    deleted blob.
  *
- * The grace period (default one hour) only keeps in-flight publishes from
- * having to retry: their blobs are younger than the cutoff.
+ * 4. A publish also holds what it stores: a hold row taken (against an idle
+ *    GC row) before its first blob keeps every blob touched since it began,
+ *    whatever the grace period, until the publish ends or the hold expires
+ *    (an hour: a crashed publish). A run that starts later lists the holds
+ *    and never passes the oldest. A failed or refused publish drops the blobs
+ *    it created itself, under this same lease (see `core/_blob_hold.ts`).
+ *
+ * The grace period (default one hour) keeps blobs stored by anything that
+ * holds nothing (an import) and spares publishes the re-verification.
  *
  * @module
  */
@@ -31,9 +38,10 @@ import { timeOrderedId } from "./context.ts";
 import { echo, RegistryError } from "./errors.ts";
 import type { VersionRow } from "./rows.ts";
 import { listAll } from "./store.ts";
-import { gcRunning, type GcStateRow, versionBlobRefs } from "./_gc_guard.ts";
+import { endGcLease, takeGcLease, versionBlobRefs } from "./_gc_guard.ts";
+import { heldSince, sweepHolds } from "./_blob_hold.ts";
 import * as keys from "../storage/keys.ts";
-import type { BlobInfo, JsonValue } from "../storage/types.ts";
+import type { BlobInfo } from "../storage/types.ts";
 
 export { type GcGuard, readGcGuard } from "./_gc_guard.ts";
 
@@ -64,8 +72,10 @@ export interface GcReport {
   scanned: number;
   /** Distinct blobs referenced by versions. */
   referenced: number;
-  /** Unreferenced blobs younger than the cutoff (kept). */
+  /** Unreferenced blobs younger than the cutoff or a publish in flight (kept). */
   young: number;
+  /** Whether a publish in flight held blobs past the cutoff (see `core/_blob_hold.ts`). */
+  held: boolean;
   /** The unreferenced blobs older than the cutoff: deleted, or listed on a dry run. */
   orphans: Pick<BlobInfo, "sha256" | "size" | "touchedAt">[];
   /** Bytes in `orphans`. */
@@ -94,43 +104,7 @@ async function referencedBlobs(ctx: RegistryContext): Promise<Set<string>> {
   return refs;
 }
 
-async function takeLease(
-  ctx: RegistryContext,
-  runId: string,
-  cutoff: string,
-  leaseMs: number,
-): Promise<void> {
-  const key = keys.gcStateKey();
-  const now = ctx.clock();
-  const current = await ctx.storage.get<GcStateRow>(key);
-  if (gcRunning(current?.value, now)) {
-    throw new RegistryError("conflict", "A garbage collection is already running; retry later");
-  }
-  const row: GcStateRow = {
-    state: "running",
-    runId,
-    startedAt: now.toISOString(),
-    leaseUntil: new Date(now.getTime() + leaseMs).toISOString(),
-    cutoff,
-  };
-  const res = await ctx.storage.commit({
-    checks: [{ key, stamp: current?.stamp ?? null }],
-    mutations: [{ type: "set", key, value: row as unknown as JsonValue }],
-  });
-  if (!res.ok) {
-    throw new RegistryError("conflict", "A garbage collection is already running; retry later");
-  }
-}
-
 async function releaseLease(ctx: RegistryContext, runId: string, report: GcReport, actor: string) {
-  const key = keys.gcStateKey();
-  const current = await ctx.storage.get<GcStateRow>(key);
-  if (current?.value.runId !== runId) return;
-  const row: GcStateRow = {
-    ...current.value,
-    state: "idle",
-    finishedAt: ctx.clock().toISOString(),
-  };
   const audit = auditRow(ctx, {
     actor,
     action: "gc.run",
@@ -142,10 +116,7 @@ async function releaseLease(ctx: RegistryContext, runId: string, report: GcRepor
       cutoff: report.cutoff,
     },
   });
-  await ctx.storage.commit({
-    checks: [{ key, stamp: current.stamp }],
-    mutations: [{ type: "set", key, value: row as unknown as JsonValue }, auditMutation(audit)],
-  });
+  await endGcLease(ctx, { runId, extra: [auditMutation(audit)] });
 }
 
 /**
@@ -189,7 +160,14 @@ export async function collectGarbage(
   }
   const cutoff = cutoffDate.toISOString();
   const runId = timeOrderedId(started);
-  if (!dryRun) await takeLease(ctx, runId, cutoff, leaseMs);
+  // On a full disk even the lease does not fit: give up the reserve first.
+  if (!dryRun) await ctx.reserve?.release();
+  try {
+    if (!dryRun) await takeGcLease(ctx, { runId, cutoff, leaseMs });
+  } catch (err) {
+    if (!dryRun) await ctx.reserve?.restore().catch(() => {});
+    throw err;
+  }
   const report: GcReport = {
     dryRun,
     scanned: 0,
@@ -199,8 +177,14 @@ export async function collectGarbage(
     bytes: 0,
     uploadsSwept: 0,
     cutoff,
+    held: false,
   };
   try {
+    // Publishes in flight keep every blob touched since they began (their holds).
+    if (!dryRun) await sweepHolds(ctx);
+    const held = await heldSince(ctx);
+    const keepAfter = held === null ? cutoffDate.getTime() : Math.min(held, cutoffDate.getTime());
+    report.held = held !== null;
     const refs = await referencedBlobs(ctx);
     report.referenced = refs.size;
     const candidates: BlobInfo[] = [];
@@ -210,7 +194,7 @@ export async function collectGarbage(
       for (const blob of page.items) {
         report.scanned++;
         if (refs.has(blob.sha256)) continue;
-        if (!(Date.parse(blob.touchedAt) < cutoffDate.getTime())) {
+        if (!(Date.parse(blob.touchedAt) < keepAfter)) {
           report.young++;
           continue;
         }
@@ -227,17 +211,23 @@ export async function collectGarbage(
       }
       if (ctx.clock().getTime() >= started.getTime() + leaseMs) break; // lease over: stop
       const fresh = await ctx.bundles.stat(blob.sha256);
-      if (!fresh || !(Date.parse(fresh.touchedAt) < cutoffDate.getTime())) continue;
+      if (!fresh || !(Date.parse(fresh.touchedAt) < keepAfter)) continue;
       if (await ctx.bundles.delete(blob.sha256)) {
         report.orphans.push({ sha256: blob.sha256, size: fresh.size, touchedAt: fresh.touchedAt });
         report.bytes += fresh.size;
       }
     }
     if (!dryRun && sweepsUploads(ctx.bundles)) {
-      report.uploadsSwept = await ctx.bundles.sweepUploads(cutoffDate);
+      report.uploadsSwept = await ctx.bundles.sweepUploads(new Date(keepAfter));
     }
   } finally {
-    if (!dryRun) await releaseLease(ctx, runId, report, actor);
+    if (!dryRun) {
+      try {
+        await releaseLease(ctx, runId, report, actor);
+      } finally {
+        await ctx.reserve?.restore().catch(() => {});
+      }
+    }
   }
   return report;
 }

@@ -36,6 +36,7 @@ import type {
   ListOptions,
   Page,
   PutBlobOptions,
+  PutBlobResult,
   RegistryStorage,
   RowKey,
 } from "../storage/types.ts";
@@ -278,7 +279,10 @@ export class CachingBundleStorage implements BundleStorage {
     return this.#inner;
   }
 
-  put(body: ReadableStream<Uint8Array> | Uint8Array, options?: PutBlobOptions): Promise<BlobInfo> {
+  put(
+    body: ReadableStream<Uint8Array> | Uint8Array,
+    options?: PutBlobOptions,
+  ): Promise<PutBlobResult> {
     return this.#inner.put(body, options);
   }
 

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { timeOrderedId } from "./context.ts";
 import { RegistryError } from "./errors.ts";
 import {
   type GcCommitGuard,
@@ -107,6 +108,7 @@ export async function putVersionIfAbsent(
   const cKey = keys.versionByPrecedenceKey(row, precedenceOf(row.version));
   const mKey = keys.precedenceIndexedKey(row);
   let gcStamp = commit.gc?.guard.stamp ?? null;
+  const recentId = timeOrderedId(new Date(row.publishedAt));
   let gcWaits = 0;
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const sKey = commit.claimScope ? keys.scopeKey(row.namespace) : undefined;
@@ -166,6 +168,8 @@ export async function putVersionIfAbsent(
       { type: "set", key: keys.versionStateKey(row), value: state as unknown as JsonValue },
       { type: "set", key: cKey, value: pointer as unknown as JsonValue },
       { type: "set", key: pKey, value: next as unknown as JsonValue },
+      // For a failed publish deciding whether a blob it stored is now another's (core/_blob_hold.ts).
+      { type: "set", key: keys.recentVersionKey(recentId), value: vKey as JsonValue },
     ];
     // A new package is indexed from its first version on.
     if (!indexed) mutations.push({ type: "set", key: mKey, value: { at: row.publishedAt } });

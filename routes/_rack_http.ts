@@ -1,7 +1,7 @@
 // HTTP helpers of the Rack surface: the one error table, cache tiers with
 // private variants for gated namespaces, strong ETags and 304s, and a small
 // request-duration histogram for /metrics.
-import { type ErrorCode, isRegistryError } from "../core/errors.ts";
+import { CONFLICT_RETRY_AFTER_SECONDS, type ErrorCode, isRegistryError } from "../core/errors.ts";
 import { type RackCode, rackCodeOf, rackExtraOf } from "../core/rack/errors.ts";
 import { makeResponse, notModifiedResponse } from "./_ops_common.ts";
 
@@ -72,8 +72,12 @@ const ERROR_HEADERS = {
 } as const;
 
 /** A `{code, message}` JSON response with `no-store`. */
-export function rackJsonError(status: number, body: Record<string, string>): Response {
-  return makeResponse(JSON.stringify(body), status, ERROR_HEADERS);
+export function rackJsonError(
+  status: number,
+  body: Record<string, string>,
+  headers: Readonly<Record<string, string>> = {},
+): Response {
+  return makeResponse(JSON.stringify(body), status, { ...ERROR_HEADERS, ...headers });
 }
 
 /** Turn any thrown value into the Rack error envelope; 5xx carry generic text only. */
@@ -96,11 +100,15 @@ export function rackErrorResponse(err: unknown, log: RackLog): Response {
     if (err.cause !== undefined) {
       log("info", "Rack request refused", { code: rackCode ?? err.code, cause: String(err.cause) });
     }
+    // A lost race or a GC run under way: retry shortly.
+    const retry: Record<string, string> = err.code === "conflict"
+      ? { "retry-after": String(CONFLICT_RETRY_AFTER_SECONDS) }
+      : {};
     return rackJsonError(status, {
       code: rackCode ?? generic.code,
       message: err.message,
       ...rackExtraOf(err),
-    });
+    }, retry);
   }
   log("error", "Rack request failed", {
     error: err instanceof Error ? err.stack ?? err.message : String(err),

@@ -18,7 +18,13 @@ import { recordAudit } from "../core/audit.ts";
 import { exportAudit, listAudit } from "../core/audit.ts";
 import type { Authenticator, Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
-import { echo, type ErrorCode, isRegistryError, RegistryError } from "../core/errors.ts";
+import {
+  CONFLICT_RETRY_AFTER_SECONDS,
+  echo,
+  type ErrorCode,
+  isRegistryError,
+  RegistryError,
+} from "../core/errors.ts";
 import { collectBytes } from "../storage/_common.ts";
 import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../core/gc.ts";
 import {
@@ -239,7 +245,12 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
         // The refusal stands even if the audit store is down.
       }
     }
-    return json(body, status);
+    const res = json(body, status);
+    // A lost race or a GC run (or a failed publish's cleanup) under way: retry shortly.
+    if (body.code === "conflict") {
+      res.headers.set("retry-after", String(CONFLICT_RETRY_AFTER_SECONDS));
+    }
+    return res;
   });
 
   /** Name the attempt (for refusal records) and authenticate it. */

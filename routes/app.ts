@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import type { Authenticator } from "../core/auth.ts";
-import type { Clock, RegistryContext } from "../core/context.ts";
+import type { Clock, DiskReserve, RegistryContext } from "../core/context.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
 import type { BlueprintProbe, CodeGates } from "../core/ggui/conformance.ts";
 import type { SigstoreVerifier } from "../core/ggui/signing.ts";
@@ -45,7 +45,7 @@ import { fastReads } from "./_fast_reads.ts";
 import { gguiFastReads } from "./_ggui_fast.ts";
 import { isPublicActivity, makeResponse } from "./_ops_common.ts";
 import type { Context, MiddlewareHandler } from "hono";
-import { checkStoreHealth } from "../core/health.ts";
+import { checkStoreHealth, isDiskFull } from "../core/health.ts";
 import { type CostClass, costClass, isRackPath } from "./_cost_class.ts";
 import { sha256Hex } from "../core/digest.ts";
 import { BodyGuard } from "./_body_guard.ts";
@@ -56,6 +56,8 @@ export interface RegistryAppOptions {
   storage: RegistryStorage;
   /** Blob storage. */
   bundles: BundleStorage;
+  /** Space GC and failed publishes give up to delete on a full disk (see `server/disk_reserve.ts`). */
+  reserve?: DiskReserve;
   /** The current time (default: the system clock). */
   clock?: Clock;
   /** Turns bearer tokens into principals (ggui surface); absent: nobody can write. */
@@ -184,7 +186,12 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   const bundles = new CachingBundleStorage(options.bundles, {
     maxBytes: options.blobCacheBytes ?? 64 * 1024 * 1024,
   });
-  const ctx: RegistryContext = { storage, bundles, clock };
+  const ctx: RegistryContext = {
+    storage,
+    bundles,
+    clock,
+    ...(options.reserve ? { reserve: options.reserve } : {}),
+  };
   // One live list of webhook subscriptions (webhooks.json's and the admin API's) for every surface.
   const live = options.liveSubscriptions ?? new LiveSubscriptions(ctx, options.subscriptions ?? []);
   if (!options.liveSubscriptions) live.refresh().catch(() => {});
@@ -455,9 +462,8 @@ function mountOps(app: Hono, ctx: RegistryContext, options: RegistryAppOptions):
   }
   app.get("/metrics", metricsHandler(options.metricsToken ? { token: options.metricsToken } : {}));
   app.get("/healthz", async () => {
-    const ok = await storeRoundTrip(ctx);
-    const body = ok ? '{"ok":true}' : '{"ok":false,"error":"storage is unavailable"}';
-    return makeResponse(body, ok ? 200 : 503, HEALTHZ_HEADERS);
+    const state = await storeRoundTrip(ctx);
+    return makeResponse(HEALTHZ_BODIES[state], state === "ok" ? 200 : 503, HEALTHZ_HEADERS);
   });
   return ops;
 }
@@ -509,12 +515,23 @@ const HEALTHZ_HEADERS = {
   ...GGUI_CORS_HEADERS,
 };
 
-/** Whether both stores pass their round trip (see core/health.ts). */
-async function storeRoundTrip(ctx: RegistryContext): Promise<boolean> {
+/** The `/healthz` body of each outcome of the round trip. */
+const HEALTHZ_BODIES = {
+  ok: '{"ok":true}',
+  disk_full: JSON.stringify({
+    ok: false,
+    error:
+      "disk is full: the store cannot write; free space on its volume or run gc (it gives up the disk reserve first)",
+  }),
+  unavailable: '{"ok":false,"error":"storage is unavailable"}',
+} as const;
+
+/** Whether both stores pass their round trip (see core/health.ts), and why not. */
+async function storeRoundTrip(ctx: RegistryContext): Promise<keyof typeof HEALTHZ_BODIES> {
   try {
     await checkStoreHealth(ctx);
-    return true;
-  } catch {
-    return false;
+    return "ok";
+  } catch (err) {
+    return isDiskFull(err) ? "disk_full" : "unavailable";
   }
 }

@@ -19,7 +19,7 @@ import { sha256Hex } from "../core/digest.ts";
 import { collectBytes, utf8Length } from "../storage/_common.ts";
 import { httpDate, respondWithBlob, unmodifiedSince } from "./_blob_response.ts";
 import { makeResponse, markPublicActivity, notModifiedResponse } from "./_ops_common.ts";
-import { type ErrorCode, isRegistryError } from "../core/errors.ts";
+import { CONFLICT_RETRY_AFTER_SECONDS, type ErrorCode, isRegistryError } from "../core/errors.ts";
 import {
   type AuthnContext,
   type BundleFile,
@@ -163,7 +163,11 @@ function send(
   headers: Readonly<Record<string, string>> = {},
 ): Response {
   const text = JSON.stringify(result.body);
-  const extra = result.status >= 400 ? { ...headers, ...ERROR_HEADERS } : headers;
+  const retry: Record<string, string> =
+    result.status === 409 && (result.body as { error?: unknown }).error === "conflict"
+      ? { "retry-after": String(CONFLICT_RETRY_AFTER_SECONDS) }
+      : {};
+  const extra = result.status >= 400 ? { ...headers, ...ERROR_HEADERS, ...retry } : headers;
   return makeResponse(text, result.status, jsonHeaders(c, String(utf8Length(text)), extra));
 }
 

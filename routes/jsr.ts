@@ -11,7 +11,8 @@
 import { type Context, Hono } from "hono";
 import type { Authenticator, Principal } from "../core/auth.ts";
 import { recordAudit } from "../core/audit.ts";
-import { isRegistryError } from "../core/errors.ts";
+import { CONFLICT_RETRY_AFTER_SECONDS, isRegistryError } from "../core/errors.ts";
+import { holdBlobs } from "../core/_blob_hold.ts";
 import { jsrError, jsrWireError } from "../core/jsr/errors.ts";
 import {
   authorizeJsrPublish,
@@ -63,7 +64,11 @@ const API_HEADERS = { "content-type": "application/json", "cache-control": "no-s
 /** A JSR `{code, message}` error response. */
 export function jsrErrorResponse(err: unknown): Response {
   const { status, body } = jsrWireError(err);
-  return makeResponse(JSON.stringify(body), status, API_HEADERS);
+  // A lost race or a GC run under way: retry shortly.
+  const headers = body.code === "conflict"
+    ? { ...API_HEADERS, "retry-after": String(CONFLICT_RETRY_AFTER_SECONDS) }
+    : API_HEADERS;
+  return makeResponse(JSON.stringify(body), status, headers);
 }
 
 function json(value: unknown, status = 200): Response {
@@ -310,9 +315,12 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
     }
     const body = c.req.raw.body;
     if (body === null) throw jsrError("invalidTarball", "The request has no tarball");
+    // Before the tarball is stored: GC keeps what this publish stores, and the
+    // blobs it created go when it fails or is refused.
+    await using hold = await holdBlobs(ctx);
     let tarball;
     try {
-      tarball = await ctx.bundles.put(body, { maxBytes: limits.maxTarballBytes });
+      tarball = await hold.context.bundles.put(body, { maxBytes: limits.maxTarballBytes });
     } catch (err) {
       if (isRegistryError(err, "too_large")) throw tooLarge();
       throw err;
@@ -321,7 +329,7 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
     const configPath = c.req.query("config") ?? "/deno.json";
     const ip = ipOf(c);
     try {
-      const task = await publishJsrTarball(ctx, {
+      const task = await publishJsrTarball(hold.context, {
         principal: who,
         claim,
         ref,
@@ -330,6 +338,8 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
         taskId,
         ...(ip ? { ip } : {}),
       });
+      // The tarball served its purpose: the version refers to its files.
+      hold.keep({ unused: [tarball.sha256] });
       // A public version is public activity: the anonymous /metrics view counts it.
       if (await jsrVisibility(ctx, ref.namespace) === "public") markPublicActivity(c);
       return json(task);

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { checkStoreHealth } from "../core/health.ts";
+import { checkStoreHealth, isDiskFull } from "../core/health.ts";
 import { type Context, Hono } from "hono";
 import type { RegistryContext } from "../core/context.ts";
 import type { Authenticator } from "../core/auth.ts";
@@ -38,6 +38,7 @@ import {
 } from "../core/rack/read.ts";
 import { builtinSchemaBytes, isRackSchemaFile } from "../core/rack/schema.ts";
 import { DEFAULT_MAX_UPLOAD_BYTES, publishRackArchive, storeArchive } from "../core/rack/upload.ts";
+import { holdBlobs } from "../core/_blob_hold.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import { sha256Hex } from "../core/digest.ts";
 import type { BlobInfo } from "../storage/types.ts";
@@ -199,7 +200,12 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
         return new Response(
           JSON.stringify({
             status: "error",
-            checks: { storage: { status: "error", error: "Storage is unavailable" } },
+            checks: {
+              storage: {
+                status: "error",
+                error: isDiskFull(err) ? "Disk is full" : "Storage is unavailable",
+              },
+            },
           }),
           { status: 503, headers },
         );
@@ -456,6 +462,9 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
       maxBytes: maxUploadBytes + FORM_OVERHEAD_BYTES,
       onLimit: () => rackError("FST_REQ_FILE_TOO_LARGE", "request file too large"),
     });
+    // Before the archive is stored: GC keeps what this upload stores, and the
+    // blobs it created go when it fails or is refused.
+    await using hold = await holdBlobs(ctx);
     let archive: BlobInfo | undefined;
     let checksum: string | undefined;
     try {
@@ -469,7 +478,7 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
           if (!ARCHIVE_TYPES.has(type)) {
             throw rackError("INVALID_FILE_TYPE", "File must be a tar.gz archive");
           }
-          archive = await storeArchive(ctx, part.body, { maxBytes: maxUploadBytes });
+          archive = await storeArchive(hold.context, part.body, { maxBytes: maxUploadBytes });
         } else if (part.name === "checksum" && checksum === undefined) {
           checksum = (await readTextPart(part, MAX_FIELD_BYTES)).trim();
         }
@@ -480,7 +489,7 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     }
     if (archive === undefined) throw rackError("MISSING_FILE", "No file uploaded");
     const ip = options.clientIp?.(c);
-    const result = await publishRackArchive(ctx, {
+    const result = await publishRackArchive(hold.context, {
       archive,
       checksum,
       auth,
@@ -489,6 +498,7 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
       ...(options.subscriptions ? { subscriptions: options.subscriptions } : {}),
       ...(ip ? { ip } : {}),
     });
+    hold.keep();
     log("info", "Rack registry uploaded", { path: result.path, checksum: archive.sha256 });
     // Into an anonymous namespace anyone reads it: the anonymous /metrics view counts it.
     if (auth.namespaces.get(result.namespace)?.anonymous) markPublicActivity(c);

@@ -39,7 +39,14 @@ import {
   verifyExport,
 } from "../core/transfer.ts";
 import { parseServerArgs, type ServerConfig } from "./config.ts";
-import { describeBundles, describeRows, type OpenedStores, openStores, parentDir } from "./open.ts";
+import {
+  describeBundles,
+  describeRows,
+  openDiskReserve,
+  type OpenedStores,
+  openStores,
+  parentDir,
+} from "./open.ts";
 
 /** The principal CLI commands act as: the operator with shell access to the store. */
 export const CLI_PRINCIPAL: Principal = { subject: "cli", admin: true };
@@ -452,7 +459,9 @@ export async function runCli(
   };
   try {
     if (command === "gc") {
-      const report = await collectGarbage(ctx, {
+      // On a full disk the run gives up the reserve first (see server/disk_reserve.ts).
+      const reserve = await openDiskReserve(server.config);
+      const report = await collectGarbage(reserve ? { ...ctx, reserve } : ctx, {
         dryRun: values["dry-run"] === true,
         graceMs,
         actor: CLI_PRINCIPAL.subject,

@@ -92,6 +92,8 @@ export interface ServerConfig {
   maxPendingBodies: number;
   /** Open connections from one peer address (0: no limit). */
   maxConnectionsPerAddress: number;
+  /** Bytes of the disk reserve beside a local store, given up by gc on a full disk (0: none). */
+  diskReserveBytes: number;
   /** Write one JSON line per request to stdout. */
   logRequests: boolean;
   /** JSR: visibility of packages in namespaces auth.json does not declare. */
@@ -143,6 +145,8 @@ Options (each as --flag=value or --flag value):
   --schema-dir <dir>         serve JSON Schemas from here (env SCHEMA_DIR)
   --trust-proxy <v>          true | false | hop count (env TRUST_PROXY)
   --max-upload-bytes <n>     largest Rack upload (default 104857600)
+  --disk-reserve-bytes <n>   space kept beside a local store for gc on a full disk, 0 = none
+                             (default 8388608)
   Rate limits (per minute, 0 = off; docs/operations.md says why these defaults):
   --rate-limit <n>           Rack routes, per client IP, as the Rack original (default 1200;
                              env RATE_LIMIT)
@@ -203,6 +207,7 @@ const STRING_FLAGS = [
   "schema-dir",
   "trust-proxy",
   "max-upload-bytes",
+  "disk-reserve-bytes",
   "rate-limit",
   "read-rate-limit",
   "metadata-rate-limit",
@@ -375,6 +380,7 @@ export function parseServerArgs(
       ["body-timeout-ms", undefined, "30000"],
       ["max-pending-bodies", undefined, "64"],
       ["max-connections-per-address", undefined, "0"],
+      ["disk-reserve-bytes", undefined, "8388608"],
     ] as const
   ) {
     const text = pick(name, envName) ?? fallback;
@@ -430,6 +436,7 @@ export function parseServerArgs(
     bodyTimeoutMs: counts["body-timeout-ms"]!,
     maxPendingBodies: counts["max-pending-bodies"]!,
     maxConnectionsPerAddress: counts["max-connections-per-address"]!,
+    diskReserveBytes: counts["disk-reserve-bytes"]!,
     logRequests: logText === "true",
     jsrVisibility,
   };

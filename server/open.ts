@@ -9,6 +9,8 @@ import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
 import { type ServerConfig, storeDir } from "./config.ts";
+import { fileReserve } from "./disk_reserve.ts";
+import type { DiskReserve } from "../core/context.ts";
 import { randomHex } from "../core/digest.ts";
 
 /** Opened stores. */
@@ -115,6 +117,21 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
       for (const c of closers) await c();
     },
   };
+}
+
+/**
+ * The disk reserve of a local store (`disk-reserve` beside its KV file or in
+ * its fs folder), written now as far as the disk allows; `undefined` for
+ * memory or remote storage, or a size of 0.
+ */
+export async function openDiskReserve(
+  config: Pick<ServerConfig, "storage" | "diskReserveBytes">,
+): Promise<DiskReserve | undefined> {
+  const dir = storeDir(config.storage);
+  if (dir === undefined || config.diskReserveBytes === 0) return undefined;
+  const reserve = fileReserve(`${dir}/disk-reserve`, config.diskReserveBytes);
+  await reserve.restore();
+  return reserve;
 }
 
 /**

@@ -106,6 +106,7 @@ import type {
   ListOptions,
   Page,
   PutBlobOptions,
+  PutBlobResult,
   RegistryStorage,
   RowKey,
 } from "./types.ts";
@@ -849,7 +850,7 @@ export class FsBundleStorage implements BundleStorage {
   async put(
     body: ReadableStream<Uint8Array> | Uint8Array,
     options: PutBlobOptions = {},
-  ): Promise<BlobInfo> {
+  ): Promise<PutBlobResult> {
     this.#assertOpen();
     const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
     if (body instanceof Uint8Array && body.byteLength > maxBytes) throw tooLarge(maxBytes);
@@ -902,7 +903,7 @@ export class FsBundleStorage implements BundleStorage {
         try {
           await Deno.utime(target, now, now);
           await Deno.remove(tmp);
-          return { sha256, size, touchedAt: now.toISOString() };
+          return { sha256, size, touchedAt: now.toISOString(), created: false };
         } catch (err) {
           if (!isNotFound(err)) throw err; // swept meanwhile: store ours
         }
@@ -916,7 +917,7 @@ export class FsBundleStorage implements BundleStorage {
         await Deno.rename(tmp, target);
       }
       if (this.#sync) await syncDir(join(this.#blobs, sha256.slice(0, 2)));
-      return { sha256, size, touchedAt: now.toISOString() };
+      return { sha256, size, touchedAt: now.toISOString(), created: true };
     } catch (err) {
       if (open) file.close();
       await Deno.remove(tmp).catch(() => {});

@@ -481,10 +481,12 @@ Deno.test("FsBundleStorage re-put refreshes touchedAt and keeps one copy", async
   assert.equal((await blobs.stat(first.sha256))?.touchedAt, first.touchedAt);
   now = new Date("2026-02-01T00:00:00.000Z");
   const again = await blobs.put(chunked(bytes));
+  assert.equal(first.created, true);
   assert.deepEqual(again, {
     sha256: first.sha256,
     size: 1000,
     touchedAt: "2026-02-01T00:00:00.000Z",
+    created: false,
   });
   assert.equal((await blobs.stat(first.sha256))?.touchedAt, again.touchedAt);
   assert.equal((await blobs.list()).items.length, 1);

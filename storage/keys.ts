@@ -176,6 +176,25 @@ export function blobChunksPrefix(uploadId: string): RowKey {
 export function gcStateKey(): RowKey {
   return ["gc", "state"];
 }
+/** The hold of one publish in flight: GC keeps every blob touched since it began. */
+export function blobHoldKey(id: string): RowKey {
+  return ["gc_hold", id];
+}
+/**
+ * A version committed recently, by commit time (`<ISO time>-<id>`), pointing
+ * to its version key: a failed publish checks these before it drops a blob.
+ */
+export function recentVersionKey(id: string): RowKey {
+  return ["gc_recent", id];
+}
+/** Prefix of the recently committed versions. */
+export function recentVersionsPrefix(): RowKey {
+  return ["gc_recent"];
+}
+/** Prefix of every blob hold (GC lists them once its lease is taken). */
+export function blobHoldsPrefix(): RowKey {
+  return ["gc_hold"];
+}
 
 // ggui blueprint compilation.
 

@@ -58,6 +58,7 @@ import type {
   ListOptions,
   Page,
   PutBlobOptions,
+  PutBlobResult,
   RegistryStorage,
   RowKey,
 } from "./types.ts";
@@ -523,7 +524,7 @@ export class KvBundleStorage implements BundleStorage {
   async put(
     body: ReadableStream<Uint8Array> | Uint8Array,
     options: PutBlobOptions = {},
-  ): Promise<BlobInfo> {
+  ): Promise<PutBlobResult> {
     this.#open();
     const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
     if (body instanceof Uint8Array && body.byteLength > maxBytes) throw tooLarge(maxBytes);
@@ -566,7 +567,7 @@ export class KvBundleStorage implements BundleStorage {
     writer: ChunkWriter,
     uploadId: string,
     pending: KvMutation[],
-  ): Promise<BlobInfo> {
+  ): Promise<PutBlobResult> {
     const metaKey = keys.blobKey(sha256) as Deno.KvKey;
     const journalKey = keys.blobUploadKey(uploadId) as Deno.KvKey;
     for (let attempt = 0; attempt < 64; attempt++) {
@@ -589,7 +590,7 @@ export class KvBundleStorage implements BundleStorage {
           for (const m of pending) op.set(m.key, m.value);
           return op.set(metaKey, meta).commit();
         });
-        if (res.ok) return { sha256, size, touchedAt };
+        if (res.ok) return { sha256, size, touchedAt, created: true };
         if (writer.flushed > 0) {
           const journal = await retrying("read an upload", () => this.#kv.get(journalKey));
           if (journal.versionstamp !== writer.journalStamp) {
@@ -607,7 +608,7 @@ export class KvBundleStorage implements BundleStorage {
             .commit());
         if (res.ok) {
           await this.#dropChunks(uploadId, writer.flushed).catch(() => {});
-          return { sha256, size: existing.value.size, touchedAt };
+          return { sha256, size: existing.value.size, touchedAt, created: false };
         }
       }
       await sleep(Math.min(50, attempt * 2) * Math.random());

@@ -29,6 +29,7 @@ import type {
   ListOptions,
   Page,
   PutBlobOptions,
+  PutBlobResult,
   RegistryStorage,
   RowKey,
 } from "./types.ts";
@@ -182,7 +183,7 @@ export class MemoryBundleStorage implements BundleStorage {
   async put(
     body: ReadableStream<Uint8Array> | Uint8Array,
     options: PutBlobOptions = {},
-  ): Promise<BlobInfo> {
+  ): Promise<PutBlobResult> {
     const max = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
     const bytes = await collectBytes(body, max, () => tooLarge(max));
     const hash = incrementalHash();
@@ -195,7 +196,7 @@ export class MemoryBundleStorage implements BundleStorage {
     const existing = this.#blobs.get(sha256);
     if (existing) existing.touchedAt = touchedAt;
     else this.#blobs.set(sha256, { bytes: bytes.slice(), sha256, touchedAt });
-    return { sha256, size: bytes.byteLength, touchedAt };
+    return { sha256, size: bytes.byteLength, touchedAt, created: !existing };
   }
 
   // deno-lint-ignore require-await

@@ -117,6 +117,17 @@ export interface BlobInfo {
   touchedAt: string;
 }
 
+/** What {@linkcode BundleStorage.put} answers. */
+export interface PutBlobResult extends BlobInfo {
+  /**
+   * Whether this put stored bytes that were not stored before (`false`: they
+   * were, and only `touchedAt` was refreshed). A failed publish drops only
+   * blobs its own puts created, so a backend that leaves this out (unknown)
+   * leaves a failed publish's blobs to GC.
+   */
+  created?: boolean;
+}
+
 /** Options for {@linkcode BundleStorage.put}. */
 export interface PutBlobOptions {
   /** Refuse with `too_large` once more bytes than this arrive (nothing is stored). */
@@ -161,7 +172,10 @@ export interface BlobBody {
  */
 export interface BundleStorage {
   /** Store bytes; answers their digest and size. */
-  put(body: ReadableStream<Uint8Array> | Uint8Array, options?: PutBlobOptions): Promise<BlobInfo>;
+  put(
+    body: ReadableStream<Uint8Array> | Uint8Array,
+    options?: PutBlobOptions,
+  ): Promise<PutBlobResult>;
   /** Stream a blob (or a range of it), or `null` when absent. */
   get(sha256: string, range?: ByteRange): Promise<BlobBody | null>;
   /** Metadata of a blob, or `null` when absent. */

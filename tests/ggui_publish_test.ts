@@ -663,6 +663,7 @@ Deno.test("publish() writes blobs, a version, its lifecycle and precedence, the 
   const added = (await rowKeys(storage)).filter((k) => !before.includes(k));
   assert.deepEqual(added.map((k) => JSON.parse(k)[0]).sort(), [
     "audit",
+    "gc_recent",
     "pkg",
     "scope",
     "ver",

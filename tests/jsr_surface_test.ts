@@ -136,11 +136,16 @@ function get(app: RegistryApp, path: string, token?: string, headers: Record<str
   }));
 }
 
-/** Every row key except audit records (refusals write those on purpose). */
+/**
+ * Every row key except audit records (refusals write those on purpose) and
+ * GC bookkeeping (a refusal drops the blobs it stored under the GC lease;
+ * each publish leaves a `gc_recent` row).
+ */
 async function rowKeys(storage: MemoryRegistryStorage): Promise<string[]> {
   const page = await storage.list([], { limit: 1000 });
   return page.items.map((i) => JSON.stringify(i.key)).filter((k) =>
-    !k.startsWith('["audit"') && !k.startsWith('["ratelimit"') && !k.startsWith('["jsrtask"')
+    !k.startsWith('["audit"') && !k.startsWith('["ratelimit"') && !k.startsWith('["jsrtask"') &&
+    !k.startsWith('["gc')
   );
 }
 

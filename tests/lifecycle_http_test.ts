@@ -8,6 +8,7 @@ import type { RegistryContext } from "../core/context.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import type { AuditRow } from "../core/rows.ts";
 import { listAll } from "../core/store.ts";
+import { takeGcLease } from "../core/_gc_guard.ts";
 import { staticTokenAuthenticator } from "../core/auth.ts";
 import * as keys from "../storage/keys.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
@@ -260,4 +261,13 @@ Deno.test("package.published is written with each ggui publish and each Rack upl
     bodies.map((b) => `${b.namespace} ${b.version}`).sort(),
     ["@acme 1.0.0", "@rack 1.0.0"],
   );
+});
+
+Deno.test("POST /admin/gc while another run holds the lease is a retryable 409 with Retry-After", async () => {
+  const { ctx, admin } = setup();
+  await takeGcLease(ctx, { runId: "elsewhere", cutoff: new Date().toISOString(), leaseMs: 60_000 });
+  const res = await admin("POST", "/gc?grace=0s");
+  assert.equal(res.status, 409);
+  assert.equal((await res.json()).code, "conflict");
+  assert.equal(res.headers.get("retry-after"), "1");
 });

@@ -31,6 +31,7 @@ import { nextPackageRow } from "../packages.ts";
 import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
 import { putVersionIfAbsent, versionHolder } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
+import { holdBlobs } from "../_blob_hold.ts";
 import { decideGguiPublish } from "../access.ts";
 import { eventMutations, publishedEventMutations } from "../webhooks.ts";
 import * as keys from "../../storage/keys.ts";
@@ -422,6 +423,8 @@ export async function publishArtifact(
       const detail = err.detail as { existing: string; attempted: string };
       return formatConflict(artifactId, detail.existing, detail.attempted);
     }
+    // A lost race or a GC run under way: retryable (the route adds Retry-After).
+    if (isRegistryError(err, "conflict")) return errorResult(409, "conflict", err.message);
     return errorResult(500, "internal", `failed to publish ${artifactId}@${version}`);
   }
 }
@@ -446,7 +449,10 @@ async function commitVersion(
   const artifactId = `${manifest.scope}/${manifest.name}`;
   const encoder = new TextEncoder();
   const files: FileMap = {};
-  // Before the first blob: the commit then knows whether a GC ran in between.
+  // Before the first blob: GC keeps what the publish stores (dropped unless it commits).
+  await using hold = await holdBlobs(ctx);
+  ctx = hold.context;
+  // The commit then also knows whether a GC ran in between.
   const gcGuard = await readGcGuard(ctx);
   if (v.bundleBytes !== undefined) {
     files["bundle.js"] = await storeFile(
@@ -555,6 +561,7 @@ async function commitVersion(
       }),
     ],
   });
+  if (result.result === "created") hold.keep();
   if (result.result === "exists") {
     return versionExists(artifactId, manifest.version, result.existing);
   }

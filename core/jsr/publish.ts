@@ -17,7 +17,7 @@ import type { Principal } from "../auth.ts";
 import { decideGguiPublish } from "../access.ts";
 import { auditMutation, auditRow } from "../audit.ts";
 import type { RegistryContext } from "../context.ts";
-import { echo, isRegistryError } from "../errors.ts";
+import { echo, isRegistryError, RegistryError } from "../errors.ts";
 import { utf8Length } from "../../storage/_common.ts";
 import { fileListFields, storeFile } from "../files.ts";
 import { readGcGuard } from "../_gc_guard.ts";
@@ -605,7 +605,13 @@ export async function publishJsrTarball(
   }
   const gcGuard = await readGcGuard(ctx);
   const blob = await ctx.bundles.get(input.tarball.sha256);
-  if (!blob) throw jsrError("internalServerError", "The uploaded tarball is missing");
+  // Only a GC run can have taken it (see core/_blob_hold.ts): send it again.
+  if (!blob) {
+    throw new RegistryError(
+      "conflict",
+      "The uploaded tarball was garbage-collected meanwhile; retry",
+    );
+  }
   const pkg = await readPackage(ctx, blob.stream, configPath, limits);
   const exports = checkConfig(pkg.config, ref, pkg.files);
   const meta = await ctx.bundles.put(versionMetaBytes(pkg.files, exports));

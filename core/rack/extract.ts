@@ -97,7 +97,11 @@ async function openArchive(
   archiveSha256: string,
 ): Promise<ReadableStream<Uint8Array>> {
   const blob = await ctx.bundles.get(archiveSha256);
-  if (!blob) throw new RegistryError("storage_failure", "Uploaded archive is missing from storage");
+  // Only a GC run can have taken it (one that started before the upload's hold
+  // and met a blob stored before it): the upload can simply be sent again.
+  if (!blob) {
+    throw new RegistryError("conflict", "Uploaded archive was garbage-collected meanwhile; retry");
+  }
   return blob.stream;
 }
 
