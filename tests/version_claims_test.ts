@@ -137,7 +137,12 @@ async function published(env: Env, format: Format, version: string): Promise<voi
 async function rows(ctx: RegistryContext): Promise<string[]> {
   const out: string[] = [];
   for await (const e of listAll(ctx.storage, [])) {
-    if (e.key[0] !== "audit" && e.key[0] !== "rate") out.push(JSON.stringify([e.key, e.value]));
+    // Audit records, rate counters and gc's bookkeeping (a refused upload's cleanup takes
+    // gc's lease) are not the package's state.
+    const kind = String(e.key[0]);
+    if (kind !== "audit" && kind !== "rate" && !kind.startsWith("gc")) {
+      out.push(JSON.stringify([e.key, e.value]));
+    }
   }
   return out;
 }
