@@ -40,7 +40,6 @@ import {
   assertCommit,
   assertKey,
   compareKeys,
-  decodeCursor,
   encodeCursor,
   encodeValue,
   hasPrefix,
