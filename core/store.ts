@@ -13,6 +13,7 @@ import {
 } from "./_gc_guard.ts";
 import { assertVersionRef, type PackageRef, type VersionRef } from "./names.ts";
 import type { PackageRow, ScopeRow, VersionRow, VersionState } from "./rows.ts";
+import { searchIndexMutations } from "./search_index.ts";
 import { compareVersions } from "./semver.ts";
 import * as keys from "../storage/keys.ts";
 import type {
@@ -134,6 +135,8 @@ export async function putVersionIfAbsent(
       { type: "set", key: vKey, value: row as unknown as JsonValue },
       { type: "set", key: keys.versionStateKey(row), value: state as unknown as JsonValue },
       { type: "set", key: pKey, value: next as unknown as JsonValue },
+      // The search index moves in the same commit as the package row it derives from.
+      ...searchIndexMutations(current, next),
     ];
     if (sKey && claim) {
       checks.push({ key: sKey, stamp: null });
