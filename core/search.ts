@@ -177,6 +177,14 @@ function nameDriver(q: IndexQuery): Driver {
   return { prefix: keys.searchDocsPrefix(), base: keys.searchDocsPrefix(), docs: true };
 }
 
+/** Whether a pointer's format (its value) can match the query's group and kind at all. */
+function formatMayMatch(q: IndexQuery, format: unknown): boolean {
+  const fk = FORMAT_KINDS[format as keyof typeof FORMAT_KINDS];
+  if (fk === undefined) return true; // an older pointer: read its doc
+  if (q.group !== undefined && fk.group !== q.group) return false;
+  return q.terms.every((t) => !t.startsWith("kind:") || t === `kind:${fk.kind}`);
+}
+
 /** Read the docs of pointer positions (10 per read), in order; a vanished doc is `null`. */
 async function docsOf(
   storage: RegistryStorage,
@@ -247,8 +255,10 @@ async function walkOrdered(
       ...(after ? { after } : {}),
     });
     read += page.items.length;
-    for (let i = 0; i < page.items.length; i += 10) {
-      const chunk = page.items.slice(i, i + 10);
+    // Pointers whose format cannot match are passed over without reading their docs.
+    const items = driver.docs ? page.items : page.items.filter((e) => formatMayMatch(q, e.value));
+    for (let i = 0; i < items.length; i += 10) {
+      const chunk = items.slice(i, i + 10);
       const positions = chunk.map((e) => e.key.slice(driver.base.length));
       const found = driver.docs
         ? chunk.map((e) => e.value as SearchDoc)
@@ -267,7 +277,8 @@ async function walkOrdered(
       }
     }
     if (page.cursor === undefined) return { docs, read };
-    after = [...driver.base, ...last!];
+    last = page.items[page.items.length - 1]!.key.slice(driver.base.length);
+    after = [...driver.base, ...last];
   }
   // Budget spent: the next page continues after the last row looked at.
   return last === undefined ? { docs, read } : { docs, next: last, read };
@@ -287,11 +298,12 @@ async function collectSorted(
   const page = await storage.list<unknown>(driver.prefix, { limit: Math.floor(budget / 2) });
   if (page.cursor !== undefined) return null;
   let read = page.items.length;
-  const found = driver.docs ? page.items.map((e) => e.value as SearchDoc) : await docsOf(
+  const items = driver.docs ? page.items : page.items.filter((e) => formatMayMatch(q, e.value));
+  const found = driver.docs ? items.map((e) => e.value as SearchDoc) : await docsOf(
     storage,
-    page.items.map((e) => e.key.slice(driver.base.length)),
+    items.map((e) => e.key.slice(driver.base.length)),
   );
-  if (!driver.docs) read += page.items.length;
+  if (!driver.docs) read += items.length;
   const sorted = found
     .filter((d): d is SearchDoc => d !== null && matches(d, q, () => wordsOfDoc(d)))
     .map((doc) => ({ doc, at: positionOf(doc, "recent") }))

@@ -189,10 +189,11 @@ export function indexRowsOf(doc: SearchDoc | null): Map<string, { key: RowKey; v
   const add = (key: RowKey, value: JsonValue) => rows.set(JSON.stringify(key), { key, value });
   const { namespace: ns, name } = doc;
   add(keys.searchDocKey(ns, name), doc as unknown as JsonValue);
-  for (const term of docTerms(doc)) add(keys.searchTermKey(term, ns, name), 0);
+  // Pointers carry the format: a walk skips other groups and kinds without reading their docs.
+  for (const term of docTerms(doc)) add(keys.searchTermKey(term, ns, name), doc.format);
   const inverted = invertTime(doc.publishedAt);
-  add(keys.searchRecentKey(FORMAT_KINDS[doc.format].group, inverted, ns, name), 0);
-  add(keys.searchRecentKey("*", inverted, ns, name), 0);
+  add(keys.searchRecentKey(FORMAT_KINDS[doc.format].group, inverted, ns, name), doc.format);
+  add(keys.searchRecentKey("*", inverted, ns, name), doc.format);
   return rows;
 }
 
