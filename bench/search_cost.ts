@@ -74,6 +74,20 @@ async function seed(storage: RegistryStorage, packages: number): Promise<void> {
     bytes += size;
   }
   if (batch.length) await storage.commit({ checks: [], mutations: batch });
+  // Each namespace's owner row, as the first ggui publish claims it.
+  await storage.commit({
+    checks: [],
+    mutations: Array.from({ length: 50 }, (_, t) => ({
+      type: "set" as const,
+      key: keys.scopeKey(`@team${t}`),
+      value: {
+        scope: `@team${t}`,
+        ownerSubject: "alice",
+        claimedAt: "2026-01-01T00:00:00.000Z",
+        verification: "unverified",
+      },
+    })),
+  });
 }
 
 /** The search this issue replaced: every package row, filtered in memory. */

@@ -36,6 +36,8 @@ import type { RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** Most rows one search may read (index pointers and docs together). */
 export const SEARCH_SCAN_BUDGET = 400;
+/** Longest selective list a recency query collects and sorts (longer: walk the recency list). */
+export const COLLECT_LIMIT = 100;
 /** Most words a query may have. */
 export const MAX_QUERY_WORDS = 16;
 /** The largest page. */
@@ -295,7 +297,10 @@ async function collectSorted(
   driver: Driver,
   budget: number,
 ): Promise<IndexPage | null> {
-  const page = await storage.list<unknown>(driver.prefix, { limit: Math.floor(budget / 2) });
+  // A short probe: a longer list is walked in recency order instead.
+  const page = await storage.list<unknown>(driver.prefix, {
+    limit: Math.min(COLLECT_LIMIT, Math.floor(budget / 2)),
+  });
   if (page.cursor !== undefined) return null;
   let read = page.items.length;
   const items = driver.docs ? page.items : page.items.filter((e) => formatMayMatch(q, e.value));

@@ -19,6 +19,7 @@
  *
  * @module
  */
+import { cachedGetMany } from "../read_cache.ts";
 import type { ScopeRow } from "../rows.ts";
 import {
   decodePosition,
@@ -291,7 +292,11 @@ async function scopeOwners(
   for (let i = 0; i < scopes.length; i += 10) {
     const batch = scopes.slice(i, i + 10);
     try {
-      const entries = await ctx.storage.getMany<ScopeRow>(batch.map((s) => keys.scopeKey(s)));
+      // Owner rows with the read routes' bounded staleness (`--read-cache-ms`).
+      const entries = await cachedGetMany<ScopeRow>(
+        ctx.storage,
+        batch.map((s) => keys.scopeKey(s)),
+      );
       batch.forEach((s, j) => out.set(s, entries[j]?.value ?? null));
     } catch {
       // Omit verification fields for this batch.
