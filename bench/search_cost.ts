@@ -45,7 +45,7 @@ function packageOf(i: number): SeedVersion[] {
   // "common" in every other description; "needle" in exactly three packages per store.
   const words = [0, 1, 2, 3, 4, 5].map((k) => VOCABULARY[(i * 7 + k * 31) % VOCABULARY.length]);
   if (i % 2 === 0) words.push("common");
-  if (i === 3 || i === 33 || i === 63) words.push("needle"); // ggui gadgets
+  if (i === 10 || i === 20 || i === 30) words.push("needle"); // public ggui gadgets
   return Array.from({ length: VERSIONS_PER_PACKAGE }, (_, v) => ({
     namespace: `@team${i % 50}`,
     name,

@@ -32,7 +32,7 @@ export const SEARCH_INDEX_VERSION = 1;
 /** Longest word prefix indexed; longer query words seek on their first this-many characters. */
 export const MAX_PREFIX = 8;
 /** Most term rows one package may have (name and tags come first, then the description). */
-export const MAX_TERMS_PER_DOC = 400;
+export const MAX_TERMS_PER_DOC = 300;
 
 /** Longest exact value (tag, hook, tool) the index keeps a term for. */
 export const MAX_TERM_VALUE = 256;
