@@ -11,6 +11,9 @@ import {
   rebuildSearchIndex,
   searchDocOf,
 } from "../core/search_index.ts";
+import { staticTokenAuthenticator } from "../core/auth.ts";
+import { parseAuthConfig } from "../core/rack/auth.ts";
+import { createRegistryApp } from "../routes/app.ts";
 import { runCli } from "../server/cli.ts";
 import * as keys from "../storage/keys.ts";
 import { KvRegistryStorage } from "../storage/kv.ts";
@@ -23,6 +26,7 @@ import {
   type SeedVersion,
   snapshot,
 } from "./_search_fixtures.ts";
+import { ADMIN, makeItem, makePackage, uploadRequest } from "./_rack_fixtures.ts";
 
 const INDEX_FAMILIES = ["search_doc", "search_by_term", "search_by_recent"];
 
@@ -331,4 +335,59 @@ Deno.test("seeding by batched mutations writes exactly the rows publishes write"
   await batched.commit({ checks: [], mutations: packageMutations(versions) });
   const families = ["pkg", "ver", "vstate", ...INDEX_FAMILIES];
   assert.deepEqual(await snapshot(batched, families), await snapshot(published, families));
+});
+
+Deno.test("Rack uploads and the admin lifecycle routes keep the index in step; a gated upload never enters it", async () => {
+  const storage = new MemoryRegistryStorage();
+  const bundles = new MemoryBundleStorage();
+  const { auth } = parseAuthConfig(
+    JSON.stringify({ "@rack": [], "@gated": [{ token: "gate-secret", mark: "CI" }] }),
+    { adminToken: ADMIN },
+  );
+  const app = createRegistryApp({
+    storage,
+    bundles,
+    authenticator: staticTokenAuthenticator({ token: "ops-token", subject: "ops" }),
+    bundleHost: "http://registry.test",
+    registryHostname: "registry.test",
+    rackAuth: () => Promise.resolve(auth),
+    rateLimitPerMinute: 0,
+    uploadRateLimitPerMinute: 0,
+    authFailuresPerMinute: 0,
+    readCacheMs: 0,
+  });
+  const admin = (method: string, path: string) =>
+    app.request(`/admin${path}`, { method, headers: { authorization: "Bearer ops-token" } });
+  for (const version of ["1.0.0", "1.1.0"]) {
+    const res = await app.request(
+      uploadRequest(await makePackage({ item: makeItem({ version }) }), { token: ADMIN }),
+    );
+    assert.equal(res.status, 201, await res.text());
+  }
+  const gated = await app.request(
+    uploadRequest(
+      await makePackage({
+        item: makeItem({ namespace: "@gated", name: "husky-secret", description: "Git hooks" }),
+      }),
+      { token: ADMIN },
+    ),
+  );
+  assert.equal(gated.status, 201, await gated.text());
+  const hits = async () =>
+    (await searchPackages(storage, { q: "git hooks" })).items.map((h) =>
+      `${h.namespace}/${h.name}@${h.version}`
+    );
+  assert.deepEqual(await hits(), ["@rack/quality/husky@1.1.0"]);
+  await assertConsistent(storage);
+  const base = "/packages/@rack/quality/husky/versions";
+  assert.equal((await admin("POST", `${base}/1.1.0/yank`)).status, 200);
+  assert.deepEqual(await hits(), ["@rack/quality/husky@1.0.0"]);
+  assert.equal((await admin("POST", `${base}/1.1.0/unyank`)).status, 200);
+  assert.deepEqual(await hits(), ["@rack/quality/husky@1.1.0"]);
+  assert.equal((await admin("DELETE", `${base}/1.1.0`)).status, 200);
+  assert.equal((await admin("DELETE", `${base}/1.0.0`)).status, 200);
+  await assertConsistent(storage);
+  assert.deepEqual(await hits(), []);
+  const rows = [...(await snapshot(storage, INDEX_FAMILIES)).keys()].join();
+  assert.ok(!rows.includes("@gated"), "a gated (private) package reached the index");
 });
