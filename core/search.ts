@@ -35,7 +35,7 @@ import * as keys from "../storage/keys.ts";
 import type { RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** Most rows one search may read (index pointers and docs together). */
-export const SEARCH_SCAN_BUDGET = 400;
+export const SEARCH_SCAN_BUDGET = 300;
 /** Longest selective list a recency query collects and sorts (longer: walk the recency list). */
 export const COLLECT_LIMIT = 100;
 /** Most words a query may have. */
