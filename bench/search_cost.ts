@@ -21,7 +21,12 @@ import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts
 import * as keys from "../storage/keys.ts";
 import type { Mutation, RegistryStorage } from "../storage/types.ts";
 import { createRegistryApp } from "../routes/app.ts";
-import { CountingStorage, packageMutations, type SeedVersion } from "../tests/_search_fixtures.ts";
+import {
+  CountingStorage,
+  packageMutations,
+  publishSeed,
+  type SeedVersion,
+} from "../tests/_search_fixtures.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -206,6 +211,20 @@ for (const versions of sizes) {
     `${"old search: scan every package row".padEnd(44)} ${fmt(old.cpuP50)} ${fmt(old.cpuP99)} ${
       fmt(old.wallP50)
     } ${String(packages).padStart(5)}`,
+  );
+  // What the index adds to a publish: a new package of a typical ggui entry, then a
+  // new latest version of it (a doc swap), through the shared commit.
+  const publishes: number[] = [];
+  for (let i = 0; i < 40; i++) {
+    const v = packageOf(packages + i)[0]!;
+    const t = performance.now();
+    await publishSeed(inner, { ...v, name: `fresh-${i}`, version: "1.0.0" });
+    await publishSeed(inner, { ...v, name: `fresh-${i}`, version: "2.0.0", description: "New" });
+    publishes.push((performance.now() - t) / 2);
+  }
+  publishes.sort((a, b) => a - b);
+  console.log(
+    `${"publish (index diff in the commit), wall".padEnd(44)} ${fmt(percentile(publishes, 0.5))}`,
   );
   await inner.close();
   await Deno.remove(dir, { recursive: true });

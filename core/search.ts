@@ -221,12 +221,20 @@ export async function queryIndex(storage: RegistryStorage, q: IndexQuery): Promi
   const budget = q.budget ?? SEARCH_SCAN_BUDGET;
   if (q.order === "recent") {
     const selective = selectiveDriver(q);
+    let spent = 0;
     if (selective) {
       const collected = await collectSorted(storage, q, selective, budget);
-      if (collected) return collected;
+      if ("docs" in collected) return collected;
+      spent = collected.read; // the probe counts against the same budget
     }
     const prefix = keys.searchRecentPrefix(q.group ?? "*");
-    return await walkOrdered(storage, q, { prefix, base: prefix, docs: false }, budget);
+    const page = await walkOrdered(
+      storage,
+      q,
+      { prefix, base: prefix, docs: false },
+      budget - spent,
+    );
+    return { ...page, read: page.read + spent };
   }
   return await walkOrdered(storage, q, nameDriver(q), budget);
 }
@@ -289,19 +297,19 @@ async function walkOrdered(
 /**
  * Recency order over a selective list: collect its matches (when the whole
  * list fits the budget), sort them newest first and page by position.
- * `null` when the list is longer than the budget allows.
+ * Only the rows read when the list is longer than that.
  */
 async function collectSorted(
   storage: RegistryStorage,
   q: IndexQuery,
   driver: Driver,
   budget: number,
-): Promise<IndexPage | null> {
+): Promise<IndexPage | { read: number }> {
   // A short probe: a longer list is walked in recency order instead.
   const page = await storage.list<unknown>(driver.prefix, {
     limit: Math.min(COLLECT_LIMIT, Math.floor(budget / 2)),
   });
-  if (page.cursor !== undefined) return null;
+  if (page.cursor !== undefined) return { read: page.items.length };
   let read = page.items.length;
   const items = driver.docs ? page.items : page.items.filter((e) => formatMayMatch(q, e.value));
   const found = driver.docs ? items.map((e) => e.value as SearchDoc) : await docsOf(
