@@ -21,6 +21,7 @@
 import { sha256Hex } from "./digest.ts";
 import { RegistryError } from "./errors.ts";
 import {
+  docWords,
   FORMAT_KINDS,
   invertTime,
   MAX_PREFIX,
@@ -78,9 +79,9 @@ export interface IndexPage {
   read: number;
 }
 
-/** The words of a doc with every prefix a query word may be checked against. */
-function hasWordPrefix(docWords: readonly string[], word: string): boolean {
-  return docWords.some((w) => w.startsWith(word));
+/** Whether some word of a doc starts with `word`. */
+function hasWordPrefix(have: readonly string[], word: string): boolean {
+  return have.some((w) => w.startsWith(word));
 }
 
 /** A doc's position in an order. */
@@ -98,7 +99,7 @@ function comparePositions(a: Position, b: Position): number {
 }
 
 /** Whether a doc meets every condition of a query (indexed ones included). */
-function matches(doc: SearchDoc, q: IndexQuery, docWords: () => string[]): boolean {
+function matches(doc: SearchDoc, q: IndexQuery, wordsOf: () => string[]): boolean {
   const { group, kind } = FORMAT_KINDS[doc.format];
   if (q.group !== undefined && group !== q.group) return false;
   if (q.namespace !== undefined && doc.namespace !== q.namespace) return false;
@@ -106,7 +107,7 @@ function matches(doc: SearchDoc, q: IndexQuery, docWords: () => string[]): boole
     if (!docHasTerm(doc, term, group, kind)) return false;
   }
   if (q.words.length > 0) {
-    const w = docWords();
+    const w = wordsOf();
     if (!q.words.every((word) => hasWordPrefix(w, word))) return false;
   }
   return q.match?.(doc) ?? true;
@@ -276,7 +277,7 @@ async function walkOrdered(
       if (!driver.docs) read += chunk.length;
       for (let j = 0; j < found.length; j++) {
         const doc = found[j];
-        if (doc && matches(doc, q, () => wordsOfDoc(doc))) {
+        if (doc && matches(doc, q, () => docWords(doc))) {
           if (docs.length === q.limit) {
             // One match past the page: more follow; the page ends at its last match.
             return { docs, next: last!, read };
@@ -318,24 +319,12 @@ async function collectSorted(
   );
   if (!driver.docs) read += items.length;
   const sorted = found
-    .filter((d): d is SearchDoc => d !== null && matches(d, q, () => wordsOfDoc(d)))
+    .filter((d): d is SearchDoc => d !== null && matches(d, q, () => docWords(d)))
     .map((doc) => ({ doc, at: positionOf(doc, "recent") }))
     .filter((x) => q.after === undefined || comparePositions(x.at, q.after) > 0)
     .sort((a, b) => comparePositions(a.at, b.at));
   const docs = sorted.slice(0, q.limit).map((x) => x.doc);
   return sorted.length > q.limit ? { docs, next: sorted[q.limit - 1]!.at, read } : { docs, read };
-}
-
-/** The searchable words of a doc (name, tags, description). */
-function wordsOfDoc(doc: SearchDoc): string[] {
-  const s = doc.summary;
-  const texts = [
-    doc.name,
-    typeof s.name === "string" ? s.name : "",
-    ...(Array.isArray(s.tags) ? s.tags.filter((t): t is string => typeof t === "string") : []),
-    typeof s.description === "string" ? s.description : "",
-  ];
-  return texts.flatMap(words);
 }
 
 // ---- cursors ----------------------------------------------------------------

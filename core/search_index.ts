@@ -23,6 +23,7 @@
  *
  * @module
  */
+import { RegistryError } from "./errors.ts";
 import type { Format, PackageRow } from "./rows.ts";
 import * as keys from "../storage/keys.ts";
 import type { Entry, JsonValue, Mutation, RegistryStorage, RowKey } from "../storage/types.ts";
@@ -269,7 +270,10 @@ async function reindexPackage(
     });
     if (res.ok) return "changed";
   }
-  throw new Error(`Could not reindex '${namespace}/${name}' under contention`);
+  throw new RegistryError(
+    "conflict",
+    `Could not reindex '${namespace}/${name}' under contention; retry`,
+  );
 }
 
 /** Walk every row under a prefix (kept here: `store.ts` imports this module). */
