@@ -24,6 +24,7 @@ import {
   docWords,
   FORMAT_KINDS,
   invertTime,
+  isInlineTerm,
   MAX_PREFIX,
   prefixOf,
   SEARCH_GROUPS,
@@ -143,11 +144,13 @@ interface Driver {
   base: RowKey;
   /** Whether the rows are docs (else pointers to docs). */
   docs: boolean;
+  /** Whether the pointers carry their docs. */
+  inline?: boolean;
 }
 
 function termDriver(term: string): Driver {
   const prefix = keys.searchTermPrefix(term);
-  return { prefix, base: prefix, docs: false };
+  return { prefix, base: prefix, docs: false, inline: isInlineTerm(term) };
 }
 
 function selectiveDriver(q: IndexQuery): Driver | undefined {
@@ -180,12 +183,33 @@ function nameDriver(q: IndexQuery): Driver {
   return { prefix: keys.searchDocsPrefix(), base: keys.searchDocsPrefix(), docs: true };
 }
 
-/** Whether a pointer's format (its value) can match the query's group and kind at all. */
-function formatMayMatch(q: IndexQuery, format: unknown): boolean {
+/** The doc a pointer carries, if it carries one. */
+function inlineDoc(value: unknown): SearchDoc | undefined {
+  return typeof value === "object" && value !== null ? value as SearchDoc : undefined;
+}
+
+/** Whether a pointer (its format, or its doc) can match the query's group and kind at all. */
+function formatMayMatch(q: IndexQuery, value: unknown): boolean {
+  const format = inlineDoc(value)?.format ?? value;
   const fk = FORMAT_KINDS[format as keyof typeof FORMAT_KINDS];
   if (fk === undefined) return true; // an older pointer: read its doc
   if (q.group !== undefined && fk.group !== q.group) return false;
   return q.terms.every((t) => !t.startsWith("kind:") || t === `kind:${fk.kind}`);
+}
+
+/** The docs of listed rows, in order: inline, or read by pointer (counted in `fetched`). */
+async function docsOfRows(
+  storage: RegistryStorage,
+  rows: readonly { value: unknown }[],
+  positions: readonly Position[],
+  areDocs: boolean,
+): Promise<{ docs: (SearchDoc | null)[]; fetched: number }> {
+  if (areDocs) return { docs: rows.map((e) => e.value as SearchDoc), fetched: 0 };
+  const missing = rows.flatMap((e, i) => inlineDoc(e.value) ? [] : [positions[i]!]);
+  const read = missing.length ? await docsOf(storage, missing) : [];
+  let next = 0;
+  const docs = rows.map((e) => inlineDoc(e.value) ?? read[next++] ?? null);
+  return { docs, fetched: missing.length };
 }
 
 /** Read the docs of pointer positions (10 per read), in order; a vanished doc is `null`. */
@@ -232,7 +256,7 @@ export async function queryIndex(storage: RegistryStorage, q: IndexQuery): Promi
     const page = await walkOrdered(
       storage,
       q,
-      { prefix, base: prefix, docs: false },
+      { prefix, base: prefix, docs: false, inline: true },
       budget - spent,
     );
     return { ...page, read: page.read + spent };
@@ -248,7 +272,7 @@ async function walkOrdered(
   budget: number,
 ): Promise<IndexPage> {
   const docs: SearchDoc[] = [];
-  const cost = driver.docs ? 1 : 2; // a pointer costs its doc read too
+  const cost = driver.docs || driver.inline ? 1 : 2; // a bare pointer costs its doc read too
   let read = 0;
   let after: RowKey | undefined = q.after ? [...driver.base, ...q.after] : undefined;
   let last: Position | undefined;
@@ -271,10 +295,8 @@ async function walkOrdered(
     for (let i = 0; i < items.length; i += 10) {
       const chunk = items.slice(i, i + 10);
       const positions = chunk.map((e) => e.key.slice(driver.base.length));
-      const found = driver.docs
-        ? chunk.map((e) => e.value as SearchDoc)
-        : await docsOf(storage, positions);
-      if (!driver.docs) read += chunk.length;
+      const { docs: found, fetched } = await docsOfRows(storage, chunk, positions, driver.docs);
+      read += fetched;
       for (let j = 0; j < found.length; j++) {
         const doc = found[j];
         if (doc && matches(doc, q, () => docWords(doc))) {
@@ -313,11 +335,9 @@ async function collectSorted(
   if (page.cursor !== undefined) return { read: page.items.length };
   let read = page.items.length;
   const items = driver.docs ? page.items : page.items.filter((e) => formatMayMatch(q, e.value));
-  const found = driver.docs ? items.map((e) => e.value as SearchDoc) : await docsOf(
-    storage,
-    items.map((e) => e.key.slice(driver.base.length)),
-  );
-  if (!driver.docs) read += items.length;
+  const positions = items.map((e) => e.key.slice(driver.base.length));
+  const { docs: found, fetched } = await docsOfRows(storage, items, positions, driver.docs);
+  read += fetched;
   const sorted = found
     .filter((d): d is SearchDoc => d !== null && matches(d, q, () => docWords(d)))
     .map((doc) => ({ doc, at: positionOf(doc, "recent") }))

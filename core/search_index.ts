@@ -183,6 +183,11 @@ export function invertTime(iso: string): string {
   return iso.replace(/\d/g, (d) => String(9 - Number(d)));
 }
 
+/** Whether a term's pointers carry a copy of the doc (the long lists of format and kind). */
+export function isInlineTerm(term: string): boolean {
+  return term.startsWith("fmt:") || term.startsWith("kind:");
+}
+
 /** Every index row of a doc, by the JSON of its key. */
 export function indexRowsOf(doc: SearchDoc | null): Map<string, { key: RowKey; value: JsonValue }> {
   const rows = new Map<string, { key: RowKey; value: JsonValue }>();
@@ -190,11 +195,16 @@ export function indexRowsOf(doc: SearchDoc | null): Map<string, { key: RowKey; v
   const add = (key: RowKey, value: JsonValue) => rows.set(JSON.stringify(key), { key, value });
   const { namespace: ns, name } = doc;
   add(keys.searchDocKey(ns, name), doc as unknown as JsonValue);
-  // Pointers carry the format: a walk skips other groups and kinds without reading their docs.
-  for (const term of docTerms(doc)) add(keys.searchTermKey(term, ns, name), doc.format);
+  // Word pointers carry the format: a walk skips other groups and kinds without
+  // reading their docs. The few long lists every unfiltered, kind or recency query
+  // walks (`fmt:`, `kind:`, recency) carry the doc itself: no second read per row.
+  const copy = doc as unknown as JsonValue;
+  for (const term of docTerms(doc)) {
+    add(keys.searchTermKey(term, ns, name), isInlineTerm(term) ? copy : doc.format);
+  }
   const inverted = invertTime(doc.publishedAt);
-  add(keys.searchRecentKey(FORMAT_KINDS[doc.format].group, inverted, ns, name), doc.format);
-  add(keys.searchRecentKey("*", inverted, ns, name), doc.format);
+  add(keys.searchRecentKey(FORMAT_KINDS[doc.format].group, inverted, ns, name), copy);
+  add(keys.searchRecentKey("*", inverted, ns, name), copy);
   return rows;
 }
 
