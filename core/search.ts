@@ -33,6 +33,7 @@ import {
   type SearchGroup,
   words,
 } from "./search_index.ts";
+import { compareKeys } from "../storage/_common.ts";
 import * as keys from "../storage/keys.ts";
 import type { RegistryStorage, RowKey } from "../storage/types.ts";
 
@@ -92,11 +93,9 @@ export function positionOf(doc: SearchDoc, order: "name" | "recent"): Position {
     : [invertTime(doc.publishedAt), doc.namespace, doc.name];
 }
 
+/** Positions compare as the keys that hold them do (UTF-8 byte order). */
 function comparePositions(a: Position, b: Position): number {
-  for (let i = 0; i < Math.min(a.length, b.length); i++) {
-    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
-  }
-  return a.length - b.length;
+  return compareKeys(a, b);
 }
 
 /** Whether a doc meets every condition of a query (indexed ones included). */
