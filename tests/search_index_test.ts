@@ -27,6 +27,7 @@ import {
   snapshot,
 } from "./_search_fixtures.ts";
 import { ADMIN, makeItem, makePackage, uploadRequest } from "./_rack_fixtures.ts";
+import { startServer } from "./_server.ts";
 
 const INDEX_FAMILIES = ["search_doc", "search_by_term", "search_by_recent"];
 
@@ -399,4 +400,33 @@ Deno.test("Rack uploads and the admin lifecycle routes keep the index in step; a
   assert.deepEqual(await hits(), []);
   const rows = [...(await snapshot(storage, INDEX_FAMILIES)).keys()].join();
   assert.ok(!rows.includes("@gated"), "a gated (private) package reached the index");
+});
+
+Deno.test("main.ts builds the index of a store written before it, before serving its first search", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/registry.kv`;
+    const storage = new KvRegistryStorage(await Deno.openKv(path));
+    await storage.commit({
+      checks: [],
+      mutations: catalogue(6).map(packageMutations).flat()
+        .filter((m) => !String(m.key[0]).startsWith("search_")),
+    });
+    await storage.close();
+    await using server = await startServer([
+      `--storage=kv:${path}`,
+      `--data-dir=${dir}`,
+      "--token=e2e-secret",
+    ]);
+    assert.match(server.output(), /built the search index \(6 packages\)/);
+    const res = await fetch(`${server.url}/search?q=needle`);
+    const body = await res.json();
+    assert.deepEqual(body.results.map((r: { artifactId: string }) => r.artifactId), [
+      "@acme/gadget-00001",
+      "@acme/gadget-00003",
+      "@acme/gadget-00005",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
