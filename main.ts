@@ -14,6 +14,7 @@ import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
 import { isCliCommand, runCli } from "./server/cli.ts";
 import { recordAudit } from "./core/audit.ts";
+import { ensureSearchIndex } from "./core/search_index.ts";
 import { ensureAdminToken, openDiskReserve, openStores } from "./server/open.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
@@ -62,6 +63,11 @@ function listenHost(config: ServerConfig, port: number): string {
 async function serve(config: ServerConfig): Promise<void> {
   const stores = await openStores(config);
   const reserve = await openDiskReserve(config);
+  // A store written before the search index existed gets it before the first request.
+  const reindexed = await ensureSearchIndex(stores.storage);
+  if (reindexed && reindexed.packages > 0) {
+    console.error(`registry-server: built the search index (${reindexed.packages} packages)`);
+  }
   const ctx: RegistryContext = {
     storage: stores.storage,
     bundles: stores.bundles,

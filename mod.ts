@@ -180,6 +180,22 @@ export {
   verifyExport,
 } from "./core/transfer.ts";
 export {
+  ensureSearchIndex,
+  type RebuildReport,
+  rebuildSearchIndex,
+  SEARCH_GROUPS,
+  type SearchDoc,
+  type SearchGroup,
+  searchIndexMutations,
+} from "./core/search_index.ts";
+export {
+  type PackageHit,
+  type PackageSearchPage,
+  type PackageSearchQuery,
+  SEARCH_SCAN_BUDGET,
+  searchPackages,
+} from "./core/search.ts";
+export {
   parseAuthConfig,
   type ParsedAuthConfig,
   type RackAuth,

@@ -4,7 +4,7 @@
  *
  * Each change is ONE atomic commit: compare-and-set on the version's lifecycle
  * row and on the package row (recomputed from every version state with the
- * format's summary function), plus its audit record and webhook outbox rows.
+ * format's summary function), plus its audit record, webhook outbox rows and search index rows.
  * A lost race retries from a fresh read; a change that changes nothing (yank
  * a yanked version) commits nothing and records nothing.
  *
@@ -21,6 +21,7 @@ import { RegistryError } from "./errors.ts";
 import { summaryOf } from "./formats.ts";
 import { isVersion, packageId, type PackageRef, versionId, type VersionRef } from "./names.ts";
 import { recomputePackageRow } from "./packages.ts";
+import { searchIndexMutations } from "./search_index.ts";
 import type { PackageRow, Tombstone, VersionRow, VersionState } from "./rows.ts";
 import { pickLatest } from "./semver.ts";
 import { getVersionRow, listVersionStates } from "./store.ts";
@@ -102,7 +103,7 @@ async function recompute(
   let summary: Record<string, JsonValue> | undefined;
   if (bestPublic !== undefined) {
     const row = await getVersionRow(ctx.storage, { ...pkg, version: bestPublic });
-    summary = row ? summaryOf(row) : undefined;
+    summary = row ? { publishedAt: row.publishedAt, ...summaryOf(row) } : undefined;
   }
   return recomputePackageRow(
     pkg,
@@ -185,6 +186,7 @@ async function changeState(
       mutations: [
         { type: "set", key: sKey, value: next as unknown as JsonValue },
         { type: "set", key: pKey, value: pkgNext as unknown as JsonValue },
+        ...searchIndexMutations(pkg, pkgNext),
         audit(ctx, input, change.action, versionId(ref), change.detail),
         ...eventRows(ctx, input, change.event, payload),
       ],
@@ -347,6 +349,7 @@ async function changeTags(
       checks,
       mutations: [
         { type: "set", key: pKey, value: next as unknown as JsonValue },
+        ...searchIndexMutations(pkg, next),
         audit(ctx, input, version === undefined ? "tag.remove" : "tag.set", packageId(ref), detail),
         ...eventRows(ctx, input, "tag.moved", {
           namespace: ref.namespace,
@@ -406,6 +409,7 @@ export async function deleteVersion(
         { type: "delete", key: sKey },
         { type: "set", key: tKey, value: tomb as unknown as JsonValue },
         { type: "set", key: pKey, value: next as unknown as JsonValue },
+        ...searchIndexMutations(pkg, next),
         audit(ctx, input, "version.delete", versionId(ref), {
           format: row.format,
           visibility: row.visibility,

@@ -57,7 +57,12 @@ export function nextPackageRow(
     const best = base.publicSummary?.version;
     const winner = pickLatest([...(typeof best === "string" ? [best] : []), state.version]);
     if (winner === state.version) {
-      next.publicSummary = { ...(options.summary ?? {}), version: state.version };
+      // Every format's entry says when its version was published (search sorts by it).
+      next.publicSummary = {
+        publishedAt: state.publishedAt,
+        ...(options.summary ?? {}),
+        version: state.version,
+      };
     }
   }
   return next;

@@ -15,6 +15,7 @@ import {
 import { assertVersionRef, type PackageRef, type VersionRef } from "./names.ts";
 import { formatConflict } from "./packages.ts";
 import type { PackageRow, ScopeRow, VersionRow, VersionState } from "./rows.ts";
+import { searchIndexMutations } from "./search_index.ts";
 import { compareVersions, precedenceOf } from "./semver.ts";
 import * as keys from "../storage/keys.ts";
 import type {
@@ -170,6 +171,8 @@ export async function putVersionIfAbsent(
       { type: "set", key: pKey, value: next as unknown as JsonValue },
       // For a failed publish deciding whether a blob it stored is now another's (core/_blob_hold.ts).
       { type: "set", key: keys.recentVersionKey(recentId), value: vKey as JsonValue },
+      // The search index moves in the same commit as the package row it derives from.
+      ...searchIndexMutations(current, next),
     ];
     // A new package is indexed from its first version on.
     if (!indexed) mutations.push({ type: "set", key: mKey, value: { at: row.publishedAt } });

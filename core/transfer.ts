@@ -18,6 +18,7 @@
 import type { RegistryContext } from "./context.ts";
 import { incrementalHash, toBase64 } from "./digest.ts";
 import { RegistryError } from "./errors.ts";
+import { rebuildSearchIndex } from "./search_index.ts";
 import { listAll } from "./store.ts";
 import type { JsonValue, Mutation, RowKey } from "../storage/types.ts";
 
@@ -315,6 +316,8 @@ export async function importStore(
     }
   }
   await flushRows();
+  // Exports carry no search index (it is derived): build it from the imported package rows.
+  await rebuildSearchIndex(ctx.storage);
   onProgress?.(report);
   return report;
 }

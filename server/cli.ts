@@ -38,6 +38,7 @@ import {
   type TransferReport,
   verifyExport,
 } from "../core/transfer.ts";
+import { rebuildSearchIndex } from "../core/search_index.ts";
 import { parseServerArgs, type ServerConfig } from "./config.ts";
 import {
   describeBundles,
@@ -60,12 +61,13 @@ export const CLI_USAGE = `Usage:
   main.ts gc [--dry-run] [--grace=<1h>]
   main.ts export --out=<file.jsonl>     every row and blob, with an integrity trailer
   main.ts import --in=<file.jsonl>      verified first; refuses rows the target already has
+  main.ts reindex                       rebuild the search index from the package rows
 Store flags as for the server: --storage, --bundles, --data-dir (and their environment).
 Actions: ${ACTIONS.join(", ")}.`;
 
 /** Whether `args` name an operator command rather than server flags. */
 export function isCliCommand(args: readonly string[]): boolean {
-  return args[0] === "token" || args[0] === "gc" || args[0] === "export" || args[0] === "import";
+  return ["token", "gc", "export", "import", "reindex"].includes(args[0] ?? "");
 }
 
 /** Where the CLI writes. */
@@ -128,6 +130,7 @@ const COMMANDS: Record<string, {
   gc: { flags: ["dry-run", "grace"], args: [], store: "existing" },
   export: { flags: ["out"], args: [], needs: { flag: "out", form: "=<file>" }, store: "existing" },
   import: { flags: ["in"], args: [], needs: { flag: "in", form: "=<file>" }, store: "target" },
+  reindex: { flags: [], args: [], store: "existing" },
 };
 
 const TOKEN_COMMANDS = ["create", "list", "revoke"];
@@ -467,6 +470,13 @@ export async function runCli(
         actor: CLI_PRINCIPAL.subject,
       });
       io.out(JSON.stringify(report, null, 2));
+      return 0;
+    }
+    if (command === "reindex") {
+      const report = await rebuildSearchIndex(ctx.storage, {
+        onProgress: (r) => io.err(`registry: reindexed ${r.packages} packages`),
+      });
+      io.out(JSON.stringify(report));
       return 0;
     }
     const progress = (what: string) => (r: TransferReport) =>

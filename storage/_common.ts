@@ -136,6 +136,17 @@ export function decodeCursor(cursor: string): RowKey {
   throw new RegistryError("invalid_input", `Invalid cursor '${cursor}'`);
 }
 
+/** The key a listing continues after: its cursor's, else its `after` option, else none. */
+export function afterKey(options: ListOptions | undefined): RowKey | undefined {
+  if (options?.cursor !== undefined) return decodeCursor(options.cursor);
+  if (options?.after === undefined) return undefined;
+  const after = options.after;
+  if (!Array.isArray(after) || after.some((p) => typeof p !== "string")) {
+    throw new TypeError("Cannot list after a key that is not a tuple of strings");
+  }
+  return after;
+}
+
 /** Select one page from rows already sorted by key, honouring cursor and direction. */
 export function pageOf<T extends { key: RowKey }>(
   sorted: readonly T[],
@@ -145,8 +156,8 @@ export function pageOf<T extends { key: RowKey }>(
   const reverse = options?.reverse ?? false;
   const rows = reverse ? [...sorted].reverse() : sorted;
   let start = 0;
-  if (options?.cursor !== undefined) {
-    const after = decodeCursor(options.cursor);
+  const after = afterKey(options);
+  if (after !== undefined) {
     start = rows.findIndex((r) =>
       reverse ? compareKeys(r.key, after) < 0 : compareKeys(r.key, after) > 0
     );

@@ -205,6 +205,26 @@ export function registryStorageContract(name: string, make: Factory<RegistryStor
       assert.equal(last.cursor, undefined, "no cursor when nothing more follows");
     });
 
+    await step("a listing seeks after any key, present or not, both ways", async (s) => {
+      const mutations = ["a", "c", "e", "g"].map((p) => ({
+        type: "set" as const,
+        key: ["seek", "x", p],
+        value: p,
+      }));
+      await s.commit({ checks: [], mutations });
+      const parts = async (after: RowKey, reverse = false, limit = 10) =>
+        (await s.list<string>(["seek", "x"], { after, reverse, limit })).items.map((e) => e.value);
+      assert.deepEqual(await parts(["seek", "x", "c"]), ["e", "g"]);
+      assert.deepEqual(await parts(["seek", "x", "d"]), ["e", "g"]);
+      assert.deepEqual(await parts(["seek", "x", "d"], true), ["c", "a"]);
+      assert.deepEqual(await parts(["seek", "x", "g"]), []);
+      assert.deepEqual(await parts(["seek", "w"]), ["a", "c", "e", "g"]);
+      const page = await s.list(["seek", "x"], { after: ["seek", "x", "a"], limit: 1 });
+      assert.deepEqual(page.items.map((e) => e.value), ["c"]);
+      const next = await s.list<string>(["seek", "x"], { cursor: page.cursor!, limit: 5 });
+      assert.deepEqual(next.items.map((e) => e.value), ["e", "g"]);
+    });
+
     await step("a prefix matches whole parts only", async (s) => {
       const rows: RowKey[] = [
         ["p", "ab"],

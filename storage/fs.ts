@@ -84,6 +84,7 @@ import { incrementalHash } from "../core/digest.ts";
 import { RegistryError } from "../core/errors.ts";
 import { assertSha256, isSha256, SHA256_RE } from "../core/names.ts";
 import {
+  afterKey,
   assertCommit,
   assertKey,
   compareKeys,
@@ -485,7 +486,7 @@ export class FsRegistryStorage implements RegistryStorage {
     this.#assertOpen();
     const limit = pageLimit(options);
     const reverse = options?.reverse ?? false;
-    const after = options?.cursor === undefined ? undefined : decodeCursor(options.cursor);
+    const after = afterKey(options);
     if (!Array.isArray(prefix) || prefix.some((p) => typeof p !== "string")) {
       throw new TypeError("Cannot list with a prefix that is not a tuple of strings");
     }

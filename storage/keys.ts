@@ -206,3 +206,39 @@ export function compiledBlobKey(digest: string): RowKey {
 export function jsrTaskKey(id: string): RowKey {
   return ["jsrtask", id];
 }
+
+// The shared search index (core/search_index.ts): public packages only.
+
+/** The search entry of a public package: the row every index pointer leads to. */
+export function searchDocKey(namespace: string, name: string): RowKey {
+  return ["search_doc", namespace, name];
+}
+/** Prefix of every search entry (artifact order), or of one namespace's. */
+export function searchDocsPrefix(namespace?: string): RowKey {
+  return namespace === undefined ? ["search_doc"] : ["search_doc", namespace];
+}
+/** A pointer from an index term (a word prefix or a `field:value`) to a package. */
+export function searchTermKey(term: string, namespace: string, name: string): RowKey {
+  return ["search_by_term", term, namespace, name];
+}
+/** Prefix of the packages one term points to, in artifact order. */
+export function searchTermPrefix(term: string): RowKey {
+  return ["search_by_term", term];
+}
+/** A pointer from a format group (or `*`) and an inverted publish time to a package. */
+export function searchRecentKey(
+  group: string,
+  invertedTime: string,
+  namespace: string,
+  name: string,
+): RowKey {
+  return ["search_by_recent", group, invertedTime, namespace, name];
+}
+/** Prefix of one group's packages, most recently published first. */
+export function searchRecentPrefix(group: string): RowKey {
+  return ["search_by_recent", group];
+}
+/** The search index's build marker (its layout version). */
+export function searchMetaKey(): RowKey {
+  return ["search_meta", "index"];
+}

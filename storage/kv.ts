@@ -36,10 +36,10 @@ import { RegistryError } from "../core/errors.ts";
 import { incrementalHash } from "../core/digest.ts";
 import { assertSha256, isSha256 } from "../core/names.ts";
 import {
+  afterKey,
   assertCommit,
   assertKey,
   compareKeys,
-  decodeCursor,
   encodeCursor,
   encodeValue,
   hasPrefix,
@@ -129,14 +129,18 @@ interface PagePlan {
  * as the seam does; a cursor becomes an inclusive `start` (its key skipped) going
  * forward, or an exclusive `end` going back. `null` when the page is empty.
  */
-function planPage(prefix: RowKey, cursor: string | undefined, reverse: boolean): PagePlan | null {
+function planPage(
+  prefix: RowKey,
+  options: ListOptions | undefined,
+  reverse: boolean,
+): PagePlan | null {
   const kvPrefix = prefix as Deno.KvKey;
-  if (cursor === undefined) return { selector: { prefix: kvPrefix } };
-  const after = decodeCursor(cursor);
+  const after = afterKey(options);
+  if (after === undefined) return { selector: { prefix: kvPrefix } };
   try {
     assertKey(after); // KV refuses oversized keys: a forged cursor is bad input, not a fault
   } catch {
-    throw new RegistryError("invalid_input", `Invalid cursor '${cursor}'`);
+    throw new RegistryError("invalid_input", `Invalid cursor '${options?.cursor ?? "(after)"}'`);
   }
   if (hasPrefix(after, prefix)) {
     return reverse
@@ -159,7 +163,7 @@ async function listPage(
     if (typeof p !== "string") throw new TypeError(`Cannot use key part '${String(p)}'`);
   });
   const reverse = options?.reverse ?? false;
-  const plan = planPage(prefix, options?.cursor, reverse);
+  const plan = planPage(prefix, options, reverse);
   if (plan === null) return { entries: [] };
   // One row more than the page tells whether another page follows, one more
   // again covers the cursor's own row when the listing starts at it.

@@ -45,6 +45,12 @@ export interface ListOptions {
   limit?: number;
   /** Continue after the page that returned this cursor. */
   cursor?: string;
+  /**
+   * Continue after this key, as a cursor naming it would (the key itself need
+   * not exist). A seek for indexes that keep their own positions; when both
+   * are given, `cursor` wins.
+   */
+  after?: RowKey;
   /** Newest/last keys first. */
   reverse?: boolean;
 }

@@ -1,29 +1,43 @@
 /**
  * `GET /search`: public ggui artifacts, filtered (AND), optionally sorted by
- * recency, paged by offset behind an opaque cursor.
+ * recency, paged by cursor — over the shared search index
+ * (`core/search_index.ts`, `core/search.ts`), never a scan of the store.
  *
- * Only package rows with a public summary are indexed, so search shows the
- * highest PUBLIC version of each package (a private 2.0.0 never hides a public
- * 1.x) and private rows never take `limit` slots.
+ * The index holds the highest PUBLIC version of each package (a private 2.0.0
+ * never hides a public 1.x) and private rows never take `limit` slots.
  *
- * Cursors: the original sends a decimal offset and resets an unparseable one
- * to 0; both are kept. Ours are `<offset>.<check>` where the check binds the
- * offset to the query's filters and sort, so a corrupted cursor or one reused
- * with other filters restarts at 0 instead of skipping rows. (Offsets over
- * public data need no secrecy, so the check is a digest, not a MAC.)
+ * `q` is split into words; each must be a case-insensitive prefix of a word
+ * of the name part, the description or a tag (`map` finds `maps` and
+ * `Interactive map`, not `roadmap`). A query reads at most
+ * `SEARCH_SCAN_BUDGET` rows: a sparse one may answer a short page with a
+ * `nextCursor` to continue from.
+ *
+ * Cursors: ours name a position in the index order, bound to the query's
+ * filters and sort; the original's decimal offsets are still honoured up to
+ * the scan budget. Any other cursor — garbage, tampered, from other filters
+ * or an older layout — is a 400, never a restart or a scan.
  *
  * @module
  */
-import { sha256Hex } from "../digest.ts";
-import type { PackageRow, ScopeRow } from "../rows.ts";
-import { listAll } from "../store.ts";
+import { cachedGetMany } from "../read_cache.ts";
+import type { ScopeRow } from "../rows.ts";
+import {
+  decodePosition,
+  encodePosition,
+  type IndexQuery,
+  MAX_QUERY_WORDS,
+  type Position,
+  positionOf,
+  queryIndex,
+  SEARCH_SCAN_BUDGET,
+} from "../search.ts";
+import { MAX_TERM_VALUE, type SearchDoc, words } from "../search_index.ts";
 import * as keys from "../../storage/keys.ts";
 import {
   errorResult,
   type GguiContext,
   type GguiErrorBody,
   type GguiResult,
-  kindOfFormat,
   verificationFields,
 } from "./_common.ts";
 import { MCP_NAME_RE, type McpToolBinding } from "./manifest.ts";
@@ -105,7 +119,6 @@ interface Summary {
 interface Candidate {
   artifactId: string;
   scope: string;
-  name: string;
   summary: Summary;
 }
 
@@ -117,54 +130,48 @@ function invalid(message: string): GguiResult<GguiErrorBody> {
   return errorResult(400, "invalid_request", message);
 }
 
-/** `<offset>.<check>`: see the module doc. */
-export function encodeSearchCursor(offset: number, binding: string): string {
-  return `${offset}.${sha256Hex(`${offset}|${binding}`).slice(0, 12)}`;
+/** The filters the index does not carry: author, and tool/server on one binding. */
+function residual(f: { author?: string; tool?: string; server?: string }) {
+  return (doc: SearchDoc): boolean => {
+    const s = doc.summary as unknown as Summary;
+    if (f.author !== undefined) {
+      const byName = s.authorName?.toLowerCase().includes(f.author.toLowerCase()) ?? false;
+      if (s.publishedBy !== f.author && !byName) return false;
+    }
+    if (f.tool !== undefined || f.server !== undefined) {
+      const hit = (s.mcpTools ?? []).some((b) =>
+        (f.tool === undefined || b.tool === f.tool) &&
+        (f.server === undefined || b.server === f.server)
+      );
+      if (!hit) return false;
+    }
+    return true;
+  };
 }
 
-/** The offset a cursor names, or 0 when it is unusable. */
-export function decodeSearchCursor(cursor: string | undefined, binding: string): number {
-  if (cursor === undefined) return 0;
-  if (/^\d{1,9}$/.test(cursor)) return Number(cursor); // the original's decimal form
-  const m = /^(\d{1,9})\.([0-9a-f]{12})$/.exec(cursor);
-  if (!m) return 0;
-  const offset = Number(m[1]);
-  return encodeSearchCursor(offset, binding) === cursor ? offset : 0;
-}
+const BAD_CURSOR = "`cursor` is not a cursor of this search: start again without it";
 
-function matches(c: Candidate, f: {
-  kind?: string;
-  hook?: string;
-  tag?: string;
-  author?: string;
-  q?: string;
-  tool?: string;
-  server?: string;
-}): boolean {
-  const s = c.summary;
-  if (f.kind !== undefined && s.kind !== f.kind) return false;
-  if (f.hook !== undefined && s.hook !== f.hook) return false;
-  if (f.tag !== undefined && !(s.tags ?? []).includes(f.tag)) return false;
-  if (f.author !== undefined) {
-    const byName = s.authorName?.toLowerCase().includes(f.author.toLowerCase()) ?? false;
-    if (s.publishedBy !== f.author && !byName) return false;
+/**
+ * Where a cursor starts: `undefined` from the top, a position, or `null`
+ * when it is not usable (a 400). A decimal cursor (the original's offset)
+ * walks that many matches within the scan budget.
+ */
+async function startOf(
+  ctx: GguiContext,
+  q: IndexQuery,
+  cursor: string | undefined,
+  binding: string,
+): Promise<Position | undefined | null | "end"> {
+  if (cursor === undefined) return undefined;
+  if (/^\d{1,9}$/.test(cursor)) {
+    const offset = Number(cursor);
+    if (offset === 0) return undefined;
+    if (offset > SEARCH_SCAN_BUDGET) return null;
+    const skipped = await queryIndex(ctx.storage, { ...q, limit: offset });
+    if (skipped.docs.length === offset) return positionOf(skipped.docs[offset - 1]!, q.order);
+    return skipped.next === undefined ? "end" : null;
   }
-  if (f.q !== undefined) {
-    const q = f.q.toLowerCase();
-    const hit = c.name.toLowerCase().includes(q) ||
-      (s.description?.toLowerCase().includes(q) ?? false) ||
-      (s.tags ?? []).some((t) => t.toLowerCase().includes(q));
-    if (!hit) return false;
-  }
-  if (f.tool !== undefined || f.server !== undefined) {
-    const bindings = s.mcpTools ?? [];
-    const hit = bindings.some((b) =>
-      (f.tool === undefined || b.tool === f.tool) &&
-      (f.server === undefined || b.server === f.server)
-    );
-    if (!hit) return false;
-  }
-  return true;
+  return decodePosition(cursor, binding, q.order === "name" ? 2 : 3);
 }
 
 /**
@@ -213,39 +220,49 @@ export async function searchArtifacts(
     ...(tool === undefined ? {} : { tool }),
     ...(server === undefined ? {} : { server }),
   };
-  const binding = JSON.stringify([filters, sort ?? null]);
-  const offset = decodeSearchCursor(present(raw.cursor), binding);
-
-  const rows: Candidate[] = [];
+  const qWords = filters.q === undefined ? [] : words(filters.q);
+  if (qWords.length > MAX_QUERY_WORDS) {
+    return invalid(`\`q\` must have at most ${MAX_QUERY_WORDS} words`);
+  }
+  // A `q` without a letter or digit matches nothing (every indexed word has one),
+  // nor does a tag or hook longer than any the index keeps.
+  const tooLong = [filters.tag, filters.hook].some((v) => (v?.length ?? 0) > MAX_TERM_VALUE);
+  if ((filters.q !== undefined && qWords.length === 0) || tooLong) {
+    return { status: 200, body: { results: [] } };
+  }
+  const q: IndexQuery = {
+    words: qWords,
+    terms: [
+      ...(kind === undefined ? [] : [`kind:${kind}`]),
+      ...(filters.tag === undefined ? [] : [`tag:${filters.tag}`]),
+      ...(filters.hook === undefined ? [] : [`hook:${filters.hook}`]),
+      ...(tool === undefined ? [] : [`tool:${tool}`]),
+    ],
+    group: "ggui",
+    match: residual(filters),
+    order: sort === "recent" ? "recent" : "name",
+    limit,
+  };
+  const binding = JSON.stringify(["ggui", filters, sort ?? null]);
+  let page;
   try {
-    for await (const e of listAll<PackageRow>(ctx.storage, keys.packagesPrefix())) {
-      const pkg = e.value;
-      if (kindOfFormat(pkg.format) === undefined || pkg.publicSummary === undefined) continue;
-      const c: Candidate = {
-        artifactId: `${pkg.namespace}/${pkg.name}`,
-        scope: pkg.namespace,
-        name: pkg.name,
-        summary: pkg.publicSummary as unknown as Summary,
-      };
-      if (matches(c, filters)) rows.push(c);
-    }
+    const start = await startOf(ctx, q, present(raw.cursor), binding);
+    if (start === null) return invalid(BAD_CURSOR);
+    if (start === "end") return { status: 200, body: { results: [] } };
+    if (start !== undefined) q.after = start;
+    page = await queryIndex(ctx.storage, q);
   } catch {
     return errorResult(500, "server_error", "failed to search registry");
   }
-  if (sort === "recent") {
-    rows.sort((a, b) =>
-      a.summary.publishedAt !== b.summary.publishedAt
-        ? (a.summary.publishedAt < b.summary.publishedAt ? 1 : -1)
-        : (a.artifactId < b.artifactId ? -1 : a.artifactId > b.artifactId ? 1 : 0)
-    );
-  }
-  const page = rows.slice(offset, offset + limit);
-  const owners = await scopeOwners(ctx, [...new Set(page.map((c) => c.scope))]);
-  const results = page.map((c) => entryOf(c, owners.get(c.scope)));
+  const rows: Candidate[] = page.docs.map((doc) => ({
+    artifactId: `${doc.namespace}/${doc.name}`,
+    scope: doc.namespace,
+    summary: doc.summary as unknown as Summary,
+  }));
+  const owners = await scopeOwners(ctx, [...new Set(rows.map((c) => c.scope))]);
+  const results = rows.map((c) => entryOf(c, owners.get(c.scope)));
   const body: SearchBody = { results };
-  if (offset + page.length < rows.length) {
-    body.nextCursor = encodeSearchCursor(offset + page.length, binding);
-  }
+  if (page.next !== undefined) body.nextCursor = encodePosition(page.next, binding);
   return { status: 200, body };
 }
 
@@ -275,7 +292,11 @@ async function scopeOwners(
   for (let i = 0; i < scopes.length; i += 10) {
     const batch = scopes.slice(i, i + 10);
     try {
-      const entries = await ctx.storage.getMany<ScopeRow>(batch.map((s) => keys.scopeKey(s)));
+      // Owner rows with the read routes' bounded staleness (`--read-cache-ms`).
+      const entries = await cachedGetMany<ScopeRow>(
+        ctx.storage,
+        batch.map((s) => keys.scopeKey(s)),
+      );
       batch.forEach((s, j) => out.set(s, entries[j]?.value ?? null));
     } catch {
       // Omit verification fields for this batch.

@@ -52,10 +52,10 @@ export class MapRowStorage implements RegistryStorage {
       .filter((r) => r.key.length > prefix.length && prefix.every((p, i) => r.key[i] === p))
       .sort((a, b) => cmpKey(a.key, b.key));
     if (options.reverse) rows.reverse();
-    if (options.cursor !== undefined) {
-      let after: RowKey;
+    if (options.cursor !== undefined || options.after !== undefined) {
+      let after: RowKey = options.after ?? [];
       try {
-        after = JSON.parse(atob(options.cursor));
+        if (options.cursor !== undefined) after = JSON.parse(atob(options.cursor));
       } catch {
         return Promise.reject(
           new RegistryError(

@@ -1,0 +1,432 @@
+import assert from "node:assert/strict";
+import type { RegistryContext } from "../core/context.ts";
+import { isRegistryError } from "../core/errors.ts";
+import { searchArtifacts } from "../core/ggui/search.ts";
+import { deleteVersion, unyankVersion, yankVersion } from "../core/lifecycle.ts";
+import type { PackageRow } from "../core/rows.ts";
+import { SEARCH_SCAN_BUDGET, searchPackages } from "../core/search.ts";
+import {
+  ensureSearchIndex,
+  indexRowsOf,
+  rebuildSearchIndex,
+  searchDocOf,
+} from "../core/search_index.ts";
+import { staticTokenAuthenticator } from "../core/auth.ts";
+import { parseAuthConfig } from "../core/rack/auth.ts";
+import { createRegistryApp } from "../routes/app.ts";
+import { runCli } from "../server/cli.ts";
+import * as keys from "../storage/keys.ts";
+import { KvRegistryStorage } from "../storage/kv.ts";
+import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import type { JsonValue, RegistryStorage } from "../storage/types.ts";
+import {
+  CountingStorage,
+  packageMutations,
+  publishSeed,
+  type SeedVersion,
+  snapshot,
+} from "./_search_fixtures.ts";
+import { ADMIN, makeItem, makePackage, uploadRequest } from "./_rack_fixtures.ts";
+import { startServer } from "./_server.ts";
+
+const INDEX_FAMILIES = ["search_doc", "search_by_term", "search_by_recent"];
+
+function ctxOf(storage: RegistryStorage): RegistryContext {
+  let tick = Date.parse("2026-11-23T00:00:00.000Z");
+  return { storage, bundles: new MemoryBundleStorage(), clock: () => new Date(tick += 1000) };
+}
+
+/** The index rows the package rows imply, exactly: nothing more, nothing less. */
+async function assertConsistent(storage: RegistryStorage): Promise<void> {
+  const want = new Map<string, string>();
+  const pkgs = await snapshot(storage, ["pkg"]);
+  for (const value of pkgs.values()) {
+    for (const [id, row] of indexRowsOf(searchDocOf(JSON.parse(value) as PackageRow))) {
+      want.set(id, JSON.stringify(row.value));
+    }
+  }
+  assert.deepEqual(await snapshot(storage, INDEX_FAMILIES), want);
+}
+
+async function seedBatched(storage: RegistryStorage, versions: SeedVersion[][]): Promise<void> {
+  let batch: ReturnType<typeof packageMutations> = [];
+  for (const pkg of versions) {
+    batch.push(...packageMutations(pkg));
+    if (batch.length > 800) {
+      assert.ok((await storage.commit({ checks: [], mutations: batch })).ok);
+      batch = [];
+    }
+  }
+  if (batch.length) assert.ok((await storage.commit({ checks: [], mutations: batch })).ok);
+}
+
+/** `n` public gadgets, three of which mention a needle. */
+function catalogue(n: number): SeedVersion[][] {
+  return Array.from({ length: n }, (_, i) => {
+    const name = `gadget-${String(i).padStart(5, "0")}`;
+    const needle = i % Math.floor(n / 3) === 1;
+    return [{
+      namespace: "@acme",
+      name,
+      version: "1.0.0",
+      format: "ggui.gadget" as const,
+      description: needle ? "Finds the needle" : "A widget for dashboards",
+      tags: ["ui"],
+      publishedAt: new Date(Date.parse("2026-01-01T00:00:00.000Z") + i * 60_000).toISOString(),
+    }];
+  });
+}
+
+Deno.test("ggui search reads as many rows in a store of 3,000 packages as in one of 300", async () => {
+  const queries = [
+    "",
+    "?q=needle",
+    "?kind=gadget&tag=ui",
+    "?sort=recent&limit=20",
+    "?q=zzz",
+    // A recency query whose tag list is too long to sort and whose author matches nothing.
+    "?sort=recent&tag=ui&author=nobody",
+  ];
+  const reads: Record<string, number[]> = {};
+  for (const n of [300, 3000]) {
+    const inner = new MemoryRegistryStorage();
+    await seedBatched(inner, catalogue(n));
+    const storage = new CountingStorage(inner);
+    const ctx = { ...ctxOf(storage), bundleHost: "http://x", registryHostname: "x" };
+    for (const query of queries) {
+      storage.reads = 0;
+      const params = Object.fromEntries(new URLSearchParams(query));
+      const res = await searchArtifacts(ctx, { query: params });
+      assert.equal(res.status, 200);
+      if (query === "?q=needle") {
+        assert.equal((res.body as { results: unknown[] }).results.length, 3);
+      }
+      (reads[query] ??= []).push(storage.reads);
+    }
+    // A deep cursor: the tenth page costs what the first does.
+    let cursor: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      storage.reads = 0;
+      const res = await searchArtifacts(ctx, {
+        query: { limit: "20", ...(cursor ? { cursor } : {}) },
+      });
+      cursor = (res.body as { nextCursor?: string }).nextCursor;
+    }
+    (reads["page 10"] ??= []).push(storage.reads);
+  }
+  for (const [query, [small, large]] of Object.entries(reads)) {
+    assert.equal(large, small, `${query}: ${small} rows at 300, ${large} at 3,000`);
+    assert.ok(large! <= SEARCH_SCAN_BUDGET + 10, `${query}: ${large} rows`);
+  }
+});
+
+Deno.test("a sparse query stops at the scan budget and continues by cursor", async () => {
+  const storage = new CountingStorage(new MemoryRegistryStorage());
+  await seedBatched(storage, catalogue(1200));
+  const ctx = { ...ctxOf(storage), bundleHost: "http://x", registryHostname: "x" };
+  // `author` is checked on each doc: no index narrows it.
+  const found: string[] = [];
+  let cursor: string | undefined;
+  let pages = 0;
+  do {
+    storage.reads = 0;
+    const res = await searchArtifacts(ctx, {
+      query: { author: "nobody-but-0", limit: "5", ...(cursor ? { cursor } : {}) },
+    });
+    assert.ok(storage.reads <= SEARCH_SCAN_BUDGET + 10, `${storage.reads} rows`);
+    const body = res.body as { results: { artifactId: string }[]; nextCursor?: string };
+    found.push(...body.results.map((r) => r.artifactId));
+    cursor = body.nextCursor;
+    pages++;
+  } while (cursor);
+  assert.deepEqual(found, []);
+  // Each page stops at the budget: 1,200 entries take at least 1,200 / budget pages.
+  assert.ok(pages >= 1200 / SEARCH_SCAN_BUDGET, `${pages} pages`);
+});
+
+const FORMATS = ["ggui.gadget", "rack.registry", "jsr"] as const;
+
+Deno.test("the index follows publish, yank, unyank, private publishes and delete on every format", async () => {
+  for (const format of FORMATS) {
+    const storage = new MemoryRegistryStorage();
+    const ctx = ctxOf(storage);
+    const name = format === "rack.registry" ? "blocks/card" : "card";
+    const ref = { namespace: "@acme", name };
+    const v = (version: string, visibility: "public" | "private" = "public"): SeedVersion => ({
+      ...ref,
+      version,
+      format,
+      visibility,
+      description: `Card ${version}`,
+      publishedAt: `2026-11-22T01:00:0${version[0]}.000Z`,
+    });
+    const latest = async () =>
+      (await searchPackages(storage, { q: "card" })).items.map((h) => h.version);
+    const actor = { actor: "ops" };
+    await publishSeed(storage, v("1.0.0"));
+    await publishSeed(storage, v("2.0.0"));
+    await assertConsistent(storage);
+    assert.deepEqual(await latest(), ["2.0.0"], format);
+    await yankVersion(ctx, { ...ref, version: "2.0.0", ...actor });
+    await assertConsistent(storage);
+    assert.deepEqual(await latest(), ["1.0.0"], format);
+    await unyankVersion(ctx, { ...ref, version: "2.0.0", ...actor });
+    assert.deepEqual(await latest(), ["2.0.0"], format);
+    await publishSeed(storage, v("3.0.0", "private"));
+    await assertConsistent(storage);
+    assert.deepEqual(await latest(), ["2.0.0"], format);
+    const rows = [...(await snapshot(storage, INDEX_FAMILIES)).values()].join();
+    assert.ok(!rows.includes("3.0.0"), `${format}: a private version reached the index`);
+    await deleteVersion(ctx, { ...ref, version: "2.0.0", ...actor });
+    await assertConsistent(storage);
+    assert.deepEqual(await latest(), ["1.0.0"], format);
+    await yankVersion(ctx, { ...ref, version: "1.0.0", ...actor });
+    // Only a private version is left: the package leaves the index entirely.
+    assert.equal((await snapshot(storage, INDEX_FAMILIES)).size, 0, format);
+    assert.deepEqual(await latest(), [], format);
+  }
+});
+
+Deno.test("a package with only private versions never enters the index", async () => {
+  const storage = new MemoryRegistryStorage();
+  for (const format of FORMATS) {
+    for (const version of ["1.0.0", "2.0.0"]) {
+      await publishSeed(storage, {
+        namespace: "@secret",
+        name: format === "rack.registry" ? "x/hidden" : `hidden-${format.replace(".", "-")}`,
+        version,
+        format,
+        visibility: "private",
+        description: "hidden thing",
+      });
+    }
+  }
+  assert.equal((await snapshot(storage, INDEX_FAMILIES)).size, 0);
+  assert.deepEqual((await searchPackages(storage, { q: "hidden" })).items, []);
+  assert.deepEqual((await searchPackages(storage, { namespace: "@secret" })).items, []);
+});
+
+Deno.test("searchPackages() pages every format by cursor, filters, and refuses foreign cursors", async () => {
+  const storage = new MemoryRegistryStorage();
+  const versions: SeedVersion[][] = [];
+  for (let i = 0; i < 30; i++) {
+    const format = FORMATS[i % 3]!;
+    versions.push([{
+      namespace: `@team${i % 4}`,
+      name: format === "rack.registry" ? `kit/tool-${i}` : `tool-${i}`,
+      version: "1.0.0",
+      format,
+      description: i % 5 === 0 ? "Weather station" : "Plain tool",
+      tags: format === "ggui.gadget" ? ["geo"] : undefined,
+      publishedAt: new Date(Date.parse("2026-03-01T00:00:00.000Z") + (i % 10) * 1000)
+        .toISOString(),
+    }]);
+  }
+  await seedBatched(storage, versions);
+  const walk = async (query: Record<string, string | number>) => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await searchPackages(storage, {
+        ...query,
+        limit: 4,
+        ...(cursor ? { cursor } : {}),
+      });
+      assert.ok(page.items.length <= 4);
+      seen.push(...page.items.map((h) => `${h.namespace}/${h.name}`));
+      cursor = page.cursor;
+    } while (cursor);
+    return seen;
+  };
+  const all = await walk({});
+  assert.equal(all.length, 30);
+  assert.deepEqual(all, [...all].sort());
+  assert.equal((await walk({ format: "rack" })).length, 10);
+  assert.deepEqual(await walk({ q: "weath" }), await walk({ q: "WEATHER station" }));
+  // JSR packages carry no description: 4 of the 6 weather stations are ggui or Rack.
+  assert.equal((await walk({ q: "weather" })).length, 4);
+  assert.equal((await walk({ q: "@team1" })).length, 8);
+  assert.equal((await walk({ tag: "geo", namespace: "@team0" })).length, 3);
+  const recent = await walk({ sort: "recent" });
+  assert.equal(new Set(recent).size, 30);
+  const byTime = await walk({ sort: "recent", q: "tool" });
+  assert.deepEqual(byTime, recent.filter((id) => byTime.includes(id)));
+
+  const first = await searchPackages(storage, { limit: 4 });
+  const refused = [
+    { cursor: "garbage" },
+    { cursor: first.cursor!.replace(/.$/, (c) => (c === "0" ? "1" : "0")) },
+    { cursor: first.cursor!, format: "jsr" }, // another query's cursor
+    { cursor: first.cursor!, sort: "recent" },
+    { limit: 0 },
+    { limit: 201 },
+    { limit: 1.5 },
+    { format: "npm" },
+    { kind: "widget" },
+    { namespace: "acme" },
+    { q: Array.from({ length: 17 }, (_, i) => `w${i}`).join(" ") },
+  ];
+  for (const query of refused) {
+    await assert.rejects(
+      searchPackages(storage, { limit: 4, ...query }),
+      (e) => isRegistryError(e) && e.code === "invalid_input",
+      JSON.stringify(query),
+    );
+  }
+});
+
+Deno.test("ensureSearchIndex() builds the index of a store written before it, once", async () => {
+  const storage = new MemoryRegistryStorage();
+  const old = catalogue(40).map(packageMutations).flat()
+    .filter((m) => !String(m.key[0]).startsWith("search_"));
+  await storage.commit({ checks: [], mutations: old });
+  assert.deepEqual((await searchPackages(storage, { q: "needle" })).items, []);
+  const report = await ensureSearchIndex(storage);
+  assert.deepEqual(report, { packages: 40, repaired: 40, removed: 0 });
+  await assertConsistent(storage);
+  assert.equal((await searchPackages(storage, { q: "needle" })).items.length, 3);
+  assert.equal(await ensureSearchIndex(storage), null);
+  // A package row changed behind the index's back (a writer that predates it): a rebuild repairs it.
+  const key = keys.packageKey({ namespace: "@acme", name: "gadget-00001" });
+  const pkg = (await storage.get<PackageRow>(key))!.value;
+  const hidden = { ...pkg };
+  delete hidden.publicSummary;
+  await storage.commit({
+    checks: [],
+    mutations: [{ type: "set", key, value: hidden as unknown as JsonValue }],
+  });
+  assert.deepEqual(await rebuildSearchIndex(storage), { packages: 40, repaired: 1, removed: 0 });
+  await assertConsistent(storage);
+  assert.equal((await searchPackages(storage, { q: "needle" })).items.length, 2);
+});
+
+Deno.test("`main.ts reindex` rebuilds the search index of a KV store", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/r.kv`;
+    await Deno.mkdir(`${dir}/bundles`);
+    const storage = new KvRegistryStorage(await Deno.openKv(path));
+    await storage.commit({
+      checks: [],
+      mutations: catalogue(6).map(packageMutations).flat()
+        .filter((m) => !String(m.key[0]).startsWith("search_")),
+    });
+    await storage.close();
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+    const code = await runCli(["reindex", `--storage=kv:${path}`, `--data-dir=${dir}`], {}, io);
+    assert.equal(code, 0, err.join("\n"));
+    assert.deepEqual(JSON.parse(out.join("")), { packages: 6, repaired: 6, removed: 0 });
+    const after = new KvRegistryStorage(await Deno.openKv(path));
+    try {
+      await assertConsistent(after);
+      assert.equal((await searchPackages(after, { q: "widget" })).items.length, 3);
+    } finally {
+      await after.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("seeding by batched mutations writes exactly the rows publishes write", async () => {
+  const versions = ["1.0.0", "1.1.0", "2.0.0-rc.1"].map((version, i) => ({
+    namespace: "@acme",
+    name: "card",
+    version,
+    format: "ggui.gadget" as const,
+    description: `v${i}`,
+    publishedAt: `2026-01-0${i + 1}T00:00:00.000Z`,
+  }));
+  const published = new MemoryRegistryStorage();
+  for (const v of versions) await publishSeed(published, v);
+  const batched = new MemoryRegistryStorage();
+  await batched.commit({ checks: [], mutations: packageMutations(versions) });
+  const families = ["pkg", "ver", "vstate", ...INDEX_FAMILIES];
+  assert.deepEqual(await snapshot(batched, families), await snapshot(published, families));
+});
+
+Deno.test("Rack uploads and the admin lifecycle routes keep the index in step; a gated upload never enters it", async () => {
+  const storage = new MemoryRegistryStorage();
+  const bundles = new MemoryBundleStorage();
+  const { auth } = parseAuthConfig(
+    JSON.stringify({ "@rack": [], "@gated": [{ token: "gate-secret", mark: "CI" }] }),
+    { adminToken: ADMIN },
+  );
+  const app = createRegistryApp({
+    storage,
+    bundles,
+    authenticator: staticTokenAuthenticator({ token: "ops-token", subject: "ops" }),
+    bundleHost: "http://registry.test",
+    registryHostname: "registry.test",
+    rackAuth: () => Promise.resolve(auth),
+    rateLimitPerMinute: 0,
+    uploadRateLimitPerMinute: 0,
+    authFailuresPerMinute: 0,
+    readCacheMs: 0,
+  });
+  const admin = (method: string, path: string) =>
+    app.request(`/admin${path}`, { method, headers: { authorization: "Bearer ops-token" } });
+  for (const version of ["1.0.0", "1.1.0"]) {
+    const res = await app.request(
+      uploadRequest(await makePackage({ item: makeItem({ version }) }), { token: ADMIN }),
+    );
+    assert.equal(res.status, 201, await res.text());
+  }
+  const gated = await app.request(
+    uploadRequest(
+      await makePackage({
+        item: makeItem({ namespace: "@gated", name: "husky-secret", description: "Git hooks" }),
+      }),
+      { token: ADMIN },
+    ),
+  );
+  assert.equal(gated.status, 201, await gated.text());
+  const hits = async () =>
+    (await searchPackages(storage, { q: "git hooks" })).items.map((h) =>
+      `${h.namespace}/${h.name}@${h.version}`
+    );
+  assert.deepEqual(await hits(), ["@rack/quality/husky@1.1.0"]);
+  await assertConsistent(storage);
+  const base = "/packages/@rack/quality/husky/versions";
+  assert.equal((await admin("POST", `${base}/1.1.0/yank`)).status, 200);
+  assert.deepEqual(await hits(), ["@rack/quality/husky@1.0.0"]);
+  assert.equal((await admin("POST", `${base}/1.1.0/unyank`)).status, 200);
+  assert.deepEqual(await hits(), ["@rack/quality/husky@1.1.0"]);
+  assert.equal((await admin("DELETE", `${base}/1.1.0`)).status, 200);
+  assert.equal((await admin("DELETE", `${base}/1.0.0`)).status, 200);
+  await assertConsistent(storage);
+  assert.deepEqual(await hits(), []);
+  const rows = [...(await snapshot(storage, INDEX_FAMILIES)).keys()].join();
+  assert.ok(!rows.includes("@gated"), "a gated (private) package reached the index");
+});
+
+Deno.test("main.ts builds the index of a store written before it, before serving its first search", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/registry.kv`;
+    const storage = new KvRegistryStorage(await Deno.openKv(path));
+    await storage.commit({
+      checks: [],
+      mutations: catalogue(6).map(packageMutations).flat()
+        .filter((m) => !String(m.key[0]).startsWith("search_")),
+    });
+    await storage.close();
+    await using server = await startServer([
+      `--storage=kv:${path}`,
+      `--data-dir=${dir}`,
+      "--token=e2e-secret",
+    ]);
+    assert.match(server.output(), /built the search index \(6 packages\)/);
+    const res = await fetch(`${server.url}/search?q=needle`);
+    const body = await res.json();
+    assert.deepEqual(body.results.map((r: { artifactId: string }) => r.artifactId), [
+      "@acme/gadget-00001",
+      "@acme/gadget-00003",
+      "@acme/gadget-00005",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
