@@ -126,6 +126,12 @@ function matches(row: AuditRow, f: AuditFilter): boolean {
     (f.until === undefined || row.at < f.until);
 }
 
+/** Whether a filter may skip records (an unfiltered page reads exactly what it shows). */
+function hasFilter(f: AuditFilter): boolean {
+  return f.actor !== undefined || f.action !== undefined || f.targetPrefix !== undefined ||
+    f.outcome !== undefined;
+}
+
 /**
  * One page of audit records, newest first, filtered. The cursor is the id of
  * the last record returned (records are immutable, so it never goes stale).
@@ -154,7 +160,18 @@ export async function listAudit(
     throw new RegistryError("invalid_input", "Invalid cursor");
   }
   const items: AuditRow[] = [];
-  for await (const e of listAll<AuditRow>(ctx.storage, keys.auditPrefix(), { reverse: true })) {
+  // Seek, never skip: a page from a cursor (or below `until`) starts where the
+  // key order puts it, so its cost does not grow with the records above it.
+  // Ids begin with their record's ISO time, so `until` is a key position too.
+  const seek = options.cursor ?? options.until;
+  const walk = listAll<AuditRow>(ctx.storage, keys.auditPrefix(), {
+    reverse: true,
+    // Unfiltered pages need one row more than they show (to know if more follow).
+    // (A backend lists at most 1000 rows a page: a 1000-record page reads two.)
+    pageSize: hasFilter(options) ? 500 : Math.min(limit + 1, 1000),
+    ...(seek === undefined ? {} : { after: keys.auditKey(seek) }),
+  });
+  for await (const e of walk) {
     const row = e.value;
     if (options.cursor !== undefined && row.id >= options.cursor) continue;
     if (options.since !== undefined && row.at < options.since) break;

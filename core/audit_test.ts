@@ -38,3 +38,62 @@ Deno.test("listAudit() pages newest first with filters and a stable cursor", asy
     ...Array.from({ length: 10 }, (_, i) => `@acme/p${10 + i}@1.0.0`),
   ]);
 });
+
+Deno.test("listAudit() from a deep cursor, or below `until`, reads only its page's rows", async () => {
+  const { CountingRegistryStorage } = await import("../tests/_counting_storage.ts");
+  const { KvRegistryStorage } = await import("../storage/kv.ts");
+  const dir = await Deno.makeTempDir();
+  const kv = await Deno.openKv(`${dir}/audit.kv`);
+  try {
+    for (const inner of [new MemoryRegistryStorage(), new KvRegistryStorage(kv)]) {
+      let now = Date.parse("2026-11-22T00:00:00Z");
+      const writer: RegistryContext = {
+        storage: inner,
+        bundles: new MemoryBundleStorage(),
+        clock: () => new Date(now),
+      };
+      const ids: string[] = [];
+      for (let i = 0; i < 1500; i++) {
+        now += 1000;
+        ids.push(
+          (await recordAudit(writer, { actor: "ci", action: "publish", target: `p${i}` })).id,
+        );
+      }
+      const counting = new CountingRegistryStorage(inner);
+      const ctx = { ...writer, storage: counting };
+      // The oldest records: a cursor near the end of the order.
+      const page = await listAudit(ctx, { limit: 10, cursor: ids[20]! });
+      assert.deepEqual(
+        page.items.map((r) => r.target),
+        Array.from({ length: 10 }, (_, i) => `p${19 - i}`),
+      );
+      const read = counting.reads.reduce((n, r) => n + r.found, 0);
+      assert.ok(read <= 11, `a deep page read ${read} rows`);
+      counting.reads = [];
+      const until = new Date(Date.parse("2026-11-22T00:00:00Z") + 31_000).toISOString();
+      const before = await listAudit(ctx, { limit: 5, until });
+      assert.deepEqual(before.items.map((r) => r.target), ["p29", "p28", "p27", "p26", "p25"]);
+      assert.ok(counting.reads.reduce((n, r) => n + r.found, 0) <= 6);
+    }
+  } finally {
+    kv.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("listAudit() answers its largest page, 1000 records, with a cursor for the rest", async () => {
+  let now = Date.parse("2026-11-22T00:00:00Z");
+  const ctx: RegistryContext = {
+    storage: new MemoryRegistryStorage(),
+    bundles: new MemoryBundleStorage(),
+    clock: () => new Date(now),
+  };
+  for (let i = 0; i < 1001; i++) {
+    now += 1000;
+    await recordAudit(ctx, { actor: "ci", action: "publish", target: `p${i}` });
+  }
+  const page = await listAudit(ctx, { limit: 1000 });
+  assert.equal(page.items.length, 1000);
+  const rest = await listAudit(ctx, { limit: 1000, cursor: page.cursor! });
+  assert.deepEqual(rest.items.map((r) => r.target), ["p0"]);
+});

@@ -368,15 +368,19 @@ export async function updateRow<T>(
 export async function* listAll<T>(
   storage: RegistryStorage,
   prefix: RowKey,
-  options: { pageSize?: number; reverse?: boolean } = {},
+  options: { pageSize?: number; reverse?: boolean; after?: RowKey } = {},
 ): AsyncGenerator<Entry<T>> {
   let cursor: string | undefined;
+  let after = options.after;
   do {
     const page = await storage.list<T>(prefix, {
       limit: options.pageSize ?? 500,
       reverse: options.reverse ?? false,
       ...(cursor === undefined ? {} : { cursor }),
+      // Seek on the first page only: later pages follow the backend's cursor.
+      ...(after === undefined ? {} : { after }),
     });
+    after = undefined;
     yield* page.items;
     cursor = page.cursor;
   } while (cursor !== undefined);
