@@ -12,9 +12,12 @@ import { chainAuthenticators, storedTokenAuthenticator } from "./core/tokens.ts"
 import type { RegistryContext } from "./core/context.ts";
 import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
-import { isCliCommand, runCli } from "./server/cli.ts";
+import { COMMAND_NAMES, isCliCommand, runCli } from "./server/cli.ts";
+import { suggest } from "./server/suggest.ts";
 import { recordAudit } from "./core/audit.ts";
-import { ensureAdminToken, openStores } from "./server/open.ts";
+import { describeBundles, describeRows, ensureAdminToken, openStores } from "./server/open.ts";
+import { checkStorePaths, firstLine, readJsonFile, StartError } from "./server/preflight.ts";
+import { parseWebhookConfig } from "./core/rack/webhooks.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
 import { bufferedLineWriter } from "./server/log_writer.ts";
@@ -24,10 +27,11 @@ import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./routes/_rack_auth_file.ts";
 import { LiveSubscriptions } from "./core/webhook_subscriptions.ts";
 
-function fail(message: string): never {
+/** Exit with one line; the --help hint only for usage errors (code 2). */
+function fail(message: string, code: 1 | 2 = 2): never {
   console.error(`registry-server: ${message}`);
-  console.error("Run with --help for usage.");
-  Deno.exit(2);
+  if (code === 2) console.error("Run with --help for usage.");
+  Deno.exit(code);
 }
 
 /** Deno KV needs --unstable-kv, which `deno run jsr:…` does not take from our deno.json: re-run with it. */
@@ -51,13 +55,85 @@ async function reexecWithKv(): Promise<never> {
   Deno.exit(status.code);
 }
 
+function describeStores(config: ServerConfig): string {
+  return `rows ${describeRows(config)}, bundles ${describeBundles(config)}`;
+}
+
 function listenHost(config: ServerConfig, port: number): string {
   const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
+/**
+ * Everything that can be checked without writing: store paths, auth.json and
+ * webhooks.json. Then the port is bound, and only then the stores opened.
+ */
+async function preflight(config: ServerConfig): Promise<void> {
+  await checkStorePaths(config);
+  if (config.authConfig !== undefined) {
+    const doc = await readJsonFile(config.authConfig, "--auth-config or AUTH_CONFIG_PATH");
+    try {
+      parseAuthConfig(JSON.stringify(doc));
+    } catch (err) {
+      throw new StartError(`${config.authConfig}: ${firstLine(err)}`);
+    }
+  }
+  if (config.webhookConfig !== undefined) {
+    const doc = await readJsonFile(config.webhookConfig, "--webhook-config or WEBHOOK_CONFIG_PATH");
+    try {
+      parseWebhookConfig(JSON.stringify(doc));
+    } catch (err) {
+      throw new StartError(`${config.webhookConfig}: ${firstLine(err)}`);
+    }
+  }
+}
+
+/** Bind the port before anything is written; a port in use names the port and the flag. */
+function bind(
+  config: ServerConfig,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): Deno.HttpServer<Deno.NetAddr> {
+  try {
+    return Deno.serve({ port: config.port, hostname: config.host, onListen() {} }, handler);
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new StartError(
+        `Port ${config.port} on ${config.host} is in use: pass --port=<another port> (or PORT; 0 picks a free one)`,
+      );
+    }
+    if (err instanceof Deno.errors.PermissionDenied) {
+      throw new StartError(
+        `Could not listen on ${config.host}:${config.port}: permission denied (ports below 1024 need privileges; pass --port)`,
+      );
+    }
+    if (err instanceof Deno.errors.AddrNotAvailable) {
+      throw new StartError(
+        `Could not listen on ${config.host}:${config.port}: the address is not on this machine (check --host or HOST)`,
+      );
+    }
+    throw new StartError(`Could not listen on ${config.host}:${config.port}: ${firstLine(err)}`);
+  }
+}
+
 async function serve(config: ServerConfig): Promise<void> {
-  const stores = await openStores(config);
+  await preflight(config);
+  let app: ReturnType<typeof createRegistryApp> | undefined = undefined;
+  // Counts requests in flight so a stop lets them finish (see server/drain.ts).
+  const requests = drainable((req, info) =>
+    app ? app.fetch(req, info) : new Response("Starting", { status: 503 })
+  );
+  const server = bind(config, (req, info) => requests.fetch(req, info));
+  let stores: Awaited<ReturnType<typeof openStores>>;
+  try {
+    stores = await openStores(config).catch((err) => {
+      throw new StartError(
+        `Could not open the store (${describeStores(config)}): ${firstLine(err)}`,
+      );
+    });
+  } catch (err) {
+    await server.shutdown();
+    throw err;
+  }
   const ctx: RegistryContext = {
     storage: stores.storage,
     bundles: stores.bundles,
@@ -130,47 +206,37 @@ async function serve(config: ServerConfig): Promise<void> {
   const requestLog = config.logRequests
     ? bufferedLineWriter({ onDrop: () => logLinesDroppedTotal.inc() })
     : undefined;
-  let app: ReturnType<typeof createRegistryApp> | undefined;
-  // Counts requests in flight so a stop lets them finish (see server/drain.ts).
-  const requests = drainable((req, info) =>
-    app ? app.fetch(req, info) : new Response("Starting", { status: 503 })
-  );
-  const server = Deno.serve({
-    port: config.port,
-    hostname: config.host,
-    onListen(addr) {
-      const hostPort = listenHost(config, addr.port);
-      app = createRegistryApp({
-        storage: ctx.storage,
-        bundles: ctx.bundles,
-        clock: ctx.clock,
-        authenticator,
-        bundleHost: config.bundleHost ?? `http://${hostPort}`,
-        registryHostname: config.registryHostname ?? hostPort,
-        ...(config.reservedScopes ? { reservedScopes: config.reservedScopes } : {}),
-        rackAuth,
-        maxUploadBytes: config.maxUploadBytes,
-        trustProxy: config.trustProxy,
-        rateLimitPerMinute: config.rateLimit,
-        readRateLimitPerMinute: config.readRateLimit,
-        metadataRateLimitPerMinute: config.metadataRateLimit,
-        queryRateLimitPerMinute: config.queryRateLimit,
-        uploadRateLimitPerMinute: config.uploadRateLimit,
-        tokenUploadRateLimitPerMinute: config.tokenUploadRateLimit,
-        authFailuresPerMinute: config.authFailureLimit,
-        readCacheMs: config.readCacheMs,
-        jsrVisibility: config.jsrVisibility,
-        ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
-        ...(requestLog ? { requestLog: requestLog.write } : {}),
-        subscriptions,
-        liveSubscriptions: live,
-        ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
-        ...ggui,
-      });
-      const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-      console.log(`registry-server listening on http://${shown}:${addr.port}`);
-    },
-  }, (req, info) => requests.fetch(req, info));
+  const addr = server.addr;
+  const hostPort = listenHost(config, addr.port);
+  app = createRegistryApp({
+    storage: ctx.storage,
+    bundles: ctx.bundles,
+    clock: ctx.clock,
+    authenticator,
+    bundleHost: config.bundleHost ?? `http://${hostPort}`,
+    registryHostname: config.registryHostname ?? hostPort,
+    ...(config.reservedScopes ? { reservedScopes: config.reservedScopes } : {}),
+    rackAuth,
+    maxUploadBytes: config.maxUploadBytes,
+    trustProxy: config.trustProxy,
+    rateLimitPerMinute: config.rateLimit,
+    readRateLimitPerMinute: config.readRateLimit,
+    metadataRateLimitPerMinute: config.metadataRateLimit,
+    queryRateLimitPerMinute: config.queryRateLimit,
+    uploadRateLimitPerMinute: config.uploadRateLimit,
+    tokenUploadRateLimitPerMinute: config.tokenUploadRateLimit,
+    authFailuresPerMinute: config.authFailureLimit,
+    readCacheMs: config.readCacheMs,
+    jsrVisibility: config.jsrVisibility,
+    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+    ...(requestLog ? { requestLog: requestLog.write } : {}),
+    subscriptions,
+    liveSubscriptions: live,
+    ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
+    ...ggui,
+  });
+  const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  console.log(`registry-server listening on http://${shown}:${addr.port}`);
 
   const sender = startWebhookSender(ctx, {
     subscriptions: () => live.list,
@@ -208,6 +274,15 @@ async function serve(config: ServerConfig): Promise<void> {
  */
 export async function runMain(args: string[] = Deno.args): Promise<void> {
   // Operator commands (token create|list|revoke, gc) run against the store and exit.
+  const first = args[0];
+  if (first !== undefined && !first.startsWith("-") && !isCliCommand(args)) {
+    const near = suggest(first, COMMAND_NAMES);
+    fail(
+      `Unknown command '${first}'${near ? ` (did you mean ${near}?)` : ""}; commands: ${
+        COMMAND_NAMES.join(", ")
+      }`,
+    );
+  }
   if (isCliCommand(args)) {
     if (typeof Deno.openKv !== "function") await reexecWithKv();
     Deno.exit(await runCli(args, Deno.env.toObject()));
@@ -226,7 +301,8 @@ export async function runMain(args: string[] = Deno.args): Promise<void> {
   try {
     await serve(config);
   } catch (err) {
-    fail(err instanceof Error ? err.message : String(err));
+    if (err instanceof StartError) fail(err.message, err.exitCode);
+    fail(firstLine(err), 1);
   }
 }
 

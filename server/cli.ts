@@ -56,9 +56,12 @@ export const CLI_USAGE = `Usage:
 Store flags as for the server: --storage, --bundles, --data-dir (and their environment).
 Actions: ${ACTIONS.join(", ")}.`;
 
+/** The operator commands (`main.ts <command> …`). */
+export const COMMAND_NAMES: readonly string[] = ["token", "gc", "export", "import"];
+
 /** Whether `args` name an operator command rather than server flags. */
 export function isCliCommand(args: readonly string[]): boolean {
-  return args[0] === "token" || args[0] === "gc" || args[0] === "export" || args[0] === "import";
+  return COMMAND_NAMES.includes(args[0] ?? "");
 }
 
 /** Where the CLI writes. */
@@ -91,6 +94,7 @@ const BOOLEAN_FLAGS = new Set([
   "help",
   "blueprint-probe",
   "public-ed25519",
+  "init",
 ]);
 
 /** The store flags every command takes (besides the rest of the server's). */

@@ -10,6 +10,7 @@
 import { parseArgs } from "node:util";
 import { isReservedSubject } from "../core/auth.ts";
 import { SCOPE_RE } from "../core/ggui/manifest.ts";
+import { suggest } from "./suggest.ts";
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
 const HOST_PORT_RE =
@@ -62,6 +63,10 @@ export interface ServerConfig {
   logLevel: string;
   /** Running on Deno Deploy (no local disk; nothing is written outside the store). */
   deploy: boolean;
+  /** Create store paths that do not exist yet (`--init`); without it only the default data directory is. */
+  init?: boolean;
+  /** Rows and blobs are the defaults under the default data directory (created implicitly). */
+  defaultStore?: boolean;
   /** Private-network webhook hosts that may still be called. */
   webhookAllowHosts?: string[];
   /** Delays before webhook retries, in ms (default the original's 2000, 4000, 8000). */
@@ -118,6 +123,8 @@ Options (each as --flag=value or --flag value):
   --host <addr>              listen address (default 0.0.0.0; env HOST)
   --data-dir <dir>           data directory for the embedded default (default ./registry-data;
                              env STORAGE_ROOT)
+  --init                     create the store paths given (KV file, fs directories) when they do
+                             not exist; without it only the default ./registry-data is created
   --storage <spec>           memory | fs:<dir> | kv[:<file or https URL>]
                              (default kv:<data-dir>/registry.kv)
   --bundles <spec>           kv | fs:<dir> | memory (default fs:<data-dir>/bundles with a local
@@ -166,6 +173,9 @@ Options (each as --flag=value or --flag value):
   -h, --help                 show this help
 `;
 
+/** The data directory used when none is given: the only store path created without `--init`. */
+export const DEFAULT_DATA_DIR = "./registry-data";
+
 const STRING_FLAGS = [
   "port",
   "host",
@@ -200,6 +210,12 @@ const STRING_FLAGS = [
   "sigstore-trusted-root",
   "sigstore-tuf-mirror",
 ] as const;
+
+/** Boolean flags of the server. */
+const BOOLEAN_SERVER_FLAGS = ["help", "blueprint-probe", "public-ed25519", "init"] as const;
+
+/** Every flag the server takes, for "did you mean". */
+export const KNOWN_FLAGS: readonly string[] = [...STRING_FLAGS, ...BOOLEAN_SERVER_FLAGS];
 
 function parsePort(value: string, source: string): number | string {
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
@@ -276,12 +292,16 @@ export function parseServerArgs(
         help: { type: "boolean", short: "h" },
         "blueprint-probe": { type: "boolean" },
         "public-ed25519": { type: "boolean" },
+        init: { type: "boolean" },
       },
     });
     values = parsed.values;
   } catch (err) {
     const message = err instanceof Error ? err.message.split("\n")[0]! : String(err);
-    return { ok: false, error: message.replace(/\.$/, "") };
+    const unknown = /^Unknown option '-*([^']*)'/.exec(message)?.[1];
+    const near = unknown === undefined ? undefined : suggest(unknown, KNOWN_FLAGS);
+    const hint = near === undefined ? "" : ` (did you mean --${near}?)`;
+    return { ok: false, error: message.replace(/\.$/, "") + hint };
   }
   if (values.help) return { ok: false, help: true };
   const flag = (name: string): string | undefined => {
@@ -305,7 +325,8 @@ export function parseServerArgs(
   const port = parsePort(portText, flag("port") !== undefined ? "--port" : "PORT");
   if (typeof port === "string") return { ok: false, error: port };
 
-  const dataDir = pick("data-dir", "STORAGE_ROOT") ?? "./registry-data";
+  const dataDirText = pick("data-dir", "STORAGE_ROOT");
+  const dataDir = dataDirText ?? DEFAULT_DATA_DIR;
   if (env.STORAGE_BACKEND !== undefined && !["", "local"].includes(env.STORAGE_BACKEND)) {
     return {
       ok: false,
@@ -315,8 +336,17 @@ export function parseServerArgs(
   // On Deno Deploy (DENO_DEPLOYMENT_ID is set) there is no local disk: the
   // default is the platform's KV database for rows and blobs alike.
   const deploy = (env.DENO_DEPLOYMENT_ID ?? "") !== "";
-  const storage = parseStorage(pick("storage") ?? (deploy ? "kv:" : "kv"), dataDir);
+  const storageText = pick("storage");
+  const storage = parseStorage(storageText ?? (deploy ? "kv:" : "kv"), dataDir);
   if (typeof storage === "string") return { ok: false, error: storage };
+  if (storage.kind === "kv" && storage.path === undefined && !deploy) {
+    // Off Deploy, Deno's default database is a file in its cache directory: rows nobody would find.
+    return {
+      ok: false,
+      error:
+        `--storage=kv: names no file (the default database is Deno Deploy's): write --storage=kv:${dataDir}/registry.kv or omit --storage`,
+    };
+  }
   const bundlesText = pick("bundles");
   const bundles = bundlesText ? parseBundles(bundlesText) : defaultBundles(storage);
   if (typeof bundles === "string") return { ok: false, error: bundles };
@@ -479,5 +509,9 @@ export function parseServerArgs(
   if (tufMirror !== undefined) config.sigstoreTufMirror = tufMirror;
   if (values["blueprint-probe"] === true) config.blueprintProbe = true;
   if (values["public-ed25519"] === true) config.publicEd25519 = true;
+  if (values.init === true) config.init = true;
+  if (storageText === undefined && bundlesText === undefined && dataDirText === undefined) {
+    config.defaultStore = true;
+  }
   return { ok: true, config };
 }
