@@ -215,6 +215,11 @@ async function serve(config: ServerConfig): Promise<void> {
     authenticator,
     bundleHost: config.bundleHost ?? `http://${hostPort}`,
     registryHostname: config.registryHostname ?? hostPort,
+    // Unset, they follow the address each client used (never localhost for 0.0.0.0).
+    hostFromRequest: [
+      ...(config.bundleHost === undefined ? ["bundleHost" as const] : []),
+      ...(config.registryHostname === undefined ? ["registryHostname" as const] : []),
+    ],
     ...(config.reservedScopes ? { reservedScopes: config.reservedScopes } : {}),
     rackAuth,
     maxUploadBytes: config.maxUploadBytes,

@@ -131,8 +131,9 @@ Options (each as --flag=value or --flag value):
                              KV file or fs storage; kv with a remote or default Deploy KV)
   --token <secret>           ggui bearer token (env GGUI_REGISTRY_TOKEN)
   --subject <name>           subject of that token (default bearer-<sha256 prefix>; not rack:…)
-  --bundle-host <url>        prefix of blob URLs (default http://<host>:<port>)
-  --registry-hostname <h>    host[:port] used in install commands (default <host>:<port>)
+  --bundle-host <url>        prefix of blob URLs (default: the request's Host, or X-Forwarded-Host
+                             and -Proto when --trust-proxy allows)
+  --registry-hostname <h>    host[:port] used in install commands (default: as --bundle-host)
   --reserved-scopes <list>   comma-separated scopes nobody may claim
   --admin-token <secret>     Rack admin token (env ADMIN_TOKEN)
   --auth-config <file>       Rack auth.json (env AUTH_CONFIG_PATH)
