@@ -21,6 +21,7 @@ import { parseWebhookConfig } from "./core/rack/webhooks.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
 import { bufferedLineWriter } from "./server/log_writer.ts";
+import { createLogger, enabled, prettyLine } from "./server/logger.ts";
 import { logLinesDroppedTotal } from "./core/metrics.ts";
 import { drainable } from "./server/drain.ts";
 import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
@@ -159,8 +160,8 @@ async function serve(config: ServerConfig): Promise<void> {
       } an admin token in ${admin.path}`,
     );
   }
-  const log = (level: string, message: string, fields: Record<string, unknown> = {}) =>
-    console.error(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
+  const logFormat = config.logFormat ?? (Deno.stdout.isTerminal() ? "pretty" : "json");
+  const log = createLogger({ level: config.logLevel, format: logFormat });
   const adminToken = config.adminToken ?? (config.token === undefined ? token : undefined);
   let rackAuth: () => Promise<RackAuth>;
   if (config.authConfig !== undefined) {
@@ -203,9 +204,13 @@ async function serve(config: ServerConfig): Promise<void> {
   const ggui = await gguiServerOptions(config);
   // One JSON line per request, written to stdout in batches (a write per request costs ~30 %).
   // A slow stdout delays the log, never a response; past its bounded queue lines are dropped and counted.
-  const requestLog = config.logRequests
+  // The request log is at level info: --log-level=warn or above turns it off.
+  const requestLog = config.logRequests && enabled("info", config.logLevel)
     ? bufferedLineWriter({ onDrop: () => logLinesDroppedTotal.inc() })
     : undefined;
+  const writeRequest = requestLog && logFormat === "pretty"
+    ? (line: string) => requestLog.write(prettyLine(JSON.parse(line)))
+    : requestLog?.write;
   const addr = server.addr;
   const hostPort = listenHost(config, addr.port);
   app = createRegistryApp({
@@ -234,7 +239,7 @@ async function serve(config: ServerConfig): Promise<void> {
     readCacheMs: config.readCacheMs,
     jsrVisibility: config.jsrVisibility,
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
-    ...(requestLog ? { requestLog: requestLog.write } : {}),
+    ...(writeRequest ? { requestLog: writeRequest } : {}),
     subscriptions,
     liveSubscriptions: live,
     ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),

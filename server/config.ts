@@ -11,6 +11,7 @@ import { parseArgs } from "node:util";
 import { isReservedSubject } from "../core/auth.ts";
 import { SCOPE_RE } from "../core/ggui/manifest.ts";
 import { suggest } from "./suggest.ts";
+import { type LogFormat, type LogLevel, normalizeLevel } from "./logger.ts";
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
 const HOST_PORT_RE =
@@ -59,8 +60,10 @@ export interface ServerConfig {
   maxUploadBytes: number;
   /** Scopes nobody can claim (ggui). */
   reservedScopes?: string[];
-  /** Log level. */
-  logLevel: string;
+  /** The least level of the server's own log lines written (the request log is info). */
+  logLevel: LogLevel;
+  /** JSON or readable log lines; unset: readable on a terminal, JSON otherwise. */
+  logFormat?: LogFormat;
   /** Running on Deno Deploy (no local disk; nothing is written outside the store). */
   deploy: boolean;
   /** Create store paths that do not exist yet (`--init`); without it only the default data directory is. */
@@ -161,7 +164,10 @@ Options (each as --flag=value or --flag value):
   --log-requests <bool>      one JSON line per request on stdout (default true)
   --jsr-visibility <v>       JSR packages in namespaces auth.json does not declare: private |
                              public (default private; env JSR_VISIBILITY)
-  --log-level <level>        debug | info | warn | error (env LOG_LEVEL)
+  --log-level <level>        least level of the server's log lines: debug | info | warn | error |
+                             silent; the request log is info (default info; env LOG_LEVEL)
+  --log-format <f>           json | pretty (default pretty on a terminal, json otherwise; env
+                             LOG_FORMAT)
   --sigstore-trusted-root <file>
                              ggui public lane: verify sigstore bundles against this trusted_root.json
   --sigstore-tuf-mirror <url>
@@ -208,6 +214,7 @@ const STRING_FLAGS = [
   "log-requests",
   "jsr-visibility",
   "log-level",
+  "log-format",
   "sigstore-trusted-root",
   "sigstore-tuf-mirror",
 ] as const;
@@ -405,12 +412,17 @@ export function parseServerArgs(
   if (bundleHost !== undefined && !/^https?:\/\/[^/\s]+(\/.*)?$/.test(bundleHost)) {
     return { ok: false, error: `--bundle-host must be an http(s) URL (got '${bundleHost}')` };
   }
-  const logLevel = pick("log-level", "LOG_LEVEL") ?? "info";
-  if (!["debug", "info", "warn", "error", "trace", "fatal", "silent"].includes(logLevel)) {
+  const logLevelText = pick("log-level", "LOG_LEVEL") ?? "info";
+  const logLevel = normalizeLevel(logLevelText);
+  if (logLevel === undefined) {
     return {
       ok: false,
-      error: `--log-level must be debug, info, warn or error (got '${logLevel}')`,
+      error: `--log-level must be debug, info, warn, error or silent (got '${logLevelText}')`,
     };
+  }
+  const logFormat = pick("log-format", "LOG_FORMAT");
+  if (logFormat !== undefined && logFormat !== "json" && logFormat !== "pretty") {
+    return { ok: false, error: `--log-format must be json or pretty (got '${logFormat}')` };
   }
 
   const config: ServerConfig = {
@@ -511,6 +523,7 @@ export function parseServerArgs(
   if (values["blueprint-probe"] === true) config.blueprintProbe = true;
   if (values["public-ed25519"] === true) config.publicEd25519 = true;
   if (values.init === true) config.init = true;
+  if (logFormat !== undefined) config.logFormat = logFormat;
   if (storageText === undefined && bundlesText === undefined && dataDirText === undefined) {
     config.defaultStore = true;
   }
