@@ -48,7 +48,7 @@ Deno.test("--log-format=pretty writes one readable line per record, LOG_LEVEL=wa
     await server.stop();
     assert.match(
       server.output(),
-      /^\d{4}-\d\d-\d\dT[\d:.]+Z WARN  auth\.json namespace rejected namespace=bad reason="key is not a valid namespace"$/m,
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z WARN {2}auth\.json namespace rejected namespace=bad reason="key is not a valid namespace"$/m,
     );
   });
 });
