@@ -56,7 +56,10 @@ export const CLI_USAGE = `Usage:
                 [--since=<ISO>] [--until=<ISO>] [--limit=<n, default 100>] [--json]
   main.ts gc [--dry-run] [--grace=<1h>] [--json]
   main.ts export --out=<file.jsonl>     every row and blob, with an integrity trailer
-  main.ts import --in=<file.jsonl>      verified first; refuses rows the target already has
+  main.ts import --in=<file.jsonl> [--skip-existing]
+                                        verified first; into an empty store all or nothing (a
+                                        killed import resumes when run again); --skip-existing adds
+                                        what is missing and names identical and conflicting rows
 Store flags as for the server: --storage, --bundles, --data-dir (and their environment).
 On a terminal, lists print as tables and export/import show a progress line; --json (or a pipe)
 prints JSON.
@@ -106,6 +109,7 @@ const CLI_FLAGS = {
   out: { type: "string" },
   in: { type: "string" },
   json: { type: "boolean" },
+  "skip-existing": { type: "boolean" },
   actor: { type: "string" },
   action: { type: "string" },
   target: { type: "string" },
@@ -123,6 +127,7 @@ const BOOLEAN_FLAGS = new Set([
   "new-namespace",
   "dry-run",
   "json",
+  "skip-existing",
   "help",
   "blueprint-probe",
   "public-ed25519",
@@ -167,7 +172,7 @@ const COMMANDS: Record<string, {
     store: "existing",
   },
   import: {
-    flags: ["in", "json"],
+    flags: ["in", "json", "skip-existing"],
     args: [],
     needs: { flag: "in", form: "=<file>" },
     store: "target",
@@ -609,8 +614,18 @@ export async function runCli(
       const open = async () => readLines((await Deno.open(path)).readable);
       const counted = await verifyExport(await open());
       io.err(`registry: ${path} verified: ${counted.blobs} blobs, ${counted.rows} rows`);
-      const report = await importStore(ctx, await open(), progress("import", counted));
-      summary("imported", report, `from ${path}`);
+      const report = await importStore(ctx, await open(), {
+        onProgress: progress("import", counted),
+        exportDigest: counted.sha256,
+        skipExisting: values["skip-existing"] === true,
+      });
+      summary(report.resumed ? "imported (resumed)" : "imported", report, `from ${path}`);
+      if (report.identical.length > 0 || report.conflicts.length > 0) {
+        io.err(
+          `registry: ${report.identical.length} rows already there and identical, ${report.conflicts.length} conflicting (kept as they were)`,
+        );
+        for (const name of report.conflicts) io.err(`registry: conflict: ${name}`);
+      }
       if (!tables) io.out(JSON.stringify(report));
       return 0;
     }
