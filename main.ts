@@ -14,6 +14,8 @@ import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
 import { COMMAND_NAMES, isCliCommand, runCli } from "./server/cli.ts";
 import { suggest } from "./server/suggest.ts";
+import { configPath, loadConfigFile } from "./server/config_file.ts";
+import { DATA_FORMAT_VERSION, VERSION } from "./core/version.ts";
 import { recordAudit } from "./core/audit.ts";
 import { describeBundles, describeRows, ensureAdminToken, openStores } from "./server/open.ts";
 import { checkStorePaths, firstLine, readJsonFile, StartError } from "./server/preflight.ts";
@@ -54,6 +56,15 @@ async function reexecWithKv(): Promise<never> {
   }
   const status = await child.status;
   Deno.exit(status.code);
+}
+
+/** The configuration as `config --print` shows it: secrets replaced by `***`. */
+function maskSecrets(config: ServerConfig): Record<string, unknown> {
+  const shown: Record<string, unknown> = { ...config };
+  for (const key of ["token", "adminToken", "metricsToken"]) {
+    if (shown[key] !== undefined) shown[key] = "***";
+  }
+  return shown;
 }
 
 function describeStores(config: ServerConfig): string {
@@ -285,11 +296,16 @@ async function serve(config: ServerConfig): Promise<void> {
 export async function runMain(args: string[] = Deno.args): Promise<void> {
   // Operator commands (token create|list|revoke, gc) run against the store and exit.
   const first = args[0];
-  if (first !== undefined && !first.startsWith("-") && !isCliCommand(args)) {
-    const near = suggest(first, COMMAND_NAMES);
+  if (first === "--version" || first === "-V") {
+    console.log(`@x/registry ${VERSION} (data format ${DATA_FORMAT_VERSION})`);
+    Deno.exit(0);
+  }
+  const commands = [...COMMAND_NAMES, "config"];
+  if (first !== undefined && !first.startsWith("-") && !commands.includes(first)) {
+    const near = suggest(first, commands);
     fail(
       `Unknown command '${first}'${near ? ` (did you mean ${near}?)` : ""}; commands: ${
-        COMMAND_NAMES.join(", ")
+        commands.join(", ")
       }`,
     );
   }
@@ -297,7 +313,21 @@ export async function runMain(args: string[] = Deno.args): Promise<void> {
     if (typeof Deno.openKv !== "function") await reexecWithKv();
     Deno.exit(await runCli(args, Deno.env.toObject()));
   }
-  const parsed = parseServerArgs(args, Deno.env.toObject());
+  const env = Deno.env.toObject();
+  const printing = first === "config";
+  if (printing && args[1] !== "--print") {
+    fail("config takes --print (main.ts config --print [flags])");
+  }
+  const serverArgs = printing ? args.slice(2) : args;
+  let file: Record<string, string> | undefined;
+  try {
+    const path = configPath(serverArgs, env);
+    if (path !== undefined) file = await loadConfigFile(path);
+  } catch (err) {
+    if (err instanceof StartError) fail(err.message, err.exitCode);
+    throw err;
+  }
+  const parsed = parseServerArgs(serverArgs, env, file ? { file } : {});
   if (!parsed.ok) {
     if (parsed.help) {
       console.log(USAGE);
@@ -306,6 +336,10 @@ export async function runMain(args: string[] = Deno.args): Promise<void> {
     fail(parsed.error);
   }
   const { config } = parsed;
+  if (printing) {
+    console.log(JSON.stringify(maskSecrets(config), null, 2));
+    Deno.exit(0);
+  }
   const needsKv = config.storage.kind === "kv" || config.bundles.kind === "kv";
   if (needsKv && typeof Deno.openKv !== "function") await reexecWithKv();
   try {

@@ -39,6 +39,7 @@ import {
   verifyExport,
 } from "../core/transfer.ts";
 import { parseServerArgs, type ServerConfig } from "./config.ts";
+import { configPath, loadConfigFile } from "./config_file.ts";
 import { formatBytes, formatSeconds, formatTable, progressLine } from "./cli_output.ts";
 import { type AuditFilter, listAudit } from "../core/audit.ts";
 import { describeBundles, describeRows, type OpenedStores, openStores, parentDir } from "./open.ts";
@@ -513,7 +514,15 @@ export async function runCli(
     return 2;
   }
   const tables = io.terminal === true && values.json !== true;
-  const server = parseServerArgs(store, env);
+  let file: Record<string, string> | undefined;
+  try {
+    const path = configPath(store, env);
+    if (path !== undefined) file = await loadConfigFile(path);
+  } catch (err) {
+    io.err(`registry: ${errorLine(err)}`);
+    return 1;
+  }
+  const server = parseServerArgs(store, env, file ? { file } : {});
   if (!server.ok) {
     if (server.help) {
       io.out(CLI_USAGE);

@@ -121,7 +121,9 @@ Operator commands on the same store (docs/access.md):
   registry-server token create|list|revoke …   stored tokens with grants
   registry-server gc [--dry-run] [--grace=1h]  sweep unreferenced blobs
 
-Options (each as --flag=value or --flag value):
+Options (each as --flag=value or --flag value; precedence: flag > env > --config file > default):
+  --config <file>            JSON or JSONC file keyed by flag name (schemas/config.schema.json;
+                             env REGISTRY_CONFIG)
   --port <n>                 TCP port, 0 picks a free one (default 9001; env PORT)
   --host <addr>              listen address (default 0.0.0.0; env HOST)
   --data-dir <dir>           data directory for the embedded default (default ./registry-data;
@@ -184,6 +186,7 @@ Options (each as --flag=value or --flag value):
 export const DEFAULT_DATA_DIR = "./registry-data";
 
 const STRING_FLAGS = [
+  "config",
   "port",
   "host",
   "data-dir",
@@ -288,7 +291,9 @@ function dirname(path: string): string {
 export function parseServerArgs(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  options: { file?: Readonly<Record<string, string>> } = {},
 ): ParseResult {
+  const file = options.file ?? {};
   let values: Record<string, string | boolean | undefined>;
   try {
     const parsed = parseArgs({
@@ -317,7 +322,8 @@ export function parseServerArgs(
     return typeof v === "string" ? v : undefined;
   };
   const pick = (name: string, envName?: string): string | undefined => {
-    const v = flag(name) ?? (envName ? env[envName] : undefined);
+    // Precedence: flag > environment > --config file > default (at each call site).
+    const v = flag(name) ?? (envName ? env[envName] : undefined) ?? file[name];
     return v === undefined || v.trim() === "" ? undefined : v.trim();
   };
   for (const name of STRING_FLAGS) {
@@ -520,9 +526,10 @@ export function parseServerArgs(
   }
   if (trustedRoot !== undefined) config.sigstoreTrustedRoot = trustedRoot;
   if (tufMirror !== undefined) config.sigstoreTufMirror = tufMirror;
-  if (values["blueprint-probe"] === true) config.blueprintProbe = true;
-  if (values["public-ed25519"] === true) config.publicEd25519 = true;
-  if (values.init === true) config.init = true;
+  const on = (name: string) => values[name] === true || file[name] === "true";
+  if (on("blueprint-probe")) config.blueprintProbe = true;
+  if (on("public-ed25519")) config.publicEd25519 = true;
+  if (on("init")) config.init = true;
   if (logFormat !== undefined) config.logFormat = logFormat;
   if (storageText === undefined && bundlesText === undefined && dataDirText === undefined) {
     config.defaultStore = true;
