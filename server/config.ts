@@ -114,12 +114,21 @@ export type ParseResult =
 
 /** The usage text. */
 export const USAGE = `Usage: registry-server [options]
+       registry-server <command> [options]
 
-Serves the ggui and Rack registry protocols from one store.
+Serves three registry surfaces from one store: ggui (gadgets and blueprints, /pkg, /publish),
+Rack (/registries, /namespaces, tarball uploads) and JSR (deno add/publish with JSR_URL).
 
-Operator commands on the same store (docs/access.md):
-  registry-server token create|list|revoke …   stored tokens with grants
-  registry-server gc [--dry-run] [--grace=1h]  sweep unreferenced blobs
+Commands (same store flags; tables on a terminal, JSON with --json; main.ts <command> --help):
+  token create|list|revoke …         stored tokens with grants (docs/access.md)
+  audit [--actor=…] [--action=…] [--target=…] [--outcome=…] [--since=…] [--until=…]
+                                     the audit log, newest first (docs/lifecycle.md)
+  gc [--dry-run] [--grace=1h]        sweep unreferenced blobs
+  export --out=<file>                every row and blob, with an integrity trailer
+  import --in=<file> [--skip-existing]
+                                     into an empty store, resumable; or add what is missing
+  config --print [options]           the merged configuration, secrets masked
+  --version                          program and data-format version
 
 Options (each as --flag=value or --flag value; precedence: flag > env > --config file > default):
   --config <file>            JSON or JSONC file keyed by flag name (schemas/config.schema.json;
@@ -180,6 +189,8 @@ Options (each as --flag=value or --flag value; precedence: flag > env > --config
   --blueprint-probe          render each published blueprint in a sandboxed child process
                              (needs --allow-run; see docs/conformance.md)
   -h, --help                 show this help
+Limits apply per client IP unless they say otherwise; a token's uploads count against
+--token-upload-rate-limit only. Full table with defaults: docs/configuration.md.
 `;
 
 /** The data directory used when none is given: the only store path created without `--init`. */
