@@ -159,6 +159,8 @@ export { isNonPublicAddress, refuseTarget, type Resolver } from "./core/net_guar
 export {
   EXPORTED_ROW_FAMILIES,
   exportStore,
+  type ImportOptions,
+  type ImportReport,
   importStore,
   readLines,
   type TransferReport,
