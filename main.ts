@@ -12,26 +12,39 @@ import { chainAuthenticators, storedTokenAuthenticator } from "./core/tokens.ts"
 import type { RegistryContext } from "./core/context.ts";
 import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
-import { isCliCommand, runCli } from "./server/cli.ts";
+import { COMMAND_NAMES, isCliCommand, runCli } from "./server/cli.ts";
+import { suggest } from "./server/suggest.ts";
+import { configPath, loadConfigFile } from "./server/config_file.ts";
+import { DATA_FORMAT_VERSION, VERSION } from "./core/version.ts";
 import { recordAudit } from "./core/audit.ts";
 import { ensureSearchIndex } from "./core/search_index.ts";
-import { ensureAdminToken, openDiskReserve, openStores } from "./server/open.ts";
+import {
+  describeBundles,
+  describeRows,
+  ensureAdminToken,
+  openDiskReserve,
+  openStores,
+} from "./server/open.ts";
+import { checkStorePaths, firstLine, readJsonFile, StartError } from "./server/preflight.ts";
+import { parseWebhookConfig } from "./core/rack/webhooks.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
 import { startWebhookSender } from "./server/webhook_sender.ts";
 import { bufferedLineWriter } from "./server/log_writer.ts";
+import { createLogger, enabled, prettyLine } from "./server/logger.ts";
 import { logLinesDroppedTotal } from "./core/metrics.ts";
 import { drainable } from "./server/drain.ts";
-import { listen } from "./server/listen.ts";
+import { listen, type Listening } from "./server/listen.ts";
 import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./routes/_rack_auth_file.ts";
 import { LiveSubscriptions } from "./core/webhook_subscriptions.ts";
 import { checkWebhookTargets } from "./core/rack/webhooks.ts";
 import { resolveHost } from "./server/pinned_fetch.ts";
 
-function fail(message: string): never {
+/** Exit with one line; the --help hint only for usage errors (code 2). */
+function fail(message: string, code: 1 | 2 = 2): never {
   console.error(`registry-server: ${message}`);
-  console.error("Run with --help for usage.");
-  Deno.exit(2);
+  if (code === 2) console.error("Run with --help for usage.");
+  Deno.exit(code);
 }
 
 /** Deno KV needs --unstable-kv, which `deno run jsr:…` does not take from our deno.json: re-run with it. */
@@ -55,13 +68,100 @@ async function reexecWithKv(): Promise<never> {
   Deno.exit(status.code);
 }
 
+/** The configuration as `config --print` shows it: secrets replaced by `***`. */
+function maskSecrets(config: ServerConfig): Record<string, unknown> {
+  const shown: Record<string, unknown> = { ...config };
+  for (const key of ["token", "adminToken", "metricsToken"]) {
+    if (shown[key] !== undefined) shown[key] = "***";
+  }
+  return shown;
+}
+
+function describeStores(config: ServerConfig): string {
+  return `rows ${describeRows(config)}, bundles ${describeBundles(config)}`;
+}
+
 function listenHost(config: ServerConfig, port: number): string {
   const host = config.host === "0.0.0.0" || config.host === "::" ? "localhost" : config.host;
   return `${host.includes(":") ? `[${host}]` : host}:${port}`;
 }
 
+/**
+ * Everything that can be checked without writing: store paths, auth.json and
+ * webhooks.json. Then the port is bound, and only then the stores opened.
+ */
+async function preflight(config: ServerConfig): Promise<void> {
+  await checkStorePaths(config);
+  if (config.authConfig !== undefined) {
+    const doc = await readJsonFile(config.authConfig, "--auth-config or AUTH_CONFIG_PATH");
+    try {
+      parseAuthConfig(JSON.stringify(doc));
+    } catch (err) {
+      throw new StartError(`${config.authConfig}: ${firstLine(err)}`);
+    }
+  }
+  if (config.webhookConfig !== undefined) {
+    const doc = await readJsonFile(config.webhookConfig, "--webhook-config or WEBHOOK_CONFIG_PATH");
+    try {
+      parseWebhookConfig(JSON.stringify(doc));
+    } catch (err) {
+      throw new StartError(`${config.webhookConfig}: ${firstLine(err)}`);
+    }
+  }
+}
+
+/** Bind the port before anything is written; a port in use names the port and the flag. */
+function bind(
+  config: ServerConfig,
+  handler: Deno.ServeHandler<Deno.NetAddr>,
+): Listening {
+  try {
+    // Our own accept loop: it times out request heads and caps connections per address.
+    return listen({
+      port: config.port,
+      hostname: config.host,
+      headerTimeoutMs: config.headerTimeoutMs,
+      maxConnectionsPerAddress: config.maxConnectionsPerAddress,
+    }, handler);
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new StartError(
+        `Port ${config.port} on ${config.host} is in use: pass --port=<another port> (or PORT; 0 picks a free one)`,
+      );
+    }
+    if (err instanceof Deno.errors.PermissionDenied) {
+      throw new StartError(
+        `Could not listen on ${config.host}:${config.port}: permission denied (ports below 1024 need privileges; pass --port)`,
+      );
+    }
+    if (err instanceof Deno.errors.AddrNotAvailable) {
+      throw new StartError(
+        `Could not listen on ${config.host}:${config.port}: the address is not on this machine (check --host or HOST)`,
+      );
+    }
+    throw new StartError(`Could not listen on ${config.host}:${config.port}: ${firstLine(err)}`);
+  }
+}
+
 async function serve(config: ServerConfig): Promise<void> {
-  const stores = await openStores(config);
+  await preflight(config);
+  let app: ReturnType<typeof createRegistryApp> | undefined = undefined;
+  // Counts requests in flight so a stop lets them finish (see server/drain.ts).
+  const requests = drainable((req, info) =>
+    app ? app.fetch(req, info) : new Response("Starting", { status: 503 })
+  );
+  const server = bind(config, (req, info) => requests.fetch(req, info));
+  let stores: Awaited<ReturnType<typeof openStores>>;
+  try {
+    stores = await openStores(config).catch((err) => {
+      throw new StartError(
+        `Could not open the store (${describeStores(config)}): ${firstLine(err)}`,
+      );
+    });
+  } catch (err) {
+    await server.shutdown();
+    throw err;
+  }
   const reserve = await openDiskReserve(config);
   // A store written before the search index existed gets it before the first request.
   const reindexed = await ensureSearchIndex(stores.storage);
@@ -94,8 +194,8 @@ async function serve(config: ServerConfig): Promise<void> {
       } an admin token in ${admin.path}`,
     );
   }
-  const log = (level: string, message: string, fields: Record<string, unknown> = {}) =>
-    console.error(JSON.stringify({ time: new Date().toISOString(), level, message, ...fields }));
+  const logFormat = config.logFormat ?? (Deno.stdout.isTerminal() ? "pretty" : "json");
+  const log = createLogger({ level: config.logLevel, format: logFormat });
   const adminToken = config.adminToken ?? (config.token === undefined ? token : undefined);
   let rackAuth: () => Promise<RackAuth>;
   if (config.authConfig !== undefined) {
@@ -141,56 +241,53 @@ async function serve(config: ServerConfig): Promise<void> {
   const ggui = await gguiServerOptions(config);
   // One JSON line per request, written to stdout in batches (a write per request costs ~30 %).
   // A slow stdout delays the log, never a response; past its bounded queue lines are dropped and counted.
-  const requestLog = config.logRequests
+  // The request log is at level info: --log-level=warn or above turns it off.
+  const requestLog = config.logRequests && enabled("info", config.logLevel)
     ? bufferedLineWriter({ onDrop: () => logLinesDroppedTotal.inc() })
     : undefined;
-  let app: ReturnType<typeof createRegistryApp> | undefined;
-  // Counts requests in flight so a stop lets them finish (see server/drain.ts).
-  const requests = drainable((req, info) =>
-    app ? app.fetch(req, info) : new Response("Starting", { status: 503 })
-  );
-  const server = listen({
-    port: config.port,
-    hostname: config.host,
-    headerTimeoutMs: config.headerTimeoutMs,
-    maxConnectionsPerAddress: config.maxConnectionsPerAddress,
-    onListen(addr) {
-      const hostPort = listenHost(config, addr.port);
-      app = createRegistryApp({
-        storage: ctx.storage,
-        bundles: ctx.bundles,
-        clock: ctx.clock,
-        ...(reserve ? { reserve } : {}),
-        authenticator,
-        bundleHost: config.bundleHost ?? `http://${hostPort}`,
-        registryHostname: config.registryHostname ?? hostPort,
-        ...(config.reservedScopes ? { reservedScopes: config.reservedScopes } : {}),
-        rackAuth,
-        maxUploadBytes: config.maxUploadBytes,
-        trustProxy: config.trustProxy,
-        rateLimitPerMinute: config.rateLimit,
-        readRateLimitPerMinute: config.readRateLimit,
-        metadataRateLimitPerMinute: config.metadataRateLimit,
-        queryRateLimitPerMinute: config.queryRateLimit,
-        uploadRateLimitPerMinute: config.uploadRateLimit,
-        tokenUploadRateLimitPerMinute: config.tokenUploadRateLimit,
-        authFailuresPerMinute: config.authFailureLimit,
-        readCacheMs: config.readCacheMs,
-        bodyIdleTimeoutMs: config.bodyTimeoutMs,
-        maxPendingBodiesPerAddress: config.maxPendingBodies,
-        jsrVisibility: config.jsrVisibility,
-        ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
-        ...(requestLog ? { requestLog: requestLog.write } : {}),
-        subscriptions,
-        liveSubscriptions: live,
-        webhookGuard,
-        ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
-        ...ggui,
-      });
-      const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-      console.log(`registry-server listening on http://${shown}:${addr.port}`);
-    },
-  }, (req, info) => requests.fetch(req, info));
+  const writeRequest = requestLog && logFormat === "pretty"
+    ? (line: string) => requestLog.write(prettyLine(JSON.parse(line)))
+    : requestLog?.write;
+  const addr = server.addr;
+  const hostPort = listenHost(config, addr.port);
+  app = createRegistryApp({
+    storage: ctx.storage,
+    bundles: ctx.bundles,
+    clock: ctx.clock,
+    ...(reserve ? { reserve } : {}),
+    authenticator,
+    bundleHost: config.bundleHost ?? `http://${hostPort}`,
+    registryHostname: config.registryHostname ?? hostPort,
+    // Unset, they follow the address each client used (never localhost for 0.0.0.0).
+    hostFromRequest: [
+      ...(config.bundleHost === undefined ? ["bundleHost" as const] : []),
+      ...(config.registryHostname === undefined ? ["registryHostname" as const] : []),
+    ],
+    ...(config.reservedScopes ? { reservedScopes: config.reservedScopes } : {}),
+    rackAuth,
+    maxUploadBytes: config.maxUploadBytes,
+    trustProxy: config.trustProxy,
+    rateLimitPerMinute: config.rateLimit,
+    readRateLimitPerMinute: config.readRateLimit,
+    metadataRateLimitPerMinute: config.metadataRateLimit,
+    queryRateLimitPerMinute: config.queryRateLimit,
+    uploadRateLimitPerMinute: config.uploadRateLimit,
+    tokenUploadRateLimitPerMinute: config.tokenUploadRateLimit,
+    authFailuresPerMinute: config.authFailureLimit,
+    readCacheMs: config.readCacheMs,
+    bodyIdleTimeoutMs: config.bodyTimeoutMs,
+    maxPendingBodiesPerAddress: config.maxPendingBodies,
+    jsrVisibility: config.jsrVisibility,
+    ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
+    ...(writeRequest ? { requestLog: writeRequest } : {}),
+    subscriptions,
+    liveSubscriptions: live,
+    webhookGuard,
+    ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
+    ...ggui,
+  });
+  const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  console.log(`registry-server listening on http://${shown}:${addr.port}`);
   if (config.headerTimeoutMs > 0 && !server.headerTimeout) {
     log("warn", "This Deno cannot time out request heads: --header-timeout-ms has no effect", {
       deno: Deno.version.deno,
@@ -233,11 +330,39 @@ async function serve(config: ServerConfig): Promise<void> {
  */
 export async function runMain(args: string[] = Deno.args): Promise<void> {
   // Operator commands (token create|list|revoke, gc) run against the store and exit.
+  const first = args[0];
+  if (first === "--version" || first === "-V") {
+    console.log(`@x/registry ${VERSION} (data format ${DATA_FORMAT_VERSION})`);
+    Deno.exit(0);
+  }
+  const commands = [...COMMAND_NAMES, "config"];
+  if (first !== undefined && !first.startsWith("-") && !commands.includes(first)) {
+    const near = suggest(first, commands);
+    fail(
+      `Unknown command '${first}'${near ? ` (did you mean ${near}?)` : ""}; commands: ${
+        commands.join(", ")
+      }`,
+    );
+  }
   if (isCliCommand(args)) {
     if (typeof Deno.openKv !== "function") await reexecWithKv();
     Deno.exit(await runCli(args, Deno.env.toObject()));
   }
-  const parsed = parseServerArgs(args, Deno.env.toObject());
+  const env = Deno.env.toObject();
+  const printing = first === "config";
+  if (printing && args[1] !== "--print") {
+    fail("config takes --print (main.ts config --print [flags])");
+  }
+  const serverArgs = printing ? args.slice(2) : args;
+  let file: Record<string, string> | undefined;
+  try {
+    const path = configPath(serverArgs, env);
+    if (path !== undefined) file = await loadConfigFile(path);
+  } catch (err) {
+    if (err instanceof StartError) fail(err.message, err.exitCode);
+    throw err;
+  }
+  const parsed = parseServerArgs(serverArgs, env, file ? { file } : {});
   if (!parsed.ok) {
     if (parsed.help) {
       console.log(USAGE);
@@ -246,12 +371,17 @@ export async function runMain(args: string[] = Deno.args): Promise<void> {
     fail(parsed.error);
   }
   const { config } = parsed;
+  if (printing) {
+    console.log(JSON.stringify(maskSecrets(config), null, 2));
+    Deno.exit(0);
+  }
   const needsKv = config.storage.kind === "kv" || config.bundles.kind === "kv";
   if (needsKv && typeof Deno.openKv !== "function") await reexecWithKv();
   try {
     await serve(config);
   } catch (err) {
-    fail(err instanceof Error ? err.message : String(err));
+    if (err instanceof StartError) fail(err.message, err.exitCode);
+    fail(firstLine(err), 1);
   }
 }
 

@@ -174,6 +174,8 @@ export {
 export {
   EXPORTED_ROW_FAMILIES,
   exportStore,
+  type ImportOptions,
+  type ImportReport,
   importStore,
   readLines,
   type TransferReport,

@@ -305,6 +305,7 @@ const server = await start([
   "--port=0",
   "--host=127.0.0.1",
   `--storage=${storage}`,
+  "--init",
   `--token=${TOKEN}`,
   "--subject=bench",
   `--auth-config=${dir}/auth.json`,
@@ -473,6 +474,7 @@ for (const mib of [1, 50]) {
     "--host=127.0.0.1",
     `--storage=kv:${dir}/up-${mib}.kv`,
     `--bundles=fs:${dir}/up-${mib}-bundles`,
+    "--init",
     `--auth-config=${dir}/auth.json`,
     "--admin-token=bench-admin",
   ]);

@@ -113,6 +113,7 @@ try {
         "--port={port}",
         "--host=127.0.0.1",
         `--data-dir=${dir}/data`,
+        "--init",
       ],
       "/healthz",
     ],

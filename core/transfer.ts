@@ -20,6 +20,7 @@ import { incrementalHash, toBase64 } from "./digest.ts";
 import { RegistryError } from "./errors.ts";
 import { rebuildSearchIndex } from "./search_index.ts";
 import { listAll } from "./store.ts";
+import * as keys from "../storage/keys.ts";
 import type { JsonValue, Mutation, RowKey } from "../storage/types.ts";
 
 /**
@@ -190,12 +191,15 @@ export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGener
  * assert(report.blobs === 1 && report.bytes === 5);
  * ```
  */
-export async function verifyExport(lines: AsyncIterable<string>): Promise<TransferReport> {
+export async function verifyExport(
+  lines: AsyncIterable<string>,
+): Promise<TransferReport & { sha256: string }> {
   const hash = incrementalHash();
   const enc = new TextEncoder();
   const report: TransferReport = { rows: 0, blobs: 0, bytes: 0 };
   let first = true;
   let ended = false;
+  let sha256 = "";
   for await (const line of lines) {
     if (ended) throw broken("lines after the end record");
     let value: { t?: string; [k: string]: unknown };
@@ -211,7 +215,8 @@ export async function verifyExport(lines: AsyncIterable<string>): Promise<Transf
       first = false;
     }
     if (value.t === "end") {
-      if (value.sha256 !== hash.hex()) {
+      sha256 = hash.hex();
+      if (value.sha256 !== sha256) {
         throw broken("the file's digest does not match its end record");
       }
       if (value.rows !== report.rows || value.blobs !== report.blobs) {
@@ -228,13 +233,105 @@ export async function verifyExport(lines: AsyncIterable<string>): Promise<Transf
     }
   }
   if (!ended) throw broken("the file ends before its end record (truncated)");
-  return report;
+  return { ...report, sha256 };
+}
+
+/** Options of {@linkcode importStore}. */
+export interface ImportOptions {
+  /** Told the counts as the import goes. */
+  onProgress?: (report: TransferReport) => void;
+  /**
+   * Import into a store that holds rows already: write what is missing and
+   * report rows that are there with the same value (identical) or another
+   * (conflicts), by name. Without it the store must be empty.
+   */
+  skipExisting?: boolean;
+  /**
+   * The export's digest ({@linkcode verifyExport}'s `sha256`): recorded in the
+   * target while the import runs, so an import into an empty store that was
+   * killed can be run again and finish with the same end state.
+   */
+  exportDigest?: string;
+}
+
+/** What an import did. */
+export interface ImportReport extends TransferReport {
+  /** Rows the target held with the same value (by name: the key's parts joined with `/`). */
+  identical: string[];
+  /** Rows the target held with another value, left as they were (`skipExisting`). */
+  conflicts: string[];
+  /** Whether this run finished an import of the same export that had been interrupted. */
+  resumed: boolean;
+}
+
+/** A row's name in reports: its key's parts joined with `/`. */
+function rowName(key: readonly unknown[]): string {
+  return key.map(String).join("/");
+}
+
+/** JSON with object keys sorted: equal values give equal text whatever their key order. */
+function canonical(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_k, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0))
+        : v,
+  );
+}
+
+/** Whether the store holds no row an export carries. */
+async function storeIsEmpty(ctx: RegistryContext): Promise<boolean> {
+  for (const family of EXPORTED_ROW_FAMILIES) {
+    if ((await ctx.storage.list([family], { limit: 1 })).items.length > 0) return false;
+  }
+  return true;
 }
 
 /**
- * Import an export into a store: blobs (re-hashed by bundle storage), then rows,
- * each row only where the target has none (a store is imported into, not
- * merged over). Verify the file with {@linkcode verifyExport} first.
+ * Decide how an import may write: into an empty store (recording the export
+ * being imported), resuming an interrupted import of the same export, or
+ * alongside existing rows (`skipExisting`). Throws before anything is written.
+ */
+async function beginImport(ctx: RegistryContext, options: ImportOptions): Promise<boolean> {
+  if (options.skipExisting) return false;
+  const state = await ctx.storage.get<{ exportDigest?: string }>(keys.importStateKey());
+  if (state !== null) {
+    if (options.exportDigest !== undefined && state.value.exportDigest === options.exportDigest) {
+      return true;
+    }
+    throw new RegistryError(
+      "conflict",
+      "Could not import: the target holds an unfinished import of another export: run that import again, or pass --skip-existing",
+    );
+  }
+  if (!(await storeIsEmpty(ctx))) {
+    throw new RegistryError(
+      "conflict",
+      "Could not import: the target store is not empty: import into an empty store, or pass --skip-existing to add what is missing",
+    );
+  }
+  if (options.exportDigest !== undefined) {
+    const res = await ctx.storage.commit({
+      checks: [{ key: keys.importStateKey(), stamp: null }],
+      mutations: [{
+        type: "set",
+        key: keys.importStateKey(),
+        value: { exportDigest: options.exportDigest, startedAt: ctx.clock().toISOString() },
+      }],
+    });
+    if (!res.ok) throw new RegistryError("conflict", "Could not import: another import started");
+  }
+  return false;
+}
+
+/**
+ * Import an export into a store: blobs (re-hashed by bundle storage), then
+ * rows. Into an empty store it is all or nothing: a run that is killed leaves
+ * a record of the export, and running it again finishes with the same end
+ * state; a store that holds rows is refused before anything is written unless
+ * `skipExisting`, which writes only what is missing and reports identical and
+ * conflicting rows by name. Verify the file with {@linkcode verifyExport} first.
  *
  * @example
  * ```ts
@@ -252,9 +349,19 @@ export async function verifyExport(lines: AsyncIterable<string>): Promise<Transf
 export async function importStore(
   ctx: RegistryContext,
   lines: AsyncIterable<string>,
-  onProgress?: (report: TransferReport) => void,
-): Promise<TransferReport> {
-  const report: TransferReport = { rows: 0, blobs: 0, bytes: 0 };
+  options: ImportOptions | ((report: TransferReport) => void) = {},
+): Promise<ImportReport> {
+  const opts: ImportOptions = typeof options === "function" ? { onProgress: options } : options;
+  const onProgress = opts.onProgress;
+  const resumed = await beginImport(ctx, opts);
+  const report: ImportReport = {
+    rows: 0,
+    blobs: 0,
+    bytes: 0,
+    identical: [],
+    conflicts: [],
+    resumed,
+  };
   let blob:
     | {
       sha256: string;
@@ -265,15 +372,44 @@ export async function importStore(
     }
     | undefined;
   let batch: Mutation[] = [];
+  /** Write the rows the target lacks; a row it holds is identical or a conflict. */
   const flushRows = async () => {
     if (batch.length === 0) return;
-    const checks = batch.slice(0, 10).map((m) => ({ key: m.key as RowKey, stamp: null }));
-    // Up to 10 rows per commit keeps every "absent" check inside one commit.
-    const res = await ctx.storage.commit({ checks, mutations: batch });
-    if (!res.ok) throw broken("the target store already holds some of these rows");
-    report.rows += batch.length;
+    for (let attempt = 0;; attempt++) {
+      const found = await ctx.storage.getMany(batch.map((m) => m.key as RowKey));
+      const missing: Mutation[] = [];
+      const identical: string[] = [];
+      const conflicts: string[] = [];
+      batch.forEach((m, i) => {
+        const have = found[i];
+        if (have === null || have === undefined) missing.push(m);
+        else if (canonical(have.value) === canonical((m as { value: unknown }).value)) {
+          identical.push(rowName(m.key));
+        } else conflicts.push(rowName(m.key));
+      });
+      if (conflicts.length > 0 && !opts.skipExisting) {
+        throw new RegistryError(
+          "conflict",
+          `Could not import: the target holds other values for ${conflicts.join(", ")}`,
+        );
+      }
+      const checks = missing.map((m) => ({ key: m.key as RowKey, stamp: null }));
+      const res = missing.length === 0
+        ? { ok: true }
+        : await ctx.storage.commit({ checks, mutations: missing });
+      if (!res.ok) {
+        // Another writer got there between the read and the commit: read again.
+        if (attempt < 3) continue;
+        throw broken("the target store is changing under the import");
+      }
+      report.rows += missing.length;
+      report.identical.push(...identical);
+      report.conflicts.push(...conflicts);
+      break;
+    }
+    const before = report.rows + report.identical.length + report.conflicts.length - batch.length;
     batch = [];
-    if (report.rows % 1000 < 10) onProgress?.(report);
+    if (Math.floor(before / 1000) !== Math.floor((before + 10) / 1000)) onProgress?.(report);
   };
   for await (const line of lines) {
     const value = JSON.parse(line) as { t: string; [k: string]: unknown };
@@ -318,6 +454,13 @@ export async function importStore(
   await flushRows();
   // Exports carry no search index (it is derived): build it from the imported package rows.
   await rebuildSearchIndex(ctx.storage);
+  // Finished: a rerun is a new import again.
+  if (!opts.skipExisting && opts.exportDigest !== undefined) {
+    await ctx.storage.commit({
+      checks: [],
+      mutations: [{ type: "delete", key: keys.importStateKey() }],
+    });
+  }
   onProgress?.(report);
   return report;
 }

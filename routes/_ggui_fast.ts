@@ -25,6 +25,7 @@ import {
   BUNDLE_FILE_PARAM,
   BUNDLE_FILES,
   BUNDLE_HEADERS,
+  gguiContextFor,
   gguiContextOf,
   type GguiRoutesOptions,
   parseBearer,
@@ -178,7 +179,12 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     const authn = authnNowOf(authenticator, header);
     // Unknown yet, or a bearer that is not valid (the Hono route counts the failure).
     if (authn === false || (authn === undefined && parseBearer(header) !== null)) return undefined;
-    const result = readArtifactNow(ctx, { authn, scope: scopeParam(scope), name, version });
+    const result = readArtifactNow(gguiContextFor(ctx, options, req), {
+      authn,
+      scope: scopeParam(scope),
+      name,
+      version,
+    });
     return result === undefined ? undefined : pkg(req, result, authn?.subject);
   }
 
@@ -216,7 +222,13 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
             versionNow(req, scope, name, version) ??
               pkgRead(
                 req,
-                (authn) => readArtifact(ctx, { authn, scope: scopeParam(scope), name, version }),
+                (authn) =>
+                  readArtifact(gguiContextFor(ctx, options, req), {
+                    authn,
+                    scope: scopeParam(scope),
+                    name,
+                    version,
+                  }),
               ),
         };
       }
@@ -228,7 +240,12 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
           answer: () =>
             pkgRead(
               req,
-              (authn) => listArtifactVersions(ctx, { authn, scope: scopeParam(scope), name }),
+              (authn) =>
+                listArtifactVersions(gguiContextFor(ctx, options, req), {
+                  authn,
+                  scope: scopeParam(scope),
+                  name,
+                }),
             ),
         };
       }

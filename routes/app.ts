@@ -20,6 +20,7 @@ import {
   isGguiCorsExcluded,
 } from "./ggui.ts";
 import { createRackRoutes } from "./rack.ts";
+import { requestOrigin } from "./_request_host.ts";
 import { rackJsonError } from "./_rack_http.ts";
 import { createAdminRoutes } from "./admin.ts";
 import { createJsrRoutes, isJsrPath, jsrErrorResponse, PUBLISH_OUTCOME } from "./jsr.ts";
@@ -66,6 +67,12 @@ export interface RegistryAppOptions {
   bundleHost: string;
   /** `host[:port]` used in install commands. */
   registryHostname: string;
+  /**
+   * Which of `bundleHost` and `registryHostname` to derive from each request
+   * (`Host`, or `X-Forwarded-Host`/`-Proto` when `trustProxy` allows), the
+   * static value serving only a request without a usable host.
+   */
+  hostFromRequest?: readonly ("bundleHost" | "registryHostname")[];
   /** Scopes nobody can claim (default: the ggui spec's list). */
   reservedScopes?: string[];
   /** ggui public lane: verifies sigstore keyless signatures (default: refuse, as the original offline). */
@@ -225,6 +232,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     ...subscriptions,
     bundleHost: options.bundleHost,
     registryHostname: options.registryHostname,
+    ...(options.hostFromRequest?.length ? { hostOf: hostOf(options) } : {}),
     ...(options.reservedScopes ? { reservedScopes: options.reservedScopes } : {}),
     ...(options.sigstore ? { sigstore: options.sigstore } : {}),
     ...(options.codeGates ? { codeGates: options.codeGates } : {}),
@@ -534,4 +542,19 @@ async function storeRoundTrip(ctx: RegistryContext): Promise<keyof typeof HEALTH
   } catch (err) {
     return isDiskFull(err) ? "disk_full" : "unavailable";
   }
+}
+
+/** Blob URL prefix and install host of a request, for the fields the options derive. */
+function hostOf(
+  options: RegistryAppOptions,
+): (req: Request) => { bundleHost?: string; registryHostname?: string } {
+  const derive = new Set(options.hostFromRequest);
+  return (req) => {
+    const found = requestOrigin(req, options.trustProxy ?? false);
+    if (found === undefined) return {};
+    return {
+      ...(derive.has("bundleHost") ? { bundleHost: found.origin } : {}),
+      ...(derive.has("registryHostname") ? { registryHostname: found.host } : {}),
+    };
+  };
 }

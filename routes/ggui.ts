@@ -67,6 +67,20 @@ export interface GguiRoutesOptions {
   subscriptions?: GguiContext["subscriptions"];
   /** The largest request body accepted by `/publish` (default 32 MiB). */
   maxBodyBytes?: number;
+  /**
+   * Blob URL prefix and install host of a request, overriding `bundleHost` and
+   * `registryHostname` (a server whose operator set neither derives them from `Host`).
+   */
+  hostOf?: (req: Request) => Partial<Pick<GguiContext, "bundleHost" | "registryHostname">>;
+}
+
+/** The ggui context for one request: {@linkcode GguiRoutesOptions.hostOf} applied. */
+export function gguiContextFor(
+  ctx: GguiContext,
+  options: Pick<GguiRoutesOptions, "hostOf">,
+  req: Request,
+): GguiContext {
+  return options.hostOf ? { ...ctx, ...options.hostOf(req) } : ctx;
 }
 
 /** The CORS headers added to every response outside the excluded paths. */
@@ -424,6 +438,7 @@ export const BUNDLE_HEADERS: Readonly<
  */
 export function createGguiRoutes(options: GguiRoutesOptions): Hono {
   const ctx = gguiContextOf(options);
+  const ctxFor = (c: Context) => gguiContextFor(ctx, options, c.req.raw);
   const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const app = new Hono();
 
@@ -450,7 +465,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
 
   app.get("/search", async (c) => {
     const q = c.req.query();
-    return send(c, await searchArtifacts(ctx, { query: q }));
+    return send(c, await searchArtifacts(ctxFor(c), { query: q }));
   });
 
   const sendPkg = (c: Context, result: GguiResult) =>
@@ -460,7 +475,11 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     const { scope, name } = c.req.param();
     return sendPkg(
       c,
-      await listArtifactVersions(ctx, { authn: await authn(c), scope: scopeParam(scope), name }),
+      await listArtifactVersions(ctxFor(c), {
+        authn: await authn(c),
+        scope: scopeParam(scope),
+        name,
+      }),
     );
   });
 
@@ -468,7 +487,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     const { scope, name, version } = c.req.param();
     return sendPkg(
       c,
-      await readArtifact(ctx, {
+      await readArtifact(ctxFor(c), {
         authn: await authn(c),
         scope: scopeParam(scope),
         name,
@@ -511,7 +530,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
     if (parsed === undefined) {
       return send(c, errorResult(400, "manifest_invalid", "request body is not valid JSON"));
     }
-    const result = await publishArtifact(ctx, { authn: who, body: parsed.value });
+    const result = await publishArtifact(ctxFor(c), { authn: who, body: parsed.value });
     // A public version is public activity: the anonymous /metrics view counts it.
     if (result.status === 201 && manifestVisibility(parsed.value) === "public") {
       markPublicActivity(c);

@@ -6,6 +6,7 @@
  * @module
  */
 import { checkStoreHealth, isDiskFull } from "../core/health.ts";
+import { DATA_FORMAT_VERSION, VERSION } from "../core/version.ts";
 import { type Context, Hono } from "hono";
 import type { RegistryContext } from "../core/context.ts";
 import type { Authenticator } from "../core/auth.ts";
@@ -190,7 +191,12 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
       try {
         await checkStoreHealth(ctx);
         return new Response(
-          JSON.stringify({ status: "ok", checks: { storage: { status: "ok" } } }),
+          JSON.stringify({
+            status: "ok",
+            version: VERSION,
+            dataFormat: DATA_FORMAT_VERSION,
+            checks: { storage: { status: "ok" } },
+          }),
           {
             headers,
           },

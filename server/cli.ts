@@ -40,6 +40,9 @@ import {
 } from "../core/transfer.ts";
 import { rebuildSearchIndex } from "../core/search_index.ts";
 import { parseServerArgs, type ServerConfig } from "./config.ts";
+import { configPath, loadConfigFile } from "./config_file.ts";
+import { formatBytes, formatSeconds, formatTable, progressLine } from "./cli_output.ts";
+import { type AuditFilter, listAudit } from "../core/audit.ts";
 import {
   describeBundles,
   describeRows,
@@ -56,18 +59,35 @@ export const CLI_PRINCIPAL: Principal = { subject: "cli", admin: true };
 export const CLI_USAGE = `Usage:
   main.ts token create --subject=<s> --grant=<@ns|pattern|*>:<actions> [--grant=…]
                        [--expires=<future ISO date | 30d | 12h>] [--label=<text>] [--new-namespace]
-  main.ts token list [--subject=<s>]
+  main.ts token list [--subject=<s>] [--json]
   main.ts token revoke <id>
-  main.ts gc [--dry-run] [--grace=<1h>]
+  main.ts audit [--actor=<s>] [--action=<a>] [--target=<prefix>] [--outcome=ok|refused]
+                [--since=<ISO>] [--until=<ISO>] [--limit=<n, default 100>] [--json]
+  main.ts gc [--dry-run] [--grace=<1h>] [--json]
   main.ts export --out=<file.jsonl>     every row and blob, with an integrity trailer
-  main.ts import --in=<file.jsonl>      verified first; refuses rows the target already has
+  main.ts import --in=<file.jsonl> [--skip-existing]
+                                        verified first; into an empty store all or nothing (a
+                                        killed import resumes when run again); --skip-existing adds
+                                        what is missing and names identical and conflicting rows
   main.ts reindex                       rebuild the search index from the package rows
 Store flags as for the server: --storage, --bundles, --data-dir (and their environment).
+On a terminal, lists print as tables and export/import show a progress line; --json (or a pipe)
+prints JSON.
 Actions: ${ACTIONS.join(", ")}.`;
+
+/** The operator commands (`main.ts <command> …`). */
+export const COMMAND_NAMES: readonly string[] = [
+  "token",
+  "gc",
+  "export",
+  "import",
+  "audit",
+  "reindex",
+];
 
 /** Whether `args` name an operator command rather than server flags. */
 export function isCliCommand(args: readonly string[]): boolean {
-  return ["token", "gc", "export", "import", "reindex"].includes(args[0] ?? "");
+  return COMMAND_NAMES.includes(args[0] ?? "");
 }
 
 /** Where the CLI writes. */
@@ -76,6 +96,23 @@ export interface CliIo {
   out(line: string): void;
   /** Standard error. */
   err(line: string): void;
+  /** Whether standard output is a terminal: tables instead of JSON (default false). */
+  terminal?: boolean;
+  /** Rewrite the progress line (a terminal's standard error); absent: no progress line. */
+  progress?(line: string): void;
+}
+
+/** The process's own standard output and error. */
+function processIo(): CliIo {
+  const enc = new TextEncoder();
+  return {
+    out: (l) => console.log(l),
+    err: (l) => console.error(l),
+    terminal: Deno.stdout.isTerminal(),
+    ...(Deno.stderr.isTerminal()
+      ? { progress: (l: string) => void Deno.stderr.writeSync(enc.encode(`\r\x1b[K${l}`)) }
+      : {}),
+  };
 }
 
 const CLI_FLAGS = {
@@ -88,6 +125,15 @@ const CLI_FLAGS = {
   grace: { type: "string" },
   out: { type: "string" },
   in: { type: "string" },
+  json: { type: "boolean" },
+  "skip-existing": { type: "boolean" },
+  actor: { type: "string" },
+  action: { type: "string" },
+  target: { type: "string" },
+  outcome: { type: "string" },
+  since: { type: "string" },
+  until: { type: "string" },
+  limit: { type: "string" },
   help: { type: "boolean", short: "h" },
 } as const;
 
@@ -97,9 +143,12 @@ type CliFlag = keyof typeof CLI_FLAGS;
 const BOOLEAN_FLAGS = new Set([
   "new-namespace",
   "dry-run",
+  "json",
+  "skip-existing",
   "help",
   "blueprint-probe",
   "public-ed25519",
+  "init",
 ]);
 
 /** The store flags every command takes (besides the rest of the server's). */
@@ -125,18 +174,73 @@ const COMMANDS: Record<string, {
     needs: { flag: "subject", form: "" },
     store: "new",
   },
-  "token list": { flags: ["subject"], args: [], store: "existing" },
+  "token list": { flags: ["subject", "json"], args: [], store: "existing" },
   "token revoke": { flags: [], args: ["a token id"], store: "existing" },
-  gc: { flags: ["dry-run", "grace"], args: [], store: "existing" },
-  export: { flags: ["out"], args: [], needs: { flag: "out", form: "=<file>" }, store: "existing" },
-  import: { flags: ["in"], args: [], needs: { flag: "in", form: "=<file>" }, store: "target" },
+  gc: { flags: ["dry-run", "grace", "json"], args: [], store: "existing" },
+  audit: {
+    flags: ["actor", "action", "target", "outcome", "since", "until", "limit", "json"],
+    args: [],
+    store: "existing",
+  },
   reindex: { flags: [], args: [], store: "existing" },
+  export: {
+    flags: ["out", "json"],
+    args: [],
+    needs: { flag: "out", form: "=<file>" },
+    store: "existing",
+  },
+  import: {
+    flags: ["in", "json", "skip-existing"],
+    args: [],
+    needs: { flag: "in", form: "=<file>" },
+    store: "target",
+  },
 };
 
 const TOKEN_COMMANDS = ["create", "list", "revoke"];
 
 /** The longest `--expires` or `--grace` duration: a larger one is a typo, not a plan. */
 const MAX_FLAG_DURATION_MS = 36_500 * 86_400_000;
+
+const AUDIT_COLUMNS = ["at", "actor", "action", "target", "outcome", "ip"];
+
+function grantText(g: Grant): string {
+  return `${g.namespace}:${g.actions.join(",")}`;
+}
+
+/** The audit command's filters, as the admin API's `GET /admin/audit` takes them; a string: why not. */
+function auditOptions(
+  text: (flag: CliFlag) => string | undefined,
+): (AuditFilter & { limit?: number }) | string {
+  const out: AuditFilter & { limit?: number } = {};
+  const outcome = text("outcome");
+  if (outcome !== undefined && outcome !== "ok" && outcome !== "refused") {
+    return `Invalid --outcome '${echo(outcome)}': ok or refused`;
+  }
+  if (outcome !== undefined) out.outcome = outcome;
+  for (const flag of ["since", "until"] as const) {
+    const v = text(flag);
+    if (v === undefined) continue;
+    if (!/^\d{4}-\d{2}-\d{2}/.test(v) || Number.isNaN(Date.parse(v))) {
+      return `Invalid --${flag} '${
+        echo(v)
+      }': give an ISO date or time (2026-12-01 or 2026-12-01T08:00:00Z)`;
+    }
+    out[flag] = new Date(Date.parse(v)).toISOString();
+  }
+  const limit = text("limit");
+  if (limit !== undefined) {
+    if (!/^\d{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
+      return `Invalid --limit '${echo(limit)}': a whole number from 1 to 1000`;
+    }
+    out.limit = Number(limit);
+  }
+  const actor = text("actor"), action = text("action"), target = text("target");
+  if (actor !== undefined) out.actor = actor;
+  if (action !== undefined) out.action = action;
+  if (target !== undefined) out.targetPrefix = target;
+  return out;
+}
 
 /** Parse `@ns:read,publish` (also `*:admin`, `@team-*:read`). */
 export function parseGrant(text: string): Grant {
@@ -344,7 +448,7 @@ function split(args: readonly string[]): { own: string[]; store: string[] } {
 export async function runCli(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
-  io: CliIo = { out: (l) => console.log(l), err: (l) => console.error(l) },
+  io: CliIo = processIo(),
 ): Promise<number> {
   const usage = (reason: string) => {
     io.err(`registry: ${reason}`);
@@ -421,7 +525,21 @@ export async function runCli(
     io.err(`registry: ${err instanceof Error ? err.message : String(err)}`);
     return 2;
   }
-  const server = parseServerArgs(store, env);
+  const audit = command === "audit" ? auditOptions(text) : undefined;
+  if (typeof audit === "string") {
+    io.err(`registry: ${audit}`);
+    return 2;
+  }
+  const tables = io.terminal === true && values.json !== true;
+  let file: Record<string, string> | undefined;
+  try {
+    const path = configPath(store, env);
+    if (path !== undefined) file = await loadConfigFile(path);
+  } catch (err) {
+    io.err(`registry: ${errorLine(err)}`);
+    return 1;
+  }
+  const server = parseServerArgs(store, env, file ? { file } : {});
   if (!server.ok) {
     if (server.help) {
       io.out(CLI_USAGE);
@@ -469,7 +587,9 @@ export async function runCli(
         graceMs,
         actor: CLI_PRINCIPAL.subject,
       });
-      io.out(JSON.stringify(report, null, 2));
+      if (tables) {
+        io.out(formatTable([report as unknown as Record<string, unknown>], Object.keys(report)));
+      } else io.out(JSON.stringify(report, null, 2));
       return 0;
     }
     if (command === "reindex") {
@@ -479,12 +599,29 @@ export async function runCli(
       io.out(JSON.stringify(report));
       return 0;
     }
-    const progress = (what: string) => (r: TransferReport) =>
+    if (audit !== undefined) {
+      const page = await listAudit(ctx, audit);
+      if (tables) {
+        io.out(formatTable(page.items as unknown as Record<string, unknown>[], AUDIT_COLUMNS));
+        if (page.cursor) io.out(`(more: --until=${page.items.at(-1)!.at})`);
+      } else io.out(JSON.stringify(page, null, 2));
+      return 0;
+    }
+    const started = performance.now();
+    /** A progress line on a terminal (a line per update would flood the log elsewhere). */
+    let last: TransferReport = { rows: 0, blobs: 0, bytes: 0 };
+    const progress = (what: string, total?: TransferReport) => (r: TransferReport) => {
+      last = { ...r };
+      io.progress?.(progressLine(what, r, total, (performance.now() - started) / 1000));
+    };
+    const summary = (what: string, r: TransferReport, where: string) => {
+      if (io.progress) io.progress("");
       io.err(
-        `registry: ${what} ${r.blobs} blobs (${
-          (r.bytes / 1048576).toFixed(1)
-        } MiB), ${r.rows} rows`,
+        `registry: ${what} ${r.rows} rows and ${r.blobs} blobs (${
+          formatBytes(r.bytes)
+        }) ${where} in ${formatSeconds((performance.now() - started) / 1000)}`,
       );
+    };
     if (command === "export") {
       const out = text("out")!; // required above
       // Written beside the target and renamed into place: a failed export leaves no half file.
@@ -493,7 +630,7 @@ export async function runCli(
       const writer = file.writable.getWriter();
       const enc = new TextEncoder();
       try {
-        for await (const line of exportStore(ctx, progress("exported"))) {
+        for await (const line of exportStore(ctx, progress("export"))) {
           await writer.write(enc.encode(line));
         }
         await writer.close();
@@ -503,7 +640,8 @@ export async function runCli(
         throw err;
       }
       await Deno.rename(tmp, out);
-      io.out(JSON.stringify({ out }));
+      summary("exported", last, `to ${out}`);
+      if (!tables) io.out(JSON.stringify({ out, ...last }));
       return 0;
     }
     if (command === "import") {
@@ -511,13 +649,31 @@ export async function runCli(
       const open = async () => readLines((await Deno.open(path)).readable);
       const counted = await verifyExport(await open());
       io.err(`registry: ${path} verified: ${counted.blobs} blobs, ${counted.rows} rows`);
-      const report = await importStore(ctx, await open(), progress("imported"));
-      io.out(JSON.stringify(report));
+      const report = await importStore(ctx, await open(), {
+        onProgress: progress("import", counted),
+        exportDigest: counted.sha256,
+        skipExisting: values["skip-existing"] === true,
+      });
+      summary(report.resumed ? "imported (resumed)" : "imported", report, `from ${path}`);
+      if (report.identical.length > 0 || report.conflicts.length > 0) {
+        io.err(
+          `registry: ${report.identical.length} rows already there and identical, ${report.conflicts.length} conflicting (kept as they were)`,
+        );
+        for (const name of report.conflicts) io.err(`registry: conflict: ${name}`);
+      }
+      if (!tables) io.out(JSON.stringify(report));
       return 0;
     }
     if (command === "token list") {
       const subject = text("subject");
-      io.out(JSON.stringify(await listTokens(ctx, subject ? { subject } : {}), null, 2));
+      const tokens = await listTokens(ctx, subject ? { subject } : {});
+      if (!tables) io.out(JSON.stringify(tokens, null, 2));
+      else {
+        io.out(formatTable(
+          tokens.map((t) => ({ ...t, grants: t.grants.map(grantText).join(" ") })),
+          ["id", "subject", "label", "grants", "createdAt", "expiresAt", "revokedAt"],
+        ));
+      }
       return 0;
     }
     if (command === "token revoke") {

@@ -373,3 +373,95 @@ Deno.test("runCli() says in one line which store failed to open and why, exit 1"
 async function exists(path: string): Promise<boolean> {
   return await Deno.stat(path).then(() => true, () => false);
 }
+
+Deno.test("audit lists the audit log with the admin API's filters, as a table on a terminal and JSON with --json", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = [`--storage=kv:${dir}/r.kv`];
+  try {
+    const setup = { out: () => {}, err: () => {} };
+    assert.equal(
+      await runCli(["token", "create", "--subject=ci", "--grant=*:read", ...store], {}, setup),
+      0,
+    );
+    assert.equal(
+      await runCli(["token", "create", "--subject=ops", "--grant=*:read", ...store], {}, setup),
+      0,
+    );
+    const table: string[] = [];
+    const io = { out: (l: string) => void table.push(l), err: () => {}, terminal: true };
+    assert.equal(await runCli(["audit", "--action=token.create", ...store], {}, io), 0);
+    const lines = table.join("\n").split("\n");
+    assert.match(lines[0]!, /^AT\s+ACTOR\s+ACTION\s+TARGET\s+OUTCOME\s+IP$/);
+    assert.equal(lines.length, 3);
+    assert.match(lines[1]!, /cli\s+token\.create\s+\S+\s+ok/);
+    const json: string[] = [];
+    const jio = { out: (l: string) => void json.push(l), err: () => {}, terminal: true };
+    assert.equal(
+      await runCli(["audit", "--json", "--limit=1", "--outcome=ok", ...store], {}, jio),
+      0,
+    );
+    const page = JSON.parse(json.join("\n"));
+    assert.equal(page.items.length, 1);
+    assert.ok(page.cursor);
+    const errs: string[] = [];
+    const bad = { out: () => {}, err: (l: string) => void errs.push(l) };
+    assert.equal(await runCli(["audit", "--outcome=maybe", ...store], {}, bad), 2);
+    assert.deepEqual(errs, ["registry: Invalid --outcome 'maybe': ok or refused"]);
+    const tokens: string[] = [];
+    const tio = { out: (l: string) => void tokens.push(l), err: () => {}, terminal: true };
+    assert.equal(await runCli(["token", "list", ...store], {}, tio), 0);
+    assert.match(tokens.join("\n"), /^ID\s+SUBJECT\s+LABEL\s+GRANTS/);
+    assert.match(tokens.join("\n"), /\bops\b.*\*:read/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("export and import print one summary line, and a progress line only on a terminal", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fsStore = [`--storage=fs:${dir}/fs`];
+    const quiet = { out: () => {}, err: () => {} };
+    for (const subject of ["a", "b", "c"]) {
+      assert.equal(
+        await runCli(
+          ["token", "create", `--subject=${subject}`, "--grant=*:read", ...fsStore],
+          {},
+          quiet,
+        ),
+        0,
+      );
+    }
+    const err: string[] = [];
+    const progress: string[] = [];
+    const io = {
+      out: () => {},
+      err: (l: string) => void err.push(l),
+      progress: (l: string) => void progress.push(l),
+    };
+    assert.equal(await runCli(["export", `--out=${dir}/dump.jsonl`, ...fsStore], {}, io), 0);
+    assert.equal(err.length, 1, err.join("\n"));
+    assert.match(
+      err[0]!,
+      new RegExp(
+        `^registry: exported \\d+ rows and 0 blobs \\(0 B\\) to ${dir}/dump.jsonl in [\\d.]+s$`,
+      ),
+    );
+    err.length = 0;
+    progress.length = 0;
+    assert.equal(
+      await runCli(["import", `--in=${dir}/dump.jsonl`, `--storage=kv:${dir}/kv.kv`], {}, io),
+      0,
+    );
+    assert.match(
+      err.at(-1)!,
+      /^registry: imported \d+ rows and 0 blobs \(0 B\) from .* in [\d.]+s$/,
+    );
+    assert.ok(
+      progress.some((l) => /^import \[#+-*\] \d+% 0\/0 blobs, 0 B\/0 B, \d+\/\d+ rows/.test(l)),
+      progress.join("\n"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

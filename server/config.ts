@@ -10,6 +10,8 @@
 import { parseArgs } from "node:util";
 import { isReservedSubject } from "../core/auth.ts";
 import { SCOPE_RE } from "../core/ggui/manifest.ts";
+import { suggest } from "./suggest.ts";
+import { type LogFormat, type LogLevel, normalizeLevel } from "./logger.ts";
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
 const HOST_PORT_RE =
@@ -58,10 +60,16 @@ export interface ServerConfig {
   maxUploadBytes: number;
   /** Scopes nobody can claim (ggui). */
   reservedScopes?: string[];
-  /** Log level. */
-  logLevel: string;
+  /** The least level of the server's own log lines written (the request log is info). */
+  logLevel: LogLevel;
+  /** JSON or readable log lines; unset: readable on a terminal, JSON otherwise. */
+  logFormat?: LogFormat;
   /** Running on Deno Deploy (no local disk; nothing is written outside the store). */
   deploy: boolean;
+  /** Create store paths that do not exist yet (`--init`); without it only the default data directory is. */
+  init?: boolean;
+  /** Rows and blobs are the defaults under the default data directory (created implicitly). */
+  defaultStore?: boolean;
   /** Private-network webhook hosts that may still be called. */
   webhookAllowHosts?: string[];
   /** Delays before webhook retries, in ms (default the original's 2000, 4000, 8000). */
@@ -116,26 +124,40 @@ export type ParseResult =
 
 /** The usage text. */
 export const USAGE = `Usage: registry-server [options]
+       registry-server <command> [options]
 
-Serves the ggui and Rack registry protocols from one store.
+Serves three registry surfaces from one store: ggui (gadgets and blueprints, /pkg, /publish),
+Rack (/registries, /namespaces, tarball uploads) and JSR (deno add/publish with JSR_URL).
 
-Operator commands on the same store (docs/access.md):
-  registry-server token create|list|revoke …   stored tokens with grants
-  registry-server gc [--dry-run] [--grace=1h]  sweep unreferenced blobs
+Commands (same store flags; tables on a terminal, JSON with --json; main.ts <command> --help):
+  token create|list|revoke …         stored tokens with grants (docs/access.md)
+  audit [--actor=…] [--action=…] [--target=…] [--outcome=…] [--since=…] [--until=…]
+                                     the audit log, newest first (docs/lifecycle.md)
+  gc [--dry-run] [--grace=1h]        sweep unreferenced blobs
+  export --out=<file>                every row and blob, with an integrity trailer
+  import --in=<file> [--skip-existing]
+                                     into an empty store, resumable; or add what is missing
+  config --print [options]           the merged configuration, secrets masked
+  --version                          program and data-format version
 
-Options (each as --flag=value or --flag value):
+Options (each as --flag=value or --flag value; precedence: flag > env > --config file > default):
+  --config <file>            JSON or JSONC file keyed by flag name (schemas/config.schema.json;
+                             env REGISTRY_CONFIG)
   --port <n>                 TCP port, 0 picks a free one (default 9001; env PORT)
   --host <addr>              listen address (default 0.0.0.0; env HOST)
   --data-dir <dir>           data directory for the embedded default (default ./registry-data;
                              env STORAGE_ROOT)
+  --init                     create the store paths given (KV file, fs directories) when they do
+                             not exist; without it only the default ./registry-data is created
   --storage <spec>           memory | fs:<dir> | kv[:<file or https URL>]
                              (default kv:<data-dir>/registry.kv)
   --bundles <spec>           kv | fs:<dir> | memory (default fs:<data-dir>/bundles with a local
                              KV file or fs storage; kv with a remote or default Deploy KV)
   --token <secret>           ggui bearer token (env GGUI_REGISTRY_TOKEN)
   --subject <name>           subject of that token (default bearer-<sha256 prefix>; not rack:…)
-  --bundle-host <url>        prefix of blob URLs (default http://<host>:<port>)
-  --registry-hostname <h>    host[:port] used in install commands (default <host>:<port>)
+  --bundle-host <url>        prefix of blob URLs (default: the request's Host, or X-Forwarded-Host
+                             and -Proto when --trust-proxy allows)
+  --registry-hostname <h>    host[:port] used in install commands (default: as --bundle-host)
   --reserved-scopes <list>   comma-separated scopes nobody may claim
   --admin-token <secret>     Rack admin token (env ADMIN_TOKEN)
   --auth-config <file>       Rack auth.json (env AUTH_CONFIG_PATH)
@@ -175,7 +197,10 @@ Options (each as --flag=value or --flag value):
   --log-requests <bool>      one JSON line per request on stdout (default true)
   --jsr-visibility <v>       JSR packages in namespaces auth.json does not declare: private |
                              public (default private; env JSR_VISIBILITY)
-  --log-level <level>        debug | info | warn | error (env LOG_LEVEL)
+  --log-level <level>        least level of the server's log lines: debug | info | warn | error |
+                             silent; the request log is info (default info; env LOG_LEVEL)
+  --log-format <f>           json | pretty (default pretty on a terminal, json otherwise; env
+                             LOG_FORMAT)
   --sigstore-trusted-root <file>
                              ggui public lane: verify sigstore bundles against this trusted_root.json
   --sigstore-tuf-mirror <url>
@@ -186,9 +211,15 @@ Options (each as --flag=value or --flag value):
   --blueprint-probe          render each published blueprint in a sandboxed child process
                              (needs --allow-run; see docs/conformance.md)
   -h, --help                 show this help
+Limits apply per client IP unless they say otherwise; a token's uploads count against
+--token-upload-rate-limit only. Full table with defaults: docs/configuration.md.
 `;
 
+/** The data directory used when none is given: the only store path created without `--init`. */
+export const DEFAULT_DATA_DIR = "./registry-data";
+
 const STRING_FLAGS = [
+  "config",
   "port",
   "host",
   "data-dir",
@@ -224,9 +255,16 @@ const STRING_FLAGS = [
   "log-requests",
   "jsr-visibility",
   "log-level",
+  "log-format",
   "sigstore-trusted-root",
   "sigstore-tuf-mirror",
 ] as const;
+
+/** Boolean flags of the server. */
+const BOOLEAN_SERVER_FLAGS = ["help", "blueprint-probe", "public-ed25519", "init"] as const;
+
+/** Every flag the server takes, for "did you mean". */
+export const KNOWN_FLAGS: readonly string[] = [...STRING_FLAGS, ...BOOLEAN_SERVER_FLAGS];
 
 function parsePort(value: string, source: string): number | string {
   if (!/^\d{1,5}$/.test(value) || Number(value) > 65535) {
@@ -291,7 +329,9 @@ function dirname(path: string): string {
 export function parseServerArgs(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  options: { file?: Readonly<Record<string, string>> } = {},
 ): ParseResult {
+  const file = options.file ?? {};
   let values: Record<string, string | boolean | undefined>;
   try {
     const parsed = parseArgs({
@@ -303,12 +343,16 @@ export function parseServerArgs(
         help: { type: "boolean", short: "h" },
         "blueprint-probe": { type: "boolean" },
         "public-ed25519": { type: "boolean" },
+        init: { type: "boolean" },
       },
     });
     values = parsed.values;
   } catch (err) {
     const message = err instanceof Error ? err.message.split("\n")[0]! : String(err);
-    return { ok: false, error: message.replace(/\.$/, "") };
+    const unknown = /^Unknown option '-*([^']*)'/.exec(message)?.[1];
+    const near = unknown === undefined ? undefined : suggest(unknown, KNOWN_FLAGS);
+    const hint = near === undefined ? "" : ` (did you mean --${near}?)`;
+    return { ok: false, error: message.replace(/\.$/, "") + hint };
   }
   if (values.help) return { ok: false, help: true };
   const flag = (name: string): string | undefined => {
@@ -316,7 +360,8 @@ export function parseServerArgs(
     return typeof v === "string" ? v : undefined;
   };
   const pick = (name: string, envName?: string): string | undefined => {
-    const v = flag(name) ?? (envName ? env[envName] : undefined);
+    // Precedence: flag > environment > --config file > default (at each call site).
+    const v = flag(name) ?? (envName ? env[envName] : undefined) ?? file[name];
     return v === undefined || v.trim() === "" ? undefined : v.trim();
   };
   for (const name of STRING_FLAGS) {
@@ -332,7 +377,8 @@ export function parseServerArgs(
   const port = parsePort(portText, flag("port") !== undefined ? "--port" : "PORT");
   if (typeof port === "string") return { ok: false, error: port };
 
-  const dataDir = pick("data-dir", "STORAGE_ROOT") ?? "./registry-data";
+  const dataDirText = pick("data-dir", "STORAGE_ROOT");
+  const dataDir = dataDirText ?? DEFAULT_DATA_DIR;
   if (env.STORAGE_BACKEND !== undefined && !["", "local"].includes(env.STORAGE_BACKEND)) {
     return {
       ok: false,
@@ -342,8 +388,17 @@ export function parseServerArgs(
   // On Deno Deploy (DENO_DEPLOYMENT_ID is set) there is no local disk: the
   // default is the platform's KV database for rows and blobs alike.
   const deploy = (env.DENO_DEPLOYMENT_ID ?? "") !== "";
-  const storage = parseStorage(pick("storage") ?? (deploy ? "kv:" : "kv"), dataDir);
+  const storageText = pick("storage");
+  const storage = parseStorage(storageText ?? (deploy ? "kv:" : "kv"), dataDir);
   if (typeof storage === "string") return { ok: false, error: storage };
+  if (storage.kind === "kv" && storage.path === undefined && !deploy) {
+    // Off Deploy, Deno's default database is a file in its cache directory: rows nobody would find.
+    return {
+      ok: false,
+      error:
+        `--storage=kv: names no file (the default database is Deno Deploy's): write --storage=kv:${dataDir}/registry.kv or omit --storage`,
+    };
+  }
   const bundlesText = pick("bundles");
   const bundles = bundlesText ? parseBundles(bundlesText) : defaultBundles(storage);
   if (typeof bundles === "string") return { ok: false, error: bundles };
@@ -406,12 +461,17 @@ export function parseServerArgs(
   if (bundleHost !== undefined && !/^https?:\/\/[^/\s]+(\/.*)?$/.test(bundleHost)) {
     return { ok: false, error: `--bundle-host must be an http(s) URL (got '${bundleHost}')` };
   }
-  const logLevel = pick("log-level", "LOG_LEVEL") ?? "info";
-  if (!["debug", "info", "warn", "error", "trace", "fatal", "silent"].includes(logLevel)) {
+  const logLevelText = pick("log-level", "LOG_LEVEL") ?? "info";
+  const logLevel = normalizeLevel(logLevelText);
+  if (logLevel === undefined) {
     return {
       ok: false,
-      error: `--log-level must be debug, info, warn or error (got '${logLevel}')`,
+      error: `--log-level must be debug, info, warn, error or silent (got '${logLevelText}')`,
     };
+  }
+  const logFormat = pick("log-format", "LOG_FORMAT");
+  if (logFormat !== undefined && logFormat !== "json" && logFormat !== "pretty") {
+    return { ok: false, error: `--log-format must be json or pretty (got '${logFormat}')` };
   }
 
   const config: ServerConfig = {
@@ -514,7 +574,13 @@ export function parseServerArgs(
   }
   if (trustedRoot !== undefined) config.sigstoreTrustedRoot = trustedRoot;
   if (tufMirror !== undefined) config.sigstoreTufMirror = tufMirror;
-  if (values["blueprint-probe"] === true) config.blueprintProbe = true;
-  if (values["public-ed25519"] === true) config.publicEd25519 = true;
+  const on = (name: string) => values[name] === true || file[name] === "true";
+  if (on("blueprint-probe")) config.blueprintProbe = true;
+  if (on("public-ed25519")) config.publicEd25519 = true;
+  if (on("init")) config.init = true;
+  if (logFormat !== undefined) config.logFormat = logFormat;
+  if (storageText === undefined && bundlesText === undefined && dataDirText === undefined) {
+    config.defaultStore = true;
+  }
   return { ok: true, config };
 }

@@ -30,8 +30,25 @@ Deno.test("parseServerArgs() takes --flag=value and --flag value alike", () => {
 
 Deno.test("parseServerArgs() keeps blobs in KV for a remote or default KV", () => {
   assert.deepEqual(ok(["--storage=kv:https://kv.example/db"]).bundles, { kind: "kv" });
-  assert.deepEqual(ok(["--storage=kv:"]).storage, { kind: "kv" });
-  assert.deepEqual(ok(["--storage=kv:"]).bundles, { kind: "kv" });
+  const deploy = { DENO_DEPLOYMENT_ID: "d1" };
+  assert.deepEqual(ok(["--storage=kv:"], deploy).storage, { kind: "kv" });
+  assert.deepEqual(ok(["--storage=kv:"], deploy).bundles, { kind: "kv" });
+});
+
+Deno.test("parseServerArgs() refuses kv: with no file off Deno Deploy, saying what to write", () => {
+  assert.equal(
+    error(["--storage=kv:", "--data-dir=/srv/reg"]),
+    "--storage=kv: names no file (the default database is Deno Deploy's): write --storage=kv:/srv/reg/registry.kv or omit --storage",
+  );
+});
+
+Deno.test("parseServerArgs() marks only the default data directory as created implicitly", () => {
+  assert.equal(ok([]).defaultStore, true);
+  assert.equal(ok(["--data-dir=./registry-data"]).defaultStore, undefined);
+  assert.equal(ok([], { STORAGE_ROOT: "/srv/reg" }).defaultStore, undefined);
+  assert.equal(ok(["--storage=kv:/srv/x.kv"]).defaultStore, undefined);
+  assert.equal(ok(["--bundles=fs:/srv/b"]).defaultStore, undefined);
+  assert.equal(ok(["--init"]).init, true);
 });
 
 Deno.test("parseServerArgs() maps the original environments", () => {

@@ -118,6 +118,11 @@ export function auditKey(id: string): RowKey {
 export function auditPrefix(): RowKey {
   return ["audit"];
 }
+/** An import in progress into this store: the export it comes from (never exported itself). */
+export function importStateKey(): RowKey {
+  return ["import_state"];
+}
+
 /** A named configuration document (webhook subscriptions, presets, schemas…). */
 export function configKey(kind: string, name: string): RowKey {
   return ["config", kind, name];

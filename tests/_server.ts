@@ -26,6 +26,11 @@ export async function startServer(
     cwd?: string;
     /** Pass no flags of our own (configure through `env`, as on Deno Deploy). */
     noFlags?: boolean;
+    /**
+     * Pass `--init` (default true): tests start fresh stores at paths that do
+     * not exist yet, which main.ts creates only when asked.
+     */
+    init?: boolean;
   } = {},
 ): Promise<RunningServer> {
   const child = new Deno.Command(Deno.execPath(), {
@@ -34,6 +39,7 @@ export async function startServer(
       ...(options.denoFlags ?? ["-A", "--unstable-kv"]),
       MAIN,
       ...(options.noFlags ? [] : ["--port=0", "--host=127.0.0.1"]),
+      ...(options.noFlags || options.init === false ? [] : ["--init"]),
       ...args,
     ],
     env: { NO_COLOR: "1", ...options.env },

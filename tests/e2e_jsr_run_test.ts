@@ -49,6 +49,7 @@ Deno.test("@x/registry published to the registry runs as a second registry with 
         "--port=0",
         "--host=127.0.0.1",
         `--storage=kv:${dir}/second.kv`,
+        "--init",
         "--token=jsr-token",
       ],
       cwd: dir,

@@ -1,6 +1,7 @@
 // The Rack read, discovery, schema, preset, health and metrics routes, in
 // process over memory storage, with packages uploaded as real tar.gz bytes.
 import assert from "node:assert/strict";
+import { DATA_FORMAT_VERSION, VERSION } from "../core/version.ts";
 import { Hono } from "hono";
 import { sha256Hex } from "../core/digest.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
@@ -504,7 +505,12 @@ Deno.test("GET /health probes the real storage: 200 when it works, 503 when it f
   const ok = await env.app.request("/health");
   assert.equal(ok.status, 200);
   assert.equal(ok.headers.get("cache-control"), "no-store");
-  assert.deepEqual(await ok.json(), { status: "ok", checks: { storage: { status: "ok" } } });
+  assert.deepEqual(await ok.json(), {
+    status: "ok",
+    version: VERSION,
+    dataFormat: DATA_FORMAT_VERSION,
+    checks: { storage: { status: "ok" } },
+  });
 
   const storage = new MemoryRegistryStorage();
   storage.commit = () => Promise.reject(new Error("disk on fire at /var/secret"));
