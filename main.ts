@@ -152,6 +152,7 @@ async function serve(config: ServerConfig): Promise<void> {
         authFailuresPerMinute: config.authFailureLimit,
         readCacheMs: config.readCacheMs,
         jsrVisibility: config.jsrVisibility,
+        ...(config.jsrUpstream ? { jsrUpstream: config.jsrUpstream } : {}),
         ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
         ...(requestLog ? { requestLog: requestLog.write } : {}),
         subscriptions,

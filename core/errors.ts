@@ -42,6 +42,8 @@ export const ERROR_CODES = [
   "conflict",
   "rate_limited",
   "storage_failure",
+  "upstream_unavailable",
+  "upstream_timeout",
 ] as const;
 
 /** A domain error code. */

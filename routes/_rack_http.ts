@@ -24,6 +24,8 @@ export const RACK_ERROR_TABLE = {
   conflict: { status: 409, code: "CONFLICT" },
   rate_limited: { status: 429, code: "RATE_LIMIT_EXCEEDED" },
   storage_failure: { status: 500, code: "INTERNAL_SERVER_ERROR" },
+  upstream_unavailable: { status: 502, code: "BAD_GATEWAY" },
+  upstream_timeout: { status: 504, code: "GATEWAY_TIMEOUT" },
 } as const satisfies Record<ErrorCode, { status: number; code: string }>;
 
 /** Status of every refined Rack wire code. */

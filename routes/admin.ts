@@ -63,6 +63,8 @@ export const ADMIN_ERROR_STATUS = {
   conflict: 409,
   rate_limited: 429,
   storage_failure: 500,
+  upstream_unavailable: 502,
+  upstream_timeout: 504,
 } as const satisfies Record<ErrorCode, number>;
 
 /** The admin error body. */

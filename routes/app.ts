@@ -44,6 +44,9 @@ import { gguiFastReads } from "./_ggui_fast.ts";
 import { makeResponse } from "./_ops_common.ts";
 import type { Context } from "hono";
 import { checkStoreHealth } from "../core/health.ts";
+import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
+import { jsrUpstreamReads } from "./jsr_upstream.ts";
+import { addNamespaceClaimRoute } from "./upstream_admin.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
 export interface RegistryAppOptions {
@@ -105,6 +108,11 @@ export interface RegistryAppOptions {
   jsrVisibility?: Visibility;
   /** JSR: publish caps (default JSR's 20 MB per tarball, file and package). */
   jsrLimits?: Partial<JsrLimits>;
+  /**
+   * JSR: read packages of namespaces this registry does not own from this
+   * upstream (main.ts: `--jsr-upstream`, default jsr.io); absent: no upstream.
+   */
+  jsrUpstream?: JsrUpstreamConfig & { fetch?: typeof fetch };
 }
 
 /** Path prefixes of the Rack surface: unknown routes there answer in Rack's error format. */
@@ -170,6 +178,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     storedTokenAuthenticator(ctx),
     rackAuthAuthenticator(rackAuth, ctx.clock),
   );
+  addNamespaceClaimRoute(app, { ctx, authenticator: identities });
   app.route(
     "/admin",
     createAdminRoutes({
@@ -194,6 +203,19 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     ...(options.blueprintProbe ? { blueprintProbe: options.blueprintProbe } : {}),
   };
   app.route("/", createGguiRoutes(ggui));
+  if (options.jsrUpstream) {
+    app.use(
+      "/@*",
+      jsrUpstreamReads({
+        ctx,
+        upstream: {
+          ...options.jsrUpstream,
+          ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
+        },
+        ...(options.requestLog ? { log: options.requestLog } : {}),
+      }),
+    );
+  }
   app.route(
     "/",
     createJsrRoutes({

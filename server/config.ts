@@ -9,6 +9,8 @@
  */
 import { parseArgs } from "node:util";
 import { SCOPE_RE } from "../core/ggui/manifest.ts";
+import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
+import { parseUpstreamFlags, UPSTREAM_FLAGS, UPSTREAM_USAGE } from "./upstream_options.ts";
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
 const HOST_PORT_RE =
@@ -87,6 +89,8 @@ export interface ServerConfig {
   sigstoreTufMirror?: string;
   /** Accept Ed25519 author-key signatures on public ggui artifacts (opt-in). */
   publicEd25519?: boolean;
+  /** JSR: the upstream read for namespaces this registry does not own (absent: off). */
+  jsrUpstream?: JsrUpstreamConfig;
 }
 
 /** A parse outcome: a config, help, or a one-line reason to exit 2. */
@@ -134,7 +138,7 @@ Options (each as --flag=value or --flag value):
   --log-requests <bool>      one JSON line per request on stdout (default true)
   --jsr-visibility <v>       JSR packages in namespaces auth.json does not declare: private |
                              public (default private; env JSR_VISIBILITY)
-  --log-level <level>        debug | info | warn | error (env LOG_LEVEL)
+${UPSTREAM_USAGE}  --log-level <level>        debug | info | warn | error (env LOG_LEVEL)
   --sigstore-trusted-root <file>
                              ggui public lane: verify sigstore bundles against this trusted_root.json
   --sigstore-tuf-mirror <url>
@@ -176,6 +180,7 @@ const STRING_FLAGS = [
   "log-level",
   "sigstore-trusted-root",
   "sigstore-tuf-mirror",
+  ...UPSTREAM_FLAGS,
 ] as const;
 
 function parsePort(value: string, source: string): number | string {
@@ -441,5 +446,8 @@ export function parseServerArgs(
   if (tufMirror !== undefined) config.sigstoreTufMirror = tufMirror;
   if (values["blueprint-probe"] === true) config.blueprintProbe = true;
   if (values["public-ed25519"] === true) config.publicEd25519 = true;
+  const upstream = parseUpstreamFlags(pick);
+  if (typeof upstream === "string") return { ok: false, error: upstream };
+  if (upstream) config.jsrUpstream = upstream;
   return { ok: true, config };
 }

@@ -172,3 +172,23 @@ export function compiledBlobKey(digest: string): RowKey {
 export function jsrTaskKey(id: string): RowKey {
   return ["jsrtask", id];
 }
+
+// Upstream caches (core/jsr/upstream.ts): never under a package's own keys, so
+// nothing cached from an upstream makes a namespace exist here.
+
+/** The cached `meta.json` of an upstream JSR package. */
+export function upstreamJsrMetaKey(ref: PackageRef): RowKey {
+  return ["upstream_jsr_meta", ref.namespace, ref.name];
+}
+/** A JSR package version cached from the upstream (its `_meta.json` blob). */
+export function upstreamJsrVersionKey(ref: VersionRef): RowKey {
+  return ["upstream_jsr_version", ref.namespace, ref.name, ref.version];
+}
+/** Prefix of every JSR version cached from the upstream. */
+export function upstreamJsrVersionsPrefix(): RowKey {
+  return ["upstream_jsr_version"];
+}
+/** Marks a namespace whose packages were served from the JSR upstream (publishing there is refused). */
+export function upstreamJsrNamespaceKey(namespace: string): RowKey {
+  return ["upstream_jsr_namespace", namespace];
+}

@@ -32,6 +32,7 @@ import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
 import { putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import { decideGguiPublish } from "../access.ts";
+import { servedFromUpstream } from "../jsr/upstream_claims.ts";
 import { eventMutations, publishedEventMutations } from "../webhooks.ts";
 import * as keys from "../../storage/keys.ts";
 import type { JsonValue } from "../../storage/types.ts";
@@ -283,6 +284,13 @@ export async function publishArtifact(
     );
   }
   if (!decision.allowed && decision.reason === "owned") return scopeOwnedByAnother(manifest.scope);
+  if (decision.allowed && decision.claim && await servedFromUpstream(ctx, manifest.scope)) {
+    return errorResult(
+      403,
+      "scope_forbidden",
+      `scope \`${manifest.scope}\` is served from the JSR upstream; an admin must claim it here before anything is published into it`,
+    );
+  }
   if (!decision.allowed) {
     return errorResult(
       403,
