@@ -32,6 +32,7 @@ import { echo, RegistryError } from "./errors.ts";
 import type { VersionRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import { gcRunning, type GcStateRow, versionBlobRefs } from "./_gc_guard.ts";
+import { upstreamCacheRefs } from "./jsr/upstream.ts";
 import * as keys from "../storage/keys.ts";
 import type { BlobInfo, JsonValue } from "../storage/types.ts";
 
@@ -91,6 +92,8 @@ async function referencedBlobs(ctx: RegistryContext): Promise<Set<string>> {
   for await (const e of listAll<VersionRow>(ctx.storage, keys.allVersionsPrefix())) {
     for (const digest of await versionBlobRefs(ctx, e.value)) refs.add(digest);
   }
+  // The upstream cache is served like our own packages (offline included).
+  for await (const digest of upstreamCacheRefs(ctx)) refs.add(digest);
   return refs;
 }
 

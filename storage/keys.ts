@@ -180,6 +180,10 @@ export function jsrTaskKey(id: string): RowKey {
 export function upstreamJsrMetaKey(ref: PackageRef): RowKey {
   return ["upstream_jsr_meta", ref.namespace, ref.name];
 }
+/** Prefix of every cached upstream `meta.json`. */
+export function upstreamJsrMetasPrefix(): RowKey {
+  return ["upstream_jsr_meta"];
+}
 /** A JSR package version cached from the upstream (its `_meta.json` blob). */
 export function upstreamJsrVersionKey(ref: VersionRef): RowKey {
   return ["upstream_jsr_version", ref.namespace, ref.name, ref.version];

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { sha256Hex } from "../core/digest.ts";
 import { listAudit } from "../core/audit.ts";
+import { collectGarbage } from "../core/gc.ts";
 import { defaultRegistry } from "../core/metrics.ts";
 import { createRegistryApp, type RegistryApp } from "../routes/app.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
@@ -363,4 +364,17 @@ Deno.test("the first caching of an upstream version is audited once, counted, an
     ["file", "/@std/assert/1.0.0/mod.ts", 200, "fetched"],
   ]);
   assert.ok(fetches.every((f) => typeof f.requestId === "string"));
+});
+
+Deno.test("garbage collection keeps the upstream cache", async () => {
+  const { upstream, ours } = await setup();
+  await using _ = upstream;
+  await ours.app.request("/@std/assert/meta.json");
+  assert.equal((await ours.app.request("/@std/assert/1.0.0/mod.ts")).status, 200);
+  const report = await collectGarbage({ ...ours, clock: () => new Date() }, { graceMs: 0 });
+  assert.deepEqual(report.orphans, []);
+  upstream.set("500");
+  const res = await ours.app.request("/@std/assert/1.0.0/mod.ts");
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'export const version = "1.0.0";\n');
 });

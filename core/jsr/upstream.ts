@@ -30,6 +30,7 @@ import {
   upstreamStaleTotal,
   upstreamUnavailable,
 } from "../upstream_fetch.ts";
+import { listAll } from "../store.ts";
 import * as keys from "../../storage/keys.ts";
 import { mediaTypeOf } from "./publish.ts";
 
@@ -494,4 +495,34 @@ export async function upstreamFile(
   }
   count("miss");
   return { sha256: entry.sha256, size: entry.size, contentType };
+}
+
+/**
+ * Every blob the upstream cache holds: cached `meta.json` and `_meta.json`
+ * bytes and the files their manifests list (garbage collection keeps them).
+ */
+export async function* upstreamCacheRefs(ctx: RegistryContext): AsyncGenerator<string> {
+  for await (const e of listAll<UpstreamMetaRow>(ctx.storage, keys.upstreamJsrMetasPrefix())) {
+    yield e.value.sha256;
+  }
+  for await (
+    const e of listAll<UpstreamVersionRow>(ctx.storage, keys.upstreamJsrVersionsPrefix())
+  ) {
+    yield e.value.sha256;
+    const body = await ctx.bundles.get(e.value.sha256);
+    if (!body) continue;
+    const bytes = body.bytes ?? new Uint8Array(await new Response(body.stream).arrayBuffer());
+    if (body.bytes) await body.stream.cancel();
+    try {
+      const manifest = JSON.parse(new TextDecoder().decode(bytes)).manifest ?? {};
+      for (const entry of Object.values(manifest) as { checksum?: unknown }[]) {
+        const m = typeof entry?.checksum === "string"
+          ? /^sha256-([0-9a-f]{64})$/.exec(entry.checksum)
+          : null;
+        if (m) yield m[1]!;
+      }
+    } catch {
+      // Checked when it was cached; a blob that no longer parses keeps only itself.
+    }
+  }
 }
