@@ -13,6 +13,7 @@ import type { RegistryContext } from "./core/context.ts";
 import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
 import { isCliCommand, runCli } from "./server/cli.ts";
+import { runMirror } from "./server/mirror.ts";
 import { recordAudit } from "./core/audit.ts";
 import { ensureAdminToken, openStores } from "./server/open.ts";
 import { gguiServerOptions } from "./server/ggui_options.ts";
@@ -201,6 +202,11 @@ async function serve(config: ServerConfig): Promise<void> {
  */
 export async function runMain(args: string[] = Deno.args): Promise<void> {
   // Operator commands (token create|list|revoke, gc) run against the store and exit.
+  // `mirror` fills the JSR upstream cache ahead of time (docs/jsr.md).
+  if (args[0] === "mirror") {
+    if (typeof Deno.openKv !== "function") await reexecWithKv();
+    Deno.exit(await runMirror(args.slice(1), Deno.env.toObject()));
+  }
   if (isCliCommand(args)) {
     if (typeof Deno.openKv !== "function") await reexecWithKv();
     Deno.exit(await runCli(args, Deno.env.toObject()));
