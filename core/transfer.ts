@@ -46,6 +46,10 @@ export const EXPORTED_ROW_FAMILIES: readonly string[] = [
   "audit",
   "config",
   "ggui_compiled",
+  // The JSR upstream cache: an offline registry is seeded by export/import.
+  "upstream_jsr_meta",
+  "upstream_jsr_version",
+  "upstream_jsr_namespace",
 ];
 
 const CHUNK = 48 * 1024;

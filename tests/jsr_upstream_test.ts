@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { sha256Hex } from "../core/digest.ts";
 import { listAudit } from "../core/audit.ts";
 import { collectGarbage } from "../core/gc.ts";
+import { exportStore, importStore } from "../core/transfer.ts";
 import { defaultRegistry } from "../core/metrics.ts";
 import { makeTarball } from "./_rack_fixtures.ts";
 import { type Mode, publish, registry, startUpstream, TOKEN } from "./_jsr_upstream_fixtures.ts";
@@ -255,4 +256,27 @@ Deno.test("garbage collection keeps the upstream cache", async () => {
   const res = await ours.app.request("/@std/assert/1.0.0/mod.ts");
   assert.equal(res.status, 200);
   assert.equal(await res.text(), 'export const version = "1.0.0";\n');
+});
+
+Deno.test("export and import carry the upstream cache to another store", async () => {
+  const { upstream, ours } = await setup();
+  await using _ = upstream;
+  assert.equal((await ours.app.request("/@std/assert/meta.json")).status, 200);
+  assert.equal((await ours.app.request("/@std/assert/1.0.0/mod.ts")).status, 200);
+  const lines: string[] = [];
+  for await (const l of exportStore({ ...ours, clock: () => new Date() })) lines.push(l);
+  const offline = registry({ upstream: upstream.url });
+  await importStore(
+    { storage: offline.storage, bundles: offline.bundles, clock: () => new Date() },
+    (async function* () {
+      yield* lines;
+    })(),
+  );
+  upstream.set("500");
+  const res = await offline.app.request("/@std/assert/1.0.0/mod.ts");
+  assert.equal(res.status, 200);
+  assert.equal(await res.text(), 'export const version = "1.0.0";\n');
+  const meta = await offline.app.request("/@std/assert/meta.json");
+  assert.equal(meta.headers.get("x-registry-upstream"), "stale");
+  await meta.body?.cancel();
 });
