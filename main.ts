@@ -154,6 +154,7 @@ async function serve(config: ServerConfig): Promise<void> {
         readCacheMs: config.readCacheMs,
         jsrVisibility: config.jsrVisibility,
         ...(config.jsrUpstream ? { jsrUpstream: config.jsrUpstream } : {}),
+        ...(config.gguiUpstream ? { gguiUpstream: config.gguiUpstream } : {}),
         ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
         ...(requestLog ? { requestLog: requestLog.write } : {}),
         subscriptions,

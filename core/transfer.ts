@@ -50,6 +50,9 @@ export const EXPORTED_ROW_FAMILIES: readonly string[] = [
   "upstream_jsr_meta",
   "upstream_jsr_version",
   "upstream_jsr_namespace",
+  "upstream_ggui_read",
+  "upstream_ggui_list",
+  "upstream_ggui_file",
 ];
 
 const CHUNK = 48 * 1024;

@@ -46,6 +46,7 @@ import type { Context } from "hono";
 import { checkStoreHealth } from "../core/health.ts";
 import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
 import { jsrUpstreamReads } from "./jsr_upstream.ts";
+import { gguiUpstreamReads } from "./ggui_upstream.ts";
 import { addNamespaceClaimRoute } from "./upstream_admin.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
@@ -113,6 +114,26 @@ export interface RegistryAppOptions {
    * upstream (main.ts: `--jsr-upstream`, default jsr.io); absent: no upstream.
    */
   jsrUpstream?: JsrUpstreamConfig & { fetch?: typeof fetch };
+  /**
+   * ggui: read public artifacts of scopes this registry does not own from this
+   * ggui registry (main.ts: `--ggui-upstream`); absent: no upstream. ggui reads
+   * then go through Hono (the fast path is off).
+   */
+  gguiUpstream?: GguiUpstreamConfig;
+}
+
+/** The ggui upstream's settings (see core/ggui/upstream.ts). */
+export interface GguiUpstreamConfig {
+  /** The upstream registry's base URL. */
+  url: string;
+  /** Scopes never looked up upstream. */
+  deny?: readonly string[];
+  /** Deadline of one fetch in ms. */
+  timeoutMs?: number;
+  /** Freshness window of cached reads in ms. */
+  freshMs?: number;
+  /** The HTTP client. */
+  fetch?: typeof fetch;
 }
 
 /** Path prefixes of the Rack surface: unknown routes there answer in Rack's error format. */
@@ -202,6 +223,18 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     ...(options.codeGates ? { codeGates: options.codeGates } : {}),
     ...(options.blueprintProbe ? { blueprintProbe: options.blueprintProbe } : {}),
   };
+  if (options.gguiUpstream) {
+    const mw = gguiUpstreamReads({
+      ctx,
+      upstream: {
+        ...options.gguiUpstream,
+        bundleHost: options.bundleHost,
+        ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
+      },
+    });
+    app.use("/pkg/*", mw);
+    app.use("/bundles/public/*", mw);
+  }
   app.route("/", createGguiRoutes(ggui));
   if (options.jsrUpstream) {
     app.use(
@@ -277,7 +310,8 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     match: gguiFastReads({ ...ggui, ...fastTemplateBytes(options) }),
     fallback: app.fetch,
   });
-  if (options.fastReads === false) return app;
+  // The ggui fast path answers misses itself: with a ggui upstream, misses must reach it.
+  if (options.fastReads === false || options.gguiUpstream) return app;
   return { fetch, request: (input, init) => fetch(toRequest(input, init)) };
 }
 

@@ -10,7 +10,13 @@
 import { parseArgs } from "node:util";
 import { SCOPE_RE } from "../core/ggui/manifest.ts";
 import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
-import { parseUpstreamFlags, UPSTREAM_FLAGS, UPSTREAM_USAGE } from "./upstream_options.ts";
+import {
+  type GguiUpstreamFlags,
+  parseGguiUpstreamFlags,
+  parseUpstreamFlags,
+  UPSTREAM_FLAGS,
+  UPSTREAM_USAGE,
+} from "./upstream_options.ts";
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
 const HOST_PORT_RE =
@@ -91,6 +97,8 @@ export interface ServerConfig {
   publicEd25519?: boolean;
   /** JSR: the upstream read for namespaces this registry does not own (absent: off). */
   jsrUpstream?: JsrUpstreamConfig;
+  /** ggui: the upstream read for scopes this registry does not own (absent: off). */
+  gguiUpstream?: GguiUpstreamFlags;
 }
 
 /** A parse outcome: a config, help, or a one-line reason to exit 2. */
@@ -449,5 +457,8 @@ export function parseServerArgs(
   const upstream = parseUpstreamFlags(pick);
   if (typeof upstream === "string") return { ok: false, error: upstream };
   if (upstream) config.jsrUpstream = upstream;
+  const ggui = parseGguiUpstreamFlags(pick);
+  if (typeof ggui === "string") return { ok: false, error: ggui };
+  if (ggui) config.gguiUpstream = ggui;
   return { ok: true, config };
 }

@@ -14,6 +14,8 @@ export const UPSTREAM_FLAGS = [
   "jsr-upstream-deny",
   "jsr-upstream-timeout-ms",
   "jsr-upstream-fresh-ms",
+  "ggui-upstream",
+  "ggui-upstream-deny",
 ] as const;
 
 /** Their usage lines. */
@@ -26,6 +28,10 @@ export const UPSTREAM_USAGE =
                              deadline of one upstream fetch (default 10000)
   --jsr-upstream-fresh-ms <n>
                              serve a cached meta.json this long before asking again (default 60000)
+  --ggui-upstream <url>      read public ggui artifacts of scopes this registry does not own from
+                             this ggui registry (off unless set; env GGUI_UPSTREAM); the timeout
+                             and freshness flags above apply to it too
+  --ggui-upstream-deny <l>   scopes never looked up on the ggui upstream, e.g. @acme,@internal-*
 `;
 
 const PATTERN_RE = /^@[a-z0-9*][a-z0-9*-]*$/;
@@ -91,4 +97,58 @@ export function parseUpstreamFlags(
     config[field] = Number(text);
   }
   return config;
+}
+
+/** The ggui upstream's settings. */
+export interface GguiUpstreamFlags {
+  /** Base URL with a trailing slash. */
+  url: string;
+  /** Scopes never looked up. */
+  deny?: string[];
+  /** Deadline of one fetch. */
+  timeoutMs?: number;
+  /** Freshness window. */
+  freshMs?: number;
+}
+
+/**
+ * Parse `--ggui-upstream` (off unless set) and `--ggui-upstream-deny`; the
+ * JSR upstream's timeout and freshness apply.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseGguiUpstreamFlags } from "./upstream_options.ts";
+ * assert.equal(parseGguiUpstreamFlags(() => undefined), undefined);
+ * const up = parseGguiUpstreamFlags((n) => n === "ggui-upstream" ? "https://ggui.example" : undefined);
+ * assert.ok(typeof up === "object" && up.url === "https://ggui.example/");
+ * ```
+ */
+export function parseGguiUpstreamFlags(
+  pick: (flag: string, env?: string) => string | undefined,
+): GguiUpstreamFlags | undefined | string {
+  const url = pick("ggui-upstream", "GGUI_UPSTREAM");
+  if (url === undefined || url === "off") return undefined;
+  const jsr = parseUpstreamFlags((flag, env) =>
+    flag === "jsr-upstream"
+      ? url
+      : flag === "jsr-upstream-deny"
+      ? pick("ggui-upstream-deny")
+      : flag === "jsr-upstream-allow"
+      ? undefined
+      : pick(flag, env)
+  );
+  if (typeof jsr === "string") {
+    return jsr.replaceAll("--jsr-upstream-deny", "--ggui-upstream-deny").replaceAll(
+      "--jsr-upstream must",
+      "--ggui-upstream must",
+    );
+  }
+  if (jsr === undefined) return undefined;
+  return {
+    url: jsr.url,
+    ...(jsr.deny ? { deny: [...jsr.deny] } : {}),
+    ...(jsr.timeoutMs !== undefined ? { timeoutMs: jsr.timeoutMs } : {}),
+    ...(jsr.freshMs !== undefined ? { freshMs: jsr.freshMs } : {}),
+  };
 }

@@ -196,3 +196,22 @@ export function upstreamJsrVersionsPrefix(): RowKey {
 export function upstreamJsrNamespaceKey(namespace: string): RowKey {
   return ["upstream_jsr_namespace", namespace];
 }
+/** A ggui read (`/pkg/:scope/:name/:version`) cached from the ggui upstream. */
+export function upstreamGguiReadKey(ref: { scope: string; name: string; version: string }): RowKey {
+  return ["upstream_ggui_read", ref.scope, ref.name, ref.version];
+}
+/** A ggui version list cached from the ggui upstream. */
+export function upstreamGguiListKey(ref: { scope: string; name: string }): RowKey {
+  return ["upstream_ggui_list", ref.scope, ref.name];
+}
+/** A public bundle file cached from the ggui upstream (its blob digest). */
+export function upstreamGguiFileKey(
+  ref: { scope: string; name: string; version: string },
+  file: string,
+): RowKey {
+  return ["upstream_ggui_file", ref.scope, ref.name, ref.version, file];
+}
+/** Prefix of every bundle file cached from the ggui upstream. */
+export function upstreamGguiFilesPrefix(): RowKey {
+  return ["upstream_ggui_file"];
+}

@@ -205,7 +205,7 @@ Deno.test("publishing into a namespace served from the upstream is refused until
     },
   );
   assert.equal(res.status, 403);
-  assert.match((await res.json()).message, /served from the JSR upstream/);
+  assert.match((await res.json()).message, /served from an upstream registry/);
   assert.equal((await ours.storage.list(["pkg", "@std"])).items.length, 0);
   // The admin claim: the namespace is ours from then on, the upstream is not asked.
   const claim = await ours.app.request("/admin/namespaces/@std/claim", {

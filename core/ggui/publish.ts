@@ -288,7 +288,7 @@ export async function publishArtifact(
     return errorResult(
       403,
       "scope_forbidden",
-      `scope \`${manifest.scope}\` is served from the JSR upstream; an admin must claim it here before anything is published into it`,
+      `scope \`${manifest.scope}\` is served from an upstream registry; an admin must claim it here before anything is published into it`,
     );
   }
   if (!decision.allowed) {

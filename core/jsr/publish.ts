@@ -166,7 +166,7 @@ export async function authorizeJsrPublish(
   if (declared === undefined && owner === null && await servedFromUpstream(ctx, namespace)) {
     throw jsrError(
       "actorNotScopeMember",
-      `Actor is not a member of the scope: scope '${namespace}' is served from the JSR upstream; an admin must claim it here before anything is published into it`,
+      `Actor is not a member of the scope: scope '${namespace}' is served from an upstream registry; an admin must claim it here before anything is published into it`,
     );
   }
   const decision = decideGguiPublish({
