@@ -35,19 +35,19 @@ function app(options: { bundleHost: string; gguiUpstream?: string }): RegistryAp
 async function startGguiUpstream() {
   const seen: { path: string; auth: string | null }[] = [];
   let mode: "ok" | "500" | "tamper" = "ok";
-  let upstreamApp: RegistryApp | undefined;
+  const holder: { app?: RegistryApp } = {};
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
     seen.push({ path, auth: req.headers.get("authorization") });
     if (mode === "500") return new Response("boom", { status: 500 });
-    const res = await upstreamApp!.fetch(req);
+    const res = await holder.app!.fetch(req);
     if (mode === "tamper" && path.endsWith("/bundle.js")) {
       return new Response((await res.text()) + "\n// injected", { headers: res.headers });
     }
     return res;
   });
   const url = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
-  upstreamApp = app({ bundleHost: url });
+  const upstreamApp = holder.app = app({ bundleHost: url });
   for (const [scope, version] of [["@pub", "1.0.0"], ["@acme", "9.9.9"]]) {
     const res = await upstreamApp.request("/publish", {
       method: "POST",
