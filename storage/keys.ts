@@ -211,6 +211,10 @@ export function upstreamGguiFileKey(
 ): RowKey {
   return ["upstream_ggui_file", ref.scope, ref.name, ref.version, file];
 }
+/** Prefix of every ggui read and version list cached from the ggui upstream. */
+export function upstreamGguiDocPrefixes(): RowKey[] {
+  return [["upstream_ggui_read"], ["upstream_ggui_list"]];
+}
 /** Prefix of every bundle file cached from the ggui upstream. */
 export function upstreamGguiFilesPrefix(): RowKey {
   return ["upstream_ggui_file"];

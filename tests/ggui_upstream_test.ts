@@ -34,13 +34,18 @@ function app(options: { bundleHost: string; gguiUpstream?: string }): RegistryAp
 
 async function startGguiUpstream() {
   const seen: { path: string; auth: string | null }[] = [];
-  let mode: "ok" | "500" | "tamper" = "ok";
+  let mode: "ok" | "500" | "tamper" | "big" = "ok";
   const holder: { app?: RegistryApp } = {};
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const path = new URL(req.url).pathname;
     seen.push({ path, auth: req.headers.get("authorization") });
     if (mode === "500") return new Response("boom", { status: 500 });
     const res = await holder.app!.fetch(req);
+    if (mode === "big" && path.startsWith("/pkg/") && path.split("/").length === 5) {
+      // A read as large as a blueprint's with its compiled bytes: more than a row holds.
+      const body = await res.json();
+      return Response.json({ ...body, compiledBytes: "A".repeat(200_000) });
+    }
     if (mode === "tamper" && path.endsWith("/bundle.js")) {
       return new Response((await res.text()) + "\n// injected", { headers: res.headers });
     }
@@ -164,4 +169,20 @@ Deno.test("ggui upstream: garbage collection keeps cached bundles", async () => 
     await (await ours.request("/bundles/public/@pub/map/1.0.0/bundle.js")).text(),
     GADGET_SOURCE,
   );
+  const read = await ours.request("/pkg/pub/map/1.0.0");
+  assert.equal(read.status, 200, "the cached read's body blob is kept too");
+  await read.body?.cancel();
+});
+
+Deno.test("ggui upstream: a read larger than a row is cached and served whole", async () => {
+  await using upstream = await startGguiUpstream();
+  const ours = app({ bundleHost: OUR_HOST, gguiUpstream: upstream.url });
+  upstream.set("big");
+  const res = await ours.request("/pkg/pub/map/1.0.0");
+  assert.equal(res.status, 200);
+  assert.equal((await res.json()).compiledBytes.length, 200_000);
+  upstream.set("500");
+  const again = await ours.request("/pkg/pub/map/1.0.0");
+  assert.equal(again.status, 200);
+  assert.equal((await again.json()).compiledBytes.length, 200_000);
 });

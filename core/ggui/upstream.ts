@@ -53,8 +53,8 @@ export interface GguiUpstream {
   onFetch?: UpstreamClient["onFetch"];
 }
 
-/** A cached JSON answer of the upstream. */
-interface CachedDoc {
+/** A cached JSON answer of the upstream, as checked (its body goes to blob storage). */
+interface CheckedDoc {
   /** The status the upstream gave (200, or 410 for a yanked read). */
   status: number;
   /** The body as we serve it. */
@@ -63,6 +63,21 @@ interface CachedDoc {
   origin?: { bundleUrl?: string; signatureUrl?: string };
   /** When the upstream last confirmed it. */
   fetchedAt: string;
+}
+
+/** A cached JSON answer's row: the body is a blob (a blueprint's read can outgrow a row). */
+interface CachedDoc extends Omit<CheckedDoc, "body"> {
+  /** SHA-256 of the body's JSON bytes. */
+  sha256: string;
+}
+
+/** The body of a cached answer, or `null` when its blob is gone (then it is fetched again). */
+async function bodyOf(
+  ctx: RegistryContext,
+  row: CachedDoc,
+): Promise<Record<string, unknown> | null> {
+  const blob = await ctx.bundles.get(row.sha256);
+  return blob ? JSON.parse(await new Response(blob.stream).text()) : null;
 }
 
 /** A cached bundle file. */
@@ -116,16 +131,17 @@ async function cachedDoc(
     key: RowKey;
     path: string;
     kind: string;
-    check: (body: Record<string, unknown>) => CachedDoc | null;
+    check: (body: Record<string, unknown>) => CheckedDoc | null;
   },
 ): Promise<GguiUpstreamDoc | null> {
   const row = await ctx.storage.get<CachedDoc>(input.key);
   const now = ctx.clock().getTime();
   const count = (result: string) =>
     upstreamReadsTotal.inc({ upstream: "ggui", kind: input.kind, result });
-  if (row && now - Date.parse(row.value.fetchedAt) < (up.freshMs ?? 60_000)) {
+  const kept = row ? await bodyOf(ctx, row.value) : null;
+  if (row && kept && now - Date.parse(row.value.fetchedAt) < (up.freshMs ?? 60_000)) {
     count("hit");
-    return { status: row.value.status, body: row.value.body };
+    return { status: row.value.status, body: kept };
   }
   let answer;
   try {
@@ -135,10 +151,10 @@ async function cachedDoc(
     });
   } catch (err) {
     count("error");
-    if (!row) throw err;
+    if (!row || !kept) throw err;
     count("stale");
     upstreamStaleTotal.inc({ upstream: "ggui" });
-    return { status: row.value.status, body: row.value.body, stale: true };
+    return { status: row.value.status, body: kept, stale: true };
   }
   if (answer.status !== 200 || !("bytes" in answer)) {
     count("not_found");
@@ -149,10 +165,13 @@ async function cachedDoc(
     count("error");
     throw upstreamUnavailable(client(up), `sent an answer for ${input.path} that is not public`);
   }
+  const blob = await ctx.bundles.put(new TextEncoder().encode(JSON.stringify(doc.body)));
+  const { body: _body, ...facts } = doc;
+  const value: CachedDoc = { ...facts, sha256: blob.sha256 };
   await ctx.storage.commit({
     checks: [],
     mutations: [
-      { type: "set", key: input.key, value: doc as never },
+      { type: "set", key: input.key, value: value as never },
       // Served from an upstream: publishing here now needs an admin's claim.
       {
         type: "set",
@@ -208,7 +227,7 @@ function checkRead(
   up: GguiUpstream,
   ref: { scope: string; name: string; version: string },
   body: Record<string, unknown>,
-): CachedDoc | null {
+): CheckedDoc | null {
   const manifest = body.manifest as Record<string, unknown> | undefined;
   if (typeof manifest !== "object" || manifest === null) return null;
   const id = manifest.scope === ref.scope && manifest.name === ref.name &&
@@ -224,7 +243,7 @@ function checkRead(
     encodeURIComponent(ref.version)
   }`;
   const served = { ...body };
-  const origin: CachedDoc["origin"] = {};
+  const origin: CheckedDoc["origin"] = {};
   if (typeof body.bundleUrl === "string") {
     origin.bundleUrl = body.bundleUrl;
     served.bundleUrl = `${ours}/bundle.js`;

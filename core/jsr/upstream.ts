@@ -505,8 +505,8 @@ export async function* upstreamCacheRefs(ctx: RegistryContext): AsyncGenerator<s
   for await (const e of listAll<UpstreamMetaRow>(ctx.storage, keys.upstreamJsrMetasPrefix())) {
     yield e.value.sha256;
   }
-  for await (const e of listAll<{ sha256: string }>(ctx.storage, keys.upstreamGguiFilesPrefix())) {
-    yield e.value.sha256;
+  for (const prefix of [keys.upstreamGguiFilesPrefix(), ...keys.upstreamGguiDocPrefixes()]) {
+    for await (const e of listAll<{ sha256: string }>(ctx.storage, prefix)) yield e.value.sha256;
   }
   for await (
     const e of listAll<UpstreamVersionRow>(ctx.storage, keys.upstreamJsrVersionsPrefix())
