@@ -46,7 +46,7 @@ import type { Context } from "hono";
 import { checkStoreHealth } from "../core/health.ts";
 import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
 import { jsrUpstreamReads } from "./jsr_upstream.ts";
-import { gguiUpstreamReads } from "./ggui_upstream.ts";
+import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui_upstream.ts";
 import { addNamespaceClaimRoute } from "./upstream_admin.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
@@ -234,6 +234,14 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     });
     app.use("/pkg/*", mw);
     app.use("/bundles/public/*", mw);
+    app.use(
+      "/search",
+      gguiUpstreamSearchMerge({
+        ...options.gguiUpstream,
+        bundleHost: options.bundleHost,
+        ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
+      }),
+    );
   }
   app.route("/", createGguiRoutes(ggui));
   if (options.jsrUpstream) {

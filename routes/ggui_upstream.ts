@@ -15,6 +15,7 @@ import {
   gguiUpstreamFile,
   gguiUpstreamList,
   gguiUpstreamRead,
+  gguiUpstreamSearch,
   mayProxyScope,
 } from "../core/ggui/upstream.ts";
 import { respondWithBlob } from "./_blob_response.ts";
@@ -100,4 +101,40 @@ async function file(
     cacheControl: BUNDLE_CACHE_CONTROL.public,
     extraHeaders: { ...BUNDLE_HEADERS.public, [UPSTREAM_HEADER]: "cached" },
   });
+}
+
+/**
+ * `GET /search` with a ggui upstream: the first page of our results, then the
+ * upstream's for the same query (scopes that may be proxied only, each marked
+ * `"source": "upstream"`, none repeating one of ours) up to the page's limit.
+ * Later pages (`cursor`) are ours alone. An upstream that fails leaves our
+ * results as they are, with `x-registry-upstream: unavailable`.
+ */
+export function gguiUpstreamSearchMerge(upstream: GguiUpstream): MiddlewareHandler {
+  return async function gguiUpstreamSearchMiddleware(c, next) {
+    await next();
+    if (c.req.method !== "GET" || c.req.query("cursor") || c.res.status !== 200) return;
+    const ours = await c.res.clone().json() as { results: Record<string, unknown>[] };
+    const query = new URL(c.req.url).search;
+    const theirs = await gguiUpstreamSearch(upstream, query);
+    const headers = new Headers(c.res.headers);
+    headers.delete("content-length");
+    headers.delete("etag");
+    if (theirs === null) {
+      headers.set(UPSTREAM_HEADER, "unavailable");
+    } else {
+      const limit = Math.min(Math.max(parseInt(c.req.query("limit") ?? "50", 10) || 50, 1), 200);
+      const seen = new Set(ours.results.map((r) => r.artifactId));
+      for (const entry of theirs) {
+        if (ours.results.length >= limit) break;
+        if (seen.has(entry.artifactId)) continue;
+        seen.add(entry.artifactId);
+        ours.results.push(entry);
+      }
+      headers.set(UPSTREAM_HEADER, "merged");
+    }
+    // Replace, not merge: Hono would copy the old response's headers onto the new one.
+    c.res = undefined;
+    c.res = new Response(JSON.stringify(ours), { status: 200, headers });
+  };
 }

@@ -186,3 +186,22 @@ Deno.test("ggui upstream: a read larger than a row is cached and served whole", 
   assert.equal(again.status, 200);
   assert.equal((await again.json()).compiledBytes.length, 200_000);
 });
+
+Deno.test("ggui upstream: search merges the upstream's results, marked, without scopes that exist here", async () => {
+  await using upstream = await startGguiUpstream();
+  const ours = app({ bundleHost: OUR_HOST, gguiUpstream: upstream.url });
+  await publishJsr(ours, "acme/util/1.0.0"); // @acme exists here: its upstream results are dropped
+  const res = await ours.request("/search?q=map");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-registry-upstream"), "merged");
+  const body = await res.json();
+  assert.deepEqual(
+    body.results.map((r: { artifactId: string; source?: string }) => [r.artifactId, r.source]),
+    [["@pub/map", "upstream"]],
+  );
+  upstream.set("500");
+  const down = await ours.request("/search?q=map");
+  assert.equal(down.status, 200);
+  assert.equal(down.headers.get("x-registry-upstream"), "unavailable");
+  assert.deepEqual((await down.json()).results, []);
+});

@@ -378,3 +378,42 @@ export async function gguiUpstreamFile(
   });
   return value;
 }
+
+/**
+ * The upstream's search results for the same query, keeping only public
+ * artifacts of scopes that may be proxied, each marked `source: "upstream"`;
+ * `null` when the upstream cannot answer (our results are then served alone).
+ */
+export async function gguiUpstreamSearch(
+  up: GguiUpstream,
+  query: string,
+): Promise<Record<string, unknown>[] | null> {
+  let answer;
+  try {
+    answer = await upstreamGet(client(up), `search${query}`, {
+      kind: "search",
+      maxBytes: MAX_DOC_BYTES,
+    });
+  } catch {
+    return null;
+  }
+  if (answer.status !== 200 || !("bytes" in answer)) return null;
+  let body: Record<string, unknown>;
+  try {
+    body = parseDoc(up, answer.bytes, "search results");
+  } catch {
+    return null;
+  }
+  if (!Array.isArray(body.results)) return null;
+  const out: Record<string, unknown>[] = [];
+  const allowed = new Map<string, boolean>();
+  for (const entry of body.results as Record<string, unknown>[]) {
+    const id = typeof entry?.artifactId === "string" ? entry.artifactId : "";
+    const m = /^(@[a-z0-9][a-z0-9-]*)\/[^/]+$/.exec(id);
+    if (!m) continue;
+    const scope = m[1]!;
+    if (!allowed.has(scope)) allowed.set(scope, await mayProxyScope(up, scope));
+    if (allowed.get(scope)) out.push({ ...entry, source: "upstream" });
+  }
+  return out;
+}
