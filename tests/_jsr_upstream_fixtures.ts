@@ -50,7 +50,7 @@ export function registry(options: { clock?: () => Date; upstream?: string; extra
     blobCacheBytes: 0,
     jsrVisibility: "public",
     ...(options.upstream
-      ? { jsrUpstream: { url: options.upstream, timeoutMs: 300, freshMs: 60_000 } }
+      ? { jsrUpstream: { url: options.upstream, timeoutMs: 10_000, freshMs: 60_000 } }
       : {}),
     ...options.extra,
   });

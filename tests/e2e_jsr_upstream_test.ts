@@ -44,7 +44,7 @@ Deno.test("deno resolves a private package of ours and a public upstream package
       "--token=tok-ours",
       `--jsr-upstream=${upstream.url}/`,
       "--jsr-upstream-fresh-ms=1000",
-      "--jsr-upstream-timeout-ms=3000",
+      "--jsr-upstream-timeout-ms=20000",
     ]);
     let dirs = 0;
     const env = (url: string) => ({

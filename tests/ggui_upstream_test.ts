@@ -27,7 +27,7 @@ function app(options: { bundleHost: string; gguiUpstream?: string }): RegistryAp
     readCacheMs: 0,
     sigstore: testSigstoreVerifier,
     ...(options.gguiUpstream
-      ? { gguiUpstream: { url: options.gguiUpstream, timeoutMs: 300, freshMs: 60_000 } }
+      ? { gguiUpstream: { url: options.gguiUpstream, timeoutMs: 10_000, freshMs: 60_000 } }
       : {}),
   });
 }
@@ -154,7 +154,7 @@ Deno.test("ggui upstream: garbage collection keeps cached bundles", async () => 
     bundleHost: OUR_HOST,
     registryHostname: "127.0.0.1:9",
     rateLimitPerMinute: 0,
-    gguiUpstream: { url: upstream.url, timeoutMs: 300 },
+    gguiUpstream: { url: upstream.url, timeoutMs: 10_000 },
   });
   assert.equal(
     await (await ours.request("/bundles/public/@pub/map/1.0.0/bundle.js")).text(),

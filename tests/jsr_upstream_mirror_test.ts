@@ -67,7 +67,7 @@ Deno.test("mirror fills the cache with dependencies, skips fenced namespaces, an
       bundleHost: "http://127.0.0.1:9",
       registryHostname: "127.0.0.1:9",
       rateLimitPerMinute: 0,
-      jsrUpstream: { url: upstream.url, timeoutMs: 300, freshMs: 0 },
+      jsrUpstream: { url: upstream.url, timeoutMs: 10_000, freshMs: 0 },
     });
     for (const path of ["/@std/assert/1.1.0/dep.ts", "/@std/internal/1.2.0/mod.ts"]) {
       const res = await app.request(path);
