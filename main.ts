@@ -16,6 +16,7 @@ import { COMMAND_NAMES, isCliCommand, runCli } from "./server/cli.ts";
 import { suggest } from "./server/suggest.ts";
 import { configPath, loadConfigFile } from "./server/config_file.ts";
 import { DATA_FORMAT_VERSION, VERSION } from "./core/version.ts";
+import { runMirror } from "./server/mirror.ts";
 import { recordAudit } from "./core/audit.ts";
 import { ensureSearchIndex } from "./core/search_index.ts";
 import {
@@ -278,6 +279,8 @@ async function serve(config: ServerConfig): Promise<void> {
     bodyIdleTimeoutMs: config.bodyTimeoutMs,
     maxPendingBodiesPerAddress: config.maxPendingBodies,
     jsrVisibility: config.jsrVisibility,
+    ...(config.jsrUpstream ? { jsrUpstream: config.jsrUpstream } : {}),
+    ...(config.gguiUpstream ? { gguiUpstream: config.gguiUpstream } : {}),
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
     ...(writeRequest ? { requestLog: writeRequest } : {}),
     subscriptions,
@@ -335,7 +338,12 @@ export async function runMain(args: string[] = Deno.args): Promise<void> {
     console.log(`@x/registry ${VERSION} (data format ${DATA_FORMAT_VERSION})`);
     Deno.exit(0);
   }
-  const commands = [...COMMAND_NAMES, "config"];
+  // `mirror` fills the JSR upstream cache ahead of time (docs/jsr.md).
+  if (first === "mirror") {
+    if (typeof Deno.openKv !== "function") await reexecWithKv();
+    Deno.exit(await runMirror(args.slice(1), Deno.env.toObject()));
+  }
+  const commands = [...COMMAND_NAMES, "config", "mirror"];
   if (first !== undefined && !first.startsWith("-") && !commands.includes(first)) {
     const near = suggest(first, commands);
     fail(

@@ -110,7 +110,13 @@ export { FsBundleStorage, FsRegistryStorage } from "./storage/fs.ts";
 export type { FsBundleStorageOptions, FsRegistryStorageOptions } from "./storage/fs.ts";
 export { KvBundleStorage, KvRegistryStorage } from "./storage/kv.ts";
 export type { KvStorageOptions } from "./storage/kv.ts";
-export { createRegistryApp, type RegistryApp, type RegistryAppOptions } from "./routes/app.ts";
+export {
+  createRegistryApp,
+  type GguiUpstreamConfig,
+  type RegistryApp,
+  type RegistryAppOptions,
+} from "./routes/app.ts";
+export type { JsrUpstreamConfig } from "./core/jsr/upstream.ts";
 export {
   createRegistryServer,
   type RegistryServer,

@@ -43,6 +43,8 @@ export const ERROR_CODES = [
   "rate_limited",
   "timeout",
   "storage_failure",
+  "upstream_unavailable",
+  "upstream_timeout",
 ] as const;
 
 /**

@@ -40,6 +40,7 @@ import type { VersionRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import { endGcLease, takeGcLease, versionBlobRefs } from "./_gc_guard.ts";
 import { heldSince, sweepHolds } from "./_blob_hold.ts";
+import { upstreamCacheRefs } from "./jsr/upstream.ts";
 import * as keys from "../storage/keys.ts";
 import type { BlobInfo } from "../storage/types.ts";
 
@@ -101,6 +102,8 @@ async function referencedBlobs(ctx: RegistryContext): Promise<Set<string>> {
   for await (const e of listAll<VersionRow>(ctx.storage, keys.allVersionsPrefix())) {
     for (const digest of await versionBlobRefs(ctx, e.value)) refs.add(digest);
   }
+  // The upstream cache is served like our own packages (offline included).
+  for await (const digest of upstreamCacheRefs(ctx)) refs.add(digest);
   return refs;
 }
 

@@ -50,6 +50,13 @@ export const EXPORTED_ROW_FAMILIES: readonly string[] = [
   "audit",
   "config",
   "ggui_compiled",
+  // The JSR upstream cache: an offline registry is seeded by export/import.
+  "upstream_jsr_meta",
+  "upstream_jsr_version",
+  "upstream_jsr_namespace",
+  "upstream_ggui_read",
+  "upstream_ggui_list",
+  "upstream_ggui_file",
 ];
 
 const CHUNK = 48 * 1024;

@@ -25,6 +25,8 @@ export const RACK_ERROR_TABLE = {
   rate_limited: { status: 429, code: "RATE_LIMIT_EXCEEDED" },
   timeout: { status: 408, code: "REQUEST_TIMEOUT" },
   storage_failure: { status: 500, code: "INTERNAL_SERVER_ERROR" },
+  upstream_unavailable: { status: 502, code: "BAD_GATEWAY" },
+  upstream_timeout: { status: 504, code: "GATEWAY_TIMEOUT" },
 } as const satisfies Record<ErrorCode, { status: number; code: string }>;
 
 /** Status of every refined Rack wire code. */

@@ -71,6 +71,8 @@ export const ADMIN_ERROR_STATUS = {
   rate_limited: 429,
   timeout: 408,
   storage_failure: 500,
+  upstream_unavailable: 502,
+  upstream_timeout: 504,
 } as const satisfies Record<ErrorCode, number>;
 
 /** The admin error body. */

@@ -50,6 +50,10 @@ import { checkStoreHealth, isDiskFull } from "../core/health.ts";
 import { type CostClass, costClass, isRackPath } from "./_cost_class.ts";
 import { sha256Hex } from "../core/digest.ts";
 import { BodyGuard } from "./_body_guard.ts";
+import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
+import { jsrUpstreamReads } from "./jsr_upstream.ts";
+import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui_upstream.ts";
+import { addNamespaceClaimRoute } from "./upstream_admin.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
 export interface RegistryAppOptions {
@@ -149,6 +153,31 @@ export interface RegistryAppOptions {
   bodyIdleTimeoutMs?: number;
   /** Request bodies one client address may be sending at once; one more gets 429 (default 64; 0: no limit). */
   maxPendingBodiesPerAddress?: number;
+  /**
+   * JSR: read packages of namespaces this registry does not own from this
+   * upstream (main.ts: `--jsr-upstream`, default jsr.io); absent: no upstream.
+   */
+  jsrUpstream?: JsrUpstreamConfig & { fetch?: typeof fetch };
+  /**
+   * ggui: read public artifacts of scopes this registry does not own from this
+   * ggui registry (main.ts: `--ggui-upstream`); absent: no upstream. ggui reads
+   * then go through Hono (the fast path is off).
+   */
+  gguiUpstream?: GguiUpstreamConfig;
+}
+
+/** The ggui upstream's settings (see core/ggui/upstream.ts). */
+export interface GguiUpstreamConfig {
+  /** The upstream registry's base URL. */
+  url: string;
+  /** Scopes never looked up upstream. */
+  deny?: readonly string[];
+  /** Deadline of one fetch in ms. */
+  timeoutMs?: number;
+  /** Freshness window of cached reads in ms. */
+  freshMs?: number;
+  /** The HTTP client. */
+  fetch?: typeof fetch;
 }
 
 /**
@@ -213,6 +242,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     storedTokenAuthenticator(ctx),
     rackAuthAuthenticator(rackAuth, ctx.clock),
   );
+  addNamespaceClaimRoute(app, { ctx, authenticator: identities });
   app.route(
     "/admin",
     createAdminRoutes({
@@ -238,7 +268,40 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     ...(options.codeGates ? { codeGates: options.codeGates } : {}),
     ...(options.blueprintProbe ? { blueprintProbe: options.blueprintProbe } : {}),
   };
+  if (options.gguiUpstream) {
+    const mw = gguiUpstreamReads({
+      ctx,
+      upstream: {
+        ...options.gguiUpstream,
+        bundleHost: options.bundleHost,
+        ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
+      },
+    });
+    app.use("/pkg/*", mw);
+    app.use("/bundles/public/*", mw);
+    app.use(
+      "/search",
+      gguiUpstreamSearchMerge({
+        ...options.gguiUpstream,
+        bundleHost: options.bundleHost,
+        ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
+      }),
+    );
+  }
   app.route("/", createGguiRoutes(ggui));
+  if (options.jsrUpstream) {
+    app.use(
+      "/@*",
+      jsrUpstreamReads({
+        ctx,
+        upstream: {
+          ...options.jsrUpstream,
+          ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
+        },
+        ...(options.requestLog ? { log: options.requestLog } : {}),
+      }),
+    );
+  }
   app.route(
     "/",
     createJsrRoutes({
@@ -300,7 +363,9 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     match: gguiFastReads({ ...ggui, ...fastTemplateBytes(options) }),
     fallback: app.fetch,
   });
-  const guarded = guardBodies(options.fastReads === false ? app.fetch : fetch, {
+  // The ggui fast path answers misses itself: with a ggui upstream, misses must reach it.
+  const direct = options.fastReads === false || options.gguiUpstream !== undefined;
+  const guarded = guardBodies(direct ? app.fetch : fetch, {
     guard: new BodyGuard({
       idleMs: options.bodyIdleTimeoutMs ?? DEFAULT_BODY_IDLE_TIMEOUT_MS,
       maxPerAddress: options.maxPendingBodiesPerAddress ?? DEFAULT_MAX_PENDING_BODIES,

@@ -129,6 +129,8 @@ const ERROR_TABLE = {
   rate_limited: { status: 429, error: "rate_limited" },
   timeout: { status: 408, error: "request_timeout" },
   storage_failure: { status: 500, error: "server_error" },
+  upstream_unavailable: { status: 502, error: "upstream_unavailable" },
+  upstream_timeout: { status: 504, error: "upstream_timeout" },
 } as const satisfies Record<ErrorCode, { status: number; error: string }>;
 
 /** Map any thrown error to a ggui error result; 5xx never carry internal text. */

@@ -12,6 +12,14 @@ import { isReservedSubject } from "../core/auth.ts";
 import { SCOPE_RE } from "../core/ggui/manifest.ts";
 import { suggest } from "./suggest.ts";
 import { type LogFormat, type LogLevel, normalizeLevel } from "./logger.ts";
+import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
+import {
+  type GguiUpstreamFlags,
+  parseGguiUpstreamFlags,
+  parseUpstreamFlags,
+  UPSTREAM_FLAGS,
+  UPSTREAM_USAGE,
+} from "./upstream_options.ts";
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
 const HOST_PORT_RE =
@@ -114,6 +122,10 @@ export interface ServerConfig {
   sigstoreTufMirror?: string;
   /** Accept Ed25519 author-key signatures on public ggui artifacts (opt-in). */
   publicEd25519?: boolean;
+  /** JSR: the upstream read for namespaces this registry does not own (absent: off). */
+  jsrUpstream?: JsrUpstreamConfig;
+  /** ggui: the upstream read for scopes this registry does not own (absent: off). */
+  gguiUpstream?: GguiUpstreamFlags;
 }
 
 /** A parse outcome: a config, help, or a one-line reason to exit 2. */
@@ -197,7 +209,7 @@ Options (each as --flag=value or --flag value; precedence: flag > env > --config
   --log-requests <bool>      one JSON line per request on stdout (default true)
   --jsr-visibility <v>       JSR packages in namespaces auth.json does not declare: private |
                              public (default private; env JSR_VISIBILITY)
-  --log-level <level>        least level of the server's log lines: debug | info | warn | error |
+${UPSTREAM_USAGE}  --log-level <level>        least level of the server's log lines: debug | info | warn | error |
                              silent; the request log is info (default info; env LOG_LEVEL)
   --log-format <f>           json | pretty (default pretty on a terminal, json otherwise; env
                              LOG_FORMAT)
@@ -258,6 +270,7 @@ const STRING_FLAGS = [
   "log-format",
   "sigstore-trusted-root",
   "sigstore-tuf-mirror",
+  ...UPSTREAM_FLAGS,
 ] as const;
 
 /** Boolean flags of the server. */
@@ -582,5 +595,11 @@ export function parseServerArgs(
   if (storageText === undefined && bundlesText === undefined && dataDirText === undefined) {
     config.defaultStore = true;
   }
+  const upstream = parseUpstreamFlags(pick);
+  if (typeof upstream === "string") return { ok: false, error: upstream };
+  if (upstream) config.jsrUpstream = upstream;
+  const ggui = parseGguiUpstreamFlags(pick);
+  if (typeof ggui === "string") return { ok: false, error: ggui };
+  if (ggui) config.gguiUpstream = ggui;
   return { ok: true, config };
 }

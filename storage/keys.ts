@@ -247,3 +247,50 @@ export function searchRecentPrefix(group: string): RowKey {
 export function searchMetaKey(): RowKey {
   return ["search_meta", "index"];
 }
+
+// Upstream caches (core/jsr/upstream.ts): never under a package's own keys, so
+// nothing cached from an upstream makes a namespace exist here.
+
+/** The cached `meta.json` of an upstream JSR package. */
+export function upstreamJsrMetaKey(ref: PackageRef): RowKey {
+  return ["upstream_jsr_meta", ref.namespace, ref.name];
+}
+/** Prefix of every cached upstream `meta.json`. */
+export function upstreamJsrMetasPrefix(): RowKey {
+  return ["upstream_jsr_meta"];
+}
+/** A JSR package version cached from the upstream (its `_meta.json` blob). */
+export function upstreamJsrVersionKey(ref: VersionRef): RowKey {
+  return ["upstream_jsr_version", ref.namespace, ref.name, ref.version];
+}
+/** Prefix of every JSR version cached from the upstream. */
+export function upstreamJsrVersionsPrefix(): RowKey {
+  return ["upstream_jsr_version"];
+}
+/** Marks a namespace whose packages were served from the JSR upstream (publishing there is refused). */
+export function upstreamJsrNamespaceKey(namespace: string): RowKey {
+  return ["upstream_jsr_namespace", namespace];
+}
+/** A ggui read (`/pkg/:scope/:name/:version`) cached from the ggui upstream. */
+export function upstreamGguiReadKey(ref: { scope: string; name: string; version: string }): RowKey {
+  return ["upstream_ggui_read", ref.scope, ref.name, ref.version];
+}
+/** A ggui version list cached from the ggui upstream. */
+export function upstreamGguiListKey(ref: { scope: string; name: string }): RowKey {
+  return ["upstream_ggui_list", ref.scope, ref.name];
+}
+/** A public bundle file cached from the ggui upstream (its blob digest). */
+export function upstreamGguiFileKey(
+  ref: { scope: string; name: string; version: string },
+  file: string,
+): RowKey {
+  return ["upstream_ggui_file", ref.scope, ref.name, ref.version, file];
+}
+/** Prefix of every ggui read and version list cached from the ggui upstream. */
+export function upstreamGguiDocPrefixes(): RowKey[] {
+  return [["upstream_ggui_read"], ["upstream_ggui_list"]];
+}
+/** Prefix of every bundle file cached from the ggui upstream. */
+export function upstreamGguiFilesPrefix(): RowKey {
+  return ["upstream_ggui_file"];
+}

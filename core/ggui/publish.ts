@@ -33,6 +33,7 @@ import { putVersionIfAbsent, versionHolder } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import { holdBlobs } from "../_blob_hold.ts";
 import { decideGguiPublish } from "../access.ts";
+import { servedFromUpstream } from "../jsr/upstream_claims.ts";
 import { eventMutations, publishedEventMutations } from "../webhooks.ts";
 import * as keys from "../../storage/keys.ts";
 import type { JsonValue } from "../../storage/types.ts";
@@ -283,6 +284,13 @@ export async function publishArtifact(
     );
   }
   if (!decision.allowed && decision.reason === "owned") return scopeOwnedByAnother(manifest.scope);
+  if (decision.allowed && decision.claim && await servedFromUpstream(ctx, manifest.scope)) {
+    return errorResult(
+      403,
+      "scope_forbidden",
+      `scope \`${manifest.scope}\` is served from an upstream registry; an admin must claim it here before anything is published into it`,
+    );
+  }
   if (!decision.allowed) {
     return errorResult(
       403,

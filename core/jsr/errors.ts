@@ -31,6 +31,8 @@ export const JSR_CODES = {
   requestTimeout: { domain: "timeout", status: 408 },
   conflict: { domain: "conflict", status: 409 },
   internalServerError: { domain: "storage_failure", status: 500 },
+  upstreamUnavailable: { domain: "upstream_unavailable", status: 502 },
+  upstreamTimeout: { domain: "upstream_timeout", status: 504 },
   // Publishing task failures (the task ends in `failure` with this error).
   invalidTarball: { domain: "invalid_input", status: 400 },
   missingConfigFile: { domain: "invalid_input", status: 400 },
@@ -102,7 +104,15 @@ const FROM_DOMAIN: Record<ErrorCode, JsrCode> = {
   rate_limited: "rateLimited",
   timeout: "requestTimeout",
   storage_failure: "internalServerError",
+  upstream_unavailable: "upstreamUnavailable",
+  upstream_timeout: "upstreamTimeout",
 };
+
+/** Domain codes whose 5xx message is written for the client (an upstream that failed). */
+const UPSTREAM_DOMAINS: ReadonlySet<ErrorCode> = new Set([
+  "upstream_unavailable",
+  "upstream_timeout",
+]);
 
 /** The JSR body of an error: `{code, message, …extra}`. */
 export interface JsrErrorBody {
@@ -125,7 +135,9 @@ export function jsrWireError(err: unknown): { status: number; body: JsrErrorBody
   const detail = err.detail as Partial<JsrErrorDetail> | undefined;
   const code = detail?.jsrCode ?? FROM_DOMAIN[err.code];
   const status = JSR_CODES[code].status;
-  if (status >= 500) {
+  // An upstream's failure is told as it is (the message names the upstream
+  // and what it did, never an internal detail): the client can act on it.
+  if (status >= 500 && !UPSTREAM_DOMAINS.has(err.code)) {
     return { status, body: { code, message: "Internal server error" } };
   }
   return { status, body: { ...detail?.extra, code, message: err.message } };

@@ -15,6 +15,7 @@
  */
 import type { Principal } from "../auth.ts";
 import { decideGguiPublish } from "../access.ts";
+import { servedFromUpstream } from "./upstream_claims.ts";
 import { auditMutation, auditRow } from "../audit.ts";
 import type { RegistryContext } from "../context.ts";
 import { echo, isRegistryError, RegistryError } from "../errors.ts";
@@ -160,6 +161,14 @@ export async function authorizeJsrPublish(
     ctx.declaredNamespace(namespace),
     ctx.storage.get<ScopeRow>(keys.scopeKey(namespace)),
   ]);
+  // A namespace served from the upstream is not claimed by a first publish
+  // (docs/jsr.md: dependency confusion); an admin claims it explicitly.
+  if (declared === undefined && owner === null && await servedFromUpstream(ctx, namespace)) {
+    throw jsrError(
+      "actorNotScopeMember",
+      `Actor is not a member of the scope: scope '${namespace}' is served from an upstream registry; an admin must claim it here before anything is published into it`,
+    );
+  }
   const decision = decideGguiPublish({
     principal,
     namespace,
