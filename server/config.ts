@@ -149,6 +149,9 @@ Commands (same store flags; tables on a terminal, JSON with --json; main.ts <com
   export --out=<file>                every row and blob, with an integrity trailer
   import --in=<file> [--skip-existing]
                                      into an empty store, resumable; or add what is missing
+  reindex                            rebuild the search index from the package rows
+  mirror jsr:<name>@<range> … [--from=<list file or deno.lock>]
+                                     fill the JSR upstream cache ahead of time (docs/jsr.md)
   config --print [options]           the merged configuration, secrets masked
   --version                          program and data-format version
 
