@@ -39,6 +39,7 @@ import {
   verifyExport,
 } from "../core/transfer.ts";
 import { parseServerArgs, type ServerConfig } from "./config.ts";
+import { runMigrate } from "./migrate.ts";
 import { describeBundles, describeRows, type OpenedStores, openStores, parentDir } from "./open.ts";
 
 /** The principal CLI commands act as: the operator with shell access to the store. */
@@ -53,12 +54,14 @@ export const CLI_USAGE = `Usage:
   main.ts gc [--dry-run] [--grace=<1h>]
   main.ts export --out=<file.jsonl>     every row and blob, with an integrity trailer
   main.ts import --in=<file.jsonl>      verified first; refuses rows the target already has
+  main.ts migrate ggui|rack <dir> …     move in from an original registry (see migrate --help)
 Store flags as for the server: --storage, --bundles, --data-dir (and their environment).
 Actions: ${ACTIONS.join(", ")}.`;
 
 /** Whether `args` name an operator command rather than server flags. */
 export function isCliCommand(args: readonly string[]): boolean {
-  return args[0] === "token" || args[0] === "gc" || args[0] === "export" || args[0] === "import";
+  return args[0] === "token" || args[0] === "gc" || args[0] === "export" ||
+    args[0] === "import" || args[0] === "migrate";
 }
 
 /** Where the CLI writes. */
@@ -342,6 +345,7 @@ export async function runCli(
     return 2;
   };
   const [first, ...rest] = args;
+  if (first === "migrate") return await runMigrate(rest, env, io);
   let command = first ?? "";
   let tail = rest;
   if (first === "token") {
