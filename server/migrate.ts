@@ -21,9 +21,9 @@ import {
   type MigrationReport,
   SourceError,
 } from "../core/migrate/_common.ts";
-import { migrateGgui } from "../core/migrate/ggui.ts";
-import { migrateRack } from "../core/migrate/rack.ts";
-import { parseServerArgs } from "./config.ts";
+import { checkGguiSource, migrateGgui } from "../core/migrate/ggui.ts";
+import { checkRackSource, migrateRack } from "../core/migrate/rack.ts";
+import { parseServerArgs, type ServerConfig } from "./config.ts";
 import { fsSource } from "./migrate_source.ts";
 import { openStores } from "./open.ts";
 
@@ -131,13 +131,22 @@ export async function runMigrate(
   try {
     const root = await source.list("");
     if (root === null) throw new SourceError(dir, "does not exist or is not a directory");
+    await (kind === "ggui" ? checkGguiSource(source) : checkRackSource(source));
   } catch (err) {
-    io.err(`registry: ${err instanceof Error ? err.message : String(err)}`);
+    const line = err instanceof Error ? err.message : String(err);
+    io.err(`registry: ${line.startsWith(".: ") ? `${dir}: ${line.slice(3)}` : line}`);
     return 1;
   }
   let stores;
   try {
-    stores = await openStores(server.config);
+    // A dry run writes nothing, not even a new empty store: a target that is
+    // not there yet is planned against an empty one in memory.
+    const absent = dryRun && await storeAbsent(server.config);
+    stores = await openStores(
+      absent
+        ? { ...server.config, storage: { kind: "memory" }, bundles: { kind: "memory" } }
+        : server.config,
+    );
   } catch (err) {
     io.err(
       `registry: could not open the store: ${err instanceof Error ? err.message : String(err)}`,
@@ -188,6 +197,22 @@ export async function runMigrate(
     return 1;
   } finally {
     await stores.close();
+  }
+}
+
+/** Whether the configured local store does not exist yet. */
+async function storeAbsent(config: ServerConfig): Promise<boolean> {
+  const path = config.storage.kind === "fs"
+    ? config.storage.path
+    : config.storage.kind === "kv"
+    ? config.storage.path
+    : undefined;
+  if (path === undefined || path === ":memory:" || /^https?:\/\//.test(path)) return false;
+  try {
+    await Deno.stat(path);
+    return false;
+  } catch {
+    return true;
   }
 }
 

@@ -84,7 +84,7 @@ const JS = "application/javascript; charset=utf-8";
 const HEX64 = /^[0-9a-f]{64}$/;
 
 /** Throw a {@linkcode SourceError} unless `source` looks like a ggui registry-data directory. */
-async function checkLayout(source: MigrationSource): Promise<void> {
+export async function checkGguiSource(source: MigrationSource): Promise<void> {
   const root = await source.list("");
   if (root === null) throw new SourceError(".", "does not exist or is not a directory");
   const state = root.find((e) => e.name === "state");
@@ -469,7 +469,7 @@ export async function migrateGgui(
   const dryRun = options.dryRun === true;
   const report = newReport("ggui", dryRun);
   const event = options.onEvent ?? (() => {});
-  await checkLayout(source);
+  await checkGguiSource(source);
   const authorKeys = await loadKeys(source, report);
   const scopes = await loadScopes(source, report);
   // Keys and scopes first: the versions' signatures and private reads name them.

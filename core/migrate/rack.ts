@@ -99,7 +99,8 @@ function isProblem(value: unknown): value is Problem {
   return typeof value === "object" && value !== null && "message" in value && "path" in value;
 }
 
-async function checkLayout(source: MigrationSource): Promise<string[]> {
+/** The namespace folders of a Rack STORAGE_ROOT; a {@linkcode SourceError} when it is not one. */
+export async function checkRackSource(source: MigrationSource): Promise<string[]> {
   const root = await source.list("");
   if (root === null) throw new SourceError(".", "does not exist or is not a directory");
   const namespaces = root.filter((e) => e.kind === "dir" && e.name.startsWith("@"));
@@ -562,7 +563,7 @@ export async function migrateRack(
   const tokens = options.tokens ?? "keep-file";
   const report = newReport("rack", dryRun);
   const event = options.onEvent ?? (() => {});
-  const namespaces = await checkLayout(source);
+  const namespaces = await checkRackSource(source);
   const auth = options.authConfig
     ? await handleAuth(ctx, options.authConfig, report, { dryRun, tokens })
     : parseAuthConfig(null).auth;
