@@ -69,6 +69,8 @@ export interface MigrationReport {
   rows: number;
   /** Blob bytes read and verified. */
   bytes: number;
+  /** Stored tokens created by `--tokens=import`, with their new secrets (shown once). */
+  tokens: { label: string; grants: unknown[]; secret: string }[];
 }
 
 /** A fresh report. */
@@ -84,6 +86,7 @@ export function newReport(source: "ggui" | "rack", dryRun: boolean): MigrationRe
     notes: [],
     rows: 0,
     bytes: 0,
+    tokens: [],
   };
 }
 

@@ -14,7 +14,8 @@ import { sha256Hex } from "../digest.ts";
 import { fileListFields, storeFile } from "../files.ts";
 import { SEMVER_RE } from "../names.ts";
 import { nextPackageRow } from "../packages.ts";
-import type { FileMap, Grant, TokenRow, VersionRow } from "../rows.ts";
+import type { FileMap, Grant, VersionRow } from "../rows.ts";
+import { createToken, listTokens } from "../tokens.ts";
 import { getVersionRow, putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import { auditMutation } from "../ggui/_common.ts";
@@ -462,35 +463,30 @@ async function handleAuth(
       bySecret.set(t.sha256, slot);
     }
   }
+  // Stored tokens have their own secret format (hashed at rest, revocable):
+  // each auth.json token becomes a NEW stored token with the same grants,
+  // found again on a re-run by the digest of the old secret in its label.
+  const stored = await listTokens(ctx);
   for (const [sha256, t] of bySecret) {
-    const id = `tok_rack_${sha256.slice(0, 12)}`;
-    const row: TokenRow = {
-      id,
-      sha256,
-      subject: `rack/${sha256.slice(0, 12)}`,
-      label: t.mark ?? "imported from auth.json",
-      grants: t.grants,
-      createdAt: new Date(0).toISOString(),
-      createdBy: MIGRATE_ACTOR,
-      ...(t.expiresAt !== undefined ? { expiresAt: new Date(t.expiresAt).toISOString() } : {}),
-    };
-    const outcome = await putRowIfAbsent(
-      ctx.storage,
-      keys.tokenKey(sha256),
-      row as unknown as JsonValue,
-      options.dryRun,
-    );
-    if (outcome === "conflict") {
-      report.conflicts.push({ path: file.path, message: `token ${id} differs in the target` });
+    const tag = `(auth.json ${sha256.slice(0, 12)})`;
+    if (stored.some((s) => s.label.endsWith(tag) && !s.revokedAt)) {
+      report.identical.push(`token:${tag}`);
       continue;
     }
-    if (!options.dryRun) await putRowIfAbsent(ctx.storage, keys.tokenByIdKey(id), sha256, false);
     report.rows++;
+    if (options.dryRun) continue;
+    const created = await createToken(ctx, {
+      subject: `rack/${sha256.slice(0, 12)}`,
+      grants: t.grants,
+      label: `${t.mark ?? "token"} ${tag}`,
+      ...(t.expiresAt !== undefined ? { expiresAt: new Date(t.expiresAt).toISOString() } : {}),
+    }, { subject: MIGRATE_ACTOR, admin: true });
+    report.tokens.push({ label: created.token.label, grants: t.grants, secret: created.secret });
   }
   report.notes.push({
     path: file.path,
     message:
-      `imported ${bySecret.size} token(s) as stored tokens; start the server without --auth-config (namespace visibility then follows the stored versions)`,
+      `${bySecret.size} token(s) as stored tokens with NEW secrets (listed once under tokens): give each client its new secret, then start the server without --auth-config`,
   });
   return parsed.auth;
 }
