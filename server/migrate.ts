@@ -163,7 +163,7 @@ export async function runMigrate(
   const onProgress = (p: MigrationProgress) => {
     if (p.done === p.total || Date.now() - lastShown > 1000) {
       lastShown = Date.now();
-      io.err(progressLine(p, started, io.tty === true));
+      io.err(progressLine(p, started, io.tty ?? Deno.stderr.isTerminal()));
     }
   };
   const onEvent = (line: string) => io.err(`migrate: ${line}`);

@@ -138,6 +138,30 @@ Deno.test("migrate ggui: a version already in the target with other bytes is a c
   assert.deepEqual(await snapshot(`${tmp.path}/r.kv`, `${tmp.path}/b`), before);
 });
 
+Deno.test("migrate ggui: a yanked version stays yanked (410 with its body, yanked in the list)", async () => {
+  await using tmp = await tempDir();
+  const src = await copyFixture("ggui-registry-data", tmp.path);
+  const path = `${src}/state/versions/%40acme-ui%2Fchart__1.1.0.json`;
+  const row = JSON.parse(await Deno.readTextFile(path));
+  await Deno.writeTextFile(path, JSON.stringify({ ...row, yanked: true }, null, 2));
+  assert.equal((await migrate(["ggui", src, ...storeFlags(tmp.path)])).code, 0);
+  await using server = await startServer([
+    ...storeFlags(tmp.path),
+    `--token=${ALICE}`,
+    "--subject=alice",
+  ]);
+  const auth = { headers: { authorization: `Bearer ${ALICE}` } };
+  const read = await fetch(`${server.url}/pkg/@acme-ui/chart/1.1.0`, auth);
+  assert.equal(read.status, 410);
+  assert.equal((await read.json()).publishedAt, row.publishedAt);
+  const list = await (await fetch(`${server.url}/pkg/@acme-ui/chart`, auth)).json();
+  assert.deepEqual(
+    list.versions.map((v: { version: string; yanked: boolean }) => [v.version, v.yanked]),
+    [["1.1.0", true], ["1.1.0-beta.1", false], ["1.0.0", false]],
+  );
+  await server.stop();
+});
+
 /** Build the seven corruptions of the issue in a copy; answers the paths each must name. */
 async function corrupt(src: string): Promise<Record<string, string>> {
   const b = `${src}/bundles/private`;
