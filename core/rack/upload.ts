@@ -371,6 +371,7 @@ export async function publishRackArchive(
       limits,
       paths: scanned.files,
       registryJson: scanned.registryJson,
+      ...(scanned.prefix === undefined ? {} : { prefix: scanned.prefix }),
     }),
   );
   const policy = options.auth.namespaces.get(namespace);
