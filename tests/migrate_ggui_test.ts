@@ -2,7 +2,8 @@
 // server then answers the original's reads, a second run changes nothing,
 // and corrupted copies are refused version by version, naming the file.
 import assert from "node:assert/strict";
-import { toBase64 } from "../core/digest.ts";
+import { fromBase64, sri384, toBase64 } from "../core/digest.ts";
+import { verifyEd25519 } from "../core/ggui/signing.ts";
 import { startServer } from "./_server.ts";
 import { copyFixture, migrate, ORIGINALS, snapshot } from "./_migrate_helpers.ts";
 import { runCli } from "../server/cli.ts";
@@ -50,7 +51,7 @@ Deno.test("migrate ggui: the server then answers the original's reads for every 
     const token = id.startsWith("@acme-ui/") ? ALICE : bob;
     const res = await get(`/pkg/${id}/${row.version}`, token);
     assert.deepEqual(res.status, 200, `${id}@${row.version}`);
-    const body = await res.json();
+    const body = await res.json() as Record<string, string>;
     const expected: Record<string, unknown> = {
       manifest: row.manifest,
       authorPublicKey: row.authorPublicKey,
@@ -69,6 +70,20 @@ Deno.test("migrate ggui: the server then answers the original's reads for every 
       expected.compiledBytes = blob.compiledBytes;
     }
     assert.deepEqual(body, expected);
+    if (row.kind === "gadget") {
+      // The stock client's install checks: SRI of the served bundle, then the
+      // Ed25519 signature of the served envelope under the pinned author key.
+      const bundle = new Uint8Array(
+        await (await get(new URL(body.bundleUrl!).pathname, token)).arrayBuffer(),
+      );
+      assert.equal(sri384(bundle), body.bundleSri);
+      const envelope = await (await get(new URL(body.signatureUrl!).pathname, token)).json();
+      const verified = await verifyEd25519(bundle, {
+        envelope,
+        publicKey: fromBase64(body.authorPublicKey!)!,
+      });
+      assert.deepEqual(verified, { valid: true });
+    }
     // Strangers get the missing-artifact 404, as from the original.
     assert.deepEqual((await get(`/pkg/${id}/${row.version}`)).status, 404);
     await (await get(`/pkg/${id}/${row.version}`)).body?.cancel();
