@@ -55,6 +55,7 @@ import {
 import { multipartBoundary, MultipartReader, readTextPart } from "./_rack_multipart.ts";
 import { respondWithBlob } from "./_blob_response.ts";
 import { isPublicActivity, markPublicActivity } from "./_ops_common.ts";
+import { dirSchema } from "./_rack_schema_dir.ts";
 import { RegistryError } from "../core/errors.ts";
 
 /** Options of {@linkcode createRackRoutes}. */
@@ -495,7 +496,11 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     }
     if (archive === undefined) throw rackError("MISSING_FILE", "No file uploaded");
     const ip = options.clientIp?.(c);
+    const registryItemSchema = options.schemaDir === undefined
+      ? undefined
+      : await dirSchema(options.schemaDir);
     const result = await publishRackArchive(hold.context, {
+      ...(registryItemSchema ? { registryItemSchema } : {}),
       archive,
       checksum,
       auth,

@@ -40,6 +40,7 @@ import {
 } from "../core/transfer.ts";
 import { rebuildSearchIndex } from "../core/search_index.ts";
 import { parseServerArgs, type ServerConfig } from "./config.ts";
+import { runMigrate } from "./migrate.ts";
 import { configPath, loadConfigFile } from "./config_file.ts";
 import { formatBytes, formatSeconds, formatTable, progressLine } from "./cli_output.ts";
 import { type AuditFilter, listAudit } from "../core/audit.ts";
@@ -70,6 +71,7 @@ export const CLI_USAGE = `Usage:
                                         killed import resumes when run again); --skip-existing adds
                                         what is missing and names identical and conflicting rows
   main.ts reindex                       rebuild the search index from the package rows
+  main.ts migrate ggui|rack <dir> …     move in from an original registry (see migrate --help)
 Store flags as for the server: --storage, --bundles, --data-dir (and their environment).
 On a terminal, lists print as tables and export/import show a progress line; --json (or a pipe)
 prints JSON.
@@ -83,6 +85,7 @@ export const COMMAND_NAMES: readonly string[] = [
   "import",
   "audit",
   "reindex",
+  "migrate",
 ];
 
 /** Whether `args` name an operator command rather than server flags. */
@@ -456,6 +459,7 @@ export async function runCli(
     return 2;
   };
   const [first, ...rest] = args;
+  if (first === "migrate") return await runMigrate(rest, env, io);
   let command = first ?? "";
   let tail = rest;
   if (first === "token") {

@@ -150,6 +150,8 @@ Commands (same store flags; tables on a terminal, JSON with --json; main.ts <com
   import --in=<file> [--skip-existing]
                                      into an empty store, resumable; or add what is missing
   reindex                            rebuild the search index from the package rows
+  migrate ggui|rack <dir> [--dry-run] …
+                                     move in from an original registry (docs/migrating.md)
   mirror jsr:<name>@<range> … [--from=<list file or deno.lock>]
                                      fill the JSR upstream cache ahead of time (docs/jsr.md)
   config --print [options]           the merged configuration, secrets masked

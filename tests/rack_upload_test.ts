@@ -519,7 +519,11 @@ Deno.test("registry.json problems are UPLOAD_FAILED with the spec's messages, in
   const env = makeRackEnv();
   const cases: [Uint8Array, string][] = [
     [await makeTarball({ "templates/setup.ts": "x" }), "registry.json not found in package"],
-    [await makeTarball({ "sub/registry.json": "{}" }), "registry.json not found in package"],
+    // A lone top-level folder holding registry.json is unwrapped (docs/rack.md); one with a sibling is not.
+    [
+      await makeTarball({ "sub/registry.json": "{}", "readme.md": "x" }),
+      "registry.json not found in package",
+    ],
     [await makeTarball({ "registry.json": "{nope" }), "registry.json is not valid JSON"],
     [await makeTarball({ "registry.json": "{}" }), "namespace is required in registry.json"],
     [

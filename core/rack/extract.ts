@@ -62,6 +62,12 @@ export interface ScannedArchive {
   unsafe: Map<string, string>;
   /** Regular files whose names no registry.json could declare. */
   undeclarable: string[];
+  /**
+   * `<folder>/` when the archive holds exactly one top-level folder with
+   * `registry.json` in it (`tar -C registries my-registry/`): stripped from
+   * every path in {@linkcode files}, and passed on to `storeArchiveFiles`.
+   */
+  prefix?: string;
 }
 
 /** Options of {@linkcode scanArchive} and {@linkcode storeArchiveFiles}. */
@@ -186,6 +192,7 @@ export async function scanArchive(
   const stream = await openArchive(ctx, options.archiveSha256);
   const out: ScannedArchive = { files: new Set(), unsafe: new Map(), undeclarable: [] };
   const collisions = new PathCollisions();
+  let nested: Uint8Array | undefined;
   for await (const entry of readTarGz(stream, limits, FAULTS)) {
     const { path: rel, type, body } = entry;
     if (type !== "file") {
@@ -201,15 +208,41 @@ export async function scanArchive(
     }
     collisions.add(path);
     out.files.add(path);
-    if (path === "registry.json") {
-      out.registryJson = await collectBytes(
+    const folderItem = nested === undefined && /^[^/]+\/registry\.json$/.test(path);
+    if (path === "registry.json" || folderItem) {
+      const bytes = await collectBytes(
         body,
         limits.maxRegistryJsonBytes,
         () => tooLarge(`registry.json exceeds ${limits.maxRegistryJsonBytes} bytes`),
       );
+      if (path === "registry.json") out.registryJson = bytes;
+      else nested = bytes;
     } else await drain(body);
   }
-  return out;
+  return nested && !out.registryJson ? unwrapFolder(out, nested) : out;
+}
+
+/**
+ * An archive of one top-level folder holding `registry.json` (the Rack docs'
+ * CI recipe packs the folder itself): its paths without the folder. Anything
+ * outside that folder leaves the archive as it is (then refused for lacking
+ * a root `registry.json`).
+ */
+function unwrapFolder(scan: ScannedArchive, registryJson: Uint8Array): ScannedArchive {
+  const files = [...scan.files];
+  const prefix = files.find((p) => p.endsWith("/registry.json"))!.slice(0, -"registry.json".length);
+  const outside = (p: string) => !p.replace(/^\.\//, "").startsWith(prefix);
+  if (
+    files.some(outside) || scan.undeclarable.some(outside) || [...scan.unsafe.keys()].some(outside)
+  ) {
+    return scan;
+  }
+  return {
+    ...scan,
+    files: new Set(files.map((p) => p.slice(prefix.length))),
+    registryJson,
+    prefix,
+  };
 }
 
 /**
@@ -227,7 +260,12 @@ export async function scanArchive(
  */
 export async function storeArchiveFiles(
   ctx: RegistryContext,
-  options: ArchiveReadOptions & { paths: ReadonlySet<string>; registryJson?: Uint8Array },
+  options: ArchiveReadOptions & {
+    paths: ReadonlySet<string>;
+    registryJson?: Uint8Array;
+    /** The scan's {@linkcode ScannedArchive.prefix}. */
+    prefix?: string;
+  },
 ): Promise<Map<string, FileEntry>> {
   const limits = options.limits ?? DEFAULT_EXTRACT_LIMITS;
   const out = new Map<string, FileEntry>();
@@ -239,7 +277,10 @@ export async function storeArchiveFiles(
   if (wanted.size > 0) {
     const stream = await openArchive(ctx, options.archiveSha256);
     for await (const { path: rel, type, body } of readTarGz(stream, limits, FAULTS)) {
-      const path = type === "file" ? normalizeRackFilePath(rel) : null;
+      let path = type === "file" ? normalizeRackFilePath(rel) : null;
+      if (path !== null && options.prefix !== undefined) {
+        path = path.startsWith(options.prefix) ? path.slice(options.prefix.length) : null;
+      }
       if (path === null || !wanted.delete(path)) {
         await drain(body);
         continue;

@@ -49,34 +49,52 @@ interface Validators {
 }
 
 let compiled: Promise<Validators> | undefined;
+/** Validators of operator schemas (SCHEMA_DIR), by the schema's JSON; a few at most. */
+const custom = new Map<string, Promise<Validators>>();
+const MAX_CUSTOM = 4;
 
 /**
  * The compiled validators, made on first use: the JSON Schema compiler is
  * loaded only when a Rack upload or preset is first checked (it costs ~70 ms
- * of start-up CPU otherwise paid by every server).
+ * of start-up CPU otherwise paid by every server). With `itemSchema` (an
+ * operator's `registry-item.json` from SCHEMA_DIR), validators of that schema,
+ * compiled as the original compiles it (not strict: its own keywords pass).
  */
-function validators(): Promise<Validators> {
-  compiled ??= (async () => {
-    const [{ Ajv2020: Ajv }, formatsModule] = await Promise.all([
-      import("ajv/dist/2020.js"),
-      import("ajv-formats"),
-    ]);
-    const makeAjv = (allErrors: boolean): Ajv2020 => {
-      const ajv = new Ajv({ allErrors, strict: true, strictRequired: false });
-      // ajv-formats is CommonJS: its default export is the plugin function itself.
-      const mod = formatsModule as unknown as { default?: FormatsPlugin } & FormatsPlugin;
-      const addFormats = typeof mod.default === "function" ? mod.default : mod;
-      addFormats(ajv);
-      return ajv;
-    };
-    const all = makeAjv(true);
-    return {
-      item: all.compile(registryItemSchema),
-      itemFirst: makeAjv(false).compile(registryItemSchema),
-      preset: all.compile(presetSchema),
-    };
-  })();
+function validators(itemSchema?: object): Promise<Validators> {
+  if (itemSchema !== undefined) {
+    const key = JSON.stringify(itemSchema);
+    let hit = custom.get(key);
+    if (!hit) {
+      hit = makeValidators(itemSchema, false);
+      if (custom.size >= MAX_CUSTOM) custom.delete(custom.keys().next().value!);
+      custom.set(key, hit);
+      hit.catch(() => custom.delete(key));
+    }
+    return hit;
+  }
+  compiled ??= makeValidators(registryItemSchema, true);
   return compiled;
+}
+
+async function makeValidators(itemSchema: object, strict: boolean): Promise<Validators> {
+  const [{ Ajv2020: Ajv }, formatsModule] = await Promise.all([
+    import("ajv/dist/2020.js"),
+    import("ajv-formats"),
+  ]);
+  const makeAjv = (allErrors: boolean): Ajv2020 => {
+    const ajv = new Ajv({ allErrors, strict, strictRequired: false });
+    // ajv-formats is CommonJS: its default export is the plugin function itself.
+    const mod = formatsModule as unknown as { default?: FormatsPlugin } & FormatsPlugin;
+    const addFormats = typeof mod.default === "function" ? mod.default : mod;
+    addFormats(ajv);
+    return ajv;
+  };
+  const all = makeAjv(true);
+  return {
+    item: all.compile(itemSchema),
+    itemFirst: makeAjv(false).compile(itemSchema),
+    preset: all.compile(presetSchema),
+  };
 }
 
 function toProblem(e: ErrorObject): SchemaProblem {
@@ -162,8 +180,11 @@ function holdsMoreValues(value: unknown, max: number): boolean {
  * assert.ok(bad.problems.length === 20 && bad.omitted === 80);
  * ```
  */
-export async function reportRegistryItem(value: unknown): Promise<SchemaReport> {
-  const { item, itemFirst } = await validators();
+export async function reportRegistryItem(
+  value: unknown,
+  options: { schema?: object } = {},
+): Promise<SchemaReport> {
+  const { item, itemFirst } = await validators(options.schema);
   if (itemFirst(value)) return { problems: [], omitted: 0 };
   let errors: ErrorObject[];
   let omitted: number | undefined;

@@ -85,6 +85,8 @@ export interface PublishRackOptions {
   ip?: string;
   /** Extraction caps. */
   limits?: ExtractLimits;
+  /** The operator's `registry-item.json` (SCHEMA_DIR) instead of the built-in one. */
+  registryItemSchema?: object;
 }
 
 /** The 201 body of a successful upload. */
@@ -181,8 +183,8 @@ function checkStoredFacts(item: Record<string, unknown>): void {
 }
 
 /** The `SCHEMA_VALIDATION_FAILED` message: the spec's JSON array, bounded, plus what was left out. */
-async function schemaMessage(item: unknown): Promise<string | undefined> {
-  const { problems, omitted } = await reportRegistryItem(item);
+async function schemaMessage(item: unknown, schema?: object): Promise<string | undefined> {
+  const { problems, omitted } = await reportRegistryItem(item, schema ? { schema } : {});
   if (problems.length === 0) return undefined;
   let message = `Schema validation failed: ${JSON.stringify(problems)}`;
   if (omitted === undefined) {
@@ -333,7 +335,7 @@ export async function publishRackArchive(
   }
   const now = ctx.clock();
   const grant = authorizeUpload(options.auth, namespace, { caller: options.caller, now });
-  const schemaProblems = await schemaMessage(item);
+  const schemaProblems = await schemaMessage(item, options.registryItemSchema);
   if (schemaProblems !== undefined) throw rackError("SCHEMA_VALIDATION_FAILED", schemaProblems);
   for (const file of fileEntries(item)) {
     if (typeof file.target === "string" && !isSafeTarget(file.target)) {
@@ -369,6 +371,7 @@ export async function publishRackArchive(
       limits,
       paths: scanned.files,
       registryJson: scanned.registryJson,
+      ...(scanned.prefix === undefined ? {} : { prefix: scanned.prefix }),
     }),
   );
   const policy = options.auth.namespaces.get(namespace);

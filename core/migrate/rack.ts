@@ -1,0 +1,612 @@
+/**
+ * Import a Rack `STORAGE_ROOT` (spec `rack-wire.md` §11): every version
+ * directory becomes one immutable version holding every file in it (undeclared
+ * ones included, as the original serves them), written through
+ * {@linkcode putVersionIfAbsent} like an upload: blobs first, then one atomic
+ * commit. The version list is what was imported; `versions.json` is only
+ * compared. Presets come along as stored presets; schemas, `auth.json` and
+ * `webhooks.json` are validated and kept as files or imported.
+ *
+ * @module
+ */
+import type { RegistryContext } from "../context.ts";
+import { sha256Hex } from "../digest.ts";
+import { fileListFields, storeFile } from "../files.ts";
+import { SEMVER_RE } from "../names.ts";
+import { nextPackageRow } from "../packages.ts";
+import type { FileMap, Grant, VersionRow } from "../rows.ts";
+import { createToken, listTokens } from "../tokens.ts";
+import { getVersionRow, putVersionIfAbsent } from "../store.ts";
+import { readGcGuard } from "../_gc_guard.ts";
+import { auditMutation } from "../ggui/_common.ts";
+import { parseAuthConfig, type RackAuth } from "../rack/auth.ts";
+import { DEFAULT_EXTRACT_LIMITS } from "../rack/extract.ts";
+import { rackMimeType } from "../rack/mime.ts";
+import {
+  isRackNamespace,
+  isRackSegment,
+  itemSegments,
+  MAX_REGISTRY_SEGMENTS,
+  normalizeRackFilePath,
+} from "../rack/paths.ts";
+import { PRESET_KIND } from "../rack/read.ts";
+import { isRackSchemaFile } from "../rack/schema.ts";
+import { parseWebhookConfig } from "../rack/webhooks.ts";
+import { declaredPaths } from "../rack/upload.ts";
+import { createWebhookSubscription, listWebhookSubscriptions } from "../webhook_subscriptions.ts";
+import * as keys from "../../storage/keys.ts";
+import type { JsonValue } from "../../storage/types.ts";
+import {
+  type MigrationProgress,
+  type MigrationReport,
+  type MigrationSource,
+  newReport,
+  parseJson,
+  type Problem,
+  putRowIfAbsent,
+  sameJson,
+  SourceError,
+} from "./_common.ts";
+
+const RACK_FORMAT = "rack.registry" as const;
+/** Who the migrated versions, presets and tokens are recorded as published by. */
+export const MIGRATE_ACTOR = "migrate";
+
+/** A config file given on the command line. */
+export interface ConfigFile {
+  /** Its path (named in messages). */
+  path: string;
+  /** Its text. */
+  text: string;
+}
+
+/** Options of {@linkcode migrateRack}. */
+export interface RackMigrateOptions {
+  /** Plan and verify only; write nothing. */
+  dryRun?: boolean;
+  /** The original's AUTH_CONFIG_PATH file (decides each namespace's visibility). */
+  authConfig?: ConfigFile;
+  /** The original's WEBHOOK_CONFIG_PATH file. */
+  webhookConfig?: ConfigFile;
+  /** `keep-file` (default): serve with the same files; `import`: store tokens and subscriptions. */
+  tokens?: "keep-file" | "import";
+  /** The largest file accepted (default: the upload limit, 64 MiB). */
+  maxFileBytes?: number;
+  /** Called after each version. */
+  onProgress?: (progress: MigrationProgress) => void;
+  /** Called with each outcome line. */
+  onEvent?: (line: string) => void;
+}
+
+/** One version directory found in the source. */
+interface VersionDir {
+  namespace: string;
+  segments: string[];
+  version: string;
+  dir: string;
+}
+
+/** A verified version, ready to write (bytes are read again when written). */
+interface Prepared {
+  target: string;
+  dir: string;
+  paths: string[];
+  files: FileMap;
+  row: Omit<VersionRow, "files" | "filesSha256">;
+  summary: Record<string, JsonValue>;
+}
+
+function isProblem(value: unknown): value is Problem {
+  return typeof value === "object" && value !== null && "message" in value && "path" in value;
+}
+
+/** The namespace folders of a Rack STORAGE_ROOT; a {@linkcode SourceError} when it is not one. */
+export async function checkRackSource(source: MigrationSource): Promise<string[]> {
+  const root = await source.list("");
+  if (root === null) throw new SourceError(".", "does not exist or is not a directory");
+  const namespaces = root.filter((e) => e.kind === "dir" && e.name.startsWith("@"));
+  if (namespaces.length > 0 || root.some((e) => e.name === ".healthcheck")) {
+    return namespaces.map((e) => e.name);
+  }
+  if (root.length === 0) {
+    throw new SourceError(".", "is empty (a Rack STORAGE_ROOT has @namespace folders)");
+  }
+  if (root.some((e) => e.name === "state")) {
+    throw new SourceError(
+      ".",
+      "looks like a ggui registry-data directory, not a Rack STORAGE_ROOT (use 'migrate ggui')",
+    );
+  }
+  throw new SourceError(".", "is not a Rack STORAGE_ROOT (no @namespace folders, no .healthcheck)");
+}
+
+/** Every version directory under a namespace: a SemVer-named folder holding `registry.json`. */
+async function findVersions(
+  source: MigrationSource,
+  namespace: string,
+  report: MigrationReport,
+): Promise<VersionDir[]> {
+  const out: VersionDir[] = [];
+  const walk = async (segments: string[]): Promise<void> => {
+    const dir = [namespace, ...segments].join("/");
+    const entries = (await source.list(dir)) ?? [];
+    for (const e of entries) {
+      const path = `${dir}/${e.name}`;
+      if (e.kind === "symlink" || e.kind === "other") {
+        report.refused.push({
+          path,
+          message: `is a ${e.kind}; only folders and files are imported`,
+        });
+        continue;
+      }
+      if (e.kind !== "dir") continue;
+      if (
+        segments.length > 0 && SEMVER_RE.test(e.name) &&
+        (await source.stat(`${path}/registry.json`))
+      ) {
+        out.push({ namespace, segments, version: e.name, dir: path });
+      } else if (isRackSegment(e.name) && segments.length < MAX_REGISTRY_SEGMENTS) {
+        await walk([...segments, e.name]);
+      } else {
+        report.skipped.push({ path, message: "is neither a package folder nor a version folder" });
+      }
+    }
+  };
+  await walk([]);
+  return out;
+}
+
+/** Every file under a version directory, relative to it; a symlink or device is a problem. */
+async function listFiles(
+  source: MigrationSource,
+  dir: string,
+  maxFileBytes: number,
+): Promise<string[] | Problem> {
+  const out: string[] = [];
+  const stack = [""];
+  while (stack.length > 0) {
+    const rel = stack.pop()!;
+    const entries = (await source.list(rel === "" ? dir : `${dir}/${rel}`)) ?? [];
+    for (const e of entries) {
+      const path = rel === "" ? e.name : `${rel}/${e.name}`;
+      if (e.kind === "dir") stack.push(path);
+      else if (e.kind === "file") {
+        if (e.size > maxFileBytes) {
+          return {
+            path: `${dir}/${path}`,
+            message: `is ${e.size} bytes, over the ${maxFileBytes}-byte file limit`,
+          };
+        }
+        if (normalizeRackFilePath(path) === null) {
+          return { path: `${dir}/${path}`, message: "has a name the registry cannot serve" };
+        }
+        out.push(path);
+      } else {
+        return {
+          path: `${dir}/${path}`,
+          message: `is a ${e.kind}; a version holds only regular files`,
+        };
+      }
+    }
+  }
+  return out.sort();
+}
+
+/** Verify one version directory; nothing is kept in memory but digests. */
+async function prepareVersion(
+  source: MigrationSource,
+  v: VersionDir,
+  env: { auth: RackAuth; maxFileBytes: number },
+): Promise<Prepared | Problem> {
+  const regPath = `${v.dir}/registry.json`;
+  const paths = await listFiles(source, v.dir, env.maxFileBytes);
+  if (isProblem(paths)) return paths;
+  const regBytes = await source.read(regPath);
+  if (regBytes === null) return { path: regPath, message: "is missing" };
+  const parsed = parseJson(regPath, regBytes);
+  if (isProblem(parsed)) return parsed;
+  const item = parsed.value as Record<string, unknown>;
+  if (typeof item !== "object" || item === null || Array.isArray(item)) {
+    return { path: regPath, message: "is not a JSON object" };
+  }
+  if (typeof item.name !== "string" || typeof item.namespace !== "string") {
+    return { path: regPath, message: "lacks name or namespace" };
+  }
+  const segments = itemSegments({ name: item.name, type: item.type, path: item.path });
+  const stored = `${v.namespace}/${v.segments.join("/")}/${v.version}`;
+  const says = `${item.namespace}/${segments.join("/")}/${String(item.version)}`;
+  if (says !== stored) {
+    return { path: regPath, message: `describes ${says} but is stored at ${stored}` };
+  }
+  for (const declared of declaredPaths(item)) {
+    const normal = normalizeRackFilePath(declared);
+    if (normal === null) {
+      return { path: regPath, message: `declares an unsafe file path '${declared}'` };
+    }
+    if (!paths.includes(normal)) {
+      return { path: `${v.dir}/${normal}`, message: "is declared in registry.json but missing" };
+    }
+  }
+  const files: FileMap = {};
+  let bytes = 0;
+  for (const path of paths) {
+    const data = path === "registry.json" ? regBytes : await source.read(`${v.dir}/${path}`);
+    if (data === null) return { path: `${v.dir}/${path}`, message: "vanished while reading" };
+    files[path] = { sha256: sha256Hex(data), size: data.byteLength, type: rackMimeType(path) };
+    bytes += data.byteLength;
+  }
+  // No archive exists any more: the checksum is recomputed over the files (path and digest).
+  const checksum = sha256Hex(paths.map((p) => `${p}\0${files[p]!.sha256}\n`).join(""));
+  const name = v.segments.join("/");
+  const stat = await source.stat(regPath);
+  const summary: Record<string, JsonValue> = { name: item.name, type: String(item.type ?? "") };
+  if (typeof item.description === "string") summary.description = item.description;
+  return {
+    target: `${v.namespace}/${name}@${v.version}`,
+    dir: v.dir,
+    paths,
+    files,
+    summary,
+    row: {
+      namespace: v.namespace,
+      name,
+      version: v.version,
+      format: RACK_FORMAT,
+      visibility: env.auth.namespaces.get(v.namespace)?.anonymous ? "public" : "private",
+      facts: {
+        name: item.name,
+        type: String(item.type ?? ""),
+        checksum,
+        archiveSize: bytes,
+        ...(typeof item.description === "string" ? { description: item.description } : {}),
+      },
+      // The original keeps no publish time: registry.json's modification time is the upload's.
+      publishedAt: stat?.mtime ?? new Date(0).toISOString(),
+      publishedBy: MIGRATE_ACTOR,
+    },
+  };
+}
+
+function sameRackVersion(existing: VersionRow, files: FileMap, row: Prepared["row"]): boolean {
+  return existing.format === row.format && existing.visibility === row.visibility &&
+    sameJson(existing.facts, row.facts) && existing.publishedAt === row.publishedAt &&
+    (existing.files === undefined || sameJson(existing.files, files));
+}
+
+async function writeVersion(
+  ctx: RegistryContext,
+  source: MigrationSource,
+  p: Prepared,
+  dryRun: boolean,
+): Promise<"imported" | "identical" | Problem> {
+  const existing = await getVersionRow(ctx.storage, p.row);
+  if (existing) {
+    return sameRackVersion(existing, p.files, p.row)
+      ? "identical"
+      : { path: p.dir, message: `${p.target} is already in the target with other content` };
+  }
+  if (dryRun) return "imported";
+  const gcGuard = await readGcGuard(ctx);
+  for (const path of p.paths) {
+    const data = await source.read(`${p.dir}/${path}`);
+    const entry = data && await storeFile(ctx, data, p.files[path]!.type);
+    // Changed between the check and the write: refuse rather than store other bytes.
+    if (!entry || entry.sha256 !== p.files[path]!.sha256) {
+      return { path: `${p.dir}/${path}`, message: "changed while it was being imported" };
+    }
+  }
+  const row: VersionRow = { ...p.row, ...(await fileListFields(ctx, p.files)) };
+  const now = ctx.clock();
+  const ref = { namespace: row.namespace, name: row.name };
+  const result = await putVersionIfAbsent(ctx.storage, {
+    row,
+    gc: { guard: gcGuard, ctx },
+    updatePackage: (current, state) => nextPackageRow(current, state, { ref, summary: p.summary }),
+    extra: () => [
+      auditMutation(now, {
+        actor: MIGRATE_ACTOR,
+        action: "rack.migrate",
+        target: p.target,
+        detail: { from: p.dir, files: p.paths.length },
+      }),
+    ],
+  });
+  if (result.result === "created") return "imported";
+  const again = await getVersionRow(ctx.storage, row);
+  if (again && sameRackVersion(again, p.files, p.row)) return "identical";
+  return { path: p.dir, message: `${p.target} is held in the target with other content` };
+}
+
+/** Compare each package's versions.json with what was found. */
+async function compareVersionsJson(
+  source: MigrationSource,
+  found: Map<string, string[]>,
+  report: MigrationReport,
+): Promise<void> {
+  for (const [pkgDir, versions] of found) {
+    const path = `${pkgDir}/versions.json`;
+    const bytes = await source.read(path);
+    if (bytes === null) {
+      report.notes.push({
+        path,
+        message: "is missing; the version list is derived from the folders",
+      });
+      continue;
+    }
+    const parsed = parseJson(path, bytes);
+    const listed = isProblem(parsed) ? null : (parsed.value as { versions?: unknown })?.versions;
+    if (!Array.isArray(listed)) {
+      report.notes.push({
+        path,
+        message: "is unreadable; the version list is derived from the folders",
+      });
+      continue;
+    }
+    const missing = versions.filter((v) => !listed.includes(v));
+    const stale = listed.filter((v) => !versions.includes(String(v)));
+    if (missing.length > 0 || stale.length > 0) {
+      report.notes.push({
+        path,
+        message: `differs from the imported versions (not listed: ${
+          missing.join(", ") || "none"
+        }; listed without a folder: ${stale.join(", ") || "none"})`,
+      });
+    }
+  }
+}
+
+/** Presets: `presets/<name>/preset.json`, stored as the original serves them. */
+async function importPresets(
+  ctx: RegistryContext,
+  source: MigrationSource,
+  report: MigrationReport,
+  dryRun: boolean,
+): Promise<void> {
+  for (const e of (await source.list("presets")) ?? []) {
+    const path = `presets/${e.name}/preset.json`;
+    if (e.kind !== "dir" || !isRackSegment(e.name)) {
+      report.skipped.push({ path: `presets/${e.name}`, message: "is not a preset folder" });
+      continue;
+    }
+    const stat = await source.stat(path);
+    if (stat?.kind !== "file") {
+      report.refused.push({ path, message: stat ? `is a ${stat.kind}, not a file` : "is missing" });
+      continue;
+    }
+    const parsed = parseJson(path, (await source.read(path))!);
+    if (isProblem(parsed)) {
+      report.refused.push(parsed);
+      continue;
+    }
+    const preset = parsed.value as Record<string, JsonValue>;
+    if (typeof preset !== "object" || preset === null || Array.isArray(preset)) {
+      report.refused.push({ path, message: "is not a JSON object" });
+      continue;
+    }
+    if (preset.name !== undefined && preset.name !== e.name) {
+      report.refused.push({ path, message: `names itself '${String(preset.name)}'` });
+      continue;
+    }
+    const row = {
+      preset,
+      updatedAt: stat.mtime ?? new Date(0).toISOString(),
+      updatedBy: MIGRATE_ACTOR,
+    };
+    const key = keys.configKey(PRESET_KIND, e.name);
+    const current = await ctx.storage.get<{ preset: JsonValue }>(key);
+    if (current) {
+      if (sameJson(current.value.preset, preset)) report.identical.push(`preset:${e.name}`);
+      else report.conflicts.push({ path, message: `preset ${e.name} differs in the target` });
+      continue;
+    }
+    if (!dryRun) await putRowIfAbsent(ctx.storage, key, row as unknown as JsonValue, false);
+    report.rows++;
+    report.imported.push(`preset:${e.name}`);
+  }
+}
+
+/** Schemas: checked; this server serves them from --schema-dir. */
+async function checkSchemas(source: MigrationSource, report: MigrationReport): Promise<void> {
+  const entries = await source.list("schema");
+  if (entries === null) return;
+  for (const e of entries) {
+    const path = `schema/${e.name}`;
+    if (e.kind !== "file" || !isRackSchemaFile(e.name)) {
+      report.skipped.push({
+        path,
+        message: "is not one of rack.json, preset.json, registry-item.json",
+      });
+      continue;
+    }
+    const parsed = parseJson(path, (await source.read(path))!);
+    if (isProblem(parsed)) report.refused.push(parsed);
+  }
+  report.notes.push({
+    path: "schema",
+    message:
+      "serve these schemas by starting the server with --schema-dir pointing at a copy of this folder",
+  });
+}
+
+/** auth.json: validated; kept as --auth-config, or imported as stored tokens. */
+async function handleAuth(
+  ctx: RegistryContext,
+  file: ConfigFile,
+  report: MigrationReport,
+  options: { dryRun: boolean; tokens: "keep-file" | "import" },
+): Promise<RackAuth> {
+  let parsed;
+  try {
+    parsed = parseAuthConfig(file.text);
+  } catch (err) {
+    throw new SourceError(file.path, err instanceof Error ? err.message : String(err));
+  }
+  for (const r of parsed.rejected) {
+    report.refused.push({ path: file.path, message: `namespace ${r.namespace}: ${r.reason}` });
+  }
+  if (options.tokens === "keep-file") {
+    report.notes.push({
+      path: file.path,
+      message:
+        "kept: start the server with --auth-config pointing at this file (tokens stay in it)",
+    });
+    return parsed.auth;
+  }
+  // One stored token per secret, with a grant per namespace it was listed under.
+  const bySecret = new Map<string, { grants: Grant[]; mark?: string; expiresAt?: number }>();
+  for (const [namespace, policy] of parsed.auth.namespaces) {
+    for (const t of policy.tokens) {
+      const slot = bySecret.get(t.sha256) ?? { grants: [] };
+      slot.grants.push({ namespace, actions: t.publish ? ["read", "publish"] : ["read"] });
+      if (t.mark) slot.mark ??= t.mark;
+      if (t.expiresAt !== undefined) slot.expiresAt = t.expiresAt;
+      bySecret.set(t.sha256, slot);
+    }
+  }
+  // Stored tokens have their own secret format (hashed at rest, revocable):
+  // each auth.json token becomes a NEW stored token with the same grants,
+  // found again on a re-run by the digest of the old secret in its label.
+  const stored = await listTokens(ctx);
+  for (const [sha256, t] of bySecret) {
+    const tag = `(auth.json ${sha256.slice(0, 12)})`;
+    if (stored.some((s) => s.label.endsWith(tag) && !s.revokedAt)) {
+      report.identical.push(`token:${tag}`);
+      continue;
+    }
+    report.rows++;
+    if (options.dryRun) continue;
+    const created = await createToken(ctx, {
+      subject: `rack/${sha256.slice(0, 12)}`,
+      grants: t.grants,
+      label: `${t.mark ?? "token"} ${tag}`,
+      ...(t.expiresAt !== undefined ? { expiresAt: new Date(t.expiresAt).toISOString() } : {}),
+    }, { subject: MIGRATE_ACTOR, admin: true });
+    report.tokens.push({ label: created.token.label, grants: t.grants, secret: created.secret });
+  }
+  report.notes.push({
+    path: file.path,
+    message:
+      `${bySecret.size} token(s) as stored tokens with NEW secrets (listed once under tokens): give each client its new secret, then start the server without --auth-config`,
+  });
+  return parsed.auth;
+}
+
+async function handleWebhooks(
+  ctx: RegistryContext,
+  file: ConfigFile,
+  report: MigrationReport,
+  options: { dryRun: boolean; tokens: "keep-file" | "import" },
+): Promise<void> {
+  let subs;
+  try {
+    subs = parseWebhookConfig(file.text);
+  } catch (err) {
+    throw new SourceError(file.path, err instanceof Error ? err.message : String(err));
+  }
+  if (options.tokens === "keep-file") {
+    report.notes.push({
+      path: file.path,
+      message:
+        `${subs.length} subscription(s) valid: start the server with --webhook-config pointing at this file`,
+    });
+    return;
+  }
+  const existing = await listWebhookSubscriptions(ctx);
+  for (const s of subs) {
+    if (existing.some((e) => e.url === s.url && sameJson(e.events, s.events))) {
+      report.identical.push(`webhook:${new URL(s.url).host}`);
+      continue;
+    }
+    if (options.dryRun) continue;
+    try {
+      await createWebhookSubscription(
+        ctx,
+        {
+          url: s.url,
+          events: [...s.events],
+          ...(s.secret ? { secret: s.secret } : {}),
+          ...(s.description ? { description: s.description } : {}),
+          enabled: s.enabled !== false,
+        } as Parameters<typeof createWebhookSubscription>[1],
+        MIGRATE_ACTOR,
+      );
+      report.rows++;
+    } catch (err) {
+      report.refused.push({
+        path: file.path,
+        message: `subscription ${s.url}: ${err instanceof Error ? err.message : err}`,
+      });
+    }
+  }
+}
+
+/**
+ * Migrate a Rack STORAGE_ROOT into `ctx`'s store. Throws a
+ * {@linkcode SourceError} when the directory or a config file is unusable as a
+ * whole; every other problem is in the report and only its version is left out.
+ *
+ * @example
+ * ```ts ignore
+ * const report = await migrateRack(ctx, fsSource("./storage"), { dryRun: true });
+ * ```
+ */
+export async function migrateRack(
+  ctx: RegistryContext,
+  source: MigrationSource,
+  options: RackMigrateOptions = {},
+): Promise<MigrationReport> {
+  const dryRun = options.dryRun === true;
+  const tokens = options.tokens ?? "keep-file";
+  const report = newReport("rack", dryRun);
+  const event = options.onEvent ?? (() => {});
+  const namespaces = await checkRackSource(source);
+  const auth = options.authConfig
+    ? await handleAuth(ctx, options.authConfig, report, { dryRun, tokens })
+    : parseAuthConfig(null).auth;
+  if (options.webhookConfig) {
+    await handleWebhooks(ctx, options.webhookConfig, report, { dryRun, tokens });
+  }
+  const dirs: VersionDir[] = [];
+  for (const ns of namespaces) {
+    if (!isRackNamespace(ns)) {
+      report.skipped.push({ path: ns, message: "is not a valid namespace name" });
+      continue;
+    }
+    dirs.push(...await findVersions(source, ns, report));
+  }
+  const found = new Map<string, string[]>();
+  const env = { auth, maxFileBytes: options.maxFileBytes ?? DEFAULT_EXTRACT_LIMITS.maxFileBytes };
+  let done = 0;
+  for (const v of dirs) {
+    const pkgDir = `${v.namespace}/${v.segments.join("/")}`;
+    if (!found.has(pkgDir)) found.set(pkgDir, []);
+    const prepared = await prepareVersion(source, v, env);
+    let outcome: "imported" | "identical" | Problem;
+    if (isProblem(prepared)) {
+      report.refused.push(prepared);
+      event(`refused ${prepared.path}: ${prepared.message}`);
+    } else {
+      report.bytes += Object.values(prepared.files).reduce((n, f) => n + f.size, 0);
+      outcome = await writeVersion(ctx, source, prepared, dryRun);
+      if (isProblem(outcome)) {
+        report.conflicts.push(outcome);
+        event(`conflict ${outcome.path}: ${outcome.message}`);
+      } else {
+        found.get(pkgDir)!.push(v.version);
+        report[outcome].push(prepared.target);
+        event(`${dryRun && outcome === "imported" ? "would import" : outcome} ${prepared.target}`);
+      }
+    }
+    options.onProgress?.({ done: ++done, total: dirs.length, bytes: report.bytes });
+  }
+  await compareVersionsJson(source, found, report);
+  await importPresets(ctx, source, report, dryRun);
+  await checkSchemas(source, report);
+  for (const e of (await source.list("")) ?? []) {
+    if (e.name.startsWith("@") || ["presets", "schema", ".healthcheck", ".tmp"].includes(e.name)) {
+      continue;
+    }
+    report.skipped.push({ path: e.name, message: "is not part of a Rack STORAGE_ROOT" });
+  }
+  return report;
+}
