@@ -43,6 +43,7 @@ export const ERROR_CODES = [
   "rate_limited",
   "timeout",
   "storage_failure",
+  "unavailable",
 ] as const;
 
 /** A domain error code. */

@@ -25,6 +25,7 @@ export const RACK_ERROR_TABLE = {
   rate_limited: { status: 429, code: "RATE_LIMIT_EXCEEDED" },
   timeout: { status: 408, code: "REQUEST_TIMEOUT" },
   storage_failure: { status: 500, code: "INTERNAL_SERVER_ERROR" },
+  unavailable: { status: 503, code: "SERVICE_UNAVAILABLE" },
 } as const satisfies Record<ErrorCode, { status: number; code: string }>;
 
 /** Status of every refined Rack wire code. */

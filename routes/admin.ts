@@ -65,6 +65,7 @@ export const ADMIN_ERROR_STATUS = {
   rate_limited: 429,
   timeout: 408,
   storage_failure: 500,
+  unavailable: 503,
 } as const satisfies Record<ErrorCode, number>;
 
 /** The admin error body. */

@@ -115,6 +115,7 @@ const ERROR_TABLE = {
   rate_limited: { status: 429, error: "rate_limited" },
   timeout: { status: 408, error: "request_timeout" },
   storage_failure: { status: 500, error: "server_error" },
+  unavailable: { status: 503, error: "service_unavailable" },
 } as const satisfies Record<ErrorCode, { status: number; error: string }>;
 
 /** Map any thrown error to a ggui error result; 5xx never carry internal text. */

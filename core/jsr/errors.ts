@@ -31,6 +31,7 @@ export const JSR_CODES = {
   requestTimeout: { domain: "timeout", status: 408 },
   conflict: { domain: "conflict", status: 409 },
   internalServerError: { domain: "storage_failure", status: 500 },
+  serviceUnavailable: { domain: "unavailable", status: 503 },
   // Publishing task failures (the task ends in `failure` with this error).
   invalidTarball: { domain: "invalid_input", status: 400 },
   missingConfigFile: { domain: "invalid_input", status: 400 },
@@ -102,6 +103,7 @@ const FROM_DOMAIN: Record<ErrorCode, JsrCode> = {
   rate_limited: "rateLimited",
   timeout: "requestTimeout",
   storage_failure: "internalServerError",
+  unavailable: "serviceUnavailable",
 };
 
 /** The JSR body of an error: `{code, message, …extra}`. */
