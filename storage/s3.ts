@@ -242,7 +242,10 @@ export class S3BundleStorage implements BundleStorage {
     if (!BUCKET_RE.test(options.bucket)) {
       throw new RangeError(`Cannot use bucket name '${options.bucket}'`);
     }
-    if (options.prefix !== undefined && !PREFIX_RE.test(options.prefix)) {
+    if (
+      options.prefix !== undefined &&
+      (!PREFIX_RE.test(options.prefix) || options.prefix.split("/").some((s) => /^\.\.?$/.test(s)))
+    ) {
       throw new RangeError(
         `Cannot use key prefix '${options.prefix}': use letters, digits, '_', '.', '-' and a final '/'`,
       );
