@@ -89,10 +89,12 @@ export function rackErrorResponse(err: unknown, log: RackLog): Response {
         error: String(err),
         cause: String(err.cause),
       });
-      return rackJsonError(status, {
-        code: "INTERNAL_SERVER_ERROR",
-        message: "Internal server error",
-      });
+      return rackJsonError(
+        status,
+        status === 503
+          ? { code: "SERVICE_UNAVAILABLE", message: "Storage is unavailable: try again later" }
+          : { code: "INTERNAL_SERVER_ERROR", message: "Internal server error" },
+      );
     }
     if (err.cause !== undefined) {
       log("info", "Rack request refused", { code: rackCode ?? err.code, cause: String(err.cause) });

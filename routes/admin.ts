@@ -106,7 +106,10 @@ function adminError(err: unknown): { status: number; body: AdminErrorBody } {
   if (isRegistryError(err)) {
     const status = ADMIN_ERROR_STATUS[err.code];
     if (status >= 500) {
-      return { status, body: { code: err.code, message: "Internal server error" } };
+      const message = status === 503
+        ? "Storage is unavailable: try again later"
+        : "Internal server error";
+      return { status, body: { code: err.code, message } };
     }
     const body: AdminErrorBody = { code: err.code, message: err.message };
     if (err.detail !== undefined) body.detail = err.detail;

@@ -122,6 +122,9 @@ const ERROR_TABLE = {
 export function gguiErrorResult(err: unknown): GguiResult {
   if (isRegistryError(err)) {
     const { status, error } = ERROR_TABLE[err.code];
+    if (status === 503) {
+      return errorResult(status, error, "storage is unavailable, try again later");
+    }
     if (status >= 500) return errorResult(status, error, "internal error");
     return errorResult(status, error, err.message, {
       ...(err.detail === undefined ? {} : { detail: err.detail }),

@@ -128,7 +128,10 @@ export function jsrWireError(err: unknown): { status: number; body: JsrErrorBody
   const code = detail?.jsrCode ?? FROM_DOMAIN[err.code];
   const status = JSR_CODES[code].status;
   if (status >= 500) {
-    return { status, body: { code, message: "Internal server error" } };
+    const message = status === 503
+      ? "Storage is unavailable: try again later"
+      : "Internal server error";
+    return { status, body: { code, message } };
   }
   return { status, body: { ...detail?.extra, code, message: err.message } };
 }
