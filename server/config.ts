@@ -10,7 +10,7 @@
 import { parseArgs } from "node:util";
 import { isReservedSubject } from "../core/auth.ts";
 import { SCOPE_RE } from "../core/ggui/manifest.ts";
-import { parseS3Bundles, type S3BundlesSpec } from "./s3_config.ts";
+import { parseR2Bundles, parseS3Bundles, type S3BundlesSpec } from "./s3_config.ts";
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
 const HOST_PORT_RE =
@@ -345,7 +345,8 @@ export function parseServerArgs(
   if (typeof port === "string") return { ok: false, error: port };
 
   const dataDir = pick("data-dir", "STORAGE_ROOT") ?? "./registry-data";
-  if (env.STORAGE_BACKEND !== undefined && !["", "local"].includes(env.STORAGE_BACKEND)) {
+  const r2 = env.STORAGE_BACKEND === "r2";
+  if (env.STORAGE_BACKEND !== undefined && !["", "local", "r2"].includes(env.STORAGE_BACKEND)) {
     return {
       ok: false,
       error: `STORAGE_BACKEND=${env.STORAGE_BACKEND} is not supported: use --storage and --bundles`,
@@ -365,6 +366,8 @@ export function parseServerArgs(
     }, env);
   const bundles = bundlesText
     ? parseBundles(bundlesText, s3(bundlesText))
+    : r2
+    ? parseR2Bundles(env)
     : defaultBundles(storage);
   if (typeof bundles === "string") return { ok: false, error: bundles };
   if (storage.kind !== "memory" && bundles.kind === "memory") {

@@ -109,3 +109,50 @@ export function parseS3Bundles(
 function nonEmpty(text: string | undefined): string | undefined {
   return text === undefined || text.trim() === "" ? undefined : text.trim();
 }
+
+/** What Rack's R2 mode (`STORAGE_BACKEND=r2`) requires, all of it. */
+const R2_VARS = ["R2_BUCKET_NAME", "R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"];
+
+/**
+ * Rack's R2 mode, unchanged for its operators: `STORAGE_BACKEND=r2` with
+ * `R2_BUCKET_NAME`, `R2_ACCOUNT_ID`, `R2_ACCESS_KEY_ID` and
+ * `R2_SECRET_ACCESS_KEY` (all required, else a boot error naming the missing
+ * ones) is the S3 backend on R2's endpoint, at the bucket's root.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseR2Bundles } from "./s3_config.ts";
+ * const spec = parseR2Bundles({
+ *   R2_BUCKET_NAME: "rack",
+ *   R2_ACCOUNT_ID: "0123abcd",
+ *   R2_ACCESS_KEY_ID: "id",
+ *   R2_SECRET_ACCESS_KEY: "secret",
+ * });
+ * assert.ok(typeof spec !== "string" && spec.endpoint === "https://0123abcd.r2.cloudflarestorage.com");
+ * ```
+ */
+export function parseR2Bundles(
+  env: Readonly<Record<string, string | undefined>>,
+): S3BundlesSpec | string {
+  const missing = R2_VARS.filter((name) => nonEmpty(env[name]) === undefined);
+  if (missing.length > 0) {
+    return `STORAGE_BACKEND=r2 needs ${R2_VARS.join(", ")} (missing: ${missing.join(", ")})`;
+  }
+  const account = nonEmpty(env.R2_ACCOUNT_ID)!;
+  if (!/^[A-Za-z0-9-]{1,63}$/.test(account)) {
+    return `R2_ACCOUNT_ID must be a Cloudflare account id (got '${account}')`;
+  }
+  const bucket = nonEmpty(env.R2_BUCKET_NAME)!;
+  if (!BUCKET_RE.test(bucket)) return `R2_BUCKET_NAME is not a valid bucket name (got '${bucket}')`;
+  return {
+    kind: "s3",
+    bucket,
+    prefix: "",
+    endpoint: `https://${account}.r2.cloudflarestorage.com`,
+    region: "auto",
+    style: "path",
+    accessKeyId: nonEmpty(env.R2_ACCESS_KEY_ID)!,
+    secretAccessKey: nonEmpty(env.R2_SECRET_ACCESS_KEY)!,
+  };
+}

@@ -65,3 +65,39 @@ Deno.test("--bundles=s3 refuses a bad bucket, prefix, endpoint, style or missing
     assert.ok(!(r as string).includes("\n"));
   }
 });
+
+const R2 = {
+  STORAGE_BACKEND: "r2",
+  R2_BUCKET_NAME: "rack-registry",
+  R2_ACCOUNT_ID: "0123456789abcdef",
+  R2_ACCESS_KEY_ID: "r2-id",
+  R2_SECRET_ACCESS_KEY: "r2-secret",
+};
+
+Deno.test("STORAGE_BACKEND=r2 puts bundles in the R2 bucket at its root, on R2's endpoint", () => {
+  assert.deepEqual(bundles([], R2), {
+    kind: "s3",
+    bucket: "rack-registry",
+    prefix: "",
+    endpoint: "https://0123456789abcdef.r2.cloudflarestorage.com",
+    region: "auto",
+    style: "path",
+    accessKeyId: "r2-id",
+    secretAccessKey: "r2-secret",
+  });
+  // An explicit --bundles still wins.
+  assert.deepEqual(bundles(["--bundles=fs:/srv/b"], R2), { kind: "fs", path: "/srv/b" });
+});
+
+Deno.test("STORAGE_BACKEND=r2 with a variable missing is a boot error naming it", () => {
+  for (
+    const name of ["R2_BUCKET_NAME", "R2_ACCOUNT_ID", "R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY"]
+  ) {
+    const r = bundles([], { ...R2, [name]: "" });
+    assert.equal(
+      r,
+      `STORAGE_BACKEND=r2 needs R2_BUCKET_NAME, R2_ACCOUNT_ID, R2_ACCESS_KEY_ID, R2_SECRET_ACCESS_KEY (missing: ${name})`,
+    );
+  }
+  assert.match(bundles([], { ...R2, R2_ACCOUNT_ID: "a/b" }) as string, /R2_ACCOUNT_ID must be/);
+});
