@@ -176,7 +176,10 @@ class PartBuffer {
   /** The bytes held (a copy-free view), emptying the buffer. */
   take(): Uint8Array {
     const out = this.#buf.subarray(0, this.#size);
-    this.#buf = new Uint8Array(Math.min(this.capacity, 64 * 1024));
+    // After a full part, more full parts are likely: skip regrowing through the doublings.
+    this.#buf = new Uint8Array(
+      this.#size === this.capacity ? this.capacity : Math.min(this.capacity, 64 * 1024),
+    );
     this.#size = 0;
     return out;
   }
