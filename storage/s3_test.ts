@@ -12,6 +12,8 @@ import { MemoryRegistryStorage } from "./memory.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import { S3RVER_KEY, startS3rver } from "../tests/_s3rver.ts";
 import { runCli } from "../server/cli.ts";
+import { staticTokenAuthenticator } from "../core/auth.ts";
+import { makeGadget, makeKey } from "../tests/_ggui_fixtures.ts";
 import { ADMIN, AUTH_JSON, makePackage, uploadRequest } from "../tests/_rack_fixtures.ts";
 
 /** An HTTP server on 127.0.0.1 that answers every request with `answer`, counting them. */
@@ -116,7 +118,9 @@ async function switchable() {
     bundleHost: "http://localhost:9001",
     registryHostname: "localhost:9001",
     rackAuth: () => Promise.resolve(auth),
+    authenticator: staticTokenAuthenticator({ token: "T", subject: "team" }),
     readCacheMs: 0,
+    blobCacheBytes: 0,
   });
   return {
     app,
@@ -157,13 +161,32 @@ Deno.test("with the bucket down, a Rack upload is a 503 with Retry-After and lea
   }
 });
 
-Deno.test("with the bucket down, reading a Rack file is a 503 with Retry-After", async () => {
+Deno.test("with the bucket down, reading a Rack file or a ggui bundle is a 503 with Retry-After", async () => {
   const env = await switchable();
   try {
     const up = await env.app.request(uploadRequest(await makePackage(), { token: ADMIN }));
     assert.equal(up.status, 201);
     await up.body?.cancel();
+    const h = { authorization: "Bearer T", "content-type": "application/json" };
+    const key = await makeKey();
+    const reg = await env.app.request("/author-keys", {
+      method: "POST",
+      headers: h,
+      body: JSON.stringify({ publicKeyBase64: key.publicKeyBase64 }),
+    });
+    assert.equal(reg.status, 201);
+    const pub = await env.app.request("/publish", {
+      method: "POST",
+      headers: h,
+      body: JSON.stringify(await makeGadget(key)),
+    });
+    assert.equal(pub.status, 201, await pub.clone().text());
+    const bundlePath = new URL((await pub.json()).bundleUrl).pathname;
     env.mode = "down";
+    const bundle = await env.app.request(bundlePath, { headers: h });
+    assert.equal(bundle.status, 503);
+    assert.equal(bundle.headers.get("retry-after"), "5");
+    assert.equal((await bundle.json()).error, "service_unavailable");
     const file = await env.app.request(
       "/registries/@rack/quality/husky/1.0.0/files/templates/setup.ts",
     );
