@@ -333,7 +333,19 @@ export class S3BundleStorage implements BundleStorage {
           ...(init.headers ? { headers: init.headers } : {}),
           ...(init.body !== undefined ? { body: init.body as BodyInit } : {}),
         });
-        const res = await this.#fetch(signed, { signal: AbortSignal.timeout(this.#timeoutMs) });
+        // The timeout covers the wait for the answer's head only: a body may then stream for
+        // as long as its reader takes (AbortSignal.timeout would cut a slow download short).
+        const abort = new AbortController();
+        const timer = setTimeout(
+          () => abort.abort(new DOMException("timed out", "TimeoutError")),
+          this.#timeoutMs,
+        );
+        let res: Response;
+        try {
+          res = await this.#fetch(signed, { signal: abort.signal });
+        } finally {
+          clearTimeout(timer);
+        }
         if ((res.status >= 500 || res.status === 429) && attempt < this.#attempts) {
           await res.body?.cancel();
           continue;
@@ -343,7 +355,8 @@ export class S3BundleStorage implements BundleStorage {
         last = err;
       }
     }
-    const timedOut = last instanceof DOMException && last.name === "TimeoutError";
+    const timedOut = last instanceof DOMException &&
+      (last.name === "TimeoutError" || last.name === "AbortError");
     throw unavailable(
       action,
       timedOut ? `did not answer within ${this.#timeoutMs} ms` : "is unreachable",

@@ -293,3 +293,29 @@ Deno.test("main.ts gc with --bundles=s3 deletes orphan blobs and sweeps what an 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the request timeout covers an answer's head, not a body a slow reader is still streaming", async () => {
+  const piece = new TextEncoder().encode("slow-");
+  const whole = new Uint8Array(piece.byteLength * 5).map((_, i) => piece[i % piece.byteLength]!);
+  const server = fakeEndpoint((req) => {
+    if (new URL(req.url).searchParams.has("prefix")) return new Response("<ListBucketResult/>");
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        if (sent === 5) return c.close();
+        await new Promise((r) => setTimeout(r, 60));
+        sent++;
+        c.enqueue(piece);
+      },
+    });
+    return new Response(body, { headers: { "content-length": String(whole.byteLength) } });
+  });
+  try {
+    const blobs = await S3BundleStorage.open(options(server.endpoint, { timeoutMs: 100 }));
+    const body = await blobs.get(sha256Hex(whole));
+    // Five pieces 60 ms apart: the body outlives the 100 ms timeout and must still arrive whole.
+    assert.deepEqual(new Uint8Array(await new Response(body!.stream).arrayBuffer()), whole);
+  } finally {
+    await server.close();
+  }
+});
