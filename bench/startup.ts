@@ -54,7 +54,7 @@ function cpuMs(pid: number): number {
   return (ticks * 1000) / TICKS_PER_SECOND;
 }
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -62,7 +62,7 @@ async function freePort(): Promise<number> {
 }
 
 async function once(args: string[], path: string, dir: string): Promise<number> {
-  const port = await freePort();
+  const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: args.map((a) => a.replace("{port}", String(port))),
     cwd: dir,

@@ -142,7 +142,7 @@ Deno.test("await validatePreset() requires name, version and at least one regist
   );
 });
 
-Deno.test("builtinSchemaBytes() serves each of the three schemas as 2020-12 JSON", async () => {
+Deno.test("builtinSchemaBytes() serves each of the three schemas as 2020-12 JSON", () => {
   for (const file of RACK_SCHEMA_FILES) {
     const doc = JSON.parse(new TextDecoder().decode(builtinSchemaBytes(file)));
     assert.equal(doc.$schema, "https://json-schema.org/draft/2020-12/schema");
