@@ -109,6 +109,8 @@ export { MemoryBundleStorage, MemoryRegistryStorage } from "./storage/memory.ts"
 export { FsBundleStorage, FsRegistryStorage } from "./storage/fs.ts";
 export type { FsBundleStorageOptions, FsRegistryStorageOptions } from "./storage/fs.ts";
 export { KvBundleStorage, KvRegistryStorage } from "./storage/kv.ts";
+export { S3BundleStorage } from "./storage/s3.ts";
+export type { S3BundleStorageOptions } from "./storage/s3.ts";
 export type { KvStorageOptions } from "./storage/kv.ts";
 export {
   createRegistryApp,

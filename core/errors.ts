@@ -45,6 +45,7 @@ export const ERROR_CODES = [
   "storage_failure",
   "upstream_unavailable",
   "upstream_timeout",
+  "unavailable",
 ] as const;
 
 /**

@@ -27,6 +27,7 @@ export const RACK_ERROR_TABLE = {
   storage_failure: { status: 500, code: "INTERNAL_SERVER_ERROR" },
   upstream_unavailable: { status: 502, code: "BAD_GATEWAY" },
   upstream_timeout: { status: 504, code: "GATEWAY_TIMEOUT" },
+  unavailable: { status: 503, code: "SERVICE_UNAVAILABLE" },
 } as const satisfies Record<ErrorCode, { status: number; code: string }>;
 
 /** Status of every refined Rack wire code. */
@@ -94,10 +95,12 @@ export function rackErrorResponse(err: unknown, log: RackLog): Response {
         error: String(err),
         cause: String(err.cause),
       });
-      return rackJsonError(status, {
-        code: "INTERNAL_SERVER_ERROR",
-        message: "Internal server error",
-      });
+      return rackJsonError(
+        status,
+        status === 503
+          ? { code: "SERVICE_UNAVAILABLE", message: "Storage is unavailable: try again later" }
+          : { code: "INTERNAL_SERVER_ERROR", message: "Internal server error" },
+      );
     }
     if (err.cause !== undefined) {
       log("info", "Rack request refused", { code: rackCode ?? err.code, cause: String(err.cause) });

@@ -73,6 +73,7 @@ export const ADMIN_ERROR_STATUS = {
   storage_failure: 500,
   upstream_unavailable: 502,
   upstream_timeout: 504,
+  unavailable: 503,
 } as const satisfies Record<ErrorCode, number>;
 
 /** The admin error body. */
@@ -113,7 +114,10 @@ function adminError(err: unknown): { status: number; body: AdminErrorBody } {
   if (isRegistryError(err)) {
     const status = ADMIN_ERROR_STATUS[err.code];
     if (status >= 500) {
-      return { status, body: { code: err.code, message: "Internal server error" } };
+      const message = status === 503
+        ? "Storage is unavailable: try again later"
+        : "Internal server error";
+      return { status, body: { code: err.code, message } };
     }
     const body: AdminErrorBody = { code: err.code, message: err.message };
     if (err.detail !== undefined) body.detail = err.detail;

@@ -365,14 +365,38 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   });
   // The ggui fast path answers misses itself: with a ggui upstream, misses must reach it.
   const direct = options.fastReads === false || options.gguiUpstream !== undefined;
-  const guarded = guardBodies(direct ? app.fetch : fetch, {
+  const guarded = retryAfterOn503(guardBodies(direct ? app.fetch : fetch, {
     guard: new BodyGuard({
       idleMs: options.bodyIdleTimeoutMs ?? DEFAULT_BODY_IDLE_TIMEOUT_MS,
       maxPerAddress: options.maxPendingBodiesPerAddress ?? DEFAULT_MAX_PENDING_BODIES,
     }),
     trust,
-  });
+  }));
   return { fetch: guarded, request: (input, init) => guarded(toRequest(input, init)) };
+}
+
+/** Seconds a client is asked to wait after a 503 (storage unavailable). */
+const RETRY_AFTER_SECONDS = "5";
+
+/**
+ * Every 503 (storage unavailable, on any surface) tells the client when to
+ * retry. Not async: a synchronous answer stays synchronous.
+ */
+function retryAfterOn503(next: FetchHandler): FetchHandler {
+  const mark = (res: Response) => {
+    if (res.status === 503 && !res.headers.has("retry-after")) {
+      try {
+        res.headers.set("retry-after", RETRY_AFTER_SECONDS);
+      } catch {
+        // immutable headers (a proxied response): leave them
+      }
+    }
+    return res;
+  };
+  return (req, env) => {
+    const res = next(req, env);
+    return res instanceof Promise ? res.then(mark) : mark(res);
+  };
 }
 
 /** Default of {@linkcode RegistryAppOptions.bodyIdleTimeoutMs}. */

@@ -131,12 +131,16 @@ const ERROR_TABLE = {
   storage_failure: { status: 500, error: "server_error" },
   upstream_unavailable: { status: 502, error: "upstream_unavailable" },
   upstream_timeout: { status: 504, error: "upstream_timeout" },
+  unavailable: { status: 503, error: "service_unavailable" },
 } as const satisfies Record<ErrorCode, { status: number; error: string }>;
 
 /** Map any thrown error to a ggui error result; 5xx never carry internal text. */
 export function gguiErrorResult(err: unknown): GguiResult {
   if (isRegistryError(err)) {
     const { status, error } = ERROR_TABLE[err.code];
+    if (status === 503) {
+      return errorResult(status, error, "storage is unavailable, try again later");
+    }
     if (status >= 500) return errorResult(status, error, "internal error");
     return errorResult(status, error, err.message, {
       ...(err.detail === undefined ? {} : { detail: err.detail }),

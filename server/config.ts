@@ -20,6 +20,7 @@ import {
   UPSTREAM_FLAGS,
   UPSTREAM_USAGE,
 } from "./upstream_options.ts";
+import { parseR2Bundles, parseS3Bundles, type S3BundlesSpec } from "./s3_config.ts";
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
 const HOST_PORT_RE =
@@ -32,7 +33,11 @@ export type StorageSpec =
   | { kind: "kv"; path?: string };
 
 /** Where blobs live. */
-export type BundlesSpec = { kind: "memory" } | { kind: "kv" } | { kind: "fs"; path: string };
+export type BundlesSpec =
+  | { kind: "memory" }
+  | { kind: "kv" }
+  | { kind: "fs"; path: string }
+  | S3BundlesSpec;
 
 /** Everything `main.ts` needs to start a server. */
 export interface ServerConfig {
@@ -168,8 +173,14 @@ Options (each as --flag=value or --flag value; precedence: flag > env > --config
                              not exist; without it only the default ./registry-data is created
   --storage <spec>           memory | fs:<dir> | kv[:<file or https URL>]
                              (default kv:<data-dir>/registry.kv)
-  --bundles <spec>           kv | fs:<dir> | memory (default fs:<data-dir>/bundles with a local
-                             KV file or fs storage; kv with a remote or default Deploy KV)
+  --bundles <spec>           kv | fs:<dir> | memory | s3:<bucket>[/<prefix>] (default
+                             fs:<data-dir>/bundles with a local KV file or fs storage; kv with
+                             a remote or default Deploy KV). s3 takes AWS_ACCESS_KEY_ID,
+                             AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN from the environment
+  --s3-endpoint <url>        S3-API endpoint, e.g. http://127.0.0.1:9000 (env S3_ENDPOINT;
+                             default AWS's for the region)
+  --s3-region <region>       signing region (env AWS_REGION; default us-east-1)
+  --s3-style <style>         path | virtual addressing (default path with an endpoint)
   --token <secret>           ggui bearer token (env GGUI_REGISTRY_TOKEN)
   --subject <name>           subject of that token (default bearer-<sha256 prefix>; not rack:…)
   --bundle-host <url>        prefix of blob URLs (default: the request's Host, or X-Forwarded-Host
@@ -242,6 +253,9 @@ const STRING_FLAGS = [
   "data-dir",
   "storage",
   "bundles",
+  "s3-endpoint",
+  "s3-region",
+  "s3-style",
   "token",
   "subject",
   "bundle-host",
@@ -302,11 +316,15 @@ function parseStorage(value: string, dataDir: string): StorageSpec | string {
   return `--storage must be memory, fs:<dir> or kv[:<path>] (got '${value}')`;
 }
 
-function parseBundles(value: string): BundlesSpec | string {
+function parseBundles(
+  value: string,
+  s3: () => S3BundlesSpec | string,
+): BundlesSpec | string {
   if (value === "memory") return { kind: "memory" };
+  if (value.startsWith("s3:")) return s3();
   if (value === "kv") return { kind: "kv" };
   if (value.startsWith("fs:") && value.length > 3) return { kind: "fs", path: value.slice(3) };
-  return `--bundles must be kv, fs:<dir> or memory (got '${value}')`;
+  return `--bundles must be kv, fs:<dir>, memory or s3:<bucket>[/<prefix>] (got '${value}')`;
 }
 
 function defaultBundles(storage: StorageSpec): BundlesSpec {
@@ -397,7 +415,8 @@ export function parseServerArgs(
 
   const dataDirText = pick("data-dir", "STORAGE_ROOT");
   const dataDir = dataDirText ?? DEFAULT_DATA_DIR;
-  if (env.STORAGE_BACKEND !== undefined && !["", "local"].includes(env.STORAGE_BACKEND)) {
+  const r2 = env.STORAGE_BACKEND === "r2";
+  if (env.STORAGE_BACKEND !== undefined && !["", "local", "r2"].includes(env.STORAGE_BACKEND)) {
     return {
       ok: false,
       error: `STORAGE_BACKEND=${env.STORAGE_BACKEND} is not supported: use --storage and --bundles`,
@@ -418,7 +437,17 @@ export function parseServerArgs(
     };
   }
   const bundlesText = pick("bundles");
-  const bundles = bundlesText ? parseBundles(bundlesText) : defaultBundles(storage);
+  const s3 = (text: string) => () =>
+    parseS3Bundles(text, {
+      endpoint: pick("s3-endpoint"),
+      region: pick("s3-region"),
+      style: pick("s3-style"),
+    }, env);
+  const bundles = bundlesText
+    ? parseBundles(bundlesText, s3(bundlesText))
+    : r2
+    ? parseR2Bundles(env)
+    : defaultBundles(storage);
   if (typeof bundles === "string") return { ok: false, error: bundles };
   if (storage.kind !== "memory" && bundles.kind === "memory") {
     return { ok: false, error: "--bundles=memory needs --storage=memory" };

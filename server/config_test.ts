@@ -82,7 +82,7 @@ Deno.test("parseServerArgs() refuses unknown, malformed and positional arguments
   assert.match(error(["serve"]), /positional|Unexpected argument/i);
   assert.match(error(["--storage=s3:x"]), /--storage must be/);
   assert.match(error(["--bundle-host=ftp://x"]), /--bundle-host must be/);
-  assert.match(error([], { STORAGE_BACKEND: "r2" }), /not supported/);
+  assert.match(error([], { STORAGE_BACKEND: "s3" }), /not supported/);
   // An explicitly empty token is refused (the original's rule); an empty
   // GGUI_REGISTRY_TOKEN counts as unset, as empty environment values do.
   assert.match(error(["--token="]), /--token needs a value \(omit it/);

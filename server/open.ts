@@ -7,6 +7,7 @@
 import { FsBundleStorage, FsRegistryStorage } from "../storage/fs.ts";
 import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import { S3BundleStorage } from "../storage/s3.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
 import { type ServerConfig, storeDir } from "./config.ts";
 import { fileReserve } from "./disk_reserve.ts";
@@ -38,6 +39,9 @@ export function describeBundles(config: ServerConfig): string {
   const { storage, bundles } = config;
   if (bundles.kind === "memory") return "memory";
   if (bundles.kind === "fs") return `fs:${bundles.path}`;
+  if (bundles.kind === "s3") {
+    return `s3:${bundles.bucket}/${bundles.prefix} at ${bundles.endpoint ?? bundles.region}`;
+  }
   return storage.kind === "kv" ? describeRows(config) : `kv:${config.dataDir}/bundles.kv`;
 }
 
@@ -83,6 +87,10 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
       break;
   }
   let bundles: BundleStorage;
+  const closeRows = async () => {
+    // The rows opened already: close them rather than leave a KV handle open.
+    for (const close of closers) await close();
+  };
   switch (config.bundles.kind) {
     case "memory":
       bundles = new MemoryBundleStorage();
@@ -91,8 +99,7 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
       try {
         bundles = await FsBundleStorage.open({ root: config.bundles.path });
       } catch (err) {
-        // The rows opened already: close them rather than leave a KV handle open.
-        for (const close of closers) await close();
+        await closeRows();
         throw err;
       }
       break;
@@ -103,6 +110,16 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
         ),
       );
       break;
+    case "s3": {
+      const { kind: _, ...s3 } = config.bundles;
+      try {
+        bundles = await S3BundleStorage.open(s3);
+      } catch (err) {
+        await closeRows();
+        throw err;
+      }
+      break;
+    }
   }
   let closed = false;
   return {

@@ -3,6 +3,8 @@ import { bundleStorageContract, registryStorageContract } from "../testing.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { FsBundleStorage, FsRegistryStorage } from "../storage/fs.ts";
 import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
+import { S3BundleStorage } from "../storage/s3.ts";
+import { S3RVER_KEY, startS3rver } from "./_s3rver.ts";
 
 async function tempDir(prefix: string) {
   const root = await Deno.makeTempDir({ prefix });
@@ -44,4 +46,20 @@ bundleStorageContract("kv (consistent tamper: only the whole-blob digest can tel
   return { storage: await KvBundleStorage.open(`${root}/blobs.kv`), cleanup };
 }, {
   tamper: (s, sha256) => (s as KvBundleStorage).tamperForTest(sha256, { consistent: true }),
+});
+
+// S3: a real S3-protocol server (s3rver) on loopback, one bucket, a fresh
+// prefix per case. Parts of 5 MiB (S3's minimum) so the 6 MiB case goes multipart.
+const s3 = await startS3rver(["contract"]);
+globalThis.addEventListener("unload", () => void s3.close());
+bundleStorageContract("s3 (s3rver on loopback)", async () =>
+  await S3BundleStorage.open({
+    ...S3RVER_KEY,
+    bucket: "contract",
+    prefix: `case-${crypto.randomUUID()}/`,
+    endpoint: s3.endpoint,
+    partBytes: 5 * 1024 * 1024,
+  }), {
+  tamper: (s, sha256) =>
+    (s as S3BundleStorage).tamperForTest(sha256, new TextEncoder().encode("rot")),
 });

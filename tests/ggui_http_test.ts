@@ -327,7 +327,9 @@ Deno.test("gguiErrorResult() maps every domain code, hiding 5xx messages", () =>
     const body = res.body as { error: string; code: string; message: string };
     assert.equal(body.error, body.code);
     assert.ok(res.status >= 400 && res.status < 600, code);
-    if (res.status >= 500) assert.equal(body.message, "internal error");
+    // A 503 says only that storage is unavailable; every 5xx hides the internal detail.
+    if (res.status === 503) assert.equal(body.message, "storage is unavailable, try again later");
+    else if (res.status >= 500) assert.equal(body.message, "internal error");
     else assert.equal(body.message, `Detail about '${code}'`);
   }
   assert.deepEqual(gguiErrorResult(new Error("secret")), {

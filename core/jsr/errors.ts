@@ -33,6 +33,7 @@ export const JSR_CODES = {
   internalServerError: { domain: "storage_failure", status: 500 },
   upstreamUnavailable: { domain: "upstream_unavailable", status: 502 },
   upstreamTimeout: { domain: "upstream_timeout", status: 504 },
+  serviceUnavailable: { domain: "unavailable", status: 503 },
   // Publishing task failures (the task ends in `failure` with this error).
   invalidTarball: { domain: "invalid_input", status: 400 },
   missingConfigFile: { domain: "invalid_input", status: 400 },
@@ -106,6 +107,7 @@ const FROM_DOMAIN: Record<ErrorCode, JsrCode> = {
   storage_failure: "internalServerError",
   upstream_unavailable: "upstreamUnavailable",
   upstream_timeout: "upstreamTimeout",
+  unavailable: "serviceUnavailable",
 };
 
 /** Domain codes whose 5xx message is written for the client (an upstream that failed). */
@@ -138,7 +140,10 @@ export function jsrWireError(err: unknown): { status: number; body: JsrErrorBody
   // An upstream's failure is told as it is (the message names the upstream
   // and what it did, never an internal detail): the client can act on it.
   if (status >= 500 && !UPSTREAM_DOMAINS.has(err.code)) {
-    return { status, body: { code, message: "Internal server error" } };
+    const message = status === 503
+      ? "Storage is unavailable: try again later"
+      : "Internal server error";
+    return { status, body: { code, message } };
   }
   return { status, body: { ...detail?.extra, code, message: err.message } };
 }
