@@ -170,6 +170,7 @@ async function serve(config: ServerConfig): Promise<void> {
         bodyIdleTimeoutMs: config.bodyTimeoutMs,
         maxPendingBodiesPerAddress: config.maxPendingBodies,
         jsrVisibility: config.jsrVisibility,
+        ui: config.ui,
         ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),
         ...(requestLog ? { requestLog: requestLog.write } : {}),
         subscriptions,

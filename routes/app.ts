@@ -48,6 +48,7 @@ import { checkStoreHealth } from "../core/health.ts";
 import { type CostClass, costClass, isRackPath } from "./_cost_class.ts";
 import { sha256Hex } from "../core/digest.ts";
 import { BodyGuard } from "./_body_guard.ts";
+import { createUiRoutes } from "./ui/mod.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
 export interface RegistryAppOptions {
@@ -137,6 +138,8 @@ export interface RegistryAppOptions {
   bodyIdleTimeoutMs?: number;
   /** Request bodies one client address may be sending at once; one more gets 429 (default 64; 0: no limit). */
   maxPendingBodiesPerAddress?: number;
+  /** Serve the web pages for people (default true; docs/ui.md). */
+  ui?: boolean;
 }
 
 /**
@@ -195,6 +198,14 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     storedTokenAuthenticator(ctx),
     rackAuthAuthenticator(rackAuth, ctx.clock),
   );
+  // The web pages answer only the requests they claim (routes/ui/_http.ts).
+  if (options.ui !== false) {
+    app.use(createUiRoutes({
+      ctx,
+      authenticator: identities,
+      clientIp: (c) => clientIp(c, options.trustProxy ?? false),
+    }));
+  }
   app.route(
     "/admin",
     createAdminRoutes({

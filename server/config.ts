@@ -94,6 +94,8 @@ export interface ServerConfig {
   maxConnectionsPerAddress: number;
   /** Write one JSON line per request to stdout. */
   logRequests: boolean;
+  /** Serve the web pages for people (docs/ui.md; default true). */
+  ui: boolean;
   /** JSR: visibility of packages in namespaces auth.json does not declare. */
   jsrVisibility: "public" | "private";
   /** Run the ggui blueprint runtime probe on publish (opt-in). */
@@ -168,6 +170,7 @@ Options (each as --flag=value or --flag value):
                              open connections from one peer address; more are closed at once,
                              0 = off (default 0; see docs/operations.md)
   --log-requests <bool>      one JSON line per request on stdout (default true)
+  --ui <bool>                the web pages for people, docs/ui.md (default true)
   --jsr-visibility <v>       JSR packages in namespaces auth.json does not declare: private |
                              public (default private; env JSR_VISIBILITY)
   --log-level <level>        debug | info | warn | error (env LOG_LEVEL)
@@ -216,6 +219,7 @@ const STRING_FLAGS = [
   "max-pending-bodies",
   "max-connections-per-address",
   "log-requests",
+  "ui",
   "jsr-visibility",
   "log-level",
   "sigstore-trusted-root",
@@ -382,6 +386,10 @@ export function parseServerArgs(
     }
     counts[name] = Number(text);
   }
+  const uiText = pick("ui") ?? "true";
+  if (uiText !== "true" && uiText !== "false") {
+    return { ok: false, error: `--ui must be true or false (got '${uiText}')` };
+  }
   const logText = pick("log-requests") ?? "true";
   if (logText !== "true" && logText !== "false") {
     return { ok: false, error: `--log-requests must be true or false (got '${logText}')` };
@@ -430,6 +438,7 @@ export function parseServerArgs(
     maxPendingBodies: counts["max-pending-bodies"]!,
     maxConnectionsPerAddress: counts["max-connections-per-address"]!,
     logRequests: logText === "true",
+    ui: uiText === "true",
     jsrVisibility,
   };
   const optional = {
