@@ -187,3 +187,7 @@ export function compiledBlobKey(digest: string): RowKey {
 export function jsrTaskKey(id: string): RowKey {
   return ["jsrtask", id];
 }
+/** A web session, by the SHA-256 of its cookie secret (routes/ui). */
+export function uiSessionKey(sha256: string): RowKey {
+  return ["ui_session", sha256];
+}

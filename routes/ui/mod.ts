@@ -15,6 +15,9 @@ import { claims, htmlPage, SECURITY_HEADERS } from "./_http.ts";
 import { renderPage, type Viewer } from "./_layout.tsx";
 import { fileBrowser, home, packagePage, rawFile } from "./_reader_routes.tsx";
 import { STYLESHEET } from "./_style.ts";
+import { openSession } from "../../core/sessions.ts";
+import { cookieOf, SESSION_COOKIE } from "./_cookies.ts";
+import { signIn, signInForm, signOut } from "./_session_routes.tsx";
 import { NotFoundBody } from "./_pages.tsx";
 
 /** Options of {@linkcode createUiRoutes}. */
@@ -57,6 +60,21 @@ function stylesheet(c: Context): Response {
   return res;
 }
 
+/** The request with its reader: the session cookie's principal, if the session is live. */
+async function uiRequest(c: Context, options: UiRoutesOptions): Promise<UiRequest> {
+  const secret = cookieOf(c.req.raw, SESSION_COOKIE);
+  const session = secret === undefined
+    ? null
+    : await openSession(options.ctx, secret, options.authenticator);
+  if (session === null) return { c, options, reader: null, viewer: {} };
+  return {
+    c,
+    options,
+    reader: session.principal,
+    viewer: { subject: session.principal.subject, csrf: session.csrf },
+  };
+}
+
 /**
  * The web surface as one middleware: requests it claims get a page, all
  * others go on to the wire surfaces untouched.
@@ -64,8 +82,7 @@ function stylesheet(c: Context): Response {
 export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
   const app = new Hono();
   const page = (handler: UiHandler) => async (c: Context) => {
-    const req: UiRequest = { c, options, reader: null, viewer: {} };
-    return await handler(req);
+    return await handler(await uiRequest(c, options));
   };
   // The route table: one small named handler per page.
   app.get("/", page(home));
@@ -73,6 +90,9 @@ export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
   app.get("/ui/files/*", page(fileBrowser));
   app.get("/ui/raw/*", page(rawFile));
   app.get("/:scope{@[^/]+}/:pkg", page(packagePage));
+  app.get("/ui/sign-in", page(signInForm));
+  app.post("/ui/sign-in", page(signIn));
+  app.post("/ui/sign-out", page(signOut));
   app.notFound((c) => page(notFound)(c));
   app.onError(() =>
     new Response("500 Internal Server Error", {
