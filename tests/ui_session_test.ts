@@ -7,34 +7,7 @@ import { revokeToken } from "../core/tokens.ts";
 import { createToken } from "../core/tokens.ts";
 import * as keys from "../storage/keys.ts";
 import type { RegistryApp } from "../routes/app.ts";
-import { ALICE, BROWSER, publishJsr, uiFixture } from "./_ui_fixtures.ts";
-
-/** The value of a `Set-Cookie` named `name` in a response. */
-function cookieFrom(res: Response, name: string): string | undefined {
-  for (const line of res.headers.getSetCookie()) {
-    const m = new RegExp(`^${name}=([^;]*)`).exec(line);
-    if (m) return m[1];
-  }
-  return undefined;
-}
-
-/** Sign in as a browser would: fetch the form, post it back with its cookie. */
-async function signIn(app: RegistryApp, token: string, base = "http://localhost") {
-  const form = await app.request(`${base}/ui/sign-in`, { headers: BROWSER });
-  const html = await form.text();
-  const csrf = /name="csrf" value="([^"]+)"/.exec(html)![1]!;
-  const pre = cookieFrom(form, "registry_signin")!;
-  const res = await app.request(`${base}/ui/sign-in`, {
-    method: "POST",
-    headers: {
-      ...BROWSER,
-      "content-type": "application/x-www-form-urlencoded",
-      cookie: `registry_signin=${pre}`,
-    },
-    body: new URLSearchParams({ csrf, token }).toString(),
-  });
-  return { res, session: cookieFrom(res, "registry_session"), body: await res.text() };
-}
+import { ALICE, BROWSER, publishJsr, signIn, uiFixture } from "./_ui_fixtures.ts";
 
 function page(app: RegistryApp, path: string, session?: string) {
   return Promise.resolve(app.request(path, {

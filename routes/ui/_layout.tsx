@@ -13,6 +13,8 @@ export interface Viewer {
   subject?: string;
   /** The CSRF token of the session's forms, if signed in. */
   csrf?: string;
+  /** Whether they are a global admin (operator pages). */
+  admin?: boolean;
   /** The search text to keep in the box. */
   q?: string;
 }

@@ -14,6 +14,7 @@ import {
 } from "../../core/sessions.ts";
 import { cookieOf, sameSecret, SESSION_COOKIE, setCookie, SIGNIN_COOKIE } from "./_cookies.ts";
 import { htmlPage, seeOther } from "./_http.ts";
+import { formOf } from "./_forms.ts";
 import { renderPage } from "./_layout.tsx";
 import type { UiRequest } from "./mod.ts";
 
@@ -60,17 +61,6 @@ async function signInPage(req: UiRequest, status: number, error?: string): Promi
 export function signInForm(req: UiRequest): Promise<Response> {
   if (req.viewer.subject !== undefined) return Promise.resolve(seeOther("/"));
   return signInPage(req, 200);
-}
-
-/** The fields of a posted form (at most 64 KiB; `null` when it is not one). */
-async function formOf(req: Request): Promise<Record<string, string> | null> {
-  const type = req.headers.get("content-type") ?? "";
-  if (!/^application\/x-www-form-urlencoded\b/i.test(type)) return null;
-  const text = await req.text();
-  if (text.length > 65536) return null;
-  const out: Record<string, string> = {};
-  for (const [k, v] of new URLSearchParams(text)) out[k] = v;
-  return out;
 }
 
 /** `POST /ui/sign-in`: check the CSRF pair and the token, open a session. */

@@ -18,6 +18,7 @@ import { STYLESHEET } from "./_style.ts";
 import { openSession } from "../../core/sessions.ts";
 import { cookieOf, SESSION_COOKIE } from "./_cookies.ts";
 import { signIn, signInForm, signOut } from "./_session_routes.tsx";
+import { auditPage, createTokenForm, revokeTokenForm, tokensPage } from "./_operator_routes.tsx";
 import { NotFoundBody } from "./_pages.tsx";
 
 /** Options of {@linkcode createUiRoutes}. */
@@ -71,7 +72,11 @@ async function uiRequest(c: Context, options: UiRoutesOptions): Promise<UiReques
     c,
     options,
     reader: session.principal,
-    viewer: { subject: session.principal.subject, csrf: session.csrf },
+    viewer: {
+      subject: session.principal.subject,
+      csrf: session.csrf,
+      ...(session.principal.admin ? { admin: true } : {}),
+    },
   };
 }
 
@@ -93,6 +98,10 @@ export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
   app.get("/ui/sign-in", page(signInForm));
   app.post("/ui/sign-in", page(signIn));
   app.post("/ui/sign-out", page(signOut));
+  app.get("/ui/tokens", page(tokensPage));
+  app.post("/ui/tokens", page(createTokenForm));
+  app.post("/ui/tokens/:id/revoke", page(revokeTokenForm));
+  app.get("/ui/audit", page(auditPage));
   app.notFound((c) => page(notFound)(c));
   app.onError(() =>
     new Response("500 Internal Server Error", {
