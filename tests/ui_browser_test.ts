@@ -5,6 +5,7 @@
 // Set UI_SCREENSHOTS=<dir> to save the main pages' screenshots (docs/ui/).
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import axe from "axe-core";
 import { ALICE, publishJsr, uiFixture } from "./_ui_fixtures.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -37,7 +38,9 @@ async function seeded() {
   return f;
 }
 
-async function withBrowser(fn: (browser: Browser, base: string, reader: string) => Promise<void>) {
+async function withBrowser(
+  fn: (browser: Browser, base: string, reader: string, admin: string) => Promise<void>,
+) {
   const f = await seeded();
   const ac = new AbortController();
   const server = Deno.serve(
@@ -51,7 +54,7 @@ async function withBrowser(fn: (browser: Browser, base: string, reader: string) 
     args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
   });
   try {
-    await fn(browser, base, f.reader);
+    await fn(browser, base, f.reader, f.admin);
   } finally {
     await browser.close();
     ac.abort();
@@ -190,5 +193,97 @@ Deno.test({
         hrefs.join(" "),
       );
       assert.deepEqual(dialogs, []);
+    }),
+});
+
+/** Sign in through the form in this page. */
+async function signInWith(page: Page, base: string, token: string) {
+  await page.goto(`${base}/ui/sign-in`);
+  await page.type("#token", token);
+  await Promise.all([page.waitForNavigation(), page.click("main button[type=submit]")]);
+}
+
+Deno.test({
+  name: "an admin creates a token, sees its secret once, revokes it, and its session is gone",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withBrowser(async (browser, base, _reader, admin) => {
+      const { page } = await watched(browser);
+      await signInWith(page, base, admin);
+      await page.goto(`${base}/ui/tokens`);
+      await page.type('input[name="subject"]', "dave");
+      await page.type('input[name="namespace"]', "@acme");
+      await page.click('input[name="action-read"]');
+      await Promise.all([page.waitForNavigation(), page.click('form[action="/ui/tokens"] button')]);
+      const secret = (await text(page, "#secret")).trim();
+      assert.ok(secret.length > 20);
+      await shot(page, "tokens");
+      await page.goto(`${base}/ui/tokens`);
+      assert.ok(!(await page.content()).includes(secret));
+      // Dave signs in elsewhere (a separate cookie jar).
+      const other = await browser.createBrowserContext();
+      const davePage = await other.newPage();
+      await signInWith(davePage, base, secret);
+      assert.match(await davePage.content(), /dave/);
+      // The admin revokes it; Dave's next request is signed out.
+      for (const row of await page.$$("tbody tr")) {
+        const rowText = await row.evaluate((tr) =>
+          (tr as unknown as { textContent: string }).textContent
+        );
+        if (!rowText.includes("dave")) continue;
+        const button = (await row.$("button"))!;
+        await Promise.all([page.waitForNavigation(), button.click()]);
+        break;
+      }
+      await page.goto(`${base}/ui/tokens`);
+      const rows = await page.$$eval("tbody tr", (trs) =>
+        trs.map((tr) => (tr as unknown as { textContent: string }).textContent));
+      const daveRow = rows.find((r) =>
+        r.includes("dave")
+      )!;
+      assert.match(daveRow, /revoked/);
+      await davePage.reload();
+      assert.doesNotMatch(await davePage.content(), /dave/);
+      assert.match(await davePage.content(), /Sign in/);
+      await other.close();
+    }),
+});
+
+Deno.test({
+  name: "axe-core finds no serious or critical accessibility violation on any page type",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withBrowser(async (browser, base, _reader, admin) => {
+      const page = await browser.newPage();
+      // axe is injected as a script, which the pages' own policy forbids.
+      await page.setBypassCSP(true);
+      const pages = [
+        "/",
+        "/?q=greet",
+        "/@pub/greet",
+        "/@pub/greet@1.0.0",
+        "/ui/files/@pub/greet@1.1.0/",
+        "/ui/files/@pub/greet@1.1.0/lib/util.ts",
+        "/ui/sign-in",
+        "/ui/nope",
+      ];
+      const check = async (path: string) => {
+        await page.goto(`${base}${path}`);
+        await page.addScriptTag({ content: axe.source });
+        const found = await page.evaluate(async () => {
+          const run = (globalThis as unknown as {
+            axe: { run: () => Promise<{ violations: { id: string; impact: string }[] }> };
+          }).axe.run;
+          const r = await run();
+          return r.violations.map((v) => `${v.impact}:${v.id}`);
+        });
+        const bad = found.filter((v) => /^(serious|critical):/.test(v));
+        assert.deepEqual(bad, [], `${path}: ${found.join(", ")}`);
+      };
+      for (const path of pages) await check(path);
+      await signInWith(page, base, admin);
+      for (const path of ["/ui/tokens", "/ui/audit", "/@pub/greet"]) await check(path);
     }),
 });

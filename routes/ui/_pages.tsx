@@ -128,9 +128,12 @@ export function PackageBody(
         <aside>
           <h2>Install</h2>
           <p class="muted">With Deno (set JSR_URL to this registry):</p>
-          <pre id="install-deno">{`JSR_URL=${origin}/ deno add jsr:${id}@^${v.version}`}</pre>
+          <pre
+            id="install-deno"
+            tabindex={0}
+          >{`JSR_URL=${origin}/ deno add jsr:${id}@^${v.version}`}</pre>
           <p class="muted">The version's metadata with curl:</p>
-          <pre>{`curl ${origin}/${id}/${v.version}_meta.json`}</pre>
+          <pre tabindex={0}>{`curl ${origin}/${id}/${v.version}_meta.json`}</pre>
           <h2>Integrity</h2>
           <dl class="facts">
             <dt>Metadata SHA-256</dt>
@@ -279,7 +282,9 @@ export function FileBody(
         </dd>
       </dl>
       {props.note ? <p class="notice">{props.note}</p> : ""}
-      {props.html !== null ? <pre class="code" id="source">{raw(props.html)}</pre> : ""}
+      {props.html !== null
+        ? <pre class="code" id="source" tabindex={0}>{raw(props.html)}</pre>
+        : ""}
     </>
   );
 }

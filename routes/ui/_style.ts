@@ -51,6 +51,7 @@ pre { padding: 0.75rem; overflow-x: auto; border-radius: 6px; border: 1px solid 
 pre.lines { counter-reset: line; }
 .readme { border: 1px solid var(--line); border-radius: 6px; padding: 0 1rem; overflow-wrap: anywhere; }
 .readme img { max-width: 100%; }
+.readme pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .grid { display: grid; gap: 1.5rem; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); }
 @media (max-width: 48rem) { .grid { grid-template-columns: minmax(0, 1fr); } }
 .pager { display: flex; gap: 1rem; margin: 1rem 0; }
