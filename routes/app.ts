@@ -204,6 +204,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       ctx,
       authenticator: identities,
       clientIp: (c) => clientIp(c, options.trustProxy ?? false),
+      ggui: { ...ctx, bundleHost: options.bundleHost, registryHostname: options.registryHostname },
     }));
   }
   app.route(

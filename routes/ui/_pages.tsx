@@ -20,7 +20,9 @@ export const VERSIONS_PAGE_SIZE = 50;
 
 /** The page URL of a hit (JSR at jsr.io's own URLs). */
 function hitHref(hit: PackageHit): string | undefined {
-  return hit.format === "jsr" ? `/${hit.namespace}/${hit.name}` : undefined;
+  if (hit.format === "jsr") return `/${hit.namespace}/${hit.name}`;
+  if (hit.format.startsWith("ggui.")) return `/ui/ggui/${hit.namespace}/${hit.name}`;
+  return undefined;
 }
 
 /** `?q=…&format=…&page=n` for a search page. */

@@ -11,6 +11,8 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Authenticator } from "../../core/auth.ts";
 import type { RegistryContext } from "../../core/context.ts";
 import type { JsrReader } from "../../core/jsr/read.ts";
+import type { GguiContext } from "../../core/ggui/_common.ts";
+import { gguiPage } from "./_ggui_routes.tsx";
 import { claims, htmlPage, SECURITY_HEADERS } from "./_http.ts";
 import { renderPage, type Viewer } from "./_layout.tsx";
 import { fileBrowser, home, packagePage, rawFile } from "./_reader_routes.tsx";
@@ -29,6 +31,8 @@ export interface UiRoutesOptions {
   authenticator: Authenticator;
   /** The client IP of a request (audit records). */
   clientIp?: (c: Context) => string;
+  /** The ggui surface's context, for gadget and blueprint pages (absent: none). */
+  ggui?: GguiContext;
 }
 
 /** What every page handler gets: the options, the reader and the header's viewer. */
@@ -94,6 +98,7 @@ export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
   app.get("/ui/style.css", stylesheet);
   app.get("/ui/files/*", page(fileBrowser));
   app.get("/ui/raw/*", page(rawFile));
+  app.get("/ui/ggui/*", page(gguiPage));
   app.get("/:scope{@[^/]+}/:pkg", page(packagePage));
   app.get("/ui/sign-in", page(signInForm));
   app.post("/ui/sign-in", page(signIn));
