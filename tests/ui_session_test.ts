@@ -113,7 +113,10 @@ Deno.test("revoking a token ends its sessions on the next request in another pro
   assert.match(await (await page(f.app, "/", session)).text(), /carol/);
   // Another process on the same store revokes the token.
   await revokeToken(ctx, made.token.id, root);
-  const after = await (await page(f.app, "/", session)).text();
+  const afterRes = await page(f.app, "/", session);
+  // The dead session's cookie is cleared.
+  assert.match(afterRes.headers.getSetCookie().join(), /registry_session=; Path=\/; Max-Age=0/);
+  const after = await afterRes.text();
   assert.doesNotMatch(after, /carol/);
   assert.match(after, /Sign in/);
   assert.equal(await sessionRows(f), 0);

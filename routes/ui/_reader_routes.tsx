@@ -163,6 +163,7 @@ export async function rawFile(req: UiRequest): Promise<Response> {
   const textual = /^(text\/|application\/(json|javascript|typescript|xml)|image\/svg)/.test(
     entry.type,
   );
+  if (c.req.method === "HEAD") await body.stream.cancel();
   return new Response(c.req.method === "HEAD" ? null : body.stream, {
     headers: {
       ...SECURITY_HEADERS,

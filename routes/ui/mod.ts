@@ -18,7 +18,7 @@ import { renderPage, type Viewer } from "./_layout.tsx";
 import { fileBrowser, home, packagePage, rawFile } from "./_reader_routes.tsx";
 import { STYLESHEET } from "./_style.ts";
 import { openSession } from "../../core/sessions.ts";
-import { cookieOf, SESSION_COOKIE } from "./_cookies.ts";
+import { cookieOf, SESSION_COOKIE, setCookie } from "./_cookies.ts";
 import { signIn, signInForm, signOut } from "./_session_routes.tsx";
 import { auditPage, createTokenForm, revokeTokenForm, tokensPage } from "./_operator_routes.tsx";
 import { NotFoundBody } from "./_pages.tsx";
@@ -91,7 +91,13 @@ async function uiRequest(c: Context, options: UiRoutesOptions): Promise<UiReques
 export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
   const app = new Hono();
   const page = (handler: UiHandler) => async (c: Context) => {
-    return await handler(await uiRequest(c, options));
+    const req = await uiRequest(c, options);
+    const res = await handler(req);
+    // A cookie naming no live session (signed out elsewhere, revoked, expired) is cleared.
+    if (req.reader === null && cookieOf(c.req.raw, SESSION_COOKIE) !== undefined) {
+      res.headers.append("set-cookie", setCookie(c.req.raw, SESSION_COOKIE, "", 0));
+    }
+    return res;
   };
   // The route table: one small named handler per page.
   app.get("/", page(home));
