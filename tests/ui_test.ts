@@ -177,3 +177,19 @@ Deno.test("--ui=false leaves every path to the wire surfaces", async () => {
   assert.equal(style.status, 404);
   await style.body?.cancel();
 });
+
+Deno.test("a yanked version is marked in the versions table and on its own page", async () => {
+  const f = await seeded();
+  const res = await f.app.request("/api/scopes/pub/packages/greet/versions/1.0.0", {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${f.admin}`, "content-type": "application/json" },
+    body: JSON.stringify({ yanked: true }),
+  });
+  assert.equal(res.status, 204, await res.clone().text());
+  await res.body?.cancel();
+  const html = await (await page(f.app, "/@pub/greet")).text();
+  const row = /<tr><td><a href="\/@pub\/greet@1.0.0">[^]*?<\/tr>/.exec(html)![0];
+  assert.match(row, /badge yanked/);
+  const own = await (await page(f.app, "/@pub/greet@1.0.0")).text();
+  assert.match(own, /<h1>[^]*badge yanked[^]*<\/h1>/);
+});
