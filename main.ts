@@ -279,6 +279,7 @@ async function serve(config: ServerConfig): Promise<void> {
     bodyIdleTimeoutMs: config.bodyTimeoutMs,
     maxPendingBodiesPerAddress: config.maxPendingBodies,
     jsrVisibility: config.jsrVisibility,
+    ui: config.ui,
     ...(config.jsrUpstream ? { jsrUpstream: config.jsrUpstream } : {}),
     ...(config.gguiUpstream ? { gguiUpstream: config.gguiUpstream } : {}),
     ...(config.metricsToken ? { metricsToken: config.metricsToken } : {}),

@@ -54,6 +54,7 @@ import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
 import { jsrUpstreamReads } from "./jsr_upstream.ts";
 import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui_upstream.ts";
 import { addNamespaceClaimRoute } from "./upstream_admin.ts";
+import { createUiRoutes } from "./ui/mod.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
 export interface RegistryAppOptions {
@@ -164,6 +165,8 @@ export interface RegistryAppOptions {
    * then go through Hono (the fast path is off).
    */
   gguiUpstream?: GguiUpstreamConfig;
+  /** Serve the web pages for people (default true; docs/ui.md). */
+  ui?: boolean;
 }
 
 /** The ggui upstream's settings (see core/ggui/upstream.ts). */
@@ -243,6 +246,15 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     rackAuthAuthenticator(rackAuth, ctx.clock),
   );
   addNamespaceClaimRoute(app, { ctx, authenticator: identities });
+  // The web pages answer only the requests they claim (routes/ui/_http.ts).
+  if (options.ui !== false) {
+    app.use(createUiRoutes({
+      ctx,
+      authenticator: identities,
+      clientIp: (c) => clientIp(c, options.trustProxy ?? false),
+      ggui: { ...ctx, bundleHost: options.bundleHost, registryHostname: options.registryHostname },
+    }));
+  }
   app.route(
     "/admin",
     createAdminRoutes({

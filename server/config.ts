@@ -117,6 +117,8 @@ export interface ServerConfig {
   diskReserveBytes: number;
   /** Write one JSON line per request to stdout. */
   logRequests: boolean;
+  /** Serve the web pages for people (docs/ui.md; default true). */
+  ui: boolean;
   /** JSR: visibility of packages in namespaces auth.json does not declare. */
   jsrVisibility: "public" | "private";
   /** Run the ggui blueprint runtime probe on publish (opt-in). */
@@ -223,6 +225,7 @@ Options (each as --flag=value or --flag value; precedence: flag > env > --config
                              open connections from one peer address; more are closed at once,
                              0 = off (default 0; see docs/operations.md)
   --log-requests <bool>      one JSON line per request on stdout (default true)
+  --ui <bool>                the web pages for people, docs/ui.md (default true)
   --jsr-visibility <v>       JSR packages in namespaces auth.json does not declare: private |
                              public (default private; env JSR_VISIBILITY)
 ${UPSTREAM_USAGE}  --log-level <level>        least level of the server's log lines: debug | info | warn | error |
@@ -284,6 +287,7 @@ const STRING_FLAGS = [
   "max-pending-bodies",
   "max-connections-per-address",
   "log-requests",
+  "ui",
   "jsr-visibility",
   "log-level",
   "log-format",
@@ -491,6 +495,10 @@ export function parseServerArgs(
     }
     counts[name] = Number(text);
   }
+  const uiText = pick("ui") ?? "true";
+  if (uiText !== "true" && uiText !== "false") {
+    return { ok: false, error: `--ui must be true or false (got '${uiText}')` };
+  }
   const logText = pick("log-requests") ?? "true";
   if (logText !== "true" && logText !== "false") {
     return { ok: false, error: `--log-requests must be true or false (got '${logText}')` };
@@ -545,6 +553,7 @@ export function parseServerArgs(
     maxConnectionsPerAddress: counts["max-connections-per-address"]!,
     diskReserveBytes: counts["disk-reserve-bytes"]!,
     logRequests: logText === "true",
+    ui: uiText === "true",
     jsrVisibility,
   };
   const optional = {

@@ -200,3 +200,9 @@ Deno.test("parseServerArgs() refuses a --subject the server reserves for itself"
   assert.match(error(["--token=t", "--subject=rack:token-0123456789ab"]), /reserved/);
   assert.equal(ok(["--token=t", "--subject=alice"]).subject, "alice");
 });
+
+Deno.test("parseServerArgs() serves the web pages unless --ui=false", () => {
+  assert.equal(ok([]).ui, true);
+  assert.equal(ok(["--ui=false"]).ui, false);
+  assert.match(error(["--ui=off"]), /--ui must be true or false \(got 'off'\)/);
+});

@@ -294,3 +294,8 @@ export function upstreamGguiDocPrefixes(): RowKey[] {
 export function upstreamGguiFilesPrefix(): RowKey {
   return ["upstream_ggui_file"];
 }
+
+/** A web session, by the SHA-256 of its cookie secret (routes/ui). */
+export function uiSessionKey(sha256: string): RowKey {
+  return ["ui_session", sha256];
+}

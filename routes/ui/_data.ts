@@ -1,0 +1,207 @@
+/**
+ * What the pages show, read through the same core functions and access rules
+ * as the API routes: a reader sees exactly what the wire surfaces would
+ * answer them, and nothing a surface hides appears in a list or a count.
+ *
+ * @module
+ */
+import type { RegistryContext } from "../../core/context.ts";
+import type { PackageRow } from "../../core/rows.ts";
+import { listAll } from "../../core/store.ts";
+import { versionFiles } from "../../core/files.ts";
+import { jsrPackageMeta, type JsrReader, jsrVersion, jsrVersionList } from "../../core/jsr/read.ts";
+import type { JsrFacts } from "../../core/jsr/publish.ts";
+import type { FileMap } from "../../core/rows.ts";
+import * as keys from "../../storage/keys.ts";
+
+/** One row of a search or of the recent list. */
+export interface PackageHit {
+  /** `jsr`, `ggui.gadget`, `rack.registry`… */
+  format: string;
+  /** `@scope` */
+  namespace: string;
+  /** Package name. */
+  name: string;
+  /** The newest version this reader may see, when known. */
+  latest?: string;
+  /** Description, when the format keeps one. */
+  description?: string;
+  /** When that version was published. */
+  publishedAt?: string;
+}
+
+/** A search: text, a format filter and a page (1-based). */
+export interface PackageQuery {
+  /** Substring of the name or description (case-insensitive). */
+  q: string;
+  /** `jsr`, `ggui` or `rack`; empty: all. */
+  format: string;
+  /** Page number, from 1. */
+  page: number;
+}
+
+/** Packages per page of search results. */
+export const SEARCH_PAGE_SIZE = 20;
+
+/** The format families the filter offers. */
+export const FORMAT_FILTERS = ["jsr", "ggui", "rack"] as const;
+
+/**
+ * The one search the pages use. Today it walks the package rows; the search
+ * index (the hardening issue) replaces this body and nothing else.
+ */
+export async function searchPackages(
+  ctx: RegistryContext,
+  query: PackageQuery,
+  reader: JsrReader,
+): Promise<{ hits: PackageHit[]; total: number }> {
+  const needle = query.q.toLowerCase();
+  const hits: PackageHit[] = [];
+  for await (const e of listAll<PackageRow>(ctx.storage, keys.packagesPrefix())) {
+    const row = e.value;
+    if (query.format !== "" && row.format.split(".")[0] !== query.format) continue;
+    if (needle !== "" && !`${row.namespace}/${row.name}`.toLowerCase().includes(needle)) {
+      const d = typeof row.publicSummary?.description === "string"
+        ? row.publicSummary.description
+        : "";
+      if (!d.toLowerCase().includes(needle)) continue;
+    }
+    const hit = await visibleHit(ctx, row, reader);
+    if (hit) hits.push(hit);
+  }
+  hits.sort((a, b) => (b.publishedAt ?? "").localeCompare(a.publishedAt ?? ""));
+  const start = (query.page - 1) * SEARCH_PAGE_SIZE;
+  return { hits: hits.slice(start, start + SEARCH_PAGE_SIZE), total: hits.length };
+}
+
+/**
+ * A package as this reader may see it, or `null`. JSR packages through the
+ * JSR reads (private versions for their readers); the other formats by their
+ * public search entry only (a private ggui or Rack package is never listed).
+ */
+async function visibleHit(
+  ctx: RegistryContext,
+  row: PackageRow,
+  reader: JsrReader,
+): Promise<PackageHit | null> {
+  const base = { format: row.format, namespace: row.namespace, name: row.name };
+  if (row.format === "jsr") {
+    const list = await jsrVersionList(ctx, row, reader);
+    if (!list) return null;
+    const meta = await jsrPackageMeta(ctx, row, reader);
+    const newest = list.map((v) => String(v.createdAt)).sort().at(-1);
+    return {
+      ...base,
+      ...(meta?.value.latest ? { latest: meta.value.latest } : {}),
+      ...(newest ? { publishedAt: newest } : {}),
+    };
+  }
+  const s = row.publicSummary;
+  if (s === undefined) return null;
+  return {
+    ...base,
+    ...(typeof s.version === "string" ? { latest: s.version } : {}),
+    ...(typeof s.description === "string" ? { description: s.description } : {}),
+    ...(typeof s.publishedAt === "string" ? { publishedAt: s.publishedAt } : {}),
+  };
+}
+
+/** One row of a package's versions table. */
+export interface VersionLine {
+  /** The version. */
+  version: string;
+  /** Whether it is yanked. */
+  yanked: boolean;
+  /** When it was published. */
+  publishedAt: string;
+}
+
+/** A JSR package page's data; `null` when the reader may see no version of it. */
+export interface JsrPackageView {
+  /** `@scope` */
+  namespace: string;
+  /** Package name. */
+  name: string;
+  /** The latest version (not yanked), when any. */
+  latest: string | null;
+  /** Every visible version, newest first. */
+  versions: VersionLine[];
+  /** The version shown. */
+  shown: {
+    version: string;
+    yanked: boolean;
+    publishedAt: string;
+    publishedBy: string;
+    exports: Record<string, string>;
+    metaSha256: string;
+    files: FileMap;
+  };
+}
+
+/** A JSR package as `reader` may see it, at `version` (default: latest); `null` on a miss. */
+export async function jsrPackageView(
+  ctx: RegistryContext,
+  ref: { namespace: string; name: string; version?: string },
+  reader: JsrReader,
+): Promise<JsrPackageView | null> {
+  const pkg = { namespace: ref.namespace, name: ref.name };
+  const [meta, list] = await Promise.all([
+    jsrPackageMeta(ctx, pkg, reader),
+    jsrVersionList(ctx, pkg, reader),
+  ]);
+  if (!meta || !list) return null;
+  const wanted = ref.version ?? meta.value.latest ?? String(list[0]?.version ?? "");
+  if (wanted === "") return null;
+  const found = await jsrVersion(ctx, { ...pkg, version: wanted }, reader);
+  if (!found) return null;
+  const { row, state } = found.value;
+  const facts = row.facts as unknown as JsrFacts;
+  return {
+    namespace: ref.namespace,
+    name: ref.name,
+    latest: meta.value.latest,
+    versions: list.map((v) => ({
+      version: String(v.version),
+      yanked: v.yanked === true,
+      publishedAt: String(v.createdAt),
+    })),
+    shown: {
+      version: row.version,
+      yanked: state.yanked,
+      publishedAt: row.publishedAt,
+      publishedBy: row.publishedBy,
+      exports: facts.exports ?? {},
+      metaSha256: facts.versionMetaSha256,
+      files: await versionFiles(ctx, row),
+    },
+  };
+}
+
+/** The README of a file map: `README.md` at the root, any case, when present. */
+export function readmePath(files: FileMap): string | undefined {
+  return Object.keys(files).find((p) => /^readme(\.md|\.markdown|\.txt)?$/i.test(p));
+}
+
+/**
+ * The first `maxBytes` of a file, decoded as UTF-8 (invalid bytes replaced),
+ * and whether it was cut.
+ */
+export async function readText(
+  ctx: RegistryContext,
+  entry: { sha256: string; size: number },
+  maxBytes: number,
+): Promise<{ text: string; truncated: boolean } | null> {
+  const end = Math.min(entry.size, maxBytes);
+  const body = await ctx.bundles.get(
+    entry.sha256,
+    end < entry.size ? { start: 0, end } : undefined,
+  );
+  if (!body) return null;
+  const bytes = new Uint8Array(await new Response(body.stream).arrayBuffer());
+  return { text: new TextDecoder().decode(bytes), truncated: end < entry.size };
+}
+
+/** Whether bytes look binary (a NUL in the first 8 KiB). */
+export function looksBinary(text: string): boolean {
+  return text.slice(0, 8192).includes("\u0000");
+}

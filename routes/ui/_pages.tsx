@@ -1,0 +1,304 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * The reader pages' bodies: home with search, a JSR package, a version's
+ * files, and the not-found page (also what a hidden package renders).
+ *
+ * @module
+ */
+import { raw } from "hono/html";
+import type { FileEntry } from "../../core/rows.ts";
+import {
+  FORMAT_FILTERS,
+  type JsrPackageView,
+  type PackageHit,
+  type PackageQuery,
+  SEARCH_PAGE_SIZE,
+} from "./_data.ts";
+
+/** Versions per page of a package's versions table. */
+export const VERSIONS_PAGE_SIZE = 50;
+
+/** The page URL of a hit (JSR at jsr.io's own URLs). */
+function hitHref(hit: PackageHit): string | undefined {
+  if (hit.format === "jsr") return `/${hit.namespace}/${hit.name}`;
+  if (hit.format.startsWith("ggui.")) return `/ui/ggui/${hit.namespace}/${hit.name}`;
+  return undefined;
+}
+
+/** `?q=…&format=…&page=n` for a search page. */
+function searchHref(query: PackageQuery, page: number): string {
+  const p = new URLSearchParams();
+  if (query.q) p.set("q", query.q);
+  if (query.format) p.set("format", query.format);
+  p.set("page", String(page));
+  return `/?${p}`;
+}
+
+/** Home: the search form with filters, and its results (recent packages without a query). */
+export function HomeBody(props: { query: PackageQuery; hits: PackageHit[]; total: number }) {
+  const { query, hits, total } = props;
+  const searching = query.q !== "" || query.format !== "";
+  const pages = Math.max(1, Math.ceil(total / SEARCH_PAGE_SIZE));
+  return (
+    <>
+      <h1>{searching ? "Search" : "Recently published"}</h1>
+      <form action="/" method="get" class="pager">
+        <label>
+          Text <input type="search" name="q" value={query.q} maxlength={200} />
+        </label>
+        <label>
+          Format{" "}
+          <select name="format">
+            <option value="">all</option>
+            {FORMAT_FILTERS.map((f) => (
+              <option key={f} value={f} selected={query.format === f}>{f}</option>
+            ))}
+          </select>
+        </label>
+        <button type="submit">Search</button>
+      </form>
+      <p class="muted" id="count">
+        {total === 1 ? "1 package" : `${total} packages`}
+        {total > 0 ? ` · page ${query.page} of ${pages}` : ""}
+      </p>
+      <ul class="hits">
+        {hits.map((h) => {
+          const href = hitHref(h);
+          const label = `${h.namespace}/${h.name}`;
+          return (
+            <li key={label}>
+              {href ? <a href={href}>{label}</a> : <strong>{label}</strong>}{" "}
+              <span class="badge">{h.format}</span> {h.latest ? <code>{h.latest}</code> : ""}
+              {h.description ? <div class="muted">{h.description}</div> : ""}
+              {h.publishedAt ? <div class="muted">published {h.publishedAt}</div> : ""}
+            </li>
+          );
+        })}
+      </ul>
+      <nav class="pager" aria-label="Pages">
+        {query.page > 1 ? <a href={searchHref(query, query.page - 1)}>Previous</a> : ""}
+        {query.page < pages ? <a href={searchHref(query, query.page + 1)}>Next</a> : ""}
+      </nav>
+    </>
+  );
+}
+
+/** `sha256-<base64>` of a hex SHA-256: the Subresource Integrity form. */
+export function sriOf(hex: string): string {
+  const bytes = new Uint8Array(hex.match(/../g)!.map((b) => parseInt(b, 16)));
+  return `sha256-${btoa(String.fromCharCode(...bytes))}`;
+}
+
+/** A JSR package page: README, versions (paged, newest first), install, integrity. */
+export function PackageBody(
+  props: {
+    view: JsrPackageView;
+    origin: string;
+    readme: { html: string; truncated: boolean } | null;
+    page: number;
+  },
+) {
+  const { view, origin, readme, page } = props;
+  const id = `${view.namespace}/${view.name}`;
+  const v = view.shown;
+  const start = (page - 1) * VERSIONS_PAGE_SIZE;
+  const rows = view.versions.slice(start, start + VERSIONS_PAGE_SIZE);
+  const pages = Math.max(1, Math.ceil(view.versions.length / VERSIONS_PAGE_SIZE));
+  const at = (p: number) => `/${id}@${v.version}?page=${p}`;
+  return (
+    <>
+      <h1>
+        {id} <code>{v.version}</code> {v.yanked ? <span class="badge yanked">yanked</span> : ""}
+        {v.version === view.latest ? <span class="badge">latest</span> : ""}
+      </h1>
+      <p class="muted">
+        Published {v.publishedAt} by {v.publishedBy} ·{" "}
+        <a href={`/ui/files/${id}@${v.version}/`}>Browse files</a>
+      </p>
+      <div class="grid">
+        <section aria-label="README">
+          <h2>README</h2>
+          {readme
+            ? (
+              <div class="readme" id="readme">
+                {raw(readme.html)}
+                {readme.truncated ? <p class="notice">The README is cut at 1 MiB.</p> : ""}
+              </div>
+            )
+            : <p class="muted">This version has no README.</p>}
+        </section>
+        <aside>
+          <h2>Install</h2>
+          <p class="muted">With Deno (set JSR_URL to this registry):</p>
+          <pre
+            id="install-deno"
+            tabindex={0}
+          >{`JSR_URL=${origin}/ deno add jsr:${id}@^${v.version}`}</pre>
+          <p class="muted">The version's metadata with curl:</p>
+          <pre tabindex={0}>{`curl ${origin}/${id}/${v.version}_meta.json`}</pre>
+          <h2>Integrity</h2>
+          <dl class="facts">
+            <dt>Metadata SHA-256</dt>
+            <dd>
+              <code>{v.metaSha256}</code>
+            </dd>
+            <dt>SRI</dt>
+            <dd>
+              <code>{sriOf(v.metaSha256)}</code>
+            </dd>
+            <dt>Signature</dt>
+            <dd>none (JSR publishes here are not signed)</dd>
+          </dl>
+          <h2>Exports</h2>
+          <ul>
+            {Object.entries(v.exports).map(([k, p]) => (
+              <li key={k}>
+                <code>{k}</code> →{" "}
+                <a href={`/ui/files/${id}@${v.version}/${p.replace(/^\.\//, "")}`}>{p}</a>
+              </li>
+            ))}
+          </ul>
+        </aside>
+      </div>
+      <h2 id="versions">Versions ({view.versions.length})</h2>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Version</th>
+            <th scope="col">Published</th>
+            <th scope="col">State</th>
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((r) => (
+            <tr key={r.version}>
+              <td>
+                <a href={`/${id}@${r.version}`}>{r.version}</a>
+              </td>
+              <td>{r.publishedAt}</td>
+              <td>{r.yanked ? <span class="badge yanked">yanked</span> : ""}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <nav class="pager" aria-label="Version pages">
+        {page > 1 ? <a href={at(page - 1)}>Newer versions</a> : ""}
+        {page < pages ? <a href={at(page + 1)}>Older versions</a> : ""}
+      </nav>
+    </>
+  );
+}
+
+/** The files of a version under a folder (`dir` without slashes at either end, or ""). */
+export function FolderBody(
+  props: { id: string; version: string; dir: string; files: Record<string, FileEntry> },
+) {
+  const { id, version, dir, files } = props;
+  const prefix = dir === "" ? "" : `${dir}/`;
+  const entries = new Map<string, FileEntry | null>();
+  for (const [path, entry] of Object.entries(files)) {
+    if (!path.startsWith(prefix)) continue;
+    const rest = path.slice(prefix.length);
+    const slash = rest.indexOf("/");
+    if (slash < 0) entries.set(rest, entry);
+    else entries.set(rest.slice(0, slash) + "/", null);
+  }
+  const names = [...entries.keys()].sort((a, b) =>
+    (a.endsWith("/") === b.endsWith("/")) ? a.localeCompare(b) : a.endsWith("/") ? -1 : 1
+  );
+  const base = `/ui/files/${id}@${version}/${prefix}`;
+  return (
+    <>
+      <h1>
+        <a href={`/${id}@${version}`}>{id}@{version}</a> / {prefix}
+      </h1>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Name</th>
+            <th scope="col">Size</th>
+          </tr>
+        </thead>
+        <tbody>
+          {dir !== ""
+            ? (
+              <tr>
+                <td>
+                  <a href={`/ui/files/${id}@${version}/${dir.split("/").slice(0, -1).join("/")}`}>
+                    ..
+                  </a>
+                </td>
+                <td></td>
+              </tr>
+            )
+            : ""}
+          {names.map((n) => {
+            const e = entries.get(n);
+            return (
+              <tr key={n}>
+                <td>
+                  <a href={base + n}>{n}</a>
+                </td>
+                <td>{e ? `${e.size} B` : ""}</td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+/** One file of a version: its text (highlighted HTML) or a note, with raw link and digests. */
+export function FileBody(
+  props: {
+    id: string;
+    version: string;
+    path: string;
+    entry: FileEntry;
+    html: string | null;
+    note?: string;
+  },
+) {
+  const { id, version, path, entry } = props;
+  const dir = path.split("/").slice(0, -1).join("/");
+  return (
+    <>
+      <h1>
+        <a href={`/${id}@${version}`}>{id}@{version}</a> /{" "}
+        <a href={`/ui/files/${id}@${version}/${dir}`}>{dir === "" ? "files" : dir}</a> /{" "}
+        {path.split("/").at(-1)}
+      </h1>
+      <p>
+        <a href={`/ui/raw/${id}@${version}/${path}`}>Raw</a> · {entry.size} B ·{" "}
+        <code>{entry.type}</code>
+      </p>
+      <dl class="facts">
+        <dt>SHA-256</dt>
+        <dd>
+          <code>{entry.sha256}</code>
+        </dd>
+        <dt>SRI</dt>
+        <dd>
+          <code>{sriOf(entry.sha256)}</code>
+        </dd>
+      </dl>
+      {props.note ? <p class="notice">{props.note}</p> : ""}
+      {props.html !== null
+        ? <pre class="code" id="source" tabindex={0}>{raw(props.html)}</pre>
+        : ""}
+    </>
+  );
+}
+
+/** What a missing page and a hidden one both show. */
+export function NotFoundBody() {
+  return (
+    <>
+      <h1>Not found</h1>
+      <p>
+        There is no such page or package. <a href="/">Search the registry</a>.
+      </p>
+    </>
+  );
+}

@@ -1,0 +1,161 @@
+// Signing in to the web pages: a pasted token becomes a session cookie, the
+// token never shows in a URL, page, header or log line, forms carry CSRF
+// tokens, failed attempts spend the failed-authentication budget, and a
+// session ends with its token's revocation, its expiry, or sign-out.
+import assert from "node:assert/strict";
+import { revokeToken } from "../core/tokens.ts";
+import { createToken } from "../core/tokens.ts";
+import * as keys from "../storage/keys.ts";
+import type { RegistryApp } from "../routes/app.ts";
+import { ALICE, BROWSER, publishJsr, signIn, uiFixture } from "./_ui_fixtures.ts";
+
+function page(app: RegistryApp, path: string, session?: string) {
+  return Promise.resolve(app.request(path, {
+    headers: { ...BROWSER, ...(session ? { cookie: `registry_session=${session}` } : {}) },
+  }));
+}
+
+async function sessionRows(
+  f: { storage: { list: (p: string[]) => Promise<{ items: unknown[] }> } },
+) {
+  return (await f.storage.list(["ui_session"])).items.length;
+}
+
+Deno.test("signing in sets an HttpOnly SameSite=Strict session cookie and shows private packages", async () => {
+  const lines: string[] = [];
+  const f = await uiFixture({ requestLog: (l) => lines.push(l) });
+  await publishJsr(f.app, "@acme/secret@1.0.0", { "README.md": "# Top secret" }, ALICE);
+  assert.equal((await page(f.app, "/@acme/secret")).status, 404);
+  const { res, session, body } = await signIn(f.app, f.reader);
+  assert.equal(res.status, 303);
+  assert.equal(res.headers.get("location"), "/");
+  const line = res.headers.getSetCookie().find((l) => l.startsWith("registry_session="))!;
+  assert.match(line, /HttpOnly/);
+  assert.match(line, /SameSite=Strict/);
+  assert.doesNotMatch(line, /Secure/);
+  const own = await page(f.app, "/@acme/secret", session);
+  assert.equal(own.status, 200);
+  const html = await own.text();
+  assert.match(html, /Top secret/);
+  assert.match(html, /reader/);
+  const home = await (await page(f.app, "/", session)).text();
+  assert.match(home, /href="\/@acme\/secret"/);
+  // The token is nowhere: not in the session row, a page, a header or a log line.
+  const rows = JSON.stringify((await f.storage.list(["ui_session"])).items);
+  for (const text of [rows, body, html, home, JSON.stringify([...res.headers]), ...lines]) {
+    assert.ok(!text.includes(f.reader));
+  }
+  // Over https the cookie is Secure.
+  const secure = await signIn(f.app, f.reader, "https://registry.example");
+  assert.match(secure.res.headers.getSetCookie().join("\n"), /registry_session=[^\n]*; Secure/);
+});
+
+Deno.test("a failed sign-in answers 401 and spends the failed-authentication budget", async () => {
+  const f = await uiFixture({ authFailuresPerMinute: 2 });
+  const statuses: number[] = [];
+  for (let i = 0; i < 2; i++) statuses.push((await signIn(f.app, "rk_wrong")).res.status);
+  assert.deepEqual(statuses, [401, 401]);
+  // The third is refused before the form is even served.
+  const refused = await page(f.app, "/ui/sign-in");
+  assert.equal(refused.status, 429);
+  await refused.body?.cancel();
+  assert.equal(await sessionRows(f), 0);
+});
+
+Deno.test("sign-in and sign-out refuse a form without its CSRF token, changing nothing", async () => {
+  const f = await uiFixture();
+  const forged = await f.app.request("/ui/sign-in", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ csrf: "x", token: f.reader }).toString(),
+  });
+  assert.equal(forged.status, 403);
+  await forged.body?.cancel();
+  assert.equal(await sessionRows(f), 0);
+  const { session } = await signIn(f.app, f.reader);
+  const out = await f.app.request("/ui/sign-out", {
+    method: "POST",
+    headers: {
+      cookie: `registry_session=${session}`,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: "csrf=forged",
+  });
+  assert.equal(out.status, 403);
+  await out.body?.cancel();
+  assert.equal(await sessionRows(f), 1);
+  // With the session's own token it ends the session.
+  const html = await (await page(f.app, "/", session)).text();
+  const csrf = /action="\/ui\/sign-out"[^]*?name="csrf" value="([^"]+)"/.exec(html)![1]!;
+  const done = await f.app.request("/ui/sign-out", {
+    method: "POST",
+    headers: {
+      cookie: `registry_session=${session}`,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({ csrf }).toString(),
+  });
+  assert.equal(done.status, 303);
+  assert.match(done.headers.getSetCookie().join(), /registry_session=; Path=\/; Max-Age=0/);
+  assert.equal(await sessionRows(f), 0);
+  assert.doesNotMatch(await (await page(f.app, "/", session)).text(), /Sign out/);
+});
+
+Deno.test("revoking a token ends its sessions on the next request in another process", async () => {
+  const f = await uiFixture();
+  const root = { subject: "root", admin: true };
+  const ctx = { storage: f.storage, bundles: f.bundles, clock: () => new Date() };
+  const made = await createToken(ctx, {
+    subject: "carol",
+    grants: [{ namespace: "@acme", actions: ["read"] }],
+  }, root);
+  const { session } = await signIn(f.app, made.secret);
+  assert.match(await (await page(f.app, "/", session)).text(), /carol/);
+  // Another process on the same store revokes the token.
+  await revokeToken(ctx, made.token.id, root);
+  const afterRes = await page(f.app, "/", session);
+  // The dead session's cookie is cleared.
+  assert.match(afterRes.headers.getSetCookie().join(), /registry_session=; Path=\/; Max-Age=0/);
+  const after = await afterRes.text();
+  assert.doesNotMatch(after, /carol/);
+  assert.match(after, /Sign in/);
+  assert.equal(await sessionRows(f), 0);
+});
+
+Deno.test("a session ends when it expires", async () => {
+  let now = Date.parse("2026-12-01T00:00:00Z");
+  const f = await uiFixture({ clock: () => new Date(now) });
+  const { session } = await signIn(f.app, f.reader);
+  assert.match(await (await page(f.app, "/", session)).text(), /Sign out/);
+  now += 12 * 60 * 60 * 1000 + 1;
+  assert.doesNotMatch(await (await page(f.app, "/", session)).text(), /Sign out/);
+  const key = keys.uiSessionKey("x");
+  assert.equal(key[0], "ui_session");
+  assert.equal(await sessionRows(f), 0);
+});
+
+Deno.test("forged or stale session cookies are anonymous, never an error", async () => {
+  const f = await uiFixture();
+  for (const cookie of ["", "x", "%00", "a".repeat(5000), "registry_session"]) {
+    const res = await page(f.app, "/", cookie);
+    assert.equal(res.status, 200);
+    assert.match(await res.text(), /Sign in/);
+  }
+});
+
+Deno.test("a signed-in stranger gets the missing page's bytes for a private package", async () => {
+  const f = await uiFixture();
+  await publishJsr(f.app, "@acme/secret@1.0.0", {}, ALICE);
+  const { session } = await signIn(f.app, "tok-bob");
+  for (const [hidden, missing] of [["/@acme/secret", "/@acme/nothing"]] as const) {
+    const a = await page(f.app, hidden, session);
+    const b = await page(f.app, missing, session);
+    assert.equal(a.status, 404);
+    assert.deepEqual([...a.headers], [...b.headers]);
+    const text = await a.text();
+    assert.equal(text, await b.text());
+    assert.match(text, /bob/);
+  }
+  const home = await (await page(f.app, "/", session)).text();
+  assert.match(home, /0 packages/);
+});
