@@ -11,6 +11,17 @@ import { sha256Hex } from "../core/digest.ts";
 import type { BlobBody, ByteRange } from "../storage/types.ts";
 import { makeResponse, notModifiedResponse } from "./_ops_common.ts";
 
+/**
+ * Package files are other people's bytes: a browser opening one (an `.html`
+ * or `.svg` in a JSR package or a Rack template) must never run it as a page
+ * of our origin. A sandboxed, script-less document and no type sniffing;
+ * package managers ignore both headers, so their bytes are unchanged.
+ */
+export const INERT_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": "sandbox; default-src 'none'",
+  "x-content-type-options": "nosniff",
+};
+
 /** What {@linkcode respondWithBlob} needs to know of the bytes. */
 export interface BlobResponseOptions {
   /** Open the bytes (or a range of them); `null` when they are gone. Not called for HEAD or 304. */
@@ -166,7 +177,7 @@ export async function respondWithBlob(
 ): Promise<Response | null> {
   const req = c instanceof Request ? c : c.req.raw;
   const etag = `"${opts.sha256}"`;
-  const headers: Record<string, string> = { ...opts.extraHeaders };
+  const headers: Record<string, string> = { ...opts.extraHeaders, ...INERT_HEADERS };
   headers["etag"] = etag;
   headers["cache-control"] = opts.cacheControl;
   if (opts.lastModified) headers["last-modified"] = httpDate(opts.lastModified);

@@ -773,3 +773,19 @@ Deno.test("a JSR publish writes its audit record and webhook delivery in the sam
   assert.equal(published[0]!.actor, "alice");
   assert.equal(published[0]!.detail.tarballSha256, sha256Hex(tarball));
 });
+
+Deno.test("a package's HTML and SVG files are served inert: sandboxed, script-less and never sniffed", async () => {
+  const { app } = await fixture();
+  const page = "<html><body><script>alert(document.cookie)</script></body></html>\n";
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"></svg>\n';
+  const files = packageFiles("@acme/pages", "1.0.0", { "docs/index.html": page, "logo.svg": svg });
+  assert.equal((await publish(app, "acme/pages/1.0.0", files)).status, 200);
+  for (const [path, bytes] of [["docs/index.html", page], ["logo.svg", svg]]) {
+    const res = await get(app, `/@acme/pages/1.0.0/${path}`, ALICE);
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers.get("content-security-policy"), "sandbox; default-src 'none'", path);
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
+    // deno's bytes are unchanged.
+    assert.equal(await res.text(), bytes, path);
+  }
+});
