@@ -11,6 +11,29 @@ import { ALICE, publishJsr, uiFixture } from "./_ui_fixtures.ts";
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
 const SHOTS = Deno.env.get("UI_SCREENSHOTS");
 
+/**
+ * Debian's chromium, installed with apt-get when it is missing (as .ci/run
+ * does), so the README's `deno task test` works on a fresh machine too.
+ */
+async function ensureChromium(): Promise<void> {
+  const exists = () => Deno.stat(CHROMIUM).then(() => true, () => false);
+  if (await exists()) return;
+  const root = Deno.uid?.() === 0;
+  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "chromium"]]) {
+    await new Deno.Command(root ? "apt-get" : "sudo", {
+      args: root ? args : ["-n", "apt-get", ...args],
+      stdout: "null",
+      stderr: "null",
+      env: { DEBIAN_FRONTEND: "noninteractive" },
+    }).output().catch(() => undefined);
+  }
+  if (!(await exists())) {
+    throw new Error(
+      `No browser at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
+  }
+}
+
 const EVIL_README = [
   "# Evil",
   "<script>window.__xss = 1; alert('readme')</script>",
@@ -48,6 +71,7 @@ async function withBrowser(
     (req, info) => f.app.fetch(req, info),
   );
   const base = `http://127.0.0.1:${server.addr.port}`;
+  await ensureChromium();
   const browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
