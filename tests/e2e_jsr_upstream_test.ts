@@ -90,6 +90,10 @@ Deno.test("deno resolves a private package of ours and a public upstream package
       const ran = await deno(["run", "main.ts"], { cwd: app, env: env(ours.url) });
       assert.equal(ran.code, 0, ran.out);
       assert.match(ran.out, /HELLO, DENO/);
+      // The request log is written in batches off the response path: wait for it (bounded).
+      for (let i = 0; i < 100 && !/"message":"upstream fetch"/.test(ours.output()); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       assert.match(ours.output(), /"message":"upstream fetch"/);
     });
 
