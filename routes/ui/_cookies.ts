@@ -28,8 +28,23 @@ export function setCookie(
   value: string,
   maxAgeSeconds: number,
 ): string {
-  const secure = new URL(req.url).protocol === "https:" ? "; Secure" : "";
+  const secure = overHttps(req) ? "; Secure" : "";
   return `${name}=${value}; Path=/; Max-Age=${maxAgeSeconds}; HttpOnly; SameSite=Strict${secure}`;
+}
+
+/**
+ * Whether the browser reached us over https: the request URL, or a
+ * TLS-terminating proxy's `X-Forwarded-Proto` / `Forwarded: proto=https`.
+ * Trusted without --trust-proxy because it can only add `Secure`: a client
+ * that claims https falsely just stops getting its own cookie back over http.
+ */
+export function overHttps(req: Request): boolean {
+  if (new URL(req.url).protocol === "https:") return true;
+  const forwarded = req.headers.get("x-forwarded-proto");
+  if (forwarded !== null && forwarded.split(",")[0]!.trim().toLowerCase() === "https") return true;
+  return /(?:^|[;,\s])proto=(?:"?)https(?:"?)(?:[;,\s]|$)/i.test(
+    req.headers.get("forwarded") ?? "",
+  );
 }
 
 /** Whether two secrets are equal, in time independent of where they differ. */
