@@ -5,7 +5,7 @@
  * @module
  */
 import { FsBundleStorage, FsRegistryStorage } from "../storage/fs.ts";
-import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
+import { KvBundleStorage, KvRegistryStorage, openKvRetrying } from "../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { S3BundleStorage } from "../storage/s3.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
@@ -71,7 +71,7 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
     if (path !== undefined && !/^https?:\/\//.test(path) && path !== ":memory:") {
       await Deno.mkdir(parentDir(path), { recursive: true });
     }
-    kv = await Deno.openKv(path);
+    kv = await openKvRetrying(path);
     closers.push(() => kv!.close());
     return kv;
   };

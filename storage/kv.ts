@@ -109,6 +109,22 @@ async function retrying<T>(action: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * `Deno.openKv`, retrying the transient `database is locked` that opening a
+ * file can meet while another process holds SQLite's write lock (several
+ * servers starting at once on one KV file).
+ *
+ * @example
+ * ```ts
+ * import { openKvRetrying } from "./kv.ts";
+ * const kv = await openKvRetrying(":memory:");
+ * kv.close();
+ * ```
+ */
+export function openKvRetrying(path?: string): Promise<Deno.Kv> {
+  return retrying("open the KV database", () => Deno.openKv(path));
+}
+
 /** Options shared by the KV backends. */
 export interface KvStorageOptions {
   /** Close the `Deno.Kv` when the backend is closed (default `false`: the opener closes it). */
@@ -224,7 +240,7 @@ export class KvRegistryStorage implements RegistryStorage {
     path = ":memory:",
     options: Omit<KvStorageOptions, "closeKv"> = {},
   ): Promise<KvRegistryStorage> {
-    return new KvRegistryStorage(await Deno.openKv(path), { ...options, closeKv: true });
+    return new KvRegistryStorage(await openKvRetrying(path), { ...options, closeKv: true });
   }
 
   #open(): void {
@@ -510,7 +526,7 @@ export class KvBundleStorage implements BundleStorage {
     path = ":memory:",
     options: Omit<KvStorageOptions, "closeKv"> & { now?: () => Date } = {},
   ): Promise<KvBundleStorage> {
-    return new KvBundleStorage(await Deno.openKv(path), { ...options, closeKv: true });
+    return new KvBundleStorage(await openKvRetrying(path), { ...options, closeKv: true });
   }
 
   #open(): void {

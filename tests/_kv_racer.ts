@@ -7,7 +7,7 @@
 import { putVersionIfAbsent } from "../core/store.ts";
 import { nextPackageRow } from "../core/packages.ts";
 import type { VersionRow } from "../core/rows.ts";
-import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
+import { KvBundleStorage, KvRegistryStorage, openKvRetrying } from "../storage/kv.ts";
 
 /** The package every racer publishes into. */
 export const RACE_REF = { namespace: "@race", name: "pkg" } as const;
@@ -53,7 +53,7 @@ async function race(
     const j = Math.floor(random() * (i + 1));
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
-  const kv = await Deno.openKv(path);
+  const kv = await openKvRetrying(path);
   const storage = new KvRegistryStorage(kv);
   const bundles = new KvBundleStorage(kv);
   const blobs: string[] = [];
