@@ -1,6 +1,7 @@
 // Helpers shared by the storage backends: key ordering, cursors and the limits
 // every backend enforces identically.
 import { RegistryError } from "../core/errors.ts";
+import { isSha256 } from "../core/names.ts";
 import { type Commit, type JsonValue, LIMITS, type ListOptions, type RowKey } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -134,6 +135,19 @@ export function decodeCursor(cursor: string): RowKey {
     // fall through
   }
   throw new RegistryError("invalid_input", `Invalid cursor '${cursor}'`);
+}
+
+/**
+ * The digest a blob listing continues after (a blob cursor names one
+ * digest); `undefined` without a cursor; anything else is `invalid_input`.
+ */
+export function blobCursorAfter(options: ListOptions | undefined): string | undefined {
+  if (options?.cursor === undefined) return undefined;
+  const key = decodeCursor(options.cursor);
+  if (key.length !== 1 || !isSha256(key[0])) {
+    throw new RegistryError("invalid_input", `Invalid cursor '${options.cursor}'`);
+  }
+  return key[0];
 }
 
 /** The key a listing continues after: its cursor's, else its `after` option, else none. */

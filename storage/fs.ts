@@ -81,15 +81,14 @@
  */
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
 import { incrementalHash } from "../core/digest.ts";
-import { RegistryError } from "../core/errors.ts";
 import { assertSha256, isSha256, SHA256_RE } from "../core/names.ts";
 import {
   afterKey,
   assertCommit,
   assertKey,
+  blobCursorAfter,
   compareKeys,
   compareParts,
-  decodeCursor,
   encodeCursor,
   encodeValue,
   hasPrefix,
@@ -999,14 +998,7 @@ export class FsBundleStorage implements BundleStorage {
     this.#assertOpen();
     const limit = pageLimit(options);
     const reverse = options?.reverse ?? false;
-    let after: string | undefined;
-    if (options?.cursor !== undefined) {
-      const key = decodeCursor(options.cursor);
-      if (key.length !== 1 || !isSha256(key[0])) {
-        throw new RegistryError("invalid_input", `Invalid cursor '${options.cursor}'`);
-      }
-      after = key[0];
-    }
+    const after = blobCursorAfter(options);
     const order = (a: string, b: string) => reverse ? compareParts(b, a) : compareParts(a, b);
     const beyond = (name: string) => after === undefined || (reverse ? name < after : name > after);
     const fans: string[] = [];

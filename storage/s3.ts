@@ -55,7 +55,7 @@ import { AwsClient } from "aws4fetch";
 import { incrementalHash, randomHex } from "../core/digest.ts";
 import { RegistryError } from "../core/errors.ts";
 import { isSha256, SHA256_RE } from "../core/names.ts";
-import { decodeCursor, encodeCursor, pageLimit } from "./_common.ts";
+import { blobCursorAfter, encodeCursor, pageLimit } from "./_common.ts";
 import { assertRange, blobCorrupt, digestMismatch, tooLarge } from "./memory.ts";
 import type {
   BlobBody,
@@ -657,14 +657,7 @@ export class S3BundleStorage implements BundleStorage {
     this.#assertOpen();
     const limit = pageLimit(options);
     const reverse = options?.reverse ?? false;
-    let after: string | undefined;
-    if (options?.cursor !== undefined) {
-      const key = decodeCursor(options.cursor);
-      if (key.length !== 1 || !isSha256(key[0])) {
-        throw new RegistryError("invalid_input", `Invalid cursor '${options.cursor}'`);
-      }
-      after = key[0];
-    }
+    const after = blobCursorAfter(options);
     const prefix = `${this.#prefix}blobs/`;
     const found: BlobInfo[] = [];
     // S3 lists forwards only: a reverse page walks from the start (rare: export, tools).
