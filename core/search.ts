@@ -24,7 +24,6 @@ import {
   docWords,
   FORMAT_KINDS,
   invertTime,
-  isInlineTerm,
   MAX_PREFIX,
   prefixOf,
   SEARCH_GROUPS,
@@ -38,9 +37,9 @@ import * as keys from "../storage/keys.ts";
 import type { RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** Most rows one search may read (index pointers and docs together). */
-export const SEARCH_SCAN_BUDGET = 300;
+export const SEARCH_SCAN_BUDGET = 200;
 /** Longest selective list a recency query collects and sorts (longer: walk the recency list). */
-export const COLLECT_LIMIT = 100;
+export const COLLECT_LIMIT = 50;
 /** Most words a query may have. */
 export const MAX_QUERY_WORDS = 16;
 /** The largest page. */
@@ -98,17 +97,21 @@ function comparePositions(a: Position, b: Position): number {
   return compareKeys(a, b);
 }
 
-/** Whether a doc meets every condition of a query (indexed ones included). */
-function matches(doc: SearchDoc, q: IndexQuery, wordsOf: () => string[]): boolean {
+/**
+ * Whether a doc meets every condition of a query (indexed ones included);
+ * `need` are the query words still to check (a posting of a whole query
+ * word already proves that one).
+ */
+function matches(doc: SearchDoc, q: IndexQuery, need: readonly string[] = q.words): boolean {
   const { group, kind } = FORMAT_KINDS[doc.format];
   if (q.group !== undefined && group !== q.group) return false;
   if (q.namespace !== undefined && doc.namespace !== q.namespace) return false;
   for (const term of q.terms) {
     if (!docHasTerm(doc, term, group, kind)) return false;
   }
-  if (q.words.length > 0) {
-    const w = wordsOf();
-    if (!q.words.every((word) => hasWordPrefix(w, word))) return false;
+  if (need.length > 0) {
+    const w = docWords(doc);
+    if (!need.every((word) => hasWordPrefix(w, word))) return false;
   }
   return q.match?.(doc) ?? true;
 }
@@ -143,18 +146,21 @@ interface Driver {
   base: RowKey;
   /** Whether the rows are docs (else pointers to docs). */
   docs: boolean;
-  /** Whether the pointers carry their docs. */
-  inline?: boolean;
+  /** The query word whose every posting holds it (the whole word is the term). */
+  word?: string;
 }
 
-function termDriver(term: string): Driver {
+function termDriver(term: string, word?: string): Driver {
   const prefix = keys.searchTermPrefix(term);
-  return { prefix, base: prefix, docs: false, inline: isInlineTerm(term) };
+  return { prefix, base: prefix, docs: false, ...(word === undefined ? {} : { word }) };
 }
 
 function selectiveDriver(q: IndexQuery): Driver | undefined {
   const longest = [...q.words].sort((a, b) => [...b].length - [...a].length)[0];
-  if (longest !== undefined) return termDriver(prefixOf(longest, MAX_PREFIX));
+  if (longest !== undefined) {
+    const term = prefixOf(longest, MAX_PREFIX);
+    return termDriver(term, term === longest ? longest : undefined);
+  }
   const ns = q.terms.find((t) => t.startsWith("@"));
   if (ns !== undefined) return termDriver(prefixOf(ns, MAX_PREFIX + 1));
   for (const field of ["hook:", "tool:", "tag:"]) {
@@ -255,7 +261,7 @@ export async function queryIndex(storage: RegistryStorage, q: IndexQuery): Promi
     const page = await walkOrdered(
       storage,
       q,
-      { prefix, base: prefix, docs: false, inline: true },
+      { prefix, base: prefix, docs: false },
       budget - spent,
     );
     return { ...page, read: page.read + spent };
@@ -271,17 +277,15 @@ async function walkOrdered(
   budget: number,
 ): Promise<IndexPage> {
   const docs: SearchDoc[] = [];
-  const cost = driver.docs || driver.inline ? 1 : 2; // a bare pointer costs its doc read too
+  // A posting of a whole query word proves that word: only the others are checked.
+  const need = q.words.filter((w) => w !== driver.word);
   let read = 0;
   let after: RowKey | undefined = q.after ? [...driver.base, ...q.after] : undefined;
   let last: Position | undefined;
   let first = true;
   while (true) {
     // The first list is sized to the page; later ones (a sparse query) are larger.
-    const want = Math.min(
-      first ? Math.max(q.limit + 1, 10) : 100,
-      Math.floor((budget - read) / cost),
-    );
+    const want = Math.min(first ? Math.max(q.limit + 1, 10) : 100, budget - read);
     first = false;
     if (want < 1) break;
     const page = await storage.list<unknown>(driver.prefix, {
@@ -294,11 +298,15 @@ async function walkOrdered(
     for (let i = 0; i < items.length; i += 10) {
       const chunk = items.slice(i, i + 10);
       const positions = chunk.map((e) => e.key.slice(driver.base.length));
+      const pointers = driver.docs ? 0 : chunk.filter((e) => !inlineDoc(e.value)).length;
+      // A pointer costs its doc read too: stop before the budget would be overrun.
+      if (last !== undefined && read + pointers > budget) return { docs, next: last, read };
       const { docs: found, fetched } = await docsOfRows(storage, chunk, positions, driver.docs);
       read += fetched;
       for (let j = 0; j < found.length; j++) {
         const doc = found[j];
-        if (doc && matches(doc, q, () => docWords(doc))) {
+        const proven = driver.docs || inlineDoc(chunk[j]!.value) !== undefined;
+        if (doc && matches(doc, q, proven ? need : q.words)) {
           if (docs.length === q.limit) {
             // One match past the page: more follow; the page ends at its last match.
             return { docs, next: last!, read };
@@ -338,7 +346,7 @@ async function collectSorted(
   const { docs: found, fetched } = await docsOfRows(storage, items, positions, driver.docs);
   read += fetched;
   const sorted = found
-    .filter((d): d is SearchDoc => d !== null && matches(d, q, () => docWords(d)))
+    .filter((d): d is SearchDoc => d !== null && matches(d, q))
     .map((doc) => ({ doc, at: positionOf(doc, "recent") }))
     .filter((x) => q.after === undefined || comparePositions(x.at, q.after) > 0)
     .sort((a, b) => comparePositions(a.at, b.at));

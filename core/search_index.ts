@@ -29,7 +29,7 @@ import * as keys from "../storage/keys.ts";
 import type { Entry, JsonValue, Mutation, RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** The index layout version; a stored index of another version is rebuilt. */
-export const SEARCH_INDEX_VERSION = 1;
+export const SEARCH_INDEX_VERSION = 2;
 /** Longest word prefix indexed; longer query words seek on their first this-many characters. */
 export const MAX_PREFIX = 8;
 /** Most term rows one package may have (name and tags come first, then the description). */
@@ -183,9 +183,25 @@ export function invertTime(iso: string): string {
   return iso.replace(/\d/g, (d) => String(9 - Number(d)));
 }
 
-/** Whether a term's pointers carry a copy of the doc (the long lists of format and kind). */
+/** Whether a term's pointers carry a copy of the doc whatever its size (format and kind lists). */
 export function isInlineTerm(term: string): boolean {
   return term.startsWith("fmt:") || term.startsWith("kind:");
+}
+
+/** Largest doc (UTF-8 bytes of its JSON) that every term posting carries a copy of. */
+export const MAX_INLINE_DOC = 2048;
+/** Most bytes of doc copies one package's term postings carry (a KV commit is ≤ 800 KiB). */
+export const MAX_INLINE_BYTES = 192 * 1024;
+
+/**
+ * Whether every term posting of a doc carries a copy of it: a posting walk
+ * then answers from the rows it lists, with no second read per match (a
+ * point read costs about five listed rows on KV). A doc too large for that
+ * leaves its word postings as pointers (they carry the format only).
+ */
+export function inlinesEveryTerm(json: string, terms: number): boolean {
+  const bytes = new TextEncoder().encode(json).length;
+  return bytes <= MAX_INLINE_DOC && bytes * terms <= MAX_INLINE_BYTES;
 }
 
 /** Every index row of a doc, by the JSON of its key. */
@@ -195,12 +211,16 @@ export function indexRowsOf(doc: SearchDoc | null): Map<string, { key: RowKey; v
   const add = (key: RowKey, value: JsonValue) => rows.set(JSON.stringify(key), { key, value });
   const { namespace: ns, name } = doc;
   add(keys.searchDocKey(ns, name), doc as unknown as JsonValue);
-  // Word pointers carry the format: a walk skips other groups and kinds without
-  // reading their docs. The few long lists every unfiltered, kind or recency query
-  // walks (`fmt:`, `kind:`, recency) carry the doc itself: no second read per row.
+  // Postings carry the doc itself, so a walk needs no second read per row; a
+  // doc too large to copy into every posting leaves its word postings as
+  // pointers that carry the format (a walk skips other groups and kinds
+  // without reading their docs). The long lists every unfiltered, kind and
+  // recency query walks (`fmt:`, `kind:`, recency) always carry it.
   const copy = doc as unknown as JsonValue;
-  for (const term of docTerms(doc)) {
-    add(keys.searchTermKey(term, ns, name), isInlineTerm(term) ? copy : doc.format);
+  const terms = docTerms(doc);
+  const everywhere = inlinesEveryTerm(JSON.stringify(doc), terms.length);
+  for (const term of terms) {
+    add(keys.searchTermKey(term, ns, name), everywhere || isInlineTerm(term) ? copy : doc.format);
   }
   const inverted = invertTime(doc.publishedAt);
   add(keys.searchRecentKey(FORMAT_KINDS[doc.format].group, inverted, ns, name), copy);

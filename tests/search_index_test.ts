@@ -430,3 +430,36 @@ Deno.test("main.ts builds the index of a store written before it, before serving
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("word postings carry their entry, so a page of matches reads no entry by pointer; a large entry stays a pointer and is still found", async () => {
+  const inner = new MemoryRegistryStorage();
+  const storage = new CountingStorage(inner);
+  for (let i = 0; i < 30; i++) {
+    await publishSeed(inner, {
+      namespace: "@acme",
+      name: `card-${i}`,
+      version: "1.0.0",
+      format: "ggui.gadget",
+      description: "A common card",
+    });
+  }
+  // ~3 KB of description: too large to copy into each of its postings.
+  const long = Array.from({ length: 400 }, (_, i) => `w${i}x`).join(" ");
+  await publishSeed(inner, {
+    namespace: "@acme",
+    name: "big",
+    version: "1.0.0",
+    format: "rack.registry",
+    description: `Bulky ${long}`,
+  });
+  storage.reads = 0;
+  const page = await searchPackages(storage, { q: "common", limit: 20 });
+  assert.equal(page.items.length, 20);
+  assert.ok(storage.reads <= 22, `${storage.reads} rows for a page of 20`);
+  const terms = await inner.list(keys.searchTermPrefix("bulky"));
+  assert.deepEqual(terms.items.map((e) => e.value), ["rack.registry"]);
+  assert.deepEqual((await searchPackages(storage, { q: "bulky w12x" })).items.map((h) => h.name), [
+    "big",
+  ]);
+  await assertConsistent(inner);
+});
