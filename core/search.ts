@@ -32,6 +32,8 @@ import {
   type SearchGroup,
   words,
 } from "./search_index.ts";
+import type { Grant } from "./rows.ts";
+import { grantsAllow } from "./tokens.ts";
 import { compareKeys } from "../storage/_common.ts";
 import * as keys from "../storage/keys.ts";
 import type { RegistryStorage, RowKey } from "../storage/types.ts";
@@ -324,6 +326,141 @@ async function walkOrdered(
   return last === undefined ? { docs, read } : { docs, next: last, read };
 }
 
+// ---- readers' private entries ---------------------------------------------
+
+/** Who searches: a signed-in reader's private entries join the public ones. */
+export interface SearchViewer {
+  /** The caller's subject (owners search their namespaces). */
+  subject: string;
+  /** The caller's grants (`read` or more on a namespace by name). */
+  grants?: readonly Grant[];
+}
+
+/** Most namespaces whose private entries one search reads. */
+export const MAX_PRIVATE_NAMESPACES = 32;
+
+/**
+ * The namespaces whose private entries a viewer may search: those its grants
+ * name with `read` (or more), and those it owns — the private-read rule of
+ * every surface, less its publisher clause (a publisher who is neither reads
+ * its versions by name, not in search). Wildcard grants name no namespace.
+ */
+export async function readableNamespaces(
+  storage: RegistryStorage,
+  viewer: SearchViewer,
+): Promise<string[]> {
+  const out = new Set<string>();
+  for (const g of viewer.grants ?? []) {
+    if (!g.namespace.includes("*") && grantsAllow([g], "read", g.namespace)) out.add(g.namespace);
+  }
+  const owned = await storage.list(keys.searchOwnerPrefix(viewer.subject), {
+    limit: MAX_PRIVATE_NAMESPACES,
+  });
+  for (const e of owned.items) out.add(e.key[e.key.length - 1]!);
+  return [...out].sort((a, b) => comparePositions([a], [b])).slice(0, MAX_PRIVATE_NAMESPACES);
+}
+
+/**
+ * Run a query for a viewer: the shared index's page, merged in order with
+ * the private entries of the namespaces the viewer may read (each a short
+ * seek of its own), a reader's entry replacing the public one of the same
+ * package. Without a viewer (or readable namespaces) this is
+ * {@linkcode queryIndex} exactly: what a stranger gets never depends on
+ * private rows.
+ */
+export async function queryForViewer(
+  storage: RegistryStorage,
+  q: IndexQuery,
+  viewer: SearchViewer | null | undefined,
+): Promise<IndexPage> {
+  const page = await queryIndex(storage, q);
+  if (!viewer) return page;
+  const namespaces = (await readableNamespaces(storage, viewer)).filter((ns) =>
+    (q.namespace === undefined || ns === q.namespace) &&
+    q.terms.every((t) => !t.startsWith("@") || ns.startsWith(t))
+  );
+  return namespaces.length === 0 ? page : await mergePrivate(storage, q, page, namespaces);
+}
+
+/** Where one namespace's private walk starts, in its own key order. */
+function localAfter(q: IndexQuery, ns: string): Position | undefined {
+  const a = q.after;
+  if (a === undefined) return undefined;
+  if (q.order === "name") return a[0] === ns ? [a[1]!] : undefined;
+  // Recency: the same time and a later namespace still follows the cursor
+  // (dropped afterwards when not); an equal namespace continues after its name.
+  return a[1] === ns ? [a[0]!, a[2]!] : [a[0]!];
+}
+
+async function privateWalk(
+  storage: RegistryStorage,
+  q: IndexQuery,
+  ns: string,
+  budget: number,
+): Promise<IndexPage> {
+  const base = keys.searchPrivatePrefix(ns, q.order);
+  const after = localAfter(q, ns);
+  const local = { ...q, after };
+  if (after === undefined) delete local.after;
+  const page = await walkOrdered(storage, local, { prefix: base, base, docs: true }, budget);
+  const global = (p: Position): Position => q.order === "name" ? [ns, p[0]!] : [p[0]!, ns, p[1]!];
+  return page.next === undefined ? page : { ...page, next: global(page.next) };
+}
+
+function idOf(doc: SearchDoc): string {
+  return `${doc.namespace}/${doc.name}`;
+}
+
+async function mergePrivate(
+  storage: RegistryStorage,
+  q: IndexQuery,
+  page: IndexPage,
+  namespaces: readonly string[],
+): Promise<IndexPage> {
+  let frontier = page.next; // everything up to here was looked at (undefined: the end)
+  let read = page.read;
+  const found: SearchDoc[] = [];
+  const per = Math.max(10, Math.floor(SEARCH_SCAN_BUDGET / namespaces.length));
+  for (const ns of namespaces) {
+    if (q.order === "name") {
+      if (q.after && comparePositions([ns], [q.after[0]!]) < 0) continue;
+      if (frontier && comparePositions([ns], [frontier[0]!]) > 0) continue;
+    }
+    const part = await privateWalk(storage, q, ns, per);
+    read += part.read;
+    found.push(...part.docs);
+    if (part.next && (!frontier || comparePositions(part.next, frontier) < 0)) frontier = part.next;
+  }
+  // A public entry whose package has a reader entry gives way to it.
+  const readable = new Set(namespaces);
+  const candidates = page.docs.filter((d) => readable.has(d.namespace));
+  const shadowed = new Set<string>();
+  for (let i = 0; i < candidates.length; i += 10) {
+    const batch = candidates.slice(i, i + 10);
+    const rows = await storage.getMany(
+      batch.map((d) => keys.searchPrivateNameKey(d.namespace, d.name)),
+    );
+    read += batch.length;
+    rows.forEach((r, j) => r && shadowed.add(idOf(batch[j]!)));
+  }
+  const within = (at: Position) =>
+    (!frontier || comparePositions(at, frontier) <= 0) &&
+    (!q.after || comparePositions(at, q.after) > 0);
+  const merged = [...page.docs.filter((d) => !shadowed.has(idOf(d))), ...found]
+    .map((doc) => ({ doc, at: positionOf(doc, q.order) }))
+    .filter((x) => within(x.at))
+    .sort((a, b) => comparePositions(a.at, b.at));
+  if (merged.length > q.limit) {
+    return {
+      docs: merged.slice(0, q.limit).map((x) => x.doc),
+      next: merged[q.limit - 1]!.at,
+      read,
+    };
+  }
+  const docs = merged.map((x) => x.doc);
+  return frontier ? { docs, next: frontier, read } : { docs, read };
+}
+
 /**
  * Recency order over a selective list: collect its matches (when the whole
  * list fits the budget), sort them newest first and page by position.
@@ -429,6 +566,8 @@ export interface PackageSearchQuery {
   limit?: number;
   /** A cursor from the previous page. */
   cursor?: string;
+  /** Who searches: the private packages it may read join the results (absent: public only). */
+  viewer?: SearchViewer | null;
 }
 
 /** One search result. */
@@ -532,7 +671,7 @@ export async function searchPackages(
     if (after === null) throw invalid("The cursor is not one of this search's cursors");
     q.after = after;
   }
-  const page = await queryIndex(storage, q);
+  const page = await queryForViewer(storage, q, query.viewer);
   const items = page.docs.map(hitOf);
   return page.next ? { items, cursor: encodePosition(page.next, binding) } : { items };
 }

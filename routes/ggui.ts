@@ -471,7 +471,13 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
 
   app.get("/search", async (c) => {
     const q = c.req.query();
-    return send(c, await searchArtifacts(ctxFor(c), { query: q }));
+    const who = await authn(c);
+    // A signed-in caller's results may hold its private artifacts: never stored for others.
+    return send(
+      c,
+      await searchArtifacts(ctxFor(c), { query: q, authn: who }),
+      who ? PKG_HEADERS : {},
+    );
   });
 
   const sendPkg = (c: Context, result: GguiResult) =>
