@@ -18,6 +18,7 @@
  *
  * @module
  */
+import { z } from "zod";
 import { sha256Hex } from "./digest.ts";
 import { RegistryError } from "./errors.ts";
 import {
@@ -604,8 +605,45 @@ function invalid(message: string): RegistryError {
 
 const KINDS: ReadonlySet<string> = new Set(Object.values(FORMAT_KINDS).map((k) => k.kind));
 
+/** Longest search text (UTF-16 units): longer is refused, never cut or scanned. */
+export const MAX_QUERY_CHARS = 1000;
+
+const text = z.string().max(1000);
+/** The shape of a package search from an untyped caller: known fields, right types. */
+const PackageSearchShape = z.strictObject({
+  q: z.string().max(MAX_QUERY_CHARS, `A search text has at most ${MAX_QUERY_CHARS} characters`)
+    .optional(),
+  format: text.optional(),
+  namespace: text.optional(),
+  tag: text.optional(),
+  kind: text.optional(),
+  sort: text.optional(),
+  limit: z.number().optional(),
+  cursor: z.string().max(4096).optional(),
+  viewer: z.unknown().optional(),
+});
+
+/** Refuse a search of the wrong shape: an unknown filter, a wrong type, an oversized value. */
+function checkShape(query: unknown): void {
+  const parsed = PackageSearchShape.safeParse(query);
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0]!;
+  if (issue.code === "unrecognized_keys") {
+    throw invalid(`Unknown search filter '${String(issue.keys[0]).slice(0, 40)}'`);
+  }
+  const field = String(issue.path[0] ?? "query");
+  throw invalid(
+    issue.code === "too_big" && field === "q"
+      ? issue.message
+      : `Invalid search filter '${field}': ${issue.message}`,
+  );
+}
+
 /** The index query of a package search (validated), and what binds its cursors. */
-export function packageQueryOf(query: PackageSearchQuery): { q: IndexQuery; binding: string } {
+export function packageQueryOf(
+  query: PackageSearchQuery,
+): { q: IndexQuery; binding: string; empty: boolean } {
+  checkShape(query);
   const limit = query.limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
     throw invalid(`A page size must be an integer from 1 to ${MAX_PAGE}`);
@@ -626,7 +664,7 @@ export function packageQueryOf(query: PackageSearchQuery): { q: IndexQuery; bind
   }
   const tag = query.tag || undefined;
   if (tag !== undefined && tag.length > 64) throw invalid("A tag has at most 64 characters");
-  const raw = (query.q ?? "").slice(0, 1000).split(/\s+/).filter((w) => w !== "");
+  const raw = (query.q ?? "").split(/\s+/).filter((w) => w !== "");
   const nsTerms = raw.filter((w) => w.startsWith("@") && w.length > 1).map((w) => w.toLowerCase());
   const textWords = raw.filter((w) => !w.startsWith("@")).flatMap(words);
   if (textWords.length + nsTerms.length > MAX_QUERY_WORDS) {
@@ -646,7 +684,8 @@ export function packageQueryOf(query: PackageSearchQuery): { q: IndexQuery; bind
     ...(namespace ? { namespace } : {}),
   };
   const binding = JSON.stringify(["packages", textWords, terms, format, namespace, sort]);
-  return { q, binding };
+  // Text without a letter, a digit or an `@namespace` matches nothing (as on ggui).
+  return { q, binding, empty: raw.length > 0 && textWords.length + nsTerms.length === 0 };
 }
 
 /**
@@ -665,12 +704,13 @@ export async function searchPackages(
   storage: RegistryStorage,
   query: PackageSearchQuery,
 ): Promise<PackageSearchPage> {
-  const { q, binding } = packageQueryOf(query);
+  const { q, binding, empty } = packageQueryOf(query);
   if (query.cursor) {
     const after = decodePosition(query.cursor, binding, q.order === "name" ? 2 : 3);
     if (after === null) throw invalid("The cursor is not one of this search's cursors");
     q.after = after;
   }
+  if (empty) return { items: [] };
   const page = await queryForViewer(storage, q, query.viewer);
   const items = page.docs.map(hitOf);
   return page.next ? { items, cursor: encodePosition(page.next, binding) } : { items };

@@ -25,6 +25,7 @@ import {
   decodePosition,
   encodePosition,
   type IndexQuery,
+  MAX_QUERY_CHARS,
   MAX_QUERY_WORDS,
   type Position,
   positionOf,
@@ -212,6 +213,9 @@ export async function searchArtifacts(
   const server = present(raw.server);
   if (server !== undefined && !MCP_NAME_RE.test(server)) {
     return invalid("`server` must match ^[A-Za-z0-9_.-]{1,128}$");
+  }
+  if ((raw.q?.length ?? 0) > MAX_QUERY_CHARS) {
+    return invalid(`\`q\` must have at most ${MAX_QUERY_CHARS} characters`);
   }
   const filters = {
     ...(kind === undefined ? {} : { kind }),
