@@ -388,9 +388,10 @@ function localAfter(q: IndexQuery, ns: string): Position | undefined {
   const a = q.after;
   if (a === undefined) return undefined;
   if (q.order === "name") return a[0] === ns ? [a[1]!] : undefined;
-  // Recency: the same time and a later namespace still follows the cursor
-  // (dropped afterwards when not); an equal namespace continues after its name.
-  return a[1] === ns ? [a[0]!, a[2]!] : [a[0]!];
+  // Recency: at the cursor's time, a later namespace's rows all follow it, an
+  // earlier one's none (no name sorts after U+10FFFF), its own after its name.
+  if (a[1] === ns) return [a[0]!, a[2]!];
+  return comparePositions([ns], [a[1]!]) > 0 ? [a[0]!] : [a[0]!, "\u{10FFFF}"];
 }
 
 async function privateWalk(

@@ -612,3 +612,42 @@ Deno.test("a namespace's owner searches its private packages; a yank or a public
     before,
   );
 });
+
+Deno.test("a reader's recency pages stay exact when packages of several namespaces share one publish time", async () => {
+  const storage = new MemoryRegistryStorage();
+  const at = "2026-11-22T00:00:00.000Z";
+  for (const ns of ["@a", "@b", "@c"]) {
+    for (const visibility of ["public", "private"] as const) {
+      await publishSeed(storage, {
+        namespace: ns,
+        name: `${visibility}-card`,
+        version: "1.0.0",
+        format: "ggui.gadget",
+        visibility,
+        description: "A card",
+        publishedAt: at,
+      });
+    }
+  }
+  const reader = {
+    subject: "ci",
+    grants: [
+      { namespace: "@a", actions: ["read" as const] },
+      { namespace: "@c", actions: ["publish" as const] },
+    ],
+  };
+  const id = (h: { namespace: string; name: string }) => `${h.namespace}/${h.name}`;
+  for (const sort of ["recent", "name"]) {
+    const paged = (await allHits(storage, { sort, limit: 1, viewer: reader }))
+      .flatMap((p) => p.items).map(id);
+    const whole = (await searchPackages(storage, { sort, viewer: reader })).items.map(id);
+    assert.deepEqual(paged, whole, sort);
+    assert.deepEqual([...whole].sort(), [
+      "@a/private-card",
+      "@a/public-card",
+      "@b/public-card",
+      "@c/private-card",
+      "@c/public-card",
+    ]);
+  }
+});
