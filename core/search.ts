@@ -42,7 +42,7 @@ import type { RegistryStorage, RowKey } from "../storage/types.ts";
 /** Most rows one search may read (index pointers and docs together). */
 export const SEARCH_SCAN_BUDGET = 150;
 /** Longest selective list a recency query collects and sorts (longer: walk the recency list). */
-export const COLLECT_LIMIT = 30;
+export const COLLECT_LIMIT = 50;
 /** Most words a query may have. */
 export const MAX_QUERY_WORDS = 16;
 /** The largest page. */
