@@ -18,12 +18,12 @@ import {
   GGUI_CORS_HEADERS,
   type GguiRoutesOptions,
   isGguiCorsExcluded,
-} from "./ggui.ts";
-import { createRackRoutes } from "./rack.ts";
-import { requestOrigin } from "./_request_host.ts";
-import { rackJsonError } from "./_rack_http.ts";
-import { createAdminRoutes } from "./admin.ts";
-import { createJsrRoutes, isJsrPath, jsrErrorResponse, PUBLISH_OUTCOME } from "./jsr.ts";
+} from "./ggui/mod.ts";
+import { createRackRoutes } from "./rack/mod.ts";
+import { requestOrigin } from "./ops/_request_host.ts";
+import { rackJsonError } from "./rack/_http.ts";
+import { createAdminRoutes } from "./admin/mod.ts";
+import { createJsrRoutes, isJsrPath, jsrErrorResponse, PUBLISH_OUTCOME } from "./jsr/mod.ts";
 import { DEFAULT_JSR_LIMITS, type JsrLimits } from "../core/jsr/publish.ts";
 import { jsrError } from "../core/jsr/errors.ts";
 import type { Visibility } from "../core/rows.ts";
@@ -39,21 +39,21 @@ import {
   publishesTotal,
   versionConflictsTotal,
 } from "../core/metrics.ts";
-import { clientIp, metricsHandler, rateLimit } from "./_ops.ts";
-import { clientIpOf } from "./_ops_rate_limit.ts";
-import { createOpsCore, type OpsCore } from "./_ops_stack.ts";
-import { fastReads } from "./_fast_reads.ts";
-import { gguiFastReads } from "./_ggui_fast.ts";
-import { isPublicActivity, makeResponse } from "./_ops_common.ts";
+import { clientIp, metricsHandler, rateLimit } from "./ops/mod.ts";
+import { clientIpOf } from "./ops/_rate_limit.ts";
+import { createOpsCore, type OpsCore } from "./ops/_stack.ts";
+import { fastReads } from "./ggui/_fast_reads.ts";
+import { gguiFastReads } from "./ggui/_fast.ts";
+import { isPublicActivity, makeResponse } from "./ops/_common.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import { checkStoreHealth, isDiskFull } from "../core/health.ts";
-import { type CostClass, costClass, isRackPath } from "./_cost_class.ts";
+import { type CostClass, costClass, isRackPath } from "./ops/_cost_class.ts";
 import { sha256Hex } from "../core/digest.ts";
-import { BodyGuard } from "./_body_guard.ts";
+import { BodyGuard } from "./ops/_body_guard.ts";
 import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
-import { jsrUpstreamReads } from "./jsr_upstream.ts";
-import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui_upstream.ts";
-import { addNamespaceClaimRoute } from "./upstream_admin.ts";
+import { jsrUpstreamReads } from "./jsr/upstream.ts";
+import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui/upstream.ts";
+import { addNamespaceClaimRoute } from "./admin/upstream.ts";
 import { createUiRoutes } from "./ui/mod.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
@@ -135,7 +135,7 @@ export interface RegistryAppOptions {
   metricsToken?: string;
   /** Compress JSON and text over 1 KiB by `Accept-Encoding` (default true). */
   compress?: boolean;
-  /** Answer hot immutable reads without Hono's dispatch, identically (default true; see `_fast_reads.ts`). */
+  /** Answer hot immutable reads without Hono's dispatch, identically (default true; see `ggui/_fast_reads.ts`). */
   fastReads?: boolean;
   /** How long hot read paths may serve a row from memory (default 500 ms; 0: always read the store). */
   readCacheMs?: number;
@@ -419,7 +419,7 @@ export const DEFAULT_MAX_PENDING_BODIES = 64;
 type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
 
 /**
- * Every request body through the guard (see _body_guard.ts): compacted,
+ * Every request body through the guard (see ops/_body_guard.ts): compacted,
  * timed out when idle, and counted per client address until its response.
  */
 function guardBodies(

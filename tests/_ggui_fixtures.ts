@@ -13,7 +13,7 @@ import {
   type SigstoreEnvelope,
   type SigstoreVerifier,
 } from "../core/ggui/signing.ts";
-import { createGguiRoutes } from "../routes/ggui.ts";
+import { createGguiRoutes } from "../routes/ggui/mod.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 
 /** A real Ed25519 key pair with its wire forms. */

@@ -9,7 +9,7 @@ import { parseAuthConfig, type RackAuth } from "../core/rack/auth.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import type { ExtractLimits } from "../core/rack/extract.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
-import { createRackRoutes } from "../routes/rack.ts";
+import { createRackRoutes } from "../routes/rack/mod.ts";
 
 const encoder = new TextEncoder();
 

@@ -8,7 +8,7 @@ import { parseAuthConfig } from "../core/rack/auth.ts";
 import { updateRow } from "../core/store.ts";
 import * as keys from "../storage/keys.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
-import { createRackRoutes } from "../routes/rack.ts";
+import { createRackRoutes } from "../routes/rack/mod.ts";
 import {
   ADMIN,
   AUTH_JSON,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import { fromBase64 } from "../digest.ts";
-import { createGguiRoutes } from "../../routes/ggui.ts";
+import { createGguiRoutes } from "../../routes/ggui/mod.ts";
 import { scopeKey } from "../../storage/keys.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
 import {

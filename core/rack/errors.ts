@@ -3,7 +3,7 @@
  *
  * A Rack failure is a {@linkcode RegistryError} with a generic domain code
  * (so every surface can still map it) and `detail.rackCode` naming the exact
- * Rack wire code; `routes/rack.ts` owns the one table from codes to statuses.
+ * Rack wire code; `routes/rack/mod.ts` owns the one table from codes to statuses.
  *
  * @module
  */
