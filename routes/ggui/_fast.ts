@@ -11,7 +11,7 @@
  *
  * @module
  */
-import type { AuthnContext, BundleFile, GguiResult } from "../../core/ggui/_common.ts";
+import type { AuthnContext, BundleFile, GguiContext, GguiResult } from "../../core/ggui/_common.ts";
 import { scopeParam } from "../../core/ggui/_common.ts";
 import {
   locateBundleFile,
@@ -21,7 +21,7 @@ import {
 import { listArtifactVersions } from "../../core/ggui/list_versions.ts";
 import { readArtifact, readArtifactNow } from "../../core/ggui/read.ts";
 import { respondWithBlob } from "../shared/_blob_response.ts";
-import type { FastAnswer, FastMatcher } from "./_fast_reads.ts";
+import type { FastAnswer, FastMatcher, FastRoute } from "./_fast_reads.ts";
 import {
   authnNowOf,
   authnOf,
@@ -60,30 +60,44 @@ const BUNDLE_ROUTES = {
  * ```
  */
 export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
-  const ctx = gguiContextOf(options);
-  const authenticator = options.authenticator;
-  const maxTemplateBytes = options.templateBytes ?? 64 * 1024 * 1024;
-  const templates = new Map<string, { response: Response; size: number }>();
-  let templateBytes = 0;
+  const reads = new GguiFastReads(options);
+  return (req, path) => reads.match(req, path);
+}
 
-  function remember(key: string, response: Response, size: number): void {
-    if (size > maxTemplateBytes) return;
-    templates.set(key, { response, size });
-    templateBytes += size;
-    while (templateBytes > maxTemplateBytes) {
-      const oldest = templates.keys().next().value!;
-      templateBytes -= templates.get(oldest)!.size;
-      templates.delete(oldest);
+/** The ggui fast routes' state (kept bundle responses) and their answers. */
+class GguiFastReads {
+  #options: GguiFastReadsOptions;
+  #ctx: GguiContext;
+  #authenticator: GguiFastReadsOptions["authenticator"];
+  #maxTemplateBytes: number;
+  #templates = new Map<string, { response: Response; size: number }>();
+  #templateBytes = 0;
+
+  constructor(options: GguiFastReadsOptions) {
+    this.#options = options;
+    this.#ctx = gguiContextOf(options);
+    this.#authenticator = options.authenticator;
+    this.#maxTemplateBytes = options.templateBytes ?? 64 * 1024 * 1024;
+  }
+
+  #remember(key: string, response: Response, size: number): void {
+    if (size > this.#maxTemplateBytes) return;
+    this.#templates.set(key, { response, size });
+    this.#templateBytes += size;
+    while (this.#templateBytes > this.#maxTemplateBytes) {
+      const oldest = this.#templates.keys().next().value!;
+      this.#templateBytes -= this.#templates.get(oldest)!.size;
+      this.#templates.delete(oldest);
     }
   }
 
   /** What a kept bundle response is determined by: prefix, content, size, type and date. */
-  function bundleKey(visibility: string, located: LocatedFile) {
+  #bundleKey(visibility: string, located: LocatedFile) {
     const { entry, publishedAt } = located;
     return `${visibility} ${entry.sha256} ${entry.size} ${entry.type} ${publishedAt}`;
   }
 
-  async function bundle(
+  async #bundle(
     req: Request,
     visibility: "public" | "private",
     scope: string,
@@ -92,9 +106,9 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     file: BundleFile,
   ): Promise<FastAnswer | null> {
     const authn = visibility === "private"
-      ? (await authnOf(authenticator, req.headers.get("authorization"))) ?? null
+      ? (await authnOf(this.#authenticator, req.headers.get("authorization"))) ?? null
       : undefined;
-    const located = await locateBundleFile(ctx, {
+    const located = await locateBundleFile(this.#ctx, {
       visibility,
       authn,
       scope: scopeParam(scope),
@@ -108,15 +122,15 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     const subject = authn?.subject;
     const plain = req.method === "GET" && !req.headers.has("range") &&
       !req.headers.has("if-none-match") && !req.headers.has("if-modified-since");
-    const key = bundleKey(visibility, located.body as LocatedFile);
+    const key = this.#bundleKey(visibility, located.body as LocatedFile);
     if (plain) {
-      const known = templates.get(key);
+      const known = this.#templates.get(key);
       if (known) return { build: () => known.response.clone(), key, subject };
     }
     let inMemory = false;
     const response = await respondWithBlob(req, {
       open: async (range) => {
-        const body = await ctx.bundles.get(entry.sha256, range);
+        const body = await this.#ctx.bundles.get(entry.sha256, range);
         inMemory = body?.bytes !== undefined;
         return body;
       },
@@ -129,14 +143,14 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     });
     if (response === null) return null;
     if (!plain || response.status !== 200) return { build: () => response, subject };
-    if (!inMemory || maxTemplateBytes <= 0) return { build: () => response, key, subject };
+    if (!inMemory || this.#maxTemplateBytes <= 0) return { build: () => response, key, subject };
     const template = response.clone();
-    remember(key, template, entry.size);
+    this.#remember(key, template, entry.size);
     return { build: () => template.clone(), key, subject };
   }
 
   /** A plain GET of a bundle file whose finished response is kept, answered at once. */
-  function bundleNow(
+  #bundleNow(
     req: Request,
     visibility: "public" | "private",
     scope: string,
@@ -152,11 +166,11 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
     }
     let authn: AuthnContext | null | undefined;
     if (visibility === "private") {
-      const who = authnNowOf(authenticator, req.headers.get("authorization"));
+      const who = authnNowOf(this.#authenticator, req.headers.get("authorization"));
       if (who === false) return undefined;
       authn = who ?? null;
     }
-    const located = locateBundleFileNow(ctx, {
+    const located = locateBundleFileNow(this.#ctx, {
       visibility,
       authn,
       scope: scopeParam(scope),
@@ -165,34 +179,34 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
       file,
     });
     if (located === undefined) return undefined;
-    const key = bundleKey(visibility, located);
-    const known = templates.get(key);
+    const key = this.#bundleKey(visibility, located);
+    const known = this.#templates.get(key);
     return known
       ? { build: () => known.response.clone(), key, subject: authn?.subject }
       : undefined;
   }
 
   /** A version read at once when the caller and the rows are known without waiting. */
-  function versionNow(
+  #versionNow(
     req: Request,
     scope: string,
     name: string,
     version: string,
   ): FastAnswer | undefined {
     const header = req.headers.get("authorization");
-    const authn = authnNowOf(authenticator, header);
+    const authn = authnNowOf(this.#authenticator, header);
     // Unknown yet, or a bearer that is not valid (the Hono route counts the failure).
     if (authn === false || (authn === undefined && parseBearer(header) !== null)) return undefined;
-    const result = readArtifactNow(gguiContextFor(ctx, options, req), {
+    const result = readArtifactNow(gguiContextFor(this.#ctx, this.#options, req), {
       authn,
       scope: scopeParam(scope),
       name,
       version,
     });
-    return result === undefined ? undefined : pkg(req, result, authn?.subject);
+    return result === undefined ? undefined : this.#pkg(req, result, authn?.subject);
   }
 
-  function pkg(req: Request, result: GguiResult, subject: string | undefined): FastAnswer {
+  #pkg(req: Request, result: GguiResult, subject: string | undefined): FastAnswer {
     const ifNoneMatch = req.headers.get("if-none-match");
     const ifModifiedSince = req.headers.get("if-modified-since");
     // Only an unconditional read is fully determined by its result.
@@ -203,80 +217,87 @@ export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
   }
 
   /** A `/pkg` read answered by `read` for the request's caller. */
-  async function pkgRead(
+  async #pkgRead(
     req: Request,
     read: (authn: AuthnContext) => Promise<GguiResult>,
   ): Promise<FastAnswer | null> {
     const header = req.headers.get("authorization");
-    const authn = await authnOf(authenticator, header);
+    const authn = await authnOf(this.#authenticator, header);
     // A bearer that is not valid: the Hono route answers and counts the failure.
     if (authn === undefined && parseBearer(header) !== null) return null;
-    return pkg(req, await read(authn), authn?.subject);
+    return this.#pkg(req, await read(authn), authn?.subject);
   }
 
-  return function match(req, path) {
-    if (path.startsWith("/pkg/")) {
-      const parts = path.split("/");
-      if (parts.length === 5) {
-        const [, , scope, name, version] = parts as [string, string, string, string, string];
-        if (scope === "" || name === "" || version === "") return null;
-        return {
-          route: VERSION_ROUTE,
-          answer: () =>
-            versionNow(req, scope, name, version) ??
-              pkgRead(
-                req,
-                (authn) =>
-                  readArtifact(gguiContextFor(ctx, options, req), {
-                    authn,
-                    scope: scopeParam(scope),
-                    name,
-                    version,
-                  }),
-              ),
-        };
-      }
-      if (parts.length === 4) {
-        const [, , scope, name] = parts as [string, string, string, string];
-        if (scope === "" || name === "") return null;
-        return {
-          route: LISTING_ROUTE,
-          answer: () =>
-            pkgRead(
+  /** The fast route a GET or HEAD of `path` takes, or `null` (the Hono routes answer). */
+  match(req: Request, path: string): FastRoute | null {
+    if (path.startsWith("/pkg/")) return this.#matchPkg(req, path);
+    if (path.startsWith("/bundles/")) return this.#matchBundle(req, path);
+    return null;
+  }
+
+  /** `/pkg/:scope/:name` and `/pkg/:scope/:name/:version`. */
+  #matchPkg(req: Request, path: string): FastRoute | null {
+    const parts = path.split("/");
+    if (parts.length === 5) {
+      const [, , scope, name, version] = parts as [string, string, string, string, string];
+      if (scope === "" || name === "" || version === "") return null;
+      return {
+        route: VERSION_ROUTE,
+        answer: () =>
+          this.#versionNow(req, scope, name, version) ??
+            this.#pkgRead(
               req,
               (authn) =>
-                listArtifactVersions(gguiContextFor(ctx, options, req), {
+                readArtifact(gguiContextFor(this.#ctx, this.#options, req), {
                   authn,
                   scope: scopeParam(scope),
                   name,
+                  version,
                 }),
             ),
-        };
-      }
-      return null;
+      };
     }
-    if (path.startsWith("/bundles/")) {
-      const parts = path.split("/");
-      if (parts.length !== 7) return null;
-      const [, , visibility, scope, name, version, file] = parts as [
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-        string,
-      ];
-      if (visibility !== "public" && visibility !== "private") return null;
-      if (scope === "" || name === "" || version === "") return null;
-      if (!(BUNDLE_FILES as readonly string[]).includes(file)) return null;
+    if (parts.length === 4) {
+      const [, , scope, name] = parts as [string, string, string, string];
+      if (scope === "" || name === "") return null;
       return {
-        route: BUNDLE_ROUTES[visibility],
+        route: LISTING_ROUTE,
         answer: () =>
-          bundleNow(req, visibility, scope, name, version, file as BundleFile) ??
-            bundle(req, visibility, scope, name, version, file as BundleFile),
+          this.#pkgRead(
+            req,
+            (authn) =>
+              listArtifactVersions(gguiContextFor(this.#ctx, this.#options, req), {
+                authn,
+                scope: scopeParam(scope),
+                name,
+              }),
+          ),
       };
     }
     return null;
-  };
+  }
+
+  /** `/bundles/{public|private}/:scope/:name/:version/:file`. */
+  #matchBundle(req: Request, path: string): FastRoute | null {
+    const parts = path.split("/");
+    if (parts.length !== 7) return null;
+    const [, , visibility, scope, name, version, file] = parts as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    if (visibility !== "public" && visibility !== "private") return null;
+    if (scope === "" || name === "" || version === "") return null;
+    if (!(BUNDLE_FILES as readonly string[]).includes(file)) return null;
+    return {
+      route: BUNDLE_ROUTES[visibility],
+      answer: () =>
+        this.#bundleNow(req, visibility, scope, name, version, file as BundleFile) ??
+          this.#bundle(req, visibility, scope, name, version, file as BundleFile),
+    };
+  }
 }

@@ -106,30 +106,41 @@ export function pathOf(url: string): string | null {
 export function fastReads(
   options: FastReadsOptions,
 ): (req: Request, connection?: unknown) => Response | Promise<Response> {
-  const { ops, clientKey, limits, match, fallback } = options;
-  const maxBytes = options.encodedCacheBytes ?? 32 * 1024 * 1024;
+  const path = new FastReadPath(options);
+  return (req, connection) => path.fetch(req, connection);
+}
+
+/** The fast path's state (what compression made of keyed answers) and its steps. */
+class FastReadPath {
+  #o: FastReadsOptions;
+  #maxBytes: number;
   /**
    * What compression made of keyed answers, by `encoding key`: a finished
    * response to clone (compressed, `Vary`-extended, or as built).
    */
-  const encoded = new Map<string, { response: Response; size: number }>();
-  let encodedBytes = 0;
+  #encoded = new Map<string, { response: Response; size: number }>();
+  #encodedBytes = 0;
   /** Negotiated codings by `Accept-Encoding` value (clients send few distinct ones). */
-  const negotiated = new Map<string, Encoding | null>();
+  #negotiated = new Map<string, Encoding | null>();
 
-  function remember(id: string, response: Response, size: number): void {
-    if (size > maxBytes) return;
-    const old = encoded.get(id);
+  constructor(options: FastReadsOptions) {
+    this.#o = options;
+    this.#maxBytes = options.encodedCacheBytes ?? 32 * 1024 * 1024;
+  }
+
+  #remember(id: string, response: Response, size: number): void {
+    if (size > this.#maxBytes) return;
+    const old = this.#encoded.get(id);
     if (old) {
-      encodedBytes -= old.size;
-      encoded.delete(id);
+      this.#encodedBytes -= old.size;
+      this.#encoded.delete(id);
     }
-    encoded.set(id, { response, size });
-    encodedBytes += size;
-    while (encodedBytes > maxBytes || encoded.size > MAX_ENCODED_ENTRIES) {
-      const oldest = encoded.keys().next().value!;
-      encodedBytes -= encoded.get(oldest)!.size;
-      encoded.delete(oldest);
+    this.#encoded.set(id, { response, size });
+    this.#encodedBytes += size;
+    while (this.#encodedBytes > this.#maxBytes || this.#encoded.size > MAX_ENCODED_ENTRIES) {
+      const oldest = this.#encoded.keys().next().value!;
+      this.#encodedBytes -= this.#encoded.get(oldest)!.size;
+      this.#encoded.delete(oldest);
     }
   }
 
@@ -138,7 +149,7 @@ export function fastReads(
    * when it cannot tell without reading the body (the Hono path then answers).
    * Waits only to compress a kept answer the first time.
    */
-  function compressed(
+  #compressed(
     req: Request,
     answer: FastAnswer,
     threshold: number,
@@ -147,16 +158,16 @@ export function fastReads(
     // A HEAD describes the identity representation (see compressResponse).
     const head = req.method === "HEAD";
     const acceptEncoding = head ? "identity" : req.headers.get("accept-encoding") ?? "";
-    let encoding = negotiated.get(acceptEncoding);
+    let encoding = this.#negotiated.get(acceptEncoding);
     if (encoding === undefined) {
-      if (negotiated.size >= 256) negotiated.clear();
+      if (this.#negotiated.size >= 256) this.#negotiated.clear();
       encoding = negotiateEncoding(acceptEncoding, encodings);
-      negotiated.set(acceptEncoding, encoding);
+      this.#negotiated.set(acceptEncoding, encoding);
     }
     const key = answer.key;
     const id = key === undefined ? "" : `${encoding ?? "identity"} ${key}`;
     if (key !== undefined) {
-      const hit = encoded.get(id);
+      const hit = this.#encoded.get(id);
       if (hit) return hit.response.clone();
     }
     const res = answer.build();
@@ -168,7 +179,7 @@ export function fastReads(
     // Kept forms count their body's length against the budget (a clone shares
     // the bytes, but may outlive the response it was cloned from).
     const asBuilt = () => {
-      if (keep) remember(id, res.clone(), Number(h.get("content-length")) || 0);
+      if (keep) this.#remember(id, res.clone(), Number(h.get("content-length")) || 0);
       return res;
     };
     if (status === 304) {
@@ -188,7 +199,7 @@ export function fastReads(
     if (size < threshold) return asBuilt();
     if (encoding === null) {
       appendVary(h, "Accept-Encoding");
-      if (keep) remember(id, res.clone(), size);
+      if (keep) this.#remember(id, res.clone(), size);
       return res;
     }
     if (!res.body) return res;
@@ -198,7 +209,7 @@ export function fastReads(
     return (async () => {
       const template = await encodedInFull(res, encoding);
       if (!keep) return template;
-      remember(id, template, Number(template.headers.get("content-length")));
+      this.#remember(id, template, Number(template.headers.get("content-length")));
       return template.clone();
     })();
   }
@@ -208,56 +219,56 @@ export function fastReads(
    * and the response (or its compressed form) is kept: no promise, no
    * microtask, which `Deno.serve` turns around fastest.
    */
-  function serve(
+  #serve(
     req: Request,
     connection: unknown,
     route: FastRoute,
   ): Response | Promise<Response> {
-    const start = ops.begin(req, limits ? clientKey(req, connection) : "");
-    if (start.refused) return decline(req, connection, start);
+    const start = this.#o.ops.begin(req, this.#o.limits ? this.#o.clientKey(req, connection) : "");
+    if (start.refused) return this.#decline(req, connection, start);
     let answer: FastAnswer | null | Promise<FastAnswer | null>;
     try {
       answer = route.answer();
     } catch {
-      return decline(req, connection, start);
+      return this.#decline(req, connection, start);
     }
     if (answer instanceof Promise) {
       return answer.then(
-        (a) => respond(req, connection, route, start, a),
-        () => decline(req, connection, start),
+        (a) => this.#respond(req, connection, route, start, a),
+        () => this.#decline(req, connection, start),
       );
     }
-    return respond(req, connection, route, start, answer);
+    return this.#respond(req, connection, route, start, answer);
   }
 
-  function respond(
+  #respond(
     req: Request,
     connection: unknown,
     route: FastRoute,
     start: OpsStart,
     answer: FastAnswer | null,
   ): Response | Promise<Response> {
-    if (answer === null) return decline(req, connection, start);
-    const compression = ops.compression;
+    if (answer === null) return this.#decline(req, connection, start);
+    const compression = this.#o.ops.compression;
     let res: Response | null | Promise<Response>;
     try {
       // HEAD goes through compression too: it answers the headers its GET would.
       res = compression
-        ? compressed(req, answer, compression.threshold, compression.encodings)
+        ? this.#compressed(req, answer, compression.threshold, compression.encodings)
         : answer.build();
     } catch {
-      return decline(req, connection, start);
+      return this.#decline(req, connection, start);
     }
     if (res instanceof Promise) {
       return res.then(
-        (r) => finish(req, connection, route, start, r, answer.subject),
-        () => decline(req, connection, start),
+        (r) => this.#finish(req, connection, route, start, r, answer.subject),
+        () => this.#decline(req, connection, start),
       );
     }
-    return finish(req, connection, route, start, res, answer.subject);
+    return this.#finish(req, connection, route, start, res, answer.subject);
   }
 
-  function finish(
+  #finish(
     req: Request,
     connection: unknown,
     route: FastRoute,
@@ -266,34 +277,35 @@ export function fastReads(
     subject: string | undefined,
   ): Response | Promise<Response> {
     // A 401 counts against the failed-authentication budget: the Hono path does that.
-    if (built === null || built.status === 401) return decline(req, connection, start);
+    if (built === null || built.status === 401) return this.#decline(req, connection, start);
     let res = built;
     // Surfaces' answers never carry the stack's own headers: append them.
-    ops.decorate(res.headers, start, true);
+    this.#o.ops.decorate(res.headers, start, true);
     const head = req.method === "HEAD";
     // Hono answers HEAD with the GET route's headers and no body.
     if (head && res.body !== null) res = new Response(null, res);
     const length = head ? null : res.headers.get("content-length");
     // A body compressed as it flows has no length yet: count it as it goes out.
     if (length === null && !head && res.headers.has("content-encoding")) {
-      res = countedBody(res, (n) => ops.served(start, route.route, n));
+      res = countedBody(res, (n) => this.#o.ops.served(start, route.route, n));
     }
-    ops.record(start, req.method, route.route, res.status, length, subject);
+    this.#o.ops.record(start, req.method, route.route, res.status, length, subject);
     return res;
   }
 
-  function decline(req: Request, connection: unknown, start: OpsStart) {
-    ops.handOff(req, start);
-    return fallback(req, connection);
+  #decline(req: Request, connection: unknown, start: OpsStart) {
+    this.#o.ops.handOff(req, start);
+    return this.#o.fallback(req, connection);
   }
 
-  return function fetch(req: Request, connection?: unknown): Response | Promise<Response> {
+  /** Answer a GET or HEAD the matcher knows; anything else goes to the fallback. */
+  fetch(req: Request, connection?: unknown): Response | Promise<Response> {
     const method = req.method;
     if (method === "GET" || method === "HEAD") {
       const path = pathOf(req.url);
-      const route = path === null ? null : match(req, path);
-      if (route !== null) return serve(req, connection, route);
+      const route = path === null ? null : this.#o.match(req, path);
+      if (route !== null) return this.#serve(req, connection, route);
     }
-    return fallback(req, connection);
-  };
+    return this.#o.fallback(req, connection);
+  }
 }

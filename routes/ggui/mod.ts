@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Authenticator, Principal } from "../../core/auth.ts";
 import type { RegistryContext } from "../../core/context.ts";
 import { recordAudit } from "../../core/audit.ts";
@@ -19,6 +19,7 @@ import { sha256Hex } from "../../core/digest.ts";
 import { collectBytes, utf8Length } from "../../storage/_common.ts";
 import { httpDate, respondWithBlob, unmodifiedSince } from "../shared/_blob_response.ts";
 import { makeResponse, markPublicActivity, notModifiedResponse } from "../ops/_common.ts";
+import { mountRoutes, type Route } from "../shared/_route_table.ts";
 import {
   CONFLICT_RETRY_AFTER_SECONDS,
   type ErrorCode,
@@ -448,72 +449,52 @@ export const BUNDLE_HEADERS: Readonly<
  */
 export function createGguiRoutes(options: GguiRoutesOptions): Hono {
   const ctx = gguiContextOf(options);
-  const ctxFor = (c: Context) => gguiContextFor(ctx, options, c.req.raw);
-  const maxBody = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const app = new Hono();
-
-  /** The caller; named in the request log when there is one. */
-  const authn = async (c: Context): Promise<AuthnContext> => {
-    const header = c.req.header("authorization");
-    const who = await authnOf(options.authenticator, header);
-    if (who !== undefined) c.set("subject" as never, who.subject as never);
-    // A bearer that is not valid: reads answer as to anyone, but the attempt
-    // counts as a failed authentication (else reads would test tokens freely).
-    else if (parseBearer(header) !== null) c.set("authFailed" as never, true as never);
-    return who;
+  const deps: GguiDeps = {
+    options,
+    ctx,
+    ctxFor: (c) => gguiContextFor(ctx, options, c.req.raw),
+    maxBody: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
   };
-
+  const app = new Hono();
   app.onError((err, c) => send(c, gguiErrorResult(err)));
-
-  // CORS: on every surface path except /publish and /bundles/private/*. The
-  // headers are part of each response as it is built (send, sendPkg, blobs).
-  for (const path of CORS_PATHS) {
-    app.options(path, () => makeResponse(null, 204, GGUI_CORS_HEADERS));
-  }
-
-  app.get("/healthz", (c) => send(c, { status: 200, body: { ok: true } }));
-
-  app.get("/search", async (c) => {
-    const q = c.req.query();
-    return send(c, await searchArtifacts(ctxFor(c), { query: q }));
-  });
-
-  const sendPkg = (c: Context, result: GguiResult) =>
-    pkgResponse(result, c.req.header("if-none-match"), c.req.header("if-modified-since"));
-
-  app.get("/pkg/:scope/:name", async (c) => {
-    const { scope, name } = c.req.param();
-    return sendPkg(
-      c,
-      await listArtifactVersions(ctxFor(c), {
-        authn: await authn(c),
-        scope: scopeParam(scope),
-        name,
-      }),
-    );
-  });
-
-  app.get("/pkg/:scope/:name/:version", async (c) => {
-    const { scope, name, version } = c.req.param();
-    return sendPkg(
-      c,
-      await readArtifact(ctxFor(c), {
-        authn: await authn(c),
-        scope: scopeParam(scope),
-        name,
-        version,
-      }),
-    );
-  });
-
   // Refused writes (401, 403) leave an audit record; reads never do.
-  const auditRefusal = async (c: Context, next: () => Promise<void>) => {
+  app.use("/publish", auditRefusals(deps));
+  app.use("/author-keys/*", auditRefusals(deps)); // also matches `/author-keys`
+  return mountRoutes(app, GGUI_ROUTES, deps);
+}
+
+/** What every ggui handler receives. */
+interface GguiDeps {
+  options: GguiRoutesOptions;
+  ctx: GguiContext;
+  /** The context of one request (its hosts, when `hostOf` says so). */
+  ctxFor: (c: Context) => GguiContext;
+  maxBody: number;
+}
+
+/** A ggui handler. */
+type GguiHandler = (c: Context, deps: GguiDeps) => Response | Promise<Response>;
+
+/** The caller; named in the request log when there is one. */
+async function authn(c: Context, deps: GguiDeps): Promise<AuthnContext> {
+  const header = c.req.header("authorization");
+  const who = await authnOf(deps.options.authenticator, header);
+  if (who !== undefined) c.set("subject" as never, who.subject as never);
+  // A bearer that is not valid: reads answer as to anyone, but the attempt
+  // counts as a failed authentication (else reads would test tokens freely).
+  else if (parseBearer(header) !== null) c.set("authFailed" as never, true as never);
+  return who;
+}
+
+/** After a refused write (401, 403), write a refused audit record. */
+function auditRefusals(deps: GguiDeps): MiddlewareHandler {
+  return async (c, next) => {
     await next();
     if (c.req.method === "GET" || c.req.method === "HEAD" || c.req.method === "OPTIONS") return;
     if (c.res.status !== 401 && c.res.status !== 403) return;
     try {
-      await recordAudit(ctx, {
-        actor: (await authn(c))?.subject ?? "anonymous",
+      await recordAudit(deps.ctx, {
+        actor: (await authn(c, deps))?.subject ?? "anonymous",
         action: c.req.path === "/publish" ? "ggui.publish" : "ggui.author_key",
         target: c.req.path,
         outcome: "refused",
@@ -523,99 +504,165 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
       // The refusal stands even if the audit store is down.
     }
   };
-  app.use("/publish", auditRefusal);
-  app.use("/author-keys/*", auditRefusal); // also matches `/author-keys`
-
-  app.post("/publish", async (c) => {
-    const who = await authn(c);
-    if (who === undefined) return send(c, unauthorized());
-    const text = await readBody(c, maxBody);
-    if (text === "too_large") {
-      return send(
-        c,
-        errorResult(413, "bundle_too_large", `request body is over ${maxBody} bytes`),
-      );
-    }
-    const parsed = parseJson(text);
-    if (parsed === undefined) {
-      return send(c, errorResult(400, "manifest_invalid", "request body is not valid JSON"));
-    }
-    const result = await publishArtifact(ctxFor(c), { authn: who, body: parsed.value });
-    // A public version is public activity: the anonymous /metrics view counts it.
-    if (result.status === 201 && manifestVisibility(parsed.value) === "public") {
-      markPublicActivity(c);
-    }
-    return send(c, result);
-  });
-
-  app.post("/author-keys", async (c) => {
-    const who = await authn(c);
-    if (who === undefined) return send(c, unauthorized());
-    const text = await readBody(c, AUTHOR_KEY_MAX_BODY);
-    const parsed = text === "too_large" ? undefined : parseJson(text);
-    if (parsed === undefined) {
-      return send(c, errorResult(400, "invalid_request", bodyProblem(text, AUTHOR_KEY_MAX_BODY)));
-    }
-    return send(c, await registerAuthorKey(ctx, { authn: who, body: parsed.value }));
-  });
-
-  app.get("/author-keys", async (c) => {
-    const who = await authn(c);
-    if (who === undefined) return send(c, unauthorized());
-    // The caller's own keys: private to that credential, like /pkg reads.
-    return send(c, await listAuthorKeys(ctx, { authn: who }), PKG_HEADERS);
-  });
-
-  app.delete("/author-keys/:keyId", async (c) => {
-    const who = await authn(c);
-    if (who === undefined) return send(c, unauthorized());
-    return send(c, await deleteAuthorKey(ctx, { authn: who, keyId: c.req.param("keyId") }));
-  });
-  // `DELETE /author-keys/` (empty key id) is a 400, not an unknown route.
-  app.delete("/author-keys/", async (c) => {
-    const who = await authn(c);
-    if (who === undefined) return send(c, unauthorized());
-    return send(c, await deleteAuthorKey(ctx, { authn: who, keyId: "" }));
-  });
-
-  app.post("/conformance/check", async (c) => {
-    const text = await readBody(c, maxBody);
-    const parsed = text === "too_large" ? undefined : parseJson(text);
-    if (parsed === undefined) {
-      const errors = [{ code: "manifest_invalid", message: bodyProblem(text, maxBody) }];
-      return send(c, { status: 400, body: { ok: false, errors, issues: errors } });
-    }
-    return send(c, await checkConformanceRequest(ctx, { body: parsed.value }));
-  });
-
-  for (const visibility of ["public", "private"] as const) {
-    const cacheControl = BUNDLE_CACHE_CONTROL[visibility];
-    app.get(`/bundles/${visibility}/:scope/:name/:version/${BUNDLE_FILE_PARAM}`, async (c) => {
-      const { scope, name, version } = c.req.param();
-      const file = c.req.param("file") as BundleFile;
-      const who = visibility === "private" ? (await authn(c)) ?? null : undefined;
-      const located = await locateBundleFile(ctx, {
-        visibility,
-        authn: who,
-        scope: scopeParam(scope),
-        name,
-        version,
-        file,
-      });
-      if (located.status !== 200) return send(c, located);
-      const { entry, publishedAt } = located.body as LocatedFile;
-      const res = await respondWithBlob(c, {
-        open: (range) => ctx.bundles.get(entry.sha256, range),
-        size: entry.size,
-        sha256: entry.sha256,
-        contentType: entry.type,
-        cacheControl,
-        lastModified: new Date(publishedAt),
-        extraHeaders: BUNDLE_HEADERS[visibility],
-      });
-      return res ?? send(c, errorResult(404, "not_found", MISS_MESSAGES[file]));
-    });
-  }
-
-  return app;
 }
+
+/** A `/pkg` answer: private to the credential, conditional on its ETag and date. */
+function sendPkg(c: Context, result: GguiResult): Response {
+  return pkgResponse(result, c.req.header("if-none-match"), c.req.header("if-modified-since"));
+}
+
+/** `OPTIONS` on a CORS path: the CORS headers. */
+function corsPreflight(): Response {
+  return makeResponse(null, 204, GGUI_CORS_HEADERS);
+}
+
+/** `GET /healthz`. */
+const healthz: GguiHandler = (c) => send(c, { status: 200, body: { ok: true } });
+
+/** `GET /search`: artifacts matching the query. */
+const search: GguiHandler = async (c, deps) => {
+  const q = c.req.query();
+  return send(c, await searchArtifacts(deps.ctxFor(c), { query: q }));
+};
+
+/** `GET /pkg/:scope/:name`: the versions the caller may see. */
+const listVersions: GguiHandler = async (c, deps) => {
+  const { scope, name } = c.req.param();
+  return sendPkg(
+    c,
+    await listArtifactVersions(deps.ctxFor(c), {
+      authn: await authn(c, deps),
+      scope: scopeParam(scope!),
+      name: name!,
+    }),
+  );
+};
+
+/** `GET /pkg/:scope/:name/:version`: one version's document. */
+const readVersion: GguiHandler = async (c, deps) => {
+  const { scope, name, version } = c.req.param();
+  return sendPkg(
+    c,
+    await readArtifact(deps.ctxFor(c), {
+      authn: await authn(c, deps),
+      scope: scopeParam(scope!),
+      name: name!,
+      version: version!,
+    }),
+  );
+};
+
+/** `POST /publish`: publish a version (manifest, bundle, signatures). */
+const publish: GguiHandler = async (c, deps) => {
+  const who = await authn(c, deps);
+  if (who === undefined) return send(c, unauthorized());
+  const text = await readBody(c, deps.maxBody);
+  if (text === "too_large") {
+    return send(
+      c,
+      errorResult(413, "bundle_too_large", `request body is over ${deps.maxBody} bytes`),
+    );
+  }
+  const parsed = parseJson(text);
+  if (parsed === undefined) {
+    return send(c, errorResult(400, "manifest_invalid", "request body is not valid JSON"));
+  }
+  const result = await publishArtifact(deps.ctxFor(c), { authn: who, body: parsed.value });
+  // A public version is public activity: the anonymous /metrics view counts it.
+  if (result.status === 201 && manifestVisibility(parsed.value) === "public") {
+    markPublicActivity(c);
+  }
+  return send(c, result);
+};
+
+/** `POST /author-keys`: register an author key of the caller. */
+const postAuthorKey: GguiHandler = async (c, deps) => {
+  const who = await authn(c, deps);
+  if (who === undefined) return send(c, unauthorized());
+  const text = await readBody(c, AUTHOR_KEY_MAX_BODY);
+  const parsed = text === "too_large" ? undefined : parseJson(text);
+  if (parsed === undefined) {
+    return send(c, errorResult(400, "invalid_request", bodyProblem(text, AUTHOR_KEY_MAX_BODY)));
+  }
+  return send(c, await registerAuthorKey(deps.ctx, { authn: who, body: parsed.value }));
+};
+
+/** `GET /author-keys`: the caller's own keys, private to that credential like /pkg reads. */
+const getAuthorKeys: GguiHandler = async (c, deps) => {
+  const who = await authn(c, deps);
+  if (who === undefined) return send(c, unauthorized());
+  return send(c, await listAuthorKeys(deps.ctx, { authn: who }), PKG_HEADERS);
+};
+
+/** `DELETE /author-keys/:keyId` (and `/author-keys/`, an empty id: a 400, not an unknown route). */
+const deleteAuthorKeyRoute: GguiHandler = async (c, deps) => {
+  const who = await authn(c, deps);
+  if (who === undefined) return send(c, unauthorized());
+  const keyId = c.req.param("keyId") ?? "";
+  return send(c, await deleteAuthorKey(deps.ctx, { authn: who, keyId }));
+};
+
+/** `POST /conformance/check`: check a manifest without publishing. */
+const conformanceCheck: GguiHandler = async (c, deps) => {
+  const text = await readBody(c, deps.maxBody);
+  const parsed = text === "too_large" ? undefined : parseJson(text);
+  if (parsed === undefined) {
+    const errors = [{ code: "manifest_invalid", message: bodyProblem(text, deps.maxBody) }];
+    return send(c, { status: 400, body: { ok: false, errors, issues: errors } });
+  }
+  return send(c, await checkConformanceRequest(deps.ctx, { body: parsed.value }));
+};
+
+/** `GET /bundles/<visibility>/:scope/:name/:version/:file`: one file of a bundle. */
+function bundleFile(visibility: "public" | "private"): GguiHandler {
+  const cacheControl = BUNDLE_CACHE_CONTROL[visibility];
+  return async (c, deps) => {
+    const { scope, name, version } = c.req.param();
+    const file = c.req.param("file") as BundleFile;
+    const who = visibility === "private" ? (await authn(c, deps)) ?? null : undefined;
+    const located = await locateBundleFile(deps.ctx, {
+      visibility,
+      authn: who,
+      scope: scopeParam(scope!),
+      name: name!,
+      version: version!,
+      file,
+    });
+    if (located.status !== 200) return send(c, located);
+    const { entry, publishedAt } = located.body as LocatedFile;
+    const res = await respondWithBlob(c, {
+      open: (range) => deps.ctx.bundles.get(entry.sha256, range),
+      size: entry.size,
+      sha256: entry.sha256,
+      contentType: entry.type,
+      cacheControl,
+      lastModified: new Date(publishedAt),
+      extraHeaders: BUNDLE_HEADERS[visibility],
+    });
+    return res ?? send(c, errorResult(404, "not_found", MISS_MESSAGES[file]));
+  };
+}
+
+/**
+ * The ggui route table, in mounting order. CORS: on every surface path except
+ * /publish and /bundles/private/*; the headers are part of each response as it
+ * is built (send, sendPkg, blobs).
+ */
+const GGUI_ROUTES: readonly Route<GguiDeps>[] = [
+  ...CORS_PATHS.map((path) => ({ method: "OPTIONS", path, handler: corsPreflight } as const)),
+  { method: "GET", path: "/healthz", handler: healthz },
+  { method: "GET", path: "/search", handler: search },
+  { method: "GET", path: "/pkg/:scope/:name", handler: listVersions },
+  { method: "GET", path: "/pkg/:scope/:name/:version", handler: readVersion },
+  { method: "POST", path: "/publish", handler: publish },
+  { method: "POST", path: "/author-keys", handler: postAuthorKey },
+  { method: "GET", path: "/author-keys", handler: getAuthorKeys },
+  { method: "DELETE", path: "/author-keys/:keyId", handler: deleteAuthorKeyRoute },
+  { method: "DELETE", path: "/author-keys/", handler: deleteAuthorKeyRoute },
+  { method: "POST", path: "/conformance/check", handler: conformanceCheck },
+  ...(["public", "private"] as const).map((visibility) => ({
+    method: "GET",
+    path: `/bundles/${visibility}/:scope/:name/:version/${BUNDLE_FILE_PARAM}`,
+    handler: bundleFile(visibility),
+  } as const)),
+];

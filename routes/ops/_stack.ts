@@ -185,136 +185,156 @@ export function opsStack(options: OpsStackOptions): MiddlewareHandler {
  * ```
  */
 export function createOpsCore(options: OpsStackOptions): OpsCore {
-  const { key, general, authFailures, onLimited, log, costLimits } = options;
+  const { general, authFailures, log, costLimits } = options;
   const classLimiters = Object.values(costLimits?.limiters ?? {}).filter((l) => l !== undefined);
   if ([general, authFailures, ...classLimiters].some((l) => l?.mode === "shared")) {
     throw new TypeError("opsStack takes local-mode limiters; mount shared ones with rateLimit()");
   }
-  /** Whether any budget needs the client key. */
-  const limits = general !== undefined || authFailures !== undefined || classLimiters.length > 0;
-  const limiterOf = costLimits
-    ? (req: Request) => costLimits.limiters[costLimits.classify(req.method, pathOfUrl(req.url))]
-    : () => general;
-  const compression = options.compress === false ? null : {
-    threshold: options.compress?.threshold ?? 1024,
-    encodings: (options.compress?.encodings ?? ["br", "gzip", "deflate"]).filter(canEncode),
+  const settings: OpsSettings = {
+    options,
+    // Whether any budget needs the client key.
+    limits: general !== undefined || authFailures !== undefined || classLimiters.length > 0,
+    limiterOf: costLimits
+      ? (req) => costLimits.limiters[costLimits.classify(req.method, pathOfUrl(req.url))]
+      : () => general,
+    compression: options.compress === false ? null : {
+      threshold: options.compress?.threshold ?? 1024,
+      encodings: (options.compress?.encodings ?? ["br", "gzip", "deflate"]).filter(canEncode),
+    },
+    handoffs: new WeakMap<Request, OpsStart>(),
   };
-  const handoffs = new WeakMap<Request, OpsStart>();
+  return {
+    begin: (req, client) => beginRequest(settings, req, client),
+    decorate: (headers, s, fresh) => decorateHeaders(log !== undefined, headers, s, fresh),
+    record: (s, method, route, status, length, subject) =>
+      recordRequest(log, s, { method, route, status, length, subject }),
+    served: countServed,
+    handOff: (req, s) => void settings.handoffs.set(req, s),
+    compression: settings.compression,
+    limits: settings.limits,
+    logging: log !== undefined,
+    middleware: opsMiddleware(settings),
+  };
+}
 
-  function begin(req: Request, client: string): OpsStart {
-    const time = log ? isoNow() : "";
-    const start = performance.now();
-    let requestId = "";
-    if (log) {
-      const incoming = req.headers.get("x-request-id");
-      requestId = incoming !== null && REQUEST_ID_RE.test(incoming)
-        ? incoming
-        : crypto.randomUUID();
-    }
-    let result: RateLimitResult | undefined;
-    let refused: OpsStart["refused"];
-    const limiter = limiterOf(req);
-    if (limiter) {
-      result = limiter.hitNow(client);
-      if (!result.allowed) refused = { limiter, result };
-    }
-    if (!refused && authFailures) {
-      const failures = authFailures.peekNow(client);
-      if (!failures.allowed) refused = { limiter: authFailures, result: failures };
-    }
-    const open = !hasCredentials(req.headers);
-    return { time, start, requestId, client, result, limiter, refused, public: open };
+/** What {@linkcode createOpsCore} works out once from its options. */
+interface OpsSettings {
+  options: OpsStackOptions;
+  /** Whether any budget applies (else the client key need not be worked out). */
+  limits: boolean;
+  /** The budget a request spends (its cost class's, or the general one). */
+  limiterOf: (req: Request) => RateLimiter | undefined;
+  compression: OpsCore["compression"];
+  /** Requests begun by a fast path that declined them, for the middleware to finish. */
+  handoffs: WeakMap<Request, OpsStart>;
+}
+
+/** Request id, start time, client key, the general hit and the failed-auth peek. */
+function beginRequest(settings: OpsSettings, req: Request, client: string): OpsStart {
+  const { log, authFailures } = settings.options;
+  const time = log ? isoNow() : "";
+  const start = performance.now();
+  let requestId = "";
+  if (log) {
+    const incoming = req.headers.get("x-request-id");
+    requestId = incoming !== null && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
   }
-
-  function decorate(headers: Headers, s: OpsStart, fresh = false): void {
-    const result = s.result;
-    // Appending skips the search for an existing value: only for responses known to have none.
-    if (fresh) {
-      if (result && s.limiter) {
-        headers.append("x-ratelimit-limit", String(result.limit));
-        headers.append("x-ratelimit-remaining", String(result.remaining));
-        headers.append("x-ratelimit-reset", String(result.resetAt));
-      }
-      if (log) headers.append("x-request-id", s.requestId);
-      return;
-    }
-    // An inner limiter (the upload budget) already labelled the response:
-    // its headers, the stricter budget's, stay.
-    if (result && s.limiter && !headers.has("x-ratelimit-limit")) {
-      headers.set("x-ratelimit-limit", String(result.limit));
-      headers.set("x-ratelimit-remaining", String(result.remaining));
-      headers.set("x-ratelimit-reset", String(result.resetAt));
-    }
-    if (log) headers.set("x-request-id", s.requestId);
+  let result: RateLimitResult | undefined;
+  let refused: OpsStart["refused"];
+  const limiter = settings.limiterOf(req);
+  if (limiter) {
+    result = limiter.hitNow(client);
+    if (!result.allowed) refused = { limiter, result };
   }
-
-  function countServed(s: OpsStart, route: string, n: number): void {
-    if (n <= 0) return;
-    httpResponseBytes.inc({ route }, n);
-    if (s.public) publicMetrics.httpResponseBytes.inc({ route }, n);
+  if (!refused && authFailures) {
+    const failures = authFailures.peekNow(client);
+    if (!failures.allowed) refused = { limiter: authFailures, result: failures };
   }
+  const open = !hasCredentials(req.headers);
+  return { time, start, requestId, client, result, limiter, refused, public: open };
+}
 
-  function record(
-    s: OpsStart,
-    method: string,
-    route: string,
-    status: number,
-    length: string | null,
-    subject?: unknown,
-  ): void {
-    const seconds = (performance.now() - s.start) / 1000;
-    const label = METHODS.has(method) ? method : "OTHER";
-    const labels = { method: label, route, status_code: String(status) };
-    httpRequestDuration.observe(labels, seconds);
-    if (s.public) publicMetrics.httpRequestDuration.observe(labels, seconds);
-    if (length !== null) countServed(s, route, Number(length));
-    if (log) {
-      // Request ids are JSON-safe as they are (a UUID, or REQUEST_ID_RE's characters).
-      const line = `{"time":"${s.time}","level":"${
-        status >= 500 ? "error" : "info"
-      }","requestId":"${s.requestId}","method":${quoted(method)},"route":${
-        quoted(route)
-      },"status":${status},"durationMs":${Math.round(seconds * 1e6) / 1000}${
-        length && /^\d+$/.test(length) ? `,"bytes":${length}` : ""
-      }${typeof subject === "string" ? `,"subject":${JSON.stringify(subject)}` : ""}}`;
-      try {
-        log(line);
-      } catch {
-        // A broken log sink must never break a response.
-      }
+/** Set the rate-limit headers and the request id (see {@linkcode OpsCore.decorate}). */
+function decorateHeaders(logging: boolean, headers: Headers, s: OpsStart, fresh = false): void {
+  const result = s.result;
+  // Appending skips the search for an existing value: only for responses known to have none.
+  if (fresh) {
+    if (result && s.limiter) {
+      headers.append("x-ratelimit-limit", String(result.limit));
+      headers.append("x-ratelimit-remaining", String(result.remaining));
+      headers.append("x-ratelimit-reset", String(result.resetAt));
     }
+    if (logging) headers.append("x-request-id", s.requestId);
+    return;
   }
+  // An inner limiter (the upload budget) already labelled the response:
+  // its headers, the stricter budget's, stay.
+  if (result && s.limiter && !headers.has("x-ratelimit-limit")) {
+    headers.set("x-ratelimit-limit", String(result.limit));
+    headers.set("x-ratelimit-remaining", String(result.remaining));
+    headers.set("x-ratelimit-reset", String(result.resetAt));
+  }
+  if (logging) headers.set("x-request-id", s.requestId);
+}
 
-  async function ops(c: Context, next: () => Promise<void>): Promise<void> {
+/** Count bytes served under a route. */
+function countServed(s: OpsStart, route: string, n: number): void {
+  if (n <= 0) return;
+  httpResponseBytes.inc({ route }, n);
+  if (s.public) publicMetrics.httpResponseBytes.inc({ route }, n);
+}
+
+/** What {@linkcode recordRequest} records of an answered request. */
+interface Answered {
+  method: string;
+  route: string;
+  status: number;
+  length: string | null;
+  subject?: unknown;
+}
+
+/** The latency histogram, bytes served and the log line of an answered request. */
+function recordRequest(log: OpsStackOptions["log"], s: OpsStart, a: Answered): void {
+  const seconds = (performance.now() - s.start) / 1000;
+  const label = METHODS.has(a.method) ? a.method : "OTHER";
+  const labels = { method: label, route: a.route, status_code: String(a.status) };
+  httpRequestDuration.observe(labels, seconds);
+  if (s.public) publicMetrics.httpRequestDuration.observe(labels, seconds);
+  if (a.length !== null) countServed(s, a.route, Number(a.length));
+  if (!log) return;
+  try {
+    log(logLine(s, a, seconds));
+  } catch {
+    // A broken log sink must never break a response.
+  }
+}
+
+/** One request log line, built by hand (a hot path). */
+function logLine(s: OpsStart, a: Answered, seconds: number): string {
+  const { length, subject } = a;
+  // Request ids are JSON-safe as they are (a UUID, or REQUEST_ID_RE's characters).
+  return `{"time":"${s.time}","level":"${
+    a.status >= 500 ? "error" : "info"
+  }","requestId":"${s.requestId}","method":${quoted(a.method)},"route":${
+    quoted(a.route)
+  },"status":${a.status},"durationMs":${Math.round(seconds * 1e6) / 1000}${
+    length && /^\d+$/.test(length) ? `,"bytes":${length}` : ""
+  }${typeof subject === "string" ? `,"subject":${JSON.stringify(subject)}` : ""}}`;
+}
+
+/** The fused middleware: begin (or take over), answer, then record. */
+function opsMiddleware(settings: OpsSettings): MiddlewareHandler {
+  const { options } = settings;
+  const { key, log } = options;
+  return async function ops(c: Context, next: () => Promise<void>): Promise<void> {
     const raw = c.req.raw;
-    let s = handoffs.get(raw);
-    if (s) handoffs.delete(raw);
-    else s = begin(raw, limits ? key(c) : "");
+    let s = settings.handoffs.get(raw);
+    if (s) settings.handoffs.delete(raw);
+    else s = beginRequest(settings, raw, settings.limits ? key(c) : "");
     if (log) c.set("requestId" as never, s.requestId as never);
     let status = 500;
     try {
-      if (s.refused) {
-        c.res = limitedResponse(c, s, onLimited);
-        if (log) c.res.headers.set("x-request-id", s.requestId);
-      } else {
-        await next();
-        if (authFailures && (c.res.status === 401 || c.get("authFailed" as never))) {
-          s.result = authFailures.hitNow(s.client);
-          s.limiter = authFailures;
-        }
-        try {
-          decorate(c.res.headers, s);
-        } catch {
-          // Immutable headers (a fetched response): copy once.
-          const copy = new Response(c.res.body, c.res);
-          decorate(copy.headers, s);
-          c.res = undefined;
-          c.res = copy;
-        }
-        if (compression) await compressResponse(c, compression.threshold, compression.encodings);
-        // A HEAD carries its GET's length (compression measures it otherwise).
-        else if (c.req.method === "HEAD") await settleDocumentLength(c);
-      }
+      await answer(settings, c, { start: s, next });
       status = c.res.status;
       options.after?.(c);
     } finally {
@@ -326,19 +346,41 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
         replaceResponse(c, countedBody(c.res, (n) => countServed(started, route, n)));
       }
       if (c.get("publicActivity" as never) === true) s.public = true;
-      record(s, c.req.method, route, status, length, c.get("subject" as never));
+      const subject = c.get("subject" as never);
+      recordRequest(log, s, { method: c.req.method, route, status, length, subject });
     }
-  }
-
-  return {
-    begin,
-    decorate,
-    record,
-    served: countServed,
-    handOff: (req, s) => void handoffs.set(req, s),
-    compression,
-    limits,
-    logging: log !== undefined,
-    middleware: ops,
   };
+}
+
+/** Refuse a request over budget, or run it and label (and compress) its response. */
+async function answer(
+  settings: OpsSettings,
+  c: Context,
+  run: { start: OpsStart; next: () => Promise<void> },
+): Promise<void> {
+  const { authFailures, onLimited, log } = settings.options;
+  const s = run.start;
+  if (s.refused) {
+    c.res = limitedResponse(c, s, onLimited);
+    if (log) c.res.headers.set("x-request-id", s.requestId);
+    return;
+  }
+  await run.next();
+  if (authFailures && (c.res.status === 401 || c.get("authFailed" as never))) {
+    s.result = authFailures.hitNow(s.client);
+    s.limiter = authFailures;
+  }
+  try {
+    decorateHeaders(log !== undefined, c.res.headers, s);
+  } catch {
+    // Immutable headers (a fetched response): copy once.
+    const copy = new Response(c.res.body, c.res);
+    decorateHeaders(log !== undefined, copy.headers, s);
+    c.res = undefined;
+    c.res = copy;
+  }
+  const { compression } = settings;
+  if (compression) await compressResponse(c, compression.threshold, compression.encodings);
+  // A HEAD carries its GET's length (compression measures it otherwise).
+  else if (c.req.method === "HEAD") await settleDocumentLength(c);
 }
