@@ -48,7 +48,7 @@ import { isPublicActivity, makeResponse } from "./ops/_common.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import { checkStoreHealth, isDiskFull } from "../core/health.ts";
 import { type CostClass, costClass, isRackPath } from "./ops/_cost_class.ts";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { BodyGuard } from "./ops/_body_guard.ts";
 import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
 import { jsrUpstreamReads } from "./jsr/upstream.ts";

@@ -4,7 +4,7 @@
 import type { Hono } from "hono";
 import type { Authenticator, Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
-import { digestBytes, toBase64 } from "../core/digest.ts";
+import { digestBytes, toBase64 } from "../base/digest.ts";
 import { canonicalJson } from "../core/ggui/manifest.ts";
 import {
   type Ed25519Envelope,

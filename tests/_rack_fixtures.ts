@@ -3,7 +3,7 @@
 // paths, symlinks, hard links, devices), registry items, multipart bodies and
 // a ready app over memory storage.
 import { Hono } from "hono";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import type { RegistryContext } from "../core/context.ts";
 import { parseAuthConfig, type RackAuth } from "../core/rack/auth.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import { DATA_FORMAT_VERSION, VERSION } from "../core/version.ts";
 import { Hono } from "hono";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import { updateRow } from "../core/store.ts";
 import * as keys from "../storage/keys.ts";

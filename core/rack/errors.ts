@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type ErrorCode, RegistryError } from "../errors.ts";
+import { type ErrorCode, RegistryError } from "../../base/errors.ts";
 
 /** Every Rack wire code this server emits beyond the generic ones, with its domain code. */
 export const RACK_CODES = {

@@ -24,7 +24,7 @@ import {
   type ErrorCode,
   isRegistryError,
   RegistryError,
-} from "../../core/errors.ts";
+} from "../../base/errors.ts";
 import { collectBytes } from "../../storage/_common.ts";
 import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../../core/gc.ts";
 import {
@@ -38,7 +38,7 @@ import {
   unyankVersion,
   yankVersion,
 } from "../../core/lifecycle.ts";
-import { isNamespace } from "../../core/names.ts";
+import { isNamespace } from "../../base/names.ts";
 import { mountRoutes, type Route } from "../shared/_route_table.ts";
 import type { Action, Grant } from "../../core/rows.ts";
 import { createToken, listTokens, principalCan, revokeToken } from "../../core/tokens.ts";

@@ -9,7 +9,7 @@
 import type { Context, Hono } from "hono";
 import type { Authenticator } from "../../core/auth.ts";
 import type { RegistryContext } from "../../core/context.ts";
-import { isRegistryError, RegistryError } from "../../core/errors.ts";
+import { isRegistryError, RegistryError } from "../../base/errors.ts";
 import { claimNamespace } from "../../core/jsr/upstream_claims.ts";
 
 const HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };

@@ -15,7 +15,7 @@ import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Authenticator, Principal } from "../../core/auth.ts";
 import type { RegistryContext } from "../../core/context.ts";
 import { recordAudit } from "../../core/audit.ts";
-import { sha256Hex } from "../../core/digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 import { collectBytes, utf8Length } from "../../storage/_common.ts";
 import { httpDate, respondWithBlob, unmodifiedSince } from "../shared/_blob_response.ts";
 import { makeResponse, markPublicActivity, notModifiedResponse } from "../ops/_common.ts";
@@ -24,7 +24,7 @@ import {
   CONFLICT_RETRY_AFTER_SECONDS,
   type ErrorCode,
   isRegistryError,
-} from "../../core/errors.ts";
+} from "../../base/errors.ts";
 import {
   type AuthnContext,
   type BundleFile,

@@ -9,7 +9,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import type { RegistryContext } from "../../core/context.ts";
 import { errorResult, scopeParam } from "../../core/ggui/_common.ts";
-import { isRegistryError } from "../../core/errors.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import {
   type GguiUpstream,
   gguiUpstreamFile,

@@ -11,7 +11,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Authenticator, Principal } from "../../core/auth.ts";
 import { recordAudit } from "../../core/audit.ts";
-import { CONFLICT_RETRY_AFTER_SECONDS, isRegistryError } from "../../core/errors.ts";
+import { CONFLICT_RETRY_AFTER_SECONDS, isRegistryError } from "../../base/errors.ts";
 import { holdBlobs } from "../../core/_blob_hold.ts";
 import { jsrError, jsrWireError } from "../../core/jsr/errors.ts";
 import {

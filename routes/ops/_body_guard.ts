@@ -9,7 +9,7 @@
 // - count: each client address has at most `maxPerAddress` bodies still
 //   arriving; one more is refused before it is read (429). A request made in
 //   process (no peer address, "unknown") is not limited.
-import { RegistryError } from "../../core/errors.ts";
+import { RegistryError } from "../../base/errors.ts";
 
 /** Options of {@linkcode BodyGuard}. */
 export interface BodyGuardOptions {

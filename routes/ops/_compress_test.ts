@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { canEncode, compress, isCompressible, negotiateEncoding } from "./_compress.ts";
 import { respondWithBlob, respondWithJson } from "../shared/_blob_response.ts";
-import { sha256Hex } from "../../core/digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 
 const BIG = {
   versions: Array.from({ length: 200 }, (_, i) => ({ version: `1.0.${i}`, yanked: false })),

@@ -14,7 +14,7 @@ import {
   PROMETHEUS_CONTENT_TYPE,
   publicRegistry,
 } from "../../core/metrics.ts";
-import { timingSafeEqual } from "../../core/digest.ts";
+import { timingSafeEqual } from "../../base/digest.ts";
 import { replaceResponse, routePattern, settleDocumentLength } from "./_common.ts";
 
 /** Options of {@linkcode httpMetrics}. */

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { sha256Hex } from "../../core/digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./_auth_file.ts";
 
 Deno.test("the file auth provider re-reads auth.json when it changes, keeping the last good config on bad JSON", async () => {

@@ -5,7 +5,7 @@ import {
   CONFLICT_RETRY_AFTER_SECONDS,
   type ErrorCode,
   isRegistryError,
-} from "../../core/errors.ts";
+} from "../../base/errors.ts";
 import { type RackCode, rackCodeOf, rackExtraOf } from "../../core/rack/errors.ts";
 import { makeResponse, notModifiedResponse } from "../ops/_common.ts";
 

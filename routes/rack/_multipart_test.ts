@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isRegistryError } from "../../core/errors.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import { multipartBoundary, MultipartReader, readTextPart } from "./_multipart.ts";
 
 const enc = new TextEncoder();

@@ -45,7 +45,7 @@ import {
 } from "../../core/rack/upload.ts";
 import { holdBlobs } from "../../core/_blob_hold.ts";
 import type { WebhookSubscription } from "../../core/rack/webhooks.ts";
-import { sha256Hex } from "../../core/digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 import type { BlobInfo } from "../../storage/types.ts";
 import { collectBytes } from "../../storage/_common.ts";
 import {
@@ -61,7 +61,7 @@ import { respondWithBlob } from "../shared/_blob_response.ts";
 import { isPublicActivity, markPublicActivity } from "../ops/_common.ts";
 import { dirSchema } from "./_schema_dir.ts";
 import { mountRoutes, type Route } from "../shared/_route_table.ts";
-import { RegistryError } from "../../core/errors.ts";
+import { RegistryError } from "../../base/errors.ts";
 
 /** Options of {@linkcode createRackRoutes}. */
 export interface RackRoutesOptions {

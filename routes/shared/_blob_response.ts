@@ -7,7 +7,7 @@
  * @module
  */
 import type { Context } from "hono";
-import { sha256Hex } from "../../core/digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 import type { BlobBody, ByteRange } from "../../storage/types.ts";
 import { makeResponse, notModifiedResponse } from "../ops/_common.ts";
 

@@ -8,7 +8,7 @@ import {
   respondWithJson,
 } from "./_blob_response.ts";
 import { MemoryBundleStorage } from "../../storage/memory.ts";
-import { sha256Hex } from "../../core/digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 
 const LAST_MODIFIED = new Date("2026-01-02T03:04:05Z");
 
