@@ -2,7 +2,7 @@
  * The ggui surface's fast routes (see `_fast_reads.ts`): `GET|HEAD
  * /pkg/:scope/:name`, `/pkg/:scope/:name/:version` and
  * `/bundles/{public|private}/:scope/:name/:version/:file`, answered by the same
- * core operations and response builders as the Hono routes in `ggui.ts`.
+ * core operations and response builders as the Hono routes in `mod.ts`.
  *
  * Bundle files are content-addressed and immutable: the finished response of
  * a plain GET (no `Range`, no conditions) of a blob held in memory is
