@@ -1,8 +1,8 @@
 // Bad input to every search surface: a clear 400 in that surface's format (or an
 // ordinary answer where the input is merely odd), never a 500, never a scan.
 import assert from "node:assert/strict";
-import { sha256Hex } from "../core/digest.ts";
-import { isRegistryError } from "../core/errors.ts";
+import { sha256Hex } from "../base/digest.ts";
+import { isRegistryError } from "../base/errors.ts";
 import { SEARCH_INDEX_VERSION } from "../core/search_index.ts";
 import { encodePosition, SEARCH_SCAN_BUDGET, searchPackages } from "../core/search.ts";
 import { createRegistryApp } from "../routes/app.ts";
