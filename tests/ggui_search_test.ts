@@ -2,8 +2,12 @@ import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import type { ScopeRow } from "../core/rows.ts";
 import { updateRow } from "../core/store.ts";
+import { createToken, storedTokenAuthenticator } from "../core/tokens.ts";
+import { createGguiRoutes } from "../routes/ggui/mod.ts";
+import { CLI_PRINCIPAL } from "../server/cli.ts";
 import { scopeKey } from "../storage/keys.ts";
 import {
+  BUNDLE_HOST,
   makeGadget,
   makeGguiApp,
   makeKey,
@@ -343,4 +347,23 @@ Deno.test("search() answers a stranger the same bytes whether or not a private a
       );
     }
   }
+});
+
+Deno.test("search() lists a private artifact to an API token that may read its namespace, not to one of another namespace", async () => {
+  const { ctx } = await catalogue();
+  const app = createGguiRoutes({
+    ctx,
+    authenticator: storedTokenAuthenticator(ctx),
+    bundleHost: BUNDLE_HOST,
+    registryHostname: "127.0.0.1:9011",
+  });
+  const token = async (namespace: string) =>
+    (await createToken(ctx, {
+      subject: `ci-${namespace.slice(1)}`,
+      grants: [{ namespace, actions: ["read"] }],
+    }, CLI_PRINCIPAL)).secret;
+  const reader = (await walkAll(app, "?q=map", await token("@acme"))).flatMap(ids);
+  assert.deepEqual(reader, ["@acme/map", "@acme/secret-map"]);
+  const other = (await walkAll(app, "?q=map", await token("@bobco"))).flatMap(ids);
+  assert.deepEqual(other, ["@acme/map"]);
 });
