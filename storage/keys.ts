@@ -110,6 +110,18 @@ export function outboxDeadKey(id: string): RowKey {
 export function outboxDeadPrefix(): RowKey {
   return ["outbox_dead"];
 }
+/** A pending write of Rack's R2 mirror (derived state: not exported). */
+export function rackMirrorKey(id: string): RowKey {
+  return ["rack_mirror", id];
+}
+/** Prefix of the pending writes of Rack's R2 mirror. */
+export function rackMirrorPrefix(): RowKey {
+  return ["rack_mirror"];
+}
+/** What Rack's R2 mirror last wrote of a document kept outside the store (`auth`). */
+export function rackMirrorStateKey(name: string): RowKey {
+  return ["rack_mirror_state", name];
+}
 /** An audit record; ids sort by time. */
 export function auditKey(id: string): RowKey {
   return ["audit", id];
