@@ -64,6 +64,8 @@ export interface RegistryAppOptions {
   bundles: BundleStorage;
   /** Space GC and failed publishes give up to delete on a full disk (see `server/disk_reserve.ts`). */
   reserve?: DiskReserve;
+  /** Queue Rack's R2 mirror writes with each change (`core/rack/mirror.ts`; default off). */
+  rackMirror?: boolean;
   /** The current time (default: the system clock). */
   clock?: Clock;
   /** Turns bearer tokens into principals (ggui surface); absent: nobody can write. */
@@ -230,6 +232,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     bundles,
     clock,
     ...(options.reserve ? { reserve: options.reserve } : {}),
+    ...(options.rackMirror ? { rackMirror: true } : {}),
   };
   // One live list of webhook subscriptions (webhooks.json's and the admin API's) for every surface.
   const live = options.liveSubscriptions ?? new LiveSubscriptions(ctx, options.subscriptions ?? []);
