@@ -119,7 +119,7 @@ Deno.test("a server SIGKILLed mid-upload leaves no visible version; gc removes t
         headers: { authorization: `Bearer ${ADMIN}`, "content-type": contentType },
         body,
         duplex: "half",
-      } as RequestInit).then(async (r) => r.status, () => "cut off");
+      } as RequestInit).then((r) => r.status, () => "cut off");
     // X: 20 MiB of a file part, then nothing: a multipart upload with parts, never completed.
     const x = upload(stallingUpload(20 * MIB), "multipart/form-data; boundary=crash-boundary-x");
     await eventually(
