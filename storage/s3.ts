@@ -173,13 +173,13 @@ class PartBuffer {
     this.#size += n;
     return n;
   }
-  /** The bytes held (a copy-free view), emptying the buffer. */
+  /**
+   * The bytes held (a copy-free view), emptying the buffer. The view stays
+   * valid until the next `fill`: the buffer is reused for the next part, so
+   * the caller sends a part (and waits for the answer) before filling again.
+   */
   take(): Uint8Array {
     const out = this.#buf.subarray(0, this.#size);
-    // After a full part, more full parts are likely: skip regrowing through the doublings.
-    this.#buf = new Uint8Array(
-      this.#size === this.capacity ? this.capacity : Math.min(this.capacity, 64 * 1024),
-    );
     this.#size = 0;
     return out;
   }
