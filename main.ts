@@ -76,6 +76,16 @@ function maskSecrets(config: ServerConfig): Record<string, unknown> {
   for (const key of ["token", "adminToken", "metricsToken"]) {
     if (shown[key] !== undefined) shown[key] = "***";
   }
+  // The buckets' credentials (--bundles=s3:…, R2 mode, the Rack mirror).
+  for (const key of ["bundles", "rackMirror"]) {
+    const spec = shown[key] as Record<string, unknown> | undefined;
+    if (spec?.secretAccessKey === undefined) continue;
+    shown[key] = {
+      ...spec,
+      secretAccessKey: "***",
+      ...(spec.sessionToken === undefined ? {} : { sessionToken: "***" }),
+    };
+  }
   return shown;
 }
 
