@@ -52,7 +52,14 @@ export interface RackMirrorLoopOptions {
 /** Copy auth.json when it parses and changed since the last copy. */
 async function syncAuthFile(ctx: RegistryContext, options: RackMirrorLoopOptions): Promise<void> {
   if (options.authConfig === undefined) return;
-  const bytes = await Deno.readFile(options.authConfig);
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(options.authConfig);
+  } catch (err) {
+    // Gone for a moment (an editor's save) or for good: the Worker keeps the last copy.
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
   try {
     parseAuthConfig(new TextDecoder().decode(bytes));
   } catch {
