@@ -20,6 +20,7 @@ import { FsBundleStorage } from "../storage/fs.ts";
 import { CachingBundleStorage } from "../core/read_cache.ts";
 import type { BundleStorage } from "../storage/types.ts";
 import { S3RVER_KEY } from "../tests/_s3rver.ts";
+import { startServer } from "../tests/_server.ts";
 import { makeItem, makePackage } from "../tests/_rack_fixtures.ts";
 import { sha256Hex } from "../core/digest.ts";
 
@@ -158,38 +159,11 @@ child.kill("SIGTERM");
 await child.status;
 await Deno.remove(root, { recursive: true });
 
-/** A main.ts child process: its URL, pid and a stop. */
-async function startMain(args: string[], env: Record<string, string>) {
-  const main = fileURLToPath(new URL("../main.ts", import.meta.url));
-  const proc = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", main, "--port=0", "--host=127.0.0.1", "--init", ...args],
-    env,
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const out = proc.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!/listening on (http:\/\/\S+)/.test(text)) {
-    const { value, done } = await out.read();
-    if (done) throw new Error(`main.ts exited: ${text}`);
-    text += value;
-  }
-  out.releaseLock();
-  proc.stdout.cancel().catch(() => {});
-  const url = /listening on (http:\/\/\S+)/.exec(text)![1]!;
-  return {
-    url,
-    /** VmRSS and VmHWM (peak) of the server, in MiB. */
-    async memory() {
-      const status = await Deno.readTextFile(`/proc/${proc.pid}/status`);
-      const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]);
-      return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
-    },
-    async stop() {
-      proc.kill("SIGTERM");
-      await proc.status;
-    },
-  };
+/** VmRSS and VmHWM (peak RSS) of a process, in MiB. */
+async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]);
+  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
 }
 
 /** POST a Rack archive with curl -F (from a file: the bench's own memory stays out of it); throws unless 201. */
@@ -220,6 +194,58 @@ async function rackUpload(url: string, archive: Uint8Array): Promise<void> {
   }
 }
 
+/** A Rack package of `count` files of each of 10 KiB (`s<i>.bin`) and 1 MiB (`m<i>.bin`). */
+function readPackage(count: number): Promise<Uint8Array> {
+  const files: Record<string, Uint8Array> = {};
+  const entries = [];
+  for (const [size, label] of [[10 * 1024, "s"], [1024 * 1024, "m"]] as const) {
+    for (let i = 0; i < count; i++) {
+      const path = `templates/${label}${i}.bin`;
+      files[path] = bytesOf(size, 1000 * size + i);
+      entries.push({ path, target: path, type: "registry:asset" });
+    }
+  }
+  return makePackage({ item: makeItem({ files: entries }), files });
+}
+
+/** A Rack package of `mib` MiB of incompressible files of at most 50 MiB (Rack's cap is 64 MiB). */
+function bigPackage(mib: number): Promise<Uint8Array> {
+  const total = mib * 1024 * 1024;
+  const files: Record<string, Uint8Array> = {};
+  const entries = [];
+  for (let at = 0, n = 0; at < total; at += 50 * 1024 * 1024, n++) {
+    const big = new Uint8Array(Math.min(50 * 1024 * 1024, total - at));
+    for (let i = 0; i < big.byteLength; i += 65536) {
+      crypto.getRandomValues(big.subarray(i, i + 65536));
+    }
+    files[`templates/big${n}.bin`] = big;
+    entries.push({ path: `templates/big${n}.bin`, target: `big${n}.bin`, type: "registry:asset" });
+  }
+  return makePackage({ item: makeItem({ version: "2.0.0", files: entries }), files });
+}
+
+/** Each file's first (cold) and second (cached) read over HTTP: medians in ms. */
+async function readRows(url: string, name: string): Promise<string[]> {
+  const base = `${url}/registries/@rack/quality/husky/1.0.0`;
+  await (await fetch(base)).arrayBuffer(); // the version row, read once
+  const rows: string[] = [];
+  for (const [label, size] of [["s", "10 KiB"], ["m", "1 MiB"]] as const) {
+    const time = async (i: number) => {
+      const t = performance.now();
+      const res = await fetch(`${base}/files/templates/${label}${i}.bin`);
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`read answered ${res.status}`);
+      return performance.now() - t;
+    };
+    const cold: number[] = [];
+    const cached: number[] = [];
+    for (let i = 0; i < READS; i++) cold.push(await time(i));
+    for (let i = 0; i < READS; i++) cached.push(await time(i));
+    rows.push(`| ${size} | ${name} | ${median(cold).toFixed(2)} | ${median(cached).toFixed(2)} |`);
+  }
+  return rows;
+}
+
 /** Server-level rows: reads of 10 KiB and 1 MiB files, cold and cached, and a 50 MiB upload. */
 async function serverRows(endpoint: string): Promise<void> {
   const tmp = await Deno.makeTempDir({ prefix: "s3bench_srv_" });
@@ -242,65 +268,20 @@ async function serverRows(endpoint: string): Promise<void> {
   ] as const;
   const table: string[] = [];
   const uploads: string[] = [];
+  const reads = await readPackage(READS);
+  const archive = await bigPackage(Number(values["upload-mib"]));
   for (const [name, store] of servers) {
     // Publish with one server, measure with a fresh one: nothing of the files cached yet.
-    const seed = await startMain([...store, ...common], env);
-    const files: Record<string, Uint8Array> = {};
-    const entries = [];
-    for (const [size, label] of [[10 * 1024, "s"], [1024 * 1024, "m"]] as const) {
-      for (let i = 0; i < READS; i++) {
-        const path = `templates/${label}${i}.bin`;
-        files[path] = bytesOf(size, 1000 * size + i);
-        entries.push({ path, target: path, type: "registry:asset" });
-      }
-    }
-    await rackUpload(seed.url, await makePackage({ item: makeItem({ files: entries }), files }));
+    const seed = await startServer([...store, ...common], { env });
+    await rackUpload(seed.url, reads);
     await seed.stop();
-    const server = await startMain([...store, ...common], env);
-    const base = `${server.url}/registries/@rack/quality/husky/1.0.0`;
-    await (await fetch(base)).arrayBuffer(); // the version row, read once
-    for (const [label, size] of [["s", "10 KiB"], ["m", "1 MiB"]] as const) {
-      const time = async (i: number) => {
-        const t = performance.now();
-        const res = await fetch(`${base}/files/templates/${label}${i}.bin`);
-        await res.arrayBuffer();
-        if (res.status !== 200) throw new Error(`read answered ${res.status}`);
-        return performance.now() - t;
-      };
-      const cold: number[] = [];
-      const cached: number[] = [];
-      for (let i = 0; i < READS; i++) cold.push(await time(i));
-      for (let i = 0; i < READS; i++) cached.push(await time(i));
-      table.push(
-        `| ${size} | ${name} | ${median(cold).toFixed(2)} | ${median(cached).toFixed(2)} |`,
-      );
-    }
-    // One 50 MiB Rack upload (incompressible: the archive is as large), in files of at most
-    // 50 MiB (Rack's per-file cap is 64 MiB).
-    const total = Number(values["upload-mib"]) * 1024 * 1024;
-    const bigFiles: Record<string, Uint8Array> = {};
-    const bigEntries = [];
-    for (let at = 0, n = 0; at < total; at += 50 * 1024 * 1024, n++) {
-      const big = new Uint8Array(Math.min(50 * 1024 * 1024, total - at));
-      for (let i = 0; i < big.byteLength; i += 65536) {
-        crypto.getRandomValues(big.subarray(i, i + 65536));
-      }
-      bigFiles[`templates/big${n}.bin`] = big;
-      bigEntries.push({
-        path: `templates/big${n}.bin`,
-        target: `big${n}.bin`,
-        type: "registry:asset",
-      });
-    }
-    const archive = await makePackage({
-      item: makeItem({ version: "2.0.0", files: bigEntries }),
-      files: bigFiles,
-    });
-    const before = await server.memory();
+    const server = await startServer([...store, ...common], { env });
+    table.push(...await readRows(server.url, name));
+    const before = await memoryOf(server.pid);
     const t = performance.now();
     await rackUpload(server.url, archive);
     const seconds = (performance.now() - t) / 1000;
-    const after = await server.memory();
+    const after = await memoryOf(server.pid);
     uploads.push(
       `| ${name} | ${(archive.byteLength / 2 ** 20).toFixed(1)} MiB | ${seconds.toFixed(2)} s | ${
         before.rss.toFixed(0)

@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { sha256Hex } from "../core/digest.ts";
 import { S3BundleStorage } from "../storage/s3.ts";
+import { bucketKeys, eventually, objectBytes } from "./_bucket.ts";
 import { bucketReader } from "./_rack_bucket_reader.ts";
 import { S3RVER_KEY, startS3rver } from "./_s3rver.ts";
 import { startS3Proxy } from "./_s3_proxy.ts";
@@ -79,27 +80,6 @@ async function curlUpload(url: string, pkg: string, version: string, tmp: string
   }).output();
   const out = new TextDecoder().decode(curl.stdout);
   assert.equal(out.split("\n").at(-1), "201", `${pkg}@${version}: ${out}`);
-}
-
-/** Wait (bounded, not timed: the machine may be slow) until `check` holds. */
-async function eventually(what: string, check: () => Promise<boolean>, seconds = 90) {
-  const until = Date.now() + seconds * 1000;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`Gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
-async function bucketKeys(bucket: S3BundleStorage, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const o of bucket.listObjects(prefix)) out.push(o.key);
-  // Sorted here: s3rver lists in its own order (S3 lists by UTF-8 bytes).
-  return out.sort();
-}
-
-async function objectBytes(bucket: S3BundleStorage, key: string): Promise<Uint8Array | null> {
-  const o = await bucket.getObject(key);
-  return o && new Uint8Array(await new Response(o.stream).arrayBuffer());
 }
 
 function openBucket(endpoint: string, bucket = BUCKET): Promise<S3BundleStorage> {

@@ -15,21 +15,13 @@ import type { BlobHoldRow } from "../core/_blob_hold.ts";
 import * as keys from "../storage/keys.ts";
 import { KvRegistryStorage, openKvRetrying } from "../storage/kv.ts";
 import { S3BundleStorage } from "../storage/s3.ts";
+import { bucketKeys, eventually } from "./_bucket.ts";
 import { startMoto } from "./_moto.ts";
 import { makeItem, makeTarball, multipartStream } from "./_rack_fixtures.ts";
 import { startServer } from "./_server.ts";
 
 const ADMIN = "crash-admin";
 const MIB = 1024 * 1024;
-
-/** Wait (bounded, not timed) until `check` holds. */
-async function eventually(what: string, check: () => Promise<boolean>, seconds = 120) {
-  const until = Date.now() + seconds * 1000;
-  while (!(await check())) {
-    if (Date.now() > until) throw new Error(`Gave up waiting: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The multipart uploads in progress in the bucket, each with its part count (moto implements both calls). */
 async function uploadsInProgress(endpoint: string): Promise<{ key: string; parts: number }[]> {
@@ -42,12 +34,6 @@ async function uploadsInProgress(endpoint: string): Promise<{ key: string; parts
       await (await fetch(`${endpoint}/registry/${key}?uploadId=${encodeURIComponent(id)}`)).text();
     out.push({ key, parts: [...parts.matchAll(/<Part>/g)].length });
   }
-  return out;
-}
-
-async function objectKeys(bucket: S3BundleStorage, prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const o of bucket.listObjects(prefix)) out.push(o.key);
   return out;
 }
 
@@ -139,13 +125,13 @@ Deno.test("a server SIGKILLed mid-upload leaves no visible version; gc removes t
       body: form,
     }).then((r) => r.status, () => "cut off");
     await eventually("Y's archive and first files are stored", async () => {
-      const blobs = await objectKeys(bucket, "blobs/");
+      const blobs = await bucketKeys(bucket, "blobs/");
       return blobs.includes(`blobs/${sha256Hex(archiveY)}`) && blobs.length >= 4;
     });
     await server.kill();
     assert.deepEqual(await Promise.all([x, y]), ["cut off", "cut off"]);
 
-    const orphans = await objectKeys(bucket, "blobs/");
+    const orphans = await bucketKeys(bucket, "blobs/");
     const inProgress = await uploadsInProgress(s3.endpoint);
     assert.ok(orphans.length >= 4, `orphan blobs left: ${orphans.length}`);
     assert.equal(inProgress.length, 1, "X's multipart upload is left in progress");
@@ -195,9 +181,9 @@ Deno.test("a server SIGKILLed mid-upload leaves no visible version; gc removes t
     const report = JSON.parse(new TextDecoder().decode(gc.stdout));
     assert.equal(report.orphans.length, orphans.length);
     assert.ok(report.uploadsSwept >= 1, JSON.stringify(report));
-    assert.deepEqual(await objectKeys(bucket, "blobs/"), [], "every orphan blob removed");
+    assert.deepEqual(await bucketKeys(bucket, "blobs/"), [], "every orphan blob removed");
     assert.deepEqual(await uploadsInProgress(s3.endpoint), [], "the multipart upload aborted");
-    assert.deepEqual(await objectKeys(bucket, "uploads/"), []);
+    assert.deepEqual(await bucketKeys(bucket, "uploads/"), []);
   } finally {
     await bucket.close();
     await s3.close();
