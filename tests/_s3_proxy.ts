@@ -1,5 +1,7 @@
-// A proxy in front of an S3 endpoint (s3rver) that records every request and
-// answers 503 to the ones a test refuses: a bucket failing part-way.
+// A proxy in front of an S3 endpoint (s3rver) that records every request,
+// answers 503 to the ones a test refuses (a bucket failing part-way) and keeps
+// the ones it holds waiting until released (a write in flight when the
+// writer is killed).
 
 /** A running proxy. */
 export interface S3Proxy {
@@ -11,6 +13,12 @@ export interface S3Proxy {
   refused: string[];
   /** Refuse the requests this says so about (`undefined`: forward everything). */
   refuse: ((method: string, path: string) => boolean) | undefined;
+  /** Hold the requests this says so about until `release()`, then refuse them. */
+  hold: ((method: string, path: string) => boolean) | undefined;
+  /** Requests held so far, as `METHOD /path?query`. */
+  held: string[];
+  /** Answer every held request (503) and hold no more. */
+  release(): void;
   /** Stop the proxy. */
   close(): Promise<void>;
 }
@@ -22,15 +30,29 @@ export function startS3Proxy(upstream: string): S3Proxy {
     seen: [],
     refused: [],
     refuse: undefined,
+    hold: undefined,
+    held: [],
+    release: () => {
+      proxy.hold = undefined;
+      released();
+    },
     close: () => server.shutdown(),
   };
+  let released: () => void = () => {};
+  const releasing = new Promise<void>((r) => released = r);
   const server = Deno.serve(
     { port: 0, hostname: "127.0.0.1", onListen: () => {} },
     async (req) => {
       const url = new URL(req.url);
       const line = `${req.method} ${decodeURIComponent(url.pathname)}${url.search}`;
       proxy.seen.push(line);
-      if (proxy.refuse?.(req.method, decodeURIComponent(url.pathname))) {
+      const path = decodeURIComponent(url.pathname);
+      const held = proxy.hold?.(req.method, path) ?? false;
+      if (held) {
+        proxy.held.push(line);
+        await releasing;
+      }
+      if (held || proxy.refuse?.(req.method, path)) {
         proxy.refused.push(line);
         await req.body?.cancel();
         return new Response(

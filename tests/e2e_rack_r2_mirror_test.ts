@@ -300,6 +300,66 @@ Deno.test("Rack R2 mode: a bucket failing between a version's files leaves no re
   }
 });
 
+Deno.test("Rack R2 mode: a server SIGKILLed while the mirror writes a version's files leaves no registry.json; the next server completes it", async () => {
+  const s3 = await startS3rver([BUCKET]);
+  const proxy = startS3Proxy(s3.endpoint);
+  const tmp = await Deno.makeTempDir({ prefix: "r2mirror_kill_" });
+  const pkg = "@acme/features/auth-kit";
+  const base = `${pkg}/0.2.0`;
+  try {
+    await Deno.copyFile(AUTH, `${tmp}/auth.json`);
+    const start = () =>
+      startServer([`--storage=kv:${tmp}/registry.kv`, ...QUIET], {
+        env: r2Env(proxy.endpoint, `${tmp}/auth.json`),
+      });
+    const bucket = await openBucket(s3.endpoint);
+    const killed = await start();
+    // The mirror's write of one file of 0.2.0 hangs; the server dies while it is in flight.
+    proxy.hold = (method, path) =>
+      method === "PUT" && path.endsWith(`${base}/templates/src/auth/session.ts`);
+    await curlUpload(killed.url, pkg, "0.2.0", tmp);
+    await eventually(
+      "the mirror is in the middle of 0.2.0",
+      () => Promise.resolve(proxy.held.length > 0),
+    );
+    await killed.kill();
+    proxy.release();
+    const keys = await bucketKeys(bucket, `${base}/`);
+    assert.ok(
+      keys.includes(`${base}/templates/src/auth/index.ts`),
+      `files before it went up: ${keys}`,
+    );
+    assert.ok(
+      !keys.includes(`${base}/registry.json`),
+      "no publish marker for a half-written version",
+    );
+    assert.equal(await objectBytes(bucket, `${pkg}/versions.json`), null, "not listed");
+    // The next server takes the item once the dead one's lease (30 s) has run out, and completes it.
+    await using next = await start();
+    await eventually(
+      "the next server completes 0.2.0",
+      async () => (await objectBytes(bucket, `${base}/registry.json`)) !== null,
+    );
+    for (const path of await filesUnder(`${FIXTURE}/${base}`)) {
+      assert.deepEqual(
+        await objectBytes(bucket, `${base}/${path}`),
+        await Deno.readFile(`${FIXTURE}/${base}/${path}`),
+        path,
+      );
+    }
+    await eventually(
+      "versions.json lists it",
+      async () => (await objectBytes(bucket, `${pkg}/versions.json`)) !== null,
+    );
+    assert.ok(next.url);
+    await bucket.close();
+  } finally {
+    await proxy.close();
+    await s3.close();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+});
+
 Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during the bucket's outage and the mirror catches up when it is back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "r2mirror_outage_s3_" });
   let s3 = await startS3rver(["rack-mirror"], { directory: dir });

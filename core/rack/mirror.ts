@@ -145,6 +145,7 @@ export async function writeVersionFiles(
   ctx: RegistryContext,
   target: RackMirrorTarget,
   ref: { namespace: string; name: string; version: string },
+  onFile?: () => Promise<void>,
 ): Promise<boolean> {
   const row = await getVersionRow(ctx.storage, ref);
   if (!row || row.format !== RACK_FORMAT) return false;
@@ -157,6 +158,7 @@ export async function writeVersionFiles(
     const blob = await ctx.bundles.get(entry.sha256);
     if (!blob) throw new Error(`Blob ${entry.sha256} of ${base}${path} is missing`);
     await target.putObject(`${base}${path}`, blob.stream, { contentType: rackMimeType(path) });
+    await onFile?.();
   }
   return true;
 }
@@ -178,6 +180,7 @@ export async function applyRackMirrorWork(
   ctx: RegistryContext,
   target: RackMirrorTarget,
   work: RackMirrorWork,
+  onFile?: () => Promise<void>,
 ): Promise<void> {
   if (work.kind === "preset") {
     const key = `presets/${work.preset}/preset.json`;
@@ -190,7 +193,7 @@ export async function applyRackMirrorWork(
     }
     return;
   }
-  const written = work.kind === "version" && await writeVersionFiles(ctx, target, work);
+  const written = work.kind === "version" && await writeVersionFiles(ctx, target, work, onFile);
   // The list goes up once the version is complete (or gone).
   await syncVersionsJson(ctx, target, work);
   if (!written) await removeVersionFiles(target, work);
@@ -198,7 +201,11 @@ export async function applyRackMirrorWork(
 
 /** Options of {@linkcode drainRackMirror}. */
 export interface RackMirrorDrainOptions {
-  /** How long a taken item is left to its worker (default 120 000 ms). */
+  /**
+   * How long a taken item is left to its worker (default 30 000 ms); renewed
+   * as its files go up, so a long version keeps it and a worker that died
+   * holding it delays it by at most this much.
+   */
   leaseMs?: number;
   /** Most items attempted in one call (default 100). */
   batch?: number;
@@ -241,6 +248,42 @@ async function settle(
   });
 }
 
+/** The item's lease went to another worker: it is theirs to settle. */
+class LostLease extends Error {
+  constructor() {
+    super("Lost the lease of this mirror item to another worker");
+  }
+}
+
+/**
+ * A renewal of a taken item's lease, called after each file: once a third of
+ * the lease has passed, push it out again — only while the item is still ours
+ * (the same `leaseUntil`), so a worker that lost it never takes it back.
+ */
+function renewer(
+  ctx: RegistryContext,
+  item: RackMirrorItem,
+  leaseMs: number,
+): () => Promise<void> {
+  let renewedAt = ctx.clock().getTime();
+  return async () => {
+    const now = ctx.clock().getTime();
+    if (now - renewedAt < leaseMs / 3) return;
+    const key = keys.rackMirrorKey(item.id);
+    const entry = await ctx.storage.get<RackMirrorItem>(key);
+    if (!entry || entry.value.leaseUntil !== item.leaseUntil) {
+      throw new LostLease();
+    }
+    item.leaseUntil = new Date(now + leaseMs).toISOString();
+    const res = await ctx.storage.commit({
+      checks: [{ key, stamp: entry.stamp }],
+      mutations: [{ type: "set", key, value: item as unknown as JsonValue }],
+    });
+    if (!res.ok) throw new Error("Lost the lease of this mirror item to another worker");
+    renewedAt = now;
+  };
+}
+
 /**
  * Work every due mirror item once, oldest first: take its lease, write, and
  * remove it, or schedule a retry (1 s doubling up to a minute, for ever).
@@ -268,7 +311,7 @@ export async function drainRackMirror(
   options: RackMirrorDrainOptions = {},
 ): Promise<RackMirrorReport> {
   const report: RackMirrorReport = { done: 0, failed: 0 };
-  const leaseMs = options.leaseMs ?? 120_000;
+  const leaseMs = options.leaseMs ?? 30_000;
   const nowMs = ctx.clock().getTime();
   const due: string[] = [];
   for await (const e of listAll<RackMirrorItem>(ctx.storage, keys.rackMirrorPrefix())) {
@@ -282,8 +325,9 @@ export async function drainRackMirror(
     if (!item) continue;
     let error: unknown = undefined;
     try {
-      await applyRackMirrorWork(ctx, target, item);
+      await applyRackMirrorWork(ctx, target, item, renewer(ctx, item, leaseMs));
     } catch (err) {
+      if (err instanceof LostLease) continue;
       error = err ?? new Error("Mirror write failed");
       options.onFailure?.(item, err);
     }

@@ -124,6 +124,25 @@ Deno.test("a leased item is left to its worker: two drains at once write it once
   assert.equal(bucket.writes.filter((k) => k.endsWith("/registry.json")).length, 1);
 });
 
+Deno.test("a long version renews its lease as its files go up: another worker does not take it meanwhile", async () => {
+  const now = { t: Date.parse("2026-05-01T00:00:00Z") };
+  const ctx = mirroredCtx(now);
+  await publish(ctx, "1.0.0");
+  const bucket = new MemoryBucket();
+  const other = new MemoryBucket();
+  const others: Promise<unknown>[] = [];
+  const put = bucket.putObject.bind(bucket);
+  bucket.putObject = async (key, body) => {
+    now.t += 20_000; // each file takes 20 s, the lease is 30 s
+    others.push(drainRackMirror(ctx, other)); // another worker looks meanwhile
+    await put(key, body);
+  };
+  assert.deepEqual(await drainRackMirror(ctx, bucket), { done: 1, failed: 0 });
+  await Promise.all(others);
+  assert.deepEqual(other.writes, [], "the other worker never took it");
+  assert.ok(bucket.objects.has(`${BASE}/1.0.0/registry.json`));
+});
+
 Deno.test("a hard delete removes the version's objects, marker first; a yank changes nothing", async () => {
   const now = { t: Date.parse("2026-05-01T00:00:00Z") };
   const ctx = mirroredCtx(now);
