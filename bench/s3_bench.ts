@@ -22,7 +22,7 @@ import type { BundleStorage } from "../storage/types.ts";
 import { S3RVER_KEY } from "../tests/_s3rver.ts";
 import { startServer } from "../tests/_server.ts";
 import { makeItem, makePackage } from "../tests/_rack_fixtures.ts";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 
 const S3RVER_KEY_ENV = {
   AWS_ACCESS_KEY_ID: S3RVER_KEY.accessKeyId,

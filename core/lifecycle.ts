@@ -32,7 +32,7 @@ import type { PackageRow, Tombstone, VersionRow, VersionState } from "./rows.ts"
 import { pickLatest } from "./semver.ts";
 import { getVersionRow, listVersionStates } from "./store.ts";
 import { newOutboxRows, outboxMutations } from "./webhooks.ts";
-import { rackMirrorMutation } from "./rack/mirror.ts";
+import { rackMirrorMutation } from "./rack/mirror_queue.ts";
 import { RACK_FORMAT } from "./rack/upload.ts";
 import * as keys from "../storage/keys.ts";
 import type { Check, JsonValue, Mutation } from "../storage/types.ts";

@@ -9,7 +9,7 @@
 // the mirror is behind, and a whole outage of the mirror's bucket.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { S3BundleStorage } from "../storage/s3.ts";
 import { bucketKeys, eventually, objectBytes } from "./_bucket.ts";
 import { bucketReader } from "./_rack_bucket_reader.ts";

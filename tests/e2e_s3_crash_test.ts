@@ -10,7 +10,7 @@
 // (orphan objects under blobs/, no version committed yet).
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import type { BlobHoldRow } from "../core/_blob_hold.ts";
 import * as keys from "../storage/keys.ts";
 import { KvRegistryStorage, openKvRetrying } from "../storage/kv.ts";

@@ -31,19 +31,22 @@
  * @module
  */
 import type { RegistryContext } from "../context.ts";
-import { timeOrderedId } from "../context.ts";
-import { sha256Hex } from "../digest.ts";
-import { isRegistryError } from "../errors.ts";
+import { sha256Hex } from "../../base/digest.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import { versionFiles } from "../files.ts";
-import { isVersion } from "../names.ts";
+import { isVersion } from "../../base/names.ts";
 import type { PackageRow } from "../rows.ts";
 import { getVersionRow, listAll, listVersionStates } from "../store.ts";
 import { claimLease, isDue } from "../_lease.ts";
 import * as keys from "../../storage/keys.ts";
-import type { JsonValue, Mutation } from "../../storage/types.ts";
+import type { JsonValue } from "../../storage/types.ts";
 import { rackMimeType } from "./mime.ts";
 import { PRESET_KIND, type RackPackageRef, readPreset, versionsJsonAt } from "./read.ts";
 import { RACK_FORMAT } from "./upload.ts";
+import type { RackMirrorItem, RackMirrorWork } from "./mirror_queue.ts";
+
+export { rackMirrorMutation } from "./mirror_queue.ts";
+export type { RackMirrorItem, RackMirrorWork } from "./mirror_queue.ts";
 
 /**
  * Where the mirror writes: objects by key in one bucket. `S3BundleStorage`
@@ -62,51 +65,11 @@ export interface RackMirrorTarget {
   listObjects(prefix: string): AsyncIterable<{ key: string }>;
 }
 
-/** What a mirror item asks for. */
-export type RackMirrorWork =
-  | { kind: "version"; namespace: string; name: string; version: string }
-  | { kind: "delete"; namespace: string; name: string; version: string }
-  | { kind: "preset"; preset: string };
-
-/** A pending mirror item, as stored. */
-export type RackMirrorItem = RackMirrorWork & {
-  /** Time-ordered id (its key). */
-  id: string;
-  /** When the change committed. */
-  createdAt: string;
-  /** Failed attempts so far. */
-  attempts: number;
-  /** Not before this time. */
-  nextAttemptAt: string;
-  /** Held by a worker until this time. */
-  leaseUntil?: string;
-  /** Why the last attempt failed. */
-  lastError?: string;
-};
-
 /** The key of Rack's `auth.json` copy, read by the Worker. */
 export const AUTH_COPY_KEY = ".auth/auth.json";
 
 /** Delay before retry n (1-based): 1 s doubling, at most one minute. */
 const retryDelayMs = (attempts: number) => Math.min(60_000, 1000 * 2 ** (attempts - 1));
-
-/**
- * The mutation that queues a mirror write: add it to the commit of the change.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { rackMirrorMutation } from "./mirror.ts";
- * const m = rackMirrorMutation({ kind: "preset", preset: "web" }, new Date());
- * assert.equal(m.type, "set");
- * assert.equal(m.key[0], "rack_mirror");
- * ```
- */
-export function rackMirrorMutation(work: RackMirrorWork, now: Date): Mutation {
-  const at = now.toISOString();
-  const item = { ...work, id: timeOrderedId(now), createdAt: at, attempts: 0, nextAttemptAt: at };
-  return { type: "set", key: keys.rackMirrorKey(item.id), value: item as unknown as JsonValue };
-}
 
 /** The key prefix of a package, `<ns>/<segs…>/`. */
 function packagePrefix(ref: { namespace: string; name: string }): string {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RegistryContext } from "../context.ts";
-import { sha256Hex } from "../digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 import { deleteVersion, yankVersion } from "../lifecycle.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
 import { makeItem, makePackage, TEMPLATE_FILES } from "../../tests/_rack_fixtures.ts";

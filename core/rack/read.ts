@@ -22,7 +22,7 @@ import { rackMimeType } from "./mime.ts";
 import { isRackSegment } from "./paths.ts";
 import { validatePreset } from "./schema.ts";
 import { RACK_FORMAT } from "./upload.ts";
-import { rackMirrorMutation } from "./mirror.ts";
+import { rackMirrorMutation } from "./mirror_queue.ts";
 
 /** A package of a namespace, by its registry path segments. */
 export interface RackPackageRef {

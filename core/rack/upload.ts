@@ -36,7 +36,7 @@ import {
 import { itemSegments, MAX_REGISTRY_SEGMENTS, normalizeRackFilePath } from "./paths.ts";
 import { MAX_FULLY_REPORTED_VALUES, reportRegistryItem } from "./schema.ts";
 import { uploadOutboxRows, type WebhookSubscription } from "./webhooks.ts";
-import { rackMirrorMutation } from "./mirror.ts";
+import { rackMirrorMutation } from "./mirror_queue.ts";
 
 /** The package format of Rack registry items. */
 export const RACK_FORMAT = "rack.registry";
