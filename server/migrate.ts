@@ -7,8 +7,9 @@
  *                      [--tokens=keep-file|import] [--dry-run] [store flags]
  * ```
  *
- * Progress and per-version outcomes go to stderr, the summary (JSON) to
- * stdout. Exit 0 when every version is imported or already identical, 1 when
+ * Progress, per-version outcomes and every problem go to stderr as they
+ * happen; the summary (JSON: counts, and the first problems of each kind) to
+ * stdout, its size independent of the source's. Exit 0 when every version is imported or already identical, 1 when
  * anything was refused or conflicts (or the source is not a registry
  * directory), 2 for usage errors.
  *
@@ -63,7 +64,7 @@ function progressLine(p: MigrationProgress, started: number, tty: boolean): stri
 
 /** Whether the run found anything wrong (exit 1). */
 export function reportFailed(report: MigrationReport): boolean {
-  return report.refused.length > 0 || report.conflicts.length > 0;
+  return report.counts.refused > 0 || report.counts.conflicts > 0;
 }
 
 /**
@@ -187,9 +188,6 @@ export async function runMigrate(
           ? { webhookConfig: await readConfig(server.config.webhookConfig) }
           : {}),
       });
-    for (const p of [...report.refused, ...report.conflicts]) {
-      io.err(`migrate: ${p.path}: ${p.message}`);
-    }
     io.out(JSON.stringify(report, null, 2));
     return reportFailed(report) ? 1 : 0;
   } catch (err) {

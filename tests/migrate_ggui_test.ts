@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { fromBase64, sri384, toBase64 } from "../core/digest.ts";
 import { verifyEd25519 } from "../core/ggui/signing.ts";
 import { startServer } from "./_server.ts";
-import { copyFixture, migrate, ORIGINALS, snapshot } from "./_migrate_helpers.ts";
+import { copyFixture, counts, migrate, ORIGINALS, snapshot, targets } from "./_migrate_helpers.ts";
 import { runCli } from "../server/cli.ts";
 
 const SRC = `${ORIGINALS}/ggui-registry-data`;
@@ -28,7 +28,8 @@ Deno.test("migrate ggui: the server then answers the original's reads for every 
   await using tmp = await tempDir();
   const first = await migrate(["ggui", SRC, ...storeFlags(tmp.path)]);
   assert.deepEqual(first.code, 0, first.err);
-  assert.deepEqual((first.report.imported as string[]).length, 11);
+  assert.deepEqual(counts(first.report).imported, 11);
+  assert.deepEqual(targets(first.err, "imported").length, 11);
   // bob reads his own scope through a stored token of subject bob.
   const out: string[] = [];
   const made = await runCli(
@@ -126,8 +127,9 @@ Deno.test("migrate ggui: a second run finds everything identical and changes not
   const before = await snapshot(`${tmp.path}/r.kv`, `${tmp.path}/b`);
   const again = await migrate(["ggui", SRC, ...storeFlags(tmp.path)]);
   assert.deepEqual(again.code, 0, again.err);
-  assert.deepEqual(again.report.imported, []);
-  assert.deepEqual((again.report.identical as string[]).length, 11);
+  assert.deepEqual(counts(again.report).imported, 0);
+  assert.deepEqual(counts(again.report).identical, 11);
+  assert.deepEqual(targets(again.err, "identical").length, 11);
   assert.deepEqual(await snapshot(`${tmp.path}/r.kv`, `${tmp.path}/b`), before);
   // One audit record per imported version, actor migrate; no webhook outbox rows.
   const audits = before.split("\n").filter((l) => l.includes('"ggui.migrate"'));
@@ -247,7 +249,8 @@ Deno.test("migrate ggui: corrupted versions are named by path in the dry run and
     assert.deepEqual(run.code, 1);
     for (const path of Object.values(named)) assert.ok(run.err.includes(path), path);
     assert.deepEqual((run.report.refused as unknown[]).length, 7, run.err);
-    assert.deepEqual((run.report.imported as string[]).sort(), [
+    assert.deepEqual(counts(run.report).refused, 7, run.err);
+    assert.deepEqual(targets(run.err, "imported").sort(), [
       "@acme-ui/chart@1.1.0-beta.1",
       "@acme-ui/dashboard@1.0.0",
       "@bob-tools/signup-form@0.1.0",
