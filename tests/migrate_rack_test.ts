@@ -110,6 +110,51 @@ Deno.test("migrate rack: the server then answers the original's reads (versions,
   assert.equal(counts(again.report).identical, 14);
 });
 
+Deno.test("migrate rack: a preset without a version (as the original's own) is imported and served byte for byte", async () => {
+  await using tmp = await tempDir();
+  const src = await copyFixture("rack-storage-root", tmp.path);
+  // As the original ships its presets: no version, its own indentation, no final newline.
+  const text = JSON.stringify(
+    {
+      $schema: "https://registry.rackjs.com/schemas/preset.json",
+      name: "web-starter",
+      description: "Husky and TypeScript — the usual start",
+      registries: ["@rack/quality/husky", "@rack/build/typescript"],
+    },
+    null,
+    4,
+  );
+  await Deno.mkdir(`${src}/presets/web-starter`, { recursive: true });
+  await Deno.writeTextFile(`${src}/presets/web-starter/preset.json`, text);
+  const run = await migrate(["rack", src, ...storeFlags(tmp.path)]);
+  assert.equal(run.code, 0, run.err);
+  assert.deepEqual(targets(run.err, "imported").filter((t) => t.startsWith("preset:")), [
+    "preset:web-starter",
+  ]);
+  await using server = await startServer(storeFlags(tmp.path));
+  const res = await fetch(`${server.url}/presets/web-starter`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+  const body = await res.text();
+  assert.equal(body, text);
+  // What rk reads from it: a registries array.
+  assert.deepEqual(JSON.parse(body).registries, ["@rack/quality/husky", "@rack/build/typescript"]);
+  const etag = res.headers.get("etag");
+  assert.ok(etag);
+  const again = await fetch(`${server.url}/presets/web-starter`, {
+    headers: { "if-none-match": etag },
+  });
+  assert.equal(again.status, 304);
+  await again.body?.cancel();
+  const head = await fetch(`${server.url}/presets/web-starter`, { method: "HEAD" });
+  assert.equal(head.headers.get("content-length"), String(new TextEncoder().encode(text).length));
+  await server.stop();
+  // A second run finds it identical.
+  const second = await migrate(["rack", src, ...storeFlags(tmp.path)]);
+  assert.equal(second.code, 0, second.err);
+  assert.ok(targets(second.err, "identical").includes("preset:web-starter"), second.err);
+});
+
 async function filesUnder(dir: string, rel = ""): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(rel ? `${dir}/${rel}` : dir)) {

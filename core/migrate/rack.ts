@@ -28,7 +28,7 @@ import {
   MAX_REGISTRY_SEGMENTS,
   normalizeRackFilePath,
 } from "../rack/paths.ts";
-import { PRESET_KIND } from "../rack/read.ts";
+import { PRESET_KIND, type PresetRow } from "../rack/read.ts";
 import { isRackSchemaFile } from "../rack/schema.ts";
 import { parseWebhookConfig } from "../rack/webhooks.ts";
 import { declaredPaths } from "../rack/upload.ts";
@@ -49,10 +49,13 @@ import {
   recordDone,
   type Recorder,
   sameJson,
+  type SourceEntry,
   SourceError,
 } from "./_common.ts";
 
 const RACK_FORMAT = "rack.registry" as const;
+/** The largest preset.json imported (what this server accepts over HTTP, and fits one row). */
+const MAX_PRESET_FILE_BYTES = 60 * 1024;
 /** Who the migrated versions, presets and tokens are recorded as published by. */
 export const MIGRATE_ACTOR = "migrate";
 
@@ -384,7 +387,6 @@ async function importPresets(
   ctx: RegistryContext,
   source: MigrationSource,
   r: Recorder,
-  dryRun: boolean,
 ): Promise<void> {
   for await (const e of source.entries("presets")) {
     const path = `presets/${e.name}/preset.json`;
@@ -400,36 +402,64 @@ async function importPresets(
       });
       continue;
     }
-    const parsed = parseJson(path, (await source.read(path))!);
-    if (isProblem(parsed)) {
-      record(r, "refused", parsed);
-      continue;
+    const problem = await importPreset(ctx, { source, name: e.name, path, stat }, r);
+    if (problem) {
+      const { kind, ...rest } = problem;
+      record(r, kind, rest);
     }
-    const preset = parsed.value as Record<string, JsonValue>;
-    if (typeof preset !== "object" || preset === null || Array.isArray(preset)) {
-      record(r, "refused", { path, message: "is not a JSON object" });
-      continue;
-    }
-    if (preset.name !== undefined && preset.name !== e.name) {
-      record(r, "refused", { path, message: `names itself '${String(preset.name)}'` });
-      continue;
-    }
-    const row = {
-      preset,
-      updatedAt: stat.mtime ?? new Date(0).toISOString(),
-      updatedBy: MIGRATE_ACTOR,
-    };
-    const key = keys.configKey(PRESET_KIND, e.name);
-    const current = await ctx.storage.get<{ preset: JsonValue }>(key);
-    if (current) {
-      if (sameJson(current.value.preset, preset)) recordDone(r, "identical", `preset:${e.name}`);
-      else record(r, "conflicts", { path, message: `preset ${e.name} differs in the target` });
-      continue;
-    }
-    if (!dryRun) await putRowIfAbsent(ctx.storage, key, row as unknown as JsonValue, false);
-    r.report.rows++;
-    recordDone(r, "imported", `preset:${e.name}`);
   }
+}
+
+/** One preset: kept as the file's text, served byte for byte (as the original serves the file). */
+async function importPreset(
+  ctx: RegistryContext,
+  file: { source: MigrationSource; name: string; path: string; stat: SourceEntry },
+  r: Recorder,
+): Promise<(Problem & { kind: "refused" | "conflicts" }) | null> {
+  const { path, stat } = file;
+  if (stat.size > MAX_PRESET_FILE_BYTES) {
+    return {
+      kind: "refused",
+      path,
+      message: `is ${stat.size} bytes, over the ${MAX_PRESET_FILE_BYTES}-byte preset limit`,
+    };
+  }
+  const bytes = await file.source.read(path);
+  if (bytes === null) return { kind: "refused", path, message: "is missing" };
+  const parsed = parseJson(path, bytes);
+  if (isProblem(parsed)) return { kind: "refused", ...parsed };
+  const preset = parsed.value as Record<string, JsonValue>;
+  if (typeof preset !== "object" || preset === null || Array.isArray(preset)) {
+    return { kind: "refused", path, message: "is not a JSON object" };
+  }
+  if (preset.name !== undefined && preset.name !== file.name) {
+    return { kind: "refused", path, message: `names itself '${String(preset.name)}'` };
+  }
+  // No schema check: the original serves whatever the file holds (its own presets have no version).
+  const text = new TextDecoder().decode(bytes);
+  const key = keys.configKey(PRESET_KIND, file.name);
+  const current = await ctx.storage.get<PresetRow>(key);
+  if (current) {
+    const same = current.value.text !== undefined
+      ? current.value.text === text
+      : sameJson(current.value.preset, preset);
+    if (!same) {
+      return { kind: "conflicts", path, message: `preset ${file.name} differs in the target` };
+    }
+    recordDone(r, "identical", `preset:${file.name}`);
+    return null;
+  }
+  const row: PresetRow = {
+    text,
+    updatedAt: stat.mtime ?? new Date(0).toISOString(),
+    updatedBy: MIGRATE_ACTOR,
+  };
+  if (!r.report.dryRun) {
+    await putRowIfAbsent(ctx.storage, key, row as unknown as JsonValue, false);
+  }
+  r.report.rows++;
+  recordDone(r, "imported", `preset:${file.name}`);
+  return null;
 }
 
 /** Schemas: checked; this server serves them from --schema-dir. */
@@ -612,7 +642,7 @@ export async function migrateRack(
     }
     await compareVersionsJson(source, { dir: pkg.dir, versions: found }, r);
   }
-  await importPresets(ctx, source, r, dryRun);
+  await importPresets(ctx, source, r);
   await checkSchemas(source, r);
   for (const e of (await source.list("")) ?? []) {
     if (e.name.startsWith("@") || ["presets", "schema", ".healthcheck", ".tmp"].includes(e.name)) {
