@@ -2,8 +2,8 @@
 // server then answers the original's reads, a second run changes nothing,
 // and corrupted copies are refused version by version, naming the file.
 import assert from "node:assert/strict";
-import { fromBase64, sri384, toBase64 } from "../core/digest.ts";
-import { verifyEd25519 } from "../core/ggui/signing.ts";
+import { toBase64 } from "../core/digest.ts";
+import { gguiInstall, InstallError } from "./_stock_clients.ts";
 import { startServer } from "./_server.ts";
 import { copyFixture, counts, migrate, ORIGINALS, snapshot, targets } from "./_migrate_helpers.ts";
 import { runCli } from "../server/cli.ts";
@@ -71,20 +71,26 @@ Deno.test("migrate ggui: the server then answers the original's reads for every 
       expected.compiledBytes = blob.compiledBytes;
     }
     assert.deepEqual(body, expected);
+    // The stock CLI's install path over the real port: read, fetch the bundle
+    // from the bundleUrl served (now this server's), check its SRI, verify the
+    // signature under the pinned authorPublicKey (WebCrypto, not our verifier).
+    const installed = await gguiInstall(host, { artifactId: id, version: String(row.version) }, {
+      token,
+    });
+    assert.equal(installed.signatureVerified, row.kind === "gadget", `${id}@${row.version}`);
     if (row.kind === "gadget") {
-      // The stock client's install checks: SRI of the served bundle, then the
-      // Ed25519 signature of the served envelope under the pinned author key.
-      const bundle = new Uint8Array(
-        await (await get(new URL(body.bundleUrl!).pathname, token)).arrayBuffer(),
+      assert.deepEqual(
+        installed.code,
+        await Deno.readFile(`${SRC}/bundles/private/${id}/${row.version}/bundle.js`),
       );
-      assert.equal(sri384(bundle), body.bundleSri);
-      const envelope = await (await get(new URL(body.signatureUrl!).pathname, token)).json();
-      const verified = await verifyEd25519(bundle, {
-        envelope,
-        publicKey: fromBase64(body.authorPublicKey!)!,
-      });
-      assert.deepEqual(verified, { valid: true });
     }
+    // Without credentials, as the stock CLI sends none: "not found (or not
+    // visible)", as from the original (every fixture artifact is private).
+    await assert.rejects(
+      gguiInstall(host, { artifactId: id, version: String(row.version) }),
+      InstallError,
+      "not found (or not visible)",
+    );
     // Strangers get the missing-artifact 404, as from the original.
     assert.deepEqual((await get(`/pkg/${id}/${row.version}`)).status, 404);
     await (await get(`/pkg/${id}/${row.version}`)).body?.cancel();

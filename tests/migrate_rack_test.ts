@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { startServer } from "./_server.ts";
+import { InstallError, rackInstall } from "./_stock_clients.ts";
 import { copyFixture, counts, migrate, ORIGINALS, snapshot, targets } from "./_migrate_helpers.ts";
 
 const SRC = `${ORIGINALS}/rack-storage-root`;
@@ -100,6 +101,19 @@ Deno.test("migrate rack: the server then answers the original's reads (versions,
       }
     }
   }
+  // rk's install path over the real port: the unversioned item (latest), then
+  // each declared file from the version it names, byte for byte (rk itself
+  // checks no digest on reads: the checksum is the upload's, recomputed here).
+  for (const [pkg, token] of [["@rack/quality/husky"], ["@acme/features/auth-kit", READ]]) {
+    const { item, files } = await rackInstall(server.url, { id: pkg! }, { token });
+    const { versions } = JSON.parse(await Deno.readTextFile(`${SRC}/${pkg}/versions.json`));
+    assert.equal(item.version, versions[0]);
+    assert.ok(files.size > 0, pkg);
+    for (const [path, bytes] of files) {
+      assert.deepEqual(bytes, await Deno.readFile(`${SRC}/${pkg}/${item.version}/${path}`), path);
+    }
+  }
+  await assert.rejects(rackInstall(server.url, { id: "@acme/features/auth-kit" }), InstallError);
   assert.equal((await text("/presets/starter")).body, preset);
   assert.equal((await text("/schemas/rack.json")).body, '{"type":"object"}\n');
   // A second run: everything identical, exit 0.
