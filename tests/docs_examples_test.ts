@@ -1,8 +1,12 @@
 // The docs' examples run as written: docs/access.md's command-line block on a
 // fresh registry (the server started once with no flags in an empty folder,
-// then each line, in order).
+// then each line, in order), and docs/embedding.md's account of what answers
+// under a mount prefix.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
+import { Hono } from "hono";
+import { createRegistryApp } from "../mod.ts";
+import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { runCli } from "../server/cli.ts";
 import { startServer } from "./_server.ts";
 
@@ -56,4 +60,35 @@ Deno.test("docs/access.md's command-line example works on a fresh registry as wr
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("docs/embedding.md: under a prefix the ggui and Rack surfaces and the admin API answer, and the web pages link to root paths", async () => {
+  const mounted = (ui: boolean) => {
+    const host = new Hono();
+    const registry = createRegistryApp({
+      storage: new MemoryRegistryStorage(),
+      bundles: new MemoryBundleStorage(),
+      bundleHost: "http://example.test/registry",
+      registryHostname: "example.test",
+      ui,
+      rateLimitPerMinute: 0,
+    });
+    host.mount("/registry", registry.fetch);
+    return host;
+  };
+  const host = mounted(false);
+  const json = async (path: string) => {
+    const res = await host.request(`http://example.test/registry${path}`);
+    return { status: res.status, body: await res.json() };
+  };
+  assert.deepEqual(await json("/search"), { status: 200, body: { results: [] } }); // ggui
+  assert.deepEqual(await json("/namespaces"), { status: 200, body: { namespaces: [] } }); // Rack
+  assert.equal((await json("/admin/tokens")).status, 401); // the admin API, asking for a token
+  assert.equal((await json("/healthz")).status, 200);
+  // With the pages on, they link to root paths: what the doc says to turn off under a prefix.
+  const page = await mounted(true).request("http://example.test/registry/", {
+    headers: { accept: "text/html" },
+  });
+  const html = await page.text();
+  assert.match(html, /href="\/ui\//);
 });
