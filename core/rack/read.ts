@@ -212,7 +212,19 @@ export interface PresetRow {
   updatedBy: string;
 }
 
-/** The document a preset row serves. */
+/**
+ * The document a preset row serves: a migrated file's text as it is, else the
+ * document as 2-space JSON plus a newline.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { presetDocument } from "./read.ts";
+ * const at = { updatedAt: "2026-01-01T00:00:00.000Z", updatedBy: "migrate" };
+ * const text = '{"name":"web","registries":["@rack/quality/husky"]}';
+ * assert.equal(new TextDecoder().decode(presetDocument({ text, ...at }).bytes), text);
+ * ```
+ */
 export function presetDocument(row: PresetRow): RackDocument {
   if (row.text === undefined) return jsonDocument(row.preset ?? null);
   const bytes = new TextEncoder().encode(row.text);
