@@ -2,7 +2,7 @@
 // server then answers the original's reads, a second run changes nothing,
 // and corrupted copies are refused version by version, naming the file.
 import assert from "node:assert/strict";
-import { toBase64 } from "../core/digest.ts";
+import { toBase64 } from "../base/digest.ts";
 import { gguiInstall, InstallError } from "./_stock_clients.ts";
 import { startServer } from "./_server.ts";
 import { copyFixture, counts, migrate, ORIGINALS, snapshot, targets } from "./_migrate_helpers.ts";

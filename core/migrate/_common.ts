@@ -7,7 +7,7 @@
  */
 import type { RegistryStorage, RowKey } from "../../storage/types.ts";
 import type { JsonValue } from "../../storage/types.ts";
-import type { PackageRef } from "../names.ts";
+import type { PackageRef } from "../../base/names.ts";
 import { nextPackageRow } from "../packages.ts";
 import type { PackageRow, VersionState } from "../rows.ts";
 
