@@ -40,7 +40,8 @@ import {
 } from "../core/lifecycle.ts";
 import { isNamespace } from "../core/names.ts";
 import type { Action, Grant } from "../core/rows.ts";
-import { createToken, listTokens, principalCan, revokeToken } from "../core/tokens.ts";
+import { createToken, principalCan, revokeToken } from "../core/tokens.ts";
+import { listTokenPage } from "../core/token_pages.ts";
 import { listDeliveries } from "../core/webhooks.ts";
 import type { TargetGuard } from "../core/net_guard.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
@@ -351,7 +352,13 @@ export function createAdminRoutes(options: AdminRoutesOptions): Hono<Env> {
   app.get("/tokens", async (c) => {
     requireAdmin(await caller(c, "token.list"));
     const subject = c.req.query("subject");
-    return json({ tokens: await listTokens(ctx, subject ? { subject } : {}) });
+    const limit = limitParam(c.req.query("limit"), 1000);
+    const page = await listTokenPage(ctx, {
+      ...(subject ? { subject } : {}),
+      ...(limit ? { limit } : {}),
+      cursor: c.req.query("cursor") || undefined,
+    });
+    return json({ tokens: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) });
   });
 
   app.delete("/tokens/:id", async (c) => {
