@@ -20,8 +20,8 @@
  *
  * @module
  */
-import { toBase64Url } from "./digest.ts";
-import { RegistryError } from "./errors.ts";
+import { toBase64Url } from "../base/digest.ts";
+import { RegistryError } from "../base/errors.ts";
 
 const encoder = new TextEncoder();
 const CURSOR_RE = /^([a-z][a-z._-]{0,40})~([A-Za-z0-9_-]{1,4096})$/;

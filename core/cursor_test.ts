@@ -10,7 +10,7 @@ import type { RegistryStorage } from "../storage/types.ts";
 import { listAudit, recordAudit } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
 import { encodeListCursor } from "./cursor.ts";
-import { isRegistryError } from "./errors.ts";
+import { isRegistryError } from "../base/errors.ts";
 import { listTokenPage } from "./token_pages.ts";
 import { createToken } from "./tokens.ts";
 import { listDeliveries, newOutboxRows, outboxMutations } from "./webhooks.ts";
