@@ -24,6 +24,8 @@ import {
   type ErrorCode,
   isRegistryError,
   RegistryError,
+  serverFaultMessage,
+  storeFault,
 } from "../../base/errors.ts";
 import { collectBytes } from "../../storage/_common.ts";
 import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../../core/gc.ts";
@@ -73,6 +75,7 @@ export const ADMIN_ERROR_STATUS = {
   rate_limited: 429,
   timeout: 408,
   storage_failure: 500,
+  storage_full: 507,
   upstream_unavailable: 502,
   upstream_timeout: 504,
   unavailable: 503,
@@ -112,13 +115,12 @@ type Env = {
   Variables: { principal?: Principal; action?: string; target?: string; audited?: boolean };
 };
 
-function adminError(err: unknown): { status: number; body: AdminErrorBody } {
+function adminError(thrown: unknown): { status: number; body: AdminErrorBody } {
+  const err = storeFault(thrown);
   if (isRegistryError(err)) {
     const status = ADMIN_ERROR_STATUS[err.code];
     if (status >= 500) {
-      const message = status === 503
-        ? "Storage is unavailable: try again later"
-        : "Internal server error";
+      const message = serverFaultMessage(err.code) ?? "Internal server error";
       return { status, body: { code: err.code, message } };
     }
     const body: AdminErrorBody = { code: err.code, message: err.message };
