@@ -16,7 +16,6 @@ import { COMMAND_NAMES, isCliCommand, runCli } from "./server/cli.ts";
 import { suggest } from "./server/suggest.ts";
 import { configPath, loadConfigFile } from "./server/config_file.ts";
 import { DATA_FORMAT_VERSION, VERSION } from "./core/version.ts";
-import { runMirror } from "./server/mirror.ts";
 import { recordAudit } from "./core/audit.ts";
 import { ensureSearchIndex } from "./core/search_index.ts";
 import {
@@ -342,6 +341,7 @@ export async function runMain(args: string[] = Deno.args): Promise<void> {
   // `mirror` fills the JSR upstream cache ahead of time (docs/jsr.md).
   if (first === "mirror") {
     if (typeof Deno.openKv !== "function") await reexecWithKv();
+    const { runMirror } = await import("./server/mirror.ts");
     Deno.exit(await runMirror(args.slice(1), Deno.env.toObject()));
   }
   const commands = [...COMMAND_NAMES, "config", "mirror"];
