@@ -32,16 +32,16 @@ import {
 } from "../core/ggui/_common.ts";
 import { deleteAuthorKey, listAuthorKeys, registerAuthorKey } from "../core/ggui/author_keys.ts";
 import { locateBundleFile, type LocatedFile, MISS_MESSAGES } from "../core/ggui/bundles.ts";
-import {
-  type BlueprintProbe,
-  checkConformanceRequest,
-  type CodeGates,
-} from "../core/ggui/conformance.ts";
+import type { BlueprintProbe, CodeGates } from "../core/ggui/conformance.ts";
 import { listArtifactVersions } from "../core/ggui/list_versions.ts";
 import { publishArtifact } from "../core/ggui/publish.ts";
 import { readArtifact } from "../core/ggui/read.ts";
 import type { SigstoreVerifier } from "../core/ggui/signing.ts";
 import { searchArtifacts } from "../core/ggui/search.ts";
+import { lazily } from "../core/lazy.ts";
+
+/** The conformance gates and their TSX parser load with the first check (not at start). */
+const conformanceGates = lazily(() => import("../core/ggui/conformance.ts"));
 
 /** Options of {@linkcode createGguiRoutes}. */
 export interface GguiRoutesOptions {
@@ -581,6 +581,7 @@ export function createGguiRoutes(options: GguiRoutesOptions): Hono {
       const errors = [{ code: "manifest_invalid", message: bodyProblem(text, maxBody) }];
       return send(c, { status: 400, body: { ok: false, errors, issues: errors } });
     }
+    const { checkConformanceRequest } = await conformanceGates();
     return send(c, await checkConformanceRequest(ctx, { body: parsed.value }));
   });
 

@@ -54,7 +54,7 @@ import {
   unauthorized,
 } from "./_common.ts";
 import { compileBlueprint, type CompiledBlueprint, withCompiledRef } from "./compile.ts";
-import { checkConformanceAsync, type ConformanceError } from "./conformance.ts";
+import type { ConformanceError } from "./conformance.ts";
 import { acceptsPublicEd25519 } from "./public_lane.ts";
 import {
   type ArtifactManifest,
@@ -71,6 +71,10 @@ import {
   type SigstoreVerifier,
   verifyEd25519,
 } from "./signing.ts";
+import { lazily } from "../lazy.ts";
+
+/** The conformance gates and their TSX parser (~40 ms of start-up CPU) load with the first publish. */
+const conformanceGates = lazily(() => import("./conformance.ts"));
 
 /** The 201 body of a publish. */
 export interface PublishBody {
@@ -357,7 +361,7 @@ export async function publishArtifact(
     bundleBytes = decoded;
   }
   // 9. Conformance (the bundle as UTF-8 text).
-  const conformance = await checkConformanceAsync(
+  const conformance = await (await conformanceGates()).checkConformanceAsync(
     {
       manifest: input.manifest,
       ...(bundleBytes === undefined ? {} : { bundle: new TextDecoder().decode(bundleBytes) }),
