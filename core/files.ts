@@ -7,7 +7,7 @@
  */
 import type { RegistryContext } from "./context.ts";
 import { RegistryError } from "./errors.ts";
-import { type FileEntry, type FileMap, FileMapSchema, type VersionRow } from "./rows.ts";
+import { type FileEntry, type FileMap, rowSchemas, type VersionRow } from "./rows.ts";
 import type { BlobBody, ByteRange } from "../storage/types.ts";
 
 /** File lists whose JSON is larger than this go to a blob. */
@@ -52,7 +52,7 @@ export async function versionFiles(ctx: RegistryContext, row: VersionRow): Promi
   const body = await ctx.bundles.get(digest);
   if (!body) throw new RegistryError("storage_failure", `File list blob '${digest}' is missing`);
   const text = await new Response(body.stream).text();
-  const files = FileMapSchema.parse(JSON.parse(text));
+  const files = (await rowSchemas()).FileMapSchema.parse(JSON.parse(text));
   fileMapCache.set(digest, files);
   return files;
 }

@@ -12,7 +12,7 @@ import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
 import { sha256Hex, toBase64Url } from "./digest.ts";
 import { echo, RegistryError } from "./errors.ts";
-import { type Action, type Grant, GrantSchema, type TokenRow } from "./rows.ts";
+import { type Action, type Grant, rowSchemas, type TokenRow } from "./rows.ts";
 import { listAll, updateRow } from "./store.ts";
 import { eventMutations, type EventSubscription } from "./webhooks.ts";
 import * as keys from "../storage/keys.ts";
@@ -205,6 +205,7 @@ export async function createToken(
     );
   }
   if (!Array.isArray(input.grants)) throw await refuse("Grants must be a list", "invalid_input");
+  const { GrantSchema } = await rowSchemas();
   for (const g of input.grants) {
     if (!GrantSchema.safeParse(g).success) {
       throw await refuse(`Invalid grant '${JSON.stringify(g)}'`, "invalid_input");

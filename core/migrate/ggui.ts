@@ -16,14 +16,8 @@ import { isRegistryError } from "../errors.ts";
 import { storeFile } from "../files.ts";
 import { SEMVER_RE } from "../names.ts";
 import { nextPackageRow } from "../packages.ts";
-import {
-  type AuthorKeyRow,
-  AuthorKeyRowSchema,
-  type FileMap,
-  type ScopeRow,
-  ScopeRowSchema,
-  type VersionRow,
-} from "../rows.ts";
+import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
+import { AuthorKeyRowSchema, ScopeRowSchema } from "../row_schemas.ts";
 import { getPackageRow, getVersionRow, putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import * as keys from "../../storage/keys.ts";
