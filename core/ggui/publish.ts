@@ -56,13 +56,7 @@ import {
 import { compileBlueprint, type CompiledBlueprint, withCompiledRef } from "./compile.ts";
 import type { ConformanceError } from "./conformance.ts";
 import { acceptsPublicEd25519 } from "./public_lane.ts";
-import {
-  type ArtifactManifest,
-  canonicalJson,
-  checkCatalogProjection,
-  parseManifest,
-  searchFactsOf,
-} from "./manifest.ts";
+import type { ArtifactManifest } from "./manifest.ts";
 import {
   isSignatureEnvelope,
   offlineSigstoreVerifier,
@@ -73,7 +67,12 @@ import {
 } from "./signing.ts";
 import { lazily } from "../lazy.ts";
 
-/** The conformance gates and their TSX parser (~40 ms of start-up CPU) load with the first publish. */
+/**
+ * The manifest schemas (zod) and the conformance gates with their TSX parser
+ * load with the first publish: ~80 ms of start-up CPU a server does not need
+ * before it answers.
+ */
+const manifests = lazily(() => import("./manifest.ts"));
 const conformanceGates = lazily(() => import("./conformance.ts"));
 
 /** The 201 body of a publish. */
@@ -210,6 +209,7 @@ export async function publishArtifact(
     );
   }
   // 5. Manifest schema.
+  const { canonicalJson, checkCatalogProjection, parseManifest } = await manifests();
   const parsed = parseManifest(input.manifest);
   if (!parsed.ok) {
     const first = parsed.issues[0];
@@ -505,7 +505,7 @@ async function commitVersion(
   );
   const now = ctx.clock();
   const facts: GguiFacts = {
-    search: searchFactsOf(manifest),
+    search: (await manifests()).searchFactsOf(manifest),
     authorPublicKey: v.authorPublicKey,
     signatureAlgorithm: v.signature.algorithm,
   };
