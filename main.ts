@@ -50,13 +50,15 @@ function fail(message: string, code: 1 | 2 = 2): never {
 /** Deno KV needs --unstable-kv, which `deno run jsr:…` does not take from our deno.json: re-run with it. */
 async function reexecWithKv(): Promise<never> {
   const child = new Deno.Command(Deno.execPath(), {
-    // Dynamic imports load when they first run (as the checkout's deno.json asks): a faster start.
+    // main.ts itself, not the entry that imported it (mod.ts, the whole library, when run
+    // from JSR), and dynamic imports loaded when they first run (as the checkout's
+    // deno.json asks): the child evaluates only what the server needs.
     args: [
       "run",
       "-A",
       "--unstable-kv",
       "--unstable-lazy-dynamic-imports",
-      Deno.mainModule,
+      import.meta.url,
       ...Deno.args,
     ],
     stdin: "inherit",
