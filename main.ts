@@ -12,7 +12,6 @@ import { chainAuthenticators, storedTokenAuthenticator } from "./core/tokens.ts"
 import type { RegistryContext } from "./core/context.ts";
 import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
-import { COMMAND_NAMES, isCliCommand, runCli } from "./server/cli.ts";
 import { suggest } from "./server/suggest.ts";
 import { configPath, loadConfigFile } from "./server/config_file.ts";
 import { DATA_FORMAT_VERSION, VERSION } from "./core/version.ts";
@@ -354,16 +353,18 @@ export async function runMain(args: string[] = Deno.args): Promise<void> {
     const { runMirror } = await import("./server/mirror.ts");
     Deno.exit(await runMirror(args.slice(1), Deno.env.toObject()));
   }
-  const commands = [...COMMAND_NAMES, "config", "mirror"];
-  if (first !== undefined && !first.startsWith("-") && !commands.includes(first)) {
-    const near = suggest(first, commands);
-    fail(
-      `Unknown command '${first}'${near ? ` (did you mean ${near}?)` : ""}; commands: ${
-        commands.join(", ")
-      }`,
-    );
-  }
-  if (isCliCommand(args)) {
+  // A command word loads the operator CLI (server/cli.ts names the commands): a server start never does.
+  if (first !== undefined && !first.startsWith("-") && first !== "config") {
+    const { COMMAND_NAMES, runCli } = await import("./server/cli.ts");
+    const commands = [...COMMAND_NAMES, "config", "mirror"];
+    if (!commands.includes(first)) {
+      const near = suggest(first, commands);
+      fail(
+        `Unknown command '${first}'${near ? ` (did you mean ${near}?)` : ""}; commands: ${
+          commands.join(", ")
+        }`,
+      );
+    }
     if (typeof Deno.openKv !== "function") await reexecWithKv();
     Deno.exit(await runCli(args, Deno.env.toObject()));
   }
