@@ -6,9 +6,13 @@
  * @module
  */
 import type { RegistryContext } from "./context.ts";
-import { RegistryError } from "./errors.ts";
-import { type FileEntry, type FileMap, rowSchemas, type VersionRow } from "./rows.ts";
+import { RegistryError } from "../base/errors.ts";
+import { type FileEntry, type FileMap, type VersionRow } from "./rows.ts";
 import type { BlobBody, ByteRange } from "../storage/types.ts";
+import { lazily } from "../base/lazy.ts";
+
+/** The rows' zod schemas, loaded with the first check (not at start-up). */
+const rowSchemas = lazily(() => import("./row_schemas.ts"));
 
 /** File lists whose JSON is larger than this go to a blob. */
 const INLINE_FILES_BYTES = 16 * 1024;

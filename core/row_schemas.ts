@@ -15,7 +15,7 @@
  * @module
  */
 import { z } from "zod";
-import { NAMESPACE_RE, SEMVER_RE, SHA256_RE } from "./names.ts";
+import { NAMESPACE_RE, SEMVER_RE, SHA256_RE } from "../base/names.ts";
 import {
   ACTIONS,
   type AuditRow,

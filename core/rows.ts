@@ -1,31 +1,14 @@
 /**
- * The rows both surfaces share, as types (their zod schemas are in
- * `row_schemas.ts`, loaded where a row is checked, not at start-up). Rows are
- * small JSON values; anything that can grow (a long manifest, a long file
- * list) is kept as a content-addressed blob and referenced by digest.
+ * The rows both surfaces share, as types. Their zod schemas are in
+ * `row_schemas.ts`, loaded where a row is checked, not at start-up (zod costs
+ * ~40 ms of start-up CPU a server does not need before its first answer).
+ * Rows are small JSON values; anything that can grow (a long manifest, a long
+ * file list) is kept as a content-addressed blob and referenced by digest.
  *
  * Immutable: {@linkcode VersionRow}. Mutable and read fresh: everything else.
  *
  * @module
  */
-import { lazily } from "./lazy.ts";
-
-/**
- * The zod schemas of these rows (`row_schemas.ts`), loaded with the first
- * call: zod costs ~40 ms of start-up CPU that a server answering its first
- * requests does not need.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { rowSchemas } from "./rows.ts";
- * const { FileEntrySchema } = await rowSchemas();
- * assert.ok(!FileEntrySchema.safeParse({ sha256: "x", size: 1, type: "a" }).success);
- * ```
- */
-export const rowSchemas: () => Promise<typeof import("./row_schemas.ts")> = lazily(() =>
-  import("./row_schemas.ts")
-);
 
 /**
  * Formats a package can have; fixed at its first publish.

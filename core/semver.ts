@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { SEMVER_RE } from "./names.ts";
+import { SEMVER_RE } from "../base/names.ts";
 
 /** A version split for comparison: the three numbers as digit strings, and the prerelease identifiers. */
 interface Parsed {

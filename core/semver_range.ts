@@ -6,7 +6,7 @@
  * @module
  */
 import semver from "semver";
-import { isVersion } from "./names.ts";
+import { isVersion } from "../base/names.ts";
 
 /**
  * Whether `range` matches `version` (npm range syntax; a prerelease matches

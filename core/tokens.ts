@@ -10,13 +10,17 @@
 import { type Authenticator, isReservedSubject, type Principal } from "./auth.ts";
 import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
-import { sha256Hex, toBase64Url } from "./digest.ts";
-import { echo, RegistryError } from "./errors.ts";
-import { type Action, type Grant, rowSchemas, type TokenRow } from "./rows.ts";
+import { sha256Hex, toBase64Url } from "../base/digest.ts";
+import { echo, RegistryError } from "../base/errors.ts";
+import { type Action, type Grant, type TokenRow } from "./rows.ts";
 import { listAll, updateRow } from "./store.ts";
 import { eventMutations, type EventSubscription } from "./webhooks.ts";
 import * as keys from "../storage/keys.ts";
 import type { JsonValue } from "../storage/types.ts";
+import { lazily } from "../base/lazy.ts";
+
+/** The rows' zod schemas, loaded with the first check (not at start-up). */
+const rowSchemas = lazily(() => import("./row_schemas.ts"));
 
 /**
  * Every stored token's secret starts with this, so leaked ones are easy to scan for.

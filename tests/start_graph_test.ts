@@ -58,7 +58,7 @@ Deno.test("the server's start evaluates only hono and modern-tar from npm; the r
   assert.deepEqual(
     extra,
     [],
-    "npm packages evaluated before the first answer: load them with lazily() (core/lazy.ts) where first needed",
+    "npm packages evaluated before the first answer: load them with lazily() (base/lazy.ts) where first needed",
   );
   // Without these, a start builds the graph of every dynamic import and a first
   // `deno run` downloads every package of the lockfile.

@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import type { JsonValue } from "../../storage/types.ts";
-import { isVersion, MAX_VERSION_LENGTH } from "../names.ts";
+import { isVersion, MAX_VERSION_LENGTH } from "../../base/names.ts";
 
 import {
   MANIFEST_VERSION_RE,

@@ -24,8 +24,8 @@
  *
  * @module
  */
-import { fromBase64 } from "../digest.ts";
-import { isRegistryError } from "../errors.ts";
+import { fromBase64 } from "../../base/digest.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import { storeFile } from "../files.ts";
 import { nextPackageRow } from "../packages.ts";
 import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
@@ -65,7 +65,7 @@ import {
   type SigstoreVerifier,
   verifyEd25519,
 } from "./signing.ts";
-import { lazily } from "../lazy.ts";
+import { lazily } from "../../base/lazy.ts";
 
 /**
  * The manifest schemas (zod) and the conformance gates with their TSX parser

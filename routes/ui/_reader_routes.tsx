@@ -20,7 +20,7 @@ import { htmlPage, PACKAGE_PAGE_RE, RAW_CSP, SECURITY_HEADERS } from "./_http.ts
 import { renderPage } from "./_layout.tsx";
 import { FileBody, FolderBody, HomeBody, PackageBody } from "./_pages.tsx";
 import { notFound, type UiRequest } from "./mod.ts";
-import { lazily } from "../../core/lazy.ts";
+import { lazily } from "../../base/lazy.ts";
 
 // markdown-it and highlight.js load with the first page that needs them (~50 ms of start-up CPU).
 const markdown = lazily(() => import("./_markdown.ts"));
