@@ -12,11 +12,9 @@ import { chainAuthenticators, storedTokenAuthenticator } from "./core/tokens.ts"
 import type { RegistryContext } from "./core/context.ts";
 import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
-import { COMMAND_NAMES, isCliCommand, runCli } from "./server/cli.ts";
 import { suggest } from "./server/suggest.ts";
 import { configPath, loadConfigFile } from "./server/config_file.ts";
 import { DATA_FORMAT_VERSION, VERSION } from "./core/version.ts";
-import { runMirror } from "./server/mirror.ts";
 import { recordAudit } from "./core/audit.ts";
 import { ensureSearchIndex } from "./core/search_index.ts";
 import {
@@ -52,7 +50,17 @@ function fail(message: string, code: 1 | 2 = 2): never {
 /** Deno KV needs --unstable-kv, which `deno run jsr:…` does not take from our deno.json: re-run with it. */
 async function reexecWithKv(): Promise<never> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", Deno.mainModule, ...Deno.args],
+    // main.ts itself, not the entry that imported it (mod.ts, the whole library, when run
+    // from JSR), and dynamic imports loaded when they first run (as the checkout's
+    // deno.json asks): the child evaluates only what the server needs.
+    args: [
+      "run",
+      "-A",
+      "--unstable-kv",
+      "--unstable-lazy-dynamic-imports",
+      import.meta.url,
+      ...Deno.args,
+    ],
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",
@@ -377,18 +385,21 @@ export async function runMain(args: string[] = Deno.args): Promise<void> {
   // `mirror` fills the JSR upstream cache ahead of time (docs/jsr.md).
   if (first === "mirror") {
     if (typeof Deno.openKv !== "function") await reexecWithKv();
+    const { runMirror } = await import("./server/mirror.ts");
     Deno.exit(await runMirror(args.slice(1), Deno.env.toObject()));
   }
-  const commands = [...COMMAND_NAMES, "config", "mirror"];
-  if (first !== undefined && !first.startsWith("-") && !commands.includes(first)) {
-    const near = suggest(first, commands);
-    fail(
-      `Unknown command '${first}'${near ? ` (did you mean ${near}?)` : ""}; commands: ${
-        commands.join(", ")
-      }`,
-    );
-  }
-  if (isCliCommand(args)) {
+  // A command word loads the operator CLI (server/cli.ts names the commands): a server start never does.
+  if (first !== undefined && !first.startsWith("-") && first !== "config") {
+    const { COMMAND_NAMES, runCli } = await import("./server/cli.ts");
+    const commands = [...COMMAND_NAMES, "config", "mirror"];
+    if (!commands.includes(first)) {
+      const near = suggest(first, commands);
+      fail(
+        `Unknown command '${first}'${near ? ` (did you mean ${near}?)` : ""}; commands: ${
+          commands.join(", ")
+        }`,
+      );
+    }
     if (typeof Deno.openKv !== "function") await reexecWithKv();
     Deno.exit(await runCli(args, Deno.env.toObject()));
   }

@@ -40,7 +40,6 @@ import {
 } from "../core/transfer.ts";
 import { rebuildSearchIndex } from "../core/search_index.ts";
 import { parseServerArgs, type ServerConfig } from "./config.ts";
-import { runMigrate } from "./migrate.ts";
 import { runRackMirrorCli } from "./rack_mirror.ts";
 import { configPath, loadConfigFile } from "./config_file.ts";
 import { formatBytes, formatSeconds, formatTable, progressLine } from "./cli_output.ts";
@@ -464,7 +463,11 @@ export async function runCli(
     return 2;
   };
   const [first, ...rest] = args;
-  if (first === "migrate") return await runMigrate(rest, env, io);
+  if (first === "migrate") {
+    // Loaded when it runs: the migrators (and zod) stay out of the server's start-up.
+    const { runMigrate } = await import("./migrate.ts");
+    return await runMigrate(rest, env, io);
+  }
   if (first === "rack-mirror") return await runRackMirrorCli(rest, env, io);
   let command = first ?? "";
   let tail = rest;

@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { isReservedSubject } from "../core/auth.ts";
-import { SCOPE_RE } from "../core/ggui/manifest.ts";
+import { SCOPE_RE } from "../core/ggui/manifest_grammar.ts";
 import { suggest } from "./suggest.ts";
 import { type LogFormat, type LogLevel, normalizeLevel } from "./logger.ts";
 import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";

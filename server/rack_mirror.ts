@@ -21,7 +21,7 @@ import {
   rebuildRackMirror,
   syncAuthCopy,
 } from "../core/rack/mirror.ts";
-import { S3BundleStorage } from "../storage/s3.ts";
+import type { S3BundleStorage } from "../storage/s3.ts";
 import { parseServerArgs } from "./config.ts";
 import { openStores } from "./open.ts";
 import type { S3BundlesSpec } from "./s3_config.ts";
@@ -29,6 +29,8 @@ import type { S3BundlesSpec } from "./s3_config.ts";
 /** Open the mirror's bucket (checked: a missing bucket or refused credentials fail in one line). */
 export async function openRackMirror(spec: S3BundlesSpec): Promise<S3BundleStorage> {
   const { kind: _, ...s3 } = spec;
+  // Loaded when a mirror is configured: aws4fetch stays out of every other start.
+  const { S3BundleStorage } = await import("../storage/s3.ts");
   return await S3BundleStorage.open({ ...s3, prefix: "" });
 }
 

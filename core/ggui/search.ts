@@ -43,7 +43,8 @@ import {
   type GguiResult,
   verificationFields,
 } from "./_common.ts";
-import { MCP_NAME_RE, type McpToolBinding } from "./manifest.ts";
+import type { McpToolBinding } from "./manifest.ts";
+import { MCP_NAME_RE } from "./manifest_grammar.ts";
 
 /** The query parameters `/search` understands (empty strings count as absent). */
 export interface SearchQuery {

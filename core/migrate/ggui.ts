@@ -15,14 +15,8 @@ import { fromBase64, sha256Hex, sri384 } from "../../base/digest.ts";
 import { isRegistryError } from "../../base/errors.ts";
 import { storeFile } from "../files.ts";
 import { SEMVER_RE } from "../../base/names.ts";
-import {
-  type AuthorKeyRow,
-  AuthorKeyRowSchema,
-  type FileMap,
-  type ScopeRow,
-  ScopeRowSchema,
-  type VersionRow,
-} from "../rows.ts";
+import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
+import { AuthorKeyRowSchema, ScopeRowSchema } from "../row_schemas.ts";
 import { ownerIndexMutation } from "../search_index.ts";
 import { getPackageRow, getVersionRow, putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
