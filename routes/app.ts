@@ -16,7 +16,9 @@ import type { TargetGuard } from "../core/net_guard.ts";
 import {
   createGguiRoutes,
   GGUI_CORS_HEADERS,
+  type GguiDeps,
   type GguiRoutesOptions,
+  gguiRouteTable,
   isGguiCorsExcluded,
 } from "./ggui/mod.ts";
 import { createRackRoutes } from "./rack/mod.ts";
@@ -42,8 +44,8 @@ import {
 import { clientIp, metricsHandler, rateLimit } from "./ops/mod.ts";
 import { clientIpOf } from "./ops/_rate_limit.ts";
 import { createOpsCore, type OpsCore } from "./ops/_stack.ts";
-import { fastReads } from "./ggui/_fast_reads.ts";
-import { gguiFastReads } from "./ggui/_fast.ts";
+import { fastReads } from "./shared/_prepared_reads.ts";
+import { type BoundTable, preparedMatcher } from "./shared/_route_table.ts";
 import { isPublicActivity, makeResponse } from "./ops/_common.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import { checkStoreHealth, isDiskFull } from "../core/health.ts";
@@ -135,7 +137,7 @@ export interface RegistryAppOptions {
   metricsToken?: string;
   /** Compress JSON and text over 1 KiB by `Accept-Encoding` (default true). */
   compress?: boolean;
-  /** Answer hot immutable reads without Hono's dispatch, identically (default true; see `ggui/_fast_reads.ts`). */
+  /** Answer hot reads from the route tables' prepared reads, without Hono's dispatch, identically (default true; see `shared/_prepared_reads.ts`). */
   fastReads?: boolean;
   /** How long hot read paths may serve a row from memory (default 500 ms; 0: always read the store). */
   readCacheMs?: number;
@@ -241,11 +243,11 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   };
   addNamespaceClaimRoute(app, { ctx, authenticator: identities });
   mountUiAndAdmin(app, parts);
-  const ggui = mountGgui(app, parts);
-  mountJsr(app, parts);
-  mountRack(app, parts);
+  // The tables whose prepared reads answer before Hono, in mounting order.
+  const prepared = [mountGgui(app, parts), mountJsr(app, parts), mountRack(app, parts)]
+    .filter((bound) => bound !== undefined);
   mountFallbacks(app);
-  return wrapFetch(app, { options, ops, ggui });
+  return wrapFetch(app, { options, ops, prepared });
 }
 
 /** What the composition root hands each surface it mounts. */
@@ -308,8 +310,11 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
   );
 }
 
-/** The ggui surface (behind its upstream reads when one is configured); returns its options. */
-function mountGgui(app: Hono, parts: AppParts): GguiRoutesOptions {
+/**
+ * The ggui surface (behind its upstream reads when one is configured); returns
+ * its bound table when its prepared reads may answer before Hono.
+ */
+function mountGgui(app: Hono, parts: AppParts): BoundTable<GguiDeps> | undefined {
   const { options, ctx, rackAuth } = parts;
   const ggui: GguiRoutesOptions = {
     ctx,
@@ -323,7 +328,9 @@ function mountGgui(app: Hono, parts: AppParts): GguiRoutesOptions {
     ...(options.sigstore ? { sigstore: options.sigstore } : {}),
     ...(options.codeGates ? { codeGates: options.codeGates } : {}),
     ...(options.blueprintProbe ? { blueprintProbe: options.blueprintProbe } : {}),
+    ...fastTemplateBytes(options),
   };
+  const bound = gguiRouteTable(ggui);
   if (options.gguiUpstream) {
     const upstream = {
       ...options.gguiUpstream,
@@ -335,8 +342,9 @@ function mountGgui(app: Hono, parts: AppParts): GguiRoutesOptions {
     app.use("/bundles/public/*", mw);
     app.use("/search", gguiUpstreamSearchMerge(upstream));
   }
-  app.route("/", createGguiRoutes(ggui));
-  return ggui;
+  app.route("/", createGguiRoutes(ggui, bound));
+  // The prepared reads answer misses themselves: with an upstream, misses must reach it.
+  return options.gguiUpstream ? undefined : bound;
 }
 
 /** The JSR surface (behind its upstream reads when one is configured). */
@@ -418,20 +426,20 @@ function mountFallbacks(app: Hono): void {
 /** The app's fetch: the fast reads before Hono, the body guard and 503's Retry-After around. */
 function wrapFetch(
   app: Hono,
-  parts: { options: RegistryAppOptions; ops: ReturnType<typeof mountOps>; ggui: GguiRoutesOptions },
+  // deno-lint-ignore no-explicit-any
+  parts: { options: RegistryAppOptions; ops: OpsCore; prepared: BoundTable<any>[] },
 ): RegistryApp {
-  const { options, ops, ggui } = parts;
-  // Hot immutable reads skip Hono's dispatch; they decline anything unusual to it.
+  const { options, ops, prepared } = parts;
+  // Hot reads the route tables prepare skip Hono's dispatch; they decline anything unusual to it.
   const trust = options.trustProxy ?? false;
   const fetch = fastReads({
     ops,
     clientKey: (req, connection) => clientIpOf(req, connection, trust),
     limits: ops.limits,
-    match: gguiFastReads({ ...ggui, ...fastTemplateBytes(options) }),
+    match: preparedMatcher(prepared),
     fallback: app.fetch,
   });
-  // The ggui fast path answers misses itself: with a ggui upstream, misses must reach it.
-  const direct = options.fastReads === false || options.gguiUpstream !== undefined;
+  const direct = options.fastReads === false || prepared.length === 0;
   const guarded = retryAfterOn503(guardBodies(direct ? app.fetch : fetch, {
     guard: new BodyGuard({
       idleMs: options.bodyIdleTimeoutMs ?? DEFAULT_BODY_IDLE_TIMEOUT_MS,

@@ -1,13 +1,14 @@
 /**
- * A fast path for hot reads: GET and HEAD requests of a few known URL shapes
- * (a ggui version, a listing, a bundle file) are answered without Hono's
+ * The prepared-read path: GET and HEAD requests that a route-table row
+ * answers with a prepared read (`_route_table.ts` `prepared`, matched by
+ * `preparedMatcher` over the mounted tables) are answered without Hono's
  * dispatch, with the same operations stack as every other request (the
  * shared {@linkcode OpsCore}: rate limits and their headers, request id and
  * log line, latency histogram with the route pattern, bytes served) and the
  * same compression.
  *
  * Every answer is the one the Hono routes give, header for header and byte for
- * byte (tests/fast_reads_test.ts compares them). Whenever anything is
+ * byte (tests/fast_reads_test.ts and tests/prepared_reads_test.ts compare them). Whenever anything is
  * unusual (a refused client, a 401, an error, a body of unknown length) the
  * fast path declines and hands the request, with what the stack already
  * decided, to the Hono app, which finishes it exactly once.
@@ -33,31 +34,9 @@ import {
 } from "../ops/_compress.ts";
 import { appendVary, countedBody } from "../ops/_common.ts";
 import type { OpsCore, OpsStart } from "../ops/_stack.ts";
+import type { FastAnswer, FastMatcher, FastRoute } from "./_route_table.ts";
 
-/** One answer of a fast route. */
-export interface FastAnswer {
-  /** Build the response, as the Hono route would return it (fresh: its headers may be edited). */
-  build(): Response;
-  /**
-   * Set when the response is fully determined by this key (immutable content,
-   * fixed headers): what compression makes of it is kept under the key, and
-   * later requests may be answered without building it.
-   */
-  key?: string;
-  /** Who the request acts for, when the surface authenticated it (the log line's `subject`). */
-  subject?: string;
-}
-
-/** A request a surface can answer fast. */
-export interface FastRoute {
-  /** The route pattern, exactly as the Hono route is registered (the metrics label). */
-  route: string;
-  /** Answer it, at once when it can; `null` to decline (the Hono app answers instead). */
-  answer(): FastAnswer | null | Promise<FastAnswer | null>;
-}
-
-/** Find the fast route of a GET or HEAD request by its path (no `%`, no query). */
-export type FastMatcher = (req: Request, path: string) => FastRoute | null;
+export type { FastAnswer, FastMatcher, FastRoute } from "./_route_table.ts";
 
 /** Options of {@linkcode fastReads}. */
 export interface FastReadsOptions {
