@@ -21,11 +21,19 @@ import {
   gguiRouteTable,
   isGguiCorsExcluded,
 } from "./ggui/mod.ts";
-import { createRackRoutes } from "./rack/mod.ts";
+import { createRackRoutes, type RackDeps, rackRouteTable } from "./rack/mod.ts";
 import { requestOrigin } from "./ops/_request_host.ts";
 import { rackJsonError } from "./rack/_http.ts";
 import { createAdminRoutes } from "./admin/mod.ts";
-import { createJsrRoutes, isJsrPath, jsrErrorResponse, PUBLISH_OUTCOME } from "./jsr/mod.ts";
+import {
+  createJsrRoutes,
+  isJsrPath,
+  type JsrDeps,
+  jsrErrorResponse,
+  type JsrRoutesOptions,
+  jsrRouteTable,
+  PUBLISH_OUTCOME,
+} from "./jsr/mod.ts";
 import { DEFAULT_JSR_LIMITS, type JsrLimits } from "../core/jsr/publish.ts";
 import { jsrError } from "../core/jsr/errors.ts";
 import type { Visibility } from "../core/rows.ts";
@@ -347,8 +355,11 @@ function mountGgui(app: Hono, parts: AppParts): BoundTable<GguiDeps> | undefined
   return options.gguiUpstream ? undefined : bound;
 }
 
-/** The JSR surface (behind its upstream reads when one is configured). */
-function mountJsr(app: Hono, parts: AppParts): void {
+/**
+ * The JSR surface (behind its upstream reads when one is configured); returns
+ * its bound table when its prepared reads may answer before Hono.
+ */
+function mountJsr(app: Hono, parts: AppParts): BoundTable<JsrDeps> | undefined {
   const { options, ctx, rackAuth } = parts;
   if (options.jsrUpstream) {
     app.use(
@@ -360,42 +371,42 @@ function mountJsr(app: Hono, parts: AppParts): void {
       }),
     );
   }
-  app.route(
-    "/",
-    createJsrRoutes({
-      ctx: {
-        ...ctx,
-        reservedScopes: options.reservedScopes ?? DEFAULT_RESERVED_SCOPES,
-        declaredNamespace: async (ns) => {
-          const policy = (await rackAuth()).namespaces.get(ns);
-          return policy ? { anonymous: policy.anonymous } : undefined;
-        },
-        defaultVisibility: options.jsrVisibility ?? "private",
-        limits: { ...DEFAULT_JSR_LIMITS, ...options.jsrLimits },
-        ...parts.subscriptions,
+  const jsr: JsrRoutesOptions = {
+    ctx: {
+      ...ctx,
+      reservedScopes: options.reservedScopes ?? DEFAULT_RESERVED_SCOPES,
+      declaredNamespace: async (ns) => {
+        const policy = (await rackAuth()).namespaces.get(ns);
+        return policy ? { anonymous: policy.anonymous } : undefined;
       },
-      authenticator: parts.identities,
-      clientIp: parts.ipOf,
-    }),
-  );
+      defaultVisibility: options.jsrVisibility ?? "private",
+      limits: { ...DEFAULT_JSR_LIMITS, ...options.jsrLimits },
+      ...parts.subscriptions,
+    },
+    authenticator: parts.identities,
+    clientIp: parts.ipOf,
+  };
+  const bound = jsrRouteTable(jsr);
+  app.route("/", createJsrRoutes(jsr, bound));
+  // Misses must reach the upstream's reads in front of the routes.
+  return options.jsrUpstream ? undefined : bound;
 }
 
-/** The Rack surface (its /metrics and /health are the app's). */
-function mountRack(app: Hono, parts: AppParts): void {
+/** The Rack surface (its /metrics and /health are the app's); returns its bound table. */
+function mountRack(app: Hono, parts: AppParts): BoundTable<RackDeps> {
   const { options, ctx } = parts;
-  app.route(
-    "/",
-    createRackRoutes({
-      ctx,
-      auth: parts.rackAuth,
-      principals: storedTokenAuthenticator(ctx),
-      ...(options.schemaDir ? { schemaDir: options.schemaDir } : {}),
-      ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
-      ...parts.subscriptions,
-      clientIp: parts.ipOf,
-      metrics: false,
-    }),
-  );
+  const bound = rackRouteTable({
+    ctx,
+    auth: parts.rackAuth,
+    principals: storedTokenAuthenticator(ctx),
+    ...(options.schemaDir ? { schemaDir: options.schemaDir } : {}),
+    ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
+    ...parts.subscriptions,
+    clientIp: parts.ipOf,
+    metrics: false,
+  });
+  app.route("/", createRackRoutes(bound.deps.options, bound));
+  return bound;
 }
 
 /** ggui's CORS preflight on any other path, and each surface's own 404. */

@@ -35,6 +35,7 @@ import {
 import { appendVary, countedBody } from "../ops/_common.ts";
 import type { OpsCore, OpsStart } from "../ops/_stack.ts";
 import type { FastAnswer, FastMatcher, FastRoute } from "./_route_table.ts";
+import { type BlobResponseOptions, respondWithBlob } from "./_blob_response.ts";
 
 export type { FastAnswer, FastMatcher, FastRoute } from "./_route_table.ts";
 
@@ -133,7 +134,7 @@ class FastReadPath {
     answer: FastAnswer,
     threshold: number,
     encodings: readonly Encoding[],
-  ): Response | null | Promise<Response> {
+  ): Response | null | Promise<Response | null> {
     // A HEAD describes the identity representation (see compressResponse).
     const head = req.method === "HEAD";
     const acceptEncoding = head ? "identity" : req.headers.get("accept-encoding") ?? "";
@@ -149,7 +150,22 @@ class FastReadPath {
       const hit = this.#encoded.get(id);
       if (hit) return hit.response.clone();
     }
-    const res = answer.build();
+    const built = answer.build();
+    return built instanceof Promise
+      ? built.then((res) => this.#shaped(req, answer, res, { id, threshold, encoding }))
+      : this.#shaped(req, answer, built, { id, threshold, encoding });
+  }
+
+  /** What compression makes of a built answer (see {@linkcode FastReadPath.#compressed}). */
+  #shaped(
+    req: Request,
+    answer: FastAnswer,
+    res: Response,
+    how: { id: string; threshold: number; encoding: Encoding | null },
+  ): Response | null | Promise<Response> {
+    const { id, threshold, encoding } = how;
+    const head = req.method === "HEAD";
+    const key = answer.key;
     const status = res.status;
     const h = res.headers;
     // A HEAD uses what GETs kept, but keeps nothing: what it built may have no body.
@@ -229,8 +245,9 @@ class FastReadPath {
   ): Response | Promise<Response> {
     if (answer === null) return this.#decline(req, connection, start);
     const compression = this.#o.ops.compression;
-    let res: Response | null | Promise<Response>;
+    let res: Response | null | Promise<Response | null>;
     try {
+      // An answer without compression is built as is (a rejected build declines).
       // HEAD goes through compression too: it answers the headers its GET would.
       res = compression
         ? this.#compressed(req, answer, compression.threshold, compression.encodings)
@@ -287,4 +304,49 @@ class FastReadPath {
     }
     return this.#o.fallback(req, connection);
   }
+}
+
+/** Largest blob whose finished answer is kept (a larger one is built, streamed, per request). */
+export const MAX_PREPARED_BLOB_BYTES = 1024 * 1024;
+
+/** Whether a request's answer is fully determined by what it names (no range, no condition). */
+export function isPlainRead(req: Request): boolean {
+  const h = req.headers;
+  return (req.method === "GET" || req.method === "HEAD") && !h.has("range") &&
+    !h.has("if-none-match") && !h.has("if-modified-since") && !h.has("if-range");
+}
+
+/**
+ * The prepared answer of a blob read that `respondWithBlob(req, opts)` would
+ * give: a plain read of a blob up to {@linkcode MAX_PREPARED_BLOB_BYTES} is
+ * marked with `key` (which must name everything the response depends on:
+ * digest, size, type, dates, cache headers), and its body is read into memory
+ * once, so the path keeps the finished response and later requests clone it.
+ * A vanished blob rejects with `missing()`.
+ *
+ * @example
+ * ```ts ignore
+ * return preparedBlob(req, { blob, key: `file ${blob.sha256}`, missing: () => new Error("gone") });
+ * ```
+ */
+export function preparedBlob(
+  req: Request,
+  read: {
+    blob: BlobResponseOptions;
+    key: string;
+    subject?: string | undefined;
+    /** The error of a blob gone from bundle storage (each surface's own). */
+    missing: () => Error;
+  },
+): FastAnswer {
+  const keyed = isPlainRead(req) && read.blob.size <= MAX_PREPARED_BLOB_BYTES;
+  const build = async () => {
+    const res = await respondWithBlob(req, read.blob);
+    if (res === null) throw read.missing();
+    if (!keyed || res.body === null) return res;
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return new Response(bytes, { status: res.status, headers: res.headers });
+  };
+  const who = read.subject === undefined ? {} : { subject: read.subject };
+  return keyed ? { key: read.key, build, ...who } : { build, ...who };
 }

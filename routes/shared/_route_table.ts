@@ -48,8 +48,12 @@ export type RouteHandler<D, E extends Env = any> = (
 
 /** One answer of a prepared read. */
 export interface FastAnswer {
-  /** Build the response, as the Hono route would return it (fresh: its headers may be edited). */
-  build(): Response;
+  /**
+   * Build the response, as the Hono route would return it (fresh: its headers
+   * may be edited); a rejected promise declines. Not called when the answer's
+   * `key` is kept.
+   */
+  build(): Response | Promise<Response>;
   /**
    * Set when the response is fully determined by this key (immutable content,
    * fixed headers): what compression makes of it is kept under the key, and

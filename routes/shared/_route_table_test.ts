@@ -42,10 +42,10 @@ Deno.test("preparedMatcher() takes the first matching row in mounting order, as 
   const x = match(req, "/x/7");
   assert.equal(x?.route, "/x/:id");
   const answer = await x!.answer();
-  assert.equal(await answer!.build().text(), 'one x {"id":"7"}');
+  assert.equal(await (await answer!.build()).text(), 'one x {"id":"7"}');
   const off = await match(req, "/off/1")!.answer();
   assert.equal(
-    await off!.build().text(),
+    await (await off!.build()).text(),
     'two second {"id":"1"}',
     "rows behind `when` are skipped",
   );
