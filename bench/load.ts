@@ -315,6 +315,7 @@ const server = await start([
   "--admin-token=bench-admin",
   // The limiter runs (its cost is measured) but never refuses the load.
   "--rate-limit=999999999",
+  "--metadata-rate-limit=999999999",
   "--upload-rate-limit=0",
   `--log-requests=${values["log-requests"]}`,
 ]);
@@ -601,6 +602,7 @@ async function hotReads(): Promise<void> {
     `--auth-config=${dir}/auth.json`,
     "--admin-token=bench-admin",
     "--rate-limit=999999999",
+    "--metadata-rate-limit=999999999",
     "--upload-rate-limit=0",
     "--log-requests=false",
   ]);
