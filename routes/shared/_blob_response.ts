@@ -246,10 +246,11 @@ const encoder = new TextEncoder();
  * ```
  */
 export function respondWithJson(
-  c: Context,
+  c: Context | Request,
   value: unknown,
   opts: JsonResponseOptions,
 ): Response {
+  const req = c instanceof Request ? c : c.req.raw;
   const bytes = encoder.encode(JSON.stringify(value));
   const status = opts.status ?? 200;
   const headers: Record<string, string> = { ...opts.headers };
@@ -257,11 +258,11 @@ export function respondWithJson(
   if ((opts.etagFrom ?? "content") === "content" && status === 200) {
     const digest = sha256Hex(bytes);
     headers["etag"] = `"${digest}"`;
-    if (notModified(c.req.raw, digest, undefined)) {
+    if (notModified(req, digest, undefined)) {
       return notModifiedResponse(headers, { type: "application/json", size: bytes.byteLength });
     }
   }
   headers["content-type"] = "application/json";
   headers["content-length"] = String(bytes.byteLength);
-  return makeResponse(c.req.method === "HEAD" ? null : bytes, status, headers);
+  return makeResponse(req.method === "HEAD" ? null : bytes, status, headers);
 }
