@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import type { RegistryApp } from "../routes/app.ts";
 import type { OutboxRow } from "../core/rows.ts";
-import { listDeliveries } from "../core/webhooks.ts";
+import { deliverDue, deliveryId, listDeliveries } from "../core/webhooks.ts";
 import { listWebhookSubscriptions } from "../core/webhook_subscriptions.ts";
 import { BROWSER, signIn, uiFixture } from "./_ui_fixtures.ts";
 
@@ -203,6 +203,23 @@ Deno.test("a dead letter is visible and retry puts it back in the pending outbox
     await (await get(f.app, "/ui/audit?action=webhook.retry", session)).text(),
     /d-7/,
   );
+  // A sender now delivers it, to a real receiver on a real port.
+  const received: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    received.push(req.headers.get("x-webhook-delivery") ?? "");
+    return new Response(null, { status: 204 });
+  });
+  try {
+    const url = `http://127.0.0.1:${server.addr.port}/hook`;
+    const report = await deliverDue(ctx, {
+      fetch: (req) => fetch(req, { redirect: "manual" }),
+      resolveSubscription: () => ({ url, secret: "0123456789abcdef" }),
+    });
+    assert.equal(report.delivered, 1);
+    assert.deepEqual(received, [deliveryId(pending!)]);
+  } finally {
+    await server.shutdown();
+  }
   // A bad cursor is a clear page, not an error.
   const badCursor = await get(f.app, "/ui/webhooks?state=dead&cursor=audit~AAAA", session);
   assert.equal(badCursor.status, 400);
