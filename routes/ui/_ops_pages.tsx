@@ -430,9 +430,10 @@ export async function dashboardPage(req: UiRequest): Promise<Response> {
       <OpsNav />
       <p class="muted">
         This process's counters, sampled at most once a minute on incoming requests and kept in
-        memory for the last {samples.length}{" "}
-        samples (an hour at most; a restart starts again). Each point is the increase since the
-        sample before. Storage used is measured when this page is drawn: {used.blobs} blobs,{" "}
+        memory ({samples.length}{" "}
+        of at most 60 samples, an hour; a restart starts again). Each point is the increase since
+        the sample before. Storage used is measured when this page is drawn: {used.blobs} blobs,
+        {" "}
         {used.bytes} bytes{used.partial ? " (at least: listing stopped early)" : ""}.
       </p>
       <div class="plots">
