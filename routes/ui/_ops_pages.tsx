@@ -65,6 +65,11 @@ function ipOf(req: UiRequest): string | undefined {
   return req.options.clientIp?.(req.c);
 }
 
+/** A delivery target's host (the whole text when it is not a URL: an old row's). */
+function hostOf(url: string): string {
+  return URL.canParse(url) ? new URL(url).host : url.slice(0, 200);
+}
+
 const STATES = ["pending", "delivered", "dead"] as const;
 type State = typeof STATES[number];
 
@@ -102,7 +107,7 @@ function Deliveries(props: { csrf: string; state: State; items: OutboxRow[]; cur
                 <code>{d.id}</code>
               </td>
               <td>{d.event}</td>
-              <td>{d.subscription} {new URL(d.url).host}</td>
+              <td>{d.subscription} {hostOf(d.url)}</td>
               <td>{d.attempts}</td>
               <td>{d.lastError ?? (d.lastStatus ?? "")}</td>
               {state === "dead"
