@@ -290,13 +290,6 @@ async function serve(config: ServerConfig): Promise<void> {
     ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
     ...ggui,
   });
-  const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  console.log(`registry-server listening on http://${shown}:${addr.port}`);
-  if (config.headerTimeoutMs > 0 && !server.headerTimeout) {
-    log("warn", "This Deno cannot time out request heads: --header-timeout-ms has no effect", {
-      deno: Deno.version.deno,
-    });
-  }
 
   const sender = startWebhookSender(ctx, {
     subscriptions: () => live.list,
@@ -324,6 +317,15 @@ async function serve(config: ServerConfig): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // Announced only once a SIGTERM drains: a supervisor (or a test) that stops
+  // the server the moment it reads this line gets a clean exit 0.
+  const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  console.log(`registry-server listening on http://${shown}:${addr.port}`);
+  if (config.headerTimeoutMs > 0 && !server.headerTimeout) {
+    log("warn", "This Deno cannot time out request heads: --header-timeout-ms has no effect", {
+      deno: Deno.version.deno,
+    });
+  }
   await server.finished;
 }
 

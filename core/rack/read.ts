@@ -195,11 +195,40 @@ export async function hasRackRegistries(ctx: RegistryContext, namespace: string)
 /** The config-row kind presets are stored under. */
 export const PRESET_KIND = "rack.preset";
 
-/** A stored preset row. */
-interface PresetRow {
-  preset: JsonValue;
+/**
+ * A stored preset row: the document published over HTTP (`preset`), or the
+ * text of a `preset.json` migrated from the original (`text`), served byte for
+ * byte as the original served its file, whatever fields it has (the
+ * original's own presets carry no `version`).
+ */
+export interface PresetRow {
+  /** The document (presets published here). */
+  preset?: JsonValue;
+  /** The file's text as the original served it (migrated presets). */
+  text?: string;
+  /** When it was written (a migrated file's modification time). */
   updatedAt: string;
+  /** Who wrote it. */
   updatedBy: string;
+}
+
+/**
+ * The document a preset row serves: a migrated file's text as it is, else the
+ * document as 2-space JSON plus a newline.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { presetDocument } from "./read.ts";
+ * const at = { updatedAt: "2026-01-01T00:00:00.000Z", updatedBy: "migrate" };
+ * const text = '{"name":"web","registries":["@rack/quality/husky"]}';
+ * assert.equal(new TextDecoder().decode(presetDocument({ text, ...at }).bytes), text);
+ * ```
+ */
+export function presetDocument(row: PresetRow): RackDocument {
+  if (row.text === undefined) return jsonDocument(row.preset ?? null);
+  const bytes = new TextEncoder().encode(row.text);
+  return { bytes, sha256: sha256Hex(bytes) };
 }
 
 /** Check a preset name (kebab-case), throwing `INVALID_PRESET`. */
@@ -214,7 +243,7 @@ export async function readPreset(ctx: RegistryContext, name: string): Promise<Ra
   assertPresetName(name);
   const row = await ctx.storage.get<PresetRow>(keys.configKey(PRESET_KIND, name));
   if (!row) throw notFound();
-  return jsonDocument(row.value.preset);
+  return presetDocument(row.value);
 }
 
 /**
