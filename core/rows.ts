@@ -160,6 +160,8 @@ export const PackageRowSchema: z.ZodType<PackageRow> = z.strictObject({
   latest: z.string().optional(),
   /** The search entry of the best PUBLIC version (format-specific fields). */
   publicSummary: z.record(z.string(), json).optional(),
+  /** The search entry of the best version of any visibility, when that version is private. */
+  privateSummary: z.record(z.string(), json).optional(),
   /** Dist-tags other than the computed `latest`. */
   tags: z.record(z.string(), z.string()).default({}),
 });
@@ -183,6 +185,11 @@ export interface PackageRow {
   latest?: string;
   /** The search entry of the best PUBLIC version (format-specific fields plus `version`). */
   publicSummary?: Record<string, unknown>;
+  /**
+   * The search entry of the best non-yanked version of any visibility, present
+   * only when that version is private (its namespace's readers search it).
+   */
+  privateSummary?: Record<string, unknown>;
   /** Dist-tags other than the computed `latest`. */
   tags: Record<string, string>;
 }

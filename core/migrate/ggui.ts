@@ -19,9 +19,11 @@ import {
   type AuthorKeyRow,
   AuthorKeyRowSchema,
   type FileMap,
+  type ScopeRow,
   ScopeRowSchema,
   type VersionRow,
 } from "../rows.ts";
+import { ownerIndexMutation } from "../search_index.ts";
 import { getPackageRow, getVersionRow, putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import * as keys from "../../storage/keys.ts";
@@ -528,7 +530,14 @@ async function importScopes(
       value: row.data as unknown as JsonValue,
       conflict: { path, message: `scope ${row.data.scope} has another owner in the target` },
     });
+    if (!r.report.dryRun) await pointOwner(ctx, row.data.scope);
   }
+}
+
+/** The pointer that lets the scope's owner, whoever it is now, search its private packages. */
+async function pointOwner(ctx: RegistryContext, scope: string): Promise<void> {
+  const owner = await ctx.storage.get<ScopeRow>(keys.scopeKey(scope));
+  if (owner) await ctx.storage.commit({ checks: [], mutations: [ownerIndexMutation(owner.value)] });
 }
 
 /** Report where the original's metadata rows disagree with the packages as imported. */

@@ -22,6 +22,7 @@ import { rackMimeType } from "./mime.ts";
 import { isRackSegment } from "./paths.ts";
 import { validatePreset } from "./schema.ts";
 import { RACK_FORMAT } from "./upload.ts";
+import { rackMirrorMutation } from "./mirror_queue.ts";
 
 /** A package of a namespace, by its registry path segments. */
 export interface RackPackageRef {
@@ -93,25 +94,47 @@ export async function readVersionsJson(
   ctx: RegistryContext,
   ref: RackPackageRef,
 ): Promise<RackDocument> {
-  const pkg = await rackPackage(ctx, ref);
+  const { doc } = await versionsJsonAt(ctx, ref);
+  if (doc === null) throw notFound();
+  return doc;
+}
+
+/**
+ * `versions.json` as {@linkcode readVersionsJson} renders it (`null`: the
+ * package has no Rack version) with the stamp of the package row it was
+ * derived from (`null`: no package row), so a writer can tell whether the
+ * list changed since.
+ */
+export async function versionsJsonAt(
+  ctx: RegistryContext,
+  ref: RackPackageRef,
+): Promise<{ doc: RackDocument | null; stamp: string | null }> {
+  const entry = await cachedGet<PackageRow>(
+    ctx.storage,
+    keys.packageKey({ namespace: ref.namespace, name: ref.segments.join("/") }),
+  );
+  if (!entry || entry.value.format !== RACK_FORMAT) {
+    return { doc: null, stamp: entry?.stamp ?? null };
+  }
+  const stamp = entry.stamp;
   // Every change of a version list (publish, yank, delete) rewrites the
   // package row in the same commit, so its stamp keys the rendered document.
   const id = `${ref.namespace}/${ref.segments.join("/")}`;
   let docs = versionDocs.get(ctx.storage);
   const hit = docs?.get(id);
-  if (hit && hit.stamp === pkg.stamp) return hit.doc;
+  if (hit && hit.stamp === stamp) return { doc: hit.doc, stamp };
   const states = await listVersionStates(ctx.storage, {
     namespace: ref.namespace,
     name: ref.segments.join("/"),
   });
   const versions = states.filter((s) => s.format === RACK_FORMAT).map((s) => s.version);
-  if (versions.length === 0) throw notFound();
+  if (versions.length === 0) return { doc: null, stamp };
   const doc = jsonDocument({ versions });
   if (!docs) versionDocs.set(ctx.storage, docs = new Map());
   docs.delete(id);
   if (docs.size >= VERSION_DOCS) docs.delete(docs.keys().next().value!);
-  docs.set(id, { stamp: pkg.stamp, doc });
-  return doc;
+  docs.set(id, { stamp, doc });
+  return { doc, stamp };
 }
 
 async function rackVersion(
@@ -280,6 +303,9 @@ export async function putPreset(
         target: `preset:${name}`,
         detail: { created },
       })),
+      ...(ctx.rackMirror
+        ? [rackMirrorMutation({ kind: "preset", preset: name }, ctx.clock())]
+        : []),
     ],
   });
   return { created };

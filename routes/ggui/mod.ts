@@ -525,10 +525,13 @@ function corsPreflight(): Response {
 /** `GET /healthz`. */
 const healthz: GguiHandler = (c) => send(c, { status: 200, body: { ok: true } });
 
-/** `GET /search`: artifacts matching the query. */
+/** `GET /search`: artifacts matching the query (with the caller's private ones it may read). */
 const search: GguiHandler = async (c, deps) => {
   const q = c.req.query();
-  return send(c, await searchArtifacts(deps.ctxFor(c), { query: q }));
+  const who = await authn(c, deps);
+  // A signed-in caller's results may hold its private artifacts: never stored for others.
+  const result = await searchArtifacts(deps.ctxFor(c), { query: q, authn: who });
+  return send(c, result, who ? PKG_HEADERS : {});
 };
 
 /** `GET /pkg/:scope/:name`: the versions the caller may see. */
