@@ -305,6 +305,8 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
       authenticator: identities,
       clientIp: parts.ipOf,
       ggui: { ...ctx, bundleHost: options.bundleHost, registryHostname: options.registryHostname },
+      liveSubscriptions: parts.live,
+      ...(options.webhookGuard ? { webhookGuard: options.webhookGuard } : {}),
     }));
   }
   app.route(
