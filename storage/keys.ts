@@ -299,3 +299,11 @@ export function upstreamGguiFilesPrefix(): RowKey {
 export function uiSessionKey(sha256: string): RowKey {
   return ["ui_session", sha256];
 }
+/** A web session's expiry pointer (sorted by expiry, for the sweep of expired sessions). */
+export function uiSessionByExpiryKey(expiresAt: string, sha256: string): RowKey {
+  return ["ui_session_by_expiry", expiresAt, sha256];
+}
+/** Prefix of every web session's expiry pointer. */
+export function uiSessionByExpiryPrefix(): RowKey {
+  return ["ui_session_by_expiry"];
+}
