@@ -253,6 +253,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       authenticator: identities,
       clientIp: (c) => clientIp(c, options.trustProxy ?? false),
       ggui: { ...ctx, bundleHost: options.bundleHost, registryHostname: options.registryHostname },
+      rackAuth,
     }));
   }
   app.route(

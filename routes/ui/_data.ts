@@ -10,6 +10,11 @@ import type { PackageRow } from "../../core/rows.ts";
 import { listAll } from "../../core/store.ts";
 import { versionFiles } from "../../core/files.ts";
 import { jsrPackageMeta, type JsrReader, jsrVersion, jsrVersionList } from "../../core/jsr/read.ts";
+import { readPackageView, visibleStates } from "../../core/package_view.ts";
+import { pickLatest, sortVersionsDescending } from "../../core/semver.ts";
+import type { VersionState } from "../../core/rows.ts";
+import { escapeHtml } from "./_highlight.ts";
+import { renderMarkdown } from "./_markdown.ts";
 import type { JsrFacts } from "../../core/jsr/publish.ts";
 import type { FileMap } from "../../core/rows.ts";
 import * as keys from "../../storage/keys.ts";
@@ -114,6 +119,46 @@ export interface VersionLine {
   yanked: boolean;
   /** When it was published. */
   publishedAt: string;
+  /** Who published it. */
+  publishedBy: string;
+  /** The deprecation message, when deprecated. */
+  deprecated?: string;
+}
+
+/** A package's visible versions, newest first, and its latest (highest release not yanked). */
+export interface VersionLines {
+  /** Newest first. */
+  lines: readonly VersionLine[];
+  /** `null` when every version is yanked. */
+  latest: string | null;
+}
+
+/**
+ * Sorted lines by the state list they were made from. The core keeps one
+ * list object per package-row stamp (core/package_view.ts), so a page of a
+ * package with thousands of versions sorts them once per change, not per view.
+ */
+const sortedLines = new WeakMap<readonly VersionState[], VersionLines>();
+
+/** The versions table of a list of states (cached per list object). */
+export function versionLines(states: readonly VersionState[]): VersionLines {
+  const hit = sortedLines.get(states);
+  if (hit) return hit;
+  const byVersion = new Map(states.map((s) => [s.version, s]));
+  const lines = sortVersionsDescending([...byVersion.keys()]).map((v): VersionLine => {
+    const s = byVersion.get(v)!;
+    return {
+      version: v,
+      yanked: s.yanked,
+      publishedAt: s.publishedAt,
+      publishedBy: s.publishedBy,
+      ...(s.deprecated ? { deprecated: s.deprecated } : {}),
+    };
+  });
+  const latest = pickLatest(states.filter((s) => !s.yanked).map((s) => s.version)) ?? null;
+  const out = { lines, latest };
+  sortedLines.set(states, out);
+  return out;
 }
 
 /** A JSR package page's data; `null` when the reader may see no version of it. */
@@ -125,7 +170,9 @@ export interface JsrPackageView {
   /** The latest version (not yanked), when any. */
   latest: string | null;
   /** Every visible version, newest first. */
-  versions: VersionLine[];
+  versions: readonly VersionLine[];
+  /** Dist-tags other than latest. */
+  tags: Record<string, string>;
   /** The version shown. */
   shown: {
     version: string;
@@ -145,13 +192,13 @@ export async function jsrPackageView(
   reader: JsrReader,
 ): Promise<JsrPackageView | null> {
   const pkg = { namespace: ref.namespace, name: ref.name };
-  const [meta, list] = await Promise.all([
-    jsrPackageMeta(ctx, pkg, reader),
-    jsrVersionList(ctx, pkg, reader),
-  ]);
-  if (!meta || !list) return null;
-  const wanted = ref.version ?? meta.value.latest ?? String(list[0]?.version ?? "");
-  if (wanted === "") return null;
+  // The same reads and visibility rule as meta.json (core/package_view.ts).
+  const view = await readPackageView(ctx.storage, pkg);
+  if (view.row?.format !== "jsr") return null;
+  const visible = visibleStates(view, ref.namespace, reader);
+  if (visible.length === 0) return null;
+  const { lines, latest } = versionLines(visible);
+  const wanted = ref.version ?? latest ?? lines[0]!.version;
   const found = await jsrVersion(ctx, { ...pkg, version: wanted }, reader);
   if (!found) return null;
   const { row, state } = found.value;
@@ -159,12 +206,9 @@ export async function jsrPackageView(
   return {
     namespace: ref.namespace,
     name: ref.name,
-    latest: meta.value.latest,
-    versions: list.map((v) => ({
-      version: String(v.version),
-      yanked: v.yanked === true,
-      publishedAt: String(v.createdAt),
-    })),
+    latest,
+    versions: lines,
+    tags: view.row.tags ?? {},
     shown: {
       version: row.version,
       yanked: state.yanked,
@@ -175,6 +219,36 @@ export async function jsrPackageView(
       files: await versionFiles(ctx, row),
     },
   };
+}
+
+/** Rendered READMEs by blob digest (immutable), for the hot package pages. */
+const renderedReadmes = new Map<string, { html: string; truncated: boolean }>();
+const RENDERED_READMES = 256;
+/** The longest README rendered (the rest is cut with a note). */
+export const MAX_README_BYTES = 1024 * 1024;
+
+/** A README blob as HTML (Markdown unless it is a `.txt`), cached by digest. */
+export async function readmeHtml(
+  ctx: RegistryContext,
+  path: string,
+  entry: { sha256: string; size: number },
+): Promise<{ html: string; truncated: boolean } | null> {
+  const id = `${entry.sha256}:${/\.txt$/i.test(path) ? "txt" : "md"}`;
+  const hit = renderedReadmes.get(id);
+  if (hit) return hit;
+  const text = await readText(ctx, entry, MAX_README_BYTES);
+  if (!text) return null;
+  const html = /\.txt$/i.test(path)
+    ? `<pre>${escapeHtml(text.text)}</pre>`
+    : renderMarkdown(text.text);
+  const out = { html, truncated: text.truncated };
+  if (html.length <= 256 * 1024) {
+    if (renderedReadmes.size >= RENDERED_READMES) {
+      renderedReadmes.delete(renderedReadmes.keys().next().value!);
+    }
+    renderedReadmes.set(id, out);
+  }
+  return out;
 }
 
 /** The README of a file map: `README.md` at the root, any case, when present. */

@@ -7,12 +7,13 @@
 import { sha256Hex } from "../../core/digest.ts";
 
 /**
- * The policy of every page: no script at all (the pages work without it),
+ * The policy of every page: scripts only from this origin's files (the one
+ * is /ui/copy.js; never inline, so injected markup could run nothing),
  * styles and images from this origin only, no framing, forms back here only.
  */
 export const PAGE_CSP =
-  "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
-  "frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
  * What a package's own file is served under when shown raw: a sandbox with no
@@ -82,12 +83,15 @@ export function wantsHtml(req: Request): boolean {
   return /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
 }
 
+/** `/@scope`: a namespace's page (jsr.io's URL of a scope). */
+export const NAMESPACE_PAGE_RE = /^\/@[a-z0-9_-]{1,64}$/;
+
 /** `/@scope/name` or `/@scope/name@version`: a JSR package's own page (jsr.io's URLs). */
 export const PACKAGE_PAGE_RE = /^\/@([a-z0-9-]{1,64})\/([a-z0-9-]{1,64})(?:@([^/@]{1,128}))?$/;
 
 /**
  * Whether the web surface answers this request. Under `/ui/` it answers
- * everything. At `/` and `/@scope/name[@version]`, paths no client of the
+ * everything. At `/`, `/@scope` and `/@scope/name[@version]`, paths no client of the
  * three wire surfaces asks for with HTML, it answers only a `GET`/`HEAD`
  * that accepts `text/html`; everything else goes on to the surfaces exactly
  * as before (tests/ui_clients_test.ts replays their requests).
@@ -95,6 +99,6 @@ export const PACKAGE_PAGE_RE = /^\/@([a-z0-9-]{1,64})\/([a-z0-9-]{1,64})(?:@([^/
 export function claims(req: Request, path: string): boolean {
   if (path === "/ui" || path.startsWith("/ui/")) return true;
   if (req.method !== "GET" && req.method !== "HEAD") return false;
-  if (path !== "/" && !PACKAGE_PAGE_RE.test(path)) return false;
+  if (path !== "/" && !PACKAGE_PAGE_RE.test(path) && !NAMESPACE_PAGE_RE.test(path)) return false;
   return wantsHtml(req);
 }

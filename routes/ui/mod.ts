@@ -10,6 +10,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Authenticator } from "../../core/auth.ts";
 import type { RegistryContext } from "../../core/context.ts";
+import type { RackAuth } from "../../core/rack/auth.ts";
 import type { JsrReader } from "../../core/jsr/read.ts";
 import type { GguiContext } from "../../core/ggui/_common.ts";
 import { gguiPage } from "./_ggui_routes.tsx";
@@ -22,6 +23,9 @@ import { cookieOf, SESSION_COOKIE, setCookie } from "./_cookies.ts";
 import { signIn, signInForm, signOut } from "./_session_routes.tsx";
 import { auditPage, createTokenForm, revokeTokenForm, tokensPage } from "./_operator_routes.tsx";
 import { NotFoundBody } from "./_pages.tsx";
+import { rackPage } from "./_rack_routes.tsx";
+import { namespacePage } from "./_namespace_routes.tsx";
+import { COPY_SCRIPT } from "./_copy_script.ts";
 
 /** Options of {@linkcode createUiRoutes}. */
 export interface UiRoutesOptions {
@@ -33,6 +37,8 @@ export interface UiRoutesOptions {
   clientIp?: (c: Context) => string;
   /** The ggui surface's context, for gadget and blueprint pages (absent: none). */
   ggui?: GguiContext;
+  /** Rack's auth.json policy, for Rack package and namespace pages (absent: none declared). */
+  rackAuth?: () => Promise<RackAuth>;
 }
 
 /** What every page handler gets: the options, the reader and the header's viewer. */
@@ -56,13 +62,15 @@ export async function notFound(req: UiRequest): Promise<Response> {
   return htmlPage(req.c.req.raw, html, { status: 404 });
 }
 
-/** The stylesheet, immutable per process text; revalidated by ETag. */
-function stylesheet(c: Context): Response {
-  const res = htmlPage(c.req.raw, STYLESHEET);
-  res.headers.set("content-type", "text/css; charset=utf-8");
-  res.headers.set("cache-control", "public, max-age=300");
-  res.headers.delete("vary");
-  return res;
+/** A static asset (stylesheet, script): immutable per process text, revalidated by ETag. */
+function asset(text: string, type: string) {
+  return (c: Context): Response => {
+    const res = htmlPage(c.req.raw, text);
+    res.headers.set("content-type", `${type}; charset=utf-8`);
+    res.headers.set("cache-control", "public, max-age=300");
+    res.headers.delete("vary");
+    return res;
+  };
 }
 
 /** The request with its reader: the session cookie's principal, if the session is live. */
@@ -101,11 +109,15 @@ export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
   };
   // The route table: one small named handler per page.
   app.get("/", page(home));
-  app.get("/ui/style.css", stylesheet);
+  app.get("/ui/style.css", asset(STYLESHEET, "text/css"));
+  // The one script of the pages: same origin, no inline script (the CSP allows 'self' only).
+  app.get("/ui/copy.js", asset(COPY_SCRIPT, "text/javascript"));
+  app.get("/ui/rack/*", page(rackPage));
   app.get("/ui/files/*", page(fileBrowser));
   app.get("/ui/raw/*", page(rawFile));
   app.get("/ui/ggui/*", page(gguiPage));
   app.get("/:scope{@[^/]+}/:pkg", page(packagePage));
+  app.get("/:scope{@[^/]+}", page(namespacePage));
   app.get("/ui/sign-in", page(signInForm));
   app.post("/ui/sign-in", page(signIn));
   app.post("/ui/sign-out", page(signOut));
