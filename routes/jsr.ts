@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { packageSearchJson } from "./ui/_api_packages.ts";
 import { type Context, Hono } from "hono";
 import type { Authenticator, Principal } from "../core/auth.ts";
 import { recordAudit } from "../core/audit.ts";
@@ -261,6 +262,12 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
     } catch {
       // The refusal stands even if the audit store is down.
     }
+  });
+
+  // The pages' package search as JSR's `{items, total}` (routes/ui/_api_packages.ts).
+  app.get("/api/packages", async (c) => {
+    const who = await callerOf(c, authenticator);
+    return json(await packageSearchJson(ctx, c.req.query(), who));
   });
 
   app.get(API_PKG, async (c) => {

@@ -9,7 +9,7 @@ import type { RegistryContext } from "../../core/context.ts";
 import type { PackageRow } from "../../core/rows.ts";
 import { listAll } from "../../core/store.ts";
 import { versionFiles } from "../../core/files.ts";
-import { jsrPackageMeta, type JsrReader, jsrVersion, jsrVersionList } from "../../core/jsr/read.ts";
+import { type JsrReader, jsrVersion } from "../../core/jsr/read.ts";
 import { readPackageView, visibleStates } from "../../core/package_view.ts";
 import { pickLatest, sortVersionsDescending } from "../../core/semver.ts";
 import type { VersionState } from "../../core/rows.ts";
@@ -31,8 +31,12 @@ export interface PackageHit {
   latest?: string;
   /** Description, when the format keeps one. */
   description?: string;
-  /** When that version was published. */
+  /** When the newest version this reader may see was published. */
   publishedAt?: string;
+  /** When the oldest one was. */
+  createdAt?: string;
+  /** How many versions this reader may see. */
+  versionCount?: number;
 }
 
 /** A search: text, a format filter and a page (1-based). */
@@ -57,10 +61,11 @@ export const FORMAT_FILTERS = ["jsr", "ggui", "rack"] as const;
  */
 export async function searchPackages(
   ctx: RegistryContext,
-  query: PackageQuery,
+  query: PackageQuery & { pageSize?: number },
   reader: JsrReader,
 ): Promise<{ hits: PackageHit[]; total: number }> {
   const needle = query.q.toLowerCase();
+  const size = query.pageSize ?? SEARCH_PAGE_SIZE;
   const hits: PackageHit[] = [];
   for await (const e of listAll<PackageRow>(ctx.storage, keys.packagesPrefix())) {
     const row = e.value;
@@ -75,14 +80,16 @@ export async function searchPackages(
     if (hit) hits.push(hit);
   }
   hits.sort((a, b) => (b.publishedAt ?? "").localeCompare(a.publishedAt ?? ""));
-  const start = (query.page - 1) * SEARCH_PAGE_SIZE;
-  return { hits: hits.slice(start, start + SEARCH_PAGE_SIZE), total: hits.length };
+  const start = (query.page - 1) * size;
+  return { hits: hits.slice(start, start + size), total: hits.length };
 }
 
 /**
- * A package as this reader may see it, or `null`. JSR packages through the
- * JSR reads (private versions for their readers); the other formats by their
- * public search entry only (a private ggui or Rack package is never listed).
+ * A package as this reader may see it, or `null`. JSR packages by the JSR
+ * rule (private versions for their readers); the other formats by their
+ * public search entry and public versions only (a private ggui or Rack
+ * package is never listed). Counts and times come from what the reader may
+ * see, so a private version shows in none of them.
  */
 async function visibleHit(
   ctx: RegistryContext,
@@ -90,24 +97,22 @@ async function visibleHit(
   reader: JsrReader,
 ): Promise<PackageHit | null> {
   const base = { format: row.format, namespace: row.namespace, name: row.name };
-  if (row.format === "jsr") {
-    const list = await jsrVersionList(ctx, row, reader);
-    if (!list) return null;
-    const meta = await jsrPackageMeta(ctx, row, reader);
-    const newest = list.map((v) => String(v.createdAt)).sort().at(-1);
-    return {
-      ...base,
-      ...(meta?.value.latest ? { latest: meta.value.latest } : {}),
-      ...(newest ? { publishedAt: newest } : {}),
-    };
-  }
   const s = row.publicSummary;
-  if (s === undefined) return null;
+  if (row.format !== "jsr" && s === undefined) return null;
+  const view = await readPackageView(ctx.storage, row);
+  const states = row.format === "jsr"
+    ? visibleStates(view, row.namespace, reader)
+    : view.publicStates;
+  if (states.length === 0) return null;
+  const times = states.map((v) => v.publishedAt).sort();
+  const latest = row.format === "jsr" ? versionLines(states).latest : s?.version;
   return {
     ...base,
-    ...(typeof s.version === "string" ? { latest: s.version } : {}),
-    ...(typeof s.description === "string" ? { description: s.description } : {}),
-    ...(typeof s.publishedAt === "string" ? { publishedAt: s.publishedAt } : {}),
+    versionCount: states.length,
+    createdAt: times[0]!,
+    publishedAt: times.at(-1)!,
+    ...(typeof latest === "string" ? { latest } : {}),
+    ...(typeof s?.description === "string" ? { description: s.description } : {}),
   };
 }
 
