@@ -55,6 +55,7 @@ import { jsrUpstreamReads } from "./jsr_upstream.ts";
 import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui_upstream.ts";
 import { addNamespaceClaimRoute } from "./upstream_admin.ts";
 import { createUiRoutes } from "./ui/mod.ts";
+import type { DocRunner } from "./ui/_api_docs.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
 export interface RegistryAppOptions {
@@ -167,6 +168,8 @@ export interface RegistryAppOptions {
   gguiUpstream?: GguiUpstreamConfig;
   /** Serve the web pages for people (default true; docs/ui.md). */
   ui?: boolean;
+  /** Runs `deno doc` for the pages' API docs (default: the server's deno; `null`: none). */
+  docRunner?: DocRunner | null;
 }
 
 /** The ggui upstream's settings (see core/ggui/upstream.ts). */
@@ -254,6 +257,10 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
       clientIp: (c) => clientIp(c, options.trustProxy ?? false),
       ggui: { ...ctx, bundleHost: options.bundleHost, registryHostname: options.registryHostname },
       rackAuth,
+      ...(options.docRunner !== undefined ? { docRunner: options.docRunner } : {}),
+      ...(options.hostFromRequest?.includes("bundleHost")
+        ? {}
+        : { selfOrigin: options.bundleHost }),
     }));
   }
   app.route(

@@ -307,3 +307,17 @@ export function uiSessionByExpiryKey(expiresAt: string, sha256: string): RowKey 
 export function uiSessionByExpiryPrefix(): RowKey {
   return ["ui_session_by_expiry"];
 }
+/** The head row of a JSR version's API docs computed by `deno doc` (routes/ui). */
+export function uiApiDocsKey(ref: VersionRef): RowKey {
+  return ["ui_api_docs", ref.namespace, ref.name, ref.version];
+}
+/** One chunk of a JSR version's API docs (their JSON, cut in pieces under the value limit). */
+export function uiApiDocsChunkKey(ref: VersionRef, index: number): RowKey {
+  return [
+    "ui_api_docs_chunk",
+    ref.namespace,
+    ref.name,
+    ref.version,
+    String(index).padStart(4, "0"),
+  ];
+}

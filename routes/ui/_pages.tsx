@@ -193,7 +193,8 @@ export function PackageBody(
       </h1>
       <p class="muted">
         Published {v.publishedAt} by {v.publishedBy} ·{" "}
-        <a href={`/ui/files/${id}@${v.version}/`}>Browse files</a>
+        <a href={`/ui/files/${id}@${v.version}/`}>Browse files</a> ·{" "}
+        <a href={`/ui/doc/${id}@${v.version}`}>API docs</a>
       </p>
       <div class="grid">
         <section aria-label="README">

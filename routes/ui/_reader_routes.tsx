@@ -49,7 +49,7 @@ export async function home(req: UiRequest): Promise<Response> {
 }
 
 /** A package reference from `@scope/name@version`, or `null` when it cannot name one. */
-function refOf(text: string): { namespace: string; name: string; version?: string } | null {
+export function refOf(text: string): { namespace: string; name: string; version?: string } | null {
   const m = PACKAGE_PAGE_RE.exec(`/${text}`);
   if (!m) return null;
   try {

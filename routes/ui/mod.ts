@@ -26,6 +26,8 @@ import { NotFoundBody } from "./_pages.tsx";
 import { rackPage } from "./_rack_routes.tsx";
 import { namespacePage } from "./_namespace_routes.tsx";
 import { COPY_SCRIPT } from "./_copy_script.ts";
+import { canSpawn, denoDocRunner, type DocRunner } from "./_api_docs.ts";
+import { docsPage } from "./_doc_routes.tsx";
 
 /** Options of {@linkcode createUiRoutes}. */
 export interface UiRoutesOptions {
@@ -39,6 +41,13 @@ export interface UiRoutesOptions {
   ggui?: GguiContext;
   /** Rack's auth.json policy, for Rack package and namespace pages (absent: none declared). */
   rackAuth?: () => Promise<RackAuth>;
+  /**
+   * Runs `deno doc` for the API docs pages; default: the server's own deno
+   * where it can spawn one, `null` (docs not generated) on Deno Deploy.
+   */
+  docRunner?: DocRunner | null;
+  /** This registry's configured public URL: the only origin `deno doc` may import from. */
+  selfOrigin?: string;
 }
 
 /** What every page handler gets: the options, the reader and the header's viewer. */
@@ -96,7 +105,10 @@ async function uiRequest(c: Context, options: UiRoutesOptions): Promise<UiReques
  * The web surface as one middleware: requests it claims get a page, all
  * others go on to the wire surfaces untouched.
  */
-export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
+export function createUiRoutes(given: UiRoutesOptions): MiddlewareHandler {
+  const options = given.docRunner !== undefined
+    ? given
+    : { ...given, docRunner: canSpawn() ? denoDocRunner() : null };
   const app = new Hono();
   const page = (handler: UiHandler) => async (c: Context) => {
     const req = await uiRequest(c, options);
@@ -113,6 +125,7 @@ export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
   // The one script of the pages: same origin, no inline script (the CSP allows 'self' only).
   app.get("/ui/copy.js", asset(COPY_SCRIPT, "text/javascript"));
   app.get("/ui/rack/*", page(rackPage));
+  app.get("/ui/doc/*", page(docsPage));
   app.get("/ui/files/*", page(fileBrowser));
   app.get("/ui/raw/*", page(rawFile));
   app.get("/ui/ggui/*", page(gguiPage));
