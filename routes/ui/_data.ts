@@ -104,13 +104,13 @@ async function visibleHit(
     ? visibleStates(view, row.namespace, reader)
     : view.publicStates;
   if (states.length === 0) return null;
-  const times = states.map((v) => v.publishedAt).sort();
-  const latest = row.format === "jsr" ? versionLines(states).latest : s?.version;
+  const lines = versionLines(states);
+  const latest = row.format === "jsr" ? lines.latest : s?.version;
   return {
     ...base,
     versionCount: states.length,
-    createdAt: times[0]!,
-    publishedAt: times.at(-1)!,
+    createdAt: lines.firstPublishedAt,
+    publishedAt: lines.lastPublishedAt,
     ...(typeof latest === "string" ? { latest } : {}),
     ...(typeof s?.description === "string" ? { description: s.description } : {}),
   };
@@ -136,6 +136,10 @@ export interface VersionLines {
   lines: readonly VersionLine[];
   /** `null` when every version is yanked. */
   latest: string | null;
+  /** When the oldest of them was published. */
+  firstPublishedAt: string;
+  /** When the newest was. */
+  lastPublishedAt: string;
 }
 
 /**
@@ -161,7 +165,13 @@ export function versionLines(states: readonly VersionState[]): VersionLines {
     };
   });
   const latest = pickLatest(states.filter((s) => !s.yanked).map((s) => s.version)) ?? null;
-  const out = { lines, latest };
+  let first = states[0]?.publishedAt ?? "";
+  let last = first;
+  for (const s of states) {
+    if (s.publishedAt < first) first = s.publishedAt;
+    if (s.publishedAt > last) last = s.publishedAt;
+  }
+  const out = { lines, latest, firstPublishedAt: first, lastPublishedAt: last };
   sortedLines.set(states, out);
   return out;
 }
@@ -206,8 +216,10 @@ export async function jsrPackageView(
   const wanted = ref.version ?? latest ?? lines[0]!.version;
   const found = await jsrVersion(ctx, { ...pkg, version: wanted }, reader);
   if (!found) return null;
-  const { row, state } = found.value;
+  const { row } = found.value;
   const facts = row.facts as unknown as JsrFacts;
+  // Yanked as the version list says: the list and the page agree (one package-row stamp).
+  const yanked = lines.find((l) => l.version === row.version)?.yanked ?? found.value.state.yanked;
   return {
     namespace: ref.namespace,
     name: ref.name,
@@ -216,7 +228,7 @@ export async function jsrPackageView(
     tags: view.row.tags ?? {},
     shown: {
       version: row.version,
-      yanked: state.yanked,
+      yanked,
       publishedAt: row.publishedAt,
       publishedBy: row.publishedBy,
       exports: facts.exports ?? {},

@@ -29,6 +29,46 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "referrer-policy": "same-origin",
 };
 
+/** A page's bytes and their strong ETag. */
+export interface PreparedPage {
+  /** The UTF-8 bytes. */
+  bytes: Uint8Array<ArrayBuffer>;
+  /** `"<32 hex>"` */
+  etag: string;
+}
+
+/** Encode a page and compute its ETag. */
+export function preparePage(html: string): PreparedPage {
+  const bytes = new TextEncoder().encode(html);
+  return { bytes, etag: `"${sha256Hex(bytes).slice(0, 32)}"` };
+}
+
+/** Pages kept per owner object, most recent last; a few per owner. */
+const preparedPages = new WeakMap<object, Map<string, PreparedPage>>();
+const PAGES_PER_OWNER = 32;
+
+/**
+ * A page rendered once per `owner` and `key`: `owner` is an object that is
+ * replaced whenever what the page shows changes (a package's version list,
+ * which the core replaces at every change of the package row), so a kept
+ * page is never stale. For pages that are the same for every signed-out
+ * reader; `key` holds whatever else they depend on (origin, version, page).
+ */
+export async function keptPage(
+  owner: object,
+  key: string,
+  render: () => Promise<string>,
+): Promise<PreparedPage> {
+  let pages = preparedPages.get(owner);
+  const hit = pages?.get(key);
+  if (hit) return hit;
+  const page = preparePage(await render());
+  if (!pages) preparedPages.set(owner, pages = new Map());
+  if (pages.size >= PAGES_PER_OWNER) pages.delete(pages.keys().next().value!);
+  pages.set(key, page);
+  return page;
+}
+
 /**
  * A page answer: HTML with the security headers, a strong ETag over its
  * bytes, and 304 when the request already holds them. Pages depend on the
@@ -36,10 +76,10 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
  */
 export function htmlPage(
   req: Request,
-  html: string,
+  html: string | PreparedPage,
   options: { status?: number; headers?: Record<string, string> } = {},
 ): Response {
-  const bytes = new TextEncoder().encode(html);
+  const { bytes, etag } = typeof html === "string" ? preparePage(html) : html;
   const status = options.status ?? 200;
   const headers = new Headers({
     ...SECURITY_HEADERS,
@@ -52,7 +92,6 @@ export function htmlPage(
     headers.set("cache-control", "no-store");
     return new Response(req.method === "HEAD" ? null : bytes, { status, headers });
   }
-  const etag = `"${sha256Hex(bytes).slice(0, 32)}"`;
   headers.set("etag", etag);
   if (matchesEtag(req.headers.get("if-none-match"), etag)) {
     return new Response(null, { status: 304, headers });

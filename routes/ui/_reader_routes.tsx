@@ -19,7 +19,7 @@ import {
   searchPackages,
 } from "./_data.ts";
 import { highlight } from "./_highlight.ts";
-import { htmlPage, PACKAGE_PAGE_RE, RAW_CSP, SECURITY_HEADERS } from "./_http.ts";
+import { htmlPage, keptPage, PACKAGE_PAGE_RE, RAW_CSP, SECURITY_HEADERS } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { FileBody, FolderBody, HomeBody, PackageBody, pageOf } from "./_pages.tsx";
 import { notFound, type UiRequest } from "./mod.ts";
@@ -66,20 +66,25 @@ export async function packagePage(req: UiRequest): Promise<Response> {
   const ref = refOf(c.req.path.slice(1));
   const view = ref && await jsrPackageView(options.ctx, ref, req.reader);
   if (!view) return notFound(req);
-  const readme = readmePath(view.shown.files);
-  const rendered = readme ? await readmeHtml(options.ctx, readme, view.shown.files[readme]!) : null;
+  const origin = new URL(c.req.url).origin;
   const pageNo = pageOf(c.req.query("page"));
-  const html = await renderPage(
-    `${view.namespace}/${view.name}@${view.shown.version}`,
-    req.viewer,
-    <PackageBody
-      view={view}
-      origin={new URL(c.req.url).origin}
-      readme={rendered}
-      page={pageNo}
-    />,
-  );
-  return htmlPage(c.req.raw, html);
+  const render = async () => {
+    const readme = readmePath(view.shown.files);
+    const rendered = readme
+      ? await readmeHtml(options.ctx, readme, view.shown.files[readme]!)
+      : null;
+    return await renderPage(
+      `${view.namespace}/${view.name}@${view.shown.version}`,
+      req.viewer,
+      <PackageBody view={view} origin={origin} readme={rendered} page={pageNo} />,
+    );
+  };
+  // Signed out, every reader sees the same page: rendered once per version
+  // list (a new list at every change of the package).
+  const page = req.reader === null
+    ? await keptPage(view.versions, `${origin} ${view.shown.version} ${pageNo}`, render)
+    : await render();
+  return htmlPage(c.req.raw, page);
 }
 
 /** A version's files as the reader may see them, with its id and page. */
