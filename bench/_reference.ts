@@ -10,21 +10,26 @@
 //   extra-headers — the 300-byte JSON from a cloned finished response with
 //             content-type and <size-bytes> more headers (x-h1…, 40-byte
 //             values): what each header costs a response, nothing else
-// Usage: deno run -A bench/_reference.ts <hono|file|memory|headers|extra-headers> <size-bytes> <file-path>
+//   page   — the bytes of <file-path> (a page the registry rendered) as
+//             text/html from a bare Deno.serve handler: what sending those
+//             bytes costs with no work behind them
+// Usage: deno run -A bench/_reference.ts <hono|file|memory|headers|extra-headers|page> <size-bytes> <file-path>
 import { Hono } from "hono";
 
 const [mode = "hono", sizeText = "300", path = "/tmp/reference.bin"] = Deno.args;
 // extra-headers: the argument counts headers; the body is 300 bytes.
 const extraHeaders = mode === "extra-headers" ? Number(sizeText) : 0;
 const size = mode === "extra-headers" ? 300 : Number(sizeText);
-const body = new Uint8Array(size);
-if (mode === "hono" || mode === "headers" || size === 300) {
+const body = mode === "page" ? await Deno.readFile(path) : new Uint8Array(size);
+if (mode === "page") {
+  // The page's own bytes: nothing to write.
+} else if (mode === "hono" || mode === "headers" || size === 300) {
   const json = JSON.stringify({ ok: true, pad: "x".repeat(Math.max(0, size - 22)) });
   body.set(new TextEncoder().encode(json).subarray(0, size));
 } else {
   for (let i = 0; i < size; i++) body[i] = (i * 31) & 0xff;
 }
-await Deno.writeFile(path, body);
+if (mode !== "page") await Deno.writeFile(path, body);
 
 const app = new Hono();
 app.get("/", (c) => c.body(body, 200, { "content-type": "application/json" }));
@@ -60,6 +65,8 @@ for (let i = 1; i <= extraHeaders; i++) counted.headers.append(`x-h${i}`, "v".re
 
 const handler = mode === "hono"
   ? app.fetch
+  : mode === "page"
+  ? () => new Response(body, { headers: { "content-type": "text/html; charset=utf-8" } })
   : mode === "headers"
   ? withHeaders
   : mode === "extra-headers"
