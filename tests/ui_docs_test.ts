@@ -12,7 +12,7 @@ const MOD = `/**
  * Greetings.
  * @module
  */
-import { shout } from "jsr:@pub/dep@^1.0.0";
+import { shout } from "dep";
 
 /**
  * Say hello to someone.
@@ -53,7 +53,7 @@ function counting(): DocRunner & { runs: number } {
   const real = denoDocRunner({ timeoutMs: 60_000 });
   const runner = {
     runs: 0,
-    run: (dir: string, o: { entrypoints: string[]; origin?: string }) => {
+    run: (dir: string, o: { entrypoints: string[]; origin?: string; config?: string }) => {
       runner.runs++;
       return real.run(dir, o);
     },
@@ -80,7 +80,18 @@ Deno.test("a JSR version's API docs come from deno doc once, with a dependency f
     "mod.ts":
       "/** Loud. */\nexport function shout(s: string): string {\n  return s.toUpperCase();\n}\n",
   }, f.admin);
-  await publishJsr(f.app, "@pub/greet@1.0.0", { "mod.ts": MOD }, f.admin);
+  // Its deno.json maps the bare import: of the config, only imports and scopes reach deno doc.
+  await publishJsr(f.app, "@pub/greet@1.0.0", {
+    "mod.ts": MOD,
+    "deno.json": JSON.stringify({
+      name: "@pub/greet",
+      version: "1.0.0",
+      exports: { ".": "./mod.ts" },
+      imports: { dep: "jsr:@pub/dep@^1.0.0" },
+      importMap: "http://127.0.0.1:9/import_map.json",
+      tasks: { evil: "rm -rf /" },
+    }),
+  }, f.admin);
   const res = await fetch(`${base}/ui/doc/@pub/greet@1.0.0`, { headers: BROWSER });
   assert.equal(res.status, 200);
   const html = await res.text();

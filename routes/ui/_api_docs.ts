@@ -32,7 +32,7 @@ export interface DocRunner {
   /** Run it; `lasting: false` when the failure is the machine's, not the package's. */
   run(
     dir: string,
-    options: { entrypoints: string[]; origin?: string },
+    options: { entrypoints: string[]; origin?: string; config?: string },
   ): Promise<DocRun>;
 }
 
@@ -82,12 +82,21 @@ export function denoDocRunner(options: DenoDocRunnerOptions = {}): DocRunner {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const max = options.maxOutputBytes ?? 16 * 1024 * 1024;
   return {
-    async run(dir, { entrypoints, origin }) {
+    async run(dir, { entrypoints, origin, config }) {
       const remote = origin ? [`--allow-import=${new URL(origin).host}`] : ["--no-remote"];
+      const configArgs = config ? [`--config=${config}`] : ["--no-config"];
       let child: Deno.ChildProcess;
       try {
         child = new Deno.Command(options.deno ?? Deno.execPath(), {
-          args: ["doc", "--json", "--no-npm", "--no-lock", ...remote, ...entrypoints],
+          args: [
+            "doc",
+            "--json",
+            "--no-npm",
+            "--no-lock",
+            ...configArgs,
+            ...remote,
+            ...entrypoints,
+          ],
           cwd: dir,
           stdin: "null",
           stdout: "piped",
@@ -219,6 +228,38 @@ async function writeModules(ctx: RegistryContext, dir: string, files: FileMap): 
   }
 }
 
+/**
+ * The package's `deno.json` reduced to what resolving its imports needs
+ * (`imports`, `scopes`), written beside the folder: nothing else of it (an
+ * `importMap` URL, `vendor`, tasks…) reaches `deno doc`. `undefined` when
+ * the package has none that parses.
+ */
+async function writeConfig(
+  ctx: RegistryContext,
+  dir: string,
+  files: FileMap,
+): Promise<string | undefined> {
+  const entry = files["deno.json"] ?? files["/deno.json"] ?? files["jsr.json"] ??
+    files["/jsr.json"];
+  if (!entry || entry.size > 256 * 1024) return undefined;
+  const body = await ctx.bundles.get(entry.sha256);
+  if (!body) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await new Response(body.stream).text());
+  } catch {
+    return undefined;
+  }
+  const config: Record<string, unknown> = {};
+  for (const field of ["imports", "scopes"]) {
+    const value = (parsed as Record<string, unknown> | null)?.[field];
+    if (value !== null && typeof value === "object" && !Array.isArray(value)) config[field] = value;
+  }
+  const path = `${dir}.config.json`;
+  await Deno.writeTextFile(path, JSON.stringify(config));
+  return path;
+}
+
 async function compute(
   ctx: RegistryContext,
   input: { id: VersionId; exports: Record<string, string>; files: FileMap },
@@ -231,7 +272,12 @@ async function compute(
     const entrypoints = [...new Set(Object.values(input.exports))].map((p) =>
       `./${p.replace(/^\.?\/+/, "")}`
     );
-    const run = await runner.run(dir, { entrypoints, ...(origin ? { origin } : {}) });
+    const config = await writeConfig(ctx, dir, input.files);
+    const run = await runner.run(dir, {
+      entrypoints,
+      ...(origin ? { origin } : {}),
+      ...(config ? { config } : {}),
+    });
     const generatedAt = ctx.clock().toISOString();
     if (!run.ok) {
       if (run.lasting) {
@@ -259,6 +305,7 @@ async function compute(
     return { state: "ready", modules, truncated };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(`${dir}.config.json`).catch(() => {});
   }
 }
 
