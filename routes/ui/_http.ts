@@ -5,6 +5,8 @@
  * @module
  */
 import { sha256Hex } from "../../core/digest.ts";
+import { CachingRegistryStorage } from "../../core/read_cache.ts";
+import type { RegistryStorage } from "../../storage/types.ts";
 
 /**
  * The policy of every page: scripts only from this origin's files (the one
@@ -69,6 +71,35 @@ export async function keptPage(
   return page;
 }
 
+/** Pages kept for a short time per store, when the store keeps reads that long. */
+const briefPages = new WeakMap<object, Map<string, { page: PreparedPage; until: number }>>();
+const BRIEF_PAGES = 64;
+
+/**
+ * A page kept as long as the store's read cache keeps a row (`--read-cache-ms`,
+ * 500 ms by default; never when it is off): for signed-out pages derived from
+ * many rows with no single row that changes with them (home, search), the
+ * same staleness every cached read already has.
+ */
+export async function brieflyKeptPage(
+  storage: RegistryStorage,
+  key: string,
+  render: () => Promise<string>,
+): Promise<PreparedPage> {
+  const ttl = storage instanceof CachingRegistryStorage ? storage.ttlMs : 0;
+  if (ttl <= 0) return preparePage(await render());
+  let pages = briefPages.get(storage);
+  const now = performance.now();
+  const hit = pages?.get(key);
+  if (hit && hit.until > now) return hit.page;
+  const page = preparePage(await render());
+  if (!pages) briefPages.set(storage, pages = new Map());
+  pages.delete(key);
+  if (pages.size >= BRIEF_PAGES) pages.delete(pages.keys().next().value!);
+  pages.set(key, { page, until: now + ttl });
+  return page;
+}
+
 /**
  * A page answer: HTML with the security headers, a strong ETag over its
  * bytes, and 304 when the request already holds them. Pages depend on the
@@ -93,7 +124,10 @@ export function htmlPage(
     return new Response(req.method === "HEAD" ? null : bytes, { status, headers });
   }
   headers.set("etag", etag);
+  // A known length spares the operations stack from measuring the body.
+  headers.set("content-length", String(bytes.byteLength));
   if (matchesEtag(req.headers.get("if-none-match"), etag)) {
+    headers.delete("content-length");
     return new Response(null, { status: 304, headers });
   }
   return new Response(req.method === "HEAD" ? null : bytes, { status, headers });

@@ -19,7 +19,14 @@ import {
   searchPackages,
 } from "./_data.ts";
 import { highlight } from "./_highlight.ts";
-import { htmlPage, keptPage, PACKAGE_PAGE_RE, RAW_CSP, SECURITY_HEADERS } from "./_http.ts";
+import {
+  brieflyKeptPage,
+  htmlPage,
+  keptPage,
+  PACKAGE_PAGE_RE,
+  RAW_CSP,
+  SECURITY_HEADERS,
+} from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { FileBody, FolderBody, HomeBody, PackageBody, pageOf } from "./_pages.tsx";
 import { notFound, type UiRequest } from "./mod.ts";
@@ -38,14 +45,20 @@ export async function home(req: UiRequest): Promise<Response> {
     format: (FORMAT_FILTERS as readonly string[]).includes(format) ? format : "",
     page: pageOf(c.req.query("page")),
   };
-  const { hits, total } = await searchPackages(req.options.ctx, query, req.reader);
-  const title = query.q ? `Search: ${query.q}` : "Packages";
-  const html = await renderPage(
-    title,
-    { ...req.viewer, q: query.q },
-    <HomeBody query={query} hits={hits} total={total} />,
-  );
-  return htmlPage(c.req.raw, html);
+  const render = async () => {
+    const { hits, total } = await searchPackages(req.options.ctx, query, req.reader);
+    return await renderPage(
+      query.q ? `Search: ${query.q}` : "Packages",
+      { ...req.viewer, q: query.q },
+      <HomeBody query={query} hits={hits} total={total} />,
+    );
+  };
+  // Signed out, the search walks every package row: kept as briefly as any cached read.
+  const key = JSON.stringify([query.q, query.format, query.page]);
+  const page = req.reader === null
+    ? await brieflyKeptPage(req.options.ctx.storage, key, render)
+    : await render();
+  return htmlPage(c.req.raw, page);
 }
 
 /** A package reference from `@scope/name@version`, or `null` when it cannot name one. */
