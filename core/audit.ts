@@ -8,7 +8,7 @@
  */
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
-import { RegistryError } from "./errors.ts";
+import { RegistryError } from "../base/errors.ts";
 import type { AuditRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import * as keys from "../storage/keys.ts";

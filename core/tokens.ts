@@ -10,8 +10,8 @@
 import { type Authenticator, isReservedSubject, type Principal } from "./auth.ts";
 import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
-import { sha256Hex, toBase64Url } from "./digest.ts";
-import { echo, RegistryError } from "./errors.ts";
+import { sha256Hex, toBase64Url } from "../base/digest.ts";
+import { echo, RegistryError } from "../base/errors.ts";
 import { type Action, type Grant, GrantSchema, type TokenRow } from "./rows.ts";
 import { listAll, updateRow } from "./store.ts";
 import { eventMutations, type EventSubscription } from "./webhooks.ts";

@@ -18,7 +18,7 @@
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
 import type { PinnedHost, TargetCheck } from "./net_guard.ts";
-import { sha256Hex, toHex } from "./digest.ts";
+import { sha256Hex, toHex } from "../base/digest.ts";
 import type { OutboxRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import * as keys from "../storage/keys.ts";

@@ -80,8 +80,8 @@
  * @module
  */
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { incrementalHash } from "../core/digest.ts";
-import { assertSha256, isSha256, SHA256_RE } from "../core/names.ts";
+import { incrementalHash } from "../base/digest.ts";
+import { assertSha256, isSha256, SHA256_RE } from "../base/names.ts";
 import {
   afterKey,
   assertCommit,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha256Hex } from "../core/digest.ts";
-import { isRegistryError } from "../core/errors.ts";
+import { sha256Hex } from "../base/digest.ts";
+import { isRegistryError } from "../base/errors.ts";
 import { decodeKeyPart, encodeKeyPart, FsBundleStorage, FsRegistryStorage } from "./fs.ts";
 import { MemoryRegistryStorage } from "./memory.ts";
 import type { BlobInfo, Entry, JsonValue, RegistryStorage, RowKey } from "./types.ts";

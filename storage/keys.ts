@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { PackageRef, VersionRef } from "../core/names.ts";
+import type { PackageRef, VersionRef } from "../base/names.ts";
 import type { RowKey } from "./types.ts";
 
 /** Prefix of every package row. */

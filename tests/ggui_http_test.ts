@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { staticTokenAuthenticator } from "../core/auth.ts";
-import { ERROR_CODES, RegistryError } from "../core/errors.ts";
-import { createGguiRoutes, gguiErrorResult, parseBearer } from "../routes/ggui.ts";
+import { ERROR_CODES, RegistryError } from "../base/errors.ts";
+import { createGguiRoutes, gguiErrorResult, parseBearer } from "../routes/ggui/mod.ts";
 import type { Commit, CommitResult, Entry, ListOptions, Page, RowKey } from "../storage/types.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import {

@@ -24,8 +24,8 @@
  *
  * @module
  */
-import { fromBase64 } from "../digest.ts";
-import { isRegistryError } from "../errors.ts";
+import { fromBase64 } from "../../base/digest.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import { storeFile } from "../files.ts";
 import { nextPackageRow } from "../packages.ts";
 import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";

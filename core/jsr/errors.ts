@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { type ErrorCode, isRegistryError, RegistryError } from "../errors.ts";
+import { type ErrorCode, isRegistryError, RegistryError } from "../../base/errors.ts";
 
 /** Every JSR code this server emits: its domain code, HTTP status, and whether it ends a task. */
 export const JSR_CODES = {

@@ -9,7 +9,10 @@
  *
  * @module
  */
+import type { Context } from "hono";
+import type { Authenticator } from "../../core/auth.ts";
 import type { RegistryContext } from "../../core/context.ts";
+import { jsrError, jsrWireError } from "../../core/jsr/errors.ts";
 import type { JsrReader } from "../../core/jsr/read.ts";
 import { FORMAT_FILTERS, type PackageHit, searchPackages } from "./_data.ts";
 
@@ -84,4 +87,39 @@ export async function packageSearchJson(
     pageSize: limit,
   }, reader);
   return { items: hits.map(apiPackageOf), total };
+}
+
+const API_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
+
+/** The caller of a JSR API request: a principal, `null` (no token), or JSR's 401. */
+async function callerOf(c: Context, authenticator: Authenticator): Promise<JsrReader> {
+  const header = c.req.header("authorization");
+  if (header === undefined) return null;
+  const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  const principal = token === "" ? null : await authenticator.authenticate(token);
+  if (principal === null) {
+    throw jsrError("invalidBearerToken", "The bearer token is invalid, expired or revoked");
+  }
+  c.set("subject" as never, principal.subject as never);
+  return principal;
+}
+
+/**
+ * The `GET /api/packages` handler, mounted by the composition root beside
+ * JSR's API (with the pages on or off): answers in JSR's shapes, its errors
+ * included.
+ */
+export function packageSearchApi(
+  options: { ctx: RegistryContext; authenticator: Authenticator },
+): (c: Context) => Promise<Response> {
+  return async (c) => {
+    try {
+      const who = await callerOf(c, options.authenticator);
+      const body = await packageSearchJson(options.ctx, c.req.query(), who);
+      return new Response(JSON.stringify(body), { headers: API_HEADERS });
+    } catch (err) {
+      const { status, body } = jsrWireError(err);
+      return new Response(JSON.stringify(body), { status, headers: API_HEADERS });
+    }
+  };
 }

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { sha256Hex } from "../../core/digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 import { CachingRegistryStorage } from "../../core/read_cache.ts";
 import type { RegistryStorage } from "../../storage/types.ts";
 

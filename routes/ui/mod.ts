@@ -29,6 +29,8 @@ import { COPY_SCRIPT } from "./_copy_script.ts";
 import { canSpawn, denoDocRunner, type DocRunner } from "./_api_docs.ts";
 import { docsPage } from "./_doc_routes.tsx";
 
+export { packageSearchApi } from "./_api_packages.ts";
+
 /** Options of {@linkcode createUiRoutes}. */
 export interface UiRoutesOptions {
   /** Storage, blobs and clock. */
