@@ -46,7 +46,7 @@ export function preparePage(html: string): PreparedPage {
 }
 
 /** Pages kept per owner object, most recent last; a few per owner. */
-const preparedPages = new WeakMap<object, Map<string, PreparedPage>>();
+const preparedPages = new WeakMap<object, Map<string, Promise<PreparedPage>>>();
 const PAGES_PER_OWNER = 32;
 
 /**
@@ -55,49 +55,58 @@ const PAGES_PER_OWNER = 32;
  * which the core replaces at every change of the package row), so a kept
  * page is never stale. For pages that are the same for every signed-out
  * reader; `key` holds whatever else they depend on (origin, version, page).
+ * Requests arriving during the render wait for it.
  */
-export async function keptPage(
+export function keptPage(
   owner: object,
   key: string,
   render: () => Promise<string>,
 ): Promise<PreparedPage> {
   let pages = preparedPages.get(owner);
-  const hit = pages?.get(key);
-  if (hit) return hit;
-  const page = preparePage(await render());
   if (!pages) preparedPages.set(owner, pages = new Map());
+  const hit = pages.get(key);
+  if (hit) return hit;
+  const page = render().then(preparePage);
   if (pages.size >= PAGES_PER_OWNER) pages.delete(pages.keys().next().value!);
   pages.set(key, page);
+  page.catch(() => pages.get(key) === page && pages.delete(key));
   return page;
 }
 
 /** Pages kept for a short time per store, when the store keeps reads that long. */
-const briefPages = new WeakMap<object, Map<string, { page: PreparedPage; until: number }>>();
+const briefPages = new WeakMap<
+  object,
+  Map<string, { page: Promise<PreparedPage>; until: number }>
+>();
 const BRIEF_PAGES = 64;
 
 /**
  * A page kept as long as the store's read cache keeps a row (`--read-cache-ms`,
  * 500 ms by default; never when it is off): for signed-out pages derived from
  * many rows with no single row that changes with them (home, search), the
- * same staleness every cached read already has.
+ * same staleness every cached read already has. One render at a time per
+ * page: requests arriving meanwhile wait for it rather than render again.
  */
-export async function brieflyKeptPage(
+export function brieflyKeptPage(
   storage: RegistryStorage,
   key: string,
   render: () => Promise<string>,
 ): Promise<PreparedPage> {
   const ttl = storage instanceof CachingRegistryStorage ? storage.ttlMs : 0;
-  if (ttl <= 0) return preparePage(await render());
+  if (ttl <= 0) return render().then(preparePage);
   let pages = briefPages.get(storage);
-  const now = performance.now();
-  const hit = pages?.get(key);
-  if (hit && hit.until > now) return hit.page;
-  const page = preparePage(await render());
   if (!pages) briefPages.set(storage, pages = new Map());
+  const hit = pages.get(key);
+  if (hit && hit.until > performance.now()) return hit.page;
+  const entry = { page: render().then(preparePage), until: Infinity };
   pages.delete(key);
   if (pages.size >= BRIEF_PAGES) pages.delete(pages.keys().next().value!);
-  pages.set(key, { page, until: now + ttl });
-  return page;
+  pages.set(key, entry);
+  entry.page.then(
+    () => entry.until = performance.now() + ttl,
+    () => pages.get(key) === entry && pages.delete(key),
+  );
+  return entry.page;
 }
 
 /**
