@@ -146,6 +146,8 @@ export {
   TOKEN_PREFIX,
   type TokenEventOptions,
 } from "./core/tokens.ts";
+export { listTokenPage } from "./core/token_pages.ts";
+export { decodeListCursor, encodeListCursor, pageSizeOf } from "./core/cursor.ts";
 export {
   type AuditFilter,
   type AuditInput,

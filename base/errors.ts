@@ -43,6 +43,7 @@ export const ERROR_CODES = [
   "rate_limited",
   "timeout",
   "storage_failure",
+  "storage_full",
   "upstream_unavailable",
   "upstream_timeout",
   "unavailable",
@@ -123,4 +124,60 @@ export function isRegistryError(err: unknown, code?: ErrorCode): err is Registry
  */
 export function echo(value: string, max = 100): string {
   return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+}
+
+/**
+ * Whether an error means the store's disk is full: SQLite's "database or disk
+ * is full", a file write's ENOSPC (`os error 28`), here or in a cause.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isDiskFull } from "./errors.ts";
+ * assert.ok(isDiskFull(new TypeError("database or disk is full")));
+ * assert.ok(!isDiskFull(new Error("connection refused")));
+ * ```
+ */
+export function isDiskFull(err: unknown): boolean {
+  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
+    if (/database or disk is full|No space left on device|os error 28|ENOSPC/i.test(String(e))) {
+      return true;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * A thrown value as the surfaces map it: a full disk, wherever it surfaced
+ * (a blob write, a KV commit, wrapped as `storage_failure` or not), becomes
+ * `storage_full` (507 on every surface, a message the client can act on);
+ * anything else is returned as it is.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { isRegistryError, storeFault } from "./errors.ts";
+ * const err = storeFault(new Error("No space left on device (os error 28)"));
+ * assert.ok(isRegistryError(err, "storage_full"));
+ * ```
+ */
+export function storeFault(err: unknown): unknown {
+  if (isRegistryError(err) && err.code !== "storage_failure") return err;
+  if (!isDiskFull(err)) return err;
+  return new RegistryError("storage_full", STORAGE_FULL_MESSAGE, { cause: err });
+}
+
+/** What every surface says for `storage_full`: nothing was stored, and what to do. */
+export const STORAGE_FULL_MESSAGE =
+  "The registry's storage is full: nothing was stored. Try again once an operator has freed space (gc, a larger volume)";
+
+/**
+ * The client-safe message of a 5xx answer for a domain code, or `null` when
+ * the surface must send its generic "internal error" text.
+ */
+export function serverFaultMessage(code: ErrorCode): string | null {
+  if (code === "unavailable") return "Storage is unavailable: try again later";
+  if (code === "storage_full") return STORAGE_FULL_MESSAGE;
+  return null;
 }

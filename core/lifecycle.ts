@@ -32,6 +32,8 @@ import type { PackageRow, Tombstone, VersionRow, VersionState } from "./rows.ts"
 import { pickLatest } from "./semver.ts";
 import { getVersionRow, listVersionStates } from "./store.ts";
 import { newOutboxRows, outboxMutations } from "./webhooks.ts";
+import { rackMirrorMutation } from "./rack/mirror_queue.ts";
+import { RACK_FORMAT } from "./rack/upload.ts";
 import * as keys from "../storage/keys.ts";
 import type { Check, JsonValue, Mutation } from "../storage/types.ts";
 
@@ -421,6 +423,10 @@ export async function deleteVersion(
           visibility: row.visibility,
         }),
         ...eventRows(ctx, input, "version.deleted", { ...ref }),
+        // Rack's Worker must stop serving it: the bucket copy goes after this commit.
+        ...(ctx.rackMirror && row.format === RACK_FORMAT
+          ? [rackMirrorMutation({ kind: "delete", ...ref }, ctx.clock())]
+          : []),
       ],
     });
     if (res.ok) return { changed: true, package: next };

@@ -18,9 +18,11 @@
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
 import type { PinnedHost, TargetCheck } from "./net_guard.ts";
+import { decodeListCursor, encodeListCursor, pageSizeOf } from "./cursor.ts";
 import { sha256Hex, toHex } from "../base/digest.ts";
 import type { OutboxRow } from "./rows.ts";
 import { listAll } from "./store.ts";
+import { claimLease, isDue } from "./_lease.ts";
 import * as keys from "../storage/keys.ts";
 import type { JsonValue, Mutation } from "../storage/types.ts";
 
@@ -289,20 +291,11 @@ export async function buildDeliveryRequest(
 }
 
 /** Take the lease of a due delivery; `null` when another process holds it or it is done. */
-async function claim(ctx: RegistryContext, id: string, leaseMs: number): Promise<OutboxRow | null> {
-  const key = keys.outboxKey(id);
-  const entry = await ctx.storage.get<OutboxRow>(key);
-  if (!entry) return null;
-  const row = entry.value;
-  const now = ctx.clock();
-  if (row.status !== "pending" || Date.parse(row.nextAttemptAt) > now.getTime()) return null;
-  if (row.leaseUntil && Date.parse(row.leaseUntil) > now.getTime()) return null;
-  const leased: OutboxRow = { ...row, leaseUntil: new Date(now.getTime() + leaseMs).toISOString() };
-  const res = await ctx.storage.commit({
-    checks: [{ key, stamp: entry.stamp }],
-    mutations: [{ type: "set", key, value: leased as unknown as JsonValue }],
+function claim(ctx: RegistryContext, id: string, leaseMs: number): Promise<OutboxRow | null> {
+  return claimLease<OutboxRow>(ctx, keys.outboxKey(id), {
+    leaseMs,
+    eligible: (row) => row.status === "pending",
   });
-  return res.ok ? leased : null;
 }
 
 /** Record an attempt's outcome: done and dead rows leave the pending outbox. */
@@ -392,8 +385,7 @@ export async function deliverDue(
   const due: string[] = [];
   for await (const e of listAll<OutboxRow>(ctx.storage, keys.outboxPrefix())) {
     const r = e.value;
-    if (r.status !== "pending" || Date.parse(r.nextAttemptAt) > nowMs) continue;
-    if (r.leaseUntil && Date.parse(r.leaseUntil) > nowMs) continue;
+    if (r.status !== "pending" || !isDue(r, nowMs)) continue;
     due.push(r.id);
     if (due.length >= batch) break;
   }
@@ -463,7 +455,18 @@ export async function nextDueAt(ctx: RegistryContext): Promise<Date | null> {
 }
 
 /**
- * Deliveries by state, newest first, for the admin route.
+ * The shape of an outbox id in a cursor: today a time-ordered id and the
+ * event's sequence in its change; any id of the same alphabet (older rows) is
+ * only a seek position, so the shape need not be tighter.
+ */
+const OUTBOX_ID_RE = /^[0-9A-Za-z:._-]{1,200}$/;
+
+/**
+ * Deliveries by state, newest first, for the admin route. Each state is a
+ * listing of its own (`deliveries.pending`, …): its cursor names the id of
+ * the last delivery shown, and the next page seeks past it. A cursor of
+ * another listing or of the wrong shape, or a limit outside 1–1000, is
+ * `invalid_input`.
  *
  * @example
  * ```ts
@@ -482,16 +485,26 @@ export async function listDeliveries(
   state: "pending" | "delivered" | "dead",
   options: { limit?: number; cursor?: string } = {},
 ): Promise<{ items: OutboxRow[]; cursor?: string }> {
+  const limit = pageSizeOf(options.limit, { fallback: 50, max: 1000 });
+  // Each state is its own listing: a cursor of another is refused, not reinterpreted.
+  const listing = `deliveries.${state}`;
+  const after = options.cursor === undefined
+    ? undefined
+    : decodeListCursor(listing, options.cursor, 1, OUTBOX_ID_RE)[0]!;
   const prefix = state === "pending"
     ? keys.outboxPrefix()
     : state === "delivered"
     ? keys.outboxDonePrefix()
     : keys.outboxDeadPrefix();
+  // A seek to the id (which need not exist any more: delivered meanwhile).
   const page = await ctx.storage.list<OutboxRow>(prefix, {
-    limit: options.limit ?? 50,
+    limit,
     reverse: true,
-    ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+    ...(after === undefined ? {} : { after: [...prefix, after] }),
   });
   const items = page.items.map((e) => e.value);
-  return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
+  const last = items.at(-1)?.id;
+  return page.cursor === undefined || last === undefined
+    ? { items }
+    : { items, cursor: encodeListCursor(listing, [last]) };
 }

@@ -86,6 +86,26 @@ export function tokensPrefix(): RowKey {
 export function tokenByIdKey(id: string): RowKey {
   return ["token_by_id", id];
 }
+/** Pointer from a token's creation time (then id) to its hash key: the token listing's order. */
+export function tokenByTimeKey(createdAt: string, id: string): RowKey {
+  return ["token_by_time", createdAt, id];
+}
+/** Prefix of every token, oldest first. */
+export function tokensByTimePrefix(): RowKey {
+  return ["token_by_time"];
+}
+/** Pointer from a token's subject, creation time and id to its hash key. */
+export function tokenBySubjectKey(subject: string, createdAt: string, id: string): RowKey {
+  return ["token_by_subject", subject, createdAt, id];
+}
+/** Prefix of one subject's tokens, oldest first. */
+export function tokensBySubjectPrefix(subject: string): RowKey {
+  return ["token_by_subject", subject];
+}
+/** Marks a store whose every token has its time and subject pointers (older stores lack them). */
+export function tokensIndexedKey(): RowKey {
+  return ["token_by_time_indexed"];
+}
 /** A webhook delivery. */
 export function outboxKey(id: string): RowKey {
   return ["outbox", id];
@@ -109,6 +129,18 @@ export function outboxDeadKey(id: string): RowKey {
 /** Prefix of dead-lettered webhook deliveries. */
 export function outboxDeadPrefix(): RowKey {
   return ["outbox_dead"];
+}
+/** A pending write of Rack's R2 mirror (derived state: not exported). */
+export function rackMirrorKey(id: string): RowKey {
+  return ["rack_mirror", id];
+}
+/** Prefix of the pending writes of Rack's R2 mirror. */
+export function rackMirrorPrefix(): RowKey {
+  return ["rack_mirror"];
+}
+/** What Rack's R2 mirror last wrote of a document kept outside the store (`auth`). */
+export function rackMirrorStateKey(name: string): RowKey {
+  return ["rack_mirror_state", name];
 }
 /** An audit record; ids sort by time. */
 export function auditKey(id: string): RowKey {

@@ -24,6 +24,8 @@ import {
   type ErrorCode,
   isRegistryError,
   RegistryError,
+  serverFaultMessage,
+  storeFault,
 } from "../../base/errors.ts";
 import { collectBytes } from "../../storage/_common.ts";
 import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../../core/gc.ts";
@@ -41,7 +43,8 @@ import {
 import { isNamespace } from "../../base/names.ts";
 import { mountRoutes, type Route } from "../shared/_route_table.ts";
 import type { Action, Grant } from "../../core/rows.ts";
-import { createToken, listTokens, principalCan, revokeToken } from "../../core/tokens.ts";
+import { createToken, principalCan, revokeToken } from "../../core/tokens.ts";
+import { listTokenPage } from "../../core/token_pages.ts";
 import { listDeliveries } from "../../core/webhooks.ts";
 import type { TargetGuard } from "../../core/net_guard.ts";
 import type { WebhookSubscription } from "../../core/rack/webhooks.ts";
@@ -72,6 +75,7 @@ export const ADMIN_ERROR_STATUS = {
   rate_limited: 429,
   timeout: 408,
   storage_failure: 500,
+  storage_full: 507,
   upstream_unavailable: 502,
   upstream_timeout: 504,
   unavailable: 503,
@@ -111,13 +115,12 @@ type Env = {
   Variables: { principal?: Principal; action?: string; target?: string; audited?: boolean };
 };
 
-function adminError(err: unknown): { status: number; body: AdminErrorBody } {
+function adminError(thrown: unknown): { status: number; body: AdminErrorBody } {
+  const err = storeFault(thrown);
   if (isRegistryError(err)) {
     const status = ADMIN_ERROR_STATUS[err.code];
     if (status >= 500) {
-      const message = status === 503
-        ? "Storage is unavailable: try again later"
-        : "Internal server error";
+      const message = serverFaultMessage(err.code) ?? "Internal server error";
       return { status, body: { code: err.code, message } };
     }
     const body: AdminErrorBody = { code: err.code, message: err.message };
@@ -390,11 +393,17 @@ const postToken: AdminHandler = async (c, deps) => {
   }
 };
 
-/** `GET /tokens`: the tokens (never their secrets), optionally of one subject. */
+/** `GET /tokens`: a page of tokens (never their secrets), oldest first, optionally of one subject. */
 const getTokens: AdminHandler = async (c, deps) => {
   await admin(c, deps, "token.list");
   const subject = c.req.query("subject");
-  return json({ tokens: await listTokens(deps.ctx, subject ? { subject } : {}) });
+  const limit = limitParam(c.req.query("limit"), 1000);
+  const page = await listTokenPage(deps.ctx, {
+    ...(subject ? { subject } : {}),
+    ...(limit ? { limit } : {}),
+    cursor: c.req.query("cursor") || undefined,
+  });
+  return json({ tokens: page.items, ...(page.cursor ? { cursor: page.cursor } : {}) });
 };
 
 /** `DELETE /tokens/:id`: revoke a token. */

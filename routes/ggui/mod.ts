@@ -24,6 +24,8 @@ import {
   CONFLICT_RETRY_AFTER_SECONDS,
   type ErrorCode,
   isRegistryError,
+  serverFaultMessage,
+  storeFault,
 } from "../../base/errors.ts";
 import {
   type AuthnContext,
@@ -134,19 +136,23 @@ const ERROR_TABLE = {
   rate_limited: { status: 429, error: "rate_limited" },
   timeout: { status: 408, error: "request_timeout" },
   storage_failure: { status: 500, error: "server_error" },
+  storage_full: { status: 507, error: "storage_full" },
   upstream_unavailable: { status: 502, error: "upstream_unavailable" },
   upstream_timeout: { status: 504, error: "upstream_timeout" },
   unavailable: { status: 503, error: "service_unavailable" },
 } as const satisfies Record<ErrorCode, { status: number; error: string }>;
 
 /** Map any thrown error to a ggui error result; 5xx never carry internal text. */
-export function gguiErrorResult(err: unknown): GguiResult {
+export function gguiErrorResult(thrown: unknown): GguiResult {
+  const err = storeFault(thrown);
   if (isRegistryError(err)) {
     const { status, error } = ERROR_TABLE[err.code];
     if (status === 503) {
       return errorResult(status, error, "storage is unavailable, try again later");
     }
-    if (status >= 500) return errorResult(status, error, "internal error");
+    if (status >= 500) {
+      return errorResult(status, error, serverFaultMessage(err.code) ?? "internal error");
+    }
     return errorResult(status, error, err.message, {
       ...(err.detail === undefined ? {} : { detail: err.detail }),
     });

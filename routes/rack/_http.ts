@@ -5,6 +5,8 @@ import {
   CONFLICT_RETRY_AFTER_SECONDS,
   type ErrorCode,
   isRegistryError,
+  STORAGE_FULL_MESSAGE,
+  storeFault,
 } from "../../base/errors.ts";
 import { type RackCode, rackCodeOf, rackExtraOf } from "../../core/rack/errors.ts";
 import { makeResponse, notModifiedResponse } from "../ops/_common.ts";
@@ -29,6 +31,7 @@ export const RACK_ERROR_TABLE = {
   rate_limited: { status: 429, code: "RATE_LIMIT_EXCEEDED" },
   timeout: { status: 408, code: "REQUEST_TIMEOUT" },
   storage_failure: { status: 500, code: "INTERNAL_SERVER_ERROR" },
+  storage_full: { status: 507, code: "INSUFFICIENT_STORAGE" },
   upstream_unavailable: { status: 502, code: "BAD_GATEWAY" },
   upstream_timeout: { status: 504, code: "GATEWAY_TIMEOUT" },
   unavailable: { status: 503, code: "SERVICE_UNAVAILABLE" },
@@ -88,7 +91,8 @@ export function rackJsonError(
 }
 
 /** Turn any thrown value into the Rack error envelope; 5xx carry generic text only. */
-export function rackErrorResponse(err: unknown, log: RackLog): Response {
+export function rackErrorResponse(thrown: unknown, log: RackLog): Response {
+  const err = storeFault(thrown);
   if (isRegistryError(err)) {
     const rackCode = rackCodeOf(err);
     const generic = RACK_ERROR_TABLE[err.code];
@@ -103,6 +107,8 @@ export function rackErrorResponse(err: unknown, log: RackLog): Response {
         status,
         status === 503
           ? { code: "SERVICE_UNAVAILABLE", message: "Storage is unavailable: try again later" }
+          : err.code === "storage_full"
+          ? { code: generic.code, message: STORAGE_FULL_MESSAGE }
           : { code: "INTERNAL_SERVER_ERROR", message: "Internal server error" },
       );
     }
