@@ -15,21 +15,26 @@
 //             and cloned per request: exactly the bytes and headers a
 //             registry read sends, with no work behind them (the hot reads'
 //             same-bytes reference; <size-bytes> is ignored)
-// Usage: deno run -A bench/_reference.ts <hono|file|memory|headers|extra-headers|same> <size-bytes> <file-path>
+//   page   — the bytes of <file-path> (a page the registry rendered) as
+//             text/html from a bare Deno.serve handler: what sending those
+//             bytes costs with no work behind them
+// Usage: deno run -A bench/_reference.ts <hono|file|memory|headers|extra-headers|same|page> <size-bytes> <file-path>
 import { Hono } from "hono";
 
 const [mode = "hono", sizeText = "300", path = "/tmp/reference.bin"] = Deno.args;
 // extra-headers: the argument counts headers; the body is 300 bytes.
 const extraHeaders = mode === "extra-headers" ? Number(sizeText) : 0;
 const size = mode === "extra-headers" ? 300 : Number(sizeText);
-const body = new Uint8Array(size);
-if (mode === "hono" || mode === "headers" || size === 300) {
+const body = mode === "page" ? await Deno.readFile(path) : new Uint8Array(size);
+if (mode === "page") {
+  // The page's own bytes: nothing to write.
+} else if (mode === "hono" || mode === "headers" || size === 300) {
   const json = JSON.stringify({ ok: true, pad: "x".repeat(Math.max(0, size - 22)) });
   body.set(new TextEncoder().encode(json).subarray(0, size));
 } else {
   for (let i = 0; i < size; i++) body[i] = (i * 31) & 0xff;
 }
-if (mode !== "same") await Deno.writeFile(path, body);
+if (mode !== "same" && mode !== "page") await Deno.writeFile(path, body);
 
 const app = new Hono();
 app.get("/", (c) => c.body(body, 200, { "content-type": "application/json" }));
@@ -86,6 +91,8 @@ const handler = mode === "same"
   ? sameBytes
   : mode === "hono"
   ? app.fetch
+  : mode === "page"
+  ? () => new Response(body, { headers: { "content-type": "text/html; charset=utf-8" } })
   : mode === "headers"
   ? withHeaders
   : mode === "extra-headers"

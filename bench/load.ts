@@ -3,7 +3,9 @@
 // JSON, the same bytes from a file and from memory, the headers a /pkg read
 // carries answered with no work (the floor those headers set), 300 bytes with
 // 1, 7 and 13 headers (what headers alone cost), and the operations stack's
-// two cases bare and stacked (bench/_ops_apps.ts).
+// two cases bare and stacked (bench/_ops_apps.ts), and the web pages (a
+// package page of 10,000 versions and the home page) beside a bare route
+// sending the same bytes.
 //
 // Every server stays up for the whole run and each round measures every case
 // once; ratios are taken within a round, then the median over rounds. Beside
@@ -21,6 +23,7 @@ import { sha256Hex } from "../base/digest.ts";
 import { CACHED_PATH, JSON_PATH } from "./_ops_apps.ts";
 import { makeGadget, makeKey } from "../tests/_ggui_fixtures.ts";
 import { makeItem, makePackage, makeTarball, uploadRequest } from "../tests/_rack_fixtures.ts";
+import { growVersions, publishMany } from "./_ui_seed.ts";
 
 const USAGE = `usage: deno run -A bench/load.ts [--seconds=3] [--rounds=3] [--connections=32]
                                       [--storage=kv|memory|fs] [--log-requests=true|false]
@@ -190,7 +193,7 @@ function median(xs: readonly number[]): number {
 /** One thing measured each round: a URL of a running server, and what it is compared with. */
 interface Case {
   name: string;
-  section: "references" | "registry" | "ops" | "hot" | "log";
+  section: "references" | "registry" | "ops" | "hot" | "log" | "pages";
   url: string;
   pid: number;
   headers?: Record<string, string>;
@@ -395,6 +398,82 @@ cases.push(
 );
 
 if (HOT_ONLY) cases.splice(0, cases.length, ...cases.filter((c) => c.section !== "registry"));
+// The web pages: the package page of a JSR package with 10,000 versions and
+// the home page, each beside a bare Deno.serve route sending the same bytes.
+const PAGE_ACCEPT = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" };
+const pageBytes: [string, number][] = [];
+if (!HOT_ONLY) {
+  await Deno.writeTextFile(`${dir}/pages-auth.json`, JSON.stringify({ "@pages": [] }));
+  const pagesArgs = (kv: string) => [
+    "run",
+    "-A",
+    "--unstable-kv",
+    here("../main.ts"),
+    "--port=0",
+    "--host=127.0.0.1",
+    `--storage=kv:${kv}`,
+    "--init",
+    `--auth-config=${dir}/pages-auth.json`,
+    "--admin-token=pages-admin",
+    "--rate-limit=999999999",
+    // Pages are metadata reads: that budget would refuse wrk's load.
+    "--metadata-rate-limit=0",
+    `--log-requests=${values["log-requests"]}`,
+  ];
+  const kv = `${dir}/pages.kv`;
+  const seed = await spawnPinned("0", pagesArgs(kv));
+  const publish = { token: "pages-admin", scope: "pages", count: 1 };
+  await publishMany(seed.url, { ...publish, name: "many" });
+  for (let i = 0; i < 30; i++) await publishMany(seed.url, { ...publish, name: `pkg-${i}` });
+  seed.process.kill("SIGTERM");
+  await seed.process.status;
+  const grown = performance.now();
+  await growVersions(kv, { namespace: "@pages", name: "many", count: 10_000 });
+  console.error(`seeded 10,000 versions in ${((performance.now() - grown) / 1000).toFixed(0)} s`);
+  const pages = await start(pagesArgs(kv));
+  for (
+    const [name, path] of [
+      ["package page, 10,000 versions", "/@pages/many"],
+      ["home page", "/"],
+    ] as const
+  ) {
+    const res = await fetch(pages.url + path, { headers: PAGE_ACCEPT });
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
+    pageBytes.push([name, bytes.byteLength]);
+    const file = `${dir}/page-${pageBytes.length}.html`;
+    await Deno.writeFile(file, bytes);
+    const ref = await start(["run", "-A", here("./_reference.ts"), "page", "0", file]);
+    cases.push(
+      {
+        name: `${name}, same bytes bare`,
+        section: "pages",
+        url: ref.url + "/",
+        pid: ref.process.pid,
+      },
+      {
+        name,
+        section: "pages",
+        url: pages.url + path,
+        pid: pages.process.pid,
+        headers: PAGE_ACCEPT,
+        ref: `${name}, same bytes bare`,
+      },
+    );
+    if (path !== "/") {
+      const etag = res.headers.get("etag")!;
+      cases.push({
+        name: `${name}, 304`,
+        section: "pages",
+        url: pages.url + path,
+        pid: pages.process.pid,
+        headers: { ...PAGE_ACCEPT, "if-none-match": etag },
+        ref: "hono-300",
+      });
+    }
+  }
+}
+
 const runs = new Map<string, WrkResult[]>(cases.map((c) => [c.name, []]));
 for (let round = 1; round <= ROUNDS; round++) {
   console.error(`round ${round} of ${ROUNDS} (${cases.length} cases, ${SECONDS} s each)…`);
@@ -452,6 +531,10 @@ for (
       "Hot reads beside their same-bytes references (bench/_reference.ts same: a bare Deno.serve sending the captured response, prepared once; request log on)",
     ],
     ["log", "The request log's cost: the same reads, log on (default) and off"],
+    [
+      "pages",
+      "Web pages (signed out, no compression; ratio = share of a bare Deno.serve route sending the same bytes)",
+    ],
   ] as const
 ) {
   if (!cases.some((c) => c.section === section)) continue;
@@ -460,6 +543,14 @@ for (
   log(`| case ${HEAD}`);
   log(RULE);
   for (const c of cases) if (c.section === section) log(row(c));
+  log("");
+}
+if (pageBytes.length > 0) {
+  log(
+    `Bytes per page (before compression): ${
+      pageBytes.map(([name, n]) => `${name} ${(n / 1024).toFixed(1)} KiB`).join(", ")
+    }.`,
+  );
   log("");
 }
 if (!HOT_ONLY) {

@@ -7,7 +7,7 @@
  */
 import type { RegistryContext } from "./context.ts";
 import { RegistryError } from "../base/errors.ts";
-import { type FileEntry, type FileMap, type VersionRow } from "./rows.ts";
+import type { FileEntry, FileMap, VersionRow } from "./rows.ts";
 import type { BlobBody, ByteRange } from "../storage/types.ts";
 import { lazily } from "../base/lazy.ts";
 

@@ -80,6 +80,11 @@ export class CachingRegistryStorage implements RegistryStorage {
   /** Bumped after every commit: a read that overlapped one keeps nothing. */
   #epoch = 0;
 
+  /** How long a read is served from memory (0: never). */
+  get ttlMs(): number {
+    return this.#ttl;
+  }
+
   /** Wrap `inner`. */
   constructor(inner: RegistryStorage, options: ReadCacheOptions) {
     this.#inner = inner;

@@ -114,9 +114,14 @@ export async function createSession(
     createdAt: now.toISOString(),
     expiresAt: expiresAt.toISOString(),
   };
+  const id = sha256Hex(secret);
+  // The expiry pointer is written with the row: the sweep finds it by time.
   await ctx.storage.commit({
     checks: [],
-    mutations: [{ type: "set", key: keys.uiSessionKey(sha256Hex(secret)), value: { ...row } }],
+    mutations: [
+      { type: "set", key: keys.uiSessionKey(id), value: { ...row } },
+      { type: "set", key: keys.uiSessionByExpiryKey(row.expiresAt, id), value: id },
+    ],
   });
   return { secret, csrf: row.csrf, expiresAt };
 }
@@ -132,8 +137,8 @@ export async function openSession(
   authenticator: Authenticator,
 ): Promise<OpenSession | null> {
   if (secret.length === 0 || secret.length > 128) return null;
-  const key = keys.uiSessionKey(sha256Hex(secret));
-  const entry = await ctx.storage.get<SessionRow>(key);
+  const id = sha256Hex(secret);
+  const entry = await ctx.storage.get<SessionRow>(keys.uiSessionKey(id));
   if (!entry) return null;
   const row = entry.value;
   const token = Date.parse(row.expiresAt) > ctx.clock().getTime()
@@ -141,18 +146,71 @@ export async function openSession(
     : null;
   const principal = token === null ? null : await authenticator.authenticate(token);
   if (principal === null) {
-    await ctx.storage.commit({ checks: [], mutations: [{ type: "delete", key }] });
+    await deleteSession(ctx, id, row.expiresAt);
     return null;
   }
   return { principal, csrf: row.csrf };
 }
 
+/** Delete a session's row and its expiry pointer together. */
+async function deleteSession(ctx: RegistryContext, id: string, expiresAt: string): Promise<void> {
+  await ctx.storage.commit({
+    checks: [],
+    mutations: [
+      { type: "delete", key: keys.uiSessionKey(id) },
+      { type: "delete", key: keys.uiSessionByExpiryKey(expiresAt, id) },
+    ],
+  });
+}
+
 /** End a session (sign out); `true` when it existed. */
 export async function endSession(ctx: RegistryContext, secret: string): Promise<boolean> {
   if (secret.length === 0 || secret.length > 128) return false;
-  const key = keys.uiSessionKey(sha256Hex(secret));
-  const entry = await ctx.storage.get(key);
+  const id = sha256Hex(secret);
+  const entry = await ctx.storage.get<SessionRow>(keys.uiSessionKey(id));
   if (!entry) return false;
-  await ctx.storage.commit({ checks: [], mutations: [{ type: "delete", key }] });
+  await deleteSession(ctx, id, entry.value.expiresAt);
   return true;
+}
+
+/** The most expired sessions one sweep deletes. */
+export const SESSION_SWEEP_LIMIT = 100;
+
+/**
+ * Delete up to `limit` sessions that have expired, oldest expiry first,
+ * whether or not their cookie is ever presented again: their expiry
+ * pointers sort by time, so the sweep reads only what it deletes (plus one
+ * row). Run on every sign-in, so the rows of abandoned sessions never pile
+ * up. Answers how many it deleted.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createSession, sweepSessions } from "./sessions.ts";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * let now = 0;
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(now) };
+ * await createSession(ctx, { token: "t", principal: { subject: "a", admin: false }, ttlMs: 1000 });
+ * assert.equal(await sweepSessions(ctx), 0);
+ * now = 2000;
+ * assert.equal(await sweepSessions(ctx), 1);
+ * ```
+ */
+export async function sweepSessions(
+  ctx: RegistryContext,
+  options: { limit?: number } = {},
+): Promise<number> {
+  const limit = options.limit ?? SESSION_SWEEP_LIMIT;
+  const now = ctx.clock().toISOString();
+  const page = await ctx.storage.list<string>(keys.uiSessionByExpiryPrefix(), { limit });
+  const expired = page.items.filter((e) => String(e.key[1]) <= now);
+  // Twenty sessions (forty deletes) a commit keeps every commit small.
+  for (let i = 0; i < expired.length; i += 20) {
+    const mutations = expired.slice(i, i + 20).flatMap((e) => [
+      { type: "delete" as const, key: keys.uiSessionKey(String(e.key[2])) },
+      { type: "delete" as const, key: e.key },
+    ]);
+    await ctx.storage.commit({ checks: [], mutations });
+  }
+  return expired.length;
 }

@@ -12,7 +12,7 @@ import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
 import { sha256Hex, toBase64Url } from "../base/digest.ts";
 import { echo, RegistryError } from "../base/errors.ts";
-import { type Action, type Grant, type TokenRow } from "./rows.ts";
+import type { Action, Grant, TokenRow } from "./rows.ts";
 import { listAll, updateRow } from "./store.ts";
 import { tokenIndexMutations } from "./token_pages.ts";
 import { eventMutations, type EventSubscription } from "./webhooks.ts";

@@ -64,7 +64,8 @@ import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
 import { jsrUpstreamReads } from "./jsr/upstream.ts";
 import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui/upstream.ts";
 import { addNamespaceClaimRoute } from "./admin/upstream.ts";
-import { createUiRoutes } from "./ui/mod.ts";
+import { createUiRoutes, packageSearchApi } from "./ui/mod.ts";
+import type { DocRunner } from "./ui/_api_docs.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
 export interface RegistryAppOptions {
@@ -179,6 +180,8 @@ export interface RegistryAppOptions {
   gguiUpstream?: GguiUpstreamConfig;
   /** Serve the web pages for people (default true; docs/ui.md). */
   ui?: boolean;
+  /** Runs `deno doc` for the pages' API docs (default: the server's deno; `null`: none). */
+  docRunner?: DocRunner | null;
 }
 
 /** The ggui upstream's settings (see core/ggui/upstream.ts). */
@@ -307,6 +310,11 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
       ggui: { ...ctx, bundleHost: options.bundleHost, registryHostname: options.registryHostname },
       liveSubscriptions: parts.live,
       ...(options.webhookGuard ? { webhookGuard: options.webhookGuard } : {}),
+      rackAuth: parts.rackAuth,
+      ...(options.docRunner !== undefined ? { docRunner: options.docRunner } : {}),
+      ...(options.hostFromRequest?.includes("bundleHost")
+        ? {}
+        : { selfOrigin: options.bundleHost }),
     }));
   }
   app.route(
@@ -366,6 +374,8 @@ function mountGgui(app: Hono, parts: AppParts): BoundTable<GguiDeps> | undefined
  */
 function mountJsr(app: Hono, parts: AppParts): BoundTable<JsrDeps> | undefined {
   const { options, ctx, rackAuth } = parts;
+  // The pages' package search as JSR's `{items, total}` (routes/ui/_api_packages.ts).
+  app.get("/api/packages", packageSearchApi({ ctx, authenticator: parts.identities }));
   if (options.jsrUpstream) {
     app.use(
       "/@*",

@@ -359,3 +359,25 @@ export function upstreamGguiFilesPrefix(): RowKey {
 export function uiSessionKey(sha256: string): RowKey {
   return ["ui_session", sha256];
 }
+/** A web session's expiry pointer (sorted by expiry, for the sweep of expired sessions). */
+export function uiSessionByExpiryKey(expiresAt: string, sha256: string): RowKey {
+  return ["ui_session_by_expiry", expiresAt, sha256];
+}
+/** Prefix of every web session's expiry pointer. */
+export function uiSessionByExpiryPrefix(): RowKey {
+  return ["ui_session_by_expiry"];
+}
+/** The head row of a JSR version's API docs computed by `deno doc` (routes/ui). */
+export function uiApiDocsKey(ref: VersionRef): RowKey {
+  return ["ui_api_docs", ref.namespace, ref.name, ref.version];
+}
+/** One chunk of a JSR version's API docs (their JSON, cut in pieces under the value limit). */
+export function uiApiDocsChunkKey(ref: VersionRef, index: number): RowKey {
+  return [
+    "ui_api_docs_chunk",
+    ref.namespace,
+    ref.name,
+    ref.version,
+    String(index).padStart(4, "0"),
+  ];
+}

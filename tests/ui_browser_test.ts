@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import puppeteer, { type Browser, type Page } from "puppeteer-core";
 import axe from "axe-core";
+import { parseAuthConfig } from "../core/rack/auth.ts";
+import { makeItem, makePackage, uploadRequest } from "./_rack_fixtures.ts";
 import { ALICE, publishJsr, uiFixture } from "./_ui_fixtures.ts";
 
 const CHROMIUM = Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium";
@@ -42,14 +44,58 @@ const EVIL_README = [
   '<svg onload="alert(5)"><script>alert(6)</script></svg>',
 ].join("\n\n");
 
+const RACK_ADMIN = "rack-admin-secret";
+
+/** A documented module: what the API docs page shows. */
+const GREET_MOD = `/** The version of this module. */
+export const version = "1.1.0";
+
+/**
+ * Greet someone, any number of times.
+ *
+ * @example
+ * \`\`\`ts
+ * greet({ name: "Ada" }, 2);
+ * \`\`\`
+ */
+export function greet(who: Person, times = 1): string {
+  return \`Hello, \${who.name}! \`.repeat(times);
+}
+
+/** Someone to greet. */
+export interface Person {
+  /** What they are called. */
+  name: string;
+  /** Their preferred greeting, if any. */
+  greeting?: "hello" | "hi";
+}
+
+/** Remembers whom it greeted. */
+export class Greeter {
+  /** Everyone greeted so far. */
+  readonly seen: Person[] = [];
+  /** Greet and remember. */
+  greet(who: Person): string {
+    this.seen.push(who);
+    return greet(who);
+  }
+}
+`;
+
 async function seeded() {
-  const f = await uiFixture();
+  const auth = parseAuthConfig('{"@pub": []}', { adminToken: RACK_ADMIN }).auth;
+  const f = await uiFixture({
+    rackAuth: () => Promise.resolve(auth),
+    // No configured public URL: the API docs import from the loopback origin.
+    hostFromRequest: ["bundleHost", "registryHostname"],
+  });
   const readme = (v: string) =>
     `# Greet ${v}\n\nSays *hello*.\n\n\`\`\`ts\nimport { version } from "jsr:@pub/greet";\n\`\`\`\n`;
   await publishJsr(f.app, "@pub/greet@1.0.0", { "README.md": readme("1.0.0") }, f.admin);
   await publishJsr(f.app, "@pub/greet@1.1.0", {
     "README.md": readme("1.1.0"),
     "lib/util.ts": "// A helper.\nexport function twice(n: number): number {\n  return n * 2;\n}\n",
+    "mod.ts": GREET_MOD,
   }, f.admin);
   await publishJsr(f.app, "@pub/evil@1.0.0", {
     "README.md": EVIL_README,
@@ -58,6 +104,11 @@ async function seeded() {
       '<svg xmlns="http://www.w3.org/2000/svg" onload="alert(7)"><script>alert(8)</script></svg>',
   }, f.admin);
   await publishJsr(f.app, "@acme/secret@1.0.0", { "README.md": "# Top secret" }, ALICE);
+  const archive = await makePackage({
+    item: makeItem({ namespace: "@pub", description: "Git hooks for every repository" }),
+  });
+  const up = await f.app.request(uploadRequest(archive, { token: RACK_ADMIN }));
+  if (up.status !== 201) throw new Error(`Rack upload failed: ${up.status} ${await up.text()}`);
   return f;
 }
 
@@ -203,17 +254,24 @@ Deno.test({
         await page.goto(`${base}${path}`);
         const ran = await page.evaluate(() => (globalThis as { __xss?: number }).__xss ?? null);
         assert.equal(ran, null, path);
-        const scripts = await page.$$eval("script", (s) => s.length);
-        assert.equal(scripts, 0, path);
+        // The only script element is the pages' own file: nothing inline, nothing injected.
+        const scripts = await page.$$eval("script", (s) =>
+          s.map((e) => (e as unknown as { src: string; text: string }).src || "inline"));
+        assert.ok(
+          scripts.every((src) =>
+            src === `${base}/ui/copy.js`
+          ),
+          `${path}: ${scripts}`,
+        );
       }
       // The dangerous links are text, not links.
       await page.goto(`${base}/@pub/evil`);
-      const hrefs = await page.$$eval("#readme a", (as) =>
-        as.map((a) => (a as unknown as { href: string }).href));
+      const hrefs = await page.$$eval(
+        "#readme a",
+        (as) => as.map((a) => (a as unknown as { href: string }).href),
+      );
       assert.ok(
-        hrefs.every((h) =>
-          /^https?:/.test(h)
-        ),
+        hrefs.every((h) => /^https?:/.test(h)),
         hrefs.join(" "),
       );
       assert.deepEqual(dialogs, []);
@@ -288,6 +346,9 @@ Deno.test({
         "/?q=greet",
         "/@pub/greet",
         "/@pub/greet@1.0.0",
+        "/@pub",
+        "/ui/rack/@pub/quality/husky",
+        "/ui/doc/@pub/greet@1.1.0",
         "/ui/files/@pub/greet@1.1.0/",
         "/ui/files/@pub/greet@1.1.0/lib/util.ts",
         "/ui/sign-in",
@@ -314,5 +375,96 @@ Deno.test({
         await check(`/ui/${name}`);
         await shot(page, name);
       }
+    }),
+});
+
+Deno.test({
+  name: "the copy button copies the install command, from a same-origin script the CSP allows",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withBrowser(async (browser, base) => {
+      const context = browser.defaultBrowserContext();
+      await context.overridePermissions(base, ["clipboard-read", "clipboard-write"]);
+      const { page, blocked } = await watched(browser);
+      for (
+        const [path, id, want] of [
+          [
+            "/@pub/greet",
+            "install-deno",
+            /^JSR_URL=http:\/\/127\.0\.0\.1:\d+\/ deno add jsr:@pub\/greet@\^1\.1\.0$/,
+          ],
+          ["/ui/rack/@pub/quality/husky", "install-rack", /^rk add @pub\/quality\/husky@1\.0\.0$/],
+        ] as const
+      ) {
+        await page.goto(`${base}${path}`);
+        const button = `button[data-copy="${id}"]`;
+        await page.waitForSelector(button, { visible: true });
+        await page.click(button);
+        await page.waitForFunction(
+          (sel: string) =>
+            (globalThis as unknown as {
+              document: { querySelector: (s: string) => { textContent: string } };
+            })
+              .document.querySelector(sel).textContent === "Copied",
+          {},
+          button,
+        );
+        const copied = await page.evaluate(() =>
+          (globalThis as unknown as {
+            navigator: { clipboard: { readText: () => Promise<string> } };
+          })
+            .navigator.clipboard.readText()
+        );
+        assert.match(copied, want, path);
+        assert.equal(copied, await text(page, `#${id}`));
+      }
+      await shot(page, "rack-package");
+      assert.deepEqual(blocked, []);
+      // Without JavaScript the button stays hidden and the command is still there to select.
+      const plain = await browser.newPage();
+      await plain.setJavaScriptEnabled(false);
+      await plain.goto(`${base}/@pub/greet`);
+      assert.equal(
+        await plain.$eval('button[data-copy="install-deno"]', (b) =>
+          (b as unknown as { hidden: boolean }).hidden),
+        true,
+      );
+      assert.match(await text(plain, "#install-deno"), /deno add jsr:@pub\/greet/);
+    }),
+});
+
+Deno.test({
+  name: "a reader opens a namespace, a Rack package and a JSR version's API docs",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withBrowser(async (browser, base) => {
+      const { page, dialogs } = await watched(browser);
+      await page.goto(`${base}/@pub`);
+      await shot(page, "namespace");
+      await Promise.all([
+        page.waitForNavigation(),
+        page.click('a[href="/ui/rack/@pub/quality/husky"]'),
+      ]);
+      assert.equal(await text(page, "#description"), "Git hooks for every repository");
+      await Promise.all([
+        page.waitForNavigation(),
+        page.click('#item-files a[href$="/templates/setup.ts"]'),
+      ]);
+      assert.equal(await text(page, "#source .hljs-keyword"), "export");
+      await page.goto(`${base}/@pub/greet`);
+      await Promise.all([
+        page.waitForNavigation(),
+        page.click('a[href="/ui/doc/@pub/greet@1.1.0"]'),
+      ]);
+      const signatures = await page.$$eval("main article.symbol pre", (pres) =>
+        pres.map((p) => (p as unknown as { textContent: string }).textContent));
+      assert.ok(
+        signatures.includes("function greet(who: Person, times?: number): string"),
+        signatures.join("\n"),
+      );
+      await shot(page, "api-docs");
+      assert.deepEqual(dialogs, []);
     }),
 });

@@ -33,6 +33,8 @@ const PATHS = [
   "/@pub/greet",
   "/@pub/greet@1.0.0",
   "/@acme/secret",
+  "/@pub",
+  "/@acme",
   // ggui CLI and the ggui tests.
   "/healthz",
   "/search?q=greet",
@@ -81,17 +83,18 @@ Deno.test("a browser opening a JSR file, meta.json or an API URL gets the surfac
   const f = await uiFixture();
   await publishJsr(f.app, "@pub/greet@1.0.0", {}, f.admin);
   const off = f.sibling({ ui: false });
-  for (const path of PATHS.filter((p) => p !== "/" && !/^\/@[^/]+\/[^/]+$/.test(p))) {
+  const pages = /^\/(@[^/]+(\/[^/]+)?)?$/; // `/`, `/@scope` and `/@scope/name[@version]`
+  for (const path of PATHS.filter((p) => !pages.test(p))) {
     const a = await seen(f.app, path, { headers: BROWSER });
     const b = await seen(off, path, { headers: BROWSER });
     assert.deepEqual(a, b, path);
   }
 });
 
-Deno.test("a browser at / or a package's own URL gets a page", async () => {
+Deno.test("a browser at /, a namespace's or a package's own URL gets a page", async () => {
   const f = await uiFixture();
   await publishJsr(f.app, "@pub/greet@1.0.0", {}, f.admin);
-  for (const path of ["/", "/@pub/greet", "/@pub/greet@1.0.0"]) {
+  for (const path of ["/", "/@pub", "/@pub/greet", "/@pub/greet@1.0.0"]) {
     const res = await f.app.request(path, { headers: BROWSER });
     assert.equal(res.status, 200, path);
     assert.equal(res.headers.get("content-type"), "text/html; charset=utf-8");

@@ -3,7 +3,10 @@
 // tokens, failed attempts spend the failed-authentication budget, and a
 // session ends with its token's revocation, its expiry, or sign-out.
 import assert from "node:assert/strict";
+import { createSession, SESSION_SWEEP_LIMIT } from "../core/sessions.ts";
 import { revokeToken } from "../core/tokens.ts";
+import { listAll } from "../core/store.ts";
+import type { RegistryStorage } from "../storage/types.ts";
 import { createToken } from "../core/tokens.ts";
 import * as keys from "../storage/keys.ts";
 import type { RegistryApp } from "../routes/app.ts";
@@ -15,10 +18,10 @@ function page(app: RegistryApp, path: string, session?: string) {
   }));
 }
 
-async function sessionRows(
-  f: { storage: { list: (p: string[]) => Promise<{ items: unknown[] }> } },
-) {
-  return (await f.storage.list(["ui_session"])).items.length;
+async function sessionRows(f: { storage: RegistryStorage }, prefix = ["ui_session"]) {
+  let n = 0;
+  for await (const _ of listAll(f.storage, prefix)) n++;
+  return n;
 }
 
 Deno.test("signing in sets an HttpOnly SameSite=Strict session cookie and shows private packages", async () => {
@@ -132,6 +135,31 @@ Deno.test("a session ends when it expires", async () => {
   const key = keys.uiSessionKey("x");
   assert.equal(key[0], "ui_session");
   assert.equal(await sessionRows(f), 0);
+});
+
+Deno.test("expired sessions are swept on sign-in though their cookies never come back", async () => {
+  let now = Date.parse("2026-12-01T00:00:00Z");
+  const f = await uiFixture({ clock: () => new Date(now) });
+  const ctx = { storage: f.storage, bundles: f.bundles, clock: () => new Date(now) };
+  // 130 abandoned sessions (more than one sweep deletes) and one still live.
+  for (let i = 0; i < 130; i++) {
+    await createSession(ctx, { token: f.reader, principal: { subject: "reader", admin: false } });
+  }
+  now += 6 * 60 * 60 * 1000;
+  const { session: live } = await signIn(f.app, f.reader);
+  assert.equal(await sessionRows(f), 131);
+  now += 6 * 60 * 60 * 1000 + 1;
+  // Signing in sweeps a bounded batch of the expired ones, then the rest.
+  await signIn(f.app, f.admin);
+  assert.equal(await sessionRows(f), 131 - SESSION_SWEEP_LIMIT + 1);
+  await signIn(f.app, f.admin);
+  assert.equal(await sessionRows(f), 3);
+  assert.equal(await sessionRows(f, ["ui_session_by_expiry"]), 3);
+  assert.match(await (await page(f.app, "/", live)).text(), /Sign out/);
+  // Sign-out and a dead cookie remove the pointer with the row.
+  now += 12 * 60 * 60 * 1000;
+  assert.doesNotMatch(await (await page(f.app, "/", live)).text(), /Sign out/);
+  assert.equal(await sessionRows(f, ["ui_session_by_expiry"]), 2);
 });
 
 Deno.test("forged or stale session cookies are anonymous, never an error", async () => {

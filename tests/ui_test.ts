@@ -107,7 +107,9 @@ Deno.test("every page carries the security headers, an ETag, and answers 304 to 
     const csp = res.headers.get("content-security-policy") ?? "";
     assert.match(csp, /default-src 'none'/, path);
     assert.match(csp, /frame-ancestors 'none'/, path);
-    assert.ok(!csp.includes("script-src"), path);
+    // Scripts from this origin's files only: never inline, never another origin.
+    assert.match(csp, /script-src 'self';/, path);
+    assert.ok(!/unsafe-inline|unsafe-eval|https?:/.test(csp), path);
     assert.equal(res.headers.get("x-content-type-options"), "nosniff", path);
     assert.equal(res.headers.get("referrer-policy"), "same-origin", path);
     if (res.status !== 200) continue;

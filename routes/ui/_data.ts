@@ -9,7 +9,17 @@ import type { RegistryContext } from "../../core/context.ts";
 import type { PackageRow } from "../../core/rows.ts";
 import { listAll } from "../../core/store.ts";
 import { versionFiles } from "../../core/files.ts";
-import { jsrPackageMeta, type JsrReader, jsrVersion, jsrVersionList } from "../../core/jsr/read.ts";
+import { type JsrReader, jsrVersion } from "../../core/jsr/read.ts";
+import { readPackageView, visibleStates } from "../../core/package_view.ts";
+import { pickLatest, sortVersionsDescending } from "../../core/semver.ts";
+import type { VersionState } from "../../core/rows.ts";
+import { lazily } from "../../base/lazy.ts";
+
+// markdown-it and highlight.js load with the first page that needs them (~50 ms of start-up CPU).
+/** markdown-it, loaded with the first README. */
+export const markdown = lazily(() => import("./_markdown.ts"));
+/** highlight.js, loaded with the first highlighted file. */
+export const highlighter = lazily(() => import("./_highlight.ts"));
 import type { JsrFacts } from "../../core/jsr/publish.ts";
 import type { FileMap } from "../../core/rows.ts";
 import * as keys from "../../storage/keys.ts";
@@ -26,8 +36,12 @@ export interface PackageHit {
   latest?: string;
   /** Description, when the format keeps one. */
   description?: string;
-  /** When that version was published. */
+  /** When the newest version this reader may see was published. */
   publishedAt?: string;
+  /** When the oldest one was. */
+  createdAt?: string;
+  /** How many versions this reader may see. */
+  versionCount?: number;
 }
 
 /** A search: text, a format filter and a page (1-based). */
@@ -52,10 +66,11 @@ export const FORMAT_FILTERS = ["jsr", "ggui", "rack"] as const;
  */
 export async function searchPackages(
   ctx: RegistryContext,
-  query: PackageQuery,
+  query: PackageQuery & { pageSize?: number },
   reader: JsrReader,
 ): Promise<{ hits: PackageHit[]; total: number }> {
   const needle = query.q.toLowerCase();
+  const size = query.pageSize ?? SEARCH_PAGE_SIZE;
   const hits: PackageHit[] = [];
   for await (const e of listAll<PackageRow>(ctx.storage, keys.packagesPrefix())) {
     const row = e.value;
@@ -70,14 +85,16 @@ export async function searchPackages(
     if (hit) hits.push(hit);
   }
   hits.sort((a, b) => (b.publishedAt ?? "").localeCompare(a.publishedAt ?? ""));
-  const start = (query.page - 1) * SEARCH_PAGE_SIZE;
-  return { hits: hits.slice(start, start + SEARCH_PAGE_SIZE), total: hits.length };
+  const start = (query.page - 1) * size;
+  return { hits: hits.slice(start, start + size), total: hits.length };
 }
 
 /**
- * A package as this reader may see it, or `null`. JSR packages through the
- * JSR reads (private versions for their readers); the other formats by their
- * public search entry only (a private ggui or Rack package is never listed).
+ * A package as this reader may see it, or `null`. JSR packages by the JSR
+ * rule (private versions for their readers); the other formats by their
+ * public search entry and public versions only (a private ggui or Rack
+ * package is never listed). Counts and times come from what the reader may
+ * see, so a private version shows in none of them.
  */
 async function visibleHit(
   ctx: RegistryContext,
@@ -85,24 +102,22 @@ async function visibleHit(
   reader: JsrReader,
 ): Promise<PackageHit | null> {
   const base = { format: row.format, namespace: row.namespace, name: row.name };
-  if (row.format === "jsr") {
-    const list = await jsrVersionList(ctx, row, reader);
-    if (!list) return null;
-    const meta = await jsrPackageMeta(ctx, row, reader);
-    const newest = list.map((v) => String(v.createdAt)).sort().at(-1);
-    return {
-      ...base,
-      ...(meta?.value.latest ? { latest: meta.value.latest } : {}),
-      ...(newest ? { publishedAt: newest } : {}),
-    };
-  }
   const s = row.publicSummary;
-  if (s === undefined) return null;
+  if (row.format !== "jsr" && s === undefined) return null;
+  const view = await readPackageView(ctx.storage, row);
+  const states = row.format === "jsr"
+    ? visibleStates(view, row.namespace, reader)
+    : view.publicStates;
+  if (states.length === 0) return null;
+  const lines = versionLines(states);
+  const latest = row.format === "jsr" ? lines.latest : s?.version;
   return {
     ...base,
-    ...(typeof s.version === "string" ? { latest: s.version } : {}),
-    ...(typeof s.description === "string" ? { description: s.description } : {}),
-    ...(typeof s.publishedAt === "string" ? { publishedAt: s.publishedAt } : {}),
+    versionCount: states.length,
+    createdAt: lines.firstPublishedAt,
+    publishedAt: lines.lastPublishedAt,
+    ...(typeof latest === "string" ? { latest } : {}),
+    ...(typeof s?.description === "string" ? { description: s.description } : {}),
   };
 }
 
@@ -114,6 +129,56 @@ export interface VersionLine {
   yanked: boolean;
   /** When it was published. */
   publishedAt: string;
+  /** Who published it. */
+  publishedBy: string;
+  /** The deprecation message, when deprecated. */
+  deprecated?: string;
+}
+
+/** A package's visible versions, newest first, and its latest (highest release not yanked). */
+export interface VersionLines {
+  /** Newest first. */
+  lines: readonly VersionLine[];
+  /** `null` when every version is yanked. */
+  latest: string | null;
+  /** When the oldest of them was published. */
+  firstPublishedAt: string;
+  /** When the newest was. */
+  lastPublishedAt: string;
+}
+
+/**
+ * Sorted lines by the state list they were made from. The core keeps one
+ * list object per package-row stamp (core/package_view.ts), so a page of a
+ * package with thousands of versions sorts them once per change, not per view.
+ */
+const sortedLines = new WeakMap<readonly VersionState[], VersionLines>();
+
+/** The versions table of a list of states (cached per list object). */
+export function versionLines(states: readonly VersionState[]): VersionLines {
+  const hit = sortedLines.get(states);
+  if (hit) return hit;
+  const byVersion = new Map(states.map((s) => [s.version, s]));
+  const lines = sortVersionsDescending([...byVersion.keys()]).map((v): VersionLine => {
+    const s = byVersion.get(v)!;
+    return {
+      version: v,
+      yanked: s.yanked,
+      publishedAt: s.publishedAt,
+      publishedBy: s.publishedBy,
+      ...(s.deprecated ? { deprecated: s.deprecated } : {}),
+    };
+  });
+  const latest = pickLatest(states.filter((s) => !s.yanked).map((s) => s.version)) ?? null;
+  let first = states[0]?.publishedAt ?? "";
+  let last = first;
+  for (const s of states) {
+    if (s.publishedAt < first) first = s.publishedAt;
+    if (s.publishedAt > last) last = s.publishedAt;
+  }
+  const out = { lines, latest, firstPublishedAt: first, lastPublishedAt: last };
+  sortedLines.set(states, out);
+  return out;
 }
 
 /** A JSR package page's data; `null` when the reader may see no version of it. */
@@ -125,7 +190,9 @@ export interface JsrPackageView {
   /** The latest version (not yanked), when any. */
   latest: string | null;
   /** Every visible version, newest first. */
-  versions: VersionLine[];
+  versions: readonly VersionLine[];
+  /** Dist-tags other than latest. */
+  tags: Record<string, string>;
   /** The version shown. */
   shown: {
     version: string;
@@ -145,29 +212,28 @@ export async function jsrPackageView(
   reader: JsrReader,
 ): Promise<JsrPackageView | null> {
   const pkg = { namespace: ref.namespace, name: ref.name };
-  const [meta, list] = await Promise.all([
-    jsrPackageMeta(ctx, pkg, reader),
-    jsrVersionList(ctx, pkg, reader),
-  ]);
-  if (!meta || !list) return null;
-  const wanted = ref.version ?? meta.value.latest ?? String(list[0]?.version ?? "");
-  if (wanted === "") return null;
+  // The same reads and visibility rule as meta.json (core/package_view.ts).
+  const view = await readPackageView(ctx.storage, pkg);
+  if (view.row?.format !== "jsr") return null;
+  const visible = visibleStates(view, ref.namespace, reader);
+  if (visible.length === 0) return null;
+  const { lines, latest } = versionLines(visible);
+  const wanted = ref.version ?? latest ?? lines[0]!.version;
   const found = await jsrVersion(ctx, { ...pkg, version: wanted }, reader);
   if (!found) return null;
-  const { row, state } = found.value;
+  const { row } = found.value;
   const facts = row.facts as unknown as JsrFacts;
+  // Yanked as the version list says: the list and the page agree (one package-row stamp).
+  const yanked = lines.find((l) => l.version === row.version)?.yanked ?? found.value.state.yanked;
   return {
     namespace: ref.namespace,
     name: ref.name,
-    latest: meta.value.latest,
-    versions: list.map((v) => ({
-      version: String(v.version),
-      yanked: v.yanked === true,
-      publishedAt: String(v.createdAt),
-    })),
+    latest,
+    versions: lines,
+    tags: view.row.tags ?? {},
     shown: {
       version: row.version,
-      yanked: state.yanked,
+      yanked,
       publishedAt: row.publishedAt,
       publishedBy: row.publishedBy,
       exports: facts.exports ?? {},
@@ -175,6 +241,36 @@ export async function jsrPackageView(
       files: await versionFiles(ctx, row),
     },
   };
+}
+
+/** Rendered READMEs by blob digest (immutable), for the hot package pages. */
+const renderedReadmes = new Map<string, { html: string; truncated: boolean }>();
+const RENDERED_READMES = 256;
+/** The longest README rendered (the rest is cut with a note). */
+export const MAX_README_BYTES = 1024 * 1024;
+
+/** A README blob as HTML (Markdown unless it is a `.txt`), cached by digest. */
+export async function readmeHtml(
+  ctx: RegistryContext,
+  path: string,
+  entry: { sha256: string; size: number },
+): Promise<{ html: string; truncated: boolean } | null> {
+  const id = `${entry.sha256}:${/\.txt$/i.test(path) ? "txt" : "md"}`;
+  const hit = renderedReadmes.get(id);
+  if (hit) return hit;
+  const text = await readText(ctx, entry, MAX_README_BYTES);
+  if (!text) return null;
+  const html = /\.txt$/i.test(path)
+    ? `<pre>${(await highlighter()).escapeHtml(text.text)}</pre>`
+    : (await markdown()).renderMarkdown(text.text);
+  const out = { html, truncated: text.truncated };
+  if (html.length <= 256 * 1024) {
+    if (renderedReadmes.size >= RENDERED_READMES) {
+      renderedReadmes.delete(renderedReadmes.keys().next().value!);
+    }
+    renderedReadmes.set(id, out);
+  }
+  return out;
 }
 
 /** The README of a file map: `README.md` at the root, any case, when present. */

@@ -13,6 +13,7 @@ import { listArtifactVersions, type VersionListBody } from "../../core/ggui/list
 import { readArtifact, type ReadBody } from "../../core/ggui/read.ts";
 import { htmlPage } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
+import { CopyBlock } from "./_pages.tsx";
 import { notFound, type UiRequest } from "./mod.ts";
 
 const GGUI_PAGE_RE = /^\/ui\/ggui\/(@[a-z0-9-]{1,64})\/([a-z0-9-]{1,64})(?:@([^/@]{1,128}))?$/;
@@ -69,10 +70,10 @@ function GguiBody(
         </section>
         <aside>
           <h2>Install</h2>
-          <pre
+          <CopyBlock
             id="install-ggui"
-            tabindex={0}
-          >{`ggui ${kind || "gadget"} install ${id}@${version} --registry=${origin}`}</pre>
+            text={`ggui ${kind || "gadget"} install ${id}@${version} --registry=${origin}`}
+          />
           <h2>Integrity</h2>
           <dl class="facts">
             {body.bundleSri

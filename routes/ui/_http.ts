@@ -5,14 +5,17 @@
  * @module
  */
 import { sha256Hex } from "../../base/digest.ts";
+import { CachingRegistryStorage } from "../../core/read_cache.ts";
+import type { RegistryStorage } from "../../storage/types.ts";
 
 /**
- * The policy of every page: no script at all (the pages work without it),
+ * The policy of every page: scripts only from this origin's files (the one
+ * is /ui/copy.js; never inline, so injected markup could run nothing),
  * styles and images from this origin only, no framing, forms back here only.
  */
 export const PAGE_CSP =
-  "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; " +
-  "frame-ancestors 'none'; base-uri 'none'";
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+  "form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /**
  * What a package's own file is served under when shown raw: a sandbox with no
@@ -28,6 +31,84 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   "referrer-policy": "same-origin",
 };
 
+/** A page's bytes and their strong ETag. */
+export interface PreparedPage {
+  /** The UTF-8 bytes. */
+  bytes: Uint8Array<ArrayBuffer>;
+  /** `"<32 hex>"` */
+  etag: string;
+}
+
+/** Encode a page and compute its ETag. */
+export function preparePage(html: string): PreparedPage {
+  const bytes = new TextEncoder().encode(html);
+  return { bytes, etag: `"${sha256Hex(bytes).slice(0, 32)}"` };
+}
+
+/** Pages kept per owner object, most recent last; a few per owner. */
+const preparedPages = new WeakMap<object, Map<string, Promise<PreparedPage>>>();
+const PAGES_PER_OWNER = 32;
+
+/**
+ * A page rendered once per `owner` and `key`: `owner` is an object that is
+ * replaced whenever what the page shows changes (a package's version list,
+ * which the core replaces at every change of the package row), so a kept
+ * page is never stale. For pages that are the same for every signed-out
+ * reader; `key` holds whatever else they depend on (origin, version, page).
+ * Requests arriving during the render wait for it.
+ */
+export function keptPage(
+  owner: object,
+  key: string,
+  render: () => Promise<string>,
+): Promise<PreparedPage> {
+  let pages = preparedPages.get(owner);
+  if (!pages) preparedPages.set(owner, pages = new Map());
+  const hit = pages.get(key);
+  if (hit) return hit;
+  const page = render().then(preparePage);
+  if (pages.size >= PAGES_PER_OWNER) pages.delete(pages.keys().next().value!);
+  pages.set(key, page);
+  page.catch(() => pages.get(key) === page && pages.delete(key));
+  return page;
+}
+
+/** Pages kept for a short time per store, when the store keeps reads that long. */
+const briefPages = new WeakMap<
+  object,
+  Map<string, { page: Promise<PreparedPage>; until: number }>
+>();
+const BRIEF_PAGES = 64;
+
+/**
+ * A page kept as long as the store's read cache keeps a row (`--read-cache-ms`,
+ * 500 ms by default; never when it is off): for signed-out pages derived from
+ * many rows with no single row that changes with them (home, search), the
+ * same staleness every cached read already has. One render at a time per
+ * page: requests arriving meanwhile wait for it rather than render again.
+ */
+export function brieflyKeptPage(
+  storage: RegistryStorage,
+  key: string,
+  render: () => Promise<string>,
+): Promise<PreparedPage> {
+  const ttl = storage instanceof CachingRegistryStorage ? storage.ttlMs : 0;
+  if (ttl <= 0) return render().then(preparePage);
+  let pages = briefPages.get(storage);
+  if (!pages) briefPages.set(storage, pages = new Map());
+  const hit = pages.get(key);
+  if (hit && hit.until > performance.now()) return hit.page;
+  const entry = { page: render().then(preparePage), until: Infinity };
+  pages.delete(key);
+  if (pages.size >= BRIEF_PAGES) pages.delete(pages.keys().next().value!);
+  pages.set(key, entry);
+  entry.page.then(
+    () => entry.until = performance.now() + ttl,
+    () => pages.get(key) === entry && pages.delete(key),
+  );
+  return entry.page;
+}
+
 /**
  * A page answer: HTML with the security headers, a strong ETag over its
  * bytes, and 304 when the request already holds them. Pages depend on the
@@ -35,10 +116,10 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
  */
 export function htmlPage(
   req: Request,
-  html: string,
+  html: string | PreparedPage,
   options: { status?: number; headers?: Record<string, string> } = {},
 ): Response {
-  const bytes = new TextEncoder().encode(html);
+  const { bytes, etag } = typeof html === "string" ? preparePage(html) : html;
   const status = options.status ?? 200;
   const headers = new Headers({
     ...SECURITY_HEADERS,
@@ -51,9 +132,11 @@ export function htmlPage(
     headers.set("cache-control", "no-store");
     return new Response(req.method === "HEAD" ? null : bytes, { status, headers });
   }
-  const etag = `"${sha256Hex(bytes).slice(0, 32)}"`;
   headers.set("etag", etag);
+  // A known length spares the operations stack from measuring the body.
+  headers.set("content-length", String(bytes.byteLength));
   if (matchesEtag(req.headers.get("if-none-match"), etag)) {
+    headers.delete("content-length");
     return new Response(null, { status: 304, headers });
   }
   return new Response(req.method === "HEAD" ? null : bytes, { status, headers });
@@ -82,12 +165,15 @@ export function wantsHtml(req: Request): boolean {
   return /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
 }
 
+/** `/@scope`: a namespace's page (jsr.io's URL of a scope). */
+export const NAMESPACE_PAGE_RE = /^\/@[a-z0-9_-]{1,64}$/;
+
 /** `/@scope/name` or `/@scope/name@version`: a JSR package's own page (jsr.io's URLs). */
 export const PACKAGE_PAGE_RE = /^\/@([a-z0-9-]{1,64})\/([a-z0-9-]{1,64})(?:@([^/@]{1,128}))?$/;
 
 /**
  * Whether the web surface answers this request. Under `/ui/` it answers
- * everything. At `/` and `/@scope/name[@version]`, paths no client of the
+ * everything. At `/`, `/@scope` and `/@scope/name[@version]`, paths no client of the
  * three wire surfaces asks for with HTML, it answers only a `GET`/`HEAD`
  * that accepts `text/html`; everything else goes on to the surfaces exactly
  * as before (tests/ui_clients_test.ts replays their requests).
@@ -95,6 +181,6 @@ export const PACKAGE_PAGE_RE = /^\/@([a-z0-9-]{1,64})\/([a-z0-9-]{1,64})(?:@([^/
 export function claims(req: Request, path: string): boolean {
   if (path === "/ui" || path.startsWith("/ui/")) return true;
   if (req.method !== "GET" && req.method !== "HEAD") return false;
-  if (path !== "/" && !PACKAGE_PAGE_RE.test(path)) return false;
+  if (path !== "/" && !PACKAGE_PAGE_RE.test(path) && !NAMESPACE_PAGE_RE.test(path)) return false;
   return wantsHtml(req);
 }

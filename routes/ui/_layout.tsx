@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 /**
  * The frame of every page: the header with the search box and the signed-in
- * state, the main column, the footer. No script anywhere.
+ * state, the main column, the footer. One same-origin script (copy buttons),
+ * nothing inline.
  *
  * @module
  */
@@ -30,6 +31,7 @@ export function Layout(props: { title: string; viewer: Viewer; children?: Child 
         <meta name="referrer" content="same-origin" />
         <title>{props.title} · registry</title>
         <link rel="stylesheet" href="/ui/style.css" />
+        <script src="/ui/copy.js" defer></script>
       </head>
       <body>
         <header class="site">

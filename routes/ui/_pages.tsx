@@ -13,15 +13,36 @@ import {
   type PackageHit,
   type PackageQuery,
   SEARCH_PAGE_SIZE,
+  type VersionLine,
 } from "./_data.ts";
 
 /** Versions per page of a package's versions table. */
 export const VERSIONS_PAGE_SIZE = 50;
 
+/** A page number from a query parameter: 1 for anything that is not a small positive integer. */
+export function pageOf(text: string | undefined): number {
+  return text !== undefined && /^[1-9]\d{0,5}$/.test(text) ? Number(text) : 1;
+}
+
+/**
+ * A command to copy: the text in a focusable block, and a Copy button that
+ * stays hidden unless the same-origin script `/ui/copy.js` runs (the page
+ * works without it: the text can be selected by hand).
+ */
+export function CopyBlock(props: { id: string; text: string }) {
+  return (
+    <div class="copy">
+      <pre id={props.id} tabindex={0}>{props.text}</pre>
+      <button type="button" class="copy-button" data-copy={props.id} hidden>Copy</button>
+    </div>
+  );
+}
+
 /** The page URL of a hit (JSR at jsr.io's own URLs). */
 function hitHref(hit: PackageHit): string | undefined {
   if (hit.format === "jsr") return `/${hit.namespace}/${hit.name}`;
   if (hit.format.startsWith("ggui.")) return `/ui/ggui/${hit.namespace}/${hit.name}`;
+  if (hit.format === "rack.registry") return `/ui/rack/${hit.namespace}/${hit.name}`;
   return undefined;
 }
 
@@ -89,6 +110,68 @@ export function sriOf(hex: string): string {
   return `sha256-${btoa(String.fromCharCode(...bytes))}`;
 }
 
+/**
+ * A versions table, newest first, one page of {@linkcode VERSIONS_PAGE_SIZE}
+ * rows (a page past the end shows the last page): published time and
+ * publisher, yanked and deprecated states, dist-tags.
+ */
+export function VersionsTable(props: {
+  lines: readonly VersionLine[];
+  page: number;
+  latest: string | null;
+  tags: Record<string, string>;
+  href: (version: string) => string;
+  pageHref: (page: number) => string;
+}) {
+  const { lines, latest, href, pageHref } = props;
+  const pages = Math.max(1, Math.ceil(lines.length / VERSIONS_PAGE_SIZE));
+  const page = Math.min(props.page, pages);
+  const start = (page - 1) * VERSIONS_PAGE_SIZE;
+  const tagsOf = new Map<string, string[]>();
+  for (const [tag, version] of Object.entries(props.tags)) {
+    tagsOf.set(version, [...(tagsOf.get(version) ?? []), tag]);
+  }
+  return (
+    <>
+      <h2 id="versions">Versions ({lines.length})</h2>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Version</th>
+            <th scope="col">Published</th>
+            <th scope="col">By</th>
+            <th scope="col">State</th>
+          </tr>
+        </thead>
+        <tbody>
+          {lines.slice(start, start + VERSIONS_PAGE_SIZE).map((r) => (
+            <tr key={r.version}>
+              <td>
+                <a href={href(r.version)}>{r.version}</a>
+              </td>
+              <td>{r.publishedAt.slice(0, 19).replace("T", " ")}</td>
+              <td>{r.publishedBy}</td>
+              <td>
+                {r.version === latest ? <span class="badge">latest</span> : ""}
+                {(tagsOf.get(r.version) ?? []).map((t) => <span class="badge" key={t}>{t}</span>)}
+                {r.yanked ? <span class="badge yanked">yanked</span> : ""}
+                {r.deprecated
+                  ? <span class="badge yanked" title={r.deprecated}>deprecated</span>
+                  : ""}
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <nav class="pager" aria-label="Version pages">
+        {page > 1 ? <a href={pageHref(page - 1)}>Newer versions</a> : ""}
+        {pages > 1 ? <span class="muted">page {page} of {pages}</span> : ""}
+        {page < pages ? <a href={pageHref(page + 1)}>Older versions</a> : ""}
+      </nav>
+    </>
+  );
+}
+
 /** A JSR package page: README, versions (paged, newest first), install, integrity. */
 export function PackageBody(
   props: {
@@ -101,10 +184,7 @@ export function PackageBody(
   const { view, origin, readme, page } = props;
   const id = `${view.namespace}/${view.name}`;
   const v = view.shown;
-  const start = (page - 1) * VERSIONS_PAGE_SIZE;
-  const rows = view.versions.slice(start, start + VERSIONS_PAGE_SIZE);
-  const pages = Math.max(1, Math.ceil(view.versions.length / VERSIONS_PAGE_SIZE));
-  const at = (p: number) => `/${id}@${v.version}?page=${p}`;
+  const at = (p: number) => `/${id}@${v.version}?page=${p}#versions`;
   return (
     <>
       <h1>
@@ -113,7 +193,8 @@ export function PackageBody(
       </h1>
       <p class="muted">
         Published {v.publishedAt} by {v.publishedBy} ·{" "}
-        <a href={`/ui/files/${id}@${v.version}/`}>Browse files</a>
+        <a href={`/ui/files/${id}@${v.version}/`}>Browse files</a> ·{" "}
+        <a href={`/ui/doc/${id}@${v.version}`}>API docs</a>
       </p>
       <div class="grid">
         <section aria-label="README">
@@ -130,12 +211,12 @@ export function PackageBody(
         <aside>
           <h2>Install</h2>
           <p class="muted">With Deno (set JSR_URL to this registry):</p>
-          <pre
+          <CopyBlock
             id="install-deno"
-            tabindex={0}
-          >{`JSR_URL=${origin}/ deno add jsr:${id}@^${v.version}`}</pre>
+            text={`JSR_URL=${origin}/ deno add jsr:${id}@^${v.version}`}
+          />
           <p class="muted">The version's metadata with curl:</p>
-          <pre tabindex={0}>{`curl ${origin}/${id}/${v.version}_meta.json`}</pre>
+          <CopyBlock id="install-curl" text={`curl ${origin}/${id}/${v.version}_meta.json`} />
           <h2>Integrity</h2>
           <dl class="facts">
             <dt>Metadata SHA-256</dt>
@@ -160,40 +241,29 @@ export function PackageBody(
           </ul>
         </aside>
       </div>
-      <h2 id="versions">Versions ({view.versions.length})</h2>
-      <table>
-        <thead>
-          <tr>
-            <th scope="col">Version</th>
-            <th scope="col">Published</th>
-            <th scope="col">State</th>
-          </tr>
-        </thead>
-        <tbody>
-          {rows.map((r) => (
-            <tr key={r.version}>
-              <td>
-                <a href={`/${id}@${r.version}`}>{r.version}</a>
-              </td>
-              <td>{r.publishedAt}</td>
-              <td>{r.yanked ? <span class="badge yanked">yanked</span> : ""}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      <nav class="pager" aria-label="Version pages">
-        {page > 1 ? <a href={at(page - 1)}>Newer versions</a> : ""}
-        {page < pages ? <a href={at(page + 1)}>Older versions</a> : ""}
-      </nav>
+      <VersionsTable
+        lines={view.versions}
+        page={page}
+        latest={view.latest}
+        tags={view.tags}
+        href={(version) => `/${id}@${version}`}
+        pageHref={at}
+      />
     </>
   );
 }
 
 /** The files of a version under a folder (`dir` without slashes at either end, or ""). */
 export function FolderBody(
-  props: { id: string; version: string; dir: string; files: Record<string, FileEntry> },
+  props: {
+    id: string;
+    version: string;
+    home: string;
+    dir: string;
+    files: Record<string, FileEntry>;
+  },
 ) {
-  const { id, version, dir, files } = props;
+  const { id, version, home, dir, files } = props;
   const prefix = dir === "" ? "" : `${dir}/`;
   const entries = new Map<string, FileEntry | null>();
   for (const [path, entry] of Object.entries(files)) {
@@ -210,7 +280,7 @@ export function FolderBody(
   return (
     <>
       <h1>
-        <a href={`/${id}@${version}`}>{id}@{version}</a> / {prefix}
+        <a href={home}>{id}@{version}</a> / {prefix}
       </h1>
       <table>
         <thead>
@@ -254,18 +324,19 @@ export function FileBody(
   props: {
     id: string;
     version: string;
+    home: string;
     path: string;
     entry: FileEntry;
     html: string | null;
     note?: string;
   },
 ) {
-  const { id, version, path, entry } = props;
+  const { id, version, home, path, entry } = props;
   const dir = path.split("/").slice(0, -1).join("/");
   return (
     <>
       <h1>
-        <a href={`/${id}@${version}`}>{id}@{version}</a> /{" "}
+        <a href={home}>{id}@{version}</a> /{" "}
         <a href={`/ui/files/${id}@${version}/${dir}`}>{dir === "" ? "files" : dir}</a> /{" "}
         {path.split("/").at(-1)}
       </h1>

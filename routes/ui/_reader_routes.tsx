@@ -7,35 +7,34 @@
  * @module
  */
 import { jsrRef } from "../../core/jsr/publish.ts";
-import type { FileEntry } from "../../core/rows.ts";
+import type { FileEntry, FileMap } from "../../core/rows.ts";
+import { rackRefOf, rackView } from "./_rack_data.ts";
 import {
   FORMAT_FILTERS,
+  highlighter,
   jsrPackageView,
   looksBinary,
+  readmeHtml,
   readmePath,
   readText,
   searchPackages,
 } from "./_data.ts";
-import { htmlPage, PACKAGE_PAGE_RE, RAW_CSP, SECURITY_HEADERS } from "./_http.ts";
+import {
+  brieflyKeptPage,
+  htmlPage,
+  keptPage,
+  PACKAGE_PAGE_RE,
+  RAW_CSP,
+  SECURITY_HEADERS,
+} from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
-import { FileBody, FolderBody, HomeBody, PackageBody } from "./_pages.tsx";
+import { FileBody, FolderBody, HomeBody, PackageBody, pageOf } from "./_pages.tsx";
 import { notFound, type UiRequest } from "./mod.ts";
-import { lazily } from "../../base/lazy.ts";
 
-// markdown-it and highlight.js load with the first page that needs them (~50 ms of start-up CPU).
-const markdown = lazily(() => import("./_markdown.ts"));
-const highlighter = lazily(() => import("./_highlight.ts"));
-
-/** The longest README rendered, and the longest file shown (the rest is cut with a note). */
-const MAX_README_BYTES = 1024 * 1024;
+/** The longest file shown (the rest is cut with a note). */
 const MAX_SHOWN_BYTES = 1024 * 1024;
 /** The longest search text kept (longer input is cut, never refused). */
 const MAX_QUERY_CHARS = 200;
-
-/** A page number from a query parameter: 1 for anything that is not a small positive integer. */
-function pageOf(text: string | undefined): number {
-  return text !== undefined && /^[1-9]\d{0,5}$/.test(text) ? Number(text) : 1;
-}
 
 /** `GET /`: recent packages, or the results of a search. */
 export async function home(req: UiRequest): Promise<Response> {
@@ -46,18 +45,24 @@ export async function home(req: UiRequest): Promise<Response> {
     format: (FORMAT_FILTERS as readonly string[]).includes(format) ? format : "",
     page: pageOf(c.req.query("page")),
   };
-  const { hits, total } = await searchPackages(req.options.ctx, query, req.reader);
-  const title = query.q ? `Search: ${query.q}` : "Packages";
-  const html = await renderPage(
-    title,
-    { ...req.viewer, q: query.q },
-    <HomeBody query={query} hits={hits} total={total} />,
-  );
-  return htmlPage(c.req.raw, html);
+  const render = async () => {
+    const { hits, total } = await searchPackages(req.options.ctx, query, req.reader);
+    return await renderPage(
+      query.q ? `Search: ${query.q}` : "Packages",
+      { ...req.viewer, q: query.q },
+      <HomeBody query={query} hits={hits} total={total} />,
+    );
+  };
+  // Signed out, the search walks every package row: kept as briefly as any cached read.
+  const key = JSON.stringify([query.q, query.format, query.page]);
+  const page = req.reader === null
+    ? await brieflyKeptPage(req.options.ctx.storage, key, render)
+    : await render();
+  return htmlPage(c.req.raw, page);
 }
 
 /** A package reference from `@scope/name@version`, or `null` when it cannot name one. */
-function refOf(text: string): { namespace: string; name: string; version?: string } | null {
+export function refOf(text: string): { namespace: string; name: string; version?: string } | null {
   const m = PACKAGE_PAGE_RE.exec(`/${text}`);
   if (!m) return null;
   try {
@@ -74,60 +79,98 @@ export async function packagePage(req: UiRequest): Promise<Response> {
   const ref = refOf(c.req.path.slice(1));
   const view = ref && await jsrPackageView(options.ctx, ref, req.reader);
   if (!view) return notFound(req);
-  const readme = readmePath(view.shown.files);
-  const text = readme
-    ? await readText(options.ctx, view.shown.files[readme]!, MAX_README_BYTES)
-    : null;
+  const origin = new URL(c.req.url).origin;
   const pageNo = pageOf(c.req.query("page"));
-  const readmeView = text
-    ? { html: (await markdown()).renderMarkdown(text.text), truncated: text.truncated }
-    : null;
-  const html = await renderPage(
-    `${view.namespace}/${view.name}@${view.shown.version}`,
-    req.viewer,
-    <PackageBody
-      view={view}
-      origin={new URL(c.req.url).origin}
-      readme={readmeView}
-      page={pageNo}
-    />,
-  );
-  return htmlPage(c.req.raw, html);
+  const render = async () => {
+    const readme = readmePath(view.shown.files);
+    const rendered = readme
+      ? await readmeHtml(options.ctx, readme, view.shown.files[readme]!)
+      : null;
+    return await renderPage(
+      `${view.namespace}/${view.name}@${view.shown.version}`,
+      req.viewer,
+      <PackageBody view={view} origin={origin} readme={rendered} page={pageNo} />,
+    );
+  };
+  // Signed out, every reader sees the same page: rendered once per version
+  // list (a new list at every change of the package).
+  const page = req.reader === null
+    ? await keptPage(view.versions, `${origin} ${view.shown.version} ${pageNo}`, render)
+    : await render();
+  return htmlPage(c.req.raw, page);
 }
 
-/** `/ui/<kind>/@scope/name@version/<path>` split; `null` when malformed. */
-function fileTarget(path: string, kind: string) {
-  const rest = path.slice(`/ui/${kind}/`.length);
-  const parts = rest.split("/");
-  if (parts.length < 2) return null;
-  const ref = refOf(`${parts[0]}/${parts[1]}`);
-  if (!ref || ref.version === undefined) return null;
+/** A version's files as the reader may see them, with its id and page. */
+interface VersionFiles {
+  /** `@scope/name` (a Rack package: `@ns/path/…`). */
+  id: string;
+  version: string;
+  files: FileMap;
+  /** The version's page. */
+  home: string;
+}
+
+/**
+ * `/ui/<kind>/@scope/name@version/<path>`: the version's files (a JSR or a
+ * Rack package; a package has one format) and the file path; `null` when
+ * malformed or not readable.
+ */
+async function fileTarget(
+  req: UiRequest,
+  kind: string,
+): Promise<{ of: VersionFiles; file: string } | null> {
+  const parts = req.c.req.path.slice(`/ui/${kind}/`.length).split("/");
+  const at = parts.findIndex((p, i) => i > 0 && p.includes("@"));
+  if (at < 1) return null;
   let file: string;
   try {
-    file = decodeURIComponent(parts.slice(2).join("/"));
+    file = decodeURIComponent(parts.slice(at + 1).join("/")).replace(/\/+$/, "");
   } catch {
     return null;
   }
-  return { ref: { ...ref, version: ref.version }, file: file.replace(/\/+$/, "") };
+  const of = await versionFilesOf(req, parts.slice(0, at + 1).join("/"));
+  return of && { of, file };
+}
+
+async function versionFilesOf(req: UiRequest, text: string): Promise<VersionFiles | null> {
+  const { ctx, rackAuth } = req.options;
+  const jsr = refOf(text);
+  if (jsr?.version !== undefined) {
+    const view = await jsrPackageView(ctx, jsr, req.reader);
+    if (view && view.shown.version === jsr.version) {
+      const id = `${view.namespace}/${view.name}`;
+      return { id, version: jsr.version, files: view.shown.files, home: `/${id}@${jsr.version}` };
+    }
+  }
+  const rack = rackRefOf(text);
+  const auth = await rackAuth?.();
+  if (rack?.version === undefined || !auth) return null;
+  const view = await rackView(ctx, { auth, ref: rack, reader: req.reader });
+  if (!view || view.shown.version !== rack.version) return null;
+  const id = `${view.namespace}/${view.name}`;
+  return {
+    id,
+    version: rack.version,
+    files: view.shown.files,
+    home: `/ui/rack/${id}@${rack.version}`,
+  };
 }
 
 /** `GET /ui/files/@scope/name@version/<path>`: a folder listing or one file, highlighted. */
 export async function fileBrowser(req: UiRequest): Promise<Response> {
   const { c, options } = req;
-  const target = fileTarget(c.req.path, "files");
-  const view = target && await jsrPackageView(options.ctx, target.ref, req.reader);
-  if (!target || !view || view.shown.version !== target.ref.version) return notFound(req);
-  const id = `${view.namespace}/${view.name}`;
-  const { files } = view.shown;
+  const target = await fileTarget(req, "files");
+  if (!target) return notFound(req);
+  const { id, version, files, home } = target.of;
   const entry: FileEntry | undefined = Object.hasOwn(files, target.file)
     ? files[target.file]
     : undefined;
-  const title = `${id}@${view.shown.version}/${target.file}`;
+  const title = `${id}@${version}/${target.file}`;
   if (!entry) {
     const dir = target.file;
     const isDir = dir === "" || Object.keys(files).some((p) => p.startsWith(`${dir}/`));
     if (!isDir) return notFound(req);
-    const body = <FolderBody id={id} version={view.shown.version} dir={dir} files={files} />;
+    const body = <FolderBody id={id} version={version} home={home} dir={dir} files={files} />;
     return htmlPage(c.req.raw, await renderPage(title, req.viewer, body));
   }
   const text = await readText(options.ctx, entry, MAX_SHOWN_BYTES);
@@ -141,7 +184,8 @@ export async function fileBrowser(req: UiRequest): Promise<Response> {
   const body = (
     <FileBody
       id={id}
-      version={view.shown.version}
+      version={version}
+      home={home}
       path={target.file}
       entry={entry}
       html={html}
@@ -158,10 +202,9 @@ export async function fileBrowser(req: UiRequest): Promise<Response> {
  */
 export async function rawFile(req: UiRequest): Promise<Response> {
   const { c, options } = req;
-  const target = fileTarget(c.req.path, "raw");
-  const view = target && await jsrPackageView(options.ctx, target.ref, req.reader);
-  if (!target || !view || view.shown.version !== target.ref.version) return notFound(req);
-  const files = view.shown.files;
+  const target = await fileTarget(req, "raw");
+  if (!target) return notFound(req);
+  const files = target.of.files;
   const entry = Object.hasOwn(files, target.file) ? files[target.file] : undefined;
   if (!entry) return notFound(req);
   const body = await options.ctx.bundles.get(entry.sha256);

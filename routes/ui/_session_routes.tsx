@@ -11,6 +11,7 @@ import {
   endSession,
   MAX_SESSION_TOKEN_CHARS,
   randomSecret,
+  sweepSessions,
 } from "../../core/sessions.ts";
 import { cookieOf, sameSecret, SESSION_COOKIE, setCookie, SIGNIN_COOKIE } from "./_cookies.ts";
 import { htmlPage, seeOther } from "./_http.ts";
@@ -79,6 +80,8 @@ export async function signIn(req: UiRequest): Promise<Response> {
     return signInPage(req, 401, "That token is invalid, expired or revoked.");
   }
   const session = await createSession(options.ctx, { token, principal });
+  // Expired sessions are deleted here even if their cookie never comes back.
+  await sweepSessions(options.ctx);
   const maxAge = Math.floor((session.expiresAt.getTime() - Date.now()) / 1000);
   const res = seeOther("/");
   res.headers.append("set-cookie", setCookie(c.req.raw, SESSION_COOKIE, session.secret, maxAge));

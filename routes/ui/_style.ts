@@ -54,6 +54,13 @@ pre.lines { counter-reset: line; }
 .readme pre { white-space: pre-wrap; overflow-wrap: anywhere; }
 .grid { display: grid; gap: 1.5rem; grid-template-columns: minmax(0, 3fr) minmax(0, 2fr); }
 @media (max-width: 48rem) { .grid { grid-template-columns: minmax(0, 1fr); } }
+.copy { position: relative; }
+.copy pre { padding-right: 4.5rem; white-space: pre-wrap; overflow-wrap: anywhere; }
+.copy-button { position: absolute; top: 0.4rem; right: 0.4rem; font-size: 0.8rem; padding: 0.1rem 0.5rem; }
+.symbol { border-top: 1px solid var(--line); padding-top: 0.5rem; }
+ul.members { padding-left: 1rem; }
+ul.members li { margin: 0.25rem 0; }
+ul.members .muted { display: block; }
 .pager { display: flex; gap: 1rem; margin: 1rem 0; }
 .notice { border-left: 4px solid var(--warn); padding: 0.5rem 1rem; background: var(--code); }
 .error { border-left: 4px solid var(--bad); padding: 0.5rem 1rem; background: var(--code); }

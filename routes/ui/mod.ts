@@ -10,6 +10,7 @@
 import { type Context, Hono, type MiddlewareHandler } from "hono";
 import type { Authenticator } from "../../core/auth.ts";
 import type { RegistryContext } from "../../core/context.ts";
+import type { RackAuth } from "../../core/rack/auth.ts";
 import type { JsrReader } from "../../core/jsr/read.ts";
 import type { GguiContext } from "../../core/ggui/_common.ts";
 import { gguiPage } from "./_ggui_routes.tsx";
@@ -22,6 +23,7 @@ import { cookieOf, SESSION_COOKIE, setCookie } from "./_cookies.ts";
 import { signIn, signInForm, signOut } from "./_session_routes.tsx";
 import { auditPage, createTokenForm, revokeTokenForm, tokensPage } from "./_operator_routes.tsx";
 import { NotFoundBody } from "./_pages.tsx";
+import { lazily } from "../../base/lazy.ts";
 import type { LiveSubscriptions } from "../../core/webhook_subscriptions.ts";
 import type { TargetGuard } from "../../core/net_guard.ts";
 import { MetricsRing } from "./_ops_metrics.tsx";
@@ -34,6 +36,15 @@ import {
   runGcForm,
   webhooksPage,
 } from "./_ops_pages.tsx";
+import { rackPage } from "./_rack_routes.tsx";
+import { namespacePage } from "./_namespace_routes.tsx";
+import { COPY_SCRIPT } from "./_copy_script.ts";
+import { canSpawn, denoDocRunner, type DocRunner } from "./_api_docs.ts";
+
+export { packageSearchApi } from "./_api_packages.ts";
+
+/** The API docs pages (and the highlighter and Markdown they use) load with the first one. */
+const docRoutes = lazily(() => import("./_doc_routes.tsx"));
 
 /** Options of {@linkcode createUiRoutes}. */
 export interface UiRoutesOptions {
@@ -51,6 +62,15 @@ export interface UiRoutesOptions {
   webhookGuard?: TargetGuard;
   /** The dashboard's samples (made by {@linkcode createUiRoutes} when absent). */
   metricsRing?: MetricsRing;
+  /** Rack's auth.json policy, for Rack package and namespace pages (absent: none declared). */
+  rackAuth?: () => Promise<RackAuth>;
+  /**
+   * Runs `deno doc` for the API docs pages; default: the server's own deno
+   * where it can spawn one, `null` (docs not generated) on Deno Deploy.
+   */
+  docRunner?: DocRunner | null;
+  /** This registry's configured public URL: the only origin `deno doc` may import from. */
+  selfOrigin?: string;
 }
 
 /** What every page handler gets: the options, the reader and the header's viewer. */
@@ -74,13 +94,15 @@ export async function notFound(req: UiRequest): Promise<Response> {
   return htmlPage(req.c.req.raw, html, { status: 404 });
 }
 
-/** The stylesheet, immutable per process text; revalidated by ETag. */
-function stylesheet(c: Context): Response {
-  const res = htmlPage(c.req.raw, STYLESHEET);
-  res.headers.set("content-type", "text/css; charset=utf-8");
-  res.headers.set("cache-control", "public, max-age=300");
-  res.headers.delete("vary");
-  return res;
+/** A static asset (stylesheet, script): immutable per process text, revalidated by ETag. */
+function asset(text: string, type: string) {
+  return (c: Context): Response => {
+    const res = htmlPage(c.req.raw, text);
+    res.headers.set("content-type", `${type}; charset=utf-8`);
+    res.headers.set("cache-control", "public, max-age=300");
+    res.headers.delete("vary");
+    return res;
+  };
 }
 
 /** The request with its reader: the session cookie's principal, if the session is live. */
@@ -107,7 +129,13 @@ async function uiRequest(c: Context, options: UiRoutesOptions): Promise<UiReques
  * others go on to the wire surfaces untouched.
  */
 export function createUiRoutes(given: UiRoutesOptions): MiddlewareHandler {
-  const options = { ...given, metricsRing: given.metricsRing ?? new MetricsRing() };
+  const options = {
+    ...given,
+    metricsRing: given.metricsRing ?? new MetricsRing(),
+    docRunner: given.docRunner !== undefined
+      ? given.docRunner
+      : (canSpawn() ? denoDocRunner() : null),
+  };
   const ring = options.metricsRing;
   const app = new Hono();
   const page = (handler: UiHandler) => async (c: Context) => {
@@ -121,11 +149,16 @@ export function createUiRoutes(given: UiRoutesOptions): MiddlewareHandler {
   };
   // The route table: one small named handler per page.
   app.get("/", page(home));
-  app.get("/ui/style.css", stylesheet);
+  app.get("/ui/style.css", asset(STYLESHEET, "text/css"));
+  // The one script of the pages: same origin, no inline script (the CSP allows 'self' only).
+  app.get("/ui/copy.js", asset(COPY_SCRIPT, "text/javascript"));
+  app.get("/ui/rack/*", page(rackPage));
+  app.get("/ui/doc/*", page(async (req) => (await docRoutes()).docsPage(req)));
   app.get("/ui/files/*", page(fileBrowser));
   app.get("/ui/raw/*", page(rawFile));
   app.get("/ui/ggui/*", page(gguiPage));
   app.get("/:scope{@[^/]+}/:pkg", page(packagePage));
+  app.get("/:scope{@[^/]+}", page(namespacePage));
   app.get("/ui/sign-in", page(signInForm));
   app.post("/ui/sign-in", page(signIn));
   app.post("/ui/sign-out", page(signOut));

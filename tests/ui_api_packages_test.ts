@@ -1,0 +1,101 @@
+// GET /api/packages?query=: the pages' search as JSON in JSR's API shape
+// (jsr-io/jsr api/src/api/types.rs ApiList<ApiPackage>), under the same
+// privacy rules, and any query parameters an answer, never an error.
+import assert from "node:assert/strict";
+import { ALICE, publishJsr, uiFixture } from "./_ui_fixtures.ts";
+
+/** JSR's ApiPackage field names (serde camelCase), plus our `format`. */
+const JSR_FIELDS = [
+  "createdAt",
+  "dependencyCount",
+  "dependentCount",
+  "description",
+  "format",
+  "githubRepository",
+  "isArchived",
+  "latestVersion",
+  "name",
+  "readmeSource",
+  "runtimeCompat",
+  "scope",
+  "score",
+  "updatedAt",
+  "versionCount",
+  "whenFeatured",
+];
+
+async function seeded() {
+  const f = await uiFixture();
+  await publishJsr(f.app, "@pub/greet@1.0.0", {}, f.admin);
+  await publishJsr(f.app, "@pub/greet@1.1.0", {}, f.admin);
+  await publishJsr(f.app, "@pub/other@1.0.0", {}, f.admin);
+  await publishJsr(f.app, "@acme/greet-secret@1.0.0", {}, ALICE);
+  return f;
+}
+
+async function search(f: Awaited<ReturnType<typeof seeded>>, qs: string, token?: string) {
+  const res = await f.app.request(`/api/packages${qs}`, {
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+  return { status: res.status, type: res.headers.get("content-type"), body: await res.json() };
+}
+
+Deno.test("GET /api/packages answers JSR's {items, total} with JSR's field names", async () => {
+  const f = await seeded();
+  const { status, type, body } = await search(f, "?query=greet");
+  assert.equal(status, 200);
+  assert.equal(type, "application/json");
+  assert.deepEqual(Object.keys(body).sort(), ["items", "total"]);
+  assert.equal(body.total, 1);
+  const [item] = body.items;
+  assert.deepEqual(Object.keys(item).sort(), JSR_FIELDS);
+  assert.equal(item.scope, "pub");
+  assert.equal(item.name, "greet");
+  assert.equal(item.latestVersion, "1.1.0");
+  assert.equal(item.versionCount, 2);
+  assert.equal(item.format, "jsr");
+  assert.ok(Date.parse(item.createdAt) <= Date.parse(item.updatedAt));
+  // A leading @ is ignored, as on jsr.io; limit and page walk the results.
+  assert.equal((await search(f, "?query=@pub")).body.total, 2);
+  const first = await search(f, "?limit=1&page=1");
+  const second = await search(f, "?limit=1&page=2");
+  assert.equal(first.body.total, 2);
+  assert.equal(first.body.items.length, 1);
+  assert.notEqual(first.body.items[0].name, second.body.items[0].name);
+});
+
+Deno.test("GET /api/packages never shows a package the caller may not read, not even in total", async () => {
+  const f = await seeded();
+  for (const token of [undefined, "tok-bob"]) {
+    const { body } = await search(f, "?query=greet", token);
+    assert.equal(body.total, 1);
+    assert.ok(!JSON.stringify(body).includes("secret"));
+  }
+  const reader = await search(f, "?query=greet", f.reader);
+  assert.equal(reader.body.total, 2);
+  assert.ok(reader.body.items.some((i: { name: string }) => i.name === "greet-secret"));
+  // A token that is not one is JSR's 401, not an anonymous answer.
+  const bad = await search(f, "?query=greet", "not-a-token");
+  assert.equal(bad.status, 401);
+  assert.equal(bad.body.code, "invalidBearerToken");
+});
+
+Deno.test("GET /api/packages answers any query parameters with a page, never an error", async () => {
+  const f = await seeded();
+  for (
+    const qs of [
+      "?query=" + "x".repeat(100_000),
+      "?query=%F0%9F%98%80%00%E2%80%AE%ED%A0%80",
+      "?page=999999999999999999999&limit=-5",
+      "?page=abc&limit=1e3&format=nope",
+      "?limit=100000",
+      "?query=%ZZ",
+    ]
+  ) {
+    const { status, body } = await search(f, qs);
+    assert.equal(status, 200, qs.slice(0, 40));
+    assert.ok(Array.isArray(body.items) && Number.isInteger(body.total), qs.slice(0, 40));
+    assert.ok(body.items.length <= 100);
+  }
+  assert.equal((await search(f, "?format=rack")).body.total, 0);
+});
