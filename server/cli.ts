@@ -677,11 +677,13 @@ export async function runCli(
           transferCounts(report)
         } from ${path}`,
       );
-      if (report.identical.length > 0 || report.conflicts.length > 0) {
+      if (report.identicalCount > 0 || report.conflictCount > 0) {
         io.err(
-          `registry: ${report.identical.length} rows already there and identical, ${report.conflicts.length} conflicting (kept as they were)`,
+          `registry: ${report.identicalCount} rows already there and identical, ${report.conflictCount} conflicting (kept as they were)`,
         );
         for (const name of report.conflicts) io.err(`registry: conflict: ${name}`);
+        const unnamed = report.conflictCount - report.conflicts.length;
+        if (unnamed > 0) io.err(`registry: and ${unnamed} more conflicts`);
       }
       if (!tables) io.out(JSON.stringify(report));
       return 0;
