@@ -8,6 +8,8 @@ const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 export interface RunningServer {
   /** `http://127.0.0.1:<port>`. */
   url: string;
+  /** The child's process id (its `/proc` entry: RSS). */
+  pid: number;
   /** Everything it printed so far on stdout and stderr. */
   output(): string;
   /** SIGTERM and wait; resolves to the exit code. */
@@ -102,6 +104,7 @@ export async function startServer(
   };
   return {
     url,
+    pid: child.pid,
     output: () => text,
     async stop() {
       if (!done) {
