@@ -89,36 +89,42 @@ function fileOf(bytes: Uint8Array, type: string) {
   return { sha256: sha256Hex(bytes), size: bytes.byteLength, type };
 }
 
-/** The version row (and its new blobs) of one gadget version, as commitVersion writes it. */
-function gadgetVersion(p: SeedPackage, version: string, at: string) {
-  const parsed = parseManifest(gadgetManifest(p, version));
+/**
+ * The maker of one package's gadget versions, as commitVersion writes them:
+ * the bundle and its signature are the package's (a release that changes
+ * only the manifest), the manifest is parsed once and re-versioned.
+ */
+function gadgetVersions(p: SeedPackage) {
+  const parsed = parseManifest(gadgetManifest(p, p.versions[0] ?? "1.0.0"));
   if (!parsed.ok) throw new Error(`seed manifest: ${JSON.stringify(parsed.issues)}`);
   const bundle = gadgetBundle(p);
   const signature = gadgetSignature(bundle);
   const sig = enc.encode(JSON.stringify(signature, null, 2));
-  const manifest = enc.encode(JSON.stringify(parsed.manifest));
-  const files: FileMap = {
+  const shared = {
     "bundle.js": fileOf(bundle, "application/javascript; charset=utf-8"),
     "bundle.js.sig": fileOf(sig, "application/json"),
-    "manifest.json": fileOf(manifest, "application/json"),
   };
-  const row: VersionRow = {
-    namespace: p.namespace,
-    name: p.name,
-    version,
-    format: "ggui.gadget",
-    visibility: "public",
-    files,
-    facts: {
-      search: searchFactsOf(parsed.manifest) as unknown as JsonValue,
-      authorPublicKey: "MIIBtestleaf=",
-      signatureAlgorithm: "sigstore-cosign",
-      bundleSri: `sha384-${signature.bundleSha384}`,
-    },
-    publishedAt: at,
-    publishedBy: p.publisher,
+  const search = searchFactsOf(parsed.manifest) as unknown as JsonValue;
+  return (version: string, at: string) => {
+    const manifest = enc.encode(JSON.stringify({ ...parsed.manifest, version }));
+    const row: VersionRow = {
+      namespace: p.namespace,
+      name: p.name,
+      version,
+      format: "ggui.gadget",
+      visibility: "public",
+      files: { ...shared, "manifest.json": fileOf(manifest, "application/json") },
+      facts: {
+        search,
+        authorPublicKey: "MIIBtestleaf=",
+        signatureAlgorithm: "sigstore-cosign",
+        bundleSri: `sha384-${signature.bundleSha384}`,
+      },
+      publishedAt: at,
+      publishedBy: p.publisher,
+    };
+    return { row, blobs: [bundle, sig, manifest], summary: publicSummaryOf(row) };
   };
-  return { row, blobs: [bundle, sig, manifest], summary: publicSummaryOf(row) };
 }
 
 /** The files of one JSR version (what the HTTP sample's tarball holds). */
@@ -213,13 +219,12 @@ export function seedPackage(p: SeedPackage, options: { claimScope: boolean }): S
   const blobs = new Map<string, Uint8Array>();
   const mutations: Mutation[] = [];
   let pkg: PackageRow | null = null;
+  const gadget = p.format === "jsr" ? undefined : gadgetVersions(p);
   p.versions.forEach((version, i) => {
     const when = new Date(p.firstAt + i * 1000);
     const at = when.toISOString();
     const taskId = uuidOf(`${p.namespace}/${p.name}@${version}`);
-    const v = p.format === "jsr"
-      ? jsrVersion(p, version, at, taskId)
-      : gadgetVersion(p, version, at);
+    const v = gadget ? gadget(version, at) : jsrVersion(p, version, at, taskId);
     for (const b of v.blobs) blobs.set(sha256Hex(b), b);
     const row = v.row;
     const state: VersionState = {
@@ -270,6 +275,8 @@ export class Seeder {
   #bundles: BundleStorage;
   #batch: Mutation[] = [];
   #bytes = 0;
+  /** The commit in flight: the next package's blobs are put meanwhile. */
+  #pending: Promise<void> = Promise.resolve();
   /** Versions, rows and blobs written so far. */
   readonly counts = { rows: 0, blobs: 0 };
 
@@ -286,19 +293,27 @@ export class Seeder {
     this.counts.blobs += seeded.blobs.length;
     for (const m of seeded.mutations) {
       const size = JSON.stringify(m).length;
-      if (this.#batch.length >= 1000 || this.#bytes + size > 600_000) await this.flush();
+      if (this.#batch.length >= 1000 || this.#bytes + size > 600_000) await this.#send();
       this.#batch.push(m);
       this.#bytes += size;
     }
   }
 
-  /** Commit what is pending. */
-  async flush(): Promise<void> {
-    if (this.#batch.length === 0) return;
-    const res = await this.#storage.commit({ checks: [], mutations: this.#batch });
-    if (!res.ok) throw new Error("seed commit failed");
-    this.counts.rows += this.#batch.length;
+  /** Start committing what is pending (after the commit in flight). */
+  async #send(): Promise<void> {
+    await this.#pending;
+    const mutations = this.#batch;
     this.#batch = [];
     this.#bytes = 0;
+    this.#pending = this.#storage.commit({ checks: [], mutations }).then((res) => {
+      if (!res.ok) throw new Error("seed commit failed");
+      this.counts.rows += mutations.length;
+    });
+  }
+
+  /** Commit everything pending and wait for it. */
+  async flush(): Promise<void> {
+    if (this.#batch.length > 0) await this.#send();
+    await this.#pending;
   }
 }

@@ -1,0 +1,339 @@
+// Scale benchmark: what requests, the server's memory and the operator
+// commands cost as the store grows from 10,000 to 1,000,000 versions.
+//
+//   deno run -A bench/scale.ts [--sizes=10000,100000,1000000] [--backend=kv|fs]
+//                              [--runs=20] [--load-seconds=5] [--dir=.tmp/scale]
+//                              [--keep=false] [--ops=true]
+//
+// Each size gets a fresh store (`--backend=kv`: the default layout, a KV file
+// for rows and fs bundles; `fs`: rows and bundles in folders), seeded through
+// the storage seam with the rows and blobs publishes write
+// (bench/_scale_seed.ts, proven equal to HTTP publishes by
+// tests/scale_seed_test.ts): two 10,000-version packages (`@big/huge`, a ggui
+// gadget; `@big/deno`, JSR) at every size, and `size` more versions in
+// packages of 10 (nine in ten ggui gadgets, one in ten JSR; "common" in every
+// other description, "needle" in three). Then the real server (main.ts, a
+// child process) is started on it and measured from outside over HTTP:
+// cold start to the first answer, each request's median and p90 over
+// `--runs` sequential runs after 3 warm-ups, JSR publishes over HTTP, the
+// server's RSS at rest and its peak (VmHWM) after `--load-seconds` of 4
+// concurrent clients over the read mix; then `export`, `import` (into a fresh
+// store of the same backend) and `gc` as child processes, with their time and
+// peak RSS (`/usr/bin/time`). Results print as a Markdown table per size and
+// as JSON lines.
+import { parseArgs } from "node:util";
+import { fileURLToPath } from "node:url";
+import { createToken } from "../core/tokens.ts";
+import { listAll } from "../core/store.ts";
+import * as keys from "../storage/keys.ts";
+import { openStores } from "../server/open.ts";
+import { parseServerArgs } from "../server/config.ts";
+import { Seeder, type SeedPackage, seedPackage } from "./_scale_seed.ts";
+import { jsrFiles } from "./_scale_seed.ts";
+import { makeTarball } from "../tests/_rack_fixtures.ts";
+import { startServer } from "../tests/_server.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    sizes: { type: "string", default: "10000,100000,1000000" },
+    backend: { type: "string", default: "kv" },
+    runs: { type: "string", default: "20" },
+    "load-seconds": { type: "string", default: "5" },
+    dir: { type: "string", default: ".tmp/scale" },
+    keep: { type: "string", default: "false" },
+    ops: { type: "string", default: "true" },
+  },
+});
+const SIZES = values.sizes.split(",").map(Number);
+const BACKEND = values.backend === "fs" ? "fs" : "kv";
+const RUNS = Number(values.runs);
+const LOAD_SECONDS = Number(values["load-seconds"]);
+const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const BIG = 10_000;
+const PER_PACKAGE = 10;
+const BASE = Date.parse("2025-01-01T00:00:00.000Z");
+
+/** The server/CLI flags of a store in `dir`. */
+function storeFlags(dir: string): string[] {
+  return BACKEND === "kv" ? [`--data-dir=${dir}`] : [`--storage=fs:${dir}`];
+}
+
+function versionsOf(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `1.${Math.floor(i / 100)}.${i % 100}`);
+}
+
+/** Filler package `i`. */
+function filler(i: number): SeedPackage {
+  const words = [`term${(i * 7) % 300}`, `word${(i * 13) % 500}`];
+  if (i % 2 === 0) words.push("common");
+  if (i === 10 || i === 20 || i === 30) words.push("needle");
+  return {
+    namespace: `@team${i % 1000}`,
+    name: `item-${i}`,
+    format: i % 10 === 9 ? "jsr" : "ggui.gadget",
+    versions: versionsOf(PER_PACKAGE),
+    description: `Item ${i}: ${words.join(" ")}`,
+    firstAt: BASE + (2 * BIG + i * PER_PACKAGE) * 1000,
+    publisher: "alice",
+  };
+}
+
+/** Seed a store of `size` filler versions plus the two big packages; answers the admin token. */
+async function seed(dir: string, size: number): Promise<{ token: string; seconds: number }> {
+  await Deno.mkdir(`${dir}/bundles`, { recursive: true });
+  const parsed = parseServerArgs(storeFlags(dir), {});
+  if (!parsed.ok) throw new Error("help" in parsed ? "help" : parsed.error);
+  const stores = await openStores(parsed.config);
+  const started = performance.now();
+  try {
+    const seeder = new Seeder(stores.storage, stores.bundles);
+    const big = { versions: versionsOf(BIG), publisher: "alice", firstAt: BASE };
+    await seeder.add(seedPackage({
+      ...big,
+      namespace: "@big",
+      name: "huge",
+      format: "ggui.gadget",
+      description: "The big gadget",
+    }, { claimScope: true }));
+    await seeder.add(seedPackage({
+      ...big,
+      firstAt: BASE + BIG * 1000,
+      namespace: "@big",
+      name: "deno",
+      format: "jsr",
+      description: "The big module",
+    }, { claimScope: false }));
+    let shown = performance.now();
+    for (let i = 0; i < size / PER_PACKAGE; i++) {
+      await seeder.add(seedPackage(filler(i), { claimScope: i < 1000 }));
+      if (performance.now() - shown > 10_000) {
+        shown = performance.now();
+        const rate = (i * PER_PACKAGE) / ((shown - started) / 1000);
+        console.error(`seed ${i * PER_PACKAGE}/${size} versions, ${rate.toFixed(0)}/s`);
+      }
+    }
+    await seeder.flush();
+    const ctx = { storage: stores.storage, bundles: stores.bundles, clock: () => new Date() };
+    const admin = await createToken(ctx, {
+      subject: "bench",
+      grants: [{ namespace: "*", actions: ["admin"] }],
+    }, { subject: "root", admin: true });
+    return { token: admin.secret, seconds: (performance.now() - started) / 1000 };
+  } finally {
+    await stores.close();
+  }
+}
+
+/** The id of the second-oldest audit record (a cursor that leaves one page: the deepest). */
+async function deepAuditCursor(dir: string): Promise<string> {
+  const parsed = parseServerArgs(storeFlags(dir), {});
+  if (!parsed.ok) throw new Error("help" in parsed ? "help" : parsed.error);
+  const stores = await openStores(parsed.config);
+  try {
+    const rows = [];
+    for await (const e of listAll<{ id: string }>(stores.storage, keys.auditPrefix())) {
+      rows.push(e.value.id);
+      if (rows.length === 2) break;
+    }
+    return rows[1]!;
+  } finally {
+    await stores.close();
+  }
+}
+
+function rss(pid: number): { rss: number; peak: number } {
+  const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+  const kib = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]);
+  return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
+}
+
+function quantile(sorted: number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** Median and p90 (ms) of `RUNS` sequential fetches after 3 warm-ups, and the body's bytes. */
+async function timeRequest(url: string, init: RequestInit = {}) {
+  let bytes = 0;
+  const times: number[] = [];
+  for (let i = 0; i < RUNS + 3; i++) {
+    const t = performance.now();
+    const res = await fetch(url, init);
+    const body = await res.arrayBuffer();
+    const ms = performance.now() - t;
+    if (res.status !== 200) {
+      throw new Error(`${url}: ${res.status} ${new TextDecoder().decode(body)}`);
+    }
+    bytes = body.byteLength;
+    if (i >= 3) times.push(ms);
+  }
+  times.sort((a, b) => a - b);
+  return { p50: quantile(times, 0.5), p90: quantile(times, 0.9), bytes };
+}
+
+/** The search cursor after up to `pages` pages of `q` (fewer when the results end), and the page it opens. */
+async function searchCursor(base: string, q: string, pages: number) {
+  let cursor: string | undefined;
+  let page = 1;
+  for (; page <= pages; page++) {
+    const res = await fetch(`${base}/search?q=${q}${cursor ? `&cursor=${cursor}` : ""}`);
+    const body = await res.json();
+    if (!body.nextCursor) break;
+    cursor = encodeURIComponent(body.nextCursor);
+  }
+  return { cursor: cursor ?? "", page };
+}
+
+/** JSR publishes over HTTP: median ms. */
+async function timePublishes(base: string, token: string, n: number): Promise<number> {
+  const times: number[] = [];
+  const p = { namespace: "@big", name: "deno", description: "The big module" } as SeedPackage;
+  for (let i = 0; i < n; i++) {
+    const version = `2.0.${i}-${Date.now()}`;
+    const tarball = await makeTarball(jsrFiles(p, version));
+    const t = performance.now();
+    const res = await fetch(
+      `${base}/api/scopes/big/packages/deno/versions/${version}?config=%2Fdeno.json`,
+      {
+        method: "POST",
+        headers: { "content-encoding": "gzip", authorization: `Bearer ${token}` },
+        body: tarball as BodyInit,
+      },
+    );
+    const text = await res.text();
+    if (res.status !== 200) throw new Error(`publish: ${res.status} ${text}`);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return quantile(times, 0.5);
+}
+
+/** 4 clients over the read mix for `LOAD_SECONDS`. */
+async function load(urls: [string, RequestInit][]): Promise<number> {
+  const until = performance.now() + LOAD_SECONDS * 1000;
+  let n = 0;
+  await Promise.all(Array.from({ length: 4 }, async (_, c) => {
+    for (let i = c; performance.now() < until; i++) {
+      const [url, init] = urls[i % urls.length]!;
+      await (await fetch(url, init)).arrayBuffer();
+      n++;
+    }
+  }));
+  return n;
+}
+
+async function measureServer(dir: string, token: string) {
+  const admin = { headers: { authorization: `Bearer ${token}` } };
+  const auditCursor = await deepAuditCursor(dir);
+  const t0 = performance.now();
+  await using server = await startServer([
+    ...storeFlags(dir),
+    "--jsr-visibility=public",
+    "--log-requests=false",
+    "--rate-limit=0",
+    "--read-rate-limit=0",
+    "--metadata-rate-limit=0",
+    "--query-rate-limit=0",
+    "--upload-rate-limit=0",
+    "--token-upload-rate-limit=0",
+  ], { init: false });
+  const first = await fetch(`${server.url}/pkg/@big/huge/1.0.5`);
+  await first.arrayBuffer();
+  const coldStart = performance.now() - t0;
+  const u = server.url;
+  const cases: Record<string, [string, RequestInit?]> = {
+    "ggui list @big/huge (10k versions)": [`${u}/pkg/@big/huge`],
+    "JSR meta.json @big/deno (10k versions)": [`${u}/@big/deno/meta.json`],
+    "audit, deepest cursor": [`${u}/admin/audit?limit=100&cursor=${auditCursor}`, admin],
+    "version read": [`${u}/pkg/@big/huge/1.50.5`],
+    "search, few matches": [`${u}/search?q=needle`],
+    "search, many matches": [`${u}/search?q=common`],
+  };
+  const atRest = rss(server.pid);
+  const requests: Record<string, { p50: number; p90: number; bytes: number }> = {};
+  for (const [name, [url, init]] of Object.entries(cases)) {
+    requests[name] = await timeRequest(url, init);
+  }
+  const deep = await searchCursor(u, "common", 20);
+  requests[`search, many, page ${deep.page}`] = await timeRequest(
+    `${u}/search?q=common${deep.cursor ? `&cursor=${deep.cursor}` : ""}`,
+  );
+  const publish = await timePublishes(u, token, 10);
+  const served = await load(Object.values(cases).map(([url, init]) => [url, init ?? {}]));
+  const peak = rss(server.pid).peak;
+  return { coldStart, requests, publish, rssAtRest: atRest.rss, peakRss: peak, served };
+}
+
+/** Run an operator command through /usr/bin/time: seconds and peak RSS (MiB). */
+async function timed(args: string[]): Promise<{ seconds: number; peakRss: number }> {
+  const out = await new Deno.Command("/usr/bin/time", {
+    args: ["-f", "TIME %e %M", Deno.execPath(), "run", "-A", MAIN, ...args],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stderr);
+  const m = /TIME ([\d.]+) (\d+)/.exec(text);
+  if (!out.success || !m) throw new Error(`${args.join(" ")} failed:\n${text.slice(-2000)}`);
+  return { seconds: Number(m[1]), peakRss: Number(m[2]) / 1024 };
+}
+
+async function measureOps(dir: string) {
+  const file = `${dir}.jsonl`;
+  const exported = await timed(["export", `--out=${file}`, ...storeFlags(dir)]);
+  const bytes = (await Deno.stat(file)).size;
+  const target = `${dir}-imported`;
+  const imported = await timed(["import", `--in=${file}`, "--init", ...storeFlags(target)]);
+  const gc = await timed(["gc", ...storeFlags(dir)]);
+  if (values.keep !== "true") {
+    await Deno.remove(file);
+    await Deno.remove(target, { recursive: true });
+  }
+  return { export: { ...exported, bytes }, import: imported, gc };
+}
+
+function table(size: number, r: Awaited<ReturnType<typeof run>>): string {
+  const lines = [
+    `### ${BACKEND}, ${size.toLocaleString("en")} filler versions (+${
+      2 * BIG
+    } in the two big packages)`,
+    "",
+    `Seeded in ${r.seedSeconds.toFixed(0)} s; cold start to the first answer ${
+      r.server.coldStart.toFixed(0)
+    } ms; server RSS at rest ${r.server.rssAtRest.toFixed(0)} MiB, peak under load ${
+      r.server.peakRss.toFixed(0)
+    } MiB (${r.server.served} requests in ${LOAD_SECONDS} s); JSR publish p50 ${
+      r.server.publish.toFixed(1)
+    } ms.`,
+    "",
+    "| request | p50 ms | p90 ms | body bytes |",
+    "|---|---|---|---|",
+    ...Object.entries(r.server.requests).map(([name, t]) =>
+      `| ${name} | ${t.p50.toFixed(1)} | ${t.p90.toFixed(1)} | ${t.bytes.toLocaleString("en")} |`
+    ),
+  ];
+  if (r.ops) {
+    lines.push("", "| command | seconds | peak RSS MiB |", "|---|---|---|");
+    for (const [name, o] of Object.entries(r.ops)) {
+      lines.push(`| ${name} | ${o.seconds.toFixed(1)} | ${o.peakRss.toFixed(0)} |`);
+    }
+  }
+  return lines.join("\n");
+}
+
+async function run(size: number) {
+  const dir = `${values.dir}/${BACKEND}-${size}`;
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+  await Deno.mkdir(values.dir, { recursive: true });
+  const seeded = await seed(dir, size);
+  console.error(`seeded ${size} in ${seeded.seconds.toFixed(0)} s`);
+  const server = await measureServer(dir, seeded.token);
+  const ops = values.ops === "true" ? await measureOps(dir) : undefined;
+  if (values.keep !== "true") await Deno.remove(dir, { recursive: true });
+  return { seedSeconds: seeded.seconds, server, ops };
+}
+
+for (const size of SIZES) {
+  const result = await run(size);
+  console.log(JSON.stringify({ backend: BACKEND, size, ...result }));
+  console.log(table(size, result));
+}
