@@ -3,7 +3,7 @@
 //
 //   deno run -A bench/scale.ts [--sizes=10000,100000,1000000] [--backend=kv|fs]
 //                              [--runs=20] [--load-seconds=5] [--dir=.tmp/scale]
-//                              [--keep=false] [--ops=true]
+//                              [--keep=false] [--reuse=false] [--ops=true]
 //
 // Each size gets a fresh store (`--backend=kv`: the default layout, a KV file
 // for rows and fs bundles; `fs`: rows and bundles in folders), seeded through
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     "load-seconds": { type: "string", default: "5" },
     dir: { type: "string", default: ".tmp/scale" },
     keep: { type: "string", default: "false" },
+    reuse: { type: "string", default: "false" },
     ops: { type: "string", default: "true" },
   },
 });
@@ -320,12 +321,24 @@ function table(size: number, r: Awaited<ReturnType<typeof run>>): string {
   return lines.join("\n");
 }
 
-async function run(size: number) {
-  const dir = `${values.dir}/${BACKEND}-${size}`;
+/** Seed, or with `--reuse=true` take the store a `--keep=true` run left (its token beside it). */
+async function seededStore(dir: string, size: number): Promise<{ token: string; seconds: number }> {
+  const saved = `${dir}.seeded.json`;
+  if (values.reuse === "true") {
+    const text = await Deno.readTextFile(saved).catch(() => null);
+    if (text !== null) return JSON.parse(text);
+  }
   await Deno.remove(dir, { recursive: true }).catch(() => {});
   await Deno.mkdir(values.dir, { recursive: true });
-  const seeded = await seed(dir, size);
-  console.error(`seeded ${size} in ${seeded.seconds.toFixed(0)} s`);
+  const result = await seed(dir, size);
+  console.error(`seeded ${size} in ${result.seconds.toFixed(0)} s`);
+  if (values.keep === "true") await Deno.writeTextFile(saved, JSON.stringify(result));
+  return result;
+}
+
+async function run(size: number) {
+  const dir = `${values.dir}/${BACKEND}-${size}`;
+  const seeded = await seededStore(dir, size);
   const server = await measureServer(dir, seeded.token);
   const ops = values.ops === "true" ? await measureOps(dir) : undefined;
   if (values.keep !== "true") await Deno.remove(dir, { recursive: true });
