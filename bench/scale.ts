@@ -149,15 +149,32 @@ function rss(pid: number): { rss: number; peak: number } {
   return { rss: kib("VmRSS") / 1024, peak: kib("VmHWM") / 1024 };
 }
 
+/** CPU time (ms) of all the process's threads so far (each thread's schedstat under /proc, in ns). */
+function cpuMs(pid: number): number {
+  let ns = 0;
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`).split(" ")[0]);
+    } catch { /* the thread ended */ }
+  }
+  return ns / 1e6;
+}
+
 function quantile(sorted: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 }
 
-/** Median and p90 (ms) of `RUNS` sequential fetches after 3 warm-ups, and the body's bytes. */
-async function timeRequest(url: string, init: RequestInit = {}) {
+/**
+ * Median and p90 (ms) of `RUNS` sequential fetches after 3 warm-ups, the
+ * server's CPU ms per request over those runs (steadier than wall time on a
+ * busy machine), and the body's bytes.
+ */
+async function timeRequest(pid: number, url: string, init: RequestInit = {}) {
   let bytes = 0;
   const times: number[] = [];
+  let cpu = 0;
   for (let i = 0; i < RUNS + 3; i++) {
+    if (i === 3) cpu = cpuMs(pid);
     const t = performance.now();
     const res = await fetch(url, init);
     const body = await res.arrayBuffer();
@@ -168,8 +185,9 @@ async function timeRequest(url: string, init: RequestInit = {}) {
     bytes = body.byteLength;
     if (i >= 3) times.push(ms);
   }
+  cpu = (cpuMs(pid) - cpu) / RUNS;
   times.sort((a, b) => a - b);
-  return { p50: quantile(times, 0.5), p90: quantile(times, 0.9), bytes };
+  return { p50: quantile(times, 0.5), p90: quantile(times, 0.9), cpu, bytes };
 }
 
 /** The search cursor after up to `pages` pages of `q` (fewer when the results end), and the page it opens. */
@@ -251,12 +269,13 @@ async function measureServer(dir: string, token: string) {
     "search, many matches": [`${u}/search?q=common`],
   };
   const atRest = rss(server.pid);
-  const requests: Record<string, { p50: number; p90: number; bytes: number }> = {};
+  const requests: Record<string, { p50: number; p90: number; cpu: number; bytes: number }> = {};
   for (const [name, [url, init]] of Object.entries(cases)) {
-    requests[name] = await timeRequest(url, init);
+    requests[name] = await timeRequest(server.pid, url, init);
   }
   const deep = await searchCursor(u, "common", 20);
   requests[`search, many, page ${deep.page}`] = await timeRequest(
+    server.pid,
     `${u}/search?q=common${deep.cursor ? `&cursor=${deep.cursor}` : ""}`,
   );
   const publish = await timePublishes(u, token, 10);
@@ -306,10 +325,12 @@ function table(size: number, r: Awaited<ReturnType<typeof run>>): string {
       r.server.publish.toFixed(1)
     } ms.`,
     "",
-    "| request | p50 ms | p90 ms | body bytes |",
-    "|---|---|---|---|",
+    "| request | p50 ms | p90 ms | server CPU ms/request | body bytes |",
+    "|---|---|---|---|---|",
     ...Object.entries(r.server.requests).map(([name, t]) =>
-      `| ${name} | ${t.p50.toFixed(1)} | ${t.p90.toFixed(1)} | ${t.bytes.toLocaleString("en")} |`
+      `| ${name} | ${t.p50.toFixed(1)} | ${t.p90.toFixed(1)} | ${t.cpu.toFixed(2)} | ${
+        t.bytes.toLocaleString("en")
+      } |`
     ),
   ];
   if (r.ops) {
