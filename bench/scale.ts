@@ -23,6 +23,7 @@
 // as JSON lines.
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { ensureSearchIndex } from "../core/search_index.ts";
 import { createToken } from "../core/tokens.ts";
 import { listAll } from "../core/store.ts";
 import * as keys from "../storage/keys.ts";
@@ -88,6 +89,9 @@ async function seed(dir: string, size: number): Promise<{ token: string; seconds
   const stores = await openStores(parsed.config);
   const started = performance.now();
   try {
+    // As a server's first start on the empty store does: the search index's
+    // marker (else the first start of the seeded server rebuilds the index).
+    await ensureSearchIndex(stores.storage);
     const seeder = new Seeder(stores.storage, stores.bundles);
     const big = { versions: versionsOf(BIG), publisher: "alice", firstAt: BASE };
     await seeder.add(seedPackage({
@@ -304,10 +308,7 @@ async function measureOps(dir: string) {
   const target = `${dir}-imported`;
   const imported = await timed(["import", `--in=${file}`, "--init", ...storeFlags(target)]);
   const gc = await timed(["gc", ...storeFlags(dir)]);
-  if (values.keep !== "true") {
-    await Deno.remove(file);
-    await Deno.remove(target, { recursive: true });
-  }
+  if (values.keep !== "true") cleanups.push(file, target);
   return { export: { ...exported, bytes }, import: imported, gc };
 }
 
@@ -362,12 +363,16 @@ async function run(size: number) {
   const seeded = await seededStore(dir, size);
   const server = await measureServer(dir, seeded.token);
   const ops = values.ops === "true" ? await measureOps(dir) : undefined;
-  if (values.keep !== "true") await Deno.remove(dir, { recursive: true });
+  if (values.keep !== "true") cleanups.push(dir);
   return { seedSeconds: seeded.seconds, server, ops };
 }
+
+/** What to delete once a size's results are printed (removing a big store takes minutes). */
+const cleanups: string[] = [];
 
 for (const size of SIZES) {
   const result = await run(size);
   console.log(JSON.stringify({ backend: BACKEND, size, ...result }));
   console.log(table(size, result));
+  for (const path of cleanups.splice(0)) await Deno.remove(path, { recursive: true });
 }
