@@ -123,7 +123,10 @@ function renderMeta(ref: PackageRef, states: readonly VersionState[]): JsrPackag
     versions[v] = s.yanked ? { yanked: true } : {};
   }
   const latest = pickLatest(states.filter((s) => !s.yanked).map((s) => s.version)) ?? null;
-  return { scope: ref.namespace.slice(1), name: ref.name, latest, versions };
+  // Frozen: shared by every reader of the class, and serialized once by the routes.
+  for (const entry of Object.values(versions)) Object.freeze(entry);
+  Object.freeze(versions);
+  return Object.freeze({ scope: ref.namespace.slice(1), name: ref.name, latest, versions });
 }
 
 /** A readable JSR version row with its lifecycle. */
