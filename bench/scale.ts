@@ -4,6 +4,7 @@
 //   deno run -A bench/scale.ts [--sizes=10000,100000,1000000] [--backend=kv|fs]
 //                              [--runs=20] [--load-seconds=5] [--dir=.tmp/scale]
 //                              [--keep=false] [--reuse=false] [--ops=true]
+//                              [--ops-seconds=0 (no cap)]
 //
 // Each size gets a fresh store (`--backend=kv`: the default layout, a KV file
 // for rows and fs bundles; `fs`: rows and bundles in folders), seeded through
@@ -19,7 +20,7 @@
 // server's RSS at rest and its peak (VmHWM) after `--load-seconds` of 4
 // concurrent clients over the read mix; then `export`, `import` (into a fresh
 // store of the same backend) and `gc` as child processes, with their time and
-// peak RSS (`/usr/bin/time`). Results print as a Markdown table per size and
+// peak RSS (VmHWM from /proc). Results print as a Markdown table per size and
 // as JSON lines.
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
@@ -45,12 +46,14 @@ const { values } = parseArgs({
     keep: { type: "string", default: "false" },
     reuse: { type: "string", default: "false" },
     ops: { type: "string", default: "true" },
+    "ops-seconds": { type: "string", default: "0" },
   },
 });
 const SIZES = values.sizes.split(",").map(Number);
 const BACKEND = values.backend === "fs" ? "fs" : "kv";
 const RUNS = Number(values.runs);
 const LOAD_SECONDS = Number(values["load-seconds"]);
+const OPS_SECONDS = Number(values["ops-seconds"]);
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 const BIG = 10_000;
 const PER_PACKAGE = 10;
@@ -288,28 +291,52 @@ async function measureServer(dir: string, token: string) {
   return { coldStart, requests, publish, rssAtRest: atRest.rss, peakRss: peak, served };
 }
 
-/** Run an operator command through /usr/bin/time: seconds and peak RSS (MiB). */
-async function timed(args: string[]): Promise<{ seconds: number; peakRss: number }> {
-  const out = await new Deno.Command("/usr/bin/time", {
-    args: ["-f", "TIME %e %M", Deno.execPath(), "run", "-A", MAIN, ...args],
+/**
+ * Run an operator command as a child: its time and peak RSS (VmHWM, read
+ * every 200 ms). With `--ops-seconds` it is stopped (SIGKILL) after that many
+ * seconds: the peak then covers that much of the work (`finished: false`).
+ */
+async function timed(args: string[]) {
+  const started = performance.now();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", MAIN, ...args],
     stdout: "null",
     stderr: "piped",
-  }).output();
-  const text = new TextDecoder().decode(out.stderr);
-  const m = /TIME ([\d.]+) (\d+)/.exec(text);
-  if (!out.success || !m) throw new Error(`${args.join(" ")} failed:\n${text.slice(-2000)}`);
-  return { seconds: Number(m[1]), peakRss: Number(m[2]) / 1024 };
+  }).spawn();
+  const errText = new Response(child.stderr).text();
+  let peak = 0;
+  let finished = true;
+  const sampler = setInterval(() => {
+    try {
+      peak = Math.max(peak, rss(child.pid).peak);
+    } catch { /* exited */ }
+    if (OPS_SECONDS > 0 && performance.now() - started > OPS_SECONDS * 1000) {
+      finished = false;
+      try {
+        child.kill("SIGKILL");
+      } catch { /* exited */ }
+    }
+  }, 200);
+  const status = await child.status;
+  clearInterval(sampler);
+  const text = await errText;
+  if (!status.success && finished) {
+    throw new Error(`${args.join(" ")} failed:\n${text.slice(-2000)}`);
+  }
+  return { seconds: (performance.now() - started) / 1000, peakRss: peak, finished };
 }
 
 async function measureOps(dir: string) {
   const file = `${dir}.jsonl`;
   const exported = await timed(["export", `--out=${file}`, ...storeFlags(dir)]);
-  const bytes = (await Deno.stat(file)).size;
+  const bytes = exported.finished ? (await Deno.stat(file)).size : 0;
   const target = `${dir}-imported`;
-  const imported = await timed(["import", `--in=${file}`, "--init", ...storeFlags(target)]);
+  const imported = exported.finished
+    ? await timed(["import", `--in=${file}`, "--init", ...storeFlags(target)])
+    : undefined;
   const gc = await timed(["gc", ...storeFlags(dir)]);
-  if (values.keep !== "true") cleanups.push(file, target);
-  return { export: { ...exported, bytes }, import: imported, gc };
+  if (values.keep !== "true" || !exported.finished) cleanups.push(`${file}.partial`, file, target);
+  return { export: { ...exported, bytes }, ...(imported ? { import: imported } : {}), gc };
 }
 
 function table(size: number, r: Awaited<ReturnType<typeof run>>): string {
@@ -337,7 +364,8 @@ function table(size: number, r: Awaited<ReturnType<typeof run>>): string {
   if (r.ops) {
     lines.push("", "| command | seconds | peak RSS MiB |", "|---|---|---|");
     for (const [name, o] of Object.entries(r.ops)) {
-      lines.push(`| ${name} | ${o.seconds.toFixed(1)} | ${o.peakRss.toFixed(0)} |`);
+      const stopped = o.finished ? "" : " (stopped: the first part of the work)";
+      lines.push(`| ${name}${stopped} | ${o.seconds.toFixed(1)} | ${o.peakRss.toFixed(0)} |`);
     }
   }
   return lines.join("\n");
@@ -374,5 +402,7 @@ for (const size of SIZES) {
   const result = await run(size);
   console.log(JSON.stringify({ backend: BACKEND, size, ...result }));
   console.log(table(size, result));
-  for (const path of cleanups.splice(0)) await Deno.remove(path, { recursive: true });
+  for (const path of cleanups.splice(0)) {
+    await Deno.remove(path, { recursive: true }).catch(() => {});
+  }
 }
