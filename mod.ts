@@ -37,8 +37,8 @@
  * @module
  */
 
-export { ERROR_CODES, type ErrorCode, isRegistryError, RegistryError } from "./core/errors.ts";
-export type { RegistryErrorOptions } from "./core/errors.ts";
+export { ERROR_CODES, type ErrorCode, isRegistryError, RegistryError } from "./base/errors.ts";
+export type { RegistryErrorOptions } from "./base/errors.ts";
 export {
   isNamespace,
   isPackageName,
@@ -47,7 +47,7 @@ export {
   normalizeFilePath,
   type PackageRef,
   type VersionRef,
-} from "./core/names.ts";
+} from "./base/names.ts";
 export {
   compareVersions,
   pickLatest,
@@ -146,6 +146,8 @@ export {
   TOKEN_PREFIX,
   type TokenEventOptions,
 } from "./core/tokens.ts";
+export { listTokenPage } from "./core/token_pages.ts";
+export { decodeListCursor, encodeListCursor, pageSizeOf } from "./core/cursor.ts";
 export {
   type AuditFilter,
   type AuditInput,

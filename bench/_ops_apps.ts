@@ -9,9 +9,9 @@
  * @module
  */
 import { Hono } from "hono";
-import { clientIp } from "../routes/_ops.ts";
-import { opsStack } from "../routes/_ops_stack.ts";
-import { respondWithJson } from "../routes/_blob_response.ts";
+import { clientIp } from "../routes/ops/mod.ts";
+import { opsStack } from "../routes/ops/_stack.ts";
+import { respondWithJson } from "../routes/shared/_blob_response.ts";
 import { RateLimiter } from "../core/rate_limit.ts";
 import { MemoryRegistryStorage } from "../storage/memory.ts";
 

@@ -123,3 +123,54 @@ Deno.bench(
     b.end();
   },
 );
+
+// Page cost against the size of one directory level: levels of 1k, 10k (and,
+// with FS_BENCH_LEVELS=1000,10000,100000, 100k) rows under ["page", n], keys
+// shaped like audit ids (time-ordered), values like a small audit record.
+// Seeded by commits of 1,000 rows; each page reads 100 rows.
+const LEVELS = (Deno.env.get("FS_BENCH_LEVELS") ?? "1000,10000").split(",").map(Number);
+const pageRoot = await Deno.makeTempDir({ prefix: "registry_fs_bench_pages_" });
+globalThis.addEventListener("unload", () => Deno.removeSync(pageRoot, { recursive: true }));
+const pageRows = await FsRegistryStorage.open({ root: pageRoot });
+
+/** The id of the i-th row of a level: ISO-like time first, so ids sort by time. */
+function pageId(i: number): string {
+  return `2026-01-01T00:00:00.${String(i).padStart(9, "0")}Z-${(i * 7919 % 65536).toString(16)}`;
+}
+
+for (const n of LEVELS) {
+  const seedStart = performance.now();
+  for (let from = 0; from < n; from += 1000) {
+    const mutations = [];
+    for (let i = from; i < Math.min(n, from + 1000); i++) {
+      const id = pageId(i);
+      mutations.push({
+        type: "set" as const,
+        key: ["page", String(n), id],
+        value: { id, actor: "bench", action: "publish", target: `@bench/x@1.0.${i}` },
+      });
+    }
+    const r = await pageRows.commit({ checks: [], mutations });
+    if (!r.ok) throw new Error("Could not seed a level");
+  }
+  console.error(`seeded a level of ${n} rows in ${Math.round(performance.now() - seedStart)} ms`);
+  const middle = ["page", String(n), pageId(Math.floor(n / 2))];
+  Deno.bench(`first page of 100, level of ${n} rows`, { group: "level page", n: 20 }, async () => {
+    const page = await pageRows.list(["page", String(n)], { limit: 100 });
+    if (page.items.length !== 100) throw new Error("Short page");
+  });
+  Deno.bench(`page of 100 after a mid-level key, level of ${n} rows`, {
+    group: "level page",
+    n: 20,
+  }, async () => {
+    const page = await pageRows.list(["page", String(n)], { limit: 100, after: middle });
+    if (page.items.length !== 100) throw new Error("Short page");
+  });
+  Deno.bench(`newest page of 100 (reverse), level of ${n} rows`, {
+    group: "level page",
+    n: 20,
+  }, async () => {
+    const page = await pageRows.list(["page", String(n)], { limit: 100, reverse: true });
+    if (page.items.length !== 100) throw new Error("Short page");
+  });
+}

@@ -2,7 +2,7 @@
 // Targets: putVersionIfAbsent ≥ 4,000/s sequential; blob read ≥ 300 MiB/s.
 // KV_BENCH_DIR picks the file system (default: the system temp dir); every KV
 // commit waits for SQLite's fsync, so the disk bounds sequential writes.
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { nextPackageRow } from "../core/packages.ts";
 import type { PackageRow, VersionRow } from "../core/rows.ts";
 import { getVersionRow, listVersionStates, putVersionIfAbsent } from "../core/store.ts";

@@ -17,7 +17,7 @@
 // Needs `wrk` and `taskset` (Debian: apt-get install wrk util-linux).
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { CACHED_PATH, JSON_PATH } from "./_ops_apps.ts";
 import { makeGadget, makeKey } from "../tests/_ggui_fixtures.ts";
 import { makeItem, makePackage, uploadRequest } from "../tests/_rack_fixtures.ts";

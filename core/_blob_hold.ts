@@ -14,7 +14,7 @@
 // already may belong to a committed version and is never dropped.
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
-import { RegistryError } from "./errors.ts";
+import { RegistryError } from "../base/errors.ts";
 import {
   endGcLease,
   gcRunning,

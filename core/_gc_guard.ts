@@ -7,9 +7,9 @@
 // waits for it to end, checks every blob the row references still exists, and
 // then commits against the new stamp (or refuses with `conflict`, retry).
 import type { RegistryContext } from "./context.ts";
-import { RegistryError } from "./errors.ts";
+import { RegistryError } from "../base/errors.ts";
 import { versionFiles } from "./files.ts";
-import { SHA256_RE } from "./names.ts";
+import { SHA256_RE } from "../base/names.ts";
 import type { VersionRow } from "./rows.ts";
 import * as keys from "../storage/keys.ts";
 import type { JsonValue, Mutation } from "../storage/types.ts";

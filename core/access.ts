@@ -18,7 +18,7 @@
  */
 import type { Authenticator, Principal } from "./auth.ts";
 import type { RegistryContext } from "./context.ts";
-import { sha256Hex, timingSafeEqual } from "./digest.ts";
+import { sha256Hex, timingSafeEqual } from "../base/digest.ts";
 import type { Clock } from "./context.ts";
 import type { Action, Grant, PackageRow, ScopeRow } from "./rows.ts";
 import { grantsAllow } from "./tokens.ts";
@@ -39,7 +39,7 @@ export const RACK_ADMIN_SUBJECT = "rack:admin";
  * ```ts
  * import assert from "node:assert/strict";
  * import { rackAuthAuthenticator } from "./access.ts";
- * import { sha256Hex } from "./digest.ts";
+ * import { sha256Hex } from "../base/digest.ts";
  * import { parseAuthConfig, rackTokenSubject } from "./rack/auth.ts";
  * const { auth } = parseAuthConfig('{"@co":[{"token":"t1","publish":true,"mark":"CI"}]}');
  * const p = await rackAuthAuthenticator(() => Promise.resolve(auth), () => new Date()).authenticate("t1");

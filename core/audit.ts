@@ -8,7 +8,7 @@
  */
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
-import { RegistryError } from "./errors.ts";
+import { decodeListCursor, encodeListCursor, pageSizeOf } from "./cursor.ts";
 import type { AuditRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import * as keys from "../storage/keys.ts";
@@ -112,6 +112,8 @@ export interface AuditFilter {
 }
 
 /** What an audit record id looks like (see `timeOrderedId`). */
+/** The listing name of audit cursors. */
+const AUDIT_LISTING = "audit";
 const AUDIT_ID_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z-[0-9a-f]+(?:-[0-9a-f]+)?$/;
 
 function matches(row: AuditRow, f: AuditFilter): boolean {
@@ -133,8 +135,10 @@ function hasFilter(f: AuditFilter): boolean {
 }
 
 /**
- * One page of audit records, newest first, filtered. The cursor is the id of
- * the last record returned (records are immutable, so it never goes stale).
+ * One page of audit records, newest first, filtered. The cursor (an `audit`
+ * cursor, `core/cursor.ts`) names the id of the last record returned; records
+ * are immutable, so it never goes stale. A cursor of another listing or of
+ * the wrong shape, or a limit outside 1–1000, is `invalid_input`.
  *
  * @example
  * ```ts
@@ -154,16 +158,16 @@ export async function listAudit(
   ctx: RegistryContext,
   options: AuditFilter & { limit?: number; cursor?: string } = {},
 ): Promise<{ items: AuditRow[]; cursor?: string }> {
-  const limit = Math.min(Math.max(options.limit ?? 100, 1), 1000);
-  // A cursor is a record id (ISO time first): anything else was not given out here.
-  if (options.cursor !== undefined && !AUDIT_ID_RE.test(options.cursor)) {
-    throw new RegistryError("invalid_input", "Invalid cursor");
-  }
+  const limit = pageSizeOf(options.limit, { fallback: 100, max: 1000 });
+  // A cursor names a record id (ISO time first): anything else was not given out here.
+  const after = options.cursor === undefined
+    ? undefined
+    : decodeListCursor(AUDIT_LISTING, options.cursor, 1, AUDIT_ID_RE)[0]!;
   const items: AuditRow[] = [];
   // Seek, never skip: a page from a cursor (or below `until`) starts where the
   // key order puts it, so its cost does not grow with the records above it.
   // Ids begin with their record's ISO time, so `until` is a key position too.
-  const seek = options.cursor ?? options.until;
+  const seek = after ?? options.until;
   const walk = listAll<AuditRow>(ctx.storage, keys.auditPrefix(), {
     reverse: true,
     // Unfiltered pages need one row more than they show (to know if more follow).
@@ -173,7 +177,7 @@ export async function listAudit(
   });
   for await (const e of walk) {
     const row = e.value;
-    if (options.cursor !== undefined && row.id >= options.cursor) continue;
+    if (after !== undefined && row.id >= after) continue;
     if (options.since !== undefined && row.at < options.since) break;
     if (!matches(row, options)) continue;
     items.push(row);
@@ -181,7 +185,7 @@ export async function listAudit(
   }
   if (items.length > limit) {
     items.length = limit;
-    return { items, cursor: items[limit - 1]!.id };
+    return { items, cursor: encodeListCursor(AUDIT_LISTING, [items[limit - 1]!.id]) };
   }
   return { items };
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import type { RegistryContext } from "./context.ts";
 import { exportAudit, listAudit, recordAudit } from "./audit.ts";
+import { encodeListCursor } from "./cursor.ts";
 
 Deno.test("listAudit() pages newest first with filters and a stable cursor", async () => {
   let now = Date.parse("2026-11-22T00:00:00Z");
@@ -62,7 +63,10 @@ Deno.test("listAudit() from a deep cursor, or below `until`, reads only its page
       const counting = new CountingRegistryStorage(inner);
       const ctx = { ...writer, storage: counting };
       // The oldest records: a cursor near the end of the order.
-      const page = await listAudit(ctx, { limit: 10, cursor: ids[20]! });
+      const page = await listAudit(ctx, {
+        limit: 10,
+        cursor: encodeListCursor("audit", [ids[20]!]),
+      });
       assert.deepEqual(
         page.items.map((r) => r.target),
         Array.from({ length: 10 }, (_, i) => `p${19 - i}`),

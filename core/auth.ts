@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { sha256Hex, timingSafeEqual } from "./digest.ts";
+import { sha256Hex, timingSafeEqual } from "../base/digest.ts";
 import type { Grant } from "./rows.ts";
 
 /** A verified caller. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { defaultSubjectForToken, isReservedSubject, staticTokenAuthenticator } from "./auth.ts";
-import { sha256Hex } from "./digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 
 Deno.test("staticTokenAuthenticator() accepts exactly the configured token", async () => {
   const auth = staticTokenAuthenticator({ token: "s3cret-token", subject: "alice" });

@@ -5,7 +5,7 @@
  * @module
  */
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
-import { randomHex } from "./digest.ts";
+import { randomHex } from "../base/digest.ts";
 
 /** A clock; injected so tests control time. */
 export type Clock = () => Date;

@@ -6,7 +6,7 @@
  * @module
  */
 import type { RegistryContext } from "./context.ts";
-import { RegistryError } from "./errors.ts";
+import { RegistryError } from "../base/errors.ts";
 import { type FileEntry, type FileMap, FileMapSchema, type VersionRow } from "./rows.ts";
 import type { BlobBody, ByteRange } from "../storage/types.ts";
 

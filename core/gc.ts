@@ -35,7 +35,7 @@
 import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
-import { echo, RegistryError } from "./errors.ts";
+import { echo, RegistryError } from "../base/errors.ts";
 import type { VersionRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import { endGcLease, takeGcLease, versionBlobRefs } from "./_gc_guard.ts";

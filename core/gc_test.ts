@@ -7,7 +7,7 @@ import {
   readGcGuard,
 } from "./gc.ts";
 import type { RegistryContext } from "./context.ts";
-import { isRegistryError } from "./errors.ts";
+import { isRegistryError } from "../base/errors.ts";
 import { deleteVersion } from "./lifecycle.ts";
 import { nextPackageRow } from "./packages.ts";
 import type { AuditRow, FileMap, VersionRow } from "./rows.ts";

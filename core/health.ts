@@ -49,24 +49,4 @@ async function roundTrip(ctx: RegistryContext): Promise<void> {
   }
 }
 
-/**
- * Whether a store's error means its disk is full: SQLite's "database or disk
- * is full", a file write's ENOSPC (`os error 28`), here or in a cause.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { isDiskFull } from "./health.ts";
- * assert.ok(isDiskFull(new TypeError("database or disk is full")));
- * assert.ok(!isDiskFull(new Error("connection refused")));
- * ```
- */
-export function isDiskFull(err: unknown): boolean {
-  for (let e = err, depth = 0; e !== undefined && e !== null && depth < 5; depth++) {
-    if (/database or disk is full|No space left on device|os error 28|ENOSPC/i.test(String(e))) {
-      return true;
-    }
-    e = (e as { cause?: unknown }).cause;
-  }
-  return false;
-}
+export { isDiskFull } from "../base/errors.ts";

@@ -17,9 +17,15 @@
  */
 import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
-import { RegistryError } from "./errors.ts";
+import { RegistryError } from "../base/errors.ts";
 import { summaryOf } from "./formats.ts";
-import { isVersion, packageId, type PackageRef, versionId, type VersionRef } from "./names.ts";
+import {
+  isVersion,
+  packageId,
+  type PackageRef,
+  versionId,
+  type VersionRef,
+} from "../base/names.ts";
 import { recomputePackageRow } from "./packages.ts";
 import { searchIndexMutations } from "./search_index.ts";
 import type { PackageRow, Tombstone, VersionRow, VersionState } from "./rows.ts";

@@ -9,7 +9,7 @@ import {
   yankVersion,
 } from "./lifecycle.ts";
 import type { RegistryContext } from "./context.ts";
-import { isRegistryError } from "./errors.ts";
+import { isRegistryError } from "../base/errors.ts";
 import { nextPackageRow } from "./packages.ts";
 import type { AuditRow, OutboxRow, PackageRow, VersionRow, VersionState } from "./rows.ts";
 import { getPackageRow, listAll, putVersionIfAbsent } from "./store.ts";

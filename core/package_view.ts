@@ -20,7 +20,7 @@
  */
 import { cachedGetMany, flooredRead } from "./read_cache.ts";
 import type { Grant, PackageRow, ScopeRow, VersionState } from "./rows.ts";
-import type { PackageRef } from "./names.ts";
+import type { PackageRef } from "../base/names.ts";
 import { listVersionStates } from "./store.ts";
 import { grantsAllow } from "./tokens.ts";
 import * as keys from "../storage/keys.ts";

@@ -8,8 +8,8 @@
  *
  * @module
  */
-import { RegistryError } from "./errors.ts";
-import { packageId, type PackageRef } from "./names.ts";
+import { RegistryError } from "../base/errors.ts";
+import { packageId, type PackageRef } from "../base/names.ts";
 import type { Format, PackageRow, VersionState } from "./rows.ts";
 import { pickLatest } from "./semver.ts";
 import type { JsonValue } from "../storage/types.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { nextPackageRow, recomputePackageRow } from "./packages.ts";
 import type { VersionState } from "./rows.ts";
-import { isRegistryError } from "./errors.ts";
+import { isRegistryError } from "../base/errors.ts";
 
 const ref = { namespace: "@acme", name: "map" };
 function state(

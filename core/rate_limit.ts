@@ -40,7 +40,7 @@
  * @module
  */
 import type { Clock } from "./context.ts";
-import { sha256Hex } from "./digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { updateRow } from "./store.ts";
 import * as keys from "../storage/keys.ts";
 import type { Mutation, RegistryStorage } from "../storage/types.ts";

@@ -8,7 +8,7 @@ import {
   peekCachedMany,
 } from "./read_cache.ts";
 import { MemoryBundleStorage } from "../storage/memory.ts";
-import { isRegistryError } from "./errors.ts";
+import { isRegistryError } from "../base/errors.ts";
 import { updateRow } from "./store.ts";
 import type { RegistryStorage, RowKey } from "../storage/types.ts";
 

@@ -8,7 +8,7 @@
  * @module
  */
 import { z } from "zod";
-import { NAMESPACE_RE, SEMVER_RE, SHA256_RE } from "./names.ts";
+import { NAMESPACE_RE, SEMVER_RE, SHA256_RE } from "../base/names.ts";
 
 const iso = z.string().min(1);
 const sha256 = z.string().regex(SHA256_RE);

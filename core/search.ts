@@ -18,8 +18,8 @@
  *
  * @module
  */
-import { sha256Hex } from "./digest.ts";
-import { RegistryError } from "./errors.ts";
+import { sha256Hex } from "../base/digest.ts";
+import { RegistryError } from "../base/errors.ts";
 import {
   docWords,
   FORMAT_KINDS,

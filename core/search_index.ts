@@ -23,7 +23,7 @@
  *
  * @module
  */
-import { RegistryError } from "./errors.ts";
+import { RegistryError } from "../base/errors.ts";
 import type { Format, PackageRow } from "./rows.ts";
 import * as keys from "../storage/keys.ts";
 import type { Entry, JsonValue, Mutation, RegistryStorage, RowKey } from "../storage/types.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 import semver from "semver";
-import { isVersion } from "./names.ts";
+import { isVersion } from "../base/names.ts";
 
 /** Parsed versions, reused: sorting a long version list compares each many times. */
 const parsed = new Map<string, semver.SemVer>();

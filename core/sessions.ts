@@ -10,7 +10,7 @@
  */
 import type { Authenticator, Principal } from "./auth.ts";
 import type { RegistryContext } from "./context.ts";
-import { sha256Hex } from "./digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import * as keys from "../storage/keys.ts";
 
 /** How long a session lives by default: 12 hours. */

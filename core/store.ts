@@ -5,14 +5,14 @@
  * @module
  */
 import { timeOrderedId } from "./context.ts";
-import { RegistryError } from "./errors.ts";
+import { RegistryError } from "../base/errors.ts";
 import {
   type GcCommitGuard,
   gcRunning,
   type GcStateRow,
   versionBlobsPresent,
 } from "./_gc_guard.ts";
-import { assertVersionRef, type PackageRef, type VersionRef } from "./names.ts";
+import { assertVersionRef, type PackageRef, type VersionRef } from "../base/names.ts";
 import { formatConflict } from "./packages.ts";
 import type { PackageRow, ScopeRow, VersionRow, VersionState } from "./rows.ts";
 import { searchIndexMutations } from "./search_index.ts";

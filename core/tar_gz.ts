@@ -9,7 +9,7 @@
  * @module
  */
 import { createTarDecoder } from "modern-tar";
-import { isRegistryError } from "./errors.ts";
+import { isRegistryError } from "../base/errors.ts";
 
 /** Hard caps of one archive read. */
 export interface TarGzLimits {

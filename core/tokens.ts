@@ -10,10 +10,11 @@
 import { type Authenticator, isReservedSubject, type Principal } from "./auth.ts";
 import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
-import { sha256Hex, toBase64Url } from "./digest.ts";
-import { echo, RegistryError } from "./errors.ts";
+import { sha256Hex, toBase64Url } from "../base/digest.ts";
+import { echo, RegistryError } from "../base/errors.ts";
 import { type Action, type Grant, GrantSchema, type TokenRow } from "./rows.ts";
 import { listAll, updateRow } from "./store.ts";
+import { tokenIndexMutations } from "./token_pages.ts";
 import { eventMutations, type EventSubscription } from "./webhooks.ts";
 import * as keys from "../storage/keys.ts";
 import type { JsonValue } from "../storage/types.ts";
@@ -271,6 +272,7 @@ export async function createToken(
     mutations: [
       { type: "set", key: keys.tokenKey(row.sha256), value: row as unknown as JsonValue },
       { type: "set", key: keys.tokenByIdKey(row.id), value: row.sha256 },
+      ...tokenIndexMutations(row),
       auditMutation(audit),
       // Never the secret or its hash.
       ...eventMutations(options.subscriptions ?? [], "token.created", {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import type { RegistryContext } from "./context.ts";
-import { isRegistryError } from "./errors.ts";
+import { isRegistryError } from "../base/errors.ts";
 import { listAudit } from "./audit.ts";
 import {
   authenticateStoredToken,
@@ -16,7 +16,7 @@ import {
 } from "./tokens.ts";
 import { listAll } from "./store.ts";
 import type { Principal } from "./auth.ts";
-import { sha256Hex } from "./digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import type { TokenRow } from "./rows.ts";
 import * as keys from "../storage/keys.ts";
 import type { JsonValue } from "../storage/types.ts";

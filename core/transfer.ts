@@ -16,8 +16,8 @@
  * @module
  */
 import type { RegistryContext } from "./context.ts";
-import { incrementalHash, toBase64 } from "./digest.ts";
-import { RegistryError } from "./errors.ts";
+import { incrementalHash, toBase64 } from "../base/digest.ts";
+import { RegistryError } from "../base/errors.ts";
 import { rebuildSearchIndex } from "./search_index.ts";
 import { listAll } from "./store.ts";
 import * as keys from "../storage/keys.ts";

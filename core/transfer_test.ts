@@ -2,12 +2,12 @@ import assert from "node:assert/strict";
 import { FsBundleStorage, FsRegistryStorage } from "../storage/fs.ts";
 import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
 import type { RegistryContext } from "./context.ts";
-import { isRegistryError } from "./errors.ts";
+import { isRegistryError } from "../base/errors.ts";
 import { storeFile } from "./files.ts";
 import { nextPackageRow } from "./packages.ts";
 import { putVersionIfAbsent } from "./store.ts";
 import { exportStore, importStore, verifyExport } from "./transfer.ts";
-import { sha256Hex } from "./digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 
 async function* lines(text: string): AsyncGenerator<string> {
   for (const l of text.split("\n")) if (l !== "") yield l;

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { RegistryError } from "./errors.ts";
+import { RegistryError } from "../base/errors.ts";
 import { defaultRegistry, type Histogram } from "./metrics.ts";
 import type { BlobInfo, BundleStorage } from "../storage/types.ts";
 

@@ -9,8 +9,8 @@
  */
 import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
-import { randomHex } from "./digest.ts";
-import { RegistryError } from "./errors.ts";
+import { randomHex } from "../base/digest.ts";
+import { RegistryError } from "../base/errors.ts";
 import type { WebhookSubscription } from "./rack/webhooks.ts";
 import { listAll } from "./store.ts";
 import { LIFECYCLE_EVENTS } from "./lifecycle.ts";

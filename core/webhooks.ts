@@ -18,7 +18,8 @@
 import type { RegistryContext } from "./context.ts";
 import { timeOrderedId } from "./context.ts";
 import type { PinnedHost, TargetCheck } from "./net_guard.ts";
-import { sha256Hex, toHex } from "./digest.ts";
+import { decodeListCursor, encodeListCursor, pageSizeOf } from "./cursor.ts";
+import { sha256Hex, toHex } from "../base/digest.ts";
 import type { OutboxRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import * as keys from "../storage/keys.ts";
@@ -463,7 +464,18 @@ export async function nextDueAt(ctx: RegistryContext): Promise<Date | null> {
 }
 
 /**
- * Deliveries by state, newest first, for the admin route.
+ * The shape of an outbox id in a cursor: today a time-ordered id and the
+ * event's sequence in its change; any id of the same alphabet (older rows) is
+ * only a seek position, so the shape need not be tighter.
+ */
+const OUTBOX_ID_RE = /^[0-9A-Za-z:._-]{1,200}$/;
+
+/**
+ * Deliveries by state, newest first, for the admin route. Each state is a
+ * listing of its own (`deliveries.pending`, …): its cursor names the id of
+ * the last delivery shown, and the next page seeks past it. A cursor of
+ * another listing or of the wrong shape, or a limit outside 1–1000, is
+ * `invalid_input`.
  *
  * @example
  * ```ts
@@ -482,16 +494,26 @@ export async function listDeliveries(
   state: "pending" | "delivered" | "dead",
   options: { limit?: number; cursor?: string } = {},
 ): Promise<{ items: OutboxRow[]; cursor?: string }> {
+  const limit = pageSizeOf(options.limit, { fallback: 50, max: 1000 });
+  // Each state is its own listing: a cursor of another is refused, not reinterpreted.
+  const listing = `deliveries.${state}`;
+  const after = options.cursor === undefined
+    ? undefined
+    : decodeListCursor(listing, options.cursor, 1, OUTBOX_ID_RE)[0]!;
   const prefix = state === "pending"
     ? keys.outboxPrefix()
     : state === "delivered"
     ? keys.outboxDonePrefix()
     : keys.outboxDeadPrefix();
+  // A seek to the id (which need not exist any more: delivered meanwhile).
   const page = await ctx.storage.list<OutboxRow>(prefix, {
-    limit: options.limit ?? 50,
+    limit,
     reverse: true,
-    ...(options.cursor === undefined ? {} : { cursor: options.cursor }),
+    ...(after === undefined ? {} : { after: [...prefix, after] }),
   });
   const items = page.items.map((e) => e.value);
-  return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
+  const last = items.at(-1)?.id;
+  return page.cursor === undefined || last === undefined
+    ? { items }
+    : { items, cursor: encodeListCursor(listing, [last]) };
 }

@@ -18,12 +18,12 @@ import {
   GGUI_CORS_HEADERS,
   type GguiRoutesOptions,
   isGguiCorsExcluded,
-} from "./ggui.ts";
-import { createRackRoutes } from "./rack.ts";
-import { requestOrigin } from "./_request_host.ts";
-import { rackJsonError } from "./_rack_http.ts";
-import { createAdminRoutes } from "./admin.ts";
-import { createJsrRoutes, isJsrPath, jsrErrorResponse, PUBLISH_OUTCOME } from "./jsr.ts";
+} from "./ggui/mod.ts";
+import { createRackRoutes } from "./rack/mod.ts";
+import { requestOrigin } from "./ops/_request_host.ts";
+import { rackJsonError } from "./rack/_http.ts";
+import { createAdminRoutes } from "./admin/mod.ts";
+import { createJsrRoutes, isJsrPath, jsrErrorResponse, PUBLISH_OUTCOME } from "./jsr/mod.ts";
 import { DEFAULT_JSR_LIMITS, type JsrLimits } from "../core/jsr/publish.ts";
 import { jsrError } from "../core/jsr/errors.ts";
 import type { Visibility } from "../core/rows.ts";
@@ -39,21 +39,21 @@ import {
   publishesTotal,
   versionConflictsTotal,
 } from "../core/metrics.ts";
-import { clientIp, metricsHandler, rateLimit } from "./_ops.ts";
-import { clientIpOf } from "./_ops_rate_limit.ts";
-import { createOpsCore, type OpsCore } from "./_ops_stack.ts";
-import { fastReads } from "./_fast_reads.ts";
-import { gguiFastReads } from "./_ggui_fast.ts";
-import { isPublicActivity, makeResponse } from "./_ops_common.ts";
+import { clientIp, metricsHandler, rateLimit } from "./ops/mod.ts";
+import { clientIpOf } from "./ops/_rate_limit.ts";
+import { createOpsCore, type OpsCore } from "./ops/_stack.ts";
+import { fastReads } from "./ggui/_fast_reads.ts";
+import { gguiFastReads } from "./ggui/_fast.ts";
+import { isPublicActivity, makeResponse } from "./ops/_common.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import { checkStoreHealth, isDiskFull } from "../core/health.ts";
-import { type CostClass, costClass, isRackPath } from "./_cost_class.ts";
-import { sha256Hex } from "../core/digest.ts";
-import { BodyGuard } from "./_body_guard.ts";
+import { type CostClass, costClass, isRackPath } from "./ops/_cost_class.ts";
+import { sha256Hex } from "../base/digest.ts";
+import { BodyGuard } from "./ops/_body_guard.ts";
 import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
-import { jsrUpstreamReads } from "./jsr_upstream.ts";
-import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui_upstream.ts";
-import { addNamespaceClaimRoute } from "./upstream_admin.ts";
+import { jsrUpstreamReads } from "./jsr/upstream.ts";
+import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui/upstream.ts";
+import { addNamespaceClaimRoute } from "./admin/upstream.ts";
 import { createUiRoutes } from "./ui/mod.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
@@ -135,7 +135,7 @@ export interface RegistryAppOptions {
   metricsToken?: string;
   /** Compress JSON and text over 1 KiB by `Accept-Encoding` (default true). */
   compress?: boolean;
-  /** Answer hot immutable reads without Hono's dispatch, identically (default true; see `_fast_reads.ts`). */
+  /** Answer hot immutable reads without Hono's dispatch, identically (default true; see `ggui/_fast_reads.ts`). */
   fastReads?: boolean;
   /** How long hot read paths may serve a row from memory (default 500 ms; 0: always read the store). */
   readCacheMs?: number;
@@ -215,7 +215,56 @@ const noNamespaces: RackAuth = { namespaces: new Map() };
  * ```
  */
 export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
-  const clock = options.clock ?? (() => new Date());
+  const ctx = registryContextOf(options);
+  // One live list of webhook subscriptions (webhooks.json's and the admin API's) for every surface.
+  const live = options.liveSubscriptions ?? new LiveSubscriptions(ctx, options.subscriptions ?? []);
+  if (!options.liveSubscriptions) live.refresh().catch(() => {});
+  const rackAuth = options.rackAuth ?? (() => Promise.resolve(noNamespaces));
+  const app = new Hono();
+  const ops = mountOps(app, ctx, options);
+  // One identity chain for the admin API: the configured authenticator,
+  // stored tokens, and Rack's auth.json/ADMIN_TOKEN as grants.
+  const identities = chainAuthenticators(
+    options.authenticator ?? nobody,
+    storedTokenAuthenticator(ctx),
+    rackAuthAuthenticator(rackAuth, ctx.clock),
+  );
+  const parts: AppParts = {
+    options,
+    ctx,
+    live,
+    subscriptions: { subscriptions: live.list },
+    rackAuth,
+    identities,
+    ipOf: (c) => clientIp(c, options.trustProxy ?? false),
+    ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
+  };
+  addNamespaceClaimRoute(app, { ctx, authenticator: identities });
+  mountUiAndAdmin(app, parts);
+  const ggui = mountGgui(app, parts);
+  mountJsr(app, parts);
+  mountRack(app, parts);
+  mountFallbacks(app);
+  return wrapFetch(app, { options, ops, ggui });
+}
+
+/** What the composition root hands each surface it mounts. */
+interface AppParts {
+  options: RegistryAppOptions;
+  ctx: RegistryContext;
+  live: LiveSubscriptions;
+  subscriptions: { subscriptions: LiveSubscriptions["list"] };
+  rackAuth: () => Promise<RackAuth>;
+  /** The identity chain every surface but Rack's auth.json checks. */
+  identities: Authenticator;
+  /** The client IP of a request (honouring `--trust-proxy`). */
+  ipOf: (c: Context) => string;
+  /** Whether a namespace is ours (declared or claimed), so no upstream answers for it. */
+  ownsNamespace: (ns: string) => Promise<boolean>;
+}
+
+/** The shared context: the store behind its read cache and the blobs behind theirs. */
+function registryContextOf(options: RegistryAppOptions): RegistryContext {
   // Storage timings count real store operations; the read cache sits in front.
   const storage = new CachingRegistryStorage(instrumentStorage(options.storage), {
     ttlMs: options.readCacheMs ?? 500,
@@ -225,33 +274,23 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   const bundles = new CachingBundleStorage(options.bundles, {
     maxBytes: options.blobCacheBytes ?? 64 * 1024 * 1024,
   });
-  const ctx: RegistryContext = {
+  return {
     storage,
     bundles,
-    clock,
+    clock: options.clock ?? (() => new Date()),
     ...(options.reserve ? { reserve: options.reserve } : {}),
   };
-  // One live list of webhook subscriptions (webhooks.json's and the admin API's) for every surface.
-  const live = options.liveSubscriptions ?? new LiveSubscriptions(ctx, options.subscriptions ?? []);
-  if (!options.liveSubscriptions) live.refresh().catch(() => {});
-  const subscriptions = { subscriptions: live.list };
-  const app = new Hono();
-  const ops = mountOps(app, ctx, options);
-  const rackAuth = options.rackAuth ?? (() => Promise.resolve(noNamespaces));
-  // One identity chain for the admin API: the configured authenticator,
-  // stored tokens, and Rack's auth.json/ADMIN_TOKEN as grants.
-  const identities = chainAuthenticators(
-    options.authenticator ?? nobody,
-    storedTokenAuthenticator(ctx),
-    rackAuthAuthenticator(rackAuth, ctx.clock),
-  );
-  addNamespaceClaimRoute(app, { ctx, authenticator: identities });
+}
+
+/** The web pages (they answer only the requests they claim) and the admin API at `/admin`. */
+function mountUiAndAdmin(app: Hono, parts: AppParts): void {
+  const { options, ctx, identities } = parts;
   // The web pages answer only the requests they claim (routes/ui/_http.ts).
   if (options.ui !== false) {
     app.use(createUiRoutes({
       ctx,
       authenticator: identities,
-      clientIp: (c) => clientIp(c, options.trustProxy ?? false),
+      clientIp: parts.ipOf,
       ggui: { ...ctx, bundleHost: options.bundleHost, registryHostname: options.registryHostname },
     }));
   }
@@ -260,18 +299,23 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     createAdminRoutes({
       ctx,
       authenticator: identities,
-      ...subscriptions,
-      liveSubscriptions: live,
+      ...parts.subscriptions,
+      liveSubscriptions: parts.live,
       ...(options.webhookGuard ? { webhookGuard: options.webhookGuard } : {}),
-      namespaceExists: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
-      clientIp: (c) => clientIp(c, options.trustProxy ?? false),
+      namespaceExists: parts.ownsNamespace,
+      clientIp: parts.ipOf,
     }),
   );
+}
+
+/** The ggui surface (behind its upstream reads when one is configured); returns its options. */
+function mountGgui(app: Hono, parts: AppParts): GguiRoutesOptions {
+  const { options, ctx, rackAuth } = parts;
   const ggui: GguiRoutesOptions = {
     ctx,
-    authenticator: identities,
+    authenticator: parts.identities,
     declaredNamespace: async (ns) => (await rackAuth()).namespaces.has(ns),
-    ...subscriptions,
+    ...parts.subscriptions,
     bundleHost: options.bundleHost,
     registryHostname: options.registryHostname,
     ...(options.hostFromRequest?.length ? { hostOf: hostOf(options) } : {}),
@@ -281,35 +325,29 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     ...(options.blueprintProbe ? { blueprintProbe: options.blueprintProbe } : {}),
   };
   if (options.gguiUpstream) {
-    const mw = gguiUpstreamReads({
-      ctx,
-      upstream: {
-        ...options.gguiUpstream,
-        bundleHost: options.bundleHost,
-        ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
-      },
-    });
+    const upstream = {
+      ...options.gguiUpstream,
+      bundleHost: options.bundleHost,
+      ownsNamespace: parts.ownsNamespace,
+    };
+    const mw = gguiUpstreamReads({ ctx, upstream });
     app.use("/pkg/*", mw);
     app.use("/bundles/public/*", mw);
-    app.use(
-      "/search",
-      gguiUpstreamSearchMerge({
-        ...options.gguiUpstream,
-        bundleHost: options.bundleHost,
-        ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
-      }),
-    );
+    app.use("/search", gguiUpstreamSearchMerge(upstream));
   }
   app.route("/", createGguiRoutes(ggui));
+  return ggui;
+}
+
+/** The JSR surface (behind its upstream reads when one is configured). */
+function mountJsr(app: Hono, parts: AppParts): void {
+  const { options, ctx, rackAuth } = parts;
   if (options.jsrUpstream) {
     app.use(
       "/@*",
       jsrUpstreamReads({
         ctx,
-        upstream: {
-          ...options.jsrUpstream,
-          ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
-        },
+        upstream: { ...options.jsrUpstream, ownsNamespace: parts.ownsNamespace },
         ...(options.requestLog ? { log: options.requestLog } : {}),
       }),
     );
@@ -326,25 +364,34 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
         },
         defaultVisibility: options.jsrVisibility ?? "private",
         limits: { ...DEFAULT_JSR_LIMITS, ...options.jsrLimits },
-        ...subscriptions,
+        ...parts.subscriptions,
       },
-      authenticator: identities,
-      clientIp: (c) => clientIp(c, options.trustProxy ?? false),
+      authenticator: parts.identities,
+      clientIp: parts.ipOf,
     }),
   );
+}
+
+/** The Rack surface (its /metrics and /health are the app's). */
+function mountRack(app: Hono, parts: AppParts): void {
+  const { options, ctx } = parts;
   app.route(
     "/",
     createRackRoutes({
       ctx,
-      auth: rackAuth,
+      auth: parts.rackAuth,
       principals: storedTokenAuthenticator(ctx),
       ...(options.schemaDir ? { schemaDir: options.schemaDir } : {}),
       ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
-      ...subscriptions,
-      clientIp: (c) => clientIp(c, options.trustProxy ?? false),
+      ...parts.subscriptions,
+      clientIp: parts.ipOf,
       metrics: false,
     }),
   );
+}
+
+/** ggui's CORS preflight on any other path, and each surface's own 404. */
+function mountFallbacks(app: Hono): void {
   // ggui: OPTIONS answers 204 with the CORS headers on every path but the excluded ones.
   app.options("*", (c) => {
     if (isRackPath(c.req.path) || isGguiCorsExcluded(c.req.path)) return c.notFound();
@@ -366,6 +413,14 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     }
     return new Response("404 Not Found", { status: 404, headers });
   });
+}
+
+/** The app's fetch: the fast reads before Hono, the body guard and 503's Retry-After around. */
+function wrapFetch(
+  app: Hono,
+  parts: { options: RegistryAppOptions; ops: ReturnType<typeof mountOps>; ggui: GguiRoutesOptions },
+): RegistryApp {
+  const { options, ops, ggui } = parts;
   // Hot immutable reads skip Hono's dispatch; they decline anything unusual to it.
   const trust = options.trustProxy ?? false;
   const fetch = fastReads({
@@ -419,7 +474,7 @@ export const DEFAULT_MAX_PENDING_BODIES = 64;
 type FetchHandler = (request: Request, env?: unknown) => Response | Promise<Response>;
 
 /**
- * Every request body through the guard (see _body_guard.ts): compacted,
+ * Every request body through the guard (see ops/_body_guard.ts): compacted,
  * timed out when idle, and counted per client address until its response.
  */
 function guardBodies(

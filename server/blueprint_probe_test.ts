@@ -2,7 +2,7 @@
 // (the probe answers blueprint_runtime_probe_failed and the side effect did
 // not happen), and the server must keep answering afterwards.
 import assert from "node:assert/strict";
-import { createGguiRoutes } from "../routes/ggui.ts";
+import { createGguiRoutes } from "../routes/ggui/mod.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import {
   BUNDLE_HOST,

@@ -23,14 +23,14 @@ import { parseArgs } from "node:util";
 import { namespaceExists } from "../core/access.ts";
 import type { Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
-import { echo, isRegistryError } from "../core/errors.ts";
+import { echo, isRegistryError } from "../base/errors.ts";
 import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../core/gc.ts";
-import { isNamespace } from "../core/names.ts";
+import { isNamespace } from "../base/names.ts";
 import { parseAuthConfig, type RackAuth } from "../core/rack/auth.ts";
 import { type Action, ACTIONS, type Grant, GRANT_NAMESPACE_RE } from "../core/rows.ts";
 import { createToken, listTokens, revokeToken } from "../core/tokens.ts";
 import { listWebhookSubscriptions } from "../core/webhook_subscriptions.ts";
-import { loadWebhookFile } from "../routes/_rack_auth_file.ts";
+import { loadWebhookFile } from "../routes/rack/_auth_file.ts";
 import {
   exportStore,
   importStore,

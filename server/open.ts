@@ -12,7 +12,7 @@ import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
 import { type ServerConfig, storeDir } from "./config.ts";
 import { fileReserve } from "./disk_reserve.ts";
 import type { DiskReserve } from "../core/context.ts";
-import { randomHex } from "../core/digest.ts";
+import { randomHex } from "../base/digest.ts";
 
 /** Opened stores. */
 export interface OpenedStores {

@@ -1,7 +1,7 @@
 // Helpers shared by the storage backends: key ordering, cursors and the limits
 // every backend enforces identically.
-import { RegistryError } from "../core/errors.ts";
-import { isSha256 } from "../core/names.ts";
+import { RegistryError } from "../base/errors.ts";
+import { isSha256 } from "../base/names.ts";
 import { type Commit, type JsonValue, LIMITS, type ListOptions, type RowKey } from "./types.ts";
 
 const encoder = new TextEncoder();

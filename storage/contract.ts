@@ -13,8 +13,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { isRegistryError, RegistryError } from "../core/errors.ts";
-import { sha256Hex } from "../core/digest.ts";
+import { isRegistryError, RegistryError } from "../base/errors.ts";
+import { sha256Hex } from "../base/digest.ts";
 import type { ScopeRow, VersionRow, VersionState } from "../core/rows.ts";
 import { nextPackageRow } from "../core/packages.ts";
 import { claimScope, listAll, putVersionIfAbsent, updateRow } from "../core/store.ts";

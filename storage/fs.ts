@@ -7,6 +7,8 @@
  * ```text
  * <root>/.lock                       flock'd exclusively by every commit
  * <root>/rows/<seg>/<seg>.json        one file per row: {"stamp": …, "value": …}
+ * <root>/rows/<seg>/.index/           the ordered index of a level of more than 64 parts
+ * <root>/rows_layout.json             {"layout": 2}: every large level is indexed
  * <root>/journal/<stamp>.json         redo journal of the commit in progress
  * <root>/blobs/ab/<sha256>            one file per blob, fanned out by 2 hex digits
  * <root>/tmp/                         temp files, renamed into place when complete
@@ -40,10 +42,22 @@
  * racing a commit may see some of its rows before others; every check is made
  * under the lock, so commits stay serialisable.
  *
- * **Listing.** A page walks the row tree in key order, reading each directory
- * it enters whole (then decoding, sorting and pruning subtrees on the far side
- * of the cursor) and stopping one row past the page: cheap for the usual few
- * thousand entries per level, linear in the size of the largest level walked.
+ * **Listing.** A page walks the row tree in key order and stops one row past
+ * the page. A level (the parts directly under one key prefix) of more than 64
+ * parts carries an ordered index (`storage/_fs_index.ts`): a root naming
+ * sorted leaves of up to 512 parts, each part flagged with whether it has a
+ * row and rows below it. A page seeks to the cursor's part in each level it
+ * enters and reads the root, the leaves it passes and its own rows, so its
+ * cost does not grow with the level (the root holds one entry per leaf: a
+ * million-part level's root is about 2,000 entries). A smaller level is read
+ * from its directory, which costs no more. The index is kept under the
+ * commit lock: an entry is added before its row or directory is created and
+ * removed after they are gone, so after any crash it covers what is on disk
+ * (an entry whose row was never written reads as missing). Each index file is
+ * replaced by rename; a reader that meets a leaf replaced meanwhile re-reads
+ * the root and resumes after the last part it saw. A store written before
+ * levels had indexes is indexed once when it is opened, with a message, and
+ * `rows_layout.json` records it; a layout from a newer program is refused.
  *
  * **Durability.** With `sync: false` (the default) nothing is fsync'd: a
  * process crash loses nothing committed (the page cache survives), a power
@@ -80,8 +94,8 @@
  * @module
  */
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import { incrementalHash } from "../core/digest.ts";
-import { assertSha256, isSha256, SHA256_RE } from "../core/names.ts";
+import { incrementalHash } from "../base/digest.ts";
+import { assertSha256, isSha256, SHA256_RE } from "../base/names.ts";
 import {
   afterKey,
   assertCommit,
@@ -94,6 +108,15 @@ import {
   hasPrefix,
   pageLimit,
 } from "./_common.ts";
+import { HAS_CHILDREN, HAS_ROW, INDEX_DIR, type LevelEntry, LevelIndex } from "./_fs_index.ts";
+import {
+  isNotFound,
+  randomHex,
+  readJsonFile,
+  removeQuietly,
+  syncDir,
+  writeTemp,
+} from "./_fs_io.ts";
 import { assertRange, blobCorrupt, digestMismatch, tooLarge } from "./memory.ts";
 import type {
   BlobBody,
@@ -206,17 +229,6 @@ function partSegments(part: string): string[] {
   return chunks;
 }
 
-function isNotFound(err: unknown): boolean {
-  return err instanceof Deno.errors.NotFound;
-}
-
-function randomHex(bytes: number): string {
-  return Array.from(
-    crypto.getRandomValues(new Uint8Array(bytes)),
-    (b) => b.toString(16).padStart(2, "0"),
-  ).join("");
-}
-
 /** Resolve `path` and prove it lies strictly under `base`. */
 function inside(base: string, path: string): string {
   const full = resolve(path);
@@ -258,6 +270,17 @@ async function mkdirs(root: string, names: string[]): Promise<string> {
   return real;
 }
 
+/** Whether a file exists. */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
+
 /** Remove temp files left by crashed writers long ago. */
 async function sweepTmp(tmpDir: string): Promise<void> {
   const cutoff = Date.now() - TMP_MAX_AGE_MS;
@@ -277,33 +300,29 @@ async function sweepTmp(tmpDir: string): Promise<void> {
   }
 }
 
-/** Write all of `bytes` to a new temp file in `tmpDir`; answers its path. */
-async function writeTemp(tmpDir: string, bytes: Uint8Array, sync: boolean): Promise<string> {
-  const path = join(tmpDir, `${randomHex(12)}.tmp`);
-  using file = await Deno.open(path, { write: true, createNew: true });
-  let offset = 0;
-  while (offset < bytes.byteLength) offset += await file.write(bytes.subarray(offset));
-  if (sync) await file.sync();
-  return path;
-}
-
-async function syncDir(path: string): Promise<void> {
-  try {
-    using dir = await Deno.open(path, { read: true });
-    await dir.sync();
-  } catch (err) {
-    // Windows cannot open a directory as a file; its renames are durable enough.
-    if (Deno.build.os !== "windows") throw err;
-  }
-}
-
 /** Options of {@linkcode FsRegistryStorage.open}. */
 export interface FsRegistryStorageOptions {
   /** The directory holding the store; created if missing. */
   root: string;
   /** fsync files and directories before a commit returns (default `false`). */
   sync?: boolean;
+  /**
+   * Most entries one leaf of a level's ordered index holds before it splits
+   * (default 512). Small values exercise splits in tests.
+   */
+  indexLeafSize?: number;
+  /** Where the one-time indexing of a store written by an earlier version is announced (default `console.warn`). */
+  log?: (message: string) => void;
 }
+
+/** The layout of the row tree this version writes: 2 = every level carries an ordered index. */
+const ROWS_LAYOUT = 2;
+/** The file (under the root) that records the row tree's layout once it is indexed. */
+const LAYOUT_FILE = "rows_layout.json";
+/** Default entries per index leaf: a leaf is about 20 KiB of JSON. */
+const INDEX_LEAF_SIZE = 512;
+/** A level holding more parts than this gets an index; a smaller one is read from its directory. */
+const INDEX_AT = 64;
 
 /** One planned write of a commit or journal: the row's JSON text, or `null` to delete. */
 interface Write {
@@ -346,14 +365,24 @@ export class FsRegistryStorage implements RegistryStorage {
   #sync: boolean;
   #lockFile: Deno.FsFile;
   #mutex: Mutex;
+  #index: LevelIndex;
+  #indexAt: number;
   #closed = false;
 
-  private constructor(root: string, lockFile: Deno.FsFile, sync: boolean) {
+  private constructor(root: string, lockFile: Deno.FsFile, options: FsRegistryStorageOptions) {
     this.#root = root;
     this.#rows = join(root, "rows");
     this.#journal = join(root, "journal");
     this.#tmp = join(root, "tmp");
-    this.#sync = sync;
+    this.#sync = options.sync ?? false;
+    const leafSize = options.indexLeafSize ?? INDEX_LEAF_SIZE;
+    this.#indexAt = Math.min(INDEX_AT, leafSize);
+    this.#index = new LevelIndex({
+      tmp: this.#tmp,
+      sync: this.#sync,
+      leafSize,
+      scan: (dir) => this.#scanLevel(dir),
+    });
     this.#lockFile = lockFile;
     let mutex = mutexes.get(root);
     if (!mutex) mutexes.set(root, mutex = new Mutex());
@@ -368,9 +397,10 @@ export class FsRegistryStorage implements RegistryStorage {
       write: true,
       create: true,
     });
-    const storage = new FsRegistryStorage(root, lockFile, options.sync ?? false);
+    let storage: FsRegistryStorage;
     try {
-      await storage.#locked(() => Promise.resolve());
+      storage = new FsRegistryStorage(root, lockFile, options);
+      await storage.#locked(() => storage.#upgrade(options.log ?? ((m) => console.warn(m))));
       await sweepTmp(storage.#tmp);
     } catch (err) {
       lockFile.close();
@@ -501,27 +531,25 @@ export class FsRegistryStorage implements RegistryStorage {
     const found: { key: RowKey; file: string }[] = [];
     const wanted = (key: RowKey) =>
       after === undefined || (reverse ? compareKeys(key, after) < 0 : compareKeys(key, after) > 0);
-    const addFile = (key: RowKey, file: string | null) => {
-      if (file === null || found.length >= want || !wanted(key)) return;
-      found.push({ key, file });
+    const addFile = (key: RowKey, flags: number) => {
+      if ((flags & HAS_ROW) === 0 || found.length >= want || !wanted(key)) return;
+      found.push({ key, file: this.#rowPath(key) });
     };
-    // Walk in key order, skipping subtrees wholly on the wrong side of the cursor
-    // and stopping once one row more than a page is known.
+    // Walk the level indexes in key order, each from the cursor's part at its
+    // depth (a seek, not a scan), stopping once one row more than a page is known.
     const walk = async (dir: string, path: RowKey): Promise<void> => {
-      const nodes = await this.#readLevel(dir);
-      nodes.sort((a, b) => reverse ? compareParts(b.part, a.part) : compareParts(a.part, b.part));
-      for (const node of nodes) {
+      const from = after !== undefined && hasPrefix(after, path) ? after[path.length] : undefined;
+      for await (const [part, flags] of this.#index.entries(dir, { from, reverse })) {
         if (found.length >= want) return;
-        const key = [...path, node.part];
-        // A key that is (or equals) a prefix of the cursor may hold rows on
-        // either side of it; any other key's subtree lies wholly on one side.
-        if (after !== undefined && !hasPrefix(after, key)) {
-          const c = compareKeys(key, after);
-          if (reverse ? c > 0 : c < 0) continue;
-        }
-        if (!reverse) addFile(key, node.file);
-        if (node.dir !== null) await walk(node.dir, key);
-        if (reverse) addFile(key, node.file);
+        const key = [...path, part];
+        // Backwards, a key at or past the cursor that is not a prefix of it
+        // has nothing before the cursor: its subtree lies wholly after it.
+        if (
+          reverse && after !== undefined && !hasPrefix(after, key) && compareKeys(key, after) >= 0
+        ) continue;
+        if (!reverse) addFile(key, flags);
+        if (flags & HAS_CHILDREN) await walk(this.#prefixDir(key), key);
+        if (reverse) addFile(key, flags);
       }
     };
     // As in Deno KV, the prefix key itself is not listed: only its extensions.
@@ -594,46 +622,160 @@ export class FsRegistryStorage implements RegistryStorage {
     return true;
   }
 
-  /** Delete a row file and the directories it leaves empty. */
-  async #deleteRow(target: string, dirs: Set<string>): Promise<void> {
+  /** Delete a row file, then its index entry and the levels it leaves empty. */
+  async #deleteRow(key: RowKey, dirs: Set<string>): Promise<void> {
+    const target = this.#rowPath(key);
     try {
       await Deno.remove(target);
     } catch (err) {
       if (!isNotFound(err)) throw err;
-      return;
     }
-    let dir = resolve(target, "..");
-    while (dir !== this.#rows && dir.startsWith(this.#rows)) {
-      try {
-        await Deno.remove(dir);
-      } catch {
-        break; // not empty (or already gone): stop climbing
-      }
-      dir = resolve(dir, "..");
+    // Also when the file was missing: a crash may have left its entry behind.
+    await this.#unindex(key, HAS_ROW);
+    dirs.add(resolve(target, ".."));
+  }
+
+  /**
+   * Index rows about to be created, before they are (so the index always
+   * covers the disk): one update per level. A level without an index is its
+   * directory: a new one needs its entry in the level above first, and one
+   * outgrowing `indexAt` gets its index now.
+   */
+  async #ensure(keys: readonly RowKey[], flag: number): Promise<void> {
+    const levels = new Map<string, { prefix: RowKey; parts: string[] }>();
+    for (const key of keys) {
+      const prefix = key.slice(0, -1);
+      const id = JSON.stringify(prefix);
+      const level = levels.get(id) ?? { prefix, parts: [] };
+      level.parts.push(key[key.length - 1]!);
+      levels.set(id, level);
     }
-    dirs.add(dir);
+    for (const { prefix, parts } of levels.values()) {
+      const dir = this.#prefixDir(prefix);
+      if ((await this.#index.add(dir, parts, flag)) === "ok") continue;
+      const entries = await this.#scanLevel(dir);
+      if (entries.length === 0 && prefix.length > 0) await this.#ensure([prefix], HAS_CHILDREN);
+      const merged = new Map(entries);
+      for (const part of parts) merged.set(part, (merged.get(part) ?? 0) | flag);
+      if (merged.size <= this.#indexAt) continue;
+      await this.#index.create(dir, [...merged].sort((a, b) => compareParts(a[0], b[0])));
+    }
+  }
+
+  /** The parts of a level read from its directory, sorted, with what each has on disk. */
+  async #scanLevel(dir: string): Promise<LevelEntry[]> {
+    const nodes = await this.#readLevel(dir);
+    nodes.sort((a, b) => compareParts(a.part, b.part));
+    return nodes.map((n) => [n.part, (n.file ? HAS_ROW : 0) | (n.dir ? HAS_CHILDREN : 0)]);
+  }
+
+  /**
+   * Take the flag `flag` from `key`'s index entry once its row or directory
+   * is gone; a level left empty loses its directory and, in turn, its entry
+   * in the level above.
+   */
+  async #unindex(key: RowKey, flag: number): Promise<void> {
+    const prefix = key.slice(0, -1);
+    const dir = this.#prefixDir(prefix);
+    const part = key[key.length - 1]!;
+    // The chunk directories of a long part go once nothing is left in them.
+    const chunks = partSegments(part);
+    for (let n = chunks.length - 1; n > 0; n--) {
+      if (!(await removeQuietly(join(dir, ...chunks.slice(0, n))))) break;
+    }
+    const left = await this.#index.remove(dir, part, flag);
+    if (left === "kept" || prefix.length === 0) return;
+    // The level is empty once its index is (a stray file may keep the
+    // directory, never its entry), or, without an index, once it can be removed.
+    if (!(await removeQuietly(dir)) && left === "no-level") return;
+    await this.#unindex(prefix, HAS_CHILDREN);
+  }
+
+  /**
+   * Index a store written before levels carried indexes (once, under the
+   * lock; an interrupted run starts again on the next open), then record
+   * the layout.
+   */
+  async #upgrade(log: (message: string) => void): Promise<void> {
+    const marker = join(this.#root, LAYOUT_FILE);
+    const layout = await readJsonFile<{ layout?: unknown }>(marker);
+    if (layout !== null) {
+      if (layout.layout === ROWS_LAYOUT) return;
+      throw new Error(
+        `Could not open the fs store '${this.#root}': its row layout is ${
+          JSON.stringify(layout.layout)
+        }, this program reads ${ROWS_LAYOUT} (a newer program wrote it)`,
+      );
+    }
+    let empty = true;
+    for await (const _ of Deno.readDir(this.#rows)) {
+      empty = false;
+      break;
+    }
+    if (!empty) {
+      log(
+        `fs store '${this.#root}': indexing the rows of an earlier version for ordered listing (once)`,
+      );
+      const started = performance.now();
+      const rows = await this.#indexTree(this.#rows);
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      log(`fs store '${this.#root}': indexed ${rows} rows in ${seconds} s`);
+    }
+    const tmp = await writeTemp(
+      this.#tmp,
+      encoder.encode(JSON.stringify({ layout: ROWS_LAYOUT })),
+      this.#sync,
+    );
+    await Deno.rename(tmp, marker);
+    if (this.#sync) await syncDir(this.#root);
+  }
+
+  /** Index every level over `indexAt` parts at and below `dir`; answers the rows found. */
+  async #indexTree(dir: string): Promise<number> {
+    const nodes = await this.#readLevel(dir);
+    nodes.sort((a, b) => compareParts(a.part, b.part));
+    const entries: LevelEntry[] = [];
+    let rows = 0;
+    for (const node of nodes) {
+      const below = node.dir === null ? 0 : await this.#indexTree(node.dir);
+      const flags = (node.file === null ? 0 : HAS_ROW) | (below > 0 ? HAS_CHILDREN : 0);
+      rows += below + (node.file === null ? 0 : 1);
+      if (flags !== 0) entries.push([node.part, flags]);
+    }
+    if (entries.length > this.#indexAt) await this.#index.create(dir, entries);
+    else await Deno.remove(join(dir, INDEX_DIR), { recursive: true }).catch(() => {});
+    return rows;
   }
 
   #rowText(stamp: string, json: string): Uint8Array {
     return encoder.encode(`{"stamp":${JSON.stringify(stamp)},"value":${json}}`);
   }
 
-  /** Apply writes by overwrite (journal replay, and rows not checked as absent). */
+  /**
+   * Apply writes by overwrite (journal replay, and rows not checked as
+   * absent). Writes touch distinct keys, so their order is free: deletes go
+   * first, so none can remove a directory a new row is about to need.
+   */
   async #apply(stamp: string, writes: readonly Write[], dirs: Set<string>): Promise<void> {
-    for (const w of writes) {
-      const target = this.#rowPath(w.key);
-      if (w.json === null) {
-        await this.#deleteRow(target, dirs);
-      } else {
-        const tmp = await writeTemp(this.#tmp, this.#rowText(stamp, w.json), this.#sync);
-        await this.#renameInto(tmp, target, dirs);
-      }
+    for (const w of writes) if (w.json === null) await this.#deleteRow(w.key, dirs);
+    const sets = writes.filter((w) => w.json !== null);
+    // A row on disk is indexed already (entries go in first): index only new rows.
+    const fresh: RowKey[] = [];
+    for (const w of sets) if (!(await exists(this.#rowPath(w.key)))) fresh.push(w.key);
+    await this.#ensure(fresh, HAS_ROW);
+    for (const w of sets) {
+      const tmp = await writeTemp(this.#tmp, this.#rowText(stamp, w.json!), this.#sync);
+      await this.#renameInto(tmp, this.#rowPath(w.key), dirs);
     }
   }
 
   async #syncDirs(dirs: Set<string>): Promise<void> {
     if (!this.#sync) return;
-    for (const dir of dirs) await syncDir(dir);
+    for (let dir of dirs) {
+      // A directory a delete emptied is gone: its nearest surviving parent holds the change.
+      while (dir.startsWith(this.#rows) && !(await exists(dir))) dir = resolve(dir, "..");
+      await syncDir(dir);
+    }
   }
 
   /** Complete every journaled commit (idempotent: each write overwrites). */
@@ -699,16 +841,19 @@ export class FsRegistryStorage implements RegistryStorage {
       const dirs = new Set<string>();
       // Rows checked as absent are created exclusively (O_EXCL semantics via
       // link): a writer that bypassed the lock cannot be overwritten silently.
-      const created: string[] = [];
+      const created: RowKey[] = [];
       const rest: Write[] = [];
+      const creates: [string, Write][] = [];
       for (const [path, w] of byPath) {
-        if (w.json === null || !absent.has(path)) {
-          rest.push(w);
-          continue;
-        }
-        const tmp = await writeTemp(this.#tmp, this.#rowText(stamp, w.json), this.#sync);
+        if (w.json === null || !absent.has(path)) rest.push(w);
+        else creates.push([path, w]);
+      }
+      // Created first (entries, then files), so a failed create undoes only them.
+      await this.#ensure(creates.map(([, w]) => w.key), HAS_ROW);
+      for (const [path, w] of creates) {
+        const tmp = await writeTemp(this.#tmp, this.#rowText(stamp, w.json!), this.#sync);
         if (await this.#createInto(tmp, path, dirs)) {
-          created.push(path);
+          created.push(w.key);
           continue;
         }
         await Deno.remove(tmp);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha256Hex } from "../core/digest.ts";
-import { isRegistryError } from "../core/errors.ts";
+import { sha256Hex } from "../base/digest.ts";
+import { isRegistryError } from "../base/errors.ts";
 import { decodeKeyPart, encodeKeyPart, FsBundleStorage, FsRegistryStorage } from "./fs.ts";
 import { MemoryRegistryStorage } from "./memory.ts";
 import type { BlobInfo, Entry, JsonValue, RegistryStorage, RowKey } from "./types.ts";
@@ -12,10 +12,11 @@ async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   return { path, [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }) };
 }
 
-/** Every file below `dir`, as paths relative to it. */
+/** The row files under `dir` (each level's ordered index, `.index/`, left out). */
 async function filesUnder(dir: string, base = ""): Promise<string[]> {
   const out: string[] = [];
   for await (const e of Deno.readDir(join(dir, base))) {
+    if (e.name === ".index") continue;
     const rel = base === "" ? e.name : `${base}/${e.name}`;
     if (e.isDirectory) out.push(...await filesUnder(dir, rel));
     else out.push(rel);
@@ -614,4 +615,151 @@ Deno.test("FsBundleStorage lists blobs in digest order, paging both ways", async
     () => blobs.list({ cursor: "bogus" }),
     (e) => isRegistryError(e, "invalid_input"),
   );
+});
+
+/**
+ * Run `fn` while counting the filesystem reads of this process: every call
+ * of `Deno.readDir`, `readTextFile`, `readFile` and `open`, and every
+ * directory entry a `readDir` yields.
+ */
+async function countReads<T>(fn: () => Promise<T>): Promise<{ result: T; reads: number }> {
+  const deno = Deno as unknown as Record<string, unknown>;
+  const saved = {
+    readDir: Deno.readDir,
+    readTextFile: Deno.readTextFile,
+    readFile: Deno.readFile,
+    open: Deno.open,
+  };
+  let reads = 0;
+  const counted = <A extends unknown[], R>(f: (...a: A) => R) => (...a: A): R => {
+    reads++;
+    return f(...a);
+  };
+  deno.readDir = (path: string | URL) => {
+    reads++;
+    const entries = saved.readDir(path);
+    return (async function* () {
+      for await (const e of entries) {
+        reads++;
+        yield e;
+      }
+    })();
+  };
+  deno.readTextFile = counted(saved.readTextFile);
+  deno.readFile = counted(saved.readFile);
+  deno.open = counted(saved.open);
+  try {
+    return { result: await fn(), reads };
+  } finally {
+    Object.assign(deno, saved);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return await Deno.lstat(path).then(() => true, () => false);
+}
+
+/** A store with one level of `n` rows under `["audit"]`, ids time-ordered as audit ids are. */
+async function levelOf(root: string, n: number): Promise<FsRegistryStorage> {
+  const rows = await FsRegistryStorage.open({ root });
+  for (let from = 0; from < n; from += 1000) {
+    const mutations = [];
+    for (let i = from; i < Math.min(n, from + 1000); i++) {
+      mutations.push(set(["audit", `2026-01-01T00:00:${String(i).padStart(6, "0")}Z`], { i }));
+    }
+    assert.ok((await rows.commit({ checks: [], mutations })).ok);
+  }
+  return rows;
+}
+
+Deno.test("FsRegistryStorage reads as much for a page of 100 rows as of 5,000", async () => {
+  const cost: Record<string, number>[] = [];
+  for (const n of [100, 5000]) {
+    await using dir = await tempDir();
+    await using rows = await levelOf(dir.path, n);
+    const middle = ["audit", `2026-01-01T00:00:${String(n / 2).padStart(6, "0")}Z`];
+    const pages: Record<string, () => Promise<unknown>> = {
+      first: () => rows.list(["audit"], { limit: 10 }),
+      newest: () => rows.list(["audit"], { limit: 10, reverse: true }),
+      deep: () => rows.list(["audit"], { limit: 10, after: middle }),
+      deepBack: () => rows.list(["audit"], { limit: 10, after: middle, reverse: true }),
+    };
+    const reads: Record<string, number> = {};
+    for (const [name, page] of Object.entries(pages)) {
+      const { result, reads: r } = await countReads(page);
+      assert.equal((result as { items: unknown[] }).items.length, 10);
+      reads[name] = r;
+    }
+    cost.push(reads);
+  }
+  const [small, large] = cost as [Record<string, number>, Record<string, number>];
+  for (const name of Object.keys(small)) {
+    // The index root, a leaf (two where the page crosses one) and the ten rows.
+    assert.ok(large[name]! <= small[name]! + 1, `${name}: ${large[name]} vs ${small[name]} reads`);
+    assert.ok(large[name]! <= 14, `${name}: ${large[name]} reads for a page of 10`);
+  }
+});
+
+Deno.test("FsRegistryStorage indexes a store written before levels had indexes, once, and says so", async () => {
+  await using dir = await tempDir();
+  const keys: RowKey[] = [];
+  {
+    await using rows = await FsRegistryStorage.open({ root: dir.path });
+    for (const a of ["p", "q", "x".repeat(300)]) {
+      for (const b of ["1.0.0", "", "é", "z"]) keys.push([a, b], [a, b, "c"]);
+    }
+    for (const key of keys) await put(rows, key, key.join("|"));
+  }
+  // What an earlier version left: the same row files, no index, no layout file.
+  const strip = async (path: string): Promise<void> => {
+    for await (const e of Deno.readDir(path)) {
+      if (e.name === ".index") await Deno.remove(join(path, e.name), { recursive: true });
+      else if (e.isDirectory) await strip(join(path, e.name));
+    }
+  };
+  await strip(join(dir.path, "rows"));
+  await Deno.remove(join(dir.path, "rows_layout.json"));
+  const said: string[] = [];
+  {
+    // Leaves of two: every level of more than two parts gets an index.
+    await using rows = await FsRegistryStorage.open({
+      root: dir.path,
+      indexLeafSize: 2,
+      log: (m) => said.push(m),
+    });
+    assert.ok(await exists(join(dir.path, "rows", "p", ".index", "root.json")));
+    assert.equal(said.length, 2, said.join("\n"));
+    assert.match(said[0]!, /indexing the rows of an earlier version/);
+    assert.match(said[1]!, new RegExp(`indexed ${keys.length} rows`));
+    const memory = new MemoryRegistryStorage();
+    for (const key of keys) await put(memory, key, key.join("|"));
+    for (const reverse of [false, true]) {
+      assert.deepEqual(
+        await walk(rows, [], { limit: 3, reverse }),
+        await walk(memory, [], { limit: 3, reverse }),
+      );
+    }
+  }
+  await (await FsRegistryStorage.open({ root: dir.path, log: (m) => said.push(m) })).close();
+  assert.equal(said.length, 2, "indexed once");
+});
+
+Deno.test("FsRegistryStorage refuses a row layout from a newer program", async () => {
+  await using dir = await tempDir();
+  await (await FsRegistryStorage.open({ root: dir.path })).close();
+  await Deno.writeTextFile(join(dir.path, "rows_layout.json"), JSON.stringify({ layout: 3 }));
+  await assert.rejects(FsRegistryStorage.open({ root: dir.path }), /row layout is 3/);
+});
+
+Deno.test("FsRegistryStorage leaves no index behind once every row is deleted", async () => {
+  await using dir = await tempDir();
+  await using rows = await FsRegistryStorage.open({ root: dir.path, indexLeafSize: 2 });
+  const keys: RowKey[] = [];
+  for (let i = 0; i < 20; i++) keys.push(["a", `k${i}`], ["a", `k${i}`, "x".repeat(450)], ["b"]);
+  for (const key of keys) await put(rows, key, 1);
+  for (const key of keys) {
+    await rows.commit({ checks: [], mutations: [{ type: "delete", key }] });
+  }
+  assert.deepEqual(await Array.fromAsync(Deno.readDir(join(dir.path, "rows"))), []);
+  assert.deepEqual((await rows.list([])).items, []);
 });

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { PackageRef, VersionRef } from "../core/names.ts";
+import type { PackageRef, VersionRef } from "../base/names.ts";
 import type { RowKey } from "./types.ts";
 
 /** Prefix of every package row. */
@@ -85,6 +85,26 @@ export function tokensPrefix(): RowKey {
 /** Pointer from a token id to its hash key. */
 export function tokenByIdKey(id: string): RowKey {
   return ["token_by_id", id];
+}
+/** Pointer from a token's creation time (then id) to its hash key: the token listing's order. */
+export function tokenByTimeKey(createdAt: string, id: string): RowKey {
+  return ["token_by_time", createdAt, id];
+}
+/** Prefix of every token, oldest first. */
+export function tokensByTimePrefix(): RowKey {
+  return ["token_by_time"];
+}
+/** Pointer from a token's subject, creation time and id to its hash key. */
+export function tokenBySubjectKey(subject: string, createdAt: string, id: string): RowKey {
+  return ["token_by_subject", subject, createdAt, id];
+}
+/** Prefix of one subject's tokens, oldest first. */
+export function tokensBySubjectPrefix(subject: string): RowKey {
+  return ["token_by_subject", subject];
+}
+/** Marks a store whose every token has its time and subject pointers (older stores lack them). */
+export function tokensIndexedKey(): RowKey {
+  return ["token_by_time_indexed"];
 }
 /** A webhook delivery. */
 export function outboxKey(id: string): RowKey {

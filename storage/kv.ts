@@ -32,9 +32,9 @@
  * @module
  */
 import { crc32 } from "node:zlib";
-import { RegistryError } from "../core/errors.ts";
-import { incrementalHash } from "../core/digest.ts";
-import { assertSha256, isSha256 } from "../core/names.ts";
+import { RegistryError } from "../base/errors.ts";
+import { incrementalHash } from "../base/digest.ts";
+import { assertSha256, isSha256 } from "../base/names.ts";
 import {
   afterKey,
   assertCommit,

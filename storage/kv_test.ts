@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { isRegistryError } from "../core/errors.ts";
-import { sha256Hex } from "../core/digest.ts";
+import { isRegistryError } from "../base/errors.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { compareKeys, encodeCursor } from "./_common.ts";
 import { KV_CHUNK_SIZE, KvBundleStorage, KvRegistryStorage } from "./kv.ts";
 import { LIMITS, type RowKey } from "./types.ts";

@@ -5,9 +5,9 @@
  *
  * @module
  */
-import { RegistryError } from "../core/errors.ts";
-import { assertSha256, isSha256 } from "../core/names.ts";
-import { incrementalHash } from "../core/digest.ts";
+import { RegistryError } from "../base/errors.ts";
+import { assertSha256, isSha256 } from "../base/names.ts";
+import { incrementalHash } from "../base/digest.ts";
 import {
   assertCommit,
   assertKey,

@@ -52,9 +52,9 @@
  * @module
  */
 import { AwsClient } from "aws4fetch";
-import { incrementalHash, randomHex } from "../core/digest.ts";
-import { RegistryError } from "../core/errors.ts";
-import { isSha256, SHA256_RE } from "../core/names.ts";
+import { incrementalHash, randomHex } from "../base/digest.ts";
+import { RegistryError } from "../base/errors.ts";
+import { isSha256, SHA256_RE } from "../base/names.ts";
 import { blobCursorAfter, encodeCursor, pageLimit } from "./_common.ts";
 import { assertRange, blobCorrupt, digestMismatch, tooLarge } from "./memory.ts";
 import type {

@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { AwsClient } from "aws4fetch";
 import { S3BundleStorage, type S3BundleStorageOptions } from "./s3.ts";
-import { isRegistryError } from "../core/errors.ts";
-import { sha256Hex } from "../core/digest.ts";
+import { isRegistryError } from "../base/errors.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { createRegistryApp } from "../routes/app.ts";
 import { MemoryRegistryStorage } from "./memory.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";

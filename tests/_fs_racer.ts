@@ -4,6 +4,7 @@
 // Usage: _fs_racer.ts <root> <name> <start-at-ms> <count> <order: asc|desc|shuffle> [build]
 //    (with `build`, each racer publishes its own build of each version, `1.0.3+racer-0`)
 //    or: _fs_racer.ts churn <root>  (commits CHURN_KEYS rows at once, forever, until killed)
+//    or: _fs_racer.ts grow <root>   (creates and deletes rows of one indexed level, forever)
 import { nextPackageRow } from "../core/packages.ts";
 import type { VersionRow } from "../core/rows.ts";
 import { putVersionIfAbsent } from "../core/store.ts";
@@ -94,8 +95,44 @@ async function churn(root: string): Promise<never> {
   }
 }
 
+/** Entries per index leaf of the grow mode: tiny, so commits split and drop leaves all the time. */
+export const GROW_LEAF_SIZE = 4;
+
+/** The id of the i-th row of the grow mode (scattered, so every leaf changes). */
+export function growId(i: number): string {
+  return (Math.imul(i + 1, 2654435761) >>> 0).toString(16).padStart(8, "0");
+}
+
+/**
+ * Create two rows (a row and one below it) and delete the pair made seven
+ * commits before, forever (a crash target for the level indexes).
+ */
+async function grow(root: string): Promise<never> {
+  const storage = await FsRegistryStorage.open({ root, indexLeafSize: GROW_LEAF_SIZE });
+  for (let i = 0;; i++) {
+    if (i === 20) console.log("ready");
+    const id = growId(i);
+    const gone = growId(i - 7);
+    await storage.commit({
+      checks: [{ key: ["grow", id], stamp: null }],
+      mutations: [
+        { type: "set", key: ["grow", id], value: i },
+        { type: "set", key: ["grow", id, "sub"], value: i },
+        ...(i >= 7
+          ? [
+            { type: "delete" as const, key: ["grow", gone] },
+            { type: "delete" as const, key: ["grow", gone, "sub"] },
+          ]
+          : []),
+      ],
+    });
+  }
+}
+
 if (import.meta.main && Deno.args[0] === "churn") {
   await churn(Deno.args[1]!);
+} else if (import.meta.main && Deno.args[0] === "grow") {
+  await grow(Deno.args[1]!);
 } else if (import.meta.main) {
   const [root, name, startAt, count, order, mode] = Deno.args;
   try {

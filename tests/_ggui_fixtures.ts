@@ -4,7 +4,7 @@
 import type { Hono } from "hono";
 import type { Authenticator, Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
-import { digestBytes, toBase64 } from "../core/digest.ts";
+import { digestBytes, toBase64 } from "../base/digest.ts";
 import { canonicalJson } from "../core/ggui/manifest.ts";
 import {
   type Ed25519Envelope,
@@ -13,7 +13,7 @@ import {
   type SigstoreEnvelope,
   type SigstoreVerifier,
 } from "../core/ggui/signing.ts";
-import { createGguiRoutes } from "../routes/ggui.ts";
+import { createGguiRoutes } from "../routes/ggui/mod.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 
 /** A real Ed25519 key pair with its wire forms. */

@@ -3,13 +3,13 @@
 // paths, symlinks, hard links, devices), registry items, multipart bodies and
 // a ready app over memory storage.
 import { Hono } from "hono";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import type { RegistryContext } from "../core/context.ts";
 import { parseAuthConfig, type RackAuth } from "../core/rack/auth.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import type { ExtractLimits } from "../core/rack/extract.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
-import { createRackRoutes } from "../routes/rack.ts";
+import { createRackRoutes } from "../routes/rack/mod.ts";
 
 const encoder = new TextEncoder();
 

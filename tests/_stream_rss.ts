@@ -2,7 +2,7 @@
 // into a persistent bundle backend and back, never holding it in memory, and
 // reports the process's peak RSS as JSON on stdout.
 // Usage: _stream_rss.ts <fs|kv> <fs root or KV file> <MiB>
-import { incrementalHash } from "../core/digest.ts";
+import { incrementalHash } from "../base/digest.ts";
 import { FsBundleStorage } from "../storage/fs.ts";
 import { KvBundleStorage } from "../storage/kv.ts";
 import type { BundleStorage } from "../storage/types.ts";

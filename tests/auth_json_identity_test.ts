@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import type { Authenticator } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { parseAuthConfig, rackTokenSubject } from "../core/rack/auth.ts";
 import type { AuditRow } from "../core/rows.ts";
 import { listAll } from "../core/store.ts";

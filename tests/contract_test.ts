@@ -23,6 +23,11 @@ registryStorageContract("fs (temp dir)", async () => {
   const { root, cleanup } = await tempDir("contract_fs_");
   return { storage: await FsRegistryStorage.open({ root }), cleanup };
 });
+// Leaves of two entries: every listing crosses index leaves, and writes split and drop them.
+registryStorageContract("fs (temp dir, index leaves of 2)", async () => {
+  const { root, cleanup } = await tempDir("contract_fs_");
+  return { storage: await FsRegistryStorage.open({ root, indexLeafSize: 2 }), cleanup };
+});
 bundleStorageContract("fs (temp dir)", async () => {
   const { root, cleanup } = await tempDir("contract_fs_");
   return { storage: await FsBundleStorage.open({ root }), cleanup };

@@ -2,7 +2,7 @@
 // an fs directory), real Ed25519 keys, two subjects, restarts.
 import assert from "node:assert/strict";
 import { createToken } from "../core/tokens.ts";
-import { fromBase64, sha256Hex, sri384 } from "../core/digest.ts";
+import { fromBase64, sha256Hex, sri384 } from "../base/digest.ts";
 import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
 import {
   GADGET_SOURCE,

@@ -3,7 +3,7 @@
 // type-check against it with `deno add` / `deno run` / `deno check`, private
 // packages need DENO_AUTH_TOKENS, and a yanked version is not chosen by a range.
 import assert from "node:assert/strict";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { startServer } from "./_server.ts";
 import { deno } from "./_deno_cli.ts";
 

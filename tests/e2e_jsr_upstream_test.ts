@@ -6,7 +6,7 @@
 // after the freshness window, and with the upstream stopped a fresh DENO_DIR
 // still runs the project from our cache.
 import assert from "node:assert/strict";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { startServer } from "./_server.ts";
 import { deno } from "./_deno_cli.ts";
 

@@ -2,7 +2,7 @@
 // the original Rack environment (AUTH_CONFIG_PATH, ADMIN_TOKEN), real tar.gz
 // archives uploaded as curl -F would, hot-reloaded auth.json.
 import assert from "node:assert/strict";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { makeItem, makePackage, TEMPLATE_FILES, uploadRequest } from "./_rack_fixtures.ts";
 import { startServer } from "./_server.ts";
 

@@ -16,7 +16,7 @@ import {
 import { S3RVER_KEY, startS3rver } from "./_s3rver.ts";
 import { startServer } from "./_server.ts";
 import { S3BundleStorage } from "../storage/s3.ts";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 
 const SHA256_NAME = /^[0-9a-f]{64}$/;
 

@@ -4,9 +4,9 @@ import assert from "node:assert/strict";
 import type { RegistryContext } from "../core/context.ts";
 import { collectGarbage } from "../core/gc.ts";
 import type { VersionRow } from "../core/rows.ts";
-import { createRegistryApp } from "../routes/app.ts";
 import type { BundleStorage } from "../storage/types.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import { makeAliceApp } from "./_app_fixtures.ts";
 import {
   makeGadget,
   makeGguiApp,
@@ -91,20 +91,7 @@ Deno.test("a Rack upload refused after its archive was stored leaves no blob", a
 Deno.test("a JSR publish that fails its checks or loses to an existing version leaves no blob", async () => {
   const storage = new MemoryRegistryStorage();
   const bundles = new MemoryBundleStorage();
-  const app = createRegistryApp({
-    storage,
-    bundles,
-    clock: () => new Date(),
-    authenticator: {
-      authenticate: (t) =>
-        Promise.resolve(t === "tok-alice" ? { subject: "alice", admin: false } : null),
-    },
-    bundleHost: "http://127.0.0.1:9",
-    registryHostname: "127.0.0.1:9",
-    rateLimitPerMinute: 0,
-    uploadRateLimitPerMinute: 0,
-    authFailuresPerMinute: 0,
-  });
+  const app = makeAliceApp({ storage, bundles });
   const ctx = { storage, bundles, clock: () => new Date() };
   const send = async (files: Record<string, string>, version = "1.0.0") => {
     const res = await app.request(

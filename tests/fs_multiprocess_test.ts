@@ -5,7 +5,7 @@ import { precedenceOf } from "../core/semver.ts";
 import { getPackageRow, listVersionStates } from "../core/store.ts";
 import { FsRegistryStorage } from "../storage/fs.ts";
 import * as keys from "../storage/keys.ts";
-import { CHURN_KEYS, RACE_REF, raceVersion } from "./_fs_racer.ts";
+import { CHURN_KEYS, GROW_LEAF_SIZE, RACE_REF, raceVersion } from "./_fs_racer.ts";
 
 const VERSIONS = 200;
 /** Two racers visit the versions in the same order (a head-on race per key), one shuffled. */
@@ -150,6 +150,66 @@ Deno.test("a process killed mid-commit leaves rows that the next open completes 
       assert.deepEqual(await Array.fromAsync(Deno.readDir(join(root, "journal"))), []);
     }
     console.log(`kills that interrupted a commit (journal left): ${journalsLeft} of 5`);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
+/** The `["grow", …]` rows on disk, read from the files themselves (not the index). */
+async function growRowsOnDisk(root: string): Promise<string[]> {
+  const found: string[] = [];
+  const level = join(root, "rows", "grow");
+  for await (const e of Deno.readDir(level)) {
+    if (e.isFile && e.name.endsWith(".json")) found.push(`grow/${e.name.slice(0, -5)}`);
+    if (e.isDirectory && e.name !== ".index") {
+      for await (const f of Deno.readDir(join(level, e.name))) {
+        if (f.isFile && f.name.endsWith(".json")) {
+          found.push(`grow/${e.name}/${f.name.slice(0, -5)}`);
+        }
+      }
+    }
+  }
+  return found.sort();
+}
+
+Deno.test("a process killed while it splits and drops index leaves leaves an index that lists exactly the rows on disk", async () => {
+  const root = await Deno.makeTempDir({ prefix: "registry_fs_crash_index_" });
+  try {
+    for (let round = 0; round < 5; round++) {
+      const child = new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", new URL("./_fs_racer.ts", import.meta.url).pathname, "grow", root],
+        cwd: new URL("..", import.meta.url).pathname,
+        stdout: "piped",
+        stderr: "inherit",
+      }).spawn();
+      const reader = child.stdout.getReader();
+      await reader.read(); // "ready"
+      reader.releaseLock();
+      await new Promise((r) => setTimeout(r, 100 + Math.random() * 200));
+      child.kill("SIGKILL");
+      await child.status;
+      await child.stdout.cancel();
+      await using storage = await FsRegistryStorage.open({ root, indexLeafSize: GROW_LEAF_SIZE });
+      const onDisk = await growRowsOnDisk(root);
+      for (const reverse of [false, true]) {
+        const listed: string[] = [];
+        let cursor: string | undefined;
+        do {
+          const page = await storage.list(["grow"], {
+            limit: 3,
+            reverse,
+            ...(cursor ? { cursor } : {}),
+          });
+          listed.push(...page.items.map((e) => e.key.join("/")));
+          cursor = page.cursor;
+        } while (cursor !== undefined);
+        assert.deepEqual(reverse ? listed.reverse() : listed, onDisk, `round ${round}`);
+      }
+      // Each commit wrote or deleted a row and the row below it together.
+      const tops = onDisk.filter((k) => k.split("/").length === 2);
+      assert.deepEqual(onDisk.filter((k) => k.endsWith("/sub")), tops.map((k) => `${k}/sub`));
+      assert.ok(tops.length >= 7, `round ${round}: ${tops.length} rows`);
+    }
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { toBase64 } from "../core/digest.ts";
+import { toBase64 } from "../base/digest.ts";
 import { deleteAuthorKey, listAuthorKeys, registerAuthorKey } from "../core/ggui/author_keys.ts";
 import { keyIdOf } from "../core/ggui/signing.ts";
 import { authorKeyKey } from "../storage/keys.ts";

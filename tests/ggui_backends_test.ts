@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import type { RegistryContext } from "../core/context.ts";
-import { createGguiRoutes } from "../routes/ggui.ts";
+import { createGguiRoutes } from "../routes/ggui/mod.ts";
 import { FsBundleStorage, FsRegistryStorage } from "../storage/fs.ts";
 import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";

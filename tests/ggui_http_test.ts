@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { staticTokenAuthenticator } from "../core/auth.ts";
-import { ERROR_CODES, RegistryError } from "../core/errors.ts";
-import { createGguiRoutes, gguiErrorResult, parseBearer } from "../routes/ggui.ts";
+import { ERROR_CODES, RegistryError, STORAGE_FULL_MESSAGE } from "../base/errors.ts";
+import { createGguiRoutes, gguiErrorResult, parseBearer } from "../routes/ggui/mod.ts";
 import type { Commit, CommitResult, Entry, ListOptions, Page, RowKey } from "../storage/types.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import {
@@ -327,8 +327,10 @@ Deno.test("gguiErrorResult() maps every domain code, hiding 5xx messages", () =>
     const body = res.body as { error: string; code: string; message: string };
     assert.equal(body.error, body.code);
     assert.ok(res.status >= 400 && res.status < 600, code);
-    // A 503 says only that storage is unavailable; every 5xx hides the internal detail.
+    // A 503 says only that storage is unavailable, a 507 that it is full; every
+    // 5xx hides the internal detail.
     if (res.status === 503) assert.equal(body.message, "storage is unavailable, try again later");
+    else if (res.status === 507) assert.equal(body.message, STORAGE_FULL_MESSAGE);
     else if (res.status >= 500) assert.equal(body.message, "internal error");
     else assert.equal(body.message, `Detail about '${code}'`);
   }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { digestBytes, toBase64 } from "../core/digest.ts";
+import { digestBytes, toBase64 } from "../base/digest.ts";
 import { publishArtifact } from "../core/ggui/publish.ts";
 import type { ScopeRow } from "../core/rows.ts";
 import { scopeKey } from "../storage/keys.ts";

@@ -3,7 +3,7 @@
 // code, and nothing half-published), private reads byte-identical to misses,
 // yank, caching, and the race of identical publishes.
 import assert from "node:assert/strict";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { createToken } from "../core/tokens.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import { createRegistryApp, type RegistryApp } from "../routes/app.ts";

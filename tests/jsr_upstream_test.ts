@@ -5,7 +5,7 @@
 // down, new versions after the freshness window, the publish refusal and the
 // admin claim, metrics, the request log and the audit record.
 import assert from "node:assert/strict";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { listAudit } from "../core/audit.ts";
 import { collectGarbage } from "../core/gc.ts";
 import { exportStore, importStore } from "../core/transfer.ts";

@@ -4,7 +4,7 @@ import { nextPackageRow } from "../core/packages.ts";
 import { precedenceOf } from "../core/semver.ts";
 import { getPackageRow, listVersionStates } from "../core/store.ts";
 import * as keys from "../storage/keys.ts";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { KV_CHUNK_SIZE, KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
 import type { JsonValue, Mutation } from "../storage/types.ts";
 import { RACE_BLOB_SIZES, RACE_REF, raceBlob, raceVersion } from "./_kv_racer.ts";

@@ -2,7 +2,7 @@
 // server then answers the original's reads, a second run changes nothing,
 // and corrupted copies are refused version by version, naming the file.
 import assert from "node:assert/strict";
-import { fromBase64, sri384, toBase64 } from "../core/digest.ts";
+import { fromBase64, sri384, toBase64 } from "../base/digest.ts";
 import { verifyEd25519 } from "../core/ggui/signing.ts";
 import { startServer } from "./_server.ts";
 import { copyFixture, migrate, ORIGINALS, snapshot } from "./_migrate_helpers.ts";

@@ -2,7 +2,7 @@
 // memory storage (main.ts-level end-to-end tests with KV belong to the app).
 import assert from "node:assert/strict";
 import { Hono } from "hono";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import {
   ADMIN,
   makeItem,

@@ -3,12 +3,12 @@
 import assert from "node:assert/strict";
 import { DATA_FORMAT_VERSION, VERSION } from "../core/version.ts";
 import { Hono } from "hono";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import { updateRow } from "../core/store.ts";
 import * as keys from "../storage/keys.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
-import { createRackRoutes } from "../routes/rack.ts";
+import { createRackRoutes } from "../routes/rack/mod.ts";
 import {
   ADMIN,
   AUTH_JSON,

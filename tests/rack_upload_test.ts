@@ -2,7 +2,7 @@
 // bytes): every step of spec §6.2 in order, the §13 fixes, and that no refused
 // upload leaves a version, a row or a visible file behind.
 import assert from "node:assert/strict";
-import { sha256Hex } from "../core/digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 import { rackTokenSubject } from "../core/rack/auth.ts";
 import { putVersionIfAbsent } from "../core/store.ts";
 import { nextPackageRow } from "../core/packages.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import type { RegistryContext } from "../core/context.ts";
-import { isRegistryError } from "../core/errors.ts";
+import { isRegistryError } from "../base/errors.ts";
 import { searchArtifacts } from "../core/ggui/search.ts";
 import { deleteVersion, unyankVersion, yankVersion } from "../core/lifecycle.ts";
 import type { PackageRow } from "../core/rows.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { fromBase64, toBase64 } from "../digest.ts";
+import { fromBase64, toBase64 } from "../../base/digest.ts";
 import type { AuthorKeyRow } from "../rows.ts";
 import { listAll } from "../store.ts";
 import { authorKeyKey, authorKeysOf } from "../../storage/keys.ts";
@@ -63,7 +63,7 @@ function keyBody(row: AuthorKeyRow): AuthorKeyBody {
  * ```ts
  * import assert from "node:assert/strict";
  * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
- * import { toBase64 } from "../digest.ts";
+ * import { toBase64 } from "../../base/digest.ts";
  * import { registerAuthorKey } from "./author_keys.ts";
  * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(), bundleHost: "http://127.0.0.1:9001", registryHostname: "127.0.0.1:9001" };
  * const { publicKey } = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;
@@ -171,7 +171,7 @@ export type ListedKey = Omit<AuthorKeyBody, "subject">;
  * ```ts
  * import assert from "node:assert/strict";
  * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
- * import { toBase64 } from "../digest.ts";
+ * import { toBase64 } from "../../base/digest.ts";
  * import { listAuthorKeys, registerAuthorKey } from "./author_keys.ts";
  * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(), bundleHost: "http://127.0.0.1:9001", registryHostname: "127.0.0.1:9001" };
  * const { publicKey } = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;
@@ -219,7 +219,7 @@ export async function listAuthorKeys(
  * ```ts
  * import assert from "node:assert/strict";
  * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
- * import { toBase64 } from "../digest.ts";
+ * import { toBase64 } from "../../base/digest.ts";
  * import { deleteAuthorKey, registerAuthorKey } from "./author_keys.ts";
  * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date(), bundleHost: "http://127.0.0.1:9001", registryHostname: "127.0.0.1:9001" };
  * const { publicKey } = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;

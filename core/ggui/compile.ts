@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { sha256Hex } from "../digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 import * as keys from "../../storage/keys.ts";
 import type { Commit, JsonValue, RegistryStorage } from "../../storage/types.ts";
 import type { ConformanceError } from "./conformance.ts";

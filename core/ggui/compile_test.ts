@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
-import { fromBase64, sha256Hex } from "../digest.ts";
-import { createGguiRoutes } from "../../routes/ggui.ts";
+import { fromBase64, sha256Hex } from "../../base/digest.ts";
+import { createGguiRoutes } from "../../routes/ggui/mod.ts";
 import { FsBundleStorage, FsRegistryStorage } from "../../storage/fs.ts";
 import { KvBundleStorage, KvRegistryStorage } from "../../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";

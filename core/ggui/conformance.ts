@@ -18,45 +18,12 @@ import {
   parseManifest,
 } from "./manifest.ts";
 import { asyncParserCodeGates, parserCodeGates } from "./parse.ts";
-
-/**
- * Every conformance error code (wire contract).
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { checkConformance, CONFORMANCE_CODES } from "./conformance.ts";
- * const r = checkConformance({ manifest: { kind: "gadget" } });
- * assert(r.errors.every((e) => CONFORMANCE_CODES.includes(e.code)));
- * assert(CONFORMANCE_CODES.includes("disallowed_import"));
- * ```
- */
-export const CONFORMANCE_CODES = [
-  "manifest_invalid",
-  "bundle_parse_error",
-  "disallowed_import",
-  "missing_default_export",
-  "blueprint_source_too_large",
-  "blueprint_compile_error",
-  "blueprint_disallowed_import",
-  "blueprint_missing_default_export",
-  "fixture_props_shape_mismatch",
-  "blueprint_runtime_probe_failed",
-] as const;
-/** A conformance error code. */
-export type ConformanceCode = typeof CONFORMANCE_CODES[number];
-
-/** One conformance failure. */
-export interface ConformanceError {
-  /** The failure code. */
-  code: ConformanceCode;
-  /** Human-readable text. */
-  message: string;
-  /** Manifest path (schema failures). */
-  path?: (string | number)[];
-  /** Per-code structured detail. */
-  detail?: unknown;
-}
+import type { ConformanceError } from "./conformance_codes.ts";
+export {
+  CONFORMANCE_CODES,
+  type ConformanceCode,
+  type ConformanceError,
+} from "./conformance_codes.ts";
 
 /** The outcome of a conformance check. */
 export interface ConformanceResult {

@@ -12,7 +12,7 @@
  */
 import { z } from "zod";
 import type { JsonValue } from "../../storage/types.ts";
-import { isVersion, MAX_VERSION_LENGTH } from "../names.ts";
+import { isVersion, MAX_VERSION_LENGTH } from "../../base/names.ts";
 
 /** Scope grammar: `@` then 2–64 lowercase alphanumerics or hyphens, no edge hyphen. */
 export const SCOPE_RE: RegExp = /^@[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$/;

@@ -17,7 +17,7 @@
  * @module
  */
 import { parse } from "@babel/parser";
-import type { ConformanceError } from "./conformance.ts";
+import type { ConformanceError } from "./conformance_codes.ts";
 import type { BlueprintManifest, GadgetManifest } from "./manifest.ts";
 import { type WarmWorker, warmWorker } from "./_warm_worker.ts";
 

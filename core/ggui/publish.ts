@@ -24,8 +24,8 @@
  *
  * @module
  */
-import { fromBase64 } from "../digest.ts";
-import { isRegistryError } from "../errors.ts";
+import { fromBase64 } from "../../base/digest.ts";
+import { isRegistryError, storeFault } from "../../base/errors.ts";
 import { storeFile } from "../files.ts";
 import { nextPackageRow } from "../packages.ts";
 import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
@@ -433,6 +433,10 @@ export async function publishArtifact(
     }
     // A lost race or a GC run under way: retryable (the route adds Retry-After).
     if (isRegistryError(err, "conflict")) return errorResult(409, "conflict", err.message);
+    const fault = storeFault(err);
+    if (isRegistryError(fault, "storage_full")) {
+      return errorResult(507, "storage_full", fault.message);
+    }
     return errorResult(500, "internal", `failed to publish ${artifactId}@${version}`);
   }
 }

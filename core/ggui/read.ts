@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { toBase64 } from "../digest.ts";
+import { toBase64 } from "../../base/digest.ts";
 import { readVersionFile } from "../files.ts";
 import { cachedGetMany, peekCachedMany } from "../read_cache.ts";
 import type { ScopeRow, VersionRow, VersionState } from "../rows.ts";

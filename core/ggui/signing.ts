@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { digestBytes, fromBase64, toBase64, toBase64Url } from "../digest.ts";
+import { digestBytes, fromBase64, toBase64, toBase64Url } from "../../base/digest.ts";
 
 /** Ed25519 envelope (private artifacts). */
 export interface Ed25519Envelope {
@@ -81,7 +81,7 @@ export type VerifyResult = { valid: true } | { valid: false; reason: string };
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { toBase64 } from "../digest.ts";
+ * import { toBase64 } from "../../base/digest.ts";
  * import { keyIdOf, verifyEd25519 } from "./signing.ts";
  * const { publicKey, privateKey } = await crypto.subtle.generateKey("Ed25519", true, ["sign", "verify"]) as CryptoKeyPair;
  * const raw = new Uint8Array(await crypto.subtle.exportKey("raw", publicKey));

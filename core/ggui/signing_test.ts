@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { digestBytes, toBase64 } from "../digest.ts";
+import { digestBytes, toBase64 } from "../../base/digest.ts";
 import {
   isSignatureEnvelope,
   keyIdOf,

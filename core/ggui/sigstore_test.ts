@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Hono } from "hono";
-import { fromBase64 } from "../digest.ts";
-import { createGguiRoutes } from "../../routes/ggui.ts";
+import { fromBase64 } from "../../base/digest.ts";
+import { createGguiRoutes } from "../../routes/ggui/mod.ts";
 import { scopeKey } from "../../storage/keys.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
 import {
@@ -17,7 +17,7 @@ import {
   TOKENS,
 } from "../../tests/_ggui_fixtures.ts";
 import { makeTestSigstore, TEST_SAN, type TestSigstore } from "../../tests/_sigstore_fixtures.ts";
-import { digestBytes, toBase64 } from "../digest.ts";
+import { digestBytes, toBase64 } from "../../base/digest.ts";
 import { canonicalJson } from "./manifest.ts";
 import { offlineSigstoreVerifier, sha384Base64, type SigstoreVerifier } from "./signing.ts";
 import {

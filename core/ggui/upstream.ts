@@ -21,7 +21,7 @@
  */
 import { recordAudit } from "../audit.ts";
 import type { RegistryContext } from "../context.ts";
-import { RegistryError } from "../errors.ts";
+import { RegistryError } from "../../base/errors.ts";
 import { namespaceMatches } from "../jsr/upstream.ts";
 import {
   type UpstreamClient,

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { type ErrorCode, isRegistryError, RegistryError } from "../errors.ts";
+import {
+  type ErrorCode,
+  isRegistryError,
+  RegistryError,
+  serverFaultMessage,
+  storeFault,
+} from "../../base/errors.ts";
 
 /** Every JSR code this server emits: its domain code, HTTP status, and whether it ends a task. */
 export const JSR_CODES = {
@@ -34,6 +40,8 @@ export const JSR_CODES = {
   upstreamUnavailable: { domain: "upstream_unavailable", status: 502 },
   upstreamTimeout: { domain: "upstream_timeout", status: 504 },
   serviceUnavailable: { domain: "unavailable", status: 503 },
+  // Ours: the store's disk is full (nothing was stored).
+  insufficientStorage: { domain: "storage_full", status: 507 },
   // Publishing task failures (the task ends in `failure` with this error).
   invalidTarball: { domain: "invalid_input", status: 400 },
   missingConfigFile: { domain: "invalid_input", status: 400 },
@@ -105,6 +113,7 @@ const FROM_DOMAIN: Record<ErrorCode, JsrCode> = {
   rate_limited: "rateLimited",
   timeout: "requestTimeout",
   storage_failure: "internalServerError",
+  storage_full: "insufficientStorage",
   upstream_unavailable: "upstreamUnavailable",
   upstream_timeout: "upstreamTimeout",
   unavailable: "serviceUnavailable",
@@ -130,7 +139,8 @@ export interface JsrErrorBody {
  * Map any thrown value to a JSR `{status, body}`. 5xx and unknown errors
  * carry a generic message only.
  */
-export function jsrWireError(err: unknown): { status: number; body: JsrErrorBody } {
+export function jsrWireError(thrown: unknown): { status: number; body: JsrErrorBody } {
+  const err = storeFault(thrown);
   if (!isRegistryError(err)) {
     return { status: 500, body: { code: "internalServerError", message: "Internal server error" } };
   }
@@ -140,9 +150,7 @@ export function jsrWireError(err: unknown): { status: number; body: JsrErrorBody
   // An upstream's failure is told as it is (the message names the upstream
   // and what it did, never an internal detail): the client can act on it.
   if (status >= 500 && !UPSTREAM_DOMAINS.has(err.code)) {
-    const message = status === 503
-      ? "Storage is unavailable: try again later"
-      : "Internal server error";
+    const message = serverFaultMessage(err.code) ?? "Internal server error";
     return { status, body: { code, message } };
   }
   return { status, body: { ...detail?.extra, code, message: err.message } };

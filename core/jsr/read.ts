@@ -16,7 +16,7 @@ import { cachedGetMany } from "../read_cache.ts";
 import type { FileEntry, ScopeRow, VersionRow, VersionState } from "../rows.ts";
 import { pickLatest, sortVersionsDescending } from "../semver.ts";
 import { grantsAllow } from "../tokens.ts";
-import type { PackageRef, VersionRef } from "../names.ts";
+import type { PackageRef, VersionRef } from "../../base/names.ts";
 import * as keys from "../../storage/keys.ts";
 import type { Entry } from "../../storage/types.ts";
 import { authorizeJsrPublish, JSR_FORMAT, type JsrContext, type JsrFacts } from "./publish.ts";

@@ -20,9 +20,9 @@
  */
 import { auditMutation, auditRow } from "../audit.ts";
 import type { RegistryContext } from "../context.ts";
-import type { RegistryError } from "../errors.ts";
-import type { PackageRef, VersionRef } from "../names.ts";
-import { isVersion } from "../names.ts";
+import type { RegistryError } from "../../base/errors.ts";
+import type { PackageRef, VersionRef } from "../../base/names.ts";
+import { isVersion } from "../../base/names.ts";
 import {
   type UpstreamClient,
   upstreamGet,

@@ -8,8 +8,8 @@
  * @module
  */
 import type { RegistryContext } from "../context.ts";
-import { RegistryError } from "../errors.ts";
-import { isNamespace } from "../names.ts";
+import { RegistryError } from "../../base/errors.ts";
+import { isNamespace } from "../../base/names.ts";
 import type { ScopeRow } from "../rows.ts";
 import { auditMutation, auditRow } from "../audit.ts";
 import * as keys from "../../storage/keys.ts";

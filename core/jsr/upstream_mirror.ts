@@ -9,8 +9,8 @@
  * @module
  */
 import type { RegistryContext } from "../context.ts";
-import { isRegistryError } from "../errors.ts";
-import { isVersion } from "../names.ts";
+import { isRegistryError } from "../../base/errors.ts";
+import { isVersion } from "../../base/names.ts";
 import { pickLatest, satisfies } from "../semver.ts";
 import * as keys from "../../storage/keys.ts";
 import { jsrRef } from "./publish.ts";

@@ -7,7 +7,7 @@
  */
 import type { Principal } from "../auth.ts";
 import { unyankVersion, yankVersion } from "../lifecycle.ts";
-import type { VersionRef } from "../names.ts";
+import type { VersionRef } from "../../base/names.ts";
 import { principalCan } from "../tokens.ts";
 import { jsrError } from "./errors.ts";
 import type { JsrContext } from "./publish.ts";

@@ -7,7 +7,7 @@
  */
 import * as keys from "../../storage/keys.ts";
 import type { Commit, JsonValue, RegistryStorage } from "../../storage/types.ts";
-import type { VersionRef } from "../names.ts";
+import type { VersionRef } from "../../base/names.ts";
 
 /** `storage`, whose commits set `yanked` on `ref`'s lifecycle row. */
 export function withLifecycle(

@@ -11,10 +11,10 @@
  * @module
  */
 import type { RegistryContext } from "../context.ts";
-import { fromBase64, sha256Hex, sri384 } from "../digest.ts";
-import { isRegistryError } from "../errors.ts";
+import { fromBase64, sha256Hex, sri384 } from "../../base/digest.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import { storeFile } from "../files.ts";
-import { SEMVER_RE } from "../names.ts";
+import { SEMVER_RE } from "../../base/names.ts";
 import { nextPackageRow } from "../packages.ts";
 import {
   type AuthorKeyRow,

@@ -10,9 +10,9 @@
  * @module
  */
 import type { RegistryContext } from "../context.ts";
-import { sha256Hex } from "../digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 import { fileListFields, storeFile } from "../files.ts";
-import { SEMVER_RE } from "../names.ts";
+import { SEMVER_RE } from "../../base/names.ts";
 import { nextPackageRow } from "../packages.ts";
 import type { FileMap, Grant, VersionRow } from "../rows.ts";
 import { createToken, listTokens } from "../tokens.ts";

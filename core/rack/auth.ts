@@ -13,8 +13,8 @@
  *
  * @module
  */
-import { sha256Hex, timingSafeEqual } from "../digest.ts";
-import { RegistryError } from "../errors.ts";
+import { sha256Hex, timingSafeEqual } from "../../base/digest.ts";
+import { RegistryError } from "../../base/errors.ts";
 import { rackError } from "./errors.ts";
 import { isRackNamespace } from "./paths.ts";
 import type { Principal } from "../auth.ts";
@@ -384,7 +384,7 @@ export function authorizeUpload(
  * ```ts
  * import assert from "node:assert/strict";
  * import { rackTokenSubject } from "./auth.ts";
- * import { sha256Hex } from "../digest.ts";
+ * import { sha256Hex } from "../../base/digest.ts";
  * assert.ok(/^rack:token-[0-9a-f]{32}$/.test(rackTokenSubject(sha256Hex("t1"))));
  * assert.ok(rackTokenSubject(sha256Hex("t1")) !== rackTokenSubject(sha256Hex("t2")));
  * ```

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { sha256Hex } from "../digest.ts";
-import { isRegistryError } from "../errors.ts";
+import { sha256Hex } from "../../base/digest.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import {
   authorizeRead,
   authorizeUpload,

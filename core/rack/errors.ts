@@ -3,11 +3,11 @@
  *
  * A Rack failure is a {@linkcode RegistryError} with a generic domain code
  * (so every surface can still map it) and `detail.rackCode` naming the exact
- * Rack wire code; `routes/rack.ts` owns the one table from codes to statuses.
+ * Rack wire code; `routes/rack/mod.ts` owns the one table from codes to statuses.
  *
  * @module
  */
-import { type ErrorCode, RegistryError } from "../errors.ts";
+import { type ErrorCode, RegistryError } from "../../base/errors.ts";
 
 /** Every Rack wire code this server emits beyond the generic ones, with its domain code. */
 export const RACK_CODES = {

@@ -20,7 +20,7 @@
  * @module
  */
 import type { RegistryContext } from "../context.ts";
-import { RegistryError } from "../errors.ts";
+import { RegistryError } from "../../base/errors.ts";
 import { readTarGz } from "../tar_gz.ts";
 import { collectBytes } from "../../storage/_common.ts";
 import { storeFile } from "../files.ts";

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { isVersion } from "../names.ts";
+import { isVersion } from "../../base/names.ts";
 import { rackError } from "./errors.ts";
 
 /** A Rack namespace: `@` then lowercase letters, digits, `_`, `-`, alphanumeric at both ends. */

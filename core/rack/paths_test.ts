@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { isRegistryError } from "../errors.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import { rackCodeOf } from "./errors.ts";
 import { itemSegments, normalizeRackFilePath, parseRegistryPath } from "./paths.ts";
 

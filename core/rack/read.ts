@@ -11,7 +11,7 @@
 import { cachedGet } from "../read_cache.ts";
 import type { RegistryContext } from "../context.ts";
 import { auditMutation, auditRow } from "../audit.ts";
-import { sha256Hex } from "../digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 import { openVersionFile, versionFiles } from "../files.ts";
 import type { FileEntry, PackageRow, VersionRow } from "../rows.ts";
 import { listAll, listVersionStates, updateRow } from "../store.ts";

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { echo } from "../errors.ts";
+import { echo } from "../../base/errors.ts";
 import type { Ajv2020, ErrorObject, ValidateFunction } from "ajv/dist/2020.js";
 import registryItemSchema from "../../schemas/registry-item.json" with { type: "json" };
 import presetSchema from "../../schemas/preset.json" with { type: "json" };

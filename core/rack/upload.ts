@@ -14,11 +14,11 @@
  * @module
  */
 import { type RegistryContext, timeOrderedId } from "../context.ts";
-import { echo, isRegistryError } from "../errors.ts";
+import { echo, isRegistryError } from "../../base/errors.ts";
 import { fileListFields } from "../files.ts";
 import { formatConflict, nextPackageRow } from "../packages.ts";
 import type { AuditRow, FileMap, VersionRow } from "../rows.ts";
-import { assertVersionRef, MAX_VERSION_LENGTH } from "../names.ts";
+import { assertVersionRef, MAX_VERSION_LENGTH } from "../../base/names.ts";
 import { getPackageRow, putVersionIfAbsent, versionHolder } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import { utf8Length } from "../../storage/_common.ts";

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { RegistryContext } from "../context.ts";
-import { sha256Hex } from "../digest.ts";
-import { isRegistryError } from "../errors.ts";
+import { sha256Hex } from "../../base/digest.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
 import { makeItem, makePackage, makeTarball } from "../../tests/_rack_fixtures.ts";
 import { identifyCaller, parseAuthConfig } from "./auth.ts";

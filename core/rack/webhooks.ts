@@ -6,8 +6,8 @@
  * @module
  */
 import { newOutboxRows, type OutboxInput } from "../webhooks.ts";
-import { sha256Hex } from "../digest.ts";
-import { RegistryError } from "../errors.ts";
+import { sha256Hex } from "../../base/digest.ts";
+import { RegistryError } from "../../base/errors.ts";
 import type { OutboxRow } from "../rows.ts";
 import { checkTarget, type TargetGuard } from "../net_guard.ts";
 

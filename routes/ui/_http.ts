@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { sha256Hex } from "../../core/digest.ts";
+import { sha256Hex } from "../../base/digest.ts";
 
 /**
  * The policy of every page: no script at all (the pages work without it),

@@ -10,7 +10,7 @@
 import type { Child } from "hono/jsx";
 import type { Principal } from "../../core/auth.ts";
 import { listAudit } from "../../core/audit.ts";
-import { isRegistryError } from "../../core/errors.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import { type Action, ACTIONS } from "../../core/rows.ts";
 import { createToken, listTokens, revokeToken } from "../../core/tokens.ts";
 import { htmlPage, seeOther } from "./_http.ts";

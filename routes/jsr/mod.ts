@@ -1,0 +1,463 @@
+/**
+ * The JSR wire surface: Deno's own package protocol, so stock `deno add`,
+ * `deno run`, `deno check` and `deno publish` work against this registry
+ * with `JSR_URL` (and `DENO_AUTH_TOKENS` for private packages). Reads live
+ * at the root (`/@scope/name/meta.json`, `/@scope/name/<v>_meta.json`,
+ * `/@scope/name/<v>/<path>`), the API under `/api/` (Deno derives it from
+ * `JSR_URL` by replacing the path). See docs/jsr.md.
+ *
+ * @module
+ */
+import { type Context, Hono, type MiddlewareHandler } from "hono";
+import type { Authenticator, Principal } from "../../core/auth.ts";
+import { recordAudit } from "../../core/audit.ts";
+import { CONFLICT_RETRY_AFTER_SECONDS, isRegistryError } from "../../base/errors.ts";
+import { holdBlobs } from "../../core/_blob_hold.ts";
+import { jsrError, jsrWireError } from "../../core/jsr/errors.ts";
+import {
+  authorizeJsrPublish,
+  DEFAULT_JSR_LIMITS,
+  getJsrTask,
+  isTaskFailure,
+  type JsrContext,
+  jsrRef,
+  jsrVisibility,
+  newTaskId,
+  publishJsrTarball,
+  recordFailedTask,
+  refuseTakenVersion,
+} from "../../core/jsr/publish.ts";
+import {
+  jsrFile,
+  jsrPackageForPublish,
+  jsrPackageMeta,
+  type JsrReader,
+  jsrVersion,
+  jsrVersionList,
+  versionDocument,
+} from "../../core/jsr/read.ts";
+import { setJsrYanked } from "../../core/jsr/yank.ts";
+import { respondWithBlob, respondWithJson } from "../shared/_blob_response.ts";
+import { makeResponse, markPublicActivity } from "../ops/_common.ts";
+import { collectBytes } from "../../storage/_common.ts";
+import { mountRoutes, type Route } from "../shared/_route_table.ts";
+
+/** Options of {@linkcode createJsrRoutes}. */
+export interface JsrRoutesOptions {
+  /** Storage, clock, namespace policy, limits and subscriptions. */
+  ctx: JsrContext;
+  /** The one identity chain (static, stored and auth.json tokens). */
+  authenticator: Authenticator;
+  /** The client IP of a request (audit records). */
+  clientIp?: (c: Context) => string;
+}
+
+/**
+ * The context variable naming a publish's outcome when the status cannot
+ * (JSR answers a failed task with 200 and a duplicate with 400); the
+ * operator counters read it.
+ */
+export const PUBLISH_OUTCOME = "publishOutcome";
+
+/** Headers of every API answer and every error: JSON, never stored by any cache. */
+const API_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
+
+/** A JSR `{code, message}` error response. */
+export function jsrErrorResponse(err: unknown): Response {
+  const { status, body } = jsrWireError(err);
+  // A lost race or a GC run under way: retry shortly.
+  const headers = body.code === "conflict"
+    ? { ...API_HEADERS, "retry-after": String(CONFLICT_RETRY_AFTER_SECONDS) }
+    : API_HEADERS;
+  return makeResponse(JSON.stringify(body), status, headers);
+}
+
+function json(value: unknown, status = 200): Response {
+  return makeResponse(JSON.stringify(value), status, API_HEADERS);
+}
+
+/** Whether a path belongs to this surface (its unknown routes answer in JSR's format). */
+export function isJsrPath(path: string): boolean {
+  return path.startsWith("/@") || path === "/api" || path.startsWith("/api/");
+}
+
+/** The caller of a request: a principal, `null` (anonymous), or a thrown 401. */
+async function callerOf(c: Context, authenticator: Authenticator): Promise<JsrReader> {
+  const header = c.req.header("authorization");
+  if (header === undefined) return null;
+  const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  const principal = token === "" ? null : await authenticator.authenticate(token);
+  if (principal === null) {
+    throw jsrError("invalidBearerToken", "The bearer token is invalid, expired or revoked");
+  }
+  c.set("subject" as never, principal.subject as never);
+  return principal;
+}
+
+/** Cache headers of a read that may depend on the caller. */
+function readHeaders(isPrivate: boolean): Record<string, string> {
+  return isPrivate ? { vary: "Authorization" } : {};
+}
+
+/**
+ * Create the JSR routes as a Hono sub-app; mount it at the root of the
+ * registry app.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { createJsrRoutes } from "./mod.ts";
+ * import { staticTokenAuthenticator } from "../../core/auth.ts";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../../storage/memory.ts";
+ * const app = createJsrRoutes({
+ *   ctx: {
+ *     storage: new MemoryRegistryStorage(),
+ *     bundles: new MemoryBundleStorage(),
+ *     clock: () => new Date(),
+ *     reservedScopes: [],
+ *     declaredNamespace: () => Promise.resolve(undefined),
+ *     defaultVisibility: "private",
+ *   },
+ *   authenticator: staticTokenAuthenticator({ token: "s3cret" }),
+ * });
+ * const res = await app.request("/@acme/util/meta.json");
+ * assert.equal(res.status, 404);
+ * assert.equal((await res.json()).code, "packageNotFound");
+ * ```
+ */
+export function createJsrRoutes(options: JsrRoutesOptions): Hono {
+  const deps: JsrDeps = {
+    ctx: options.ctx,
+    authenticator: options.authenticator,
+    limits: options.ctx.limits ?? DEFAULT_JSR_LIMITS,
+    ipOf: (c) => options.clientIp?.(c),
+  };
+  const app = new Hono();
+  app.onError((err, c) => {
+    if (c.req.method === "POST" && isRegistryError(err, "version_exists")) {
+      c.set(PUBLISH_OUTCOME as never, "conflict" as never);
+    }
+    return jsrErrorResponse(err);
+  });
+  // Refused writes (401, 403) leave an audit record; reads never do.
+  app.use("/api/*", auditRefusedWrites(deps));
+  return mountRoutes(app, JSR_ROUTES, deps);
+}
+
+/** What every JSR handler receives. */
+interface JsrDeps {
+  ctx: JsrRoutesOptions["ctx"];
+  authenticator: Authenticator;
+  limits: typeof DEFAULT_JSR_LIMITS;
+  ipOf: (c: Context) => string | undefined;
+}
+
+/** A JSR handler. */
+type JsrHandler = (c: Context, deps: JsrDeps) => Promise<Response>;
+
+/** After a refused write (401, 403) under `/api/`, write a refused audit record. */
+function auditRefusedWrites(deps: JsrDeps): MiddlewareHandler {
+  return async (c, next) => {
+    await next();
+    const method = c.req.method;
+    if (method === "GET" || method === "HEAD" || method === "OPTIONS") return;
+    if (c.res.status !== 401 && c.res.status !== 403) return;
+    let actor = "anonymous";
+    try {
+      actor = (await callerOf(c, deps.authenticator))?.subject ?? "anonymous";
+    } catch { /* an invalid token is anonymous here */ }
+    try {
+      const ip = deps.ipOf(c);
+      await recordAudit(deps.ctx, {
+        actor,
+        action: method === "PATCH" ? "jsr.yank" : "jsr.publish",
+        target: c.req.path,
+        outcome: "refused",
+        ...(ip ? { ip } : {}),
+        detail: { status: c.res.status },
+      });
+    } catch {
+      // The refusal stands even if the audit store is down.
+    }
+  };
+}
+
+// --- reads (JSR_URL) ----------------------------------------------------------
+const PKG = "/:scope{@[^/]+}/:name";
+
+/** `GET /@scope/name/meta.json`: the versions the caller may see. */
+const getPackageMeta: JsrHandler = async (c, deps) => {
+  const reader = await callerOf(c, deps.authenticator);
+  const ref = jsrRef(c.req.param("scope")!.slice(1), c.req.param("name")!);
+  const meta = await jsrPackageMeta(deps.ctx, ref, reader);
+  if (!meta) {
+    throw jsrError(
+      "packageNotFound",
+      `Package ${c.req.param("scope")}/${c.req.param("name")} not found`,
+    );
+  }
+  // The version list depends on who asks whenever any version could be
+  // private, so it always varies on Authorization: a stranger's view of a
+  // package with hidden versions carries the headers of a wholly public one.
+  return respondWithJson(c, meta.value, {
+    cacheControl: `${meta.private ? "private" : "public"}, no-cache`,
+    headers: { vary: "Authorization" },
+  });
+};
+
+/** `GET /@scope/name/<version>_meta.json`: a version's metadata, the exact stored bytes. */
+const getVersionMeta: JsrHandler = async (c, deps) => {
+  const reader = await callerOf(c, deps.authenticator);
+  const file = c.req.param("file")!;
+  const ref = jsrRef(
+    c.req.param("scope")!.slice(1),
+    c.req.param("name")!,
+    file.slice(0, -"_meta.json".length),
+  );
+  const found = await jsrVersion(deps.ctx, ref, reader);
+  if (!found) {
+    throw jsrError(
+      "packageVersionNotFound",
+      `Package version ${c.req.param("scope")}/${ref.name}@${ref.version} not found`,
+    );
+  }
+  const { facts } = found.value;
+  // The exact stored bytes: Deno's lockfile pins their SHA-256.
+  const res = await respondWithBlob(c, {
+    open: (range) => deps.ctx.bundles.get(facts.versionMetaSha256, range),
+    size: facts.versionMetaSize,
+    sha256: facts.versionMetaSha256,
+    contentType: "application/json",
+    cacheControl: `${found.private ? "private" : "public"}, max-age=31536000, immutable`,
+    lastModified: new Date(found.value.row.publishedAt),
+    extraHeaders: readHeaders(found.private),
+  });
+  if (!res) throw jsrError("internalServerError", "version metadata blob is missing");
+  return res;
+};
+
+/** `GET /@scope/name/<version>/<path>`: one file of a version. */
+const getFile: JsrHandler = async (c, deps) => {
+  const reader = await callerOf(c, deps.authenticator);
+  const scope = c.req.param("scope")!;
+  const name = c.req.param("name")!;
+  const version = c.req.param("version")!;
+  const prefix = `/${scope}/${name}/${version}`;
+  let path: string;
+  try {
+    path = decodeURIComponent(c.req.path.slice(c.req.path.indexOf(prefix) + prefix.length));
+  } catch {
+    path = "";
+  }
+  const ref = jsrRef(scope.slice(1), name, version);
+  const found = await jsrFile(deps.ctx, ref, path, reader);
+  if (!found) {
+    throw jsrError("notFound", `File ${path || "/"} of ${scope}/${name}@${version} not found`);
+  }
+  const entry = found.value;
+  const res = await respondWithBlob(c, {
+    open: (range) => deps.ctx.bundles.get(entry.sha256, range),
+    size: entry.size,
+    sha256: entry.sha256,
+    contentType: entry.type,
+    cacheControl: `${found.private ? "private" : "public"}, max-age=31536000, immutable`,
+    ...(found.publishedAt === undefined ? {} : { lastModified: new Date(found.publishedAt) }),
+    extraHeaders: readHeaders(found.private),
+  });
+  if (!res) throw jsrError("internalServerError", "file blob is missing");
+  return res;
+};
+
+// --- API (JSR_URL with the path /api/) --------------------------------------------
+const API_PKG = "/api/scopes/:scope/packages/:package";
+
+/** The package an API route names. */
+function apiPkgRef(c: Context) {
+  return jsrRef(c.req.param("scope")!, c.req.param("package")!);
+}
+
+/** The version an API route names. */
+function apiVersionRef(c: Context) {
+  return jsrRef(c.req.param("scope")!, c.req.param("package")!, c.req.param("version")!);
+}
+
+/** The publisher of a write: a principal, or a 401. */
+async function publisher(c: Context, deps: JsrDeps): Promise<Principal> {
+  const who = await callerOf(c, deps.authenticator);
+  if (who === null) {
+    throw jsrError(
+      "missingAuthentication",
+      "Authentication is required: pass a token with --token",
+    );
+  }
+  return who;
+}
+
+/** `GET /api/scopes/:scope/packages/:package`: the package as `deno publish` reads it. */
+const getApiPackage: JsrHandler = async (c, deps) => {
+  const ref = apiPkgRef(c);
+  const doc = await jsrPackageForPublish(
+    deps.ctx,
+    ref,
+    await callerOf(c, deps.authenticator),
+  );
+  if (!doc) throw packageNotFoundApi(ref);
+  return json(doc);
+};
+
+/** `GET …/packages/:package/versions`: the versions the caller may see. */
+const getApiVersions: JsrHandler = async (c, deps) => {
+  const who = await callerOf(c, deps.authenticator);
+  const ref = apiPkgRef(c);
+  const list = await jsrVersionList(deps.ctx, ref, who);
+  if (!list) throw packageNotFoundApi(ref);
+  return json(list);
+};
+
+/** `GET …/versions/:version`: one version's document. */
+const getApiVersion: JsrHandler = async (c, deps) => {
+  const who = await callerOf(c, deps.authenticator);
+  const ref = apiVersionRef(c);
+  const found = await jsrVersion(deps.ctx, ref, who);
+  if (!found) {
+    throw jsrError(
+      "packageVersionNotFound",
+      `Package version @${c.req.param("scope")}/${ref.name}@${ref.version} not found`,
+    );
+  }
+  return json(versionDocument(found.value));
+};
+
+/** The tarball-too-large error, with JSR's extra fields. */
+function tarballTooLarge(limits: JsrDeps["limits"], size?: number) {
+  return jsrError(
+    "tarballSizeLimitExceeded",
+    `The tarball is larger than the limit of ${limits.maxTarballBytes} bytes`,
+    { extra: { ...(size === undefined ? {} : { size }), maxSize: limits.maxTarballBytes } },
+  );
+}
+
+/** Refuse a publish whose tarball is not sent gzip-encoded. */
+function requireGzip(c: Context): void {
+  const encoding = c.req.header("content-encoding") ?? "";
+  if (!/(^|,)\s*gzip\s*($|,)/i.test(encoding)) {
+    throw jsrError(
+      "missingGzipContentEncoding",
+      "The tarball must be sent with 'Content-Encoding: gzip'",
+    );
+  }
+}
+
+/** The publish body; refuses none, or a declared length over the limit. */
+function publishBody(c: Context, limits: JsrDeps["limits"]): ReadableStream<Uint8Array> {
+  const declared = Number(c.req.header("content-length") ?? "NaN");
+  if (Number.isFinite(declared) && declared > limits.maxTarballBytes) {
+    throw tarballTooLarge(limits, declared);
+  }
+  const body = c.req.raw.body;
+  if (body === null) throw jsrError("invalidTarball", "The request has no tarball");
+  return body;
+}
+
+/** `POST …/versions/:version`: publish a tarball; answers a publishing task. */
+const postApiVersion: JsrHandler = async (c, deps) => {
+  const { ctx, limits } = deps;
+  const who = await publisher(c, deps);
+  const ref = apiVersionRef(c);
+  requireGzip(c);
+  const { claim } = await authorizeJsrPublish(ctx, who, ref.namespace);
+  await refuseTakenVersion(ctx, ref);
+  const body = publishBody(c, limits);
+  // Before the tarball is stored: GC keeps what this publish stores, and the
+  // blobs it created go when it fails or is refused.
+  await using hold = await holdBlobs(ctx);
+  let tarball;
+  try {
+    tarball = await hold.context.bundles.put(body, { maxBytes: limits.maxTarballBytes });
+  } catch (err) {
+    if (isRegistryError(err, "too_large")) throw tarballTooLarge(limits);
+    throw err;
+  }
+  const taskId = newTaskId();
+  const configPath = c.req.query("config") ?? "/deno.json";
+  const ip = deps.ipOf(c);
+  try {
+    const task = await publishJsrTarball(hold.context, {
+      principal: who,
+      claim,
+      ref,
+      configPath,
+      tarball,
+      taskId,
+      ...(ip ? { ip } : {}),
+    });
+    // The tarball served its purpose: the version refers to its files.
+    hold.keep({ unused: [tarball.sha256] });
+    // A public version is public activity: the anonymous /metrics view counts it.
+    if (await jsrVisibility(ctx, ref.namespace) === "public") markPublicActivity(c);
+    return json(task);
+  } catch (err) {
+    if (!isTaskFailure(err)) throw err;
+    // A package that fails JSR's checks is a finished task in `failure`:
+    // `deno publish` prints its message, as it does for JSR's own.
+    const task = await recordFailedTask(ctx, { taskId, ref, error: jsrWireError(err).body });
+    c.set(PUBLISH_OUTCOME as never, "refused" as never);
+    return json(task);
+  }
+};
+
+/** `PATCH …/versions/:version`: yank or unyank (`{"yanked": true|false}`). */
+const patchApiVersion: JsrHandler = async (c, deps) => {
+  const who = await publisher(c, deps);
+  const ref = apiVersionRef(c);
+  const body = await readSmallJson(c.req.raw.body);
+  const yanked = (body as { yanked?: unknown } | null)?.yanked;
+  if (typeof yanked !== "boolean") {
+    throw jsrError("malformedRequest", "Malformed request: 'yanked' must be true or false");
+  }
+  const ip = deps.ipOf(c);
+  await setJsrYanked(deps.ctx, who, ref, yanked, ip ? { ip } : {});
+  return makeResponse(null, 204, { "cache-control": "no-store" });
+};
+
+/** `GET /api/publish_status/:id` and `/api/publishing_tasks/:id`: a publishing task. */
+const getTask: JsrHandler = async (c, deps) => {
+  const found = await getJsrTask(deps.ctx, c.req.param("id")!);
+  if (!found) throw jsrError("publishingTaskNotFound", "Publishing task not found");
+  return json(found);
+};
+
+/** The JSR route table, in mounting order. */
+const JSR_ROUTES: readonly Route<JsrDeps>[] = [
+  { method: "GET", path: `${PKG}/meta.json`, handler: getPackageMeta },
+  { method: "GET", path: `${PKG}/:file{[^/]+_meta\\.json}`, handler: getVersionMeta },
+  { method: "GET", path: `${PKG}/:version/:path{.+}`, handler: getFile },
+  { method: "GET", path: API_PKG, handler: getApiPackage },
+  { method: "GET", path: `${API_PKG}/versions`, handler: getApiVersions },
+  { method: "GET", path: `${API_PKG}/versions/:version`, handler: getApiVersion },
+  { method: "POST", path: `${API_PKG}/versions/:version`, handler: postApiVersion },
+  { method: "PATCH", path: `${API_PKG}/versions/:version`, handler: patchApiVersion },
+  { method: "GET", path: "/api/publish_status/:id", handler: getTask },
+  { method: "GET", path: "/api/publishing_tasks/:id", handler: getTask },
+];
+
+/** Largest JSON body of the publishing API (`{"yanked": true}` and the like). */
+const MAX_JSON_BODY = 64 * 1024;
+
+/** Read a small JSON body, capped while it streams (a timeout or a failed read passes through). */
+async function readSmallJson(stream: ReadableStream<Uint8Array> | null): Promise<unknown> {
+  const tooLarge = () =>
+    jsrError("malformedRequest", `Malformed request: the body is over ${MAX_JSON_BODY} bytes`);
+  const bytes = stream === null
+    ? new Uint8Array()
+    : await collectBytes(stream, MAX_JSON_BODY, tooLarge);
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw jsrError("malformedRequest", "Malformed request: the body is not valid JSON");
+  }
+}
+
+function packageNotFoundApi(ref: { namespace: string; name: string }) {
+  return jsrError("packageNotFound", `Package ${ref.namespace}/${ref.name} not found`);
+}

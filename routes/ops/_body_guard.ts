@@ -1,0 +1,140 @@
+// Every request body passes through here before any surface reads it. Three
+// defences against slow bodies:
+// - memory: the runtime hands each read as a view into its own ~64 KiB buffer,
+//   so a body sent 10 bytes at a time pins 64 KiB per 10 bytes in whatever
+//   keeps its chunks. A chunk that uses under half of its buffer is copied
+//   out, so what any reader keeps is proportional to the bytes received.
+// - time: a body that sends nothing for `idleMs` while it is being read fails
+//   with `timeout` (408 in each surface's format) and is cancelled.
+// - count: each client address has at most `maxPerAddress` bodies still
+//   arriving; one more is refused before it is read (429). A request made in
+//   process (no peer address, "unknown") is not limited.
+import { RegistryError } from "../../base/errors.ts";
+
+/** Options of {@linkcode BodyGuard}. */
+export interface BodyGuardOptions {
+  /** Fail a body that sends no byte for this long while it is read (0: never). */
+  idleMs: number;
+  /** Bodies one address may have in flight at once (0: no limit). */
+  maxPerAddress: number;
+}
+
+/** Whether a chunk wastes most of the buffer it pins (so keeping it would amplify). */
+function wasteful(chunk: Uint8Array): boolean {
+  return chunk.byteLength * 2 < chunk.buffer.byteLength;
+}
+
+/** The error of a body that went quiet. */
+export function bodyTimeout(idleMs: number): RegistryError {
+  return new RegistryError(
+    "timeout",
+    `Request body sent no data for ${idleMs / 1000} s; send it again faster`,
+  );
+}
+
+/**
+ * The body defences of one server: request bodies counted per client
+ * address, each wrapped in a compacting stream with an idle timeout.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { BodyGuard } from "./_body_guard.ts";
+ * const guard = new BodyGuard({ idleMs: 1000, maxPerAddress: 1 });
+ * const req = new Request("http://x/", { method: "POST", body: "hello" });
+ * const admitted = guard.admit(req, "127.0.0.1");
+ * assert.ok(admitted !== null);
+ * assert.equal(guard.admit(new Request(req.url, { method: "POST", body: "x" }), "127.0.0.1"), null);
+ * assert.equal(await admitted.request.text(), "hello");
+ * admitted.release();
+ * assert.equal(guard.pending("127.0.0.1"), 0);
+ * ```
+ */
+export class BodyGuard {
+  #idleMs: number;
+  #max: number;
+  #pending = new Map<string, number>();
+
+  /** Guard bodies with these limits. */
+  constructor(options: BodyGuardOptions) {
+    this.#idleMs = options.idleMs;
+    this.#max = options.maxPerAddress;
+  }
+
+  /** Bodies of `address` not yet finished. */
+  pending(address: string): number {
+    return this.#pending.get(address) ?? 0;
+  }
+
+  /**
+   * Admit a request with a body: a copy whose body is guarded, and `release`
+   * to call when its response is ready (the body's end releases it too).
+   * `null` when `address` already has its maximum of bodies in flight.
+   */
+  admit(req: Request, address: string): { request: Request; release: () => void } | null {
+    const held = this.pending(address);
+    // "unknown": no peer (a request made in process), so no network client to limit.
+    if (this.#max > 0 && held >= this.#max && address !== "unknown") return null;
+    this.#pending.set(address, held + 1);
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
+      const left = this.pending(address) - 1;
+      if (left > 0) this.#pending.set(address, left);
+      else this.#pending.delete(address);
+    };
+    const body = guardedStream(req.body!, this.#idleMs, release);
+    // Not `new Request(req, …)`: that follows `req.signal`, and touching the
+    // signal of a Deno.serve request makes the runtime warn about its legacy abort.
+    const request = new Request(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body,
+      duplex: "half",
+    } as RequestInit);
+    return { request, release };
+  }
+}
+
+/** `source` with small chunks copied out, an idle timeout, and `onEnd` once it ends. */
+function guardedStream(
+  source: ReadableStream<Uint8Array>,
+  idleMs: number,
+  onEnd: () => void,
+): ReadableStream<Uint8Array> {
+  const reader = source.getReader();
+  const fail = async (err: unknown) => {
+    onEnd();
+    await reader.cancel(err).catch(() => {});
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const quiet = idleMs > 0
+        ? new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(bodyTimeout(idleMs)), idleMs);
+        })
+        : undefined;
+      try {
+        const read = reader.read();
+        read.catch(() => {}); // a read that loses the race must not reject unhandled
+        const r = quiet ? await Promise.race([read, quiet]) : await read;
+        if (r.done) {
+          onEnd();
+          controller.close();
+          return;
+        }
+        controller.enqueue(wasteful(r.value) ? r.value.slice() : r.value);
+      } catch (err) {
+        await fail(err);
+        controller.error(err);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    async cancel(reason) {
+      await fail(reason);
+    },
+  }, { highWaterMark: 0 });
+}

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { isRegistryError } from "../../base/errors.ts";
+import { multipartBoundary, MultipartReader, readTextPart } from "./_multipart.ts";
+
+const enc = new TextEncoder();
+
+/** A stream that delivers `bytes` in chunks of `size`. */
+function chunked(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    pull(c) {
+      if (at >= bytes.length) return c.close();
+      c.enqueue(bytes.slice(at, at + size));
+      at += size;
+    },
+  });
+}
+
+async function formBytes(form: FormData): Promise<{ bytes: Uint8Array; boundary: string }> {
+  const req = new Request("http://x", { method: "POST", body: form });
+  const boundary = multipartBoundary(req.headers.get("content-type"))!;
+  return { bytes: new Uint8Array(await req.arrayBuffer()), boundary };
+}
+
+async function readAll(reader: MultipartReader) {
+  const parts: { name: string; filename?: string; type?: string; data: Uint8Array }[] = [];
+  for (let p = await reader.next(); p !== null; p = await reader.next()) {
+    const data = new Uint8Array(await new Response(p.body).arrayBuffer());
+    parts.push({
+      name: p.name,
+      ...(p.filename ? { filename: p.filename } : {}),
+      ...(p.contentType ? { type: p.contentType } : {}),
+      data,
+    });
+  }
+  return parts;
+}
+
+Deno.test("multipartBoundary() reads quoted and bare boundaries of multipart/form-data only", () => {
+  assert.equal(multipartBoundary("multipart/form-data; boundary=abc"), "abc");
+  assert.equal(multipartBoundary('Multipart/Form-Data; charset=x; boundary="a b"'), "a b");
+  assert.equal(multipartBoundary("multipart/mixed; boundary=abc"), null);
+  assert.equal(multipartBoundary("multipart/form-data"), null);
+  assert.equal(multipartBoundary(null), null);
+});
+
+Deno.test("MultipartReader splits a form correctly at every chunk size, including boundary-like bytes", async () => {
+  const binary = enc.encode("\r\n--not-the-boundary\r\n\r\n--");
+  const big = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 31) % 251);
+  const form = new FormData();
+  form.append("checksum", "abc123");
+  form.append("file", new File([binary], "a.tgz", { type: "application/gzip" }));
+  form.append("empty", "");
+  form.append("package", new File([big], "b.bin", { type: "application/octet-stream; x=1" }));
+  const { bytes, boundary } = await formBytes(form);
+  for (const size of [1, 2, 3, 7, 13, 64, 1000, 65536, bytes.length]) {
+    const reader = new MultipartReader(chunked(bytes, size), boundary, {
+      maxBytes: 1e9,
+      onLimit: () => new Error("limit"),
+    });
+    const parts = await readAll(reader);
+    assert.deepEqual(parts.map((p) => [p.name, p.filename, p.type]), [
+      ["checksum", undefined, undefined],
+      ["file", "a.tgz", "application/gzip"],
+      ["empty", undefined, undefined],
+      ["package", "b.bin", "application/octet-stream"],
+    ], `chunk ${size}`);
+    assert.equal(new TextDecoder().decode(parts[0]!.data), "abc123");
+    assert.deepEqual(parts[1]!.data, binary);
+    assert.equal(parts[2]!.data.length, 0);
+    assert.deepEqual(parts[3]!.data, big);
+  }
+});
+
+Deno.test("MultipartReader drains parts the caller skips", async () => {
+  const form = new FormData();
+  form.append("file", new File([new Uint8Array(50_000)], "a"));
+  form.append("checksum", "x");
+  const { bytes, boundary } = await formBytes(form);
+  const reader = new MultipartReader(chunked(bytes, 4096), boundary, {
+    maxBytes: 1e9,
+    onLimit: () => new Error("limit"),
+  });
+  assert.equal((await reader.next())!.name, "file");
+  const second = (await reader.next())!;
+  assert.equal(await readTextPart(second, 10), "x");
+  assert.equal(await reader.next(), null);
+});
+
+Deno.test("MultipartReader refuses a body over its byte limit and a body cut short", async () => {
+  const form = new FormData();
+  form.append("file", new File([new Uint8Array(10_000)], "a"));
+  const { bytes, boundary } = await formBytes(form);
+  const limited = new MultipartReader(chunked(bytes, 1000), boundary, {
+    maxBytes: 5000,
+    onLimit: () => new Error("over"),
+  });
+  await assert.rejects(() => readAll(limited), /over/);
+  const cut = new MultipartReader(chunked(bytes.slice(0, 6000), 1000), boundary, {
+    maxBytes: 1e9,
+    onLimit: () => new Error("over"),
+  });
+  await assert.rejects(
+    () => readAll(cut),
+    (err) => isRegistryError(err) && /unexpected end/.test(err.message),
+  );
+  const text = new MultipartReader(
+    chunked(
+      enc.encode('--b\r\ncontent-disposition: form-data; name="c"\r\n\r\n0123456789\r\n--b--'),
+      3,
+    ),
+    "b",
+    {
+      maxBytes: 1e9,
+      onLimit: () => new Error("over"),
+    },
+  );
+  await assert.rejects(async () => await readTextPart((await text.next())!, 5), /too large/);
+});
