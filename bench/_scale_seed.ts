@@ -7,7 +7,7 @@
 // (one per ~600 KiB), blobs through `bundles.put` a few at a time.
 import { auditMutation } from "../core/audit.ts";
 import { timeOrderedId } from "../core/context.ts";
-import { digestBytes, sha256Hex, toBase64 } from "../core/digest.ts";
+import { digestBytes, sha256Hex, toBase64 } from "../base/digest.ts";
 import { publicSummaryOf } from "../core/ggui/_common.ts";
 import { parseManifest, searchFactsOf } from "../core/ggui/manifest.ts";
 import { nextPackageRow } from "../core/packages.ts";

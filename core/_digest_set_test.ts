@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { DigestSet } from "./_digest_set.ts";
-import { sha256Hex } from "./digest.ts";
+import { sha256Hex } from "../base/digest.ts";
 
 Deno.test("DigestSet holds digests at 16–32 bytes each and answers membership exactly for distinct prefixes", () => {
   const set = new DigestSet();
