@@ -26,6 +26,7 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { ensureSearchIndex } from "../core/search_index.ts";
 import { createToken } from "../core/tokens.ts";
+import { encodeListCursor } from "../core/cursor.ts";
 import { listAll } from "../core/store.ts";
 import * as keys from "../storage/keys.ts";
 import { openStores } from "../server/open.ts";
@@ -144,7 +145,8 @@ async function deepAuditCursor(dir: string): Promise<string> {
       rows.push(e.value.id);
       if (rows.length === 2) break;
     }
-    return rows[1]!;
+    // The cursor the API hands out after that record (core/cursor.ts).
+    return encodeURIComponent(encodeListCursor("audit", [rows[1]!]));
   } finally {
     await stores.close();
   }
