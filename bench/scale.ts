@@ -310,7 +310,8 @@ async function timed(args: string[]) {
   let finished = true;
   const sampler = setInterval(() => {
     try {
-      peak = Math.max(peak, rss(child.pid).peak);
+      const now = rss(child.pid).peak; // NaN once the child has exited
+      if (Number.isFinite(now)) peak = Math.max(peak, now);
     } catch { /* exited */ }
     if (OPS_SECONDS > 0 && performance.now() - started > OPS_SECONDS * 1000) {
       finished = false;
