@@ -12,11 +12,9 @@ import { chainAuthenticators, storedTokenAuthenticator } from "./core/tokens.ts"
 import type { RegistryContext } from "./core/context.ts";
 import { createRegistryApp } from "./routes/app.ts";
 import { parseServerArgs, type ServerConfig, USAGE } from "./server/config.ts";
-import { COMMAND_NAMES, isCliCommand, runCli } from "./server/cli.ts";
 import { suggest } from "./server/suggest.ts";
 import { configPath, loadConfigFile } from "./server/config_file.ts";
 import { DATA_FORMAT_VERSION, VERSION } from "./core/version.ts";
-import { runMirror } from "./server/mirror.ts";
 import { recordAudit } from "./core/audit.ts";
 import { ensureSearchIndex } from "./core/search_index.ts";
 import {
@@ -40,6 +38,7 @@ import { createFileAuthProvider, loadWebhookFile } from "./routes/rack/_auth_fil
 import { LiveSubscriptions } from "./core/webhook_subscriptions.ts";
 import { checkWebhookTargets } from "./core/rack/webhooks.ts";
 import { resolveHost } from "./server/pinned_fetch.ts";
+import { describeRackMirror, openRackMirror, startRackMirror } from "./server/rack_mirror.ts";
 
 /** Exit with one line; the --help hint only for usage errors (code 2). */
 function fail(message: string, code: 1 | 2 = 2): never {
@@ -51,7 +50,17 @@ function fail(message: string, code: 1 | 2 = 2): never {
 /** Deno KV needs --unstable-kv, which `deno run jsr:…` does not take from our deno.json: re-run with it. */
 async function reexecWithKv(): Promise<never> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "--unstable-kv", Deno.mainModule, ...Deno.args],
+    // main.ts itself, not the entry that imported it (mod.ts, the whole library, when run
+    // from JSR), and dynamic imports loaded when they first run (as the checkout's
+    // deno.json asks): the child evaluates only what the server needs.
+    args: [
+      "run",
+      "-A",
+      "--unstable-kv",
+      "--unstable-lazy-dynamic-imports",
+      import.meta.url,
+      ...Deno.args,
+    ],
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",
@@ -74,6 +83,16 @@ function maskSecrets(config: ServerConfig): Record<string, unknown> {
   const shown: Record<string, unknown> = { ...config };
   for (const key of ["token", "adminToken", "metricsToken"]) {
     if (shown[key] !== undefined) shown[key] = "***";
+  }
+  // The buckets' credentials (--bundles=s3:…, R2 mode, the Rack mirror).
+  for (const key of ["bundles", "rackMirror"]) {
+    const spec = shown[key] as Record<string, unknown> | undefined;
+    if (spec?.secretAccessKey === undefined) continue;
+    shown[key] = {
+      ...spec,
+      secretAccessKey: "***",
+      ...(spec.sessionToken === undefined ? {} : { sessionToken: "***" }),
+    };
   }
   return shown;
 }
@@ -163,6 +182,16 @@ async function serve(config: ServerConfig): Promise<void> {
     await server.shutdown();
     throw err;
   }
+  let mirrorTarget: Awaited<ReturnType<typeof openRackMirror>> | undefined;
+  if (config.rackMirror) {
+    try {
+      mirrorTarget = await openRackMirror(config.rackMirror);
+    } catch (err) {
+      await stores.close();
+      await server.shutdown();
+      throw new StartError(`Could not open the Rack mirror's bucket: ${firstLine(err)}`);
+    }
+  }
   const reserve = await openDiskReserve(config);
   // A store written before the search index existed gets it before the first request.
   const reindexed = await ensureSearchIndex(stores.storage);
@@ -174,6 +203,7 @@ async function serve(config: ServerConfig): Promise<void> {
     bundles: stores.bundles,
     clock: () => new Date(),
     ...(reserve ? { reserve } : {}),
+    ...(mirrorTarget ? { rackMirror: true } : {}),
   };
 
   let token = config.token;
@@ -256,6 +286,7 @@ async function serve(config: ServerConfig): Promise<void> {
     bundles: ctx.bundles,
     clock: ctx.clock,
     ...(reserve ? { reserve } : {}),
+    ...(mirrorTarget ? { rackMirror: true } : {}),
     authenticator,
     bundleHost: config.bundleHost ?? `http://${hostPort}`,
     registryHostname: config.registryHostname ?? hostPort,
@@ -290,13 +321,6 @@ async function serve(config: ServerConfig): Promise<void> {
     ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
     ...ggui,
   });
-  const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
-  console.log(`registry-server listening on http://${shown}:${addr.port}`);
-  if (config.headerTimeoutMs > 0 && !server.headerTimeout) {
-    log("warn", "This Deno cannot time out request heads: --header-timeout-ms has no effect", {
-      deno: Deno.version.deno,
-    });
-  }
 
   const sender = startWebhookSender(ctx, {
     subscriptions: () => live.list,
@@ -305,6 +329,15 @@ async function serve(config: ServerConfig): Promise<void> {
     ...(config.webhookRetryDelaysMs ? { retryDelaysMs: config.webhookRetryDelaysMs } : {}),
     onError: (err) => log("error", "Webhook sender fault", { error: String(err) }),
   });
+  // Rack's R2 mirror: derived state, written after each commit from the outbox (docs/scaling.md).
+  const mirror = mirrorTarget && startRackMirror(ctx, {
+    target: mirrorTarget,
+    ...(config.authConfig ? { authConfig: config.authConfig } : {}),
+    onError: (message, err) => log("warn", message, { error: firstLine(err) }),
+  });
+  if (config.rackMirror) {
+    log("info", "Rack mirror on", { bucket: describeRackMirror(config.rackMirror) });
+  }
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -317,6 +350,7 @@ async function serve(config: ServerConfig): Promise<void> {
     clearInterval(refresher);
     const closing = requests.drain().then(() => server.shutdown());
     await sender.stop();
+    await mirror?.stop();
     await closing;
     await requestLog?.close();
     await stores.close();
@@ -324,6 +358,15 @@ async function serve(config: ServerConfig): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", stop);
   Deno.addSignalListener("SIGTERM", stop);
+  // Announced only once a SIGTERM drains: a supervisor (or a test) that stops
+  // the server the moment it reads this line gets a clean exit 0.
+  const shown = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  console.log(`registry-server listening on http://${shown}:${addr.port}`);
+  if (config.headerTimeoutMs > 0 && !server.headerTimeout) {
+    log("warn", "This Deno cannot time out request heads: --header-timeout-ms has no effect", {
+      deno: Deno.version.deno,
+    });
+  }
   await server.finished;
 }
 
@@ -342,18 +385,21 @@ export async function runMain(args: string[] = Deno.args): Promise<void> {
   // `mirror` fills the JSR upstream cache ahead of time (docs/jsr.md).
   if (first === "mirror") {
     if (typeof Deno.openKv !== "function") await reexecWithKv();
+    const { runMirror } = await import("./server/mirror.ts");
     Deno.exit(await runMirror(args.slice(1), Deno.env.toObject()));
   }
-  const commands = [...COMMAND_NAMES, "config", "mirror"];
-  if (first !== undefined && !first.startsWith("-") && !commands.includes(first)) {
-    const near = suggest(first, commands);
-    fail(
-      `Unknown command '${first}'${near ? ` (did you mean ${near}?)` : ""}; commands: ${
-        commands.join(", ")
-      }`,
-    );
-  }
-  if (isCliCommand(args)) {
+  // A command word loads the operator CLI (server/cli.ts names the commands): a server start never does.
+  if (first !== undefined && !first.startsWith("-") && first !== "config") {
+    const { COMMAND_NAMES, runCli } = await import("./server/cli.ts");
+    const commands = [...COMMAND_NAMES, "config", "mirror"];
+    if (!commands.includes(first)) {
+      const near = suggest(first, commands);
+      fail(
+        `Unknown command '${first}'${near ? ` (did you mean ${near}?)` : ""}; commands: ${
+          commands.join(", ")
+        }`,
+      );
+    }
     if (typeof Deno.openKv !== "function") await reexecWithKv();
     Deno.exit(await runCli(args, Deno.env.toObject()));
   }

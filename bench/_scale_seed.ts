@@ -11,8 +11,8 @@ import { digestBytes, sha256Hex, toBase64 } from "../base/digest.ts";
 import { publicSummaryOf } from "../core/ggui/_common.ts";
 import { parseManifest, searchFactsOf } from "../core/ggui/manifest.ts";
 import { nextPackageRow } from "../core/packages.ts";
-import type { FileMap, PackageRow, VersionRow, VersionState } from "../core/rows.ts";
-import { searchIndexMutations } from "../core/search_index.ts";
+import type { FileMap, PackageRow, ScopeRow, VersionRow, VersionState } from "../core/rows.ts";
+import { ownerIndexMutation, searchIndexMutations } from "../core/search_index.ts";
 import { precedenceOf } from "../core/semver.ts";
 import * as keys from "../storage/keys.ts";
 import type { BundleStorage, JsonValue, Mutation, RegistryStorage } from "../storage/types.ts";
@@ -258,13 +258,17 @@ export function seedPackage(p: SeedPackage, options: { claimScope: boolean }): S
     ...searchIndexMutations(null, last),
   );
   if (options.claimScope) {
-    const scope = {
+    const scope: ScopeRow = {
       scope: p.namespace,
       ownerSubject: p.publisher,
       claimedAt: last.createdAt,
       verification: "unverified",
     };
-    mutations.push({ type: "set", key: keys.scopeKey(p.namespace), value: scope });
+    mutations.push(
+      { type: "set", key: keys.scopeKey(p.namespace), value: scope as unknown as JsonValue },
+      // The owner's search pointer lands with the claim.
+      ownerIndexMutation(scope),
+    );
   }
   return { blobs: [...blobs.values()], mutations };
 }

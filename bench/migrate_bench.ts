@@ -2,7 +2,8 @@
 // package; registry.json, a 16 KiB template and a small undeclared file each),
 // run `main.ts migrate rack` on it as a child process into a fresh KV + fs
 // store, and report versions/s, MB/s and the child's peak RSS (VmHWM, polled
-// from /proc). Run at two sizes to see that peak RSS does not grow with N.
+// from /proc every 100 ms, with the largest anonymous and file-backed parts
+// seen). Run at several sizes to see that peak RSS does not grow with N.
 //
 //   deno run -A bench/migrate_bench.ts [--versions=1000,10000]
 import { parseArgs } from "node:util";
@@ -58,14 +59,19 @@ async function generate(root: string, count: number): Promise<number> {
   return bytes;
 }
 
-async function peakRss(pid: number): Promise<number> {
+/** The child's memory now: peak RSS so far (VmHWM) and its anonymous and file-backed parts. */
+async function memory(pid: number): Promise<{ hwm: number; anon: number; file: number }> {
   try {
     const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? 0) * 1024;
+    const kib = (field: string) =>
+      Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0) * 1024;
+    return { hwm: kib("VmHWM"), anon: kib("RssAnon"), file: kib("RssFile") + kib("RssShmem") };
   } catch {
-    return 0;
+    return { hwm: 0, anon: 0, file: 0 };
   }
 }
+
+const mib = (bytes: number) => (bytes / 1048576).toFixed(0);
 
 for (const count of sizes) {
   const dir = await Deno.makeTempDir({ prefix: "migrate-bench-" });
@@ -88,9 +94,12 @@ for (const count of sizes) {
       stdout: "null",
       stderr: "null",
     }).spawn();
-    let peak = 0;
+    const peak = { hwm: 0, anon: 0, file: 0 };
     const poll = setInterval(async () => {
-      peak = Math.max(peak, await peakRss(child.pid));
+      const m = await memory(child.pid);
+      peak.hwm = Math.max(peak.hwm, m.hwm);
+      peak.anon = Math.max(peak.anon, m.anon);
+      peak.file = Math.max(peak.file, m.file);
     }, 100);
     const status = await child.status;
     clearInterval(poll);
@@ -100,7 +109,9 @@ for (const count of sizes) {
         seconds.toFixed(1)
       } s, ` +
         `${(count / seconds).toFixed(0)} versions/s, ${(bytes / 1e6 / seconds).toFixed(2)} MB/s, ` +
-        `peak RSS ${(peak / 1048576).toFixed(0)} MiB`,
+        `peak RSS ${mib(peak.hwm)} MiB (anonymous ${mib(peak.anon)}, file-backed ${
+          mib(peak.file)
+        })`,
     );
   } finally {
     await Deno.remove(dir, { recursive: true });

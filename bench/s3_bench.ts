@@ -5,7 +5,14 @@
 // parts) with this process's peak RSS while it runs. The bucket is s3rver on
 // loopback in a child process (its own memory not counted).
 //
-//   deno run -A bench/s3_bench.ts [--reads=50]
+// Then the same through the server: two main.ts processes in the same run, one
+// with --bundles=fs, one with --bundles=s3 (the same s3rver), each serving a
+// Rack version of 10 KiB and 1 MiB template files: each file read over HTTP
+// once cold (the first read since the server started: the blob comes from the
+// backend) and once cached (again: the server's blob cache), and one 50 MiB
+// Rack upload with its time and the server's peak RSS (VmHWM from /proc).
+//
+//   deno run -A bench/s3_bench.ts [--reads=50] [--server-only] [--upload-mib=50]
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { S3BundleStorage } from "../storage/s3.ts";
@@ -13,10 +20,22 @@ import { FsBundleStorage } from "../storage/fs.ts";
 import { CachingBundleStorage } from "../core/read_cache.ts";
 import type { BundleStorage } from "../storage/types.ts";
 import { S3RVER_KEY } from "../tests/_s3rver.ts";
+import { startServer } from "../tests/_server.ts";
+import { makeItem, makePackage } from "../tests/_rack_fixtures.ts";
+import { sha256Hex } from "../base/digest.ts";
+
+const S3RVER_KEY_ENV = {
+  AWS_ACCESS_KEY_ID: S3RVER_KEY.accessKeyId,
+  AWS_SECRET_ACCESS_KEY: S3RVER_KEY.secretAccessKey,
+};
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { reads: { type: "string", default: "50" } },
+  options: {
+    reads: { type: "string", default: "50" },
+    "server-only": { type: "boolean", default: false },
+    "upload-mib": { type: "string", default: "50" },
+  },
 });
 const READS = Number(values.reads);
 
@@ -58,7 +77,7 @@ function median(xs: number[]): number {
 }
 
 const rows: string[] = [];
-for (const size of [10 * 1024, 1024 * 1024]) {
+for (const size of values["server-only"] ? [] : [10 * 1024, 1024 * 1024]) {
   for (const [name, open] of [["fs", openFs], ["s3 (s3rver)", openS3]] as const) {
     const writer = await open();
     const shas: string[] = [];
@@ -90,13 +109,19 @@ for (const size of [10 * 1024, 1024 * 1024]) {
     );
   }
 }
-console.log(`| blob | backend | cold read, median ms | cached read, median ms |`);
-console.log(`| ---- | ------- | -------------------- | ---------------------- |`);
-for (const r of rows) console.log(r);
+if (rows.length > 0) {
+  console.log(`| blob | backend | cold read, median ms | cached read, median ms |`);
+  console.log(`| ---- | ------- | -------------------- | ---------------------- |`);
+  for (const r of rows) console.log(r);
+}
 
 // One 50 MiB upload, streamed in 64 KiB chunks made on the fly, with peak RSS sampled every 5 ms.
 const TOTAL = 50 * 1024 * 1024;
-for (const [name, open] of [["fs", openFs], ["s3 (s3rver)", openS3]] as const) {
+for (
+  const [name, open] of values["server-only"]
+    ? []
+    : [["fs", openFs], ["s3 (s3rver)", openS3]] as const
+) {
   const s = await open();
   const chunk = bytesOf(64 * 1024, 99);
   let sent = 0;
@@ -128,6 +153,153 @@ for (const [name, open] of [["fs", openFs], ["s3 (s3rver)", openS3]] as const) {
   await s.close();
 }
 
+await serverRows(endpoint);
+
 child.kill("SIGTERM");
 await child.status;
 await Deno.remove(root, { recursive: true });
+
+/** VmRSS and VmHWM (peak RSS) of a process, in MiB. */
+async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]);
+  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
+}
+
+/** POST a Rack archive with curl -F (from a file: the bench's own memory stays out of it); throws unless 201. */
+async function rackUpload(url: string, archive: Uint8Array): Promise<void> {
+  const file = await Deno.makeTempFile({ suffix: ".tar.gz" });
+  try {
+    await Deno.writeFile(file, archive);
+    const out = await new Deno.Command("curl", {
+      args: [
+        "-sS",
+        "-X",
+        "POST",
+        `${url}/registries`,
+        "-H",
+        "Authorization: Bearer bench-admin",
+        "-F",
+        `file=@${file}`,
+        "-F",
+        `checksum=${sha256Hex(archive)}`,
+        "-w",
+        "\n%{http_code}",
+      ],
+    }).output();
+    const text = new TextDecoder().decode(out.stdout);
+    if (text.split("\n").at(-1) !== "201") throw new Error(`upload answered ${text}`);
+  } finally {
+    await Deno.remove(file);
+  }
+}
+
+/** A Rack package of `count` files of each of 10 KiB (`s<i>.bin`) and 1 MiB (`m<i>.bin`). */
+function readPackage(count: number): Promise<Uint8Array> {
+  const files: Record<string, Uint8Array> = {};
+  const entries = [];
+  for (const [size, label] of [[10 * 1024, "s"], [1024 * 1024, "m"]] as const) {
+    for (let i = 0; i < count; i++) {
+      const path = `templates/${label}${i}.bin`;
+      files[path] = bytesOf(size, 1000 * size + i);
+      entries.push({ path, target: path, type: "registry:asset" });
+    }
+  }
+  return makePackage({ item: makeItem({ files: entries }), files });
+}
+
+/** A Rack package of `mib` MiB of incompressible files of at most 50 MiB (Rack's cap is 64 MiB). */
+function bigPackage(mib: number): Promise<Uint8Array> {
+  const total = mib * 1024 * 1024;
+  const files: Record<string, Uint8Array> = {};
+  const entries = [];
+  for (let at = 0, n = 0; at < total; at += 50 * 1024 * 1024, n++) {
+    const big = new Uint8Array(Math.min(50 * 1024 * 1024, total - at));
+    for (let i = 0; i < big.byteLength; i += 65536) {
+      crypto.getRandomValues(big.subarray(i, i + 65536));
+    }
+    files[`templates/big${n}.bin`] = big;
+    entries.push({ path: `templates/big${n}.bin`, target: `big${n}.bin`, type: "registry:asset" });
+  }
+  return makePackage({ item: makeItem({ version: "2.0.0", files: entries }), files });
+}
+
+/** Each file's first (cold) and second (cached) read over HTTP: medians in ms. */
+async function readRows(url: string, name: string): Promise<string[]> {
+  const base = `${url}/registries/@rack/quality/husky/1.0.0`;
+  await (await fetch(base)).arrayBuffer(); // the version row, read once
+  const rows: string[] = [];
+  for (const [label, size] of [["s", "10 KiB"], ["m", "1 MiB"]] as const) {
+    const time = async (i: number) => {
+      const t = performance.now();
+      const res = await fetch(`${base}/files/templates/${label}${i}.bin`);
+      await res.arrayBuffer();
+      if (res.status !== 200) throw new Error(`read answered ${res.status}`);
+      return performance.now() - t;
+    };
+    const cold: number[] = [];
+    const cached: number[] = [];
+    for (let i = 0; i < READS; i++) cold.push(await time(i));
+    for (let i = 0; i < READS; i++) cached.push(await time(i));
+    rows.push(`| ${size} | ${name} | ${median(cold).toFixed(2)} | ${median(cached).toFixed(2)} |`);
+  }
+  return rows;
+}
+
+/** Server-level rows: reads of 10 KiB and 1 MiB files, cold and cached, and a 50 MiB upload. */
+async function serverRows(endpoint: string): Promise<void> {
+  const tmp = await Deno.makeTempDir({ prefix: "s3bench_srv_" });
+  await Deno.writeTextFile(`${tmp}/auth.json`, JSON.stringify({ "@rack": [] }));
+  const env = { ...S3RVER_KEY_ENV, S3_ENDPOINT: endpoint };
+  const common = [
+    "--admin-token=bench-admin",
+    `--auth-config=${tmp}/auth.json`,
+    "--log-requests=false",
+    "--rate-limit=0",
+    "--upload-rate-limit=0",
+    "--token-upload-rate-limit=0",
+    "--metadata-rate-limit=0",
+    "--max-upload-bytes=1073741824",
+    "--log-level=warn",
+  ];
+  const servers = [
+    ["fs", [`--storage=kv:${tmp}/fs/registry.kv`, `--bundles=fs:${tmp}/fs/bundles`]],
+    ["s3 (s3rver)", [`--storage=kv:${tmp}/s3/registry.kv`, "--bundles=s3:bench/srv"]],
+  ] as const;
+  const table: string[] = [];
+  const uploads: string[] = [];
+  const reads = await readPackage(READS);
+  const archive = await bigPackage(Number(values["upload-mib"]));
+  for (const [name, store] of servers) {
+    // Publish with one server, measure with a fresh one: nothing of the files cached yet.
+    const seed = await startServer([...store, ...common], { env });
+    await rackUpload(seed.url, reads);
+    await seed.stop();
+    const server = await startServer([...store, ...common], { env });
+    table.push(...await readRows(server.url, name));
+    const before = await memoryOf(server.pid);
+    const t = performance.now();
+    await rackUpload(server.url, archive);
+    const seconds = (performance.now() - t) / 1000;
+    const after = await memoryOf(server.pid);
+    uploads.push(
+      `| ${name} | ${(archive.byteLength / 2 ** 20).toFixed(1)} MiB | ${seconds.toFixed(2)} s | ${
+        before.rss.toFixed(0)
+      } MiB | ${after.peak.toFixed(0)} MiB | +${(after.peak - before.rss).toFixed(0)} MiB |`,
+    );
+    await server.stop();
+  }
+  console.log("\nThrough the server (main.ts), each file read over HTTP, median ms:");
+  console.log(`| file | bundles | cold, median ms | cached, median ms |`);
+  console.log(`| ---- | ------- | --------------- | ----------------- |`);
+  for (const r of table) console.log(r);
+  console.log("\nOne Rack upload through the server:");
+  console.log(
+    `| bundles | archive | time to 201 | server RSS before | server peak RSS | peak over before |`,
+  );
+  console.log(
+    `| ------- | ------- | ----------- | ----------------- | --------------- | ---------------- |`,
+  );
+  for (const r of uploads) console.log(r);
+  await Deno.remove(tmp, { recursive: true });
+}

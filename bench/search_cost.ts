@@ -1,7 +1,7 @@
 // Search cost at 1,000, 10,000 and 100,000 versions: server CPU per request.
 //
 //   deno run -A bench/search_cost.ts [--sizes=1000,10000,100000] [--runs=200]
-//                                    [--storage=kv|memory]
+//                                    [--storage=kv|memory] [--keep=DIR]
 //
 // Each size gets a fresh store (a KV file in the temp dir by default), seeded
 // through the storage seam with the rows publishes write (tests/_search_fixtures.ts:
@@ -12,10 +12,14 @@
 // reports the process's CPU time per request (all threads: KV's included) at
 // p50/p99, with the rows the query read. The old search (a scan of every
 // package row) is measured beside it on the same store as the reference.
+// `--keep=DIR` keeps each size's seeded KV file in DIR and reuses it on the next
+// run (seeding 100,000 versions takes minutes); a file of another index layout
+// is seeded again.
 import { parseArgs } from "node:util";
 import process from "node:process";
 import type { PackageRow } from "../core/rows.ts";
 import { SEARCH_SCAN_BUDGET, searchPackages } from "../core/search.ts";
+import { SEARCH_INDEX_VERSION } from "../core/search_index.ts";
 import { KvRegistryStorage } from "../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import * as keys from "../storage/keys.ts";
@@ -34,6 +38,7 @@ const { values } = parseArgs({
     sizes: { type: "string", default: "1000,10000,100000" },
     runs: { type: "string", default: "200" },
     storage: { type: "string", default: "kv" },
+    keep: { type: "string" },
   },
 });
 const sizes = values.sizes.split(",").map(Number);
@@ -143,16 +148,24 @@ async function measure(n: number, fn: () => Promise<unknown>) {
   };
 }
 
+/** Marks a kept store as completely seeded. */
+const SEEDED = ["bench_seeded"];
+
 const fmt = (ms: number) => ms.toFixed(2).padStart(7);
 
 for (const versions of sizes) {
   const packages = versions / VERSIONS_PER_PACKAGE;
-  const dir = await Deno.makeTempDir({ prefix: "search_cost_" });
+  const dir = values.keep ?? await Deno.makeTempDir({ prefix: "search_cost_" });
+  const file = `${dir}/rows_${versions}_v${SEARCH_INDEX_VERSION}.kv`;
   const inner: RegistryStorage = values.storage === "memory"
     ? new MemoryRegistryStorage()
-    : new KvRegistryStorage(await Deno.openKv(`${dir}/rows.kv`));
+    : new KvRegistryStorage(await Deno.openKv(file));
   const t0 = performance.now();
-  await seed(inner, packages);
+  const seeded = values.keep !== undefined && (await inner.get(SEEDED)) !== null;
+  if (!seeded) {
+    await seed(inner, packages);
+    await inner.commit({ checks: [], mutations: [{ type: "set", key: SEEDED, value: true }] });
+  }
   const seedMs = performance.now() - t0;
   const storage = new CountingStorage(inner);
   const app = createRegistryApp({
@@ -218,11 +231,17 @@ for (const versions of sizes) {
   // What the index adds to a publish: a new package of a typical ggui entry, then a
   // new latest version of it (a doc swap), through the shared commit.
   const publishes: number[] = [];
+  const run = Date.now().toString(36); // a kept store already holds earlier runs' packages
   for (let i = 0; i < 40; i++) {
     const v = packageOf(packages + i)[0]!;
     const t = performance.now();
-    await publishSeed(inner, { ...v, name: `fresh-${i}`, version: "1.0.0" });
-    await publishSeed(inner, { ...v, name: `fresh-${i}`, version: "2.0.0", description: "New" });
+    await publishSeed(inner, { ...v, name: `fresh-${run}-${i}`, version: "1.0.0" });
+    await publishSeed(inner, {
+      ...v,
+      name: `fresh-${run}-${i}`,
+      version: "2.0.0",
+      description: "New",
+    });
     publishes.push((performance.now() - t) / 2);
   }
   publishes.sort((a, b) => a - b);
@@ -230,5 +249,5 @@ for (const versions of sizes) {
     `${"publish (index diff in the commit), wall".padEnd(44)} ${fmt(percentile(publishes, 0.5))}`,
   );
   await inner.close();
-  await Deno.remove(dir, { recursive: true });
+  if (values.keep === undefined) await Deno.remove(dir, { recursive: true });
 }

@@ -7,12 +7,14 @@
 //
 //   deno run -A bench/startup.ts [--runs=5]
 //
-// Also reports the modules each start evaluates (from --cpu-prof would be
-// heavier; a V8 flag would be unstable): the count of local and npm modules
-// in the static graph `deno info` prints, which is what a fresh machine
-// downloads before its first start.
+// Also reports, from `deno info --json`, the local modules and npm packages
+// a start evaluates before its first answer (main.ts's static imports), and
+// those of mod.ts's whole graph, imports loaded on first use included (what
+// `deno run -A jsr:@x/registry` downloads up front; `deno run -A main.ts` in
+// the checkout, with deno.json's npm-lazy-caching, only what it imports).
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
+import { graphOf, localModules, npmReached } from "../tests/_module_graph.ts";
 
 const USAGE = "usage: deno run -A bench/startup.ts [--runs=5]";
 
@@ -38,6 +40,7 @@ if (!Number.isInteger(runs) || runs < 1) {
 }
 
 const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
+const MOD = fileURLToPath(new URL("../mod.ts", import.meta.url));
 const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 
 const BARE = `
@@ -104,6 +107,11 @@ try {
       "/healthz",
     ],
     [
+      "registry via mod.ts (jsr: entry)",
+      ["run", "-A", "--unstable-kv", MOD, "--port={port}", "--host=127.0.0.1", "--storage=memory"],
+      "/healthz",
+    ],
+    [
       "registry, embedded KV default",
       [
         "run",
@@ -134,17 +142,18 @@ try {
     const extra = name.startsWith("bare") ? "" : `  (+${Math.round(m - bare)} ms over bare)`;
     console.log(`  ${name.padEnd(32)} ${String(Math.round(m)).padStart(5)} ms${extra}`);
   }
-  const info = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", MAIN],
-    stdout: "piped",
-    stderr: "null",
-  }).output();
-  const graph = JSON.parse(new TextDecoder().decode(info.stdout));
-  const local = graph.modules.filter((m: { specifier: string }) => m.specifier.startsWith("file:"));
+  const start = await graphOf(MAIN);
+  const atStart = [...npmReached(start, true).keys()];
   console.log(
-    `Static graph of main.ts: ${local.length} local modules, ${
-      Object.keys(graph.npmPackages ?? {}).length
-    } npm packages (what a fresh machine downloads before its first start)`,
+    `Evaluated before the first answer (main.ts, static imports): ${
+      localModules(start, true).size
+    } local modules, ${atStart.length} npm packages (${atStart.join(", ")})`,
+  );
+  const whole = await graphOf(MOD);
+  console.log(
+    `Whole graph of mod.ts, every import included (what deno run -A jsr:@x/registry downloads): ${
+      localModules(whole, false).size
+    } local modules, ${npmReached(whole, false).size} npm packages`,
   );
 } finally {
   await Deno.remove(dir, { recursive: true });

@@ -32,6 +32,11 @@ export interface RegistryContext {
   clock: Clock;
   /** Space to free before deleting on a full disk (none: nothing to free). */
   reserve?: DiskReserve;
+  /**
+   * Queue writes of Rack's R2 mirror (`core/rack/mirror.ts`) in the commits
+   * that change what Rack's read Worker must see (default off).
+   */
+  rackMirror?: boolean;
 }
 
 let lastIso = "";

@@ -7,8 +7,12 @@
  */
 import type { RegistryContext } from "./context.ts";
 import { RegistryError } from "../base/errors.ts";
-import { type FileEntry, type FileMap, FileMapSchema, type VersionRow } from "./rows.ts";
+import { type FileEntry, type FileMap, type VersionRow } from "./rows.ts";
 import type { BlobBody, ByteRange } from "../storage/types.ts";
+import { lazily } from "../base/lazy.ts";
+
+/** The rows' zod schemas, loaded with the first check (not at start-up). */
+const rowSchemas = lazily(() => import("./row_schemas.ts"));
 
 /** File lists whose JSON is larger than this go to a blob. */
 const INLINE_FILES_BYTES = 16 * 1024;
@@ -52,7 +56,7 @@ export async function versionFiles(ctx: RegistryContext, row: VersionRow): Promi
   const body = await ctx.bundles.get(digest);
   if (!body) throw new RegistryError("storage_failure", `File list blob '${digest}' is missing`);
   const text = await new Response(body.stream).text();
-  const files = FileMapSchema.parse(JSON.parse(text));
+  const files = (await rowSchemas()).FileMapSchema.parse(JSON.parse(text));
   fileMapCache.set(digest, files);
   return files;
 }

@@ -32,6 +32,8 @@ import type { PackageRow, Tombstone, VersionRow, VersionState } from "./rows.ts"
 import { pickLatest } from "./semver.ts";
 import { getVersionRow, listVersionStates } from "./store.ts";
 import { newOutboxRows, outboxMutations } from "./webhooks.ts";
+import { rackMirrorMutation } from "./rack/mirror_queue.ts";
+import { RACK_FORMAT } from "./rack/upload.ts";
 import * as keys from "../storage/keys.ts";
 import type { Check, JsonValue, Mutation } from "../storage/types.ts";
 
@@ -103,20 +105,21 @@ async function recompute(
   pkg: PackageRow,
   states: readonly VersionState[],
 ): Promise<PackageRow> {
-  const bestPublic = pickLatest(
-    states.filter((s) => !s.yanked && s.visibility === "public").map((s) => s.version),
+  const live = states.filter((s) => !s.yanked);
+  // The entries search keeps: the best public version's, and the best version's
+  // of any visibility (readers of the namespace search it when it is private).
+  const wanted = new Set(
+    [
+      pickLatest(live.filter((s) => s.visibility === "public").map((s) => s.version)),
+      pickLatest(live.map((s) => s.version)),
+    ].filter((v): v is string => v !== undefined),
   );
-  let summary: Record<string, JsonValue> | undefined;
-  if (bestPublic !== undefined) {
-    const row = await getVersionRow(ctx.storage, { ...pkg, version: bestPublic });
-    summary = row ? { publishedAt: row.publishedAt, ...summaryOf(row) } : undefined;
+  const summaries = new Map<string, Record<string, JsonValue>>();
+  for (const version of wanted) {
+    const row = await getVersionRow(ctx.storage, { ...pkg, version });
+    if (row) summaries.set(version, { publishedAt: row.publishedAt, ...summaryOf(row) });
   }
-  return recomputePackageRow(
-    pkg,
-    states,
-    (v) => v === bestPublic ? summary : undefined,
-    ctx.clock().toISOString(),
-  );
+  return recomputePackageRow(pkg, states, (v) => summaries.get(v), ctx.clock().toISOString());
 }
 
 function eventRows(
@@ -421,6 +424,10 @@ export async function deleteVersion(
           visibility: row.visibility,
         }),
         ...eventRows(ctx, input, "version.deleted", { ...ref }),
+        // Rack's Worker must stop serving it: the bucket copy goes after this commit.
+        ...(ctx.rackMirror && row.format === RACK_FORMAT
+          ? [rackMirrorMutation({ kind: "delete", ...ref }, ctx.clock())]
+          : []),
       ],
     });
     if (res.ok) return { changed: true, package: next };

@@ -53,17 +53,25 @@ export function nextPackageRow(
   };
   const latest = pickLatest([...(base.latest ? [base.latest] : []), state.version]);
   if (latest !== undefined) next.latest = latest;
-  if (state.visibility === "public" && !state.yanked) {
+  if (state.yanked) return next;
+  // Every format's entry says when its version was published (search sorts by it).
+  const entry = {
+    publishedAt: state.publishedAt,
+    ...(options.summary ?? {}),
+    version: state.version,
+  };
+  const readerBest = pickLatest(
+    [base.privateSummary?.version, base.publicSummary?.version, state.version]
+      .filter((v): v is string => typeof v === "string"),
+  );
+  if (state.visibility === "public") {
     const best = base.publicSummary?.version;
     const winner = pickLatest([...(typeof best === "string" ? [best] : []), state.version]);
-    if (winner === state.version) {
-      // Every format's entry says when its version was published (search sorts by it).
-      next.publicSummary = {
-        publishedAt: state.publishedAt,
-        ...(options.summary ?? {}),
-        version: state.version,
-      };
-    }
+    if (winner === state.version) next.publicSummary = entry;
+    // A public version that readers see first leaves no private entry.
+    if (readerBest === state.version) delete next.privateSummary;
+  } else if (readerBest === state.version) {
+    next.privateSummary = entry;
   }
   return next;
 }
@@ -101,6 +109,11 @@ export function recomputePackageRow(
   );
   if (bestPublic !== undefined) {
     next.publicSummary = { ...(summaries(bestPublic) ?? {}), version: bestPublic };
+  }
+  delete next.privateSummary;
+  const best = live.find((s) => s.version === latest);
+  if (best !== undefined && best.visibility !== "public") {
+    next.privateSummary = { ...(summaries(best.version) ?? {}), version: best.version };
   }
   return next;
 }

@@ -1,18 +1,14 @@
 /**
- * The rows both surfaces share, as zod schemas (the single source of their
- * types). Rows are small JSON values; anything that can grow (a long manifest, a
- * long file list) is kept as a content-addressed blob and referenced by digest.
+ * The rows both surfaces share, as types. Their zod schemas are in
+ * `row_schemas.ts`, loaded where a row is checked, not at start-up (zod costs
+ * ~40 ms of start-up CPU a server does not need before its first answer).
+ * Rows are small JSON values; anything that can grow (a long manifest, a long
+ * file list) is kept as a content-addressed blob and referenced by digest.
  *
  * Immutable: {@linkcode VersionRow}. Mutable and read fresh: everything else.
  *
  * @module
  */
-import { z } from "zod";
-import { NAMESPACE_RE, SEMVER_RE, SHA256_RE } from "../base/names.ts";
-
-const iso = z.string().min(1);
-const sha256 = z.string().regex(SHA256_RE);
-const json: z.ZodType<unknown> = z.json();
 
 /**
  * Formats a package can have; fixed at its first publish.
@@ -49,12 +45,6 @@ export const VISIBILITIES = ["public", "private"] as const;
 /** A version's visibility. */
 export type Visibility = typeof VISIBILITIES[number];
 
-/** One file of a version: where its bytes are and what they are. */
-export const FileEntrySchema: z.ZodType<FileEntry> = z.strictObject({
-  sha256,
-  size: z.number().int().nonnegative(),
-  type: z.string().min(1),
-});
 /** One file of a version. */
 export interface FileEntry {
   /** Lowercase hex SHA-256 of the bytes (the blob's address). */
@@ -66,30 +56,12 @@ export interface FileEntry {
 }
 
 /** A version's files by relative path. */
-export const FileMapSchema: z.ZodType<FileMap> = z.record(z.string().min(1), FileEntrySchema);
-/** A version's files by relative path. */
 export type FileMap = Record<string, FileEntry>;
 
 /**
  * The immutable record of one published version. Never changes after commit,
  * so it may be cached in process forever.
  */
-export const VersionRowSchema: z.ZodType<VersionRow> = z.strictObject({
-  namespace: z.string().regex(NAMESPACE_RE),
-  name: z.string().min(1),
-  version: z.string().regex(SEMVER_RE),
-  format: z.enum(FORMATS),
-  visibility: z.enum(VISIBILITIES),
-  /** Files inline when the list is small… */
-  files: FileMapSchema.optional(),
-  /** …otherwise the digest of a JSON blob holding the {@linkcode FileMap}. */
-  filesSha256: sha256.optional(),
-  /** Small format-specific facts needed on every read (e.g. `bundleSri`, `compiledDigest`). */
-  facts: z.record(z.string(), json).default({}),
-  publishedAt: iso,
-  publishedBy: z.string().min(1),
-});
-/** The immutable record of one published version. */
 export interface VersionRow {
   /** Namespace with `@`. */
   namespace: string;
@@ -113,17 +85,6 @@ export interface VersionRow {
   publishedBy: string;
 }
 
-/** The mutable lifecycle of a version, small and listed per package. */
-export const VersionStateSchema: z.ZodType<VersionState> = z.strictObject({
-  version: z.string().regex(SEMVER_RE),
-  format: z.enum(FORMATS),
-  visibility: z.enum(VISIBILITIES),
-  publishedAt: iso,
-  publishedBy: z.string().min(1),
-  yanked: z.boolean(),
-  yankedAt: iso.optional(),
-  deprecated: z.string().optional(),
-});
 /** The mutable lifecycle of a version. */
 export interface VersionState {
   /** SemVer 2.0 version. */
@@ -148,22 +109,6 @@ export interface VersionState {
  * One row per package: its format (fixed at first publish), and summaries
  * recomputed atomically with every version commit or lifecycle change.
  */
-export const PackageRowSchema: z.ZodType<PackageRow> = z.strictObject({
-  namespace: z.string().regex(NAMESPACE_RE),
-  name: z.string().min(1),
-  format: z.enum(FORMATS),
-  createdAt: iso,
-  createdBy: z.string().min(1),
-  updatedAt: iso,
-  versionCount: z.number().int().nonnegative(),
-  /** Highest visible-to-anyone-who-can-see-it version by the "latest" rule. */
-  latest: z.string().optional(),
-  /** The search entry of the best PUBLIC version (format-specific fields). */
-  publicSummary: z.record(z.string(), json).optional(),
-  /** Dist-tags other than the computed `latest`. */
-  tags: z.record(z.string(), z.string()).default({}),
-});
-/** One row per package. */
 export interface PackageRow {
   /** Namespace with `@`. */
   namespace: string;
@@ -183,15 +128,15 @@ export interface PackageRow {
   latest?: string;
   /** The search entry of the best PUBLIC version (format-specific fields plus `version`). */
   publicSummary?: Record<string, unknown>;
+  /**
+   * The search entry of the best non-yanked version of any visibility, present
+   * only when that version is private (its namespace's readers search it).
+   */
+  privateSummary?: Record<string, unknown>;
   /** Dist-tags other than the computed `latest`. */
   tags: Record<string, string>;
 }
 
-/** A tombstone: the version was hard-deleted and its string can never be reused. */
-export const TombstoneSchema: z.ZodType<Tombstone> = z.strictObject({
-  deletedAt: iso,
-  deletedBy: z.string().min(1),
-});
 /** A tombstone row. */
 export interface Tombstone {
   /** When the version was deleted. */
@@ -200,16 +145,6 @@ export interface Tombstone {
   deletedBy: string;
 }
 
-/** Who owns a namespace (ggui scope ownership). */
-export const ScopeRowSchema: z.ZodType<ScopeRow> = z.strictObject({
-  scope: z.string().regex(NAMESPACE_RE),
-  ownerSubject: z.string().min(1),
-  claimedAt: iso,
-  verification: z.enum(["unverified", "verified"]),
-  verifiedDomain: z.string().optional(),
-  verifiedAt: iso.optional(),
-  sanAllowlist: z.union([z.array(z.string()), z.literal("corrupt")]).optional(),
-});
 /** Who owns a namespace. */
 export interface ScopeRow {
   /** The namespace with `@`. */
@@ -228,14 +163,6 @@ export interface ScopeRow {
   sanAllowlist?: string[] | "corrupt";
 }
 
-/** A registered Ed25519 author key. */
-export const AuthorKeyRowSchema: z.ZodType<AuthorKeyRow> = z.strictObject({
-  subject: z.string().min(1),
-  keyId: z.string().min(1),
-  publicKeyBase64: z.string().min(1),
-  createdAt: iso.optional(),
-  label: z.string().optional(),
-});
 /** A registered author key. */
 export interface AuthorKeyRow {
   /** The owning subject. */
@@ -268,11 +195,6 @@ export type Action = typeof ACTIONS[number];
 /** What a grant may name: a namespace, a `*` pattern such as `@team-*`, or `*` for all. */
 export const GRANT_NAMESPACE_RE: RegExp = /^(\*|@[a-z0-9_*-]{1,64})$/;
 
-/** A grant: actions on a namespace, or on every namespace matching a `*` pattern. */
-export const GrantSchema: z.ZodType<Grant> = z.strictObject({
-  namespace: z.string().regex(GRANT_NAMESPACE_RE),
-  actions: z.array(z.enum(ACTIONS)).min(1),
-});
 /** A grant. */
 export interface Grant {
   /** A namespace, a `*` pattern such as `@team-*`, or `*` for all. */
@@ -281,18 +203,6 @@ export interface Grant {
   actions: Action[];
 }
 
-/** A stored token: only its SHA-256 is kept. */
-export const TokenRowSchema: z.ZodType<TokenRow> = z.strictObject({
-  id: z.string().min(1),
-  sha256,
-  subject: z.string().min(1),
-  label: z.string(),
-  grants: z.array(GrantSchema),
-  createdAt: iso,
-  createdBy: z.string().min(1),
-  expiresAt: iso.optional(),
-  revokedAt: iso.optional(),
-});
 /** A stored token. */
 export interface TokenRow {
   /** Public id (safe to show and log). */
@@ -315,22 +225,6 @@ export interface TokenRow {
   revokedAt?: string;
 }
 
-/** A pending or finished webhook delivery (the outbox). */
-export const OutboxRowSchema: z.ZodType<OutboxRow> = z.strictObject({
-  id: z.string().min(1),
-  event: z.string().min(1),
-  url: z.string().min(1),
-  subscription: z.string().min(1),
-  body: z.string(),
-  createdAt: iso,
-  attempts: z.number().int().nonnegative(),
-  nextAttemptAt: iso,
-  status: z.enum(["pending", "delivered", "dead"]),
-  lastError: z.string().optional(),
-  lastStatus: z.number().int().optional(),
-  leaseUntil: iso.optional(),
-  finishedAt: iso.optional(),
-});
 /** A webhook delivery. */
 export interface OutboxRow {
   /** Delivery id (sent as `X-Webhook-Delivery`). */
@@ -361,17 +255,6 @@ export interface OutboxRow {
   finishedAt?: string;
 }
 
-/** One append-only audit record. */
-export const AuditRowSchema: z.ZodType<AuditRow> = z.strictObject({
-  id: z.string().min(1),
-  at: iso,
-  actor: z.string().min(1),
-  action: z.string().min(1),
-  target: z.string(),
-  outcome: z.enum(["ok", "refused"]),
-  ip: z.string().optional(),
-  detail: z.record(z.string(), json).optional(),
-});
 /** One audit record. */
 export interface AuditRow {
   /** Time-ordered id. */

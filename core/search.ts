@@ -24,7 +24,6 @@ import {
   docWords,
   FORMAT_KINDS,
   invertTime,
-  isInlineTerm,
   MAX_PREFIX,
   prefixOf,
   SEARCH_GROUPS,
@@ -33,14 +32,16 @@ import {
   type SearchGroup,
   words,
 } from "./search_index.ts";
+import type { Grant } from "./rows.ts";
+import { grantsAllow } from "./tokens.ts";
 import { compareKeys } from "../storage/_common.ts";
 import * as keys from "../storage/keys.ts";
 import type { RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** Most rows one search may read (index pointers and docs together). */
-export const SEARCH_SCAN_BUDGET = 300;
+export const SEARCH_SCAN_BUDGET = 150;
 /** Longest selective list a recency query collects and sorts (longer: walk the recency list). */
-export const COLLECT_LIMIT = 100;
+export const COLLECT_LIMIT = 50;
 /** Most words a query may have. */
 export const MAX_QUERY_WORDS = 16;
 /** The largest page. */
@@ -98,17 +99,21 @@ function comparePositions(a: Position, b: Position): number {
   return compareKeys(a, b);
 }
 
-/** Whether a doc meets every condition of a query (indexed ones included). */
-function matches(doc: SearchDoc, q: IndexQuery, wordsOf: () => string[]): boolean {
+/**
+ * Whether a doc meets every condition of a query (indexed ones included);
+ * `need` are the query words still to check (a posting of a whole query
+ * word already proves that one).
+ */
+function matches(doc: SearchDoc, q: IndexQuery, need: readonly string[] = q.words): boolean {
   const { group, kind } = FORMAT_KINDS[doc.format];
   if (q.group !== undefined && group !== q.group) return false;
   if (q.namespace !== undefined && doc.namespace !== q.namespace) return false;
   for (const term of q.terms) {
     if (!docHasTerm(doc, term, group, kind)) return false;
   }
-  if (q.words.length > 0) {
-    const w = wordsOf();
-    if (!q.words.every((word) => hasWordPrefix(w, word))) return false;
+  if (need.length > 0) {
+    const w = docWords(doc);
+    if (!need.every((word) => hasWordPrefix(w, word))) return false;
   }
   return q.match?.(doc) ?? true;
 }
@@ -143,18 +148,21 @@ interface Driver {
   base: RowKey;
   /** Whether the rows are docs (else pointers to docs). */
   docs: boolean;
-  /** Whether the pointers carry their docs. */
-  inline?: boolean;
+  /** The query word whose every posting holds it (the whole word is the term). */
+  word?: string;
 }
 
-function termDriver(term: string): Driver {
+function termDriver(term: string, word?: string): Driver {
   const prefix = keys.searchTermPrefix(term);
-  return { prefix, base: prefix, docs: false, inline: isInlineTerm(term) };
+  return { prefix, base: prefix, docs: false, ...(word === undefined ? {} : { word }) };
 }
 
 function selectiveDriver(q: IndexQuery): Driver | undefined {
   const longest = [...q.words].sort((a, b) => [...b].length - [...a].length)[0];
-  if (longest !== undefined) return termDriver(prefixOf(longest, MAX_PREFIX));
+  if (longest !== undefined) {
+    const term = prefixOf(longest, MAX_PREFIX);
+    return termDriver(term, term === longest ? longest : undefined);
+  }
   const ns = q.terms.find((t) => t.startsWith("@"));
   if (ns !== undefined) return termDriver(prefixOf(ns, MAX_PREFIX + 1));
   for (const field of ["hook:", "tool:", "tag:"]) {
@@ -255,7 +263,7 @@ export async function queryIndex(storage: RegistryStorage, q: IndexQuery): Promi
     const page = await walkOrdered(
       storage,
       q,
-      { prefix, base: prefix, docs: false, inline: true },
+      { prefix, base: prefix, docs: false },
       budget - spent,
     );
     return { ...page, read: page.read + spent };
@@ -271,17 +279,15 @@ async function walkOrdered(
   budget: number,
 ): Promise<IndexPage> {
   const docs: SearchDoc[] = [];
-  const cost = driver.docs || driver.inline ? 1 : 2; // a bare pointer costs its doc read too
+  // A posting of a whole query word proves that word: only the others are checked.
+  const need = q.words.filter((w) => w !== driver.word);
   let read = 0;
   let after: RowKey | undefined = q.after ? [...driver.base, ...q.after] : undefined;
   let last: Position | undefined;
   let first = true;
   while (true) {
     // The first list is sized to the page; later ones (a sparse query) are larger.
-    const want = Math.min(
-      first ? Math.max(q.limit + 1, 10) : 100,
-      Math.floor((budget - read) / cost),
-    );
+    const want = Math.min(first ? Math.max(q.limit + 1, 10) : 100, budget - read);
     first = false;
     if (want < 1) break;
     const page = await storage.list<unknown>(driver.prefix, {
@@ -294,11 +300,15 @@ async function walkOrdered(
     for (let i = 0; i < items.length; i += 10) {
       const chunk = items.slice(i, i + 10);
       const positions = chunk.map((e) => e.key.slice(driver.base.length));
+      const pointers = driver.docs ? 0 : chunk.filter((e) => !inlineDoc(e.value)).length;
+      // A pointer costs its doc read too: stop before the budget would be overrun.
+      if (last !== undefined && read + pointers > budget) return { docs, next: last, read };
       const { docs: found, fetched } = await docsOfRows(storage, chunk, positions, driver.docs);
       read += fetched;
       for (let j = 0; j < found.length; j++) {
         const doc = found[j];
-        if (doc && matches(doc, q, () => docWords(doc))) {
+        const proven = driver.docs || inlineDoc(chunk[j]!.value) !== undefined;
+        if (doc && matches(doc, q, proven ? need : q.words)) {
           if (docs.length === q.limit) {
             // One match past the page: more follow; the page ends at its last match.
             return { docs, next: last!, read };
@@ -314,6 +324,142 @@ async function walkOrdered(
   }
   // Budget spent: the next page continues after the last row looked at.
   return last === undefined ? { docs, read } : { docs, next: last, read };
+}
+
+// ---- readers' private entries ---------------------------------------------
+
+/** Who searches: a signed-in reader's private entries join the public ones. */
+export interface SearchViewer {
+  /** The caller's subject (owners search their namespaces). */
+  subject: string;
+  /** The caller's grants (`read` or more on a namespace by name). */
+  grants?: readonly Grant[];
+}
+
+/** Most namespaces whose private entries one search reads. */
+export const MAX_PRIVATE_NAMESPACES = 32;
+
+/**
+ * The namespaces whose private entries a viewer may search: those its grants
+ * name with `read` (or more), and those it owns — the private-read rule of
+ * every surface, less its publisher clause (a publisher who is neither reads
+ * its versions by name, not in search). Wildcard grants name no namespace.
+ */
+export async function readableNamespaces(
+  storage: RegistryStorage,
+  viewer: SearchViewer,
+): Promise<string[]> {
+  const out = new Set<string>();
+  for (const g of viewer.grants ?? []) {
+    if (!g.namespace.includes("*") && grantsAllow([g], "read", g.namespace)) out.add(g.namespace);
+  }
+  const owned = await storage.list(keys.searchOwnerPrefix(viewer.subject), {
+    limit: MAX_PRIVATE_NAMESPACES,
+  });
+  for (const e of owned.items) out.add(e.key[e.key.length - 1]!);
+  return [...out].sort((a, b) => comparePositions([a], [b])).slice(0, MAX_PRIVATE_NAMESPACES);
+}
+
+/**
+ * Run a query for a viewer: the shared index's page, merged in order with
+ * the private entries of the namespaces the viewer may read (each a short
+ * seek of its own), a reader's entry replacing the public one of the same
+ * package. Without a viewer (or readable namespaces) this is
+ * {@linkcode queryIndex} exactly: what a stranger gets never depends on
+ * private rows.
+ */
+export async function queryForViewer(
+  storage: RegistryStorage,
+  q: IndexQuery,
+  viewer: SearchViewer | null | undefined,
+): Promise<IndexPage> {
+  const page = await queryIndex(storage, q);
+  if (!viewer) return page;
+  const namespaces = (await readableNamespaces(storage, viewer)).filter((ns) =>
+    (q.namespace === undefined || ns === q.namespace) &&
+    q.terms.every((t) => !t.startsWith("@") || ns.startsWith(t))
+  );
+  return namespaces.length === 0 ? page : await mergePrivate(storage, q, page, namespaces);
+}
+
+/** Where one namespace's private walk starts, in its own key order. */
+function localAfter(q: IndexQuery, ns: string): Position | undefined {
+  const a = q.after;
+  if (a === undefined) return undefined;
+  if (q.order === "name") return a[0] === ns ? [a[1]!] : undefined;
+  // Recency: at the cursor's time, a later namespace's rows all follow it, an
+  // earlier one's none (no name sorts after U+10FFFF), its own after its name.
+  if (a[1] === ns) return [a[0]!, a[2]!];
+  return comparePositions([ns], [a[1]!]) > 0 ? [a[0]!] : [a[0]!, "\u{10FFFF}"];
+}
+
+async function privateWalk(
+  storage: RegistryStorage,
+  q: IndexQuery,
+  ns: string,
+  budget: number,
+): Promise<IndexPage> {
+  const base = keys.searchPrivatePrefix(ns, q.order);
+  const after = localAfter(q, ns);
+  const local = { ...q, after };
+  if (after === undefined) delete local.after;
+  const page = await walkOrdered(storage, local, { prefix: base, base, docs: true }, budget);
+  const global = (p: Position): Position => q.order === "name" ? [ns, p[0]!] : [p[0]!, ns, p[1]!];
+  return page.next === undefined ? page : { ...page, next: global(page.next) };
+}
+
+function idOf(doc: SearchDoc): string {
+  return `${doc.namespace}/${doc.name}`;
+}
+
+async function mergePrivate(
+  storage: RegistryStorage,
+  q: IndexQuery,
+  page: IndexPage,
+  namespaces: readonly string[],
+): Promise<IndexPage> {
+  let frontier = page.next; // everything up to here was looked at (undefined: the end)
+  let read = page.read;
+  const found: SearchDoc[] = [];
+  const per = Math.max(10, Math.floor(SEARCH_SCAN_BUDGET / namespaces.length));
+  for (const ns of namespaces) {
+    if (q.order === "name") {
+      if (q.after && comparePositions([ns], [q.after[0]!]) < 0) continue;
+      if (frontier && comparePositions([ns], [frontier[0]!]) > 0) continue;
+    }
+    const part = await privateWalk(storage, q, ns, per);
+    read += part.read;
+    found.push(...part.docs);
+    if (part.next && (!frontier || comparePositions(part.next, frontier) < 0)) frontier = part.next;
+  }
+  // A public entry whose package has a reader entry gives way to it.
+  const readable = new Set(namespaces);
+  const candidates = page.docs.filter((d) => readable.has(d.namespace));
+  const shadowed = new Set<string>();
+  for (let i = 0; i < candidates.length; i += 10) {
+    const batch = candidates.slice(i, i + 10);
+    const rows = await storage.getMany(
+      batch.map((d) => keys.searchPrivateNameKey(d.namespace, d.name)),
+    );
+    read += batch.length;
+    rows.forEach((r, j) => r && shadowed.add(idOf(batch[j]!)));
+  }
+  const within = (at: Position) =>
+    (!frontier || comparePositions(at, frontier) <= 0) &&
+    (!q.after || comparePositions(at, q.after) > 0);
+  const merged = [...page.docs.filter((d) => !shadowed.has(idOf(d))), ...found]
+    .map((doc) => ({ doc, at: positionOf(doc, q.order) }))
+    .filter((x) => within(x.at))
+    .sort((a, b) => comparePositions(a.at, b.at));
+  if (merged.length > q.limit) {
+    return {
+      docs: merged.slice(0, q.limit).map((x) => x.doc),
+      next: merged[q.limit - 1]!.at,
+      read,
+    };
+  }
+  const docs = merged.map((x) => x.doc);
+  return frontier ? { docs, next: frontier, read } : { docs, read };
 }
 
 /**
@@ -338,7 +484,7 @@ async function collectSorted(
   const { docs: found, fetched } = await docsOfRows(storage, items, positions, driver.docs);
   read += fetched;
   const sorted = found
-    .filter((d): d is SearchDoc => d !== null && matches(d, q, () => docWords(d)))
+    .filter((d): d is SearchDoc => d !== null && matches(d, q))
     .map((doc) => ({ doc, at: positionOf(doc, "recent") }))
     .filter((x) => q.after === undefined || comparePositions(x.at, q.after) > 0)
     .sort((a, b) => comparePositions(a.at, b.at));
@@ -421,6 +567,8 @@ export interface PackageSearchQuery {
   limit?: number;
   /** A cursor from the previous page. */
   cursor?: string;
+  /** Who searches: the private packages it may read join the results (absent: public only). */
+  viewer?: SearchViewer | null;
 }
 
 /** One search result. */
@@ -457,8 +605,50 @@ function invalid(message: string): RegistryError {
 
 const KINDS: ReadonlySet<string> = new Set(Object.values(FORMAT_KINDS).map((k) => k.kind));
 
+/** Longest search text (UTF-16 units): longer is refused, never cut or scanned. */
+export const MAX_QUERY_CHARS = 1000;
+
+/** The filters a package search takes: each one's type and longest value. */
+const SEARCH_FIELDS: Readonly<Record<string, { type: "string" | "number" | "any"; max: number }>> =
+  {
+    q: { type: "string", max: MAX_QUERY_CHARS },
+    format: { type: "string", max: 1000 },
+    namespace: { type: "string", max: 1000 },
+    tag: { type: "string", max: 1000 },
+    kind: { type: "string", max: 1000 },
+    sort: { type: "string", max: 1000 },
+    limit: { type: "number", max: Infinity },
+    cursor: { type: "string", max: 4096 },
+    viewer: { type: "any", max: Infinity },
+  };
+
+/** Refuse a search of the wrong shape: an unknown filter, a wrong type, an oversized value. */
+function checkShape(query: unknown): void {
+  if (typeof query !== "object" || query === null || Array.isArray(query)) {
+    throw invalid("A search is an object of filters");
+  }
+  for (const [field, value] of Object.entries(query)) {
+    const rule = Object.hasOwn(SEARCH_FIELDS, field) ? SEARCH_FIELDS[field] : undefined;
+    if (rule === undefined) throw invalid(`Unknown search filter '${field.slice(0, 40)}'`);
+    if (value === undefined || rule.type === "any") continue;
+    if (typeof value !== rule.type || (typeof value === "number" && !Number.isFinite(value))) {
+      throw invalid(`Invalid search filter '${field}': expected a ${rule.type}`);
+    }
+    if (typeof value === "string" && value.length > rule.max) {
+      throw invalid(
+        field === "q"
+          ? `A search text has at most ${MAX_QUERY_CHARS} characters`
+          : `Invalid search filter '${field}': at most ${rule.max} characters`,
+      );
+    }
+  }
+}
+
 /** The index query of a package search (validated), and what binds its cursors. */
-export function packageQueryOf(query: PackageSearchQuery): { q: IndexQuery; binding: string } {
+export function packageQueryOf(
+  query: PackageSearchQuery,
+): { q: IndexQuery; binding: string; empty: boolean } {
+  checkShape(query);
   const limit = query.limit ?? 20;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) {
     throw invalid(`A page size must be an integer from 1 to ${MAX_PAGE}`);
@@ -479,7 +669,7 @@ export function packageQueryOf(query: PackageSearchQuery): { q: IndexQuery; bind
   }
   const tag = query.tag || undefined;
   if (tag !== undefined && tag.length > 64) throw invalid("A tag has at most 64 characters");
-  const raw = (query.q ?? "").slice(0, 1000).split(/\s+/).filter((w) => w !== "");
+  const raw = (query.q ?? "").split(/\s+/).filter((w) => w !== "");
   const nsTerms = raw.filter((w) => w.startsWith("@") && w.length > 1).map((w) => w.toLowerCase());
   const textWords = raw.filter((w) => !w.startsWith("@")).flatMap(words);
   if (textWords.length + nsTerms.length > MAX_QUERY_WORDS) {
@@ -499,7 +689,8 @@ export function packageQueryOf(query: PackageSearchQuery): { q: IndexQuery; bind
     ...(namespace ? { namespace } : {}),
   };
   const binding = JSON.stringify(["packages", textWords, terms, format, namespace, sort]);
-  return { q, binding };
+  // Text without a letter, a digit or an `@namespace` matches nothing (as on ggui).
+  return { q, binding, empty: raw.length > 0 && textWords.length + nsTerms.length === 0 };
 }
 
 /**
@@ -518,13 +709,14 @@ export async function searchPackages(
   storage: RegistryStorage,
   query: PackageSearchQuery,
 ): Promise<PackageSearchPage> {
-  const { q, binding } = packageQueryOf(query);
+  const { q, binding, empty } = packageQueryOf(query);
   if (query.cursor) {
     const after = decodePosition(query.cursor, binding, q.order === "name" ? 2 : 3);
     if (after === null) throw invalid("The cursor is not one of this search's cursors");
     q.after = after;
   }
-  const page = await queryIndex(storage, q);
+  if (empty) return { items: [] };
+  const page = await queryForViewer(storage, q, query.viewer);
   const items = page.docs.map(hitOf);
   return page.next ? { items, cursor: encodePosition(page.next, binding) } : { items };
 }

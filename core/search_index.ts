@@ -24,12 +24,12 @@
  * @module
  */
 import { RegistryError } from "../base/errors.ts";
-import type { Format, PackageRow } from "./rows.ts";
+import type { Format, PackageRow, ScopeRow } from "./rows.ts";
 import * as keys from "../storage/keys.ts";
 import type { Entry, JsonValue, Mutation, RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** The index layout version; a stored index of another version is rebuilt. */
-export const SEARCH_INDEX_VERSION = 1;
+export const SEARCH_INDEX_VERSION = 2;
 /** Longest word prefix indexed; longer query words seek on their first this-many characters. */
 export const MAX_PREFIX = 8;
 /** Most term rows one package may have (name and tags come first, then the description). */
@@ -92,6 +92,26 @@ export function searchDocOf(pkg: PackageRow | null): SearchDoc | null {
     publishedAt: typeof summary.publishedAt === "string" ? summary.publishedAt : pkg.updatedAt,
     summary,
   };
+}
+
+/**
+ * The reader entry of a package row: its best non-yanked version of any
+ * visibility, or `null` when that version is public (the shared entry shows
+ * it) or there is none. Only the namespace's readers ever search it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { privateDocOf } from "./search_index.ts";
+ * const at = "2026-01-01T00:00:00.000Z";
+ * const pkg = { namespace: "@acme", name: "map", format: "jsr" as const, createdAt: at, createdBy: "ci", updatedAt: at, versionCount: 1, tags: {} };
+ * assert.equal(privateDocOf(pkg), null);
+ * assert.equal(privateDocOf({ ...pkg, privateSummary: { version: "2.0.0" } })?.version, "2.0.0");
+ * ```
+ */
+export function privateDocOf(pkg: PackageRow | null): SearchDoc | null {
+  if (!pkg?.privateSummary) return null;
+  return searchDocOf({ ...pkg, publicSummary: pkg.privateSummary });
 }
 
 /**
@@ -183,9 +203,25 @@ export function invertTime(iso: string): string {
   return iso.replace(/\d/g, (d) => String(9 - Number(d)));
 }
 
-/** Whether a term's pointers carry a copy of the doc (the long lists of format and kind). */
+/** Whether a term's pointers carry a copy of the doc whatever its size (format and kind lists). */
 export function isInlineTerm(term: string): boolean {
   return term.startsWith("fmt:") || term.startsWith("kind:");
+}
+
+/** Largest doc (UTF-8 bytes of its JSON) that every term posting carries a copy of. */
+export const MAX_INLINE_DOC = 2048;
+/** Most bytes of doc copies one package's term postings carry (a KV commit is ≤ 800 KiB). */
+export const MAX_INLINE_BYTES = 192 * 1024;
+
+/**
+ * Whether every term posting of a doc carries a copy of it: a posting walk
+ * then answers from the rows it lists, with no second read per match (a
+ * point read costs about five listed rows on KV). A doc too large for that
+ * leaves its word postings as pointers (they carry the format only).
+ */
+export function inlinesEveryTerm(json: string, terms: number): boolean {
+  const bytes = new TextEncoder().encode(json).length;
+  return bytes <= MAX_INLINE_DOC && bytes * terms <= MAX_INLINE_BYTES;
 }
 
 /** Every index row of a doc, by the JSON of its key. */
@@ -195,12 +231,16 @@ export function indexRowsOf(doc: SearchDoc | null): Map<string, { key: RowKey; v
   const add = (key: RowKey, value: JsonValue) => rows.set(JSON.stringify(key), { key, value });
   const { namespace: ns, name } = doc;
   add(keys.searchDocKey(ns, name), doc as unknown as JsonValue);
-  // Word pointers carry the format: a walk skips other groups and kinds without
-  // reading their docs. The few long lists every unfiltered, kind or recency query
-  // walks (`fmt:`, `kind:`, recency) carry the doc itself: no second read per row.
+  // Postings carry the doc itself, so a walk needs no second read per row; a
+  // doc too large to copy into every posting leaves its word postings as
+  // pointers that carry the format (a walk skips other groups and kinds
+  // without reading their docs). The long lists every unfiltered, kind and
+  // recency query walks (`fmt:`, `kind:`, recency) always carry it.
   const copy = doc as unknown as JsonValue;
-  for (const term of docTerms(doc)) {
-    add(keys.searchTermKey(term, ns, name), isInlineTerm(term) ? copy : doc.format);
+  const terms = docTerms(doc);
+  const everywhere = inlinesEveryTerm(JSON.stringify(doc), terms.length);
+  for (const term of terms) {
+    add(keys.searchTermKey(term, ns, name), everywhere || isInlineTerm(term) ? copy : doc.format);
   }
   const inverted = invertTime(doc.publishedAt);
   add(keys.searchRecentKey(FORMAT_KINDS[doc.format].group, inverted, ns, name), copy);
@@ -208,10 +248,34 @@ export function indexRowsOf(doc: SearchDoc | null): Map<string, { key: RowKey; v
   return rows;
 }
 
+/**
+ * The reader rows of a private doc: the entry in its namespace's artifact
+ * order and in its namespace's recency order, apart from the shared index.
+ */
+export function privateRowsOf(
+  doc: SearchDoc | null,
+): Map<string, { key: RowKey; value: JsonValue }> {
+  const rows = new Map<string, { key: RowKey; value: JsonValue }>();
+  if (doc === null) return rows;
+  const add = (key: RowKey) => rows.set(JSON.stringify(key), { key, value: doc as never });
+  add(keys.searchPrivateNameKey(doc.namespace, doc.name));
+  add(keys.searchPrivateRecentKey(doc.namespace, invertTime(doc.publishedAt), doc.name));
+  return rows;
+}
+
+/** Every search row of a package: its shared entry's and its reader entry's. */
+function searchRowsOf(shared: SearchDoc | null, reader: SearchDoc | null) {
+  return new Map([...indexRowsOf(shared), ...privateRowsOf(reader)]);
+}
+
 /** The mutations that move the index from one doc to another (deletes first). */
-export function docMutations(before: SearchDoc | null, after: SearchDoc | null): Mutation[] {
-  const old = indexRowsOf(before);
-  const next = indexRowsOf(after);
+export function docMutations(
+  before: SearchDoc | null,
+  after: SearchDoc | null,
+  readers: { before: SearchDoc | null; after: SearchDoc | null } = { before: null, after: null },
+): Mutation[] {
+  const old = searchRowsOf(before, readers.before);
+  const next = searchRowsOf(after, readers.after);
   const out: Mutation[] = [];
   for (const [id, row] of old) if (!next.has(id)) out.push({ type: "delete", key: row.key });
   for (const [id, row] of next) {
@@ -243,7 +307,26 @@ export function searchIndexMutations(
   before: PackageRow | null,
   after: PackageRow | null,
 ): Mutation[] {
-  return docMutations(searchDocOf(before), searchDocOf(after));
+  return docMutations(searchDocOf(before), searchDocOf(after), {
+    before: privateDocOf(before),
+    after: privateDocOf(after),
+  });
+}
+
+/**
+ * The row that lets a namespace's owner search its private packages, to
+ * write in the commit that creates the scope row.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { ownerIndexMutation } from "./search_index.ts";
+ * const m = ownerIndexMutation({ scope: "@acme", ownerSubject: "alice", claimedAt: "2026-01-01T00:00:00.000Z", verification: "unverified" });
+ * assert.deepEqual(m.key, ["search_owner", "alice", "@acme"]);
+ * ```
+ */
+export function ownerIndexMutation(scope: ScopeRow): Mutation {
+  return { type: "set", key: keys.searchOwnerKey(scope.ownerSubject, scope.scope), value: true };
 }
 
 /** What a rebuild did. */
@@ -266,16 +349,24 @@ async function reindexPackage(
 ): Promise<"unchanged" | "changed"> {
   const pKey = keys.packageKey({ namespace, name });
   const dKey = keys.searchDocKey(namespace, name);
+  const rKey = keys.searchPrivateNameKey(namespace, name);
   for (let attempt = 0; attempt < REINDEX_ATTEMPTS; attempt++) {
-    const [p, d] = await storage.getMany<unknown>([pKey, dKey]);
-    const want = searchDocOf((p?.value ?? null) as PackageRow | null);
-    const have = (d?.value ?? null) as SearchDoc | null;
-    // The stored doc says which rows exist (they are only ever written
-    // together), so the diff from it to the wanted doc repairs everything.
-    const mutations = docMutations(have, want);
+    const [p, d, r] = await storage.getMany<unknown>([pKey, dKey, rKey]);
+    const pkg = (p?.value ?? null) as PackageRow | null;
+    // The stored docs say which rows exist (they are only ever written
+    // together), so the diff from them to the wanted docs repairs everything.
+    const mutations = docMutations(
+      (d?.value ?? null) as SearchDoc | null,
+      searchDocOf(pkg),
+      { before: (r?.value ?? null) as SearchDoc | null, after: privateDocOf(pkg) },
+    );
     if (mutations.length === 0) return "unchanged";
     const res = await storage.commit({
-      checks: [{ key: pKey, stamp: p?.stamp ?? null }, { key: dKey, stamp: d?.stamp ?? null }],
+      checks: [
+        { key: pKey, stamp: p?.stamp ?? null },
+        { key: dKey, stamp: d?.stamp ?? null },
+        { key: rKey, stamp: r?.stamp ?? null },
+      ],
       mutations,
     });
     if (res.ok) return "changed";
@@ -332,6 +423,16 @@ export async function rebuildSearchIndex(
     await reindexPackage(storage, e.value.namespace, e.value.name);
     report.removed++;
   }
+  for await (const e of walk<SearchDoc>(storage, keys.searchPrivatePrefix())) {
+    if (e.key[2] !== "name") continue;
+    const pkg = await storage.get<PackageRow>(keys.packageKey(e.value));
+    if (privateDocOf(pkg?.value ?? null) !== null) continue;
+    await reindexPackage(storage, e.value.namespace, e.value.name);
+  }
+  // Owners search their namespaces' private entries (scopes are never deleted).
+  for await (const e of walk<ScopeRow>(storage, keys.scopesPrefix())) {
+    await storage.commit({ checks: [], mutations: [ownerIndexMutation(e.value)] });
+  }
   await storage.commit({
     checks: [],
     mutations: [{
@@ -345,7 +446,8 @@ export async function rebuildSearchIndex(
 
 /** Delete every index row (a layout change: rows of the old layout cannot be diffed). */
 async function wipeIndex(storage: RegistryStorage): Promise<void> {
-  for (const family of ["search_doc", "search_by_term", "search_by_recent"]) {
+  const families = ["search_doc", "search_by_term", "search_by_recent", "search_private"];
+  for (const family of [...families, "search_owner"]) {
     while (true) {
       const page = await storage.list([family], { limit: 500 });
       if (page.items.length === 0) break;

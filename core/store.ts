@@ -15,7 +15,7 @@ import {
 import { assertVersionRef, type PackageRef, type VersionRef } from "../base/names.ts";
 import { formatConflict } from "./packages.ts";
 import type { PackageRow, ScopeRow, VersionRow, VersionState } from "./rows.ts";
-import { searchIndexMutations } from "./search_index.ts";
+import { ownerIndexMutation, searchIndexMutations } from "./search_index.ts";
 import { compareVersions, precedenceOf } from "./semver.ts";
 import * as keys from "../storage/keys.ts";
 import type {
@@ -178,7 +178,10 @@ export async function putVersionIfAbsent(
     if (!indexed) mutations.push({ type: "set", key: mKey, value: { at: row.publishedAt } });
     if (sKey && claim) {
       checks.push({ key: sKey, stamp: null });
-      mutations.push({ type: "set", key: sKey, value: claim as unknown as JsonValue });
+      mutations.push(
+        { type: "set", key: sKey, value: claim as unknown as JsonValue },
+        ownerIndexMutation(claim),
+      );
     } else if (sKey && scope) {
       checks.push({ key: sKey, stamp: scope.stamp });
     }
@@ -299,7 +302,10 @@ export async function claimScope(storage: RegistryStorage, row: ScopeRow): Promi
     if (existing) return { claimed: false, owner: existing.value };
     const res = await storage.commit({
       checks: [{ key, stamp: null }],
-      mutations: [{ type: "set", key, value: row as unknown as JsonValue }],
+      mutations: [
+        { type: "set", key, value: row as unknown as JsonValue },
+        ownerIndexMutation(row),
+      ],
     });
     if (res.ok) return { claimed: true, owner: row };
   }

@@ -12,12 +12,16 @@ import { auditMutation, auditRow } from "./audit.ts";
 import type { RegistryContext } from "./context.ts";
 import { sha256Hex, toBase64Url } from "../base/digest.ts";
 import { echo, RegistryError } from "../base/errors.ts";
-import { type Action, type Grant, GrantSchema, type TokenRow } from "./rows.ts";
+import { type Action, type Grant, type TokenRow } from "./rows.ts";
 import { listAll, updateRow } from "./store.ts";
 import { tokenIndexMutations } from "./token_pages.ts";
 import { eventMutations, type EventSubscription } from "./webhooks.ts";
 import * as keys from "../storage/keys.ts";
 import type { JsonValue } from "../storage/types.ts";
+import { lazily } from "../base/lazy.ts";
+
+/** The rows' zod schemas, loaded with the first check (not at start-up). */
+const rowSchemas = lazily(() => import("./row_schemas.ts"));
 
 /**
  * Every stored token's secret starts with this, so leaked ones are easy to scan for.
@@ -206,6 +210,7 @@ export async function createToken(
     );
   }
   if (!Array.isArray(input.grants)) throw await refuse("Grants must be a list", "invalid_input");
+  const { GrantSchema } = await rowSchemas();
   for (const g of input.grants) {
     if (!GrantSchema.safeParse(g).success) {
       throw await refuse(`Invalid grant '${JSON.stringify(g)}'`, "invalid_input");

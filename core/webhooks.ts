@@ -22,6 +22,7 @@ import { decodeListCursor, encodeListCursor, pageSizeOf } from "./cursor.ts";
 import { sha256Hex, toHex } from "../base/digest.ts";
 import type { OutboxRow } from "./rows.ts";
 import { listAll } from "./store.ts";
+import { claimLease, isDue } from "./_lease.ts";
 import * as keys from "../storage/keys.ts";
 import type { JsonValue, Mutation } from "../storage/types.ts";
 
@@ -290,20 +291,11 @@ export async function buildDeliveryRequest(
 }
 
 /** Take the lease of a due delivery; `null` when another process holds it or it is done. */
-async function claim(ctx: RegistryContext, id: string, leaseMs: number): Promise<OutboxRow | null> {
-  const key = keys.outboxKey(id);
-  const entry = await ctx.storage.get<OutboxRow>(key);
-  if (!entry) return null;
-  const row = entry.value;
-  const now = ctx.clock();
-  if (row.status !== "pending" || Date.parse(row.nextAttemptAt) > now.getTime()) return null;
-  if (row.leaseUntil && Date.parse(row.leaseUntil) > now.getTime()) return null;
-  const leased: OutboxRow = { ...row, leaseUntil: new Date(now.getTime() + leaseMs).toISOString() };
-  const res = await ctx.storage.commit({
-    checks: [{ key, stamp: entry.stamp }],
-    mutations: [{ type: "set", key, value: leased as unknown as JsonValue }],
+function claim(ctx: RegistryContext, id: string, leaseMs: number): Promise<OutboxRow | null> {
+  return claimLease<OutboxRow>(ctx, keys.outboxKey(id), {
+    leaseMs,
+    eligible: (row) => row.status === "pending",
   });
-  return res.ok ? leased : null;
 }
 
 /** Record an attempt's outcome: done and dead rows leave the pending outbox. */
@@ -393,8 +385,7 @@ export async function deliverDue(
   const due: string[] = [];
   for await (const e of listAll<OutboxRow>(ctx.storage, keys.outboxPrefix())) {
     const r = e.value;
-    if (r.status !== "pending" || Date.parse(r.nextAttemptAt) > nowMs) continue;
-    if (r.leaseUntil && Date.parse(r.leaseUntil) > nowMs) continue;
+    if (r.status !== "pending" || !isDue(r, nowMs)) continue;
     due.push(r.id);
     if (due.length >= batch) break;
   }

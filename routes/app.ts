@@ -64,6 +64,8 @@ export interface RegistryAppOptions {
   bundles: BundleStorage;
   /** Space GC and failed publishes give up to delete on a full disk (see `server/disk_reserve.ts`). */
   reserve?: DiskReserve;
+  /** Queue Rack's R2 mirror writes with each change (`core/rack/mirror.ts`; default off). */
+  rackMirror?: boolean;
   /** The current time (default: the system clock). */
   clock?: Clock;
   /** Turns bearer tokens into principals (ggui surface); absent: nobody can write. */
@@ -279,6 +281,7 @@ function registryContextOf(options: RegistryAppOptions): RegistryContext {
     bundles,
     clock: options.clock ?? (() => new Date()),
     ...(options.reserve ? { reserve: options.reserve } : {}),
+    ...(options.rackMirror ? { rackMirror: true } : {}),
   };
 }
 

@@ -42,7 +42,7 @@ import {
 import { allVersionsPrefix } from "../storage/keys.ts";
 import { rebuildSearchIndex } from "../core/search_index.ts";
 import { parseServerArgs, type ServerConfig } from "./config.ts";
-import { runMigrate } from "./migrate.ts";
+import { runRackMirrorCli } from "./rack_mirror.ts";
 import { configPath, loadConfigFile } from "./config_file.ts";
 import { formatBytes, formatTable, startProgress } from "./cli_output.ts";
 import { type AuditFilter, listAudit } from "../core/audit.ts";
@@ -74,6 +74,9 @@ export const CLI_USAGE = `Usage:
                                         what is missing and names identical and conflicting rows
   main.ts reindex                       rebuild the search index from the package rows
   main.ts migrate ggui|rack <dir> …     move in from an original registry (see migrate --help)
+  main.ts rack-mirror rebuild [--prune] | status
+                                        Rack's R2 mirror: write it again from the store, or list
+                                        what is pending (see rack-mirror --help)
 Store flags as for the server: --storage, --bundles, --data-dir (and their environment).
 On a terminal, lists print as tables and export, import and gc show a progress bar; --json (or a
 pipe) prints JSON.
@@ -88,6 +91,7 @@ export const COMMAND_NAMES: readonly string[] = [
   "audit",
   "reindex",
   "migrate",
+  "rack-mirror",
 ];
 
 /** Whether `args` name an operator command rather than server flags. */
@@ -466,7 +470,12 @@ export async function runCli(
     return 2;
   };
   const [first, ...rest] = args;
-  if (first === "migrate") return await runMigrate(rest, env, io);
+  if (first === "migrate") {
+    // Loaded when it runs: the migrators (and zod) stay out of the server's start-up.
+    const { runMigrate } = await import("./migrate.ts");
+    return await runMigrate(rest, env, io);
+  }
+  if (first === "rack-mirror") return await runRackMirrorCli(rest, env, io);
   let command = first ?? "";
   let tail = rest;
   if (first === "token") {

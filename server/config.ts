@@ -9,7 +9,7 @@
  */
 import { parseArgs } from "node:util";
 import { isReservedSubject } from "../core/auth.ts";
-import { SCOPE_RE } from "../core/ggui/manifest.ts";
+import { SCOPE_RE } from "../core/ggui/manifest_grammar.ts";
 import { suggest } from "./suggest.ts";
 import { type LogFormat, type LogLevel, normalizeLevel } from "./logger.ts";
 import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
@@ -20,7 +20,12 @@ import {
   UPSTREAM_FLAGS,
   UPSTREAM_USAGE,
 } from "./upstream_options.ts";
-import { parseR2Bundles, parseS3Bundles, type S3BundlesSpec } from "./s3_config.ts";
+import {
+  parseR2Bundles,
+  parseRackMirror,
+  parseS3Bundles,
+  type S3BundlesSpec,
+} from "./s3_config.ts";
 
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port. */
 const HOST_PORT_RE =
@@ -51,6 +56,8 @@ export interface ServerConfig {
   storage: StorageSpec;
   /** Blob storage. */
   bundles: BundlesSpec;
+  /** The bucket Rack's R2 mirror writes Rack's key layout to (absent: no mirror). */
+  rackMirror?: S3BundlesSpec;
   /** ggui single bearer token. */
   token?: string;
   /** Subject of the ggui token. */
@@ -159,6 +166,9 @@ Commands (same store flags; tables on a terminal, JSON with --json; main.ts <com
   reindex                            rebuild the search index from the package rows
   migrate ggui|rack <dir> [--dry-run] …
                                      move in from an original registry (docs/migrating.md)
+  rack-mirror rebuild [--prune] | status
+                                     Rack's R2 mirror: write it again from the store, or list
+                                     what is still pending (docs/scaling.md)
   mirror jsr:<name>@<range> … [--from=<list file or deno.lock>]
                                      fill the JSR upstream cache ahead of time (docs/jsr.md)
   config --print [options]           the merged configuration, secrets masked
@@ -183,6 +193,9 @@ Options (each as --flag=value or --flag value; precedence: flag > env > --config
                              default AWS's for the region)
   --s3-region <region>       signing region (env AWS_REGION; default us-east-1)
   --s3-style <style>         path | virtual addressing (default path with an endpoint)
+  --rack-mirror <spec>       on | off | s3:<bucket>: also write Rack's key layout (R2 mode) for
+                             Rack's read Worker, after each commit (env RACK_MIRROR; default on
+                             with STORAGE_BACKEND=r2, else off; docs/scaling.md)
   --token <secret>           ggui bearer token (env GGUI_REGISTRY_TOKEN)
   --subject <name>           subject of that token (default bearer-<sha256 prefix>; not rack:…)
   --bundle-host <url>        prefix of blob URLs (default: the request's Host, or X-Forwarded-Host
@@ -259,6 +272,7 @@ const STRING_FLAGS = [
   "s3-endpoint",
   "s3-region",
   "s3-style",
+  "rack-mirror",
   "token",
   "subject",
   "bundle-host",
@@ -441,18 +455,25 @@ export function parseServerArgs(
     };
   }
   const bundlesText = pick("bundles");
-  const s3 = (text: string) => () =>
+  const s3 = (text: string, flag?: string) => () =>
     parseS3Bundles(text, {
       endpoint: pick("s3-endpoint"),
       region: pick("s3-region"),
       style: pick("s3-style"),
+      ...(flag ? { flag } : {}),
     }, env);
   const bundles = bundlesText
     ? parseBundles(bundlesText, s3(bundlesText))
     : r2
-    ? parseR2Bundles(env)
+    ? parseR2Bundles(env, pick("s3-endpoint", "S3_ENDPOINT"))
     : defaultBundles(storage);
   if (typeof bundles === "string") return { ok: false, error: bundles };
+  const rackMirror = parseRackMirror(pick("rack-mirror", "RACK_MIRROR"), {
+    bundles,
+    r2,
+    s3: (text) => s3(text, "--rack-mirror")(),
+  });
+  if (typeof rackMirror === "string") return { ok: false, error: rackMirror };
   if (storage.kind !== "memory" && bundles.kind === "memory") {
     return { ok: false, error: "--bundles=memory needs --storage=memory" };
   }
@@ -555,6 +576,7 @@ export function parseServerArgs(
     logRequests: logText === "true",
     ui: uiText === "true",
     jsrVisibility,
+    ...(rackMirror ? { rackMirror } : {}),
   };
   const optional = {
     token: pick("token", "GGUI_REGISTRY_TOKEN"),

@@ -91,6 +91,24 @@ Deno.test("main.ts config --print shows the merged configuration with secrets ma
     assert.equal(shown.token, "***");
     assert.doesNotMatch(new TextDecoder().decode(out.stdout), /file-secret/);
   });
+  // R2 mode: the bucket's secret (bundles and the Rack mirror) is masked too.
+  const r2 = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "--unstable-kv", MAIN, "config", "--print", "--storage=memory"],
+    env: {
+      STORAGE_BACKEND: "r2",
+      R2_BUCKET_NAME: "rack",
+      R2_ACCOUNT_ID: "0123abcd",
+      R2_ACCESS_KEY_ID: "r2-id",
+      R2_SECRET_ACCESS_KEY: "r2-very-secret",
+      NO_COLOR: "1",
+    },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(r2.code, 0, new TextDecoder().decode(r2.stderr));
+  const printed = new TextDecoder().decode(r2.stdout);
+  assert.doesNotMatch(printed, /r2-very-secret/);
+  assert.equal(JSON.parse(printed).rackMirror.secretAccessKey, "***");
   const version = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, "--version"],
     stdout: "piped",

@@ -1,14 +1,13 @@
 /**
  * The ggui conformance and signing options a {@linkcode ServerConfig} names:
- * the code-level gates (always), the sigstore public lane (trust material from
- * a `trusted_root.json` file or a TUF mirror), the explicit Ed25519-on-public
- * option, and the opt-in runtime probe. Called once at boot by `main.ts`;
+ * the sigstore public lane (trust material from a `trusted_root.json` file or
+ * a TUF mirror), the explicit Ed25519-on-public option, and the opt-in
+ * runtime probe. Called once at boot by `main.ts`;
  * a bad trusted-root file or a probe that cannot start fails the boot.
  *
  * @module
  */
-import type { BlueprintProbe, CodeGates } from "../core/ggui/conformance.ts";
-import { parserCodeGates } from "../core/ggui/parse.ts";
+import type { BlueprintProbe } from "../core/ggui/conformance.ts";
 import { offlineSigstoreVerifier, type SigstoreVerifier } from "../core/ggui/signing.ts";
 import type { ServerConfig } from "./config.ts";
 
@@ -21,10 +20,12 @@ function sigstore(): Promise<typeof import("../core/ggui/sigstore.ts")> {
   return import("../core/ggui/sigstore.ts");
 }
 
-/** What `createRegistryApp` takes for the ggui conformance and signing lanes. */
+/**
+ * What `createRegistryApp` takes for the ggui conformance and signing lanes.
+ * No code gates: the app's default, the parser gates (inline for small
+ * inputs, in a worker for large ones), loads with the first check or publish.
+ */
 export interface GguiServerOptions {
-  /** The parser gates (not optional in the spec). */
-  codeGates: CodeGates;
   /** The public lane, when trust material or `--public-ed25519` is configured. */
   sigstore?: SigstoreVerifier;
   /** The runtime probe, with `--blueprint-probe`. */
@@ -36,7 +37,7 @@ export interface GguiServerOptions {
  * warms the probe's module cache).
  */
 export async function gguiServerOptions(config: ServerConfig): Promise<GguiServerOptions> {
-  const out: GguiServerOptions = { codeGates: parserCodeGates };
+  const out: GguiServerOptions = {};
   let lane: SigstoreVerifier | undefined;
   if (config.sigstoreTrustedRoot !== undefined) {
     let trustedRoot: unknown;

@@ -7,14 +7,17 @@
  *                      [--tokens=keep-file|import] [--dry-run] [store flags]
  * ```
  *
- * Progress and per-version outcomes go to stderr, the summary (JSON) to
- * stdout. Exit 0 when every version is imported or already identical, 1 when
+ * Progress, per-version outcomes and every problem go to stderr as they
+ * happen; the summary (JSON: counts, and the first problems of each kind) to
+ * stdout, its size independent of the source's. Exit 0 when every version is imported or already identical, 1 when
  * anything was refused or conflicts (or the source is not a registry
  * directory), 2 for usage errors.
  *
  * @module
  */
 import { parseArgs } from "node:util";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import type { RegistryContext } from "../core/context.ts";
 import {
   type MigrationProgress,
@@ -61,9 +64,33 @@ function progressLine(p: MigrationProgress, started: number, tty: boolean): stri
   return `migrate: ${p.done}/${p.total} versions, ${mib} MiB${eta}`;
 }
 
+/** Versions between two full collections of garbage. */
+const COLLECT_EVERY_VERSIONS = 500;
+/** Bytes read between two full collections of garbage. */
+const COLLECT_EVERY_BYTES = 64 * 1024 * 1024;
+
+/**
+ * A full garbage collection on demand, when the runtime allows one (else a
+ * no-op). A migration is a long batch of short-lived buffers (each file is read,
+ * hashed and written); V8 frees the ones that outlived a young-generation
+ * scavenge only at its next full collection, which it schedules by heap growth
+ * alone, so without this the peak RSS rose with the number of versions until
+ * V8's first full collection (99 MiB at 1,000 versions, 154 MiB at 10,000).
+ */
+function garbageCollector(): () => void {
+  try {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc");
+    if (typeof gc === "function") return () => gc();
+  } catch {
+    // not available: V8 collects on its own schedule
+  }
+  return () => {};
+}
+
 /** Whether the run found anything wrong (exit 1). */
 export function reportFailed(report: MigrationReport): boolean {
-  return report.refused.length > 0 || report.conflicts.length > 0;
+  return report.counts.refused > 0 || report.counts.conflicts > 0;
 }
 
 /**
@@ -160,7 +187,16 @@ export async function runMigrate(
   };
   const started = Date.now();
   let lastShown = 0;
+  const collect = garbageCollector();
+  const collected = { done: 0, bytes: 0 };
   const onProgress = (p: MigrationProgress) => {
+    if (
+      p.done - collected.done >= COLLECT_EVERY_VERSIONS ||
+      p.bytes - collected.bytes >= COLLECT_EVERY_BYTES
+    ) {
+      collect();
+      Object.assign(collected, { done: p.done, bytes: p.bytes });
+    }
     if (p.done === p.total || Date.now() - lastShown > 1000) {
       lastShown = Date.now();
       io.err(progressLine(p, started, io.tty ?? Deno.stderr.isTerminal()));
@@ -187,9 +223,6 @@ export async function runMigrate(
           ? { webhookConfig: await readConfig(server.config.webhookConfig) }
           : {}),
       });
-    for (const p of [...report.refused, ...report.conflicts]) {
-      io.err(`migrate: ${p.path}: ${p.message}`);
-    }
     io.out(JSON.stringify(report, null, 2));
     return reportFailed(report) ? 1 : 0;
   } catch (err) {

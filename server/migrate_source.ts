@@ -19,6 +19,16 @@ function fault(path: string, err: unknown): SourceError {
   return new SourceError(path === "" ? "." : path, why);
 }
 
+/** A file's size (0 when it vanished since its folder was read). */
+async function sizeOf(file: string, path: string): Promise<number> {
+  try {
+    return (await Deno.lstat(file)).size;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return 0;
+    throw fault(path, err);
+  }
+}
+
 /** A source over the directory `root`. */
 export function fsSource(root: string): MigrationSource {
   const at = (path: string) => (path === "" ? root : `${root}/${path}`);
@@ -43,6 +53,32 @@ export function fsSource(root: string): MigrationSource {
         throw fault(path, err);
       }
       return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    },
+    async *entries(path) {
+      let listing: AsyncIterable<Deno.DirEntry>;
+      try {
+        if (!(await Deno.lstat(at(path))).isDirectory) return;
+        listing = Deno.readDir(at(path));
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return;
+        throw fault(path, err);
+      }
+      const iterator = listing[Symbol.asyncIterator]();
+      for (;;) {
+        let next: IteratorResult<Deno.DirEntry>;
+        try {
+          next = await iterator.next();
+        } catch (err) {
+          throw fault(path, err);
+        }
+        if (next.done) return;
+        const e = next.value;
+        const child = path === "" ? e.name : `${path}/${e.name}`;
+        // Only a file's size is needed; folders are not stat-ed twice.
+        const size = e.isFile ? await sizeOf(at(child), child) : 0;
+        const kind = e.isSymlink ? "symlink" : e.isFile ? "file" : e.isDirectory ? "dir" : "other";
+        yield { name: e.name, kind, size };
+      }
     },
     async read(path) {
       try {

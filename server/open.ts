@@ -7,7 +7,6 @@
 import { FsBundleStorage, FsRegistryStorage } from "../storage/fs.ts";
 import { KvBundleStorage, KvRegistryStorage, openKvRetrying } from "../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
-import { S3BundleStorage } from "../storage/s3.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
 import { type ServerConfig, storeDir } from "./config.ts";
 import { fileReserve } from "./disk_reserve.ts";
@@ -113,6 +112,8 @@ export async function openStores(config: ServerConfig): Promise<OpenedStores> {
     case "s3": {
       const { kind: _, ...s3 } = config.bundles;
       try {
+        // Loaded only for an S3 bucket: aws4fetch stays out of every other start.
+        const { S3BundleStorage } = await import("../storage/s3.ts");
         bundles = await S3BundleStorage.open(s3);
       } catch (err) {
         await closeRows();

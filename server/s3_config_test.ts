@@ -101,3 +101,37 @@ Deno.test("STORAGE_BACKEND=r2 with a variable missing is a boot error naming it"
   }
   assert.match(bundles([], { ...R2, R2_ACCOUNT_ID: "a/b" }) as string, /R2_ACCOUNT_ID must be/);
 });
+
+function mirror(args: string[], env: Record<string, string>) {
+  const r = parseServerArgs(args, env);
+  return r.ok ? r.config.rackMirror : "error" in r ? r.error : "help";
+}
+
+Deno.test("Rack's R2 mirror is on by default in R2 mode, into R2's bucket at its root, and a flag elsewhere", () => {
+  const r2Bucket = mirror([], R2);
+  assert.ok(typeof r2Bucket === "object" && r2Bucket.bucket === "rack-registry");
+  assert.equal(r2Bucket.prefix, "");
+  assert.equal(mirror(["--rack-mirror=off"], R2), undefined);
+  assert.equal(mirror([], { ...R2, RACK_MIRROR: "off" }), undefined);
+  // Elsewhere: off unless asked, `on` = the bundles' bucket at its root.
+  assert.equal(mirror(["--bundles=s3:registry/blobs"], CREDS), undefined);
+  const on = mirror(["--bundles=s3:registry/blobs", "--rack-mirror=on"], CREDS);
+  assert.ok(typeof on === "object" && on.bucket === "registry" && on.prefix === "");
+  const other = mirror(["--rack-mirror=s3:rack-bucket"], CREDS);
+  assert.ok(typeof other === "object" && other.bucket === "rack-bucket");
+  assert.match(mirror(["--rack-mirror=on"], CREDS) as string, /needs --bundles=s3/);
+  assert.match(mirror(["--rack-mirror=s3:rack-bucket/pre"], CREDS) as string, /takes no prefix/);
+  assert.match(mirror(["--rack-mirror=yes"], CREDS) as string, /must be on, off or s3:<bucket>/);
+  assert.match(mirror(["--rack-mirror=s3:B!"], CREDS) as string, /^--rack-mirror=s3:/);
+  assert.match(
+    mirror(["--rack-mirror=s3:rack-bucket"], {}) as string,
+    /^--rack-mirror=s3:… needs AWS_/,
+  );
+});
+
+Deno.test("in R2 mode --s3-endpoint (or S3_ENDPOINT) replaces R2's endpoint", () => {
+  const spec = bundles([], { ...R2, S3_ENDPOINT: "http://127.0.0.1:9000/" });
+  assert.ok(typeof spec === "object" && "endpoint" in spec);
+  assert.equal(spec.endpoint, "http://127.0.0.1:9000");
+  assert.match(bundles(["--s3-endpoint=ftp://x"], R2) as string, /--s3-endpoint must be/);
+});

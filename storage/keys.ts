@@ -130,6 +130,18 @@ export function outboxDeadKey(id: string): RowKey {
 export function outboxDeadPrefix(): RowKey {
   return ["outbox_dead"];
 }
+/** A pending write of Rack's R2 mirror (derived state: not exported). */
+export function rackMirrorKey(id: string): RowKey {
+  return ["rack_mirror", id];
+}
+/** Prefix of the pending writes of Rack's R2 mirror. */
+export function rackMirrorPrefix(): RowKey {
+  return ["rack_mirror"];
+}
+/** What Rack's R2 mirror last wrote of a document kept outside the store (`auth`). */
+export function rackMirrorStateKey(name: string): RowKey {
+  return ["rack_mirror_state", name];
+}
 /** An audit record; ids sort by time. */
 export function auditKey(id: string): RowKey {
   return ["audit", id];
@@ -262,6 +274,34 @@ export function searchRecentKey(
 /** Prefix of one group's packages, most recently published first. */
 export function searchRecentPrefix(group: string): RowKey {
   return ["search_by_recent", group];
+}
+// Readers' private search entries, apart from the shared index: one namespace's
+// rows are read only for a viewer who may read that namespace.
+
+/** A package's reader entry (its best version is private), in artifact order within its namespace. */
+export function searchPrivateNameKey(namespace: string, name: string): RowKey {
+  return ["search_private", namespace, "name", name];
+}
+/** The same entry, most recently published first within its namespace. */
+export function searchPrivateRecentKey(
+  namespace: string,
+  invertedTime: string,
+  name: string,
+): RowKey {
+  return ["search_private", namespace, "recent", invertedTime, name];
+}
+/** Prefix of one namespace's reader entries in one order (`name` or `recent`), or of them all. */
+export function searchPrivatePrefix(namespace?: string, order?: "name" | "recent"): RowKey {
+  if (namespace === undefined) return ["search_private"];
+  return order === undefined ? ["search_private", namespace] : ["search_private", namespace, order];
+}
+/** A pointer from a subject to a namespace it owns (whose private entries it may search). */
+export function searchOwnerKey(subject: string, namespace: string): RowKey {
+  return ["search_owner", subject, namespace];
+}
+/** Prefix of the namespaces one subject owns (every owner's without a subject). */
+export function searchOwnerPrefix(subject?: string): RowKey {
+  return subject === undefined ? ["search_owner"] : ["search_owner", subject];
 }
 /** The search index's build marker (its layout version). */
 export function searchMetaKey(): RowKey {

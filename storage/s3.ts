@@ -173,13 +173,13 @@ class PartBuffer {
     this.#size += n;
     return n;
   }
-  /** The bytes held (a copy-free view), emptying the buffer. */
+  /**
+   * The bytes held (a copy-free view), emptying the buffer. The view stays
+   * valid until the next `fill`: the buffer is reused for the next part, so
+   * the caller sends a part (and waits for the answer) before filling again.
+   */
   take(): Uint8Array {
     const out = this.#buf.subarray(0, this.#size);
-    // After a full part, more full parts are likely: skip regrowing through the doublings.
-    this.#buf = new Uint8Array(
-      this.#size === this.capacity ? this.capacity : Math.min(this.capacity, 64 * 1024),
-    );
     this.#size = 0;
     return out;
   }
@@ -376,22 +376,54 @@ export class S3BundleStorage implements BundleStorage {
     options: PutBlobOptions = {},
   ): Promise<BlobInfo> {
     this.#assertOpen();
-    const maxBytes = options.maxBytes ?? Number.MAX_SAFE_INTEGER;
+    const { sha256, size } = await this.#upload(body, {
+      action: "store a blob",
+      maxBytes: options.maxBytes ?? Number.MAX_SAFE_INTEGER,
+      keyFor: (sha256) => {
+        if (options.expectedSha256 !== undefined && options.expectedSha256 !== sha256) {
+          throw digestMismatch(options.expectedSha256, sha256);
+        }
+        return this.#blobKey(sha256);
+      },
+    });
+    return { sha256, size, touchedAt: this.#now().toISOString() };
+  }
+
+  /**
+   * Stream `body` to the key `keyFor` names once the bytes are hashed: one PUT
+   * when it fits in a part, else a multipart upload to a temporary key under
+   * `uploads/`, completed, copied into place and deleted. `keyFor` may throw
+   * (a wrong digest): nothing is stored then, and a started upload is aborted.
+   */
+  async #upload(
+    body: ReadableStream<Uint8Array> | Uint8Array,
+    options: {
+      action: string;
+      maxBytes: number;
+      keyFor: (sha256: string) => string;
+      contentType?: string;
+    },
+  ): Promise<{ sha256: string; size: number }> {
+    const { maxBytes } = options;
     if (body instanceof Uint8Array && body.byteLength > maxBytes) throw tooLarge(maxBytes);
     const hash = incrementalHash();
     const part = new PartBuffer(this.#partBytes);
+    const headers: Record<string, string> = options.contentType
+      ? { "content-type": options.contentType }
+      : {};
     let size = 0;
     let upload: Multipart | null = null;
+    const flush = async () => {
+      upload ??= await this.#startUpload(headers);
+      await this.#uploadPart(upload, part.take());
+    };
     const add = async (chunk: Uint8Array) => {
       hash.update(chunk);
       size += chunk.byteLength;
       let offset = 0;
       while (offset < chunk.byteLength) {
         offset += part.fill(chunk.subarray(offset));
-        if (part.size === part.capacity && offset < chunk.byteLength) {
-          upload ??= await this.#startUpload();
-          await this.#uploadPart(upload, part.take());
-        }
+        if (part.size === part.capacity && offset < chunk.byteLength) await flush();
       }
     };
     try {
@@ -407,10 +439,7 @@ export class S3BundleStorage implements BundleStorage {
               throw tooLarge(maxBytes);
             }
             // A full part goes up only once more bytes follow: the last part may be a full one.
-            if (part.size === part.capacity) {
-              upload ??= await this.#startUpload();
-              await this.#uploadPart(upload, part.take());
-            }
+            if (part.size === part.capacity) await flush();
             await add(value);
           }
         } finally {
@@ -418,13 +447,13 @@ export class S3BundleStorage implements BundleStorage {
         }
       }
       const sha256 = hash.hex();
-      if (options.expectedSha256 !== undefined && options.expectedSha256 !== sha256) {
-        throw digestMismatch(options.expectedSha256, sha256);
-      }
-      const key = this.#blobKey(sha256);
+      const key = options.keyFor(sha256);
       if (upload === null) {
-        const res = await this.#send("store a blob", "PUT", this.#url(key), { body: part.take() });
-        if (!res.ok) await this.#refuse("store a blob", res);
+        const res = await this.#send(options.action, "PUT", this.#url(key), {
+          headers,
+          body: part.take(),
+        });
+        if (!res.ok) await this.#refuse(options.action, res);
         await res.body?.cancel();
       } else {
         const done: Multipart = upload;
@@ -437,16 +466,68 @@ export class S3BundleStorage implements BundleStorage {
         await this.#copy(done.key, key);
         await this.#deleteKey("delete an upload", done.key);
       }
-      return { sha256, size, touchedAt: this.#now().toISOString() };
+      return { sha256, size };
     } catch (err) {
       if (upload !== null) await this.#abort(upload);
       throw err;
     }
   }
 
-  async #startUpload(): Promise<Multipart> {
+  /**
+   * Write an object under a key of the caller's choosing (not content-addressed,
+   * outside the blob layout: Rack's R2 key layout is written with it),
+   * replacing what was there. Streams as {@linkcode S3BundleStorage.put} does.
+   */
+  async putObject(
+    key: string,
+    body: ReadableStream<Uint8Array> | Uint8Array,
+    options: { contentType?: string } = {},
+  ): Promise<{ sha256: string; size: number }> {
+    this.#assertOpen();
+    return await this.#upload(body, {
+      action: `write object '${key}'`,
+      maxBytes: Number.MAX_SAFE_INTEGER,
+      keyFor: () => key,
+      ...(options.contentType ? { contentType: options.contentType } : {}),
+    });
+  }
+
+  /** Read an object by key: its bytes as a stream, or `null` when absent. */
+  async getObject(
+    key: string,
+  ): Promise<{ stream: ReadableStream<Uint8Array>; size: number; etag: string } | null> {
+    this.#assertOpen();
+    const action = `read object '${key}'`;
+    const res = await this.#send(action, "GET", this.#url(key));
+    if (res.status === 404) {
+      await res.body?.cancel();
+      return null;
+    }
+    if (!res.ok || res.body === null) await this.#refuse(action, res);
+    return {
+      stream: res.body!,
+      size: Number(res.headers.get("content-length") ?? "0"),
+      etag: res.headers.get("etag") ?? "",
+    };
+  }
+
+  /** Delete an object by key (absent is no error). */
+  async deleteObject(key: string): Promise<void> {
+    this.#assertOpen();
+    await this.#deleteKey(`delete object '${key}'`, key);
+  }
+
+  /** Every object key under `prefix`, in key order. */
+  async *listObjects(prefix: string): AsyncGenerator<{ key: string; size: number }> {
+    this.#assertOpen();
+    for await (const item of this.#walk(prefix)) yield { key: item.key, size: item.size };
+  }
+
+  async #startUpload(headers: Record<string, string> = {}): Promise<Multipart> {
     const key = `${this.#prefix}uploads/${randomHex(16)}`;
-    const res = await this.#send("start an upload", "POST", this.#url(key, "?uploads"));
+    const res = await this.#send("start an upload", "POST", this.#url(key, "?uploads"), {
+      headers,
+    });
     if (!res.ok) await this.#refuse("start an upload", res);
     const id = xmlText(await res.text(), "UploadId");
     if (!id) throw unavailable("start an upload", "answered no upload id");

@@ -33,6 +33,17 @@ export async function migrate(
   return { code, out: out.join("\n"), err: err.join("\n"), report };
 }
 
+/** The targets a run's stderr says were imported (or would be, in a dry run) or found identical. */
+export function targets(err: string, outcome: "imported" | "identical"): string[] {
+  const word = outcome === "imported" ? "(?:imported|would import)" : "identical";
+  return [...err.matchAll(new RegExp(`^migrate: ${word} (\\S+)$`, "gm"))].map((m) => m[1]!);
+}
+
+/** The counts of a run's summary. */
+export function counts(report: Record<string, unknown>): Record<string, number> {
+  return report.counts as Record<string, number>;
+}
+
 /**
  * Every exported row of a KV store (audit rows reduced to their action and
  * target, since their ids and times are the run's own), sorted.

@@ -14,11 +14,17 @@ export interface RunningS3 {
   close(): Promise<void>;
 }
 
-/** Start s3rver on a free port with `buckets` created, its files in a temp dir. */
-export async function startS3rver(buckets: readonly string[] = ["registry"]): Promise<RunningS3> {
-  const directory = await Deno.makeTempDir({ prefix: "s3rver_" });
+/**
+ * Start s3rver with `buckets` created, its files in a temp dir, on a free port;
+ * or on `port` over `directory` (start it again after a `close`: an outage).
+ */
+export async function startS3rver(
+  buckets: readonly string[] = ["registry"],
+  options: { port?: number; directory?: string } = {},
+): Promise<RunningS3> {
+  const directory = options.directory ?? await Deno.makeTempDir({ prefix: "s3rver_" });
   const server = new S3rver({
-    port: 0,
+    port: options.port ?? 0,
     address: "127.0.0.1",
     silent: true,
     directory,
@@ -29,7 +35,10 @@ export async function startS3rver(buckets: readonly string[] = ["registry"]): Pr
     endpoint: `http://127.0.0.1:${port}`,
     async close() {
       await server.close();
-      await Deno.remove(directory, { recursive: true }).catch(() => {});
+      // A directory handed in outlives this run (the caller starts it again).
+      if (options.directory === undefined) {
+        await Deno.remove(directory, { recursive: true }).catch(() => {});
+      }
     },
   };
 }

@@ -8,7 +8,7 @@ const MAIN = fileURLToPath(new URL("../main.ts", import.meta.url));
 export interface RunningServer {
   /** `http://127.0.0.1:<port>`. */
   url: string;
-  /** The child's process id (its `/proc` entry: RSS). */
+  /** The child's process id (its /proc entry, for memory figures). */
   pid: number;
   /** Everything it printed so far on stdout and stderr. */
   output(): string;

@@ -656,7 +656,7 @@ Deno.test("publish() answers package_format_conflict for a package of another su
   });
 });
 
-Deno.test("publish() writes blobs, a version, its lifecycle and precedence, the package, the scope and an audit row", async () => {
+Deno.test("publish() writes blobs, a version, its lifecycle and precedence, the package, the scope, its search rows and an audit row", async () => {
   const { app, key, storage, bundles } = await setup();
   const before = await rowKeys(storage);
   assert.equal((await publish(app, TOKENS.alice, await makeGadget(key))).status, 201);
@@ -666,6 +666,10 @@ Deno.test("publish() writes blobs, a version, its lifecycle and precedence, the 
     "gc_recent",
     "pkg",
     "scope",
+    // The owner's pointer and the private version's reader entry (name and recency order).
+    "search_owner",
+    "search_private",
+    "search_private",
     "ver",
     "ver_by_precedence",
     "ver_by_precedence_indexed",

@@ -2,8 +2,12 @@ import assert from "node:assert/strict";
 import type { Hono } from "hono";
 import type { ScopeRow } from "../core/rows.ts";
 import { updateRow } from "../core/store.ts";
+import { createToken, storedTokenAuthenticator } from "../core/tokens.ts";
+import { createGguiRoutes } from "../routes/ggui/mod.ts";
+import { CLI_PRINCIPAL } from "../server/cli.ts";
 import { scopeKey } from "../storage/keys.ts";
 import {
+  BUNDLE_HOST,
   makeGadget,
   makeGguiApp,
   makeKey,
@@ -32,7 +36,7 @@ function ids(body: { results: { artifactId: string }[] }): string[] {
 }
 
 /** A registry with a small public catalogue, a private artifact and a Rack-like package. */
-async function catalogue() {
+async function catalogue(options: { secret?: boolean } = {}) {
   const env = makeGguiApp({ publicLane: true });
   const { app } = env;
   await ok(
@@ -85,7 +89,9 @@ async function catalogue() {
   );
   const key = await makeKey();
   await registerKey(app, TOKENS.alice, key);
-  await ok(app, TOKENS.alice, await makeGadget(key, { manifest: { name: "secret-map" } }));
+  if (options.secret !== false) {
+    await ok(app, TOKENS.alice, await makeGadget(key, { manifest: { name: "secret-map" } }));
+  }
   return env;
 }
 
@@ -278,12 +284,86 @@ Deno.test("search() adds verifiedDomain only for verified scopes", async () => {
   }
 });
 
-Deno.test("search() ignores the Authorization header and never shows private rows", async () => {
+/** Every page of a search, following `nextCursor`, as one caller sees it. */
+async function walkAll(app: Hono, query: string, token?: string): Promise<Body[]> {
+  const pages: Body[] = [];
+  let cursor: string | undefined;
+  do {
+    const sep = query.includes("?") ? "&" : "?";
+    const url = `/search${query}${cursor ? `${sep}cursor=${encodeURIComponent(cursor)}` : ""}`;
+    const res = await app.request(
+      url,
+      token ? { headers: { authorization: `Bearer ${token}` } } : {},
+    );
+    assert.equal(res.status, 200, url);
+    const body = await res.json();
+    pages.push(body);
+    cursor = body.nextCursor;
+  } while (cursor !== undefined);
+  return pages;
+}
+
+const PRIVATE_QUERIES = [
+  "",
+  "?q=map",
+  "?q=secret",
+  "?sort=recent",
+  "?limit=1",
+  "?limit=1&sort=recent",
+];
+
+Deno.test("search() lists a private artifact to its scope's owner, never to a stranger or anonymous caller", async () => {
   const { app } = await catalogue();
+  const mine = (await walkAll(app, "?q=map", TOKENS.alice)).flatMap(ids);
+  assert.deepEqual(mine, ["@acme/map", "@acme/secret-map"]);
+  for (const query of PRIVATE_QUERIES) {
+    const all = (await walkAll(app, query, TOKENS.alice)).flatMap(ids);
+    assert.ok(all.includes("@acme/secret-map"), query);
+    assert.equal(new Set(all).size, all.length, `${query}: a result twice`);
+    for (const who of [undefined, TOKENS.bob]) {
+      const seen = (await walkAll(app, query, who)).flatMap(ids);
+      assert.ok(!seen.includes("@acme/secret-map"), `${query} as ${who}`);
+    }
+  }
   const res = await app.request("/search?q=secret", {
     headers: { authorization: `Bearer ${TOKENS.alice}` },
   });
-  assert.deepEqual(await res.json(), { results: [] });
+  assert.equal(res.headers.get("cache-control"), "private, no-cache");
   assert.equal(res.headers.get("access-control-allow-origin"), "*");
-  assert.equal(res.headers.get("cache-control"), null);
+  const anonymous = await app.request("/search?q=secret");
+  assert.deepEqual(await anonymous.json(), { results: [] });
+  assert.equal(anonymous.headers.get("cache-control"), null);
+});
+
+Deno.test("search() answers a stranger the same bytes whether or not a private artifact exists", async () => {
+  const withSecret = await catalogue();
+  const without = await catalogue({ secret: false });
+  for (const query of PRIVATE_QUERIES) {
+    for (const who of [undefined, TOKENS.bob]) {
+      assert.deepEqual(
+        await walkAll(withSecret.app, query, who),
+        await walkAll(without.app, query, who),
+        `${query} as ${who}`,
+      );
+    }
+  }
+});
+
+Deno.test("search() lists a private artifact to an API token that may read its namespace, not to one of another namespace", async () => {
+  const { ctx } = await catalogue();
+  const app = createGguiRoutes({
+    ctx,
+    authenticator: storedTokenAuthenticator(ctx),
+    bundleHost: BUNDLE_HOST,
+    registryHostname: "127.0.0.1:9011",
+  });
+  const token = async (namespace: string) =>
+    (await createToken(ctx, {
+      subject: `ci-${namespace.slice(1)}`,
+      grants: [{ namespace, actions: ["read"] }],
+    }, CLI_PRINCIPAL)).secret;
+  const reader = (await walkAll(app, "?q=map", await token("@acme"))).flatMap(ids);
+  assert.deepEqual(reader, ["@acme/map", "@acme/secret-map"]);
+  const other = (await walkAll(app, "?q=map", await token("@bobco"))).flatMap(ids);
+  assert.deepEqual(other, ["@acme/map"]);
 });

@@ -2,10 +2,10 @@
 // server then answers the original's reads, a second run changes nothing,
 // and corrupted copies are refused version by version, naming the file.
 import assert from "node:assert/strict";
-import { fromBase64, sri384, toBase64 } from "../base/digest.ts";
-import { verifyEd25519 } from "../core/ggui/signing.ts";
+import { toBase64 } from "../base/digest.ts";
+import { gguiInstall, InstallError } from "./_stock_clients.ts";
 import { startServer } from "./_server.ts";
-import { copyFixture, migrate, ORIGINALS, snapshot } from "./_migrate_helpers.ts";
+import { copyFixture, counts, migrate, ORIGINALS, snapshot, targets } from "./_migrate_helpers.ts";
 import { runCli } from "../server/cli.ts";
 
 const SRC = `${ORIGINALS}/ggui-registry-data`;
@@ -28,7 +28,8 @@ Deno.test("migrate ggui: the server then answers the original's reads for every 
   await using tmp = await tempDir();
   const first = await migrate(["ggui", SRC, ...storeFlags(tmp.path)]);
   assert.deepEqual(first.code, 0, first.err);
-  assert.deepEqual((first.report.imported as string[]).length, 11);
+  assert.deepEqual(counts(first.report).imported, 11);
+  assert.deepEqual(targets(first.err, "imported").length, 11);
   // bob reads his own scope through a stored token of subject bob.
   const out: string[] = [];
   const made = await runCli(
@@ -70,20 +71,26 @@ Deno.test("migrate ggui: the server then answers the original's reads for every 
       expected.compiledBytes = blob.compiledBytes;
     }
     assert.deepEqual(body, expected);
+    // The stock CLI's install path over the real port: read, fetch the bundle
+    // from the bundleUrl served (now this server's), check its SRI, verify the
+    // signature under the pinned authorPublicKey (WebCrypto, not our verifier).
+    const installed = await gguiInstall(host, { artifactId: id, version: String(row.version) }, {
+      token,
+    });
+    assert.equal(installed.signatureVerified, row.kind === "gadget", `${id}@${row.version}`);
     if (row.kind === "gadget") {
-      // The stock client's install checks: SRI of the served bundle, then the
-      // Ed25519 signature of the served envelope under the pinned author key.
-      const bundle = new Uint8Array(
-        await (await get(new URL(body.bundleUrl!).pathname, token)).arrayBuffer(),
+      assert.deepEqual(
+        installed.code,
+        await Deno.readFile(`${SRC}/bundles/private/${id}/${row.version}/bundle.js`),
       );
-      assert.equal(sri384(bundle), body.bundleSri);
-      const envelope = await (await get(new URL(body.signatureUrl!).pathname, token)).json();
-      const verified = await verifyEd25519(bundle, {
-        envelope,
-        publicKey: fromBase64(body.authorPublicKey!)!,
-      });
-      assert.deepEqual(verified, { valid: true });
     }
+    // Without credentials, as the stock CLI sends none: "not found (or not
+    // visible)", as from the original (every fixture artifact is private).
+    await assert.rejects(
+      gguiInstall(host, { artifactId: id, version: String(row.version) }),
+      InstallError,
+      "not found (or not visible)",
+    );
     // Strangers get the missing-artifact 404, as from the original.
     assert.deepEqual((await get(`/pkg/${id}/${row.version}`)).status, 404);
     await (await get(`/pkg/${id}/${row.version}`)).body?.cancel();
@@ -126,8 +133,9 @@ Deno.test("migrate ggui: a second run finds everything identical and changes not
   const before = await snapshot(`${tmp.path}/r.kv`, `${tmp.path}/b`);
   const again = await migrate(["ggui", SRC, ...storeFlags(tmp.path)]);
   assert.deepEqual(again.code, 0, again.err);
-  assert.deepEqual(again.report.imported, []);
-  assert.deepEqual((again.report.identical as string[]).length, 11);
+  assert.deepEqual(counts(again.report).imported, 0);
+  assert.deepEqual(counts(again.report).identical, 11);
+  assert.deepEqual(targets(again.err, "identical").length, 11);
   assert.deepEqual(await snapshot(`${tmp.path}/r.kv`, `${tmp.path}/b`), before);
   // One audit record per imported version, actor migrate; no webhook outbox rows.
   const audits = before.split("\n").filter((l) => l.includes('"ggui.migrate"'));
@@ -247,7 +255,8 @@ Deno.test("migrate ggui: corrupted versions are named by path in the dry run and
     assert.deepEqual(run.code, 1);
     for (const path of Object.values(named)) assert.ok(run.err.includes(path), path);
     assert.deepEqual((run.report.refused as unknown[]).length, 7, run.err);
-    assert.deepEqual((run.report.imported as string[]).sort(), [
+    assert.deepEqual(counts(run.report).refused, 7, run.err);
+    assert.deepEqual(targets(run.err, "imported").sort(), [
       "@acme-ui/chart@1.1.0-beta.1",
       "@acme-ui/dashboard@1.0.0",
       "@bob-tools/signup-form@0.1.0",

@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
 import { startServer } from "./_server.ts";
-import { copyFixture, migrate, ORIGINALS, snapshot } from "./_migrate_helpers.ts";
+import { InstallError, rackInstall } from "./_stock_clients.ts";
+import { copyFixture, counts, migrate, ORIGINALS, snapshot, targets } from "./_migrate_helpers.ts";
 
 const SRC = `${ORIGINALS}/rack-storage-root`;
 const AUTH = `${ORIGINALS}/rack-auth.json`;
@@ -40,10 +41,8 @@ Deno.test("migrate rack: the server then answers the original's reads (versions,
     ...storeFlags(tmp.path),
   ]);
   assert.equal(run.code, 0, run.err);
-  assert.equal(
-    (run.report.imported as string[]).filter((t) => !t.startsWith("preset:")).length,
-    13,
-  );
+  assert.equal(targets(run.err, "imported").filter((t) => !t.startsWith("preset:")).length, 13);
+  assert.equal(counts(run.report).imported, 14);
   await using server = await startServer([
     ...storeFlags(tmp.path),
     `--auth-config=${AUTH}`,
@@ -102,14 +101,72 @@ Deno.test("migrate rack: the server then answers the original's reads (versions,
       }
     }
   }
+  // rk's install path over the real port: the unversioned item (latest), then
+  // each declared file from the version it names, byte for byte (rk itself
+  // checks no digest on reads: the checksum is the upload's, recomputed here).
+  for (const [pkg, token] of [["@rack/quality/husky"], ["@acme/features/auth-kit", READ]]) {
+    const { item, files } = await rackInstall(server.url, { id: pkg! }, { token });
+    const { versions } = JSON.parse(await Deno.readTextFile(`${SRC}/${pkg}/versions.json`));
+    assert.equal(item.version, versions[0]);
+    assert.ok(files.size > 0, pkg);
+    for (const [path, bytes] of files) {
+      assert.deepEqual(bytes, await Deno.readFile(`${SRC}/${pkg}/${item.version}/${path}`), path);
+    }
+  }
+  await assert.rejects(rackInstall(server.url, { id: "@acme/features/auth-kit" }), InstallError);
   assert.equal((await text("/presets/starter")).body, preset);
   assert.equal((await text("/schemas/rack.json")).body, '{"type":"object"}\n');
   // A second run: everything identical, exit 0.
   await server.stop();
   const again = await migrate(["rack", src, `--auth-config=${AUTH}`, ...storeFlags(tmp.path)]);
   assert.equal(again.code, 0, again.err);
-  assert.deepEqual(again.report.imported, []);
-  assert.equal((again.report.identical as string[]).length, 14);
+  assert.equal(counts(again.report).imported, 0);
+  assert.equal(counts(again.report).identical, 14);
+});
+
+Deno.test("migrate rack: a preset without a version (as the original's own) is imported and served byte for byte", async () => {
+  await using tmp = await tempDir();
+  const src = await copyFixture("rack-storage-root", tmp.path);
+  // As the original ships its presets: no version, its own indentation, no final newline.
+  const text = JSON.stringify(
+    {
+      $schema: "https://registry.rackjs.com/schemas/preset.json",
+      name: "web-starter",
+      description: "Husky and TypeScript — the usual start",
+      registries: ["@rack/quality/husky", "@rack/build/typescript"],
+    },
+    null,
+    4,
+  );
+  await Deno.mkdir(`${src}/presets/web-starter`, { recursive: true });
+  await Deno.writeTextFile(`${src}/presets/web-starter/preset.json`, text);
+  const run = await migrate(["rack", src, ...storeFlags(tmp.path)]);
+  assert.equal(run.code, 0, run.err);
+  assert.deepEqual(targets(run.err, "imported").filter((t) => t.startsWith("preset:")), [
+    "preset:web-starter",
+  ]);
+  await using server = await startServer(storeFlags(tmp.path));
+  const res = await fetch(`${server.url}/presets/web-starter`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^application\/json/);
+  const body = await res.text();
+  assert.equal(body, text);
+  // What rk reads from it: a registries array.
+  assert.deepEqual(JSON.parse(body).registries, ["@rack/quality/husky", "@rack/build/typescript"]);
+  const etag = res.headers.get("etag");
+  assert.ok(etag);
+  const again = await fetch(`${server.url}/presets/web-starter`, {
+    headers: { "if-none-match": etag },
+  });
+  assert.equal(again.status, 304);
+  await again.body?.cancel();
+  const head = await fetch(`${server.url}/presets/web-starter`, { method: "HEAD" });
+  assert.equal(head.headers.get("content-length"), String(new TextEncoder().encode(text).length));
+  await server.stop();
+  // A second run finds it identical.
+  const second = await migrate(["rack", src, ...storeFlags(tmp.path)]);
+  assert.equal(second.code, 0, second.err);
+  assert.ok(targets(second.err, "identical").includes("preset:web-starter"), second.err);
 });
 
 async function filesUnder(dir: string, rel = ""): Promise<string[]> {
@@ -161,7 +218,8 @@ Deno.test("migrate rack: corrupted versions are named by path, left out, and eve
   for (const run of [dry, real]) {
     assert.equal(run.code, 1);
     for (const line of named) assert.ok(run.err.includes(line), `${line}\n${run.err}`);
-    assert.equal((run.report.imported as string[]).length, 9);
+    assert.equal(counts(run.report).imported, 9);
+    assert.equal(targets(run.err, "imported").length, 9);
     assert.ok(JSON.stringify(run.report.notes).includes("listed without a folder: 9.9.9"));
   }
   await using server = await startServer([...storeFlags(tmp.path), `--auth-config=${AUTH}`]);

@@ -8,10 +8,13 @@ import { SEARCH_SCAN_BUDGET, searchPackages } from "../core/search.ts";
 import {
   ensureSearchIndex,
   indexRowsOf,
+  privateDocOf,
+  privateRowsOf,
   rebuildSearchIndex,
   searchDocOf,
 } from "../core/search_index.ts";
 import { staticTokenAuthenticator } from "../core/auth.ts";
+import { claimScope } from "../core/store.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import { createRegistryApp } from "../routes/app.ts";
 import { runCli } from "../server/cli.ts";
@@ -41,11 +44,14 @@ async function assertConsistent(storage: RegistryStorage): Promise<void> {
   const want = new Map<string, string>();
   const pkgs = await snapshot(storage, ["pkg"]);
   for (const value of pkgs.values()) {
-    for (const [id, row] of indexRowsOf(searchDocOf(JSON.parse(value) as PackageRow))) {
+    const pkg = JSON.parse(value) as PackageRow;
+    for (
+      const [id, row] of [...indexRowsOf(searchDocOf(pkg)), ...privateRowsOf(privateDocOf(pkg))]
+    ) {
       want.set(id, JSON.stringify(row.value));
     }
   }
-  assert.deepEqual(await snapshot(storage, INDEX_FAMILIES), want);
+  assert.deepEqual(await snapshot(storage, [...INDEX_FAMILIES, "search_private"]), want);
 }
 
 async function seedBatched(storage: RegistryStorage, versions: SeedVersion[][]): Promise<void> {
@@ -428,5 +434,220 @@ Deno.test("main.ts builds the index of a store written before it, before serving
     ]);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("word postings carry their entry, so a page of matches reads no entry by pointer; a large entry stays a pointer and is still found", async () => {
+  const inner = new MemoryRegistryStorage();
+  const storage = new CountingStorage(inner);
+  for (let i = 0; i < 30; i++) {
+    await publishSeed(inner, {
+      namespace: "@acme",
+      name: `card-${i}`,
+      version: "1.0.0",
+      format: "ggui.gadget",
+      description: "A common card",
+    });
+  }
+  // ~3 KB of description: too large to copy into each of its postings.
+  const long = Array.from({ length: 400 }, (_, i) => `w${i}x`).join(" ");
+  await publishSeed(inner, {
+    namespace: "@acme",
+    name: "big",
+    version: "1.0.0",
+    format: "rack.registry",
+    description: `Bulky ${long}`,
+  });
+  storage.reads = 0;
+  const page = await searchPackages(storage, { q: "common", limit: 20 });
+  assert.equal(page.items.length, 20);
+  assert.ok(storage.reads <= 22, `${storage.reads} rows for a page of 20`);
+  const terms = await inner.list(keys.searchTermPrefix("bulky"));
+  assert.deepEqual(terms.items.map((e) => e.value), ["rack.registry"]);
+  assert.deepEqual((await searchPackages(storage, { q: "bulky w12x" })).items.map((h) => h.name), [
+    "big",
+  ]);
+  await assertConsistent(inner);
+});
+
+/** Every hit of a search, page by page (small pages: the merge crosses cursors). */
+async function allHits(storage: RegistryStorage, query: Parameters<typeof searchPackages>[1]) {
+  const pages = [];
+  let cursor: string | undefined;
+  do {
+    const page = await searchPackages(storage, { ...query, ...(cursor ? { cursor } : {}) });
+    pages.push(page);
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  return pages;
+}
+
+/** A store with public packages in three namespaces and, optionally, private ones in `@acme`. */
+async function readerStore(secrets: boolean): Promise<MemoryRegistryStorage> {
+  const storage = new MemoryRegistryStorage();
+  let t = 0;
+  const at = () => new Date(Date.parse("2026-11-22T00:00:00.000Z") + (t += 1000)).toISOString();
+  for (const ns of ["@acme", "@beta", "@zeta"]) {
+    for (const [i, format] of FORMATS.entries()) {
+      await publishSeed(storage, {
+        namespace: ns,
+        name: format === "rack.registry" ? `kit/tool-${i}` : `tool-${i}`,
+        version: "1.0.0",
+        format,
+        description: "A handy tool",
+        publishedAt: at(),
+      });
+    }
+  }
+  if (secrets) {
+    for (const [i, format] of FORMATS.entries()) {
+      const name = format === "rack.registry" ? `kit/hidden-${i}` : `hidden-${i}`;
+      await publishSeed(storage, {
+        namespace: "@acme",
+        name,
+        version: "1.0.0",
+        format,
+        visibility: "private",
+        description: "A hidden tool",
+        publishedAt: at(),
+      });
+    }
+    // A private 2.0.0 above a public 1.0.0: readers see 2.0.0, others 1.0.0.
+    await publishSeed(storage, {
+      namespace: "@acme",
+      name: "tool-0",
+      version: "2.0.0",
+      format: "ggui.gadget",
+      visibility: "private",
+      description: "A handy tool, secretly improved",
+      publishedAt: at(),
+    });
+  }
+  return storage;
+}
+
+/** Queries, and how many of `@acme`'s three private packages each finds for a reader. */
+const READER_QUERIES: [Parameters<typeof searchPackages>[1], number][] = [
+  [{ q: "tool" }, 2], // the JSR one has no description: only its name is searched
+  [{ q: "tool", sort: "recent" }, 2],
+  [{ limit: 2 }, 3],
+  [{ limit: 2, sort: "recent" }, 3],
+  [{ q: "hidden" }, 3],
+  [{ q: "@ac", limit: 1 }, 3],
+  [{ namespace: "@acme", sort: "recent", limit: 3 }, 3],
+  [{ format: "rack", limit: 1 }, 1],
+];
+
+Deno.test("searchPackages() lists private packages to the namespace's readers, in order across pages, and nothing to others", async () => {
+  const storage = await readerStore(true);
+  const plain = await readerStore(false);
+  const reader = { subject: "ci", grants: [{ namespace: "@acme", actions: ["read" as const] }] };
+  const stranger = {
+    subject: "eve",
+    grants: [{ namespace: "@beta", actions: ["publish" as const] }],
+  };
+  for (const [query, hidden] of READER_QUERIES) {
+    const label = JSON.stringify(query);
+    // Strangers: the same pages, cursors included, as a store without the private packages.
+    for (const viewer of [undefined, null, stranger]) {
+      assert.deepEqual(
+        await allHits(storage, { ...query, viewer }),
+        await allHits(plain, { ...query, viewer }),
+        label,
+      );
+    }
+    const seen = (await allHits(storage, { ...query, viewer: reader })).flatMap((p) => p.items);
+    const ids = seen.map((h) => `${h.namespace}/${h.name}@${h.version}`);
+    assert.equal(new Set(seen.map((h) => h.name + h.namespace)).size, ids.length, label);
+    // The one-page answer, sorted as the order says, is what the pages add up to.
+    const whole = (await searchPackages(storage, { ...query, limit: 200, viewer: reader })).items;
+    assert.deepEqual(ids, whole.map((h) => `${h.namespace}/${h.name}@${h.version}`), label);
+    const publicOnly = (await allHits(plain, query)).flatMap((p) => p.items);
+    assert.equal(ids.filter((id) => id.includes("hidden")).length, hidden, label);
+    const improved = query.q !== "hidden" && query.format !== "rack";
+    assert.equal(ids.includes("@acme/tool-0@2.0.0"), improved, label);
+    assert.ok(!ids.includes("@acme/tool-0@1.0.0"), label);
+    assert.equal(ids.length, publicOnly.length + hidden, label);
+  }
+  const recent = (await searchPackages(storage, { sort: "recent", viewer: reader })).items;
+  assert.equal(`${recent[0]!.namespace}/${recent[0]!.name}`, "@acme/tool-0");
+});
+
+Deno.test("a namespace's owner searches its private packages; a yank or a public release moves the reader entry", async () => {
+  const storage = new MemoryRegistryStorage();
+  const ctx = ctxOf(storage);
+  await claimScope(storage, {
+    scope: "@acme",
+    ownerSubject: "alice",
+    claimedAt: "2026-11-22T00:00:00.000Z",
+    verification: "unverified",
+  });
+  const v = (version: string, visibility: "public" | "private") => ({
+    namespace: "@acme",
+    name: "card",
+    version,
+    format: "jsr" as const,
+    visibility,
+    publishedAt: `2026-11-22T01:00:0${version[0]}.000Z`,
+  });
+  const versions = async (viewer: { subject: string } | null) =>
+    (await searchPackages(storage, { q: "card", viewer })).items.map((h) => h.version);
+  await publishSeed(storage, v("1.0.0", "private"));
+  assert.deepEqual(await versions({ subject: "alice" }), ["1.0.0"]);
+  assert.deepEqual(await versions({ subject: "bob" }), []);
+  assert.deepEqual(await versions(null), []);
+  await publishSeed(storage, v("2.0.0", "public"));
+  assert.deepEqual(await versions({ subject: "alice" }), ["2.0.0"]);
+  await publishSeed(storage, v("3.0.0", "private"));
+  assert.deepEqual(await versions({ subject: "alice" }), ["3.0.0"]);
+  assert.deepEqual(await versions(null), ["2.0.0"]);
+  await yankVersion(ctx, { namespace: "@acme", name: "card", version: "3.0.0", actor: "ops" });
+  assert.deepEqual(await versions({ subject: "alice" }), ["2.0.0"]);
+  await assertConsistent(storage);
+  // A rebuild from the package rows writes the same rows (the owner's pointer included).
+  const before = await snapshot(storage, [...INDEX_FAMILIES, "search_private", "search_owner"]);
+  await rebuildSearchIndex(storage);
+  assert.deepEqual(
+    await snapshot(storage, [...INDEX_FAMILIES, "search_private", "search_owner"]),
+    before,
+  );
+});
+
+Deno.test("a reader's recency pages stay exact when packages of several namespaces share one publish time", async () => {
+  const storage = new MemoryRegistryStorage();
+  const at = "2026-11-22T00:00:00.000Z";
+  for (const ns of ["@a", "@b", "@c"]) {
+    for (const visibility of ["public", "private"] as const) {
+      await publishSeed(storage, {
+        namespace: ns,
+        name: `${visibility}-card`,
+        version: "1.0.0",
+        format: "ggui.gadget",
+        visibility,
+        description: "A card",
+        publishedAt: at,
+      });
+    }
+  }
+  const reader = {
+    subject: "ci",
+    grants: [
+      { namespace: "@a", actions: ["read" as const] },
+      { namespace: "@c", actions: ["publish" as const] },
+    ],
+  };
+  const id = (h: { namespace: string; name: string }) => `${h.namespace}/${h.name}`;
+  for (const sort of ["recent", "name"]) {
+    const paged = (await allHits(storage, { sort, limit: 1, viewer: reader }))
+      .flatMap((p) => p.items).map(id);
+    const whole = (await searchPackages(storage, { sort, viewer: reader })).items.map(id);
+    assert.deepEqual(paged, whole, sort);
+    assert.deepEqual([...whole].sort(), [
+      "@a/private-card",
+      "@a/public-card",
+      "@b/public-card",
+      "@c/private-card",
+      "@c/public-card",
+    ]);
   }
 });

@@ -17,7 +17,7 @@ import {
   type GguiResult,
   kindOfFormat,
 } from "./_common.ts";
-import { NAME_RE, SCOPE_RE } from "./manifest.ts";
+import { NAME_RE, SCOPE_RE } from "./manifest_grammar.ts";
 
 /** One entry of a version list. */
 export interface VersionEntry {

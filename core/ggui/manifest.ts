@@ -14,17 +14,15 @@ import { z } from "zod";
 import type { JsonValue } from "../../storage/types.ts";
 import { isVersion, MAX_VERSION_LENGTH } from "../../base/names.ts";
 
-/** Scope grammar: `@` then 2–64 lowercase alphanumerics or hyphens, no edge hyphen. */
-export const SCOPE_RE: RegExp = /^@[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$/;
-/** Name grammar: 2–64 lowercase alphanumerics or hyphens, no edge hyphen. */
-export const NAME_RE: RegExp = /^[a-z0-9][a-z0-9-]{0,62}[a-z0-9]$/;
-/** semver.org 2.0 grammar. */
-export const MANIFEST_VERSION_RE: RegExp =
-  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
-/** MCP server and tool name charset. */
-export const MCP_NAME_RE: RegExp = /^[A-Za-z0-9_.-]{1,128}$/;
-/** The most MCP tool bindings an artifact may declare or derive. */
-export const MCP_MAX_BINDINGS = 16;
+import {
+  MANIFEST_VERSION_RE,
+  MCP_MAX_BINDINGS,
+  MCP_NAME_RE,
+  NAME_RE,
+  SCOPE_RE,
+} from "./manifest_grammar.ts";
+
+export { MANIFEST_VERSION_RE, MCP_MAX_BINDINGS, MCP_NAME_RE, NAME_RE, SCOPE_RE };
 
 const jsonValue: z.ZodType<JsonValue> = z.lazy(() =>
   z.union([

@@ -54,15 +54,9 @@ import {
   unauthorized,
 } from "./_common.ts";
 import { compileBlueprint, type CompiledBlueprint, withCompiledRef } from "./compile.ts";
-import { checkConformanceAsync, type ConformanceError } from "./conformance.ts";
+import type { ConformanceError } from "./conformance.ts";
 import { acceptsPublicEd25519 } from "./public_lane.ts";
-import {
-  type ArtifactManifest,
-  canonicalJson,
-  checkCatalogProjection,
-  parseManifest,
-  searchFactsOf,
-} from "./manifest.ts";
+import type { ArtifactManifest } from "./manifest.ts";
 import {
   isSignatureEnvelope,
   offlineSigstoreVerifier,
@@ -71,6 +65,15 @@ import {
   type SigstoreVerifier,
   verifyEd25519,
 } from "./signing.ts";
+import { lazily } from "../../base/lazy.ts";
+
+/**
+ * The manifest schemas (zod) and the conformance gates with their TSX parser
+ * load with the first publish: ~80 ms of start-up CPU a server does not need
+ * before it answers.
+ */
+const manifests = lazily(() => import("./manifest.ts"));
+const conformanceGates = lazily(() => import("./conformance.ts"));
 
 /** The 201 body of a publish. */
 export interface PublishBody {
@@ -206,6 +209,7 @@ export async function publishArtifact(
     );
   }
   // 5. Manifest schema.
+  const { canonicalJson, checkCatalogProjection, parseManifest } = await manifests();
   const parsed = parseManifest(input.manifest);
   if (!parsed.ok) {
     const first = parsed.issues[0];
@@ -357,7 +361,7 @@ export async function publishArtifact(
     bundleBytes = decoded;
   }
   // 9. Conformance (the bundle as UTF-8 text).
-  const conformance = await checkConformanceAsync(
+  const conformance = await (await conformanceGates()).checkConformanceAsync(
     {
       manifest: input.manifest,
       ...(bundleBytes === undefined ? {} : { bundle: new TextDecoder().decode(bundleBytes) }),
@@ -505,7 +509,7 @@ async function commitVersion(
   );
   const now = ctx.clock();
   const facts: GguiFacts = {
-    search: searchFactsOf(manifest),
+    search: (await manifests()).searchFactsOf(manifest),
     authorPublicKey: v.authorPublicKey,
     signatureAlgorithm: v.signature.algorithm,
   };

@@ -24,7 +24,7 @@ import {
   mayReadPrivateNow,
   verificationFields,
 } from "./_common.ts";
-import { MANIFEST_VERSION_RE, NAME_RE, SCOPE_RE } from "./manifest.ts";
+import { MANIFEST_VERSION_RE, NAME_RE, SCOPE_RE } from "./manifest_grammar.ts";
 
 /** The read body (200, or 410 when yanked). */
 export interface ReadBody {

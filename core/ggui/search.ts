@@ -25,22 +25,26 @@ import {
   decodePosition,
   encodePosition,
   type IndexQuery,
+  MAX_QUERY_CHARS,
   MAX_QUERY_WORDS,
   type Position,
   positionOf,
-  queryIndex,
+  queryForViewer,
   SEARCH_SCAN_BUDGET,
+  type SearchViewer,
 } from "../search.ts";
 import { MAX_TERM_VALUE, type SearchDoc, words } from "../search_index.ts";
 import * as keys from "../../storage/keys.ts";
 import {
+  type AuthnContext,
   errorResult,
   type GguiContext,
   type GguiErrorBody,
   type GguiResult,
   verificationFields,
 } from "./_common.ts";
-import { MCP_NAME_RE, type McpToolBinding } from "./manifest.ts";
+import type { McpToolBinding } from "./manifest.ts";
+import { MCP_NAME_RE } from "./manifest_grammar.ts";
 
 /** The query parameters `/search` understands (empty strings count as absent). */
 export interface SearchQuery {
@@ -160,18 +164,18 @@ async function startOf(
   ctx: GguiContext,
   q: IndexQuery,
   cursor: string | undefined,
-  binding: string,
+  at: { binding: string; viewer: SearchViewer | undefined },
 ): Promise<Position | undefined | null | "end"> {
   if (cursor === undefined) return undefined;
   if (/^\d{1,9}$/.test(cursor)) {
     const offset = Number(cursor);
     if (offset === 0) return undefined;
     if (offset > SEARCH_SCAN_BUDGET) return null;
-    const skipped = await queryIndex(ctx.storage, { ...q, limit: offset });
+    const skipped = await queryForViewer(ctx.storage, { ...q, limit: offset }, at.viewer);
     if (skipped.docs.length === offset) return positionOf(skipped.docs[offset - 1]!, q.order);
     return skipped.next === undefined ? "end" : null;
   }
-  return decodePosition(cursor, binding, q.order === "name" ? 2 : 3);
+  return decodePosition(cursor, at.binding, q.order === "name" ? 2 : 3);
 }
 
 /**
@@ -184,7 +188,7 @@ async function startOf(
  */
 export async function searchArtifacts(
   ctx: GguiContext,
-  request: { query: SearchQuery },
+  request: { query: SearchQuery; authn?: AuthnContext },
 ): Promise<GguiResult<SearchBody | GguiErrorBody>> {
   const raw = request.query;
   const kind = present(raw.kind);
@@ -210,6 +214,9 @@ export async function searchArtifacts(
   const server = present(raw.server);
   if (server !== undefined && !MCP_NAME_RE.test(server)) {
     return invalid("`server` must match ^[A-Za-z0-9_.-]{1,128}$");
+  }
+  if ((raw.q?.length ?? 0) > MAX_QUERY_CHARS) {
+    return invalid(`\`q\` must have at most ${MAX_QUERY_CHARS} characters`);
   }
   const filters = {
     ...(kind === undefined ? {} : { kind }),
@@ -246,11 +253,13 @@ export async function searchArtifacts(
   const binding = JSON.stringify(["ggui", filters, sort ?? null]);
   let page;
   try {
-    const start = await startOf(ctx, q, present(raw.cursor), binding);
+    // A signed-in caller also finds the private artifacts it may read.
+    const at = { binding, viewer: request.authn };
+    const start = await startOf(ctx, q, present(raw.cursor), at);
     if (start === null) return invalid(BAD_CURSOR);
     if (start === "end") return { status: 200, body: { results: [] } };
     if (start !== undefined) q.after = start;
-    page = await queryIndex(ctx.storage, q);
+    page = await queryForViewer(ctx.storage, q, at.viewer);
   } catch {
     return errorResult(500, "server_error", "failed to search registry");
   }

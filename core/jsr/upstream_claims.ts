@@ -12,6 +12,7 @@ import { RegistryError } from "../../base/errors.ts";
 import { isNamespace } from "../../base/names.ts";
 import type { ScopeRow } from "../rows.ts";
 import { auditMutation, auditRow } from "../audit.ts";
+import { ownerIndexMutation } from "../search_index.ts";
 import * as keys from "../../storage/keys.ts";
 
 /**
@@ -55,6 +56,7 @@ export async function claimNamespace(
     checks: [{ key, stamp: null }],
     mutations: [
       { type: "set", key, value: row as never },
+      ownerIndexMutation(row),
       auditMutation(auditRow(ctx, {
         actor: input.actor,
         action: "namespace.claim",

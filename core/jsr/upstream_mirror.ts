@@ -11,7 +11,8 @@
 import type { RegistryContext } from "../context.ts";
 import { isRegistryError } from "../../base/errors.ts";
 import { isVersion } from "../../base/names.ts";
-import { pickLatest, satisfies } from "../semver.ts";
+import { pickLatest } from "../semver.ts";
+import { satisfies } from "../semver_range.ts";
 import * as keys from "../../storage/keys.ts";
 import { jsrRef } from "./publish.ts";
 import {

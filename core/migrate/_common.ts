@@ -7,6 +7,9 @@
  */
 import type { RegistryStorage, RowKey } from "../../storage/types.ts";
 import type { JsonValue } from "../../storage/types.ts";
+import type { PackageRef } from "../../base/names.ts";
+import { nextPackageRow } from "../packages.ts";
+import type { PackageRow, VersionState } from "../rows.ts";
 
 /** One entry of a source directory listing. */
 export interface SourceEntry {
@@ -22,8 +25,13 @@ export interface SourceEntry {
 
 /** A read-only view of the directory being migrated, paths relative to its root with `/`. */
 export interface MigrationSource {
-  /** The entries of a directory, sorted by name; `null` when it does not exist. */
+  /** The entries of a (small) directory, sorted by name; `null` when it does not exist. */
   list(path: string): Promise<SourceEntry[] | null>;
+  /**
+   * The entries of a directory one at a time, in no particular order (nothing
+   * when it does not exist): for the folders that grow with the source.
+   */
+  entries(path: string): AsyncIterable<SourceEntry>;
   /** The bytes of a file; `null` when missing. Throws with the path on other faults. */
   read(path: string): Promise<Uint8Array | null>;
   /** What a path is, without following symlinks; `null` when missing. */
@@ -38,32 +46,38 @@ export interface Problem {
   message: string;
 }
 
-/** What happened to one version (or key, scope, token…). */
-export type Outcome =
-  | "imported"
-  | "identical"
-  | "skipped"
-  | "refused"
-  | "conflict"
-  | "planned";
+/** The kinds of problem a run reports (each one is counted, the first few are listed). */
+export type ProblemKind = "skipped" | "refused" | "conflicts" | "notes";
 
-/** The summary of a run. */
+/** How many problems of each kind the summary lists; the rest are only counted (all are streamed as found). */
+export const MAX_LISTED = 100;
+
+/**
+ * The summary of a run. Its size does not grow with the source: versions are
+ * counted, and problems are streamed as they are found ({@linkcode record})
+ * with only the first {@linkcode MAX_LISTED} of each kind kept here.
+ */
 export interface MigrationReport {
   /** `ggui` or `rack`. */
   source: "ggui" | "rack";
   /** A dry run writes nothing. */
   dryRun: boolean;
-  /** Versions written by this run (or, in a dry run, that would be). */
-  imported: string[];
-  /** Versions (and keys, scopes) already in the target with the same bytes. */
-  identical: string[];
-  /** Left out on purpose, with the reason. */
+  /** How many of each: versions written by this run (or, in a dry run, that would be), versions (and keys, scopes, presets) already there with the same bytes, and each kind of problem. */
+  counts: {
+    imported: number;
+    identical: number;
+    skipped: number;
+    refused: number;
+    conflicts: number;
+    notes: number;
+  };
+  /** Left out on purpose, with the reason (the first {@linkcode MAX_LISTED}). */
   skipped: Problem[];
-  /** Not imported because the source is broken there. */
+  /** Not imported because the source is broken there (the first {@linkcode MAX_LISTED}). */
   refused: Problem[];
-  /** Present in the target with different content: never overwritten. */
+  /** Present in the target with different content: never overwritten (the first {@linkcode MAX_LISTED}). */
   conflicts: Problem[];
-  /** Notes that change nothing (stale versions.json, rewritten hosts…). */
+  /** Notes that change nothing: stale versions.json, rewritten hosts… (the first {@linkcode MAX_LISTED}). */
   notes: Problem[];
   /** Other rows imported (author keys, scopes, tokens, subscriptions). */
   rows: number;
@@ -78,8 +92,7 @@ export function newReport(source: "ggui" | "rack", dryRun: boolean): MigrationRe
   return {
     source,
     dryRun,
-    imported: [],
-    identical: [],
+    counts: { imported: 0, identical: 0, skipped: 0, refused: 0, conflicts: 0, notes: 0 },
     skipped: [],
     refused: [],
     conflicts: [],
@@ -87,6 +100,52 @@ export function newReport(source: "ggui" | "rack", dryRun: boolean): MigrationRe
     rows: 0,
     bytes: 0,
     tokens: [],
+  };
+}
+
+/** Where a run's outcomes go as they happen: the report's counters and the event stream. */
+export interface Recorder {
+  /** The summary being built. */
+  report: MigrationReport;
+  /** Called with each outcome line as it happens. */
+  event: (line: string) => void;
+}
+
+/** Count a problem, list it while the summary has room, and stream it at once. */
+export function record(r: Recorder, kind: ProblemKind, problem: Problem): void {
+  r.report.counts[kind]++;
+  if (r.report[kind].length < MAX_LISTED) r.report[kind].push(problem);
+  const word = kind === "conflicts" ? "conflict" : kind === "notes" ? "note" : kind;
+  r.event(`${word} ${problem.path}: ${problem.message}`);
+}
+
+/** Count a version (or key, scope, preset) imported or found identical, and stream it. */
+export function recordDone(r: Recorder, outcome: "imported" | "identical", target: string): void {
+  r.report.counts[outcome]++;
+  r.event(`${r.report.dryRun && outcome === "imported" ? "would import" : outcome} ${target}`);
+}
+
+/**
+ * The package row after one more migrated version, whatever order the
+ * versions come in: {@linkcode nextPackageRow}, with `createdAt`/`createdBy`
+ * from the earliest publication and `updatedAt` the latest. So a source can be
+ * walked as it lies on disk (never sorted in memory), and a run resumed after
+ * a kill ends with the same package rows as an uninterrupted one.
+ */
+export function migratedPackageRow(
+  current: PackageRow | null,
+  state: VersionState,
+  options: { ref: PackageRef; summary?: Record<string, JsonValue> },
+): PackageRow {
+  const next = nextPackageRow(current, state, options);
+  if (current === null) return next;
+  const earlier = state.publishedAt < current.createdAt ||
+    (state.publishedAt === current.createdAt && state.publishedBy < current.createdBy);
+  return {
+    ...next,
+    createdAt: earlier ? state.publishedAt : current.createdAt,
+    createdBy: earlier ? state.publishedBy : current.createdBy,
+    updatedAt: state.publishedAt > current.updatedAt ? state.publishedAt : current.updatedAt,
   };
 }
 

@@ -15,19 +15,13 @@ import { fromBase64, sha256Hex, sri384 } from "../../base/digest.ts";
 import { isRegistryError } from "../../base/errors.ts";
 import { storeFile } from "../files.ts";
 import { SEMVER_RE } from "../../base/names.ts";
-import { nextPackageRow } from "../packages.ts";
-import {
-  type AuthorKeyRow,
-  AuthorKeyRowSchema,
-  type FileMap,
-  type ScopeRow,
-  ScopeRowSchema,
-  type VersionRow,
-} from "../rows.ts";
+import type { AuthorKeyRow, FileMap, ScopeRow, VersionRow } from "../rows.ts";
+import { AuthorKeyRowSchema, ScopeRowSchema } from "../row_schemas.ts";
+import { ownerIndexMutation } from "../search_index.ts";
 import { getPackageRow, getVersionRow, putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
 import * as keys from "../../storage/keys.ts";
-import type { JsonValue } from "../../storage/types.ts";
+import type { JsonValue, RowKey } from "../../storage/types.ts";
 import {
   auditMutation,
   type GguiFacts,
@@ -45,6 +39,7 @@ import {
   verifyEd25519,
 } from "../ggui/signing.ts";
 import {
+  migratedPackageRow,
   type MigrationProgress,
   type MigrationReport,
   type MigrationSource,
@@ -52,6 +47,9 @@ import {
   parseJson,
   type Problem,
   putRowIfAbsent,
+  record,
+  recordDone,
+  type Recorder,
   safeSegment,
   sameJson,
   SourceError,
@@ -104,12 +102,11 @@ export async function checkGguiSource(source: MigrationSource): Promise<void> {
   );
 }
 
-/** The JSON files of one `state/` family, by name. */
-async function rowFiles(source: MigrationSource, family: string): Promise<string[]> {
-  const entries = await source.list(`state/${family}`);
-  return (entries ?? []).filter((e) => e.name.endsWith(".json")).map((e) =>
-    `state/${family}/${e.name}`
-  );
+/** The JSON files of one `state/` family, one at a time as they lie on disk. */
+async function* rowFiles(source: MigrationSource, family: string): AsyncGenerator<string> {
+  for await (const e of source.entries(`state/${family}`)) {
+    if (e.name.endsWith(".json")) yield `state/${family}/${e.name}`;
+  }
 }
 
 /** Read and parse one row file (refusing symlinks), or a problem. */
@@ -148,47 +145,29 @@ function isProblem(value: unknown): value is Problem {
 /** Author keys of the source by `subject\0keyId`; bad files are refused. */
 async function loadKeys(
   source: MigrationSource,
-  report: MigrationReport,
+  r: Recorder,
 ): Promise<Map<string, { row: AuthorKeyRow; path: string }>> {
   const out = new Map<string, { row: AuthorKeyRow; path: string }>();
-  for (const path of await rowFiles(source, "author-keys")) {
+  for await (const path of rowFiles(source, "author-keys")) {
     const parsed = await readRow(source, path);
     if (isProblem(parsed)) {
-      report.refused.push(parsed);
+      record(r, "refused", parsed);
       continue;
     }
     const row = AuthorKeyRowSchema.safeParse(parsed.value);
     if (!row.success) {
-      report.refused.push({ path, message: "is not an author-key row" });
+      record(r, "refused", { path, message: "is not an author-key row" });
       continue;
     }
     const raw = fromBase64(row.data.publicKeyBase64);
     if (raw === null || raw.byteLength !== 32 || keyIdOf(raw) !== row.data.keyId) {
-      report.refused.push({
+      record(r, "refused", {
         path,
         message: `key id '${row.data.keyId}' does not match its public key`,
       });
       continue;
     }
     out.set(`${row.data.subject}\0${row.data.keyId}`, { row: row.data, path });
-  }
-  return out;
-}
-
-async function loadScopes(
-  source: MigrationSource,
-  report: MigrationReport,
-): Promise<{ row: ScopeRow; path: string }[]> {
-  const out: { row: ScopeRow; path: string }[] = [];
-  for (const path of await rowFiles(source, "scope-owners")) {
-    const parsed = await readRow(source, path);
-    if (isProblem(parsed)) {
-      report.refused.push(parsed);
-      continue;
-    }
-    const row = ScopeRowSchema.safeParse(parsed.value);
-    if (!row.success) report.refused.push({ path, message: "is not a scope-owner row" });
-    else out.push({ row: row.data, path });
   }
   return out;
 }
@@ -426,7 +405,7 @@ async function writeVersion(
     row: p.row,
     gc: { guard: gcGuard, ctx },
     updatePackage: (current, state) =>
-      nextPackageRow(current, { ...state, yanked: p.yanked }, {
+      migratedPackageRow(current, { ...state, yanked: p.yanked }, {
         ref,
         summary: publicSummaryOf(p.row),
       }),
@@ -458,7 +437,7 @@ async function writeVersion(
  * @example
  * ```ts ignore
  * const report = await migrateGgui(ctx, fsSource("./registry-data"), { dryRun: true });
- * console.log(report.imported.length, report.refused);
+ * console.log(report.counts.imported, report.refused);
  * ```
  */
 export async function migrateGgui(
@@ -467,94 +446,105 @@ export async function migrateGgui(
   options: GguiMigrateOptions = {},
 ): Promise<MigrationReport> {
   const dryRun = options.dryRun === true;
-  const report = newReport("ggui", dryRun);
-  const event = options.onEvent ?? (() => {});
+  const r: Recorder = { report: newReport("ggui", dryRun), event: options.onEvent ?? (() => {}) };
   await checkGguiSource(source);
-  const authorKeys = await loadKeys(source, report);
-  const scopes = await loadScopes(source, report);
-  // Keys and scopes first: the versions' signatures and private reads name them.
+  // Keys first: the versions' signatures name them (few rows: one per registered key).
+  const authorKeys = await loadKeys(source, r);
   for (const { row, path } of authorKeys.values()) {
-    const outcome = await putRowIfAbsent(
-      ctx.storage,
-      keys.authorKeyKey(row.subject, row.keyId),
-      row as unknown as JsonValue,
-      dryRun,
-    );
-    if (outcome === "conflict") {
-      report.conflicts.push({
-        path,
-        message: `author key ${row.subject}/${row.keyId} differs in the target`,
-      });
-    } else report.rows++;
+    await putOwnRow(ctx, r, {
+      key: keys.authorKeyKey(row.subject, row.keyId),
+      value: row as unknown as JsonValue,
+      conflict: { path, message: `author key ${row.subject}/${row.keyId} differs in the target` },
+    });
   }
-  for (const { row, path } of scopes) {
-    const outcome = await putRowIfAbsent(
-      ctx.storage,
-      keys.scopeKey(row.scope),
-      row as unknown as JsonValue,
-      dryRun,
-    );
-    if (outcome === "conflict") {
-      report.conflicts.push({
-        path,
-        message: `scope ${row.scope} has another owner in the target`,
-      });
-    } else report.rows++;
-  }
-  // Publish order (publishedAt, then file name): the package rows come out as the original's.
-  const order: { path: string; at: string }[] = [];
-  for (const path of await rowFiles(source, "versions")) {
-    const parsed = await readRow(source, path);
-    const at = !isProblem(parsed) &&
-        typeof (parsed.value as { publishedAt?: unknown })?.publishedAt === "string"
-      ? (parsed.value as { publishedAt: string }).publishedAt
-      : "";
-    order.push({ path, at });
-  }
-  order.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.path < b.path ? -1 : 1));
+  await importScopes(ctx, source, r);
+  // Versions as they lie on disk (never listed or sorted in memory): each is
+  // whole by itself, and the package rows do not depend on the order
+  // (migratedPackageRow). A first pass only counts, for the progress.
+  let total = 0;
+  for await (const _ of rowFiles(source, "versions")) total++;
   const host: { value?: string } = options.oldBundleHost === undefined
     ? {}
     : { value: options.oldBundleHost.replace(/\/+$/, "") };
-  let done = 0;
-  for (const { path } of order) {
+  const progress = { done: 0, total, bytes: 0 };
+  for await (const path of rowFiles(source, "versions")) {
     const prepared = await prepareVersion(source, path, { keys: authorKeys, host });
-    if (isProblem(prepared)) {
-      report.refused.push(prepared);
-      event(`refused ${prepared.path}: ${prepared.message}`);
-    } else {
-      report.bytes += prepared.blobs.reduce((n, b) => n + b.bytes.byteLength, 0);
+    if (isProblem(prepared)) record(r, "refused", prepared);
+    else {
+      r.report.bytes += prepared.blobs.reduce((n, b) => n + b.bytes.byteLength, 0);
       const outcome = await writeVersion(ctx, prepared, dryRun);
-      if (isProblem(outcome)) {
-        report.conflicts.push(outcome);
-        event(`conflict ${outcome.path}: ${outcome.message}`);
-      } else {
-        report[outcome === "imported" ? "imported" : "identical"].push(prepared.target);
-        event(`${dryRun && outcome === "imported" ? "would import" : outcome} ${prepared.target}`);
-      }
+      if (isProblem(outcome)) record(r, "conflicts", outcome);
+      else recordDone(r, outcome, prepared.target);
     }
-    options.onProgress?.({ done: ++done, total: order.length, bytes: report.bytes });
+    progress.done++;
+    progress.total = Math.max(total, progress.done); // the source may have grown since
+    progress.bytes = r.report.bytes;
+    options.onProgress?.({ ...progress });
   }
   if (host.value !== undefined) {
-    report.notes.push({
+    record(r, "notes", {
       path: ".",
       message: `bundle URLs on '${host.value}' are served from this server's --bundle-host`,
     });
   }
-  await comparePackages(ctx, source, report, dryRun);
-  return report;
+  await comparePackages(ctx, source, r, dryRun);
+  return r.report;
+}
+
+/** Write one key or scope row when absent; a different row there is a conflict. */
+async function putOwnRow(
+  ctx: RegistryContext,
+  r: Recorder,
+  row: { key: RowKey; value: JsonValue; conflict: Problem },
+): Promise<void> {
+  const outcome = await putRowIfAbsent(ctx.storage, row.key, row.value, r.report.dryRun);
+  if (outcome === "conflict") record(r, "conflicts", row.conflict);
+  else r.report.rows++;
+}
+
+/** Scope owners, streamed: each row checked and written as it is read. */
+async function importScopes(
+  ctx: RegistryContext,
+  source: MigrationSource,
+  r: Recorder,
+): Promise<void> {
+  for await (const path of rowFiles(source, "scope-owners")) {
+    const parsed = await readRow(source, path);
+    if (isProblem(parsed)) {
+      record(r, "refused", parsed);
+      continue;
+    }
+    const row = ScopeRowSchema.safeParse(parsed.value);
+    if (!row.success) {
+      record(r, "refused", { path, message: "is not a scope-owner row" });
+      continue;
+    }
+    await putOwnRow(ctx, r, {
+      key: keys.scopeKey(row.data.scope),
+      value: row.data as unknown as JsonValue,
+      conflict: { path, message: `scope ${row.data.scope} has another owner in the target` },
+    });
+    if (!r.report.dryRun) await pointOwner(ctx, row.data.scope);
+  }
+}
+
+/** The pointer that lets the scope's owner, whoever it is now, search its private packages. */
+async function pointOwner(ctx: RegistryContext, scope: string): Promise<void> {
+  const owner = await ctx.storage.get<ScopeRow>(keys.scopeKey(scope));
+  if (owner) await ctx.storage.commit({ checks: [], mutations: [ownerIndexMutation(owner.value)] });
 }
 
 /** Report where the original's metadata rows disagree with the packages as imported. */
 async function comparePackages(
   ctx: RegistryContext,
   source: MigrationSource,
-  report: MigrationReport,
+  r: Recorder,
   dryRun: boolean,
 ): Promise<void> {
-  for (const path of await rowFiles(source, "plugins")) {
+  for await (const path of rowFiles(source, "plugins")) {
     const parsed = await readRow(source, path);
     if (isProblem(parsed)) {
-      report.notes.push(parsed);
+      record(r, "notes", parsed);
       continue;
     }
     const meta = parsed.value as { artifactId?: unknown; latestVersion?: unknown };
@@ -565,7 +555,7 @@ async function comparePackages(
       throw err;
     });
     if (pkg?.latest !== meta.latestVersion) {
-      report.notes.push({
+      record(r, "notes", {
         path,
         message: `latestVersion ${String(meta.latestVersion)} in the original, ${
           pkg?.latest ?? "no version"

@@ -13,7 +13,6 @@ import type { RegistryContext } from "../context.ts";
 import { sha256Hex } from "../../base/digest.ts";
 import { fileListFields, storeFile } from "../files.ts";
 import { SEMVER_RE } from "../../base/names.ts";
-import { nextPackageRow } from "../packages.ts";
 import type { FileMap, Grant, VersionRow } from "../rows.ts";
 import { createToken, listTokens } from "../tokens.ts";
 import { getVersionRow, putVersionIfAbsent } from "../store.ts";
@@ -29,7 +28,7 @@ import {
   MAX_REGISTRY_SEGMENTS,
   normalizeRackFilePath,
 } from "../rack/paths.ts";
-import { PRESET_KIND } from "../rack/read.ts";
+import { PRESET_KIND, type PresetRow } from "../rack/read.ts";
 import { isRackSchemaFile } from "../rack/schema.ts";
 import { parseWebhookConfig } from "../rack/webhooks.ts";
 import { declaredPaths } from "../rack/upload.ts";
@@ -37,18 +36,26 @@ import { createWebhookSubscription, listWebhookSubscriptions } from "../webhook_
 import * as keys from "../../storage/keys.ts";
 import type { JsonValue } from "../../storage/types.ts";
 import {
+  migratedPackageRow,
   type MigrationProgress,
   type MigrationReport,
   type MigrationSource,
   newReport,
   parseJson,
   type Problem,
+  type ProblemKind,
   putRowIfAbsent,
+  record,
+  recordDone,
+  type Recorder,
   sameJson,
+  type SourceEntry,
   SourceError,
 } from "./_common.ts";
 
 const RACK_FORMAT = "rack.registry" as const;
+/** The largest preset.json imported (what this server accepts over HTTP, and fits one row). */
+const MAX_PRESET_FILE_BYTES = 60 * 1024;
 /** Who the migrated versions, presets and tokens are recorded as published by. */
 export const MIGRATE_ACTOR = "migrate";
 
@@ -120,40 +127,61 @@ export async function checkRackSource(source: MigrationSource): Promise<string[]
   throw new SourceError(".", "is not a Rack STORAGE_ROOT (no @namespace folders, no .healthcheck)");
 }
 
-/** Every version directory under a namespace: a SemVer-named folder holding `registry.json`. */
-async function findVersions(
+/** The version directories of one package folder (what one package holds, not the whole source). */
+interface PackageDir {
+  /** `@ns/seg/…`, relative to the root. */
+  dir: string;
+  versions: VersionDir[];
+}
+
+/**
+ * The packages under a namespace, one folder at a time as they lie on disk: a
+ * package is a folder holding SemVer-named folders with a `registry.json`.
+ * Only the folders on the current path are open, so memory follows the
+ * tree's depth and one package's versions, never the size of the source.
+ */
+async function* walkPackages(
   source: MigrationSource,
   namespace: string,
-  report: MigrationReport,
-): Promise<VersionDir[]> {
-  const out: VersionDir[] = [];
-  const walk = async (segments: string[]): Promise<void> => {
-    const dir = [namespace, ...segments].join("/");
-    const entries = (await source.list(dir)) ?? [];
-    for (const e of entries) {
-      const path = `${dir}/${e.name}`;
-      if (e.kind === "symlink" || e.kind === "other") {
-        report.refused.push({
-          path,
-          message: `is a ${e.kind}; only folders and files are imported`,
-        });
-        continue;
-      }
-      if (e.kind !== "dir") continue;
-      if (
-        segments.length > 0 && SEMVER_RE.test(e.name) &&
-        (await source.stat(`${path}/registry.json`))
-      ) {
-        out.push({ namespace, segments, version: e.name, dir: path });
-      } else if (isRackSegment(e.name) && segments.length < MAX_REGISTRY_SEGMENTS) {
-        await walk([...segments, e.name]);
-      } else {
-        report.skipped.push({ path, message: "is neither a package folder nor a version folder" });
-      }
+  problem: (kind: ProblemKind, p: Problem) => void,
+  segments: string[] = [],
+): AsyncGenerator<PackageDir> {
+  const dir = [namespace, ...segments].join("/");
+  const versions: VersionDir[] = [];
+  for await (const e of source.entries(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.kind === "symlink" || e.kind === "other") {
+      problem("refused", { path, message: `is a ${e.kind}; only folders and files are imported` });
+      continue;
     }
-  };
-  await walk([]);
-  return out;
+    if (e.kind !== "dir") continue;
+    if (
+      segments.length > 0 && SEMVER_RE.test(e.name) &&
+      (await source.stat(`${path}/registry.json`))
+    ) {
+      versions.push({ namespace, segments, version: e.name, dir: path });
+    } else if (isRackSegment(e.name) && segments.length < MAX_REGISTRY_SEGMENTS) {
+      yield* walkPackages(source, namespace, problem, [...segments, e.name]);
+    } else {
+      problem("skipped", { path, message: "is neither a package folder nor a version folder" });
+    }
+  }
+  if (versions.length > 0) yield { dir, versions };
+}
+
+/** Every package of the source, namespace by namespace (invalid namespace names are skipped). */
+async function* sourcePackages(
+  source: MigrationSource,
+  namespaces: string[],
+  problem: (kind: ProblemKind, p: Problem) => void,
+): AsyncGenerator<PackageDir> {
+  for (const ns of namespaces) {
+    if (!isRackNamespace(ns)) {
+      problem("skipped", { path: ns, message: "is not a valid namespace name" });
+      continue;
+    }
+    yield* walkPackages(source, ns, problem);
+  }
 }
 
 /** Every file under a version directory, relative to it; a symlink or device is a problem. */
@@ -301,7 +329,8 @@ async function writeVersion(
   const result = await putVersionIfAbsent(ctx.storage, {
     row,
     gc: { guard: gcGuard, ctx },
-    updatePackage: (current, state) => nextPackageRow(current, state, { ref, summary: p.summary }),
+    updatePackage: (current, state) =>
+      migratedPackageRow(current, state, { ref, summary: p.summary }),
     extra: () => [
       auditMutation(now, {
         actor: MIGRATE_ACTOR,
@@ -317,41 +346,39 @@ async function writeVersion(
   return { path: p.dir, message: `${p.target} is held in the target with other content` };
 }
 
-/** Compare each package's versions.json with what was found. */
+/** Compare one package's versions.json with the versions found in its folder. */
 async function compareVersionsJson(
   source: MigrationSource,
-  found: Map<string, string[]>,
-  report: MigrationReport,
+  pkg: { dir: string; versions: string[] },
+  r: Recorder,
 ): Promise<void> {
-  for (const [pkgDir, versions] of found) {
-    const path = `${pkgDir}/versions.json`;
-    const bytes = await source.read(path);
-    if (bytes === null) {
-      report.notes.push({
-        path,
-        message: "is missing; the version list is derived from the folders",
-      });
-      continue;
-    }
-    const parsed = parseJson(path, bytes);
-    const listed = isProblem(parsed) ? null : (parsed.value as { versions?: unknown })?.versions;
-    if (!Array.isArray(listed)) {
-      report.notes.push({
-        path,
-        message: "is unreadable; the version list is derived from the folders",
-      });
-      continue;
-    }
-    const missing = versions.filter((v) => !listed.includes(v));
-    const stale = listed.filter((v) => !versions.includes(String(v)));
-    if (missing.length > 0 || stale.length > 0) {
-      report.notes.push({
-        path,
-        message: `differs from the imported versions (not listed: ${
-          missing.join(", ") || "none"
-        }; listed without a folder: ${stale.join(", ") || "none"})`,
-      });
-    }
+  const path = `${pkg.dir}/versions.json`;
+  const bytes = await source.read(path);
+  if (bytes === null) {
+    record(r, "notes", {
+      path,
+      message: "is missing; the version list is derived from the folders",
+    });
+    return;
+  }
+  const parsed = parseJson(path, bytes);
+  const listed = isProblem(parsed) ? null : (parsed.value as { versions?: unknown })?.versions;
+  if (!Array.isArray(listed)) {
+    record(r, "notes", {
+      path,
+      message: "is unreadable; the version list is derived from the folders",
+    });
+    return;
+  }
+  const missing = pkg.versions.filter((v) => !listed.includes(v)).sort();
+  const stale = listed.filter((v) => !pkg.versions.includes(String(v)));
+  if (missing.length > 0 || stale.length > 0) {
+    record(r, "notes", {
+      path,
+      message: `differs from the imported versions (not listed: ${
+        missing.join(", ") || "none"
+      }; listed without a folder: ${stale.join(", ") || "none"})`,
+    });
   }
 }
 
@@ -359,69 +386,99 @@ async function compareVersionsJson(
 async function importPresets(
   ctx: RegistryContext,
   source: MigrationSource,
-  report: MigrationReport,
-  dryRun: boolean,
+  r: Recorder,
 ): Promise<void> {
-  for (const e of (await source.list("presets")) ?? []) {
+  for await (const e of source.entries("presets")) {
     const path = `presets/${e.name}/preset.json`;
     if (e.kind !== "dir" || !isRackSegment(e.name)) {
-      report.skipped.push({ path: `presets/${e.name}`, message: "is not a preset folder" });
+      record(r, "skipped", { path: `presets/${e.name}`, message: "is not a preset folder" });
       continue;
     }
     const stat = await source.stat(path);
     if (stat?.kind !== "file") {
-      report.refused.push({ path, message: stat ? `is a ${stat.kind}, not a file` : "is missing" });
+      record(r, "refused", {
+        path,
+        message: stat ? `is a ${stat.kind}, not a file` : "is missing",
+      });
       continue;
     }
-    const parsed = parseJson(path, (await source.read(path))!);
-    if (isProblem(parsed)) {
-      report.refused.push(parsed);
-      continue;
+    const problem = await importPreset(ctx, { source, name: e.name, path, stat }, r);
+    if (problem) {
+      const { kind, ...rest } = problem;
+      record(r, kind, rest);
     }
-    const preset = parsed.value as Record<string, JsonValue>;
-    if (typeof preset !== "object" || preset === null || Array.isArray(preset)) {
-      report.refused.push({ path, message: "is not a JSON object" });
-      continue;
-    }
-    if (preset.name !== undefined && preset.name !== e.name) {
-      report.refused.push({ path, message: `names itself '${String(preset.name)}'` });
-      continue;
-    }
-    const row = {
-      preset,
-      updatedAt: stat.mtime ?? new Date(0).toISOString(),
-      updatedBy: MIGRATE_ACTOR,
-    };
-    const key = keys.configKey(PRESET_KIND, e.name);
-    const current = await ctx.storage.get<{ preset: JsonValue }>(key);
-    if (current) {
-      if (sameJson(current.value.preset, preset)) report.identical.push(`preset:${e.name}`);
-      else report.conflicts.push({ path, message: `preset ${e.name} differs in the target` });
-      continue;
-    }
-    if (!dryRun) await putRowIfAbsent(ctx.storage, key, row as unknown as JsonValue, false);
-    report.rows++;
-    report.imported.push(`preset:${e.name}`);
   }
 }
 
+/** One preset: kept as the file's text, served byte for byte (as the original serves the file). */
+async function importPreset(
+  ctx: RegistryContext,
+  file: { source: MigrationSource; name: string; path: string; stat: SourceEntry },
+  r: Recorder,
+): Promise<(Problem & { kind: "refused" | "conflicts" }) | null> {
+  const { path, stat } = file;
+  if (stat.size > MAX_PRESET_FILE_BYTES) {
+    return {
+      kind: "refused",
+      path,
+      message: `is ${stat.size} bytes, over the ${MAX_PRESET_FILE_BYTES}-byte preset limit`,
+    };
+  }
+  const bytes = await file.source.read(path);
+  if (bytes === null) return { kind: "refused", path, message: "is missing" };
+  const parsed = parseJson(path, bytes);
+  if (isProblem(parsed)) return { kind: "refused", ...parsed };
+  const preset = parsed.value as Record<string, JsonValue>;
+  if (typeof preset !== "object" || preset === null || Array.isArray(preset)) {
+    return { kind: "refused", path, message: "is not a JSON object" };
+  }
+  if (preset.name !== undefined && preset.name !== file.name) {
+    return { kind: "refused", path, message: `names itself '${String(preset.name)}'` };
+  }
+  // No schema check: the original serves whatever the file holds (its own presets have no version).
+  const text = new TextDecoder().decode(bytes);
+  const key = keys.configKey(PRESET_KIND, file.name);
+  const current = await ctx.storage.get<PresetRow>(key);
+  if (current) {
+    const same = current.value.text !== undefined
+      ? current.value.text === text
+      : sameJson(current.value.preset, preset);
+    if (!same) {
+      return { kind: "conflicts", path, message: `preset ${file.name} differs in the target` };
+    }
+    recordDone(r, "identical", `preset:${file.name}`);
+    return null;
+  }
+  const row: PresetRow = {
+    text,
+    updatedAt: stat.mtime ?? new Date(0).toISOString(),
+    updatedBy: MIGRATE_ACTOR,
+  };
+  if (!r.report.dryRun) {
+    await putRowIfAbsent(ctx.storage, key, row as unknown as JsonValue, false);
+  }
+  r.report.rows++;
+  recordDone(r, "imported", `preset:${file.name}`);
+  return null;
+}
+
 /** Schemas: checked; this server serves them from --schema-dir. */
-async function checkSchemas(source: MigrationSource, report: MigrationReport): Promise<void> {
+async function checkSchemas(source: MigrationSource, r: Recorder): Promise<void> {
   const entries = await source.list("schema");
   if (entries === null) return;
   for (const e of entries) {
     const path = `schema/${e.name}`;
     if (e.kind !== "file" || !isRackSchemaFile(e.name)) {
-      report.skipped.push({
+      record(r, "skipped", {
         path,
         message: "is not one of rack.json, preset.json, registry-item.json",
       });
       continue;
     }
     const parsed = parseJson(path, (await source.read(path))!);
-    if (isProblem(parsed)) report.refused.push(parsed);
+    if (isProblem(parsed)) record(r, "refused", parsed);
   }
-  report.notes.push({
+  record(r, "notes", {
     path: "schema",
     message:
       "serve these schemas by starting the server with --schema-dir pointing at a copy of this folder",
@@ -432,7 +489,7 @@ async function checkSchemas(source: MigrationSource, report: MigrationReport): P
 async function handleAuth(
   ctx: RegistryContext,
   file: ConfigFile,
-  report: MigrationReport,
+  r: Recorder,
   options: { dryRun: boolean; tokens: "keep-file" | "import" },
 ): Promise<RackAuth> {
   let parsed;
@@ -441,11 +498,11 @@ async function handleAuth(
   } catch (err) {
     throw new SourceError(file.path, err instanceof Error ? err.message : String(err));
   }
-  for (const r of parsed.rejected) {
-    report.refused.push({ path: file.path, message: `namespace ${r.namespace}: ${r.reason}` });
+  for (const bad of parsed.rejected) {
+    record(r, "refused", { path: file.path, message: `namespace ${bad.namespace}: ${bad.reason}` });
   }
   if (options.tokens === "keep-file") {
-    report.notes.push({
+    record(r, "notes", {
       path: file.path,
       message:
         "kept: start the server with --auth-config pointing at this file (tokens stay in it)",
@@ -470,10 +527,10 @@ async function handleAuth(
   for (const [sha256, t] of bySecret) {
     const tag = `(auth.json ${sha256.slice(0, 12)})`;
     if (stored.some((s) => s.label.endsWith(tag) && !s.revokedAt)) {
-      report.identical.push(`token:${tag}`);
+      recordDone(r, "identical", `token:${tag}`);
       continue;
     }
-    report.rows++;
+    r.report.rows++;
     if (options.dryRun) continue;
     const created = await createToken(ctx, {
       subject: `rack/${sha256.slice(0, 12)}`,
@@ -481,9 +538,9 @@ async function handleAuth(
       label: `${t.mark ?? "token"} ${tag}`,
       ...(t.expiresAt !== undefined ? { expiresAt: new Date(t.expiresAt).toISOString() } : {}),
     }, { subject: MIGRATE_ACTOR, admin: true });
-    report.tokens.push({ label: created.token.label, grants: t.grants, secret: created.secret });
+    r.report.tokens.push({ label: created.token.label, grants: t.grants, secret: created.secret });
   }
-  report.notes.push({
+  record(r, "notes", {
     path: file.path,
     message:
       `${bySecret.size} token(s) as stored tokens with NEW secrets (listed once under tokens): give each client its new secret, then start the server without --auth-config`,
@@ -494,7 +551,7 @@ async function handleAuth(
 async function handleWebhooks(
   ctx: RegistryContext,
   file: ConfigFile,
-  report: MigrationReport,
+  r: Recorder,
   options: { dryRun: boolean; tokens: "keep-file" | "import" },
 ): Promise<void> {
   let subs;
@@ -504,7 +561,7 @@ async function handleWebhooks(
     throw new SourceError(file.path, err instanceof Error ? err.message : String(err));
   }
   if (options.tokens === "keep-file") {
-    report.notes.push({
+    record(r, "notes", {
       path: file.path,
       message:
         `${subs.length} subscription(s) valid: start the server with --webhook-config pointing at this file`,
@@ -514,7 +571,7 @@ async function handleWebhooks(
   const existing = await listWebhookSubscriptions(ctx);
   for (const s of subs) {
     if (existing.some((e) => e.url === s.url && sameJson(e.events, s.events))) {
-      report.identical.push(`webhook:${new URL(s.url).host}`);
+      recordDone(r, "identical", `webhook:${new URL(s.url).host}`);
       continue;
     }
     if (options.dryRun) continue;
@@ -530,9 +587,9 @@ async function handleWebhooks(
         } as Parameters<typeof createWebhookSubscription>[1],
         MIGRATE_ACTOR,
       );
-      report.rows++;
+      r.report.rows++;
     } catch (err) {
-      report.refused.push({
+      record(r, "refused", {
         path: file.path,
         message: `subscription ${s.url}: ${err instanceof Error ? err.message : err}`,
       });
@@ -557,56 +614,64 @@ export async function migrateRack(
 ): Promise<MigrationReport> {
   const dryRun = options.dryRun === true;
   const tokens = options.tokens ?? "keep-file";
-  const report = newReport("rack", dryRun);
-  const event = options.onEvent ?? (() => {});
+  const r: Recorder = { report: newReport("rack", dryRun), event: options.onEvent ?? (() => {}) };
   const namespaces = await checkRackSource(source);
   const auth = options.authConfig
-    ? await handleAuth(ctx, options.authConfig, report, { dryRun, tokens })
+    ? await handleAuth(ctx, options.authConfig, r, { dryRun, tokens })
     : parseAuthConfig(null).auth;
   if (options.webhookConfig) {
-    await handleWebhooks(ctx, options.webhookConfig, report, { dryRun, tokens });
+    await handleWebhooks(ctx, options.webhookConfig, r, { dryRun, tokens });
   }
-  const dirs: VersionDir[] = [];
-  for (const ns of namespaces) {
-    if (!isRackNamespace(ns)) {
-      report.skipped.push({ path: ns, message: "is not a valid namespace name" });
-      continue;
-    }
-    dirs.push(...await findVersions(source, ns, report));
+  // A first walk only counts (for the progress and its estimate); the second
+  // imports package by package as it walks: no list of the source is kept.
+  let total = 0;
+  for await (const pkg of sourcePackages(source, namespaces, () => {})) {
+    total += pkg.versions.length;
   }
-  const found = new Map<string, string[]>();
   const env = { auth, maxFileBytes: options.maxFileBytes ?? DEFAULT_EXTRACT_LIMITS.maxFileBytes };
-  let done = 0;
-  for (const v of dirs) {
-    const pkgDir = `${v.namespace}/${v.segments.join("/")}`;
-    if (!found.has(pkgDir)) found.set(pkgDir, []);
-    const prepared = await prepareVersion(source, v, env);
-    let outcome: "imported" | "identical" | Problem;
-    if (isProblem(prepared)) {
-      report.refused.push(prepared);
-      event(`refused ${prepared.path}: ${prepared.message}`);
-    } else {
-      report.bytes += Object.values(prepared.files).reduce((n, f) => n + f.size, 0);
-      outcome = await writeVersion(ctx, source, prepared, dryRun);
-      if (isProblem(outcome)) {
-        report.conflicts.push(outcome);
-        event(`conflict ${outcome.path}: ${outcome.message}`);
-      } else {
-        found.get(pkgDir)!.push(v.version);
-        report[outcome].push(prepared.target);
-        event(`${dryRun && outcome === "imported" ? "would import" : outcome} ${prepared.target}`);
-      }
+  const progress = { done: 0, total, bytes: 0 };
+  for await (const pkg of sourcePackages(source, namespaces, (k, p) => record(r, k, p))) {
+    const found: string[] = [];
+    for (const v of pkg.versions) {
+      if (await migrateVersion(ctx, source, v, { env, r })) found.push(v.version);
+      progress.done++;
+      progress.total = Math.max(total, progress.done); // the source may have grown since
+
+      progress.bytes = r.report.bytes;
+      options.onProgress?.({ ...progress });
     }
-    options.onProgress?.({ done: ++done, total: dirs.length, bytes: report.bytes });
+    await compareVersionsJson(source, { dir: pkg.dir, versions: found }, r);
   }
-  await compareVersionsJson(source, found, report);
-  await importPresets(ctx, source, report, dryRun);
-  await checkSchemas(source, report);
+  await importPresets(ctx, source, r);
+  await checkSchemas(source, r);
   for (const e of (await source.list("")) ?? []) {
     if (e.name.startsWith("@") || ["presets", "schema", ".healthcheck", ".tmp"].includes(e.name)) {
       continue;
     }
-    report.skipped.push({ path: e.name, message: "is not part of a Rack STORAGE_ROOT" });
+    record(r, "skipped", { path: e.name, message: "is not part of a Rack STORAGE_ROOT" });
   }
-  return report;
+  return r.report;
+}
+
+/** Verify and write one version directory; whether it is now in the target. */
+async function migrateVersion(
+  ctx: RegistryContext,
+  source: MigrationSource,
+  v: VersionDir,
+  options: { env: { auth: RackAuth; maxFileBytes: number }; r: Recorder },
+): Promise<boolean> {
+  const { r } = options;
+  const prepared = await prepareVersion(source, v, options.env);
+  if (isProblem(prepared)) {
+    record(r, "refused", prepared);
+    return false;
+  }
+  r.report.bytes += Object.values(prepared.files).reduce((n, f) => n + f.size, 0);
+  const outcome = await writeVersion(ctx, source, prepared, r.report.dryRun);
+  if (isProblem(outcome)) {
+    record(r, "conflicts", outcome);
+    return false;
+  }
+  recordDone(r, outcome, prepared.target);
+  return true;
 }

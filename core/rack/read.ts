@@ -22,6 +22,7 @@ import { rackMimeType } from "./mime.ts";
 import { isRackSegment } from "./paths.ts";
 import { validatePreset } from "./schema.ts";
 import { RACK_FORMAT } from "./upload.ts";
+import { rackMirrorMutation } from "./mirror_queue.ts";
 
 /** A package of a namespace, by its registry path segments. */
 export interface RackPackageRef {
@@ -93,25 +94,47 @@ export async function readVersionsJson(
   ctx: RegistryContext,
   ref: RackPackageRef,
 ): Promise<RackDocument> {
-  const pkg = await rackPackage(ctx, ref);
+  const { doc } = await versionsJsonAt(ctx, ref);
+  if (doc === null) throw notFound();
+  return doc;
+}
+
+/**
+ * `versions.json` as {@linkcode readVersionsJson} renders it (`null`: the
+ * package has no Rack version) with the stamp of the package row it was
+ * derived from (`null`: no package row), so a writer can tell whether the
+ * list changed since.
+ */
+export async function versionsJsonAt(
+  ctx: RegistryContext,
+  ref: RackPackageRef,
+): Promise<{ doc: RackDocument | null; stamp: string | null }> {
+  const entry = await cachedGet<PackageRow>(
+    ctx.storage,
+    keys.packageKey({ namespace: ref.namespace, name: ref.segments.join("/") }),
+  );
+  if (!entry || entry.value.format !== RACK_FORMAT) {
+    return { doc: null, stamp: entry?.stamp ?? null };
+  }
+  const stamp = entry.stamp;
   // Every change of a version list (publish, yank, delete) rewrites the
   // package row in the same commit, so its stamp keys the rendered document.
   const id = `${ref.namespace}/${ref.segments.join("/")}`;
   let docs = versionDocs.get(ctx.storage);
   const hit = docs?.get(id);
-  if (hit && hit.stamp === pkg.stamp) return hit.doc;
+  if (hit && hit.stamp === stamp) return { doc: hit.doc, stamp };
   const states = await listVersionStates(ctx.storage, {
     namespace: ref.namespace,
     name: ref.segments.join("/"),
   });
   const versions = states.filter((s) => s.format === RACK_FORMAT).map((s) => s.version);
-  if (versions.length === 0) throw notFound();
+  if (versions.length === 0) return { doc: null, stamp };
   const doc = jsonDocument({ versions });
   if (!docs) versionDocs.set(ctx.storage, docs = new Map());
   docs.delete(id);
   if (docs.size >= VERSION_DOCS) docs.delete(docs.keys().next().value!);
-  docs.set(id, { stamp: pkg.stamp, doc });
-  return doc;
+  docs.set(id, { stamp, doc });
+  return { doc, stamp };
 }
 
 async function rackVersion(
@@ -195,11 +218,40 @@ export async function hasRackRegistries(ctx: RegistryContext, namespace: string)
 /** The config-row kind presets are stored under. */
 export const PRESET_KIND = "rack.preset";
 
-/** A stored preset row. */
-interface PresetRow {
-  preset: JsonValue;
+/**
+ * A stored preset row: the document published over HTTP (`preset`), or the
+ * text of a `preset.json` migrated from the original (`text`), served byte for
+ * byte as the original served its file, whatever fields it has (the
+ * original's own presets carry no `version`).
+ */
+export interface PresetRow {
+  /** The document (presets published here). */
+  preset?: JsonValue;
+  /** The file's text as the original served it (migrated presets). */
+  text?: string;
+  /** When it was written (a migrated file's modification time). */
   updatedAt: string;
+  /** Who wrote it. */
   updatedBy: string;
+}
+
+/**
+ * The document a preset row serves: a migrated file's text as it is, else the
+ * document as 2-space JSON plus a newline.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { presetDocument } from "./read.ts";
+ * const at = { updatedAt: "2026-01-01T00:00:00.000Z", updatedBy: "migrate" };
+ * const text = '{"name":"web","registries":["@rack/quality/husky"]}';
+ * assert.equal(new TextDecoder().decode(presetDocument({ text, ...at }).bytes), text);
+ * ```
+ */
+export function presetDocument(row: PresetRow): RackDocument {
+  if (row.text === undefined) return jsonDocument(row.preset ?? null);
+  const bytes = new TextEncoder().encode(row.text);
+  return { bytes, sha256: sha256Hex(bytes) };
 }
 
 /** Check a preset name (kebab-case), throwing `INVALID_PRESET`. */
@@ -214,7 +266,7 @@ export async function readPreset(ctx: RegistryContext, name: string): Promise<Ra
   assertPresetName(name);
   const row = await ctx.storage.get<PresetRow>(keys.configKey(PRESET_KIND, name));
   if (!row) throw notFound();
-  return jsonDocument(row.value.preset);
+  return presetDocument(row.value);
 }
 
 /**
@@ -251,6 +303,9 @@ export async function putPreset(
         target: `preset:${name}`,
         detail: { created },
       })),
+      ...(ctx.rackMirror
+        ? [rackMirrorMutation({ kind: "preset", preset: name }, ctx.clock())]
+        : []),
     ],
   });
   return { created };

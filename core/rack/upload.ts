@@ -36,6 +36,7 @@ import {
 import { itemSegments, MAX_REGISTRY_SEGMENTS, normalizeRackFilePath } from "./paths.ts";
 import { MAX_FULLY_REPORTED_VALUES, reportRegistryItem } from "./schema.ts";
 import { uploadOutboxRows, type WebhookSubscription } from "./webhooks.ts";
+import { rackMirrorMutation } from "./mirror_queue.ts";
 
 /** The package format of Rack registry items. */
 export const RACK_FORMAT = "rack.registry";
@@ -438,6 +439,10 @@ export async function publishRackArchive(
           key: keys.outboxKey(o.id),
           value: o as unknown as JsonValue,
         });
+      }
+      // The bucket copy for Rack's Worker: written after this commit, from this item.
+      if (ctx.rackMirror) {
+        mutations.push(rackMirrorMutation({ kind: "version", namespace, name, version }, now));
       }
       return mutations;
     },

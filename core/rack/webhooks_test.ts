@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { OutboxRowSchema } from "../rows.ts";
+import { OutboxRowSchema } from "../row_schemas.ts";
 import { checkWebhookTargets, parseWebhookConfig, uploadOutboxRows } from "./webhooks.ts";
 
 Deno.test("parseWebhookConfig() reads the webhooks.json format and rejects invalid files", () => {

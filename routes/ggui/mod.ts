@@ -39,16 +39,17 @@ import {
 } from "../../core/ggui/_common.ts";
 import { deleteAuthorKey, listAuthorKeys, registerAuthorKey } from "../../core/ggui/author_keys.ts";
 import { locateBundleFile, type LocatedFile, MISS_MESSAGES } from "../../core/ggui/bundles.ts";
-import {
-  type BlueprintProbe,
-  checkConformanceRequest,
-  type CodeGates,
-} from "../../core/ggui/conformance.ts";
+import type { BlueprintProbe, CodeGates } from "../../core/ggui/conformance.ts";
 import { listArtifactVersions } from "../../core/ggui/list_versions.ts";
-import { publishArtifact } from "../../core/ggui/publish.ts";
 import { readArtifact } from "../../core/ggui/read.ts";
 import type { SigstoreVerifier } from "../../core/ggui/signing.ts";
 import { searchArtifacts } from "../../core/ggui/search.ts";
+import { lazily } from "../../base/lazy.ts";
+
+/** The conformance gates and their TSX parser load with the first check (not at start). */
+const conformanceGates = lazily(() => import("../../core/ggui/conformance.ts"));
+/** The publish pipeline (compile, signatures, the commit) loads with the first publish. */
+const publisher = lazily(() => import("../../core/ggui/publish.ts"));
 
 /** Options of {@linkcode createGguiRoutes}. */
 export interface GguiRoutesOptions {
@@ -525,10 +526,13 @@ function corsPreflight(): Response {
 /** `GET /healthz`. */
 const healthz: GguiHandler = (c) => send(c, { status: 200, body: { ok: true } });
 
-/** `GET /search`: artifacts matching the query. */
+/** `GET /search`: artifacts matching the query (with the caller's private ones it may read). */
 const search: GguiHandler = async (c, deps) => {
   const q = c.req.query();
-  return send(c, await searchArtifacts(deps.ctxFor(c), { query: q }));
+  const who = await authn(c, deps);
+  // A signed-in caller's results may hold its private artifacts: never stored for others.
+  const result = await searchArtifacts(deps.ctxFor(c), { query: q, authn: who });
+  return send(c, result, who ? PKG_HEADERS : {});
 };
 
 /** `GET /pkg/:scope/:name`: the versions the caller may see. */
@@ -573,6 +577,7 @@ const publish: GguiHandler = async (c, deps) => {
   if (parsed === undefined) {
     return send(c, errorResult(400, "manifest_invalid", "request body is not valid JSON"));
   }
+  const { publishArtifact } = await publisher();
   const result = await publishArtifact(deps.ctxFor(c), { authn: who, body: parsed.value });
   // A public version is public activity: the anonymous /metrics view counts it.
   if (result.status === 201 && manifestVisibility(parsed.value) === "public") {
@@ -616,6 +621,7 @@ const conformanceCheck: GguiHandler = async (c, deps) => {
     const errors = [{ code: "manifest_invalid", message: bodyProblem(text, deps.maxBody) }];
     return send(c, { status: 400, body: { ok: false, errors, issues: errors } });
   }
+  const { checkConformanceRequest } = await conformanceGates();
   return send(c, await checkConformanceRequest(deps.ctx, { body: parsed.value }));
 };
 

@@ -16,12 +16,15 @@ import {
   readText,
   searchPackages,
 } from "./_data.ts";
-import { highlight } from "./_highlight.ts";
 import { htmlPage, PACKAGE_PAGE_RE, RAW_CSP, SECURITY_HEADERS } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
-import { renderMarkdown } from "./_markdown.ts";
 import { FileBody, FolderBody, HomeBody, PackageBody } from "./_pages.tsx";
 import { notFound, type UiRequest } from "./mod.ts";
+import { lazily } from "../../base/lazy.ts";
+
+// markdown-it and highlight.js load with the first page that needs them (~50 ms of start-up CPU).
+const markdown = lazily(() => import("./_markdown.ts"));
+const highlighter = lazily(() => import("./_highlight.ts"));
 
 /** The longest README rendered, and the longest file shown (the rest is cut with a note). */
 const MAX_README_BYTES = 1024 * 1024;
@@ -76,13 +79,16 @@ export async function packagePage(req: UiRequest): Promise<Response> {
     ? await readText(options.ctx, view.shown.files[readme]!, MAX_README_BYTES)
     : null;
   const pageNo = pageOf(c.req.query("page"));
+  const readmeView = text
+    ? { html: (await markdown()).renderMarkdown(text.text), truncated: text.truncated }
+    : null;
   const html = await renderPage(
     `${view.namespace}/${view.name}@${view.shown.version}`,
     req.viewer,
     <PackageBody
       view={view}
       origin={new URL(c.req.url).origin}
-      readme={text ? { html: renderMarkdown(text.text), truncated: text.truncated } : null}
+      readme={readmeView}
       page={pageNo}
     />,
   );
@@ -129,7 +135,7 @@ export async function fileBrowser(req: UiRequest): Promise<Response> {
   let note: string | undefined;
   if (text === null || looksBinary(text.text)) note = "A binary file: use the raw link.";
   else {
-    html = highlight(target.file, text.text);
+    html = (await highlighter()).highlight(target.file, text.text);
     if (text.truncated) note = "The file is cut at 1 MiB here: the raw link has all of it.";
   }
   const body = (
