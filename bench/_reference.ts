@@ -10,7 +10,12 @@
 //   extra-headers — the 300-byte JSON from a cloned finished response with
 //             content-type and <size-bytes> more headers (x-h1…, 40-byte
 //             values): what each header costs a response, nothing else
-// Usage: deno run -A bench/_reference.ts <hono|file|memory|headers|extra-headers> <size-bytes> <file-path>
+//   same   — the responses captured in <file-path> (JSON: path → status,
+//             headers, base64 body), each a finished response prepared once
+//             and cloned per request: exactly the bytes and headers a
+//             registry read sends, with no work behind them (the hot reads'
+//             same-bytes reference; <size-bytes> is ignored)
+// Usage: deno run -A bench/_reference.ts <hono|file|memory|headers|extra-headers|same> <size-bytes> <file-path>
 import { Hono } from "hono";
 
 const [mode = "hono", sizeText = "300", path = "/tmp/reference.bin"] = Deno.args;
@@ -24,7 +29,7 @@ if (mode === "hono" || mode === "headers" || size === 300) {
 } else {
   for (let i = 0; i < size; i++) body[i] = (i * 31) & 0xff;
 }
-await Deno.writeFile(path, body);
+if (mode !== "same") await Deno.writeFile(path, body);
 
 const app = new Hono();
 app.get("/", (c) => c.body(body, 200, { "content-type": "application/json" }));
@@ -58,7 +63,28 @@ const counted = new Response(body, { status: 200 });
 counted.headers.append("content-type", "application/json");
 for (let i = 1; i <= extraHeaders; i++) counted.headers.append(`x-h${i}`, "v".repeat(40));
 
-const handler = mode === "hono"
+/** The captured responses by path, each finished once. */
+const same = new Map<string, Response>();
+if (mode === "same") {
+  const captured = JSON.parse(await Deno.readTextFile(path)) as Record<
+    string,
+    { status: number; headers: [string, string][]; body: string }
+  >;
+  for (const [at, r] of Object.entries(captured)) {
+    const bytes = Uint8Array.from(atob(r.body), (ch) => ch.charCodeAt(0));
+    same.set(at, new Response(bytes, { status: r.status, headers: r.headers }));
+  }
+}
+const missing = new Response("not captured", { status: 404 });
+/** The captured response of a request's path (no query in the benchmark's URLs). */
+function sameBytes(req: Request): Response {
+  const url = req.url;
+  return (same.get(url.slice(url.indexOf("/", 8))) ?? missing).clone();
+}
+
+const handler = mode === "same"
+  ? sameBytes
+  : mode === "hono"
   ? app.fetch
   : mode === "headers"
   ? withHeaders

@@ -20,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { sha256Hex } from "../base/digest.ts";
 import { CACHED_PATH, JSON_PATH } from "./_ops_apps.ts";
 import { makeGadget, makeKey } from "../tests/_ggui_fixtures.ts";
-import { makeItem, makePackage, uploadRequest } from "../tests/_rack_fixtures.ts";
+import { makeItem, makePackage, makeTarball, uploadRequest } from "../tests/_rack_fixtures.ts";
 
 const USAGE = `usage: deno run -A bench/load.ts [--seconds=3] [--rounds=3] [--connections=32]
                                       [--storage=kv|memory|fs] [--log-requests=true|false]
@@ -36,6 +36,7 @@ function parseOptions() {
         connections: { type: "string", default: "32" },
         storage: { type: "string", default: "kv" },
         "log-requests": { type: "string", default: "true" },
+        "hot-reads-only": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -51,6 +52,8 @@ if (values.help) {
   Deno.exit(0);
 }
 const SECONDS = Number(values.seconds);
+/** Only the hot reads beside their same-bytes references and the request log's cost. */
+const HOT_ONLY = values["hot-reads-only"] === true;
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
 for (const [name, n] of [["seconds", SECONDS], ["rounds", ROUNDS], ["connections", CONNECTIONS]]) {
@@ -187,7 +190,7 @@ function median(xs: readonly number[]): number {
 /** One thing measured each round: a URL of a running server, and what it is compared with. */
 interface Case {
   name: string;
-  section: "references" | "registry" | "ops";
+  section: "references" | "registry" | "ops" | "hot" | "log";
   url: string;
   pid: number;
   headers?: Record<string, string>;
@@ -221,7 +224,7 @@ async function start(args: string[]): Promise<Child> {
 }
 const cases: Case[] = [];
 for (
-  const [mode, size] of [
+  const [mode, size] of HOT_ONLY ? [] : [
     ["hono", 300],
     ["headers", 1200],
     ["file", 300],
@@ -254,7 +257,7 @@ for (
 
 // The operations stack (bench/_ops_apps.ts): the same two routes bare and
 // under the whole stack, each app on its own server, driven alike by wrk.
-{
+if (!HOT_ONLY) {
   const bare = await start(["run", "-A", here("./_ops_server.ts"), "bare"]);
   const stack = await start(["run", "-A", here("./_ops_server.ts"), "stack"]);
   const probe = await fetch(`${bare.url}${CACHED_PATH}`);
@@ -312,6 +315,7 @@ const server = await start([
   "--admin-token=bench-admin",
   // The limiter runs (its cost is measured) but never refuses the load.
   "--rate-limit=999999999",
+  "--metadata-rate-limit=999999999",
   "--upload-rate-limit=0",
   `--log-requests=${values["log-requests"]}`,
 ]);
@@ -354,6 +358,7 @@ const archive = await makePackage({
 const up = await fetch(uploadRequest(archive, { url: server.url, token: "bench-admin" }));
 if (up.status !== 201) throw new Error(`rack upload: ${up.status} ${await up.text()}`);
 await up.body?.cancel();
+await hotReads();
 
 const registry = (
   name: string,
@@ -389,10 +394,15 @@ cases.push(
   ),
 );
 
+if (HOT_ONLY) cases.splice(0, cases.length, ...cases.filter((c) => c.section !== "registry"));
 const runs = new Map<string, WrkResult[]>(cases.map((c) => [c.name, []]));
 for (let round = 1; round <= ROUNDS; round++) {
   console.error(`round ${round} of ${ROUNDS} (${cases.length} cases, ${SECONDS} s each)…`);
-  for (const c of cases) runs.get(c.name)!.push(await wrk(c.url, c.pid, c.headers));
+  // Every other round backwards: each pair (a read and its reference, log on
+  // and off) is measured back to back, first one then the other first, so the
+  // machine's load drifts hit both alike.
+  const order = round % 2 === 1 ? cases : [...cases].reverse();
+  for (const c of order) runs.get(c.name)!.push(await wrk(c.url, c.pid, c.headers));
 }
 const serverRss = await server.peakRss();
 for (const child of children) child.process.kill("SIGTERM");
@@ -437,8 +447,14 @@ for (
       "ops",
       "Operations stack (bench/_ops_apps.ts; ratio = share of the bare app's requests/s kept)",
     ],
+    [
+      "hot",
+      "Hot reads beside their same-bytes references (bench/_reference.ts same: a bare Deno.serve sending the captured response, prepared once; request log on)",
+    ],
+    ["log", "The request log's cost: the same reads, log on (default) and off"],
   ] as const
 ) {
+  if (!cases.some((c) => c.section === section)) continue;
   log(`### ${title}`);
   log("");
   log(`| case ${HEAD}`);
@@ -446,15 +462,17 @@ for (
   for (const c of cases) if (c.section === section) log(row(c));
   log("");
 }
-const pkgRatios = runs.get("GET /pkg/:scope/:name/:version")!.map((r, i) =>
-  r.rps / runs.get("headers-1200")![i]!.rps
-);
-log(
-  `Version read against the same headers answered with no work (headers-1200): ${
-    median(pkgRatios).toFixed(2)
-  }.`,
-);
-log("");
+if (!HOT_ONLY) {
+  const pkgRatios = runs.get("GET /pkg/:scope/:name/:version")!.map((r, i) =>
+    r.rps / runs.get("headers-1200")![i]!.rps
+  );
+  log(
+    `Version read against the same headers answered with no work (headers-1200): ${
+      median(pkgRatios).toFixed(2)
+    }.`,
+  );
+  log("");
+}
 log(
   `Publish (small gadget, sequential, 200 publishes): p50 ${publishMs[100]!.toFixed(2)} ms, p99 ${
     publishMs[198]!.toFixed(2)
@@ -464,7 +482,7 @@ log("");
 
 // Rack upload latency and peak RSS, 1 MiB and 50 MiB packages, each on a fresh server.
 const uploads: string[] = [];
-for (const mib of [1, 50]) {
+for (const mib of HOT_ONLY ? [] : [1, 50]) {
   const s = await spawnPinned("0", [
     "run",
     "-A",
@@ -511,3 +529,115 @@ await Deno.remove(dir, { recursive: true });
 log("| Rack upload | latency | server peak RSS | |");
 log("|---|---|---|---|");
 for (const u of uploads) log(u);
+
+/**
+ * Each surface's hot reads against a same-bytes reference: every read's
+ * response is captured once from the registry (status, every header, body)
+ * and served by `_reference.ts same` from a response prepared once; each read
+ * is measured right beside its reference. And the request log's cost: the
+ * same reads from a second server over the same store with the log off.
+ */
+async function hotReads(): Promise<void> {
+  // JSR: one package of the anonymous namespace @bench (public).
+  const tarball = await makeTarball({
+    "deno.json": JSON.stringify({ name: "@bench/greet", version: "1.0.0", exports: "./mod.ts" }),
+    "mod.ts": "export const greet = (name: string) => `hello ${name}`;\n" + "//".repeat(600) + "\n",
+  });
+  const pub = await fetch(
+    `${server.url}/api/scopes/bench/packages/greet/versions/1.0.0?config=%2Fdeno.json`,
+    {
+      method: "POST",
+      headers: { "content-encoding": "gzip", authorization: "Bearer bench-admin" },
+      body: tarball as BodyInit,
+    },
+  );
+  const task = await pub.json();
+  if (pub.status >= 300) throw new Error(`jsr publish: ${pub.status} ${JSON.stringify(task)}`);
+  for (let i = 0; i < 500; i++) {
+    const t = await (await fetch(`${server.url}/api/publish_status/${task.id}`)).json();
+    if (t.status === "success") break;
+    if (t.status === "failure") throw new Error(`jsr publish: ${JSON.stringify(t)}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const reads: [string, string, Record<string, string>?][] = [
+    ["ggui version", "/pkg/acme/map/1.0.0", auth],
+    ["ggui listing", "/pkg/acme/map", auth],
+    ["ggui bundle 10 KiB", "/bundles/private/@acme/map/1.0.0/bundle.js", auth],
+    ["Rack version", "/registries/@bench/quality/husky/1.0.0"],
+    ["Rack latest", "/registries/@bench/quality/husky"],
+    ["Rack versions list", "/registries/@bench/quality/husky/versions"],
+    ["Rack file 10 KiB", "/registries/@bench/quality/husky/1.0.0/files/templates/big.txt"],
+    ["JSR meta.json", "/@bench/greet/meta.json"],
+    ["JSR version metadata", "/@bench/greet/1.0.0_meta.json"],
+    ["JSR file", "/@bench/greet/1.0.0/mod.ts"],
+  ];
+  const captured: Record<string, { status: number; headers: [string, string][]; body: string }> =
+    {};
+  for (const [name, path, headers] of reads) {
+    const res = await fetch(server.url + path, { headers: headers ?? {} });
+    if (res.status !== 200) throw new Error(`${name}: ${res.status} ${await res.text()}`);
+    const body = new Uint8Array(await res.arrayBuffer());
+    // What wrk receives, byte for byte (fetch has not decoded it: no Accept-Encoding sent).
+    captured[path] = {
+      status: res.status,
+      // Deno.serve adds its own Date to both.
+      headers: [...res.headers].filter(([k]) => k !== "date"),
+      body: btoa(String.fromCharCode(...body)),
+    };
+  }
+  const file = `${dir}/same.json`;
+  await Deno.writeTextFile(file, JSON.stringify(captured));
+  const ref = await start(["run", "-A", here("./_reference.ts"), "same", "0", file]);
+  // The same store, the request log off.
+  const quiet = await start([
+    "run",
+    "-A",
+    "--unstable-kv",
+    here("../main.ts"),
+    "--port=0",
+    "--host=127.0.0.1",
+    `--storage=${storage}`,
+    `--token=${TOKEN}`,
+    "--subject=bench",
+    `--auth-config=${dir}/auth.json`,
+    "--admin-token=bench-admin",
+    "--rate-limit=999999999",
+    "--metadata-rate-limit=999999999",
+    "--upload-rate-limit=0",
+    "--log-requests=false",
+  ]);
+  for (const [name, path, headers] of reads) {
+    const h = headers ? { headers } : {};
+    cases.push(
+      { name: `${name} (reference)`, section: "hot", url: ref.url + path, pid: ref.process.pid },
+      {
+        name,
+        section: "hot",
+        url: server.url + path,
+        pid: server.process.pid,
+        ref: `${name} (reference)`,
+        ...h,
+      },
+    );
+  }
+  for (const [name, path, headers] of [reads[0]!, reads[6]!]) {
+    const h = headers ? { headers } : {};
+    cases.push(
+      {
+        name: `${name}, log off`,
+        section: "log",
+        url: quiet.url + path,
+        pid: quiet.process.pid,
+        ...h,
+      },
+      {
+        name: `${name}, log on`,
+        section: "log",
+        url: server.url + path,
+        pid: server.process.pid,
+        ref: `${name}, log off`,
+        ...h,
+      },
+    );
+  }
+}

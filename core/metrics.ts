@@ -148,6 +148,13 @@ export class Counter<L extends string = never> extends Metric<L> {
     return this.#values.get(this.id(labels)) ?? 0;
   }
 
+  /** The sum over every series, or over those whose label values `where` accepts. */
+  total(where?: (values: readonly string[]) => boolean): number {
+    let sum = 0;
+    for (const [id, v] of this.#values) if (!where || where(id.split("\u0000"))) sum += v;
+    return sum;
+  }
+
   /** Write HELP, TYPE and every series. */
   write(out: string[]): void {
     this.header(out, "counter");
@@ -247,6 +254,13 @@ export class Histogram<L extends string = never> extends Metric<L> {
   /** How many observations one series holds. */
   count(labels?: Labels<L>): number {
     return this.#series.get(this.id(labels))?.count ?? 0;
+  }
+
+  /** Observations over every series, or over those whose label values `where` accepts. */
+  total(where?: (values: readonly string[]) => boolean): number {
+    let sum = 0;
+    for (const [id, s] of this.#series) if (!where || where(id.split("\u0000"))) sum += s.count;
+    return sum;
   }
 
   /** Write HELP, TYPE and, per series, `_bucket` lines up to `+Inf`, `_sum` and `_count`. */

@@ -16,14 +16,24 @@ import type { TargetGuard } from "../core/net_guard.ts";
 import {
   createGguiRoutes,
   GGUI_CORS_HEADERS,
+  type GguiDeps,
   type GguiRoutesOptions,
+  gguiRouteTable,
   isGguiCorsExcluded,
 } from "./ggui/mod.ts";
-import { createRackRoutes } from "./rack/mod.ts";
+import { createRackRoutes, type RackDeps, rackRouteTable } from "./rack/mod.ts";
 import { requestOrigin } from "./ops/_request_host.ts";
 import { rackJsonError } from "./rack/_http.ts";
 import { createAdminRoutes } from "./admin/mod.ts";
-import { createJsrRoutes, isJsrPath, jsrErrorResponse, PUBLISH_OUTCOME } from "./jsr/mod.ts";
+import {
+  createJsrRoutes,
+  isJsrPath,
+  type JsrDeps,
+  jsrErrorResponse,
+  type JsrRoutesOptions,
+  jsrRouteTable,
+  PUBLISH_OUTCOME,
+} from "./jsr/mod.ts";
 import { DEFAULT_JSR_LIMITS, type JsrLimits } from "../core/jsr/publish.ts";
 import { jsrError } from "../core/jsr/errors.ts";
 import type { Visibility } from "../core/rows.ts";
@@ -42,8 +52,8 @@ import {
 import { clientIp, metricsHandler, rateLimit } from "./ops/mod.ts";
 import { clientIpOf } from "./ops/_rate_limit.ts";
 import { createOpsCore, type OpsCore } from "./ops/_stack.ts";
-import { fastReads } from "./ggui/_fast_reads.ts";
-import { gguiFastReads } from "./ggui/_fast.ts";
+import { fastReads } from "./shared/_prepared_reads.ts";
+import { type BoundTable, preparedMatcher } from "./shared/_route_table.ts";
 import { isPublicActivity, makeResponse } from "./ops/_common.ts";
 import type { Context, MiddlewareHandler } from "hono";
 import { checkStoreHealth, isDiskFull } from "../core/health.ts";
@@ -137,7 +147,7 @@ export interface RegistryAppOptions {
   metricsToken?: string;
   /** Compress JSON and text over 1 KiB by `Accept-Encoding` (default true). */
   compress?: boolean;
-  /** Answer hot immutable reads without Hono's dispatch, identically (default true; see `ggui/_fast_reads.ts`). */
+  /** Answer hot reads from the route tables' prepared reads, without Hono's dispatch, identically (default true; see `shared/_prepared_reads.ts`). */
   fastReads?: boolean;
   /** How long hot read paths may serve a row from memory (default 500 ms; 0: always read the store). */
   readCacheMs?: number;
@@ -243,11 +253,11 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   };
   addNamespaceClaimRoute(app, { ctx, authenticator: identities });
   mountUiAndAdmin(app, parts);
-  const ggui = mountGgui(app, parts);
-  mountJsr(app, parts);
-  mountRack(app, parts);
+  // The tables whose prepared reads answer before Hono, in mounting order.
+  const prepared = [mountGgui(app, parts), mountJsr(app, parts), mountRack(app, parts)]
+    .filter((bound) => bound !== undefined);
   mountFallbacks(app);
-  return wrapFetch(app, { options, ops, ggui });
+  return wrapFetch(app, { options, ops, prepared });
 }
 
 /** What the composition root hands each surface it mounts. */
@@ -295,6 +305,8 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
       authenticator: identities,
       clientIp: parts.ipOf,
       ggui: { ...ctx, bundleHost: options.bundleHost, registryHostname: options.registryHostname },
+      liveSubscriptions: parts.live,
+      ...(options.webhookGuard ? { webhookGuard: options.webhookGuard } : {}),
     }));
   }
   app.route(
@@ -311,8 +323,11 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
   );
 }
 
-/** The ggui surface (behind its upstream reads when one is configured); returns its options. */
-function mountGgui(app: Hono, parts: AppParts): GguiRoutesOptions {
+/**
+ * The ggui surface (behind its upstream reads when one is configured); returns
+ * its bound table when its prepared reads may answer before Hono.
+ */
+function mountGgui(app: Hono, parts: AppParts): BoundTable<GguiDeps> | undefined {
   const { options, ctx, rackAuth } = parts;
   const ggui: GguiRoutesOptions = {
     ctx,
@@ -326,7 +341,9 @@ function mountGgui(app: Hono, parts: AppParts): GguiRoutesOptions {
     ...(options.sigstore ? { sigstore: options.sigstore } : {}),
     ...(options.codeGates ? { codeGates: options.codeGates } : {}),
     ...(options.blueprintProbe ? { blueprintProbe: options.blueprintProbe } : {}),
+    ...fastTemplateBytes(options),
   };
+  const bound = gguiRouteTable(ggui);
   if (options.gguiUpstream) {
     const upstream = {
       ...options.gguiUpstream,
@@ -338,12 +355,16 @@ function mountGgui(app: Hono, parts: AppParts): GguiRoutesOptions {
     app.use("/bundles/public/*", mw);
     app.use("/search", gguiUpstreamSearchMerge(upstream));
   }
-  app.route("/", createGguiRoutes(ggui));
-  return ggui;
+  app.route("/", createGguiRoutes(ggui, bound));
+  // The prepared reads answer misses themselves: with an upstream, misses must reach it.
+  return options.gguiUpstream ? undefined : bound;
 }
 
-/** The JSR surface (behind its upstream reads when one is configured). */
-function mountJsr(app: Hono, parts: AppParts): void {
+/**
+ * The JSR surface (behind its upstream reads when one is configured); returns
+ * its bound table when its prepared reads may answer before Hono.
+ */
+function mountJsr(app: Hono, parts: AppParts): BoundTable<JsrDeps> | undefined {
   const { options, ctx, rackAuth } = parts;
   if (options.jsrUpstream) {
     app.use(
@@ -355,42 +376,42 @@ function mountJsr(app: Hono, parts: AppParts): void {
       }),
     );
   }
-  app.route(
-    "/",
-    createJsrRoutes({
-      ctx: {
-        ...ctx,
-        reservedScopes: options.reservedScopes ?? DEFAULT_RESERVED_SCOPES,
-        declaredNamespace: async (ns) => {
-          const policy = (await rackAuth()).namespaces.get(ns);
-          return policy ? { anonymous: policy.anonymous } : undefined;
-        },
-        defaultVisibility: options.jsrVisibility ?? "private",
-        limits: { ...DEFAULT_JSR_LIMITS, ...options.jsrLimits },
-        ...parts.subscriptions,
+  const jsr: JsrRoutesOptions = {
+    ctx: {
+      ...ctx,
+      reservedScopes: options.reservedScopes ?? DEFAULT_RESERVED_SCOPES,
+      declaredNamespace: async (ns) => {
+        const policy = (await rackAuth()).namespaces.get(ns);
+        return policy ? { anonymous: policy.anonymous } : undefined;
       },
-      authenticator: parts.identities,
-      clientIp: parts.ipOf,
-    }),
-  );
+      defaultVisibility: options.jsrVisibility ?? "private",
+      limits: { ...DEFAULT_JSR_LIMITS, ...options.jsrLimits },
+      ...parts.subscriptions,
+    },
+    authenticator: parts.identities,
+    clientIp: parts.ipOf,
+  };
+  const bound = jsrRouteTable(jsr);
+  app.route("/", createJsrRoutes(jsr, bound));
+  // Misses must reach the upstream's reads in front of the routes.
+  return options.jsrUpstream ? undefined : bound;
 }
 
-/** The Rack surface (its /metrics and /health are the app's). */
-function mountRack(app: Hono, parts: AppParts): void {
+/** The Rack surface (its /metrics and /health are the app's); returns its bound table. */
+function mountRack(app: Hono, parts: AppParts): BoundTable<RackDeps> {
   const { options, ctx } = parts;
-  app.route(
-    "/",
-    createRackRoutes({
-      ctx,
-      auth: parts.rackAuth,
-      principals: storedTokenAuthenticator(ctx),
-      ...(options.schemaDir ? { schemaDir: options.schemaDir } : {}),
-      ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
-      ...parts.subscriptions,
-      clientIp: parts.ipOf,
-      metrics: false,
-    }),
-  );
+  const bound = rackRouteTable({
+    ctx,
+    auth: parts.rackAuth,
+    principals: storedTokenAuthenticator(ctx),
+    ...(options.schemaDir ? { schemaDir: options.schemaDir } : {}),
+    ...(options.maxUploadBytes ? { maxUploadBytes: options.maxUploadBytes } : {}),
+    ...parts.subscriptions,
+    clientIp: parts.ipOf,
+    metrics: false,
+  });
+  app.route("/", createRackRoutes(bound.deps.options, bound));
+  return bound;
 }
 
 /** ggui's CORS preflight on any other path, and each surface's own 404. */
@@ -421,20 +442,20 @@ function mountFallbacks(app: Hono): void {
 /** The app's fetch: the fast reads before Hono, the body guard and 503's Retry-After around. */
 function wrapFetch(
   app: Hono,
-  parts: { options: RegistryAppOptions; ops: ReturnType<typeof mountOps>; ggui: GguiRoutesOptions },
+  // deno-lint-ignore no-explicit-any
+  parts: { options: RegistryAppOptions; ops: OpsCore; prepared: BoundTable<any>[] },
 ): RegistryApp {
-  const { options, ops, ggui } = parts;
-  // Hot immutable reads skip Hono's dispatch; they decline anything unusual to it.
+  const { options, ops, prepared } = parts;
+  // Hot reads the route tables prepare skip Hono's dispatch; they decline anything unusual to it.
   const trust = options.trustProxy ?? false;
   const fetch = fastReads({
     ops,
     clientKey: (req, connection) => clientIpOf(req, connection, trust),
     limits: ops.limits,
-    match: gguiFastReads({ ...ggui, ...fastTemplateBytes(options) }),
+    match: preparedMatcher(prepared),
     fallback: app.fetch,
   });
-  // The ggui fast path answers misses itself: with a ggui upstream, misses must reach it.
-  const direct = options.fastReads === false || options.gguiUpstream !== undefined;
+  const direct = options.fastReads === false || prepared.length === 0;
   const guarded = retryAfterOn503(guardBodies(direct ? app.fetch : fetch, {
     guard: new BodyGuard({
       idleMs: options.bodyIdleTimeoutMs ?? DEFAULT_BODY_IDLE_TIMEOUT_MS,

@@ -1,4 +1,4 @@
-// The fast path for hot reads (routes/ggui/_fast_reads.ts, routes/ggui/_fast.ts)
+// The prepared-read path for hot reads (routes/shared/_prepared_reads.ts, the ggui rows' `prepared` in routes/ggui/_prepared.ts)
 // against the Hono routes it bypasses: two registry apps over the same store,
 // one with the fast path and one without, must answer every request the same
 // way (status, every header, body bytes), count the same rate-limit budgets,
@@ -12,7 +12,7 @@ import { updateRow } from "../core/store.ts";
 import type { VersionState } from "../core/rows.ts";
 import { versionStateKey } from "../storage/keys.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
-import { pathOf } from "../routes/ggui/_fast_reads.ts";
+import { pathOf } from "../routes/shared/_prepared_reads.ts";
 import {
   bearer,
   makeGadget,

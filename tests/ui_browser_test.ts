@@ -309,5 +309,10 @@ Deno.test({
       for (const path of pages) await check(path);
       await signInWith(page, base, admin);
       for (const path of ["/ui/tokens", "/ui/audit", "/@pub/greet"]) await check(path);
+      // The operator pages (tests/ui_ops_pages_test.ts), each also a screenshot.
+      for (const name of ["webhooks", "gc", "dashboard"]) {
+        await check(`/ui/${name}`);
+        await shot(page, name);
+      }
     }),
 });

@@ -19,7 +19,7 @@ import {
   mayProxyScope,
 } from "../../core/ggui/upstream.ts";
 import { respondWithBlob } from "../shared/_blob_response.ts";
-import { BUNDLE_CACHE_CONTROL, BUNDLE_HEADERS, pkgResponse } from "./mod.ts";
+import { BUNDLE_CACHE_CONTROL, BUNDLE_HEADERS, pkgResponse } from "./_http.ts";
 import { UPSTREAM_HEADER } from "../shared/_upstream.ts";
 
 const FILES = ["bundle.js", "bundle.js.sig", "manifest.json"] as const;

@@ -37,10 +37,18 @@ import {
   versionDocument,
 } from "../../core/jsr/read.ts";
 import { setJsrYanked } from "../../core/jsr/yank.ts";
-import { respondWithBlob, respondWithJson } from "../shared/_blob_response.ts";
+import { respondWithJson } from "../shared/_blob_response.ts";
 import { makeResponse, markPublicActivity } from "../ops/_common.ts";
 import { collectBytes } from "../../storage/_common.ts";
-import { mountRoutes, type Route } from "../shared/_route_table.ts";
+import {
+  type BoundTable,
+  type FastAnswer,
+  mountRoutes,
+  type PreparedRead,
+  type Route,
+  type RouteParams,
+} from "../shared/_route_table.ts";
+import { preparedBlob } from "../shared/_prepared_reads.ts";
 
 /** Options of {@linkcode createJsrRoutes}. */
 export interface JsrRoutesOptions {
@@ -83,14 +91,20 @@ export function isJsrPath(path: string): boolean {
 
 /** The caller of a request: a principal, `null` (anonymous), or a thrown 401. */
 async function callerOf(c: Context, authenticator: Authenticator): Promise<JsrReader> {
-  const header = c.req.header("authorization");
-  if (header === undefined) return null;
+  const principal = await readerOf(c.req.raw, authenticator);
+  if (principal !== null) c.set("subject" as never, principal.subject as never);
+  return principal;
+}
+
+/** {@linkcode callerOf} of a bare request. */
+async function readerOf(req: Request, authenticator: Authenticator): Promise<JsrReader> {
+  const header = req.headers.get("authorization");
+  if (header === null) return null;
   const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
   const principal = token === "" ? null : await authenticator.authenticate(token);
   if (principal === null) {
     throw jsrError("invalidBearerToken", "The bearer token is invalid, expired or revoked");
   }
-  c.set("subject" as never, principal.subject as never);
   return principal;
 }
 
@@ -125,13 +139,11 @@ function readHeaders(isPrivate: boolean): Record<string, string> {
  * assert.equal((await res.json()).code, "packageNotFound");
  * ```
  */
-export function createJsrRoutes(options: JsrRoutesOptions): Hono {
-  const deps: JsrDeps = {
-    ctx: options.ctx,
-    authenticator: options.authenticator,
-    limits: options.ctx.limits ?? DEFAULT_JSR_LIMITS,
-    ipOf: (c) => options.clientIp?.(c),
-  };
+export function createJsrRoutes(
+  options: JsrRoutesOptions,
+  bound: BoundTable<JsrDeps> = jsrRouteTable(options),
+): Hono {
+  const { deps } = bound;
   const app = new Hono();
   app.onError((err, c) => {
     if (c.req.method === "POST" && isRegistryError(err, "version_exists")) {
@@ -141,14 +153,32 @@ export function createJsrRoutes(options: JsrRoutesOptions): Hono {
   });
   // Refused writes (401, 403) leave an audit record; reads never do.
   app.use("/api/*", auditRefusedWrites(deps));
-  return mountRoutes(app, JSR_ROUTES, deps);
+  return mountRoutes(app, bound.table, deps);
+}
+
+/**
+ * The JSR route table bound to its dependencies: what {@linkcode createJsrRoutes}
+ * mounts, and what `preparedMatcher` reads the prepared reads from.
+ */
+export function jsrRouteTable(options: JsrRoutesOptions): BoundTable<JsrDeps> {
+  const deps: JsrDeps = {
+    ctx: options.ctx,
+    authenticator: options.authenticator,
+    limits: options.ctx.limits ?? DEFAULT_JSR_LIMITS,
+    ipOf: (c) => options.clientIp?.(c),
+  };
+  return { table: JSR_ROUTES, deps };
 }
 
 /** What every JSR handler receives. */
-interface JsrDeps {
+export interface JsrDeps {
+  /** The JSR context. */
   ctx: JsrRoutesOptions["ctx"];
+  /** Who a token is. */
   authenticator: Authenticator;
+  /** Publishing limits. */
   limits: typeof DEFAULT_JSR_LIMITS;
+  /** The client IP of a request (audit records). */
   ipOf: (c: Context) => string | undefined;
 }
 
@@ -185,63 +215,96 @@ function auditRefusedWrites(deps: JsrDeps): MiddlewareHandler {
 // --- reads (JSR_URL) ----------------------------------------------------------
 const PKG = "/:scope{@[^/]+}/:name";
 
+/** A read of a package path: the scope (with its `@`), the name and, for files, version and path. */
+type PkgParams = RouteParams;
+
+/** The answer of a read by a reader, as a prepared read gives it; the handlers build it. */
+type JsrRead = (
+  req: Request,
+  p: PkgParams,
+  deps: JsrDeps & { reader: JsrReader },
+) => Promise<FastAnswer>;
+
+/** A route handler over a {@linkcode JsrRead}: the caller named in the log, then the answer. */
+function handlerOf(read: JsrRead, params?: (c: Context) => PkgParams): JsrHandler {
+  return async (c, deps) => {
+    const reader = await callerOf(c, deps.authenticator);
+    const p = params ? params(c) : c.req.param();
+    return await (await read(c.req.raw, p, { ...deps, reader })).build();
+  };
+}
+
+/** The prepared read of a {@linkcode JsrRead}: an invalid token, a miss or an error declines. */
+function preparedOf(read: JsrRead, params?: (p: PkgParams) => PkgParams): PreparedRead<JsrDeps> {
+  return async (req, p, deps) => {
+    const reader = await readerOf(req, deps.authenticator);
+    return await read(req, params ? params(p) : p, { ...deps, reader });
+  };
+}
+
 /** `GET /@scope/name/meta.json`: the versions the caller may see. */
-const getPackageMeta: JsrHandler = async (c, deps) => {
-  const reader = await callerOf(c, deps.authenticator);
-  const ref = jsrRef(c.req.param("scope")!.slice(1), c.req.param("name")!);
-  const meta = await jsrPackageMeta(deps.ctx, ref, reader);
-  if (!meta) {
-    throw jsrError(
-      "packageNotFound",
-      `Package ${c.req.param("scope")}/${c.req.param("name")} not found`,
-    );
-  }
+const packageMeta: JsrRead = async (req, p, deps) => {
+  const ref = jsrRef(p.scope!.slice(1), p.name!);
+  const meta = await jsrPackageMeta(deps.ctx, ref, deps.reader);
+  if (!meta) throw jsrError("packageNotFound", `Package ${p.scope}/${p.name} not found`);
   // The version list depends on who asks whenever any version could be
   // private, so it always varies on Authorization: a stranger's view of a
   // package with hidden versions carries the headers of a wholly public one.
-  return respondWithJson(c, meta.value, {
-    cacheControl: `${meta.private ? "private" : "public"}, no-cache`,
-    headers: { vary: "Authorization" },
-  });
+  return {
+    build: () =>
+      respondWithJson(req, meta.value, {
+        cacheControl: `${meta.private ? "private" : "public"}, no-cache`,
+        headers: { vary: "Authorization" },
+      }),
+    ...subjectOf(deps.reader),
+  };
 };
 
 /** `GET /@scope/name/<version>_meta.json`: a version's metadata, the exact stored bytes. */
-const getVersionMeta: JsrHandler = async (c, deps) => {
-  const reader = await callerOf(c, deps.authenticator);
-  const file = c.req.param("file")!;
-  const ref = jsrRef(
-    c.req.param("scope")!.slice(1),
-    c.req.param("name")!,
-    file.slice(0, -"_meta.json".length),
-  );
-  const found = await jsrVersion(deps.ctx, ref, reader);
+const versionMeta: JsrRead = async (req, p, deps) => {
+  const file = p.file!;
+  const ref = jsrRef(p.scope!.slice(1), p.name!, file.slice(0, -"_meta.json".length));
+  const found = await jsrVersion(deps.ctx, ref, deps.reader);
   if (!found) {
     throw jsrError(
       "packageVersionNotFound",
-      `Package version ${c.req.param("scope")}/${ref.name}@${ref.version} not found`,
+      `Package version ${p.scope}/${ref.name}@${ref.version} not found`,
     );
   }
   const { facts } = found.value;
   // The exact stored bytes: Deno's lockfile pins their SHA-256.
-  const res = await respondWithBlob(c, {
-    open: (range) => deps.ctx.bundles.get(facts.versionMetaSha256, range),
-    size: facts.versionMetaSize,
+  return blobAnswer(req, deps, {
     sha256: facts.versionMetaSha256,
-    contentType: "application/json",
-    cacheControl: `${found.private ? "private" : "public"}, max-age=31536000, immutable`,
-    lastModified: new Date(found.value.row.publishedAt),
-    extraHeaders: readHeaders(found.private),
+    size: facts.versionMetaSize,
+    type: "application/json",
+    private: found.private,
+    publishedAt: found.value.row.publishedAt,
+    missing: "version metadata blob is missing",
   });
-  if (!res) throw jsrError("internalServerError", "version metadata blob is missing");
-  return res;
 };
 
 /** `GET /@scope/name/<version>/<path>`: one file of a version. */
-const getFile: JsrHandler = async (c, deps) => {
-  const reader = await callerOf(c, deps.authenticator);
-  const scope = c.req.param("scope")!;
-  const name = c.req.param("name")!;
-  const version = c.req.param("version")!;
+const versionFile: JsrRead = async (req, p, deps) => {
+  const { scope, name, version, path } = p as Record<"scope" | "name" | "version" | "path", string>;
+  const ref = jsrRef(scope.slice(1), name, version);
+  const found = await jsrFile(deps.ctx, ref, path, deps.reader);
+  if (!found) {
+    throw jsrError("notFound", `File ${path || "/"} of ${scope}/${name}@${version} not found`);
+  }
+  const entry = found.value;
+  return blobAnswer(req, deps, {
+    sha256: entry.sha256,
+    size: entry.size,
+    type: entry.type,
+    private: found.private,
+    publishedAt: found.publishedAt,
+    missing: "file blob is missing",
+  });
+};
+
+/** A file path as the handler reads it: the request path after the version, decoded. */
+function filePathParams(c: Context): PkgParams {
+  const { scope, name, version } = c.req.param() as Record<string, string>;
   const prefix = `/${scope}/${name}/${version}`;
   let path: string;
   try {
@@ -249,24 +312,43 @@ const getFile: JsrHandler = async (c, deps) => {
   } catch {
     path = "";
   }
-  const ref = jsrRef(scope.slice(1), name, version);
-  const found = await jsrFile(deps.ctx, ref, path, reader);
-  if (!found) {
-    throw jsrError("notFound", `File ${path || "/"} of ${scope}/${name}@${version} not found`);
-  }
-  const entry = found.value;
-  const res = await respondWithBlob(c, {
-    open: (range) => deps.ctx.bundles.get(entry.sha256, range),
-    size: entry.size,
-    sha256: entry.sha256,
-    contentType: entry.type,
-    cacheControl: `${found.private ? "private" : "public"}, max-age=31536000, immutable`,
-    ...(found.publishedAt === undefined ? {} : { lastModified: new Date(found.publishedAt) }),
-    extraHeaders: readHeaders(found.private),
+  return { scope: scope!, name: name!, version: version!, path };
+}
+
+/** The answer of an immutable blob of a version (prepared once per blob and visibility). */
+function blobAnswer(
+  req: Request,
+  deps: JsrDeps & { reader: JsrReader },
+  blob: {
+    sha256: string;
+    size: number;
+    type: string;
+    private: boolean;
+    publishedAt: string | undefined;
+    missing: string;
+  },
+): FastAnswer {
+  const { sha256, size, type, publishedAt } = blob;
+  return preparedBlob(req, {
+    blob: {
+      open: (range) => deps.ctx.bundles.get(sha256, range),
+      size,
+      sha256,
+      contentType: type,
+      cacheControl: `${blob.private ? "private" : "public"}, max-age=31536000, immutable`,
+      ...(publishedAt === undefined ? {} : { lastModified: new Date(publishedAt) }),
+      extraHeaders: readHeaders(blob.private),
+    },
+    key: `jsr ${blob.private} ${sha256} ${size} ${type} ${publishedAt}`,
+    subject: deps.reader?.subject,
+    missing: () => jsrError("internalServerError", blob.missing),
   });
-  if (!res) throw jsrError("internalServerError", "file blob is missing");
-  return res;
-};
+}
+
+/** The log line's subject of a reader. */
+function subjectOf(reader: JsrReader): { subject?: string } {
+  return reader === null ? {} : { subject: reader.subject };
+}
 
 // --- API (JSR_URL with the path /api/) --------------------------------------------
 const API_PKG = "/api/scopes/:scope/packages/:package";
@@ -429,9 +511,25 @@ const getTask: JsrHandler = async (c, deps) => {
 
 /** The JSR route table, in mounting order. */
 const JSR_ROUTES: readonly Route<JsrDeps>[] = [
-  { method: "GET", path: `${PKG}/meta.json`, handler: getPackageMeta },
-  { method: "GET", path: `${PKG}/:file{[^/]+_meta\\.json}`, handler: getVersionMeta },
-  { method: "GET", path: `${PKG}/:version/:path{.+}`, handler: getFile },
+  {
+    method: "GET",
+    path: `${PKG}/meta.json`,
+    handler: handlerOf(packageMeta),
+    prepared: preparedOf(packageMeta),
+  },
+  {
+    method: "GET",
+    path: `${PKG}/:file{[^/]+_meta\\.json}`,
+    handler: handlerOf(versionMeta),
+    prepared: preparedOf(versionMeta),
+  },
+  {
+    method: "GET",
+    path: `${PKG}/:version/:path{.+}`,
+    handler: handlerOf(versionFile, filePathParams),
+    // The handler's path is the request's after the version, its slash included.
+    prepared: preparedOf(versionFile, (p) => ({ ...p, path: `/${p.path}` })),
+  },
   { method: "GET", path: API_PKG, handler: getApiPackage },
   { method: "GET", path: `${API_PKG}/versions`, handler: getApiVersions },
   { method: "GET", path: `${API_PKG}/versions/:version`, handler: getApiVersion },

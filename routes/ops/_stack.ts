@@ -124,7 +124,7 @@ export interface OpsStart {
 
 /**
  * The operations stack as plain functions, shared by the Hono middleware and
- * by hand-written fast paths that answer without Hono (`../ggui/_fast_reads.ts`):
+ * by the prepared-read path that answers without Hono (`../shared/_prepared_reads.ts`):
  * what happens before a request runs, the headers its response gets, and what
  * is recorded once it is answered.
  */

@@ -57,10 +57,16 @@ import {
   serveContent,
 } from "./_http.ts";
 import { multipartBoundary, MultipartReader, readTextPart } from "./_multipart.ts";
-import { respondWithBlob } from "../shared/_blob_response.ts";
 import { isPublicActivity, markPublicActivity } from "../ops/_common.ts";
 import { dirSchema } from "./_schema_dir.ts";
-import { mountRoutes, type Route } from "../shared/_route_table.ts";
+import {
+  type BoundTable,
+  type FastAnswer,
+  mountRoutes,
+  type Route,
+  type RouteParams,
+} from "../shared/_route_table.ts";
+import { isPlainRead, pathOf, preparedBlob } from "../shared/_prepared_reads.ts";
 import { RegistryError } from "../../base/errors.ts";
 
 /** Options of {@linkcode createRackRoutes}. */
@@ -142,7 +148,26 @@ function defaultLog(level: string, message: string, fields?: Record<string, unkn
  * assert.ok(res.status === 200);
  * ```
  */
-export function createRackRoutes(options: RackRoutesOptions): Hono {
+export function createRackRoutes(
+  options: RackRoutesOptions,
+  bound: BoundTable<RackDeps> = rackRouteTable(options),
+): Hono {
+  const { deps } = bound;
+  const app = new Hono();
+  app.onError((err) => rackErrorResponse(err, deps.log));
+  app.notFound(routeNotFound);
+  if (options.metrics !== false) app.use("*", durationMetrics(deps));
+  // Refused uploads and preset publishes (401, 403) leave an audit record; reads never do.
+  app.use("/registries", auditRefusals(deps, { method: "POST", action: "rack.upload" }));
+  app.use("/presets/*", auditRefusals(deps, { method: "PUT", action: "rack.preset" }));
+  return mountRoutes(app, bound.table, deps);
+}
+
+/**
+ * The Rack route table bound to its dependencies: what {@linkcode createRackRoutes}
+ * mounts, and what `preparedMatcher` reads the prepared reads from.
+ */
+export function rackRouteTable(options: RackRoutesOptions): BoundTable<RackDeps> {
   const deps: RackDeps = {
     options,
     ctx: options.ctx,
@@ -151,23 +176,22 @@ export function createRackRoutes(options: RackRoutesOptions): Hono {
     limits: { ...DEFAULT_EXTRACT_LIMITS, ...options.limits },
     histogram: new DurationHistogram(),
   };
-  const app = new Hono();
-  app.onError((err) => rackErrorResponse(err, deps.log));
-  app.notFound(routeNotFound);
-  if (options.metrics !== false) app.use("*", durationMetrics(deps));
-  // Refused uploads and preset publishes (401, 403) leave an audit record; reads never do.
-  app.use("/registries", auditRefusals(deps, { method: "POST", action: "rack.upload" }));
-  app.use("/presets/*", auditRefusals(deps, { method: "PUT", action: "rack.preset" }));
-  return mountRoutes(app, RACK_ROUTES, deps);
+  return { table: RACK_ROUTES, deps };
 }
 
 /** What every Rack handler receives: the options and what is derived from them once. */
-interface RackDeps {
+export interface RackDeps {
+  /** The routes' options. */
   options: RackRoutesOptions;
+  /** The shared store. */
   ctx: RegistryContext;
+  /** Structured logging. */
   log: RackLog;
+  /** Largest archive accepted. */
   maxUploadBytes: number;
+  /** Extraction caps. */
   limits: ExtractLimits;
+  /** Request durations (the surface's own `/metrics`). */
   histogram: DurationHistogram;
 }
 
@@ -192,9 +216,22 @@ function durationMetrics(deps: RackDeps): MiddlewareHandler {
 
 /** The auth in force and the caller of a request; marks the log subject and failed auth. */
 async function who(c: Context, deps: RackDeps): Promise<{ auth: RackAuth; caller: RackCaller }> {
+  const found = await whoOf(c.req.raw, deps);
+  if (found.subject !== undefined) c.set("subject" as never, found.subject as never);
+  // A token nobody issued spends the failed-authentication budget on every
+  // route, reads that answer as to anyone included (as on the ggui surface).
+  if (found.authFailed) c.set("authFailed" as never, true as never);
+  return found;
+}
+
+/** The caller of a request, the subject the request log names, and whether its token is unknown. */
+async function whoOf(
+  req: Request,
+  deps: RackDeps,
+): Promise<{ auth: RackAuth; caller: RackCaller; subject?: string; authFailed: boolean }> {
   const { options, ctx } = deps;
   const auth = await options.auth();
-  const token = extractToken(c.req.raw.headers);
+  const token = extractToken(req.headers);
   const caller = identifyCaller(auth, token);
   // Stored tokens (docs/access.md): looked up fresh, so revocation is immediate.
   if (token !== undefined && !caller.admin && options.principals) {
@@ -205,11 +242,8 @@ async function who(c: Context, deps: RackDeps): Promise<{ auth: RackAuth; caller
   // auth.json token has on every surface (never the token).
   const subject = caller.admin ? "rack:admin" : caller.principal?.subject ??
     (caller.tokenSha256 ? rackTokenSubject(caller.tokenSha256) : undefined);
-  if (subject !== undefined) c.set("subject" as never, subject as never);
-  // A token nobody issued spends the failed-authentication budget on every
-  // route, reads that answer as to anyone included (as on the ggui surface).
-  if (isUnknownToken(auth, caller, ctx.clock())) c.set("authFailed" as never, true as never);
-  return { auth, caller };
+  const authFailed = isUnknownToken(auth, caller, ctx.clock());
+  return { auth, caller, authFailed, ...(subject === undefined ? {} : { subject }) };
 }
 
 /** After a `method` request on the path answers 401 or 403, write a refused audit record. */
@@ -242,11 +276,11 @@ function auditRefusals(
 
 /** A JSON document (bytes and digest) with its conditional headers and cache class. */
 function serveDocument(
-  c: Context,
+  c: Context | Request,
   doc: { bytes: Uint8Array; sha256: string },
   cache: Record<string, string>,
-): Promise<Response> | Response {
-  return serveContent(c.req.raw, {
+): Response {
+  return serveContent(c instanceof Request ? c : c.req.raw, {
     body: doc.bytes,
     size: doc.bytes.byteLength,
     sha256: doc.sha256,
@@ -418,18 +452,56 @@ async function putPresetRoute(c: Context, deps: RackDeps): Promise<Response> {
 
 /** `GET /registries/*`: a versions list, the latest or one version's registry.json, or a file. */
 async function readRegistry(c: Context, deps: RackDeps): Promise<Response> {
-  const pathname = new URL(c.req.url).pathname;
+  const resource = registryResource(new URL(c.req.url).pathname);
+  if (resource === null) return routeNotFound();
+  return await (await registryAnswer(c.req.raw, resource, await who(c, deps), deps)).build();
+}
+
+/** The prepared read of `GET /registries/*`: the same answer; a refusal, a miss or an unknown token declines. */
+async function preparedRegistryRead(
+  req: Request,
+  _params: RouteParams,
+  deps: RackDeps,
+): Promise<FastAnswer | null> {
+  const path = pathOf(req.url);
+  const resource = path === null ? null : registryResource(path);
+  if (resource === null) return null;
+  const caller = await whoOf(req, deps);
+  if (caller.authFailed) return null;
+  return registryAnswer(req, resource, caller, deps);
+}
+
+/** The resource a `/registries/…` path names (parse errors throw); `null` for the bare prefix. */
+function registryResource(pathname: string): ReturnType<typeof parseRegistryPath> | null {
   const at = pathname.indexOf("/registries/");
   // Hono's `/*` also matches the bare prefix, which is no route here.
-  if (at === -1) return routeNotFound();
-  const resource = parseRegistryPath(pathname.slice(at + "/registries/".length));
-  const { auth, caller } = await who(c, deps);
+  if (at === -1) return null;
+  return parseRegistryPath(pathname.slice(at + "/registries/".length));
+}
+
+/**
+ * The answer to a read of `resource` by `who`: a versions list, the latest
+ * version's registry.json, or a file of a version. Keyed by everything the
+ * response depends on, so a plain read's finished response is prepared once.
+ */
+async function registryAnswer(
+  req: Request,
+  resource: ReturnType<typeof parseRegistryPath>,
+  who: { auth: RackAuth; caller: RackCaller; subject?: string },
+  deps: RackDeps,
+): Promise<FastAnswer> {
+  const { auth, caller, subject } = who;
   authorizeRead(auth, resource.namespace, { caller, now: deps.ctx.clock() });
   const gated = isGated(auth, resource.namespace);
   const ref = { namespace: resource.namespace, segments: resource.segments };
+  const by = subject === undefined ? {} : { subject };
   if (resource.kind === "versions") {
     const doc = await readVersionsJson(deps.ctx, ref);
-    return serveDocument(c, doc, cacheHeaders("short", { private: gated }));
+    const build = () => serveDocument(req, doc, cacheHeaders("short", { private: gated }));
+    return isPlainRead(req) ? { key: `rack versions ${gated} ${doc.sha256}`, build, ...by } : {
+      build,
+      ...by,
+    };
   }
   const file = resource.kind === "latest"
     ? await resolveLatest(deps.ctx, ref)
@@ -442,21 +514,26 @@ async function readRegistry(c: Context, deps: RackDeps): Promise<Response> {
     private: gated,
   });
   const { "cache-control": cacheControl, ...extraHeaders } = cache;
-  const res = await respondWithBlob(c, {
-    open: (range) => deps.ctx.bundles.get(file.entry.sha256, range),
-    size: file.entry.size,
-    sha256: file.entry.sha256,
-    contentType: resource.kind === "file" ? file.contentType : "application/json",
-    cacheControl: cacheControl!,
-    // A version's files are dated by its publication; "latest" is not
-    // (a yank can make it an older version).
-    ...(resource.kind === "latest" ? {} : { lastModified: new Date(file.publishedAt) }),
-    extraHeaders,
+  const contentType = resource.kind === "file" ? file.contentType : "application/json";
+  // A version's files are dated by its publication; "latest" is not
+  // (a yank can make it an older version).
+  const dated = resource.kind === "latest" ? undefined : file.publishedAt;
+  const { sha256, size } = file.entry;
+  return preparedBlob(req, {
+    blob: {
+      open: (range) => deps.ctx.bundles.get(sha256, range),
+      size,
+      sha256,
+      contentType,
+      cacheControl: cacheControl!,
+      ...(dated === undefined ? {} : { lastModified: new Date(dated) }),
+      extraHeaders,
+    },
+    key: `rack ${resource.kind} ${gated} ${sha256} ${size} ${contentType} ${dated}`,
+    subject,
+    missing: () =>
+      new RegistryError("storage_failure", "A stored file is missing from bundle storage"),
   });
-  if (!res) {
-    throw new RegistryError("storage_failure", "A stored file is missing from bundle storage");
-  }
-  return res;
 }
 
 // --- registries: upload ------------------------------------------------------------
@@ -577,7 +654,7 @@ const RACK_ROUTES: readonly Route<RackDeps>[] = [
   { method: "GET", path: "/schemas/:file", handler: getSchema },
   { method: "GET", path: "/presets/:name", handler: getPreset },
   { method: "PUT", path: "/presets/:name", handler: putPresetRoute },
-  { method: "GET", path: "/registries/*", handler: readRegistry },
+  { method: "GET", path: "/registries/*", handler: readRegistry, prepared: preparedRegistryRead },
   { method: "POST", path: "/registries", handler: uploadRegistry },
   ...NOT_FOUND_ROUTES,
 ];

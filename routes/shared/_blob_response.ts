@@ -263,10 +263,11 @@ function serializedJson(value: unknown): { bytes: Uint8Array<ArrayBuffer>; diges
  * ```
  */
 export function respondWithJson(
-  c: Context,
+  c: Context | Request,
   value: unknown,
   opts: JsonResponseOptions,
 ): Response {
+  const req = c instanceof Request ? c : c.req.raw;
   const { bytes, digest: known } = serializedJson(value);
   const status = opts.status ?? 200;
   const headers: Record<string, string> = { ...opts.headers };
@@ -274,11 +275,11 @@ export function respondWithJson(
   if ((opts.etagFrom ?? "content") === "content" && status === 200) {
     const digest = known ?? sha256Hex(bytes);
     headers["etag"] = `"${digest}"`;
-    if (notModified(c.req.raw, digest, undefined)) {
+    if (notModified(req, digest, undefined)) {
       return notModifiedResponse(headers, { type: "application/json", size: bytes.byteLength });
     }
   }
   headers["content-type"] = "application/json";
   headers["content-length"] = String(bytes.byteLength);
-  return makeResponse(c.req.method === "HEAD" ? null : bytes, status, headers);
+  return makeResponse(req.method === "HEAD" ? null : bytes, status, headers);
 }

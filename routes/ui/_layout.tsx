@@ -44,6 +44,7 @@ export function Layout(props: { title: string; viewer: Viewer; children?: Child 
               <>
                 <span class="muted">{viewer.subject}</span>
                 <a href="/ui/tokens">Tokens</a>
+                {viewer.admin ? <a href="/ui/dashboard">Operations</a> : ""}
                 <form action="/ui/sign-out" method="post">
                   <input type="hidden" name="csrf" value={viewer.csrf ?? ""} />
                   <button type="submit">Sign out</button>

@@ -27,20 +27,22 @@ async function adminOf(req: UiRequest): Promise<Principal | Response> {
   return await page(req, "Refused", <p class="error">This page needs an admin token.</p>, 403);
 }
 
-async function page(req: UiRequest, title: string, body: Child, status = 200) {
+/** An operator page: never stored by a cache (it carries the session's CSRF token). */
+export async function page(req: UiRequest, title: string, body: Child, status = 200) {
   const res = htmlPage(req.c.req.raw, await renderPage(title, req.viewer, body), { status });
   res.headers.set("cache-control", "no-store");
   return res;
 }
 
 /** The posted form when its CSRF token is the session's; `null` otherwise. */
-async function checkedForm(req: UiRequest): Promise<Record<string, string> | null> {
+export async function checkedForm(req: UiRequest): Promise<Record<string, string> | null> {
   const form = await formOf(req.c.req.raw);
   if (!form || req.viewer.csrf === undefined) return null;
   return sameSecret(form.csrf ?? "", req.viewer.csrf) ? form : null;
 }
 
-function refused(req: UiRequest): Promise<Response> {
+/** The answer to a form whose CSRF token is missing or not the session's. */
+export function refused(req: UiRequest): Promise<Response> {
   return page(req, "Refused", <p class="error">The form has expired: reload the page.</p>, 403);
 }
 

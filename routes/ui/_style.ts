@@ -60,6 +60,9 @@ pre.lines { counter-reset: line; }
 dl.facts { display: grid; grid-template-columns: max-content minmax(0, 1fr); gap: 0.25rem 1rem; }
 dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; overflow-wrap: anywhere; }
+.plots { display: flex; flex-wrap: wrap; gap: 1rem; }
+.plots figure { margin: 0; max-width: 100%; }
+.plots svg { max-width: 100%; height: auto; }
 .hljs-keyword, .hljs-meta, .hljs-tag { color: #cf222e; }
 .hljs-string, .hljs-regexp { color: #0a3069; }
 .hljs-comment { color: var(--muted); font-style: italic; }

@@ -22,6 +22,18 @@ import { cookieOf, SESSION_COOKIE, setCookie } from "./_cookies.ts";
 import { signIn, signInForm, signOut } from "./_session_routes.tsx";
 import { auditPage, createTokenForm, revokeTokenForm, tokensPage } from "./_operator_routes.tsx";
 import { NotFoundBody } from "./_pages.tsx";
+import type { LiveSubscriptions } from "../../core/webhook_subscriptions.ts";
+import type { TargetGuard } from "../../core/net_guard.ts";
+import { MetricsRing } from "./_ops_metrics.tsx";
+import {
+  createWebhookForm,
+  dashboardPage,
+  deleteWebhookForm,
+  gcPage,
+  retryDeliveryForm,
+  runGcForm,
+  webhooksPage,
+} from "./_ops_pages.tsx";
 
 /** Options of {@linkcode createUiRoutes}. */
 export interface UiRoutesOptions {
@@ -33,6 +45,12 @@ export interface UiRoutesOptions {
   clientIp?: (c: Context) => string;
   /** The ggui surface's context, for gadget and blueprint pages (absent: none). */
   ggui?: GguiContext;
+  /** The live webhook subscriptions (webhooks.json's and stored), refreshed after a change. */
+  liveSubscriptions?: LiveSubscriptions;
+  /** Checks a new subscription's URL (as the admin API does). */
+  webhookGuard?: TargetGuard;
+  /** The dashboard's samples (made by {@linkcode createUiRoutes} when absent). */
+  metricsRing?: MetricsRing;
 }
 
 /** What every page handler gets: the options, the reader and the header's viewer. */
@@ -88,7 +106,9 @@ async function uiRequest(c: Context, options: UiRoutesOptions): Promise<UiReques
  * The web surface as one middleware: requests it claims get a page, all
  * others go on to the wire surfaces untouched.
  */
-export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
+export function createUiRoutes(given: UiRoutesOptions): MiddlewareHandler {
+  const options = { ...given, metricsRing: given.metricsRing ?? new MetricsRing() };
+  const ring = options.metricsRing;
   const app = new Hono();
   const page = (handler: UiHandler) => async (c: Context) => {
     const req = await uiRequest(c, options);
@@ -113,6 +133,13 @@ export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
   app.post("/ui/tokens", page(createTokenForm));
   app.post("/ui/tokens/:id/revoke", page(revokeTokenForm));
   app.get("/ui/audit", page(auditPage));
+  app.get("/ui/webhooks", page(webhooksPage));
+  app.post("/ui/webhooks", page(createWebhookForm));
+  app.post("/ui/webhooks/:id/delete", page(deleteWebhookForm));
+  app.post("/ui/webhooks/deliveries/:id/retry", page(retryDeliveryForm));
+  app.get("/ui/gc", page(gcPage));
+  app.post("/ui/gc", page(runGcForm));
+  app.get("/ui/dashboard", page(dashboardPage));
   app.notFound((c) => page(notFound)(c));
   app.onError(() =>
     new Response("500 Internal Server Error", {
@@ -121,6 +148,7 @@ export function createUiRoutes(options: UiRoutesOptions): MiddlewareHandler {
     })
   );
   return async (c, next) => {
+    ring.tick(Date.now());
     if (!claims(c.req.raw, c.req.path)) return await next();
     return await app.fetch(c.req.raw, c.env);
   };

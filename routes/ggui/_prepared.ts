@@ -1,8 +1,9 @@
 /**
- * The ggui surface's fast routes (see `_fast_reads.ts`): `GET|HEAD
+ * The ggui surface's prepared reads (the `prepared` fields of its route table
+ * in `mod.ts`, see `../shared/_prepared_reads.ts`): `GET|HEAD
  * /pkg/:scope/:name`, `/pkg/:scope/:name/:version` and
  * `/bundles/{public|private}/:scope/:name/:version/:file`, answered by the same
- * core operations and response builders as the Hono routes in `mod.ts`.
+ * core operations and response builders (`_http.ts`) as the route handlers.
  *
  * Bundle files are content-addressed and immutable: the finished response of
  * a plain GET (no `Range`, no conditions) of a blob held in memory is
@@ -21,13 +22,11 @@ import {
 import { listArtifactVersions } from "../../core/ggui/list_versions.ts";
 import { readArtifact, readArtifactNow } from "../../core/ggui/read.ts";
 import { respondWithBlob } from "../shared/_blob_response.ts";
-import type { FastAnswer, FastMatcher, FastRoute } from "./_fast_reads.ts";
+import type { FastAnswer, RouteParams } from "../shared/_route_table.ts";
 import {
   authnNowOf,
   authnOf,
   BUNDLE_CACHE_CONTROL,
-  BUNDLE_FILE_PARAM,
-  BUNDLE_FILES,
   BUNDLE_HEADERS,
   gguiContextFor,
   gguiContextOf,
@@ -35,45 +34,18 @@ import {
   parseBearer,
   pkgEtag,
   pkgResponse,
-} from "./mod.ts";
+} from "./_http.ts";
 
-/** Options of {@linkcode gguiFastReads}: the ggui routes' own, plus a memory budget. */
-export interface GguiFastReadsOptions extends GguiRoutesOptions {
-  /** Bytes of finished bundle responses kept for cloning (default 64 MiB; 0: none). */
-  templateBytes?: number;
-}
-
-const VERSION_ROUTE = "/pkg/:scope/:name/:version";
-const LISTING_ROUTE = "/pkg/:scope/:name";
-const BUNDLE_ROUTES = {
-  public: `/bundles/public/:scope/:name/:version/${BUNDLE_FILE_PARAM}`,
-  private: `/bundles/private/:scope/:name/:version/${BUNDLE_FILE_PARAM}`,
-} as const;
-
-/**
- * The ggui fast routes over the same options as `createGguiRoutes`.
- *
- * @example
- * ```ts ignore
- * const match = gguiFastReads(gguiOptions);
- * const fetch = fastReads({ ops, clientKey, limits: true, match, fallback: app.fetch });
- * ```
- */
-export function gguiFastReads(options: GguiFastReadsOptions): FastMatcher {
-  const reads = new GguiFastReads(options);
-  return (req, path) => reads.match(req, path);
-}
-
-/** The ggui fast routes' state (kept bundle responses) and their answers. */
-class GguiFastReads {
-  #options: GguiFastReadsOptions;
+/** The ggui prepared reads' state (kept bundle responses) and their answers. */
+export class GguiPrepared {
+  #options: GguiRoutesOptions;
   #ctx: GguiContext;
-  #authenticator: GguiFastReadsOptions["authenticator"];
+  #authenticator: GguiRoutesOptions["authenticator"];
   #maxTemplateBytes: number;
   #templates = new Map<string, { response: Response; size: number }>();
   #templateBytes = 0;
 
-  constructor(options: GguiFastReadsOptions) {
+  constructor(options: GguiRoutesOptions) {
     this.#options = options;
     this.#ctx = gguiContextOf(options);
     this.#authenticator = options.authenticator;
@@ -228,76 +200,45 @@ class GguiFastReads {
     return this.#pkg(req, await read(authn), authn?.subject);
   }
 
-  /** The fast route a GET or HEAD of `path` takes, or `null` (the Hono routes answer). */
-  match(req: Request, path: string): FastRoute | null {
-    if (path.startsWith("/pkg/")) return this.#matchPkg(req, path);
-    if (path.startsWith("/bundles/")) return this.#matchBundle(req, path);
-    return null;
+  /** `GET /pkg/:scope/:name/:version`. */
+  version(req: Request, p: RouteParams): FastAnswer | Promise<FastAnswer | null> {
+    const { scope, name, version } = p as Record<"scope" | "name" | "version", string>;
+    return this.#versionNow(req, scope, name, version) ??
+      this.#pkgRead(
+        req,
+        (authn) =>
+          readArtifact(gguiContextFor(this.#ctx, this.#options, req), {
+            authn,
+            scope: scopeParam(scope),
+            name,
+            version,
+          }),
+      );
   }
 
-  /** `/pkg/:scope/:name` and `/pkg/:scope/:name/:version`. */
-  #matchPkg(req: Request, path: string): FastRoute | null {
-    const parts = path.split("/");
-    if (parts.length === 5) {
-      const [, , scope, name, version] = parts as [string, string, string, string, string];
-      if (scope === "" || name === "" || version === "") return null;
-      return {
-        route: VERSION_ROUTE,
-        answer: () =>
-          this.#versionNow(req, scope, name, version) ??
-            this.#pkgRead(
-              req,
-              (authn) =>
-                readArtifact(gguiContextFor(this.#ctx, this.#options, req), {
-                  authn,
-                  scope: scopeParam(scope),
-                  name,
-                  version,
-                }),
-            ),
-      };
-    }
-    if (parts.length === 4) {
-      const [, , scope, name] = parts as [string, string, string, string];
-      if (scope === "" || name === "") return null;
-      return {
-        route: LISTING_ROUTE,
-        answer: () =>
-          this.#pkgRead(
-            req,
-            (authn) =>
-              listArtifactVersions(gguiContextFor(this.#ctx, this.#options, req), {
-                authn,
-                scope: scopeParam(scope),
-                name,
-              }),
-          ),
-      };
-    }
-    return null;
+  /** `GET /pkg/:scope/:name`. */
+  listing(req: Request, p: RouteParams): Promise<FastAnswer | null> {
+    const { scope, name } = p as Record<"scope" | "name", string>;
+    return this.#pkgRead(
+      req,
+      (authn) =>
+        listArtifactVersions(gguiContextFor(this.#ctx, this.#options, req), {
+          authn,
+          scope: scopeParam(scope),
+          name,
+        }),
+    );
   }
 
-  /** `/bundles/{public|private}/:scope/:name/:version/:file`. */
-  #matchBundle(req: Request, path: string): FastRoute | null {
-    const parts = path.split("/");
-    if (parts.length !== 7) return null;
-    const [, , visibility, scope, name, version, file] = parts as [
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-      string,
-    ];
-    if (visibility !== "public" && visibility !== "private") return null;
-    if (scope === "" || name === "" || version === "") return null;
-    if (!(BUNDLE_FILES as readonly string[]).includes(file)) return null;
-    return {
-      route: BUNDLE_ROUTES[visibility],
-      answer: () =>
-        this.#bundleNow(req, visibility, scope, name, version, file as BundleFile) ??
-          this.#bundle(req, visibility, scope, name, version, file as BundleFile),
-    };
+  /** `GET /bundles/{public|private}/:scope/:name/:version/:file`. */
+  bundle(
+    visibility: "public" | "private",
+    req: Request,
+    p: RouteParams,
+  ): FastAnswer | Promise<FastAnswer | null> {
+    const { scope, name, version } = p as Record<"scope" | "name" | "version", string>;
+    const file = p.file as BundleFile;
+    return this.#bundleNow(req, visibility, scope, name, version, file) ??
+      this.#bundle(req, visibility, scope, name, version, file);
   }
 }

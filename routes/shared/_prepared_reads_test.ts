@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { MemoryRegistryStorage } from "../../storage/memory.ts";
 import { RateLimiter } from "../../core/rate_limit.ts";
 import { createOpsCore } from "../ops/_stack.ts";
-import { type FastAnswer, fastReads } from "./_fast_reads.ts";
+import { type FastAnswer, fastReads } from "./_prepared_reads.ts";
 import { makeResponse } from "../ops/_common.ts";
 
 function setup(

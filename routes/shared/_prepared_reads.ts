@@ -1,13 +1,14 @@
 /**
- * A fast path for hot reads: GET and HEAD requests of a few known URL shapes
- * (a ggui version, a listing, a bundle file) are answered without Hono's
+ * The prepared-read path: GET and HEAD requests that a route-table row
+ * answers with a prepared read (`_route_table.ts` `prepared`, matched by
+ * `preparedMatcher` over the mounted tables) are answered without Hono's
  * dispatch, with the same operations stack as every other request (the
  * shared {@linkcode OpsCore}: rate limits and their headers, request id and
  * log line, latency histogram with the route pattern, bytes served) and the
  * same compression.
  *
  * Every answer is the one the Hono routes give, header for header and byte for
- * byte (tests/fast_reads_test.ts compares them). Whenever anything is
+ * byte (tests/fast_reads_test.ts and tests/prepared_reads_test.ts compare them). Whenever anything is
  * unusual (a refused client, a 401, an error, a body of unknown length) the
  * fast path declines and hands the request, with what the stack already
  * decided, to the Hono app, which finishes it exactly once.
@@ -33,31 +34,10 @@ import {
 } from "../ops/_compress.ts";
 import { appendVary, countedBody } from "../ops/_common.ts";
 import type { OpsCore, OpsStart } from "../ops/_stack.ts";
+import type { FastAnswer, FastMatcher, FastRoute } from "./_route_table.ts";
+import { type BlobResponseOptions, respondWithBlob } from "./_blob_response.ts";
 
-/** One answer of a fast route. */
-export interface FastAnswer {
-  /** Build the response, as the Hono route would return it (fresh: its headers may be edited). */
-  build(): Response;
-  /**
-   * Set when the response is fully determined by this key (immutable content,
-   * fixed headers): what compression makes of it is kept under the key, and
-   * later requests may be answered without building it.
-   */
-  key?: string;
-  /** Who the request acts for, when the surface authenticated it (the log line's `subject`). */
-  subject?: string;
-}
-
-/** A request a surface can answer fast. */
-export interface FastRoute {
-  /** The route pattern, exactly as the Hono route is registered (the metrics label). */
-  route: string;
-  /** Answer it, at once when it can; `null` to decline (the Hono app answers instead). */
-  answer(): FastAnswer | null | Promise<FastAnswer | null>;
-}
-
-/** Find the fast route of a GET or HEAD request by its path (no `%`, no query). */
-export type FastMatcher = (req: Request, path: string) => FastRoute | null;
+export type { FastAnswer, FastMatcher, FastRoute } from "./_route_table.ts";
 
 /** Options of {@linkcode fastReads}. */
 export interface FastReadsOptions {
@@ -154,7 +134,7 @@ class FastReadPath {
     answer: FastAnswer,
     threshold: number,
     encodings: readonly Encoding[],
-  ): Response | null | Promise<Response> {
+  ): Response | null | Promise<Response | null> {
     // A HEAD describes the identity representation (see compressResponse).
     const head = req.method === "HEAD";
     const acceptEncoding = head ? "identity" : req.headers.get("accept-encoding") ?? "";
@@ -170,7 +150,22 @@ class FastReadPath {
       const hit = this.#encoded.get(id);
       if (hit) return hit.response.clone();
     }
-    const res = answer.build();
+    const built = answer.build();
+    return built instanceof Promise
+      ? built.then((res) => this.#shaped(req, answer, res, { id, threshold, encoding }))
+      : this.#shaped(req, answer, built, { id, threshold, encoding });
+  }
+
+  /** What compression makes of a built answer (see {@linkcode FastReadPath.#compressed}). */
+  #shaped(
+    req: Request,
+    answer: FastAnswer,
+    res: Response,
+    how: { id: string; threshold: number; encoding: Encoding | null },
+  ): Response | null | Promise<Response> {
+    const { id, threshold, encoding } = how;
+    const head = req.method === "HEAD";
+    const key = answer.key;
     const status = res.status;
     const h = res.headers;
     // A HEAD uses what GETs kept, but keeps nothing: what it built may have no body.
@@ -250,8 +245,9 @@ class FastReadPath {
   ): Response | Promise<Response> {
     if (answer === null) return this.#decline(req, connection, start);
     const compression = this.#o.ops.compression;
-    let res: Response | null | Promise<Response>;
+    let res: Response | null | Promise<Response | null>;
     try {
+      // An answer without compression is built as is (a rejected build declines).
       // HEAD goes through compression too: it answers the headers its GET would.
       res = compression
         ? this.#compressed(req, answer, compression.threshold, compression.encodings)
@@ -308,4 +304,49 @@ class FastReadPath {
     }
     return this.#o.fallback(req, connection);
   }
+}
+
+/** Largest blob whose finished answer is kept (a larger one is built, streamed, per request). */
+export const MAX_PREPARED_BLOB_BYTES = 1024 * 1024;
+
+/** Whether a request's answer is fully determined by what it names (no range, no condition). */
+export function isPlainRead(req: Request): boolean {
+  const h = req.headers;
+  return (req.method === "GET" || req.method === "HEAD") && !h.has("range") &&
+    !h.has("if-none-match") && !h.has("if-modified-since") && !h.has("if-range");
+}
+
+/**
+ * The prepared answer of a blob read that `respondWithBlob(req, opts)` would
+ * give: a plain read of a blob up to {@linkcode MAX_PREPARED_BLOB_BYTES} is
+ * marked with `key` (which must name everything the response depends on:
+ * digest, size, type, dates, cache headers), and its body is read into memory
+ * once, so the path keeps the finished response and later requests clone it.
+ * A vanished blob rejects with `missing()`.
+ *
+ * @example
+ * ```ts ignore
+ * return preparedBlob(req, { blob, key: `file ${blob.sha256}`, missing: () => new Error("gone") });
+ * ```
+ */
+export function preparedBlob(
+  req: Request,
+  read: {
+    blob: BlobResponseOptions;
+    key: string;
+    subject?: string | undefined;
+    /** The error of a blob gone from bundle storage (each surface's own). */
+    missing: () => Error;
+  },
+): FastAnswer {
+  const keyed = isPlainRead(req) && read.blob.size <= MAX_PREPARED_BLOB_BYTES;
+  const build = async () => {
+    const res = await respondWithBlob(req, read.blob);
+    if (res === null) throw read.missing();
+    if (!keyed || res.body === null) return res;
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    return new Response(bytes, { status: res.status, headers: res.headers });
+  };
+  const who = read.subject === undefined ? {} : { subject: read.subject };
+  return keyed ? { key: read.key, build, ...who } : { build, ...who };
 }

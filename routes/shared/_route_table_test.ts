@@ -1,0 +1,53 @@
+import assert from "node:assert/strict";
+import { patternRegExp, preparedMatcher, type Route } from "./_route_table.ts";
+
+const hono = () => new Response("hono");
+const fast = (tag: string): Route<string>["prepared"] => (_req, params, deps) => ({
+  build: () => new Response(`${deps} ${tag} ${JSON.stringify(params)}`),
+});
+
+Deno.test("patternRegExp() reads Hono's patterns: segments, regex parameters and a final /*", () => {
+  const one = patternRegExp("/pkg/:scope/:name");
+  assert.deepEqual(one.names, ["scope", "name"]);
+  assert.ok(one.re.test("/pkg/a/b"));
+  assert.ok(!one.re.test("/pkg/a/b/"));
+  assert.ok(!one.re.test("/pkg/a"));
+  const meta = patternRegExp("/:scope{@[^/]+}/:name/:file{[^/]+_meta\\.json}");
+  assert.deepEqual(meta.re.exec("/@a/b/1.0.0_meta.json")?.slice(1), ["@a", "b", "1.0.0_meta.json"]);
+  assert.ok(!meta.re.test("/a/b/1.0.0_meta.json"));
+  const file = patternRegExp("/:scope{@[^/]+}/:name/:version/:path{.+}");
+  assert.equal(file.re.exec("/@a/b/1.0.0/src/mod.ts")?.[4], "src/mod.ts");
+  const star = patternRegExp("/registries/*");
+  assert.ok(star.re.test("/registries") && star.re.test("/registries/a/b.json"));
+  assert.ok(!star.re.test("/registriesx"));
+  assert.ok(patternRegExp("/a.b").re.test("/a.b") && !patternRegExp("/a.b").re.test("/axb"));
+});
+
+Deno.test("preparedMatcher() takes the first matching row in mounting order, as Hono does", async () => {
+  const first: Route<string>[] = [
+    { method: "GET", path: "/x/special", handler: hono },
+    { method: "POST", path: "/x/:id", handler: hono, prepared: fast("post") },
+    { method: "GET", path: "/x/:id", handler: hono, prepared: fast("x") },
+    { method: "GET", path: "/off/:id", handler: hono, prepared: fast("off"), when: () => false },
+  ];
+  const second: Route<string>[] = [{
+    method: "GET",
+    path: "/off/:id",
+    handler: hono,
+    prepared: fast("second"),
+  }];
+  const match = preparedMatcher([{ table: first, deps: "one" }, { table: second, deps: "two" }]);
+  const req = new Request("http://h/");
+  assert.equal(match(req, "/x/special"), null, "a row without a prepared read shadows later ones");
+  const x = match(req, "/x/7");
+  assert.equal(x?.route, "/x/:id");
+  const answer = await x!.answer();
+  assert.equal(await (await answer!.build()).text(), 'one x {"id":"7"}');
+  const off = await match(req, "/off/1")!.answer();
+  assert.equal(
+    await (await off!.build()).text(),
+    'two second {"id":"1"}',
+    "rows behind `when` are skipped",
+  );
+  assert.equal(match(req, "/nowhere"), null);
+});

@@ -1,0 +1,285 @@
+// The prepared reads of the Rack and JSR route tables (`prepared` rows of
+// routes/rack/mod.ts and routes/jsr/mod.ts) against the full stack: two
+// registry apps over equal stores, one answering through the prepared-read
+// path and one through Hono only, must give every client the same status,
+// headers and body bytes, for a public read, a private one as a stranger and
+// as a reader, a missing one and a yanked one, plain, conditional, ranged and
+// compressed; and the prepared path must really answer (no hand-off).
+import assert from "node:assert/strict";
+import { parseAuthConfig } from "../core/rack/auth.ts";
+import { Hono } from "hono";
+import { createRegistryApp, type RegistryApp } from "../routes/app.ts";
+import { createRackRoutes, rackRouteTable } from "../routes/rack/mod.ts";
+import { createJsrRoutes, jsrRouteTable } from "../routes/jsr/mod.ts";
+import { preparedMatcher } from "../routes/shared/_route_table.ts";
+import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import { makeItem, makePackage, makeTarball, uploadRequest } from "./_rack_fixtures.ts";
+
+const NOW = new Date("2026-11-22T03:00:30.000Z");
+const CONNECTION = { remoteAddr: { hostname: "192.0.2.7", port: 4000, transport: "tcp" } };
+const ADMIN = "admin-secret";
+const ALICE = "tok-alice";
+const AUTH_JSON = JSON.stringify({
+  "@rack": [],
+  "@pub": [],
+  "@company": [{ token: "ci-token", publish: true }, { token: "dev-token" }],
+});
+/** A file large enough to be compressed (over 1 KiB). */
+const BIG = "export const words = [\n" + '  "registry",\n'.repeat(200) + "];\n";
+
+interface Pair {
+  fast: RegistryApp;
+  slow: RegistryApp;
+  logs: { fast: string[]; slow: string[] };
+}
+
+function apps(): Pair {
+  const logs = { fast: [] as string[], slow: [] as string[] };
+  const make = (fast: boolean) =>
+    createRegistryApp({
+      storage: new MemoryRegistryStorage(),
+      bundles: new MemoryBundleStorage(),
+      clock: () => NOW,
+      authenticator: {
+        authenticate: (t) =>
+          Promise.resolve(t === ALICE ? { subject: "alice", admin: false } : null),
+      },
+      rackAuth: () => Promise.resolve(parseAuthConfig(AUTH_JSON, { adminToken: ADMIN }).auth),
+      bundleHost: "http://registry.test",
+      registryHostname: "registry.test",
+      rateLimitPerMinute: 1000,
+      metadataRateLimitPerMinute: 1000,
+      readRateLimitPerMinute: 1000,
+      authFailuresPerMinute: 1000,
+      uploadRateLimitPerMinute: 0,
+      tokenUploadRateLimitPerMinute: 0,
+      readCacheMs: 0,
+      fastReads: fast,
+      requestLog: (line: string) => logs[fast ? "fast" : "slow"].push(line),
+    });
+  return { fast: make(true), slow: make(false), logs };
+}
+
+/** Everything a client sees: status, every header, body bytes. */
+async function seen(res: Response) {
+  const bytes = await res.bytes();
+  return {
+    status: res.status,
+    headers: [...res.headers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
+    body: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""),
+  };
+}
+
+/** The same request to both apps; both must agree. */
+async function same(
+  pair: Pair,
+  path: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+) {
+  const request = () =>
+    new Request(`http://registry.test${path}`, {
+      method,
+      headers: { "x-request-id": "req-1", ...headers },
+    });
+  const fast = await pair.fast.fetch(request(), CONNECTION);
+  const slow = await pair.slow.fetch(request(), CONNECTION);
+  const a = await seen(fast);
+  assert.deepEqual(a, await seen(slow), `${method} ${path} ${JSON.stringify(headers)}`);
+  return a;
+}
+
+/** Each request shape a client sends, against both apps. */
+async function everyShape(pair: Pair, path: string, who: Record<string, string> = {}) {
+  const plain = await same(pair, path, who);
+  await same(pair, path, who); // a second time: from what the first prepared
+  await same(pair, path, { ...who, "accept-encoding": "gzip, br" });
+  await same(pair, path, { ...who, "accept-encoding": "gzip, br" });
+  await same(pair, path, who, "HEAD");
+  const etag = plain.headers.find(([k]) => k === "etag")?.[1];
+  if (etag) await same(pair, path, { ...who, "if-none-match": etag });
+  await same(pair, path, { ...who, range: "bytes=0-3" });
+  return plain;
+}
+
+async function seedRack(app: RegistryApp, yanking = true) {
+  for (
+    const [ns, version] of [["@rack", "1.0.0"], ["@rack", "1.1.0"], ["@company", "1.0.0"]] as const
+  ) {
+    const archive = await makePackage({
+      item: makeItem({ namespace: ns, version }),
+      files: { "templates/.husky/commit-msg": "#!/bin/sh\n", "templates/setup.ts": BIG },
+    });
+    const res = await app.fetch(uploadRequest(archive, { token: ADMIN }), CONNECTION);
+    assert.ok(res.status < 300, `${res.status} ${await res.text()}`);
+  }
+  if (!yanking) return;
+  const yank = await app.request("/admin/packages/@rack/quality/husky/versions/1.1.0/yank", {
+    method: "POST",
+    headers: { authorization: `Bearer ${ADMIN}` },
+  });
+  assert.equal(yank.status, 200, await yank.text());
+}
+
+async function seedJsr(app: RegistryApp) {
+  for (
+    const [scope, version] of [["@pub", "1.0.0"], ["@pub", "1.1.0"], ["@acme", "1.0.0"]] as const
+  ) {
+    const name = `${scope}/greet`;
+    const tarball = await makeTarball({
+      "deno.json": JSON.stringify({ name, version, exports: { ".": "./mod.ts" } }),
+      "mod.ts": `export const version = "${version}";\n`,
+      "big.ts": BIG,
+    });
+    const res = await app.request(
+      `/api/scopes/${scope.slice(1)}/packages/greet/versions/${version}?config=%2Fdeno.json`,
+      {
+        method: "POST",
+        headers: { "content-encoding": "gzip", authorization: `Bearer ${ADMIN}` },
+        body: tarball as BodyInit,
+      },
+    );
+    const task = await res.json();
+    assert.ok(res.status < 300, `${res.status} ${JSON.stringify(task)}`);
+    // Publishing is a task: wait for it to finish.
+    for (let i = 0; i < 200; i++) {
+      const t = await (await app.request(`/api/publish_status/${task.id}`)).json();
+      if (t.status === "success") break;
+      assert.notEqual(t.status, "failure", JSON.stringify(t));
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+  const yank = await app.request("/api/scopes/pub/packages/greet/versions/1.1.0", {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+    body: JSON.stringify({ yanked: true }),
+  });
+  assert.ok(yank.status < 300, `${yank.status} ${await yank.text()}`);
+}
+
+/** The routes of the log lines of requests the prepared path answered without a hand-off. */
+function routes(log: string[]): string[] {
+  return log.map((line) => JSON.parse(line).route as string);
+}
+
+Deno.test("Rack's prepared reads answer exactly as the full stack: public, private, missing, yanked", async () => {
+  const pair = apps();
+  await seedRack(pair.fast);
+  await seedRack(pair.slow);
+  pair.logs.fast.length = pair.logs.slow.length = 0;
+  const reader = { authorization: "Bearer dev-token" };
+  const paths = {
+    versions: "/registries/@rack/quality/husky/versions",
+    latest: "/registries/@rack/quality/husky",
+    version: "/registries/@rack/quality/husky/1.0.0",
+    yanked: "/registries/@rack/quality/husky/1.1.0",
+    file: "/registries/@rack/quality/husky/1.0.0/files/templates/setup.ts",
+    private: "/registries/@company/quality/husky/1.0.0",
+    privateFile: "/registries/@company/quality/husky/1.0.0/files/templates/setup.ts",
+    privateList: "/registries/@company/quality/husky/versions",
+    missing: "/registries/@rack/quality/nothing/1.0.0",
+    missingFile: "/registries/@rack/quality/husky/1.0.0/files/none.ts",
+  };
+  for (const path of Object.values(paths)) {
+    await everyShape(pair, path);
+    await everyShape(pair, path, reader);
+  }
+  await everyShape(pair, paths.private, { authorization: "Bearer not-a-token" });
+  assert.equal((await same(pair, paths.private)).status, 401, "a stranger is refused");
+  assert.equal((await same(pair, paths.private, reader)).status, 200);
+  assert.equal((await same(pair, paths.yanked)).status, 200, "a yanked version is still read");
+  assert.equal(
+    JSON.parse(new TextDecoder().decode(
+      new Uint8Array(
+        (await same(pair, paths.latest)).body.match(/../g)!.map((h) => parseInt(h, 16)),
+      ),
+    )).version,
+    "1.0.0",
+    "latest skips the yanked version",
+  );
+  assert.deepEqual(routes(pair.logs.fast), routes(pair.logs.slow));
+  // The prepared path answered: the stack's route label is the table's row.
+  assert.ok(routes(pair.logs.fast).every((r) => r === "/registries/*"));
+});
+
+Deno.test("JSR's prepared reads answer exactly as the full stack: public, private, missing, yanked", async () => {
+  const pair = apps();
+  await seedJsr(pair.fast);
+  await seedJsr(pair.slow);
+  const reader = { authorization: `Bearer ${ALICE}` };
+  const admin = { authorization: `Bearer ${ADMIN}` };
+  const paths = [
+    "/@pub/greet/meta.json",
+    "/@pub/greet/1.0.0_meta.json",
+    "/@pub/greet/1.1.0_meta.json",
+    "/@pub/greet/1.0.0/mod.ts",
+    "/@pub/greet/1.0.0/big.ts",
+    "/@pub/greet/1.1.0/big.ts",
+    "/@acme/greet/meta.json",
+    "/@acme/greet/1.0.0_meta.json",
+    "/@acme/greet/1.0.0/big.ts",
+    "/@nobody/greet/meta.json",
+    "/@pub/greet/9.9.9_meta.json",
+    "/@pub/greet/1.0.0/none.ts",
+  ];
+  for (const path of paths) {
+    for (const who of [{}, reader, admin, { authorization: "Bearer nope" }]) {
+      await everyShape(pair, path, who);
+    }
+  }
+  const privateAsStranger = await same(pair, "/@acme/greet/1.0.0/big.ts");
+  const missing = await same(pair, "/@nobody/greet/1.0.0/big.ts");
+  assert.equal(privateAsStranger.status, missing.status, "private answers as missing");
+  assert.equal((await same(pair, "/@acme/greet/1.0.0/big.ts", admin)).status, 200);
+  assert.equal((await same(pair, "/@pub/greet/1.1.0/big.ts")).status, 200, "yanked files stay");
+  assert.deepEqual(routes(pair.logs.fast), routes(pair.logs.slow));
+});
+
+Deno.test("the hot reads of Rack and JSR are prepared rows of their route tables, and answer there", async () => {
+  const ctx = {
+    storage: new MemoryRegistryStorage(),
+    bundles: new MemoryBundleStorage(),
+    clock: () => NOW,
+    reservedScopes: [],
+    declaredNamespace: (ns: string) =>
+      Promise.resolve(ns === "@pub" ? { anonymous: true } : undefined),
+    defaultVisibility: "private" as const,
+  };
+  const auth = () => Promise.resolve(parseAuthConfig(AUTH_JSON, { adminToken: ADMIN }).auth);
+  const authenticator = {
+    authenticate: (t: string) =>
+      Promise.resolve(
+        t === ALICE
+          ? { subject: "alice", admin: false }
+          : t === ADMIN
+          ? { subject: "ops", admin: true }
+          : null,
+      ),
+  };
+  const rack = rackRouteTable({ ctx, auth });
+  const jsr = jsrRouteTable({ ctx, authenticator });
+  const app = new Hono().route("/", createRackRoutes(rack.deps.options, rack))
+    .route("/", createJsrRoutes({ ctx, authenticator }, jsr));
+  const registry = { request: app.request, fetch: app.fetch } as unknown as RegistryApp;
+  await seedRack(registry, false);
+  await seedJsr(registry);
+  const match = preparedMatcher([jsr, rack]);
+  const hot = [
+    "/registries/@rack/quality/husky/versions",
+    "/registries/@rack/quality/husky",
+    "/registries/@rack/quality/husky/1.0.0",
+    "/registries/@rack/quality/husky/1.0.0/files/templates/setup.ts",
+    "/@pub/greet/meta.json",
+    "/@pub/greet/1.0.0_meta.json",
+    "/@pub/greet/1.0.0/big.ts",
+  ];
+  for (const path of hot) {
+    const req = new Request(`http://registry.test${path}`);
+    const answer = await match(req, path)?.answer();
+    assert.ok(answer, `${path} has a prepared read that answers`);
+    const prepared = await seen(await answer.build());
+    assert.equal(prepared.status, 200, path);
+    assert.deepEqual(prepared, await seen(await app.request(path)), path);
+  }
+  assert.equal(match(new Request("http://x/namespaces"), "/namespaces"), null);
+});
