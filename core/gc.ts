@@ -40,6 +40,7 @@ import type { VersionRow } from "./rows.ts";
 import { listAll } from "./store.ts";
 import { endGcLease, takeGcLease, versionBlobRefs } from "./_gc_guard.ts";
 import { heldSince, sweepHolds } from "./_blob_hold.ts";
+import { DigestSet } from "./_digest_set.ts";
 import { upstreamCacheRefs } from "./jsr/upstream.ts";
 import * as keys from "../storage/keys.ts";
 import type { BlobInfo } from "../storage/types.ts";
@@ -50,6 +51,20 @@ export { type GcGuard, readGcGuard } from "./_gc_guard.ts";
 export const DEFAULT_GC_GRACE_MS = 60 * 60 * 1000;
 /** How long a run may take before others treat it as crashed. */
 const DEFAULT_LEASE_MS = 10 * 60 * 1000;
+
+/** How far a run is (see {@linkcode GcOptions.onProgress}). */
+export interface GcProgress {
+  /** Version rows read for references. */
+  versions: number;
+  /** Blobs listed. */
+  scanned: number;
+  /** Bytes of the blobs listed. */
+  scannedBytes: number;
+  /** Orphans deleted (or found, on a dry run). */
+  orphans: number;
+  /** Bytes of those orphans. */
+  bytes: number;
+}
 
 /** Options of {@linkcode collectGarbage}. */
 export interface GcOptions {
@@ -63,7 +78,12 @@ export interface GcOptions {
   actor?: string;
   /** Called between the reference listing and the deletions (tests widen the race window here). */
   onBeforeDelete?: () => Promise<void> | void;
+  /** Told the counts as the run goes (every 500 versions or blobs, and at the end). */
+  onProgress?: (progress: GcProgress) => void;
 }
+
+/** How many orphans a report names; the rest are counted in `orphanCount` and `bytes`. */
+export const GC_ORPHANS_LISTED = 1000;
 
 /** What a run found and did. */
 export interface GcReport {
@@ -77,9 +97,14 @@ export interface GcReport {
   young: number;
   /** Whether a publish in flight held blobs past the cutoff (see `core/_blob_hold.ts`). */
   held: boolean;
-  /** The unreferenced blobs older than the cutoff: deleted, or listed on a dry run. */
+  /**
+   * The unreferenced blobs older than the cutoff: deleted, or listed on a dry
+   * run; the first {@linkcode GC_ORPHANS_LISTED} of them (memory stays bounded).
+   */
   orphans: Pick<BlobInfo, "sha256" | "size" | "touchedAt">[];
-  /** Bytes in `orphans`. */
+  /** How many orphans were deleted (or found, on a dry run), all of them. */
+  orphanCount: number;
+  /** Bytes of all the orphans. */
   bytes: number;
   /** Abandoned chunked uploads swept (KV bundle storage). */
   uploadsSwept: number;
@@ -96,11 +121,21 @@ function sweepsUploads(bundles: unknown): bundles is SweepsUploads {
   return typeof (bundles as Partial<SweepsUploads>).sweepUploads === "function";
 }
 
-/** Every blob a committed version references. */
-async function referencedBlobs(ctx: RegistryContext): Promise<Set<string>> {
-  const refs = new Set<string>();
+/**
+ * Every blob a committed version references: the run's live set, the one
+ * thing that grows with the store (16–32 bytes per referenced blob, see
+ * `core/_digest_set.ts`).
+ */
+async function referencedBlobs(
+  ctx: RegistryContext,
+  progress: GcProgress,
+  tell: (force?: boolean) => void,
+): Promise<DigestSet> {
+  const refs = new DigestSet();
   for await (const e of listAll<VersionRow>(ctx.storage, keys.allVersionsPrefix())) {
     for (const digest of await versionBlobRefs(ctx, e.value)) refs.add(digest);
+    progress.versions++;
+    tell();
   }
   // The upstream cache is served like our own packages (offline included).
   for await (const digest of upstreamCacheRefs(ctx)) refs.add(digest);
@@ -113,7 +148,7 @@ async function releaseLease(ctx: RegistryContext, runId: string, report: GcRepor
     action: "gc.run",
     target: "blobs",
     detail: {
-      deleted: report.orphans.length,
+      deleted: report.orphanCount,
       bytes: report.bytes,
       uploadsSwept: report.uploadsSwept,
       cutoff: report.cutoff,
@@ -177,10 +212,17 @@ export async function collectGarbage(
     referenced: 0,
     young: 0,
     orphans: [],
+    orphanCount: 0,
     bytes: 0,
     uploadsSwept: 0,
     cutoff,
     held: false,
+  };
+  const progress: GcProgress = { versions: 0, scanned: 0, scannedBytes: 0, orphans: 0, bytes: 0 };
+  const tell = (force = false) => {
+    if (!options.onProgress) return;
+    if (!force && (progress.versions + progress.scanned) % 500 !== 0) return;
+    options.onProgress({ ...progress, orphans: report.orphanCount, bytes: report.bytes });
   };
   try {
     // Publishes in flight keep every blob touched since they began (their holds).
@@ -188,38 +230,27 @@ export async function collectGarbage(
     const held = await heldSince(ctx);
     const keepAfter = held === null ? cutoffDate.getTime() : Math.min(held, cutoffDate.getTime());
     report.held = held !== null;
-    const refs = await referencedBlobs(ctx);
+    const refs = await referencedBlobs(ctx, progress, tell);
     report.referenced = refs.size;
-    const candidates: BlobInfo[] = [];
+    await options.onBeforeDelete?.();
+    // Page by page: what the run holds besides `refs` is one page of blobs.
+    const sweep = { ctx, report, dryRun, keepAfter, until: started.getTime() + leaseMs };
     let cursor: string | undefined;
     do {
       const page = await ctx.bundles.list({ limit: 1000, ...(cursor ? { cursor } : {}) });
+      const candidates: BlobInfo[] = [];
       for (const blob of page.items) {
         report.scanned++;
+        progress.scanned++;
+        progress.scannedBytes += blob.size;
+        tell();
         if (refs.has(blob.sha256)) continue;
-        if (!(Date.parse(blob.touchedAt) < keepAfter)) {
-          report.young++;
-          continue;
-        }
-        candidates.push(blob);
+        if (!(Date.parse(blob.touchedAt) < keepAfter)) report.young++;
+        else candidates.push(blob);
       }
+      if (!(await sweepCandidates(sweep, candidates))) break; // lease over: stop
       cursor = page.cursor;
     } while (cursor !== undefined);
-    await options.onBeforeDelete?.();
-    for (const blob of candidates) {
-      if (dryRun) {
-        report.orphans.push({ sha256: blob.sha256, size: blob.size, touchedAt: blob.touchedAt });
-        report.bytes += blob.size;
-        continue;
-      }
-      if (ctx.clock().getTime() >= started.getTime() + leaseMs) break; // lease over: stop
-      const fresh = await ctx.bundles.stat(blob.sha256);
-      if (!fresh || !(Date.parse(fresh.touchedAt) < keepAfter)) continue;
-      if (await ctx.bundles.delete(blob.sha256)) {
-        report.orphans.push({ sha256: blob.sha256, size: fresh.size, touchedAt: fresh.touchedAt });
-        report.bytes += fresh.size;
-      }
-    }
     if (!dryRun && sweepsUploads(ctx.bundles)) {
       report.uploadsSwept = await ctx.bundles.sweepUploads(new Date(keepAfter));
     }
@@ -232,7 +263,45 @@ export async function collectGarbage(
       }
     }
   }
+  tell(true);
   return report;
+}
+
+/** Count an orphan; name it while the report names fewer than {@linkcode GC_ORPHANS_LISTED}. */
+function recordOrphan(report: GcReport, blob: BlobInfo): void {
+  report.orphanCount++;
+  report.bytes += blob.size;
+  if (report.orphans.length < GC_ORPHANS_LISTED) {
+    report.orphans.push({ sha256: blob.sha256, size: blob.size, touchedAt: blob.touchedAt });
+  }
+}
+
+/**
+ * Delete (or, on a dry run, count) one page's unreferenced old blobs, each
+ * checked again just before its delete. Answers `false` once the lease is over.
+ */
+async function sweepCandidates(
+  sweep: {
+    ctx: RegistryContext;
+    report: GcReport;
+    dryRun: boolean;
+    keepAfter: number;
+    until: number;
+  },
+  candidates: readonly BlobInfo[],
+): Promise<boolean> {
+  const { ctx, report, keepAfter } = sweep;
+  for (const blob of candidates) {
+    if (sweep.dryRun) {
+      recordOrphan(report, blob);
+      continue;
+    }
+    if (ctx.clock().getTime() >= sweep.until) return false;
+    const fresh = await ctx.bundles.stat(blob.sha256);
+    if (!fresh || !(Date.parse(fresh.touchedAt) < keepAfter)) continue;
+    if (await ctx.bundles.delete(blob.sha256)) recordOrphan(report, fresh);
+  }
+  return true;
 }
 
 /**

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { collectGarbage, parseDuration, readGcGuard } from "./gc.ts";
+import {
+  collectGarbage,
+  GC_ORPHANS_LISTED,
+  type GcProgress,
+  parseDuration,
+  readGcGuard,
+} from "./gc.ts";
 import type { RegistryContext } from "./context.ts";
 import { isRegistryError } from "../base/errors.ts";
 import { deleteVersion } from "./lifecycle.ts";
@@ -354,4 +360,40 @@ Deno.test("collectGarbage() on KV bundle storage also sweeps an abandoned chunke
     kv.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("collectGarbage() deletes page by page, names at most GC_ORPHANS_LISTED orphans and counts them all", async () => {
+  const { ctx, time } = makeCtx();
+  await publish(ctx, "1.0.0", ["kept"]);
+  const orphans = GC_ORPHANS_LISTED + 700; // two listing pages of 1,000
+  for (let i = 0; i < orphans; i++) await ctx.bundles.put(enc.encode(`orphan ${i}`));
+  time.t += 2 * HOUR;
+  // Record the order of the run's listing pages and deletes.
+  const events: string[] = [];
+  const inner = ctx.bundles;
+  const watched: BundleStorage = {
+    put: (b, o) => inner.put(b, o),
+    get: (d, r) => inner.get(d, r),
+    stat: (d) => inner.stat(d),
+    close: () => inner.close(),
+    list: (o) => (events.push("list"), inner.list(o)),
+    delete: (d) => (events.push("delete"), inner.delete(d)),
+  };
+  const seen: GcProgress[] = [];
+  const report = await collectGarbage({ ...ctx, bundles: watched }, {
+    onProgress: (p) => void seen.push(p),
+  });
+  assert.equal(report.orphanCount, orphans);
+  assert.equal(report.orphans.length, GC_ORPHANS_LISTED);
+  assert.equal(report.scanned, orphans + 1);
+  assert.equal((await inner.list({ limit: 10 })).items.length, 1, "only the referenced blob stays");
+  // The first page's orphans go before the second page is listed: the run
+  // never holds more than a page of candidates.
+  assert.ok(events.indexOf("delete") < events.lastIndexOf("list"), events.slice(0, 5).join());
+  const last = seen.at(-1)!;
+  assert.deepEqual(
+    { versions: last.versions, scanned: last.scanned, orphans: last.orphans },
+    { versions: 1, scanned: orphans + 1, orphans },
+  );
+  assert.ok(seen.length >= 3, "progress is told as the run goes");
 });

@@ -21,7 +21,7 @@ import { RegistryError } from "../base/errors.ts";
 import { rebuildSearchIndex } from "./search_index.ts";
 import { listAll } from "./store.ts";
 import * as keys from "../storage/keys.ts";
-import type { JsonValue, Mutation, RowKey } from "../storage/types.ts";
+import { type JsonValue, LIMITS, type Mutation, type RowKey } from "../storage/types.ts";
 
 /**
  * Row families that belong in an export (blob internals and counters do not).
@@ -152,6 +152,41 @@ export async function* exportStore(
   onProgress?.(report);
 }
 
+/**
+ * Count the blobs (and their bytes) and the rows under `prefixes` (default:
+ * every family an export carries), by listing: the totals a progress bar
+ * needs. Memory stays at one page.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+ * import { storeTotals } from "./transfer.ts";
+ * const ctx = { storage: new MemoryRegistryStorage(), bundles: new MemoryBundleStorage(), clock: () => new Date() };
+ * await ctx.bundles.put(new TextEncoder().encode("hello"));
+ * assert.deepEqual(await storeTotals(ctx), { rows: 0, blobs: 1, bytes: 5 });
+ * ```
+ */
+export async function storeTotals(
+  ctx: RegistryContext,
+  prefixes: readonly RowKey[] = EXPORTED_ROW_FAMILIES.map((f) => [f]),
+): Promise<TransferReport> {
+  const totals: TransferReport = { rows: 0, blobs: 0, bytes: 0 };
+  let cursor: string | undefined;
+  do {
+    const page = await ctx.bundles.list({ limit: 1000, ...(cursor ? { cursor } : {}) });
+    for (const info of page.items) {
+      totals.blobs++;
+      totals.bytes += info.size;
+    }
+    cursor = page.cursor;
+  } while (cursor !== undefined);
+  for (const prefix of prefixes) {
+    for await (const _ of listAll(ctx.storage, prefix, { pageSize: 1000 })) totals.rows++;
+  }
+  return totals;
+}
+
 function broken(message: string): RegistryError {
   return new RegistryError("invalid_input", `Could not import: ${message}`);
 }
@@ -261,12 +296,25 @@ export interface ImportOptions {
   exportDigest?: string;
 }
 
+/** How many identical or conflicting rows an import report names (the rest are counted). */
+export const IMPORT_NAMES_LISTED = 1000;
+
 /** What an import did. */
 export interface ImportReport extends TransferReport {
-  /** Rows the target held with the same value (by name: the key's parts joined with `/`). */
+  /**
+   * Rows the target held with the same value (by name: the key's parts joined
+   * with `/`); the first {@linkcode IMPORT_NAMES_LISTED}, all counted in `identicalCount`.
+   */
   identical: string[];
-  /** Rows the target held with another value, left as they were (`skipExisting`). */
+  /** How many rows the target held with the same value. */
+  identicalCount: number;
+  /**
+   * Rows the target held with another value, left as they were (`skipExisting`);
+   * the first {@linkcode IMPORT_NAMES_LISTED}, all counted in `conflictCount`.
+   */
   conflicts: string[];
+  /** How many rows the target held with another value. */
+  conflictCount: number;
   /** Whether this run finished an import of the same export that had been interrupted. */
   resumed: boolean;
 }
@@ -359,31 +407,195 @@ export async function importStore(
   options: ImportOptions | ((report: TransferReport) => void) = {},
 ): Promise<ImportReport> {
   const opts: ImportOptions = typeof options === "function" ? { onProgress: options } : options;
-  const onProgress = opts.onProgress;
   const resumed = await beginImport(ctx, opts);
   const report: ImportReport = {
     rows: 0,
     blobs: 0,
     bytes: 0,
     identical: [],
+    identicalCount: 0,
     conflicts: [],
+    conflictCount: 0,
     resumed,
   };
-  let blob:
-    | {
-      sha256: string;
-      size: number;
-      left: number;
-      writer: WritableStreamDefaultWriter<Uint8Array>;
-      stored: Promise<{ size: number }>;
+  const blobs = new BlobWriter(ctx, report);
+  const rows = new RowWriter(ctx, report, opts);
+  let told = 0;
+  for await (const line of lines) {
+    const value = JSON.parse(line) as { t: string; [k: string]: unknown };
+    if (value.t === "row") {
+      // Rows only after every blob before them is stored.
+      await blobs.settle();
+      await rows.add({ type: "set", key: value.k as RowKey, value: value.v as JsonValue });
+    } else await blobs.line(value);
+    const done = report.rows + report.identicalCount + report.conflictCount + report.blobs;
+    if (done - told >= 1000) {
+      told = done;
+      opts.onProgress?.(report);
     }
-    | undefined;
-  let batch: Mutation[] = [];
+  }
+  await blobs.settle();
+  blobs.end();
+  await rows.flush();
+  // Exports carry no search index (it is derived): build it from the imported package rows.
+  await rebuildSearchIndex(ctx.storage);
+  // Finished: a rerun is a new import again.
+  if (!opts.skipExisting && opts.exportDigest !== undefined) {
+    await ctx.storage.commit({
+      checks: [],
+      mutations: [{ type: "delete", key: keys.importStateKey() }],
+    });
+  }
+  opts.onProgress?.(report);
+  return report;
+}
+
+/** How many one-chunk blobs an import stores at once. */
+const BLOBS_IN_FLIGHT = 16;
+
+/**
+ * The blob lines of an import: a one-chunk blob (most are) is stored in the
+ * background, up to {@linkcode BLOBS_IN_FLIGHT} at a time; a larger one is
+ * streamed into bundle storage as its chunks arrive. Memory stays at a few
+ * chunks. Bundle storage hashes what it stores and refuses a mismatch.
+ */
+/** A blob being read from an import: its chunks still to come, and (one chunk) its bytes. */
+interface OpenBlob {
+  sha256: string;
+  size: number;
+  left: number;
+  small: boolean;
+  parts: Uint8Array[];
+}
+
+class BlobWriter {
+  #ctx: RegistryContext;
+  #report: TransferReport;
+  #open?: OpenBlob;
+  #streaming?: {
+    writer: WritableStreamDefaultWriter<Uint8Array>;
+    stored: Promise<{ size: number }>;
+  };
+  #inFlight = new Set<Promise<void>>();
+  #failed: unknown;
+
+  constructor(ctx: RegistryContext, report: TransferReport) {
+    this.#ctx = ctx;
+    this.#report = report;
+  }
+
+  /** Take one blob or chunk line (anything else inside a blob is an error). */
+  async line(value: { t: string; [k: string]: unknown }): Promise<void> {
+    const open = this.#open;
+    if (open && value.t !== "chunk") throw broken(`blob ${open.sha256} is missing chunks`);
+    if (value.t === "blob") {
+      const left = Number(value.chunks);
+      this.#open = {
+        sha256: String(value.sha256),
+        size: Number(value.size),
+        left,
+        small: left <= 1,
+        parts: [],
+      };
+      if (left > 1) this.#startStream(this.#open.sha256);
+    } else if (value.t === "chunk") {
+      if (!open) throw broken("a chunk outside a blob");
+      const bytes = Uint8Array.fromBase64(String(value.d));
+      if (open.small) open.parts.push(bytes);
+      else await this.#streaming!.writer.write(bytes);
+      open.left--;
+    }
+    if (this.#open && this.#open.left <= 0) await this.#finish(this.#open);
+  }
+
+  #startStream(sha256: string): void {
+    const pipe = new TransformStream<Uint8Array, Uint8Array>();
+    const stored = this.#ctx.bundles.put(pipe.readable, { expectedSha256: sha256 });
+    stored.catch(() => {}); // observed in #finish
+    this.#streaming = { writer: pipe.writable.getWriter(), stored };
+  }
+
+  async #finish(blob: OpenBlob): Promise<void> {
+    this.#open = undefined;
+    if (!blob.small) {
+      const streaming = this.#streaming!;
+      this.#streaming = undefined;
+      await streaming.writer.close();
+      this.#count(blob, (await streaming.stored).size);
+      return;
+    }
+    const bytes = blob.parts[0] ?? new Uint8Array(0);
+    const put = this.#ctx.bundles.put(bytes, { expectedSha256: blob.sha256 }).then(
+      (info) => this.#count(blob, info.size),
+      (err) => void (this.#failed ??= err),
+    ).finally(() => this.#inFlight.delete(put));
+    this.#inFlight.add(put);
+    if (this.#inFlight.size >= BLOBS_IN_FLIGHT) await Promise.race(this.#inFlight);
+    if (this.#failed !== undefined) throw this.#failed;
+  }
+
+  #count(blob: { sha256: string; size: number }, size: number): void {
+    if (size !== blob.size) {
+      this.#failed ??= broken(`blob ${blob.sha256} has the wrong size`);
+      return;
+    }
+    this.#report.blobs++;
+    this.#report.bytes += size;
+  }
+
+  /** Wait for every blob put so far; throws the first failure. */
+  async settle(): Promise<void> {
+    if (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+    if (this.#failed !== undefined) throw this.#failed;
+  }
+
+  /** At the end of the file: no blob may be left open. */
+  end(): void {
+    if (this.#open) throw broken(`blob ${this.#open.sha256} is missing chunks`);
+  }
+}
+
+/**
+ * The row lines of an import, written in batches. Into an empty store (the
+ * default) a batch is up to {@linkcode IMPORT_BATCH} rows and ~600 KiB,
+ * committed after one read shows none of them is there: the store was empty
+ * when the import began and records the import, so no other writer is
+ * expected. With `skipExisting` the store holds live rows: batches of ten,
+ * each row checked absent in the commit that writes it.
+ */
+class RowWriter {
+  #ctx: RegistryContext;
+  #report: ImportReport;
+  #skipExisting: boolean;
+  #batch: Mutation[] = [];
+  #bytes = 0;
+
+  constructor(ctx: RegistryContext, report: ImportReport, options: ImportOptions) {
+    this.#ctx = ctx;
+    this.#report = report;
+    this.#skipExisting = options.skipExisting === true;
+  }
+
+  /** Queue a row; writes the batch when it is full. */
+  async add(m: Mutation): Promise<void> {
+    const size = JSON.stringify(m).length;
+    const full = this.#skipExisting
+      ? this.#batch.length >= LIMITS.checksPerCommit
+      : this.#batch.length >= IMPORT_BATCH || this.#bytes + size > 600_000;
+    if (full) await this.flush();
+    this.#batch.push(m);
+    this.#bytes += size;
+  }
+
   /** Write the rows the target lacks; a row it holds is identical or a conflict. */
-  const flushRows = async () => {
+  async flush(): Promise<void> {
+    const batch = this.#batch;
     if (batch.length === 0) return;
+    this.#batch = [];
+    this.#bytes = 0;
+    const { storage } = this.#ctx;
     for (let attempt = 0;; attempt++) {
-      const found = await ctx.storage.getMany(batch.map((m) => m.key as RowKey));
+      const found = await readMany(storage, batch.map((m) => m.key as RowKey));
       const missing: Mutation[] = [];
       const identical: string[] = [];
       const conflicts: string[] = [];
@@ -394,80 +606,45 @@ export async function importStore(
           identical.push(rowName(m.key));
         } else conflicts.push(rowName(m.key));
       });
-      if (conflicts.length > 0 && !opts.skipExisting) {
+      if (conflicts.length > 0 && !this.#skipExisting) {
         throw new RegistryError(
           "conflict",
           `Could not import: the target holds other values for ${conflicts.join(", ")}`,
         );
       }
-      const checks = missing.map((m) => ({ key: m.key as RowKey, stamp: null }));
+      const checks = this.#skipExisting
+        ? missing.map((m) => ({ key: m.key as RowKey, stamp: null }))
+        : [];
       const res = missing.length === 0
         ? { ok: true }
-        : await ctx.storage.commit({ checks, mutations: missing });
+        : await storage.commit({ checks, mutations: missing });
       if (!res.ok) {
         // Another writer got there between the read and the commit: read again.
         if (attempt < 3) continue;
         throw broken("the target store is changing under the import");
       }
-      report.rows += missing.length;
-      report.identical.push(...identical);
-      report.conflicts.push(...conflicts);
-      break;
-    }
-    const before = report.rows + report.identical.length + report.conflicts.length - batch.length;
-    batch = [];
-    if (Math.floor(before / 1000) !== Math.floor((before + 10) / 1000)) onProgress?.(report);
-  };
-  for await (const line of lines) {
-    const value = JSON.parse(line) as { t: string; [k: string]: unknown };
-    if (blob && value.t !== "chunk") throw broken(`blob ${blob.sha256} is missing chunks`);
-    switch (value.t) {
-      case "blob": {
-        // Streamed into bundle storage as the chunks arrive: memory stays at one chunk.
-        // Bundle storage hashes what it stores and refuses a mismatch: nothing corrupt lands.
-        const pipe = new TransformStream<Uint8Array, Uint8Array>();
-        const sha256 = String(value.sha256);
-        const stored = ctx.bundles.put(pipe.readable, { expectedSha256: sha256 });
-        stored.catch(() => {}); // observed below
-        blob = {
-          sha256,
-          size: Number(value.size),
-          left: Number(value.chunks),
-          writer: pipe.writable.getWriter(),
-          stored,
-        };
-        break;
-      }
-      case "chunk": {
-        if (!blob) throw broken("a chunk outside a blob");
-        await blob.writer.write(Uint8Array.fromBase64(String(value.d)));
-        blob.left--;
-        break;
-      }
-      case "row":
-        batch.push({ type: "set", key: value.k as RowKey, value: value.v as JsonValue });
-        if (batch.length === 10) await flushRows();
-        break;
-    }
-    if (blob && blob.left <= 0) {
-      await blob.writer.close();
-      const info = await blob.stored;
-      if (info.size !== blob.size) throw broken(`blob ${blob.sha256} has the wrong size`);
-      report.blobs++;
-      report.bytes += info.size;
-      blob = undefined;
+      this.#tally(missing.length, identical, conflicts);
+      return;
     }
   }
-  await flushRows();
-  // Exports carry no search index (it is derived): build it from the imported package rows.
-  await rebuildSearchIndex(ctx.storage);
-  // Finished: a rerun is a new import again.
-  if (!opts.skipExisting && opts.exportDigest !== undefined) {
-    await ctx.storage.commit({
-      checks: [],
-      mutations: [{ type: "delete", key: keys.importStateKey() }],
-    });
+
+  #tally(written: number, identical: string[], conflicts: string[]): void {
+    const r = this.#report;
+    r.rows += written;
+    r.identicalCount += identical.length;
+    r.conflictCount += conflicts.length;
+    const room = (list: string[]) => Math.max(0, IMPORT_NAMES_LISTED - list.length);
+    r.identical.push(...identical.slice(0, room(r.identical)));
+    r.conflicts.push(...conflicts.slice(0, room(r.conflicts)));
   }
-  onProgress?.(report);
-  return report;
 }
+
+/** `getMany` of any number of keys, ten at a time (a backend reads at most ten at once). */
+async function readMany(storage: RegistryContext["storage"], list: RowKey[]) {
+  const reads = [];
+  for (let i = 0; i < list.length; i += 10) reads.push(storage.getMany(list.slice(i, i + 10)));
+  return (await Promise.all(reads)).flat();
+}
+
+/** Rows per commit of an import into an empty store. */
+const IMPORT_BATCH = 200;

@@ -35,14 +35,16 @@ import {
   exportStore,
   importStore,
   readLines,
+  storeTotals,
   type TransferReport,
   verifyExport,
 } from "../core/transfer.ts";
+import { allVersionsPrefix } from "../storage/keys.ts";
 import { rebuildSearchIndex } from "../core/search_index.ts";
 import { parseServerArgs, type ServerConfig } from "./config.ts";
 import { runRackMirrorCli } from "./rack_mirror.ts";
 import { configPath, loadConfigFile } from "./config_file.ts";
-import { formatBytes, formatSeconds, formatTable, progressLine } from "./cli_output.ts";
+import { formatBytes, formatTable, startProgress } from "./cli_output.ts";
 import { type AuditFilter, listAudit } from "../core/audit.ts";
 import {
   describeBundles,
@@ -76,8 +78,8 @@ export const CLI_USAGE = `Usage:
                                         Rack's R2 mirror: write it again from the store, or list
                                         what is pending (see rack-mirror --help)
 Store flags as for the server: --storage, --bundles, --data-dir (and their environment).
-On a terminal, lists print as tables and export/import show a progress line; --json (or a pipe)
-prints JSON.
+On a terminal, lists print as tables and export, import and gc show a progress bar; --json (or a
+pipe) prints JSON.
 Actions: ${ACTIONS.join(", ")}.`;
 
 /** The operator commands (`main.ts <command> …`). */
@@ -322,6 +324,11 @@ function unexpected(arg: string, command: string, flags: readonly string[]): str
 }
 
 /** The first line of an error's message. */
+/** `12 rows and 3 blobs (1.2 MiB)`: what a transfer moved. */
+function transferCounts(r: TransferReport): string {
+  return `${r.rows} rows and ${r.blobs} blobs (${formatBytes(r.bytes)})`;
+}
+
 function errorLine(err: unknown): string {
   return err instanceof Error ? err.message.split("\n")[0]! : String(err);
 }
@@ -595,13 +602,28 @@ export async function runCli(
     if (command === "gc") {
       // On a full disk the run gives up the reserve first (see server/disk_reserve.ts).
       const reserve = await openDiskReserve(server.config);
+      const dryRun = values["dry-run"] === true;
+      // A bar needs totals: counted (one more listing) only when a terminal shows it.
+      const total = io.progress ? await storeTotals(ctx, [allVersionsPrefix()]) : undefined;
+      const progress = startProgress(io, dryRun ? "gc (dry run)" : "gc", {
+        total,
+        weights: { row: 1, blob: 1, byte: 0 },
+      });
       const report = await collectGarbage(reserve ? { ...ctx, reserve } : ctx, {
-        dryRun: values["dry-run"] === true,
+        dryRun,
         graceMs,
         actor: CLI_PRINCIPAL.subject,
+        onProgress: (p) =>
+          progress.update({ rows: p.versions, blobs: p.scanned, bytes: p.scannedBytes }),
       });
+      progress.finish(
+        `gc ${dryRun ? "found" : "deleted"} ${report.orphanCount} orphans (${
+          formatBytes(report.bytes)
+        }) among ${report.scanned} blobs, ${report.referenced} referenced, ${report.young} young`,
+      );
       if (tables) {
-        io.out(formatTable([report as unknown as Record<string, unknown>], Object.keys(report)));
+        const { orphans: _listed, ...counts } = report;
+        io.out(formatTable([counts as unknown as Record<string, unknown>], Object.keys(counts)));
       } else io.out(JSON.stringify(report, null, 2));
       return 0;
     }
@@ -620,32 +642,23 @@ export async function runCli(
       } else io.out(JSON.stringify(page, null, 2));
       return 0;
     }
-    const started = performance.now();
-    /** A progress line on a terminal (a line per update would flood the log elsewhere). */
-    let last: TransferReport = { rows: 0, blobs: 0, bytes: 0 };
-    const progress = (what: string, total?: TransferReport) => (r: TransferReport) => {
-      last = { ...r };
-      io.progress?.(progressLine(what, r, total, (performance.now() - started) / 1000));
-    };
-    const summary = (what: string, r: TransferReport, where: string) => {
-      if (io.progress) io.progress("");
-      io.err(
-        `registry: ${what} ${r.rows} rows and ${r.blobs} blobs (${
-          formatBytes(r.bytes)
-        }) ${where} in ${formatSeconds((performance.now() - started) / 1000)}`,
-      );
-    };
     if (command === "export") {
       const out = text("out")!; // required above
+      // A bar needs totals: counted (one more listing) only when a terminal shows it.
+      const total = io.progress ? await storeTotals(ctx) : undefined;
+      const progress = startProgress(io, "export", { total });
+      let last: TransferReport = { rows: 0, blobs: 0, bytes: 0 };
       // Written beside the target and renamed into place: a failed export leaves no half file.
       const tmp = `${out}.partial`;
       const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
       const writer = file.writable.getWriter();
       const enc = new TextEncoder();
       try {
-        for await (const line of exportStore(ctx, progress("export"))) {
-          await writer.write(enc.encode(line));
-        }
+        const lines = exportStore(ctx, (r) => {
+          last = { ...r };
+          progress.update(r);
+        });
+        for await (const line of lines) await writer.write(enc.encode(line));
         await writer.close();
       } catch (err) {
         await writer.abort().catch(() => {});
@@ -653,7 +666,7 @@ export async function runCli(
         throw err;
       }
       await Deno.rename(tmp, out);
-      summary("exported", last, `to ${out}`);
+      progress.finish(`exported ${transferCounts(last)} to ${out}`);
       if (!tables) io.out(JSON.stringify({ out, ...last }));
       return 0;
     }
@@ -662,17 +675,24 @@ export async function runCli(
       const open = async () => readLines((await Deno.open(path)).readable);
       const counted = await verifyExport(await open());
       io.err(`registry: ${path} verified: ${counted.blobs} blobs, ${counted.rows} rows`);
+      const progress = startProgress(io, "import", { total: counted });
       const report = await importStore(ctx, await open(), {
-        onProgress: progress("import", counted),
+        onProgress: (r) => progress.update(r),
         exportDigest: counted.sha256,
         skipExisting: values["skip-existing"] === true,
       });
-      summary(report.resumed ? "imported (resumed)" : "imported", report, `from ${path}`);
-      if (report.identical.length > 0 || report.conflicts.length > 0) {
+      progress.finish(
+        `${report.resumed ? "imported (resumed)" : "imported"} ${
+          transferCounts(report)
+        } from ${path}`,
+      );
+      if (report.identicalCount > 0 || report.conflictCount > 0) {
         io.err(
-          `registry: ${report.identical.length} rows already there and identical, ${report.conflicts.length} conflicting (kept as they were)`,
+          `registry: ${report.identicalCount} rows already there and identical, ${report.conflictCount} conflicting (kept as they were)`,
         );
         for (const name of report.conflicts) io.err(`registry: conflict: ${name}`);
+        const unnamed = report.conflictCount - report.conflicts.length;
+        if (unnamed > 0) io.err(`registry: and ${unnamed} more conflicts`);
       }
       if (!tables) io.out(JSON.stringify(report));
       return 0;

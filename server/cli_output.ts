@@ -50,34 +50,53 @@ export interface ProgressState {
   rows: number;
 }
 
+/** What a unit of each count weighs in a progress bar's fraction (defaults: a row 256, a blob 0, a byte 1). */
+export interface ProgressWeights {
+  /** A row. */
+  row?: number;
+  /** A blob. */
+  blob?: number;
+  /** A byte. */
+  byte?: number;
+}
+
+/** The rest of what {@linkcode progressLine} shows. */
+export interface ProgressLineOptions {
+  /** The totals: a bar and time left when known, counts alone otherwise. */
+  total?: ProgressState | undefined;
+  /** Seconds since the work began. */
+  elapsedSeconds: number;
+  /** How much each count weighs (bytes dominate a transfer's time; a gc's are listings). */
+  weights?: ProgressWeights;
+}
+
 /**
- * A progress line: a bar when the total bytes are known, counts, bytes and
- * time left.
+ * A progress line: a bar when the totals are known, counts, bytes and time
+ * left.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
  * import { progressLine } from "./cli_output.ts";
- * const line = progressLine("import", { blobs: 5, bytes: 512, rows: 2 }, { blobs: 10, bytes: 1024, rows: 4 }, 2);
+ * const total = { blobs: 10, bytes: 1024, rows: 4 };
+ * const line = progressLine("import", { blobs: 5, bytes: 512, rows: 2 }, { total, elapsedSeconds: 2 });
  * assert.equal(line, "import [##########----------] 50% 5/10 blobs, 512 B/1.0 KiB, 2/4 rows, 2.0s left");
  * ```
  */
 export function progressLine(
   what: string,
   done: ProgressState,
-  total: ProgressState | undefined,
-  elapsedSeconds: number,
+  options: ProgressLineOptions,
 ): string {
-  if (total === undefined || total.bytes + total.rows === 0) {
+  const { total, elapsedSeconds } = options;
+  const w = { row: 256, blob: 0, byte: 1, ...options.weights };
+  const weight = (s: ProgressState) => s.rows * w.row + s.blobs * w.blob + s.bytes * w.byte;
+  if (total === undefined || weight(total) === 0) {
     return `${what} ${done.blobs} blobs, ${formatBytes(done.bytes)}, ${done.rows} rows, ${
       formatSeconds(elapsedSeconds)
     }`;
   }
-  // Bytes dominate the time; rows count for a little each.
-  const fraction = Math.min(
-    1,
-    (done.bytes + done.rows * 256) / Math.max(1, total.bytes + total.rows * 256),
-  );
+  const fraction = Math.min(1, weight(done) / weight(total));
   const width = 20;
   const filled = Math.round(fraction * width);
   const left = fraction > 0 ? elapsedSeconds * (1 - fraction) / fraction : NaN;
@@ -88,4 +107,60 @@ export function progressLine(
   }, ${done.rows}/${total.rows} rows, ${
     Number.isFinite(left) ? `${formatSeconds(left)} left` : "estimating"
   }`;
+}
+
+/** Where progress goes: a rewritten line on a terminal (absent: none) and standard error. */
+export interface ProgressIo {
+  /** Standard error (the summary line). */
+  err(line: string): void;
+  /** Rewrite the progress line. */
+  progress?(line: string): void;
+}
+
+/** A running piece of work's progress line and summary (see {@linkcode startProgress}). */
+export interface Progress {
+  /** Show the counts (the line is rewritten at most every 100 ms). */
+  update(done: ProgressState): void;
+  /** Clear the line and print `registry: <what> in <time>` as the summary. */
+  finish(what: string): void;
+  /** Seconds since the start. */
+  elapsed(): number;
+}
+
+/**
+ * Progress for export, import and gc: a bar with counts, bytes and time left,
+ * rewritten on a terminal, and one summary line at the end (one line in all
+ * when there is no terminal, never a line per item).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { startProgress } from "./cli_output.ts";
+ * const lines: string[] = [];
+ * const p = startProgress({ err: (l) => void lines.push(l) }, "export");
+ * p.update({ blobs: 1, bytes: 5, rows: 2 });
+ * p.finish("exported 2 rows");
+ * assert.match(lines.join("\n"), /^registry: exported 2 rows in [\d.]+s$/);
+ * ```
+ */
+export function startProgress(
+  io: ProgressIo,
+  what: string,
+  options: Omit<ProgressLineOptions, "elapsedSeconds"> = {},
+): Progress {
+  const started = performance.now();
+  const elapsed = () => (performance.now() - started) / 1000;
+  let shown = -Infinity;
+  return {
+    elapsed,
+    update(done) {
+      if (!io.progress || performance.now() - shown < 100) return;
+      shown = performance.now();
+      io.progress(progressLine(what, done, { ...options, elapsedSeconds: elapsed() }));
+    },
+    finish(summary) {
+      io.progress?.("");
+      io.err(`registry: ${summary} in ${formatSeconds(elapsed())}`);
+    },
+  };
 }

@@ -441,6 +441,11 @@ Deno.test("export and import print one summary line, and a progress line only on
     };
     assert.equal(await runCli(["export", `--out=${dir}/dump.jsonl`, ...fsStore], {}, io), 0);
     assert.equal(err.length, 1, err.join("\n"));
+    // On a terminal export counts first, so its line is a bar with totals.
+    assert.ok(
+      progress.some((l) => /^export \[[#-]+\] \d+% 0\/0 blobs, 0 B\/0 B, \d+\/\d+ rows/.test(l)),
+      progress.join("\n"),
+    );
     assert.match(
       err[0]!,
       new RegExp(
@@ -464,4 +469,31 @@ Deno.test("export and import print one summary line, and a progress line only on
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("gc shows a progress bar on a terminal and ends with one summary line", async () => {
+  await using s = await makeStore();
+  const bundles = await FsBundleStorage.open({ root: `${s.dir}/bundles` });
+  for (let i = 0; i < 3; i++) await bundles.put(new TextEncoder().encode(`orphan ${i}`));
+  await bundles.close();
+  const err: string[] = [];
+  const progress: string[] = [];
+  const out: string[] = [];
+  const io = {
+    out: (l: string) => void out.push(l),
+    err: (l: string) => void err.push(l),
+    progress: (l: string) => void progress.push(l),
+  };
+  assert.equal(await runCli(["gc", "--grace=0ms", ...s.store], {}, io), 0);
+  assert.equal(err.length, 1, err.join("\n"));
+  assert.match(
+    err[0]!,
+    /^registry: gc deleted 3 orphans \(24 B\) among 3 blobs, 0 referenced, 0 young in [\d.]+s$/,
+  );
+  assert.ok(
+    progress.some((l) => /^gc \[[#-]+\] \d+% \d\/3 blobs, .*B\/24 B, 0\/0 rows/.test(l)),
+    progress.join("\n"),
+  );
+  assert.equal(progress.at(-1), "", "the line is cleared before the summary");
+  assert.equal(JSON.parse(out.join("\n")).orphanCount, 3);
 });

@@ -268,6 +268,7 @@ Deno.test("main.ts gc with --bundles=s3 deletes orphan blobs and sweeps what an 
     // LastModified has one-second precision: let a whole second pass so --grace=0s covers both.
     await new Promise((r) => setTimeout(r, 1100));
     const out: string[] = [];
+    const err: string[] = [];
     const code = await runCli(
       [
         "gc",
@@ -279,10 +280,12 @@ Deno.test("main.ts gc with --bundles=s3 deletes orphan blobs and sweeps what an 
       { AWS_ACCESS_KEY_ID: "S3RVER", AWS_SECRET_ACCESS_KEY: "S3RVER" },
       {
         out: (l) => out.push(l),
-        err: (l) => out.push(l),
+        // The summary line goes to stderr; the JSON report to stdout.
+        err: (l) => err.push(l),
       },
     );
-    assert.equal(code, 0, out.join("\n"));
+    assert.equal(code, 0, err.join("\n"));
+    assert.match(err.join("\n"), /^registry: gc deleted 1 orphans/);
     const report = JSON.parse(out.join("\n"));
     assert.deepEqual(report.orphans.map((o: { sha256: string }) => o.sha256), [orphan.sha256]);
     assert.equal(report.uploadsSwept, 1);

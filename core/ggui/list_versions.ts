@@ -8,6 +8,7 @@
  * @module
  */
 import { type PackageView, readPackageView, visibleStates } from "../package_view.ts";
+import type { VersionState } from "../rows.ts";
 import {
   type AuthnContext,
   errorResult,
@@ -62,8 +63,14 @@ export async function listArtifactVersions(
   } catch {
     return errorResult(500, "server_error", "failed to list versions");
   }
+  const visible = visibleStates(view, scope, authn);
+  // Rendered once per list of states: the package view hands every reader of
+  // one visibility class the same list until the package row changes, and a
+  // frozen result is serialized (and its ETag hashed) once by the routes.
+  const known = rendered.get(visible);
+  if (known) return known;
   const versions: VersionEntry[] = [];
-  for (const s of visibleStates(view, scope, authn)) {
+  for (const s of visible) {
     const kind = kindOfFormat(s.format);
     if (kind === undefined) continue;
     versions.push({
@@ -75,5 +82,17 @@ export async function listArtifactVersions(
     });
   }
   if (versions.length === 0) return notFound();
-  return { status: 200, body: { artifactId, versions } };
+  const result = deepFreeze({ status: 200, body: { artifactId, versions } });
+  rendered.set(visible, result);
+  return result;
+}
+
+/** Listing results by the list of states they were rendered from. */
+const rendered = new WeakMap<readonly VersionState[], GguiResult<VersionListBody>>();
+
+function deepFreeze(result: GguiResult<VersionListBody>): GguiResult<VersionListBody> {
+  for (const entry of result.body.versions) Object.freeze(entry);
+  Object.freeze(result.body.versions);
+  Object.freeze(result.body);
+  return Object.freeze(result);
 }

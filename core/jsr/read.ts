@@ -69,7 +69,7 @@ async function readableStates(
   ctx: RegistryContext,
   ref: PackageRef,
   reader: JsrReader,
-): Promise<JsrRead<VersionState[]> | null> {
+): Promise<(JsrRead<VersionState[]> & { source: readonly VersionState[] }) | null> {
   // The same reads for every package, present or not (core/package_view.ts).
   const view = await readPackageView(ctx.storage, ref);
   if (view.row?.format !== JSR_FORMAT) return null;
@@ -77,7 +77,11 @@ async function readableStates(
   if (visible.length === 0) return null;
   // Private when what this reader sees holds a private version; versions it
   // may not see change nothing, not even the cache headers.
-  return { value: [...visible], private: visible.some((s) => s.visibility === "private") };
+  return {
+    value: [...visible],
+    source: visible,
+    private: visible.some((s) => s.visibility === "private"),
+  };
 }
 
 /**
@@ -97,7 +101,20 @@ export async function jsrPackageMeta(
 ): Promise<JsrRead<JsrPackageMeta> | null> {
   const found = await readableStates(ctx, ref, reader);
   if (!found) return null;
-  const byVersion = new Map(found.value.map((s) => [s.version, s]));
+  // Rendered once per list of states: the package view hands every reader of
+  // one visibility class the same list until the package row changes.
+  const cached = rendered.get(found.source);
+  if (cached) return { value: cached, private: found.private };
+  const value = renderMeta(ref, found.value);
+  rendered.set(found.source, value);
+  return { value, private: found.private };
+}
+
+/** Meta documents by the list of states they were rendered from (see {@linkcode jsrPackageMeta}). */
+const rendered = new WeakMap<readonly VersionState[], JsrPackageMeta>();
+
+function renderMeta(ref: PackageRef, states: readonly VersionState[]): JsrPackageMeta {
+  const byVersion = new Map(states.map((s) => [s.version, s]));
   const versions: JsrPackageMeta["versions"] = {};
   for (const v of sortVersionsDescending([...byVersion.keys()])) {
     const s = byVersion.get(v)!;
@@ -105,11 +122,11 @@ export async function jsrPackageMeta(
     // entries carry a `createdAt` (checked with the real client).
     versions[v] = s.yanked ? { yanked: true } : {};
   }
-  const latest = pickLatest(found.value.filter((s) => !s.yanked).map((s) => s.version)) ?? null;
-  return {
-    value: { scope: ref.namespace.slice(1), name: ref.name, latest, versions },
-    private: found.private,
-  };
+  const latest = pickLatest(states.filter((s) => !s.yanked).map((s) => s.version)) ?? null;
+  // Frozen: shared by every reader of the class, and serialized once by the routes.
+  for (const entry of Object.values(versions)) Object.freeze(entry);
+  Object.freeze(versions);
+  return Object.freeze({ scope: ref.namespace.slice(1), name: ref.name, latest, versions });
 }
 
 /** A readable JSR version row with its lifecycle. */

@@ -235,6 +235,23 @@ export interface JsonResponseOptions {
 
 const encoder = new TextEncoder();
 
+/** Bytes and digests of frozen JSON values (core hands out rendered documents frozen, once per state). */
+const serializedFrozen = new WeakMap<object, { bytes: Uint8Array<ArrayBuffer>; digest: string }>();
+
+/** A value's JSON bytes; a frozen object's are made (and hashed) once. */
+function serializedJson(value: unknown): { bytes: Uint8Array<ArrayBuffer>; digest?: string } {
+  if (value === null || typeof value !== "object" || !Object.isFrozen(value)) {
+    return { bytes: encoder.encode(JSON.stringify(value)) };
+  }
+  let known = serializedFrozen.get(value);
+  if (!known) {
+    const bytes = encoder.encode(JSON.stringify(value));
+    known = { bytes, digest: sha256Hex(bytes) };
+    serializedFrozen.set(value, known);
+  }
+  return known;
+}
+
 /**
  * Answer JSON with a strong ETag derived from its exact bytes, so every
  * process and backend agrees on it, and 304 when `If-None-Match` matches.
@@ -251,12 +268,12 @@ export function respondWithJson(
   opts: JsonResponseOptions,
 ): Response {
   const req = c instanceof Request ? c : c.req.raw;
-  const bytes = encoder.encode(JSON.stringify(value));
+  const { bytes, digest: known } = serializedJson(value);
   const status = opts.status ?? 200;
   const headers: Record<string, string> = { ...opts.headers };
   headers["cache-control"] = opts.cacheControl;
   if ((opts.etagFrom ?? "content") === "content" && status === 200) {
-    const digest = sha256Hex(bytes);
+    const digest = known ?? sha256Hex(bytes);
     headers["etag"] = `"${digest}"`;
     if (notModified(req, digest, undefined)) {
       return notModifiedResponse(headers, { type: "application/json", size: bytes.byteLength });

@@ -259,3 +259,24 @@ Deno.test("over a real socket, streamed 200 and 206 keep their Content-Length an
   assert.equal(await head.text(), "");
   assert.equal(t.opened(), 2);
 });
+
+Deno.test("respondWithJson serializes and hashes a frozen value once, and every answer carries the same bytes", async () => {
+  let serialized = 0;
+  const value = Object.freeze({
+    toJSON: () => (serialized++, { versions: { "1.0.0": {} } }),
+  });
+  const open = { toJSON: () => (serialized++, {}) };
+  const app = new Hono();
+  app.get("/json", (c) => respondWithJson(c, value, { cacheControl: "public, no-cache" }));
+  app.get("/open", (c) => respondWithJson(c, open, { cacheControl: "no-cache" }));
+  const first = await app.request("/json");
+  const second = await app.request("/json");
+  assert.equal(await first.text(), '{"versions":{"1.0.0":{}}}');
+  assert.equal(await second.text(), '{"versions":{"1.0.0":{}}}');
+  assert.equal(first.headers.get("etag"), second.headers.get("etag"));
+  assert.equal(serialized, 1);
+  // A value that is not frozen may change between answers: serialized each time.
+  await (await app.request("/open")).text();
+  await (await app.request("/open")).text();
+  assert.equal(serialized, 3);
+});
