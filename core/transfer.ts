@@ -44,6 +44,10 @@ export const EXPORTED_ROW_FAMILIES: readonly string[] = [
   "akey",
   "token",
   "token_by_id",
+  // The admin token list's seek indexes (with the marker that they are complete).
+  "token_by_time",
+  "token_by_subject",
+  "token_by_time_indexed",
   "outbox",
   "outbox_done",
   "outbox_dead",

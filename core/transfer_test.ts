@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { FsBundleStorage, FsRegistryStorage } from "../storage/fs.ts";
 import { KvBundleStorage, KvRegistryStorage } from "../storage/kv.ts";
+import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import { createToken } from "./tokens.ts";
+import { listTokenPage } from "./token_pages.ts";
 import type { RegistryContext } from "./context.ts";
 import { isRegistryError } from "../base/errors.ts";
 import { storeFile } from "./files.ts";
@@ -140,4 +143,22 @@ Deno.test("an edited, truncated or foreign export is refused before anything is 
     await ctx.bundles.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("an import with skipExisting into a store whose token list is indexed lists the imported tokens", async () => {
+  const store = (): RegistryContext => ({
+    storage: new MemoryRegistryStorage(),
+    bundles: new MemoryBundleStorage(),
+    clock: () => new Date(),
+  });
+  const admin = { subject: "root", admin: true };
+  const [from, to] = [store(), store()];
+  await createToken(from, { subject: "ci", grants: [] }, admin);
+  await createToken(to, { subject: "ops", grants: [] }, admin);
+  // The target's token list is indexed (its first listing did it).
+  assert.deepEqual((await listTokenPage(to)).items.map((t) => t.subject), ["ops"]);
+  await importStore(to, lines(await collect(from)), { skipExisting: true });
+  const listed = (await listTokenPage(to)).items.map((t) => t.subject).sort();
+  assert.deepEqual(listed, ["ci", "ops"]);
+  assert.deepEqual((await listTokenPage(to, { subject: "ci" })).items.length, 1);
 });
