@@ -119,6 +119,7 @@ export {
   type RegistryAppOptions,
 } from "./routes/app.ts";
 export type { JsrUpstreamConfig } from "./core/jsr/upstream.ts";
+export type { DocRun, DocRunner } from "./routes/ui/_api_docs.ts";
 export {
   createRegistryServer,
   type RegistryServer,
@@ -206,6 +207,7 @@ export {
   type PackageSearchQuery,
   SEARCH_SCAN_BUDGET,
   searchPackages,
+  type SearchViewer,
 } from "./core/search.ts";
 export {
   parseAuthConfig,
