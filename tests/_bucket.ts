@@ -15,11 +15,24 @@ export async function eventually(
   }
 }
 
-/** Every key under `prefix`, sorted (s3rver lists in its own order; S3 by UTF-8 bytes). */
+/**
+ * Every key under `prefix`, sorted (s3rver lists in its own order; S3 by UTF-8
+ * bytes). s3rver's listing is not atomic with its writes: a listing that meets
+ * an object still being written (the mirror works in the background) answers
+ * 500 InternalError, which S3 does not. Such a listing is tried again, a
+ * bounded number of times; any other error is the test's.
+ */
 export async function bucketKeys(bucket: S3BundleStorage, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const o of bucket.listObjects(prefix)) out.push(o.key);
-  return out.sort();
+  for (let attempt = 1;; attempt++) {
+    try {
+      const out: string[] = [];
+      for await (const o of bucket.listObjects(prefix)) out.push(o.key);
+      return out.sort();
+    } catch (err) {
+      if (attempt >= 20 || !/answered 500/.test(String(err))) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
 }
 
 /** An object's bytes, or `null`. */
