@@ -16,18 +16,15 @@ export async function eventually(
 }
 
 /**
- * Every key under `prefix`, sorted (s3rver lists in its own order; S3 by UTF-8
- * bytes). s3rver's listing is not atomic with its writes: a listing that meets
- * an object still being written (the mirror works in the background) answers
- * 500 InternalError, which S3 does not. Such a listing is tried again, a
- * bounded number of times; any other error is the test's.
+ * `read` again while s3rver answers 500 InternalError, a bounded number of
+ * times. s3rver's reads are not atomic with its writes: a listing or a GET that
+ * meets an object still being written (the mirror writes in the background)
+ * answers 500, which S3 does not. Any other error is the test's.
  */
-export async function bucketKeys(bucket: S3BundleStorage, prefix = ""): Promise<string[]> {
+async function throughS3rverRaces<T>(read: () => Promise<T>): Promise<T> {
   for (let attempt = 1;; attempt++) {
     try {
-      const out: string[] = [];
-      for await (const o of bucket.listObjects(prefix)) out.push(o.key);
-      return out.sort();
+      return await read();
     } catch (err) {
       if (attempt >= 20 || !/answered 500/.test(String(err))) throw err;
       await new Promise((r) => setTimeout(r, 100 * attempt));
@@ -35,11 +32,22 @@ export async function bucketKeys(bucket: S3BundleStorage, prefix = ""): Promise<
   }
 }
 
+/** Every key under `prefix`, sorted (s3rver lists in its own order; S3 by UTF-8 bytes). */
+export function bucketKeys(bucket: S3BundleStorage, prefix = ""): Promise<string[]> {
+  return throughS3rverRaces(async () => {
+    const out: string[] = [];
+    for await (const o of bucket.listObjects(prefix)) out.push(o.key);
+    return out.sort();
+  });
+}
+
 /** An object's bytes, or `null`. */
-export async function objectBytes(
+export function objectBytes(
   bucket: S3BundleStorage,
   key: string,
 ): Promise<Uint8Array | null> {
-  const o = await bucket.getObject(key);
-  return o && new Uint8Array(await new Response(o.stream).arrayBuffer());
+  return throughS3rverRaces(async () => {
+    const o = await bucket.getObject(key);
+    return o && new Uint8Array(await new Response(o.stream).arrayBuffer());
+  });
 }

@@ -7,6 +7,7 @@ import { canRead, extractToken, identifyCaller, parseAuthConfig } from "../core/
 import { rackMimeType } from "../core/rack/mime.ts";
 import { parseRegistryPath } from "../core/rack/paths.ts";
 import type { S3BundleStorage } from "../storage/s3.ts";
+import { bucketKeys, objectBytes } from "./_bucket.ts";
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), {
@@ -22,10 +23,7 @@ export function bucketReader(
   bucket: S3BundleStorage,
   options: { adminToken?: string } = {},
 ): (req: Request) => Promise<Response> {
-  const object = async (key: string): Promise<Uint8Array | null> => {
-    const o = await bucket.getObject(key);
-    return o && new Uint8Array(await new Response(o.stream).arrayBuffer());
-  };
+  const object = (key: string) => objectBytes(bucket, key);
   const serve = async (key: string, type = rackMimeType(key)) => {
     const bytes = await object(key);
     return bytes
@@ -38,11 +36,7 @@ export function bucketReader(
     const caller = identifyCaller(auth, extractToken(req.headers));
     return (ns: string) => canRead(auth, ns, { caller, now: new Date() });
   };
-  const keys = async (prefix: string) => {
-    const out: string[] = [];
-    for await (const o of bucket.listObjects(prefix)) out.push(o.key);
-    return out;
-  };
+  const keys = (prefix: string) => bucketKeys(bucket, prefix);
   return async (req) => {
     const path = decodeURIComponent(new URL(req.url).pathname);
     const allowed = await access(req);
