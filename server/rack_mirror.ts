@@ -13,6 +13,7 @@
  * @module
  */
 import type { RegistryContext } from "../core/context.ts";
+import { startPollLoop } from "./_poll_loop.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import {
   drainRackMirror,
@@ -78,44 +79,22 @@ export function startRackMirror(
   ctx: RegistryContext,
   options: RackMirrorLoopOptions,
 ): { stop(): Promise<void> } {
-  let stopped = false;
-  let wake: (() => void) | undefined;
-  const stopping = new AbortController();
-  const pollMs = options.pollMs ?? 1000;
   const fault = options.onError ?? (() => {});
-  const loop = (async () => {
-    while (!stopped) {
-      let sleep = pollMs;
-      try {
-        await drainRackMirror(ctx, options.target, {
-          signal: stopping.signal,
-          onFailure: (item, err) =>
-            fault(`Rack mirror write failed (will retry): ${item.kind} ${itemName(item)}`, err),
-        });
-        await syncAuthFile(ctx, options);
-        const due = await nextRackMirrorDueAt(ctx);
-        if (due) sleep = Math.max(10, Math.min(pollMs, due.getTime() - ctx.clock().getTime()));
-      } catch (err) {
-        fault("Rack mirror fault", err);
-      }
-      if (stopped) break;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, sleep);
-        wake = () => {
-          clearTimeout(t);
-          r();
-        };
+  return startPollLoop({
+    pollMs: options.pollMs ?? 1000,
+    now: () => ctx.clock().getTime(),
+    step: async (signal) => {
+      await drainRackMirror(ctx, options.target, {
+        signal,
+        onFailure: (item, err) =>
+          fault(`Rack mirror write failed (will retry): ${item.kind} ${itemName(item)}`, err),
       });
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      stopping.abort();
-      wake?.();
-      await Promise.race([loop, new Promise((r) => setTimeout(r, 5000))]);
+      await syncAuthFile(ctx, options);
+      return await nextRackMirrorDueAt(ctx);
     },
-  };
+    onError: (err) => fault("Rack mirror fault", err),
+    stopWaitMs: 5000,
+  });
 }
 
 function itemName(item: { kind: string } & Record<string, unknown>): string {

@@ -7,6 +7,7 @@
  * @module
  */
 import type { RegistryContext } from "../core/context.ts";
+import { startPollLoop } from "./_poll_loop.ts";
 import { webhookDeliveriesTotal } from "../core/metrics.ts";
 import { checkTarget, type Resolver } from "../core/net_guard.ts";
 import { type Connect, pinnedFetch, resolveHost } from "./pinned_fetch.ts";
@@ -56,10 +57,7 @@ export function startWebhookSender(
   ctx: RegistryContext,
   options: SenderOptions,
 ): { stop(): Promise<void> } {
-  let stopped = false;
-  let wake: (() => void) | undefined;
   const stopping = new AbortController();
-  const pollMs = options.pollMs ?? 1000;
   const guard = {
     allowHosts: options.allowHosts ?? [],
     resolve: options.resolve ?? ((host: string) => resolveHost(host, stopping.signal)),
@@ -88,32 +86,14 @@ export function startWebhookSender(
       options.onAttempt?.(row, outcome);
     },
   };
-  const loop = (async () => {
-    while (!stopped) {
-      let sleep = pollMs;
-      try {
-        await deliverDue(ctx, delivery);
-        const due = await nextDueAt(ctx);
-        if (due) sleep = Math.max(10, Math.min(pollMs, due.getTime() - ctx.clock().getTime()));
-      } catch (err) {
-        options.onError?.(err);
-      }
-      if (stopped) break;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, sleep);
-        wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-    }
-  })();
-  return {
-    async stop() {
-      stopped = true;
-      stopping.abort();
-      wake?.();
-      await loop;
+  return startPollLoop({
+    pollMs: options.pollMs ?? 1000,
+    now: () => ctx.clock().getTime(),
+    step: async () => {
+      await deliverDue(ctx, delivery);
+      return await nextDueAt(ctx);
     },
-  };
+    onError: (err) => options.onError?.(err),
+    stopping,
+  });
 }
