@@ -46,6 +46,11 @@ export interface Problem {
   message: string;
 }
 
+/** Whether a step's answer is a {@linkcode Problem} rather than its value. */
+export function isProblem(value: unknown): value is Problem {
+  return typeof value === "object" && value !== null && "message" in value && "path" in value;
+}
+
 /** The kinds of problem a run reports (each one is counted, the first few are listed). */
 export type ProblemKind = "skipped" | "refused" | "conflicts" | "notes";
 

@@ -39,6 +39,7 @@ import {
   verifyEd25519,
 } from "../ggui/signing.ts";
 import {
+  isProblem,
   migratedPackageRow,
   type MigrationProgress,
   type MigrationReport,
@@ -136,10 +137,6 @@ async function readBlob(
   }
   const bytes = await source.read(path);
   return bytes ?? { path, message: "is missing (the row points to it)" };
-}
-
-function isProblem(value: unknown): value is Problem {
-  return typeof value === "object" && value !== null && "message" in value && "path" in value;
 }
 
 /** Author keys of the source by `subject\0keyId`; bad files are refused. */

@@ -36,6 +36,7 @@ import { createWebhookSubscription, listWebhookSubscriptions } from "../webhook_
 import * as keys from "../../storage/keys.ts";
 import type { JsonValue } from "../../storage/types.ts";
 import {
+  isProblem,
   migratedPackageRow,
   type MigrationProgress,
   type MigrationReport,
@@ -101,10 +102,6 @@ interface Prepared {
   files: FileMap;
   row: Omit<VersionRow, "files" | "filesSha256">;
   summary: Record<string, JsonValue>;
-}
-
-function isProblem(value: unknown): value is Problem {
-  return typeof value === "object" && value !== null && "message" in value && "path" in value;
 }
 
 /** The namespace folders of a Rack STORAGE_ROOT; a {@linkcode SourceError} when it is not one. */
