@@ -92,6 +92,41 @@ function openBucket(endpoint: string, bucket = BUCKET): Promise<S3BundleStorage>
   });
 }
 
+/**
+ * A Rack R2-mode server's surroundings: s3rver behind a recording proxy, a
+ * temp dir holding auth.json and the KV file, a bucket client; all closed after.
+ */
+async function withR2Mirror(
+  prefix: string,
+  run: (env: {
+    proxy: ReturnType<typeof startS3Proxy>;
+    tmp: string;
+    bucket: S3BundleStorage;
+    start: () => ReturnType<typeof startServer>;
+  }) => Promise<void>,
+): Promise<void> {
+  const s3 = await startS3rver([BUCKET]);
+  const proxy = startS3Proxy(s3.endpoint);
+  const tmp = await Deno.makeTempDir({ prefix });
+  try {
+    await Deno.copyFile(AUTH, `${tmp}/auth.json`);
+    const start = () =>
+      startServer([`--storage=kv:${tmp}/registry.kv`, ...QUIET], {
+        env: r2Env(proxy.endpoint, `${tmp}/auth.json`),
+      });
+    const bucket = await openBucket(s3.endpoint);
+    try {
+      await run({ proxy, tmp, bucket, start });
+    } finally {
+      await bucket.close();
+    }
+  } finally {
+    await proxy.close();
+    await s3.close();
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+  }
+}
+
 /** Rack's R2 mode, as its operators configure it, with the endpoint pointed at `endpoint`. */
 function r2Env(endpoint: string, authPath: string): Record<string, string> {
   return {
@@ -228,19 +263,10 @@ Deno.test("Rack R2 mode: curl uploads leave the original's key layout in the buc
   }
 });
 
-Deno.test("Rack R2 mode: a bucket failing between a version's files leaves no registry.json; the mirror completes it after a restart", async () => {
-  const s3 = await startS3rver([BUCKET]);
-  const proxy = startS3Proxy(s3.endpoint);
-  const tmp = await Deno.makeTempDir({ prefix: "r2mirror_fail_" });
-  const pkg = "@rack/build/typescript";
-  const base = `${pkg}/1.1.0`;
-  try {
-    await Deno.copyFile(AUTH, `${tmp}/auth.json`);
-    const start = () =>
-      startServer([`--storage=kv:${tmp}/registry.kv`, ...QUIET], {
-        env: r2Env(proxy.endpoint, `${tmp}/auth.json`),
-      });
-    const bucket = await openBucket(s3.endpoint);
+Deno.test("Rack R2 mode: a bucket failing between a version's files leaves no registry.json; the mirror completes it after a restart", () =>
+  withR2Mirror("r2mirror_fail_", async ({ proxy, start, bucket, tmp }) => {
+    const pkg = "@rack/build/typescript";
+    const base = `${pkg}/1.1.0`;
     let server = await start();
     await curlUpload(server.url, pkg, "1.0.0", tmp);
     await eventually(
@@ -292,27 +318,12 @@ Deno.test("Rack R2 mode: a bucket failing between a version's files leaves no re
     const puts = proxy.seen.filter((l) => l.startsWith(`PUT /${BUCKET}/${base}/`));
     assert.ok(puts.at(-1)!.endsWith("/registry.json"), puts.join("\n"));
     await server.stop();
-    await bucket.close();
-  } finally {
-    await proxy.close();
-    await s3.close();
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
-});
+  }));
 
-Deno.test("Rack R2 mode: a server SIGKILLed while the mirror writes a version's files leaves no registry.json; the next server completes it", async () => {
-  const s3 = await startS3rver([BUCKET]);
-  const proxy = startS3Proxy(s3.endpoint);
-  const tmp = await Deno.makeTempDir({ prefix: "r2mirror_kill_" });
-  const pkg = "@acme/features/auth-kit";
-  const base = `${pkg}/0.2.0`;
-  try {
-    await Deno.copyFile(AUTH, `${tmp}/auth.json`);
-    const start = () =>
-      startServer([`--storage=kv:${tmp}/registry.kv`, ...QUIET], {
-        env: r2Env(proxy.endpoint, `${tmp}/auth.json`),
-      });
-    const bucket = await openBucket(s3.endpoint);
+Deno.test("Rack R2 mode: a server SIGKILLed while the mirror writes a version's files leaves no registry.json; the next server completes it", () =>
+  withR2Mirror("r2mirror_kill_", async ({ proxy, start, bucket, tmp }) => {
+    const pkg = "@acme/features/auth-kit";
+    const base = `${pkg}/0.2.0`;
     const killed = await start();
     // The mirror's write of one file of 0.2.0 hangs; the server dies while it is in flight.
     proxy.hold = (method, path) =>
@@ -352,13 +363,7 @@ Deno.test("Rack R2 mode: a server SIGKILLed while the mirror writes a version's 
       async () => (await objectBytes(bucket, `${pkg}/versions.json`)) !== null,
     );
     assert.ok(next.url);
-    await bucket.close();
-  } finally {
-    await proxy.close();
-    await s3.close();
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-  }
-});
+  }));
 
 Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during the bucket's outage and the mirror catches up when it is back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "r2mirror_outage_s3_" });
