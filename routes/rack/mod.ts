@@ -69,6 +69,9 @@ import {
 import { isPlainRead, pathOf, preparedBlob } from "../shared/_prepared_reads.ts";
 import { RegistryError } from "../../base/errors.ts";
 
+/** The Rack auth file (`--auth-config`) and webhook file (`--webhook-config`), for the server. */
+export { createFileAuthProvider, loadWebhookFile } from "./_auth_file.ts";
+
 /** Options of {@linkcode createRackRoutes}. */
 export interface RackRoutesOptions {
   /** The shared store. */
