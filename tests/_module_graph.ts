@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-interface Dependency {
+export interface Dependency {
   specifier: string;
   code?: { specifier: string };
   isDynamic?: boolean;
