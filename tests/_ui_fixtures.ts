@@ -4,6 +4,7 @@ import { parseAuthConfig } from "../core/rack/auth.ts";
 import { createToken } from "../core/tokens.ts";
 import { createRegistryApp, type RegistryApp, type RegistryAppOptions } from "../routes/app.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import type { RegistryStorage } from "../storage/types.ts";
 import { makeTarball } from "./_rack_fixtures.ts";
 
 /** Alice publishes everywhere; Bob reads nothing private. */
@@ -13,7 +14,7 @@ export const BOB = "tok-bob";
 /** One store and the app over it. */
 export interface UiFixture {
   app: RegistryApp;
-  storage: MemoryRegistryStorage;
+  storage: RegistryStorage;
   bundles: MemoryBundleStorage;
   /** A stored global admin token (publishes to `@pub`). */
   admin: string;
@@ -23,11 +24,14 @@ export interface UiFixture {
   sibling(overrides: Partial<RegistryAppOptions>): RegistryApp;
 }
 
-/** `@pub` is declared anonymous (public); every other namespace is private. */
+/**
+ * `@pub` is declared anonymous (public); every other namespace is private.
+ * Rows live in memory unless `overrides.storage` names another store.
+ */
 export async function uiFixture(
   overrides: Partial<RegistryAppOptions> = {},
 ): Promise<UiFixture> {
-  const storage = new MemoryRegistryStorage();
+  const storage = overrides.storage ?? new MemoryRegistryStorage();
   const bundles = new MemoryBundleStorage();
   const tokens: Record<string, string> = { [ALICE]: "alice", [BOB]: "bob" };
   const options: RegistryAppOptions = {
