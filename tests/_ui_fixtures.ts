@@ -136,3 +136,43 @@ export async function signIn(app: RegistryApp, token: string, base = "http://loc
   });
   return { res, session: cookieFrom(res, "registry_session"), body: await res.text() };
 }
+
+/** A browser's GET of a page, with the session cookie when `session` is given. */
+export function uiGet(
+  app: RegistryApp,
+  path: string,
+  session?: string,
+  headers: HeadersInit = {},
+): Promise<Response> {
+  return Promise.resolve(app.request(path, {
+    headers: {
+      ...BROWSER,
+      ...(session ? { cookie: `registry_session=${session}` } : {}),
+      ...headers,
+    },
+  }));
+}
+
+/** A browser's form POST with the session cookie. */
+export function uiPost(
+  app: RegistryApp,
+  path: string,
+  session: string,
+  fields: Record<string, string>,
+): Promise<Response> {
+  return Promise.resolve(app.request(path, {
+    method: "POST",
+    headers: {
+      ...BROWSER,
+      cookie: `registry_session=${session}`,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams(fields).toString(),
+  }));
+}
+
+/** The CSRF token of a signed-in session, read from one of its forms (`path`). */
+export async function csrfOf(app: RegistryApp, session: string, path = "/ui/tokens") {
+  const html = await (await uiGet(app, path, session)).text();
+  return /name="csrf" value="([^"]+)"/.exec(html)![1]!;
+}

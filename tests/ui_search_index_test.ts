@@ -9,7 +9,7 @@ import type { RegistryApp } from "../routes/app.ts";
 import { KvRegistryStorage } from "../storage/kv.ts";
 import { CountingRegistryStorage } from "./_counting_storage.ts";
 import { startServer } from "./_server.ts";
-import { ALICE, BROWSER, publishJsr, signIn, uiFixture } from "./_ui_fixtures.ts";
+import { ALICE, BROWSER, publishJsr, signIn, uiFixture, uiGet } from "./_ui_fixtures.ts";
 
 /** The app over a counting wrapper of a KV file in a temp dir. */
 async function kvFixture(dir: string) {
@@ -137,9 +137,7 @@ Deno.test("a stranger's search is the same bytes with or without a private packa
     assert.deepEqual(body.items.map((i: { name: string }) => i.name), ["hidden"]);
     assert.equal(body.items[0].versionCount, 1);
     const { session } = await signIn(f.app, f.reader);
-    const home = await f.app.request("/?q=hidden", {
-      headers: { ...BROWSER, cookie: `registry_session=${session}` },
-    });
+    const home = await uiGet(f.app, "/?q=hidden", session);
     assert.match(await home.text(), /href="\/@acme\/hidden"/);
   } finally {
     await Deno.remove(dir, { recursive: true });
