@@ -14,7 +14,7 @@ import { readArtifact, type ReadBody } from "../../core/ggui/read.ts";
 import { htmlPage } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { CopyBlock } from "./_pages.tsx";
-import { notFound, type UiRequest } from "./mod.ts";
+import { notFound, type UiRequest } from "./_request.tsx";
 
 const GGUI_PAGE_RE = /^\/ui\/ggui\/(@[a-z0-9-]{1,64})\/([a-z0-9-]{1,64})(?:@([^/@]{1,128}))?$/;
 

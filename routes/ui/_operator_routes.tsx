@@ -17,7 +17,7 @@ import { htmlPage, seeOther } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { formOf } from "./_forms.ts";
 import { sameSecret } from "./_cookies.ts";
-import type { UiRequest } from "./mod.ts";
+import type { UiRequest } from "./_request.tsx";
 
 /** The admin viewing, or the answer for anyone else. */
 async function adminOf(req: UiRequest): Promise<Principal | Response> {

@@ -28,7 +28,7 @@ import {
 } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { FileBody, FolderBody, HomeBody, PackageBody, pageOf } from "./_pages.tsx";
-import { notFound, type UiRequest } from "./mod.ts";
+import { notFound, type UiRequest } from "./_request.tsx";
 
 /** The longest file shown (the rest is cut with a note). */
 const MAX_SHOWN_BYTES = 1024 * 1024;
