@@ -4,7 +4,9 @@
  * - {@linkcode startRackMirror}: the loop that works the mirror outbox
  *   (`core/rack/mirror.ts`) whenever items are due, and copies `auth.json` to
  *   `.auth/auth.json` whenever its bytes change (only a document that parses:
- *   a broken edit is never handed to the Worker). Several processes may run
+ *   a broken edit is never handed to the Worker), and the schema files
+ *   `/schemas/:file` serves to `schema/<file>` whenever they change (the
+ *   original's layout: the Worker serves them from there). Several processes may run
  *   it on one store; leases keep each item with one of them at a time.
  * - {@linkcode runRackMirrorCli}: `main.ts rack-mirror rebuild [--prune]`
  *   writes the whole mirror again from the store; `main.ts rack-mirror status`
@@ -21,7 +23,9 @@ import {
   pendingRackMirror,
   rebuildRackMirror,
   syncAuthCopy,
+  syncSchemaCopies,
 } from "../core/rack/mirror.ts";
+import { schemaFileBytes } from "../routes/rack/_schema_dir.ts";
 import type { S3BundleStorage } from "../storage/s3.ts";
 import { parseServerArgs } from "./config.ts";
 import { openStores } from "./open.ts";
@@ -46,6 +50,8 @@ export interface RackMirrorLoopOptions {
   target: S3BundleStorage;
   /** Rack's auth.json, copied to `.auth/auth.json` when it changes. */
   authConfig?: string;
+  /** SCHEMA_DIR, whose schema files are copied to `schema/<file>` (default: the built-in ones). */
+  schemaDir?: string;
   /** Longest sleep between looks at the outbox (other processes enqueue too), default 1000 ms. */
   pollMs?: number;
   /** Told about each failed write (it is retried) and loop faults. */
@@ -90,6 +96,11 @@ export function startRackMirror(
           fault(`Rack mirror write failed (will retry): ${item.kind} ${itemName(item)}`, err),
       });
       await syncAuthFile(ctx, options);
+      await syncSchemaCopies(
+        ctx,
+        options.target,
+        (file) => schemaFileBytes(options.schemaDir, file),
+      );
       return await nextRackMirrorDueAt(ctx);
     },
     onError: (err) => fault("Rack mirror fault", err),
@@ -107,7 +118,8 @@ function itemName(item: { kind: string } & Record<string, unknown>): string {
 export const RACK_MIRROR_USAGE = `Usage:
   main.ts rack-mirror rebuild [--prune] [--auth-config=<auth.json>]
                               write Rack's key layout again from the store: every version's
-                              files (registry.json last), versions.json, presets, auth.json;
+                              files (registry.json last), versions.json, presets, auth.json,
+                              the schema files;
                               --prune also deletes @… objects of versions the store lacks
   main.ts rack-mirror status  the writes still pending (JSON)
 Store flags as for the server (--storage, --bundles, --data-dir), and the mirror's bucket:
@@ -197,7 +209,11 @@ export async function runRackMirrorCli(
       parseAuthConfig(new TextDecoder().decode(bytes));
       auth = await syncAuthCopy(ctx, target, bytes, { force: true });
     }
-    io.out(JSON.stringify({ ...report, auth }));
+    const schemaDir = parsed.config.schemaDir;
+    const schemas = await syncSchemaCopies(ctx, target, (f) => schemaFileBytes(schemaDir, f), {
+      force: true,
+    });
+    io.out(JSON.stringify({ ...report, auth, schemas }));
     return 0;
   } catch (err) {
     io.err(

@@ -141,6 +141,8 @@ function r2Env(endpoint: string, authPath: string): Record<string, string> {
   };
 }
 
+const SCHEMA_KEYS = ["schema/preset.json", "schema/rack.json", "schema/registry-item.json"];
+
 const QUIET = [
   "--log-requests=false",
   "--rate-limit=0",
@@ -203,6 +205,12 @@ Deno.test("Rack R2 mode: curl uploads leave the original's key layout in the buc
       );
     }
     assert.deepEqual(await objectBytes(bucket, ".auth/auth.json"), await Deno.readFile(AUTH));
+    // The schema files, as /schemas/:file serves them (the original's schema/ keys).
+    await eventually(
+      "the schema files are mirrored",
+      async () => (await bucketKeys(bucket, "schema/")).length === 3,
+    );
+    assert.deepEqual(await bucketKeys(bucket, "schema/"), SCHEMA_KEYS);
 
     // A preset through the server's admin route is mirrored too.
     const preset = { name: "starter", version: "1.0.0", registries: ["@rack/quality/husky"] };
@@ -242,6 +250,9 @@ Deno.test("Rack R2 mode: curl uploads leave the original's key layout in the buc
     await assertSameRead(server, reader, "/namespaces/@acme/registries", READ);
     await assertSameRead(server, reader, "/namespaces/@rack/registries");
     await assertSameRead(server, reader, "/presets/starter");
+    for (const key of SCHEMA_KEYS) {
+      await assertSameRead(server, reader, `/schemas/${key.slice("schema/".length)}`);
+    }
     await assertSameRead(server, reader, "/registries/@rack/quality/husky/9.9.9");
 
     // A hard delete (the admin API) is reflected: gone from versions.json, then its objects.
@@ -442,7 +453,13 @@ Deno.test("main.ts rack-mirror rebuild writes the whole layout again from the st
   const pkg = "@acme/frameworks/vue/router";
   try {
     await Deno.copyFile(AUTH, `${tmp}/auth.json`);
-    const env = r2Env(s3.endpoint, `${tmp}/auth.json`);
+    // An operator's SCHEMA_DIR: its bytes are what /schemas/:file serves and what is mirrored.
+    await Deno.mkdir(`${tmp}/schema`);
+    const schemaBytes = (file: string) => new TextEncoder().encode(`{"title":"${file}"}\n`);
+    for (const key of SCHEMA_KEYS) {
+      await Deno.writeFile(`${tmp}/${key}`, schemaBytes(key));
+    }
+    const env = { ...r2Env(s3.endpoint, `${tmp}/auth.json`), SCHEMA_DIR: `${tmp}/schema` };
     const server = await startServer([`--storage=kv:${tmp}/registry.kv`, ...QUIET], { env });
     for (const version of await fixtureVersions(pkg)) {
       await curlUpload(server.url, pkg, version, tmp);
@@ -450,11 +467,17 @@ Deno.test("main.ts rack-mirror rebuild writes the whole layout again from the st
     const bucket = await openBucket(s3.endpoint);
     await eventually(
       "mirrored",
-      async () => (await objectBytes(bucket, `${pkg}/versions.json`)) !== null,
+      async () =>
+        (await objectBytes(bucket, `${pkg}/versions.json`)) !== null &&
+        (await bucketKeys(bucket, "schema/")).length === SCHEMA_KEYS.length,
     );
     await server.stop();
     // Lost: someone emptied the bucket's Rack keys.
     for (const key of await bucketKeys(bucket, "@")) await bucket.deleteObject(key);
+    for (const key of SCHEMA_KEYS) {
+      assert.deepEqual(await objectBytes(bucket, key), schemaBytes(key), `${key} mirrored`);
+      await bucket.deleteObject(key);
+    }
     await bucket.deleteObject(".auth/auth.json");
     const main = fileURLToPath(new URL("../main.ts", import.meta.url));
     const run = (...args: string[]) =>
@@ -478,7 +501,11 @@ Deno.test("main.ts rack-mirror rebuild writes the whole layout again from the st
       presets: 0,
       pruned: 0,
       auth: true,
+      schemas: 3,
     });
+    for (const key of SCHEMA_KEYS) {
+      assert.deepEqual(await objectBytes(bucket, key), schemaBytes(key), `${key} rebuilt`);
+    }
     assert.deepEqual(
       await bucketKeys(bucket, "@"),
       (await filesUnder(`${FIXTURE}/${pkg}`)).map((p) => `${pkg}/${p}`),

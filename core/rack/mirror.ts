@@ -6,6 +6,7 @@
  * <ns>/<segs…>/<version>/<file path>     every file of a version, registry.json LAST
  * <ns>/<segs…>/versions.json             {"versions":[…]}, newest first, as the server serves it
  * presets/<name>/preset.json             each preset
+ * schema/{rack,preset,registry-item}.json what /schemas/:file serves (server/rack_mirror.ts)
  * .auth/auth.json                        a copy of auth.json (server/rack_mirror.ts)
  * ```
  *
@@ -43,6 +44,7 @@ import type { JsonValue } from "../../storage/types.ts";
 import { rackMimeType } from "./mime.ts";
 import { PRESET_KIND, type RackPackageRef, readPreset, versionsJsonAt } from "./read.ts";
 import { RACK_FORMAT } from "./upload.ts";
+import { RACK_SCHEMA_FILES, type RackSchemaFile } from "./schema.ts";
 import type { RackMirrorItem, RackMirrorWork } from "./mirror_queue.ts";
 
 export { rackMirrorMutation } from "./mirror_queue.ts";
@@ -323,8 +325,33 @@ export async function nextRackMirrorDueAt(ctx: RegistryContext): Promise<Date | 
 
 /** A document kept outside the store, mirrored when its bytes change. */
 interface MirrorStateRow {
+  /** The digest of the bytes copied, or `absent` when the object was deleted. */
   sha256: string;
   at: string;
+}
+
+/**
+ * Make the object `key` hold `bytes` (or delete it for `null`) unless the last
+ * copy, recorded in the store under `state`, was the same. Answers whether it
+ * wrote. A failure leaves the record as it was, so the next call tries again.
+ */
+async function syncDocumentCopy(
+  ctx: RegistryContext,
+  target: RackMirrorTarget,
+  doc: { state: string; key: string; bytes: Uint8Array | null; force?: boolean },
+): Promise<boolean> {
+  const sha256 = doc.bytes === null ? "absent" : sha256Hex(doc.bytes);
+  const key = keys.rackMirrorStateKey(doc.state);
+  const last = await ctx.storage.get<MirrorStateRow>(key);
+  if (!doc.force && last?.value.sha256 === sha256) return false;
+  if (doc.bytes === null) await target.deleteObject(doc.key);
+  else await target.putObject(doc.key, doc.bytes, { contentType: "application/json" });
+  const row: MirrorStateRow = { sha256, at: ctx.clock().toISOString() };
+  await ctx.storage.commit({
+    checks: [],
+    mutations: [{ type: "set", key, value: row as unknown as JsonValue }],
+  });
+  return true;
 }
 
 /**
@@ -339,17 +366,42 @@ export async function syncAuthCopy(
   bytes: Uint8Array,
   options: { force?: boolean } = {},
 ): Promise<boolean> {
-  const sha256 = sha256Hex(bytes);
-  const key = keys.rackMirrorStateKey("auth");
-  const last = await ctx.storage.get<MirrorStateRow>(key);
-  if (!options.force && last?.value.sha256 === sha256) return false;
-  await target.putObject(AUTH_COPY_KEY, bytes, { contentType: "application/json" });
-  const row: MirrorStateRow = { sha256, at: ctx.clock().toISOString() };
-  await ctx.storage.commit({
-    checks: [],
-    mutations: [{ type: "set", key, value: row as unknown as JsonValue }],
+  return await syncDocumentCopy(ctx, target, {
+    state: "auth",
+    key: AUTH_COPY_KEY,
+    bytes,
+    ...(options.force ? { force: true } : {}),
   });
-  return true;
+}
+
+/** The bucket key of a schema file, as in the original's layout (`schema/<file>`). */
+export function schemaCopyKey(file: RackSchemaFile): string {
+  return `schema/${file}`;
+}
+
+/**
+ * Copy the three schema files the server serves at `/schemas/:file` (`read`
+ * answers their bytes, or `null` for one the server answers 404) to
+ * `schema/<file>`, each only when it changed since its last copy; a file the
+ * server no longer serves is deleted. Answers how many objects were written
+ * or deleted.
+ */
+export async function syncSchemaCopies(
+  ctx: RegistryContext,
+  target: RackMirrorTarget,
+  read: (file: RackSchemaFile) => Promise<Uint8Array | null>,
+  options: { force?: boolean } = {},
+): Promise<number> {
+  let changed = 0;
+  for (const file of RACK_SCHEMA_FILES) {
+    const doc = { state: schemaCopyKey(file), key: schemaCopyKey(file), bytes: await read(file) };
+    if (
+      await syncDocumentCopy(ctx, target, { ...doc, ...(options.force ? { force: true } : {}) })
+    ) {
+      changed++;
+    }
+  }
+  return changed;
 }
 
 /** What {@linkcode rebuildRackMirror} did. */
