@@ -6,7 +6,9 @@
  *   `.auth/auth.json` whenever its bytes change (only a document that parses:
  *   a broken edit is never handed to the Worker), and the schema files
  *   `/schemas/:file` serves to `schema/<file>` whenever they change (the
- *   original's layout: the Worker serves them from there). Several processes may run
+ *   original's layout: the Worker serves them from there). It counts the
+ *   items it works and shows the outbox it last read in `/metrics`
+ *   (`registry_rack_mirror_*`). Several processes may run
  *   it on one store; leases keep each item with one of them at a time.
  * - {@linkcode runRackMirrorCli}: `main.ts rack-mirror rebuild [--prune]`
  *   writes the whole mirror again from the store; `main.ts rack-mirror status`
@@ -19,13 +21,14 @@ import { startPollLoop } from "./_poll_loop.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import {
   drainRackMirror,
-  nextRackMirrorDueAt,
   pendingRackMirror,
+  rackMirrorBacklog,
   rebuildRackMirror,
   syncAuthCopy,
   syncSchemaCopies,
 } from "../core/rack/mirror.ts";
 import { schemaFileBytes } from "../routes/rack/_schema_dir.ts";
+import { observeRackMirrorBacklog, rackMirrorItemsTotal } from "../core/metrics.ts";
 import type { S3BundleStorage } from "../storage/s3.ts";
 import { parseServerArgs } from "./config.ts";
 import { openStores } from "./open.ts";
@@ -90,18 +93,23 @@ export function startRackMirror(
     pollMs: options.pollMs ?? 1000,
     now: () => ctx.clock().getTime(),
     step: async (signal) => {
-      await drainRackMirror(ctx, options.target, {
+      const report = await drainRackMirror(ctx, options.target, {
         signal,
         onFailure: (item, err) =>
           fault(`Rack mirror write failed (will retry): ${item.kind} ${itemName(item)}`, err),
       });
+      if (report.done > 0) rackMirrorItemsTotal.inc({ result: "mirrored" }, report.done);
+      if (report.failed > 0) rackMirrorItemsTotal.inc({ result: "failed" }, report.failed);
+      // Read before the documents are synced: a bucket that is down fails those, not the gauges.
+      const backlog = await rackMirrorBacklog(ctx);
+      observeRackMirrorBacklog(backlog, ctx.clock);
       await syncAuthFile(ctx, options);
       await syncSchemaCopies(
         ctx,
         options.target,
         (file) => schemaFileBytes(options.schemaDir, file),
       );
-      return await nextRackMirrorDueAt(ctx);
+      return backlog.nextDueAt;
     },
     onError: (err) => fault("Rack mirror fault", err),
     stopWaitMs: 5000,

@@ -13,6 +13,7 @@ import { sha256Hex } from "../base/digest.ts";
 import { S3BundleStorage } from "../storage/s3.ts";
 import { bucketKeys, eventually, objectBytes } from "./_bucket.ts";
 import { bucketReader } from "./_rack_bucket_reader.ts";
+import { parsePrometheusText } from "./_prometheus.ts";
 import { S3RVER_KEY, startS3rver } from "./_s3rver.ts";
 import { startS3Proxy } from "./_s3_proxy.ts";
 import { type RunningServer, startServer } from "./_server.ts";
@@ -138,6 +139,26 @@ function r2Env(endpoint: string, authPath: string): Record<string, string> {
     S3_ENDPOINT: endpoint,
     AUTH_CONFIG_PATH: authPath,
     ADMIN_TOKEN: ADMIN,
+  };
+}
+
+const METRICS_TOKEN = "metrics-tok-A7";
+
+/** The Rack mirror's series in the server's /metrics (the full view, with the token). */
+async function mirrorMetrics(url: string) {
+  const res = await fetch(`${url}/metrics`, {
+    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+  });
+  assert.equal(res.status, 200);
+  const samples = parsePrometheusText(await res.text());
+  const value = (name: string, result?: string) =>
+    samples.find((s) => s.name === name && s.labels.result === result)?.value ?? 0;
+  return {
+    queued: value("registry_rack_mirror_queued_items"),
+    retrying: value("registry_rack_mirror_retrying_items"),
+    lag: value("registry_rack_mirror_lag_seconds"),
+    mirrored: value("registry_rack_mirror_items_total", "mirrored"),
+    failed: value("registry_rack_mirror_items_total", "failed"),
   };
 }
 
@@ -376,7 +397,7 @@ Deno.test("Rack R2 mode: a server SIGKILLed while the mirror writes a version's 
     assert.ok(next.url);
   }));
 
-Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during the bucket's outage and the mirror catches up when it is back", async () => {
+Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during the bucket's outage, /metrics shows the backlog, and the mirror catches up when it is back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "r2mirror_outage_s3_" });
   let s3 = await startS3rver(["rack-mirror"], { directory: dir });
   const port = Number(new URL(s3.endpoint).port);
@@ -390,6 +411,7 @@ Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during t
       "--rack-mirror=s3:rack-mirror",
       `--auth-config=${tmp}/auth.json`,
       `--admin-token=${ADMIN}`,
+      `--metrics-token=${METRICS_TOKEN}`,
       ...QUIET,
     ], {
       env: {
@@ -406,6 +428,13 @@ Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during t
       "the server says the mirror failed and will retry",
       () => Promise.resolve(server.output().includes("Rack mirror write failed (will retry)")),
     );
+    // /metrics shows the backlog: every upload waiting, failed attempts, a lag that grows.
+    const versions = (await fixtureVersions(pkg)).length;
+    await eventually("the mirror's metrics show the outage", async () => {
+      const m = await mirrorMetrics(server.url);
+      return m.queued === versions && m.retrying >= 1 && m.failed >= 1 && m.lag > 0;
+    });
+    assert.equal((await mirrorMetrics(server.url)).mirrored, 0);
     s3 = await startS3rver(["rack-mirror"], { directory: dir, port });
     const bucket = await openBucket(s3.endpoint, "rack-mirror");
     await eventually(
@@ -421,6 +450,10 @@ Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during t
         path,
       );
     }
+    await eventually("the mirror's metrics show it caught up", async () => {
+      const m = await mirrorMetrics(server.url);
+      return m.queued === 0 && m.retrying === 0 && m.lag === 0 && m.mirrored === versions;
+    });
     // auth.json edits are copied when they parse, never when they do not.
     await Deno.writeTextFile(
       `${tmp}/auth.json`,

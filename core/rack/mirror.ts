@@ -46,6 +46,7 @@ import { PRESET_KIND, type RackPackageRef, readPreset, versionsJsonAt } from "./
 import { RACK_FORMAT } from "./upload.ts";
 import { RACK_SCHEMA_FILES, type RackSchemaFile } from "./schema.ts";
 import type { RackMirrorItem, RackMirrorWork } from "./mirror_queue.ts";
+import type { RackMirrorBacklog } from "../metrics.ts";
 
 export { rackMirrorMutation } from "./mirror_queue.ts";
 export type { RackMirrorItem, RackMirrorWork } from "./mirror_queue.ts";
@@ -312,15 +313,35 @@ export async function pendingRackMirror(
   return page.items.map((e) => e.value);
 }
 
-/** The earliest time a pending item is due, for a worker loop to sleep until. */
-export async function nextRackMirrorDueAt(ctx: RegistryContext): Promise<Date | null> {
-  let best: number | null = null;
+/** The outbox at a glance: what waits, since when, and when the next item is due. */
+export interface RackMirrorBacklogView extends RackMirrorBacklog {
+  /** The earliest time a waiting item is due, for a worker loop to sleep until. */
+  nextDueAt: Date | null;
+}
+
+/** Read the outbox once: its size, its retrying items, its oldest item and its next due time. */
+export async function rackMirrorBacklog(
+  ctx: Pick<RegistryContext, "storage">,
+): Promise<RackMirrorBacklogView> {
+  let next: number | null = null;
+  let oldest: number | null = null;
+  let queued = 0;
+  let retrying = 0;
   for await (const e of listAll<RackMirrorItem>(ctx.storage, keys.rackMirrorPrefix())) {
     const r = e.value;
+    queued++;
+    if (r.attempts > 0) retrying++;
     const at = Math.max(Date.parse(r.nextAttemptAt), r.leaseUntil ? Date.parse(r.leaseUntil) : 0);
-    if (best === null || at < best) best = at;
+    if (next === null || at < next) next = at;
+    const created = Date.parse(r.createdAt);
+    if (oldest === null || created < oldest) oldest = created;
   }
-  return best === null ? null : new Date(best);
+  return {
+    queued,
+    retrying,
+    oldestCreatedAt: oldest === null ? null : new Date(oldest),
+    nextDueAt: next === null ? null : new Date(next),
+  };
 }
 
 /** A document kept outside the store, mirrored when its bytes change. */

@@ -8,6 +8,7 @@ import { identifyCaller, parseAuthConfig } from "./auth.ts";
 import {
   drainRackMirror,
   pendingRackMirror,
+  rackMirrorBacklog,
   type RackMirrorTarget,
   rebuildRackMirror,
   syncAuthCopy,
@@ -239,4 +240,27 @@ Deno.test("syncSchemaCopies() writes schema/<file> as served, again only when a 
   assert.equal(await syncSchemaCopies(ctx, bucket, read), 1);
   assert.equal(bucket.text("schema/registry-item.json"), "{}\n");
   assert.equal(await syncSchemaCopies(ctx, bucket, read, { force: true }), 3, "force writes all");
+});
+
+Deno.test("rackMirrorBacklog() counts waiting and retrying items, the oldest one's commit time and the next due time", async () => {
+  const t0 = Date.parse("2026-05-01T00:00:00Z");
+  const now = { t: t0 };
+  const ctx = mirroredCtx(now);
+  assert.deepEqual(await rackMirrorBacklog(ctx), {
+    queued: 0,
+    retrying: 0,
+    oldestCreatedAt: null,
+    nextDueAt: null,
+  });
+  await publish(ctx, "1.0.0");
+  now.t += 5000;
+  await publish(ctx, "1.1.0");
+  const bucket = new MemoryBucket();
+  bucket.failing = (key) => key.includes("/1.0.0/");
+  assert.deepEqual(await drainRackMirror(ctx, bucket), { done: 1, failed: 1 });
+  const backlog = await rackMirrorBacklog(ctx);
+  assert.equal(backlog.queued, 1);
+  assert.equal(backlog.retrying, 1);
+  assert.equal(backlog.oldestCreatedAt?.getTime(), t0, "the failing 1.0.0 is the oldest");
+  assert.equal(backlog.nextDueAt?.getTime(), now.t + 1000, "its retry, one second on");
 });
