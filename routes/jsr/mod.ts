@@ -45,7 +45,7 @@ import {
 import type { FileEntry } from "../../core/rows.ts";
 import { setJsrYanked } from "../../core/jsr/yank.ts";
 import { jsonDigest, respondWithJson } from "../shared/_blob_response.ts";
-import { makeResponse, markPublicActivity } from "../ops/_common.ts";
+import { jsonResponse, makeResponse, markPublicActivity } from "../ops/_common.ts";
 import { collectBytes } from "../../storage/_common.ts";
 import {
   type BoundTable,
@@ -84,11 +84,11 @@ export function jsrErrorResponse(err: unknown): Response {
   const headers = body.code === "conflict"
     ? { ...API_HEADERS, "retry-after": String(CONFLICT_RETRY_AFTER_SECONDS) }
     : API_HEADERS;
-  return makeResponse(JSON.stringify(body), status, headers);
+  return jsonResponse(body, status, headers);
 }
 
 function json(value: unknown, status = 200): Response {
-  return makeResponse(JSON.stringify(value), status, API_HEADERS);
+  return jsonResponse(value, status, API_HEADERS);
 }
 
 /** Whether a path belongs to this surface (its unknown routes answer in JSR's format). */

@@ -63,7 +63,12 @@ import {
   serveContent,
 } from "./_http.ts";
 import { multipartBoundary, MultipartReader, readTextPart } from "./_multipart.ts";
-import { isPublicActivity, markPublicActivity } from "../ops/_common.ts";
+import {
+  isPublicActivity,
+  jsonResponse,
+  markPublicActivity,
+  NO_STORE_JSON,
+} from "../ops/_common.ts";
 import { dirSchema } from "./_schema_dir.ts";
 import {
   type BoundTable,
@@ -322,34 +327,25 @@ function serveDocument(
 
 /** `GET /health`: the store answers, or 503 with a reason that names no internals. */
 async function getHealth(_c: Context, deps: RackDeps): Promise<Response> {
-  const headers = {
-    "cache-control": "no-store",
-    "content-type": "application/json; charset=utf-8",
-  };
   try {
     await checkStoreHealth(deps.ctx);
-    return new Response(
-      JSON.stringify({
+    return jsonResponse(
+      {
         status: "ok",
         version: VERSION,
         dataFormat: DATA_FORMAT_VERSION,
         checks: { storage: { status: "ok" } },
-      }),
-      { headers },
+      },
+      200,
+      NO_STORE_JSON,
     );
   } catch (err) {
     deps.log("error", "Health check failed", { error: String(err) });
-    return new Response(
-      JSON.stringify({
-        status: "error",
-        checks: {
-          storage: {
-            status: "error",
-            error: isDiskFull(err) ? "Disk is full" : "Storage is unavailable",
-          },
-        },
-      }),
-      { status: 503, headers },
+    const error = isDiskFull(err) ? "Disk is full" : "Storage is unavailable";
+    return jsonResponse(
+      { status: "error", checks: { storage: { status: "error", error } } },
+      503,
+      NO_STORE_JSON,
     );
   }
 }
@@ -467,13 +463,9 @@ async function putPresetRoute(c: Context, deps: RackDeps): Promise<Response> {
   const { created } = await putPreset(deps.ctx, name, { preset, actor: "rack:admin" });
   markPublicActivity(c); // presets are public documents
   const doc = await readPreset(deps.ctx, name);
-  return new Response(doc.bytes as BodyInit, {
-    status: created ? 201 : 200,
-    headers: {
-      "content-type": "application/json; charset=utf-8",
-      "cache-control": "no-store",
-      etag: `"${doc.sha256}"`,
-    },
+  return jsonResponse(doc.bytes, created ? 201 : 200, {
+    ...NO_STORE_JSON,
+    etag: `"${doc.sha256}"`,
   });
 }
 
@@ -676,10 +668,7 @@ async function uploadRegistry(c: Context, deps: RackDeps): Promise<Response> {
   deps.log("info", "Rack registry uploaded", { path: result.path, checksum: archive.sha256 });
   // Into an anonymous namespace anyone reads it: the anonymous /metrics view counts it.
   if (auth.namespaces.get(result.namespace)?.anonymous) markPublicActivity(c);
-  return new Response(JSON.stringify(result), {
-    status: 201,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
-  });
+  return jsonResponse(result, 201, NO_STORE_JSON);
 }
 
 /** The multipart reader of an upload, refusing a missing boundary or an oversized body. */
