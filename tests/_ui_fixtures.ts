@@ -4,6 +4,7 @@ import { parseAuthConfig } from "../core/rack/auth.ts";
 import { createToken } from "../core/tokens.ts";
 import { createRegistryApp, type RegistryApp, type RegistryAppOptions } from "../routes/app.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import type { RegistryStorage } from "../storage/types.ts";
 import { makeTarball } from "./_rack_fixtures.ts";
 
 /** Alice publishes everywhere; Bob reads nothing private. */
@@ -13,7 +14,7 @@ export const BOB = "tok-bob";
 /** One store and the app over it. */
 export interface UiFixture {
   app: RegistryApp;
-  storage: MemoryRegistryStorage;
+  storage: RegistryStorage;
   bundles: MemoryBundleStorage;
   /** A stored global admin token (publishes to `@pub`). */
   admin: string;
@@ -23,11 +24,14 @@ export interface UiFixture {
   sibling(overrides: Partial<RegistryAppOptions>): RegistryApp;
 }
 
-/** `@pub` is declared anonymous (public); every other namespace is private. */
+/**
+ * `@pub` is declared anonymous (public); every other namespace is private.
+ * Rows live in memory unless `overrides.storage` names another store.
+ */
 export async function uiFixture(
   overrides: Partial<RegistryAppOptions> = {},
 ): Promise<UiFixture> {
-  const storage = new MemoryRegistryStorage();
+  const storage = overrides.storage ?? new MemoryRegistryStorage();
   const bundles = new MemoryBundleStorage();
   const tokens: Record<string, string> = { [ALICE]: "alice", [BOB]: "bob" };
   const options: RegistryAppOptions = {
@@ -131,4 +135,44 @@ export async function signIn(app: RegistryApp, token: string, base = "http://loc
     body: new URLSearchParams({ csrf, token }).toString(),
   });
   return { res, session: cookieFrom(res, "registry_session"), body: await res.text() };
+}
+
+/** A browser's GET of a page, with the session cookie when `session` is given. */
+export function uiGet(
+  app: RegistryApp,
+  path: string,
+  session?: string,
+  headers: HeadersInit = {},
+): Promise<Response> {
+  return Promise.resolve(app.request(path, {
+    headers: {
+      ...BROWSER,
+      ...(session ? { cookie: `registry_session=${session}` } : {}),
+      ...headers,
+    },
+  }));
+}
+
+/** A browser's form POST with the session cookie. */
+export function uiPost(
+  app: RegistryApp,
+  path: string,
+  session: string,
+  fields: Record<string, string>,
+): Promise<Response> {
+  return Promise.resolve(app.request(path, {
+    method: "POST",
+    headers: {
+      ...BROWSER,
+      cookie: `registry_session=${session}`,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams(fields).toString(),
+  }));
+}
+
+/** The CSRF token of a signed-in session, read from one of its forms (`path`). */
+export async function csrfOf(app: RegistryApp, session: string, path = "/ui/tokens") {
+  const html = await (await uiGet(app, path, session)).text();
+  return /name="csrf" value="([^"]+)"/.exec(html)![1]!;
 }

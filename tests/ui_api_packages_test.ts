@@ -55,13 +55,22 @@ Deno.test("GET /api/packages answers JSR's {items, total} with JSR's field names
   assert.equal(item.versionCount, 2);
   assert.equal(item.format, "jsr");
   assert.ok(Date.parse(item.createdAt) <= Date.parse(item.updatedAt));
-  // A leading @ is ignored, as on jsr.io; limit and page walk the results.
+  // `@pub` names the scope, as on jsr.io; `@pub/greet` its package.
   assert.equal((await search(f, "?query=@pub")).body.total, 2);
-  const first = await search(f, "?limit=1&page=1");
-  const second = await search(f, "?limit=1&page=2");
-  assert.equal(first.body.total, 2);
+  assert.equal((await search(f, "?query=@pub/greet")).body.items[0].name, "greet");
+  // limit and cursor walk the results; total counts up to the end of each page.
+  const first = await search(f, "?limit=1");
   assert.equal(first.body.items.length, 1);
+  assert.equal(first.body.total, 1);
+  assert.equal(typeof first.body.cursor, "string");
+  const second = await search(f, `?limit=1&cursor=${encodeURIComponent(first.body.cursor)}`);
+  assert.equal(second.body.total, 2);
   assert.notEqual(first.body.items[0].name, second.body.items[0].name);
+  // A cursor of another search is JSR's 400, never a restart or a scan.
+  const foreign = await search(f, `?query=greet&cursor=${encodeURIComponent(first.body.cursor)}`);
+  assert.equal(foreign.status, 400);
+  assert.equal(foreign.body.code, "malformedRequest");
+  assert.equal((await search(f, "?cursor=garbage")).status, 400);
 });
 
 Deno.test("GET /api/packages never shows a package the caller may not read, not even in total", async () => {

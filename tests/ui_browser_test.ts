@@ -114,8 +114,10 @@ async function seeded() {
 
 async function withBrowser(
   fn: (browser: Browser, base: string, reader: string, admin: string) => Promise<void>,
+  more?: (f: Awaited<ReturnType<typeof seeded>>) => Promise<void>,
 ) {
   const f = await seeded();
+  await more?.(f);
   const ac = new AbortController();
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, signal: ac.signal, onListen: () => {} },
@@ -232,6 +234,40 @@ Deno.test({
       ]);
       const gone = await page.goto(`${base}/@acme/secret`);
       assert.equal(gone?.status(), 404);
+    }),
+});
+
+Deno.test({
+  name: "a reader pages through search results by Next and Previous, with script off",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withBrowser(async (browser, base) => {
+      const { page } = await watched(browser);
+      await page.setJavaScriptEnabled(false);
+      await page.goto(`${base}/?q=many`);
+      assert.equal(await text(page, "#count"), "packages 1–20 · more follow");
+      const first = await page.$$eval("ul.hits a", (as) => as.map((a) => a.textContent));
+      assert.equal(first[0], "@pub/many24");
+      await Promise.all([page.waitForNavigation(), page.click('a[rel="next"]')]);
+      assert.equal(await text(page, "#count"), "packages 21–25 of 25");
+      const second = await page.$$eval("ul.hits a", (as) => as.map((a) => a.textContent));
+      assert.deepEqual(second, [
+        "@pub/many04",
+        "@pub/many03",
+        "@pub/many02",
+        "@pub/many01",
+        "@pub/many00",
+      ]);
+      assert.equal(await page.$('a[rel="next"]'), null);
+      await shot(page, "search-page-2");
+      await Promise.all([page.waitForNavigation(), page.click('a[rel="prev"]')]);
+      assert.equal(await text(page, "#count"), "packages 1–20 · more follow");
+      assert.deepEqual(await page.$$eval("ul.hits a", (as) => as.map((a) => a.textContent)), first);
+    }, async (f) => {
+      for (let i = 0; i < 25; i++) {
+        await publishJsr(f.app, `@pub/many${String(i).padStart(2, "0")}@1.0.0`, {}, f.admin);
+      }
     }),
 });
 

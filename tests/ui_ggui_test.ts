@@ -10,14 +10,7 @@ import {
   registerKey,
   testSigstoreVerifier,
 } from "./_ggui_fixtures.ts";
-import { ALICE, BROWSER, signIn, uiFixture } from "./_ui_fixtures.ts";
-import type { RegistryApp } from "../routes/app.ts";
-
-function page(app: RegistryApp, path: string, session?: string) {
-  return Promise.resolve(app.request(path, {
-    headers: { ...BROWSER, ...(session ? { cookie: `registry_session=${session}` } : {}) },
-  }));
-}
+import { ALICE, signIn, uiFixture, uiGet as page } from "./_ui_fixtures.ts";
 
 async function seeded() {
   const f = await uiFixture({ sigstore: testSigstoreVerifier });

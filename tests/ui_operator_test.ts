@@ -2,31 +2,7 @@
 // (ending that token's sessions), the audit log filtered; for global admins
 // only, and every form with the session's CSRF token.
 import assert from "node:assert/strict";
-import type { RegistryApp } from "../routes/app.ts";
-import { BROWSER, signIn, uiFixture } from "./_ui_fixtures.ts";
-
-function get(app: RegistryApp, path: string, session?: string) {
-  return Promise.resolve(app.request(path, {
-    headers: { ...BROWSER, ...(session ? { cookie: `registry_session=${session}` } : {}) },
-  }));
-}
-
-function post(app: RegistryApp, path: string, session: string, fields: Record<string, string>) {
-  return Promise.resolve(app.request(path, {
-    method: "POST",
-    headers: {
-      ...BROWSER,
-      cookie: `registry_session=${session}`,
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    body: new URLSearchParams(fields).toString(),
-  }));
-}
-
-async function csrfOf(app: RegistryApp, session: string): Promise<string> {
-  const html = await (await get(app, "/ui/tokens", session)).text();
-  return /name="csrf" value="([^"]+)"/.exec(html)![1]!;
-}
+import { csrfOf, signIn, uiFixture, uiGet as get, uiPost as post } from "./_ui_fixtures.ts";
 
 Deno.test("an admin creates a token, sees its secret once, and revoking it ends its session", async () => {
   const f = await uiFixture();

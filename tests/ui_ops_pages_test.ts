@@ -3,40 +3,12 @@
 // dashboard. Anyone else gets the missing page's very bytes; every form
 // without the session's CSRF token changes nothing.
 import assert from "node:assert/strict";
-import type { RegistryApp } from "../routes/app.ts";
 import type { OutboxRow } from "../core/rows.ts";
 import { deliverDue, deliveryId, listDeliveries } from "../core/webhooks.ts";
 import { listWebhookSubscriptions } from "../core/webhook_subscriptions.ts";
-import { BROWSER, signIn, uiFixture } from "./_ui_fixtures.ts";
+import { csrfOf, signIn, uiFixture, uiGet as get, uiPost as post } from "./_ui_fixtures.ts";
 
 const PAGES = ["/ui/webhooks", "/ui/webhooks?state=pending", "/ui/gc", "/ui/dashboard"];
-
-function get(app: RegistryApp, path: string, session?: string, headers: HeadersInit = {}) {
-  return Promise.resolve(app.request(path, {
-    headers: {
-      ...BROWSER,
-      ...(session ? { cookie: `registry_session=${session}` } : {}),
-      ...headers,
-    },
-  }));
-}
-
-function post(app: RegistryApp, path: string, session: string, fields: Record<string, string>) {
-  return Promise.resolve(app.request(path, {
-    method: "POST",
-    headers: {
-      ...BROWSER,
-      cookie: `registry_session=${session}`,
-      "content-type": "application/x-www-form-urlencoded",
-    },
-    body: new URLSearchParams(fields).toString(),
-  }));
-}
-
-async function csrfOf(app: RegistryApp, session: string): Promise<string> {
-  const html = await (await get(app, "/ui/gc", session)).text();
-  return /name="csrf" value="([^"]+)"/.exec(html)![1]!;
-}
 
 /** A dead letter as the sender leaves one after its last attempt. */
 function deadLetter(id: string): OutboxRow {

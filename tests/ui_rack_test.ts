@@ -5,16 +5,10 @@ import assert from "node:assert/strict";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import type { RegistryApp } from "../routes/app.ts";
 import { makeItem, makePackage, uploadRequest } from "./_rack_fixtures.ts";
-import { ALICE, BROWSER, publishJsr, signIn, uiFixture } from "./_ui_fixtures.ts";
+import { ALICE, publishJsr, signIn, uiFixture, uiGet as page } from "./_ui_fixtures.ts";
 
 const RACK_ADMIN = "rack-admin-secret";
 const TEAM_READ = "team-read-secret";
-
-function page(app: RegistryApp, path: string, session?: string) {
-  return Promise.resolve(app.request(path, {
-    headers: { ...BROWSER, ...(session ? { cookie: `registry_session=${session}` } : {}) },
-  }));
-}
 
 async function upload(app: RegistryApp, item: Record<string, unknown>, files = {}) {
   const archive = await makePackage({

@@ -9,14 +9,7 @@ import { listAll } from "../core/store.ts";
 import type { RegistryStorage } from "../storage/types.ts";
 import { createToken } from "../core/tokens.ts";
 import * as keys from "../storage/keys.ts";
-import type { RegistryApp } from "../routes/app.ts";
-import { ALICE, BROWSER, publishJsr, signIn, uiFixture } from "./_ui_fixtures.ts";
-
-function page(app: RegistryApp, path: string, session?: string) {
-  return Promise.resolve(app.request(path, {
-    headers: { ...BROWSER, ...(session ? { cookie: `registry_session=${session}` } : {}) },
-  }));
-}
+import { ALICE, publishJsr, signIn, uiFixture, uiGet as page } from "./_ui_fixtures.ts";
 
 async function sessionRows(f: { storage: RegistryStorage }, prefix = ["ui_session"]) {
   let n = 0;

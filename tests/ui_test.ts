@@ -54,6 +54,9 @@ Deno.test("search filters by text and format, and any input is a page, never an 
       "/?q=%F0%9F%98%80%00%E2%80%AE",
       "/?page=999999999999",
       "/?page=-1&format=nope",
+      "/?cursor=garbage&back=x,,y",
+      "/?cursor=7.AAAA.0123456789abcdef&back=" + "1.a,".repeat(500),
+      "/?q=" + "word ".repeat(40),
       "/?q=%ZZ",
     ]
   ) {

@@ -1,11 +1,16 @@
 /**
- * `GET /api/packages?query=&page=&limit=`: the pages' search as JSON for
+ * `GET /api/packages?query=&limit=&cursor=`: the pages' search as JSON for
  * tools, in the shape of JSR's own API (`jsr-io/jsr: api/src/api/package.rs`
  * `global_list_handler`: `{items: ApiPackage[], total}`, `limit` 1–100
- * (default 100), `page` from 1, a leading `@` of the query ignored). It is the
- * home page's search: the same matching, the same privacy rules (a package
- * the caller may not read is in no item and no total), every format unless
- * `format=jsr|ggui|rack` narrows it; each item says its `format`.
+ * (default 100)). It is the home page's search on the search index: the same
+ * matching, the same privacy rules (a package the caller may not read is in
+ * no item and no number), every format unless `format=jsr|ggui|rack` narrows
+ * it; each item says its `format`.
+ *
+ * Paging is by cursor, not JSR's `page` (ignored): an answer with more to
+ * come carries `cursor`, to send back for the next page. The index keeps no
+ * count, so `total` is the number of packages up to the end of this page:
+ * exact on the last page (no `cursor`), a lower bound before it.
  *
  * @module
  */
@@ -14,7 +19,9 @@ import type { Authenticator } from "../../core/auth.ts";
 import type { RegistryContext } from "../../core/context.ts";
 import { jsrError, jsrWireError } from "../../core/jsr/errors.ts";
 import type { JsrReader } from "../../core/jsr/read.ts";
-import { FORMAT_FILTERS, type PackageHit, searchPackages } from "./_data.ts";
+import { readPackageView, visibleStates } from "../../core/package_view.ts";
+import { versionLines } from "./_data.ts";
+import { formatOf, type PackageHit, searchPage } from "./_search.ts";
 
 /** The longest query kept (longer input is cut, never refused). */
 const MAX_QUERY_CHARS = 200;
@@ -46,20 +53,32 @@ function intOf(text: string | undefined, fallback: number): number {
   return Number.isSafeInteger(n) ? n : fallback;
 }
 
-function apiPackageOf(hit: PackageHit): ApiPackage {
+/**
+ * A hit in JSR's shape. The version count and first publish time are the
+ * reader's (its visible versions of this package, from the version list kept
+ * per package-row stamp): a page reads its own packages, never the store.
+ */
+async function apiPackageOf(
+  ctx: RegistryContext,
+  hit: PackageHit,
+  reader: JsrReader,
+): Promise<ApiPackage> {
+  const view = await readPackageView(ctx.storage, hit);
+  const states = visibleStates(view, hit.namespace, reader);
+  const lines = states.length > 0 ? versionLines(states) : null;
   return {
     scope: hit.namespace.slice(1),
     name: hit.name,
     description: hit.description ?? "",
     githubRepository: null,
     runtimeCompat: {},
-    updatedAt: hit.publishedAt ?? "",
-    createdAt: hit.createdAt ?? hit.publishedAt ?? "",
-    versionCount: hit.versionCount ?? 0,
+    updatedAt: lines?.lastPublishedAt ?? hit.publishedAt,
+    createdAt: lines?.firstPublishedAt ?? hit.publishedAt,
+    versionCount: states.length,
     dependencyCount: 0,
     dependentCount: 0,
     score: null,
-    latestVersion: hit.latest ?? null,
+    latestVersion: hit.latest,
     whenFeatured: null,
     isArchived: false,
     readmeSource: "readme",
@@ -67,26 +86,37 @@ function apiPackageOf(hit: PackageHit): ApiPackage {
   };
 }
 
+/** An answer of {@linkcode packageSearchJson}: JSR's list, and our cursor when more may follow. */
+export interface ApiPackageList {
+  /** The packages of this page. */
+  items: ApiPackage[];
+  /** Packages up to the end of this page (exact without `cursor`). */
+  total: number;
+  /** The next page's cursor. */
+  cursor?: string;
+}
+
 /**
  * One page of the package search for `reader`, from the request's query
- * parameters; any input is an answer, never an error.
+ * parameters: unknown or absurd parameters are defaults, a search the index
+ * refuses (too many words, a cursor of another search) is JSR's 400.
  */
 export async function packageSearchJson(
   ctx: RegistryContext,
   params: Record<string, string | undefined>,
   reader: JsrReader,
-): Promise<{ items: ApiPackage[]; total: number }> {
-  const format = params.format ?? "";
-  const q = (params.query ?? "").slice(0, MAX_QUERY_CHARS).trim().replace(/^@/, "");
-  const limit = Math.min(100, Math.max(1, intOf(params.limit, 100)));
-  const page = Math.min(1_000_000, Math.max(1, intOf(params.page, 1)));
-  const { hits, total } = await searchPackages(ctx, {
-    q,
-    format: (FORMAT_FILTERS as readonly string[]).includes(format) ? format : "",
-    page,
-    pageSize: limit,
-  }, reader);
-  return { items: hits.map(apiPackageOf), total };
+): Promise<ApiPackageList> {
+  const page = await searchPage(ctx, {
+    q: (params.query ?? "").slice(0, MAX_QUERY_CHARS).trim(),
+    format: formatOf(params.format),
+    cursor: params.cursor ?? "",
+    pageSize: Math.min(100, Math.max(1, intOf(params.limit, 100))),
+    reader,
+  });
+  if (page.error !== undefined) throw jsrError("malformedRequest", page.error);
+  const items = await Promise.all(page.hits.map((h) => apiPackageOf(ctx, h, reader)));
+  const total = page.before + items.length;
+  return page.next === undefined ? { items, total } : { items, total, cursor: page.next };
 }
 
 const API_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };

@@ -6,8 +6,6 @@
  * @module
  */
 import type { RegistryContext } from "../../core/context.ts";
-import type { PackageRow } from "../../core/rows.ts";
-import { listAll } from "../../core/store.ts";
 import { versionFiles } from "../../core/files.ts";
 import { type JsrReader, jsrVersion } from "../../core/jsr/read.ts";
 import { readPackageView, visibleStates } from "../../core/package_view.ts";
@@ -22,104 +20,6 @@ export const markdown = lazily(() => import("./_markdown.ts"));
 export const highlighter = lazily(() => import("./_highlight.ts"));
 import type { JsrFacts } from "../../core/jsr/publish.ts";
 import type { FileMap } from "../../core/rows.ts";
-import * as keys from "../../storage/keys.ts";
-
-/** One row of a search or of the recent list. */
-export interface PackageHit {
-  /** `jsr`, `ggui.gadget`, `rack.registry`… */
-  format: string;
-  /** `@scope` */
-  namespace: string;
-  /** Package name. */
-  name: string;
-  /** The newest version this reader may see, when known. */
-  latest?: string;
-  /** Description, when the format keeps one. */
-  description?: string;
-  /** When the newest version this reader may see was published. */
-  publishedAt?: string;
-  /** When the oldest one was. */
-  createdAt?: string;
-  /** How many versions this reader may see. */
-  versionCount?: number;
-}
-
-/** A search: text, a format filter and a page (1-based). */
-export interface PackageQuery {
-  /** Substring of the name or description (case-insensitive). */
-  q: string;
-  /** `jsr`, `ggui` or `rack`; empty: all. */
-  format: string;
-  /** Page number, from 1. */
-  page: number;
-}
-
-/** Packages per page of search results. */
-export const SEARCH_PAGE_SIZE = 20;
-
-/** The format families the filter offers. */
-export const FORMAT_FILTERS = ["jsr", "ggui", "rack"] as const;
-
-/**
- * The one search the pages use. Today it walks the package rows; the search
- * index (the hardening issue) replaces this body and nothing else.
- */
-export async function searchPackages(
-  ctx: RegistryContext,
-  query: PackageQuery & { pageSize?: number },
-  reader: JsrReader,
-): Promise<{ hits: PackageHit[]; total: number }> {
-  const needle = query.q.toLowerCase();
-  const size = query.pageSize ?? SEARCH_PAGE_SIZE;
-  const hits: PackageHit[] = [];
-  for await (const e of listAll<PackageRow>(ctx.storage, keys.packagesPrefix())) {
-    const row = e.value;
-    if (query.format !== "" && row.format.split(".")[0] !== query.format) continue;
-    if (needle !== "" && !`${row.namespace}/${row.name}`.toLowerCase().includes(needle)) {
-      const d = typeof row.publicSummary?.description === "string"
-        ? row.publicSummary.description
-        : "";
-      if (!d.toLowerCase().includes(needle)) continue;
-    }
-    const hit = await visibleHit(ctx, row, reader);
-    if (hit) hits.push(hit);
-  }
-  hits.sort((a, b) => (b.publishedAt ?? "").localeCompare(a.publishedAt ?? ""));
-  const start = (query.page - 1) * size;
-  return { hits: hits.slice(start, start + size), total: hits.length };
-}
-
-/**
- * A package as this reader may see it, or `null`. JSR packages by the JSR
- * rule (private versions for their readers); the other formats by their
- * public search entry and public versions only (a private ggui or Rack
- * package is never listed). Counts and times come from what the reader may
- * see, so a private version shows in none of them.
- */
-async function visibleHit(
-  ctx: RegistryContext,
-  row: PackageRow,
-  reader: JsrReader,
-): Promise<PackageHit | null> {
-  const base = { format: row.format, namespace: row.namespace, name: row.name };
-  const s = row.publicSummary;
-  if (row.format !== "jsr" && s === undefined) return null;
-  const view = await readPackageView(ctx.storage, row);
-  const states = row.format === "jsr"
-    ? visibleStates(view, row.namespace, reader)
-    : view.publicStates;
-  if (states.length === 0) return null;
-  const lines = versionLines(states);
-  const latest = row.format === "jsr" ? lines.latest : s?.version;
-  return {
-    ...base,
-    versionCount: states.length,
-    createdAt: lines.firstPublishedAt,
-    publishedAt: lines.lastPublishedAt,
-    ...(typeof latest === "string" ? { latest } : {}),
-    ...(typeof s?.description === "string" ? { description: s.description } : {}),
-  };
-}
 
 /** One row of a package's versions table. */
 export interface VersionLine {

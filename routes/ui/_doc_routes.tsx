@@ -17,7 +17,7 @@ import { htmlPage } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { renderMarkdown } from "./_markdown.ts";
 import { refOf } from "./_reader_routes.tsx";
-import { notFound, type UiRequest } from "./mod.ts";
+import { notFound, type UiRequest } from "./_request.tsx";
 
 /** Most symbols shown per module (the rest are counted). */
 const MAX_SHOWN_SYMBOLS = 500;

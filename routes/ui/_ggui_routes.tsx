@@ -14,7 +14,7 @@ import { readArtifact, type ReadBody } from "../../core/ggui/read.ts";
 import { htmlPage } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { CopyBlock } from "./_pages.tsx";
-import { notFound, type UiRequest } from "./mod.ts";
+import { notFound, type UiRequest } from "./_request.tsx";
 
 const GGUI_PAGE_RE = /^\/ui\/ggui\/(@[a-z0-9-]{1,64})\/([a-z0-9-]{1,64})(?:@([^/@]{1,128}))?$/;
 
@@ -22,106 +22,96 @@ function str(v: unknown): string {
   return typeof v === "string" ? v : v === undefined ? "" : JSON.stringify(v);
 }
 
-function GguiBody(
-  props: { id: string; list: VersionListBody; version: string; body: ReadBody; origin: string },
-) {
-  const { id, list, version, body, origin } = props;
-  const m = body.manifest;
+/** A manifest's description, exports (with usage and example) and blueprint contract. */
+function GguiDescription(props: { manifest: ReadBody["manifest"] }) {
+  const m = props.manifest;
   const exports = Array.isArray(m.exports) ? m.exports as Record<string, unknown>[] : [];
-  const entry = list.versions.find((v) => v.version === version);
-  const kind = str(m.kind);
+  return (
+    <section aria-label="Description">
+      <h2>Description</h2>
+      <p id="description">{str(m.description) || "No description."}</p>
+      {exports.length > 0
+        ? (
+          <>
+            <h2>Exports</h2>
+            {exports.map((e, i) => (
+              <div key={i}>
+                <h3>
+                  <code>{str(e.hook ?? e.component ?? e.name)}</code>
+                </h3>
+                <p>{str(e.description)}</p>
+                {e.usage ? <p class="muted">{str(e.usage)}</p> : ""}
+                {e.example ? <pre tabindex={0}>{str(e.example)}</pre> : ""}
+              </div>
+            ))}
+          </>
+        )
+        : ""}
+      {m.contract
+        ? (
+          <>
+            <h2>Contract</h2>
+            <pre tabindex={0}>{JSON.stringify(m.contract, null, 2)}</pre>
+          </>
+        )
+        : ""}
+    </section>
+  );
+}
+
+/** One fact of the integrity list, when it has a value. */
+function Fact(props: { term: string; value: string | undefined }) {
+  return props.value
+    ? (
+      <>
+        <dt>{props.term}</dt>
+        <dd>
+          <code>{props.value}</code>
+        </dd>
+      </>
+    )
+    : "";
+}
+
+/** The integrity facts: bundle SRI, compiled digest, signature and scope verification. */
+function GguiIntegrity(props: { body: ReadBody }) {
+  const { body } = props;
+  return (
+    <dl class="facts">
+      <Fact term="Bundle SRI" value={body.bundleSri} />
+      <Fact term="Compiled SHA-256" value={body.compiledDigest} />
+      <dt>Signature</dt>
+      <dd>
+        {body.authorPublicKey
+          ? (
+            <>
+              Ed25519, key <code>{body.authorPublicKey}</code>
+            </>
+          )
+          : body.signatureUrl
+          ? "sigstore"
+          : "none"}
+      </dd>
+      {body.scopeVerification
+        ? (
+          <>
+            <dt>Scope</dt>
+            <dd>
+              {body.scopeVerification}
+              {body.verifiedDomain ? ` (${body.verifiedDomain})` : ""}
+            </dd>
+          </>
+        )
+        : ""}
+    </dl>
+  );
+}
+
+/** The versions the reader may see (the first 200), with yanked and private marks. */
+function GguiVersions(props: { id: string; list: VersionListBody }) {
+  const { id, list } = props;
   return (
     <>
-      <h1>
-        {id} <code>{version}</code> <span class="badge">{kind}</span>{" "}
-        {entry?.yanked ? <span class="badge yanked">yanked</span> : ""}
-        {entry?.visibility === "private" ? <span class="badge private">private</span> : ""}
-      </h1>
-      <p class="muted">Published {body.publishedAt} by {body.publishedBy}</p>
-      <div class="grid">
-        <section aria-label="Description">
-          <h2>Description</h2>
-          <p id="description">{str(m.description) || "No description."}</p>
-          {exports.length > 0
-            ? (
-              <>
-                <h2>Exports</h2>
-                {exports.map((e, i) => (
-                  <div key={i}>
-                    <h3>
-                      <code>{str(e.hook ?? e.component ?? e.name)}</code>
-                    </h3>
-                    <p>{str(e.description)}</p>
-                    {e.usage ? <p class="muted">{str(e.usage)}</p> : ""}
-                    {e.example ? <pre tabindex={0}>{str(e.example)}</pre> : ""}
-                  </div>
-                ))}
-              </>
-            )
-            : ""}
-          {m.contract
-            ? (
-              <>
-                <h2>Contract</h2>
-                <pre tabindex={0}>{JSON.stringify(m.contract, null, 2)}</pre>
-              </>
-            )
-            : ""}
-        </section>
-        <aside>
-          <h2>Install</h2>
-          <CopyBlock
-            id="install-ggui"
-            text={`ggui ${kind || "gadget"} install ${id}@${version} --registry=${origin}`}
-          />
-          <h2>Integrity</h2>
-          <dl class="facts">
-            {body.bundleSri
-              ? (
-                <>
-                  <dt>Bundle SRI</dt>
-                  <dd>
-                    <code>{body.bundleSri}</code>
-                  </dd>
-                </>
-              )
-              : ""}
-            {body.compiledDigest
-              ? (
-                <>
-                  <dt>Compiled SHA-256</dt>
-                  <dd>
-                    <code>{body.compiledDigest}</code>
-                  </dd>
-                </>
-              )
-              : ""}
-            <dt>Signature</dt>
-            <dd>
-              {body.authorPublicKey
-                ? (
-                  <>
-                    Ed25519, key <code>{body.authorPublicKey}</code>
-                  </>
-                )
-                : body.signatureUrl
-                ? "sigstore"
-                : "none"}
-            </dd>
-            {body.scopeVerification
-              ? (
-                <>
-                  <dt>Scope</dt>
-                  <dd>
-                    {body.scopeVerification}
-                    {body.verifiedDomain ? ` (${body.verifiedDomain})` : ""}
-                  </dd>
-                </>
-              )
-              : ""}
-          </dl>
-        </aside>
-      </div>
       <h2>Versions ({list.versions.length})</h2>
       <table>
         <thead>
@@ -146,6 +136,37 @@ function GguiBody(
           ))}
         </tbody>
       </table>
+    </>
+  );
+}
+
+function GguiBody(
+  props: { id: string; list: VersionListBody; version: string; body: ReadBody; origin: string },
+) {
+  const { id, list, version, body, origin } = props;
+  const entry = list.versions.find((v) => v.version === version);
+  const kind = str(body.manifest.kind);
+  return (
+    <>
+      <h1>
+        {id} <code>{version}</code> <span class="badge">{kind}</span>{" "}
+        {entry?.yanked ? <span class="badge yanked">yanked</span> : ""}
+        {entry?.visibility === "private" ? <span class="badge private">private</span> : ""}
+      </h1>
+      <p class="muted">Published {body.publishedAt} by {body.publishedBy}</p>
+      <div class="grid">
+        <GguiDescription manifest={body.manifest} />
+        <aside>
+          <h2>Install</h2>
+          <CopyBlock
+            id="install-ggui"
+            text={`ggui ${kind || "gadget"} install ${id}@${version} --registry=${origin}`}
+          />
+          <h2>Integrity</h2>
+          <GguiIntegrity body={body} />
+        </aside>
+      </div>
+      <GguiVersions id={id} list={list} />
     </>
   );
 }

@@ -18,7 +18,7 @@ import * as keys from "../../storage/keys.ts";
 import { htmlPage } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { rackReadable } from "./_rack_data.ts";
-import { notFound, type UiRequest } from "./mod.ts";
+import { notFound, type UiRequest } from "./_request.tsx";
 
 /** Most packages one namespace page lists. */
 const MAX_LISTED = 500;

@@ -17,7 +17,7 @@ import { htmlPage, seeOther } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { formOf } from "./_forms.ts";
 import { sameSecret } from "./_cookies.ts";
-import type { UiRequest } from "./mod.ts";
+import type { UiRequest } from "./_request.tsx";
 
 /** The admin viewing, or the answer for anyone else. */
 async function adminOf(req: UiRequest): Promise<Principal | Response> {
@@ -46,26 +46,10 @@ export function refused(req: UiRequest): Promise<Response> {
   return page(req, "Refused", <p class="error">The form has expired: reload the page.</p>, 403);
 }
 
-function TokensBody(props: {
-  csrf: string;
-  tokens: Awaited<ReturnType<typeof listTokens>>;
-  created?: { id: string; secret: string };
-  error?: string;
-}) {
+/** The form that creates a token: subject, label, one namespace's actions, expiry. */
+function CreateTokenForm(props: { csrf: string }) {
   return (
     <>
-      <h1>Tokens</h1>
-      {props.created
-        ? (
-          <div class="notice" role="status">
-            <p>
-              Token <code>{props.created.id}</code> created. Copy its secret now: it is shown once.
-            </p>
-            <pre id="secret">{props.created.secret}</pre>
-          </div>
-        )
-        : ""}
-      {props.error ? <p class="error" role="alert">{props.error}</p> : ""}
       <h2>Create a token</h2>
       <form action="/ui/tokens" method="post">
         <input type="hidden" name="csrf" value={props.csrf} />
@@ -102,6 +86,14 @@ function TokensBody(props: {
         </p>
         <button type="submit">Create token</button>
       </form>
+    </>
+  );
+}
+
+/** Every stored token with its grants, expiry and state, and a Revoke form for the live ones. */
+function TokensTable(props: { csrf: string; tokens: Awaited<ReturnType<typeof listTokens>> }) {
+  return (
+    <>
       <h2>Tokens ({props.tokens.length})</h2>
       <table>
         <thead>
@@ -136,6 +128,32 @@ function TokensBody(props: {
           ))}
         </tbody>
       </table>
+    </>
+  );
+}
+
+function TokensBody(props: {
+  csrf: string;
+  tokens: Awaited<ReturnType<typeof listTokens>>;
+  created?: { id: string; secret: string };
+  error?: string;
+}) {
+  return (
+    <>
+      <h1>Tokens</h1>
+      {props.created
+        ? (
+          <div class="notice" role="status">
+            <p>
+              Token <code>{props.created.id}</code> created. Copy its secret now: it is shown once.
+            </p>
+            <pre id="secret">{props.created.secret}</pre>
+          </div>
+        )
+        : ""}
+      {props.error ? <p class="error" role="alert">{props.error}</p> : ""}
+      <CreateTokenForm csrf={props.csrf} />
+      <TokensTable csrf={props.csrf} tokens={props.tokens} />
     </>
   );
 }
@@ -209,32 +227,99 @@ export async function revokeTokenForm(req: UiRequest): Promise<Response> {
   return seeOther("/ui/tokens");
 }
 
+/** The audit log's filters, as the page reads them from its query. */
+interface AuditFilter {
+  actor: string;
+  action: string;
+  target: string;
+  outcome: string;
+}
+
+/** The filter form of the audit page. */
+function AuditFilterForm(props: { filter: AuditFilter }) {
+  const { filter } = props;
+  return (
+    <form action="/ui/audit" method="get" class="pager">
+      <label>
+        Actor <input type="text" name="actor" value={filter.actor} />
+      </label>
+      <label>
+        Action <input type="text" name="action" value={filter.action} />
+      </label>
+      <label>
+        Target <input type="text" name="target" value={filter.target} />
+      </label>
+      <label>
+        Outcome{" "}
+        <select name="outcome">
+          <option value="">any</option>
+          <option value="ok" selected={filter.outcome === "ok"}>ok</option>
+          <option value="refused" selected={filter.outcome === "refused"}>refused</option>
+        </select>
+      </label>
+      <button type="submit">Filter</button>
+    </form>
+  );
+}
+
+/** One page of audit records. */
+function AuditTable(props: { items: Awaited<ReturnType<typeof listAudit>>["items"] }) {
+  return (
+    <table id="audit">
+      <thead>
+        <tr>
+          <th scope="col">At</th>
+          <th scope="col">Actor</th>
+          <th scope="col">Action</th>
+          <th scope="col">Target</th>
+          <th scope="col">Outcome</th>
+        </tr>
+      </thead>
+      <tbody>
+        {props.items.map((r) => (
+          <tr key={r.id}>
+            <td>{r.at}</td>
+            <td>{r.actor}</td>
+            <td>{r.action}</td>
+            <td>{r.target}</td>
+            <td>{r.outcome}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+/** One page of the audit log under a filter; a filter or cursor the log refuses is an empty page. */
+async function auditRecords(req: UiRequest, filter: AuditFilter, cursor: string | undefined) {
+  try {
+    return await listAudit(req.options.ctx, {
+      ...(filter.actor ? { actor: filter.actor } : {}),
+      ...(filter.action ? { action: filter.action } : {}),
+      ...(filter.target ? { targetPrefix: filter.target } : {}),
+      ...(filter.outcome ? { outcome: filter.outcome as "ok" | "refused" } : {}),
+      ...(cursor ? { cursor } : {}),
+      limit: 100,
+    });
+  } catch (err) {
+    if (!isRegistryError(err)) throw err;
+    return { items: [] } as Awaited<ReturnType<typeof listAudit>>;
+  }
+}
+
 /** `GET /ui/audit?actor=&action=&target=&outcome=&cursor=`: the audit log, newest first. */
 export async function auditPage(req: UiRequest): Promise<Response> {
   const admin = await adminOf(req);
   if (admin instanceof Response) return admin;
   const q = req.c.req.query();
   const text = (v: string | undefined) => (v ?? "").slice(0, 256).trim();
-  const filter = {
+  const filter: AuditFilter = {
     actor: text(q.actor),
     action: text(q.action),
     target: text(q.target),
     outcome: q.outcome === "ok" || q.outcome === "refused" ? q.outcome : "",
   };
-  let result: Awaited<ReturnType<typeof listAudit>>;
-  try {
-    result = await listAudit(req.options.ctx, {
-      ...(filter.actor ? { actor: filter.actor } : {}),
-      ...(filter.action ? { action: filter.action } : {}),
-      ...(filter.target ? { targetPrefix: filter.target } : {}),
-      ...(filter.outcome ? { outcome: filter.outcome as "ok" | "refused" } : {}),
-      ...(q.cursor ? { cursor: q.cursor } : {}),
-      limit: 100,
-    });
-  } catch (err) {
-    if (!isRegistryError(err)) throw err;
-    result = { items: [] };
-  }
+  const result = await auditRecords(req, filter, q.cursor);
   const next = new URLSearchParams({
     ...filter,
     ...(result.cursor ? { cursor: result.cursor } : {}),
@@ -242,48 +327,8 @@ export async function auditPage(req: UiRequest): Promise<Response> {
   const body = (
     <>
       <h1>Audit log</h1>
-      <form action="/ui/audit" method="get" class="pager">
-        <label>
-          Actor <input type="text" name="actor" value={filter.actor} />
-        </label>
-        <label>
-          Action <input type="text" name="action" value={filter.action} />
-        </label>
-        <label>
-          Target <input type="text" name="target" value={filter.target} />
-        </label>
-        <label>
-          Outcome{" "}
-          <select name="outcome">
-            <option value="">any</option>
-            <option value="ok" selected={filter.outcome === "ok"}>ok</option>
-            <option value="refused" selected={filter.outcome === "refused"}>refused</option>
-          </select>
-        </label>
-        <button type="submit">Filter</button>
-      </form>
-      <table id="audit">
-        <thead>
-          <tr>
-            <th scope="col">At</th>
-            <th scope="col">Actor</th>
-            <th scope="col">Action</th>
-            <th scope="col">Target</th>
-            <th scope="col">Outcome</th>
-          </tr>
-        </thead>
-        <tbody>
-          {result.items.map((r) => (
-            <tr key={r.id}>
-              <td>{r.at}</td>
-              <td>{r.actor}</td>
-              <td>{r.action}</td>
-              <td>{r.target}</td>
-              <td>{r.outcome}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <AuditFilterForm filter={filter} />
+      <AuditTable items={result.items} />
       {result.cursor
         ? (
           <p>

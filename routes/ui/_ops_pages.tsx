@@ -30,7 +30,7 @@ import type { OutboxRow } from "../../core/rows.ts";
 import { seeOther } from "./_http.ts";
 import { checkedForm, page, refused } from "./_operator_routes.tsx";
 import { MetricsRing, Plot, seriesOf, storageUsed } from "./_ops_metrics.tsx";
-import { notFound, type UiRequest } from "./mod.ts";
+import { notFound, type UiRequest } from "./_request.tsx";
 
 /** The global admin viewing, or the missing page for anyone else. */
 async function opsAdmin(req: UiRequest): Promise<Principal | Response> {

@@ -7,14 +7,14 @@
  */
 import { raw } from "hono/html";
 import type { FileEntry } from "../../core/rows.ts";
+import type { JsrPackageView, VersionLine } from "./_data.ts";
 import {
   FORMAT_FILTERS,
-  type JsrPackageView,
+  MAX_BACK,
   type PackageHit,
   type PackageQuery,
-  SEARCH_PAGE_SIZE,
-  type VersionLine,
-} from "./_data.ts";
+  type SearchPage,
+} from "./_search.ts";
 
 /** Versions per page of a package's versions table. */
 export const VERSIONS_PAGE_SIZE = 50;
@@ -46,59 +46,92 @@ function hitHref(hit: PackageHit): string | undefined {
   return undefined;
 }
 
-/** `?q=…&format=…&page=n` for a search page. */
-function searchHref(query: PackageQuery, page: number): string {
+/** `/?q=…&format=…&cursor=…&back=…` for a page of a search. */
+function searchHref(query: PackageQuery, cursor: string, back: readonly string[]): string {
   const p = new URLSearchParams();
   if (query.q) p.set("q", query.q);
   if (query.format) p.set("format", query.format);
-  p.set("page", String(page));
-  return `/?${p}`;
+  if (cursor) p.set("cursor", cursor);
+  if (cursor && back.length > 0) p.set("back", back.join(","));
+  const qs = p.toString();
+  return qs ? `/?${qs}` : "/";
 }
 
-/** Home: the search form with filters, and its results (recent packages without a query). */
-export function HomeBody(props: { query: PackageQuery; hits: PackageHit[]; total: number }) {
-  const { query, hits, total } = props;
+/** What a page of results says about its place: a count on the last page, a range before it. */
+function countLine(result: SearchPage): string {
+  const { before, hits, next } = result;
+  const shown = before + hits.length;
+  if (next === undefined && before === 0) return shown === 1 ? "1 package" : `${shown} packages`;
+  const range = hits.length === 0 ? "no packages on this page" : `packages ${before + 1}–${shown}`;
+  return next === undefined ? `${range} of ${shown}` : `${range} · more follow`;
+}
+
+/** The search form: text and format. */
+function SearchForm(props: { query: PackageQuery }) {
+  const { query } = props;
+  return (
+    <form action="/" method="get" class="pager">
+      <label>
+        Text <input type="search" name="q" value={query.q} maxlength={200} />
+      </label>
+      <label>
+        Format{" "}
+        <select name="format">
+          <option value="">all</option>
+          {FORMAT_FILTERS.map((f) => (
+            <option key={f} value={f} selected={query.format === f}>{f}</option>
+          ))}
+        </select>
+      </label>
+      <button type="submit">Search</button>
+    </form>
+  );
+}
+
+/** One hit of a search. */
+function HitItem(props: { hit: PackageHit }) {
+  const h = props.hit;
+  const href = hitHref(h);
+  const label = `${h.namespace}/${h.name}`;
+  return (
+    <li>
+      {href ? <a href={href}>{label}</a> : <strong>{label}</strong>}{" "}
+      <span class="badge">{h.format}</span> <code>{h.latest}</code>
+      {h.description ? <div class="muted">{h.description}</div> : ""}
+      <div class="muted">published {h.publishedAt}</div>
+    </li>
+  );
+}
+
+/**
+ * Home: the search form with filters, and one page of its results (recent
+ * packages without a query), with First, Previous and Next links: `back`
+ * holds the cursors of the pages before this one.
+ */
+export function HomeBody(
+  props: { query: PackageQuery; back: readonly string[]; result: SearchPage },
+) {
+  const { query, back, result } = props;
   const searching = query.q !== "" || query.format !== "";
-  const pages = Math.max(1, Math.ceil(total / SEARCH_PAGE_SIZE));
+  const onward = query.cursor ? [...back, query.cursor].slice(-MAX_BACK) : [];
   return (
     <>
       <h1>{searching ? "Search" : "Recently published"}</h1>
-      <form action="/" method="get" class="pager">
-        <label>
-          Text <input type="search" name="q" value={query.q} maxlength={200} />
-        </label>
-        <label>
-          Format{" "}
-          <select name="format">
-            <option value="">all</option>
-            {FORMAT_FILTERS.map((f) => (
-              <option key={f} value={f} selected={query.format === f}>{f}</option>
-            ))}
-          </select>
-        </label>
-        <button type="submit">Search</button>
-      </form>
-      <p class="muted" id="count">
-        {total === 1 ? "1 package" : `${total} packages`}
-        {total > 0 ? ` · page ${query.page} of ${pages}` : ""}
-      </p>
+      <SearchForm query={query} />
+      {result.error ? <p class="error" role="alert">{result.error}</p> : ""}
+      <p class="muted" id="count">{countLine(result)}</p>
       <ul class="hits">
-        {hits.map((h) => {
-          const href = hitHref(h);
-          const label = `${h.namespace}/${h.name}`;
-          return (
-            <li key={label}>
-              {href ? <a href={href}>{label}</a> : <strong>{label}</strong>}{" "}
-              <span class="badge">{h.format}</span> {h.latest ? <code>{h.latest}</code> : ""}
-              {h.description ? <div class="muted">{h.description}</div> : ""}
-              {h.publishedAt ? <div class="muted">published {h.publishedAt}</div> : ""}
-            </li>
-          );
-        })}
+        {result.hits.map((h) => <HitItem key={`${h.namespace}/${h.name}`} hit={h} />)}
       </ul>
       <nav class="pager" aria-label="Pages">
-        {query.page > 1 ? <a href={searchHref(query, query.page - 1)}>Previous</a> : ""}
-        {query.page < pages ? <a href={searchHref(query, query.page + 1)}>Next</a> : ""}
+        {query.cursor ? <a href={searchHref(query, "", [])}>First</a> : ""}
+        {query.cursor && back.length > 0
+          ? <a href={searchHref(query, back.at(-1)!, back.slice(0, -1))} rel="prev">Previous</a>
+          : ""}
+        {query.cursor && back.length === 0
+          ? <a href={searchHref(query, "", [])} rel="prev">Previous</a>
+          : ""}
+        {result.next ? <a href={searchHref(query, result.next, onward)} rel="next">Next</a> : ""}
       </nav>
     </>
   );

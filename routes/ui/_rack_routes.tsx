@@ -11,7 +11,7 @@ import { htmlPage } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { CopyBlock, pageOf, sriOf, VersionsTable } from "./_pages.tsx";
 import { rackRefOf, type RackView, rackView } from "./_rack_data.ts";
-import { notFound, type UiRequest } from "./mod.ts";
+import { notFound, type UiRequest } from "./_request.tsx";
 
 function text(v: unknown): string {
   return typeof v === "string" ? v : "";

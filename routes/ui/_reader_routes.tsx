@@ -10,15 +10,14 @@ import { jsrRef } from "../../core/jsr/publish.ts";
 import type { FileEntry, FileMap } from "../../core/rows.ts";
 import { rackRefOf, rackView } from "./_rack_data.ts";
 import {
-  FORMAT_FILTERS,
   highlighter,
   jsrPackageView,
   looksBinary,
   readmeHtml,
   readmePath,
   readText,
-  searchPackages,
 } from "./_data.ts";
+import { formatOf, isPageCursor, MAX_BACK, searchPage } from "./_search.ts";
 import {
   brieflyKeptPage,
   htmlPage,
@@ -29,32 +28,42 @@ import {
 } from "./_http.ts";
 import { renderPage } from "./_layout.tsx";
 import { FileBody, FolderBody, HomeBody, PackageBody, pageOf } from "./_pages.tsx";
-import { notFound, type UiRequest } from "./mod.ts";
+import { notFound, type UiRequest } from "./_request.tsx";
 
 /** The longest file shown (the rest is cut with a note). */
 const MAX_SHOWN_BYTES = 1024 * 1024;
 /** The longest search text kept (longer input is cut, never refused). */
 const MAX_QUERY_CHARS = 200;
 
-/** `GET /`: recent packages, or the results of a search. */
+/** The `back` trail of page cursors from a query parameter (anything malformed: none). */
+function backOf(text: string | undefined): string[] {
+  const back = (text ?? "").split(",").filter((c) => c !== "");
+  return back.length <= MAX_BACK && back.every(isPageCursor) ? back : [];
+}
+
+/**
+ * `GET /`: recent packages, or the results of a search, one page at a time
+ * on the search index; `back` lists the earlier pages' cursors so that
+ * Previous works without script.
+ */
 export async function home(req: UiRequest): Promise<Response> {
   const { c } = req;
-  const format = c.req.query("format") ?? "";
   const query = {
     q: (c.req.query("q") ?? "").slice(0, MAX_QUERY_CHARS).trim(),
-    format: (FORMAT_FILTERS as readonly string[]).includes(format) ? format : "",
-    page: pageOf(c.req.query("page")),
+    format: formatOf(c.req.query("format")),
+    cursor: (c.req.query("cursor") ?? "").slice(0, 5000),
   };
+  const back = query.cursor === "" ? [] : backOf(c.req.query("back"));
   const render = async () => {
-    const { hits, total } = await searchPackages(req.options.ctx, query, req.reader);
+    const result = await searchPage(req.options.ctx, { ...query, reader: req.reader });
     return await renderPage(
       query.q ? `Search: ${query.q}` : "Packages",
       { ...req.viewer, q: query.q },
-      <HomeBody query={query} hits={hits} total={total} />,
+      <HomeBody query={query} back={back} result={result} />,
     );
   };
-  // Signed out, the search walks every package row: kept as briefly as any cached read.
-  const key = JSON.stringify([query.q, query.format, query.page]);
+  // Signed out, every reader gets the same page: kept as briefly as any cached read.
+  const key = JSON.stringify([query.q, query.format, query.cursor, back]);
   const page = req.reader === null
     ? await brieflyKeptPage(req.options.ctx.storage, key, render)
     : await render();

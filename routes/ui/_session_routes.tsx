@@ -17,7 +17,7 @@ import { cookieOf, sameSecret, SESSION_COOKIE, setCookie, SIGNIN_COOKIE } from "
 import { htmlPage, seeOther } from "./_http.ts";
 import { formOf } from "./_forms.ts";
 import { renderPage } from "./_layout.tsx";
-import type { UiRequest } from "./mod.ts";
+import type { UiRequest } from "./_request.tsx";
 
 /** The sign-in form's body. */
 function SignInBody(props: { csrf: string; error?: string }) {

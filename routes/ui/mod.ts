@@ -8,24 +8,16 @@
  * @module
  */
 import { type Context, Hono, type MiddlewareHandler } from "hono";
-import type { Authenticator } from "../../core/auth.ts";
-import type { RegistryContext } from "../../core/context.ts";
-import type { RackAuth } from "../../core/rack/auth.ts";
-import type { JsrReader } from "../../core/jsr/read.ts";
-import type { GguiContext } from "../../core/ggui/_common.ts";
 import { gguiPage } from "./_ggui_routes.tsx";
 import { claims, htmlPage, SECURITY_HEADERS } from "./_http.ts";
-import { renderPage, type Viewer } from "./_layout.tsx";
 import { fileBrowser, home, packagePage, rawFile } from "./_reader_routes.tsx";
 import { STYLESHEET } from "./_style.ts";
 import { openSession } from "../../core/sessions.ts";
 import { cookieOf, SESSION_COOKIE, setCookie } from "./_cookies.ts";
 import { signIn, signInForm, signOut } from "./_session_routes.tsx";
 import { auditPage, createTokenForm, revokeTokenForm, tokensPage } from "./_operator_routes.tsx";
-import { NotFoundBody } from "./_pages.tsx";
+import { notFound, type UiHandler, type UiRequest, type UiRoutesOptions } from "./_request.tsx";
 import { lazily } from "../../base/lazy.ts";
-import type { LiveSubscriptions } from "../../core/webhook_subscriptions.ts";
-import type { TargetGuard } from "../../core/net_guard.ts";
 import { MetricsRing } from "./_ops_metrics.tsx";
 import {
   createWebhookForm,
@@ -39,60 +31,13 @@ import {
 import { rackPage } from "./_rack_routes.tsx";
 import { namespacePage } from "./_namespace_routes.tsx";
 import { COPY_SCRIPT } from "./_copy_script.ts";
-import { canSpawn, denoDocRunner, type DocRunner } from "./_api_docs.ts";
+import { canSpawn, denoDocRunner } from "./_api_docs.ts";
 
 export { packageSearchApi } from "./_api_packages.ts";
+export type { UiHandler, UiRequest, UiRoutesOptions } from "./_request.tsx";
 
 /** The API docs pages (and the highlighter and Markdown they use) load with the first one. */
 const docRoutes = lazily(() => import("./_doc_routes.tsx"));
-
-/** Options of {@linkcode createUiRoutes}. */
-export interface UiRoutesOptions {
-  /** Storage, blobs and clock. */
-  ctx: RegistryContext;
-  /** The one identity chain (sign-in checks a pasted token with it). */
-  authenticator: Authenticator;
-  /** The client IP of a request (audit records). */
-  clientIp?: (c: Context) => string;
-  /** The ggui surface's context, for gadget and blueprint pages (absent: none). */
-  ggui?: GguiContext;
-  /** The live webhook subscriptions (webhooks.json's and stored), refreshed after a change. */
-  liveSubscriptions?: LiveSubscriptions;
-  /** Checks a new subscription's URL (as the admin API does). */
-  webhookGuard?: TargetGuard;
-  /** The dashboard's samples (made by {@linkcode createUiRoutes} when absent). */
-  metricsRing?: MetricsRing;
-  /** Rack's auth.json policy, for Rack package and namespace pages (absent: none declared). */
-  rackAuth?: () => Promise<RackAuth>;
-  /**
-   * Runs `deno doc` for the API docs pages; default: the server's own deno
-   * where it can spawn one, `null` (docs not generated) on Deno Deploy.
-   */
-  docRunner?: DocRunner | null;
-  /** This registry's configured public URL: the only origin `deno doc` may import from. */
-  selfOrigin?: string;
-}
-
-/** What every page handler gets: the options, the reader and the header's viewer. */
-export interface UiRequest {
-  /** The Hono context. */
-  c: Context;
-  /** The options the surface was made with. */
-  options: UiRoutesOptions;
-  /** Who reads (the signed-in principal, or `null`). */
-  reader: JsrReader;
-  /** The header's view of them. */
-  viewer: Viewer;
-}
-
-/** A page handler of the route table. */
-export type UiHandler = (req: UiRequest) => Promise<Response>;
-
-/** The not-found page's status and body for this viewer (also what a hidden package shows). */
-export async function notFound(req: UiRequest): Promise<Response> {
-  const html = await renderPage("Not found", req.viewer, NotFoundBody());
-  return htmlPage(req.c.req.raw, html, { status: 404 });
-}
 
 /** A static asset (stylesheet, script): immutable per process text, revalidated by ETag. */
 function asset(text: string, type: string) {
