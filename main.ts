@@ -333,6 +333,7 @@ async function serve(config: ServerConfig): Promise<void> {
   const mirror = mirrorTarget && startRackMirror(ctx, {
     target: mirrorTarget,
     ...(config.authConfig ? { authConfig: config.authConfig } : {}),
+    ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
     onError: (message, err) => log("warn", message, { error: firstLine(err) }),
   });
   if (config.rackMirror) {

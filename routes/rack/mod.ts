@@ -37,7 +37,7 @@ import {
   resolveLatest,
   resolveRackFile,
 } from "../../core/rack/read.ts";
-import { builtinSchemaBytes, isRackSchemaFile } from "../../core/rack/schema.ts";
+import { isRackSchemaFile } from "../../core/rack/schema.ts";
 import {
   DEFAULT_MAX_UPLOAD_BYTES,
   publishRackArchive,
@@ -58,7 +58,7 @@ import {
 } from "./_http.ts";
 import { multipartBoundary, MultipartReader, readTextPart } from "./_multipart.ts";
 import { isPublicActivity, markPublicActivity } from "../ops/_common.ts";
-import { dirSchema } from "./_schema_dir.ts";
+import { dirSchema, schemaFileBytes } from "./_schema_dir.ts";
 import {
   type BoundTable,
   type FastAnswer,
@@ -390,17 +390,8 @@ async function listRegistries(c: Context, deps: RackDeps): Promise<Response> {
 async function getSchema(c: Context, deps: RackDeps): Promise<Response> {
   const file = c.req.param("file")!;
   if (!isRackSchemaFile(file)) throw rackError("NOT_FOUND", "Schema not found");
-  let bytes: Uint8Array;
-  if (deps.options.schemaDir !== undefined) {
-    try {
-      bytes = await Deno.readFile(`${deps.options.schemaDir}/${file}`);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) throw rackError("NOT_FOUND", "Schema not found");
-      throw err;
-    }
-  } else {
-    bytes = builtinSchemaBytes(file);
-  }
+  const bytes = await schemaFileBytes(deps.options.schemaDir, file);
+  if (bytes === null) throw rackError("NOT_FOUND", "Schema not found");
   return serveDocument(
     c,
     { bytes, sha256: sha256Hex(bytes) },
