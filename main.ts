@@ -33,7 +33,7 @@ import { createLogger, enabled, prettyLine } from "./server/logger.ts";
 import { logLinesDroppedTotal } from "./core/metrics.ts";
 import { drainable } from "./server/drain.ts";
 import { listen, type Listening } from "./server/listen.ts";
-import { parseAuthConfig, type RackAuth } from "./core/rack/auth.ts";
+import { fixedRackAuth, parseAuthConfig, type RackAuthProvider } from "./core/rack/auth.ts";
 import { createFileAuthProvider, loadWebhookFile } from "./routes/rack/mod.ts";
 import { LiveSubscriptions } from "./core/webhook_subscriptions.ts";
 import { checkWebhookTargets } from "./core/rack/webhooks.ts";
@@ -228,7 +228,7 @@ async function serve(config: ServerConfig): Promise<void> {
   const logFormat = config.logFormat ?? (Deno.stdout.isTerminal() ? "pretty" : "json");
   const log = createLogger({ level: config.logLevel, format: logFormat });
   const adminToken = config.adminToken ?? (config.token === undefined ? token : undefined);
-  let rackAuth: () => Promise<RackAuth>;
+  let rackAuth: RackAuthProvider;
   if (config.authConfig !== undefined) {
     rackAuth = await createFileAuthProvider({
       path: config.authConfig,
@@ -246,7 +246,7 @@ async function serve(config: ServerConfig): Promise<void> {
     });
   } else {
     const fixed = parseAuthConfig(null, adminToken ? { adminToken } : {}).auth;
-    rackAuth = () => Promise.resolve(fixed);
+    rackAuth = fixedRackAuth(fixed);
   }
   const subscriptions = config.webhookConfig ? await loadWebhookFile(config.webhookConfig) : [];
   // One guard for webhooks.json, new admin subscriptions and every delivery.
@@ -333,6 +333,7 @@ async function serve(config: ServerConfig): Promise<void> {
   const mirror = mirrorTarget && startRackMirror(ctx, {
     target: mirrorTarget,
     ...(config.authConfig ? { authConfig: config.authConfig } : {}),
+    ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
     onError: (message, err) => log("warn", message, { error: firstLine(err) }),
   });
   if (config.rackMirror) {

@@ -210,9 +210,11 @@ export {
   type SearchViewer,
 } from "./core/search.ts";
 export {
+  fixedRackAuth,
   parseAuthConfig,
   type ParsedAuthConfig,
   type RackAuth,
+  type RackAuthProvider,
   type RackNamespacePolicy,
   type RackTokenEntry,
   type RejectedNamespace,

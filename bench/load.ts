@@ -15,6 +15,11 @@
 //
 //   deno run -A bench/load.ts [--seconds=3] [--rounds=3] [--connections=32]
 //                             [--storage=kv] [--log-requests=true]
+//                             [--hot-reads-only] [--compare=<checkout>]
+//
+// `--compare=<checkout>` (with the hot reads) also runs another checkout's
+// main.ts over the same store and measures each hot read from it in the same
+// rounds, beside the same reference: a before/after comparison of a change.
 //
 // Needs `wrk` and `taskset` (Debian: apt-get install wrk util-linux).
 import { parseArgs } from "node:util";
@@ -27,6 +32,7 @@ import { growVersions, publishMany } from "./_ui_seed.ts";
 
 const USAGE = `usage: deno run -A bench/load.ts [--seconds=3] [--rounds=3] [--connections=32]
                                       [--storage=kv|memory|fs] [--log-requests=true|false]
+                                      [--hot-reads-only] [--compare=<checkout dir>]
 Needs wrk and taskset (Debian: apt-get install wrk util-linux).`;
 
 function parseOptions() {
@@ -40,6 +46,7 @@ function parseOptions() {
         storage: { type: "string", default: "kv" },
         "log-requests": { type: "string", default: "true" },
         "hot-reads-only": { type: "boolean", default: false },
+        compare: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
     }).values;
@@ -303,25 +310,34 @@ const storage = values.storage === "fs"
   : values.storage === "memory"
   ? "memory"
   : `kv:${dir}/registry.kv`;
-const server = await start([
-  "run",
-  "-A",
-  "--unstable-kv",
-  here("../main.ts"),
-  "--port=0",
-  "--host=127.0.0.1",
-  `--storage=${storage}`,
-  "--init",
-  `--token=${TOKEN}`,
-  "--subject=bench",
-  `--auth-config=${dir}/auth.json`,
-  "--admin-token=bench-admin",
-  // The limiter runs (its cost is measured) but never refuses the load.
-  "--rate-limit=999999999",
-  "--metadata-rate-limit=999999999",
-  "--upload-rate-limit=0",
-  `--log-requests=${values["log-requests"]}`,
-]);
+/** The arguments of `deno` running the registry (main.ts on a free port) with `flags`. */
+function registryArgs(flags: readonly string[], main = here("../main.ts")): string[] {
+  return [
+    "run",
+    "-A",
+    "--unstable-kv",
+    main,
+    "--port=0",
+    "--host=127.0.0.1",
+    ...flags,
+  ];
+}
+/** The measured registry's flags over its store, with the request log on or off. */
+function measuredFlags(logRequests: string): string[] {
+  return [
+    `--storage=${storage}`,
+    `--token=${TOKEN}`,
+    "--subject=bench",
+    `--auth-config=${dir}/auth.json`,
+    "--admin-token=bench-admin",
+    // The limiter runs (its cost is measured) but never refuses the load.
+    "--rate-limit=999999999",
+    "--metadata-rate-limit=999999999",
+    "--upload-rate-limit=0",
+    `--log-requests=${logRequests}`,
+  ];
+}
+const server = await start(registryArgs(["--init", ...measuredFlags(values["log-requests"])]));
 const auth = { authorization: `Bearer ${TOKEN}` };
 const key = await makeKey();
 await fetch(`${server.url}/author-keys`, {
@@ -574,19 +590,16 @@ log("");
 // Rack upload latency and peak RSS, 1 MiB and 50 MiB packages, each on a fresh server.
 const uploads: string[] = [];
 for (const mib of HOT_ONLY ? [] : [1, 50]) {
-  const s = await spawnPinned("0", [
-    "run",
-    "-A",
-    "--unstable-kv",
-    here("../main.ts"),
-    "--port=0",
-    "--host=127.0.0.1",
-    `--storage=kv:${dir}/up-${mib}.kv`,
-    `--bundles=fs:${dir}/up-${mib}-bundles`,
-    "--init",
-    `--auth-config=${dir}/auth.json`,
-    "--admin-token=bench-admin",
-  ]);
+  const s = await spawnPinned(
+    "0",
+    registryArgs([
+      `--storage=kv:${dir}/up-${mib}.kv`,
+      `--bundles=fs:${dir}/up-${mib}-bundles`,
+      "--init",
+      `--auth-config=${dir}/auth.json`,
+      "--admin-token=bench-admin",
+    ]),
+  );
   const rnd = new Uint8Array(mib * 1024 * 1024);
   for (let i = 0; i < rnd.length; i += 65536) {
     crypto.getRandomValues(rnd.subarray(i, Math.min(i + 65536, rnd.length)));
@@ -680,23 +693,11 @@ async function hotReads(): Promise<void> {
   await Deno.writeTextFile(file, JSON.stringify(captured));
   const ref = await start(["run", "-A", here("./_reference.ts"), "same", "0", file]);
   // The same store, the request log off.
-  const quiet = await start([
-    "run",
-    "-A",
-    "--unstable-kv",
-    here("../main.ts"),
-    "--port=0",
-    "--host=127.0.0.1",
-    `--storage=${storage}`,
-    `--token=${TOKEN}`,
-    "--subject=bench",
-    `--auth-config=${dir}/auth.json`,
-    "--admin-token=bench-admin",
-    "--rate-limit=999999999",
-    "--metadata-rate-limit=999999999",
-    "--upload-rate-limit=0",
-    "--log-requests=false",
-  ]);
+  const quiet = await start(registryArgs(measuredFlags("false")));
+  // Another checkout's server over the same store (before/after a change), log on.
+  const other = values.compare === undefined
+    ? undefined
+    : await start(registryArgs(measuredFlags("true"), `${values.compare}/main.ts`));
   for (const [name, path, headers] of reads) {
     const h = headers ? { headers } : {};
     cases.push(
@@ -710,6 +711,15 @@ async function hotReads(): Promise<void> {
         ...h,
       },
     );
+    if (other === undefined) continue;
+    cases.push({
+      name: `${name} (${values.compare})`,
+      section: "hot",
+      url: other.url + path,
+      pid: other.process.pid,
+      ref: `${name} (reference)`,
+      ...h,
+    });
   }
   for (const [name, path, headers] of [reads[0]!, reads[6]!]) {
     const h = headers ? { headers } : {};

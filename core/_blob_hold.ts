@@ -73,26 +73,37 @@ export async function heldSince(
   return oldest;
 }
 
+/** Stale rows deleted per commit by {@linkcode sweepHolds} (and the most it holds at once). */
+export const SWEEP_BATCH = 500;
+
 /**
  * Delete the hold rows that have expired (crashed publishes) and the
  * recent-version rows no publish can need any more. Called by GC under its lease.
+ * Deletes as it lists, {@linkcode SWEEP_BATCH} rows a commit: a store whose
+ * every version is old (a first run after an import or a migration: a million
+ * recent-version rows) costs one batch of keys in memory, not all of them.
  */
 export async function sweepHolds(ctx: Pick<RegistryContext, "storage" | "clock">): Promise<void> {
   const now = ctx.clock();
   const stale: RowKey[] = [];
+  const flush = async (atLeast: number) => {
+    if (stale.length < atLeast) return;
+    const mutations = stale.splice(0).map((key) => ({ type: "delete" as const, key }));
+    await ctx.storage.commit({ checks: [], mutations });
+  };
   for await (const e of listAll<BlobHoldRow>(ctx.storage, keys.blobHoldsPrefix())) {
     if (!live(e.value, now)) stale.push(e.key);
+    await flush(SWEEP_BATCH);
   }
   // A publish lives at most HOLD_MS, so it never looks further back than that.
   const horizon = now.getTime() - 2 * HOLD_MS;
   for await (const e of listAll(ctx.storage, keys.recentVersionsPrefix())) {
     if (!(Date.parse(recentTime(e.key)) < horizon)) break;
     stale.push(e.key);
+    // Listing pages go on from the last key read: deleting what was read is safe.
+    await flush(SWEEP_BATCH);
   }
-  for (let i = 0; i < stale.length; i += 500) {
-    const mutations = stale.slice(i, i + 500).map((key) => ({ type: "delete" as const, key }));
-    await ctx.storage.commit({ checks: [], mutations });
-  }
+  await flush(1);
 }
 
 /** The commit time of a recent-version row (its id starts with an ISO time). */

@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
-import { holdBlobs } from "./_blob_hold.ts";
+import { holdBlobs, SWEEP_BATCH, sweepHolds } from "./_blob_hold.ts";
 import { readGcGuard } from "./_gc_guard.ts";
 import { collectGarbage } from "./gc.ts";
 import type { VersionRow } from "./rows.ts";
 import { putVersionIfAbsent } from "./store.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
+import * as keys from "../storage/keys.ts";
+import type { Commit, CommitResult, Entry, ListOptions, Page, RowKey } from "../storage/types.ts";
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -84,4 +86,40 @@ Deno.test("a failed publish keeps a blob it created that a version committed sin
   }
   await loser[Symbol.asyncDispose]();
   assert.notEqual(await ctx.bundles.stat(shared.sha256), null);
+});
+
+Deno.test("sweepHolds() deletes stale recent-version rows as it lists them, a batch at a time", async () => {
+  const events: string[] = [];
+  /** Rows that record each page listed under the recent-version prefix, and each commit. */
+  class Recording extends MemoryRegistryStorage {
+    override list<T = unknown>(prefix: RowKey, options?: ListOptions): Promise<Page<Entry<T>>> {
+      if (prefix[0] === keys.recentVersionsPrefix()[0]) events.push("page");
+      return super.list<T>(prefix, options);
+    }
+    override commit(commit: Commit): Promise<CommitResult> {
+      events.push(`commit ${commit.mutations.length}`);
+      return super.commit(commit);
+    }
+  }
+  const storage = new Recording();
+  const old = Date.parse("2025-01-01T00:00:00.000Z");
+  const rows = 3 * SWEEP_BATCH + 7;
+  for (let i = 0; i < rows; i += 100) {
+    await storage.commit({
+      checks: [],
+      mutations: Array.from({ length: Math.min(100, rows - i) }, (_, j) => ({
+        type: "set" as const,
+        key: keys.recentVersionKey(`${new Date(old + (i + j) * 1000).toISOString()}-${i + j}`),
+        value: { namespace: "@acme", name: "widget", version: `1.0.${i + j}` },
+      })),
+    });
+  }
+  events.length = 0;
+  await sweepHolds({ storage, clock: () => new Date("2026-12-01T00:00:00.000Z") });
+  const seen = events.splice(0);
+  assert.equal((await storage.list(keys.recentVersionsPrefix())).items.length, 0);
+  const commits = seen.filter((e) => e.startsWith("commit")).map((e) => Number(e.slice(7)));
+  assert.deepEqual(commits, [SWEEP_BATCH, SWEEP_BATCH, SWEEP_BATCH, 7]);
+  // The first batch goes before the listing ends: the run never holds every stale key.
+  assert.ok(seen.indexOf(`commit ${SWEEP_BATCH}`) < seen.lastIndexOf("page"), seen.join());
 });

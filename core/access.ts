@@ -22,7 +22,7 @@ import { sha256Hex, timingSafeEqual } from "../base/digest.ts";
 import type { Clock } from "./context.ts";
 import type { Action, Grant, PackageRow, ScopeRow } from "./rows.ts";
 import { grantsAllow } from "./tokens.ts";
-import { type RackAuth, rackTokenSubject } from "./rack/auth.ts";
+import { type RackAuth, type RackAuthProvider, rackTokenSubject } from "./rack/auth.ts";
 import * as keys from "../storage/keys.ts";
 
 /** The subject of the Rack `ADMIN_TOKEN`. */
@@ -40,49 +40,62 @@ export const RACK_ADMIN_SUBJECT = "rack:admin";
  * import assert from "node:assert/strict";
  * import { rackAuthAuthenticator } from "./access.ts";
  * import { sha256Hex } from "../base/digest.ts";
- * import { parseAuthConfig, rackTokenSubject } from "./rack/auth.ts";
+ * import { fixedRackAuth, parseAuthConfig, rackTokenSubject } from "./rack/auth.ts";
  * const { auth } = parseAuthConfig('{"@co":[{"token":"t1","publish":true,"mark":"CI"}]}');
  * const p = await rackAuthAuthenticator(() => Promise.resolve(auth), () => new Date()).authenticate("t1");
  * assert.ok(p?.subject === rackTokenSubject(sha256Hex("t1")) && p.label === "CI");
  * assert.ok(p.grants?.[0]?.actions[0] === "publish");
+ * // Known at once when the provider knows the auth.json in force.
+ * const now = rackAuthAuthenticator(fixedRackAuth(auth), () => new Date());
+ * assert.deepEqual(now.authenticateNow?.("t1"), p);
+ * assert.equal(now.authenticateNow?.("guess"), null);
  * ```
  */
 export function rackAuthAuthenticator(
-  auth: () => Promise<RackAuth>,
+  auth: RackAuthProvider,
   clock: Clock,
 ): Authenticator {
   return {
-    // The policy file is read through a provider: only a blank token is refused without it.
-    authenticateNow: (token) => token.trim().length === 0 ? null : undefined,
+    // At once when the policy in force is known without waiting (the provider's `now`).
+    authenticateNow(token) {
+      const trimmed = token.trim();
+      if (trimmed.length === 0) return null;
+      const current = auth.now?.();
+      return current === undefined ? undefined : rackPrincipal(current, trimmed, clock);
+    },
     async authenticate(token) {
       const trimmed = token.trim();
       if (trimmed.length === 0) return null;
-      const current = await auth();
-      const digest = sha256Hex(trimmed);
-      if (current.adminSha256 !== undefined && timingSafeEqual(digest, current.adminSha256)) {
-        return { subject: RACK_ADMIN_SUBJECT, admin: true };
-      }
-      const now = clock().getTime();
-      const grants: Grant[] = [];
-      let mark: string | undefined;
-      for (const [namespace, policy] of current.namespaces) {
-        let best: Action | undefined;
-        for (const entry of policy.tokens) {
-          if (!timingSafeEqual(entry.sha256, digest)) continue;
-          if (entry.expiresAt !== undefined && entry.expiresAt < now) continue;
-          if (best !== "publish") best = entry.publish ? "publish" : "read";
-          mark ??= entry.mark;
-        }
-        if (best) grants.push({ namespace, actions: [best] });
-      }
-      if (grants.length === 0) return null;
-      return {
-        subject: rackTokenSubject(digest),
-        admin: false,
-        grants,
-        ...(mark ? { label: mark } : {}),
-      };
+      return rackPrincipal(await auth(), trimmed, clock);
     },
+  };
+}
+
+/** The principal of a (trimmed) token under the `auth.json` in force; `null`: not one of its tokens. */
+function rackPrincipal(current: RackAuth, token: string, clock: Clock): Principal | null {
+  const digest = sha256Hex(token);
+  if (current.adminSha256 !== undefined && timingSafeEqual(digest, current.adminSha256)) {
+    return { subject: RACK_ADMIN_SUBJECT, admin: true };
+  }
+  const now = clock().getTime();
+  const grants: Grant[] = [];
+  let mark: string | undefined;
+  for (const [namespace, policy] of current.namespaces) {
+    let best: Action | undefined;
+    for (const entry of policy.tokens) {
+      if (!timingSafeEqual(entry.sha256, digest)) continue;
+      if (entry.expiresAt !== undefined && entry.expiresAt < now) continue;
+      if (best !== "publish") best = entry.publish ? "publish" : "read";
+      mark ??= entry.mark;
+    }
+    if (best) grants.push({ namespace, actions: [best] });
+  }
+  if (grants.length === 0) return null;
+  return {
+    subject: rackTokenSubject(digest),
+    admin: false,
+    grants,
+    ...(mark ? { label: mark } : {}),
   };
 }
 

@@ -61,6 +61,16 @@ export async function versionFiles(ctx: RegistryContext, row: VersionRow): Promi
   return files;
 }
 
+/**
+ * {@linkcode versionFiles} without waiting: the file map when it is inline or
+ * its blob was already read; `undefined` when only `versionFiles` can tell.
+ */
+export function versionFilesNow(row: VersionRow): FileMap | undefined {
+  if (row.files) return row.files;
+  const digest = row.filesSha256;
+  return digest === undefined ? {} : fileMapCache.get(digest);
+}
+
 /** Open one file of a version (or a range of it); `null` when the path is not in the version. */
 export async function openVersionFile(
   ctx: RegistryContext,

@@ -426,6 +426,60 @@ export const webhookDeliveriesTotal: Counter<"result"> = defaultRegistry.counter
   labelNames: ["result"],
 });
 
+/** Rack mirror items by result: `mirrored` (written and removed), `failed` (an attempt that will be retried). */
+export const rackMirrorItemsTotal: Counter<"result"> = defaultRegistry.counter({
+  name: "registry_rack_mirror_items_total",
+  help: "Rack mirror items worked by this process, by result",
+  labelNames: ["result"],
+});
+
+/** The Rack mirror's outbox as a mirror loop last read it (see {@linkcode observeRackMirrorBacklog}). */
+export interface RackMirrorBacklog {
+  /** Items waiting (due, leased, or waiting for a retry). */
+  queued: number;
+  /** Of those, items that failed at least once. */
+  retrying: number;
+  /** When the oldest waiting item committed, or `null` when none waits. */
+  oldestCreatedAt: Date | null;
+}
+
+let rackMirrorSeen: { backlog: RackMirrorBacklog; clock: () => Date } | undefined;
+
+/** Record the outbox a mirror loop just read; the gauges below show it at each scrape. */
+export function observeRackMirrorBacklog(backlog: RackMirrorBacklog, clock: () => Date): void {
+  rackMirrorSeen = { backlog, clock };
+}
+
+/** Items waiting in the Rack mirror's outbox (shared by every process on the store). */
+export const rackMirrorQueued: Gauge = defaultRegistry.gauge({
+  name: "registry_rack_mirror_queued_items",
+  help: "Rack mirror items waiting in the outbox, as last read by this process",
+  collect: (g) => {
+    if (rackMirrorSeen) g.set(undefined, rackMirrorSeen.backlog.queued);
+  },
+});
+
+/** Waiting items that failed at least once (the bucket refuses or is down). */
+export const rackMirrorRetrying: Gauge = defaultRegistry.gauge({
+  name: "registry_rack_mirror_retrying_items",
+  help: "Rack mirror items waiting for a retry after a failed write",
+  collect: (g) => {
+    if (rackMirrorSeen) g.set(undefined, rackMirrorSeen.backlog.retrying);
+  },
+});
+
+/** How far the bucket is behind the store: the age of the oldest waiting item (0 when none). */
+export const rackMirrorLagSeconds: Gauge = defaultRegistry.gauge({
+  name: "registry_rack_mirror_lag_seconds",
+  help: "Age of the oldest Rack mirror item still waiting, in seconds (0 when caught up)",
+  collect: (g) => {
+    if (!rackMirrorSeen) return;
+    const oldest = rackMirrorSeen.backlog.oldestCreatedAt;
+    const now = rackMirrorSeen.clock().getTime();
+    g.set(undefined, oldest === null ? 0 : Math.max(0, (now - oldest.getTime()) / 1000));
+  },
+});
+
 /** The public-activity twins of the operator metrics, registered in {@linkcode publicRegistry}. */
 export interface PublicMetrics {
   /** `http_request_duration_seconds` of requests without credentials (or marked public). */

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { cachedGetMany, flooredRead } from "./read_cache.ts";
+import { cachedGetMany, flooredRead, peekCachedMany } from "./read_cache.ts";
 import type { Grant, PackageRow, ScopeRow, VersionState } from "./rows.ts";
 import type { PackageRef } from "../base/names.ts";
 import { listVersionStates } from "./store.ts";
@@ -88,6 +88,36 @@ export async function readPackageView(
     if (byPackage.size >= LIST_ENTRIES) byPackage.delete(byPackage.keys().next().value!);
     byPackage.set(id, listed);
   }
+  return viewOf(pkg, scope, listed);
+}
+
+/**
+ * {@linkcode readPackageView} without waiting: the same view when the package
+ * and scope rows are in the read cache and the list kept for the package
+ * row's stamp is in memory; `undefined` when only `readPackageView` can tell.
+ * A missing package and a package with only private versions are answered
+ * alike (both rows cached, misses like rows; both lists kept by stamp).
+ */
+export function readPackageViewNow(
+  storage: RegistryStorage,
+  ref: PackageRef,
+): PackageView | undefined {
+  const rows = peekCachedMany<unknown>(storage, [
+    keys.packageKey(ref),
+    keys.scopeKey(ref.namespace),
+  ]);
+  if (rows === undefined) return undefined;
+  const [pkg, scope] = rows;
+  const listed = lists.get(storage)?.get(`${ref.namespace}/${ref.name}`);
+  if (!listed || listed.stamp !== (pkg?.stamp ?? ABSENT)) return undefined;
+  return viewOf(pkg, scope, listed);
+}
+
+function viewOf(
+  pkg: { value: unknown } | null | undefined,
+  scope: { value: unknown } | null | undefined,
+  listed: Listed,
+): PackageView {
   return {
     row: (pkg?.value ?? null) as PackageRow | null,
     owner: (scope?.value ?? null) as ScopeRow | null,

@@ -39,7 +39,7 @@ import * as keys from "../storage/keys.ts";
 import type { RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** Most rows one search may read (index pointers and docs together). */
-export const SEARCH_SCAN_BUDGET = 150;
+export const SEARCH_SCAN_BUDGET = 100;
 /** Longest selective list a recency query collects and sorts (longer: walk the recency list). */
 export const COLLECT_LIMIT = 50;
 /** Most words a query may have. */

@@ -9,7 +9,7 @@ import type { Clock, DiskReserve, RegistryContext } from "../core/context.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
 import type { BlueprintProbe, CodeGates } from "../core/ggui/conformance.ts";
 import type { SigstoreVerifier } from "../core/ggui/signing.ts";
-import type { RackAuth } from "../core/rack/auth.ts";
+import { fixedRackAuth, type RackAuth, type RackAuthProvider } from "../core/rack/auth.ts";
 import type { WebhookSubscription } from "../core/rack/webhooks.ts";
 import { LiveSubscriptions } from "../core/webhook_subscriptions.ts";
 import type { TargetGuard } from "../core/net_guard.ts";
@@ -100,7 +100,7 @@ export interface RegistryAppOptions {
   /** Optional ggui blueprint runtime probe (opt-in; see the ggui docs). */
   blueprintProbe?: BlueprintProbe;
   /** The Rack surface's namespace policy (auth.json + admin token); absent: no namespace is declared. */
-  rackAuth?: () => Promise<RackAuth>;
+  rackAuth?: RackAuthProvider;
   /** Serve Rack's `/schemas/:file` from this folder instead of the built-in schemas. */
   schemaDir?: string;
   /** Largest Rack upload in bytes (default 100 MiB). */
@@ -234,7 +234,7 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   // One live list of webhook subscriptions (webhooks.json's and the admin API's) for every surface.
   const live = options.liveSubscriptions ?? new LiveSubscriptions(ctx, options.subscriptions ?? []);
   if (!options.liveSubscriptions) live.refresh().catch(() => {});
-  const rackAuth = options.rackAuth ?? (() => Promise.resolve(noNamespaces));
+  const rackAuth = options.rackAuth ?? fixedRackAuth(noNamespaces);
   const app = new Hono();
   const ops = mountOps(app, ctx, options);
   // One identity chain for the admin API: the configured authenticator,
@@ -269,7 +269,7 @@ interface AppParts {
   ctx: RegistryContext;
   live: LiveSubscriptions;
   subscriptions: { subscriptions: LiveSubscriptions["list"] };
-  rackAuth: () => Promise<RackAuth>;
+  rackAuth: RackAuthProvider;
   /** The identity chain every surface but Rack's auth.json checks. */
   identities: Authenticator;
   /** The client IP of a request (honouring `--trust-proxy`). */

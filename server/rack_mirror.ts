@@ -4,7 +4,11 @@
  * - {@linkcode startRackMirror}: the loop that works the mirror outbox
  *   (`core/rack/mirror.ts`) whenever items are due, and copies `auth.json` to
  *   `.auth/auth.json` whenever its bytes change (only a document that parses:
- *   a broken edit is never handed to the Worker). Several processes may run
+ *   a broken edit is never handed to the Worker), and the schema files
+ *   `/schemas/:file` serves to `schema/<file>` whenever they change (the
+ *   original's layout: the Worker serves them from there). It counts the
+ *   items it works and shows the outbox it last read in `/metrics`
+ *   (`registry_rack_mirror_*`). Several processes may run
  *   it on one store; leases keep each item with one of them at a time.
  * - {@linkcode runRackMirrorCli}: `main.ts rack-mirror rebuild [--prune]`
  *   writes the whole mirror again from the store; `main.ts rack-mirror status`
@@ -17,11 +21,14 @@ import { startPollLoop } from "./_poll_loop.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import {
   drainRackMirror,
-  nextRackMirrorDueAt,
   pendingRackMirror,
+  rackMirrorBacklog,
   rebuildRackMirror,
   syncAuthCopy,
+  syncSchemaCopies,
 } from "../core/rack/mirror.ts";
+import { schemaFileBytes } from "../routes/rack/_schema_dir.ts";
+import { observeRackMirrorBacklog, rackMirrorItemsTotal } from "../core/metrics.ts";
 import type { S3BundleStorage } from "../storage/s3.ts";
 import { parseServerArgs } from "./config.ts";
 import { openStores } from "./open.ts";
@@ -46,6 +53,8 @@ export interface RackMirrorLoopOptions {
   target: S3BundleStorage;
   /** Rack's auth.json, copied to `.auth/auth.json` when it changes. */
   authConfig?: string;
+  /** SCHEMA_DIR, whose schema files are copied to `schema/<file>` (default: the built-in ones). */
+  schemaDir?: string;
   /** Longest sleep between looks at the outbox (other processes enqueue too), default 1000 ms. */
   pollMs?: number;
   /** Told about each failed write (it is retried) and loop faults. */
@@ -84,13 +93,23 @@ export function startRackMirror(
     pollMs: options.pollMs ?? 1000,
     now: () => ctx.clock().getTime(),
     step: async (signal) => {
-      await drainRackMirror(ctx, options.target, {
+      const report = await drainRackMirror(ctx, options.target, {
         signal,
         onFailure: (item, err) =>
           fault(`Rack mirror write failed (will retry): ${item.kind} ${itemName(item)}`, err),
       });
+      if (report.done > 0) rackMirrorItemsTotal.inc({ result: "mirrored" }, report.done);
+      if (report.failed > 0) rackMirrorItemsTotal.inc({ result: "failed" }, report.failed);
+      // Read before the documents are synced: a bucket that is down fails those, not the gauges.
+      const backlog = await rackMirrorBacklog(ctx);
+      observeRackMirrorBacklog(backlog, ctx.clock);
       await syncAuthFile(ctx, options);
-      return await nextRackMirrorDueAt(ctx);
+      await syncSchemaCopies(
+        ctx,
+        options.target,
+        (file) => schemaFileBytes(options.schemaDir, file),
+      );
+      return backlog.nextDueAt;
     },
     onError: (err) => fault("Rack mirror fault", err),
     stopWaitMs: 5000,
@@ -107,7 +126,8 @@ function itemName(item: { kind: string } & Record<string, unknown>): string {
 export const RACK_MIRROR_USAGE = `Usage:
   main.ts rack-mirror rebuild [--prune] [--auth-config=<auth.json>]
                               write Rack's key layout again from the store: every version's
-                              files (registry.json last), versions.json, presets, auth.json;
+                              files (registry.json last), versions.json, presets, auth.json,
+                              the schema files;
                               --prune also deletes @… objects of versions the store lacks
   main.ts rack-mirror status  the writes still pending (JSON)
 Store flags as for the server (--storage, --bundles, --data-dir), and the mirror's bucket:
@@ -197,7 +217,11 @@ export async function runRackMirrorCli(
       parseAuthConfig(new TextDecoder().decode(bytes));
       auth = await syncAuthCopy(ctx, target, bytes, { force: true });
     }
-    io.out(JSON.stringify({ ...report, auth }));
+    const schemaDir = parsed.config.schemaDir;
+    const schemas = await syncSchemaCopies(ctx, target, (f) => schemaFileBytes(schemaDir, f), {
+      force: true,
+    });
+    io.out(JSON.stringify({ ...report, auth, schemas }));
     return 0;
   } catch (err) {
     io.err(

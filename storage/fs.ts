@@ -148,8 +148,18 @@ const ROW_SUFFIX = ".json";
 const READ_CHUNK = 256 * 1024;
 /** Temp files older than this are swept on open (a put may be slow, so be generous). */
 const TMP_MAX_AGE_MS = 24 * 60 * 60 * 1000;
-/** At most this many verified blob identities are remembered per process. */
-const MAX_VERIFIED = 100_000;
+/**
+ * At most this many verified blob identities are remembered per process
+ * (about 300 bytes each: 3 MB at most, whatever the store's size).
+ */
+const MAX_VERIFIED = 10_000;
+/**
+ * Only blobs larger than one read chunk are remembered: a smaller one is
+ * hashed in the one read that serves it (a fraction of a millisecond), and
+ * remembering every small blob made memory grow with the blobs read (an export
+ * of 100,000 versions remembered 100,000 paths).
+ */
+const VERIFY_MEMO_MIN_SIZE = READ_CHUNK;
 
 const ALL_LITERAL = /^[a-z0-9_~@+-]+$/;
 const ENCODED = /^(?:[a-z0-9_~@+-]|%[0-9A-F]{2})+$/;
@@ -906,7 +916,8 @@ function identity(st: Deno.FileInfo): string {
   return `${st.ino}:${st.size}:${st.mtime?.getTime()}:${st.ctime?.getTime()}`;
 }
 
-function rememberVerified(path: string, id: string): void {
+function rememberVerified(path: string, id: string, size: number): void {
+  if (size <= VERIFY_MEMO_MIN_SIZE) return;
   verified.delete(path);
   verified.set(path, id);
   if (verified.size > MAX_VERIFIED) verified.delete(verified.keys().next().value!);
@@ -1096,7 +1107,7 @@ export class FsBundleStorage implements BundleStorage {
           });
           return { size: st.size, sha256, stream };
         }
-        rememberVerified(path, id);
+        rememberVerified(path, id, st.size);
         known = true;
       }
       if (range !== undefined) await file.seek(range.start, Deno.SeekMode.Start);
@@ -1105,7 +1116,7 @@ export class FsBundleStorage implements BundleStorage {
         length,
         sha256,
         verify: !known,
-        onVerified: () => rememberVerified(path, id),
+        onVerified: () => rememberVerified(path, id, st.size),
       });
       return { size: st.size, sha256, stream };
     } catch (err) {

@@ -11,7 +11,7 @@
  * ```
  *
  * **Writes.** `put` hashes and counts while it reads. A blob that fits in one
- * part (`partBytes`, 8 MiB by default) is buffered, checked, and only then
+ * part (`partBytes`, 5 MiB by default) is buffered, checked, and only then
  * written with one PUT to its final key. A larger one goes up as a multipart
  * upload to a temporary key under `uploads/`, part by part (one part in memory
  * at a time); once the stream ends and its size and digest check, the upload
@@ -67,10 +67,14 @@ import type {
   PutBlobOptions,
 } from "./types.ts";
 
-/** Default size of one multipart part, and the largest blob sent with one PUT. */
-const DEFAULT_PART_BYTES = 8 * 1024 * 1024;
 /** S3 refuses parts below 5 MiB (except the last). */
 const MIN_PART_BYTES = 5 * 1024 * 1024;
+/**
+ * Default size of one multipart part, and the largest blob sent with one PUT:
+ * the smallest S3 accepts, since a part is held twice while it is sent (the
+ * part buffer, and the copy `fetch` makes of a `Uint8Array` body).
+ */
+const DEFAULT_PART_BYTES = MIN_PART_BYTES;
 /** At most this many verified ETags are remembered per storage. */
 const MAX_VERIFIED = 100_000;
 const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -94,7 +98,7 @@ export interface S3BundleStorageOptions {
   sessionToken?: string;
   /** Address the bucket as `<endpoint>/<bucket>` (default) or as `<bucket>.<endpoint host>`. */
   style?: "path" | "virtual";
-  /** Multipart part size, also the largest single PUT (default 8 MiB, at least 5 MiB). */
+  /** Multipart part size, also the largest single PUT (default and least 5 MiB). */
   partBytes?: number;
   /** Attempts per request for network errors, 429 and 5xx (default 3). */
   attempts?: number;

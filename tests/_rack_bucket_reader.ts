@@ -1,6 +1,6 @@
 // A stand-in for Rack's read Worker: it serves Rack's GET routes from the
 // bucket alone, in Rack's key layout (versions.json, <version>/registry.json,
-// template files, presets, .auth/auth.json), as the original Worker does —
+// template files, presets, schema/<file>, .auth/auth.json), as the original Worker does —
 // latest is versions[0], auth comes from the bucket's .auth/auth.json. It
 // knows nothing of the registry's store: what it serves, the mirror wrote.
 import { canRead, extractToken, identifyCaller, parseAuthConfig } from "../core/rack/auth.ts";
@@ -52,6 +52,8 @@ export function bucketReader(
         .map((k) => k.slice(ns.length + 1, -"/versions.json".length)).sort();
       return json(200, { namespace: ns, registries });
     }
+    const schema = /^\/schemas\/(rack|preset|registry-item)\.json$/.exec(path);
+    if (schema) return await serve(`schema/${schema[1]}.json`, "application/json");
     const preset = /^\/presets\/([a-z0-9-]+)$/.exec(path);
     if (preset) return await serve(`presets/${preset[1]}/preset.json`, "application/json");
     if (!path.startsWith("/registries/")) return notFound();

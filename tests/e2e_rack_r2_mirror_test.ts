@@ -13,6 +13,7 @@ import { sha256Hex } from "../base/digest.ts";
 import { S3BundleStorage } from "../storage/s3.ts";
 import { bucketKeys, eventually, objectBytes } from "./_bucket.ts";
 import { bucketReader } from "./_rack_bucket_reader.ts";
+import { parsePrometheusText } from "./_prometheus.ts";
 import { S3RVER_KEY, startS3rver } from "./_s3rver.ts";
 import { startS3Proxy } from "./_s3_proxy.ts";
 import { type RunningServer, startServer } from "./_server.ts";
@@ -141,6 +142,28 @@ function r2Env(endpoint: string, authPath: string): Record<string, string> {
   };
 }
 
+const METRICS_TOKEN = "metrics-tok-A7";
+
+/** The Rack mirror's series in the server's /metrics (the full view, with the token). */
+async function mirrorMetrics(url: string) {
+  const res = await fetch(`${url}/metrics`, {
+    headers: { authorization: `Bearer ${METRICS_TOKEN}` },
+  });
+  assert.equal(res.status, 200);
+  const samples = parsePrometheusText(await res.text());
+  const value = (name: string, result?: string) =>
+    samples.find((s) => s.name === name && s.labels.result === result)?.value ?? 0;
+  return {
+    queued: value("registry_rack_mirror_queued_items"),
+    retrying: value("registry_rack_mirror_retrying_items"),
+    lag: value("registry_rack_mirror_lag_seconds"),
+    mirrored: value("registry_rack_mirror_items_total", "mirrored"),
+    failed: value("registry_rack_mirror_items_total", "failed"),
+  };
+}
+
+const SCHEMA_KEYS = ["schema/preset.json", "schema/rack.json", "schema/registry-item.json"];
+
 const QUIET = [
   "--log-requests=false",
   "--rate-limit=0",
@@ -203,6 +226,12 @@ Deno.test("Rack R2 mode: curl uploads leave the original's key layout in the buc
       );
     }
     assert.deepEqual(await objectBytes(bucket, ".auth/auth.json"), await Deno.readFile(AUTH));
+    // The schema files, as /schemas/:file serves them (the original's schema/ keys).
+    await eventually(
+      "the schema files are mirrored",
+      async () => (await bucketKeys(bucket, "schema/")).length === 3,
+    );
+    assert.deepEqual(await bucketKeys(bucket, "schema/"), SCHEMA_KEYS);
 
     // A preset through the server's admin route is mirrored too.
     const preset = { name: "starter", version: "1.0.0", registries: ["@rack/quality/husky"] };
@@ -242,6 +271,9 @@ Deno.test("Rack R2 mode: curl uploads leave the original's key layout in the buc
     await assertSameRead(server, reader, "/namespaces/@acme/registries", READ);
     await assertSameRead(server, reader, "/namespaces/@rack/registries");
     await assertSameRead(server, reader, "/presets/starter");
+    for (const key of SCHEMA_KEYS) {
+      await assertSameRead(server, reader, `/schemas/${key.slice("schema/".length)}`);
+    }
     await assertSameRead(server, reader, "/registries/@rack/quality/husky/9.9.9");
 
     // A hard delete (the admin API) is reflected: gone from versions.json, then its objects.
@@ -365,7 +397,7 @@ Deno.test("Rack R2 mode: a server SIGKILLed while the mirror writes a version's 
     assert.ok(next.url);
   }));
 
-Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during the bucket's outage and the mirror catches up when it is back", async () => {
+Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during the bucket's outage, /metrics shows the backlog, and the mirror catches up when it is back", async () => {
   const dir = await Deno.makeTempDir({ prefix: "r2mirror_outage_s3_" });
   let s3 = await startS3rver(["rack-mirror"], { directory: dir });
   const port = Number(new URL(s3.endpoint).port);
@@ -379,6 +411,7 @@ Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during t
       "--rack-mirror=s3:rack-mirror",
       `--auth-config=${tmp}/auth.json`,
       `--admin-token=${ADMIN}`,
+      `--metrics-token=${METRICS_TOKEN}`,
       ...QUIET,
     ], {
       env: {
@@ -395,6 +428,13 @@ Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during t
       "the server says the mirror failed and will retry",
       () => Promise.resolve(server.output().includes("Rack mirror write failed (will retry)")),
     );
+    // /metrics shows the backlog: every upload waiting, failed attempts, a lag that grows.
+    const versions = (await fixtureVersions(pkg)).length;
+    await eventually("the mirror's metrics show the outage", async () => {
+      const m = await mirrorMetrics(server.url);
+      return m.queued === versions && m.retrying >= 1 && m.failed >= 1 && m.lag > 0;
+    });
+    assert.equal((await mirrorMetrics(server.url)).mirrored, 0);
     s3 = await startS3rver(["rack-mirror"], { directory: dir, port });
     const bucket = await openBucket(s3.endpoint, "rack-mirror");
     await eventually(
@@ -410,6 +450,10 @@ Deno.test("--rack-mirror=s3:<bucket> with fs bundles: publishes succeed during t
         path,
       );
     }
+    await eventually("the mirror's metrics show it caught up", async () => {
+      const m = await mirrorMetrics(server.url);
+      return m.queued === 0 && m.retrying === 0 && m.lag === 0 && m.mirrored === versions;
+    });
     // auth.json edits are copied when they parse, never when they do not.
     await Deno.writeTextFile(
       `${tmp}/auth.json`,
@@ -442,7 +486,13 @@ Deno.test("main.ts rack-mirror rebuild writes the whole layout again from the st
   const pkg = "@acme/frameworks/vue/router";
   try {
     await Deno.copyFile(AUTH, `${tmp}/auth.json`);
-    const env = r2Env(s3.endpoint, `${tmp}/auth.json`);
+    // An operator's SCHEMA_DIR: its bytes are what /schemas/:file serves and what is mirrored.
+    await Deno.mkdir(`${tmp}/schema`);
+    const schemaBytes = (file: string) => new TextEncoder().encode(`{"title":"${file}"}\n`);
+    for (const key of SCHEMA_KEYS) {
+      await Deno.writeFile(`${tmp}/${key}`, schemaBytes(key));
+    }
+    const env = { ...r2Env(s3.endpoint, `${tmp}/auth.json`), SCHEMA_DIR: `${tmp}/schema` };
     const server = await startServer([`--storage=kv:${tmp}/registry.kv`, ...QUIET], { env });
     for (const version of await fixtureVersions(pkg)) {
       await curlUpload(server.url, pkg, version, tmp);
@@ -450,11 +500,17 @@ Deno.test("main.ts rack-mirror rebuild writes the whole layout again from the st
     const bucket = await openBucket(s3.endpoint);
     await eventually(
       "mirrored",
-      async () => (await objectBytes(bucket, `${pkg}/versions.json`)) !== null,
+      async () =>
+        (await objectBytes(bucket, `${pkg}/versions.json`)) !== null &&
+        (await bucketKeys(bucket, "schema/")).length === SCHEMA_KEYS.length,
     );
     await server.stop();
     // Lost: someone emptied the bucket's Rack keys.
     for (const key of await bucketKeys(bucket, "@")) await bucket.deleteObject(key);
+    for (const key of SCHEMA_KEYS) {
+      assert.deepEqual(await objectBytes(bucket, key), schemaBytes(key), `${key} mirrored`);
+      await bucket.deleteObject(key);
+    }
     await bucket.deleteObject(".auth/auth.json");
     const main = fileURLToPath(new URL("../main.ts", import.meta.url));
     const run = (...args: string[]) =>
@@ -478,7 +534,11 @@ Deno.test("main.ts rack-mirror rebuild writes the whole layout again from the st
       presets: 0,
       pruned: 0,
       auth: true,
+      schemas: 3,
     });
+    for (const key of SCHEMA_KEYS) {
+      assert.deepEqual(await objectBytes(bucket, key), schemaBytes(key), `${key} rebuilt`);
+    }
     assert.deepEqual(
       await bucketKeys(bucket, "@"),
       (await filesUnder(`${FIXTURE}/${pkg}`)).map((p) => `${pkg}/${p}`),

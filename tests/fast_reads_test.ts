@@ -578,6 +578,14 @@ Deno.test("with rows in the read cache, hot reads are answered without a promise
     ["GET", "/bundles/private/@acme/map/1.0.0/bundle.js", { ...ALICE, "accept-encoding": "br" }],
     ["GET", "/bundles/public/@acme/globe/1.0.0/bundle.js", {}],
     ["GET", "/bundles/public/@acme/globe/1.0.0/bundle.js", { range: "bytes=0-9" }],
+    // The listing: a reader, a stranger to the private package, a missing one.
+    ["GET", "/pkg/acme/map", ALICE],
+    ["GET", "/pkg/acme/map", BOB],
+    ["GET", "/pkg/acme/map", {}],
+    ["GET", "/pkg/acme/nothing", {}],
+    ["GET", "/pkg/acme/globe", {}],
+    ["GET", "/pkg/acme/globe", { "accept-encoding": "gzip" }],
+    ["HEAD", "/pkg/acme/map", ALICE],
   ];
   for (let round = 0; round < 3; round++) {
     for (const [method, path, headers] of cases) await same(pair, method, path, headers);
@@ -596,4 +604,16 @@ Deno.test("with rows in the read cache, hot reads are answered without a promise
   assert.equal(await bundle.text(), BIG_SOURCE);
   const stranger = await direct("/pkg/acme/map/1.0.0", BOB);
   assert.equal(stranger.status, 404);
+  const listing = direct("/pkg/acme/map", ALICE);
+  assert.ok(listing instanceof Response, "a reader's listing answered at once");
+  assert.equal(listing.status, 200);
+  // A stranger's private listing and a missing one answer alike, by the same path.
+  const hidden = await direct("/pkg/acme/map", BOB);
+  const missing = await direct("/pkg/acme/nothing", BOB);
+  assert.equal(hidden.status, 404);
+  assert.equal(missing.status, hidden.status);
+  assert.equal(
+    (await hidden.text()).replaceAll("map", "X"),
+    (await missing.text()).replaceAll("nothing", "X"),
+  );
 });

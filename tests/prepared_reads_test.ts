@@ -6,7 +6,8 @@
 // as a reader, a missing one and a yanked one, plain, conditional, ranged and
 // compressed; and the prepared path must really answer (no hand-off).
 import assert from "node:assert/strict";
-import { parseAuthConfig } from "../core/rack/auth.ts";
+import { fixedRackAuth, parseAuthConfig } from "../core/rack/auth.ts";
+import { CachingRegistryStorage } from "../core/read_cache.ts";
 import { Hono } from "hono";
 import { createRegistryApp, type RegistryApp } from "../routes/app.ts";
 import { createRackRoutes, rackRouteTable } from "../routes/rack/mod.ts";
@@ -33,18 +34,26 @@ interface Pair {
   logs: { fast: string[]; slow: string[] };
 }
 
-function apps(): Pair {
+/** Who the tokens are, known at once (as configured tokens are). */
+const AUTHENTICATOR = {
+  authenticate: (t: string) =>
+    Promise.resolve(t === ALICE ? { subject: "alice", admin: false } : null),
+  authenticateNow: (t: string) => t === ALICE ? { subject: "alice", admin: false } : null,
+};
+
+/**
+ * Two apps over equal stores. `readCacheMs` above 0 lets reads answer at once
+ * from the read cache (the prepared path's synchronous answers).
+ */
+function apps(readCacheMs = 0): Pair {
   const logs = { fast: [] as string[], slow: [] as string[] };
   const make = (fast: boolean) =>
     createRegistryApp({
       storage: new MemoryRegistryStorage(),
       bundles: new MemoryBundleStorage(),
       clock: () => NOW,
-      authenticator: {
-        authenticate: (t) =>
-          Promise.resolve(t === ALICE ? { subject: "alice", admin: false } : null),
-      },
-      rackAuth: () => Promise.resolve(parseAuthConfig(AUTH_JSON, { adminToken: ADMIN }).auth),
+      authenticator: AUTHENTICATOR,
+      rackAuth: fixedRackAuth(parseAuthConfig(AUTH_JSON, { adminToken: ADMIN }).auth),
       bundleHost: "http://registry.test",
       registryHostname: "registry.test",
       rateLimitPerMinute: 1000,
@@ -53,7 +62,7 @@ function apps(): Pair {
       authFailuresPerMinute: 1000,
       uploadRateLimitPerMinute: 0,
       tokenUploadRateLimitPerMinute: 0,
-      readCacheMs: 0,
+      readCacheMs,
       fastReads: fast,
       requestLog: (line: string) => logs[fast ? "fast" : "slow"].push(line),
     });
@@ -162,82 +171,91 @@ function routes(log: string[]): string[] {
   return log.map((line) => JSON.parse(line).route as string);
 }
 
-Deno.test("Rack's prepared reads answer exactly as the full stack: public, private, missing, yanked", async () => {
-  const pair = apps();
-  await seedRack(pair.fast);
-  await seedRack(pair.slow);
-  pair.logs.fast.length = pair.logs.slow.length = 0;
-  const reader = { authorization: "Bearer dev-token" };
-  const paths = {
-    versions: "/registries/@rack/quality/husky/versions",
-    latest: "/registries/@rack/quality/husky",
-    version: "/registries/@rack/quality/husky/1.0.0",
-    yanked: "/registries/@rack/quality/husky/1.1.0",
-    file: "/registries/@rack/quality/husky/1.0.0/files/templates/setup.ts",
-    private: "/registries/@company/quality/husky/1.0.0",
-    privateFile: "/registries/@company/quality/husky/1.0.0/files/templates/setup.ts",
-    privateList: "/registries/@company/quality/husky/versions",
-    missing: "/registries/@rack/quality/nothing/1.0.0",
-    missingFile: "/registries/@rack/quality/husky/1.0.0/files/none.ts",
-  };
-  for (const path of Object.values(paths)) {
-    await everyShape(pair, path);
-    await everyShape(pair, path, reader);
-  }
-  await everyShape(pair, paths.private, { authorization: "Bearer not-a-token" });
-  assert.equal((await same(pair, paths.private)).status, 401, "a stranger is refused");
-  assert.equal((await same(pair, paths.private, reader)).status, 200);
-  assert.equal((await same(pair, paths.yanked)).status, 200, "a yanked version is still read");
-  assert.equal(
-    JSON.parse(new TextDecoder().decode(
-      new Uint8Array(
-        (await same(pair, paths.latest)).body.match(/../g)!.map((h) => parseInt(h, 16)),
-      ),
-    )).version,
-    "1.0.0",
-    "latest skips the yanked version",
-  );
-  assert.deepEqual(routes(pair.logs.fast), routes(pair.logs.slow));
-  // The prepared path answered: the stack's route label is the table's row.
-  assert.ok(routes(pair.logs.fast).every((r) => r === "/registries/*"));
-});
-
-Deno.test("JSR's prepared reads answer exactly as the full stack: public, private, missing, yanked", async () => {
-  const pair = apps();
-  await seedJsr(pair.fast);
-  await seedJsr(pair.slow);
-  const reader = { authorization: `Bearer ${ALICE}` };
-  const admin = { authorization: `Bearer ${ADMIN}` };
-  const paths = [
-    "/@pub/greet/meta.json",
-    "/@pub/greet/1.0.0_meta.json",
-    "/@pub/greet/1.1.0_meta.json",
-    "/@pub/greet/1.0.0/mod.ts",
-    "/@pub/greet/1.0.0/big.ts",
-    "/@pub/greet/1.1.0/big.ts",
-    "/@acme/greet/meta.json",
-    "/@acme/greet/1.0.0_meta.json",
-    "/@acme/greet/1.0.0/big.ts",
-    "/@nobody/greet/meta.json",
-    "/@pub/greet/9.9.9_meta.json",
-    "/@pub/greet/1.0.0/none.ts",
-  ];
-  for (const path of paths) {
-    for (const who of [{}, reader, admin, { authorization: "Bearer nope" }]) {
-      await everyShape(pair, path, who);
+for (const cache of [0, 600_000]) {
+  const named = cache === 0 ? "" : ", answered at once from the read cache";
+  Deno.test(`Rack's prepared reads answer exactly as the full stack: public, private, missing, yanked${named}`, async () => {
+    const pair = apps(cache);
+    await seedRack(pair.fast);
+    await seedRack(pair.slow);
+    pair.logs.fast.length = pair.logs.slow.length = 0;
+    const reader = { authorization: "Bearer dev-token" };
+    const paths = {
+      versions: "/registries/@rack/quality/husky/versions",
+      latest: "/registries/@rack/quality/husky",
+      version: "/registries/@rack/quality/husky/1.0.0",
+      yanked: "/registries/@rack/quality/husky/1.1.0",
+      file: "/registries/@rack/quality/husky/1.0.0/files/templates/setup.ts",
+      private: "/registries/@company/quality/husky/1.0.0",
+      privateFile: "/registries/@company/quality/husky/1.0.0/files/templates/setup.ts",
+      privateList: "/registries/@company/quality/husky/versions",
+      missing: "/registries/@rack/quality/nothing/1.0.0",
+      missingFile: "/registries/@rack/quality/husky/1.0.0/files/none.ts",
+    };
+    for (const path of Object.values(paths)) {
+      await everyShape(pair, path);
+      await everyShape(pair, path, reader);
     }
-  }
-  const privateAsStranger = await same(pair, "/@acme/greet/1.0.0/big.ts");
-  const missing = await same(pair, "/@nobody/greet/1.0.0/big.ts");
-  assert.equal(privateAsStranger.status, missing.status, "private answers as missing");
-  assert.equal((await same(pair, "/@acme/greet/1.0.0/big.ts", admin)).status, 200);
-  assert.equal((await same(pair, "/@pub/greet/1.1.0/big.ts")).status, 200, "yanked files stay");
-  assert.deepEqual(routes(pair.logs.fast), routes(pair.logs.slow));
-});
+    await everyShape(pair, paths.private, { authorization: "Bearer not-a-token" });
+    assert.equal((await same(pair, paths.private)).status, 401, "a stranger is refused");
+    assert.equal((await same(pair, paths.private, reader)).status, 200);
+    assert.equal((await same(pair, paths.yanked)).status, 200, "a yanked version is still read");
+    assert.equal(
+      JSON.parse(new TextDecoder().decode(
+        new Uint8Array(
+          (await same(pair, paths.latest)).body.match(/../g)!.map((h) => parseInt(h, 16)),
+        ),
+      )).version,
+      "1.0.0",
+      "latest skips the yanked version",
+    );
+    assert.deepEqual(routes(pair.logs.fast), routes(pair.logs.slow));
+    // The prepared path answered: the stack's route label is the table's row.
+    assert.ok(routes(pair.logs.fast).every((r) => r === "/registries/*"));
+  });
 
-Deno.test("the hot reads of Rack and JSR are prepared rows of their route tables, and answer there", async () => {
+  Deno.test(`JSR's prepared reads answer exactly as the full stack: public, private, missing, yanked${named}`, async () => {
+    const pair = apps(cache);
+    await seedJsr(pair.fast);
+    await seedJsr(pair.slow);
+    const reader = { authorization: `Bearer ${ALICE}` };
+    const admin = { authorization: `Bearer ${ADMIN}` };
+    const paths = [
+      "/@pub/greet/meta.json",
+      "/@pub/greet/1.0.0_meta.json",
+      "/@pub/greet/1.1.0_meta.json",
+      "/@pub/greet/1.0.0/mod.ts",
+      "/@pub/greet/1.0.0/big.ts",
+      "/@pub/greet/1.1.0/big.ts",
+      "/@acme/greet/meta.json",
+      "/@acme/greet/1.0.0_meta.json",
+      "/@acme/greet/1.0.0/big.ts",
+      "/@nobody/greet/meta.json",
+      "/@pub/greet/9.9.9_meta.json",
+      "/@pub/greet/1.0.0/none.ts",
+    ];
+    for (const path of paths) {
+      for (const who of [{}, reader, admin, { authorization: "Bearer nope" }]) {
+        await everyShape(pair, path, who);
+      }
+    }
+    const privateAsStranger = await same(pair, "/@acme/greet/1.0.0/big.ts");
+    const missing = await same(pair, "/@nobody/greet/1.0.0/big.ts");
+    assert.equal(privateAsStranger.status, missing.status, "private answers as missing");
+    assert.equal((await same(pair, "/@acme/greet/1.0.0/big.ts", admin)).status, 200);
+    assert.equal((await same(pair, "/@pub/greet/1.1.0/big.ts")).status, 200, "yanked files stay");
+    assert.deepEqual(routes(pair.logs.fast), routes(pair.logs.slow));
+  });
+}
+
+/**
+ * The Rack and JSR route tables over one seeded store, mounted on a Hono app,
+ * and their prepared matcher. `atOnce`: a read cache, and an auth.json and
+ * tokens known without waiting (what lets reads answer at once).
+ */
+async function seededTables(atOnce: boolean) {
+  const memory = new MemoryRegistryStorage();
   const ctx = {
-    storage: new MemoryRegistryStorage(),
+    storage: atOnce ? new CachingRegistryStorage(memory, { ttlMs: 600_000 }) : memory,
     bundles: new MemoryBundleStorage(),
     clock: () => NOW,
     reservedScopes: [],
@@ -245,16 +263,17 @@ Deno.test("the hot reads of Rack and JSR are prepared rows of their route tables
       Promise.resolve(ns === "@pub" ? { anonymous: true } : undefined),
     defaultVisibility: "private" as const,
   };
-  const auth = () => Promise.resolve(parseAuthConfig(AUTH_JSON, { adminToken: ADMIN }).auth);
+  const parsed = parseAuthConfig(AUTH_JSON, { adminToken: ADMIN }).auth;
+  const auth = atOnce ? fixedRackAuth(parsed) : () => Promise.resolve(parsed);
+  const principal = (t: string) =>
+    t === ALICE
+      ? { subject: "alice", admin: false }
+      : t === ADMIN
+      ? { subject: "ops", admin: true }
+      : null;
   const authenticator = {
-    authenticate: (t: string) =>
-      Promise.resolve(
-        t === ALICE
-          ? { subject: "alice", admin: false }
-          : t === ADMIN
-          ? { subject: "ops", admin: true }
-          : null,
-      ),
+    authenticate: (t: string) => Promise.resolve(principal(t)),
+    ...(atOnce ? { authenticateNow: principal } : {}),
   };
   const rack = rackRouteTable({ ctx, auth });
   const jsr = jsrRouteTable({ ctx, authenticator });
@@ -263,7 +282,11 @@ Deno.test("the hot reads of Rack and JSR are prepared rows of their route tables
   const registry = { request: app.request, fetch: app.fetch } as unknown as RegistryApp;
   await seedRack(registry, false);
   await seedJsr(registry);
-  const match = preparedMatcher([jsr, rack]);
+  return { app, match: preparedMatcher([jsr, rack]) };
+}
+
+Deno.test("the hot reads of Rack and JSR are prepared rows of their route tables, and answer there", async () => {
+  const { app, match } = await seededTables(false);
   const hot = [
     "/registries/@rack/quality/husky/versions",
     "/registries/@rack/quality/husky",
@@ -282,4 +305,53 @@ Deno.test("the hot reads of Rack and JSR are prepared rows of their route tables
     assert.deepEqual(prepared, await seen(await app.request(path)), path);
   }
   assert.equal(match(new Request("http://x/namespaces"), "/namespaces"), null);
+});
+
+Deno.test("hot reads whose rows are in the read cache answer at once; a stranger's private read and a missing one both wait", async () => {
+  const { app, match } = await seededTables(true);
+  const answerOf = (path: string, headers: Record<string, string> = {}) =>
+    match(new Request(`http://registry.test${path}`, { headers }), path)!.answer();
+  const dev = { authorization: "Bearer dev-token" };
+  const ops = { authorization: `Bearer ${ADMIN}` };
+  const hot: [string, Record<string, string>][] = [
+    ["/registries/@rack/quality/husky/versions", {}],
+    ["/registries/@rack/quality/husky", {}],
+    ["/registries/@rack/quality/husky/1.0.0", {}],
+    ["/registries/@rack/quality/husky/1.0.0/files/templates/setup.ts", {}],
+    ["/registries/@company/quality/husky/1.0.0", dev],
+    ["/@pub/greet/meta.json", {}],
+    ["/@pub/greet/1.0.0_meta.json", {}],
+    ["/@pub/greet/1.0.0/big.ts", {}],
+    ["/@acme/greet/meta.json", ops],
+    ["/@acme/greet/1.0.0/big.ts", ops],
+  ];
+  for (const [path, who] of hot) {
+    // The first read fills the read cache; the second answers at once.
+    const first = await answerOf(path, who);
+    assert.ok(first, path);
+    await first.build();
+    const now = answerOf(path, who);
+    assert.ok(now !== null && !(now instanceof Promise), `${path} answers at once`);
+    const prepared = await seen(await now.build());
+    assert.equal(prepared.status, 200, path);
+    assert.deepEqual(prepared, await seen(await app.request(path, { headers: who })), path);
+  }
+  // Refused at once, before any row: the Rack authorization still runs.
+  assert.throws(() => answerOf("/registries/@company/quality/husky/1.0.0"));
+  // A stranger's read of a private thing and of a missing one take the same
+  // (waiting) path, and both decline to the full stack.
+  const hidden = [
+    "/@acme/greet/meta.json",
+    "/@nobody/greet/meta.json",
+    "/@acme/greet/1.0.0_meta.json",
+    "/@nobody/greet/1.0.0_meta.json",
+    "/@acme/greet/1.0.0/big.ts",
+    "/@nobody/greet/1.0.0/big.ts",
+  ];
+  for (const path of hidden) await Promise.resolve(answerOf(path)).then(() => {}, () => {});
+  for (const path of hidden) {
+    const answer = answerOf(path);
+    assert.ok(answer instanceof Promise, `${path} waits`);
+    await assert.rejects(answer as Promise<unknown>, path);
+  }
 });

@@ -7,7 +7,12 @@
  *
  * @module
  */
-import { type PackageView, readPackageView, visibleStates } from "../package_view.ts";
+import {
+  type PackageView,
+  readPackageView,
+  readPackageViewNow,
+  visibleStates,
+} from "../package_view.ts";
 import type { VersionState } from "../rows.ts";
 import {
   type AuthnContext,
@@ -51,18 +56,55 @@ export interface VersionListBody {
  */
 export async function listArtifactVersions(
   ctx: GguiContext,
-  request: { authn: AuthnContext; scope: string; name: string },
+  request: ListRequest,
 ): Promise<GguiResult<VersionListBody | GguiErrorBody>> {
-  const { authn, scope, name } = request;
-  const artifactId = `${scope}/${name}`;
-  const notFound = () => errorResult(404, "not_found", `no such artifact: ${artifactId}`);
-  if (!SCOPE_RE.test(scope) || !NAME_RE.test(name)) return notFound();
+  const { scope, name } = request;
+  if (!SCOPE_RE.test(scope) || !NAME_RE.test(name)) return notFound(request);
   let view: PackageView;
   try {
     view = await readPackageView(ctx.storage, { namespace: scope, name });
   } catch {
     return errorResult(500, "server_error", "failed to list versions");
   }
+  return listingOf(view, request);
+}
+
+/**
+ * {@linkcode listArtifactVersions} without waiting, when the package view is
+ * in memory (`readPackageViewNow`): the same answer, the 404 of a missing or
+ * wholly hidden artifact included; `undefined` when only
+ * `listArtifactVersions` can give it.
+ */
+export function listArtifactVersionsNow(
+  ctx: GguiContext,
+  request: ListRequest,
+): GguiResult<VersionListBody | GguiErrorBody> | undefined {
+  const { scope, name } = request;
+  if (!SCOPE_RE.test(scope) || !NAME_RE.test(name)) return notFound(request);
+  const view = readPackageViewNow(ctx.storage, { namespace: scope, name });
+  return view === undefined ? undefined : listingOf(view, request);
+}
+
+/** What {@linkcode listArtifactVersions} reads: the caller and the artifact. */
+export interface ListRequest {
+  /** The caller (`undefined`: anonymous). */
+  authn: AuthnContext;
+  /** The scope, with its `@`. */
+  scope: string;
+  /** The artifact name. */
+  name: string;
+}
+
+function notFound(request: ListRequest): GguiResult<GguiErrorBody> {
+  return errorResult(404, "not_found", `no such artifact: ${request.scope}/${request.name}`);
+}
+
+function listingOf(
+  view: PackageView,
+  request: ListRequest,
+): GguiResult<VersionListBody | GguiErrorBody> {
+  const { authn, scope, name } = request;
+  const artifactId = `${scope}/${name}`;
   const visible = visibleStates(view, scope, authn);
   // Rendered once per list of states: the package view hands every reader of
   // one visibility class the same list until the package row changes, and a
@@ -81,7 +123,7 @@ export async function listArtifactVersions(
       visibility: s.visibility,
     });
   }
-  if (versions.length === 0) return notFound();
+  if (versions.length === 0) return notFound(request);
   const result = deepFreeze({ status: 200, body: { artifactId, versions } });
   rendered.set(visible, result);
   return result;

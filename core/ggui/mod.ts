@@ -47,7 +47,12 @@ export {
   type ConformanceError,
   type ConformanceResult,
 } from "./conformance.ts";
-export { listArtifactVersions, type VersionEntry, type VersionListBody } from "./list_versions.ts";
+export {
+  listArtifactVersions,
+  type ListRequest,
+  type VersionEntry,
+  type VersionListBody,
+} from "./list_versions.ts";
 export {
   type ArtifactManifest,
   type BlueprintManifest,

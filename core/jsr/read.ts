@@ -10,9 +10,14 @@
  */
 import type { Principal } from "../auth.ts";
 import type { RegistryContext } from "../context.ts";
-import { versionFiles } from "../files.ts";
-import { readPackageView, visibleStates } from "../package_view.ts";
-import { cachedGetMany } from "../read_cache.ts";
+import { versionFiles, versionFilesNow } from "../files.ts";
+import {
+  type PackageView,
+  readPackageView,
+  readPackageViewNow,
+  visibleStates,
+} from "../package_view.ts";
+import { cachedGetMany, peekCachedMany } from "../read_cache.ts";
 import type { FileEntry, ScopeRow, VersionRow, VersionState } from "../rows.ts";
 import { pickLatest, sortVersionsDescending } from "../semver.ts";
 import { grantsAllow } from "../tokens.ts";
@@ -71,7 +76,15 @@ async function readableStates(
   reader: JsrReader,
 ): Promise<(JsrRead<VersionState[]> & { source: readonly VersionState[] }) | null> {
   // The same reads for every package, present or not (core/package_view.ts).
-  const view = await readPackageView(ctx.storage, ref);
+  return statesOf(await readPackageView(ctx.storage, ref), ref, reader);
+}
+
+/** The versions of a package view `reader` may see (see {@linkcode readableStates}). */
+function statesOf(
+  view: PackageView,
+  ref: PackageRef,
+  reader: JsrReader,
+): (JsrRead<VersionState[]> & { source: readonly VersionState[] }) | null {
   if (view.row?.format !== JSR_FORMAT) return null;
   const visible = visibleStates(view, ref.namespace, reader);
   if (visible.length === 0) return null;
@@ -99,7 +112,29 @@ export async function jsrPackageMeta(
   ref: PackageRef,
   reader: JsrReader,
 ): Promise<JsrRead<JsrPackageMeta> | null> {
-  const found = await readableStates(ctx, ref, reader);
+  return metaOf(ref, await readPackageView(ctx.storage, ref), reader);
+}
+
+/**
+ * {@linkcode jsrPackageMeta} without waiting, when the package view is in
+ * memory (`readPackageViewNow`); `undefined` when only `jsrPackageMeta` can
+ * tell. A miss and a package this reader may not see answer the same `null`.
+ */
+export function jsrPackageMetaNow(
+  ctx: RegistryContext,
+  ref: PackageRef,
+  reader: JsrReader,
+): JsrRead<JsrPackageMeta> | null | undefined {
+  const view = readPackageViewNow(ctx.storage, ref);
+  return view === undefined ? undefined : metaOf(ref, view, reader);
+}
+
+function metaOf(
+  ref: PackageRef,
+  view: PackageView,
+  reader: JsrReader,
+): JsrRead<JsrPackageMeta> | null {
+  const found = statesOf(view, ref, reader);
   if (!found) return null;
   // Rendered once per list of states: the package view hands every reader of
   // one visibility class the same list until the package row changes.
@@ -150,11 +185,38 @@ export async function jsrVersion(
 ): Promise<JsrRead<JsrVersion> | null> {
   // One batch with the scope row, whoever asks: a private version and a
   // missing one cost the same reads and the same cache decisions.
-  const [row, state, scope] = await cachedGetMany<unknown>(ctx.storage, [
-    keys.versionKey(ref),
-    keys.versionStateKey(ref),
-    keys.scopeKey(ref.namespace),
-  ]) as [Entry<VersionRow> | null, Entry<VersionState> | null, Entry<ScopeRow> | null];
+  return versionOf(ref, await cachedGetMany<unknown>(ctx.storage, versionRowKeys(ref)), reader);
+}
+
+/**
+ * {@linkcode jsrVersion} without waiting, when its three rows are in the read
+ * cache; `undefined` when only `jsrVersion` can tell. A private version the
+ * reader may not read and a missing one answer the same `null`, from the
+ * same cached rows (misses are cached like rows).
+ */
+export function jsrVersionNow(
+  ctx: RegistryContext,
+  ref: VersionRef,
+  reader: JsrReader,
+): JsrRead<JsrVersion> | null | undefined {
+  const rows = peekCachedMany<unknown>(ctx.storage, versionRowKeys(ref));
+  return rows === undefined ? undefined : versionOf(ref, rows, reader);
+}
+
+function versionRowKeys(ref: VersionRef) {
+  return [keys.versionKey(ref), keys.versionStateKey(ref), keys.scopeKey(ref.namespace)];
+}
+
+function versionOf(
+  ref: VersionRef,
+  rows: readonly (Entry<unknown> | null)[],
+  reader: JsrReader,
+): JsrRead<JsrVersion> | null {
+  const [row, state, scope] = rows as [
+    Entry<VersionRow> | null,
+    Entry<VersionState> | null,
+    Entry<ScopeRow> | null,
+  ];
   if (!row || !state || row.value.format !== JSR_FORMAT) return null;
   if (!mayRead(row.value, ref.namespace, reader, scope?.value ?? null)) return null;
   return {
@@ -172,7 +234,31 @@ export async function jsrFile(
 ): Promise<JsrRead<FileEntry> | null> {
   const version = await jsrVersion(ctx, ref, reader);
   if (!version || !path.startsWith("/")) return null;
-  const files = await versionFiles(ctx, version.value.row);
+  return fileOf(version, path, await versionFiles(ctx, version.value.row));
+}
+
+/**
+ * {@linkcode jsrFile} without waiting, when the version's rows and its file
+ * map are in memory; `undefined` when only `jsrFile` can tell.
+ */
+export function jsrFileNow(
+  ctx: RegistryContext,
+  ref: VersionRef,
+  path: string,
+  reader: JsrReader,
+): JsrRead<FileEntry> | null | undefined {
+  const version = jsrVersionNow(ctx, ref, reader);
+  if (version === undefined) return undefined;
+  if (!version || !path.startsWith("/")) return null;
+  const files = versionFilesNow(version.value.row);
+  return files === undefined ? undefined : fileOf(version, path, files);
+}
+
+function fileOf(
+  version: JsrRead<JsrVersion>,
+  path: string,
+  files: Readonly<Record<string, FileEntry>>,
+): JsrRead<FileEntry> | null {
   const rel = path.slice(1);
   const entry = Object.hasOwn(files, rel) ? files[rel] : undefined;
   return entry

@@ -48,6 +48,37 @@ export interface RackAuth {
   adminSha256?: string;
 }
 
+/**
+ * The auth configuration in force, asked once per request (hot-reloadable).
+ * `now`, when present, answers the same configuration without waiting, or
+ * `undefined` when only the call can tell (a reload is due): hot read paths
+ * use it to answer without awaiting.
+ */
+export interface RackAuthProvider {
+  /** The configuration in force. */
+  (): Promise<RackAuth>;
+  /** The configuration in force when known without waiting. */
+  now?: () => RackAuth | undefined;
+}
+
+/**
+ * A provider of a fixed configuration (no file behind it).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fixedRackAuth, parseAuthConfig } from "./auth.ts";
+ * const { auth } = parseAuthConfig('{"@co":[]}');
+ * const provider = fixedRackAuth(auth);
+ * assert.ok(provider.now?.() === auth && (await provider()) === auth);
+ * ```
+ */
+export function fixedRackAuth(auth: RackAuth): RackAuthProvider {
+  const provider: RackAuthProvider = () => Promise.resolve(auth);
+  provider.now = () => auth;
+  return provider;
+}
+
 /** A namespace left out of the configuration, and why. */
 export interface RejectedNamespace {
   /** The key as written in the file. */

@@ -6,6 +6,7 @@
  * <ns>/<segs…>/<version>/<file path>     every file of a version, registry.json LAST
  * <ns>/<segs…>/versions.json             {"versions":[…]}, newest first, as the server serves it
  * presets/<name>/preset.json             each preset
+ * schema/{rack,preset,registry-item}.json what /schemas/:file serves (server/rack_mirror.ts)
  * .auth/auth.json                        a copy of auth.json (server/rack_mirror.ts)
  * ```
  *
@@ -43,7 +44,9 @@ import type { JsonValue } from "../../storage/types.ts";
 import { rackMimeType } from "./mime.ts";
 import { PRESET_KIND, type RackPackageRef, readPreset, versionsJsonAt } from "./read.ts";
 import { RACK_FORMAT } from "./upload.ts";
+import { RACK_SCHEMA_FILES, type RackSchemaFile } from "./schema.ts";
 import type { RackMirrorItem, RackMirrorWork } from "./mirror_queue.ts";
+import type { RackMirrorBacklog } from "../metrics.ts";
 
 export { rackMirrorMutation } from "./mirror_queue.ts";
 export type { RackMirrorItem, RackMirrorWork } from "./mirror_queue.ts";
@@ -310,21 +313,66 @@ export async function pendingRackMirror(
   return page.items.map((e) => e.value);
 }
 
-/** The earliest time a pending item is due, for a worker loop to sleep until. */
-export async function nextRackMirrorDueAt(ctx: RegistryContext): Promise<Date | null> {
-  let best: number | null = null;
+/** The outbox at a glance: what waits, since when, and when the next item is due. */
+export interface RackMirrorBacklogView extends RackMirrorBacklog {
+  /** The earliest time a waiting item is due, for a worker loop to sleep until. */
+  nextDueAt: Date | null;
+}
+
+/** Read the outbox once: its size, its retrying items, its oldest item and its next due time. */
+export async function rackMirrorBacklog(
+  ctx: Pick<RegistryContext, "storage">,
+): Promise<RackMirrorBacklogView> {
+  let next: number | null = null;
+  let oldest: number | null = null;
+  let queued = 0;
+  let retrying = 0;
   for await (const e of listAll<RackMirrorItem>(ctx.storage, keys.rackMirrorPrefix())) {
     const r = e.value;
+    queued++;
+    if (r.attempts > 0) retrying++;
     const at = Math.max(Date.parse(r.nextAttemptAt), r.leaseUntil ? Date.parse(r.leaseUntil) : 0);
-    if (best === null || at < best) best = at;
+    if (next === null || at < next) next = at;
+    const created = Date.parse(r.createdAt);
+    if (oldest === null || created < oldest) oldest = created;
   }
-  return best === null ? null : new Date(best);
+  return {
+    queued,
+    retrying,
+    oldestCreatedAt: oldest === null ? null : new Date(oldest),
+    nextDueAt: next === null ? null : new Date(next),
+  };
 }
 
 /** A document kept outside the store, mirrored when its bytes change. */
 interface MirrorStateRow {
+  /** The digest of the bytes copied, or `absent` when the object was deleted. */
   sha256: string;
   at: string;
+}
+
+/**
+ * Make the object `key` hold `bytes` (or delete it for `null`) unless the last
+ * copy, recorded in the store under `state`, was the same. Answers whether it
+ * wrote. A failure leaves the record as it was, so the next call tries again.
+ */
+async function syncDocumentCopy(
+  ctx: RegistryContext,
+  target: RackMirrorTarget,
+  doc: { state: string; key: string; bytes: Uint8Array | null; force?: boolean },
+): Promise<boolean> {
+  const sha256 = doc.bytes === null ? "absent" : sha256Hex(doc.bytes);
+  const key = keys.rackMirrorStateKey(doc.state);
+  const last = await ctx.storage.get<MirrorStateRow>(key);
+  if (!doc.force && last?.value.sha256 === sha256) return false;
+  if (doc.bytes === null) await target.deleteObject(doc.key);
+  else await target.putObject(doc.key, doc.bytes, { contentType: "application/json" });
+  const row: MirrorStateRow = { sha256, at: ctx.clock().toISOString() };
+  await ctx.storage.commit({
+    checks: [],
+    mutations: [{ type: "set", key, value: row as unknown as JsonValue }],
+  });
+  return true;
 }
 
 /**
@@ -339,17 +387,42 @@ export async function syncAuthCopy(
   bytes: Uint8Array,
   options: { force?: boolean } = {},
 ): Promise<boolean> {
-  const sha256 = sha256Hex(bytes);
-  const key = keys.rackMirrorStateKey("auth");
-  const last = await ctx.storage.get<MirrorStateRow>(key);
-  if (!options.force && last?.value.sha256 === sha256) return false;
-  await target.putObject(AUTH_COPY_KEY, bytes, { contentType: "application/json" });
-  const row: MirrorStateRow = { sha256, at: ctx.clock().toISOString() };
-  await ctx.storage.commit({
-    checks: [],
-    mutations: [{ type: "set", key, value: row as unknown as JsonValue }],
+  return await syncDocumentCopy(ctx, target, {
+    state: "auth",
+    key: AUTH_COPY_KEY,
+    bytes,
+    ...(options.force ? { force: true } : {}),
   });
-  return true;
+}
+
+/** The bucket key of a schema file, as in the original's layout (`schema/<file>`). */
+export function schemaCopyKey(file: RackSchemaFile): string {
+  return `schema/${file}`;
+}
+
+/**
+ * Copy the three schema files the server serves at `/schemas/:file` (`read`
+ * answers their bytes, or `null` for one the server answers 404) to
+ * `schema/<file>`, each only when it changed since its last copy; a file the
+ * server no longer serves is deleted. Answers how many objects were written
+ * or deleted.
+ */
+export async function syncSchemaCopies(
+  ctx: RegistryContext,
+  target: RackMirrorTarget,
+  read: (file: RackSchemaFile) => Promise<Uint8Array | null>,
+  options: { force?: boolean } = {},
+): Promise<number> {
+  let changed = 0;
+  for (const file of RACK_SCHEMA_FILES) {
+    const doc = { state: schemaCopyKey(file), key: schemaCopyKey(file), bytes: await read(file) };
+    if (
+      await syncDocumentCopy(ctx, target, { ...doc, ...(options.force ? { force: true } : {}) })
+    ) {
+      changed++;
+    }
+  }
+  return changed;
 }
 
 /** What {@linkcode rebuildRackMirror} did. */

@@ -8,10 +8,13 @@ import { identifyCaller, parseAuthConfig } from "./auth.ts";
 import {
   drainRackMirror,
   pendingRackMirror,
+  rackMirrorBacklog,
   type RackMirrorTarget,
   rebuildRackMirror,
   syncAuthCopy,
+  syncSchemaCopies,
 } from "./mirror.ts";
+import { builtinSchemaBytes, type RackSchemaFile } from "./schema.ts";
 import { putPreset } from "./read.ts";
 import { publishRackArchive, storeArchive } from "./upload.ts";
 
@@ -202,4 +205,62 @@ Deno.test("without rackMirror nothing is queued", async () => {
   const ctx = { ...mirroredCtx(now), rackMirror: false };
   await publish(ctx, "1.0.0");
   assert.equal((await pendingRackMirror(ctx)).length, 0);
+});
+
+Deno.test("syncSchemaCopies() writes schema/<file> as served, again only when a file changed, and deletes one no longer served", async () => {
+  const now = { t: Date.parse("2026-05-01T00:00:00Z") };
+  const ctx = mirroredCtx(now);
+  const bucket = new MemoryBucket();
+  const served = new Map<RackSchemaFile, Uint8Array | null>([
+    ["rack.json", builtinSchemaBytes("rack.json")],
+    ["preset.json", builtinSchemaBytes("preset.json")],
+    ["registry-item.json", builtinSchemaBytes("registry-item.json")],
+  ]);
+  const read = (file: RackSchemaFile) => Promise.resolve(served.get(file) ?? null);
+  assert.equal(await syncSchemaCopies(ctx, bucket, read), 3);
+  for (const [file, bytes] of served) assert.deepEqual(bucket.objects.get(`schema/${file}`), bytes);
+  assert.equal(await syncSchemaCopies(ctx, bucket, read), 0, "unchanged: nothing written");
+
+  served.set("preset.json", new TextEncoder().encode('{"title":"edited"}\n'));
+  bucket.writes.length = 0;
+  assert.equal(await syncSchemaCopies(ctx, bucket, read), 1);
+  assert.deepEqual(bucket.writes, ["schema/preset.json"]);
+  assert.equal(bucket.text("schema/preset.json"), '{"title":"edited"}\n');
+
+  served.set("rack.json", null); // SCHEMA_DIR without it: the server answers 404
+  assert.equal(await syncSchemaCopies(ctx, bucket, read), 1);
+  assert.ok(!bucket.objects.has("schema/rack.json"));
+  assert.equal(await syncSchemaCopies(ctx, bucket, read), 0);
+
+  // A failed write is tried again on the next call.
+  served.set("registry-item.json", new TextEncoder().encode("{}\n"));
+  bucket.failing = (key) => key === "schema/registry-item.json";
+  await assert.rejects(syncSchemaCopies(ctx, bucket, read), /bucket refused/);
+  bucket.failing = undefined;
+  assert.equal(await syncSchemaCopies(ctx, bucket, read), 1);
+  assert.equal(bucket.text("schema/registry-item.json"), "{}\n");
+  assert.equal(await syncSchemaCopies(ctx, bucket, read, { force: true }), 3, "force writes all");
+});
+
+Deno.test("rackMirrorBacklog() counts waiting and retrying items, the oldest one's commit time and the next due time", async () => {
+  const t0 = Date.parse("2026-05-01T00:00:00Z");
+  const now = { t: t0 };
+  const ctx = mirroredCtx(now);
+  assert.deepEqual(await rackMirrorBacklog(ctx), {
+    queued: 0,
+    retrying: 0,
+    oldestCreatedAt: null,
+    nextDueAt: null,
+  });
+  await publish(ctx, "1.0.0");
+  now.t += 5000;
+  await publish(ctx, "1.1.0");
+  const bucket = new MemoryBucket();
+  bucket.failing = (key) => key.includes("/1.0.0/");
+  assert.deepEqual(await drainRackMirror(ctx, bucket), { done: 1, failed: 1 });
+  const backlog = await rackMirrorBacklog(ctx);
+  assert.equal(backlog.queued, 1);
+  assert.equal(backlog.retrying, 1);
+  assert.equal(backlog.oldestCreatedAt?.getTime(), t0, "the failing 1.0.0 is the oldest");
+  assert.equal(backlog.nextDueAt?.getTime(), now.t + 1000, "its retry, one second on");
 });

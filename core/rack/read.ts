@@ -8,11 +8,11 @@
  *
  * @module
  */
-import { cachedGet } from "../read_cache.ts";
+import { cachedGet, peekCachedMany } from "../read_cache.ts";
 import type { RegistryContext } from "../context.ts";
 import { auditMutation, auditRow } from "../audit.ts";
 import { sha256Hex } from "../../base/digest.ts";
-import { openVersionFile, versionFiles } from "../files.ts";
+import { openVersionFile, versionFiles, versionFilesNow } from "../files.ts";
 import type { FileEntry, PackageRow, VersionRow } from "../rows.ts";
 import { listAll, listVersionStates, updateRow } from "../store.ts";
 import * as keys from "../../storage/keys.ts";
@@ -82,6 +82,15 @@ async function rackPackage(
   return { row: entry.value, stamp: entry.stamp };
 }
 
+/** The package row of a Rack package from the read cache without waiting (`undefined`: not there, or no Rack package). */
+function rackPackageNow(ctx: RegistryContext, ref: RackPackageRef) {
+  const rows = peekCachedMany<PackageRow>(ctx.storage, [
+    keys.packageKey({ namespace: ref.namespace, name: ref.segments.join("/") }),
+  ]);
+  const entry = rows?.[0];
+  return entry && entry.value.format === RACK_FORMAT ? entry : undefined;
+}
+
 /** Rendered `versions.json` documents by package, valid while the package row's stamp holds. */
 const versionDocs = new WeakMap<object, Map<string, { stamp: string; doc: RackDocument }>>();
 const VERSION_DOCS = 4096;
@@ -97,6 +106,21 @@ export async function readVersionsJson(
   const { doc } = await versionsJsonAt(ctx, ref);
   if (doc === null) throw notFound();
   return doc;
+}
+
+/**
+ * {@linkcode readVersionsJson} without waiting: the document kept for the
+ * package row's stamp, when that row is in the read cache; `undefined`
+ * otherwise (a miss included: only `readVersionsJson` answers those).
+ */
+export function readVersionsJsonNow(
+  ctx: RegistryContext,
+  ref: RackPackageRef,
+): RackDocument | undefined {
+  const entry = rackPackageNow(ctx, ref);
+  if (entry === undefined) return undefined;
+  const hit = versionDocs.get(ctx.storage)?.get(`${ref.namespace}/${ref.segments.join("/")}`);
+  return hit && hit.stamp === entry.stamp ? hit.doc : undefined;
 }
 
 /**
@@ -160,9 +184,40 @@ export async function resolveRackFile(
   ref: RackPackageRef & { version: string; path: string },
 ): Promise<RackFileRef> {
   const row = await rackVersion(ctx, ref, ref.version);
-  const files = await versionFiles(ctx, row);
+  const found = fileRefOf(row, ref, await versionFiles(ctx, row));
+  if (!found) throw notFound();
+  return found;
+}
+
+/**
+ * {@linkcode resolveRackFile} without waiting, when the version row is in the
+ * read cache and its file map in memory; `undefined` otherwise (a miss
+ * included: only `resolveRackFile` answers those).
+ */
+export function resolveRackFileNow(
+  ctx: RegistryContext,
+  ref: RackPackageRef & { version: string; path: string },
+): RackFileRef | undefined {
+  const rows = peekCachedMany<VersionRow>(ctx.storage, [
+    keys.versionKey({
+      namespace: ref.namespace,
+      name: ref.segments.join("/"),
+      version: ref.version,
+    }),
+  ]);
+  const row = rows?.[0]?.value;
+  if (!row || row.format !== RACK_FORMAT) return undefined;
+  const files = versionFilesNow(row);
+  return files === undefined ? undefined : fileRefOf(row, ref, files) ?? undefined;
+}
+
+function fileRefOf(
+  row: VersionRow,
+  ref: { version: string; path: string },
+  files: Readonly<Record<string, FileEntry>>,
+): RackFileRef | null {
   const entry = Object.hasOwn(files, ref.path) ? files[ref.path] : undefined;
-  if (!entry) throw notFound();
+  if (!entry) return null;
   return {
     entry,
     contentType: rackMimeType(ref.path),
@@ -193,6 +248,17 @@ export async function resolveLatest(
   const { row } = await rackPackage(ctx, ref);
   if (row.latest === undefined) throw notFound("No versions available");
   return await resolveRackFile(ctx, { ...ref, version: row.latest, path: "registry.json" });
+}
+
+/** {@linkcode resolveLatest} without waiting (see {@linkcode resolveRackFileNow}). */
+export function resolveLatestNow(
+  ctx: RegistryContext,
+  ref: RackPackageRef,
+): RackFileRef | undefined {
+  const latest = rackPackageNow(ctx, ref)?.value.latest;
+  return latest === undefined
+    ? undefined
+    : resolveRackFileNow(ctx, { ...ref, version: latest, path: "registry.json" });
 }
 
 /** The Rack registry paths of a namespace, sorted (`[]` when it has none). */

@@ -28,6 +28,7 @@ import {
   storeFault,
 } from "../../base/errors.ts";
 import { collectBytes } from "../../storage/_common.ts";
+import { jsonResponse, NO_STORE_JSON } from "../ops/_common.ts";
 import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../../core/gc.ts";
 import {
   deleteVersion,
@@ -131,10 +132,7 @@ function adminError(thrown: unknown): { status: number; body: AdminErrorBody } {
 }
 
 function json(body: unknown, status = 200): Response {
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
-  });
+  return jsonResponse(body, status, NO_STORE_JSON);
 }
 
 /** The bearer token of a request (scheme case-insensitive), or `null`. */

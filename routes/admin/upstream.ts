@@ -11,8 +11,8 @@ import type { Authenticator } from "../../core/auth.ts";
 import type { RegistryContext } from "../../core/context.ts";
 import { isRegistryError, RegistryError } from "../../base/errors.ts";
 import { claimNamespace } from "../../core/jsr/upstream_claims.ts";
+import { jsonResponse, NO_STORE_JSON } from "../ops/_common.ts";
 
-const HEADERS = { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" };
 const STATUS = {
   unauthorized: 401,
   forbidden: 403,
@@ -21,7 +21,7 @@ const STATUS = {
 } as const;
 
 function answer(body: unknown, status: number): Response {
-  return new Response(JSON.stringify(body), { status, headers: HEADERS });
+  return jsonResponse(body, status, NO_STORE_JSON);
 }
 
 /** Add the claim route to `app` (the registry app, before its admin routes). */

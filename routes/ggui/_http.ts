@@ -182,7 +182,9 @@ export function send(
       ? { "retry-after": String(CONFLICT_RETRY_AFTER_SECONDS) }
       : {};
   const extra = result.status >= 400 ? { ...headers, ...ERROR_HEADERS, ...retry } : headers;
-  return makeResponse(text, result.status, jsonHeaders(c, String(utf8Length(text)), extra));
+  // Encoded once: its length is the bytes' (no second pass over the text to count them).
+  const bytes = utf8.encode(text);
+  return makeResponse(bytes, result.status, jsonHeaders(c, String(bytes.byteLength), extra));
 }
 
 /** A serialized read result: body, strong ETag, and a finished response to clone. */

@@ -19,7 +19,7 @@ import {
   locateBundleFileNow,
   type LocatedFile,
 } from "../../core/ggui/bundles.ts";
-import { listArtifactVersions } from "../../core/ggui/list_versions.ts";
+import { listArtifactVersions, listArtifactVersionsNow } from "../../core/ggui/list_versions.ts";
 import { readArtifact, readArtifactNow } from "../../core/ggui/read.ts";
 import { respondWithBlob } from "../shared/_blob_response.ts";
 import type { FastAnswer, RouteParams } from "../shared/_route_table.ts";
@@ -158,23 +158,19 @@ export class GguiPrepared {
       : undefined;
   }
 
-  /** A version read at once when the caller and the rows are known without waiting. */
-  #versionNow(
+  /**
+   * A `/pkg` read at once when the caller and the rows are known without
+   * waiting (`read` answers from memory, or `undefined`).
+   */
+  #pkgNow(
     req: Request,
-    scope: string,
-    name: string,
-    version: string,
+    read: (ctx: GguiContext, authn: AuthnContext) => GguiResult | undefined,
   ): FastAnswer | undefined {
     const header = req.headers.get("authorization");
     const authn = authnNowOf(this.#authenticator, header);
     // Unknown yet, or a bearer that is not valid (the Hono route counts the failure).
     if (authn === false || (authn === undefined && parseBearer(header) !== null)) return undefined;
-    const result = readArtifactNow(gguiContextFor(this.#ctx, this.#options, req), {
-      authn,
-      scope: scopeParam(scope),
-      name,
-      version,
-    });
+    const result = read(gguiContextFor(this.#ctx, this.#options, req), authn);
     return result === undefined ? undefined : this.#pkg(req, result, authn?.subject);
   }
 
@@ -203,31 +199,24 @@ export class GguiPrepared {
   /** `GET /pkg/:scope/:name/:version`. */
   version(req: Request, p: RouteParams): FastAnswer | Promise<FastAnswer | null> {
     const { scope, name, version } = p as Record<"scope" | "name" | "version", string>;
-    return this.#versionNow(req, scope, name, version) ??
+    const request = (authn: AuthnContext) => ({ authn, scope: scopeParam(scope), name, version });
+    return this.#pkgNow(req, (ctx, authn) => readArtifactNow(ctx, request(authn))) ??
       this.#pkgRead(
         req,
-        (authn) =>
-          readArtifact(gguiContextFor(this.#ctx, this.#options, req), {
-            authn,
-            scope: scopeParam(scope),
-            name,
-            version,
-          }),
+        (authn) => readArtifact(gguiContextFor(this.#ctx, this.#options, req), request(authn)),
       );
   }
 
   /** `GET /pkg/:scope/:name`. */
-  listing(req: Request, p: RouteParams): Promise<FastAnswer | null> {
+  listing(req: Request, p: RouteParams): FastAnswer | Promise<FastAnswer | null> {
     const { scope, name } = p as Record<"scope" | "name", string>;
-    return this.#pkgRead(
-      req,
-      (authn) =>
-        listArtifactVersions(gguiContextFor(this.#ctx, this.#options, req), {
-          authn,
-          scope: scopeParam(scope),
-          name,
-        }),
-    );
+    const request = (authn: AuthnContext) => ({ authn, scope: scopeParam(scope), name });
+    return this.#pkgNow(req, (ctx, authn) => listArtifactVersionsNow(ctx, request(authn))) ??
+      this.#pkgRead(
+        req,
+        (authn) =>
+          listArtifactVersions(gguiContextFor(this.#ctx, this.#options, req), request(authn)),
+      );
   }
 
   /** `GET /bundles/{public|private}/:scope/:name/:version/:file`. */

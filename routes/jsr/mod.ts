@@ -29,16 +29,23 @@ import {
 } from "../../core/jsr/publish.ts";
 import {
   jsrFile,
+  jsrFileNow,
   jsrPackageForPublish,
+  type JsrPackageMeta,
   jsrPackageMeta,
+  jsrPackageMetaNow,
+  type JsrRead as JsrFound,
   type JsrReader,
+  type JsrVersion,
   jsrVersion,
   jsrVersionList,
+  jsrVersionNow,
   versionDocument,
 } from "../../core/jsr/read.ts";
+import type { FileEntry } from "../../core/rows.ts";
 import { setJsrYanked } from "../../core/jsr/yank.ts";
-import { respondWithJson } from "../shared/_blob_response.ts";
-import { makeResponse, markPublicActivity } from "../ops/_common.ts";
+import { jsonDigest, respondWithJson } from "../shared/_blob_response.ts";
+import { jsonResponse, makeResponse, markPublicActivity } from "../ops/_common.ts";
 import { collectBytes } from "../../storage/_common.ts";
 import {
   type BoundTable,
@@ -48,7 +55,7 @@ import {
   type Route,
   type RouteParams,
 } from "../shared/_route_table.ts";
-import { preparedBlob } from "../shared/_prepared_reads.ts";
+import { isPlainRead, preparedBlob } from "../shared/_prepared_reads.ts";
 
 /** Options of {@linkcode createJsrRoutes}. */
 export interface JsrRoutesOptions {
@@ -77,11 +84,11 @@ export function jsrErrorResponse(err: unknown): Response {
   const headers = body.code === "conflict"
     ? { ...API_HEADERS, "retry-after": String(CONFLICT_RETRY_AFTER_SECONDS) }
     : API_HEADERS;
-  return makeResponse(JSON.stringify(body), status, headers);
+  return jsonResponse(body, status, headers);
 }
 
 function json(value: unknown, status = 200): Response {
-  return makeResponse(JSON.stringify(value), status, API_HEADERS);
+  return jsonResponse(value, status, API_HEADERS);
 }
 
 /** Whether a path belongs to this surface (its unknown routes answer in JSR's format). */
@@ -106,6 +113,18 @@ async function readerOf(req: Request, authenticator: Authenticator): Promise<Jsr
     throw jsrError("invalidBearerToken", "The bearer token is invalid, expired or revoked");
   }
   return principal;
+}
+
+/**
+ * {@linkcode readerOf} without waiting: the reader when the token is known at
+ * once (`authenticateNow`); `undefined` when only `readerOf` can tell (an
+ * invalid token included: `readerOf` refuses it).
+ */
+function readerNow(req: Request, authenticator: Authenticator): JsrReader | undefined {
+  const header = req.headers.get("authorization");
+  if (header === null) return null;
+  const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
+  return token === "" ? undefined : authenticator.authenticateNow?.(token) ?? undefined;
 }
 
 /** Cache headers of a read that may depend on the caller. */
@@ -218,88 +237,142 @@ const PKG = "/:scope{@[^/]+}/:name";
 /** A read of a package path: the scope (with its `@`), the name and, for files, version and path. */
 type PkgParams = RouteParams;
 
-/** The answer of a read by a reader, as a prepared read gives it; the handlers build it. */
-type JsrRead = (
-  req: Request,
-  p: PkgParams,
-  deps: JsrDeps & { reader: JsrReader },
-) => Promise<FastAnswer>;
+/**
+ * A read of a package path by a reader: how its rows are found (later, or at
+ * once when they are in memory), what a miss answers, and the answer of what
+ * was found. The route handler and the prepared read share it.
+ */
+interface JsrRead<T> {
+  /** What the reader may see; `null` on a miss (a hidden private thing is a miss). */
+  find(ctx: JsrDeps["ctx"], p: PkgParams, reader: JsrReader): Promise<T | null>;
+  /** {@linkcode JsrRead.find} without waiting; `undefined` when only `find` can tell. */
+  findNow(ctx: JsrDeps["ctx"], p: PkgParams, reader: JsrReader): T | null | undefined;
+  /** The error a miss answers. */
+  miss(p: PkgParams): Error;
+  /** The answer of what was found. */
+  answer(req: Request, found: T, deps: JsrDeps & { reader: JsrReader }): FastAnswer;
+}
 
 /** A route handler over a {@linkcode JsrRead}: the caller named in the log, then the answer. */
-function handlerOf(read: JsrRead, params?: (c: Context) => PkgParams): JsrHandler {
+function handlerOf<T>(read: JsrRead<T>, params?: (c: Context) => PkgParams): JsrHandler {
   return async (c, deps) => {
     const reader = await callerOf(c, deps.authenticator);
     const p = params ? params(c) : c.req.param();
-    return await (await read(c.req.raw, p, { ...deps, reader })).build();
+    return await (await answerOf(read, c.req.raw, p, { ...deps, reader })).build();
   };
 }
 
-/** The prepared read of a {@linkcode JsrRead}: an invalid token, a miss or an error declines. */
-function preparedOf(read: JsrRead, params?: (p: PkgParams) => PkgParams): PreparedRead<JsrDeps> {
-  return async (req, p, deps) => {
-    const reader = await readerOf(req, deps.authenticator);
-    return await read(req, params ? params(p) : p, { ...deps, reader });
+async function answerOf<T>(
+  read: JsrRead<T>,
+  req: Request,
+  p: PkgParams,
+  deps: JsrDeps & { reader: JsrReader },
+): Promise<FastAnswer> {
+  const found = await read.find(deps.ctx, p, deps.reader);
+  if (!found) throw read.miss(p);
+  return read.answer(req, found, deps);
+}
+
+/**
+ * The prepared read of a {@linkcode JsrRead}: an invalid token, a miss or an
+ * error declines. What is found at once (caller and rows in memory) is
+ * answered at once; anything else, a miss included (private or missing
+ * alike), takes the waiting path.
+ */
+function preparedOf<T>(
+  read: JsrRead<T>,
+  params?: (p: PkgParams) => PkgParams,
+): PreparedRead<JsrDeps> {
+  return (req, raw, deps) => {
+    const p = params ? params(raw) : raw;
+    const reader = readerNow(req, deps.authenticator);
+    const found = reader === undefined ? undefined : read.findNow(deps.ctx, p, reader);
+    if (found) return read.answer(req, found, { ...deps, reader: reader! });
+    return preparedLater(read, req, p, deps);
   };
 }
+
+async function preparedLater<T>(
+  read: JsrRead<T>,
+  req: Request,
+  p: PkgParams,
+  deps: JsrDeps,
+): Promise<FastAnswer> {
+  const reader = await readerOf(req, deps.authenticator);
+  return await answerOf(read, req, p, { ...deps, reader });
+}
+
+const pkgRef = (p: PkgParams) => jsrRef(p.scope!.slice(1), p.name!);
 
 /** `GET /@scope/name/meta.json`: the versions the caller may see. */
-const packageMeta: JsrRead = async (req, p, deps) => {
-  const ref = jsrRef(p.scope!.slice(1), p.name!);
-  const meta = await jsrPackageMeta(deps.ctx, ref, deps.reader);
-  if (!meta) throw jsrError("packageNotFound", `Package ${p.scope}/${p.name} not found`);
-  // The version list depends on who asks whenever any version could be
-  // private, so it always varies on Authorization: a stranger's view of a
-  // package with hidden versions carries the headers of a wholly public one.
-  return {
-    build: () =>
+const packageMeta: JsrRead<JsrFound<JsrPackageMeta>> = {
+  find: (ctx, p, reader) => jsrPackageMeta(ctx, pkgRef(p), reader),
+  findNow: (ctx, p, reader) => jsrPackageMetaNow(ctx, pkgRef(p), reader),
+  miss: (p) => jsrError("packageNotFound", `Package ${p.scope}/${p.name} not found`),
+  answer(req, meta, deps) {
+    // The version list depends on who asks whenever any version could be
+    // private, so it always varies on Authorization: a stranger's view of a
+    // package with hidden versions carries the headers of a wholly public one.
+    const build = () =>
       respondWithJson(req, meta.value, {
         cacheControl: `${meta.private ? "private" : "public"}, no-cache`,
         headers: { vary: "Authorization" },
-      }),
-    ...subjectOf(deps.reader),
-  };
+      });
+    // A document is rendered once per package state: its bytes' digest and
+    // the cache headers name the whole response (compressed once, not per request).
+    const digest = isPlainRead(req) ? jsonDigest(meta.value) : undefined;
+    const key = digest === undefined ? {} : { key: `jsr meta ${meta.private} ${digest}` };
+    return { build, ...key, ...subjectOf(deps.reader) };
+  },
 };
 
+const versionRef = (p: PkgParams) =>
+  jsrRef(p.scope!.slice(1), p.name!, p.file!.slice(0, -"_meta.json".length));
+
 /** `GET /@scope/name/<version>_meta.json`: a version's metadata, the exact stored bytes. */
-const versionMeta: JsrRead = async (req, p, deps) => {
-  const file = p.file!;
-  const ref = jsrRef(p.scope!.slice(1), p.name!, file.slice(0, -"_meta.json".length));
-  const found = await jsrVersion(deps.ctx, ref, deps.reader);
-  if (!found) {
-    throw jsrError(
+const versionMeta: JsrRead<JsrFound<JsrVersion>> = {
+  find: (ctx, p, reader) => jsrVersion(ctx, versionRef(p), reader),
+  findNow: (ctx, p, reader) => jsrVersionNow(ctx, versionRef(p), reader),
+  miss(p) {
+    const ref = versionRef(p);
+    return jsrError(
       "packageVersionNotFound",
       `Package version ${p.scope}/${ref.name}@${ref.version} not found`,
     );
-  }
-  const { facts } = found.value;
-  // The exact stored bytes: Deno's lockfile pins their SHA-256.
-  return blobAnswer(req, deps, {
-    sha256: facts.versionMetaSha256,
-    size: facts.versionMetaSize,
-    type: "application/json",
-    private: found.private,
-    publishedAt: found.value.row.publishedAt,
-    missing: "version metadata blob is missing",
-  });
+  },
+  answer(req, found, deps) {
+    const { facts } = found.value;
+    // The exact stored bytes: Deno's lockfile pins their SHA-256.
+    return blobAnswer(req, deps, {
+      sha256: facts.versionMetaSha256,
+      size: facts.versionMetaSize,
+      type: "application/json",
+      private: found.private,
+      publishedAt: found.value.row.publishedAt,
+      missing: "version metadata blob is missing",
+    });
+  },
 };
 
+const fileRef = (p: PkgParams) => jsrRef(p.scope!.slice(1), p.name!, p.version!);
+
 /** `GET /@scope/name/<version>/<path>`: one file of a version. */
-const versionFile: JsrRead = async (req, p, deps) => {
-  const { scope, name, version, path } = p as Record<"scope" | "name" | "version" | "path", string>;
-  const ref = jsrRef(scope.slice(1), name, version);
-  const found = await jsrFile(deps.ctx, ref, path, deps.reader);
-  if (!found) {
-    throw jsrError("notFound", `File ${path || "/"} of ${scope}/${name}@${version} not found`);
-  }
-  const entry = found.value;
-  return blobAnswer(req, deps, {
-    sha256: entry.sha256,
-    size: entry.size,
-    type: entry.type,
-    private: found.private,
-    publishedAt: found.publishedAt,
-    missing: "file blob is missing",
-  });
+const versionFile: JsrRead<JsrFound<FileEntry>> = {
+  find: (ctx, p, reader) => jsrFile(ctx, fileRef(p), p.path!, reader),
+  findNow: (ctx, p, reader) => jsrFileNow(ctx, fileRef(p), p.path!, reader),
+  miss: (p) =>
+    jsrError("notFound", `File ${p.path || "/"} of ${p.scope}/${p.name}@${p.version} not found`),
+  answer(req, found, deps) {
+    const entry = found.value;
+    return blobAnswer(req, deps, {
+      sha256: entry.sha256,
+      size: entry.size,
+      type: entry.type,
+      private: found.private,
+      publishedAt: found.publishedAt,
+      missing: "file blob is missing",
+    });
+  },
 };
 
 /** A file path as the handler reads it: the request path after the version, decoded. */

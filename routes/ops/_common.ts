@@ -142,6 +142,44 @@ export function makeResponse(
   return res;
 }
 
+/** The headers of an answer no cache may store, in JSON (`charset=utf-8`: the Rack and admin surfaces'). */
+export const NO_STORE_JSON = {
+  "content-type": "application/json; charset=utf-8",
+  "cache-control": "no-store",
+} as const;
+
+/**
+ * A JSON answer with its `Content-Length` known from the start: `body` is a
+ * value (serialized here), or JSON text or bytes made already; `headers` are
+ * the surface's (`NO_STORE_JSON` for most). The stack never has to read a
+ * copy of the body to learn its length (what `settleDocumentLength` does for
+ * `c.json()`), so a JSON answer costs no more than its serialization.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { jsonResponse, NO_STORE_JSON } from "./_common.ts";
+ * const res = jsonResponse({ word: "größe" }, 201, NO_STORE_JSON);
+ * assert.equal(res.headers.get("content-length"), "18");
+ * assert.equal(res.status, 201);
+ * ```
+ */
+export function jsonResponse(
+  body: unknown,
+  status: number,
+  headers: Readonly<Record<string, string>>,
+): Response {
+  const payload = body instanceof Uint8Array
+    ? body
+    : typeof body === "string"
+    ? body
+    : JSON.stringify(body);
+  const length = typeof payload === "string" ? utf8Length(payload) : payload.byteLength;
+  const res = makeResponse(payload as BodyInit, status, headers);
+  res.headers.set("content-length", String(length));
+  return res;
+}
+
 /** The type and length of the 200 a 304 stands for. */
 export interface Representation {
   /** Its `Content-Type`. */

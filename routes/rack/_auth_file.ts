@@ -3,7 +3,7 @@
 // inode change, so a revoked token stops working without a restart. A new file
 // that is not valid JSON (or not an object) keeps the last good configuration;
 // a deleted file declares nothing (fail closed).
-import { parseAuthConfig, type RackAuth } from "../../core/rack/auth.ts";
+import { parseAuthConfig, type RackAuth, type RackAuthProvider } from "../../core/rack/auth.ts";
 import { parseWebhookConfig, type WebhookSubscription } from "../../core/rack/webhooks.ts";
 import type { RackLog } from "./_http.ts";
 
@@ -52,7 +52,7 @@ function sameStamp(a: Stamp | null, b: Stamp | null): boolean {
  */
 export async function createFileAuthProvider(
   options: FileAuthOptions,
-): Promise<() => Promise<RackAuth>> {
+): Promise<RackAuthProvider> {
   const log = options.log ?? (() => {});
   const interval = options.minIntervalMs ?? 1000;
   const load = (text: string | null): RackAuth => {
@@ -107,7 +107,7 @@ export async function createFileAuthProvider(
     return current;
   };
 
-  return () => {
+  const provider: RackAuthProvider = () => {
     const now = Date.now();
     if (now - checkedAt < interval) return Promise.resolve(current);
     if (inFlight) return inFlight;
@@ -117,6 +117,10 @@ export async function createFileAuthProvider(
     });
     return inFlight;
   };
+  // What the call would answer at once; a due check is the call's to make.
+  provider.now = () =>
+    inFlight === undefined && Date.now() - checkedAt < interval ? current : undefined;
+  return provider;
 }
 
 /**

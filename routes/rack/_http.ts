@@ -9,7 +9,7 @@ import {
   storeFault,
 } from "../../base/errors.ts";
 import { type RackCode, rackCodeOf, rackExtraOf } from "../../core/rack/errors.ts";
-import { makeResponse, notModifiedResponse } from "../ops/_common.ts";
+import { jsonResponse, makeResponse, NO_STORE_JSON, notModifiedResponse } from "../ops/_common.ts";
 
 /** Status and wire code of every domain error code on the Rack surface. */
 export const RACK_ERROR_TABLE = {
@@ -76,18 +76,13 @@ export type RackLog = (
   fields?: Record<string, unknown>,
 ) => void;
 
-const ERROR_HEADERS = {
-  "content-type": "application/json; charset=utf-8",
-  "cache-control": "no-store",
-} as const;
-
 /** A `{code, message}` JSON response with `no-store`. */
 export function rackJsonError(
   status: number,
   body: Record<string, string>,
   headers: Readonly<Record<string, string>> = {},
 ): Response {
-  return makeResponse(JSON.stringify(body), status, { ...ERROR_HEADERS, ...headers });
+  return jsonResponse(body, status, { ...NO_STORE_JSON, ...headers });
 }
 
 /** Turn any thrown value into the Rack error envelope; 5xx carry generic text only. */

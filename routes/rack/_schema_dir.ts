@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { builtinSchemaBytes, type RackSchemaFile } from "../../core/rack/schema.ts";
 
 /** The parsed schema, or `undefined` when the folder has none (then the built-in one applies). */
 export async function dirSchema(dir: string): Promise<object | undefined> {
@@ -21,4 +22,22 @@ export async function dirSchema(dir: string): Promise<object | undefined> {
     throw new TypeError(`The schema ${path} is not a JSON object`);
   }
   return schema;
+}
+
+/**
+ * The bytes `/schemas/:file` serves: the file in `dir` when a SCHEMA_DIR is
+ * configured (`null` when it has none: a 404), else the built-in schema. The
+ * Rack mirror copies the same bytes to the bucket.
+ */
+export async function schemaFileBytes(
+  dir: string | undefined,
+  file: RackSchemaFile,
+): Promise<Uint8Array | null> {
+  if (dir === undefined) return builtinSchemaBytes(file);
+  try {
+    return await Deno.readFile(`${dir}/${file}`);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
 }

@@ -20,6 +20,7 @@ import {
   isUnknownToken,
   preAuthorizeUpload,
   type RackAuth,
+  type RackAuthProvider,
   type RackCaller,
   rackTokenSubject,
 } from "../../core/rack/auth.ts";
@@ -32,12 +33,17 @@ import {
   jsonDocument,
   listRackRegistries,
   putPreset,
+  type RackDocument,
+  type RackFileRef,
   readPreset,
   readVersionsJson,
+  readVersionsJsonNow,
   resolveLatest,
+  resolveLatestNow,
   resolveRackFile,
+  resolveRackFileNow,
 } from "../../core/rack/read.ts";
-import { builtinSchemaBytes, isRackSchemaFile } from "../../core/rack/schema.ts";
+import { isRackSchemaFile } from "../../core/rack/schema.ts";
 import {
   DEFAULT_MAX_UPLOAD_BYTES,
   publishRackArchive,
@@ -57,8 +63,13 @@ import {
   serveContent,
 } from "./_http.ts";
 import { multipartBoundary, MultipartReader, readTextPart } from "./_multipart.ts";
-import { isPublicActivity, markPublicActivity } from "../ops/_common.ts";
-import { dirSchema } from "./_schema_dir.ts";
+import {
+  isPublicActivity,
+  jsonResponse,
+  markPublicActivity,
+  NO_STORE_JSON,
+} from "../ops/_common.ts";
+import { dirSchema, schemaFileBytes } from "./_schema_dir.ts";
 import {
   type BoundTable,
   type FastAnswer,
@@ -77,7 +88,7 @@ export interface RackRoutesOptions {
   /** The shared store. */
   ctx: RegistryContext;
   /** The auth configuration in force, asked once per request (hot-reloadable). */
-  auth: () => Promise<RackAuth>;
+  auth: RackAuthProvider;
   /** Stored tokens with grants, honoured beside auth.json (`docs/access.md`). */
   principals?: Authenticator;
   /** Serve `/schemas/:file` from this folder instead of the built-in schemas. */
@@ -227,12 +238,12 @@ async function who(c: Context, deps: RackDeps): Promise<{ auth: RackAuth; caller
   return found;
 }
 
+/** Who a request is: the configuration, the caller, the log's subject, whether its token is unknown. */
+type RackWho = { auth: RackAuth; caller: RackCaller; subject?: string; authFailed: boolean };
+
 /** The caller of a request, the subject the request log names, and whether its token is unknown. */
-async function whoOf(
-  req: Request,
-  deps: RackDeps,
-): Promise<{ auth: RackAuth; caller: RackCaller; subject?: string; authFailed: boolean }> {
-  const { options, ctx } = deps;
+async function whoOf(req: Request, deps: RackDeps): Promise<RackWho> {
+  const { options } = deps;
   const auth = await options.auth();
   const token = extractToken(req.headers);
   const caller = identifyCaller(auth, token);
@@ -241,11 +252,34 @@ async function whoOf(
     const principal = await options.principals.authenticate(token);
     if (principal) caller.principal = principal;
   }
+  return whoIs(auth, caller, deps);
+}
+
+/**
+ * {@linkcode whoOf} without waiting, when the configuration and the caller
+ * are known at once (the provider's `now`, a stored token's `authenticateNow`);
+ * `undefined` otherwise. The same checks, in the same order.
+ */
+function whoNow(req: Request, deps: RackDeps): RackWho | undefined {
+  const { options } = deps;
+  const auth = options.auth.now?.();
+  if (auth === undefined) return undefined;
+  const token = extractToken(req.headers);
+  const caller = identifyCaller(auth, token);
+  if (token !== undefined && !caller.admin && options.principals) {
+    const principal = options.principals.authenticateNow?.(token);
+    if (principal === undefined) return undefined;
+    if (principal) caller.principal = principal;
+  }
+  return whoIs(auth, caller, deps);
+}
+
+function whoIs(auth: RackAuth, caller: RackCaller, deps: RackDeps): RackWho {
   // The request log names the caller; any other token by the subject an
   // auth.json token has on every surface (never the token).
   const subject = caller.admin ? "rack:admin" : caller.principal?.subject ??
     (caller.tokenSha256 ? rackTokenSubject(caller.tokenSha256) : undefined);
-  const authFailed = isUnknownToken(auth, caller, ctx.clock());
+  const authFailed = isUnknownToken(auth, caller, deps.ctx.clock());
   return { auth, caller, authFailed, ...(subject === undefined ? {} : { subject }) };
 }
 
@@ -296,34 +330,25 @@ function serveDocument(
 
 /** `GET /health`: the store answers, or 503 with a reason that names no internals. */
 async function getHealth(_c: Context, deps: RackDeps): Promise<Response> {
-  const headers = {
-    "cache-control": "no-store",
-    "content-type": "application/json; charset=utf-8",
-  };
   try {
     await checkStoreHealth(deps.ctx);
-    return new Response(
-      JSON.stringify({
+    return jsonResponse(
+      {
         status: "ok",
         version: VERSION,
         dataFormat: DATA_FORMAT_VERSION,
         checks: { storage: { status: "ok" } },
-      }),
-      { headers },
+      },
+      200,
+      NO_STORE_JSON,
     );
   } catch (err) {
     deps.log("error", "Health check failed", { error: String(err) });
-    return new Response(
-      JSON.stringify({
-        status: "error",
-        checks: {
-          storage: {
-            status: "error",
-            error: isDiskFull(err) ? "Disk is full" : "Storage is unavailable",
-          },
-        },
-      }),
-      { status: 503, headers },
+    const error = isDiskFull(err) ? "Disk is full" : "Storage is unavailable";
+    return jsonResponse(
+      { status: "error", checks: { storage: { status: "error", error } } },
+      503,
+      NO_STORE_JSON,
     );
   }
 }
@@ -393,17 +418,8 @@ async function listRegistries(c: Context, deps: RackDeps): Promise<Response> {
 async function getSchema(c: Context, deps: RackDeps): Promise<Response> {
   const file = c.req.param("file")!;
   if (!isRackSchemaFile(file)) throw rackError("NOT_FOUND", "Schema not found");
-  let bytes: Uint8Array;
-  if (deps.options.schemaDir !== undefined) {
-    try {
-      bytes = await Deno.readFile(`${deps.options.schemaDir}/${file}`);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) throw rackError("NOT_FOUND", "Schema not found");
-      throw err;
-    }
-  } else {
-    bytes = builtinSchemaBytes(file);
-  }
+  const bytes = await schemaFileBytes(deps.options.schemaDir, file);
+  if (bytes === null) throw rackError("NOT_FOUND", "Schema not found");
   return serveDocument(
     c,
     { bytes, sha256: sha256Hex(bytes) },
@@ -441,13 +457,9 @@ async function putPresetRoute(c: Context, deps: RackDeps): Promise<Response> {
   const { created } = await putPreset(deps.ctx, name, { preset, actor: "rack:admin" });
   markPublicActivity(c); // presets are public documents
   const doc = await readPreset(deps.ctx, name);
-  return new Response(doc.bytes as BodyInit, {
-    status: created ? 201 : 200,
-    headers: {
-      "content-type": "application/json; charset=utf-8",
-      "cache-control": "no-store",
-      etag: `"${doc.sha256}"`,
-    },
+  return jsonResponse(doc.bytes, created ? 201 : 200, {
+    ...NO_STORE_JSON,
+    etag: `"${doc.sha256}"`,
   });
 }
 
@@ -460,22 +472,39 @@ async function readRegistry(c: Context, deps: RackDeps): Promise<Response> {
   return await (await registryAnswer(c.req.raw, resource, await who(c, deps), deps)).build();
 }
 
-/** The prepared read of `GET /registries/*`: the same answer; a refusal, a miss or an unknown token declines. */
-async function preparedRegistryRead(
+/**
+ * The prepared read of `GET /registries/*`: the same answer; a refusal, a
+ * miss or an unknown token declines. At once when the caller and the rows
+ * are known without waiting (the authorization runs all the same).
+ */
+function preparedRegistryRead(
   req: Request,
   _params: RouteParams,
   deps: RackDeps,
-): Promise<FastAnswer | null> {
+): FastAnswer | null | Promise<FastAnswer | null> {
   const path = pathOf(req.url);
   const resource = path === null ? null : registryResource(path);
   if (resource === null) return null;
+  const now = whoNow(req, deps);
+  if (now?.authFailed) return null;
+  const answer = now === undefined ? undefined : registryAnswerNow(req, resource, now, deps);
+  return answer ?? preparedRegistryReadLater(req, resource, deps);
+}
+
+async function preparedRegistryReadLater(
+  req: Request,
+  resource: RegistryResource,
+  deps: RackDeps,
+): Promise<FastAnswer | null> {
   const caller = await whoOf(req, deps);
   if (caller.authFailed) return null;
   return registryAnswer(req, resource, caller, deps);
 }
 
+type RegistryResource = ReturnType<typeof parseRegistryPath>;
+
 /** The resource a `/registries/…` path names (parse errors throw); `null` for the bare prefix. */
-function registryResource(pathname: string): ReturnType<typeof parseRegistryPath> | null {
+function registryResource(pathname: string): RegistryResource | null {
   const at = pathname.indexOf("/registries/");
   // Hono's `/*` also matches the bare prefix, which is no route here.
   if (at === -1) return null;
@@ -489,30 +518,86 @@ function registryResource(pathname: string): ReturnType<typeof parseRegistryPath
  */
 async function registryAnswer(
   req: Request,
-  resource: ReturnType<typeof parseRegistryPath>,
+  resource: RegistryResource,
   who: { auth: RackAuth; caller: RackCaller; subject?: string },
   deps: RackDeps,
 ): Promise<FastAnswer> {
-  const { auth, caller, subject } = who;
-  authorizeRead(auth, resource.namespace, { caller, now: deps.ctx.clock() });
-  const gated = isGated(auth, resource.namespace);
+  const gated = authorizedRead(resource, who, deps);
   const ref = { namespace: resource.namespace, segments: resource.segments };
-  const by = subject === undefined ? {} : { subject };
   if (resource.kind === "versions") {
-    const doc = await readVersionsJson(deps.ctx, ref);
-    const build = () => serveDocument(req, doc, cacheHeaders("short", { private: gated }));
-    return isPlainRead(req) ? { key: `rack versions ${gated} ${doc.sha256}`, build, ...by } : {
-      build,
-      ...by,
-    };
+    return versionsAnswer(req, await readVersionsJson(deps.ctx, ref), gated, who.subject);
   }
   const file = resource.kind === "latest"
     ? await resolveLatest(deps.ctx, ref)
-    : await resolveRackFile(deps.ctx, {
-      ...ref,
-      version: resource.version,
-      path: resource.kind === "file" ? resource.filePath : "registry.json",
-    });
+    : await resolveRackFile(deps.ctx, { ...ref, ...versionPath(resource) });
+  return fileAnswer(req, { resource, file, gated, subject: who.subject }, deps);
+}
+
+/**
+ * {@linkcode registryAnswer} without waiting, when the rows are in the read
+ * cache (after the same authorization); `undefined` when only
+ * `registryAnswer` can answer (a miss included).
+ */
+function registryAnswerNow(
+  req: Request,
+  resource: RegistryResource,
+  who: { auth: RackAuth; caller: RackCaller; subject?: string },
+  deps: RackDeps,
+): FastAnswer | undefined {
+  const gated = authorizedRead(resource, who, deps);
+  const ref = { namespace: resource.namespace, segments: resource.segments };
+  if (resource.kind === "versions") {
+    const doc = readVersionsJsonNow(deps.ctx, ref);
+    return doc && versionsAnswer(req, doc, gated, who.subject);
+  }
+  const file = resource.kind === "latest"
+    ? resolveLatestNow(deps.ctx, ref)
+    : resolveRackFileNow(deps.ctx, { ...ref, ...versionPath(resource) });
+  return file && fileAnswer(req, { resource, file, gated, subject: who.subject }, deps);
+}
+
+/** Authorize the read (throws the refusal); whether the namespace is token-gated. */
+function authorizedRead(
+  resource: RegistryResource,
+  who: { auth: RackAuth; caller: RackCaller },
+  deps: RackDeps,
+): boolean {
+  authorizeRead(who.auth, resource.namespace, { caller: who.caller, now: deps.ctx.clock() });
+  return isGated(who.auth, resource.namespace);
+}
+
+/** The version and file path a version or file resource names. */
+function versionPath(
+  resource: Extract<RegistryResource, { kind: "versioned" | "file" }>,
+): { version: string; path: string } {
+  return {
+    version: resource.version,
+    path: resource.kind === "file" ? resource.filePath : "registry.json",
+  };
+}
+
+/** The answer of a versions list (keyed by its bytes' digest on a plain read). */
+function versionsAnswer(
+  req: Request,
+  doc: RackDocument,
+  gated: boolean,
+  subject: string | undefined,
+): FastAnswer {
+  const build = () => serveDocument(req, doc, cacheHeaders("short", { private: gated }));
+  const by = subject === undefined ? {} : { subject };
+  return isPlainRead(req) ? { key: `rack versions ${gated} ${doc.sha256}`, build, ...by } : {
+    build,
+    ...by,
+  };
+}
+
+/** The answer of the latest registry.json or a version's file. */
+function fileAnswer(
+  req: Request,
+  read: { resource: RegistryResource; file: RackFileRef; gated: boolean; subject?: string },
+  deps: RackDeps,
+): FastAnswer {
+  const { resource, file, gated, subject } = read;
   const cache = cacheHeaders(resource.kind === "latest" ? "short" : "immutable", {
     private: gated,
   });
@@ -577,10 +662,7 @@ async function uploadRegistry(c: Context, deps: RackDeps): Promise<Response> {
   deps.log("info", "Rack registry uploaded", { path: result.path, checksum: archive.sha256 });
   // Into an anonymous namespace anyone reads it: the anonymous /metrics view counts it.
   if (auth.namespaces.get(result.namespace)?.anonymous) markPublicActivity(c);
-  return new Response(JSON.stringify(result), {
-    status: 201,
-    headers: { "content-type": "application/json; charset=utf-8", "cache-control": "no-store" },
-  });
+  return jsonResponse(result, 201, NO_STORE_JSON);
 }
 
 /** The multipart reader of an upload, refusing a missing boundary or an oversized body. */

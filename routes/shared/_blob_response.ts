@@ -253,6 +253,17 @@ function serializedJson(value: unknown): { bytes: Uint8Array<ArrayBuffer>; diges
 }
 
 /**
+ * The SHA-256 of a frozen JSON value's bytes, as {@linkcode respondWithJson}
+ * sends it in the ETag (made once per value); `undefined` for a value that is
+ * not frozen (its bytes may change).
+ */
+export function jsonDigest(value: unknown): string | undefined {
+  return value !== null && typeof value === "object" && Object.isFrozen(value)
+    ? serializedJson(value).digest
+    : undefined;
+}
+
+/**
  * Answer JSON with a strong ETag derived from its exact bytes, so every
  * process and backend agrees on it, and 304 when `If-None-Match` matches.
  * HEAD gets the same headers (Content-Length included) and no body.
