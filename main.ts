@@ -34,7 +34,7 @@ import { logLinesDroppedTotal } from "./core/metrics.ts";
 import { drainable } from "./server/drain.ts";
 import { listen, type Listening } from "./server/listen.ts";
 import { fixedRackAuth, parseAuthConfig, type RackAuthProvider } from "./core/rack/auth.ts";
-import { createFileAuthProvider, loadWebhookFile } from "./routes/rack/_auth_file.ts";
+import { createFileAuthProvider, loadWebhookFile } from "./routes/rack/mod.ts";
 import { LiveSubscriptions } from "./core/webhook_subscriptions.ts";
 import { checkWebhookTargets } from "./core/rack/webhooks.ts";
 import { resolveHost } from "./server/pinned_fetch.ts";

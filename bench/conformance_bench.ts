@@ -1,6 +1,7 @@
 // Cost of the ggui conformance gates, blueprint compilation, sigstore
 // verification and the runtime probe per publish:
-// `deno bench -A bench/conformance_bench.ts`. Results: docs/conformance.md.
+// `deno task bench bench/conformance_bench.ts` (the task passes the tests'
+// import map, for @sigstore/mock). Results: docs/conformance.md.
 import { compileBlueprint } from "../core/ggui/compile.ts";
 import { checkConformance, checkConformanceAsync } from "../core/ggui/conformance.ts";
 import { createSigstoreVerifier } from "../core/ggui/sigstore.ts";

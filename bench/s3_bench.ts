@@ -12,7 +12,7 @@
 // backend) and once cached (again: the server's blob cache), and one 50 MiB
 // Rack upload with its time and the server's peak RSS (VmHWM from /proc).
 //
-//   deno run -A bench/s3_bench.ts [--reads=50] [--server-only] [--upload-mib=50]
+//   deno run -A --import-map=tests/import_map.json --lock=tests/deno.lock bench/s3_bench.ts [--reads=50] [--server-only] [--upload-mib=50]
 import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { S3BundleStorage } from "../storage/s3.ts";
@@ -21,6 +21,7 @@ import { CachingBundleStorage } from "../core/read_cache.ts";
 import type { BundleStorage } from "../storage/types.ts";
 import { S3RVER_KEY } from "../tests/_s3rver.ts";
 import { startServer } from "../tests/_server.ts";
+import { TEST_CONFIG_FLAGS } from "../tests/_test_config.ts";
 import { makeItem, makePackage } from "../tests/_rack_fixtures.ts";
 import { sha256Hex } from "../base/digest.ts";
 
@@ -40,7 +41,12 @@ const { values } = parseArgs({
 const READS = Number(values.reads);
 
 const child = new Deno.Command(Deno.execPath(), {
-  args: ["run", "-A", fileURLToPath(new URL("./_s3rver_process.ts", import.meta.url))],
+  args: [
+    "run",
+    "-A",
+    ...TEST_CONFIG_FLAGS,
+    fileURLToPath(new URL("./_s3rver_process.ts", import.meta.url)),
+  ],
   stdout: "piped",
   stderr: "inherit",
 }).spawn();

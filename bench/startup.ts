@@ -5,7 +5,10 @@
 // the moment the first answer arrives, so a loaded machine stretches the wall
 // time but not the figure much.
 //
-//   deno run -A bench/startup.ts [--runs=5]
+//   deno run -A bench/startup.ts [--runs=5] [--against=<another checkout>]
+//
+// --against adds that checkout's main.ts (memory store, and KV default), started
+// in turn with this one's in every round: a before/after in one run.
 //
 // Also reports, from `deno info --json`, the local modules and npm packages
 // a start evaluates before its first answer (main.ts's static imports), and
@@ -16,13 +19,17 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { graphOf, localModules, npmReached } from "../tests/_module_graph.ts";
 
-const USAGE = "usage: deno run -A bench/startup.ts [--runs=5]";
+const USAGE = "usage: deno run -A bench/startup.ts [--runs=5] [--against=<another checkout>]";
 
 const { values } = (() => {
   try {
     return parseArgs({
       args: Deno.args,
-      options: { runs: { type: "string", default: "5" }, help: { type: "boolean", short: "h" } },
+      options: {
+        runs: { type: "string", default: "5" },
+        against: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
     });
   } catch (err) {
     console.error(`${err instanceof Error ? err.message : err}\n${USAGE}`);
@@ -126,6 +133,15 @@ try {
       "/healthz",
     ],
   ];
+  if (values.against !== undefined) {
+    const other = `${values.against.replace(/\/$/, "")}/main.ts`;
+    const memory = ["--port={port}", "--host=127.0.0.1", "--storage=memory"];
+    const kv = ["--port={port}", "--host=127.0.0.1", `--data-dir=${dir}/data-against`, "--init"];
+    cases.push(
+      [`--against, memory store`, ["run", "-A", "--unstable-kv", other, ...memory], "/healthz"],
+      [`--against, embedded KV default`, ["run", "-A", "--unstable-kv", other, ...kv], "/healthz"],
+    );
+  }
   // One warm-up start of each fills the module and code caches.
   for (const [, args, path] of cases) await once(args, path, dir);
   const results = new Map<string, number[]>();

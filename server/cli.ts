@@ -30,7 +30,7 @@ import { parseAuthConfig, type RackAuth } from "../core/rack/auth.ts";
 import { type Action, ACTIONS, type Grant, GRANT_NAMESPACE_RE } from "../core/rows.ts";
 import { createToken, listTokens, revokeToken } from "../core/tokens.ts";
 import { listWebhookSubscriptions } from "../core/webhook_subscriptions.ts";
-import { loadWebhookFile } from "../routes/rack/_auth_file.ts";
+import { loadWebhookFile } from "../routes/rack/mod.ts";
 import {
   exportStore,
   importStore,

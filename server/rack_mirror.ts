@@ -27,7 +27,7 @@ import {
   syncAuthCopy,
   syncSchemaCopies,
 } from "../core/rack/mirror.ts";
-import { schemaFileBytes } from "../routes/rack/_schema_dir.ts";
+import { schemaFileBytes } from "../routes/rack/mod.ts";
 import { observeRackMirrorBacklog, rackMirrorItemsTotal } from "../core/metrics.ts";
 import type { S3BundleStorage } from "../storage/s3.ts";
 import { parseServerArgs } from "./config.ts";

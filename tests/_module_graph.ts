@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-interface Dependency {
+export interface Dependency {
   specifier: string;
   code?: { specifier: string };
   isDynamic?: boolean;
@@ -72,15 +72,18 @@ export function npmReached(graph: Graph, staticOnly: boolean): Map<string, strin
     }
   }
   // Every package those pull in, named by the one that did.
+  // Walked per version: two versions of one name (minipass 3 and 7) have different dependencies.
   const reached = new Map<string, string>();
+  const walked = new Set<string>();
   const pending = [...direct].map(([pkg, via]) => [pkg, via] as const);
   while (pending.length > 0) {
     const [pkg, via] = pending.pop()!;
+    if (walked.has(pkg)) continue;
+    walked.add(pkg);
     const key = Object.keys(graph.npmPackages).find((k) => k === pkg || k.startsWith(`${pkg}_`));
     const entry = key === undefined ? undefined : graph.npmPackages[key];
     const name = entry?.name ?? pkg.slice(0, pkg.lastIndexOf("@"));
-    if (reached.has(name)) continue;
-    reached.set(name, via);
+    if (!reached.has(name)) reached.set(name, via);
     for (const d of entry?.dependencies ?? []) pending.push([d.split("_")[0]!, `${via} → ${name}`]);
   }
   return reached;

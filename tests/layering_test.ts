@@ -53,6 +53,23 @@ const RULES: ImportRule[] = [
     from: (f) => under("routes")(f) && !isTest(f),
     forbids: (t) => t.startsWith("server/"),
   },
+  {
+    name: "no test of base/, core/, storage/ or routes/ imports server/",
+    from: (f) => /^(base|core|storage|routes)\//.test(f) && isTest(f),
+    forbids: (t) => t.startsWith("server/"),
+  },
+  {
+    name:
+      "server/ stands on routes/, core/, storage/ and base/: no entry point, no tests/ or bench/",
+    from: (f) => under("server")(f) && !isTest(f),
+    forbids: (t) => ["main.ts", "mod.ts", "testing.ts"].includes(t) || /^(tests|bench)\//.test(t),
+  },
+  {
+    name: "server/ reaches routes/ through the app and the surfaces' entry modules only",
+    from: (f) => under("server")(f) && !isTest(f),
+    forbids: (t) =>
+      t.startsWith("routes/") && t !== "routes/app.ts" && !/^routes\/[a-z]+\/mod\.ts$/.test(t),
+  },
 ];
 
 /** Every source file of the library, by path. */
@@ -90,6 +107,18 @@ Deno.test("the rules catch a broken import, a circle and a long function", () =>
     ["routes/rack/mod.ts", 'import { send } from "../ggui/mod.ts";'],
     ["routes/ops/_x.ts", 'const m = await import("../jsr/mod.ts");'],
     ["routes/ggui/mod.ts", 'import { q } from "../shared/_q.ts";\nimport "../ops/_x.ts";'],
+    ["storage/s_test.ts", 'import { runCli } from "../server/cli.ts";'],
+    [
+      "server/x.ts",
+      [
+        'import "../main.ts";',
+        'import { startServer } from "../tests/_server.ts";',
+        'import { loadWebhookFile } from "../routes/rack/_auth_file.ts";',
+        'import { createRegistryApp } from "../routes/app.ts";',
+        'import { createRackRoutes } from "../routes/rack/mod.ts";',
+        'import { openStores } from "./open.ts";',
+      ].join("\n"),
+    ],
   ]);
   assert.deepEqual(importViolations(broken, RULES), [
     "base/ stands on nothing of ours: base/x.ts -> ../core/a.ts",
@@ -97,6 +126,10 @@ Deno.test("the rules catch a broken import, a circle and a long function", () =>
     "storage/ (its test suites aside) imports nothing from core/, routes/ or server/: storage/s.ts -> ../core/errors.ts",
     "a surface of routes/ imports no other surface's folder: routes/rack/mod.ts -> ../ggui/mod.ts",
     "routes/ops/ and routes/shared/ import no surface and not the composition root: routes/ops/_x.ts -> ../jsr/mod.ts",
+    "no test of base/, core/, storage/ or routes/ imports server/: storage/s_test.ts -> ../server/cli.ts",
+    "server/ stands on routes/, core/, storage/ and base/: no entry point, no tests/ or bench/: server/x.ts -> ../main.ts",
+    "server/ stands on routes/, core/, storage/ and base/: no entry point, no tests/ or bench/: server/x.ts -> ../tests/_server.ts",
+    "server/ reaches routes/ through the app and the surfaces' entry modules only: server/x.ts -> ../routes/rack/_auth_file.ts",
   ]);
   assert.deepEqual(twoFileCircles(broken), ["core/a.ts <-> core/b.ts"]);
   const body = Array.from({ length: 81 }, (_, i) => `  const x${i} = ${i};`).join("\n");

@@ -1,16 +1,14 @@
 // What a start loads and downloads, read from `deno info --json`: test-only
 // npm packages never enter the graph of main.ts or mod.ts (what
-// `deno run -A main.ts` and `deno run -A jsr:@x/registry` fetch), and the
-// server's static graph (what it evaluates before its first answer) holds
-// only the npm packages every request needs; the rest loads on first use.
+// `deno run -A main.ts` and `deno run -A jsr:@x/registry` fetch), nor
+// deno.json and deno.lock (what `deno task start` installs before it runs),
+// and the server's static graph (what it evaluates before its first answer)
+// holds only the npm packages every request needs; the rest loads on first use.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { graphOf, npmReached } from "./_module_graph.ts";
+import { graphOf, localModules, npmReached } from "./_module_graph.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
-
-/** Import-map packages only tests use: never in what serving loads. */
-const TEST_ONLY = ["puppeteer-core", "axe-core", "s3rver", "@sigstore/mock", "@sigstore/sign"];
 
 /** The npm packages the server evaluates before its first answer (docs/bench.md, start-up). */
 const AT_START = ["hono", "modern-tar"];
@@ -22,37 +20,92 @@ const BY_URL = [
   "server/_probe_runner.ts",
 ];
 
-async function importMapPackages(): Promise<string[]> {
-  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
-  return Object.entries(config.imports as Record<string, string>)
-    .filter(([, target]) => target.startsWith("npm:"))
+type Imports = Record<string, string>;
+
+async function importsOf(path: string): Promise<Imports> {
+  return JSON.parse(await Deno.readTextFile(`${ROOT}${path}`)).imports;
+}
+
+function npmNames(imports: Imports): string[] {
+  return Object.entries(imports).filter(([, target]) => target.startsWith("npm:"))
     .map(([name]) => name);
 }
 
-Deno.test("no test-only npm package is in what deno run main.ts or deno run jsr:@x/registry loads", async () => {
+/** Every npm package serving code can load: the whole graph, imports on first use included. */
+async function servingPackages(): Promise<Map<string, string>> {
   const serving = new Map<string, string>();
   for (const entry of ["main.ts", "mod.ts", ...BY_URL]) {
     for (const [name, via] of npmReached(await graphOf(`${ROOT}${entry}`), false)) {
       if (!serving.has(name)) serving.set(name, via);
     }
   }
-  const leaked = TEST_ONLY.filter((name) => serving.has(name))
-    .map((name) => `${name} (via ${serving.get(name)})`);
-  assert.deepEqual(leaked, [], "test-only packages reached from serving code");
-  // The list stays honest: every import-map package is serving, test-only or types.
-  const unclassified = (await importMapPackages())
-    .filter((name) =>
-      !serving.has(name) && !TEST_ONLY.includes(name) && !name.startsWith("@types/")
-    );
+  return serving;
+}
+
+/** A deno.lock key, `react-dom@19.3.1_react@19.3.1` → `react-dom`. */
+function lockPackageName(key: string): string {
+  return key.slice(0, key.indexOf("@", 1));
+}
+
+Deno.test("no test-only npm package is in what deno run main.ts or deno run jsr:@x/registry loads", async () => {
+  const serving = await servingPackages();
+  const root = await importsOf("deno.json");
+  const tests = await importsOf("tests/import_map.json");
+  // The tests' import map is deno.json's plus the packages only tests use.
+  const differing = Object.keys(root).filter((name) => tests[name] !== root[name]);
   assert.deepEqual(
-    unclassified,
+    differing,
     [],
-    "import-map packages no serving code loads: add them to TEST_ONLY in tests/start_graph_test.ts",
+    "deno.json imports missing or different in tests/import_map.json",
+  );
+  const leaked = npmNames(tests).filter((name) => !(name in root) && serving.has(name))
+    .map((name) => `${name} (via ${serving.get(name)})`);
+  assert.deepEqual(
+    leaked,
+    [],
+    "test-only packages reached from serving code: add them to deno.json",
+  );
+  const notServing = npmNames(root)
+    .filter((name) => !serving.has(name) && !name.startsWith("@types/"));
+  assert.deepEqual(
+    notServing,
+    [],
+    "deno.json names packages no serving code loads: keep them in tests/import_map.json only",
   );
 });
 
+Deno.test("deno task start installs only what serving can load: deno.lock holds no test-only package", async () => {
+  // Deno's task runner installs every package of deno.json's imports and of
+  // deno.lock before any task runs (Deno 2.9, npm-lazy-caching or not).
+  const serving = await servingPackages();
+  const lock = JSON.parse(await Deno.readTextFile(`${ROOT}deno.lock`));
+  const extra = Object.keys(lock.npm ?? {}).map(lockPackageName)
+    .filter((name) => !serving.has(name) && !name.startsWith("@types/"));
+  assert.deepEqual(
+    [...new Set(extra)],
+    [],
+    "deno.lock holds packages no serving code loads (a test run without tests/deno.lock resolved them): run tests with `deno task test`",
+  );
+  // The test tasks read the tests' configuration; start does not.
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
+  const flags = "--import-map=tests/import_map.json --lock=tests/deno.lock";
+  for (const task of ["test", "check", "bench"]) {
+    assert.ok(config.tasks[task].includes(flags), task);
+  }
+  assert.ok(!config.tasks.start.includes("tests/"));
+});
+
 Deno.test("the server's start evaluates only hono and modern-tar from npm; the rest loads on first use", async () => {
-  const atStart = npmReached(await graphOf(`${ROOT}main.ts`), true);
+  const graph = await graphOf(`${ROOT}main.ts`);
+  // node:crypto and node:zlib cost a start ~40 ms of CPU: base/_native.ts loads them on first use.
+  const modules = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const heavyNode = [...localModules(graph, true)].flatMap((at) =>
+    (modules.get(at)?.dependencies ?? [])
+      .filter((d) => !d.isDynamic && ["node:crypto", "node:zlib"].includes(d.specifier))
+      .map((d) => `${d.specifier} (imported by ${at.replace(`file://${ROOT}`, "")})`)
+  );
+  assert.deepEqual(heavyNode, [], "node:crypto or node:zlib evaluated before the first answer");
+  const atStart = npmReached(graph, true);
   const extra = [...atStart].filter(([name]) => !AT_START.includes(name))
     .map(([name, via]) => `${name} (imported by ${via})`);
   assert.deepEqual(

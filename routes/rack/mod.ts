@@ -80,6 +80,11 @@ import {
 import { isPlainRead, pathOf, preparedBlob } from "../shared/_prepared_reads.ts";
 import { RegistryError } from "../../base/errors.ts";
 
+/** The Rack auth file (`--auth-config`) and webhook file (`--webhook-config`), for the server. */
+export { createFileAuthProvider, loadWebhookFile } from "./_auth_file.ts";
+/** A schema file's bytes from `--schema-dir`, for the server's R2 mirror. */
+export { schemaFileBytes } from "./_schema_dir.ts";
+
 /** Options of {@linkcode createRackRoutes}. */
 export interface RackRoutesOptions {
   /** The shared store. */
