@@ -2,14 +2,11 @@
  * Digests and encodings: streaming SHA-256, SRI strings and base64.
  *
  * Web Crypto has no incremental digest, so streaming hashes use the runtime's
- * native `node:crypto` hash (no I/O; available on Deno Deploy too), loaded on
- * first use (`_native.ts`): the hashes asked for before it has loaded are
- * computed in TypeScript (`_sha2.ts`), with the same results.
+ * native `node:crypto` hash (no I/O; available on Deno Deploy too).
  *
  * @module
  */
-import { LOAD_NATIVE_FROM, nativeCrypto } from "./_native.ts";
-import { Sha256, Sha512 } from "./_sha2.ts";
+import { createHash } from "node:crypto";
 
 /** An incremental hash: feed chunks, then read the hex digest once. */
 export interface IncrementalHash {
@@ -19,38 +16,14 @@ export interface IncrementalHash {
   hex(): string;
 }
 
-type Algorithm = "sha256" | "sha384" | "sha512";
-
-/** The TypeScript hash of `algorithm`, for before `node:crypto` has loaded. */
-function fallbackHash(algorithm: Algorithm): Sha256 | Sha512 {
-  if (algorithm === "sha256") return new Sha256();
-  return new Sha512(algorithm === "sha384" ? 48 : 64);
-}
-
-const encoder = new TextEncoder();
-const bytesOf = (input: Uint8Array | string) =>
-  typeof input === "string" ? encoder.encode(input) : input;
-
 /** Start an incremental SHA-256 (or SHA-384/512) hash. */
-export function incrementalHash(algorithm: Algorithm = "sha256"): IncrementalHash {
-  const native = nativeCrypto(false);
-  if (native !== undefined) {
-    const hash = native.createHash(algorithm);
-    return {
-      update: (chunk) => void hash.update(chunk),
-      hex: () => hash.digest("hex"),
-    };
-  }
-  // This stream is hashed in TypeScript; one that grows large loads node:crypto for the next.
-  const hash = fallbackHash(algorithm);
-  let fed = 0;
+export function incrementalHash(
+  algorithm: "sha256" | "sha384" | "sha512" = "sha256",
+): IncrementalHash {
+  const hash = createHash(algorithm);
   return {
-    update: (chunk) => {
-      hash.update(chunk);
-      fed += chunk.byteLength;
-      if (fed >= LOAD_NATIVE_FROM) nativeCrypto(true);
-    },
-    hex: () => toHex(hash.digest()),
+    update: (chunk) => void hash.update(chunk),
+    hex: () => hash.digest("hex"),
   };
 }
 
@@ -66,18 +39,15 @@ export function randomHex(n: number): string {
 
 /** Lowercase hex SHA-256 of some bytes. */
 export function sha256Hex(bytes: Uint8Array | string): string {
-  const native = nativeCrypto(bytes.length >= LOAD_NATIVE_FROM);
-  if (native !== undefined) return native.createHash("sha256").update(bytes).digest("hex");
-  return toHex(new Sha256().update(bytesOf(bytes)).digest());
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** Raw digest bytes of some bytes. */
-export function digestBytes(algorithm: Algorithm, bytes: Uint8Array | string): Uint8Array {
-  const native = nativeCrypto(bytes.length >= LOAD_NATIVE_FROM || algorithm !== "sha256");
-  if (native !== undefined) {
-    return new Uint8Array(native.createHash(algorithm).update(bytes).digest());
-  }
-  return fallbackHash(algorithm).update(bytesOf(bytes)).digest();
+export function digestBytes(
+  algorithm: "sha256" | "sha384" | "sha512",
+  bytes: Uint8Array | string,
+): Uint8Array {
+  return new Uint8Array(createHash(algorithm).update(bytes).digest());
 }
 
 /** Standard padded base64 of bytes. */

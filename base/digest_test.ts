@@ -78,32 +78,3 @@ Deno.test("fromBase64() follows the original acceptance rule on a table of edge 
   assert.deepEqual(fromBase64(samples[samples.length - 1]!)?.byteLength, 1000);
   assert.deepEqual(fromBase64("YW Jj\nZA=="), new TextEncoder().encode("abcd"));
 });
-
-Deno.test("the digests before node:crypto has loaded (TypeScript) equal those after (native)", async () => {
-  // Run in a fresh process: in this one another test may have loaded node:crypto already.
-  const script = `
-    import { digestBytes, incrementalHash, sha256Hex, toHex } from "./base/digest.ts";
-    import { loadNative, nativeCrypto } from "./base/_native.ts";
-    const data = new Uint8Array(1000).map((_, i) => i & 0xff);
-    const all = () => {
-      const h = incrementalHash();
-      h.update(data.subarray(0, 300));
-      h.update(data.subarray(300));
-      return [h.hex(), sha256Hex(data), sha256Hex("ü"), toHex(digestBytes("sha384", data)),
-        toHex(digestBytes("sha512", "x"))];
-    };
-    const before = [nativeCrypto() === undefined, ...all()];
-    await loadNative();
-    console.log(JSON.stringify({ before, after: [nativeCrypto() === undefined, ...all()] }));
-  `;
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["eval", script],
-    cwd: new URL("../", import.meta.url),
-    stderr: "inherit",
-  }).output();
-  const { before, after } = JSON.parse(new TextDecoder().decode(out.stdout));
-  assert.equal(before[0], true, "node:crypto not loaded at first");
-  assert.equal(after[0], false, "node:crypto loaded by then");
-  assert.deepEqual(before.slice(1), after.slice(1));
-  assert.equal(before[3], sha256Hex("ü"));
-});

@@ -31,10 +31,9 @@
  *
  * @module
  */
+import { crc32 } from "node:zlib";
 import { RegistryError } from "../base/errors.ts";
 import { incrementalHash } from "../base/digest.ts";
-import { crc32 as crc32Ts } from "../base/_crc32.ts";
-import { LOAD_NATIVE_FROM, nativeZlib } from "../base/_native.ts";
 import { assertSha256, isSha256 } from "../base/names.ts";
 import {
   afterKey,
@@ -336,8 +335,6 @@ interface UploadRow {
 function chunkCrc(index: number, data: Uint8Array): number {
   const idx = new Uint8Array(4);
   new DataView(idx.buffer).setUint32(0, index);
-  // node:zlib's once it has loaded (off the start-up path), the same CRC in TypeScript until then.
-  const crc32 = nativeZlib(data.byteLength >= LOAD_NATIVE_FROM)?.crc32 ?? crc32Ts;
   return crc32(data, crc32(idx));
 }
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from "node:url";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-export interface Dependency {
+interface Dependency {
   specifier: string;
   code?: { specifier: string };
   isDynamic?: boolean;

@@ -6,7 +6,7 @@
 // holds only the npm packages every request needs; the rest loads on first use.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { graphOf, localModules, npmReached } from "./_module_graph.ts";
+import { graphOf, npmReached } from "./_module_graph.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
@@ -96,16 +96,7 @@ Deno.test("deno task start installs only what serving can load: deno.lock holds 
 });
 
 Deno.test("the server's start evaluates only hono and modern-tar from npm; the rest loads on first use", async () => {
-  const graph = await graphOf(`${ROOT}main.ts`);
-  // node:crypto and node:zlib cost a start ~40 ms of CPU: base/_native.ts loads them on first use.
-  const modules = new Map(graph.modules.map((m) => [m.specifier, m]));
-  const heavyNode = [...localModules(graph, true)].flatMap((at) =>
-    (modules.get(at)?.dependencies ?? [])
-      .filter((d) => !d.isDynamic && ["node:crypto", "node:zlib"].includes(d.specifier))
-      .map((d) => `${d.specifier} (imported by ${at.replace(`file://${ROOT}`, "")})`)
-  );
-  assert.deepEqual(heavyNode, [], "node:crypto or node:zlib evaluated before the first answer");
-  const atStart = npmReached(graph, true);
+  const atStart = npmReached(await graphOf(`${ROOT}main.ts`), true);
   const extra = [...atStart].filter(([name]) => !AT_START.includes(name))
     .map(([name, via]) => `${name} (imported by ${via})`);
   assert.deepEqual(

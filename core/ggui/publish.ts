@@ -66,10 +66,6 @@ import {
   verifyEd25519,
 } from "./signing.ts";
 import { lazily } from "../../base/lazy.ts";
-import { loadNative } from "../../base/_native.ts";
-
-// SHA-384 of bundles: the native hash, not the TypeScript fallback (base/_native.ts).
-await loadNative();
 
 /**
  * The manifest schemas (zod) and the conformance gates with their TSX parser

@@ -6,7 +6,6 @@
  * @module
  */
 import { digestBytes, fromBase64, toBase64, toBase64Url } from "../../base/digest.ts";
-import { loadNative } from "../../base/_native.ts";
 
 /** Ed25519 envelope (private artifacts). */
 export interface Ed25519Envelope {
@@ -99,7 +98,6 @@ export async function verifyEd25519(
   options: { envelope: Ed25519Envelope; publicKey: Uint8Array },
 ): Promise<VerifyResult> {
   const { envelope, publicKey } = options;
-  await loadNative(); // SHA-384 of the payload with the native hash
   if (publicKey.byteLength !== 32) {
     return {
       valid: false,

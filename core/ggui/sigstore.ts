@@ -29,10 +29,6 @@ import {
   type SigstoreVerified,
   type SigstoreVerifier,
 } from "./signing.ts";
-import { loadNative } from "../../base/_native.ts";
-
-// SHA-384 of bundles: the native hash, not the TypeScript fallback (base/_native.ts).
-await loadNative();
 
 /** Where the sigstore trust material comes from. */
 export type SigstoreTrust =

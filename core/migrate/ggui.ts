@@ -56,10 +56,6 @@ import {
   SourceError,
 } from "./_common.ts";
 import { withLifecycle } from "./_lifecycle.ts";
-import { loadNative } from "../../base/_native.ts";
-
-// SHA-384 of bundles: the native hash, not the TypeScript fallback (base/_native.ts).
-await loadNative();
 
 /** Options of {@linkcode migrateGgui}. */
 export interface GguiMigrateOptions {
