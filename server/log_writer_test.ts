@@ -137,3 +137,41 @@ Deno.test("bufferedLineWriter() flushes queued lines when the process exits", as
   assert.equal(status, 0);
   assert.equal(new TextDecoder().decode(stdout), '{"i":0}\n{"i":1}\n{"i":2}\n');
 });
+
+Deno.test("bufferedLineWriter() sets no timer per line while a batch is being written, and loses none", async () => {
+  const decoder = new TextDecoder();
+  const writes: string[] = [];
+  let release: () => void = () => {};
+  let held = true;
+  let started = false;
+  const sink = async (bytes: Uint8Array) => {
+    started = true;
+    // The first batch waits (a slow stdout); later ones go at once.
+    if (held) await new Promise<void>((r) => release = r);
+    writes.push(decoder.decode(bytes));
+    return bytes.byteLength;
+  };
+  const writer = bufferedLineWriter({ sink, intervalMs: 60_000, maxBytes: 20 });
+  const realSetTimeout = globalThis.setTimeout;
+  let timers = 0;
+  try {
+    writer.write("0123456789");
+    writer.write("abcdefghij"); // over the budget: the batch starts on the next turn
+    await until(() => started);
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      timers++;
+      return realSetTimeout(...args);
+    }) as typeof setTimeout;
+    const later = Array.from({ length: 500 }, (_, i) => `line ${i} past the budget`);
+    for (const line of later) writer.write(line);
+    assert.equal(timers, 0, "lines queued behind a batch under way set no timers");
+    globalThis.setTimeout = realSetTimeout;
+    held = false;
+    release();
+    await until(() => writes.join("").includes("line 499"));
+    assert.equal(writes.join(""), ["0123456789", "abcdefghij", ...later].join("\n") + "\n");
+  } finally {
+    globalThis.setTimeout = realSetTimeout;
+    await writer.close();
+  }
+});
