@@ -134,3 +134,34 @@ Deno.test("listen() shutdown() closes idle connections and resolves finished", a
     conn.close();
   }
 });
+
+Deno.test("listen() sets no timer per request: one sweep times out every connection", async () => {
+  await using server = start({ headerTimeoutMs: 60_000 });
+  const conn = await connect(server.addr.port);
+  const real = { set: globalThis.setTimeout, clear: globalThis.clearTimeout };
+  let timers = 0;
+  try {
+    assert.match(await roundTrip(conn), /^HTTP\/1\.1 200/);
+    globalThis.setTimeout = ((...args: Parameters<typeof setTimeout>) => {
+      timers++;
+      return real.set(...args);
+    }) as typeof setTimeout;
+    globalThis.clearTimeout = ((id?: number) => {
+      timers++;
+      real.clear(id);
+    }) as typeof clearTimeout;
+    for (let i = 0; i < 50; i++) assert.match(await roundTrip(conn), /^HTTP\/1\.1 200/);
+    assert.ok(timers < 10, `${timers} timer calls for 50 requests on one connection`);
+  } finally {
+    globalThis.setTimeout = real.set;
+    globalThis.clearTimeout = real.clear;
+    conn.close();
+  }
+});
+
+Deno.test("sweepPeriodMs() sweeps a few times per timeout, between 10 ms and 1 s", async () => {
+  const { sweepPeriodMs } = await import("./listen.ts");
+  assert.equal(sweepPeriodMs(10_000), 1000);
+  assert.equal(sweepPeriodMs(200), 50);
+  assert.equal(sweepPeriodMs(20), 10);
+});
