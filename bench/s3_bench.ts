@@ -22,7 +22,7 @@ import type { BundleStorage } from "../storage/types.ts";
 import { S3RVER_KEY } from "../tests/_s3rver.ts";
 import { startServer } from "../tests/_server.ts";
 import { TEST_CONFIG_FLAGS } from "../tests/_test_config.ts";
-import { makeItem, makePackage } from "../tests/_rack_fixtures.ts";
+import { curlRackUpload, makeItem, makePackage } from "../tests/_rack_fixtures.ts";
 import { sha256Hex } from "../base/digest.ts";
 
 const S3RVER_KEY_ENV = {
@@ -177,24 +177,8 @@ async function rackUpload(url: string, archive: Uint8Array): Promise<void> {
   const file = await Deno.makeTempFile({ suffix: ".tar.gz" });
   try {
     await Deno.writeFile(file, archive);
-    const out = await new Deno.Command("curl", {
-      args: [
-        "-sS",
-        "-X",
-        "POST",
-        `${url}/registries`,
-        "-H",
-        "Authorization: Bearer bench-admin",
-        "-F",
-        `file=@${file}`,
-        "-F",
-        `checksum=${sha256Hex(archive)}`,
-        "-w",
-        "\n%{http_code}",
-      ],
-    }).output();
-    const text = new TextDecoder().decode(out.stdout);
-    if (text.split("\n").at(-1) !== "201") throw new Error(`upload answered ${text}`);
+    const answer = await curlRackUpload(url, "bench-admin", file, sha256Hex(archive));
+    if (answer.status !== "201") throw new Error(`upload answered ${answer.status} ${answer.body}`);
   } finally {
     await Deno.remove(file);
   }

@@ -302,3 +302,35 @@ export function makeRackEnv(
     },
   };
 }
+
+/**
+ * Upload a Rack archive file the way the Rack CLI's users do: `curl -F` with
+ * the archive and its checksum, bearing `token`. Answers the HTTP status and
+ * the body curl printed.
+ */
+export async function curlRackUpload(
+  url: string,
+  token: string,
+  archivePath: string,
+  checksum: string,
+): Promise<{ status: string; body: string }> {
+  const out = await new Deno.Command("curl", {
+    args: [
+      "-sS",
+      "-X",
+      "POST",
+      `${url}/registries`,
+      "-H",
+      `Authorization: Bearer ${token}`,
+      "-F",
+      `file=@${archivePath}`,
+      "-F",
+      `checksum=${checksum}`,
+      "-w",
+      "\n%{http_code}",
+    ],
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const cut = text.lastIndexOf("\n");
+  return { status: text.slice(cut + 1), body: text.slice(0, Math.max(cut, 0)) };
+}

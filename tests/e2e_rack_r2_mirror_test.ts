@@ -13,6 +13,7 @@ import { sha256Hex } from "../base/digest.ts";
 import { S3BundleStorage } from "../storage/s3.ts";
 import { bucketKeys, eventually, objectBytes } from "./_bucket.ts";
 import { bucketReader } from "./_rack_bucket_reader.ts";
+import { curlRackUpload } from "./_rack_fixtures.ts";
 import { parsePrometheusText } from "./_prometheus.ts";
 import { S3RVER_KEY, startS3rver } from "./_s3rver.ts";
 import { startS3Proxy } from "./_s3_proxy.ts";
@@ -63,24 +64,8 @@ async function curlUpload(url: string, pkg: string, version: string, tmp: string
   assert.equal(tar.code, 0, new TextDecoder().decode(tar.stderr));
   const checksum = sha256Hex(await Deno.readFile(archive));
   const token = PUBLISH[pkg.split("/")[0]!]!;
-  const curl = await new Deno.Command("curl", {
-    args: [
-      "-sS",
-      "-X",
-      "POST",
-      `${url}/registries`,
-      "-H",
-      `Authorization: Bearer ${token}`,
-      "-F",
-      `file=@${archive}`,
-      "-F",
-      `checksum=${checksum}`,
-      "-w",
-      "\n%{http_code}",
-    ],
-  }).output();
-  const out = new TextDecoder().decode(curl.stdout);
-  assert.equal(out.split("\n").at(-1), "201", `${pkg}@${version}: ${out}`);
+  const answer = await curlRackUpload(url, token, archive, checksum);
+  assert.equal(answer.status, "201", `${pkg}@${version}: ${answer.body}`);
 }
 
 function openBucket(endpoint: string, bucket = BUCKET): Promise<S3BundleStorage> {
