@@ -404,8 +404,13 @@ cases.push(
     auth,
     true,
   ),
-  registry("Rack versions list", "/registries/@bench/quality/husky/versions", "hono-300"),
-  registry("Rack latest", "/registries/@bench/quality/husky", "hono-300"),
+  // Named apart from the hot reads' cases of the same paths (runs are kept by name).
+  registry(
+    "GET /registries/:ns/:path/versions",
+    "/registries/@bench/quality/husky/versions",
+    "hono-300",
+  ),
+  registry("GET /registries/:ns/:path (latest)", "/registries/@bench/quality/husky", "hono-300"),
   registry(
     "Rack 10 KiB template file",
     "/registries/@bench/quality/husky/1.0.0/files/templates/big.txt",
@@ -491,6 +496,11 @@ if (!HOT_ONLY) {
 }
 
 const runs = new Map<string, WrkResult[]>(cases.map((c) => [c.name, []]));
+if (runs.size !== cases.length) {
+  const seen = new Set<string>();
+  const twice = cases.filter((c) => seen.size === seen.add(c.name).size).map((c) => c.name);
+  throw new Error(`load.ts: two cases share a name (${twice.join(", ")}); runs are kept by name`);
+}
 for (let round = 1; round <= ROUNDS; round++) {
   console.error(`round ${round} of ${ROUNDS} (${cases.length} cases, ${SECONDS} s each)…`);
   // Every other round backwards: each pair (a read and its reference, log on
