@@ -21,10 +21,7 @@ import { jsrError, jsrWireError } from "../../core/jsr/errors.ts";
 import type { JsrReader } from "../../core/jsr/read.ts";
 import { readPackageView, visibleStates } from "../../core/package_view.ts";
 import { versionLines } from "./_data.ts";
-import { formatOf, type PackageHit, searchPage } from "./_search.ts";
-
-/** The longest query kept (longer input is cut, never refused). */
-const MAX_QUERY_CHARS = 200;
+import { formatOf, MAX_QUERY_CHARS, type PackageHit, searchPage } from "./_search.ts";
 
 /** JSR's `ApiPackage`, with the fields this registry has no data for at their empty values. */
 export interface ApiPackage {

@@ -17,7 +17,7 @@ import {
   readmePath,
   readText,
 } from "./_data.ts";
-import { formatOf, isPageCursor, MAX_BACK, searchPage } from "./_search.ts";
+import { formatOf, isPageCursor, MAX_BACK, MAX_QUERY_CHARS, searchPage } from "./_search.ts";
 import {
   brieflyKeptPage,
   htmlPage,
@@ -32,8 +32,6 @@ import { notFound, type UiRequest } from "./_request.tsx";
 
 /** The longest file shown (the rest is cut with a note). */
 const MAX_SHOWN_BYTES = 1024 * 1024;
-/** The longest search text kept (longer input is cut, never refused). */
-const MAX_QUERY_CHARS = 200;
 
 /** The `back` trail of page cursors from a query parameter (anything malformed: none). */
 function backOf(text: string | undefined): string[] {

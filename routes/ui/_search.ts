@@ -19,6 +19,9 @@ import type { RegistryContext } from "../../core/context.ts";
 import type { JsrReader } from "../../core/jsr/read.ts";
 import { type PackageHit as IndexHit, searchPackages } from "../../core/search.ts";
 
+/** A search text longer than this is cut to it (both the home page and `/api/packages`). */
+export const MAX_QUERY_CHARS = 200;
+
 /** One row of a search or of the recent list. */
 export interface PackageHit {
   /** `jsr`, `ggui.gadget`, `rack.registry`… */
