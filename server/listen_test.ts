@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { listen, type ListenOptions } from "./listen.ts";
+import { listen, type ListenOptions, sweepPeriodMs } from "./listen.ts";
 
 const encoder = new TextEncoder();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -159,8 +159,7 @@ Deno.test("listen() sets no timer per request: one sweep times out every connect
   }
 });
 
-Deno.test("sweepPeriodMs() sweeps a few times per timeout, between 10 ms and 1 s", async () => {
-  const { sweepPeriodMs } = await import("./listen.ts");
+Deno.test("sweepPeriodMs() sweeps a few times per timeout, between 10 ms and 1 s", () => {
   assert.equal(sweepPeriodMs(10_000), 1000);
   assert.equal(sweepPeriodMs(200), 50);
   assert.equal(sweepPeriodMs(20), 10);
