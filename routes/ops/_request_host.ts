@@ -22,9 +22,11 @@ export function requestOrigin(
   req: Request,
   trustProxy: boolean | number,
 ): { origin: string; host: string } | undefined {
-  const url = new URL(req.url);
-  let host = req.headers.get("host") ?? url.host;
-  let proto = url.protocol === "https:" ? "https" : "http";
+  const url = req.url;
+  // The URL is parsed only without a Host header (an HTTP/1.0 client): a
+  // serialized request URL starts with its scheme, lowercase.
+  let host = req.headers.get("host") ?? new URL(url).host;
+  let proto = url.startsWith("https:") ? "https" : "http";
   if (trustProxy !== false && trustProxy !== 0) {
     const forwardedHost = req.headers.get("x-forwarded-host")?.split(",")[0]?.trim();
     if (forwardedHost) host = forwardedHost;
