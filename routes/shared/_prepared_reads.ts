@@ -218,8 +218,12 @@ class FastReadPath {
     req: Request,
     connection: unknown,
     route: FastRoute,
+    path: string,
   ): Response | Promise<Response> {
-    const start = this.#o.ops.begin(req, this.#o.limits ? this.#o.clientKey(req, connection) : "");
+    const o = this.#o;
+    // The client key (the peer's address) is looked up only when a budget needs it.
+    const client = o.limits ? () => o.clientKey(req, connection) : "";
+    const start = o.ops.begin(req, client, path);
     if (start.refused) return this.#decline(req, connection, start);
     let answer: FastAnswer | null | Promise<FastAnswer | null>;
     try {
@@ -300,7 +304,7 @@ class FastReadPath {
     if (method === "GET" || method === "HEAD") {
       const path = pathOf(req.url);
       const route = path === null ? null : this.#o.match(req, path);
-      if (route !== null) return this.#serve(req, connection, route);
+      if (route !== null) return this.#serve(req, connection, route, path!);
     }
     return this.#o.fallback(req, connection);
   }
