@@ -23,6 +23,7 @@ import {
 } from "./ggui/mod.ts";
 import { createRackRoutes, type RackDeps, rackRouteTable } from "./rack/mod.ts";
 import { requestOrigin } from "./ops/_request_host.ts";
+import { requestHeader } from "./ops/_request_header.ts";
 import { rackJsonError } from "./rack/_http.ts";
 import { createAdminRoutes } from "./admin/mod.ts";
 import {
@@ -760,7 +761,7 @@ function hostOf(options: RegistryAppOptions): (req: Request) => DerivedHosts {
   if (trust !== false && trust !== 0) return derived;
   const kept = { http: new Map<string, DerivedHosts>(), https: new Map<string, DerivedHosts>() };
   return (req) => {
-    const host = req.headers.get("host");
+    const host = requestHeader(req, "host");
     if (host === null) return derived(req);
     const byHost = req.url.startsWith("https:") ? kept.https : kept.http;
     let hosts = byHost.get(host);

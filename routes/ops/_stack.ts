@@ -18,14 +18,9 @@ import {
 } from "../../core/metrics.ts";
 import type { RateLimiter, RateLimitResult } from "../../core/rate_limit.ts";
 import { canEncode, compressResponse, type Encoding } from "./_compress.ts";
-import {
-  countedBody,
-  hasCredentials,
-  replaceResponse,
-  routePattern,
-  settleDocumentLength,
-} from "./_common.ts";
+import { countedBody, replaceResponse, routePattern, settleDocumentLength } from "./_common.ts";
 import { REQUEST_ID_RE } from "./_log.ts";
+import { requestHasCredentials, requestHeader } from "./_request_header.ts";
 import { rateLimitHeaders } from "./_rate_limit.ts";
 import { pathOfUrl } from "./_cost_class.ts";
 
@@ -251,7 +246,7 @@ function beginRequest(
   const start = performance.now();
   let requestId = "";
   if (log) {
-    const incoming = req.headers.get("x-request-id");
+    const incoming = requestHeader(req, "x-request-id");
     requestId = incoming !== null && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
   }
   let result: RateLimitResult | undefined;
@@ -269,7 +264,7 @@ function beginRequest(
     const failures = authFailures.peekNow(client);
     if (!failures.allowed) refused = { limiter: authFailures, result: failures };
   }
-  const open = !hasCredentials(req.headers);
+  const open = !requestHasCredentials(req);
   return { time, start, requestId, client, result, limiter, refused, public: open };
 }
 

@@ -78,6 +78,7 @@ import {
   type RouteParams,
 } from "../shared/_route_table.ts";
 import { isPlainRead, pathOf, preparedBlob } from "../shared/_prepared_reads.ts";
+import { headerReader } from "../ops/_request_header.ts";
 import { RegistryError } from "../../base/errors.ts";
 
 /** The Rack auth file (`--auth-config`) and webhook file (`--webhook-config`), for the server. */
@@ -266,7 +267,7 @@ function whoNow(req: Request, deps: RackDeps): RackWho | undefined {
   const { options } = deps;
   const auth = options.auth.now?.();
   if (auth === undefined) return undefined;
-  const token = extractToken(req.headers);
+  const token = extractToken(headerReader(req));
   const caller = identifyCaller(auth, token);
   if (token !== undefined && !caller.admin && options.principals) {
     const principal = options.principals.authenticateNow?.(token);

@@ -33,6 +33,7 @@ import {
   notModifiedVaries,
 } from "../ops/_compress.ts";
 import { appendVary, countedBody } from "../ops/_common.ts";
+import { requestHeader } from "../ops/_request_header.ts";
 import type { OpsCore, OpsStart } from "../ops/_stack.ts";
 import type { FastAnswer, FastMatcher, FastRoute } from "./_route_table.ts";
 import { type BlobResponseOptions, respondWithBlob } from "./_blob_response.ts";
@@ -137,7 +138,7 @@ class FastReadPath {
   ): Response | null | Promise<Response | null> {
     // A HEAD describes the identity representation (see compressResponse).
     const head = req.method === "HEAD";
-    const acceptEncoding = head ? "identity" : req.headers.get("accept-encoding") ?? "";
+    const acceptEncoding = head ? "identity" : requestHeader(req, "accept-encoding") ?? "";
     let encoding = this.#negotiated.get(acceptEncoding);
     if (encoding === undefined) {
       if (this.#negotiated.size >= 256) this.#negotiated.clear();
@@ -178,7 +179,7 @@ class FastReadPath {
       return res;
     };
     if (status === 304) {
-      const etag = echoedEtag(h.get("etag"), req.headers.get("if-none-match"));
+      const etag = echoedEtag(h.get("etag"), requestHeader(req, "if-none-match"));
       if (etag !== null) h.set("etag", etag);
       if (notModifiedVaries(res, threshold)) appendVary(h, "Accept-Encoding");
       return res;
@@ -315,9 +316,10 @@ export const MAX_PREPARED_BLOB_BYTES = 1024 * 1024;
 
 /** Whether a request's answer is fully determined by what it names (no range, no condition). */
 export function isPlainRead(req: Request): boolean {
-  const h = req.headers;
-  return (req.method === "GET" || req.method === "HEAD") && !h.has("range") &&
-    !h.has("if-none-match") && !h.has("if-modified-since") && !h.has("if-range");
+  const method = req.method;
+  return (method === "GET" || method === "HEAD") && requestHeader(req, "range") === null &&
+    requestHeader(req, "if-none-match") === null &&
+    requestHeader(req, "if-modified-since") === null && requestHeader(req, "if-range") === null;
 }
 
 /**
