@@ -173,6 +173,10 @@ Deno.test("pathOf() answers the path of a URL, and null when it needs decoding",
   assert.equal(pathOf("http://[::1]:8080/pkg/acme/map?x=1#y"), "/pkg/acme/map");
   assert.equal(pathOf("http://registry.test/pkg/%40acme/map"), null);
   assert.equal(pathOf("http://registry.test"), null);
+  // A `%` in the query or the fragment is not the path's.
+  assert.equal(pathOf("http://registry.test/a/b?q=%40x"), "/a/b");
+  assert.equal(pathOf("http://registry.test/a/b#%40?x"), "/a/b");
+  assert.equal(pathOf("http://registry.test/a/b#frag?q=1"), "/a/b");
 });
 
 Deno.test("the fast path answers version reads exactly as the Hono routes do", async () => {

@@ -63,16 +63,13 @@ const MAX_ENCODED_ENTRIES = 20_000;
 export function pathOf(url: string): string | null {
   const start = url.indexOf("/", url.indexOf(":") + 3);
   if (start < 0) return null;
-  let end = url.length;
-  for (let i = start; i < url.length; i++) {
-    const code = url.charCodeAt(i);
-    if (code === 63 /* ? */ || code === 35 /* # */) {
-      end = i;
-      break;
-    }
-    if (code === 37 /* % */) return null;
-  }
-  return url.slice(start, end);
+  // Native scans: a request URL is ASCII, and most have no query.
+  let end = url.indexOf("?", start);
+  const hash = url.indexOf("#", start);
+  if (end < 0 || (hash >= 0 && hash < end)) end = hash;
+  if (end < 0) end = url.length;
+  const percent = url.indexOf("%", start);
+  return percent >= 0 && percent < end ? null : url.slice(start, end);
 }
 
 /**
