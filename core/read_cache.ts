@@ -59,6 +59,17 @@ export interface ReadCacheOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** Ids of frozen row keys: a hot read that keeps its keys frozen names them again. */
+const frozenKeyIds = new WeakMap<RowKey, string>();
+
+/** A row key's id in the cache (its JSON text; worked out once for a frozen key). */
+function rowId(key: RowKey): string {
+  if (!Object.isFrozen(key)) return JSON.stringify(key);
+  let id = frozenKeyIds.get(key);
+  if (id === undefined) frozenKeyIds.set(key, id = JSON.stringify(key));
+  return id;
+}
+
 interface Cached {
   /** The row, or `null`: a miss is cached like a row. */
   entry: Entry<unknown> | null;
@@ -154,7 +165,7 @@ export class CachingRegistryStorage implements RegistryStorage {
     const now = this.#now();
     const out: (Entry<T> | null)[] = [];
     for (const key of keys) {
-      const hit = this.#rows.get(JSON.stringify(key));
+      const hit = this.#rows.get(rowId(key));
       if (!hit || !(hit.expires > now)) return undefined;
       out.push(hit.entry as Entry<T> | null);
     }
@@ -168,7 +179,7 @@ export class CachingRegistryStorage implements RegistryStorage {
     const out: (Entry<T> | null)[] = new Array(keys.length).fill(null);
     const missing: number[] = [];
     keys.forEach((key, i) => {
-      const id = JSON.stringify(key);
+      const id = rowId(key);
       const hit = this.#rows.get(id);
       if (hit && hit.expires > now) out[i] = hit.entry as Entry<T> | null;
       else missing.push(i);
@@ -182,7 +193,7 @@ export class CachingRegistryStorage implements RegistryStorage {
       const i = missing[j]!;
       out[i] = entry;
       if (!keep) return;
-      const id = JSON.stringify(keys[i]);
+      const id = rowId(keys[i]!);
       // Rows and misses alike (see the module doc), most recently read last.
       this.#rows.delete(id);
       this.#rows.set(id, { entry, expires });
