@@ -65,6 +65,14 @@ export interface JsrRoutesOptions {
   authenticator: Authenticator;
   /** The client IP of a request (audit records). */
   clientIp?: (c: Context) => string;
+  /**
+   * An upstream answers, in front of these routes, reads of namespaces this
+   * registry does not own (`upstream.ts`): the prepared reads then answer only
+   * what they find at once and hand every other request to the full stack,
+   * whose upstream reads decide (default false: the prepared reads wait for
+   * what they do not find at once, and answer misses themselves).
+   */
+  upstreamInFront?: boolean;
 }
 
 /**
@@ -185,6 +193,7 @@ export function jsrRouteTable(options: JsrRoutesOptions): BoundTable<JsrDeps> {
     authenticator: options.authenticator,
     limits: options.ctx.limits ?? DEFAULT_JSR_LIMITS,
     ipOf: (c) => options.clientIp?.(c),
+    upstreamInFront: options.upstreamInFront ?? false,
   };
   return { table: JSR_ROUTES, deps };
 }
@@ -199,6 +208,8 @@ export interface JsrDeps {
   limits: typeof DEFAULT_JSR_LIMITS;
   /** The client IP of a request (audit records). */
   ipOf: (c: Context) => string | undefined;
+  /** See {@linkcode JsrRoutesOptions.upstreamInFront}. */
+  upstreamInFront: boolean;
 }
 
 /** A JSR handler. */
@@ -277,7 +288,12 @@ async function answerOf<T>(
  * The prepared read of a {@linkcode JsrRead}: an invalid token, a miss or an
  * error declines. What is found at once (caller and rows in memory) is
  * answered at once; anything else, a miss included (private or missing
- * alike), takes the waiting path.
+ * alike), takes the waiting path, or, with an upstream in front, goes on to
+ * the full stack at once.
+ *
+ * A find answers for the upstream too: a thing found is in a namespace that
+ * holds a package (package rows are never deleted), so the namespace is ours
+ * and the upstream reads in front let the request through to these routes.
  */
 function preparedOf<T>(
   read: JsrRead<T>,
@@ -288,6 +304,7 @@ function preparedOf<T>(
     const reader = readerNow(req, deps.authenticator);
     const found = reader === undefined ? undefined : read.findNow(deps.ctx, p, reader);
     if (found) return read.answer(req, found, { ...deps, reader: reader! });
+    if (deps.upstreamInFront) return null;
     return preparedLater(read, req, p, deps);
   };
 }
