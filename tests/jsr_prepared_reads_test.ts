@@ -7,7 +7,11 @@
 // on to the full stack, so the upstream's semantics are unchanged.
 import assert from "node:assert/strict";
 import { fixedRackAuth, parseAuthConfig } from "../core/rack/auth.ts";
+import { CachingRegistryStorage } from "../core/read_cache.ts";
 import type { RegistryApp } from "../routes/app.ts";
+import { createJsrRoutes, jsrRouteTable } from "../routes/jsr/mod.ts";
+import { preparedMatcher } from "../routes/shared/_route_table.ts";
+import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { publish, registry, startUpstream, TOKEN } from "./_jsr_upstream_fixtures.ts";
 
 const NOW = new Date("2026-11-22T03:00:30.000Z");
@@ -169,4 +173,52 @@ Deno.test("with a JSR upstream in front, what the prepared path does not hold go
   assert.equal((await everyShape(pair, "/@std/nothing/meta.json")).status, 404);
   assert.ok(upstream.seen.includes("/@std/assert/meta.json"), upstream.seen.join(" "));
   assert.ok(upstream.seen.includes("/@std/nothing/meta.json"), upstream.seen.join(" "));
+});
+
+/**
+ * The JSR table over a seeded store, behind an upstream, whose tokens only the
+ * store knows (as stored tokens are: `authenticateNow` cannot tell).
+ */
+async function tableWithStoredTokens() {
+  const ctx = {
+    storage: new CachingRegistryStorage(new MemoryRegistryStorage(), { ttlMs: 600_000 }),
+    bundles: new MemoryBundleStorage(),
+    clock: () => NOW,
+    reservedScopes: [],
+    declaredNamespace: (ns: string) =>
+      Promise.resolve(ns === "@pub" ? { anonymous: true } : undefined),
+    defaultVisibility: "private" as const,
+  };
+  const authenticator = {
+    authenticate: (t: string) => Promise.resolve(principal(t)),
+    authenticateNow: (t: string) => principal(t) === null ? null : undefined,
+  };
+  const options = { ctx, authenticator, upstreamInFront: true };
+  const bound = jsrRouteTable(options);
+  const app = createJsrRoutes(options, bound);
+  const registry = { request: app.request, fetch: app.fetch } as unknown as RegistryApp;
+  await publish(registry, "pub/greet/1.0.0", { "big.ts": BIG });
+  await publish(registry, "acme/greet/1.0.0", { "big.ts": BIG });
+  return { app, match: preparedMatcher([bound]) };
+}
+
+Deno.test("with a JSR upstream in front, a read whose token only the store knows is answered by the prepared path after the wait; a miss goes on", async () => {
+  const { app, match } = await tableWithStoredTokens();
+  const answerOf = (path: string, headers: Record<string, string>) =>
+    match(new Request(`http://registry.test${path}`, { headers }), path)!.answer();
+  for (const [path, who] of HOT) {
+    const headers = who.authorization ? ROOT : who;
+    for (let i = 0; i < 2; i++) {
+      const answer = await answerOf(path, headers);
+      assert.ok(answer, `${path} is answered by the prepared read`);
+      const prepared = await seen(await answer.build());
+      assert.equal(prepared.status, 200, path);
+      assert.deepEqual(prepared, await seen(await app.request(path, { headers })), path);
+    }
+  }
+  // A reader's private read and a missing one go on to the full stack alike.
+  for (const path of ["/@acme/greet/1.0.0/big.ts", "/@acme/greet/9.9.9/big.ts"]) {
+    for (const who of [{}, READER]) assert.equal(await answerOf(path, who), null, path);
+  }
+  await assert.rejects(async () => await answerOf(HOT[0]![0], { authorization: "Bearer nope" }));
 });

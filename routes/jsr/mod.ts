@@ -287,13 +287,14 @@ async function answerOf<T>(
 /**
  * The prepared read of a {@linkcode JsrRead}: an invalid token, a miss or an
  * error declines. What is found at once (caller and rows in memory) is
- * answered at once; anything else, a miss included (private or missing
- * alike), takes the waiting path, or, with an upstream in front, goes on to
- * the full stack at once.
+ * answered at once; anything else waits (a token only the store knows, rows
+ * out of the read cache). A miss, private or missing alike, answers the
+ * route's error, or, with an upstream in front, goes on to the full stack
+ * (whose upstream reads decide), known at once or after the wait.
  *
  * A find answers for the upstream too: a thing found is in a namespace that
  * holds a package (package rows are never deleted), so the namespace is ours
- * and the upstream reads in front let the request through to these routes.
+ * and the upstream reads in front would let the request through to these routes.
  */
 function preparedOf<T>(
   read: JsrRead<T>,
@@ -304,7 +305,7 @@ function preparedOf<T>(
     const reader = readerNow(req, deps.authenticator);
     const found = reader === undefined ? undefined : read.findNow(deps.ctx, p, reader);
     if (found) return read.answer(req, found, { ...deps, reader: reader! });
-    if (deps.upstreamInFront) return null;
+    if (found === null && deps.upstreamInFront) return null;
     return preparedLater(read, req, p, deps);
   };
 }
@@ -314,9 +315,12 @@ async function preparedLater<T>(
   req: Request,
   p: PkgParams,
   deps: JsrDeps,
-): Promise<FastAnswer> {
+): Promise<FastAnswer | null> {
   const reader = await readerOf(req, deps.authenticator);
-  return await answerOf(read, req, p, { ...deps, reader });
+  const found = await read.find(deps.ctx, p, reader);
+  if (found) return read.answer(req, found, { ...deps, reader });
+  if (deps.upstreamInFront) return null;
+  throw read.miss(p);
 }
 
 const pkgRef = (p: PkgParams) => jsrRef(p.scope!.slice(1), p.name!);
