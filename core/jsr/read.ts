@@ -17,13 +17,13 @@ import {
   readPackageViewNow,
   visibleStates,
 } from "../package_view.ts";
-import { cachedGetMany, peekCachedMany } from "../read_cache.ts";
+import { cachedGetMany, peekCachedMany, rowKeysOf } from "../read_cache.ts";
 import type { FileEntry, ScopeRow, VersionRow, VersionState } from "../rows.ts";
 import { pickLatest, sortVersionsDescending } from "../semver.ts";
 import { grantsAllow } from "../tokens.ts";
 import type { PackageRef, VersionRef } from "../../base/names.ts";
 import * as keys from "../../storage/keys.ts";
-import type { Entry } from "../../storage/types.ts";
+import type { Entry, RowKey } from "../../storage/types.ts";
 import { authorizeJsrPublish, JSR_FORMAT, type JsrContext, type JsrFacts } from "./publish.ts";
 
 /** Who reads: a principal, or `null` for an anonymous caller. */
@@ -203,9 +203,18 @@ export function jsrVersionNow(
   return rows === undefined ? undefined : versionOf(ref, rows, reader);
 }
 
-function versionRowKeys(ref: VersionRef) {
-  return [keys.versionKey(ref), keys.versionStateKey(ref), keys.scopeKey(ref.namespace)];
+/** The rows of a version read: the version, its lifecycle and its scope. */
+function versionRowKeys(ref: VersionRef): readonly RowKey[] {
+  return rowKeysOf(ref, VERSION_ROWS);
 }
+
+/** How a version's row keys are made, and those of frozen references kept (see `rowKeysOf`). */
+const VERSION_ROWS = {
+  kept: new WeakMap<VersionRef, readonly RowKey[]>(),
+  make: (
+    r: VersionRef,
+  ) => [keys.versionKey(r), keys.versionStateKey(r), keys.scopeKey(r.namespace)],
+};
 
 function versionOf(
   ref: VersionRef,
