@@ -14,12 +14,16 @@
  * part (`partBytes`, 5 MiB by default) is buffered, checked, and only then
  * written with one PUT to its final key. A larger one goes up as a multipart
  * upload to a temporary key under `uploads/`, part by part (one part in memory
- * at a time); once the stream ends and its size and digest check, the upload
+ * at a time, in a whole-part buffer pooled for the next upload; a byte stream
+ * is read straight into it); once the stream ends and its size and digest check, the upload
  * is completed, copied to `blobs/<sha256>` and the temporary object deleted. A
  * failed check, a too-large body or a fault aborts the multipart upload: a
  * wrong digest never stores anything under `blobs/`. What a crash leaves
  * (multipart uploads never completed, temporary objects never deleted) is
- * swept by {@linkcode S3BundleStorage.sweepUploads}, which GC calls.
+ * swept by {@linkcode S3BundleStorage.sweepUploads}, which GC calls. Every
+ * request signs its payload's SHA-256 (never `UNSIGNED-PAYLOAD`); bodies of
+ * 1 MiB and more are written from the part buffer by `directSend`, since
+ * `fetch` would copy each one (see `_direct_send.ts`).
  *
  * **Reads.** A full read streams the object while hashing it and errors the
  * stream with `blob_corrupt` instead of delivering its last chunk when the
