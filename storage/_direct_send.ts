@@ -173,6 +173,10 @@ export async function directSend(url: string, request: DirectRequest): Promise<R
   const head = requestHead(target, request);
   request.signal?.throwIfAborted();
   const conn = await connect(target);
+  if (request.signal?.aborted) {
+    conn.close();
+    request.signal.throwIfAborted();
+  }
   const onAbort = () => conn.close();
   request.signal?.addEventListener("abort", onAbort, { once: true });
   try {
