@@ -132,7 +132,7 @@ function guardedStream(
       try {
         const read: Promise<ReadableStreamReadResult<Uint8Array>> = byob
           ? byob.read(request?.view ? asBytes(request.view) : new Uint8Array(CHUNK_BYTES))
-          : plain!.read();
+          : nonEmpty(plain!);
         read.catch(() => {}); // a read that loses the race must not reject unhandled
         const r = quiet ? await Promise.race([read, quiet]) : await read;
         if (r.done) {
@@ -154,6 +154,16 @@ function guardedStream(
       await fail(reason);
     },
   });
+}
+
+/** The next chunk that is not empty (a byte stream takes no empty chunk), or the end. */
+async function nonEmpty(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  while (true) {
+    const r = await reader.read();
+    if (r.done || r.value.byteLength > 0) return r;
+  }
 }
 
 /** A BYOB request's view as bytes. */
