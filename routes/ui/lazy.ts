@@ -26,12 +26,14 @@ const packageSearch = lazily(() => import("./_api_packages.ts"));
 export function lazyUiRoutes(given: UiRoutesOptions): MiddlewareHandler {
   const options = { ...given, metricsRing: given.metricsRing ?? new MetricsRing() };
   const ring = options.metricsRing;
+  // Built once, however many first requests arrive together.
+  const build = lazily(async () => (await pages()).createUiRoutes(options));
   let routes: MiddlewareHandler | undefined;
   return async (c, next) => {
     if (routes !== undefined) return await routes(c, next);
     ring.tick(Date.now());
     if (!claims(c.req.raw, c.req.path)) return await next();
-    routes ??= (await pages()).createUiRoutes(options);
+    routes = await build();
     return await routes(c, next);
   };
 }
@@ -40,9 +42,6 @@ export function lazyUiRoutes(given: UiRoutesOptions): MiddlewareHandler {
 export function lazyPackageSearchApi(
   options: { ctx: RegistryContext; authenticator: Authenticator },
 ): (c: Context) => Promise<Response> {
-  let handler: ((c: Context) => Promise<Response>) | undefined;
-  return async (c) => {
-    handler ??= (await packageSearch()).packageSearchApi(options);
-    return await handler(c);
-  };
+  const handler = lazily(async () => (await packageSearch()).packageSearchApi(options));
+  return async (c) => await (await handler())(c);
 }
