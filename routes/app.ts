@@ -64,7 +64,7 @@ import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
 import { jsrUpstreamReads } from "./jsr/upstream.ts";
 import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui/upstream.ts";
 import { addNamespaceClaimRoute } from "./admin/upstream.ts";
-import { createUiRoutes, packageSearchApi } from "./ui/mod.ts";
+import { createUiRoutes, packageSearchApi, type UiDeps, uiRouteTable } from "./ui/mod.ts";
 import type { DocRunner } from "./ui/_api_docs.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
@@ -255,9 +255,9 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
   };
   addNamespaceClaimRoute(app, { ctx, authenticator: identities });
-  mountUiAndAdmin(app, parts);
+  const ui = mountUiAndAdmin(app, parts);
   // The tables whose prepared reads answer before Hono, in mounting order.
-  const prepared = [mountGgui(app, parts), mountJsr(app, parts), mountRack(app, parts)]
+  const prepared = [ui, mountGgui(app, parts), mountJsr(app, parts), mountRack(app, parts)]
     .filter((bound) => bound !== undefined);
   mountFallbacks(app);
   return wrapFetch(app, { options, ops, prepared });
@@ -298,12 +298,17 @@ function registryContextOf(options: RegistryAppOptions): RegistryContext {
   };
 }
 
-/** The web pages (they answer only the requests they claim) and the admin API at `/admin`. */
-function mountUiAndAdmin(app: Hono, parts: AppParts): void {
+/**
+ * The web pages (they answer only the requests they claim) and the admin API
+ * at `/admin`; returns the pages' bound table (its prepared reads answer
+ * signed-out pages before Hono).
+ */
+function mountUiAndAdmin(app: Hono, parts: AppParts): BoundTable<UiDeps> | undefined {
   const { options, ctx, identities } = parts;
+  let ui: BoundTable<UiDeps> | undefined;
   // The web pages answer only the requests they claim (routes/ui/_http.ts).
   if (options.ui !== false) {
-    app.use(createUiRoutes({
+    ui = uiRouteTable({
       ctx,
       authenticator: identities,
       clientIp: parts.ipOf,
@@ -315,7 +320,8 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
       ...(options.hostFromRequest?.includes("bundleHost")
         ? {}
         : { selfOrigin: options.bundleHost }),
-    }));
+    });
+    app.use(createUiRoutes(ui.deps, ui));
   }
   app.route(
     "/admin",
@@ -329,6 +335,7 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
       clientIp: parts.ipOf,
     }),
   );
+  return ui;
 }
 
 /**
