@@ -46,12 +46,15 @@ function notModifiedOf(page: PreparedPage): Response {
 
 /**
  * A kept page's answer. Without a condition it is fully determined by the
- * page's ETag, so the path keeps it finished (and compressed) under it; a
- * request holding the page gets the page's 304.
+ * page's ETag, so the path keeps it finished (and compressed) under it when
+ * `keep` says so; a request holding the page gets the page's 304.
  */
-function answerOf(req: Request, page: PreparedPage): FastAnswer {
+function answerOf(req: Request, page: PreparedPage, keep: boolean): FastAnswer {
   const held = req.headers.get("if-none-match");
-  if (held === null) return { key: `ui page ${page.etag}`, build: () => htmlPage(req, page) };
+  if (held === null) {
+    const build = () => htmlPage(req, page);
+    return keep ? { key: `ui page ${page.etag}`, build } : { build };
+  }
   if (matchesEtag(held, page.etag)) return { build: () => notModifiedOf(page) };
   return { build: () => htmlPage(req, page) };
 }
@@ -59,16 +62,24 @@ function answerOf(req: Request, page: PreparedPage): FastAnswer {
 function answered(
   req: Request,
   page: PreparedPage | Promise<PreparedPage>,
+  keep = true,
 ): FastAnswer | Promise<FastAnswer> {
-  return page instanceof Promise ? page.then((p) => answerOf(req, p)) : answerOf(req, page);
+  return page instanceof Promise
+    ? page.then((p) => answerOf(req, p, keep))
+    : answerOf(req, page, keep);
 }
 
-/** `GET /` signed out: the kept home or search page. */
+/**
+ * `GET /` signed out: the kept home or search page. Only the home page
+ * itself is kept finished on the path: searches are as many as visitors
+ * type, and would crowd the hot reads out of its budget.
+ */
 export const preparedHome: PreparedRead<UiDeps> = (req, _params, deps) => {
   if (!signedOut(req, "/")) return null;
   deps.metricsRing.tick(Date.now());
   const query = homeQueryOf(req.url);
-  return answered(req, signedOutHomeNow(deps, query) ?? signedOutHome(deps, query));
+  const plain = query.q === "" && query.format === "" && query.cursor === "";
+  return answered(req, signedOutHomeNow(deps, query) ?? signedOutHome(deps, query), plain);
 };
 
 /**
