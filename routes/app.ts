@@ -377,9 +377,9 @@ function mountGgui(app: Hono, parts: AppParts): BoundTable<GguiDeps> | undefined
 
 /**
  * The JSR surface (behind its upstream reads when one is configured); returns
- * its bound table when its prepared reads may answer before Hono.
+ * its bound table, whose prepared reads answer before Hono.
  */
-function mountJsr(app: Hono, parts: AppParts): BoundTable<JsrDeps> | undefined {
+function mountJsr(app: Hono, parts: AppParts): BoundTable<JsrDeps> {
   const { options, ctx, rackAuth } = parts;
   // The pages' package search as JSR's `{items, total}` (routes/ui/_api_packages.ts).
   app.get("/api/packages", packageSearchApi({ ctx, authenticator: parts.identities }));
@@ -407,11 +407,12 @@ function mountJsr(app: Hono, parts: AppParts): BoundTable<JsrDeps> | undefined {
     },
     authenticator: parts.identities,
     clientIp: parts.ipOf,
+    // Misses must reach the upstream's reads in front of the routes.
+    upstreamInFront: options.jsrUpstream !== undefined,
   };
   const bound = jsrRouteTable(jsr);
   app.route("/", createJsrRoutes(jsr, bound));
-  // Misses must reach the upstream's reads in front of the routes.
-  return options.jsrUpstream ? undefined : bound;
+  return bound;
 }
 
 /** The Rack surface (its /metrics and /health are the app's); returns its bound table. */
