@@ -69,10 +69,8 @@ const jsrUpstreamCode = lazily(() => import("./jsr/upstream.ts"));
 const gguiUpstreamCode = lazily(() => import("./ggui/upstream.ts"));
 import { addNamespaceClaimRoute } from "./admin/upstream.ts";
 // The web pages and their package search load on first use (routes/ui/lazy.ts).
-import {
-  lazyPackageSearchApi as packageSearchApi,
-  lazyUiRoutes as createUiRoutes,
-} from "./ui/lazy.ts";
+import { lazyPackageSearchApi as packageSearchApi, lazyUi } from "./ui/lazy.ts";
+import type { UiDeps } from "./ui/_request.tsx";
 import type { DocRunner } from "./ui/_api_docs.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
@@ -266,9 +264,9 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
   };
   addNamespaceClaimRoute(app, { ctx, authenticator: identities });
-  mountUiAndAdmin(app, parts);
+  const ui = mountUiAndAdmin(app, parts);
   // The tables whose prepared reads answer before Hono, in mounting order.
-  const prepared = [mountGgui(app, parts), mountJsr(app, parts), mountRack(app, parts)]
+  const prepared = [ui, mountGgui(app, parts), mountJsr(app, parts), mountRack(app, parts)]
     .filter((bound) => bound !== undefined);
   mountFallbacks(app);
   return wrapFetch(app, { options, ops, prepared });
@@ -309,12 +307,17 @@ function registryContextOf(options: RegistryAppOptions): RegistryContext {
   };
 }
 
-/** The web pages (they answer only the requests they claim) and the admin API at `/admin`. */
-function mountUiAndAdmin(app: Hono, parts: AppParts): void {
+/**
+ * The web pages (they answer only the requests they claim) and the admin API
+ * at `/admin`; returns the pages' bound table (its prepared reads answer
+ * signed-out pages before Hono).
+ */
+function mountUiAndAdmin(app: Hono, parts: AppParts): BoundTable<UiDeps> | undefined {
   const { options, ctx, identities } = parts;
+  let ui: BoundTable<UiDeps> | undefined;
   // The web pages answer only the requests they claim (routes/ui/_http.ts).
   if (options.ui !== false) {
-    app.use(createUiRoutes({
+    const pages = lazyUi({
       ctx,
       authenticator: identities,
       clientIp: parts.ipOf,
@@ -326,7 +329,9 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
       ...(options.hostFromRequest?.includes("bundleHost")
         ? {}
         : { selfOrigin: options.bundleHost }),
-    }));
+    });
+    ui = pages.bound;
+    app.use(pages.middleware);
   }
   app.route(
     "/admin",
@@ -340,6 +345,7 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
       clientIp: parts.ipOf,
     }),
   );
+  return ui;
 }
 
 /**
