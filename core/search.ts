@@ -1,7 +1,7 @@
 /**
  * Queries over the shared search index (`core/search_index.ts`): seeks, never
  * store scans. Every query walks ONE ordered list of index rows from its
- * position — a term's pointers, a namespace's docs, or the recency list —
+ * position — a term's pointers, a namespace's docs, or an exact term's recency list —
  * checks each candidate's doc against every condition, and stops at a full
  * page or after {@linkcode SEARCH_SCAN_BUDGET} rows read, whichever comes
  * first. A page cut short by the budget still carries a cursor: a sparse
@@ -40,7 +40,7 @@ import type { RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** Most rows one search may read (index pointers and docs together). */
 export const SEARCH_SCAN_BUDGET = 100;
-/** Longest selective list a recency query collects and sorts (longer: walk the recency list). */
+/** Longest word list a recency query collects and sorts (longer: walk a recency list). */
 export const COLLECT_LIMIT = 50;
 /** Most words a query may have. */
 export const MAX_QUERY_WORDS = 16;
@@ -157,12 +157,17 @@ function termDriver(term: string, word?: string): Driver {
   return { prefix, base: prefix, docs: false, ...(word === undefined ? {} : { word }) };
 }
 
-function selectiveDriver(q: IndexQuery): Driver | undefined {
+/** The postings of the query's longest word, if it has words. */
+function wordDriver(q: IndexQuery): Driver | undefined {
   const longest = [...q.words].sort((a, b) => [...b].length - [...a].length)[0];
-  if (longest !== undefined) {
-    const term = prefixOf(longest, MAX_PREFIX);
-    return termDriver(term, term === longest ? longest : undefined);
-  }
+  if (longest === undefined) return undefined;
+  const term = prefixOf(longest, MAX_PREFIX);
+  return termDriver(term, term === longest ? longest : undefined);
+}
+
+function selectiveDriver(q: IndexQuery): Driver | undefined {
+  const word = wordDriver(q);
+  if (word !== undefined) return word;
   const ns = q.terms.find((t) => t.startsWith("@"));
   if (ns !== undefined) return termDriver(prefixOf(ns, MAX_PREFIX + 1));
   for (const field of ["hook:", "tool:", "tag:"]) {
@@ -252,23 +257,42 @@ async function docsOf(
 export async function queryIndex(storage: RegistryStorage, q: IndexQuery): Promise<IndexPage> {
   const budget = q.budget ?? SEARCH_SCAN_BUDGET;
   if (q.order === "recent") {
-    const selective = selectiveDriver(q);
     let spent = 0;
-    if (selective) {
-      const collected = await collectSorted(storage, q, selective, budget);
+    // Words have no recency lists: a short word list is collected and sorted instead.
+    const word = wordDriver(q);
+    if (word !== undefined) {
+      const collected = await collectSorted(storage, q, word, budget);
       if ("docs" in collected) return collected;
       spent = collected.read; // the probe counts against the same budget
     }
-    const prefix = keys.searchRecentPrefix(q.group ?? "*");
-    const page = await walkOrdered(
-      storage,
-      q,
-      { prefix, base: prefix, docs: false },
-      budget - spent,
-    );
+    const page = await walkOrdered(storage, q, recentDriver(q), budget - spent);
     return { ...page, read: page.read + spent };
   }
   return await walkOrdered(storage, q, nameDriver(q), budget);
+}
+
+/**
+ * The recency list a query walks: its most selective exact term's (an `@`
+ * namespace prefix, a hook, a tool, a tag, the namespace filter's prefix, a
+ * kind, the format group), else every package's (`*`).
+ */
+function recentDriver(q: IndexQuery): Driver {
+  const prefix = keys.searchRecentPrefix(recentTerm(q));
+  return { prefix, base: prefix, docs: false };
+}
+
+function recentTerm(q: IndexQuery): string {
+  const at = q.terms.filter((t) => t.startsWith("@"))
+    .sort((a, b) => [...b].length - [...a].length)[0];
+  if (at !== undefined) return prefixOf(at, MAX_PREFIX + 1);
+  for (const field of ["hook:", "tool:", "tag:"]) {
+    const term = q.terms.find((t) => t.startsWith(field));
+    if (term !== undefined) return term;
+  }
+  if (q.namespace !== undefined) return prefixOf(q.namespace, MAX_PREFIX + 1);
+  const kind = q.terms.find((t) => t.startsWith("kind:"));
+  if (kind !== undefined) return kind;
+  return q.group === undefined ? "*" : `fmt:${q.group}`;
 }
 
 /** Walk a driver in the query's order, one budgeted page. */

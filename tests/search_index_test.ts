@@ -653,3 +653,80 @@ Deno.test("a reader's recency pages stay exact when packages of several namespac
     ]);
   }
 });
+
+/** 500 packages in 25 namespaces, one publish a minute; every fifth a gadget tagged `ui`. */
+function mixedCatalogue(): SeedVersion[][] {
+  return Array.from({ length: 500 }, (_, i) => [{
+    namespace: `@team${i % 25}`,
+    name: `item-${i}`,
+    version: "1.0.0",
+    format: i % 5 === 0
+      ? "ggui.gadget" as const
+      : i % 5 < 3
+      ? "rack.registry" as const
+      : "jsr" as const,
+    description: "A common item",
+    ...(i % 5 === 0 ? { tags: ["ui"] } : {}),
+    publishedAt: new Date(Date.parse("2026-01-01T00:00:00.000Z") + i * 60_000).toISOString(),
+  }]);
+}
+
+Deno.test("a recency query with an exact filter walks that filter's own recency list: a full page for the rows of a page", async () => {
+  const inner = new MemoryRegistryStorage();
+  await seedBatched(inner, mixedCatalogue());
+  const storage = new CountingStorage(inner);
+  const id = (h: { namespace: string; name: string }) => `${h.namespace}/${h.name}`;
+  const newest = (keep: (i: number) => boolean) =>
+    Array.from({ length: 500 }, (_, i) => 499 - i).filter(keep).slice(0, 20)
+      .map((i) => `@team${i % 25}/item-${i}`);
+  const cases: [Parameters<typeof searchPackages>[1], string[]][] = [
+    // One package in five carries the tag, one in 25 is in the namespace: the old
+    // plan probed 50 postings in name order, threw them away and walked every
+    // package's recency list until the budget ran out.
+    [{ tag: "ui", sort: "recent", limit: 20 }, newest((i) => i % 5 === 0)],
+    [{ q: "@team7", sort: "recent", limit: 20 }, newest((i) => i % 25 === 7)],
+    [{ namespace: "@team3", sort: "recent", limit: 20 }, newest((i) => i % 25 === 3)],
+    [{ kind: "gadget", sort: "recent", limit: 20 }, newest((i) => i % 5 === 0)],
+  ];
+  for (const [query, want] of cases) {
+    storage.reads = 0;
+    const page = await searchPackages(storage, query);
+    assert.deepEqual(page.items.map(id), want, JSON.stringify(query));
+    // The page's 20 entries and the one that shows more follow; nothing thrown away.
+    assert.ok(storage.reads <= 21, `${JSON.stringify(query)}: ${storage.reads} rows`);
+  }
+  // The ggui wire: the tag's recency list and the scope owners' rows, no probe.
+  const ctx = { ...ctxOf(storage), bundleHost: "http://x", registryHostname: "x" };
+  storage.reads = 0;
+  const res = await searchArtifacts(ctx, { query: { sort: "recent", tag: "ui", limit: "20" } });
+  const body = res.body as { results: { artifactId: string }[] };
+  assert.deepEqual(body.results.map((r) => r.artifactId), newest((i) => i % 5 === 0));
+  assert.ok(storage.reads <= 21 + 5, `${storage.reads} rows`);
+});
+
+Deno.test("a store indexed by layout 2 (recency by format group only) is rebuilt to the term recency lists on start", async () => {
+  const storage = new MemoryRegistryStorage();
+  await seedBatched(storage, mixedCatalogue().slice(0, 50));
+  // What layout 2 left: its group recency rows and its marker.
+  const layout2 = (await storage.list(keys.searchRecentPrefix("*"))).items.map((e) => ({
+    type: "set" as const,
+    key: ["search_by_recent", "ggui", ...e.key.slice(2)],
+    value: e.value as JsonValue,
+  }));
+  await storage.commit({
+    checks: [],
+    mutations: [...layout2, {
+      type: "set",
+      key: keys.searchMetaKey(),
+      value: { version: 2, builtAt: "2026-12-01T00:00:00.000Z" },
+    }],
+  });
+  assert.deepEqual(await ensureSearchIndex(storage), { packages: 50, repaired: 50, removed: 0 });
+  await assertConsistent(storage);
+  assert.equal((await storage.list(keys.searchRecentPrefix("ggui"))).items.length, 0);
+  const page = await searchPackages(storage, { tag: "ui", sort: "recent" });
+  assert.deepEqual(
+    page.items.map((h) => h.name),
+    [45, 40, 35, 30, 25, 20, 15, 10, 5, 0].map((i) => `item-${i}`),
+  );
+});
