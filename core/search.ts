@@ -36,7 +36,7 @@ import type { Grant } from "./rows.ts";
 import { grantsAllow } from "./tokens.ts";
 import { compareKeys } from "../storage/_common.ts";
 import * as keys from "../storage/keys.ts";
-import type { RegistryStorage, RowKey } from "../storage/types.ts";
+import type { Entry, RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** Most rows one search may read (index pointers and docs together). */
 export const SEARCH_SCAN_BUDGET = 100;
@@ -257,16 +257,9 @@ async function docsOf(
 export async function queryIndex(storage: RegistryStorage, q: IndexQuery): Promise<IndexPage> {
   const budget = q.budget ?? SEARCH_SCAN_BUDGET;
   if (q.order === "recent") {
-    let spent = 0;
-    // Words have no recency lists: a short word list is collected and sorted instead.
     const word = wordDriver(q);
-    if (word !== undefined) {
-      const collected = await collectSorted(storage, q, word, budget);
-      if ("docs" in collected) return collected;
-      spent = collected.read; // the probe counts against the same budget
-    }
-    const page = await walkOrdered(storage, q, recentDriver(q), budget - spent);
-    return { ...page, read: page.read + spent };
+    if (word !== undefined) return await recentByWord(storage, q, word, budget);
+    return await walkOrdered(storage, q, recentDriver(q), budget);
   }
   return await walkOrdered(storage, q, nameDriver(q), budget);
 }
@@ -310,8 +303,14 @@ async function walkOrdered(
   let last: Position | undefined;
   let first = true;
   while (true) {
-    // The first list is sized to the page; later ones (a sparse query) are larger.
-    const want = Math.min(first ? Math.max(q.limit + 1, 10) : 100, budget - read);
+    // The first list is sized to the page; a later one to twice the matches
+    // still missing (a dense walk needs few more rows, a sparse one gets the budget).
+    const missing = q.limit + 1 - docs.length;
+    const want = Math.min(
+      first ? Math.max(missing, 10) : Math.max(2 * missing, 10),
+      100,
+      budget - read,
+    );
     first = false;
     if (want < 1) break;
     const page = await storage.list<unknown>(driver.prefix, {
@@ -486,24 +485,56 @@ async function mergePrivate(
   return frontier ? { docs, next: frontier, read } : { docs, read };
 }
 
+/** Postings a word query by recency lists first: a list this short is collected at once. */
+export const FIRST_PROBE = 10;
+
 /**
- * Recency order over a selective list: collect its matches (when the whole
- * list fits the budget), sort them newest first and page by position.
- * Only the rows read when the list is longer than that.
+ * Recency order for a query with words (words have no recency lists): a
+ * short word list is collected, sorted newest first and paged by position;
+ * a longer one is walked by recency. The probe comes in two steps, so a
+ * dense word does not pay for a probe it throws away: the first
+ * {@linkcode FIRST_PROBE} postings (a sparse word ends there: sorted), then
+ * a recency walk of at most half the budget (a dense word fills its page
+ * there), then the rest of the probe up to {@linkcode COLLECT_LIMIT}
+ * postings (a list that ends there is sorted; a longer one answers the
+ * walk's page, cut short by the budget, with its cursor).
+ */
+async function recentByWord(
+  storage: RegistryStorage,
+  q: IndexQuery,
+  word: Driver,
+  budget: number,
+): Promise<IndexPage> {
+  const first = await storage.list<unknown>(word.prefix, {
+    limit: Math.min(FIRST_PROBE, Math.floor(budget / 2)),
+  });
+  if (first.cursor === undefined) return await collectSorted(storage, q, word, first.items, 0);
+  let read = first.items.length;
+  const rest = Math.min(COLLECT_LIMIT, Math.floor(budget / 2)) - read;
+  const walk = await walkOrdered(storage, q, recentDriver(q), budget - read - Math.max(rest, 0));
+  read += walk.read;
+  if (walk.next === undefined || walk.docs.length === q.limit || rest < 1) {
+    return { ...walk, read };
+  }
+  const more = await storage.list<unknown>(word.prefix, { limit: rest, cursor: first.cursor });
+  read += more.items.length;
+  if (more.cursor !== undefined) return { ...walk, read };
+  return await collectSorted(storage, q, word, [...first.items, ...more.items], read);
+}
+
+/**
+ * Recency order over a whole (short) list: check its rows' docs, sort the
+ * matches newest first and page them by position.
  */
 async function collectSorted(
   storage: RegistryStorage,
   q: IndexQuery,
   driver: Driver,
-  budget: number,
-): Promise<IndexPage | { read: number }> {
-  // A short probe: a longer list is walked in recency order instead.
-  const page = await storage.list<unknown>(driver.prefix, {
-    limit: Math.min(COLLECT_LIMIT, Math.floor(budget / 2)),
-  });
-  if (page.cursor !== undefined) return { read: page.items.length };
-  let read = page.items.length;
-  const items = driver.docs ? page.items : page.items.filter((e) => formatMayMatch(q, e.value));
+  rows: readonly Entry<unknown>[],
+  spent: number,
+): Promise<IndexPage> {
+  let read = spent + rows.length;
+  const items = driver.docs ? rows : rows.filter((e) => formatMayMatch(q, e.value));
   const positions = items.map((e) => e.key.slice(driver.base.length));
   const { docs: found, fetched } = await docsOfRows(storage, items, positions, driver.docs);
   read += fetched;

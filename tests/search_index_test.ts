@@ -665,7 +665,7 @@ function mixedCatalogue(): SeedVersion[][] {
       : i % 5 < 3
       ? "rack.registry" as const
       : "jsr" as const,
-    description: "A common item",
+    description: i % 16 === 0 ? "A common item, rare" : "A common item",
     ...(i % 5 === 0 ? { tags: ["ui"] } : {}),
     publishedAt: new Date(Date.parse("2026-01-01T00:00:00.000Z") + i * 60_000).toISOString(),
   }]);
@@ -729,4 +729,31 @@ Deno.test("a store indexed by layout 2 (recency by format group only) is rebuilt
     page.items.map((h) => h.name),
     [45, 40, 35, 30, 25, 20, 15, 10, 5, 0].map((i) => `item-${i}`),
   );
+});
+
+Deno.test("a recency query with words walks by recency first when its word is dense, collects when it is sparse, and pages the same either way", async () => {
+  const inner = new MemoryRegistryStorage();
+  await seedBatched(inner, mixedCatalogue());
+  const storage = new CountingStorage(inner);
+  const id = (h: { namespace: string; name: string }) => `${h.namespace}/${h.name}`;
+  // JSR package rows carry no description: only ggui and Rack ones are found by it.
+  const newest = (word: string) =>
+    Array.from({ length: 500 }, (_, i) => 499 - i)
+      .filter((i) => i % 5 < 3 && (word === "common" || i % 16 === 0))
+      .map((i) => `@team${i % 25}/item-${i}`);
+  // 300 matches: the page fills from the recency walk after a 10-posting probe
+  // (the old plan probed 50 postings, threw them away, then walked to the budget).
+  storage.reads = 0;
+  const dense = await searchPackages(storage, { q: "common", sort: "recent", limit: 20 });
+  assert.deepEqual(dense.items.map(id), newest("common").slice(0, 20));
+  assert.ok(storage.reads <= 50, `${storage.reads} rows`);
+  // 20 matches among 500: the whole list is collected and sorted.
+  storage.reads = 0;
+  const sparse = await searchPackages(storage, { q: "rare", sort: "recent", limit: 10 });
+  assert.deepEqual(sparse.items.map(id), newest("rare").slice(0, 10));
+  assert.ok(storage.reads <= SEARCH_SCAN_BUDGET, `${storage.reads} rows`);
+  for (const q of ["common", "rare"]) {
+    const paged = (await allHits(storage, { q, sort: "recent", limit: 7 })).flatMap((p) => p.items);
+    assert.deepEqual(paged.map(id), newest(q), q);
+  }
 });
