@@ -485,7 +485,7 @@ async function mergePrivate(
   return frontier ? { docs, next: frontier, read } : { docs, read };
 }
 
-/** Postings a word query by recency lists first: a list this short is collected at once. */
+/** Postings a word query by recency reads first: a word list no longer is collected at once. */
 export const FIRST_PROBE = 10;
 
 /**
