@@ -422,8 +422,7 @@ export async function rebuildSearchIndex(
   options: { onProgress?: (report: RebuildReport) => void } = {},
 ): Promise<RebuildReport> {
   const report: RebuildReport = { packages: 0, repaired: 0, removed: 0 };
-  const meta = await storage.get<{ version: number }>(keys.searchMetaKey());
-  if (meta !== null && meta.value.version !== SEARCH_INDEX_VERSION) await wipeIndex(storage);
+  if (!(await isCurrentLayout(storage))) await wipeIndex(storage);
   for await (const e of walk<PackageRow>(storage, keys.packagesPrefix())) {
     report.packages++;
     if ((await reindexPackage(storage, e.value.namespace, e.value.name)) === "changed") {
@@ -456,6 +455,17 @@ export async function rebuildSearchIndex(
     }],
   });
   return report;
+}
+
+/**
+ * Whether the index rows a store holds are of this layout: its marker says
+ * so, or it has no marker and no entry (no index yet). Entries without a
+ * marker (rows seeded around the server) are of an unknown layout.
+ */
+async function isCurrentLayout(storage: RegistryStorage): Promise<boolean> {
+  const meta = await storage.get<{ version: number }>(keys.searchMetaKey());
+  if (meta !== null) return meta.value.version === SEARCH_INDEX_VERSION;
+  return (await storage.list(keys.searchDocsPrefix(), { limit: 1 })).items.length === 0;
 }
 
 /** Delete every index row (a layout change: rows of the old layout cannot be diffed). */

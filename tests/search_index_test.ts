@@ -21,7 +21,7 @@ import { runCli } from "../server/cli.ts";
 import * as keys from "../storage/keys.ts";
 import { KvRegistryStorage } from "../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
-import type { JsonValue, RegistryStorage } from "../storage/types.ts";
+import type { JsonValue, Mutation, RegistryStorage, RowKey } from "../storage/types.ts";
 import {
   CountingStorage,
   packageMutations,
@@ -704,31 +704,47 @@ Deno.test("a recency query with an exact filter walks that filter's own recency 
   assert.ok(storage.reads <= 21 + 5, `${storage.reads} rows`);
 });
 
-Deno.test("a store indexed by layout 2 (recency by format group only) is rebuilt to the term recency lists on start", async () => {
+/** A store whose index is what layout 2 wrote: term recency lists absent, group ones present. */
+async function layout2Store(marker: boolean): Promise<MemoryRegistryStorage> {
   const storage = new MemoryRegistryStorage();
   await seedBatched(storage, mixedCatalogue().slice(0, 50));
-  // What layout 2 left: its group recency rows and its marker.
-  const layout2 = (await storage.list(keys.searchRecentPrefix("*"))).items.map((e) => ({
-    type: "set" as const,
-    key: ["search_by_recent", "ggui", ...e.key.slice(2)],
-    value: e.value as JsonValue,
-  }));
-  await storage.commit({
-    checks: [],
-    mutations: [...layout2, {
+  const all = await snapshot(storage, ["search_by_recent"]);
+  const layout2: Mutation[] = [];
+  for (const id of all.keys()) {
+    const key = JSON.parse(id) as RowKey;
+    if (key[1] !== "*") layout2.push({ type: "delete", key });
+  }
+  for (const e of (await storage.list(keys.searchRecentPrefix("*"))).items) {
+    const group = String((e.value as { format: string }).format).split(".")[0]!;
+    const key = ["search_by_recent", group, ...e.key.slice(2)];
+    layout2.push({ type: "set", key, value: e.value as JsonValue });
+  }
+  if (marker) {
+    layout2.push({
       type: "set",
       key: keys.searchMetaKey(),
       value: { version: 2, builtAt: "2026-12-01T00:00:00.000Z" },
-    }],
-  });
-  assert.deepEqual(await ensureSearchIndex(storage), { packages: 50, repaired: 50, removed: 0 });
-  await assertConsistent(storage);
-  assert.equal((await storage.list(keys.searchRecentPrefix("ggui"))).items.length, 0);
-  const page = await searchPackages(storage, { tag: "ui", sort: "recent" });
-  assert.deepEqual(
-    page.items.map((h) => h.name),
-    [45, 40, 35, 30, 25, 20, 15, 10, 5, 0].map((i) => `item-${i}`),
-  );
+    });
+  }
+  await storage.commit({ checks: [], mutations: layout2 });
+  return storage;
+}
+
+Deno.test("a store indexed by layout 2 (recency by format group only) is rebuilt to the term recency lists on start, with or without its marker", async () => {
+  // Without a marker (a store seeded around the server) the layout of its rows is unknown:
+  // they are wiped too, not diffed as if they were this layout's.
+  for (const marker of [true, false]) {
+    const storage = await layout2Store(marker);
+    assert.deepEqual(await ensureSearchIndex(storage), { packages: 50, repaired: 50, removed: 0 });
+    await assertConsistent(storage);
+    assert.equal((await storage.list(keys.searchRecentPrefix("ggui"))).items.length, 0);
+    const page = await searchPackages(storage, { tag: "ui", sort: "recent" });
+    assert.deepEqual(
+      page.items.map((h) => h.name),
+      [45, 40, 35, 30, 25, 20, 15, 10, 5, 0].map((i) => `item-${i}`),
+      `marker: ${marker}`,
+    );
+  }
 });
 
 Deno.test("a recency query with words walks by recency first when its word is dense, collects when it is sparse, and pages the same either way", async () => {
