@@ -65,7 +65,7 @@ function rechunk(source: ReadableStream<Uint8Array>, size: number): ReadableStre
         if (r.done) return controller.close();
         pending = r.value;
       }
-      controller.enqueue(pending.slice(0, size));
+      controller.enqueue(pending.subarray(0, size));
       pending = pending.subarray(size);
     },
     async cancel(reason) {
