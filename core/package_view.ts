@@ -18,13 +18,13 @@
  *
  * @module
  */
-import { cachedGetMany, flooredRead, peekCachedMany } from "./read_cache.ts";
+import { cachedGetMany, flooredRead, peekCachedMany, rowKeysOf } from "./read_cache.ts";
 import type { Grant, PackageRow, ScopeRow, VersionState } from "./rows.ts";
 import type { PackageRef } from "../base/names.ts";
 import { listVersionStates } from "./store.ts";
 import { grantsAllow } from "./tokens.ts";
 import * as keys from "../storage/keys.ts";
-import type { RegistryStorage } from "../storage/types.ts";
+import type { RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** A package's rows and version lists, as read for one request. */
 export interface PackageView {
@@ -72,10 +72,7 @@ export async function readPackageView(
   storage: RegistryStorage,
   ref: PackageRef,
 ): Promise<PackageView> {
-  const [pkg, scope] = await cachedGetMany<unknown>(storage, [
-    keys.packageKey(ref),
-    keys.scopeKey(ref.namespace),
-  ]);
+  const [pkg, scope] = await cachedGetMany<unknown>(storage, packageRowKeys(ref));
   const stamp = pkg?.stamp ?? ABSENT;
   let byPackage = lists.get(storage);
   if (!byPackage) lists.set(storage, byPackage = new Map());
@@ -102,16 +99,24 @@ export function readPackageViewNow(
   storage: RegistryStorage,
   ref: PackageRef,
 ): PackageView | undefined {
-  const rows = peekCachedMany<unknown>(storage, [
-    keys.packageKey(ref),
-    keys.scopeKey(ref.namespace),
-  ]);
+  const rows = peekCachedMany<unknown>(storage, packageRowKeys(ref));
   if (rows === undefined) return undefined;
   const [pkg, scope] = rows;
   const listed = lists.get(storage)?.get(`${ref.namespace}/${ref.name}`);
   if (!listed || listed.stamp !== (pkg?.stamp ?? ABSENT)) return undefined;
   return viewOf(pkg, scope, listed);
 }
+
+/** A package's rows: the package and its scope. */
+function packageRowKeys(ref: PackageRef): readonly RowKey[] {
+  return rowKeysOf(ref, PACKAGE_ROWS);
+}
+
+/** How a package's row keys are made, and those of frozen references kept (see `rowKeysOf`). */
+const PACKAGE_ROWS = {
+  kept: new WeakMap<PackageRef, readonly RowKey[]>(),
+  make: (r: PackageRef) => [keys.packageKey(r), keys.scopeKey(r.namespace)],
+};
 
 function viewOf(
   pkg: { value: unknown } | null | undefined,

@@ -59,6 +59,47 @@ export interface ReadCacheOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
+/** The ids of frozen keys (kept by a hot read: worked out once). */
+const frozenIds = new WeakMap<RowKey, string>();
+
+/** A row's id in the cache: its key as JSON, kept for a frozen key. */
+function rowId(key: RowKey): string {
+  if (!Object.isFrozen(key)) return JSON.stringify(key);
+  let id = frozenIds.get(key);
+  if (id === undefined) frozenIds.set(key, id = JSON.stringify(key));
+  return id;
+}
+
+/**
+ * The row keys a reference reads: made by `make` each time, unless the
+ * reference is frozen (a caller keeps it, as the JSR routes keep theirs):
+ * then made once, kept in `kept`, and frozen, so the cache works out their
+ * ids once too.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rowKeysOf } from "./read_cache.ts";
+ * const kept = new WeakMap<{ name: string }, readonly (readonly string[])[]>();
+ * const how = { kept, make: (r: { name: string }) => [["pkg", r.name]] };
+ * const ref = Object.freeze({ name: "a" });
+ * assert.equal(rowKeysOf(ref, how), rowKeysOf(ref, how));
+ * assert.ok(Object.isFrozen(rowKeysOf(ref, how)[0]));
+ * ```
+ */
+export function rowKeysOf<R extends object>(
+  ref: R,
+  how: { kept: WeakMap<R, readonly RowKey[]>; make: (ref: R) => RowKey[] },
+): readonly RowKey[] {
+  if (!Object.isFrozen(ref)) return how.make(ref);
+  let keys = how.kept.get(ref);
+  if (keys === undefined) {
+    keys = Object.freeze(how.make(ref).map((key) => Object.freeze(key)));
+    how.kept.set(ref, keys);
+  }
+  return keys;
+}
+
 interface Cached {
   /** The row, or `null`: a miss is cached like a row. */
   entry: Entry<unknown> | null;
@@ -83,6 +124,14 @@ export class CachingRegistryStorage implements RegistryStorage {
   /** How long a read is served from memory (0: never). */
   get ttlMs(): number {
     return this.#ttl;
+  }
+
+  /**
+   * Bumped by every commit through this storage: a read begun under an
+   * earlier epoch may not reflect this process's latest commits.
+   */
+  get epoch(): number {
+    return this.#epoch;
   }
 
   /** Wrap `inner`. */
@@ -154,7 +203,7 @@ export class CachingRegistryStorage implements RegistryStorage {
     const now = this.#now();
     const out: (Entry<T> | null)[] = [];
     for (const key of keys) {
-      const hit = this.#rows.get(JSON.stringify(key));
+      const hit = this.#rows.get(rowId(key));
       if (!hit || !(hit.expires > now)) return undefined;
       out.push(hit.entry as Entry<T> | null);
     }
@@ -168,8 +217,7 @@ export class CachingRegistryStorage implements RegistryStorage {
     const out: (Entry<T> | null)[] = new Array(keys.length).fill(null);
     const missing: number[] = [];
     keys.forEach((key, i) => {
-      const id = JSON.stringify(key);
-      const hit = this.#rows.get(id);
+      const hit = this.#rows.get(rowId(key));
       if (hit && hit.expires > now) out[i] = hit.entry as Entry<T> | null;
       else missing.push(i);
     });
@@ -182,7 +230,7 @@ export class CachingRegistryStorage implements RegistryStorage {
       const i = missing[j]!;
       out[i] = entry;
       if (!keep) return;
-      const id = JSON.stringify(keys[i]);
+      const id = rowId(keys[i]!);
       // Rows and misses alike (see the module doc), most recently read last.
       this.#rows.delete(id);
       this.#rows.set(id, { entry, expires });

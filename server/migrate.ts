@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseFlags } from "./flags.ts";
 import type { RegistryContext } from "../core/context.ts";
 import {
   type MigrationProgress,
@@ -94,7 +94,9 @@ export async function runMigrate(
   let values: { "dry-run"?: boolean; "old-bundle-host"?: string; tokens?: string; help?: boolean };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: own, options: OWN, allowPositionals: true }));
+    const parsed = parseFlags(own, { options: OWN, allowPositionals: true });
+    values = parsed.values as typeof values;
+    positionals = parsed.positionals;
   } catch (err) {
     return usage(err instanceof Error ? err.message : String(err));
   }

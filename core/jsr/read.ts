@@ -17,13 +17,13 @@ import {
   readPackageViewNow,
   visibleStates,
 } from "../package_view.ts";
-import { cachedGetMany, peekCachedMany } from "../read_cache.ts";
+import { cachedGetMany, peekCachedMany, rowKeysOf } from "../read_cache.ts";
 import type { FileEntry, ScopeRow, VersionRow, VersionState } from "../rows.ts";
 import { pickLatest, sortVersionsDescending } from "../semver.ts";
 import { grantsAllow } from "../tokens.ts";
 import type { PackageRef, VersionRef } from "../../base/names.ts";
 import * as keys from "../../storage/keys.ts";
-import type { Entry } from "../../storage/types.ts";
+import type { Entry, RowKey } from "../../storage/types.ts";
 import { authorizeJsrPublish, JSR_FORMAT, type JsrContext, type JsrFacts } from "./publish.ts";
 
 /** Who reads: a principal, or `null` for an anonymous caller. */
@@ -74,7 +74,7 @@ async function readableStates(
   ctx: RegistryContext,
   ref: PackageRef,
   reader: JsrReader,
-): Promise<(JsrRead<VersionState[]> & { source: readonly VersionState[] }) | null> {
+): Promise<JsrRead<readonly VersionState[]> | null> {
   // The same reads for every package, present or not (core/package_view.ts).
   return statesOf(await readPackageView(ctx.storage, ref), ref, reader);
 }
@@ -84,17 +84,28 @@ function statesOf(
   view: PackageView,
   ref: PackageRef,
   reader: JsrReader,
-): (JsrRead<VersionState[]> & { source: readonly VersionState[] }) | null {
+): JsrRead<readonly VersionState[]> | null {
+  const visible = visibleOf(view, ref, reader);
+  return visible && { value: visible, private: showsPrivate(visible) };
+}
+
+/** The states a reader sees of a JSR package; `null` when none. */
+function visibleOf(
+  view: PackageView,
+  ref: PackageRef,
+  reader: JsrReader,
+): readonly VersionState[] | null {
   if (view.row?.format !== JSR_FORMAT) return null;
   const visible = visibleStates(view, ref.namespace, reader);
-  if (visible.length === 0) return null;
-  // Private when what this reader sees holds a private version; versions it
-  // may not see change nothing, not even the cache headers.
-  return {
-    value: [...visible],
-    source: visible,
-    private: visible.some((s) => s.visibility === "private"),
-  };
+  return visible.length === 0 ? null : visible;
+}
+
+/**
+ * Private when what this reader sees holds a private version; versions it
+ * may not see change nothing, not even the cache headers.
+ */
+function showsPrivate(visible: readonly VersionState[]): boolean {
+  return visible.some((s) => s.visibility === "private");
 }
 
 /**
@@ -134,19 +145,22 @@ function metaOf(
   view: PackageView,
   reader: JsrReader,
 ): JsrRead<JsrPackageMeta> | null {
-  const found = statesOf(view, ref, reader);
-  if (!found) return null;
+  const visible = visibleOf(view, ref, reader);
+  if (!visible) return null;
   // Rendered once per list of states: the package view hands every reader of
   // one visibility class the same list until the package row changes.
-  const cached = rendered.get(found.source);
-  if (cached) return { value: cached, private: found.private };
-  const value = renderMeta(ref, found.value);
-  rendered.set(found.source, value);
-  return { value, private: found.private };
+  const cached = rendered.get(visible);
+  if (cached) return cached;
+  const meta = Object.freeze({ value: renderMeta(ref, visible), private: showsPrivate(visible) });
+  rendered.set(visible, meta);
+  return meta;
 }
 
-/** Meta documents by the list of states they were rendered from (see {@linkcode jsrPackageMeta}). */
-const rendered = new WeakMap<readonly VersionState[], JsrPackageMeta>();
+/**
+ * Meta documents, and whether they show a private version, by the list of
+ * states they were rendered from (see {@linkcode jsrPackageMeta}).
+ */
+const rendered = new WeakMap<readonly VersionState[], Readonly<JsrRead<JsrPackageMeta>>>();
 
 function renderMeta(ref: PackageRef, states: readonly VersionState[]): JsrPackageMeta {
   const byVersion = new Map(states.map((s) => [s.version, s]));
@@ -203,9 +217,18 @@ export function jsrVersionNow(
   return rows === undefined ? undefined : versionOf(ref, rows, reader);
 }
 
-function versionRowKeys(ref: VersionRef) {
-  return [keys.versionKey(ref), keys.versionStateKey(ref), keys.scopeKey(ref.namespace)];
+/** The rows of a version read: the version, its lifecycle and its scope. */
+function versionRowKeys(ref: VersionRef): readonly RowKey[] {
+  return rowKeysOf(ref, VERSION_ROWS);
 }
+
+/** How a version's row keys are made, and those of frozen references kept (see `rowKeysOf`). */
+const VERSION_ROWS = {
+  kept: new WeakMap<VersionRef, readonly RowKey[]>(),
+  make: (
+    r: VersionRef,
+  ) => [keys.versionKey(r), keys.versionStateKey(r), keys.scopeKey(r.namespace)],
+};
 
 function versionOf(
   ref: VersionRef,
@@ -297,7 +320,10 @@ export async function jsrPackageDocument(
 }
 
 /** The API's package document over the versions a caller sees (none: a package yet to be made). */
-function packageDocument(ref: PackageRef, versions: VersionState[]): Record<string, unknown> {
+function packageDocument(
+  ref: PackageRef,
+  versions: readonly VersionState[],
+): Record<string, unknown> {
   const latest = pickLatest(versions.filter((s) => !s.yanked).map((s) => s.version)) ?? null;
   return {
     scope: ref.namespace.slice(1),

@@ -43,8 +43,9 @@ import {
   versionDocument,
 } from "../../core/jsr/read.ts";
 import type { FileEntry } from "../../core/rows.ts";
+import type { PackageRef, VersionRef } from "../../base/names.ts";
 import { setJsrYanked } from "../../core/jsr/yank.ts";
-import { jsonDigest, respondWithJson } from "../shared/_blob_response.ts";
+import { type BlobResponseOptions, jsonDigest, respondWithJson } from "../shared/_blob_response.ts";
 import { jsonResponse, makeResponse, markPublicActivity } from "../ops/_common.ts";
 import { collectBytes } from "../../storage/_common.ts";
 import {
@@ -65,6 +66,14 @@ export interface JsrRoutesOptions {
   authenticator: Authenticator;
   /** The client IP of a request (audit records). */
   clientIp?: (c: Context) => string;
+  /**
+   * An upstream answers, in front of these routes, reads of namespaces this
+   * registry does not own (`upstream.ts`): the prepared reads then answer only
+   * what they find at once and hand every other request to the full stack,
+   * whose upstream reads decide (default false: the prepared reads wait for
+   * what they do not find at once, and answer misses themselves).
+   */
+  upstreamInFront?: boolean;
 }
 
 /**
@@ -185,6 +194,7 @@ export function jsrRouteTable(options: JsrRoutesOptions): BoundTable<JsrDeps> {
     authenticator: options.authenticator,
     limits: options.ctx.limits ?? DEFAULT_JSR_LIMITS,
     ipOf: (c) => options.clientIp?.(c),
+    upstreamInFront: options.upstreamInFront ?? false,
   };
   return { table: JSR_ROUTES, deps };
 }
@@ -199,6 +209,8 @@ export interface JsrDeps {
   limits: typeof DEFAULT_JSR_LIMITS;
   /** The client IP of a request (audit records). */
   ipOf: (c: Context) => string | undefined;
+  /** See {@linkcode JsrRoutesOptions.upstreamInFront}. */
+  upstreamInFront: boolean;
 }
 
 /** A JSR handler. */
@@ -276,8 +288,14 @@ async function answerOf<T>(
 /**
  * The prepared read of a {@linkcode JsrRead}: an invalid token, a miss or an
  * error declines. What is found at once (caller and rows in memory) is
- * answered at once; anything else, a miss included (private or missing
- * alike), takes the waiting path.
+ * answered at once; anything else waits (a token only the store knows, rows
+ * out of the read cache). A miss, private or missing alike, answers the
+ * route's error, or, with an upstream in front, goes on to the full stack
+ * (whose upstream reads decide), known at once or after the wait.
+ *
+ * A find answers for the upstream too: a thing found is in a namespace that
+ * holds a package (package rows are never deleted), so the namespace is ours
+ * and the upstream reads in front would let the request through to these routes.
  */
 function preparedOf<T>(
   read: JsrRead<T>,
@@ -288,6 +306,7 @@ function preparedOf<T>(
     const reader = readerNow(req, deps.authenticator);
     const found = reader === undefined ? undefined : read.findNow(deps.ctx, p, reader);
     if (found) return read.answer(req, found, { ...deps, reader: reader! });
+    if (found === null && deps.upstreamInFront) return null;
     return preparedLater(read, req, p, deps);
   };
 }
@@ -297,12 +316,39 @@ async function preparedLater<T>(
   req: Request,
   p: PkgParams,
   deps: JsrDeps,
-): Promise<FastAnswer> {
+): Promise<FastAnswer | null> {
   const reader = await readerOf(req, deps.authenticator);
-  return await answerOf(read, req, p, { ...deps, reader });
+  const found = await read.find(deps.ctx, p, reader);
+  if (found) return read.answer(req, found, { ...deps, reader });
+  if (deps.upstreamInFront) return null;
+  throw read.miss(p);
 }
 
-const pkgRef = (p: PkgParams) => jsrRef(p.scope!.slice(1), p.name!);
+/** Parsed references by their URL parts (hot reads name the same few again and again). */
+const refs = new Map<string, Readonly<PackageRef | VersionRef>>();
+/** Most references kept (past it, the map starts over). */
+const MAX_REFS = 10_000;
+
+/**
+ * The frozen reference a read's URL parts name, parsed once (`jsrRef`: a
+ * malformed name throws, and is never kept).
+ */
+function refOf(scope: string, name: string): Readonly<PackageRef>;
+function refOf(scope: string, name: string, version: string): Readonly<VersionRef>;
+function refOf(scope: string, name: string, version?: string): Readonly<PackageRef | VersionRef> {
+  const id = version === undefined ? `${scope}/${name}` : `${scope}/${name}/${version}`;
+  let ref = refs.get(id);
+  if (ref === undefined) {
+    const parsed = version === undefined
+      ? jsrRef(scope.slice(1), name)
+      : jsrRef(scope.slice(1), name, version);
+    if (refs.size >= MAX_REFS) refs.clear();
+    refs.set(id, ref = Object.freeze(parsed));
+  }
+  return ref;
+}
+
+const pkgRef = (p: PkgParams) => refOf(p.scope!, p.name!);
 
 /** `GET /@scope/name/meta.json`: the versions the caller may see. */
 const packageMeta: JsrRead<JsrFound<JsrPackageMeta>> = {
@@ -327,7 +373,7 @@ const packageMeta: JsrRead<JsrFound<JsrPackageMeta>> = {
 };
 
 const versionRef = (p: PkgParams) =>
-  jsrRef(p.scope!.slice(1), p.name!, p.file!.slice(0, -"_meta.json".length));
+  refOf(p.scope!, p.name!, p.file!.slice(0, -"_meta.json".length));
 
 /** `GET /@scope/name/<version>_meta.json`: a version's metadata, the exact stored bytes. */
 const versionMeta: JsrRead<JsrFound<JsrVersion>> = {
@@ -344,17 +390,20 @@ const versionMeta: JsrRead<JsrFound<JsrVersion>> = {
     const { facts } = found.value;
     // The exact stored bytes: Deno's lockfile pins their SHA-256.
     return blobAnswer(req, deps, {
-      sha256: facts.versionMetaSha256,
-      size: facts.versionMetaSize,
-      type: "application/json",
-      private: found.private,
-      publishedAt: found.value.row.publishedAt,
-      missing: "version metadata blob is missing",
+      of: found.value.row,
+      blob: {
+        sha256: facts.versionMetaSha256,
+        size: facts.versionMetaSize,
+        type: "application/json",
+        private: found.private,
+        publishedAt: found.value.row.publishedAt,
+        missing: "version metadata blob is missing",
+      },
     });
   },
 };
 
-const fileRef = (p: PkgParams) => jsrRef(p.scope!.slice(1), p.name!, p.version!);
+const fileRef = (p: PkgParams) => refOf(p.scope!, p.name!, p.version!);
 
 /** `GET /@scope/name/<version>/<path>`: one file of a version. */
 const versionFile: JsrRead<JsrFound<FileEntry>> = {
@@ -365,12 +414,15 @@ const versionFile: JsrRead<JsrFound<FileEntry>> = {
   answer(req, found, deps) {
     const entry = found.value;
     return blobAnswer(req, deps, {
-      sha256: entry.sha256,
-      size: entry.size,
-      type: entry.type,
-      private: found.private,
-      publishedAt: found.publishedAt,
-      missing: "file blob is missing",
+      of: entry,
+      blob: {
+        sha256: entry.sha256,
+        size: entry.size,
+        type: entry.type,
+        private: found.private,
+        publishedAt: found.publishedAt,
+        missing: "file blob is missing",
+      },
     });
   },
 };
@@ -388,23 +440,58 @@ function filePathParams(c: Context): PkgParams {
   return { scope: scope!, name: name!, version: version!, path };
 }
 
-/** The answer of an immutable blob of a version (prepared once per blob and visibility). */
+/** A blob of a version as a read answers it. */
+interface VersionBlob {
+  sha256: string;
+  size: number;
+  type: string;
+  private: boolean;
+  publishedAt: string | undefined;
+  missing: string;
+}
+
+/** What a blob's answer is made of, whoever asks and however (see {@linkcode blobAnswer}). */
+interface BlobParts {
+  blob: BlobResponseOptions;
+  key: string;
+  missing: () => Error;
+  /** What the parts were made for: they serve another request only for the same. */
+  made: { bundles: unknown; private: boolean; publishedAt: string | undefined };
+}
+
+/** The parts of blob answers, by the immutable row or file entry they describe. */
+const blobParts = new WeakMap<object, BlobParts>();
+
+/**
+ * The answer of an immutable blob of a version (prepared once per blob and
+ * visibility). Its parts are made once per `of`, the immutable row or file
+ * entry the blob belongs to (kept by the read cache), and visibility.
+ */
 function blobAnswer(
   req: Request,
   deps: JsrDeps & { reader: JsrReader },
-  blob: {
-    sha256: string;
-    size: number;
-    type: string;
-    private: boolean;
-    publishedAt: string | undefined;
-    missing: string;
-  },
+  described: { of: object; blob: VersionBlob },
 ): FastAnswer {
+  const { of, blob } = described;
+  const bundles = deps.ctx.bundles;
+  let parts = blobParts.get(of);
+  const made = parts?.made;
+  if (
+    made?.bundles !== bundles || made.private !== blob.private ||
+    made.publishedAt !== blob.publishedAt
+  ) {
+    parts = blobPartsOf(blob, bundles);
+    blobParts.set(of, parts);
+  }
+  const { blob: options, key, missing } = parts!;
+  return preparedBlob(req, { blob: options, key, missing, subject: deps.reader?.subject });
+}
+
+function blobPartsOf(blob: VersionBlob, bundles: JsrDeps["ctx"]["bundles"]): BlobParts {
   const { sha256, size, type, publishedAt } = blob;
-  return preparedBlob(req, {
+  return {
     blob: {
-      open: (range) => deps.ctx.bundles.get(sha256, range),
+      open: (range) => bundles.get(sha256, range),
       size,
       sha256,
       contentType: type,
@@ -413,9 +500,9 @@ function blobAnswer(
       extraHeaders: readHeaders(blob.private),
     },
     key: `jsr ${blob.private} ${sha256} ${size} ${type} ${publishedAt}`,
-    subject: deps.reader?.subject,
     missing: () => jsrError("internalServerError", blob.missing),
-  });
+    made: { bundles, private: blob.private, publishedAt },
+  };
 }
 
 /** The log line's subject of a reader. */

@@ -161,6 +161,30 @@ export function patternRegExp(path: string): { re: RegExp; names: string[] } {
 }
 
 /**
+ * What every path a pattern matches starts with (the matcher's cheap first
+ * test): its literal start, and the literal start of a first parameter's
+ * expression (`/:scope{@[^/]+}/:name` → `/@`), so a surface whose paths begin
+ * with a parameter is passed over without a regular expression. A final `/*`
+ * also matches the bare prefix, so a trailing slash is left out.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { literalStart } from "./_route_table.ts";
+ * assert.equal(literalStart("/:scope{@[^/]+}/:name/meta.json"), "/@");
+ * assert.equal(literalStart("/registries/*"), "/registries");
+ * ```
+ */
+export function literalStart(path: string): string {
+  const head = /^[^:*]*/.exec(path)![0];
+  // A first parameter's literal start, unless an alternative or a
+  // quantifier makes it uncertain (`{a|b}`, `{ab?}`): then none.
+  const param = /^:\w+\{([\w@-]+)([^{}|]*)\}/.exec(path.slice(head.length));
+  if (param !== null && !/^[?*+{]/.test(param[2]!)) return head + param[1];
+  return head.replace(/\/$/, "");
+}
+
+/**
  * The matcher of the rows carrying a `prepared` read, over tables in mounting
  * order. A request takes the first `GET` (or `ALL`) row whose pattern matches
  * its path, as Hono's dispatch would: when that row has no prepared read, the
@@ -193,7 +217,7 @@ export function preparedMatcher(
       const prepared = row.method === "GET" ? row.prepared : undefined;
       rows.push({
         route: row.path,
-        prefix: /^[^:*]*/.exec(row.path)![0].replace(/\/$/, ""),
+        prefix: literalStart(row.path),
         ...patternRegExp(row.path),
         ...(prepared ? { answer: (req, params) => prepared(req, params, deps) } : {}),
       });

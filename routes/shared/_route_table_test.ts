@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { patternRegExp, preparedMatcher, type Route } from "./_route_table.ts";
+import { literalStart, patternRegExp, preparedMatcher, type Route } from "./_route_table.ts";
 
 const hono = () => new Response("hono");
 const fast = (tag: string): Route<string>["prepared"] => (_req, params, deps) => ({
@@ -50,4 +50,25 @@ Deno.test("preparedMatcher() takes the first matching row in mounting order, as 
     "rows behind `when` are skipped",
   );
   assert.equal(match(req, "/nowhere"), null);
+});
+
+Deno.test("literalStart() is what every matched path starts with, a first parameter's literal start included", () => {
+  const cases: [string, string, string[]][] = [
+    ["/:scope{@[^/]+}/:name/meta.json", "/@", ["/@a/b/meta.json"]],
+    ["/:scope{@[^/]+}/:name/:version/:path{.+}", "/@", ["/@a/b/1.0.0/src/x.ts"]],
+    ["/registries/*", "/registries", ["/registries", "/registries/a"]],
+    ["/pkg/:scope/:name", "/pkg", ["/pkg/a/b"]],
+    ["/:x{ab?}/y", "", ["/a/y", "/ab/y"]],
+    ["/:x{a|b}/y", "", ["/a/y", "/b/y"]],
+    ["/:x{a(b|c)}", "", ["/ab", "/ac"]],
+    ["/:x{[^/]+_meta\\.json}", "", ["/1_meta.json"]],
+    ["/:x{ab+}", "", ["/ab", "/abbb"]],
+  ];
+  for (const [pattern, start, paths] of cases) {
+    assert.equal(literalStart(pattern), start, pattern);
+    for (const path of paths) {
+      assert.ok(patternRegExp(pattern).re.test(path), `${pattern} matches ${path}`);
+      assert.ok(path.startsWith(start), `${path} starts with ${start}`);
+    }
+  }
 });
