@@ -38,7 +38,11 @@ import { createFileAuthProvider, loadWebhookFile } from "./routes/rack/mod.ts";
 import { LiveSubscriptions } from "./core/webhook_subscriptions.ts";
 import { checkWebhookTargets } from "./core/rack/webhooks.ts";
 import { resolveHost } from "./server/pinned_fetch.ts";
-import { describeRackMirror, openRackMirror, startRackMirror } from "./server/rack_mirror.ts";
+import type { S3BundleStorage } from "./storage/s3.ts";
+import { lazily } from "./base/lazy.ts";
+
+/** Rack's R2 mirror (and the Rack schema and S3 code it writes with) loads only when configured. */
+const rackMirrorModule = lazily(() => import("./server/rack_mirror.ts"));
 
 /** Exit with one line; the --help hint only for usage errors (code 2). */
 function fail(message: string, code: 1 | 2 = 2): never {
@@ -182,10 +186,12 @@ async function serve(config: ServerConfig): Promise<void> {
     await server.shutdown();
     throw err;
   }
-  let mirrorTarget: Awaited<ReturnType<typeof openRackMirror>> | undefined;
+  let mirrorTarget: S3BundleStorage | undefined;
+  let mirrorCode: Awaited<ReturnType<typeof rackMirrorModule>> | undefined;
   if (config.rackMirror) {
     try {
-      mirrorTarget = await openRackMirror(config.rackMirror);
+      mirrorCode = await rackMirrorModule();
+      mirrorTarget = await mirrorCode.openRackMirror(config.rackMirror);
     } catch (err) {
       await stores.close();
       await server.shutdown();
@@ -330,14 +336,14 @@ async function serve(config: ServerConfig): Promise<void> {
     onError: (err) => log("error", "Webhook sender fault", { error: String(err) }),
   });
   // Rack's R2 mirror: derived state, written after each commit from the outbox (docs/scaling.md).
-  const mirror = mirrorTarget && startRackMirror(ctx, {
+  const mirror = mirrorTarget && mirrorCode?.startRackMirror(ctx, {
     target: mirrorTarget,
     ...(config.authConfig ? { authConfig: config.authConfig } : {}),
     ...(config.schemaDir ? { schemaDir: config.schemaDir } : {}),
     onError: (message, err) => log("warn", message, { error: firstLine(err) }),
   });
-  if (config.rackMirror) {
-    log("info", "Rack mirror on", { bucket: describeRackMirror(config.rackMirror) });
+  if (config.rackMirror && mirrorCode) {
+    log("info", "Rack mirror on", { bucket: mirrorCode.describeRackMirror(config.rackMirror) });
   }
   let stopping = false;
   const stop = async () => {

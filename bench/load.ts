@@ -15,11 +15,13 @@
 //
 //   deno run -A bench/load.ts [--seconds=3] [--rounds=3] [--connections=32]
 //                             [--storage=kv] [--log-requests=true]
-//                             [--hot-reads-only] [--compare=<checkout>]
+//                             [--hot-reads-only | --pages-only] [--compare=<checkout>]
 //
-// `--compare=<checkout>` (with the hot reads) also runs another checkout's
-// main.ts over the same store and measures each hot read from it in the same
+// `--compare=<checkout>` also runs another checkout's main.ts over the same
+// stores and measures each hot read and each page from it in the same
 // rounds, beside the same reference: a before/after comparison of a change.
+// `--pages-only` measures the web pages alone (and the hono-300 reference
+// their 304 is compared with); the registry is still seeded, not measured.
 //
 // Needs `wrk` and `taskset` (Debian: apt-get install wrk util-linux).
 import { parseArgs } from "node:util";
@@ -32,7 +34,7 @@ import { growVersions, publishMany } from "./_ui_seed.ts";
 
 const USAGE = `usage: deno run -A bench/load.ts [--seconds=3] [--rounds=3] [--connections=32]
                                       [--storage=kv|memory|fs] [--log-requests=true|false]
-                                      [--hot-reads-only] [--compare=<checkout dir>]
+                                      [--hot-reads-only | --pages-only] [--compare=<checkout dir>]
 Needs wrk and taskset (Debian: apt-get install wrk util-linux).`;
 
 function parseOptions() {
@@ -46,6 +48,7 @@ function parseOptions() {
         storage: { type: "string", default: "kv" },
         "log-requests": { type: "string", default: "true" },
         "hot-reads-only": { type: "boolean", default: false },
+        "pages-only": { type: "boolean", default: false },
         compare: { type: "string" },
         help: { type: "boolean", short: "h", default: false },
       },
@@ -64,6 +67,8 @@ if (values.help) {
 const SECONDS = Number(values.seconds);
 /** Only the hot reads beside their same-bytes references and the request log's cost. */
 const HOT_ONLY = values["hot-reads-only"] === true;
+/** Only the web pages (and the reference their 304 is a share of). */
+const PAGES_ONLY = values["pages-only"] === true && !HOT_ONLY;
 const ROUNDS = Number(values.rounds);
 const CONNECTIONS = Number(values.connections);
 for (const [name, n] of [["seconds", SECONDS], ["rounds", ROUNDS], ["connections", CONNECTIONS]]) {
@@ -234,7 +239,7 @@ async function start(args: string[]): Promise<Child> {
 }
 const cases: Case[] = [];
 for (
-  const [mode, size] of HOT_ONLY ? [] : [
+  const [mode, size] of HOT_ONLY ? [] : PAGES_ONLY ? [["hono", 300] as const] : [
     ["hono", 300],
     ["headers", 1200],
     ["file", 300],
@@ -267,7 +272,7 @@ for (
 
 // The operations stack (bench/_ops_apps.ts): the same two routes bare and
 // under the whole stack, each app on its own server, driven alike by wrk.
-if (!HOT_ONLY) {
+if (!HOT_ONLY && !PAGES_ONLY) {
   const bare = await start(["run", "-A", here("./_ops_server.ts"), "bare"]);
   const stack = await start(["run", "-A", here("./_ops_server.ts"), "stack"]);
   const probe = await fetch(`${bare.url}${CACHED_PATH}`);
@@ -419,17 +424,18 @@ cases.push(
 );
 
 if (HOT_ONLY) cases.splice(0, cases.length, ...cases.filter((c) => c.section !== "registry"));
+if (PAGES_ONLY) cases.splice(0, cases.length, ...cases.filter((c) => c.section === "references"));
 // The web pages: the package page of a JSR package with 10,000 versions and
 // the home page, each beside a bare Deno.serve route sending the same bytes.
 const PAGE_ACCEPT = { accept: "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" };
 const pageBytes: [string, number][] = [];
 if (!HOT_ONLY) {
   await Deno.writeTextFile(`${dir}/pages-auth.json`, JSON.stringify({ "@pages": [] }));
-  const pagesArgs = (kv: string) => [
+  const pagesArgs = (kv: string, main = here("../main.ts")) => [
     "run",
     "-A",
     "--unstable-kv",
-    here("../main.ts"),
+    main,
     "--port=0",
     "--host=127.0.0.1",
     `--storage=kv:${kv}`,
@@ -452,47 +458,54 @@ if (!HOT_ONLY) {
   await growVersions(kv, { namespace: "@pages", name: "many", count: 10_000 });
   console.error(`seeded 10,000 versions in ${((performance.now() - grown) / 1000).toFixed(0)} s`);
   const pages = await start(pagesArgs(kv));
+  // Another checkout's server over the same store (before/after a change).
+  const other = values.compare === undefined
+    ? undefined
+    : await start(pagesArgs(kv, `${values.compare}/main.ts`));
   for (
     const [name, path] of [
       ["package page, 10,000 versions", "/@pages/many"],
       ["home page", "/"],
     ] as const
   ) {
-    const res = await fetch(pages.url + path, { headers: PAGE_ACCEPT });
-    const bytes = new Uint8Array(await res.arrayBuffer());
-    if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
+    const measured = await pageCases(pages, name, path, `${name}, same bytes bare`);
+    const bytes = measured.bytes;
     pageBytes.push([name, bytes.byteLength]);
     const file = `${dir}/page-${pageBytes.length}.html`;
     await Deno.writeFile(file, bytes);
     const ref = await start(["run", "-A", here("./_reference.ts"), "page", "0", file]);
-    cases.push(
-      {
-        name: `${name}, same bytes bare`,
-        section: "pages",
-        url: ref.url + "/",
-        pid: ref.process.pid,
-      },
-      {
-        name,
-        section: "pages",
-        url: pages.url + path,
-        pid: pages.process.pid,
-        headers: PAGE_ACCEPT,
-        ref: `${name}, same bytes bare`,
-      },
-    );
-    if (path !== "/") {
-      const etag = res.headers.get("etag")!;
-      cases.push({
-        name: `${name}, 304`,
-        section: "pages",
-        url: pages.url + path,
-        pid: pages.process.pid,
-        headers: { ...PAGE_ACCEPT, "if-none-match": etag },
-        ref: "hono-300",
-      });
+    cases.push({
+      name: `${name}, same bytes bare`,
+      section: "pages",
+      url: ref.url + "/",
+      pid: ref.process.pid,
+    }, ...measured.cases);
+    if (other) {
+      const before = `${name} (${values.compare})`;
+      cases.push(...(await pageCases(other, before, path, `${name}, same bytes bare`)).cases);
     }
   }
+}
+
+/**
+ * A page's cases on `server`: the page beside `ref`, and its 304 to the ETag
+ * it carries beside `hono-300`; and the page's bytes.
+ */
+async function pageCases(server: Child, name: string, path: string, ref: string) {
+  const res = await fetch(server.url + path, { headers: PAGE_ACCEPT });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  if (res.status !== 200) throw new Error(`${path}: ${res.status}`);
+  const at = { section: "pages", url: server.url + path, pid: server.process.pid } as const;
+  const measured: Case[] = [
+    { name, ...at, headers: PAGE_ACCEPT, ref },
+    {
+      name: `${name}, 304`,
+      ...at,
+      headers: { ...PAGE_ACCEPT, "if-none-match": res.headers.get("etag")! },
+      ref: "hono-300",
+    },
+  ];
+  return { bytes, cases: measured };
 }
 
 const runs = new Map<string, WrkResult[]>(cases.map((c) => [c.name, []]));
@@ -579,7 +592,7 @@ if (pageBytes.length > 0) {
   );
   log("");
 }
-if (!HOT_ONLY) {
+if (!HOT_ONLY && !PAGES_ONLY) {
   const pkgRatios = runs.get("GET /pkg/:scope/:name/:version")!.map((r, i) =>
     r.rps / runs.get("headers-1200")![i]!.rps
   );
@@ -599,7 +612,7 @@ log("");
 
 // Rack upload latency and peak RSS, 1 MiB and 50 MiB packages, each on a fresh server.
 const uploads: string[] = [];
-for (const mib of HOT_ONLY ? [] : [1, 50]) {
+for (const mib of HOT_ONLY || PAGES_ONLY ? [] : [1, 50]) {
   const s = await spawnPinned(
     "0",
     registryArgs([

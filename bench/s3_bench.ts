@@ -23,6 +23,7 @@ import { S3RVER_KEY } from "../tests/_s3rver.ts";
 import { startServer } from "../tests/_server.ts";
 import { TEST_CONFIG_FLAGS } from "../tests/_test_config.ts";
 import { curlRackUpload, makeItem, makePackage } from "../tests/_rack_fixtures.ts";
+import { memoryOf } from "../tests/_upload_rss.ts";
 import { sha256Hex } from "../base/digest.ts";
 
 const S3RVER_KEY_ENV = {
@@ -164,13 +165,6 @@ await serverRows(endpoint);
 child.kill("SIGTERM");
 await child.status;
 await Deno.remove(root, { recursive: true });
-
-/** VmRSS and VmHWM (peak RSS) of a process, in MiB. */
-async function memoryOf(pid: number): Promise<{ rss: number; peak: number }> {
-  const status = await Deno.readTextFile(`/proc/${pid}/status`);
-  const kb = (field: string) => Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)![1]);
-  return { rss: kb("VmRSS") / 1024, peak: kb("VmHWM") / 1024 };
-}
 
 /** POST a Rack archive with curl -F (from a file: the bench's own memory stays out of it); throws unless 201. */
 async function rackUpload(url: string, archive: Uint8Array): Promise<void> {

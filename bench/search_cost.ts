@@ -211,6 +211,11 @@ for (const versions of sizes) {
       "searchPackages q=@team7 sort=recent",
       () => searchPackages(storage, { q: "@team7", sort: "recent" }),
     ],
+    // Words have no recency lists: a long word list is probed (50 rows), then a recency walk.
+    [
+      "searchPackages q=common sort=recent",
+      () => searchPackages(storage, { q: "common", sort: "recent" }),
+    ],
   ];
   const wanted = (word: string) => only === undefined || only.some((w) => word.includes(w));
   const cases = all.filter(([name]) => wanted(name));

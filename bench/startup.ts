@@ -1,14 +1,16 @@
 // Start-up benchmark: CPU time from spawn to the first answered request, for
 // the registry (memory store; the embedded KV default) beside a bare
 // Deno.serve that answers the same request, in the same run, on a warm module
-// cache. CPU is read from /proc (user + system, every thread of the process)
-// the moment the first answer arrives, so a loaded machine stretches the wall
-// time but not the figure much.
+// cache. CPU is read from /proc the moment the first answer arrives, two ways:
+// the live threads' schedstat (ns resolution; the figure compared) and the
+// process's utime + stime (10 ms ticks, exited threads included). A loaded
+// machine stretches the wall time but not these figures much.
 //
 //   deno run -A bench/startup.ts [--runs=5] [--against=<another checkout>]
 //
 // --against adds that checkout's main.ts (memory store, and KV default), started
-// in turn with this one's in every round: a before/after in one run.
+// in turn with this one's in every round: a before/after in one run. --only=<word>
+// keeps the cases whose name holds it (and the bare reference), e.g. --only=memory.
 //
 // Also reports, from `deno info --json`, the local modules and npm packages
 // a start evaluates before its first answer (main.ts's static imports), and
@@ -19,7 +21,8 @@ import { parseArgs } from "node:util";
 import { fileURLToPath } from "node:url";
 import { graphOf, localModules, npmReached } from "../tests/_module_graph.ts";
 
-const USAGE = "usage: deno run -A bench/startup.ts [--runs=5] [--against=<another checkout>]";
+const USAGE =
+  "usage: deno run -A bench/startup.ts [--runs=5] [--against=<another checkout>] [--only=<word>]";
 
 const { values } = (() => {
   try {
@@ -28,6 +31,7 @@ const { values } = (() => {
       options: {
         runs: { type: "string", default: "5" },
         against: { type: "string" },
+        only: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -56,12 +60,31 @@ Deno.serve({ port, hostname: "127.0.0.1", onListen() {} }, () =>
   new Response('{"ok":true}', { headers: { "content-type": "application/json" } }));
 `;
 
-function cpuMs(pid: number): number {
+/** CPU ms of a process from /proc/<pid>/stat (user + system, every thread, 10 ms ticks). */
+function tickMs(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   // Fields after the command name (which may hold spaces) start after ") ".
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
   return (ticks * 1000) / TICKS_PER_SECOND;
+}
+
+/** CPU ms of a process's live threads from their schedstat (ns resolution). */
+function schedMs(pid: number): number {
+  let ns = 0;
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(Deno.readTextFileSync(`/proc/${pid}/task/${task.name}/schedstat`).split(" ")[0]);
+    } catch {
+      // the thread exited meanwhile
+    }
+  }
+  return ns / 1e6;
+}
+
+/** Both readings, taken the moment the first answer arrives. */
+function cpuMs(pid: number): [number, number] {
+  return [tickMs(pid), schedMs(pid)];
 }
 
 function freePort(): number {
@@ -71,7 +94,7 @@ function freePort(): number {
   return port;
 }
 
-async function once(args: string[], path: string, dir: string): Promise<number> {
+async function once(args: string[], path: string, dir: string): Promise<[number, number]> {
   const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: args.map((a) => a.replace("{port}", String(port))),
@@ -96,6 +119,10 @@ async function once(args: string[], path: string, dir: string): Promise<number> 
     child.kill("SIGKILL");
     await child.status;
   }
+}
+
+function loadAverage(): string {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 }
 
 function median(xs: number[]): number {
@@ -142,21 +169,34 @@ try {
       [`--against, embedded KV default`, ["run", "-A", "--unstable-kv", other, ...kv], "/healthz"],
     );
   }
+  if (values.only !== undefined) {
+    // The bare reference always runs: every figure is read beside it.
+    const keep = cases.filter(([name]) => name.startsWith("bare") || name.includes(values.only!));
+    cases.splice(0, cases.length, ...keep);
+  }
   // One warm-up start of each fills the module and code caches.
   for (const [, args, path] of cases) await once(args, path, dir);
-  const results = new Map<string, number[]>();
+  const results = new Map<string, [number, number][]>();
   for (let r = 0; r < runs; r++) {
     for (const [name, args, path] of cases) {
       const ms = await once(args, path, dir);
       results.set(name, [...(results.get(name) ?? []), ms]);
     }
   }
-  const bare = median(results.get("bare Deno.serve")!);
-  console.log(`CPU to the first answered request (median of ${runs}; warm caches):`);
+  const of = (name: string, i: 0 | 1) => median(results.get(name)!.map((m) => m[i]));
+  const bare = of("bare Deno.serve", 1);
+  console.log(
+    `CPU to the first answered request (median of ${runs}; warm caches; load ${loadAverage()}):`,
+  );
+  console.log(`  ${"".padEnd(34)} schedstat   ticks`);
   for (const [name] of cases) {
-    const m = median(results.get(name)!);
-    const extra = name.startsWith("bare") ? "" : `  (+${Math.round(m - bare)} ms over bare)`;
-    console.log(`  ${name.padEnd(32)} ${String(Math.round(m)).padStart(5)} ms${extra}`);
+    const [ticks, sched] = [of(name, 0), of(name, 1)];
+    const extra = name.startsWith("bare") ? "" : `  (${(sched / bare).toFixed(1)}x bare)`;
+    console.log(
+      `  ${name.padEnd(34)} ${sched.toFixed(1).padStart(6)} ms ${
+        String(Math.round(ticks)).padStart(5)
+      } ms${extra}`,
+    );
   }
   const start = await graphOf(MAIN);
   const atStart = [...npmReached(start, true).keys()];

@@ -8,7 +8,7 @@
 import type { RegistryContext } from "./context.ts";
 import { RegistryError } from "../base/errors.ts";
 import type { FileEntry, FileMap, VersionRow } from "./rows.ts";
-import type { BlobBody, ByteRange } from "../storage/types.ts";
+import type { BlobBody, ByteRange, PutBlobOptions } from "../storage/types.ts";
 import { lazily } from "../base/lazy.ts";
 
 /** The rows' zod schemas, loaded with the first check (not at start-up). */
@@ -25,7 +25,7 @@ export async function storeFile(
   ctx: RegistryContext,
   bytes: Uint8Array | ReadableStream<Uint8Array>,
   type: string,
-  options: { maxBytes?: number } = {},
+  options: PutBlobOptions = {},
 ): Promise<FileEntry> {
   const info = await ctx.bundles.put(bytes, options);
   return { sha256: info.sha256, size: info.size, type };

@@ -126,6 +126,14 @@ export class CachingRegistryStorage implements RegistryStorage {
     return this.#ttl;
   }
 
+  /**
+   * Bumped by every commit through this storage: a read begun under an
+   * earlier epoch may not reflect this process's latest commits.
+   */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
   /** Wrap `inner`. */
   constructor(inner: RegistryStorage, options: ReadCacheOptions) {
     this.#inner = inner;

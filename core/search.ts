@@ -1,7 +1,7 @@
 /**
  * Queries over the shared search index (`core/search_index.ts`): seeks, never
  * store scans. Every query walks ONE ordered list of index rows from its
- * position — a term's pointers, a namespace's docs, or the recency list —
+ * position — a term's pointers, a namespace's docs, or an exact term's recency list —
  * checks each candidate's doc against every condition, and stops at a full
  * page or after {@linkcode SEARCH_SCAN_BUDGET} rows read, whichever comes
  * first. A page cut short by the budget still carries a cursor: a sparse
@@ -36,11 +36,11 @@ import type { Grant } from "./rows.ts";
 import { grantsAllow } from "./tokens.ts";
 import { compareKeys } from "../storage/_common.ts";
 import * as keys from "../storage/keys.ts";
-import type { RegistryStorage, RowKey } from "../storage/types.ts";
+import type { Entry, RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** Most rows one search may read (index pointers and docs together). */
 export const SEARCH_SCAN_BUDGET = 100;
-/** Longest selective list a recency query collects and sorts (longer: walk the recency list). */
+/** Longest word list a recency query collects and sorts (longer: walk a recency list). */
 export const COLLECT_LIMIT = 50;
 /** Most words a query may have. */
 export const MAX_QUERY_WORDS = 16;
@@ -157,12 +157,17 @@ function termDriver(term: string, word?: string): Driver {
   return { prefix, base: prefix, docs: false, ...(word === undefined ? {} : { word }) };
 }
 
-function selectiveDriver(q: IndexQuery): Driver | undefined {
+/** The postings of the query's longest word, if it has words. */
+function wordDriver(q: IndexQuery): Driver | undefined {
   const longest = [...q.words].sort((a, b) => [...b].length - [...a].length)[0];
-  if (longest !== undefined) {
-    const term = prefixOf(longest, MAX_PREFIX);
-    return termDriver(term, term === longest ? longest : undefined);
-  }
+  if (longest === undefined) return undefined;
+  const term = prefixOf(longest, MAX_PREFIX);
+  return termDriver(term, term === longest ? longest : undefined);
+}
+
+function selectiveDriver(q: IndexQuery): Driver | undefined {
+  const word = wordDriver(q);
+  if (word !== undefined) return word;
   const ns = q.terms.find((t) => t.startsWith("@"));
   if (ns !== undefined) return termDriver(prefixOf(ns, MAX_PREFIX + 1));
   for (const field of ["hook:", "tool:", "tag:"]) {
@@ -252,23 +257,35 @@ async function docsOf(
 export async function queryIndex(storage: RegistryStorage, q: IndexQuery): Promise<IndexPage> {
   const budget = q.budget ?? SEARCH_SCAN_BUDGET;
   if (q.order === "recent") {
-    const selective = selectiveDriver(q);
-    let spent = 0;
-    if (selective) {
-      const collected = await collectSorted(storage, q, selective, budget);
-      if ("docs" in collected) return collected;
-      spent = collected.read; // the probe counts against the same budget
-    }
-    const prefix = keys.searchRecentPrefix(q.group ?? "*");
-    const page = await walkOrdered(
-      storage,
-      q,
-      { prefix, base: prefix, docs: false },
-      budget - spent,
-    );
-    return { ...page, read: page.read + spent };
+    const word = wordDriver(q);
+    if (word !== undefined) return await recentByWord(storage, q, word, budget);
+    return await walkOrdered(storage, q, recentDriver(q), budget);
   }
   return await walkOrdered(storage, q, nameDriver(q), budget);
+}
+
+/**
+ * The recency list a query walks: its most selective exact term's (an `@`
+ * namespace prefix, a hook, a tool, a tag, the namespace filter's prefix, a
+ * kind, the format group), else every package's (`*`).
+ */
+function recentDriver(q: IndexQuery): Driver {
+  const prefix = keys.searchRecentPrefix(recentTerm(q));
+  return { prefix, base: prefix, docs: false };
+}
+
+function recentTerm(q: IndexQuery): string {
+  const at = q.terms.filter((t) => t.startsWith("@"))
+    .sort((a, b) => [...b].length - [...a].length)[0];
+  if (at !== undefined) return prefixOf(at, MAX_PREFIX + 1);
+  for (const field of ["hook:", "tool:", "tag:"]) {
+    const term = q.terms.find((t) => t.startsWith(field));
+    if (term !== undefined) return term;
+  }
+  if (q.namespace !== undefined) return prefixOf(q.namespace, MAX_PREFIX + 1);
+  const kind = q.terms.find((t) => t.startsWith("kind:"));
+  if (kind !== undefined) return kind;
+  return q.group === undefined ? "*" : `fmt:${q.group}`;
 }
 
 /** Walk a driver in the query's order, one budgeted page. */
@@ -286,8 +303,14 @@ async function walkOrdered(
   let last: Position | undefined;
   let first = true;
   while (true) {
-    // The first list is sized to the page; later ones (a sparse query) are larger.
-    const want = Math.min(first ? Math.max(q.limit + 1, 10) : 100, budget - read);
+    // The first list is sized to the page; a later one to twice the matches
+    // still missing (a dense walk needs few more rows, a sparse one gets the budget).
+    const missing = q.limit + 1 - docs.length;
+    const want = Math.min(
+      first ? Math.max(missing, 10) : Math.max(2 * missing, 10),
+      100,
+      budget - read,
+    );
     first = false;
     if (want < 1) break;
     const page = await storage.list<unknown>(driver.prefix, {
@@ -462,24 +485,56 @@ async function mergePrivate(
   return frontier ? { docs, next: frontier, read } : { docs, read };
 }
 
+/** Postings a word query by recency reads first: a word list no longer is collected at once. */
+export const FIRST_PROBE = 10;
+
 /**
- * Recency order over a selective list: collect its matches (when the whole
- * list fits the budget), sort them newest first and page by position.
- * Only the rows read when the list is longer than that.
+ * Recency order for a query with words (words have no recency lists): a
+ * short word list is collected, sorted newest first and paged by position;
+ * a longer one is walked by recency. The probe comes in two steps, so a
+ * dense word does not pay for a probe it throws away: the first
+ * {@linkcode FIRST_PROBE} postings (a sparse word ends there: sorted), then
+ * a recency walk of at most half the budget (a dense word fills its page
+ * there), then the rest of the probe up to {@linkcode COLLECT_LIMIT}
+ * postings (a list that ends there is sorted; a longer one answers the
+ * walk's page, cut short by the budget, with its cursor).
+ */
+async function recentByWord(
+  storage: RegistryStorage,
+  q: IndexQuery,
+  word: Driver,
+  budget: number,
+): Promise<IndexPage> {
+  const first = await storage.list<unknown>(word.prefix, {
+    limit: Math.min(FIRST_PROBE, Math.floor(budget / 2)),
+  });
+  if (first.cursor === undefined) return await collectSorted(storage, q, word, first.items, 0);
+  let read = first.items.length;
+  const rest = Math.min(COLLECT_LIMIT, Math.floor(budget / 2)) - read;
+  const walk = await walkOrdered(storage, q, recentDriver(q), budget - read - Math.max(rest, 0));
+  read += walk.read;
+  if (walk.next === undefined || walk.docs.length === q.limit || rest < 1) {
+    return { ...walk, read };
+  }
+  const more = await storage.list<unknown>(word.prefix, { limit: rest, cursor: first.cursor });
+  read += more.items.length;
+  if (more.cursor !== undefined) return { ...walk, read };
+  return await collectSorted(storage, q, word, [...first.items, ...more.items], read);
+}
+
+/**
+ * Recency order over a whole (short) list: check its rows' docs, sort the
+ * matches newest first and page them by position.
  */
 async function collectSorted(
   storage: RegistryStorage,
   q: IndexQuery,
   driver: Driver,
-  budget: number,
-): Promise<IndexPage | { read: number }> {
-  // A short probe: a longer list is walked in recency order instead.
-  const page = await storage.list<unknown>(driver.prefix, {
-    limit: Math.min(COLLECT_LIMIT, Math.floor(budget / 2)),
-  });
-  if (page.cursor !== undefined) return { read: page.items.length };
-  let read = page.items.length;
-  const items = driver.docs ? page.items : page.items.filter((e) => formatMayMatch(q, e.value));
+  rows: readonly Entry<unknown>[],
+  spent: number,
+): Promise<IndexPage> {
+  let read = spent + rows.length;
+  const items = driver.docs ? rows : rows.filter((e) => formatMayMatch(q, e.value));
   const positions = items.map((e) => e.key.slice(driver.base.length));
   const { docs: found, fetched } = await docsOfRows(storage, items, positions, driver.docs);
   read += fetched;

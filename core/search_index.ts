@@ -12,8 +12,10 @@
  *   (1–{@linkcode MAX_PREFIX} characters) of every word of the name, tags and
  *   description; `@` + prefixes of the namespace; and exact `field:value`
  *   terms (`fmt:`, `kind:`, `tag:`, `hook:`, `tool:`);
- * - `search_by_recent/<group|*>/<inverted time>/<ns>/<name>`: pointers, most
- *   recently published first.
+ * - `search_by_recent/<exact term|*>/<inverted time>/<ns>/<name>`: postings of
+ *   every exact term (`field:value` and `@` namespace prefixes) and of `*`
+ *   (every package), most recently published first, so a recency query with
+ *   an exact filter walks only that filter's packages.
  *
  * A commit moving a package row from `before` to `after` carries
  * {@linkcode searchIndexMutations}`(before, after)`: the rows of the old doc
@@ -29,7 +31,7 @@ import * as keys from "../storage/keys.ts";
 import type { Entry, JsonValue, Mutation, RegistryStorage, RowKey } from "../storage/types.ts";
 
 /** The index layout version; a stored index of another version is rebuilt. */
-export const SEARCH_INDEX_VERSION = 2;
+export const SEARCH_INDEX_VERSION = 3;
 /** Longest word prefix indexed; longer query words seek on their first this-many characters. */
 export const MAX_PREFIX = 8;
 /** Most term rows one package may have (name and tags come first, then the description). */
@@ -203,6 +205,17 @@ export function invertTime(iso: string): string {
   return iso.replace(/\d/g, (d) => String(9 - Number(d)));
 }
 
+/** Whether a term is exact (a `field:value` or an `@` namespace prefix), not a word prefix. */
+export function isExactTerm(term: string): boolean {
+  // Words are runs of letters and digits: neither `@` nor `:` is ever part of one.
+  return term.startsWith("@") || term.includes(":");
+}
+
+/** The recency lists a doc is in: `*` and each of its exact terms. */
+export function recentTermsOf(terms: readonly string[]): string[] {
+  return ["*", ...terms.filter(isExactTerm)];
+}
+
 /** Whether a term's pointers carry a copy of the doc whatever its size (format and kind lists). */
 export function isInlineTerm(term: string): boolean {
   return term.startsWith("fmt:") || term.startsWith("kind:");
@@ -234,17 +247,18 @@ export function indexRowsOf(doc: SearchDoc | null): Map<string, { key: RowKey; v
   // Postings carry the doc itself, so a walk needs no second read per row; a
   // doc too large to copy into every posting leaves its word postings as
   // pointers that carry the format (a walk skips other groups and kinds
-  // without reading their docs). The long lists every unfiltered, kind and
-  // recency query walks (`fmt:`, `kind:`, recency) always carry it.
+  // without reading their docs). The long lists every unfiltered and kind
+  // query walks (`fmt:`, `kind:`, and `*` by recency) always carry it. Each
+  // exact term is posted twice: in artifact order and by recency.
   const copy = doc as unknown as JsonValue;
   const terms = docTerms(doc);
-  const everywhere = inlinesEveryTerm(JSON.stringify(doc), terms.length);
-  for (const term of terms) {
-    add(keys.searchTermKey(term, ns, name), everywhere || isInlineTerm(term) ? copy : doc.format);
-  }
+  const recent = recentTermsOf(terms);
+  const everywhere = inlinesEveryTerm(JSON.stringify(doc), terms.length + recent.length);
+  const valueFor = (term: string) =>
+    everywhere || term === "*" || isInlineTerm(term) ? copy : doc.format;
+  for (const term of terms) add(keys.searchTermKey(term, ns, name), valueFor(term));
   const inverted = invertTime(doc.publishedAt);
-  add(keys.searchRecentKey(FORMAT_KINDS[doc.format].group, inverted, ns, name), copy);
-  add(keys.searchRecentKey("*", inverted, ns, name), copy);
+  for (const term of recent) add(keys.searchRecentKey(term, inverted, ns, name), valueFor(term));
   return rows;
 }
 
@@ -408,8 +422,7 @@ export async function rebuildSearchIndex(
   options: { onProgress?: (report: RebuildReport) => void } = {},
 ): Promise<RebuildReport> {
   const report: RebuildReport = { packages: 0, repaired: 0, removed: 0 };
-  const meta = await storage.get<{ version: number }>(keys.searchMetaKey());
-  if (meta !== null && meta.value.version !== SEARCH_INDEX_VERSION) await wipeIndex(storage);
+  if (!(await isCurrentLayout(storage))) await wipeIndex(storage);
   for await (const e of walk<PackageRow>(storage, keys.packagesPrefix())) {
     report.packages++;
     if ((await reindexPackage(storage, e.value.namespace, e.value.name)) === "changed") {
@@ -442,6 +455,17 @@ export async function rebuildSearchIndex(
     }],
   });
   return report;
+}
+
+/**
+ * Whether the index rows a store holds are of this layout: its marker says
+ * so, or it has no marker and no entry (no index yet). Entries without a
+ * marker (rows seeded around the server) are of an unknown layout.
+ */
+async function isCurrentLayout(storage: RegistryStorage): Promise<boolean> {
+  const meta = await storage.get<{ version: number }>(keys.searchMetaKey());
+  if (meta !== null) return meta.value.version === SEARCH_INDEX_VERSION;
+  return (await storage.list(keys.searchDocsPrefix(), { limit: 1 })).items.length === 0;
 }
 
 /** Delete every index row (a layout change: rows of the old layout cannot be diffed). */

@@ -8,8 +8,11 @@
  *
  * @module
  */
-import { createTarDecoder } from "modern-tar";
 import { isRegistryError } from "../base/errors.ts";
+import { lazily } from "../base/lazy.ts";
+
+/** The tar parser loads with the first archive read (a publish or upload), not at start-up. */
+const tarParser = lazily(() => import("modern-tar"));
 
 /** Hard caps of one archive read. */
 export interface TarGzLimits {
@@ -62,7 +65,7 @@ function rechunk(source: ReadableStream<Uint8Array>, size: number): ReadableStre
         if (r.done) return controller.close();
         pending = r.value;
       }
-      controller.enqueue(pending.slice(0, size));
+      controller.enqueue(pending.subarray(0, size));
       pending = pending.subarray(size);
     },
     async cancel(reason) {
@@ -151,6 +154,7 @@ export async function* readTarGz(
   limits: TarGzLimits,
   faults: TarGzFaults,
 ): AsyncGenerator<TarGzEntry> {
+  const { createTarDecoder } = await tarParser();
   let gunzipped: ReadableStream<Uint8Array>;
   try {
     // Feed the inflater small slices: it inflates each input chunk eagerly, so a

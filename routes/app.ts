@@ -4,6 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { TrieRouter } from "hono/router/trie-router";
 import type { Authenticator } from "../core/auth.ts";
 import type { Clock, DiskReserve, RegistryContext } from "../core/context.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
@@ -62,10 +63,15 @@ import { type CostClass, costClass, isRackPath } from "./ops/_cost_class.ts";
 import { sha256Hex } from "../base/digest.ts";
 import { BodyGuard } from "./ops/_body_guard.ts";
 import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
-import { jsrUpstreamReads } from "./jsr/upstream.ts";
-import { gguiUpstreamReads, gguiUpstreamSearchMerge } from "./ggui/upstream.ts";
+// The upstream reads load only when one is configured, with the first request they see.
+import { lazyMiddleware } from "./shared/_lazy_middleware.ts";
+import { lazily } from "../base/lazy.ts";
+const jsrUpstreamCode = lazily(() => import("./jsr/upstream.ts"));
+const gguiUpstreamCode = lazily(() => import("./ggui/upstream.ts"));
 import { addNamespaceClaimRoute } from "./admin/upstream.ts";
-import { createUiRoutes, packageSearchApi } from "./ui/mod.ts";
+// The web pages and their package search load on first use (routes/ui/lazy.ts).
+import { lazyPackageSearchApi as packageSearchApi, lazyUi } from "./ui/lazy.ts";
+import type { UiDeps } from "./ui/_request.tsx";
 import type { DocRunner } from "./ui/_api_docs.ts";
 
 /** Options of {@linkcode createRegistryApp}. */
@@ -236,7 +242,10 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
   const live = options.liveSubscriptions ?? new LiveSubscriptions(ctx, options.subscriptions ?? []);
   if (!options.liveSubscriptions) live.refresh().catch(() => {});
   const rackAuth = options.rackAuth ?? fixedRackAuth(noNamespaces);
-  const app = new Hono();
+  // Hono's default router first builds a RegExpRouter over every route, which
+  // gives up on our paths, then a TrieRouter: naming the one it ends on skips
+  // that wasted build on the first request (tests/start_graph_test.ts).
+  const app = new Hono({ router: new TrieRouter() });
   const ops = mountOps(app, ctx, options);
   // One identity chain for the admin API: the configured authenticator,
   // stored tokens, and Rack's auth.json/ADMIN_TOKEN as grants.
@@ -256,9 +265,9 @@ export function createRegistryApp(options: RegistryAppOptions): RegistryApp {
     ownsNamespace: async (ns) => namespaceExists(ctx, ns, await rackAuth()),
   };
   addNamespaceClaimRoute(app, { ctx, authenticator: identities });
-  mountUiAndAdmin(app, parts);
+  const ui = mountUiAndAdmin(app, parts);
   // The tables whose prepared reads answer before Hono, in mounting order.
-  const prepared = [mountGgui(app, parts), mountJsr(app, parts), mountRack(app, parts)]
+  const prepared = [ui, mountGgui(app, parts), mountJsr(app, parts), mountRack(app, parts)]
     .filter((bound) => bound !== undefined);
   mountFallbacks(app);
   return wrapFetch(app, { options, ops, prepared });
@@ -299,12 +308,17 @@ function registryContextOf(options: RegistryAppOptions): RegistryContext {
   };
 }
 
-/** The web pages (they answer only the requests they claim) and the admin API at `/admin`. */
-function mountUiAndAdmin(app: Hono, parts: AppParts): void {
+/**
+ * The web pages (they answer only the requests they claim) and the admin API
+ * at `/admin`; returns the pages' bound table (its prepared reads answer
+ * signed-out pages before Hono).
+ */
+function mountUiAndAdmin(app: Hono, parts: AppParts): BoundTable<UiDeps> | undefined {
   const { options, ctx, identities } = parts;
+  let ui: BoundTable<UiDeps> | undefined;
   // The web pages answer only the requests they claim (routes/ui/_http.ts).
   if (options.ui !== false) {
-    app.use(createUiRoutes({
+    const pages = lazyUi({
       ctx,
       authenticator: identities,
       clientIp: parts.ipOf,
@@ -316,7 +330,9 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
       ...(options.hostFromRequest?.includes("bundleHost")
         ? {}
         : { selfOrigin: options.bundleHost }),
-    }));
+    });
+    ui = pages.bound;
+    app.use(pages.middleware);
   }
   app.route(
     "/admin",
@@ -330,6 +346,7 @@ function mountUiAndAdmin(app: Hono, parts: AppParts): void {
       clientIp: parts.ipOf,
     }),
   );
+  return ui;
 }
 
 /**
@@ -359,10 +376,15 @@ function mountGgui(app: Hono, parts: AppParts): BoundTable<GguiDeps> | undefined
       bundleHost: options.bundleHost,
       ownsNamespace: parts.ownsNamespace,
     };
-    const mw = gguiUpstreamReads({ ctx, upstream });
+    const mw = lazyMiddleware(async () =>
+      (await gguiUpstreamCode()).gguiUpstreamReads({ ctx, upstream })
+    );
     app.use("/pkg/*", mw);
     app.use("/bundles/public/*", mw);
-    app.use("/search", gguiUpstreamSearchMerge(upstream));
+    app.use(
+      "/search",
+      lazyMiddleware(async () => (await gguiUpstreamCode()).gguiUpstreamSearchMerge(upstream)),
+    );
   }
   app.route("/", createGguiRoutes(ggui, bound));
   // The prepared reads answer misses themselves: with an upstream, misses must reach it.
@@ -377,14 +399,17 @@ function mountJsr(app: Hono, parts: AppParts): BoundTable<JsrDeps> {
   const { options, ctx, rackAuth } = parts;
   // The pages' package search as JSR's `{items, total}` (routes/ui/_api_packages.ts).
   app.get("/api/packages", packageSearchApi({ ctx, authenticator: parts.identities }));
-  if (options.jsrUpstream) {
+  const jsrUpstream = options.jsrUpstream;
+  if (jsrUpstream) {
     app.use(
       "/@*",
-      jsrUpstreamReads({
-        ctx,
-        upstream: { ...options.jsrUpstream, ownsNamespace: parts.ownsNamespace },
-        ...(options.requestLog ? { log: options.requestLog } : {}),
-      }),
+      lazyMiddleware(async () =>
+        (await jsrUpstreamCode()).jsrUpstreamReads({
+          ctx,
+          upstream: { ...jsrUpstream, ownsNamespace: parts.ownsNamespace },
+          ...(options.requestLog ? { log: options.requestLog } : {}),
+        })
+      ),
     );
   }
   const jsr: JsrRoutesOptions = {

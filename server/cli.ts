@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { type ParsedFlags, parseFlags } from "./flags.ts";
 import { namespaceExists } from "../core/access.ts";
 import type { Principal } from "../core/auth.ts";
 import type { RegistryContext } from "../core/context.ts";
@@ -494,15 +494,10 @@ export async function runCli(
   const spec = COMMANDS[command];
   if (!spec) return usage(`unknown command '${echo(command)}'`);
   const { own, store } = split(tail);
-  let values: Partial<Record<CliFlag, string | boolean | string[]>>;
+  let values: Partial<Record<CliFlag, ParsedFlags["values"][string]>>;
   let positionals: string[];
   try {
-    const parsed = parseArgs({
-      args: own,
-      options: CLI_FLAGS,
-      allowPositionals: true,
-      strict: true,
-    });
+    const parsed = parseFlags(own, { options: CLI_FLAGS, allowPositionals: true });
     values = parsed.values;
     positionals = parsed.positionals;
   } catch (err) {

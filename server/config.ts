@@ -7,10 +7,10 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { isReservedSubject } from "../core/auth.ts";
 import { SCOPE_RE } from "../core/ggui/manifest_grammar.ts";
 import { suggest } from "./suggest.ts";
+import { FlagError, parseFlags } from "./flags.ts";
 import { type LogFormat, type LogLevel, normalizeLevel } from "./logger.ts";
 import type { JsrUpstreamConfig } from "../core/jsr/upstream.ts";
 import {
@@ -388,10 +388,7 @@ export function parseServerArgs(
   const file = options.file ?? {};
   let values: Record<string, string | boolean | undefined>;
   try {
-    const parsed = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
+    const parsed = parseFlags(args, {
       options: {
         ...Object.fromEntries(STRING_FLAGS.map((f) => [f, { type: "string" as const }])),
         help: { type: "boolean", short: "h" },
@@ -400,13 +397,12 @@ export function parseServerArgs(
         init: { type: "boolean" },
       },
     });
-    values = parsed.values;
+    values = parsed.values as typeof values;
   } catch (err) {
-    const message = err instanceof Error ? err.message.split("\n")[0]! : String(err);
-    const unknown = /^Unknown option '-*([^']*)'/.exec(message)?.[1];
-    const near = unknown === undefined ? undefined : suggest(unknown, KNOWN_FLAGS);
+    if (!(err instanceof FlagError)) throw err;
+    const near = err.unknown === undefined ? undefined : suggest(err.unknown, KNOWN_FLAGS);
     const hint = near === undefined ? "" : ` (did you mean --${near}?)`;
-    return { ok: false, error: message.replace(/\.$/, "") + hint };
+    return { ok: false, error: err.message.replace(/\.$/, "") + hint };
   }
   if (values.help) return { ok: false, help: true };
   const flag = (name: string): string | undefined => {

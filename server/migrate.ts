@@ -15,9 +15,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
+import { parseFlags } from "./flags.ts";
 import type { RegistryContext } from "../core/context.ts";
 import {
   type MigrationProgress,
@@ -64,30 +62,6 @@ function progressLine(p: MigrationProgress, started: number, tty: boolean): stri
   return `migrate: ${p.done}/${p.total} versions, ${mib} MiB${eta}`;
 }
 
-/** Versions between two full collections of garbage. */
-const COLLECT_EVERY_VERSIONS = 500;
-/** Bytes read between two full collections of garbage. */
-const COLLECT_EVERY_BYTES = 64 * 1024 * 1024;
-
-/**
- * A full garbage collection on demand, when the runtime allows one (else a
- * no-op). A migration is a long batch of short-lived buffers (each file is read,
- * hashed and written); V8 frees the ones that outlived a young-generation
- * scavenge only at its next full collection, which it schedules by heap growth
- * alone, so without this the peak RSS rose with the number of versions until
- * V8's first full collection (99 MiB at 1,000 versions, 154 MiB at 10,000).
- */
-function garbageCollector(): () => void {
-  try {
-    setFlagsFromString("--expose-gc");
-    const gc = runInNewContext("gc");
-    if (typeof gc === "function") return () => gc();
-  } catch {
-    // not available: V8 collects on its own schedule
-  }
-  return () => {};
-}
-
 /** Whether the run found anything wrong (exit 1). */
 export function reportFailed(report: MigrationReport): boolean {
   return report.counts.refused > 0 || report.counts.conflicts > 0;
@@ -120,7 +94,9 @@ export async function runMigrate(
   let values: { "dry-run"?: boolean; "old-bundle-host"?: string; tokens?: string; help?: boolean };
   let positionals: string[];
   try {
-    ({ values, positionals } = parseArgs({ args: own, options: OWN, allowPositionals: true }));
+    const parsed = parseFlags(own, { options: OWN, allowPositionals: true });
+    values = parsed.values as typeof values;
+    positionals = parsed.positionals;
   } catch (err) {
     return usage(err instanceof Error ? err.message : String(err));
   }
@@ -187,16 +163,7 @@ export async function runMigrate(
   };
   const started = Date.now();
   let lastShown = 0;
-  const collect = garbageCollector();
-  const collected = { done: 0, bytes: 0 };
   const onProgress = (p: MigrationProgress) => {
-    if (
-      p.done - collected.done >= COLLECT_EVERY_VERSIONS ||
-      p.bytes - collected.bytes >= COLLECT_EVERY_BYTES
-    ) {
-      collect();
-      Object.assign(collected, { done: p.done, bytes: p.bytes });
-    }
     if (p.done === p.total || Date.now() - lastShown > 1000) {
       lastShown = Date.now();
       io.err(progressLine(p, started, io.tty ?? Deno.stderr.isTerminal()));

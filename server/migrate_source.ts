@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { MigrationSource, SourceEntry } from "../core/migrate/_common.ts";
+import type { MigrationSource, SourceEntry, SourceFile } from "../core/migrate/_common.ts";
 import { SourceError } from "../core/migrate/_common.ts";
 
 function kindOf(info: Deno.FileInfo): SourceEntry["kind"] {
@@ -27,6 +27,24 @@ async function sizeOf(file: string, path: string): Promise<number> {
     if (err instanceof Deno.errors.NotFound) return 0;
     throw fault(path, err);
   }
+}
+
+/** An open file whose faults name the path. */
+function sourceFile(file: Deno.FsFile, path: string): SourceFile {
+  let open = true;
+  return {
+    async read(buffer) {
+      try {
+        return await file.read(buffer);
+      } catch (err) {
+        throw fault(path, err);
+      }
+    },
+    close() {
+      if (open) file.close();
+      open = false;
+    },
+  };
 }
 
 /** A source over the directory `root`. */
@@ -87,6 +105,16 @@ export function fsSource(root: string): MigrationSource {
         if (err instanceof Deno.errors.NotFound) return null;
         throw fault(path, err);
       }
+    },
+    async open(path) {
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(at(path), { read: true });
+      } catch (err) {
+        if (err instanceof Deno.errors.NotFound) return null;
+        throw fault(path, err);
+      }
+      return sourceFile(file, path);
     },
     async stat(path) {
       try {

@@ -236,3 +236,14 @@ export async function collectBytes(
   }
   return buf.subarray(0, size);
 }
+
+/** A BYOB reader of `source` when it is a byte stream (the runtime's request bodies are), else `null`. */
+export function byobReaderOf(
+  source: ReadableStream<Uint8Array>,
+): ReadableStreamBYOBReader | null {
+  try {
+    return source.getReader({ mode: "byob" });
+  } catch {
+    return null;
+  }
+}

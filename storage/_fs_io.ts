@@ -14,6 +14,37 @@ export function randomHex(bytes: number): string {
   ).join("");
 }
 
+/**
+ * `fn` over every item, at most `limit` at a time, answers in the items'
+ * order: independent file operations (distinct paths) overlap instead of
+ * each waiting for the last one's round trip to the blocking pool. The first
+ * failure is thrown once every started item has settled.
+ */
+export async function inParallel<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const failures: unknown[] = [];
+  const worker = async () => {
+    // After a failure no new item starts; the ones in flight finish first, so
+    // nothing is still writing once this answers (a commit then unlocks).
+    while (next < items.length && failures.length === 0) {
+      const i = next++;
+      try {
+        out[i] = await fn(items[i]!);
+      } catch (err) {
+        failures.push(err);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  if (failures.length > 0) throw failures[0];
+  return out;
+}
+
 /** Write all of `bytes` to a new temp file in `tmpDir`; answers its path. */
 export async function writeTemp(
   tmpDir: string,

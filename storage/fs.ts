@@ -36,7 +36,8 @@
  * the whole commit (temp file + rename; skipped when the commit writes a single
  * row, as one rename is atomic by itself), creates rows whose check is "absent"
  * exclusively (temp file + hard link, which fails if the file exists), writes
- * the others by temp file + rename, deletes, and finally removes the journal.
+ * the others by temp file + rename (up to 16 at once: distinct rows, and the
+ * journal already holds them all), deletes, and finally removes the journal.
  * A commit interrupted by a crash is completed by the next commit or `open`.
  * Readers take no lock: each row read is atomic (never torn), but a reader
  * racing a commit may see some of its rows before others; every check is made
@@ -110,6 +111,7 @@ import {
 } from "./_common.ts";
 import { HAS_CHILDREN, HAS_ROW, INDEX_DIR, type LevelEntry, LevelIndex } from "./_fs_index.ts";
 import {
+  inParallel,
   isNotFound,
   randomHex,
   readJsonFile,
@@ -142,6 +144,12 @@ const MAX_SEGMENT = 200;
 const MAX_ROW_PATH = 3500;
 /** Suffix of a segment continued in the next directory level. */
 const CONTINUED = "%+";
+/**
+ * File operations of one commit in flight at once (rows, index levels): each
+ * is a round trip to the blocking pool, so a commit of many rows waits for
+ * the slowest of a few instead of the sum of all.
+ */
+const FS_PARALLEL = 16;
 /** Suffix of row files. */
 const ROW_SUFFIX = ".json";
 /** Bytes read per chunk when streaming a blob. */
@@ -647,9 +655,11 @@ export class FsRegistryStorage implements RegistryStorage {
 
   /**
    * Index rows about to be created, before they are (so the index always
-   * covers the disk): one update per level. A level without an index is its
-   * directory: a new one needs its entry in the level above first, and one
-   * outgrowing `indexAt` gets its index now.
+   * covers the disk): one update per level, the levels side by side (each is
+   * its own files). A level without an index is its directory: a new one
+   * needs its entry in the level above first (one batch per depth, after
+   * this depth's updates, so no two updates of one level overlap), and one
+   * outgrowing `indexAt` gets its index after that.
    */
   async #ensure(keys: readonly RowKey[], flag: number): Promise<void> {
     const levels = new Map<string, { prefix: RowKey; parts: string[] }>();
@@ -660,16 +670,22 @@ export class FsRegistryStorage implements RegistryStorage {
       level.parts.push(key[key.length - 1]!);
       levels.set(id, level);
     }
-    for (const { prefix, parts } of levels.values()) {
-      const dir = this.#prefixDir(prefix);
-      if ((await this.#index.add(dir, parts, flag)) === "ok") continue;
-      const entries = await this.#scanLevel(dir);
-      if (entries.length === 0 && prefix.length > 0) await this.#ensure([prefix], HAS_CHILDREN);
-      const merged = new Map(entries);
+    const unindexed = (await inParallel([...levels.values()], FS_PARALLEL, async (level) => {
+      const dir = this.#prefixDir(level.prefix);
+      if ((await this.#index.add(dir, level.parts, flag)) === "ok") return null;
+      return { ...level, dir, entries: await this.#scanLevel(dir) };
+    })).filter((level) => level !== null);
+    const fresh = unindexed.filter((l) => l.entries.length === 0 && l.prefix.length > 0);
+    if (fresh.length > 0) await this.#ensure(fresh.map((l) => l.prefix), HAS_CHILDREN);
+    const outgrown = unindexed.filter((l) =>
+      new Set([...l.entries.map(([p]) => p), ...l.parts]).size > this.#indexAt
+    );
+    await inParallel(outgrown, FS_PARALLEL, async ({ dir, parts }) => {
+      // Read again: the batch above may have added to this level.
+      const merged = new Map(await this.#scanLevel(dir));
       for (const part of parts) merged.set(part, (merged.get(part) ?? 0) | flag);
-      if (merged.size <= this.#indexAt) continue;
       await this.#index.create(dir, [...merged].sort((a, b) => compareParts(a[0], b[0])));
-    }
+    });
   }
 
   /** The parts of a level read from its directory, sorted, with what each has on disk. */
@@ -770,13 +786,14 @@ export class FsRegistryStorage implements RegistryStorage {
     for (const w of writes) if (w.json === null) await this.#deleteRow(w.key, dirs);
     const sets = writes.filter((w) => w.json !== null);
     // A row on disk is indexed already (entries go in first): index only new rows.
-    const fresh: RowKey[] = [];
-    for (const w of sets) if (!(await exists(this.#rowPath(w.key)))) fresh.push(w.key);
-    await this.#ensure(fresh, HAS_ROW);
-    for (const w of sets) {
+    const onDisk = await inParallel(sets, FS_PARALLEL, (w) => exists(this.#rowPath(w.key)));
+    await this.#ensure(sets.filter((_, i) => !onDisk[i]).map((w) => w.key), HAS_ROW);
+    // Distinct rows, each replaced by its own rename: their order is free
+    // (the journal, written before, makes the whole commit redo-able).
+    await inParallel(sets, FS_PARALLEL, async (w) => {
       const tmp = await writeTemp(this.#tmp, this.#rowText(stamp, w.json!), this.#sync);
       await this.#renameInto(tmp, this.#rowPath(w.key), dirs);
-    }
+    });
   }
 
   async #syncDirs(dirs: Set<string>): Promise<void> {

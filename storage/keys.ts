@@ -262,18 +262,21 @@ export function searchTermKey(term: string, namespace: string, name: string): Ro
 export function searchTermPrefix(term: string): RowKey {
   return ["search_by_term", term];
 }
-/** A pointer from a format group (or `*`) and an inverted publish time to a package. */
+/**
+ * A posting of an exact term (`fmt:`, `kind:`, `tag:`, `hook:`, `tool:`, an
+ * `@` namespace prefix, or `*`: every package) by inverted publish time.
+ */
 export function searchRecentKey(
-  group: string,
+  term: string,
   invertedTime: string,
   namespace: string,
   name: string,
 ): RowKey {
-  return ["search_by_recent", group, invertedTime, namespace, name];
+  return ["search_by_recent", term, invertedTime, namespace, name];
 }
-/** Prefix of one group's packages, most recently published first. */
-export function searchRecentPrefix(group: string): RowKey {
-  return ["search_by_recent", group];
+/** Prefix of one exact term's packages (or `*`: all), most recently published first. */
+export function searchRecentPrefix(term: string): RowKey {
+  return ["search_by_recent", term];
 }
 // Readers' private search entries, apart from the shared index: one namespace's
 // rows are read only for a viewer who may read that namespace.

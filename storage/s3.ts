@@ -14,12 +14,16 @@
  * part (`partBytes`, 5 MiB by default) is buffered, checked, and only then
  * written with one PUT to its final key. A larger one goes up as a multipart
  * upload to a temporary key under `uploads/`, part by part (one part in memory
- * at a time); once the stream ends and its size and digest check, the upload
+ * at a time, in a whole-part buffer pooled for the next upload; a byte stream
+ * is read straight into it); once the stream ends and its size and digest check, the upload
  * is completed, copied to `blobs/<sha256>` and the temporary object deleted. A
  * failed check, a too-large body or a fault aborts the multipart upload: a
  * wrong digest never stores anything under `blobs/`. What a crash leaves
  * (multipart uploads never completed, temporary objects never deleted) is
- * swept by {@linkcode S3BundleStorage.sweepUploads}, which GC calls.
+ * swept by {@linkcode S3BundleStorage.sweepUploads}, which GC calls. Every
+ * request signs its payload's SHA-256 (never `UNSIGNED-PAYLOAD`); bodies of
+ * 1 MiB and more are written from the part buffer by `directSend`, since
+ * `fetch` would copy each one (see `_direct_send.ts`).
  *
  * **Reads.** A full read streams the object while hashing it and errors the
  * stream with `blob_corrupt` instead of delivering its last chunk when the
@@ -52,10 +56,12 @@
  * @module
  */
 import { AwsClient } from "aws4fetch";
-import { incrementalHash, randomHex } from "../base/digest.ts";
+import { incrementalHash, randomHex, sha256Hex } from "../base/digest.ts";
 import { RegistryError } from "../base/errors.ts";
 import { isSha256, SHA256_RE } from "../base/names.ts";
 import { blobCursorAfter, encodeCursor, pageLimit } from "./_common.ts";
+import { type DirectSend, directSend } from "./_direct_send.ts";
+import { byobReaderOf } from "./_common.ts";
 import { assertRange, blobCorrupt, digestMismatch, tooLarge } from "./memory.ts";
 import type {
   BlobBody,
@@ -75,6 +81,12 @@ const MIN_PART_BYTES = 5 * 1024 * 1024;
  * part buffer, and the copy `fetch` makes of a `Uint8Array` body).
  */
 const DEFAULT_PART_BYTES = MIN_PART_BYTES;
+/**
+ * Bodies this large or larger (parts, big single PUTs) go out with
+ * {@linkcode directSend}, written from the part buffer itself; smaller ones
+ * with `fetch` (which copies them, and keeps connections alive).
+ */
+const DIRECT_MIN_BYTES = 1024 * 1024;
 /** At most this many verified ETags are remembered per storage. */
 const MAX_VERIFIED = 100_000;
 const BUCKET_RE = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
@@ -108,7 +120,10 @@ export interface S3BundleStorageOptions {
   retryDelayMs?: number;
   /** Dates `touchedAt` of a put (default: the system clock). */
   now?: () => Date;
-  /** The fetch to use (injected in fault tests). */
+  /**
+   * The fetch to use (injected in fault tests): then every request goes
+   * through it, large bodies too.
+   */
   fetch?: typeof fetch;
 }
 
@@ -117,6 +132,16 @@ function unavailable(action: string, why: string, cause?: unknown): RegistryErro
   return new RegistryError("unavailable", `Could not ${action}: bundle storage ${why}`, {
     cause,
   });
+}
+
+/** Whether an HTTP proxy is configured in the environment (which `fetch` honours). */
+function proxied(): boolean {
+  try {
+    return ["HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"]
+      .some((name) => Deno.env.get(name));
+  } catch {
+    return false; // no permission to read the environment: no proxy from there either
+  }
 }
 
 /** The text of a simple XML element (S3's answers are flat enough for this). */
@@ -151,31 +176,65 @@ function escapeXml(text: string): string {
   return text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** A growing buffer of at most one part. */
+/** Bytes a part buffer starts with: most blobs are small. */
+const SMALL_PART_BYTES = 64 * 1024;
+
+/**
+ * Whole-part buffers kept for the next upload. A buffer that lives through an
+ * upload (seconds) is old by its end, and V8 frees old buffers only at its
+ * next full collection, after some tens of MiB more: a fresh 5 MiB buffer per
+ * upload (grown through its doublings, 13 MiB of allocations) would pile up
+ * that much. One idle buffer serves uploads that follow each other (a Rack
+ * archive then its files); uploads at the same time allocate their own.
+ */
+class PartPool {
+  #idle: Uint8Array[] = [];
+  constructor(readonly partBytes: number, readonly maxIdle = 1) {}
+  take(): Uint8Array {
+    return this.#idle.pop() ?? new Uint8Array(this.partBytes);
+  }
+  give(buf: Uint8Array): void {
+    if (buf.byteLength === this.partBytes && this.#idle.length < this.maxIdle) this.#idle.push(buf);
+  }
+}
+
+/** A buffer of at most one part: 64 KiB at first, then a whole part's from the pool. */
 class PartBuffer {
   #buf: Uint8Array;
   #size = 0;
-  constructor(capacity: number) {
-    this.#buf = new Uint8Array(Math.min(capacity, 64 * 1024));
-    this.capacity = capacity;
+  #pool: PartPool;
+  constructor(pool: PartPool) {
+    this.#pool = pool;
+    this.#buf = new Uint8Array(Math.min(pool.partBytes, SMALL_PART_BYTES));
   }
-  readonly capacity: number;
+  get capacity(): number {
+    return this.#pool.partBytes;
+  }
   get size(): number {
     return this.#size;
   }
   /** Copy in as much of `chunk` as fits; answers how many bytes were taken. */
   fill(chunk: Uint8Array): number {
     const n = Math.min(chunk.byteLength, this.capacity - this.#size);
-    if (this.#size + n > this.#buf.byteLength) {
-      const grown = new Uint8Array(
-        Math.min(this.capacity, Math.max(this.#size + n, this.#buf.byteLength * 2)),
-      );
-      grown.set(this.#buf.subarray(0, this.#size));
-      this.#buf = grown;
-    }
+    if (this.#size + n > this.#buf.byteLength) this.#grow();
     this.#buf.set(chunk.subarray(0, n), this.#size);
     this.#size += n;
     return n;
+  }
+  /** The free space, for a BYOB read to fill (then {@linkcode PartBuffer.filled}). */
+  room(): Uint8Array<ArrayBuffer> {
+    if (this.#size === this.#buf.byteLength) this.#grow();
+    return this.#buf.subarray(this.#size) as Uint8Array<ArrayBuffer>;
+  }
+  /** Take what a BYOB read put into `room()`: the read handed the buffer back as `read`. */
+  filled(read: Uint8Array): void {
+    this.#buf = new Uint8Array(read.buffer as ArrayBuffer);
+    this.#size += read.byteLength;
+  }
+  #grow(): void {
+    const whole = this.#pool.take();
+    whole.set(this.#buf.subarray(0, this.#size));
+    this.#buf = whole;
   }
   /**
    * The bytes held (a copy-free view), emptying the buffer. The view stays
@@ -187,6 +246,41 @@ class PartBuffer {
     this.#size = 0;
     return out;
   }
+  /** Hand a whole-part buffer back to the pool; the part buffer is not used after. */
+  release(): void {
+    this.#pool.give(this.#buf);
+    this.#buf = new Uint8Array(0);
+    this.#size = 0;
+  }
+}
+
+/**
+ * Reads of a byte stream straight into the part buffer (no chunk allocated),
+ * each counted by `onBytes`; they answer an empty chunk. Once the part is
+ * full, the next read goes to a side buffer and answers its bytes, for the
+ * caller to send the full part (more bytes follow) and copy them in.
+ */
+function readInto(
+  reader: ReadableStreamBYOBReader,
+  part: PartBuffer,
+  onBytes: (bytes: Uint8Array) => void,
+): () => Promise<ReadableStreamReadResult<Uint8Array>> {
+  const empty = new Uint8Array(0);
+  let side = new Uint8Array(SMALL_PART_BYTES);
+  return async () => {
+    if (part.size === part.capacity) {
+      const r = await reader.read(side);
+      if (r.done) return { done: true, value: undefined };
+      side = new Uint8Array(r.value.buffer as ArrayBuffer);
+      return r;
+    }
+    const r = await reader.read(part.room());
+    if (r.value === undefined) throw new TypeError("Cannot read into the part buffer");
+    part.filled(r.value);
+    if (r.done) return { done: true, value: undefined };
+    onBytes(r.value);
+    return { done: false, value: empty };
+  };
 }
 
 /** A multipart upload in progress. */
@@ -202,10 +296,11 @@ interface Multipart {
 export class S3BundleStorage implements BundleStorage {
   #client: AwsClient;
   #fetch: typeof fetch;
+  #direct: DirectSend | undefined;
   #base: string;
   #bucket: string;
   #prefix: string;
-  #partBytes: number;
+  #parts: PartPool;
   #attempts: number;
   #timeoutMs: number;
   #retryDelayMs: number;
@@ -224,6 +319,8 @@ export class S3BundleStorage implements BundleStorage {
       retries: 0, // retried here, with a timeout per attempt
     });
     this.#fetch = options.fetch ?? fetch;
+    // An HTTP proxy is honoured by fetch only.
+    this.#direct = options.fetch || proxied() ? undefined : directSend;
     this.#bucket = options.bucket;
     this.#prefix = options.prefix ?? "";
     const endpoint = new URL(options.endpoint ?? `https://s3.${region}.amazonaws.com`);
@@ -233,7 +330,7 @@ export class S3BundleStorage implements BundleStorage {
         endpoint.pathname.replace(/\/+$/, "")
       }`
       : `${origin}/${options.bucket}`;
-    this.#partBytes = options.partBytes ?? DEFAULT_PART_BYTES;
+    this.#parts = new PartPool(options.partBytes ?? DEFAULT_PART_BYTES);
     this.#attempts = options.attempts ?? 3;
     this.#timeoutMs = options.timeoutMs ?? 30_000;
     this.#retryDelayMs = options.retryDelayMs ?? 200;
@@ -326,16 +423,26 @@ export class S3BundleStorage implements BundleStorage {
     init: { headers?: Record<string, string>; body?: Uint8Array | string } = {},
   ): Promise<Response> {
     const url = path.startsWith("?") ? `${this.#base}${path}` : path;
+    // Every payload's hash is signed (S3 refuses bytes that do not match it),
+    // not UNSIGNED-PAYLOAD: parts come hashed by the caller, the rest is small.
+    const headers = {
+      ...init.headers,
+      "x-amz-content-sha256": init.headers?.["x-amz-content-sha256"] ?? sha256Hex(init.body ?? ""),
+    };
     let last: unknown;
     for (let attempt = 1; attempt <= this.#attempts; attempt++) {
       if (attempt > 1) {
         await new Promise((r) => setTimeout(r, this.#retryDelayMs * 2 ** (attempt - 2)));
       }
       try {
+        const direct = this.#direct !== undefined && init.body instanceof Uint8Array &&
+            init.body.byteLength >= DIRECT_MIN_BYTES
+          ? this.#direct
+          : undefined;
         const signed = await this.#client.sign(url, {
           method,
-          ...(init.headers ? { headers: init.headers } : {}),
-          ...(init.body !== undefined ? { body: init.body as BodyInit } : {}),
+          headers,
+          ...(init.body !== undefined && !direct ? { body: init.body as BodyInit } : {}),
         });
         // The timeout covers the wait for the answer's head only: a body may then stream for
         // as long as its reader takes (AbortSignal.timeout would cut a slow download short).
@@ -346,7 +453,14 @@ export class S3BundleStorage implements BundleStorage {
         );
         let res: Response;
         try {
-          res = await this.#fetch(signed, { signal: abort.signal });
+          res = direct
+            ? await direct(signed.url, {
+              method,
+              headers: signed.headers,
+              body: init.body as Uint8Array,
+              signal: abort.signal,
+            })
+            : await this.#fetch(signed, { signal: abort.signal });
         } finally {
           clearTimeout(timer);
         }
@@ -411,7 +525,7 @@ export class S3BundleStorage implements BundleStorage {
     const { maxBytes } = options;
     if (body instanceof Uint8Array && body.byteLength > maxBytes) throw tooLarge(maxBytes);
     const hash = incrementalHash();
-    const part = new PartBuffer(this.#partBytes);
+    const part = new PartBuffer(this.#parts);
     const headers: Record<string, string> = options.contentType
       ? { "content-type": options.contentType }
       : {};
@@ -433,15 +547,24 @@ export class S3BundleStorage implements BundleStorage {
     try {
       if (body instanceof Uint8Array) await add(body);
       else {
-        const reader = body.getReader();
+        const byob = byobReaderOf(body);
+        const plain = byob ? null : body.getReader();
+        const reader = byob ?? plain!;
+        const read = byob
+          ? readInto(byob, part, (bytes) => {
+            hash.update(bytes);
+            size += bytes.byteLength;
+          })
+          : () => plain!.read();
         try {
           while (true) {
-            const { done, value } = await reader.read();
-            if (done) break;
-            if (size + value.byteLength > maxBytes) {
+            const { done, value } = await read();
+            if (size > maxBytes || (!done && size + value.byteLength > maxBytes)) {
               await reader.cancel().catch(() => {});
               throw tooLarge(maxBytes);
             }
+            if (done) break;
+            if (value.byteLength === 0) continue; // read into the part buffer itself
             // A full part goes up only once more bytes follow: the last part may be a full one.
             if (part.size === part.capacity) await flush();
             await add(value);
@@ -453,8 +576,9 @@ export class S3BundleStorage implements BundleStorage {
       const sha256 = hash.hex();
       const key = options.keyFor(sha256);
       if (upload === null) {
+        // The payload's hash is signed (S3 checks the bytes against it): here, the blob's own.
         const res = await this.#send(options.action, "PUT", this.#url(key), {
-          headers,
+          headers: { ...headers, "x-amz-content-sha256": sha256 },
           body: part.take(),
         });
         if (!res.ok) await this.#refuse(options.action, res);
@@ -474,6 +598,8 @@ export class S3BundleStorage implements BundleStorage {
     } catch (err) {
       if (upload !== null) await this.#abort(upload);
       throw err;
+    } finally {
+      part.release();
     }
   }
 
@@ -545,7 +671,7 @@ export class S3BundleStorage implements BundleStorage {
       "upload a part",
       "PUT",
       this.#url(upload.key, `?partNumber=${n}&uploadId=${this.#q(upload.id)}`),
-      { body: bytes },
+      { headers: { "x-amz-content-sha256": sha256Hex(bytes) }, body: bytes },
     );
     if (!res.ok) await this.#refuse("upload a part", res);
     await res.body?.cancel();

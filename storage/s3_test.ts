@@ -11,6 +11,7 @@ import { createRegistryApp } from "../routes/app.ts";
 import { MemoryRegistryStorage } from "./memory.ts";
 import { parseAuthConfig } from "../core/rack/auth.ts";
 import { S3RVER_KEY, startS3rver } from "../tests/_s3rver.ts";
+import { startS3Proxy } from "../tests/_s3_proxy.ts";
 import { staticTokenAuthenticator } from "../core/auth.ts";
 import { makeGadget, makeKey } from "../tests/_ggui_fixtures.ts";
 import { ADMIN, AUTH_JSON, makePackage, uploadRequest } from "../tests/_rack_fixtures.ts";
@@ -273,5 +274,56 @@ Deno.test("the request timeout covers an answer's head, not a body a slow reader
     assert.deepEqual(new Uint8Array(await new Response(body!.stream).arrayBuffer()), whole);
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("every PUT signs its payload's SHA-256 and sends a Content-Length; parts come from a byte stream read into the part buffer", async () => {
+  const s3 = await startS3rver(["registry"]);
+  const proxy = startS3Proxy(s3.endpoint);
+  proxy.checkPayloads = true;
+  try {
+    const blobs = await S3BundleStorage.open(options(proxy.endpoint));
+    // 12 MiB + 5 from a byte stream in uneven pieces: three parts (5, 5, 2 MiB + 5), no chunk of its own.
+    const big = new Uint8Array(12 * 1024 * 1024 + 5);
+    for (let i = 0; i < big.length; i += 1000) big[i] = (i / 1000) % 251;
+    let at = 0;
+    const byteStream = new ReadableStream({
+      type: "bytes",
+      pull(c: ReadableByteStreamController) {
+        const view = c.byobRequest!.view!;
+        const n = Math.min(view.byteLength, 70_001, big.length - at);
+        if (n === 0) {
+          c.close();
+          c.byobRequest!.respond(0);
+          return;
+        }
+        new Uint8Array(view.buffer, view.byteOffset, n).set(big.subarray(at, at + n));
+        at += n;
+        c.byobRequest!.respond(n);
+      },
+    });
+    const info = await blobs.put(byteStream, { expectedSha256: sha256Hex(big) });
+    assert.equal(info.size, big.length);
+    // A small blob (one PUT through fetch) and a second large one (the pooled part buffer again).
+    await blobs.put(new TextEncoder().encode("small"));
+    const again = big.slice();
+    again[7] = 1;
+    await blobs.put(again);
+    for (const [sha256, bytes] of [[info.sha256, big], [sha256Hex(again), again]] as const) {
+      const read = await blobs.get(sha256);
+      assert.equal(
+        sha256Hex(new Uint8Array(await new Response(read!.stream).arrayBuffer())),
+        sha256Hex(bytes),
+      );
+    }
+    const puts = proxy.payloads;
+    assert.equal(puts.filter((p) => p.line.includes("partNumber=")).length, 6);
+    for (const p of puts) {
+      assert.equal(p.declared, p.actual, `${p.line} declares its payload's hash`);
+      assert.ok(p.length !== null, `${p.line} has a Content-Length`);
+    }
+  } finally {
+    await proxy.close();
+    await s3.close();
   }
 });

@@ -88,3 +88,22 @@ export function npmReached(graph: Graph, staticOnly: boolean): Map<string, strin
   }
   return reached;
 }
+
+/**
+ * The `node:` modules a graph's local modules import, with the first local
+ * module that imports each; `staticOnly` follows static imports only.
+ */
+export function nodeModulesReached(graph: Graph, staticOnly: boolean): Map<string, string> {
+  const modules = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const found = new Map<string, string>();
+  for (const at of [...localModules(graph, staticOnly)].sort()) {
+    for (const dep of modules.get(at)?.dependencies ?? []) {
+      if (staticOnly && dep.isDynamic) continue;
+      const target = dep.code?.specifier ?? dep.specifier;
+      if (target.startsWith("node:") && !found.has(target)) {
+        found.set(target, at.replace(`file://${ROOT}`, ""));
+      }
+    }
+  }
+  return found;
+}

@@ -3,6 +3,8 @@
 // the ones it holds waiting until released (a write in flight when the
 // writer is killed).
 
+import { sha256Hex } from "../base/digest.ts";
+
 /** A running proxy. */
 export interface S3Proxy {
   /** `http://127.0.0.1:<port>`: point the client here. */
@@ -17,6 +19,13 @@ export interface S3Proxy {
   hold: ((method: string, path: string) => boolean) | undefined;
   /** Requests held so far, as `METHOD /path?query`. */
   held: string[];
+  /**
+   * Record each PUT's body hash beside the one it declares (x-amz-content-sha256)
+   * and its Content-Length, buffering the body (default off).
+   */
+  checkPayloads: boolean;
+  /** What `checkPayloads` recorded. */
+  payloads: { line: string; declared: string | null; actual: string; length: string | null }[];
   /** Answer every held request (503) and hold no more. */
   release(): void;
   /** Stop the proxy. */
@@ -32,6 +41,8 @@ export function startS3Proxy(upstream: string): S3Proxy {
     refuse: undefined,
     hold: undefined,
     held: [],
+    checkPayloads: false,
+    payloads: [],
     release: () => {
       proxy.hold = undefined;
       released();
@@ -62,12 +73,23 @@ export function startS3Proxy(upstream: string): S3Proxy {
       }
       const headers = new Headers(req.headers);
       headers.delete("host");
+      let body: BodyInit | null = req.body;
+      if (proxy.checkPayloads && req.method === "PUT" && req.body) {
+        const bytes = new Uint8Array(await req.arrayBuffer());
+        proxy.payloads.push({
+          line,
+          declared: req.headers.get("x-amz-content-sha256"),
+          actual: sha256Hex(bytes),
+          length: req.headers.get("content-length"),
+        });
+        body = bytes;
+      }
       const res = await fetch(`${upstream}${url.pathname}${url.search}`, {
         method: req.method,
         headers,
-        body: req.body,
+        body,
         redirect: "manual",
-        ...(req.body ? { duplex: "half" } : {}),
+        ...(body ? { duplex: "half" } : {}),
       } as RequestInit);
       return new Response(res.body, { status: res.status, headers: res.headers });
     },

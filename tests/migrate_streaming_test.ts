@@ -48,6 +48,23 @@ function memorySource(files: Map<string, string>, log: string[]): MigrationSourc
       const text = files.get(path);
       return Promise.resolve(text === undefined ? null : enc.encode(text));
     },
+    open(path) {
+      const text = files.get(path);
+      if (text === undefined) return Promise.resolve(null);
+      let bytes: Uint8Array | null = enc.encode(text);
+      return Promise.resolve({
+        read(buffer: Uint8Array) {
+          if (bytes === null || bytes.byteLength === 0) return Promise.resolve(null);
+          const n = Math.min(buffer.byteLength, bytes.byteLength);
+          buffer.set(bytes.subarray(0, n));
+          bytes = bytes.subarray(n);
+          return Promise.resolve(n);
+        },
+        close() {
+          bytes = null;
+        },
+      });
+    },
     stat(path) {
       const text = files.get(path);
       if (text !== undefined) {
@@ -145,6 +162,7 @@ Deno.test("migrate ggui reads state/versions one entry at a time and each versio
       reads.set(path, (reads.get(path) ?? 0) + 1);
       return fs.read(path);
     },
+    open: (path) => fs.open(path),
     stat: (path) => fs.stat(path),
   };
   const report = await migrateGgui(memoryContext(log), source);
@@ -153,4 +171,33 @@ Deno.test("migrate ggui reads state/versions one entry at a time and each versio
   const rowReads = [...reads].filter(([p]) => p.startsWith("state/versions/"));
   assert.equal(rowReads.length, 11);
   assert.ok(rowReads.every(([, n]) => n === 1), JSON.stringify(rowReads));
+});
+
+Deno.test("migrate ggui refuses a state file over its size limit without reading it", async () => {
+  const fs = fsSource(`${ORIGINALS}/ggui-registry-data`);
+  const reads: string[] = [];
+  let big: string | undefined;
+  const source: MigrationSource = {
+    ...fs,
+    read(path) {
+      reads.push(path);
+      return fs.read(path);
+    },
+    async stat(path) {
+      const info = await fs.stat(path);
+      // The first version row met claims 16 MiB.
+      if (info && path.startsWith("state/versions/") && (big ??= path) === path) {
+        return { ...info, size: 16 * 1024 * 1024 };
+      }
+      return info;
+    },
+  };
+  const report = await migrateGgui(memoryContext([]), source);
+  assert.equal(report.counts.imported, 10);
+  assert.equal(report.counts.refused, 1);
+  assert.deepEqual(report.refused[0], {
+    path: big,
+    message: "is 16777216 bytes, over the 15728640-byte limit",
+  });
+  assert.ok(!reads.includes(big!), "the oversized file was read");
 });

@@ -21,7 +21,7 @@ import { runCli } from "../server/cli.ts";
 import * as keys from "../storage/keys.ts";
 import { KvRegistryStorage } from "../storage/kv.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
-import type { JsonValue, RegistryStorage } from "../storage/types.ts";
+import type { JsonValue, Mutation, RegistryStorage, RowKey } from "../storage/types.ts";
 import {
   CountingStorage,
   packageMutations,
@@ -651,5 +651,125 @@ Deno.test("a reader's recency pages stay exact when packages of several namespac
       "@c/private-card",
       "@c/public-card",
     ]);
+  }
+});
+
+/** 500 packages in 25 namespaces, one publish a minute; every fifth a gadget tagged `ui`. */
+function mixedCatalogue(): SeedVersion[][] {
+  return Array.from({ length: 500 }, (_, i) => [{
+    namespace: `@team${i % 25}`,
+    name: `item-${i}`,
+    version: "1.0.0",
+    format: i % 5 === 0
+      ? "ggui.gadget" as const
+      : i % 5 < 3
+      ? "rack.registry" as const
+      : "jsr" as const,
+    description: i % 16 === 0 ? "A common item, rare" : "A common item",
+    ...(i % 5 === 0 ? { tags: ["ui"] } : {}),
+    publishedAt: new Date(Date.parse("2026-01-01T00:00:00.000Z") + i * 60_000).toISOString(),
+  }]);
+}
+
+Deno.test("a recency query with an exact filter walks that filter's own recency list: a full page for the rows of a page", async () => {
+  const inner = new MemoryRegistryStorage();
+  await seedBatched(inner, mixedCatalogue());
+  const storage = new CountingStorage(inner);
+  const id = (h: { namespace: string; name: string }) => `${h.namespace}/${h.name}`;
+  const newest = (keep: (i: number) => boolean) =>
+    Array.from({ length: 500 }, (_, i) => 499 - i).filter(keep).slice(0, 20)
+      .map((i) => `@team${i % 25}/item-${i}`);
+  const cases: [Parameters<typeof searchPackages>[1], string[]][] = [
+    // One package in five carries the tag, one in 25 is in the namespace: the old
+    // plan probed 50 postings in name order, threw them away and walked every
+    // package's recency list until the budget ran out.
+    [{ tag: "ui", sort: "recent", limit: 20 }, newest((i) => i % 5 === 0)],
+    [{ q: "@team7", sort: "recent", limit: 20 }, newest((i) => i % 25 === 7)],
+    [{ namespace: "@team3", sort: "recent", limit: 20 }, newest((i) => i % 25 === 3)],
+    [{ kind: "gadget", sort: "recent", limit: 20 }, newest((i) => i % 5 === 0)],
+  ];
+  for (const [query, want] of cases) {
+    storage.reads = 0;
+    const page = await searchPackages(storage, query);
+    assert.deepEqual(page.items.map(id), want, JSON.stringify(query));
+    // The page's 20 entries and the one that shows more follow; nothing thrown away.
+    assert.ok(storage.reads <= 21, `${JSON.stringify(query)}: ${storage.reads} rows`);
+  }
+  // The ggui wire: the tag's recency list and the scope owners' rows, no probe.
+  const ctx = { ...ctxOf(storage), bundleHost: "http://x", registryHostname: "x" };
+  storage.reads = 0;
+  const res = await searchArtifacts(ctx, { query: { sort: "recent", tag: "ui", limit: "20" } });
+  const body = res.body as { results: { artifactId: string }[] };
+  assert.deepEqual(body.results.map((r) => r.artifactId), newest((i) => i % 5 === 0));
+  assert.ok(storage.reads <= 21 + 5, `${storage.reads} rows`);
+});
+
+/** A store whose index is what layout 2 wrote: term recency lists absent, group ones present. */
+async function layout2Store(marker: boolean): Promise<MemoryRegistryStorage> {
+  const storage = new MemoryRegistryStorage();
+  await seedBatched(storage, mixedCatalogue().slice(0, 50));
+  const all = await snapshot(storage, ["search_by_recent"]);
+  const layout2: Mutation[] = [];
+  for (const id of all.keys()) {
+    const key = JSON.parse(id) as RowKey;
+    if (key[1] !== "*") layout2.push({ type: "delete", key });
+  }
+  for (const e of (await storage.list(keys.searchRecentPrefix("*"))).items) {
+    const group = String((e.value as { format: string }).format).split(".")[0]!;
+    const key = ["search_by_recent", group, ...e.key.slice(2)];
+    layout2.push({ type: "set", key, value: e.value as JsonValue });
+  }
+  if (marker) {
+    layout2.push({
+      type: "set",
+      key: keys.searchMetaKey(),
+      value: { version: 2, builtAt: "2026-12-01T00:00:00.000Z" },
+    });
+  }
+  await storage.commit({ checks: [], mutations: layout2 });
+  return storage;
+}
+
+Deno.test("a store indexed by layout 2 (recency by format group only) is rebuilt to the term recency lists on start, with or without its marker", async () => {
+  // Without a marker (a store seeded around the server) the layout of its rows is unknown:
+  // they are wiped too, not diffed as if they were this layout's.
+  for (const marker of [true, false]) {
+    const storage = await layout2Store(marker);
+    assert.deepEqual(await ensureSearchIndex(storage), { packages: 50, repaired: 50, removed: 0 });
+    await assertConsistent(storage);
+    assert.equal((await storage.list(keys.searchRecentPrefix("ggui"))).items.length, 0);
+    const page = await searchPackages(storage, { tag: "ui", sort: "recent" });
+    assert.deepEqual(
+      page.items.map((h) => h.name),
+      [45, 40, 35, 30, 25, 20, 15, 10, 5, 0].map((i) => `item-${i}`),
+      `marker: ${marker}`,
+    );
+  }
+});
+
+Deno.test("a recency query with words walks by recency first when its word is dense, collects when it is sparse, and pages the same either way", async () => {
+  const inner = new MemoryRegistryStorage();
+  await seedBatched(inner, mixedCatalogue());
+  const storage = new CountingStorage(inner);
+  const id = (h: { namespace: string; name: string }) => `${h.namespace}/${h.name}`;
+  // JSR package rows carry no description: only ggui and Rack ones are found by it.
+  const newest = (word: string) =>
+    Array.from({ length: 500 }, (_, i) => 499 - i)
+      .filter((i) => i % 5 < 3 && (word === "common" || i % 16 === 0))
+      .map((i) => `@team${i % 25}/item-${i}`);
+  // 300 matches: the page fills from the recency walk after a 10-posting probe
+  // (the old plan probed 50 postings, threw them away, then walked to the budget).
+  storage.reads = 0;
+  const dense = await searchPackages(storage, { q: "common", sort: "recent", limit: 20 });
+  assert.deepEqual(dense.items.map(id), newest("common").slice(0, 20));
+  assert.ok(storage.reads <= 50, `${storage.reads} rows`);
+  // 20 matches among 500: the whole list is collected and sorted.
+  storage.reads = 0;
+  const sparse = await searchPackages(storage, { q: "rare", sort: "recent", limit: 10 });
+  assert.deepEqual(sparse.items.map(id), newest("rare").slice(0, 10));
+  assert.ok(storage.reads <= SEARCH_SCAN_BUDGET, `${storage.reads} rows`);
+  for (const q of ["common", "rare"]) {
+    const paged = (await allHits(storage, { q, sort: "recent", limit: 7 })).flatMap((p) => p.items);
+    assert.deepEqual(paged.map(id), newest(q), q);
   }
 });

@@ -6,12 +6,32 @@
 // holds only the npm packages every request needs; the rest loads on first use.
 import assert from "node:assert/strict";
 import { fileURLToPath } from "node:url";
-import { graphOf, npmReached } from "./_module_graph.ts";
+import { graphOf, localModules, nodeModulesReached, npmReached } from "./_module_graph.ts";
+import { RegExpRouter } from "hono/router/reg-exp-router";
+import { createRegistryApp } from "../routes/app.ts";
+import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
 /** The npm packages the server evaluates before its first answer (docs/bench.md, start-up). */
-const AT_START = ["hono", "modern-tar"];
+const AT_START = ["hono"];
+
+/**
+ * The `node:` modules still evaluated before the first answer, and who
+ * imports them. Any one of them loads Deno's Node compatibility layer (about
+ * 45 ms of CPU: docs/bench.md, start-up); node:util (flags, now
+ * server/flags.ts) and node:url (the API docs page) are gone, and these
+ * three are to go next: node:crypto's synchronous SHA-256 by Web Crypto where
+ * callers can await, node:zlib's chunk CRC and node:path with them.
+ */
+const NODE_AT_START: Record<string, string> = {
+  "node:crypto": "base/digest.ts",
+  "node:path": "storage/_fs_index.ts",
+  "node:zlib": "storage/kv.ts",
+};
+
+/** The web pages' modules a start may evaluate: what every request needs (routes/ui/lazy.ts). */
+const UI_AT_START = ["routes/ui/lazy.ts", "routes/ui/_http.ts", "routes/ui/_ops_metrics.tsx"];
 
 /** Serving code loaded by URL (a worker, a sandboxed child), so outside main.ts's graph. */
 const BY_URL = [
@@ -95,7 +115,7 @@ Deno.test("deno task start installs only what serving can load: deno.lock holds 
   assert.ok(!config.tasks.start.includes("tests/"));
 });
 
-Deno.test("the server's start evaluates only hono and modern-tar from npm; the rest loads on first use", async () => {
+Deno.test("the server's start evaluates only hono from npm; the rest loads on first use", async () => {
   const atStart = npmReached(await graphOf(`${ROOT}main.ts`), true);
   const extra = [...atStart].filter(([name]) => !AT_START.includes(name))
     .map(([name, via]) => `${name} (imported by ${via})`);
@@ -109,4 +129,54 @@ Deno.test("the server's start evaluates only hono and modern-tar from npm; the r
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}deno.json`));
   assert.ok(config.unstable.includes("lazy-dynamic-imports"));
   assert.ok(config.unstable.includes("npm-lazy-caching"));
+});
+
+Deno.test("the server's start evaluates no node: module beyond the three left, and no web page", async () => {
+  const graph = await graphOf(`${ROOT}main.ts`);
+  assert.deepEqual(
+    Object.fromEntries(nodeModulesReached(graph, true)),
+    NODE_AT_START,
+    "node: modules evaluated before the first answer: each loads the Node compatibility layer; use a web API or load it on first use",
+  );
+  const pages = [...localModules(graph, true)]
+    .map((m) => m.replace(`file://${ROOT}`, ""))
+    .filter((m) => m.startsWith("routes/ui/") && !UI_AT_START.includes(m));
+  assert.deepEqual(
+    pages,
+    [],
+    "web page modules evaluated at start: load them through routes/ui/lazy.ts",
+  );
+});
+
+Deno.test("the app's first request builds only the router it answers with", async () => {
+  // Hono's default router builds a RegExpRouter over every route, gives up on
+  // ours, then builds the TrieRouter it keeps: wasted work before the first answer.
+  const add = RegExpRouter.prototype.add;
+  let added = 0;
+  RegExpRouter.prototype.add = function (...args) {
+    added++;
+    return add.apply(this, args);
+  };
+  try {
+    const app = createRegistryApp({
+      storage: new MemoryRegistryStorage(),
+      bundles: new MemoryBundleStorage(),
+      bundleHost: "http://registry.test",
+      registryHostname: "registry.test",
+    });
+    const res = await app.fetch(new Request("http://registry.test/healthz"));
+    assert.equal(res.status, 200);
+    await res.body?.cancel();
+    assert.equal(added, 0, "routes added to a RegExpRouter");
+    // The pages load with the first one asked for (two at once here), and answer as before.
+    const ask = () =>
+      app.fetch(new Request("http://registry.test/", { headers: { accept: "text/html" } }));
+    const pages = await Promise.all([ask(), ask()]);
+    const texts = await Promise.all(pages.map((p) => p.text()));
+    assert.deepEqual(pages.map((p) => p.status), [200, 200]);
+    assert.match(texts[0]!, /<html/);
+    assert.equal(texts[1], texts[0]);
+  } finally {
+    RegExpRouter.prototype.add = add;
+  }
 });

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { incrementalHash } from "../../base/digest.ts";
 import type { RegistryStorage, RowKey } from "../../storage/types.ts";
 import type { JsonValue } from "../../storage/types.ts";
 import type { PackageRef } from "../../base/names.ts";
@@ -23,6 +24,14 @@ export interface SourceEntry {
   mtime?: string;
 }
 
+/** An open source file, read in chunks into the caller's buffer. */
+export interface SourceFile {
+  /** Read into `buffer`: how many bytes, `null` at the end. Throws with the path on faults. */
+  read(buffer: Uint8Array): Promise<number | null>;
+  /** Release the file (also after its end; a second call does nothing). */
+  close(): void;
+}
+
 /** A read-only view of the directory being migrated, paths relative to its root with `/`. */
 export interface MigrationSource {
   /** The entries of a (small) directory, sorted by name; `null` when it does not exist. */
@@ -32,8 +41,13 @@ export interface MigrationSource {
    * when it does not exist): for the folders that grow with the source.
    */
   entries(path: string): AsyncIterable<SourceEntry>;
-  /** The bytes of a file; `null` when missing. Throws with the path on other faults. */
+  /** The bytes of a (small) file; `null` when missing. Throws with the path on other faults. */
   read(path: string): Promise<Uint8Array | null>;
+  /**
+   * A file of any size opened for reading in chunks; `null` when missing.
+   * Throws with the path on other faults.
+   */
+  open(path: string): Promise<SourceFile | null>;
   /** What a path is, without following symlinks; `null` when missing. */
   stat(path: string): Promise<SourceEntry | null>;
 }
@@ -226,4 +240,60 @@ export async function putRowIfAbsent(
     });
     if (res.ok) return "imported";
   }
+}
+
+/** Bytes per read of a source file ({@linkcode SourceHasher}, {@linkcode sourceStream}). */
+const CHUNK_BYTES = 64 * 1024;
+
+/**
+ * Hashes source files through one buffer it keeps: memory is one chunk
+ * whatever a file's size, and nothing is left per file for the garbage
+ * collector to catch up with.
+ */
+export class SourceHasher {
+  #buffer = new Uint8Array(CHUNK_BYTES);
+
+  /** The SHA-256 and size of a source file; `null` when it is missing. */
+  async hash(
+    source: MigrationSource,
+    path: string,
+  ): Promise<{ sha256: string; size: number } | null> {
+    const file = await source.open(path);
+    if (file === null) return null;
+    const hash = incrementalHash("sha256");
+    let size = 0;
+    try {
+      for (let n; (n = await file.read(this.#buffer)) !== null;) {
+        hash.update(this.#buffer.subarray(0, n));
+        size += n;
+      }
+    } finally {
+      file.close();
+    }
+    return { sha256: hash.hex(), size };
+  }
+}
+
+/** A source file as a stream of fresh chunks, closed at its end or when cancelled. */
+export function sourceStream(file: SourceFile): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const chunk = new Uint8Array(CHUNK_BYTES);
+      let n: number | null;
+      try {
+        n = await file.read(chunk);
+      } catch (err) {
+        file.close();
+        controller.error(err);
+        return;
+      }
+      if (n === null) {
+        file.close();
+        controller.close();
+      } else controller.enqueue(chunk.subarray(0, n));
+    },
+    cancel() {
+      file.close();
+    },
+  }, { highWaterMark: 0 });
 }

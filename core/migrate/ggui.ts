@@ -110,7 +110,15 @@ async function* rowFiles(source: MigrationSource, family: string): AsyncGenerato
   }
 }
 
-/** Read and parse one row file (refusing symlinks), or a problem. */
+/**
+ * The largest `state/` file read: a compiled-blob row holds its bytes in
+ * base64 (a third more) beside the signature; every other row is far smaller.
+ * Every file is read whole, one version's at a time, so a run's memory is
+ * bounded by this and {@linkcode MAX_BUNDLE_BYTES}, not by the source.
+ */
+const MAX_STATE_FILE_BYTES = 3 * MAX_BUNDLE_BYTES;
+
+/** Read and parse one row file (refusing symlinks and oversized files), or a problem. */
 async function readRow(
   source: MigrationSource,
   path: string,
@@ -118,6 +126,9 @@ async function readRow(
   const stat = await source.stat(path);
   if (stat === null) return { path, message: "is missing" };
   if (stat.kind !== "file") return { path, message: `is a ${stat.kind}, not a file` };
+  if (stat.size > MAX_STATE_FILE_BYTES) {
+    return { path, message: `is ${stat.size} bytes, over the ${MAX_STATE_FILE_BYTES}-byte limit` };
+  }
   const bytes = await source.read(path);
   if (bytes === null) return { path, message: "is missing" };
   return parseJson(path, bytes);

@@ -11,9 +11,10 @@
  */
 import type { RegistryContext } from "../context.ts";
 import { sha256Hex } from "../../base/digest.ts";
+import { isRegistryError } from "../../base/errors.ts";
 import { fileListFields, storeFile } from "../files.ts";
 import { SEMVER_RE } from "../../base/names.ts";
-import type { FileMap, Grant, VersionRow } from "../rows.ts";
+import type { FileEntry, FileMap, Grant, VersionRow } from "../rows.ts";
 import { createToken, listTokens } from "../tokens.ts";
 import { getVersionRow, putVersionIfAbsent } from "../store.ts";
 import { readGcGuard } from "../_gc_guard.ts";
@@ -52,11 +53,15 @@ import {
   sameJson,
   type SourceEntry,
   SourceError,
+  SourceHasher,
+  sourceStream,
 } from "./_common.ts";
 
 const RACK_FORMAT = "rack.registry" as const;
 /** The largest preset.json imported (what this server accepts over HTTP, and fits one row). */
 const MAX_PRESET_FILE_BYTES = 60 * 1024;
+/** Files up to this size are stored from one whole read; larger ones are streamed. */
+const WHOLE_READ_MAX_BYTES = 1024 * 1024;
 /** Who the migrated versions, presets and tokens are recorded as published by. */
 export const MIGRATE_ACTOR = "migrate";
 
@@ -92,6 +97,16 @@ interface VersionDir {
   segments: string[];
   version: string;
   dir: string;
+}
+
+/** What checking a version needs besides the source. */
+interface VersionEnv {
+  /** The namespaces' visibility. */
+  auth: RackAuth;
+  /** The largest file accepted. */
+  maxFileBytes: number;
+  /** Hashes files through one buffer. */
+  hasher: SourceHasher;
 }
 
 /** A verified version, ready to write (bytes are read again when written). */
@@ -221,7 +236,7 @@ async function listFiles(
 async function prepareVersion(
   source: MigrationSource,
   v: VersionDir,
-  env: { auth: RackAuth; maxFileBytes: number },
+  env: VersionEnv,
 ): Promise<Prepared | Problem> {
   const regPath = `${v.dir}/registry.json`;
   const paths = await listFiles(source, v.dir, env.maxFileBytes);
@@ -255,10 +270,13 @@ async function prepareVersion(
   const files: FileMap = {};
   let bytes = 0;
   for (const path of paths) {
-    const data = path === "registry.json" ? regBytes : await source.read(`${v.dir}/${path}`);
-    if (data === null) return { path: `${v.dir}/${path}`, message: "vanished while reading" };
-    files[path] = { sha256: sha256Hex(data), size: data.byteLength, type: rackMimeType(path) };
-    bytes += data.byteLength;
+    // Hashed as a stream (one chunk in memory), and streamed again when stored.
+    const file = path === "registry.json"
+      ? { sha256: sha256Hex(regBytes), size: regBytes.byteLength }
+      : await env.hasher.hash(source, `${v.dir}/${path}`);
+    if (file === null) return { path: `${v.dir}/${path}`, message: "vanished while reading" };
+    files[path] = { ...file, type: rackMimeType(path) };
+    bytes += file.size;
   }
   // No archive exists any more: the checksum is recomputed over the files (path and digest).
   const checksum = sha256Hex(paths.map((p) => `${p}\0${files[p]!.sha256}\n`).join(""));
@@ -292,6 +310,38 @@ async function prepareVersion(
   };
 }
 
+/**
+ * Stream one verified file into bundle storage, which stores nothing unless
+ * the bytes are still the ones hashed (size and digest); whether it did.
+ */
+async function storeSourceFile(
+  ctx: RegistryContext,
+  source: MigrationSource,
+  file: { path: string; entry: FileEntry },
+): Promise<boolean> {
+  // A small file is read whole (one exact buffer); a larger one is streamed.
+  let body: Uint8Array | ReadableStream<Uint8Array> | null;
+  if (file.entry.size <= WHOLE_READ_MAX_BYTES) body = await source.read(file.path);
+  else {
+    const opened = await source.open(file.path);
+    body = opened && sourceStream(opened);
+  }
+  if (body === null) return false;
+  try {
+    await storeFile(ctx, body, file.entry.type, {
+      maxBytes: file.entry.size,
+      expectedSha256: file.entry.sha256,
+    });
+    return true;
+  } catch (err) {
+    // Changed between the check and the write: refuse rather than store other bytes.
+    if (isRegistryError(err) && (err.code === "too_large" || err.code === "digest_mismatch")) {
+      return false;
+    }
+    throw err;
+  }
+}
+
 function sameRackVersion(existing: VersionRow, files: FileMap, row: Prepared["row"]): boolean {
   return existing.format === row.format && existing.visibility === row.visibility &&
     sameJson(existing.facts, row.facts) && existing.publishedAt === row.publishedAt &&
@@ -313,10 +363,9 @@ async function writeVersion(
   if (dryRun) return "imported";
   const gcGuard = await readGcGuard(ctx);
   for (const path of p.paths) {
-    const data = await source.read(`${p.dir}/${path}`);
-    const entry = data && await storeFile(ctx, data, p.files[path]!.type);
-    // Changed between the check and the write: refuse rather than store other bytes.
-    if (!entry || entry.sha256 !== p.files[path]!.sha256) {
+    if (
+      !(await storeSourceFile(ctx, source, { path: `${p.dir}/${path}`, entry: p.files[path]! }))
+    ) {
       return { path: `${p.dir}/${path}`, message: "changed while it was being imported" };
     }
   }
@@ -625,7 +674,11 @@ export async function migrateRack(
   for await (const pkg of sourcePackages(source, namespaces, () => {})) {
     total += pkg.versions.length;
   }
-  const env = { auth, maxFileBytes: options.maxFileBytes ?? DEFAULT_EXTRACT_LIMITS.maxFileBytes };
+  const env: VersionEnv = {
+    auth,
+    maxFileBytes: options.maxFileBytes ?? DEFAULT_EXTRACT_LIMITS.maxFileBytes,
+    hasher: new SourceHasher(),
+  };
   const progress = { done: 0, total, bytes: 0 };
   for await (const pkg of sourcePackages(source, namespaces, (k, p) => record(r, k, p))) {
     const found: string[] = [];
@@ -655,7 +708,7 @@ async function migrateVersion(
   ctx: RegistryContext,
   source: MigrationSource,
   v: VersionDir,
-  options: { env: { auth: RackAuth; maxFileBytes: number }; r: Recorder },
+  options: { env: VersionEnv; r: Recorder },
 ): Promise<boolean> {
   const { r } = options;
   const prepared = await prepareVersion(source, v, options.env);

@@ -29,7 +29,7 @@ import {
 } from "../../base/errors.ts";
 import { collectBytes } from "../../storage/_common.ts";
 import { jsonResponse, NO_STORE_JSON } from "../ops/_common.ts";
-import { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } from "../../core/gc.ts";
+import { lazily } from "../../base/lazy.ts";
 import {
   deleteVersion,
   deprecateVersion,
@@ -640,6 +640,9 @@ const getDeliveries: AdminHandler = async (c, deps) => {
 
 // --- garbage collection ------------------------------------------------------------
 
+/** The collector (and the upstream cache's references it reads) loads with the first `POST /gc`. */
+const gcCode = lazily(() => import("../../core/gc.ts"));
+
 /** `POST /gc`: collect garbage now (`?dryRun=1` reports only, `?grace=1h`). */
 const postGc: AdminHandler = async (c, deps) => {
   const p = await admin(c, deps, "gc.run");
@@ -649,6 +652,7 @@ const postGc: AdminHandler = async (c, deps) => {
     throw new RegistryError("invalid_input", "dryRun must be 1, true, 0 or false");
   }
   const grace = c.req.query("grace");
+  const { collectGarbage, DEFAULT_GC_GRACE_MS, parseDuration } = await gcCode();
   const report = await collectGarbage(deps.ctx, {
     dryRun: dry === "1" || dry === "true",
     graceMs: grace ? parseDuration(grace) : deps.options.gcGraceMs ?? DEFAULT_GC_GRACE_MS,

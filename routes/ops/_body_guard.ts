@@ -10,6 +10,7 @@
 //   arriving; one more is refused before it is read (429). A request made in
 //   process (no peer address, "unknown") is not limited.
 import { RegistryError } from "../../base/errors.ts";
+import { byobReaderOf } from "../../storage/_common.ts";
 
 /** Options of {@linkcode BodyGuard}. */
 export interface BodyGuardOptions {
@@ -97,19 +98,31 @@ export class BodyGuard {
   }
 }
 
-/** `source` with small chunks copied out, an idle timeout, and `onEnd` once it ends. */
+/** Bytes read from the source at a time for a reader that brings no buffer. */
+const CHUNK_BYTES = 64 * 1024;
+
+/**
+ * `source` with small chunks copied out, an idle timeout, and `onEnd` once it
+ * ends. A byte stream: a reader that brings its own buffer (a BYOB reader:
+ * the Rack multipart reader, which reuses one) has the source read straight
+ * into it, so a large upload allocates nothing per chunk on its way through.
+ */
 function guardedStream(
   source: ReadableStream<Uint8Array>,
   idleMs: number,
   onEnd: () => void,
 ): ReadableStream<Uint8Array> {
-  const reader = source.getReader();
+  const byob = byobReaderOf(source);
+  const plain = byob ? null : source.getReader();
+  const reader = byob ?? plain!;
   const fail = async (err: unknown) => {
     onEnd();
     await reader.cancel(err).catch(() => {});
   };
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
+  return new ReadableStream({
+    type: "bytes",
+    async pull(controller: ReadableByteStreamController) {
+      const request = controller.byobRequest;
       let timer: ReturnType<typeof setTimeout> | undefined;
       const quiet = idleMs > 0
         ? new Promise<never>((_, reject) => {
@@ -117,15 +130,19 @@ function guardedStream(
         })
         : undefined;
       try {
-        const read = reader.read();
+        const read: Promise<ReadableStreamReadResult<Uint8Array>> = byob
+          ? byob.read(request?.view ? asBytes(request.view) : new Uint8Array(CHUNK_BYTES))
+          : nonEmpty(plain!);
         read.catch(() => {}); // a read that loses the race must not reject unhandled
         const r = quiet ? await Promise.race([read, quiet]) : await read;
         if (r.done) {
           onEnd();
           controller.close();
+          request?.respond(0);
           return;
         }
-        controller.enqueue(wasteful(r.value) ? r.value.slice() : r.value);
+        if (request && byob) request.respondWithNewView(r.value);
+        else controller.enqueue(wasteful(r.value) ? r.value.slice() : r.value);
       } catch (err) {
         await fail(err);
         controller.error(err);
@@ -136,5 +153,20 @@ function guardedStream(
     async cancel(reason) {
       await fail(reason);
     },
-  }, { highWaterMark: 0 });
+  });
+}
+
+/** The next chunk that is not empty (a byte stream takes no empty chunk), or the end. */
+async function nonEmpty(
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+): Promise<ReadableStreamReadResult<Uint8Array>> {
+  while (true) {
+    const r = await reader.read();
+    if (r.done || r.value.byteLength > 0) return r;
+  }
+}
+
+/** A BYOB request's view as bytes. */
+function asBytes(view: ArrayBufferView): Uint8Array {
+  return new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
 }

@@ -224,3 +224,25 @@ Deno.test("BodyGuard copies a chunk that uses little of its buffer and passes a 
   assert.ok((await reader.read()).done);
   assert.equal(guard.pending("a"), 0);
 });
+
+Deno.test("BodyGuard passes an empty body, and a source's empty chunks, as no bytes", async () => {
+  const guard = new BodyGuard({ idleMs: 1000, maxPerAddress: 0 });
+  const empty = guard.admit(
+    new Request("http://x/", { method: "POST", body: new URLSearchParams("") }),
+    "127.0.0.1",
+  )!;
+  assert.deepEqual([...(await empty.request.formData()).entries()], []);
+  const pieces = ["", "a=", "", "1", ""];
+  const gappy = new ReadableStream<Uint8Array>({
+    pull(c) {
+      const next = pieces.shift();
+      if (next === undefined) c.close();
+      else c.enqueue(new TextEncoder().encode(next));
+    },
+  });
+  const admitted = guard.admit(
+    new Request("http://x/", { method: "POST", body: gappy, duplex: "half" } as RequestInit),
+    "127.0.0.1",
+  )!;
+  assert.equal(await admitted.request.text(), "a=1");
+});

@@ -82,6 +82,23 @@ function limitedResponse(
   return new Response(response.body, { status: response.status, headers });
 }
 
+/**
+ * The compression settings, with the codings this runtime can produce probed
+ * when first read: the probe loads the runtime's compression code, which a
+ * start does not otherwise need before its first answer (docs/bench.md, start-up).
+ */
+function probedOnFirstUse(
+  given: { threshold?: number; encodings?: Encoding[] } | undefined,
+): { threshold: number; encodings: Encoding[] } {
+  let encodings: Encoding[] | undefined;
+  return {
+    threshold: given?.threshold ?? 1024,
+    get encodings() {
+      return encodings ??= (given?.encodings ?? ["br", "gzip", "deflate"]).filter(canEncode);
+    },
+  };
+}
+
 /** JSON strings of methods and route patterns (a small, fixed set), made once each. */
 const quotedText = new Map<string, string>();
 
@@ -202,10 +219,7 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
       ? (req, path) =>
         costLimits.limiters[costLimits.classify(req.method, path ?? pathOfUrl(req.url))]
       : () => general,
-    compression: options.compress === false ? null : {
-      threshold: options.compress?.threshold ?? 1024,
-      encodings: (options.compress?.encodings ?? ["br", "gzip", "deflate"]).filter(canEncode),
-    },
+    compression: options.compress === false ? null : probedOnFirstUse(options.compress),
     handoffs: new WeakMap<Request, OpsStart>(),
   };
   return {

@@ -117,3 +117,66 @@ Deno.test("MultipartReader refuses a body over its byte limit and a body cut sho
   );
   await assert.rejects(async () => await readTextPart((await text.next())!, 5), /too large/);
 });
+
+/** A byte stream that delivers `bytes` in pieces of at most `size` into its readers' buffers. */
+function byteChunked(bytes: Uint8Array, size: number): ReadableStream<Uint8Array> {
+  let at = 0;
+  return new ReadableStream({
+    type: "bytes",
+    autoAllocateChunkSize: 4096,
+    pull(c: ReadableByteStreamController) {
+      const view = c.byobRequest!.view!;
+      const n = Math.min(view.byteLength, size, bytes.length - at);
+      if (n === 0) {
+        c.close();
+        c.byobRequest!.respond(0);
+        return;
+      }
+      new Uint8Array(view.buffer, view.byteOffset, n).set(bytes.subarray(at, at + n));
+      at += n;
+      c.byobRequest!.respond(n);
+    },
+  });
+}
+
+/** A part's bytes read with a BYOB reader into `size`-byte buffers, as the S3 store reads. */
+async function readByob(body: ReadableStream<Uint8Array>, size: number): Promise<Uint8Array> {
+  const reader = body.getReader({ mode: "byob" });
+  const out: number[] = [];
+  let buf = new Uint8Array(size);
+  while (true) {
+    const r = await reader.read(buf);
+    if (r.done) break;
+    out.push(...r.value);
+    buf = new Uint8Array(r.value.buffer);
+  }
+  return Uint8Array.from(out);
+}
+
+Deno.test("MultipartReader reads a byte-stream body into one reused buffer and fills BYOB readers of a part, at every size", async () => {
+  const binary = enc.encode("\r\n--not-the-boundary\r\n\r\n--");
+  const big = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 31) % 251);
+  const form = new FormData();
+  form.append("checksum", "abc123");
+  form.append("file", new File([binary], "a.tgz", { type: "application/gzip" }));
+  form.append("package", new File([big], "b.bin"));
+  const { bytes, boundary } = await formBytes(form);
+  for (const size of [3, 64, 1000, 65536, bytes.length]) {
+    for (const view of [7, 4096, 100_000]) {
+      const reader = new MultipartReader(byteChunked(bytes, size), boundary, {
+        maxBytes: 1e9,
+        onLimit: () => new Error("limit"),
+      });
+      const got: Record<string, Uint8Array> = {};
+      for (let p = await reader.next(); p !== null; p = await reader.next()) {
+        got[p.name] = p.name === "checksum"
+          ? enc.encode(await readTextPart(p, 100))
+          : await readByob(p.body, view);
+      }
+      const at = `pieces of ${size}, views of ${view}`;
+      assert.deepEqual(new TextDecoder().decode(got.checksum), "abc123", at);
+      assert.deepEqual(got.file, binary, at);
+      assert.deepEqual(got.package, big, at);
+    }
+  }
+});

@@ -7,10 +7,14 @@
  * no item and no number), every format unless `format=jsr|ggui|rack` narrows
  * it; each item says its `format`.
  *
- * Paging is by cursor, not JSR's `page` (ignored): an answer with more to
- * come carries `cursor`, to send back for the next page. The index keeps no
- * count, so `total` is the number of packages up to the end of this page:
- * exact on the last page (no `cursor`), a lower bound before it.
+ * Paging is by cursor: an answer with more to come carries `cursor`, to send
+ * back for the next page. JSR's `page` works too, for pages whose start is
+ * at most {@linkcode MAX_PAGE_SKIP} packages in (the earlier pages are
+ * walked by cursor); a deeper one is JSR's 400, naming the cursor. The index
+ * keeps no count, so `total` is the number of packages up to the end of this
+ * page, exact on the last page (no `cursor`), and one more while a `cursor`
+ * follows: a tool paging by number until it has `total` packages asks for
+ * the next page.
  *
  * @module
  */
@@ -87,33 +91,80 @@ async function apiPackageOf(
 export interface ApiPackageList {
   /** The packages of this page. */
   items: ApiPackage[];
-  /** Packages up to the end of this page (exact without `cursor`). */
+  /** Packages up to the end of this page (exact without `cursor`; one more with it). */
   total: number;
   /** The next page's cursor. */
   cursor?: string;
 }
 
+/** The most packages a `page` number skips: deeper pages are asked for by `cursor`. */
+export const MAX_PAGE_SKIP = 1000;
+/** The most index pages walked to find where a `page` starts (sparse searches). */
+const MAX_PAGE_STEPS = 20;
+
+type SearchQuery = { q: string; format: string; pageSize: number; reader: JsrReader };
+
+/**
+ * Where page `page` starts: the cursor after its earlier pages, walked 100
+ * packages at a time; or, past the end, how many packages there are.
+ */
+async function pageStart(
+  ctx: RegistryContext,
+  query: SearchQuery,
+  page: number,
+): Promise<{ cursor: string } | { end: number }> {
+  let skip = (page - 1) * query.pageSize;
+  const tooDeep = () =>
+    jsrError(
+      "malformedRequest",
+      `page ${page} starts past the first ${MAX_PAGE_SKIP} packages of this search: ` +
+        "page on with `cursor` (each answer with more to follow carries the next page's)",
+    );
+  if (skip > MAX_PAGE_SKIP) throw tooDeep();
+  let cursor = "";
+  for (let step = 0; skip > 0; step++) {
+    if (step === MAX_PAGE_STEPS) throw tooDeep();
+    const walked = await searchPage(ctx, { ...query, cursor, pageSize: Math.min(100, skip) });
+    if (walked.error !== undefined) throw jsrError("malformedRequest", walked.error);
+    skip -= walked.hits.length;
+    if (walked.next === undefined) return { end: walked.before + walked.hits.length };
+    cursor = walked.next;
+  }
+  return { cursor };
+}
+
 /**
  * One page of the package search for `reader`, from the request's query
  * parameters: unknown or absurd parameters are defaults, a search the index
- * refuses (too many words, a cursor of another search) is JSR's 400.
+ * refuses (too many words, a cursor of another search, a page too deep, a
+ * page and a cursor together) is JSR's 400.
  */
 export async function packageSearchJson(
   ctx: RegistryContext,
   params: Record<string, string | undefined>,
   reader: JsrReader,
 ): Promise<ApiPackageList> {
-  const page = await searchPage(ctx, {
+  const query: SearchQuery = {
     q: (params.query ?? "").slice(0, MAX_QUERY_CHARS).trim(),
     format: formatOf(params.format),
-    cursor: params.cursor ?? "",
     pageSize: Math.min(100, Math.max(1, intOf(params.limit, 100))),
     reader,
-  });
+  };
+  let cursor = params.cursor ?? "";
+  const pageNo = Math.max(1, intOf(params.page, 1));
+  if (pageNo > 1) {
+    if (cursor !== "") throw jsrError("malformedRequest", "Send `page` or `cursor`, not both");
+    const start = await pageStart(ctx, query, pageNo);
+    if ("end" in start) return { items: [], total: start.end };
+    cursor = start.cursor;
+  }
+  const page = await searchPage(ctx, { ...query, cursor });
   if (page.error !== undefined) throw jsrError("malformedRequest", page.error);
   const items = await Promise.all(page.hits.map((h) => apiPackageOf(ctx, h, reader)));
   const total = page.before + items.length;
-  return page.next === undefined ? { items, total } : { items, total, cursor: page.next };
+  return page.next === undefined
+    ? { items, total }
+    : { items, total: total + 1, cursor: page.next };
 }
 
 const API_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };

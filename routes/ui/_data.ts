@@ -7,10 +7,15 @@
  */
 import type { RegistryContext } from "../../core/context.ts";
 import { versionFiles } from "../../core/files.ts";
-import { type JsrReader, jsrVersion } from "../../core/jsr/read.ts";
-import { readPackageView, visibleStates } from "../../core/package_view.ts";
+import { type JsrReader, jsrVersion, jsrVersionNow } from "../../core/jsr/read.ts";
+import {
+  type PackageView,
+  readPackageView,
+  readPackageViewNow,
+  visibleStates,
+} from "../../core/package_view.ts";
 import { pickLatest, sortVersionsDescending } from "../../core/semver.ts";
-import type { VersionState } from "../../core/rows.ts";
+import type { VersionRow, VersionState } from "../../core/rows.ts";
 import { lazily } from "../../base/lazy.ts";
 
 // markdown-it and highlight.js load with the first page that needs them (~50 ms of start-up CPU).
@@ -45,6 +50,8 @@ export interface VersionLines {
   firstPublishedAt: string;
   /** When the newest was. */
   lastPublishedAt: string;
+  /** The lines by version (a page finds its version without a scan). */
+  byVersion: ReadonlyMap<string, VersionLine>;
 }
 
 /**
@@ -76,7 +83,13 @@ export function versionLines(states: readonly VersionState[]): VersionLines {
     if (s.publishedAt < first) first = s.publishedAt;
     if (s.publishedAt > last) last = s.publishedAt;
   }
-  const out = { lines, latest, firstPublishedAt: first, lastPublishedAt: last };
+  const out = {
+    lines,
+    latest,
+    firstPublishedAt: first,
+    lastPublishedAt: last,
+    byVersion: new Map(lines.map((l) => [l.version, l])),
+  };
   sortedLines.set(states, out);
   return out;
 }
@@ -105,32 +118,83 @@ export interface JsrPackageView {
   };
 }
 
+/**
+ * A package page's data but the shown version's files: what tells whether
+ * the reader may see the page, and which kept page it is.
+ */
+export type JsrPackageHead = Omit<JsrPackageView, "shown"> & {
+  shown: Omit<JsrPackageView["shown"], "files"> & { row: VersionRow };
+};
+
+type PackageRef = { namespace: string; name: string; version?: string };
+
 /** A JSR package as `reader` may see it, at `version` (default: latest); `null` on a miss. */
 export async function jsrPackageView(
   ctx: RegistryContext,
-  ref: { namespace: string; name: string; version?: string },
+  ref: PackageRef,
   reader: JsrReader,
 ): Promise<JsrPackageView | null> {
-  const pkg = { namespace: ref.namespace, name: ref.name };
+  const head = await jsrPackageHead(ctx, ref, reader);
+  return head && await jsrPackageFiles(ctx, head);
+}
+
+/** {@linkcode jsrPackageView} but the files: the same reads and the same rule. */
+export async function jsrPackageHead(
+  ctx: RegistryContext,
+  ref: PackageRef,
+  reader: JsrReader,
+): Promise<JsrPackageHead | null> {
   // The same reads and visibility rule as meta.json (core/package_view.ts).
-  const view = await readPackageView(ctx.storage, pkg);
+  const view = await readPackageView(ctx.storage, ref);
+  const picked = pickVersion(view, ref, reader);
+  if (!picked) return null;
+  const found = await jsrVersion(ctx, { ...ref, version: picked.wanted }, reader);
+  return found && headOf(ref, view, picked.lines, found.value);
+}
+
+/**
+ * {@linkcode jsrPackageHead} without waiting, when its rows are in the read
+ * cache and the version list is kept (`undefined` otherwise): a private
+ * package and a missing one answer the same `null` from the same cached rows.
+ */
+export function jsrPackageHeadNow(
+  ctx: RegistryContext,
+  ref: PackageRef,
+  reader: JsrReader,
+): JsrPackageHead | null | undefined {
+  const view = readPackageViewNow(ctx.storage, ref);
+  if (view === undefined) return undefined;
+  const picked = pickVersion(view, ref, reader);
+  if (!picked) return null;
+  const found = jsrVersionNow(ctx, { ...ref, version: picked.wanted }, reader);
+  return found && headOf(ref, view, picked.lines, found.value);
+}
+
+/** The version a page shows (asked for, else latest, else newest) and the reader's lines. */
+function pickVersion(view: PackageView, ref: PackageRef, reader: JsrReader) {
   if (view.row?.format !== "jsr") return null;
   const visible = visibleStates(view, ref.namespace, reader);
   if (visible.length === 0) return null;
-  const { lines, latest } = versionLines(visible);
-  const wanted = ref.version ?? latest ?? lines[0]!.version;
-  const found = await jsrVersion(ctx, { ...pkg, version: wanted }, reader);
-  if (!found) return null;
-  const { row } = found.value;
+  const lines = versionLines(visible);
+  return { lines, wanted: ref.version ?? lines.latest ?? lines.lines[0]!.version };
+}
+
+function headOf(
+  ref: PackageRef,
+  view: PackageView,
+  lines: VersionLines,
+  found: { row: VersionRow; state: VersionState },
+): JsrPackageHead {
+  const { row } = found;
   const facts = row.facts as unknown as JsrFacts;
   // Yanked as the version list says: the list and the page agree (one package-row stamp).
-  const yanked = lines.find((l) => l.version === row.version)?.yanked ?? found.value.state.yanked;
+  const yanked = lines.byVersion.get(row.version)?.yanked ?? found.state.yanked;
   return {
     namespace: ref.namespace,
     name: ref.name,
-    latest,
-    versions: lines,
-    tags: view.row.tags ?? {},
+    latest: lines.latest,
+    versions: lines.lines,
+    tags: view.row?.tags ?? {},
     shown: {
       version: row.version,
       yanked,
@@ -138,9 +202,18 @@ export async function jsrPackageView(
       publishedBy: row.publishedBy,
       exports: facts.exports ?? {},
       metaSha256: facts.versionMetaSha256,
-      files: await versionFiles(ctx, row),
+      row,
     },
   };
+}
+
+/** The page's data with the shown version's files. */
+export async function jsrPackageFiles(
+  ctx: RegistryContext,
+  head: JsrPackageHead,
+): Promise<JsrPackageView> {
+  const { row, ...shown } = head.shown;
+  return { ...head, shown: { ...shown, files: await versionFiles(ctx, row) } };
 }
 
 /** Rendered READMEs by blob digest (immutable), for the hot package pages. */

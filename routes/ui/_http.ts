@@ -45,8 +45,39 @@ export function preparePage(html: string): PreparedPage {
   return { bytes, etag: `"${sha256Hex(bytes).slice(0, 32)}"` };
 }
 
+/** A kept page: its render (shared by requests arriving meanwhile) and, once done, the page. */
+interface KeptEntry {
+  page: Promise<PreparedPage>;
+  /** Set when the render is done: what a request is answered with at once. */
+  ready?: PreparedPage;
+  /** Until when (`performance.now()`) it is kept; `Infinity` while it renders. */
+  until: number;
+}
+
+/**
+ * Render a page into `pages` under `key`: kept for `ttlMs` once rendered
+ * (for ever without one), dropped if the render fails.
+ */
+function keep(
+  pages: Map<string, KeptEntry>,
+  key: string,
+  render: () => Promise<string>,
+  ttlMs = Infinity,
+): KeptEntry {
+  const entry: KeptEntry = { page: render().then(preparePage), until: Infinity };
+  pages.set(key, entry);
+  entry.page.then(
+    (page) => {
+      entry.ready = page;
+      entry.until = performance.now() + ttlMs;
+    },
+    () => pages.get(key) === entry && pages.delete(key),
+  );
+  return entry;
+}
+
 /** Pages kept per owner object, most recent last; a few per owner. */
-const preparedPages = new WeakMap<object, Map<string, Promise<PreparedPage>>>();
+const preparedPages = new WeakMap<object, Map<string, KeptEntry>>();
 const PAGES_PER_OWNER = 32;
 
 /**
@@ -65,19 +96,18 @@ export function keptPage(
   let pages = preparedPages.get(owner);
   if (!pages) preparedPages.set(owner, pages = new Map());
   const hit = pages.get(key);
-  if (hit) return hit;
-  const page = render().then(preparePage);
+  if (hit) return hit.page;
   if (pages.size >= PAGES_PER_OWNER) pages.delete(pages.keys().next().value!);
-  pages.set(key, page);
-  page.catch(() => pages.get(key) === page && pages.delete(key));
-  return page;
+  return keep(pages, key, render).page;
+}
+
+/** {@linkcode keptPage} without waiting: the page when it is rendered and kept. */
+export function keptPageNow(owner: object, key: string): PreparedPage | undefined {
+  return preparedPages.get(owner)?.get(key)?.ready;
 }
 
 /** Pages kept for a short time per store, when the store keeps reads that long. */
-const briefPages = new WeakMap<
-  object,
-  Map<string, { page: Promise<PreparedPage>; until: number }>
->();
+const briefPages = new WeakMap<object, Map<string, KeptEntry>>();
 const BRIEF_PAGES = 64;
 
 /**
@@ -98,16 +128,27 @@ export function brieflyKeptPage(
   if (!pages) briefPages.set(storage, pages = new Map());
   const hit = pages.get(key);
   if (hit && hit.until > performance.now()) return hit.page;
-  const entry = { page: render().then(preparePage), until: Infinity };
   pages.delete(key);
   if (pages.size >= BRIEF_PAGES) pages.delete(pages.keys().next().value!);
-  pages.set(key, entry);
-  entry.page.then(
-    () => entry.until = performance.now() + ttl,
-    () => pages.get(key) === entry && pages.delete(key),
-  );
-  return entry.page;
+  return keep(pages, key, render, ttl).page;
 }
+
+/** {@linkcode brieflyKeptPage} without waiting: the page when it is rendered and still kept. */
+export function brieflyKeptPageNow(
+  storage: RegistryStorage,
+  key: string,
+): PreparedPage | undefined {
+  const hit = briefPages.get(storage)?.get(key);
+  return hit && hit.until > performance.now() ? hit.ready : undefined;
+}
+
+/** The headers of every page answer but its ETag and length (`htmlPage`). */
+const PAGE_HEADERS: readonly (readonly [string, string])[] = Object.entries({
+  ...SECURITY_HEADERS,
+  "content-type": "text/html; charset=utf-8",
+  "cache-control": "private, no-cache",
+  vary: "Cookie, Accept",
+});
 
 /**
  * A page answer: HTML with the security headers, a strong ETag over its
@@ -121,29 +162,27 @@ export function htmlPage(
 ): Response {
   const { bytes, etag } = typeof html === "string" ? preparePage(html) : html;
   const status = options.status ?? 200;
-  const headers = new Headers({
-    ...SECURITY_HEADERS,
-    "content-type": "text/html; charset=utf-8",
-    "cache-control": "private, no-cache",
-    vary: "Cookie, Accept",
-    ...options.headers,
+  const head = req.method === "HEAD";
+  const notModified = status === 200 && matchesEtag(req.headers.get("if-none-match"), etag);
+  // Headers set one by one on the response: quicker in Deno than a HeadersInit.
+  const res = new Response(head || notModified ? null : bytes, {
+    status: notModified ? 304 : status,
   });
+  const headers = res.headers;
+  for (const [k, v] of PAGE_HEADERS) headers.set(k, v);
+  for (const k in options.headers) headers.set(k, options.headers[k]!);
   if (status !== 200) {
     headers.set("cache-control", "no-store");
-    return new Response(req.method === "HEAD" ? null : bytes, { status, headers });
+    return res;
   }
   headers.set("etag", etag);
   // A known length spares the operations stack from measuring the body.
-  headers.set("content-length", String(bytes.byteLength));
-  if (matchesEtag(req.headers.get("if-none-match"), etag)) {
-    headers.delete("content-length");
-    return new Response(null, { status: 304, headers });
-  }
-  return new Response(req.method === "HEAD" ? null : bytes, { status, headers });
+  if (!notModified) headers.set("content-length", String(bytes.byteLength));
+  return res;
 }
 
 /** Whether an `If-None-Match` header names this ETag (or `*`). */
-function matchesEtag(header: string | null, etag: string): boolean {
+export function matchesEtag(header: string | null, etag: string): boolean {
   if (header === null) return false;
   return header.split(",").some((t) => {
     const tag = t.trim().replace(/^W\//, "");

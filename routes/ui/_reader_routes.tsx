@@ -11,6 +11,9 @@ import type { FileEntry, FileMap } from "../../core/rows.ts";
 import { rackRefOf, rackView } from "./_rack_data.ts";
 import {
   highlighter,
+  jsrPackageFiles,
+  type JsrPackageHead,
+  jsrPackageHead,
   jsrPackageView,
   looksBinary,
   readmeHtml,
@@ -20,15 +23,20 @@ import {
 import { formatOf, isPageCursor, MAX_BACK, MAX_QUERY_CHARS, searchPage } from "./_search.ts";
 import {
   brieflyKeptPage,
+  brieflyKeptPageNow,
   htmlPage,
   keptPage,
+  keptPageNow,
   PACKAGE_PAGE_RE,
+  type PreparedPage,
   RAW_CSP,
   SECURITY_HEADERS,
 } from "./_http.ts";
-import { renderPage } from "./_layout.tsx";
+import { renderPage, type Viewer } from "./_layout.tsx";
 import { FileBody, FolderBody, HomeBody, PackageBody, pageOf } from "./_pages.tsx";
-import { notFound, type UiRequest } from "./_request.tsx";
+import { notFound, type UiRequest, type UiRoutesOptions } from "./_request.tsx";
+import type { JsrReader } from "../../core/jsr/read.ts";
+import { getQueryParam } from "hono/utils/url";
 
 /** The longest file shown (the rest is cut with a note). */
 const MAX_SHOWN_BYTES = 1024 * 1024;
@@ -39,33 +47,78 @@ function backOf(text: string | undefined): string[] {
   return back.length <= MAX_BACK && back.every(isPageCursor) ? back : [];
 }
 
+/** A query parameter of a request URL, read exactly as Hono's `c.req.query(name)` reads it. */
+function queryOf(url: string, name: string): string | undefined {
+  return getQueryParam(url, name) as string | undefined;
+}
+
+/** What the home page shows: a search (or recent packages), one page of it. */
+export interface HomeQuery {
+  q: string;
+  format: string;
+  cursor: string;
+  /** The earlier pages' cursors (Previous without script). */
+  back: string[];
+}
+
+/** The home page's query from its request URL. */
+export function homeQueryOf(url: string): HomeQuery {
+  const cursor = (queryOf(url, "cursor") ?? "").slice(0, 5000);
+  return {
+    q: (queryOf(url, "q") ?? "").slice(0, MAX_QUERY_CHARS).trim(),
+    format: formatOf(queryOf(url, "format")),
+    cursor,
+    back: cursor === "" ? [] : backOf(queryOf(url, "back")),
+  };
+}
+
+/** The home page for `reader`, rendered. */
+async function renderHome(
+  options: UiRoutesOptions,
+  query: HomeQuery,
+  who: { reader: JsrReader; viewer: Viewer },
+): Promise<string> {
+  const { back, ...search } = query;
+  const result = await searchPage(options.ctx, { ...search, reader: who.reader });
+  return await renderPage(
+    query.q ? `Search: ${query.q}` : "Packages",
+    { ...who.viewer, q: query.q },
+    <HomeBody query={search} back={back} result={result} />,
+  );
+}
+
+const homeKey = (query: HomeQuery) =>
+  JSON.stringify([query.q, query.format, query.cursor, query.back]);
+
+/**
+ * The home page as every signed-out reader sees it, kept as briefly as any
+ * cached read ({@linkcode brieflyKeptPage}).
+ */
+export function signedOutHome(options: UiRoutesOptions, query: HomeQuery): Promise<PreparedPage> {
+  const render = () => renderHome(options, query, { reader: null, viewer: {} });
+  return brieflyKeptPage(options.ctx.storage, homeKey(query), render);
+}
+
+/** {@linkcode signedOutHome} without waiting: the kept page, when it is. */
+export function signedOutHomeNow(
+  options: UiRoutesOptions,
+  query: HomeQuery,
+): PreparedPage | undefined {
+  return brieflyKeptPageNow(options.ctx.storage, homeKey(query));
+}
+
 /**
  * `GET /`: recent packages, or the results of a search, one page at a time
  * on the search index; `back` lists the earlier pages' cursors so that
  * Previous works without script.
  */
 export async function home(req: UiRequest): Promise<Response> {
-  const { c } = req;
-  const query = {
-    q: (c.req.query("q") ?? "").slice(0, MAX_QUERY_CHARS).trim(),
-    format: formatOf(c.req.query("format")),
-    cursor: (c.req.query("cursor") ?? "").slice(0, 5000),
-  };
-  const back = query.cursor === "" ? [] : backOf(c.req.query("back"));
-  const render = async () => {
-    const result = await searchPage(req.options.ctx, { ...query, reader: req.reader });
-    return await renderPage(
-      query.q ? `Search: ${query.q}` : "Packages",
-      { ...req.viewer, q: query.q },
-      <HomeBody query={query} back={back} result={result} />,
-    );
-  };
+  const query = homeQueryOf(req.c.req.url);
   // Signed out, every reader gets the same page: kept as briefly as any cached read.
-  const key = JSON.stringify([query.q, query.format, query.cursor, back]);
   const page = req.reader === null
-    ? await brieflyKeptPage(req.options.ctx.storage, key, render)
-    : await render();
-  return htmlPage(c.req.raw, page);
+    ? await signedOutHome(req.options, query)
+    : await renderHome(req.options, query, req);
+  return htmlPage(req.c.req.raw, page);
 }
 
 /** A package reference from `@scope/name@version`, or `null` when it cannot name one. */
@@ -80,30 +133,82 @@ export function refOf(text: string): { namespace: string; name: string; version?
   }
 }
 
+/** What a package page request names: the package, the versions table's page, the origin. */
+export interface PackageTarget {
+  ref: { namespace: string; name: string; version?: string };
+  /** The versions table's page. */
+  page: number;
+  /** The origin the install lines name. */
+  origin: string;
+}
+
+/** The package page a request names (`/@scope/name[@version]`), or `null`. */
+export function packageTargetOf(path: string, url: string): PackageTarget | null {
+  const ref = refOf(path.slice(1));
+  return ref && { ref, page: pageOf(queryOf(url, "page")), origin: originOf(url) };
+}
+
+/**
+ * A request URL's origin, as `new URL(url).origin` gives it: a request's URL
+ * is already serialized (host lower-cased, default port dropped), so its
+ * start is its origin unless it holds credentials.
+ */
+export function originOf(url: string): string {
+  return /^https?:\/\/[^/?#@\\]*(?=[/?#]|$)/.exec(url)?.[0] ?? new URL(url).origin;
+}
+
+/** The package page for this viewer, rendered. */
+async function renderPackage(
+  options: UiRoutesOptions,
+  head: JsrPackageHead,
+  target: PackageTarget,
+  viewer: Viewer,
+): Promise<string> {
+  const view = await jsrPackageFiles(options.ctx, head);
+  const readme = readmePath(view.shown.files);
+  const rendered = readme ? await readmeHtml(options.ctx, readme, view.shown.files[readme]!) : null;
+  return await renderPage(
+    `${view.namespace}/${view.name}@${view.shown.version}`,
+    viewer,
+    <PackageBody view={view} origin={target.origin} readme={rendered} page={target.page} />,
+  );
+}
+
+const packageKey = (head: JsrPackageHead, target: PackageTarget) =>
+  `${target.origin} ${head.shown.version} ${target.page}`;
+
+/**
+ * The package page as every signed-out reader sees it: rendered once per
+ * version list (a new list at every change of the package), origin,
+ * version and table page, and kept ({@linkcode keptPage}). `head` is the
+ * signed-out reader's.
+ */
+export function signedOutPackagePage(
+  options: UiRoutesOptions,
+  head: JsrPackageHead,
+  target: PackageTarget,
+): Promise<PreparedPage> {
+  const render = () => renderPackage(options, head, target, {});
+  return keptPage(head.versions, packageKey(head, target), render);
+}
+
+/** {@linkcode signedOutPackagePage} without waiting: the kept page, when it is. */
+export function signedOutPackagePageNow(
+  head: JsrPackageHead,
+  target: PackageTarget,
+): PreparedPage | undefined {
+  return keptPageNow(head.versions, packageKey(head, target));
+}
+
 /** `GET /@scope/name[@version]`: the package page (the latest version without one). */
 export async function packagePage(req: UiRequest): Promise<Response> {
   const { c, options } = req;
-  const ref = refOf(c.req.path.slice(1));
-  const view = ref && await jsrPackageView(options.ctx, ref, req.reader);
-  if (!view) return notFound(req);
-  const origin = new URL(c.req.url).origin;
-  const pageNo = pageOf(c.req.query("page"));
-  const render = async () => {
-    const readme = readmePath(view.shown.files);
-    const rendered = readme
-      ? await readmeHtml(options.ctx, readme, view.shown.files[readme]!)
-      : null;
-    return await renderPage(
-      `${view.namespace}/${view.name}@${view.shown.version}`,
-      req.viewer,
-      <PackageBody view={view} origin={origin} readme={rendered} page={pageNo} />,
-    );
-  };
-  // Signed out, every reader sees the same page: rendered once per version
-  // list (a new list at every change of the package).
+  const target = packageTargetOf(c.req.path, c.req.url);
+  const head = target && await jsrPackageHead(options.ctx, target.ref, req.reader);
+  if (!head) return notFound(req);
   const page = req.reader === null
-    ? await keptPage(view.versions, `${origin} ${view.shown.version} ${pageNo}`, render)
-    : await render();
+    ? await signedOutPackagePage(options, head, target!)
+    : await renderPackage(options, head, target!, req.viewer);
   return htmlPage(c.req.raw, page);
 }
 

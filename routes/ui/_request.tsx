@@ -48,6 +48,9 @@ export interface UiRoutesOptions {
   selfOrigin?: string;
 }
 
+/** The options as the surface holds them: its route table's dependencies. */
+export type UiDeps = UiRoutesOptions & { metricsRing: MetricsRing };
+
 /** What every page handler gets: the options, the reader and the header's viewer. */
 export interface UiRequest {
   /** The Hono context. */

@@ -16,7 +16,20 @@ import { openSession } from "../../core/sessions.ts";
 import { cookieOf, SESSION_COOKIE, setCookie } from "./_cookies.ts";
 import { signIn, signInForm, signOut } from "./_session_routes.tsx";
 import { auditPage, createTokenForm, revokeTokenForm, tokensPage } from "./_operator_routes.tsx";
-import { notFound, type UiHandler, type UiRequest, type UiRoutesOptions } from "./_request.tsx";
+import {
+  notFound,
+  type UiDeps,
+  type UiHandler,
+  type UiRequest,
+  type UiRoutesOptions,
+} from "./_request.tsx";
+import {
+  type BoundTable,
+  mountRoutes,
+  type Route,
+  type RouteHandler,
+} from "../shared/_route_table.ts";
+import { preparedHome, preparedPackagePage } from "./_prepared_pages.ts";
 import { lazily } from "../../base/lazy.ts";
 import { MetricsRing } from "./_ops_metrics.tsx";
 import {
@@ -34,7 +47,7 @@ import { COPY_SCRIPT } from "./_copy_script.ts";
 import { canSpawn, denoDocRunner } from "./_api_docs.ts";
 
 export { packageSearchApi } from "./_api_packages.ts";
-export type { UiHandler, UiRequest, UiRoutesOptions } from "./_request.tsx";
+export type { UiDeps, UiHandler, UiRequest, UiRoutesOptions } from "./_request.tsx";
 
 /** The API docs pages (and the highlighter and Markdown they use) load with the first one. */
 const docRoutes = lazily(() => import("./_doc_routes.tsx"));
@@ -51,7 +64,7 @@ function asset(text: string, type: string) {
 }
 
 /** The request with its reader: the session cookie's principal, if the session is live. */
-async function uiRequest(c: Context, options: UiRoutesOptions): Promise<UiRequest> {
+async function uiRequest(c: Context, options: UiDeps): Promise<UiRequest> {
   const secret = cookieOf(c.req.raw, SESSION_COOKIE);
   const session = secret === undefined
     ? null
@@ -69,22 +82,10 @@ async function uiRequest(c: Context, options: UiRoutesOptions): Promise<UiReques
   };
 }
 
-/**
- * The web surface as one middleware: requests it claims get a page, all
- * others go on to the wire surfaces untouched.
- */
-export function createUiRoutes(given: UiRoutesOptions): MiddlewareHandler {
-  const options = {
-    ...given,
-    metricsRing: given.metricsRing ?? new MetricsRing(),
-    docRunner: given.docRunner !== undefined
-      ? given.docRunner
-      : (canSpawn() ? denoDocRunner() : null),
-  };
-  const ring = options.metricsRing;
-  const app = new Hono();
-  const page = (handler: UiHandler) => async (c: Context) => {
-    const req = await uiRequest(c, options);
+/** A page handler as a route handler: the request's reader worked out first. */
+function page(handler: UiHandler): RouteHandler<UiDeps> {
+  return async (c, deps) => {
+    const req = await uiRequest(c, deps);
     const res = await handler(req);
     // A cookie naming no live session (signed out elsewhere, revoked, expired) is cleared.
     if (req.reader === null && cookieOf(c.req.raw, SESSION_COOKIE) !== undefined) {
@@ -92,33 +93,73 @@ export function createUiRoutes(given: UiRoutesOptions): MiddlewareHandler {
     }
     return res;
   };
-  // The route table: one small named handler per page.
-  app.get("/", page(home));
-  app.get("/ui/style.css", asset(STYLESHEET, "text/css"));
+}
+
+/**
+ * The route table: one small named handler per page. The signed-out home
+ * and package pages also have prepared reads (`_prepared_pages.ts`).
+ */
+const UI_ROUTES: readonly Route<UiDeps>[] = [
+  { method: "GET", path: "/", handler: page(home), prepared: preparedHome },
+  { method: "GET", path: "/ui/style.css", handler: asset(STYLESHEET, "text/css") },
   // The one script of the pages: same origin, no inline script (the CSP allows 'self' only).
-  app.get("/ui/copy.js", asset(COPY_SCRIPT, "text/javascript"));
-  app.get("/ui/rack/*", page(rackPage));
-  app.get("/ui/doc/*", page(async (req) => (await docRoutes()).docsPage(req)));
-  app.get("/ui/files/*", page(fileBrowser));
-  app.get("/ui/raw/*", page(rawFile));
-  app.get("/ui/ggui/*", page(gguiPage));
-  app.get("/:scope{@[^/]+}/:pkg", page(packagePage));
-  app.get("/:scope{@[^/]+}", page(namespacePage));
-  app.get("/ui/sign-in", page(signInForm));
-  app.post("/ui/sign-in", page(signIn));
-  app.post("/ui/sign-out", page(signOut));
-  app.get("/ui/tokens", page(tokensPage));
-  app.post("/ui/tokens", page(createTokenForm));
-  app.post("/ui/tokens/:id/revoke", page(revokeTokenForm));
-  app.get("/ui/audit", page(auditPage));
-  app.get("/ui/webhooks", page(webhooksPage));
-  app.post("/ui/webhooks", page(createWebhookForm));
-  app.post("/ui/webhooks/:id/delete", page(deleteWebhookForm));
-  app.post("/ui/webhooks/deliveries/:id/retry", page(retryDeliveryForm));
-  app.get("/ui/gc", page(gcPage));
-  app.post("/ui/gc", page(runGcForm));
-  app.get("/ui/dashboard", page(dashboardPage));
-  app.notFound((c) => page(notFound)(c));
+  { method: "GET", path: "/ui/copy.js", handler: asset(COPY_SCRIPT, "text/javascript") },
+  { method: "GET", path: "/ui/rack/*", handler: page(rackPage) },
+  { method: "GET", path: "/ui/doc/*", handler: page(async (r) => (await docRoutes()).docsPage(r)) },
+  { method: "GET", path: "/ui/files/*", handler: page(fileBrowser) },
+  { method: "GET", path: "/ui/raw/*", handler: page(rawFile) },
+  { method: "GET", path: "/ui/ggui/*", handler: page(gguiPage) },
+  {
+    method: "GET",
+    path: "/:scope{@[^/]+}/:pkg",
+    handler: page(packagePage),
+    prepared: preparedPackagePage,
+  },
+  { method: "GET", path: "/:scope{@[^/]+}", handler: page(namespacePage) },
+  { method: "GET", path: "/ui/sign-in", handler: page(signInForm) },
+  { method: "POST", path: "/ui/sign-in", handler: page(signIn) },
+  { method: "POST", path: "/ui/sign-out", handler: page(signOut) },
+  { method: "GET", path: "/ui/tokens", handler: page(tokensPage) },
+  { method: "POST", path: "/ui/tokens", handler: page(createTokenForm) },
+  { method: "POST", path: "/ui/tokens/:id/revoke", handler: page(revokeTokenForm) },
+  { method: "GET", path: "/ui/audit", handler: page(auditPage) },
+  { method: "GET", path: "/ui/webhooks", handler: page(webhooksPage) },
+  { method: "POST", path: "/ui/webhooks", handler: page(createWebhookForm) },
+  { method: "POST", path: "/ui/webhooks/:id/delete", handler: page(deleteWebhookForm) },
+  { method: "POST", path: "/ui/webhooks/deliveries/:id/retry", handler: page(retryDeliveryForm) },
+  { method: "GET", path: "/ui/gc", handler: page(gcPage) },
+  { method: "POST", path: "/ui/gc", handler: page(runGcForm) },
+  { method: "GET", path: "/ui/dashboard", handler: page(dashboardPage) },
+];
+
+/**
+ * The site's route table with its dependencies (the options, with the
+ * dashboard's samples and the API docs' runner filled in). Its prepared
+ * reads answer before Hono when the app mounts it with the other surfaces'
+ * tables (routes/app.ts).
+ */
+export function uiRouteTable(given: UiRoutesOptions): BoundTable<UiDeps> {
+  const deps: UiDeps = {
+    ...given,
+    metricsRing: given.metricsRing ?? new MetricsRing(),
+    docRunner: given.docRunner !== undefined
+      ? given.docRunner
+      : (canSpawn() ? denoDocRunner() : null),
+  };
+  return { table: UI_ROUTES, deps };
+}
+
+/**
+ * The web surface as one middleware: requests it claims get a page, all
+ * others go on to the wire surfaces untouched.
+ */
+export function createUiRoutes(
+  given: UiRoutesOptions,
+  bound: BoundTable<UiDeps> = uiRouteTable(given),
+): MiddlewareHandler {
+  const { deps } = bound;
+  const app = mountRoutes(new Hono(), bound.table, deps);
+  app.notFound((c) => page(notFound)(c, deps));
   app.onError(() =>
     new Response("500 Internal Server Error", {
       status: 500,
@@ -126,7 +167,7 @@ export function createUiRoutes(given: UiRoutesOptions): MiddlewareHandler {
     })
   );
   return async (c, next) => {
-    ring.tick(Date.now());
+    deps.metricsRing.tick(Date.now());
     if (!claims(c.req.raw, c.req.path)) return await next();
     return await app.fetch(c.req.raw, c.env);
   };
