@@ -99,11 +99,24 @@ abstract class Metric<L extends string> implements Exposable {
     this.#maxSeries = options.maxSeries ?? 2000;
   }
 
-  /** The series id of some labels (values in label-name order). */
+  /** Ids of frozen label objects (a hot path passes the same ones again). */
+  readonly #ids = new WeakMap<object, string>();
+
+  /**
+   * The series id of some labels (values in label-name order). The id of a
+   * frozen labels object is worked out once: callers on a hot path keep
+   * their labels frozen and pass them again.
+   */
   protected id(labels: Partial<Labels<L>> | undefined): string {
     if (this.labelNames.length === 0) return "";
+    const frozen = labels !== undefined && Object.isFrozen(labels);
+    if (frozen) {
+      const known = this.#ids.get(labels);
+      if (known !== undefined) return known;
+    }
     let id = "";
     for (const l of this.labelNames) id += `${labels?.[l] ?? ""}\u0000`;
+    if (frozen) this.#ids.set(labels, id);
     return id;
   }
 
@@ -235,8 +248,13 @@ export class Histogram<L extends string = never> extends Metric<L> {
       this.#series.set(id, s);
     }
     // Non-cumulative here; made cumulative when written.
-    const i = this.buckets.findIndex((le) => value <= le);
-    if (i >= 0) s.counts[i]!++;
+    const buckets = this.buckets;
+    for (let i = 0; i < buckets.length; i++) {
+      if (value <= buckets[i]!) {
+        s.counts[i]!++;
+        break;
+      }
+    }
     s.sum += value;
     s.count++;
   }

@@ -187,3 +187,24 @@ Deno.test("peekCachedMany() answers only what getManyCached would serve from mem
   assert.equal(peekCachedMany(storage, [["a"]]), undefined, "expired");
   assert.equal(peekCachedMany(inner, [["a"]]), undefined, "no cache at all");
 });
+
+Deno.test("peekCached() works out a frozen key's id once, an unfrozen one's per read", async () => {
+  const storage = new CachingRegistryStorage(new MemoryRegistryStorage(), { ttlMs: 60_000 });
+  const frozen = Object.freeze(["row", "a"] as const);
+  const loose = ["row", "b"];
+  await storage.getManyCached([frozen, loose]);
+  const stringify = JSON.stringify;
+  let calls = 0;
+  JSON.stringify = ((...args: Parameters<typeof stringify>) => {
+    calls++;
+    return stringify(...args);
+  }) as typeof JSON.stringify;
+  try {
+    for (let i = 0; i < 10; i++) assert.deepEqual(storage.peekCached([frozen]), [null]);
+    assert.equal(calls, 0);
+    for (let i = 0; i < 10; i++) assert.deepEqual(storage.peekCached([loose]), [null]);
+    assert.equal(calls, 10);
+  } finally {
+    JSON.stringify = stringify;
+  }
+});

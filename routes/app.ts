@@ -24,6 +24,7 @@ import {
 } from "./ggui/mod.ts";
 import { createRackRoutes, type RackDeps, rackRouteTable } from "./rack/mod.ts";
 import { requestOrigin } from "./ops/_request_host.ts";
+import { requestHeader } from "./ops/_request_header.ts";
 import { rackJsonError } from "./rack/_http.ts";
 import { createAdminRoutes } from "./admin/mod.ts";
 import {
@@ -760,17 +761,42 @@ async function storeRoundTrip(ctx: RegistryContext): Promise<keyof typeof HEALTH
   }
 }
 
-/** Blob URL prefix and install host of a request, for the fields the options derive. */
-function hostOf(
-  options: RegistryAppOptions,
-): (req: Request) => { bundleHost?: string; registryHostname?: string } {
+/** The hosts of a request `hostOf` derives (frozen: one object per client host is kept). */
+type DerivedHosts = Readonly<{ bundleHost?: string; registryHostname?: string }>;
+
+/** Most client hosts whose derived hosts are kept (a flood of made-up `Host`s clears them). */
+const MAX_KEPT_HOSTS = 256;
+
+/**
+ * Blob URL prefix and install host of a request, for the fields the options
+ * derive. Without a trusted proxy the answer depends only on the scheme and
+ * the `Host` header: it is worked out once per host and kept (frozen, so
+ * `gguiContextFor` keeps the context made with it).
+ */
+function hostOf(options: RegistryAppOptions): (req: Request) => DerivedHosts {
   const derive = new Set(options.hostFromRequest);
-  return (req) => {
-    const found = requestOrigin(req, options.trustProxy ?? false);
-    if (found === undefined) return {};
-    return {
+  const trust = options.trustProxy ?? false;
+  const derived = (req: Request): DerivedHosts => {
+    const found = requestOrigin(req, trust);
+    if (found === undefined) return NO_HOSTS;
+    return Object.freeze({
       ...(derive.has("bundleHost") ? { bundleHost: found.origin } : {}),
       ...(derive.has("registryHostname") ? { registryHostname: found.host } : {}),
-    };
+    });
+  };
+  if (trust !== false && trust !== 0) return derived;
+  const kept = { http: new Map<string, DerivedHosts>(), https: new Map<string, DerivedHosts>() };
+  return (req) => {
+    const host = requestHeader(req, "host");
+    if (host === null) return derived(req);
+    const byHost = req.url.startsWith("https:") ? kept.https : kept.http;
+    let hosts = byHost.get(host);
+    if (hosts === undefined) {
+      if (byHost.size >= MAX_KEPT_HOSTS) byHost.clear();
+      byHost.set(host, hosts = derived(req));
+    }
+    return hosts;
   };
 }
+
+const NO_HOSTS: DerivedHosts = Object.freeze({});

@@ -164,3 +164,43 @@ Deno.test("sweepPeriodMs() sweeps a few times per timeout, between 10 ms and 1 s
   assert.equal(sweepPeriodMs(200), 50);
   assert.equal(sweepPeriodMs(20), 10);
 });
+
+Deno.test("listen() finishes a response that streams longer than the head timeout", async () => {
+  // Answered at once, its body still streaming when the connection has been idle too long.
+  await using server = start({}, () =>
+    new Response(
+      new ReadableStream<Uint8Array>({
+        async start(c) {
+          for (let i = 0; i < 8; i++) {
+            c.enqueue(encoder.encode("0123456789"));
+            await sleep(100);
+          }
+          c.close();
+        },
+      }),
+    ));
+  const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+  assert.equal((await res.text()).length, 80);
+});
+
+Deno.test("listen() chains no promise on a request answered at once", async () => {
+  await using server = start({ headerTimeoutMs: 60_000 });
+  const conn = await connect(server.addr.port);
+  // Counts `.then` calls made through the prototype (the runtime's own use
+  // its primordials, and `await` none): the listener's per-request ones.
+  const proto = Promise.prototype as unknown as { then: (...args: unknown[]) => unknown };
+  const then = proto.then;
+  let chained = 0;
+  try {
+    assert.match(await roundTrip(conn), /^HTTP\/1\.1 200/);
+    proto.then = function (this: unknown, ...args: unknown[]) {
+      chained++;
+      return then.apply(this, args);
+    };
+    for (let i = 0; i < 50; i++) assert.match(await roundTrip(conn), /^HTTP\/1\.1 200/);
+  } finally {
+    proto.then = then;
+    conn.close();
+  }
+  assert.ok(chained < 10, `${chained} promise chains for 50 requests answered at once`);
+});

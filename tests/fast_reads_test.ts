@@ -173,6 +173,10 @@ Deno.test("pathOf() answers the path of a URL, and null when it needs decoding",
   assert.equal(pathOf("http://[::1]:8080/pkg/acme/map?x=1#y"), "/pkg/acme/map");
   assert.equal(pathOf("http://registry.test/pkg/%40acme/map"), null);
   assert.equal(pathOf("http://registry.test"), null);
+  // A `%` in the query or the fragment is not the path's.
+  assert.equal(pathOf("http://registry.test/a/b?q=%40x"), "/a/b");
+  assert.equal(pathOf("http://registry.test/a/b#%40?x"), "/a/b");
+  assert.equal(pathOf("http://registry.test/a/b#frag?q=1"), "/a/b");
 });
 
 Deno.test("the fast path answers version reads exactly as the Hono routes do", async () => {
@@ -616,4 +620,72 @@ Deno.test("with rows in the read cache, hot reads are answered without a promise
     (await hidden.text()).replaceAll("map", "X"),
     (await missing.text()).replaceAll("nothing", "X"),
   );
+});
+
+/** GET `path` on a kept-alive connection; the status line and the body (by Content-Length). */
+async function rawGet(
+  conn: Deno.TcpConn,
+  path: string,
+  headers: Record<string, string>,
+): Promise<{ status: string; body: string }> {
+  const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+  await conn.write(new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: x\r\n${lines}\r\n`));
+  const buf = new Uint8Array(65536);
+  let text = "";
+  while (true) {
+    const end = text.indexOf("\r\n\r\n");
+    const length = Number(/content-length: (\d+)/i.exec(text)?.[1] ?? NaN);
+    if (end >= 0 && text.length - end - 4 >= length) {
+      return { status: text.slice(0, text.indexOf("\r\n")), body: text.slice(end + 4) };
+    }
+    const n = await conn.read(buf);
+    if (n === null) throw new Error(`closed after: ${text}`);
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+}
+
+Deno.test("over a real socket, warm hot reads never make the request's Headers", async () => {
+  const pair = apps({ readCacheMs: 60_000 });
+  await seed(pair);
+  await using server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    (req, info) => pair.fast.fetch(req, info),
+  );
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+  const reads: [string, Record<string, string>][] = [
+    ["/pkg/acme/map/1.0.0", ALICE],
+    ["/pkg/acme/map", ALICE],
+    ["/bundles/private/@acme/map/1.0.0/bundle.js", ALICE],
+    ["/bundles/public/@acme/globe/1.0.0/bundle.js", {}],
+  ];
+  // The runtime makes a request's Headers (and copies every header of it)
+  // once anything reads `req.headers`: count the reads.
+  const getter = Object.getOwnPropertyDescriptor(Request.prototype, "headers")!.get!;
+  let made = 0;
+  try {
+    const first: string[] = [];
+    for (const [path, headers] of reads) {
+      const res = await rawGet(conn, path, headers);
+      assert.match(res.status, / 200 /, path);
+      first.push(res.body);
+    }
+    Object.defineProperty(Request.prototype, "headers", {
+      get() {
+        made++;
+        return getter.call(this);
+      },
+      configurable: true,
+    });
+    for (let round = 0; round < 5; round++) {
+      for (const [i, [path, headers]] of reads.entries()) {
+        const res = await rawGet(conn, path, headers);
+        assert.match(res.status, / 200 /, path);
+        assert.equal(res.body, first[i], path);
+      }
+    }
+  } finally {
+    Object.defineProperty(Request.prototype, "headers", { get: getter, configurable: true });
+    conn.close();
+  }
+  assert.equal(made, 0, `req.headers read ${made} times over 20 warm reads`);
 });

@@ -7,6 +7,8 @@ import { createRegistryApp } from "../routes/app.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { makeGadget, makeKey } from "./_ggui_fixtures.ts";
 import { startServer } from "./_server.ts";
+import { gguiContextFor } from "../routes/ggui/_http.ts";
+import type { GguiContext } from "../core/ggui/_common.ts";
 
 const H = { authorization: "Bearer tok", "content-type": "application/json" };
 
@@ -99,4 +101,38 @@ Deno.test("X-Forwarded-Host and -Proto name the blob URL only when --trust-proxy
       }),
   );
   assert.equal(bad.bundleUrl, "http://fallback:9001/bundles/private/@acme/map/1.0.0/bundle.js");
+});
+
+Deno.test("each client host and scheme gets its own blob URLs, read after read", async () => {
+  const registry = app(false);
+  await publishGadget("http://a.test", (url, init) => registry.request(url, init));
+  const read = async (url: string, host: string) => {
+    const res = await registry.request(url, { headers: { ...H, host } });
+    assert.equal(res.status, 200);
+    return (await res.json()).bundleUrl;
+  };
+  const path = "/pkg/@acme/map/1.0.0";
+  const blob = "/bundles/private/@acme/map/1.0.0/bundle.js";
+  for (let i = 0; i < 2; i++) {
+    assert.equal(await read(`http://a.test${path}`, "a.test"), `http://a.test${blob}`);
+    assert.equal(await read(`http://a.test${path}`, "b.test:8080"), `http://b.test:8080${blob}`);
+    assert.equal(await read(`https://a.test${path}`, "a.test"), `https://a.test${blob}`);
+  }
+});
+
+Deno.test("gguiContextFor() makes one context per client host, not one per request", () => {
+  const ctx = { bundleHost: "http://fallback", registryHostname: "fallback" } as GguiContext;
+  const hosts = new Map<string, object>();
+  const hostOf = (req: Request) => {
+    const host = req.headers.get("host")!;
+    if (!hosts.has(host)) hosts.set(host, Object.freeze({ bundleHost: `http://${host}` }));
+    return hosts.get(host)!;
+  };
+  const at = (host: string) =>
+    gguiContextFor(ctx, { hostOf }, new Request("http://x/pkg", { headers: { host } }));
+  const first = at("a.test");
+  assert.equal(first.bundleHost, "http://a.test");
+  assert.equal(at("a.test"), first);
+  assert.equal(at("b.test").bundleHost, "http://b.test");
+  assert.equal(ctx.bundleHost, "http://fallback");
 });

@@ -12,6 +12,7 @@ import { readVersionFile } from "../files.ts";
 import { cachedGetMany, peekCachedMany } from "../read_cache.ts";
 import type { ScopeRow, VersionRow, VersionState } from "../rows.ts";
 import * as keys from "../../storage/keys.ts";
+import type { RowKey } from "../../storage/types.ts";
 import {
   type AuthnContext,
   blobUrl,
@@ -125,9 +126,26 @@ function notFound(request: ReadRequest): ReadResult {
   return errorResult(404, "not_found", `package ${scope}/${name}@${version} not found`);
 }
 
-function rowKeys(request: ReadRequest) {
-  const ref = { namespace: request.scope, name: request.name, version: request.version };
-  return [keys.versionKey(ref), keys.versionStateKey(ref), keys.scopeKey(request.scope)];
+/** The row keys of recent reads, frozen (the read cache then works out their ids once). */
+const keptRowKeys = new Map<string, readonly RowKey[]>();
+/** Most versions whose row keys are kept (past that they are made again). */
+const MAX_KEPT_ROW_KEYS = 4096;
+
+function rowKeys(request: ReadRequest): readonly RowKey[] {
+  const { scope, name, version } = request;
+  const id = `${scope}\u0000${name}\u0000${version}`;
+  let found = keptRowKeys.get(id);
+  if (found === undefined) {
+    const ref = { namespace: scope, name, version };
+    found = Object.freeze(
+      [keys.versionKey(ref), keys.versionStateKey(ref), keys.scopeKey(scope)].map((k) =>
+        Object.freeze(k)
+      ),
+    );
+    if (keptRowKeys.size >= MAX_KEPT_ROW_KEYS) keptRowKeys.clear();
+    keptRowKeys.set(id, found);
+  }
+  return found;
 }
 
 /** What the gate passed on to building a body. */

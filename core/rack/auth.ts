@@ -201,7 +201,7 @@ function parseNamespace(namespace: string, value: unknown): RackNamespacePolicy 
  * assert.ok(extractToken(new Headers({ authorization: "Basic x", "x-registry-token": "t" })) === "t");
  * ```
  */
-export function extractToken(headers: Headers): string | undefined {
+export function extractToken(headers: Pick<Headers, "get">): string | undefined {
   const authorization = headers.get("authorization");
   if (authorization !== null) {
     const m = /^bearer\s+(.+)$/is.exec(authorization);

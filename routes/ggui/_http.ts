@@ -64,13 +64,27 @@ export interface GguiRoutesOptions {
   templateBytes?: number;
 }
 
-/** The ggui context for one request: {@linkcode GguiRoutesOptions.hostOf} applied. */
+/** Contexts made by {@linkcode gguiContextFor}, by the frozen hosts object they were made with. */
+const hostContexts = new WeakMap<object, { base: GguiContext; ctx: GguiContext }>();
+
+/**
+ * The ggui context for one request: {@linkcode GguiRoutesOptions.hostOf}
+ * applied. When `hostOf` answers a frozen object (the app's, one per client
+ * host), the context made with it is kept and answered again.
+ */
 export function gguiContextFor(
   ctx: GguiContext,
   options: Pick<GguiRoutesOptions, "hostOf">,
   req: Request,
 ): GguiContext {
-  return options.hostOf ? { ...ctx, ...options.hostOf(req) } : ctx;
+  if (!options.hostOf) return ctx;
+  const hosts = options.hostOf(req);
+  if (!Object.isFrozen(hosts)) return { ...ctx, ...hosts };
+  const kept = hostContexts.get(hosts);
+  if (kept !== undefined && kept.base === ctx) return kept.ctx;
+  const made = { ...ctx, ...hosts };
+  hostContexts.set(hosts, { base: ctx, ctx: made });
+  return made;
 }
 
 /** The CORS headers added to every response outside the excluded paths. */

@@ -22,6 +22,7 @@ import {
 import { listArtifactVersions, listArtifactVersionsNow } from "../../core/ggui/list_versions.ts";
 import { readArtifact, readArtifactNow } from "../../core/ggui/read.ts";
 import { respondWithBlob } from "../shared/_blob_response.ts";
+import { requestHeader } from "../ops/_request_header.ts";
 import type { FastAnswer, RouteParams } from "../shared/_route_table.ts";
 import {
   authnNowOf,
@@ -78,7 +79,7 @@ export class GguiPrepared {
     file: BundleFile,
   ): Promise<FastAnswer | null> {
     const authn = visibility === "private"
-      ? (await authnOf(this.#authenticator, req.headers.get("authorization"))) ?? null
+      ? (await authnOf(this.#authenticator, requestHeader(req, "authorization"))) ?? null
       : undefined;
     const located = await locateBundleFile(this.#ctx, {
       visibility,
@@ -92,8 +93,9 @@ export class GguiPrepared {
     if (located.status !== 200) return null;
     const { entry, publishedAt } = located.body as LocatedFile;
     const subject = authn?.subject;
-    const plain = req.method === "GET" && !req.headers.has("range") &&
-      !req.headers.has("if-none-match") && !req.headers.has("if-modified-since");
+    const plain = req.method === "GET" && requestHeader(req, "range") === null &&
+      requestHeader(req, "if-none-match") === null &&
+      requestHeader(req, "if-modified-since") === null;
     const key = this.#bundleKey(visibility, located.body as LocatedFile);
     if (plain) {
       const known = this.#templates.get(key);
@@ -131,14 +133,15 @@ export class GguiPrepared {
     file: BundleFile,
   ): FastAnswer | undefined {
     if (
-      req.method !== "GET" || req.headers.has("range") || req.headers.has("if-none-match") ||
-      req.headers.has("if-modified-since")
+      req.method !== "GET" || requestHeader(req, "range") !== null ||
+      requestHeader(req, "if-none-match") !== null ||
+      requestHeader(req, "if-modified-since") !== null
     ) {
       return undefined;
     }
     let authn: AuthnContext | null | undefined;
     if (visibility === "private") {
-      const who = authnNowOf(this.#authenticator, req.headers.get("authorization"));
+      const who = authnNowOf(this.#authenticator, requestHeader(req, "authorization"));
       if (who === false) return undefined;
       authn = who ?? null;
     }
@@ -166,7 +169,7 @@ export class GguiPrepared {
     req: Request,
     read: (ctx: GguiContext, authn: AuthnContext) => GguiResult | undefined,
   ): FastAnswer | undefined {
-    const header = req.headers.get("authorization");
+    const header = requestHeader(req, "authorization");
     const authn = authnNowOf(this.#authenticator, header);
     // Unknown yet, or a bearer that is not valid (the Hono route counts the failure).
     if (authn === false || (authn === undefined && parseBearer(header) !== null)) return undefined;
@@ -175,8 +178,8 @@ export class GguiPrepared {
   }
 
   #pkg(req: Request, result: GguiResult, subject: string | undefined): FastAnswer {
-    const ifNoneMatch = req.headers.get("if-none-match");
-    const ifModifiedSince = req.headers.get("if-modified-since");
+    const ifNoneMatch = requestHeader(req, "if-none-match");
+    const ifModifiedSince = requestHeader(req, "if-modified-since");
     // Only an unconditional read is fully determined by its result.
     const etag = ifNoneMatch === null && ifModifiedSince === null ? pkgEtag(result) : undefined;
     const build = () => pkgResponse(result, ifNoneMatch, ifModifiedSince);
@@ -189,7 +192,7 @@ export class GguiPrepared {
     req: Request,
     read: (authn: AuthnContext) => Promise<GguiResult>,
   ): Promise<FastAnswer | null> {
-    const header = req.headers.get("authorization");
+    const header = requestHeader(req, "authorization");
     const authn = await authnOf(this.#authenticator, header);
     // A bearer that is not valid: the Hono route answers and counts the failure.
     if (authn === undefined && parseBearer(header) !== null) return null;

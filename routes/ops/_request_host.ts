@@ -2,6 +2,8 @@
 // URLs, install commands) when the operator configured none: `Host`, or the
 // first `X-Forwarded-Host`/`-Proto` when --trust-proxy says a proxy sets them.
 
+import { requestHeader } from "./_request_header.ts";
+
 /** A host name, IPv4 or bracketed IPv6 address, and an optional port: nothing else goes into a URL. */
 const HOST_RE = /^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
 
@@ -22,9 +24,11 @@ export function requestOrigin(
   req: Request,
   trustProxy: boolean | number,
 ): { origin: string; host: string } | undefined {
-  const url = new URL(req.url);
-  let host = req.headers.get("host") ?? url.host;
-  let proto = url.protocol === "https:" ? "https" : "http";
+  const url = req.url;
+  // The URL is parsed only without a Host header (an HTTP/1.0 client): a
+  // serialized request URL starts with its scheme, lowercase.
+  let host = requestHeader(req, "host") ?? new URL(url).host;
+  let proto = url.startsWith("https:") ? "https" : "http";
   if (trustProxy !== false && trustProxy !== 0) {
     const forwardedHost = req.headers.get("x-forwarded-host")?.split(",")[0]?.trim();
     if (forwardedHost) host = forwardedHost;

@@ -18,14 +18,9 @@ import {
 } from "../../core/metrics.ts";
 import type { RateLimiter, RateLimitResult } from "../../core/rate_limit.ts";
 import { canEncode, compressResponse, type Encoding } from "./_compress.ts";
-import {
-  countedBody,
-  hasCredentials,
-  replaceResponse,
-  routePattern,
-  settleDocumentLength,
-} from "./_common.ts";
+import { countedBody, replaceResponse, routePattern, settleDocumentLength } from "./_common.ts";
 import { REQUEST_ID_RE } from "./_log.ts";
+import { requestHasCredentials, requestHeader } from "./_request_header.ts";
 import { rateLimitHeaders } from "./_rate_limit.ts";
 import { pathOfUrl } from "./_cost_class.ts";
 
@@ -124,8 +119,11 @@ export interface OpsStart {
   start: number;
   /** Its request id (empty without a log). */
   requestId: string;
-  /** The client key. */
-  client: string;
+  /**
+   * The client key, when a budget needed it (`undefined`: none did; it is
+   * worked out if a failed authentication later needs it).
+   */
+  client: string | undefined;
   /** The decision whose headers the response carries. */
   result: RateLimitResult | undefined;
   /** The limiter of `result`. */
@@ -146,8 +144,14 @@ export interface OpsStart {
  * is recorded once it is answered.
  */
 export interface OpsCore {
-  /** Request id, start time, client key, the general hit and the failed-auth peek. */
-  begin(req: Request, client: string): OpsStart;
+  /**
+   * Request id, start time, the general hit and the failed-auth peek. `client`
+   * is the client key, or a function working it out: called only when a
+   * budget needs it (no budget applies, or nobody has failed to
+   * authenticate: the address is not looked up). `path` is the request's
+   * path when the caller has it already.
+   */
+  begin(req: Request, client: string | (() => string), path?: string): OpsStart;
   /**
    * Set the rate-limit headers and the request id (throws on immutable
    * headers). `fresh`: the response has none of them yet (they are appended).
@@ -212,13 +216,14 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     // Whether any budget needs the client key.
     limits: general !== undefined || authFailures !== undefined || classLimiters.length > 0,
     limiterOf: costLimits
-      ? (req) => costLimits.limiters[costLimits.classify(req.method, pathOfUrl(req.url))]
+      ? (req, path) =>
+        costLimits.limiters[costLimits.classify(req.method, path ?? pathOfUrl(req.url))]
       : () => general,
     compression: options.compress === false ? null : probedOnFirstUse(options.compress),
     handoffs: new WeakMap<Request, OpsStart>(),
   };
   return {
-    begin: (req, client) => beginRequest(settings, req, client),
+    begin: (req, client, path) => beginRequest(settings, req, client, path),
     decorate: (headers, s, fresh) => decorateHeaders(log !== undefined, headers, s, fresh),
     record: (s, method, route, status, length, subject) =>
       recordRequest(log, s, { method, route, status, length, subject }),
@@ -237,34 +242,43 @@ interface OpsSettings {
   /** Whether any budget applies (else the client key need not be worked out). */
   limits: boolean;
   /** The budget a request spends (its cost class's, or the general one). */
-  limiterOf: (req: Request) => RateLimiter | undefined;
+  limiterOf: (req: Request, path?: string) => RateLimiter | undefined;
   compression: OpsCore["compression"];
   /** Requests begun by a fast path that declined them, for the middleware to finish. */
   handoffs: WeakMap<Request, OpsStart>;
 }
 
 /** Request id, start time, client key, the general hit and the failed-auth peek. */
-function beginRequest(settings: OpsSettings, req: Request, client: string): OpsStart {
+function beginRequest(
+  settings: OpsSettings,
+  req: Request,
+  clientOf: string | (() => string),
+  path?: string,
+): OpsStart {
   const { log, authFailures } = settings.options;
   const time = log ? isoNow() : "";
   const start = performance.now();
   let requestId = "";
   if (log) {
-    const incoming = req.headers.get("x-request-id");
+    const incoming = requestHeader(req, "x-request-id");
     requestId = incoming !== null && REQUEST_ID_RE.test(incoming) ? incoming : crypto.randomUUID();
   }
   let result: RateLimitResult | undefined;
   let refused: OpsStart["refused"];
-  const limiter = settings.limiterOf(req);
+  let client = typeof clientOf === "string" ? clientOf : undefined;
+  const limiter = settings.limiterOf(req, path);
   if (limiter) {
+    client ??= (clientOf as () => string)();
     result = limiter.hitNow(client);
     if (!result.allowed) refused = { limiter, result };
   }
-  if (!refused && authFailures) {
+  // Nobody tracked, nobody refused: the peek would admit anyone.
+  if (!refused && authFailures && authFailures.trackedClients > 0) {
+    client ??= (clientOf as () => string)();
     const failures = authFailures.peekNow(client);
     if (!failures.allowed) refused = { limiter: authFailures, result: failures };
   }
-  const open = !hasCredentials(req.headers);
+  const open = !requestHasCredentials(req);
   return { time, start, requestId, client, result, limiter, refused, public: open };
 }
 
@@ -294,8 +308,9 @@ function decorateHeaders(logging: boolean, headers: Headers, s: OpsStart, fresh 
 /** Count bytes served under a route. */
 function countServed(s: OpsStart, route: string, n: number): void {
   if (n <= 0) return;
-  httpResponseBytes.inc({ route }, n);
-  if (s.public) publicMetrics.httpResponseBytes.inc({ route }, n);
+  const labels = seriesOf(route).bytes;
+  httpResponseBytes.inc(labels, n);
+  if (s.public) publicMetrics.httpResponseBytes.inc(labels, n);
 }
 
 /** What {@linkcode recordRequest} records of an answered request. */
@@ -307,11 +322,47 @@ interface Answered {
   subject?: unknown;
 }
 
+/** The labels of one route's series: its bytes and its latency by method and status. */
+interface RouteSeries {
+  bytes: Readonly<{ route: string }>;
+  byStatus: Map<number, Readonly<{ method: string; route: string; status_code: string }>>;
+}
+
+/** Frozen labels by route (metrics keep the ids of frozen labels: see core/metrics.ts). */
+const routeSeries = new Map<string, RouteSeries>();
+/** Most routes whose labels are kept (patterns are few; this bounds a misuse). */
+const MAX_ROUTE_SERIES = 1024;
+
+function seriesOf(route: string): RouteSeries {
+  let series = routeSeries.get(route);
+  if (series === undefined) {
+    if (routeSeries.size >= MAX_ROUTE_SERIES) routeSeries.clear();
+    series = { bytes: Object.freeze({ route }), byStatus: new Map() };
+    routeSeries.set(route, series);
+  }
+  return series;
+}
+
+/** The latency labels of a request (one frozen object per method, route and status). */
+function durationLabels(method: string, route: string, status: number) {
+  const label = METHODS.has(method) ? method : "OTHER";
+  const byStatus = seriesOf(route).byStatus;
+  // Statuses are 100–599 and methods few: one number names the pair.
+  const id = status * 8 + METHOD_INDEX.indexOf(label);
+  let labels = byStatus.get(id);
+  if (labels === undefined) {
+    labels = Object.freeze({ method: label, route, status_code: String(status) });
+    byStatus.set(id, labels);
+  }
+  return labels;
+}
+
+const METHOD_INDEX = [...METHODS, "OTHER"];
+
 /** The latency histogram, bytes served and the log line of an answered request. */
 function recordRequest(log: OpsStackOptions["log"], s: OpsStart, a: Answered): void {
   const seconds = (performance.now() - s.start) / 1000;
-  const label = METHODS.has(a.method) ? a.method : "OTHER";
-  const labels = { method: label, route: a.route, status_code: String(a.status) };
+  const labels = durationLabels(a.method, a.route, a.status);
   httpRequestDuration.observe(labels, seconds);
   if (s.public) publicMetrics.httpRequestDuration.observe(labels, seconds);
   if (a.length !== null) countServed(s, a.route, Number(a.length));
@@ -344,7 +395,7 @@ function opsMiddleware(settings: OpsSettings): MiddlewareHandler {
     const raw = c.req.raw;
     let s = settings.handoffs.get(raw);
     if (s) settings.handoffs.delete(raw);
-    else s = beginRequest(settings, raw, settings.limits ? key(c) : "");
+    else s = beginRequest(settings, raw, settings.limits ? () => key(c) : "");
     if (log) c.set("requestId" as never, s.requestId as never);
     let status = 500;
     try {
@@ -381,6 +432,7 @@ async function answer(
   }
   await run.next();
   if (authFailures && (c.res.status === 401 || c.get("authFailed" as never))) {
+    s.client ??= settings.options.key(c);
     s.result = authFailures.hitNow(s.client);
     s.limiter = authFailures;
   }

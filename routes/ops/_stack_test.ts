@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { MemoryRegistryStorage } from "../../storage/memory.ts";
 import { RateLimiter } from "../../core/rate_limit.ts";
-import { opsStack } from "./_stack.ts";
+import { createOpsCore, opsStack } from "./_stack.ts";
 
 function setup(options: { limit?: number; failures?: number; log?: string[] } = {}) {
   const ctx = {
@@ -118,4 +118,30 @@ Deno.test("opsStack() counts the bytes of a body compressed as it streams, once 
   assert.equal(res.headers.get("content-length"), null, "compressed as it flows");
   const sent = (await res.bytes()).byteLength;
   assert.equal(httpResponseBytes.get({ route: "/stream" }), before + sent);
+});
+
+Deno.test("OpsCore.begin() looks the client up only when a budget needs it", () => {
+  const ctx = {
+    storage: new MemoryRegistryStorage(),
+    clock: () => new Date("2026-11-22T00:00:30Z"),
+  };
+  const authFailures = new RateLimiter(ctx, { name: "authfail", limit: 1, mode: "local" });
+  const ops = createOpsCore({
+    key: () => "c1",
+    costLimits: { classify: () => "immutable", limiters: { immutable: undefined } },
+    authFailures,
+    onLimited: () => new Response(null, { status: 429 }),
+  });
+  let lookups = 0;
+  const client = () => (lookups++, "192.0.2.1");
+  const req = () => new Request("http://registry.test/pkg/@a/b/1.0.0");
+  // An unlimited read, nobody has failed to authenticate: no lookup at all.
+  assert.equal(ops.begin(req(), client).refused, undefined);
+  assert.equal(lookups, 0);
+  // Once a client is over the failed-authentication budget, every request is looked up.
+  authFailures.hitNow("192.0.2.1");
+  const refused = ops.begin(req(), client);
+  assert.equal(lookups, 1);
+  assert.equal(refused.refused?.limiter, authFailures);
+  assert.equal(refused.client, "192.0.2.1");
 });

@@ -78,6 +78,7 @@ import {
   type RouteParams,
 } from "../shared/_route_table.ts";
 import { isPlainRead, pathOf, preparedBlob } from "../shared/_prepared_reads.ts";
+import { headerReader } from "../ops/_request_header.ts";
 import { RegistryError } from "../../base/errors.ts";
 
 /** The Rack auth file (`--auth-config`) and webhook file (`--webhook-config`), for the server. */
@@ -266,7 +267,7 @@ function whoNow(req: Request, deps: RackDeps): RackWho | undefined {
   const { options } = deps;
   const auth = options.auth.now?.();
   if (auth === undefined) return undefined;
-  const token = extractToken(req.headers);
+  const token = extractToken(headerReader(req));
   const caller = identifyCaller(auth, token);
   if (token !== undefined && !caller.admin && options.principals) {
     const principal = options.principals.authenticateNow?.(token);
@@ -505,12 +506,26 @@ async function preparedRegistryReadLater(
 
 type RegistryResource = ReturnType<typeof parseRegistryPath>;
 
+/** Parsed resources by the raw path after `/registries/` (frozen; a hot read names the same one again). */
+const parsedResources = new Map<string, RegistryResource>();
+/** Most parsed resources kept (past that they are dropped and parsed again). */
+const MAX_PARSED_RESOURCES = 4096;
+
 /** The resource a `/registries/…` path names (parse errors throw); `null` for the bare prefix. */
 function registryResource(pathname: string): RegistryResource | null {
   const at = pathname.indexOf("/registries/");
   // Hono's `/*` also matches the bare prefix, which is no route here.
   if (at === -1) return null;
-  return parseRegistryPath(pathname.slice(at + "/registries/".length));
+  const raw = pathname.slice(at + "/registries/".length);
+  let resource = parsedResources.get(raw);
+  if (resource === undefined) {
+    resource = parseRegistryPath(raw);
+    Object.freeze(resource.segments);
+    Object.freeze(resource);
+    if (parsedResources.size >= MAX_PARSED_RESOURCES) parsedResources.clear();
+    parsedResources.set(raw, resource);
+  }
+  return resource;
 }
 
 /**
@@ -593,6 +608,24 @@ function versionsAnswer(
   };
 }
 
+/** The cache headers of a latest registry.json (`short`) or a version's file, gated or not. */
+const FILE_CACHE = Object.fromEntries(
+  (["short", "immutable"] as const).map((tier) => [
+    tier,
+    Object.fromEntries(
+      (["private", "public"] as const).map((visibility) => {
+        const { "cache-control": cacheControl, ...extraHeaders } = cacheHeaders(tier, {
+          private: visibility === "private",
+        });
+        return [visibility, { cacheControl: cacheControl!, extraHeaders }];
+      }),
+    ),
+  ]),
+) as Record<
+  "short" | "immutable",
+  Record<"private" | "public", { cacheControl: string; extraHeaders: Record<string, string> }>
+>;
+
 /** The answer of the latest registry.json or a version's file. */
 function fileAnswer(
   req: Request,
@@ -600,10 +633,10 @@ function fileAnswer(
   deps: RackDeps,
 ): FastAnswer {
   const { resource, file, gated, subject } = read;
-  const cache = cacheHeaders(resource.kind === "latest" ? "short" : "immutable", {
-    private: gated,
-  });
-  const { "cache-control": cacheControl, ...extraHeaders } = cache;
+  const { cacheControl, extraHeaders } =
+    FILE_CACHE[resource.kind === "latest" ? "short" : "immutable"][
+      gated ? "private" : "public"
+    ];
   const contentType = resource.kind === "file" ? file.contentType : "application/json";
   // A version's files are dated by its publication; "latest" is not
   // (a yank can make it an older version).
@@ -615,7 +648,7 @@ function fileAnswer(
       size,
       sha256,
       contentType,
-      cacheControl: cacheControl!,
+      cacheControl,
       ...(dated === undefined ? {} : { lastModified: new Date(dated) }),
       extraHeaders,
     },

@@ -33,6 +33,7 @@ import {
   notModifiedVaries,
 } from "../ops/_compress.ts";
 import { appendVary, countedBody } from "../ops/_common.ts";
+import { requestHeader } from "../ops/_request_header.ts";
 import type { OpsCore, OpsStart } from "../ops/_stack.ts";
 import type { FastAnswer, FastMatcher, FastRoute } from "./_route_table.ts";
 import { type BlobResponseOptions, respondWithBlob } from "./_blob_response.ts";
@@ -62,16 +63,13 @@ const MAX_ENCODED_ENTRIES = 20_000;
 export function pathOf(url: string): string | null {
   const start = url.indexOf("/", url.indexOf(":") + 3);
   if (start < 0) return null;
-  let end = url.length;
-  for (let i = start; i < url.length; i++) {
-    const code = url.charCodeAt(i);
-    if (code === 63 /* ? */ || code === 35 /* # */) {
-      end = i;
-      break;
-    }
-    if (code === 37 /* % */) return null;
-  }
-  return url.slice(start, end);
+  // Native scans: a request URL is ASCII, and most have no query.
+  let end = url.indexOf("?", start);
+  const hash = url.indexOf("#", start);
+  if (end < 0 || (hash >= 0 && hash < end)) end = hash;
+  if (end < 0) end = url.length;
+  const percent = url.indexOf("%", start);
+  return percent >= 0 && percent < end ? null : url.slice(start, end);
 }
 
 /**
@@ -137,7 +135,7 @@ class FastReadPath {
   ): Response | null | Promise<Response | null> {
     // A HEAD describes the identity representation (see compressResponse).
     const head = req.method === "HEAD";
-    const acceptEncoding = head ? "identity" : req.headers.get("accept-encoding") ?? "";
+    const acceptEncoding = head ? "identity" : requestHeader(req, "accept-encoding") ?? "";
     let encoding = this.#negotiated.get(acceptEncoding);
     if (encoding === undefined) {
       if (this.#negotiated.size >= 256) this.#negotiated.clear();
@@ -178,7 +176,7 @@ class FastReadPath {
       return res;
     };
     if (status === 304) {
-      const etag = echoedEtag(h.get("etag"), req.headers.get("if-none-match"));
+      const etag = echoedEtag(h.get("etag"), requestHeader(req, "if-none-match"));
       if (etag !== null) h.set("etag", etag);
       if (notModifiedVaries(res, threshold)) appendVary(h, "Accept-Encoding");
       return res;
@@ -218,8 +216,12 @@ class FastReadPath {
     req: Request,
     connection: unknown,
     route: FastRoute,
+    path: string,
   ): Response | Promise<Response> {
-    const start = this.#o.ops.begin(req, this.#o.limits ? this.#o.clientKey(req, connection) : "");
+    const o = this.#o;
+    // The client key (the peer's address) is looked up only when a budget needs it.
+    const client = o.limits ? () => o.clientKey(req, connection) : "";
+    const start = o.ops.begin(req, client, path);
     if (start.refused) return this.#decline(req, connection, start);
     let answer: FastAnswer | null | Promise<FastAnswer | null>;
     try {
@@ -300,7 +302,7 @@ class FastReadPath {
     if (method === "GET" || method === "HEAD") {
       const path = pathOf(req.url);
       const route = path === null ? null : this.#o.match(req, path);
-      if (route !== null) return this.#serve(req, connection, route);
+      if (route !== null) return this.#serve(req, connection, route, path!);
     }
     return this.#o.fallback(req, connection);
   }
@@ -311,9 +313,10 @@ export const MAX_PREPARED_BLOB_BYTES = 1024 * 1024;
 
 /** Whether a request's answer is fully determined by what it names (no range, no condition). */
 export function isPlainRead(req: Request): boolean {
-  const h = req.headers;
-  return (req.method === "GET" || req.method === "HEAD") && !h.has("range") &&
-    !h.has("if-none-match") && !h.has("if-modified-since") && !h.has("if-range");
+  const method = req.method;
+  return (method === "GET" || method === "HEAD") && requestHeader(req, "range") === null &&
+    requestHeader(req, "if-none-match") === null &&
+    requestHeader(req, "if-modified-since") === null && requestHeader(req, "if-range") === null;
 }
 
 /**

@@ -223,17 +223,43 @@ export function preparedMatcher(
       });
     }
   }
+  const { bySegment, others } = indexBySegment(rows);
   return (req, path) => {
-    for (const row of rows) {
+    const end = path.indexOf("/", 1);
+    const candidates = bySegment.get(end < 0 ? path.slice(1) : path.slice(1, end)) ?? others;
+    for (const row of candidates) {
       if (!path.startsWith(row.prefix)) continue;
       const found = row.re.exec(path);
       if (found === null) continue;
       const answer = row.answer;
       if (answer === undefined) return null;
       const params: Record<string, string> = {};
-      row.names.forEach((name, i) => params[name] = found[i + 1]!);
+      const names = row.names;
+      for (let i = 0; i < names.length; i++) params[names[i]!] = found[i + 1]!;
       return { route: row.route, answer: () => answer(req, params) };
     }
     return null;
   };
+}
+
+/**
+ * The rows a path can match, by its first segment: the rows whose pattern
+ * starts with that literal segment and those whose first segment is not
+ * literal (`/:x`, `/@:scope`, `/*`), in table order; `others` (the latter
+ * alone) for any other first segment. First match wins as before.
+ */
+function indexBySegment(
+  rows: readonly CompiledRow[],
+): { bySegment: Map<string, CompiledRow[]>; others: CompiledRow[] } {
+  const literal = (row: CompiledRow) => {
+    if (!row.route.startsWith("/")) return null;
+    const first = row.route.split("/")[1]!;
+    return /[:*{]/.test(first) ? null : first;
+  };
+  const keys = new Set(rows.map(literal).filter((k) => k !== null));
+  const bySegment = new Map<string, CompiledRow[]>();
+  for (const key of keys) {
+    bySegment.set(key, rows.filter((row) => literal(row) === key || literal(row) === null));
+  }
+  return { bySegment, others: rows.filter((row) => literal(row) === null) };
 }

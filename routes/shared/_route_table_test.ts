@@ -52,6 +52,30 @@ Deno.test("preparedMatcher() takes the first matching row in mounting order, as 
   assert.equal(match(req, "/nowhere"), null);
 });
 
+Deno.test("preparedMatcher() keeps table order between literal first segments and parameters", async () => {
+  const table: Route<string>[] = [
+    { method: "GET", path: "/:scope{@[^/]+}/:name", handler: hono, prepared: fast("jsr") },
+    { method: "ALL", path: "/:any/held", handler: hono },
+    { method: "GET", path: "/pkg/:scope", handler: hono, prepared: fast("pkg") },
+    { method: "GET", path: "/pkg/:scope/held", handler: hono, prepared: fast("late") },
+    { method: "GET", path: "*", handler: hono, prepared: fast("any") },
+  ];
+  const match = preparedMatcher([{ table, deps: "d" }]);
+  const text = async (path: string) => {
+    const route = match(new Request(`http://x${path}`), path);
+    if (route === null) return null;
+    const answer = await route.answer();
+    return answer === null ? null : await (await answer.build()).text();
+  };
+  assert.equal(await text("/@a/b"), 'd jsr {"scope":"@a","name":"b"}');
+  assert.equal(await text("/pkg/a"), 'd pkg {"scope":"a"}');
+  // An earlier row with a parameter first segment wins over a later literal one.
+  assert.equal(await text("/pkg/held"), null);
+  assert.equal(await text("/pkg/a/held"), 'd late {"scope":"a"}');
+  assert.equal(await text("/other/path"), "d any {}");
+  assert.equal(await text("/"), "d any {}");
+});
+
 Deno.test("literalStart() is what every matched path starts with, a first parameter's literal start included", () => {
   const cases: [string, string, string[]][] = [
     ["/:scope{@[^/]+}/:name/meta.json", "/@", ["/@a/b/meta.json"]],
