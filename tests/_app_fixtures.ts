@@ -25,3 +25,19 @@ export function makeAliceApp(
     authFailuresPerMinute: 0,
   });
 }
+
+/**
+ * Everything a client sees of a response: its status, every header (sorted
+ * by name) and its body bytes in hex, for byte-equality assertions between
+ * two paths that must answer alike.
+ */
+export async function seenByClient(
+  res: Response,
+): Promise<{ status: number; headers: [string, string][]; body: string }> {
+  const bytes = await res.bytes();
+  return {
+    status: res.status,
+    headers: [...res.headers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
+    body: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""),
+  };
+}

@@ -22,6 +22,7 @@ import {
   tokenMapAuthenticator,
   TOKENS,
 } from "./_ggui_fixtures.ts";
+import { seenByClient } from "./_app_fixtures.ts";
 
 const NOW = new Date("2026-11-22T03:00:30.000Z");
 const CONNECTION = { remoteAddr: { hostname: "192.0.2.7", port: 4000, transport: "tcp" } };
@@ -135,16 +136,6 @@ async function seed(pair: Pair): Promise<void> {
   }
 }
 
-/** Everything a client sees of a response: status, every header but the generated ones, body bytes. */
-async function seen(res: Response): Promise<{ status: number; headers: string[][]; body: string }> {
-  const bytes = await res.bytes();
-  return {
-    status: res.status,
-    headers: [...res.headers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
-    body: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""),
-  };
-}
-
 /** Send the same request to both apps; answer what the fast one said, after asserting both agree. */
 async function same(
   pair: Pair,
@@ -159,8 +150,8 @@ async function same(
     });
   const fast = await pair.fast.fetch(request(), CONNECTION);
   const slow = await pair.slow.fetch(request(), CONNECTION);
-  const a = await seen(fast.clone());
-  const b = await seen(slow);
+  const a = await seenByClient(fast.clone());
+  const b = await seenByClient(slow);
   assert.deepEqual(a, b, `${method} ${path} ${JSON.stringify(headers)}`);
   return fast;
 }

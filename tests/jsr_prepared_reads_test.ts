@@ -13,6 +13,7 @@ import { createJsrRoutes, jsrRouteTable } from "../routes/jsr/mod.ts";
 import { preparedMatcher } from "../routes/shared/_route_table.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { publish, registry, startUpstream, TOKEN } from "./_jsr_upstream_fixtures.ts";
+import { seenByClient } from "./_app_fixtures.ts";
 
 const NOW = new Date("2026-11-22T03:00:30.000Z");
 const CONNECTION = { remoteAddr: { hostname: "192.0.2.7", port: 4000, transport: "tcp" } };
@@ -69,16 +70,6 @@ function request(path: string, headers: Record<string, string> = {}, method = "G
   });
 }
 
-/** Everything a client sees: status, every header, body bytes. */
-async function seen(res: Response) {
-  const bytes = await res.bytes();
-  return {
-    status: res.status,
-    headers: [...res.headers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
-    body: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""),
-  };
-}
-
 /** The same request to both registries; both must agree. */
 async function same(
   pair: Pair,
@@ -86,8 +77,8 @@ async function same(
   headers: Record<string, string> = {},
   method = "GET",
 ) {
-  const a = await seen(await pair.fast.fetch(request(path, headers, method), CONNECTION));
-  const b = await seen(await pair.slow.fetch(request(path, headers, method), CONNECTION));
+  const a = await seenByClient(await pair.fast.fetch(request(path, headers, method), CONNECTION));
+  const b = await seenByClient(await pair.slow.fetch(request(path, headers, method), CONNECTION));
   assert.deepEqual(a, b, `${method} ${path} ${JSON.stringify(headers)}`);
   return a;
 }
@@ -134,7 +125,7 @@ Deno.test("with a JSR upstream in front, the three hot JSR reads of a package we
       const res = pair.fast.fetch(request(path, headers), CONNECTION);
       assert.ok(res instanceof Response, `${path} ${JSON.stringify(headers)} answers at once`);
       const slow = await pair.slow.fetch(request(path, headers), CONNECTION);
-      assert.deepEqual(await seen(res), await seen(slow), path);
+      assert.deepEqual(await seenByClient(res), await seenByClient(slow), path);
     }
   }
   assert.equal(upstream.seen.join(" "), "", "nothing we hold is asked of the upstream");
@@ -211,9 +202,9 @@ Deno.test("with a JSR upstream in front, a read whose token only the store knows
     for (let i = 0; i < 2; i++) {
       const answer = await answerOf(path, headers);
       assert.ok(answer, `${path} is answered by the prepared read`);
-      const prepared = await seen(await answer.build());
+      const prepared = await seenByClient(await answer.build());
       assert.equal(prepared.status, 200, path);
-      assert.deepEqual(prepared, await seen(await app.request(path, { headers })), path);
+      assert.deepEqual(prepared, await seenByClient(await app.request(path, { headers })), path);
     }
   }
   // A reader's private read and a missing one go on to the full stack alike.

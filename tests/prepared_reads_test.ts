@@ -15,6 +15,7 @@ import { createJsrRoutes, jsrRouteTable } from "../routes/jsr/mod.ts";
 import { preparedMatcher } from "../routes/shared/_route_table.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { makeItem, makePackage, makeTarball, uploadRequest } from "./_rack_fixtures.ts";
+import { seenByClient } from "./_app_fixtures.ts";
 
 const NOW = new Date("2026-11-22T03:00:30.000Z");
 const CONNECTION = { remoteAddr: { hostname: "192.0.2.7", port: 4000, transport: "tcp" } };
@@ -69,16 +70,6 @@ function apps(readCacheMs = 0): Pair {
   return { fast: make(true), slow: make(false), logs };
 }
 
-/** Everything a client sees: status, every header, body bytes. */
-async function seen(res: Response) {
-  const bytes = await res.bytes();
-  return {
-    status: res.status,
-    headers: [...res.headers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
-    body: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""),
-  };
-}
-
 /** The same request to both apps; both must agree. */
 async function same(
   pair: Pair,
@@ -93,8 +84,8 @@ async function same(
     });
   const fast = await pair.fast.fetch(request(), CONNECTION);
   const slow = await pair.slow.fetch(request(), CONNECTION);
-  const a = await seen(fast);
-  assert.deepEqual(a, await seen(slow), `${method} ${path} ${JSON.stringify(headers)}`);
+  const a = await seenByClient(fast);
+  assert.deepEqual(a, await seenByClient(slow), `${method} ${path} ${JSON.stringify(headers)}`);
   return a;
 }
 
@@ -300,9 +291,9 @@ Deno.test("the hot reads of Rack and JSR are prepared rows of their route tables
     const req = new Request(`http://registry.test${path}`);
     const answer = await match(req, path)?.answer();
     assert.ok(answer, `${path} has a prepared read that answers`);
-    const prepared = await seen(await answer.build());
+    const prepared = await seenByClient(await answer.build());
     assert.equal(prepared.status, 200, path);
-    assert.deepEqual(prepared, await seen(await app.request(path)), path);
+    assert.deepEqual(prepared, await seenByClient(await app.request(path)), path);
   }
   assert.equal(match(new Request("http://x/namespaces"), "/namespaces"), null);
 });
@@ -332,9 +323,9 @@ Deno.test("hot reads whose rows are in the read cache answer at once; a stranger
     await first.build();
     const now = answerOf(path, who);
     assert.ok(now !== null && !(now instanceof Promise), `${path} answers at once`);
-    const prepared = await seen(await now.build());
+    const prepared = await seenByClient(await now.build());
     assert.equal(prepared.status, 200, path);
-    assert.deepEqual(prepared, await seen(await app.request(path, { headers: who })), path);
+    assert.deepEqual(prepared, await seenByClient(await app.request(path, { headers: who })), path);
   }
   // Refused at once, before any row: the Rack authorization still runs.
   assert.throws(() => answerOf("/registries/@company/quality/husky/1.0.0"));

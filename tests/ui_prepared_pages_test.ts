@@ -12,6 +12,7 @@ import type { RegistryApp } from "../routes/app.ts";
 import { MemoryRegistryStorage } from "../storage/memory.ts";
 import type { Entry, ListOptions, Page, RowKey } from "../storage/types.ts";
 import { ALICE, BROWSER, publishJsr, signIn, uiFixture } from "./_ui_fixtures.ts";
+import { seenByClient } from "./_app_fixtures.ts";
 
 const CONNECTION = { remoteAddr: { hostname: "192.0.2.7", port: 4000, transport: "tcp" } };
 const PACKAGE_ROUTE = "/:scope{@[^/]+}/:pkg";
@@ -59,16 +60,6 @@ async function seeded(readCacheMs: number) {
   return { fixture, app, slow, storage, logs };
 }
 
-/** Everything a client sees: status, every header, body bytes. */
-async function seen(res: Response) {
-  const bytes = await res.bytes();
-  return {
-    status: res.status,
-    headers: [...res.headers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
-    body: new TextDecoder().decode(bytes),
-  };
-}
-
 function request(path: string, headers: Record<string, string> = {}, method = "GET") {
   return new Request(`http://registry.test${path}`, {
     method,
@@ -83,8 +74,10 @@ async function same(
   headers: Record<string, string> = {},
   method = "GET",
 ) {
-  const fast = await seen(await pair.app.fetch(request(path, headers, method), CONNECTION));
-  const slow = await seen(await pair.slow.fetch(request(path, headers, method), CONNECTION));
+  const fast = await seenByClient(await pair.app.fetch(request(path, headers, method), CONNECTION));
+  const slow = await seenByClient(
+    await pair.slow.fetch(request(path, headers, method), CONNECTION),
+  );
   assert.deepEqual(fast, slow, `${method} ${path} ${JSON.stringify(headers)}`);
   return fast;
 }
