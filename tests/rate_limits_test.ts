@@ -72,6 +72,24 @@ Deno.test("searches have their own budget, apart from metadata", async () => {
   assert.equal((await statusOf(a.request("/pkg/acme/map"))).status, 404, "listings still answer");
 });
 
+Deno.test("the home page's search spends the query budget; the home page itself does not", async () => {
+  const a = app({ queryRateLimitPerMinute: 2 });
+  const html = { headers: { accept: "text/html" } };
+  for (let i = 0; i < 2; i++) {
+    assert.equal((await statusOf(a.request("/?q=greet", html))).status, 200);
+  }
+  const refused = await statusOf(a.request("/?q=greet&format=jsr", html));
+  assert.equal(refused.status, 429);
+  assert.equal(refused.headers.get("ratelimit-policy"), '"query";q=2;w=60');
+  assert.equal((await statusOf(a.request("/search"))).status, 429, "one budget for every search");
+  const home = await statusOf(a.request("/", html));
+  assert.equal(
+    home.status,
+    200,
+    "the plain home page is a metadata read, answered while searches wait",
+  );
+});
+
 Deno.test("Rack routes still limit at 1,200 per minute with the original's headers and body", async () => {
   const a = app();
   for (let i = 0; i < 1200; i++) {

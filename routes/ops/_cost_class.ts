@@ -10,8 +10,9 @@
  *   not limited per address by default.
  * - `metadata`: listings, package documents, `meta.json`, the admin API and
  *   anything else: a budget far above what an install needs.
- * - `query`: search, and work whose cost grows with the data or the input
- *   (a conformance check parses and compiles what it is sent).
+ * - `query`: search (the home page's too, `/?q=…`), and work whose cost grows
+ *   with the data or the input (a conformance check parses and compiles what
+ *   it is sent).
  *
  * Uploads and publishes and failed authentications keep budgets of their own
  * on top of these.
@@ -23,6 +24,7 @@
  * assert.equal(costClass("GET", "/@std/path/1.0.0/mod.ts"), "immutable");
  * assert.equal(costClass("GET", "/@std/path/meta.json"), "metadata");
  * assert.equal(costClass("GET", "/search"), "query");
+ * assert.equal(costClass("GET", "/", "http://h/?q=greet"), "query");
  * assert.equal(costClass("GET", "/registries/acme/ui"), "rack");
  * ```
  *
@@ -51,8 +53,11 @@ function segmentsAfter(path: string, skip: number): number {
   return n;
 }
 
-/** The cost class of a request (`path`: the URL's path, not decoded). */
-export function costClass(method: string, path: string): CostClass {
+/**
+ * The cost class of a request (`path`: the URL's path, not decoded; `url`:
+ * the whole URL, which tells the home page's search from the home page).
+ */
+export function costClass(method: string, path: string, url?: string): CostClass {
   if (isRackPath(path)) return "rack";
   // A preflight spends what the request it asks for would.
   const read = method === "GET" || method === "HEAD" || method === "OPTIONS";
@@ -69,6 +74,8 @@ export function costClass(method: string, path: string): CostClass {
     return segments === 3 && path.endsWith("_meta.json") ? "immutable" : "metadata";
   }
   if (path === "/search" || path === "/api/packages") return "query";
+  // The web UI's home page with a query string is a search on the index.
+  if (path === "/" && url !== undefined && url.includes("?")) return "query";
   return "metadata";
 }
 

@@ -43,6 +43,8 @@ Deno.test("costClass() puts search and conformance checks in the query class", (
   );
   assert.equal(costClass("GET", "/api/packages"), "query");
   assert.equal(costClass("POST", "/conformance/check"), "query");
+  assert.equal(costClass("GET", "/", "http://h/?q=greet&format=jsr"), "query", "the home page's");
+  assert.equal(costClass("GET", "/", "http://h/"), "metadata");
 });
 
 Deno.test("costClass() keeps every Rack route in the Rack class, whatever it reads", () => {

@@ -37,7 +37,7 @@ export interface OpsStackOptions {
    * no rate-limit headers. Takes the place of `general` when given.
    */
   costLimits?: {
-    classify: (method: string, path: string) => string;
+    classify: (method: string, path: string, url: string) => string;
     limiters: Readonly<Record<string, RateLimiter | undefined>>;
   };
   /** The per-client budget of failed authentications (local mode; counts 401s). */
@@ -217,7 +217,7 @@ export function createOpsCore(options: OpsStackOptions): OpsCore {
     limits: general !== undefined || authFailures !== undefined || classLimiters.length > 0,
     limiterOf: costLimits
       ? (req, path) =>
-        costLimits.limiters[costLimits.classify(req.method, path ?? pathOfUrl(req.url))]
+        costLimits.limiters[costLimits.classify(req.method, path ?? pathOfUrl(req.url), req.url)]
       : () => general,
     compression: options.compress === false ? null : probedOnFirstUse(options.compress),
     handoffs: new WeakMap<Request, OpsStart>(),
