@@ -4,8 +4,14 @@
 // behind each other; a job past its time limit has its worker terminated.
 //
 // Protocol: the host posts `{init: true, idleMs, ...init}` once, then jobs
-// `{id, job}`; the worker answers `{id, reply}`, or `{closing: true}` right
-// before an idle close (a job that crossed it is re-run on a new worker).
+// `{id, job}`; the worker answers `{id, started: true}` when it begins a job
+// (its set-up done), then `{id, reply}`, or `{closing: true}` right before an
+// idle close (a job that crossed it is re-run on a new worker).
+//
+// A job's time limit counts from `started`: starting a worker and its set-up
+// (esbuild compiles its WASM) take seconds on a loaded machine, and a
+// publish must not be refused as non-conformant because the server was busy.
+// The start has a budget of its own (`startTimeoutMs`).
 
 /** What a job ends in: the worker's reply, or why there is none. */
 export type JobOutcome<R> = { ok: true; reply: R } | { ok: false; message: string };
@@ -14,6 +20,8 @@ interface Running<R> {
   id: number;
   resolve: (outcome: JobOutcome<R>) => void;
   retry: () => void;
+  /** The worker has begun the job: its time limit starts now. */
+  started: () => void;
 }
 
 interface Slot<R> {
@@ -24,17 +32,24 @@ interface Slot<R> {
 
 /** A warm worker and its one-off helpers. */
 export interface WarmWorker<J, R> {
-  /** Run one job within `timeoutMs`. Never rejects. */
+  /**
+   * Run one job within `timeoutMs` of the worker beginning it (and within the
+   * start budget before that). Never rejects.
+   */
   run(job: J, timeoutMs: number): Promise<JobOutcome<R>>;
   /** Terminate the warm worker now (it starts again on demand). */
   stop(): void;
 }
 
+/** How long a job may wait for a worker to start and set up, by default. */
+export const WORKER_START_TIMEOUT_MS = 120_000;
+
 /** Create a warm worker over the module at `url`. */
 export function warmWorker<J, R>(
   url: URL,
-  options: { idleMs: number; init?: Record<string, unknown> },
+  options: { idleMs: number; init?: Record<string, unknown>; startTimeoutMs?: number },
 ): WarmWorker<J, R> {
+  const startTimeoutMs = options.startTimeoutMs ?? WORKER_START_TIMEOUT_MS;
   let warm: Slot<R> | undefined;
   let nextId = 0;
 
@@ -49,7 +64,9 @@ export function warmWorker<J, R>(
     const worker = new Worker(url, { type: "module" });
     const slot: Slot<R> = { worker, alive: true };
     worker.onmessage = (
-      e: MessageEvent<{ id?: number; reply?: R; error?: string; closing?: boolean }>,
+      e: MessageEvent<
+        { id?: number; reply?: R; error?: string; closing?: boolean; started?: boolean }
+      >,
     ) => {
       if (e.data.closing) {
         slot.alive = false;
@@ -61,6 +78,7 @@ export function warmWorker<J, R>(
       }
       const job = slot.job;
       if (job === undefined || e.data.id !== job.id) return;
+      if (e.data.started) return job.started();
       slot.job = undefined;
       job.resolve(
         e.data.error === undefined
@@ -83,10 +101,15 @@ export function warmWorker<J, R>(
     run(job, timeoutMs) {
       return new Promise((resolve) => {
         let current: Slot<R> | undefined;
-        const timer = setTimeout(() => {
+        const expire = (message: string) => () => {
           if (current) retire(current);
-          resolve({ ok: false, message: "timed out" });
-        }, timeoutMs);
+          resolve({ ok: false, message });
+        };
+        let timer = setTimeout(expire("did not start in time"), startTimeoutMs);
+        const started = () => {
+          clearTimeout(timer);
+          timer = setTimeout(expire("timed out"), timeoutMs);
+        };
         const done = (outcome: JobOutcome<R>) => {
           clearTimeout(timer);
           resolve(outcome);
@@ -98,7 +121,7 @@ export function warmWorker<J, R>(
           else slot = warm = start();
           current = slot;
           const id = ++nextId;
-          slot.job = { id, resolve: done, retry: submit };
+          slot.job = { id, resolve: done, retry: submit, started };
           slot.worker.postMessage({ id, job });
         };
         submit();
@@ -144,6 +167,7 @@ export function serveJobs<J, R>(
     clearTimeout(idle);
     try {
       await ready;
+      scope.postMessage({ id: data.id, started: true });
       scope.postMessage({ id: data.id, reply: await handle(data.job as J) });
     } catch (err) {
       scope.postMessage({ id: data.id, error: err instanceof Error ? err.message : String(err) });
