@@ -226,3 +226,11 @@ Deno.test("a signed-in reader's page is never a stranger's, nor the stranger's t
     assert.match((await as("/@pub/greet", session)).html, /sign-out/);
   }
 });
+
+Deno.test("the lazily mounted pages hold a prepared row for every prepared page of the table", async () => {
+  const { uiRouteTable } = await import("../routes/ui/mod.ts");
+  const { PREPARED_PAGE_PATHS } = await import("../routes/ui/lazy.ts");
+  const { table } = uiRouteTable({ docRunner: null } as never);
+  const prepared = table.filter((r) => r.prepared !== undefined).map((r) => r.path);
+  assert.deepEqual(prepared, [...PREPARED_PAGE_PATHS]);
+});

@@ -15,18 +15,21 @@ import { lazily } from "../../base/lazy.ts";
 import { claims } from "./_http.ts";
 import { MetricsRing } from "./_ops_metrics.tsx";
 import type { UiDeps, UiRoutesOptions } from "./_request.tsx";
-import type { BoundTable, PreparedRead, Route } from "../shared/_route_table.ts";
+import type { BoundTable, PreparedRead, Route, RouteParams } from "../shared/_route_table.ts";
 
 const pages = lazily(() => import("./mod.ts"));
 const packageSearch = lazily(() => import("./_api_packages.ts"));
 
-/** The paths of the pages' rows that have a prepared read (see `UI_ROUTES` in `mod.ts`). */
-const PREPARED_PAGE_PATHS = ["/", "/:scope{@[^/]+}/:pkg"] as const;
+/**
+ * The paths of the pages' rows that have a prepared read (`UI_ROUTES` in
+ * `mod.ts`; tests/ui_prepared_pages_test.ts keeps the two lists equal).
+ */
+export const PREPARED_PAGE_PATHS: readonly string[] = ["/", "/:scope{@[^/]+}/:pkg"];
 
-/** The pages loaded: their bound table and their middleware. */
+/** The pages loaded: their middleware, and their prepared reads by path, bound to their deps. */
 interface LoadedPages {
-  bound: BoundTable<UiDeps>;
   routes: MiddlewareHandler;
+  prepared: Map<string, (req: Request, params: RouteParams) => ReturnType<PreparedRead<UiDeps>>>;
 }
 
 /**
@@ -47,7 +50,11 @@ export function lazyUi(
   const build = lazily(async () => {
     const mod = await pages();
     const bound = mod.uiRouteTable(options);
-    loaded = { bound, routes: mod.createUiRoutes(bound.deps, bound) };
+    const prepared: LoadedPages["prepared"] = new Map();
+    for (const { path, prepared: read } of bound.table) {
+      if (read !== undefined) prepared.set(path, (req, params) => read(req, params, bound.deps));
+    }
+    loaded = { routes: mod.createUiRoutes(bound.deps, bound), prepared };
     return loaded;
   });
   const middleware: MiddlewareHandler = async (c, next) => {
@@ -56,11 +63,8 @@ export function lazyUi(
     if (!claims(c.req.raw, c.req.path)) return await next();
     return await (await build()).routes(c, next);
   };
-  const preparedOf = (path: string): PreparedRead<UiDeps> => (req, params) => {
-    if (loaded === undefined) return null;
-    const row = loaded.bound.table.find((r) => r.path === path && r.prepared !== undefined);
-    return row?.prepared?.(req, params, loaded.bound.deps) ?? null;
-  };
+  const preparedOf = (path: string): PreparedRead<UiDeps> => (req, params) =>
+    loaded?.prepared.get(path)?.(req, params) ?? null;
   const table: Route<UiDeps>[] = PREPARED_PAGE_PATHS.map((path) => ({
     method: "GET",
     path,
