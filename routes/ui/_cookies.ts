@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { requestHeader } from "../ops/_request_header.ts";
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = "registry_session";
@@ -12,7 +13,7 @@ export const SIGNIN_COOKIE = "registry_signin";
 
 /** One cookie's value from a request, if present. */
 export function cookieOf(req: Request, name: string): string | undefined {
-  const header = req.headers.get("cookie");
+  const header = requestHeader(req, "cookie");
   if (header === null) return undefined;
   for (const part of header.split(";")) {
     const eq = part.indexOf("=");

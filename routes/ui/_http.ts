@@ -7,6 +7,7 @@
 import { sha256Hex } from "../../base/digest.ts";
 import { CachingRegistryStorage } from "../../core/read_cache.ts";
 import type { RegistryStorage } from "../../storage/types.ts";
+import { requestHeader } from "../ops/_request_header.ts";
 
 /**
  * The policy of every page: scripts only from this origin's files (the one
@@ -163,7 +164,7 @@ export function htmlPage(
   const { bytes, etag } = typeof html === "string" ? preparePage(html) : html;
   const status = options.status ?? 200;
   const head = req.method === "HEAD";
-  const notModified = status === 200 && matchesEtag(req.headers.get("if-none-match"), etag);
+  const notModified = status === 200 && matchesEtag(requestHeader(req, "if-none-match"), etag);
   // Headers set one by one on the response: quicker in Deno than a HeadersInit.
   const res = new Response(head || notModified ? null : bytes, {
     status: notModified ? 304 : status,
@@ -200,7 +201,7 @@ export function seeOther(location: string, headers: Record<string, string> = {})
 
 /** Whether a request asks for HTML first (a browser navigating), not JSON or a file. */
 export function wantsHtml(req: Request): boolean {
-  const accept = req.headers.get("accept") ?? "";
+  const accept = requestHeader(req, "accept") ?? "";
   return /(^|,)\s*text\/html\s*(;|,|$)/i.test(accept);
 }
 

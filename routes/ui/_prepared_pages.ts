@@ -26,6 +26,7 @@ import {
   signedOutPackagePageNow,
 } from "./_reader_routes.tsx";
 import type { UiDeps } from "./_request.tsx";
+import { requestHeader } from "../ops/_request_header.ts";
 
 /** Whether the signed-out page answers: the pages claim the request and it has no session. */
 function signedOut(req: Request, path: string): boolean {
@@ -50,7 +51,7 @@ function notModifiedOf(page: PreparedPage): Response {
  * `keep` says so; a request holding the page gets the page's 304.
  */
 function answerOf(req: Request, page: PreparedPage, keep: boolean): FastAnswer {
-  const held = req.headers.get("if-none-match");
+  const held = requestHeader(req, "if-none-match");
   if (held === null) {
     const build = () => htmlPage(req, page);
     return keep ? { key: `ui page ${page.etag}`, build } : { build };
