@@ -1,6 +1,7 @@
 // The whole registry app over given stores, with one token (`tok-alice`, the
 // subject `alice`) and every budget off: for tests that drive several surfaces
 // in process.
+import assert from "node:assert/strict";
 import { createRegistryApp, type RegistryApp } from "../routes/app.ts";
 import type { BundleStorage, RegistryStorage } from "../storage/types.ts";
 
@@ -40,4 +41,51 @@ export async function seenByClient(
     headers: [...res.headers].sort(([a], [b]) => a < b ? -1 : a > b ? 1 : 0),
     body: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(""),
   };
+}
+
+/** The connection in-process requests claim to come from. */
+export const TEST_CONNECTION = {
+  remoteAddr: { hostname: "192.0.2.7", port: 4000, transport: "tcp" },
+};
+
+/**
+ * Send the same request to two apps (the prepared-read path on and off),
+ * assert that a client sees the same from both, and answer what it saw.
+ */
+export async function sameFromBoth(
+  pair: { fast: RegistryApp; slow: RegistryApp },
+  path: string,
+  headers: Record<string, string> = {},
+  method = "GET",
+): Promise<{ status: number; headers: [string, string][]; body: string }> {
+  const request = () =>
+    new Request(`http://registry.test${path}`, {
+      method,
+      headers: { "x-request-id": "req-1", ...headers },
+    });
+  const a = await seenByClient(await pair.fast.fetch(request(), TEST_CONNECTION));
+  const b = await seenByClient(await pair.slow.fetch(request(), TEST_CONNECTION));
+  assert.deepEqual(a, b, `${method} ${path} ${JSON.stringify(headers)}`);
+  return a;
+}
+
+/**
+ * Each request shape a client sends (plain twice, compressed twice, HEAD,
+ * If-None-Match, Range), as `who`, through {@linkcode sameFromBoth}; answers
+ * the plain one.
+ */
+export async function everyShapeFromBoth(
+  pair: { fast: RegistryApp; slow: RegistryApp },
+  path: string,
+  who: Record<string, string> = {},
+): Promise<{ status: number; headers: [string, string][]; body: string }> {
+  const plain = await sameFromBoth(pair, path, who);
+  await sameFromBoth(pair, path, who); // a second time: from what the first prepared
+  await sameFromBoth(pair, path, { ...who, "accept-encoding": "gzip, br" });
+  await sameFromBoth(pair, path, { ...who, "accept-encoding": "gzip, br" });
+  await sameFromBoth(pair, path, who, "HEAD");
+  const etag = plain.headers.find(([k]) => k === "etag")?.[1];
+  if (etag) await sameFromBoth(pair, path, { ...who, "if-none-match": etag });
+  await sameFromBoth(pair, path, { ...who, range: "bytes=0-3" });
+  return plain;
 }

@@ -13,7 +13,7 @@ import { createJsrRoutes, jsrRouteTable } from "../routes/jsr/mod.ts";
 import { preparedMatcher } from "../routes/shared/_route_table.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { publish, registry, startUpstream, TOKEN } from "./_jsr_upstream_fixtures.ts";
-import { seenByClient } from "./_app_fixtures.ts";
+import { everyShapeFromBoth, seenByClient } from "./_app_fixtures.ts";
 
 const NOW = new Date("2026-11-22T03:00:30.000Z");
 const CONNECTION = { remoteAddr: { hostname: "192.0.2.7", port: 4000, transport: "tcp" } };
@@ -70,32 +70,6 @@ function request(path: string, headers: Record<string, string> = {}, method = "G
   });
 }
 
-/** The same request to both registries; both must agree. */
-async function same(
-  pair: Pair,
-  path: string,
-  headers: Record<string, string> = {},
-  method = "GET",
-) {
-  const a = await seenByClient(await pair.fast.fetch(request(path, headers, method), CONNECTION));
-  const b = await seenByClient(await pair.slow.fetch(request(path, headers, method), CONNECTION));
-  assert.deepEqual(a, b, `${method} ${path} ${JSON.stringify(headers)}`);
-  return a;
-}
-
-/** Each request shape `deno` and other clients send, against both registries. */
-async function everyShape(pair: Pair, path: string, who: Record<string, string> = {}) {
-  const plain = await same(pair, path, who);
-  await same(pair, path, who); // a second time: from what the first prepared
-  await same(pair, path, { ...who, "accept-encoding": "gzip, br" });
-  await same(pair, path, { ...who, "accept-encoding": "gzip, br" });
-  await same(pair, path, who, "HEAD");
-  const etag = plain.headers.find(([k]) => k === "etag")?.[1];
-  if (etag) await same(pair, path, { ...who, "if-none-match": etag });
-  await same(pair, path, { ...who, range: "bytes=0-3" });
-  return plain;
-}
-
 const ROOT = { authorization: `Bearer ${TOKEN}` };
 const READER = { authorization: `Bearer ${ALICE}` };
 
@@ -115,7 +89,7 @@ Deno.test("with a JSR upstream in front, the three hot JSR reads of a package we
   await using upstream = startUpstream();
   const pair = await pairOver(upstream.url);
   for (const [path, who] of HOT) {
-    const plain = await everyShape(pair, path, who);
+    const plain = await everyShapeFromBoth(pair, path, who);
     assert.equal(plain.status, 200, path);
   }
   for (const [path, who] of HOT) {
@@ -143,8 +117,8 @@ Deno.test("with a JSR upstream in front, what the prepared path does not hold go
   ];
   for (const [secret, missing] of hidden) {
     for (const who of [{}, READER, { authorization: "Bearer nope" }]) {
-      await everyShape(pair, secret!, who);
-      await everyShape(pair, missing!, who);
+      await everyShapeFromBoth(pair, secret!, who);
+      await everyShapeFromBoth(pair, missing!, who);
     }
     // Warm or not, a stranger's private read waits as a missing one does, and answers as it.
     const a = pair.fast.fetch(request(secret!), CONNECTION);
@@ -158,10 +132,10 @@ Deno.test("with a JSR upstream in front, what the prepared path does not hold go
   assert.equal(upstream.seen.join(" "), "", "namespaces we own are never asked of the upstream");
   // A namespace we do not own: the upstream's package, as before.
   for (const path of ["/@std/assert/meta.json", "/@std/assert/1.0.0_meta.json"]) {
-    assert.equal((await everyShape(pair, path)).status, 200, path);
+    assert.equal((await everyShapeFromBoth(pair, path)).status, 200, path);
   }
-  assert.equal((await everyShape(pair, "/@std/assert/1.0.0/mod.ts")).status, 200);
-  assert.equal((await everyShape(pair, "/@std/nothing/meta.json")).status, 404);
+  assert.equal((await everyShapeFromBoth(pair, "/@std/assert/1.0.0/mod.ts")).status, 200);
+  assert.equal((await everyShapeFromBoth(pair, "/@std/nothing/meta.json")).status, 404);
   assert.ok(upstream.seen.includes("/@std/assert/meta.json"), upstream.seen.join(" "));
   assert.ok(upstream.seen.includes("/@std/nothing/meta.json"), upstream.seen.join(" "));
 });

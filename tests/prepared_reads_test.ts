@@ -15,7 +15,7 @@ import { createJsrRoutes, jsrRouteTable } from "../routes/jsr/mod.ts";
 import { preparedMatcher } from "../routes/shared/_route_table.ts";
 import { MemoryBundleStorage, MemoryRegistryStorage } from "../storage/memory.ts";
 import { makeItem, makePackage, makeTarball, uploadRequest } from "./_rack_fixtures.ts";
-import { seenByClient } from "./_app_fixtures.ts";
+import { everyShapeFromBoth, sameFromBoth, seenByClient } from "./_app_fixtures.ts";
 
 const NOW = new Date("2026-11-22T03:00:30.000Z");
 const CONNECTION = { remoteAddr: { hostname: "192.0.2.7", port: 4000, transport: "tcp" } };
@@ -68,38 +68,6 @@ function apps(readCacheMs = 0): Pair {
       requestLog: (line: string) => logs[fast ? "fast" : "slow"].push(line),
     });
   return { fast: make(true), slow: make(false), logs };
-}
-
-/** The same request to both apps; both must agree. */
-async function same(
-  pair: Pair,
-  path: string,
-  headers: Record<string, string> = {},
-  method = "GET",
-) {
-  const request = () =>
-    new Request(`http://registry.test${path}`, {
-      method,
-      headers: { "x-request-id": "req-1", ...headers },
-    });
-  const fast = await pair.fast.fetch(request(), CONNECTION);
-  const slow = await pair.slow.fetch(request(), CONNECTION);
-  const a = await seenByClient(fast);
-  assert.deepEqual(a, await seenByClient(slow), `${method} ${path} ${JSON.stringify(headers)}`);
-  return a;
-}
-
-/** Each request shape a client sends, against both apps. */
-async function everyShape(pair: Pair, path: string, who: Record<string, string> = {}) {
-  const plain = await same(pair, path, who);
-  await same(pair, path, who); // a second time: from what the first prepared
-  await same(pair, path, { ...who, "accept-encoding": "gzip, br" });
-  await same(pair, path, { ...who, "accept-encoding": "gzip, br" });
-  await same(pair, path, who, "HEAD");
-  const etag = plain.headers.find(([k]) => k === "etag")?.[1];
-  if (etag) await same(pair, path, { ...who, "if-none-match": etag });
-  await same(pair, path, { ...who, range: "bytes=0-3" });
-  return plain;
 }
 
 async function seedRack(app: RegistryApp, yanking = true) {
@@ -183,17 +151,21 @@ for (const cache of [0, 600_000]) {
       missingFile: "/registries/@rack/quality/husky/1.0.0/files/none.ts",
     };
     for (const path of Object.values(paths)) {
-      await everyShape(pair, path);
-      await everyShape(pair, path, reader);
+      await everyShapeFromBoth(pair, path);
+      await everyShapeFromBoth(pair, path, reader);
     }
-    await everyShape(pair, paths.private, { authorization: "Bearer not-a-token" });
-    assert.equal((await same(pair, paths.private)).status, 401, "a stranger is refused");
-    assert.equal((await same(pair, paths.private, reader)).status, 200);
-    assert.equal((await same(pair, paths.yanked)).status, 200, "a yanked version is still read");
+    await everyShapeFromBoth(pair, paths.private, { authorization: "Bearer not-a-token" });
+    assert.equal((await sameFromBoth(pair, paths.private)).status, 401, "a stranger is refused");
+    assert.equal((await sameFromBoth(pair, paths.private, reader)).status, 200);
+    assert.equal(
+      (await sameFromBoth(pair, paths.yanked)).status,
+      200,
+      "a yanked version is still read",
+    );
     assert.equal(
       JSON.parse(new TextDecoder().decode(
         new Uint8Array(
-          (await same(pair, paths.latest)).body.match(/../g)!.map((h) => parseInt(h, 16)),
+          (await sameFromBoth(pair, paths.latest)).body.match(/../g)!.map((h) => parseInt(h, 16)),
         ),
       )).version,
       "1.0.0",
@@ -226,14 +198,18 @@ for (const cache of [0, 600_000]) {
     ];
     for (const path of paths) {
       for (const who of [{}, reader, admin, { authorization: "Bearer nope" }]) {
-        await everyShape(pair, path, who);
+        await everyShapeFromBoth(pair, path, who);
       }
     }
-    const privateAsStranger = await same(pair, "/@acme/greet/1.0.0/big.ts");
-    const missing = await same(pair, "/@nobody/greet/1.0.0/big.ts");
+    const privateAsStranger = await sameFromBoth(pair, "/@acme/greet/1.0.0/big.ts");
+    const missing = await sameFromBoth(pair, "/@nobody/greet/1.0.0/big.ts");
     assert.equal(privateAsStranger.status, missing.status, "private answers as missing");
-    assert.equal((await same(pair, "/@acme/greet/1.0.0/big.ts", admin)).status, 200);
-    assert.equal((await same(pair, "/@pub/greet/1.1.0/big.ts")).status, 200, "yanked files stay");
+    assert.equal((await sameFromBoth(pair, "/@acme/greet/1.0.0/big.ts", admin)).status, 200);
+    assert.equal(
+      (await sameFromBoth(pair, "/@pub/greet/1.1.0/big.ts")).status,
+      200,
+      "yanked files stay",
+    );
     assert.deepEqual(routes(pair.logs.fast), routes(pair.logs.slow));
   });
 }
