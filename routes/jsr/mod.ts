@@ -57,6 +57,7 @@ import {
   type RouteParams,
 } from "../shared/_route_table.ts";
 import { isPlainRead, preparedBlob } from "../shared/_prepared_reads.ts";
+import { requestHeader } from "../ops/_request_header.ts";
 
 /** Options of {@linkcode createJsrRoutes}. */
 export interface JsrRoutesOptions {
@@ -114,7 +115,7 @@ async function callerOf(c: Context, authenticator: Authenticator): Promise<JsrRe
 
 /** {@linkcode callerOf} of a bare request. */
 async function readerOf(req: Request, authenticator: Authenticator): Promise<JsrReader> {
-  const header = req.headers.get("authorization");
+  const header = requestHeader(req, "authorization");
   if (header === null) return null;
   const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
   const principal = token === "" ? null : await authenticator.authenticate(token);
@@ -130,7 +131,7 @@ async function readerOf(req: Request, authenticator: Authenticator): Promise<Jsr
  * invalid token included: `readerOf` refuses it).
  */
 function readerNow(req: Request, authenticator: Authenticator): JsrReader | undefined {
-  const header = req.headers.get("authorization");
+  const header = requestHeader(req, "authorization");
   if (header === null) return null;
   const token = header.startsWith("Bearer ") ? header.slice(7).trim() : "";
   return token === "" ? undefined : authenticator.authenticateNow?.(token) ?? undefined;

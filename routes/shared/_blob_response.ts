@@ -10,6 +10,7 @@ import type { Context } from "hono";
 import { sha256Hex } from "../../base/digest.ts";
 import type { BlobBody, ByteRange } from "../../storage/types.ts";
 import { makeResponse, notModifiedResponse } from "../ops/_common.ts";
+import { requestHeader } from "../ops/_request_header.ts";
 
 /**
  * Package files are other people's bytes: a browser opening one (an `.html`
@@ -98,10 +99,10 @@ function seconds(d: Date | number): number {
 function notModified(req: Request, opaque: string, lastModified: Date | undefined): boolean {
   const method = req.method;
   if (method !== "GET" && method !== "HEAD") return false;
-  const inm = req.headers.get("if-none-match");
+  const inm = requestHeader(req, "if-none-match");
   if (inm !== null) return noneMatchHits(inm, opaque);
   return lastModified !== undefined &&
-    unmodifiedSince(req.headers.get("if-modified-since"), lastModified);
+    unmodifiedSince(requestHeader(req, "if-modified-since"), lastModified);
 }
 
 /** A parsed `Range` header against a size. */
@@ -140,7 +141,7 @@ export function decideRange(header: string | null, size: number): RangeDecision 
 
 /** Whether `If-Range` (absent → true) still validates: strong ETag match, or the exact date. */
 function ifRangeHolds(req: Request, opaque: string, lastModified: Date | undefined): boolean {
-  const value = req.headers.get("if-range");
+  const value = requestHeader(req, "if-range");
   if (value === null) return true;
   const text = value.trim();
   if (text.startsWith('"') || text.startsWith("W/")) {
@@ -188,7 +189,7 @@ export async function respondWithBlob(
   headers["content-type"] = opts.contentType;
   const head = req.method === "HEAD";
   const decision = req.method === "GET" && ifRangeHolds(req, opts.sha256, opts.lastModified)
-    ? decideRange(req.headers.get("range"), opts.size)
+    ? decideRange(requestHeader(req, "range"), opts.size)
     : { kind: "none" as const };
   if (decision.kind === "unsatisfiable") {
     headers["content-range"] = `bytes */${opts.size}`;
